@@ -1,0 +1,90 @@
+"""Shared fixtures: the three personas of GUIDE.md (rep, manager, outsider) plus admin and analyst."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DEALFLOW_TESTING", "1")
+
+import pytest
+from django.conf import settings
+
+from dealflow.accounts.models import Role
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_postgres = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
+    for item in items:
+        if "postgres" in item.keywords and not settings.IS_POSTGRES:
+            item.add_marker(skip_postgres)
+
+
+@pytest.fixture
+def team(db):
+    from dealflow.accounts.tests.factories import TeamFactory
+
+    return TeamFactory(name="Benelux")
+
+
+@pytest.fixture
+def other_team(db):
+    from dealflow.accounts.tests.factories import TeamFactory
+
+    return TeamFactory(name="DACH")
+
+
+def _member(username: str, team, role: str, **extra):
+    from dealflow.accounts.tests.factories import MembershipFactory, UserFactory
+
+    user = UserFactory(username=username, **extra)
+    MembershipFactory(user=user, team=team, role=role)
+    return user
+
+
+@pytest.fixture
+def rep(team):
+    return _member("rep", team, Role.REP, first_name="Rita", last_name="Rep")
+
+
+@pytest.fixture
+def rep2(team):
+    return _member("rep2", team, Role.REP, first_name="Ruud", last_name="Tweede")
+
+
+@pytest.fixture
+def manager(team):
+    return _member("manager", team, Role.MANAGER, first_name="Mona", last_name="Manager")
+
+
+@pytest.fixture
+def outsider(other_team):
+    return _member("outsider", other_team, Role.REP, first_name="Otto", last_name="Outsider")
+
+
+@pytest.fixture
+def analyst(other_team):
+    return _member("analyst", other_team, Role.ANALYST, first_name="Ana", last_name="Lyst")
+
+
+@pytest.fixture
+def admin_user(db):
+    from dealflow.accounts.tests.factories import UserFactory
+
+    return UserFactory(username="admin", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def pipeline(db):
+    from dealflow.deals.tests.factories import default_pipeline
+
+    return default_pipeline()
+
+
+@pytest.fixture
+def rate_usd(db):
+    import datetime as dt
+    from decimal import Decimal
+
+    from dealflow.deals.services import exchange_rate_set
+
+    return exchange_rate_set(currency="USD", rate=Decimal("0.9"), valid_from=dt.date(2020, 1, 1))

@@ -1,0 +1,117 @@
+"""Who may see what: the one place roles turn into record visibility (every door uses it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+
+from dealflow.accounts.models import ApiToken, AuditEntry, Membership, Role, Team, User
+
+
+@dataclass(frozen=True)
+class AccessScope:
+    user_id: int | None
+    is_admin: bool = False
+    is_analyst: bool = False
+    managed_team_ids: frozenset[int] = field(default_factory=frozenset)
+    # Teams whose members' records this user may read (managed teams + teams with "reps see team deals").
+    readable_team_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.is_admin or self.is_analyst
+
+    @property
+    def is_manager(self) -> bool:
+        return bool(self.managed_team_ids)
+
+
+_CACHE_ATTRIBUTE = "_dealflow_access_scope"
+
+
+def user_access_scope(*, user: User) -> AccessScope:
+    """The user's roles, read once per request and cached on the user object."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return AccessScope(user_id=None)
+    cached = getattr(user, _CACHE_ATTRIBUTE, None)
+    if cached is not None:
+        return cached
+    rows = list(
+        Membership.objects.filter(user=user).values_list("team_id", "role", "team__reps_see_team_deals")
+    )
+    is_admin = user.is_superuser or any(role == Role.ADMIN for _, role, _ in rows)
+    is_analyst = any(role == Role.ANALYST for _, role, _ in rows)
+    managed = frozenset(team_id for team_id, role, _ in rows if role in (Role.MANAGER, Role.ADMIN))
+    readable = managed | frozenset(
+        team_id for team_id, role, team_sees in rows if role == Role.REP and team_sees
+    )
+    scope = AccessScope(user.pk, is_admin, is_analyst, managed, readable)
+    setattr(user, _CACHE_ATTRIBUTE, scope)
+    return scope
+
+
+def user_is_admin(*, user: User) -> bool:
+    return user_access_scope(user=user).is_admin
+
+
+def user_is_manager(*, user: User) -> bool:
+    scope = user_access_scope(user=user)
+    return scope.is_admin or scope.is_manager
+
+
+def owner_visibility_q(*, user: User, owner_field: str = "owner_id") -> Q:
+    """Q filter on an owner column: everything for admins/analysts, own + readable teams' members otherwise."""
+    scope = user_access_scope(user=user)
+    if scope.user_id is None:
+        return Q(pk__in=[])
+    if scope.sees_everything:
+        return Q()
+    condition = Q(**{owner_field: scope.user_id})
+    if scope.readable_team_ids:
+        members = Membership.objects.filter(team_id__in=scope.readable_team_ids).values("user_id")
+        condition |= Q(**{f"{owner_field}__in": members})
+    return condition
+
+
+def owner_editable_q(*, user: User, owner_field: str = "owner_id") -> Q:
+    """Records the user may change: own records, managed teams' members' records, everything for admins."""
+    scope = user_access_scope(user=user)
+    if scope.user_id is None:
+        return Q(pk__in=[])
+    if scope.is_admin:
+        return Q()
+    condition = Q(**{owner_field: scope.user_id})
+    if scope.managed_team_ids:
+        members = Membership.objects.filter(team_id__in=scope.managed_team_ids).values("user_id")
+        condition |= Q(**{f"{owner_field}__in": members})
+    return condition
+
+
+def user_list_visible(*, user: User) -> QuerySet[User]:
+    """Users this user may pick as owner or filter by (self, readable teams, everybody for admins/analysts)."""
+    scope = user_access_scope(user=user)
+    users = User.objects.filter(is_active=True)
+    if scope.sees_everything:
+        return users
+    if scope.readable_team_ids:
+        members = Membership.objects.filter(team_id__in=scope.readable_team_ids).values("user_id")
+        return users.filter(Q(pk=user.pk) | Q(pk__in=members))
+    return users.filter(pk=user.pk)
+
+
+def team_list_visible(*, user: User) -> QuerySet[Team]:
+    scope = user_access_scope(user=user)
+    if scope.sees_everything:
+        return Team.objects.all()
+    return Team.objects.filter(memberships__user=user).distinct()
+
+
+def token_list_for_user(*, user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+def audit_list_for_user(*, user: User) -> QuerySet[AuditEntry]:
+    if not user_is_admin(user=user):
+        return AuditEntry.objects.none()
+    return AuditEntry.objects.select_related("actor")

@@ -1,0 +1,77 @@
+"""What every router shares: authentication (session or bearer token), errors as JSON, pagination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Schema
+from ninja.security import APIKeyCookie, HttpBearer
+
+from dealflow.accounts.models import TokenScope
+from dealflow.accounts.services import token_authenticate
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class BearerTokenAuth(HttpBearer):
+    """`Authorization: Bearer dfl_...`; a read-scoped token may only read."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        api_token = token_authenticate(secret=token)
+        if api_token is None:
+            return None
+        if api_token.scope == TokenScope.READ and request.method not in SAFE_METHODS:
+            return None
+        request.user = api_token.user
+        request.api_token = api_token  # type: ignore[attr-defined]
+        return api_token.user
+
+
+class SessionAuth(APIKeyCookie):
+    """The browser's session; CSRF is checked for unsafe methods."""
+
+    param_name = "sessionid"
+
+    def __init__(self) -> None:
+        super().__init__(csrf=True)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_active:
+            return user
+        return None
+
+
+AUTH = [BearerTokenAuth(), SessionAuth()]
+
+
+class ErrorOut(Schema):
+    detail: str
+    field: str | None = None
+
+
+class Page(Schema):
+    """Pagination parameters every list takes."""
+
+    limit: int = 50
+    offset: int = 0
+
+
+MAX_PAGE = 500
+
+
+def paginate(queryset, *, limit: int, offset: int) -> dict[str, Any]:
+    """Slice a queryset and count it: {"count", "limit", "offset", "items"}."""
+    from dealflow.core.errors import ApplicationError
+
+    if limit < 1 or limit > MAX_PAGE:
+        raise ApplicationError(f"limit must be between 1 and {MAX_PAGE}.", field="limit")
+    if offset < 0:
+        raise ApplicationError("offset cannot be negative.", field="offset")
+    return {
+        "count": queryset.count(),
+        "limit": limit,
+        "offset": offset,
+        "items": list(queryset[offset : offset + limit]),
+    }

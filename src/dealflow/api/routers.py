@@ -1,0 +1,31 @@
+"""Every router of /api/v1, one module per domain (each module owns its `router`)."""
+
+from __future__ import annotations
+
+from dealflow.api import (
+    accounts,
+    activities,
+    contacts,
+    deals,
+    forecast,
+    imports,
+    leads,
+    metrics,
+    people,
+    reference,
+    reviews,
+)
+
+ROUTERS = [
+    ("/v1/", deals.router),
+    ("/v1/", leads.router),
+    ("/v1/", activities.router),
+    ("/v1/", contacts.router),
+    ("/v1/", reference.router),
+    ("/v1/", accounts.router),
+    ("/v1/metrics/", metrics.router),
+    ("/v1/forecast/", forecast.router),
+    ("/v1/reviews/", reviews.router),
+    ("/v1/people/", people.router),
+    ("/v1/", imports.router),
+]

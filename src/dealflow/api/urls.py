@@ -1,0 +1,56 @@
+"""The REST API: /api/v1/..., OpenAPI at /api/openapi.json, docs at /api/docs."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+from dealflow.api import routers
+from dealflow.api.base import AUTH
+from dealflow.core.errors import ApplicationError
+
+api = NinjaAPI(
+    title="Dealflow API",
+    version="1",
+    description="Pipelines, deals, leads, metrics, forecasts, reviews and team pulse. "
+    "Authenticate with the browser session or `Authorization: Bearer <token>` (see `dealflow token create`).",
+    auth=AUTH,
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(ApplicationError)
+def application_error(request, error: ApplicationError):
+    return api.create_response(request, error.as_dict(), status=error.status_code)
+
+
+@api.exception_handler(Http404)
+def not_found(request, error):
+    return api.create_response(request, {"detail": "Not found.", "field": None}, status=404)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request, error):
+    return api.create_response(
+        request, {"detail": "Sign in or send a valid bearer token.", "field": None}, status=401
+    )
+
+
+@api.exception_handler(ValidationError)
+def invalid_input(request, error: ValidationError):
+    first = error.errors[0] if error.errors else {}
+    location = [
+        str(part) for part in first.get("loc", []) if part not in ("body", "query", "path", "payload")
+    ]
+    field = ".".join(location) or None
+    message = first.get("msg", "Invalid input.")
+    return api.create_response(
+        request,
+        {"detail": f"{field}: {message}" if field else message, "field": field, "errors": error.errors},
+        status=400,
+    )
+
+
+for prefix, router in routers.ROUTERS:
+    api.add_router(prefix, router)

@@ -1,0 +1,66 @@
+"""Money as integer minor units plus an ISO 4217 currency (GUIDE.md: exact on both engines)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from dealflow.core.errors import ApplicationError
+
+# Currencies whose minor unit is not 1/100.
+_MINOR_DIGITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3, "JOD": 3}
+MAX_AMOUNT = Decimal("1e13")  # ten trillion, far above any deal, far below BigInteger
+
+
+def minor_digits(currency: str) -> int:
+    return _MINOR_DIGITS.get(currency.upper(), 2)
+
+
+def normalize_currency(currency: str, *, field: str = "currency") -> str:
+    code = (currency or "").strip().upper()
+    if len(code) != 3 or not code.isalpha() or not code.isascii():
+        raise ApplicationError(
+            f"Currency must be a three-letter ISO 4217 code, got {currency!r}.", field=field
+        )
+    return code
+
+
+def to_minor(amount: Decimal | int | str | float, currency: str, *, field: str = "amount") -> int:
+    """Convert a decimal amount to integer minor units, refusing negatives and absurd sizes."""
+    try:
+        value = Decimal(str(amount))
+    except (InvalidOperation, ValueError) as error:
+        raise ApplicationError(f"Amount {amount!r} is not a number.", field=field) from error
+    if not value.is_finite():
+        raise ApplicationError("Amount must be a finite number.", field=field)
+    if value < 0:
+        raise ApplicationError("Amount cannot be negative.", field=field)
+    if value >= MAX_AMOUNT:
+        raise ApplicationError("Amount is too large.", field=field)
+    digits = minor_digits(currency)
+    return int((value * (Decimal(10) ** digits)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def from_minor(amount_minor: int | None, currency: str) -> Decimal:
+    if amount_minor is None:
+        return Decimal(0)
+    digits = minor_digits(currency)
+    return (Decimal(amount_minor) / (Decimal(10) ** digits)).quantize(Decimal(1).scaleb(-digits))
+
+
+@dataclass(frozen=True)
+class Money:
+    amount_minor: int
+    currency: str
+
+    @classmethod
+    def of(cls, amount: Decimal | int | str, currency: str) -> Money:
+        code = normalize_currency(currency)
+        return cls(to_minor(amount, code), code)
+
+    @property
+    def amount(self) -> Decimal:
+        return from_minor(self.amount_minor, self.currency)
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.amount:,.{minor_digits(self.currency)}f}"

@@ -1,0 +1,400 @@
+"""Pipelines, stages, leads, deals and their append-only history.
+
+Write-time derived fields (``cycle_days``, ``closed_on``, ``amount_base_minor``, ``StageSpell``) exist so
+that analytics read stored numbers instead of replaying events or doing date arithmetic in SQL
+(GUIDE.md, performance habits). Only ``dealflow.deals.services`` writes them.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from dealflow.core.models import BaseModel
+
+
+class StageKind(models.TextChoices):
+    OPEN = "open", _("Open")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class ForecastCategory(models.TextChoices):
+    PIPELINE = "pipeline", _("Pipeline")
+    BEST_CASE = "best_case", _("Best case")
+    COMMIT = "commit", _("Commit")
+    OMITTED = "omitted", _("Omitted")
+    CLOSED = "closed", _("Closed")
+
+
+class Pipeline(BaseModel):
+    name = models.CharField(max_length=120, unique=True)
+    order = models.PositiveIntegerField(default=0)
+    is_default = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(BaseModel):
+    pipeline = models.ForeignKey("deals.Pipeline", on_delete=models.PROTECT, related_name="stages")
+    name = models.CharField(max_length=120)
+    order = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=8, choices=StageKind.choices, default=StageKind.OPEN)
+    probability = models.PositiveSmallIntegerField(default=10)
+    rotting_days = models.PositiveIntegerField(default=30)
+    forecast_category = models.CharField(
+        max_length=12, choices=ForecastCategory.choices, default=ForecastCategory.PIPELINE
+    )
+    definition_of_done = models.TextField(blank=True, default="")
+    is_active = models.BooleanField(default=True)  # a "deleted" stage is deactivated; history keeps it
+
+    class Meta:
+        ordering = ["pipeline_id", "order", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(probability__lte=100), name="stage_probability_0_100"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_closed(self) -> bool:
+        return self.kind != StageKind.OPEN
+
+
+class LostReason(BaseModel):
+    name = models.CharField(max_length=120, unique=True)
+    is_active = models.BooleanField(default=True)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LeadSource(BaseModel):
+    """Where a lead came from; a managed list (extensible) seeded by a data migration."""
+
+    key = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=80)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExchangeRate(BaseModel):
+    """One unit of ``currency`` is worth ``rate`` units of the base currency from ``valid_from`` on."""
+
+    currency = models.CharField(max_length=3)
+    rate = models.DecimalField(max_digits=18, decimal_places=8)
+    valid_from = models.DateField()
+
+    class Meta:
+        ordering = ["currency", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "valid_from"], name="exchange_rate_unique_day"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.rate} from {self.valid_from}"
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", _("New")
+    WORKING = "working", _("Working")
+    QUALIFIED = "qualified", _("Qualified")
+    DISQUALIFIED = "disqualified", _("Disqualified")
+    CONVERTED = "converted", _("Converted")
+
+
+class Lead(BaseModel):
+    """A prospect not yet qualified. Converting it creates a Deal that keeps its source and date."""
+
+    title = models.CharField(max_length=200)
+    source = models.ForeignKey("deals.LeadSource", on_delete=models.PROTECT, related_name="leads")
+    status = models.CharField(
+        max_length=14, choices=LeadStatus.choices, default=LeadStatus.NEW, db_index=True
+    )
+    owner = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="leads")
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    organization = models.ForeignKey(
+        "contacts.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    person = models.ForeignKey(
+        "contacts.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    # Qualification (BANT): budget, authority/decision process, need, timeline.
+    has_budget = models.BooleanField(default=False)
+    has_authority = models.BooleanField(default=False)
+    has_need = models.BooleanField(default=False)
+    has_timeline = models.BooleanField(default=False)
+    qualification_notes = models.TextField(blank=True, default="")
+    disqualified_reason = models.CharField(max_length=300, blank=True, default="")
+    qualified_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)  # converted or disqualified
+    created_on = models.DateField(db_index=True)  # date key of created_at, for period filters
+    external_source = models.CharField(max_length=40, blank=True, default="")
+    external_id = models.CharField(max_length=120, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["external_source", "external_id"]),
+            models.Index(fields=["owner", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def qualification_score(self) -> int:
+        return sum([self.has_budget, self.has_authority, self.has_need, self.has_timeline])
+
+
+class DealStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class Deal(BaseModel):
+    title = models.CharField(max_length=200)
+    organization = models.ForeignKey(
+        "contacts.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    person = models.ForeignKey(
+        "contacts.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    owner = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="deals")
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pipeline = models.ForeignKey("deals.Pipeline", on_delete=models.PROTECT, related_name="deals")
+    stage = models.ForeignKey("deals.Stage", on_delete=models.PROTECT, related_name="deals")
+    status = models.CharField(max_length=8, choices=DealStatus.choices, default=DealStatus.OPEN)
+    amount_minor = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, default="EUR")
+    expected_close_on = models.DateField(null=True, blank=True)
+    probability_override = models.PositiveSmallIntegerField(null=True, blank=True)
+    forecast_category_override = models.CharField(
+        max_length=12, choices=ForecastCategory.choices, blank=True, default=""
+    )
+    source = models.ForeignKey(
+        "deals.LeadSource", null=True, blank=True, on_delete=models.PROTECT, related_name="deals"
+    )
+    lead = models.OneToOneField(
+        "deals.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="deal"
+    )
+    lead_created_at = models.DateTimeField(null=True, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="upsells"
+    )
+    lost_reason = models.ForeignKey(
+        "deals.LostReason", null=True, blank=True, on_delete=models.PROTECT, related_name="deals"
+    )
+    lost_note = models.TextField(blank=True, default="")
+    next_step = models.CharField(max_length=200, blank=True, default="")
+    next_step_on = models.DateField(null=True, blank=True)
+    stage_entered_at = models.DateTimeField()
+    won_at = models.DateTimeField(null=True, blank=True)
+    lost_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    # Write-time derived values for analytics (set by services when the deal closes / is created).
+    created_on = models.DateField(db_index=True)
+    closed_on = models.DateField(null=True, blank=True)
+    cycle_days = models.IntegerField(null=True, blank=True)  # creation -> close, whole days
+    lead_cycle_days = models.IntegerField(null=True, blank=True)  # lead creation -> close
+    amount_base_minor = models.BigIntegerField(null=True, blank=True)  # in base currency at close-date rate
+    external_source = models.CharField(max_length=40, blank=True, default="")
+    external_id = models.CharField(max_length=120, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gte=0), name="deal_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(probability_override__isnull=True) | Q(probability_override__lte=100),
+                name="deal_probability_override_0_100",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="lost") | Q(lost_reason__isnull=False), name="deal_lost_has_reason"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["pipeline", "status", "stage"]),
+            models.Index(fields=["owner", "status"]),
+            models.Index(fields=["status", "closed_on"]),
+            models.Index(fields=["status", "expected_close_on"]),
+            models.Index(fields=["external_source", "external_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == DealStatus.OPEN
+
+    @property
+    def probability(self) -> int:
+        """Win probability in percent: the rep's override, else the stage's default."""
+        if self.status == DealStatus.WON:
+            return 100
+        if self.status == DealStatus.LOST:
+            return 0
+        if self.probability_override is not None:
+            return self.probability_override
+        return self.stage.probability
+
+    @property
+    def forecast_category(self) -> str:
+        if self.status != DealStatus.OPEN:
+            return ForecastCategory.CLOSED
+        return self.forecast_category_override or self.stage.forecast_category
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    STAGE_CHANGED = "stage_changed", _("Stage changed")
+    AMOUNT_CHANGED = "amount_changed", _("Amount changed")
+    CLOSE_DATE_CHANGED = "close_date_changed", _("Close date changed")
+    OWNER_CHANGED = "owner_changed", _("Owner changed")
+    CATEGORY_CHANGED = "category_changed", _("Forecast category changed")
+    PROBABILITY_CHANGED = "probability_changed", _("Probability changed")
+    FIELD_CHANGED = "field_changed", _("Field changed")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+    REOPENED = "reopened", _("Reopened")
+
+
+class DealEvent(models.Model):
+    """Append-only history. No code path updates or deletes a row; a database trigger refuses it."""
+
+    deal = models.ForeignKey(
+        "deals.Deal", on_delete=models.DO_NOTHING, related_name="events", db_constraint=True
+    )
+    kind = models.CharField(max_length=24, choices=EventKind.choices)
+    field = models.CharField(max_length=40, blank=True, default="")
+    from_value = models.CharField(max_length=200, blank=True, default="")
+    to_value = models.CharField(max_length=200, blank=True, default="")
+    from_stage = models.ForeignKey(
+        "deals.Stage", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+"
+    )
+    to_stage = models.ForeignKey(
+        "deals.Stage", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+"
+    )
+    amount_minor = models.BigIntegerField(null=True, blank=True)  # deal amount after the event
+    currency = models.CharField(max_length=3, blank=True, default="")
+    actor = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+"
+    )
+    origin = models.CharField(max_length=40, blank=True, default="")  # web, api, cli, import, review:<id>
+    note = models.CharField(max_length=300, blank=True, default="")
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [
+            models.Index(fields=["deal", "occurred_at"]),
+            models.Index(fields=["kind", "occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_value}->{self.to_value}"
+
+
+class SpellExit(models.TextChoices):
+    FORWARD = "forward", _("Forward")
+    BACK = "back", _("Back")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class StageSpell(models.Model):
+    """One stay of a deal in an open stage, kept in step with DealEvent in the same transaction."""
+
+    deal = models.ForeignKey("deals.Deal", on_delete=models.CASCADE, related_name="spells")
+    stage = models.ForeignKey("deals.Stage", on_delete=models.PROTECT, related_name="spells")
+    pipeline = models.ForeignKey("deals.Pipeline", on_delete=models.PROTECT, related_name="+")
+    owner = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    entered_at = models.DateTimeField()
+    entered_on = models.DateField()
+    exited_at = models.DateTimeField(null=True, blank=True)
+    exited_on = models.DateField(null=True, blank=True)
+    exit_kind = models.CharField(max_length=8, choices=SpellExit.choices, blank=True, default="")
+    next_stage = models.ForeignKey(
+        "deals.Stage", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    duration_days = models.FloatField(null=True, blank=True)  # set on exit
+
+    class Meta:
+        ordering = ["entered_at", "id"]
+        indexes = [
+            models.Index(fields=["stage", "exited_on"]),
+            models.Index(fields=["stage", "entered_on"]),
+            models.Index(fields=["deal", "entered_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deal_id} in {self.stage_id} from {self.entered_at:%Y-%m-%d}"
+
+
+class ActivityKind(models.TextChoices):
+    CALL = "call", _("Call")
+    MEETING = "meeting", _("Meeting")
+    EMAIL = "email", _("E-mail")
+    TASK = "task", _("Task")
+    NOTE = "note", _("Note")
+
+
+class Activity(BaseModel):
+    kind = models.CharField(max_length=8, choices=ActivityKind.choices, default=ActivityKind.TASK)
+    subject = models.CharField(max_length=200)
+    notes = models.TextField(blank=True, default="")
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    owner = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="activities")
+    deal = models.ForeignKey(
+        "deals.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
+    lead = models.ForeignKey(
+        "deals.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
+    person = models.ForeignKey(
+        "contacts.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
+    origin = models.CharField(max_length=40, blank=True, default="")  # e.g. "one_on_one:12", "post_sale"
+    external_source = models.CharField(max_length=40, blank=True, default="")
+    external_id = models.CharField(max_length=120, blank=True, default="")
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        verbose_name_plural = "activities"
+        indexes = [
+            models.Index(fields=["owner", "done_at", "due_at"]),
+            models.Index(fields=["deal", "done_at", "due_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None

@@ -1,0 +1,328 @@
+"""Reads of the pipeline; every record-level access check lives here (``*_for_user``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from dealflow.accounts.models import Membership, User
+from dealflow.accounts.selectors import owner_editable_q, owner_visibility_q, user_access_scope, user_is_admin
+from dealflow.core.errors import ApplicationError, PermissionDeniedError
+from dealflow.deals.models import (
+    Activity,
+    Deal,
+    DealEvent,
+    ExchangeRate,
+    Lead,
+    LeadSource,
+    LostReason,
+    Pipeline,
+    Stage,
+)
+from dealflow.deals.services.money import base_currency, convert_minor_to_base, exchange_rate_on
+
+__all__ = ["base_currency", "convert_minor_to_base", "exchange_rate_on"]
+
+
+@dataclass
+class DealFilters:
+    """The filters every deal list shares (board, list, export, API, CLI)."""
+
+    pipeline_id: int | None = None
+    stage_id: int | None = None
+    owner_id: int | None = None
+    team_id: int | None = None
+    status: str | None = None
+    source: str | None = None  # LeadSource key
+    close_from: dt.date | None = None
+    close_to: dt.date | None = None
+    search: str | None = None
+    mine: bool = False
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> DealFilters:
+        """Parse filters from a QueryDict or dict, naming the field at fault."""
+
+        def integer(name: str) -> int | None:
+            value = data.get(name)
+            if value in (None, ""):
+                return None
+            try:
+                return int(value)
+            except (TypeError, ValueError) as error:
+                raise ApplicationError(f"{name} must be a number.", field=name) from error
+
+        def date(name: str) -> dt.date | None:
+            value = data.get(name)
+            if value in (None, ""):
+                return None
+            if isinstance(value, dt.date):
+                return value
+            try:
+                return dt.date.fromisoformat(str(value))
+            except ValueError as error:
+                raise ApplicationError(f"{name} must be a date (YYYY-MM-DD).", field=name) from error
+
+        status = data.get("status") or None
+        if status not in (None, "open", "won", "lost"):
+            raise ApplicationError("status must be open, won or lost.", field="status")
+        mine = str(data.get("mine", "")).lower() in {"1", "true", "yes", "on"}
+        return cls(
+            pipeline_id=integer("pipeline"),
+            stage_id=integer("stage"),
+            owner_id=integer("owner"),
+            team_id=integer("team"),
+            status=status,
+            source=data.get("source") or None,
+            close_from=date("close_from"),
+            close_to=date("close_to"),
+            search=(str(data.get("q") or data.get("search") or "").strip() or None),
+            mine=mine,
+        )
+
+    def apply(self, deals: QuerySet[Deal], *, user: User) -> QuerySet[Deal]:
+        if self.pipeline_id:
+            deals = deals.filter(pipeline_id=self.pipeline_id)
+        if self.stage_id:
+            deals = deals.filter(stage_id=self.stage_id)
+        if self.mine:
+            deals = deals.filter(owner_id=user.pk)
+        elif self.owner_id:
+            deals = deals.filter(owner_id=self.owner_id)
+        if self.team_id:
+            deals = deals.filter(
+                owner_id__in=Membership.objects.filter(team_id=self.team_id).values("user_id")
+            )
+        if self.status:
+            deals = deals.filter(status=self.status)
+        if self.source:
+            deals = deals.filter(source__key=self.source)
+        if self.close_from:
+            deals = deals.filter(expected_close_on__gte=self.close_from)
+        if self.close_to:
+            deals = deals.filter(expected_close_on__lte=self.close_to)
+        if self.search:
+            deals = deals.filter(
+                Q(title__icontains=self.search)
+                | Q(organization__name__icontains=self.search)
+                | Q(person__last_name__icontains=self.search)
+                | Q(person__email__icontains=self.search)
+            )
+        return deals
+
+
+DEAL_ORDERINGS = {
+    "title",
+    "-title",
+    "amount",
+    "-amount",
+    "expected_close_on",
+    "-expected_close_on",
+    "created_at",
+    "-created_at",
+    "stage",
+    "-stage",
+    "owner",
+    "-owner",
+    "updated_at",
+    "-updated_at",
+    "organization",
+    "-organization",
+}
+_ORDER_FIELDS = {
+    "amount": "amount_minor",
+    "stage": "stage__order",
+    "owner": "owner__username",
+    "organization": "organization__name",
+}
+
+
+def deal_ordering(order: str | None) -> list[str]:
+    if not order:
+        return ["-created_at", "-id"]
+    if order not in DEAL_ORDERINGS:
+        raise ApplicationError(f"Cannot order by {order!r}.", field="order")
+    descending = order.startswith("-")
+    name = _ORDER_FIELDS.get(order.lstrip("-"), order.lstrip("-"))
+    return [("-" if descending else "") + name, "-id" if descending else "id"]
+
+
+def deal_visible_q(*, user: User) -> Q:
+    return owner_visibility_q(user=user)
+
+
+def deal_list_for_user(
+    *, user: User, filters: DealFilters | None = None, order: str | None = None
+) -> QuerySet[Deal]:
+    """Deals the user may see, filtered and ordered, with the relations a list shows."""
+    deals = Deal.objects.filter(deal_visible_q(user=user)).select_related(
+        "owner", "organization", "stage", "pipeline", "person", "source", "lost_reason"
+    )
+    if filters:
+        deals = filters.apply(deals, user=user)
+    return deals.order_by(*deal_ordering(order))
+
+
+def deal_get_for_user(*, deal_id: int, user: User, for_write: bool = False) -> Deal:
+    """One deal, or 404 when it is missing or not the user's to see; 403 only for a read-only viewer's write."""
+    deal = (
+        Deal.objects.filter(deal_visible_q(user=user))
+        .select_related(
+            "owner", "organization", "person", "stage", "pipeline", "source", "lost_reason", "parent", "lead"
+        )
+        .filter(pk=deal_id)
+        .first()
+    )
+    if deal is None:
+        raise Http404("No such deal.")
+    if for_write:
+        deal_check_can_edit(deal=deal, user=user)
+    return deal
+
+
+def deal_check_can_edit(*, deal: Deal, user: User) -> None:
+    if not Deal.objects.filter(owner_editable_q(user=user), pk=deal.pk).exists():
+        raise PermissionDeniedError("You may read this deal but not change it.", field="deal")
+
+
+def deal_list_events_for_user(*, deal_id: int, user: User) -> QuerySet[DealEvent]:
+    """A deal's history, oldest first."""
+    deal = deal_get_for_user(deal_id=deal_id, user=user)
+    return (
+        DealEvent.objects.filter(deal=deal)
+        .select_related("actor", "from_stage", "to_stage")
+        .order_by("occurred_at", "id")
+    )
+
+
+def lead_list_for_user(
+    *, user: User, status: str | None = None, source: str | None = None, search: str | None = None
+) -> QuerySet[Lead]:
+    leads = Lead.objects.filter(owner_visibility_q(user=user)).select_related(
+        "owner", "source", "organization", "person"
+    )
+    if status:
+        leads = leads.filter(status__in=status.split(","))
+    if source:
+        leads = leads.filter(source__key=source)
+    if search:
+        leads = leads.filter(Q(title__icontains=search) | Q(organization__name__icontains=search))
+    return leads.order_by("-created_at", "-id")
+
+
+def lead_get_for_user(*, lead_id: int, user: User, for_write: bool = False) -> Lead:
+    lead = lead_list_for_user(user=user).filter(pk=lead_id).first()
+    if lead is None:
+        raise Http404("No such lead.")
+    if for_write and not Lead.objects.filter(owner_editable_q(user=user), pk=lead.pk).exists():
+        raise PermissionDeniedError("You may read this lead but not change it.", field="lead")
+    return lead
+
+
+def activity_list_for_user(
+    *, user: User, deal_id: int | None = None, open_only: bool = False, mine: bool = False
+) -> QuerySet[Activity]:
+    activities = Activity.objects.filter(owner_visibility_q(user=user)).select_related(
+        "deal", "lead", "owner"
+    )
+    if deal_id is not None:
+        deal = deal_get_for_user(deal_id=deal_id, user=user)
+        activities = Activity.objects.filter(deal=deal).select_related("deal", "lead", "owner")
+    if mine:
+        activities = activities.filter(owner=user)
+    if open_only:
+        activities = activities.filter(done_at__isnull=True)
+    return activities.order_by("done_at", "due_at", "id")
+
+
+def activity_get_for_user(*, activity_id: int, user: User, for_write: bool = False) -> Activity:
+    activity = (
+        Activity.objects.filter(owner_visibility_q(user=user), pk=activity_id)
+        .select_related("deal", "owner")
+        .first()
+    )
+    if activity is None:
+        raise Http404("No such activity.")
+    if for_write and not Activity.objects.filter(owner_editable_q(user=user), pk=activity.pk).exists():
+        raise PermissionDeniedError("You may read this activity but not change it.", field="activity")
+    return activity
+
+
+def pipeline_list(*, include_inactive: bool = False) -> QuerySet[Pipeline]:
+    pipelines = Pipeline.objects.all()
+    if not include_inactive:
+        pipelines = pipelines.filter(is_active=True)
+    return pipelines.order_by("order", "id")
+
+
+def pipeline_get(*, pipeline_id: int) -> Pipeline:
+    pipeline = Pipeline.objects.filter(pk=pipeline_id).first()
+    if pipeline is None:
+        raise Http404("No such pipeline.")
+    return pipeline
+
+
+def pipeline_get_default() -> Pipeline | None:
+    return Pipeline.objects.filter(is_active=True).order_by("-is_default", "order", "id").first()
+
+
+def stage_list(*, pipeline_id: int | None = None, include_inactive: bool = False) -> QuerySet[Stage]:
+    stages = Stage.objects.select_related("pipeline")
+    if pipeline_id is not None:
+        stages = stages.filter(pipeline_id=pipeline_id)
+    if not include_inactive:
+        stages = stages.filter(is_active=True)
+    return stages.order_by("pipeline__order", "pipeline_id", "order", "id")
+
+
+def stage_get(*, stage_id: int) -> Stage:
+    stage = Stage.objects.select_related("pipeline").filter(pk=stage_id).first()
+    if stage is None:
+        raise ApplicationError("No such stage.", field="stage")
+    return stage
+
+
+def lost_reason_list(*, include_inactive: bool = False) -> QuerySet[LostReason]:
+    reasons = LostReason.objects.all()
+    return reasons if include_inactive else reasons.filter(is_active=True)
+
+
+def lost_reason_get(*, reason_id: int | None) -> LostReason | None:
+    if reason_id is None:
+        return None
+    reason = LostReason.objects.filter(pk=reason_id).first()
+    if reason is None:
+        raise ApplicationError("No such lost reason.", field="reason")
+    return reason
+
+
+def lead_source_list() -> QuerySet[LeadSource]:
+    return LeadSource.objects.all()
+
+
+def lead_source_get(*, key: str | None) -> LeadSource | None:
+    if not key:
+        return None
+    source = LeadSource.objects.filter(key=key).first()
+    if source is None:
+        raise ApplicationError(f"Unknown lead source {key!r}.", field="source")
+    return source
+
+
+def exchange_rate_list() -> QuerySet[ExchangeRate]:
+    return ExchangeRate.objects.all()
+
+
+def settings_check_admin(*, user: User) -> None:
+    """Pipelines, stages, lost reasons and rates are admin settings."""
+    if not user_is_admin(user=user):
+        raise PermissionDeniedError("Only an admin may change settings.", field="user")
+
+
+def user_can_write(*, user: User) -> bool:
+    scope = user_access_scope(user=user)
+    return scope.user_id is not None and (scope.is_admin or not scope.is_analyst or scope.is_manager)

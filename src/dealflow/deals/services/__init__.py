@@ -1,0 +1,55 @@
+"""Writes to the pipeline: every change that matters to history writes its DealEvent in the same transaction."""
+
+from dealflow.deals.services.activities import activity_complete, activity_create, activity_update
+from dealflow.deals.services.deals import (
+    deal_create,
+    deal_mark_lost,
+    deal_mark_won,
+    deal_move_to_stage,
+    deal_reopen,
+    deal_update,
+)
+from dealflow.deals.services.leads import (
+    lead_convert,
+    lead_create,
+    lead_disqualify,
+    lead_qualify,
+    lead_update,
+)
+from dealflow.deals.services.reference import (
+    exchange_rate_set,
+    lost_reason_create,
+    lost_reason_update,
+    pipeline_create,
+    pipeline_update,
+    stage_create,
+    stage_deactivate,
+    stage_reorder,
+    stage_update,
+)
+
+__all__ = [
+    "activity_complete",
+    "activity_create",
+    "activity_update",
+    "deal_create",
+    "deal_mark_lost",
+    "deal_mark_won",
+    "deal_move_to_stage",
+    "deal_reopen",
+    "deal_update",
+    "exchange_rate_set",
+    "lead_convert",
+    "lead_create",
+    "lead_disqualify",
+    "lead_qualify",
+    "lead_update",
+    "lost_reason_create",
+    "lost_reason_update",
+    "pipeline_create",
+    "pipeline_update",
+    "stage_create",
+    "stage_deactivate",
+    "stage_reorder",
+    "stage_update",
+]

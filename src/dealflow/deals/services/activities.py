@@ -1,0 +1,93 @@
+"""Activities: calls, meetings, e-mails, tasks and notes on a deal, lead or person."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+
+from dealflow.accounts.models import User
+from dealflow.core import clock
+from dealflow.core.errors import ApplicationError
+from dealflow.deals.models import Activity, ActivityKind, Deal
+
+
+def _touch_deal(deal_id: int | None, moment: dt.datetime) -> None:
+    # last_activity_at feeds the stale flag; it is not history, so no version bump and no event.
+    if deal_id:
+        Deal.objects.filter(pk=deal_id).update(
+            last_activity_at=Greatest(F("last_activity_at"), moment) if moment else moment
+        )
+
+
+@transaction.atomic
+def activity_create(
+    *,
+    owner: User,
+    subject: str,
+    kind: str = ActivityKind.TASK,
+    by: User | None = None,
+    deal: Deal | None = None,
+    lead=None,
+    person=None,
+    notes: str = "",
+    due_at: dt.datetime | None = None,
+    done_at: dt.datetime | None = None,
+    at: dt.datetime | None = None,
+    origin: str = "",
+) -> Activity:
+    """Log or schedule an activity; a note or a done activity counts as activity on its deal."""
+    text = str(subject or "").strip()
+    if not text:
+        raise ApplicationError("An activity needs a subject.", field="subject")
+    if kind not in ActivityKind.values:
+        raise ApplicationError(f"Kind must be one of {', '.join(ActivityKind.values)}.", field="kind")
+    moment = at or clock.now()
+    if kind == ActivityKind.NOTE and done_at is None:
+        done_at = moment
+    activity = Activity.objects.create(
+        kind=kind,
+        subject=text[:200],
+        notes=notes,
+        owner=owner,
+        deal=deal,
+        lead=lead,
+        person=person,
+        due_at=due_at,
+        done_at=done_at,
+        created_at=moment,
+        origin=origin,
+    )
+    if deal is not None:
+        _touch_deal(deal.pk, done_at or moment)
+    return activity
+
+
+@transaction.atomic
+def activity_update(*, activity: Activity, data: dict[str, Any], by: User | None = None) -> Activity:
+    """Edit an activity's subject, notes, due time, kind or owner."""
+    for name, value in data.items():
+        if name not in {"subject", "notes", "due_at", "kind", "owner"}:
+            raise ApplicationError(f"Field {name!r} cannot be changed here.", field=name)
+        if name == "subject" and not str(value or "").strip():
+            raise ApplicationError("An activity needs a subject.", field="subject")
+        if name == "kind" and value not in ActivityKind.values:
+            raise ApplicationError(f"Kind must be one of {', '.join(ActivityKind.values)}.", field="kind")
+        setattr(activity, name, value)
+    activity.save()
+    return activity
+
+
+@transaction.atomic
+def activity_complete(
+    *, activity: Activity, by: User | None = None, at: dt.datetime | None = None
+) -> Activity:
+    """Mark an activity done (idempotent) and count it as activity on its deal."""
+    if activity.done_at is None:
+        activity.done_at = at or clock.now()
+        activity.save(update_fields=["done_at", "updated_at"])
+        _touch_deal(activity.deal_id, activity.done_at)
+    return activity

@@ -1,0 +1,16 @@
+"""HTML routes, one module per area (each module owns its `urlpatterns`), all in the `web` namespace."""
+
+from dealflow.web.urls import account, dashboard, forecast, imports, people, pipeline, reviews, settings
+
+app_name = "web"
+
+urlpatterns = [
+    *account.urlpatterns,
+    *pipeline.urlpatterns,
+    *dashboard.urlpatterns,
+    *forecast.urlpatterns,
+    *reviews.urlpatterns,
+    *people.urlpatterns,
+    *imports.urlpatterns,
+    *settings.urlpatterns,
+]
