@@ -40,6 +40,10 @@ class DealFilters:
     source: str | None = None  # LeadSource key
     close_from: dt.date | None = None
     close_to: dt.date | None = None
+    closed_from: dt.date | None = None
+    closed_to: dt.date | None = None
+    created_from: dt.date | None = None
+    created_to: dt.date | None = None
     search: str | None = None
     mine: bool = False
 
@@ -105,6 +109,14 @@ class DealFilters:
             deals = deals.filter(expected_close_on__gte=self.close_from)
         if self.close_to:
             deals = deals.filter(expected_close_on__lte=self.close_to)
+        if self.closed_from:
+            deals = deals.filter(closed_on__gte=self.closed_from)
+        if self.closed_to:
+            deals = deals.filter(closed_on__lte=self.closed_to)
+        if self.created_from:
+            deals = deals.filter(created_on__gte=self.created_from)
+        if self.created_to:
+            deals = deals.filter(created_on__lte=self.created_to)
         if self.search:
             deals = deals.filter(
                 Q(title__icontains=self.search)
