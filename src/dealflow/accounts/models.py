@@ -100,3 +100,19 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target}"
+
+
+class RateLimitCounter(models.Model):
+    """Requests counted per key and fixed window, shared by every app server through the database."""
+
+    key = models.CharField(max_length=120)
+    window_start = models.BigIntegerField()  # unix seconds, multiple of the window length
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="rate_limit_unique_window")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}@{self.window_start}: {self.count}"

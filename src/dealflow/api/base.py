@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Schema
 from ninja.security import APIKeyCookie, HttpBearer
+from ninja.throttling import BaseThrottle
 
 from dealflow.accounts.models import TokenScope
+from dealflow.accounts.ratelimit import rate_limit_hit
 from dealflow.accounts.services import token_authenticate
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -44,6 +47,38 @@ class SessionAuth(APIKeyCookie):
 
 
 AUTH = [BearerTokenAuth(), SessionAuth()]
+
+
+class DatabaseRateThrottle(BaseThrottle):
+    """Per token (or per signed-in user, or per IP) requests per minute, shared across app servers.
+
+    Answers 429 with Retry-After (django-ninja adds the header from ``wait()``).
+    """
+
+    def __init__(self) -> None:
+        self._retry_after: float | None = None
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        limit = int(settings.DEALFLOW["API_RATE_LIMIT_PER_MINUTE"])
+        if limit <= 0:
+            return True
+        api_token = getattr(request, "api_token", None)
+        user = getattr(request, "user", None)
+        if api_token is not None:
+            key = f"api:token:{api_token.pk}"
+        elif user is not None and user.is_authenticated:
+            key = f"api:user:{user.pk}"
+        else:
+            key = f"api:ip:{self.get_ident(request)}"
+        result = rate_limit_hit(key=key, limit=limit)
+        self._retry_after = None if result.allowed else result.retry_after
+        return result.allowed
+
+    def wait(self) -> float | None:
+        return self._retry_after
+
+
+THROTTLES = [DatabaseRateThrottle()]
 
 
 class ErrorOut(Schema):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.http import Http404
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, Throttled, ValidationError
 
 from dealflow.api import routers
-from dealflow.api.base import AUTH
+from dealflow.api.base import AUTH, THROTTLES
 from dealflow.core.errors import ApplicationError
 
 api = NinjaAPI(
@@ -16,6 +16,7 @@ api = NinjaAPI(
     description="Pipelines, deals, leads, metrics, forecasts, reviews and team pulse. "
     "Authenticate with the browser session or `Authorization: Bearer <token>` (see `dealflow token create`).",
     auth=AUTH,
+    throttle=THROTTLES,
     urls_namespace="api",
 )
 
@@ -49,6 +50,13 @@ def invalid_input(request, error: ValidationError):
         request,
         {"detail": f"{field}: {message}" if field else message, "field": field, "errors": error.errors},
         status=400,
+    )
+
+
+@api.exception_handler(Throttled)
+def throttled(request, error: Throttled):
+    return api.create_response(
+        request, {"detail": "Too many requests; slow down.", "field": None}, status=429
     )
 
 
