@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -24,7 +25,8 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-TESTING = env_bool("DEALFLOW_TESTING", False)
+# Under pytest the suite's settings apply even before the root conftest sets DEALFLOW_TESTING.
+TESTING = env_bool("DEALFLOW_TESTING", False) or "pytest" in sys.modules
 # A development key is only acceptable when DEBUG or tests are on; production must set SECRET_KEY.
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -210,8 +212,13 @@ CONTENT_SECURITY_POLICY = {
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_ENABLED = not env_bool("DEALFLOW_AXES_DISABLED", False)
+# Tests sign in through client.login(), which passes no request; security tests switch axes back on.
+AXES_ENABLED = not env_bool("DEALFLOW_AXES_DISABLED", TESTING)
 AXES_RESET_ON_SUCCESS = True
+if not AXES_ENABLED:
+    AUTHENTICATION_BACKENDS = AUTHENTICATION_BACKENDS[1:]
+AXES_LOCKOUT_CALLABLE = "dealflow.web.lockout.lockout_response"
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "dealflow@localhost")
