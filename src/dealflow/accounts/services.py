@@ -191,3 +191,16 @@ def token_authenticate(*, secret: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """Save the language the user reads the web UI in (one of settings.LANGUAGES)."""
+    from django.conf import settings
+
+    code = str(language or "").strip().lower()
+    if code not in {available for available, _name in settings.LANGUAGES}:
+        raise ApplicationError(f"Unknown language {language!r}.", field="language")
+    if user.language != code:
+        user.language = code
+        user.save(update_fields=["language"])
+    return user

@@ -1,6 +1,10 @@
 from django.urls import path
-from django.views.generic import RedirectView
+
+from dealflow.web.views import account
 
 urlpatterns = [
-    path("login/", RedirectView.as_view(url="/admin/login/", permanent=False), name="login"),
+    path("login/", account.SignInView.as_view(), name="login"),
+    path("logout/", account.SignOutView.as_view(), name="logout"),
+    path("account/password/", account.PasswordChangeView.as_view(), name="password_change"),
+    path("account/language/", account.language_set, name="language_set"),
 ]
