@@ -1,0 +1,177 @@
+"""Playwright (sync API) in Debian's chromium against pytest-django's live server.
+
+Fixtures for every browser test (mark them ``@pytest.mark.browser``):
+
+- ``browser``: one headless /usr/bin/chromium per test session.
+- ``page``: a fresh context and page (1280x900, English) for one test, pointed at the live server;
+  ``page.goto("/...")`` works with a path because the context has ``base_url``.
+- ``signed_in_page(user, language=None)``: a new page already signed in as ``user`` (a session cookie, no
+  form), optionally after setting the user's language. Call it twice for two independent sessions.
+- ``screenshot(page, name)``: writes docs/screenshots/<name>-1280.png and <name>-390.png.
+- ``dialogs``: a list that collects every JavaScript dialog (alert/confirm) fired on pages made here,
+  so an XSS test can assert it stays empty.
+
+The live server needs a transactional database, which Django empties (flush) after each test. The
+append-only triggers on DealEvent refuse that, so the fixtures lift the guard just before the flush and,
+once the flush is done, put back the guard and the reference data of migration deals/0002 (default
+pipeline, lost reasons, lead sources), leaving the database as the migrations left it for the next test.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+# Playwright's sync API runs an event loop in this thread; Django would otherwise refuse ORM calls here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+_reference = importlib.import_module("dealflow.deals.migrations.0002_reference_data_and_event_log_guard")
+
+
+def _event_log_guard(*, installed: bool) -> None:
+    postgres = connection.vendor == "postgresql"
+    statements = list(_reference.POSTGRES_UNGUARD if postgres else _reference.SQLITE_UNGUARD)
+    if installed:
+        statements += _reference.POSTGRES_GUARD if postgres else _reference.SQLITE_GUARD
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement.replace("%%", "%") if postgres else statement)
+
+
+def _restore_migrated_state() -> None:
+    from django.apps import apps
+
+    _reference.create_reference_data(apps, None)
+    _event_log_guard(installed=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After the flush of a live-server test, give the next test the database the migrations made."""
+    result = yield
+    if "live_server" in getattr(item, "fixturenames", ()):
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            _restore_migrated_state()
+    return result
+
+
+@pytest.fixture
+def live_db(live_server, transactional_db):
+    """The live server's database; lifts the DealEvent guard right before Django flushes it."""
+    _restore_migrated_state()
+    yield live_server
+    _event_log_guard(installed=False)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is missing: run `make browsers` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def dialogs() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def new_page(browser, live_db, dialogs) -> Iterator[Callable]:
+    """``new_page()`` opens a page in a fresh context (own cookies) at the live server."""
+    contexts = []
+
+    def make(**options):
+        context = browser.new_context(
+            base_url=live_db.url, viewport=DESKTOP, locale=options.pop("locale", "en-GB"), **options
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+@pytest.fixture
+def signed_in_page(new_page, live_db) -> Callable:
+    """``signed_in_page(user, language="nl")`` returns a page whose session belongs to ``user``."""
+    from django.test import Client
+
+    from dealflow.accounts.services import user_language_set
+
+    def make(user, language: str | None = None, path: str | None = None):
+        if language:
+            user_language_set(user=user, language=language)
+        client = Client()
+        client.force_login(user)
+        page = new_page()
+        page.context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                    "url": live_db.url,
+                }
+            ]
+        )
+        if path:
+            page.goto(path)
+        return page
+
+    return make
+
+
+@pytest.fixture
+def screenshot() -> Callable:
+    """``screenshot(page, "board")`` saves the page at 1280 px and at a 390 px phone width."""
+
+    def take(page, name: str) -> list[Path]:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        original = page.viewport_size
+        paths = []
+        for size in (DESKTOP, PHONE):
+            page.set_viewport_size(size)
+            page.wait_for_timeout(150)  # let the layout settle after the resize
+            path = SCREENSHOTS / f"{name}-{size['width']}.png"
+            page.screenshot(path=str(path), full_page=False)
+            paths.append(path)
+        if original:
+            page.set_viewport_size(original)
+        return paths
+
+    return take
