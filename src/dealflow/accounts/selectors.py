@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
+from django.http import Http404
 
 from dealflow.accounts.models import ApiToken, AuditEntry, Membership, Role, Team, User
+from dealflow.core.errors import ApplicationError
 
 
 @dataclass(frozen=True)
@@ -115,3 +117,31 @@ def audit_list_for_user(*, user: User) -> QuerySet[AuditEntry]:
     if not user_is_admin(user=user):
         return AuditEntry.objects.none()
     return AuditEntry.objects.select_related("actor")
+
+
+def user_get_assignable_for_user(*, user_id: int, user: User, field: str = "owner") -> User:
+    """A user ``user`` may make the owner of a record: self, a member of a managed team, anyone for admins."""
+    scope = user_access_scope(user=user)
+    candidate = User.objects.filter(pk=user_id, is_active=True).first()
+    if candidate is not None and (scope.is_admin or candidate.pk == scope.user_id):
+        return candidate
+    if (
+        candidate is not None
+        and scope.managed_team_ids
+        and Membership.objects.filter(user=candidate, team_id__in=scope.managed_team_ids).exists()
+    ):
+        return candidate
+    raise ApplicationError("Pick yourself or an active member of a team you manage.", field=field)
+
+
+def token_get_for_user(*, token_id: int, user: User) -> ApiToken:
+    """One of the user's own API tokens, or 404."""
+    token = ApiToken.objects.filter(pk=token_id, user=user).select_related("user").first()
+    if token is None:
+        raise Http404("No such token.")
+    return token
+
+
+def user_memberships(*, user: User) -> QuerySet[Membership]:
+    """The user's teams and roles."""
+    return Membership.objects.filter(user=user).select_related("team").order_by("team__name")

@@ -1,3 +1,133 @@
-from ninja import Router
+"""Activities: calls, meetings, e-mails, tasks and notes on a deal, lead or person."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ninja import Query, Router, Schema
+
+from dealflow.accounts.selectors import user_get_assignable_for_user
+from dealflow.api.base import paginate
+from dealflow.api.schemas import PageOut, UserRef
+from dealflow.contacts.selectors import person_get_for_user
+from dealflow.core.errors import ApplicationError
+from dealflow.deals.models import Activity
+from dealflow.deals.selectors import (
+    activity_get_for_user,
+    activity_list_for_user,
+    deal_list_for_user,
+    lead_list_for_user,
+    user_check_can_write,
+)
+from dealflow.deals.services import activity_complete, activity_create, activity_update
 
 router = Router(tags=["Activities"])
+
+
+class ActivityOut(Schema):
+    id: int
+    kind: str
+    subject: str
+    notes: str
+    due_at: dt.datetime | None
+    done_at: dt.datetime | None
+    is_done: bool
+    owner: UserRef
+    deal_id: int | None
+    deal: str | None
+    lead_id: int | None
+    person_id: int | None
+    origin: str
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_deal(activity: Activity) -> str | None:
+        return activity.deal.title if activity.deal else None
+
+
+class ActivityQuery(Schema):
+    deal: int | None = None
+    open: bool = False
+    mine: bool = False
+    limit: int = 50
+    offset: int = 0
+
+
+class ActivityCreateIn(Schema):
+    subject: str
+    kind: str = "task"
+    notes: str = ""
+    due_at: dt.datetime | None = None
+    done_at: dt.datetime | None = None
+    owner_id: int | None = None
+    deal_id: int | None = None
+    lead_id: int | None = None
+    person_id: int | None = None
+
+
+class ActivityUpdateIn(Schema):
+    subject: str | None = None
+    kind: str | None = None
+    notes: str | None = None
+    due_at: dt.datetime | None = None
+    owner_id: int | None = None
+
+
+def activity_references(data: dict[str, Any], *, user) -> dict[str, Any]:
+    """Turn the ids of an activity payload into records the user may see (a 400 naming the field if not)."""
+    resolved: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "owner_id":
+            resolved["owner"] = user_get_assignable_for_user(user_id=value, user=user, field=name)
+        elif name == "deal_id":
+            resolved["deal"] = deal_list_for_user(user=user).filter(pk=value).first()
+            if resolved["deal"] is None:
+                raise ApplicationError("No such deal.", field=name)
+        elif name == "lead_id":
+            resolved["lead"] = lead_list_for_user(user=user).filter(pk=value).first()
+            if resolved["lead"] is None:
+                raise ApplicationError("No such lead.", field=name)
+        elif name == "person_id":
+            resolved["person"] = person_get_for_user(person_id=value, user=user, field=name)
+        else:
+            resolved[name] = value
+    return resolved
+
+
+@router.get("/activities", response=PageOut[ActivityOut])
+def list_activities(request, query: Query[ActivityQuery]):
+    """Activities you may see (or all of one deal's), open ones first."""
+    activities = activity_list_for_user(
+        user=request.user, deal_id=query.deal, open_only=query.open, mine=query.mine
+    )
+    return paginate(activities, limit=query.limit, offset=query.offset)
+
+
+@router.post("/activities", response={201: ActivityOut})
+def create_activity(request, payload: ActivityCreateIn):
+    """Log or schedule an activity (owner: you, unless you manage the owner's team)."""
+    user_check_can_write(user=request.user)
+    data = activity_references(payload.dict(exclude_none=True), user=request.user)
+    data["owner"] = data.get("owner") or request.user
+    return 201, activity_create(by=request.user, origin="api", **data)
+
+
+@router.get("/activities/{activity_id}", response=ActivityOut)
+def get_activity(request, activity_id: int):
+    return activity_get_for_user(activity_id=activity_id, user=request.user)
+
+
+@router.patch("/activities/{activity_id}", response=ActivityOut)
+def update_activity(request, activity_id: int, payload: ActivityUpdateIn):
+    """Edit an activity's subject, kind, notes, due time or owner."""
+    activity = activity_get_for_user(activity_id=activity_id, user=request.user, for_write=True)
+    data = activity_references(payload.dict(exclude_unset=True), user=request.user)
+    return activity_update(activity=activity, data=data, by=request.user)
+
+
+@router.post("/activities/{activity_id}/complete", response=ActivityOut)
+def complete_activity(request, activity_id: int):
+    """Mark the activity done (doing it twice changes nothing)."""
+    activity = activity_get_for_user(activity_id=activity_id, user=request.user, for_write=True)
+    return activity_complete(activity=activity, by=request.user)

@@ -13,6 +13,7 @@ from ninja.throttling import BaseThrottle
 from dealflow.accounts.models import TokenScope
 from dealflow.accounts.ratelimit import rate_limit_hit
 from dealflow.accounts.services import token_authenticate
+from dealflow.core.errors import PermissionDeniedError
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -25,7 +26,7 @@ class BearerTokenAuth(HttpBearer):
         if api_token is None:
             return None
         if api_token.scope == TokenScope.READ and request.method not in SAFE_METHODS:
-            return None
+            raise PermissionDeniedError("This token may only read; create a write token to change data.")
         request.user = api_token.user
         request.api_token = api_token  # type: ignore[attr-defined]
         return api_token.user

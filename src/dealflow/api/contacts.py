@@ -1,3 +1,199 @@
-from ninja import Router
+"""Contacts: organizations and the people who work there."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ninja import Query, Router, Schema
+
+from dealflow.accounts.selectors import user_get_assignable_for_user
+from dealflow.api.base import paginate
+from dealflow.api.schemas import PageOut, UserRef
+from dealflow.contacts.models import Person
+from dealflow.contacts.selectors import (
+    organization_get_for_user,
+    organization_list_for_user,
+    person_get_for_user,
+    person_list_for_user,
+)
+from dealflow.contacts.services import (
+    organization_create,
+    organization_delete,
+    organization_update,
+    person_create,
+    person_delete,
+    person_update,
+)
+from dealflow.deals.selectors import user_check_can_write
 
 router = Router(tags=["Contacts"])
+
+
+class OrganizationOut(Schema):
+    id: int
+    name: str
+    website: str
+    industry: str
+    country: str
+    owner: UserRef | None
+    created_at: dt.datetime
+
+
+class PersonOut(Schema):
+    id: int
+    first_name: str
+    last_name: str
+    full_name: str
+    email: str
+    phone: str
+    job_title: str
+    organization_id: int | None
+    organization: str | None
+    owner: UserRef | None
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_organization(person: Person) -> str | None:
+        return person.organization.name if person.organization else None
+
+
+class ContactQuery(Schema):
+    q: str | None = None
+    owner: int | None = None
+    order: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class PersonQuery(ContactQuery):
+    organization: int | None = None
+
+
+class OrganizationIn(Schema):
+    name: str
+    website: str = ""
+    industry: str = ""
+    country: str = ""
+    owner_id: int | None = None
+
+
+class OrganizationUpdateIn(Schema):
+    name: str | None = None
+    website: str | None = None
+    industry: str | None = None
+    country: str | None = None
+    owner_id: int | None = None
+
+
+class PersonIn(Schema):
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""
+    job_title: str = ""
+    organization_id: int | None = None
+    owner_id: int | None = None
+
+
+class PersonUpdateIn(Schema):
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    job_title: str | None = None
+    organization_id: int | None = None
+    owner_id: int | None = None
+
+
+def contact_references(data: dict[str, Any], *, user) -> dict[str, Any]:
+    """Resolve owner and organization ids; a null owner makes the contact the company's."""
+    resolved: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "owner_id":
+            resolved["owner"] = value and user_get_assignable_for_user(user_id=value, user=user, field=name)
+        elif name == "organization_id":
+            resolved["organization"] = value and organization_get_for_user(
+                organization_id=value, user=user, field=name
+            )
+        else:
+            resolved[name] = value
+    return resolved
+
+
+@router.get("/organizations", response=PageOut[OrganizationOut])
+def list_organizations(request, query: Query[ContactQuery]):
+    organizations = organization_list_for_user(
+        user=request.user, search=query.q, owner_id=query.owner, order=query.order
+    )
+    return paginate(organizations, limit=query.limit, offset=query.offset)
+
+
+@router.post("/organizations", response={201: OrganizationOut})
+def create_organization(request, payload: OrganizationIn):
+    user_check_can_write(user=request.user)
+    data = contact_references(payload.dict(), user=request.user)
+    return 201, organization_create(by=request.user, **data)
+
+
+@router.get("/organizations/{organization_id}", response=OrganizationOut)
+def get_organization(request, organization_id: int):
+    return organization_get_for_user(organization_id=organization_id, user=request.user)
+
+
+@router.patch("/organizations/{organization_id}", response=OrganizationOut)
+def update_organization(request, organization_id: int, payload: OrganizationUpdateIn):
+    organization = organization_get_for_user(
+        organization_id=organization_id, user=request.user, for_write=True
+    )
+    data = contact_references(payload.dict(exclude_unset=True), user=request.user)
+    return organization_update(organization=organization, data=data, by=request.user)
+
+
+@router.delete("/organizations/{organization_id}", response={204: None})
+def delete_organization(request, organization_id: int):
+    """Delete an organization nothing refers to."""
+    organization = organization_get_for_user(
+        organization_id=organization_id, user=request.user, for_write=True
+    )
+    organization_delete(organization=organization, by=request.user)
+    return 204, None
+
+
+@router.get("/persons", response=PageOut[PersonOut])
+def list_persons(request, query: Query[PersonQuery]):
+    people = person_list_for_user(
+        user=request.user,
+        search=query.q,
+        organization_id=query.organization,
+        owner_id=query.owner,
+        order=query.order,
+    )
+    return paginate(people, limit=query.limit, offset=query.offset)
+
+
+@router.post("/persons", response={201: PersonOut})
+def create_person(request, payload: PersonIn):
+    user_check_can_write(user=request.user)
+    data = contact_references(payload.dict(), user=request.user)
+    return 201, person_create(by=request.user, **data)
+
+
+@router.get("/persons/{person_id}", response=PersonOut)
+def get_person(request, person_id: int):
+    return person_get_for_user(person_id=person_id, user=request.user)
+
+
+@router.patch("/persons/{person_id}", response=PersonOut)
+def update_person(request, person_id: int, payload: PersonUpdateIn):
+    person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
+    data = contact_references(payload.dict(exclude_unset=True), user=request.user)
+    return person_update(person=person, data=data, by=request.user)
+
+
+@router.delete("/persons/{person_id}", response={204: None})
+def delete_person(request, person_id: int):
+    """Delete a person no deal or lead refers to."""
+    person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
+    person_delete(person=person, by=request.user)
+    return 204, None

@@ -1,3 +1,333 @@
-from ninja import Router
+"""Deals: list, read, create, edit (with ``version``), move, win, lose, reopen, history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from ninja import Query, Router, Schema
+
+from dealflow.accounts.selectors import user_get_assignable_for_user
+from dealflow.api.base import paginate
+from dealflow.api.schemas import PageOut, PageQuery, UserRef, money_text
+from dealflow.contacts.selectors import organization_get_for_user, person_get_for_user
+from dealflow.core.errors import ApplicationError
+from dealflow.deals.models import Deal, DealEvent
+from dealflow.deals.selectors import (
+    DealFilters,
+    base_currency,
+    deal_get_for_user,
+    deal_list_events_for_user,
+    deal_list_for_user,
+    lead_source_get,
+    lost_reason_get,
+    pipeline_get,
+    stage_get,
+    user_check_can_write,
+)
+from dealflow.deals.services import (
+    deal_create,
+    deal_mark_lost,
+    deal_mark_won,
+    deal_move_to_stage,
+    deal_reopen,
+    deal_update,
+)
 
 router = Router(tags=["Deals"])
+
+
+class DealOut(Schema):
+    id: int
+    title: str
+    status: str
+    pipeline_id: int
+    pipeline: str
+    stage_id: int
+    stage: str
+    owner: UserRef
+    organization_id: int | None
+    organization: str | None
+    person_id: int | None
+    person: str | None
+    amount: str
+    currency: str
+    amount_base: str | None
+    expected_close_on: dt.date | None
+    probability: int
+    probability_override: int | None
+    forecast_category: str
+    forecast_category_override: str
+    source: str | None
+    lead_id: int | None
+    lead_created_at: dt.datetime | None
+    parent_id: int | None
+    lost_reason_id: int | None
+    lost_reason: str | None
+    lost_note: str
+    next_step: str
+    next_step_on: dt.date | None
+    created_at: dt.datetime
+    stage_entered_at: dt.datetime
+    won_at: dt.datetime | None
+    lost_at: dt.datetime | None
+    closed_on: dt.date | None
+    last_activity_at: dt.datetime | None
+    version: int
+    updated_at: dt.datetime
+
+    @staticmethod
+    def resolve_pipeline(deal: Deal) -> str:
+        return deal.pipeline.name
+
+    @staticmethod
+    def resolve_stage(deal: Deal) -> str:
+        return deal.stage.name
+
+    @staticmethod
+    def resolve_organization(deal: Deal) -> str | None:
+        return deal.organization.name if deal.organization else None
+
+    @staticmethod
+    def resolve_person(deal: Deal) -> str | None:
+        return deal.person.full_name if deal.person else None
+
+    @staticmethod
+    def resolve_amount(deal: Deal) -> str:
+        return money_text(deal.amount_minor, deal.currency) or "0"
+
+    @staticmethod
+    def resolve_amount_base(deal: Deal) -> str | None:
+        return money_text(deal.amount_base_minor, base_currency())
+
+    @staticmethod
+    def resolve_source(deal: Deal) -> str | None:
+        return deal.source.key if deal.source else None
+
+    @staticmethod
+    def resolve_lost_reason(deal: Deal) -> str | None:
+        return deal.lost_reason.name if deal.lost_reason else None
+
+
+class DealEventOut(Schema):
+    id: int
+    kind: str
+    field: str
+    from_value: str
+    to_value: str
+    from_stage_id: int | None
+    to_stage_id: int | None
+    amount: str | None
+    currency: str
+    actor: UserRef | None
+    origin: str
+    note: str
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+
+    @staticmethod
+    def resolve_amount(event: DealEvent) -> str | None:
+        return money_text(event.amount_minor, event.currency) if event.currency else None
+
+
+class DealQuery(Schema):
+    pipeline: int | None = None
+    stage: int | None = None
+    owner: int | None = None
+    team: int | None = None
+    status: str | None = None
+    source: str | None = None
+    close_from: dt.date | None = None
+    close_to: dt.date | None = None
+    q: str | None = None
+    mine: bool = False
+    order: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class DealCreateIn(Schema):
+    title: str
+    pipeline_id: int | None = None
+    stage_id: int | None = None
+    owner_id: int | None = None
+    amount: Decimal = Decimal(0)
+    currency: str = "EUR"
+    expected_close_on: dt.date | None = None
+    organization_id: int | None = None
+    person_id: int | None = None
+    source: str | None = None
+    parent_id: int | None = None
+    probability_override: int | None = None
+    forecast_category_override: str = ""
+    next_step: str = ""
+    next_step_on: dt.date | None = None
+
+
+class DealUpdateIn(Schema):
+    version: int
+    title: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    expected_close_on: dt.date | None = None
+    owner_id: int | None = None
+    organization_id: int | None = None
+    person_id: int | None = None
+    source: str | None = None
+    probability_override: int | None = None
+    forecast_category_override: str | None = None
+    next_step: str | None = None
+    next_step_on: dt.date | None = None
+    lost_note: str | None = None
+    note: str = ""
+
+
+class DealMoveIn(Schema):
+    stage_id: int
+    version: int | None = None
+    note: str = ""
+
+
+class DealWinIn(Schema):
+    version: int | None = None
+    note: str = ""
+
+
+class DealLoseIn(Schema):
+    reason_id: int | None = None
+    version: int | None = None
+    note: str = ""
+
+
+class DealReopenIn(Schema):
+    stage_id: int | None = None
+    version: int | None = None
+    note: str = ""
+
+
+def deal_references(data: dict[str, Any], *, user) -> dict[str, Any]:
+    """Turn the ids of a deal payload into the records they name, each checked against what the user may see."""
+    resolved: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "owner_id":
+            resolved["owner"] = user_get_assignable_for_user(user_id=value, user=user, field=name)
+        elif name == "organization_id":
+            resolved["organization"] = value and organization_get_for_user(
+                organization_id=value, user=user, field=name
+            )
+        elif name == "person_id":
+            resolved["person"] = value and person_get_for_user(person_id=value, user=user, field=name)
+        elif name == "pipeline_id":
+            resolved["pipeline"] = value and pipeline_get(pipeline_id=value, field=name)
+        elif name == "stage_id":
+            resolved["stage"] = value and stage_get(stage_id=value, field=name)
+        elif name == "parent_id":
+            resolved["parent"] = value and _parent(value, user=user)
+        elif name == "source":
+            resolved["source"] = lead_source_get(key=value)
+        else:
+            resolved[name] = value
+    return resolved
+
+
+def _parent(deal_id: int, *, user) -> Deal:
+    parent = deal_list_for_user(user=user).filter(pk=deal_id).first()
+    if parent is None:
+        raise ApplicationError("No such deal.", field="parent_id")
+    return parent
+
+
+@router.get("/deals", response=PageOut[DealOut])
+def list_deals(request, query: Query[DealQuery]):
+    """Deals you may see, filtered, ordered (`order=-amount`) and paginated with a total count."""
+    filters = DealFilters.from_mapping(query.dict())
+    deals = deal_list_for_user(user=request.user, filters=filters, order=query.order)
+    return paginate(deals, limit=query.limit, offset=query.offset)
+
+
+@router.post("/deals", response={201: DealOut})
+def create_deal(request, payload: DealCreateIn):
+    """Create an open deal (owner: you, unless you manage the owner's team)."""
+    user_check_can_write(user=request.user)
+    data = deal_references(payload.dict(exclude_none=True), user=request.user)
+    data["owner"] = data.get("owner") or request.user
+    return 201, deal_create(by=request.user, origin="api", **data)
+
+
+@router.get("/deals/{deal_id}", response=DealOut)
+def get_deal(request, deal_id: int):
+    return deal_get_for_user(deal_id=deal_id, user=request.user)
+
+
+@router.patch("/deals/{deal_id}", response=DealOut)
+def update_deal(request, deal_id: int, payload: DealUpdateIn):
+    """Change fields; send the `version` you read: a stale one answers 409 and changes nothing."""
+    deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+    data = payload.dict(exclude_unset=True)
+    version, note = data.pop("version"), data.pop("note", "")
+    changes = deal_references(data, user=request.user)
+    return deal_update(
+        deal=deal, by=request.user, data=changes, expected_version=version, origin="api", note=note
+    )
+
+
+@router.post("/deals/{deal_id}/move", response=DealOut)
+def move_deal(request, deal_id: int, payload: DealMoveIn):
+    """Move an open deal to another open stage of its pipeline."""
+    deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+    stage = stage_get(stage_id=payload.stage_id, field="stage_id")
+    return deal_move_to_stage(
+        deal=deal,
+        stage=stage,
+        by=request.user,
+        expected_version=payload.version,
+        origin="api",
+        note=payload.note,
+    )
+
+
+@router.post("/deals/{deal_id}/win", response=DealOut)
+def win_deal(request, deal_id: int, payload: DealWinIn):
+    """Close the deal as won (schedules the post-sale follow-up)."""
+    deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+    return deal_mark_won(
+        deal=deal, by=request.user, expected_version=payload.version, origin="api", note=payload.note
+    )
+
+
+@router.post("/deals/{deal_id}/lose", response=DealOut)
+def lose_deal(request, deal_id: int, payload: DealLoseIn):
+    """Close the deal as lost; `reason_id` (a lost reason) is required."""
+    deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+    reason = lost_reason_get(reason_id=payload.reason_id, field="reason_id")
+    return deal_mark_lost(
+        deal=deal,
+        reason=reason,
+        by=request.user,
+        note=payload.note,
+        expected_version=payload.version,
+        origin="api",
+    )
+
+
+@router.post("/deals/{deal_id}/reopen", response=DealOut)
+def reopen_deal(request, deal_id: int, payload: DealReopenIn):
+    """Reopen a won or lost deal, into `stage_id` or the last open stage it was in."""
+    deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+    stage = stage_get(stage_id=payload.stage_id, field="stage_id") if payload.stage_id else None
+    return deal_reopen(
+        deal=deal,
+        by=request.user,
+        stage=stage,
+        expected_version=payload.version,
+        origin="api",
+        note=payload.note,
+    )
+
+
+@router.get("/deals/{deal_id}/events", response=PageOut[DealEventOut])
+def list_deal_events(request, deal_id: int, page: Query[PageQuery]):
+    """The deal's append-only history, oldest first."""
+    events = deal_list_events_for_user(deal_id=deal_id, user=request.user)
+    return paginate(events, limit=page.limit, offset=page.offset)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -19,6 +19,7 @@ from dealflow.deals.models import (
     ExchangeRate,
     Lead,
     LeadSource,
+    LeadStatus,
     LostReason,
     Pipeline,
     Stage,
@@ -211,22 +212,53 @@ def deal_list_events_for_user(*, deal_id: int, user: User) -> QuerySet[DealEvent
     )
 
 
+LEAD_ORDERINGS = {
+    "created_at": ["created_at", "id"],
+    "-created_at": ["-created_at", "-id"],
+    "title": ["title", "id"],
+    "-title": ["-title", "-id"],
+    "status": ["status", "id"],
+    "-status": ["-status", "-id"],
+}
+
+
 def lead_list_for_user(
-    *, user: User, status: str | None = None, source: str | None = None, search: str | None = None
+    *,
+    user: User,
+    status: str | None = None,
+    source: str | None = None,
+    search: str | None = None,
+    owner_id: int | None = None,
+    order: str | None = None,
 ) -> QuerySet[Lead]:
+    """Leads the user may see, filtered by status (comma-separated), source key, owner and free text."""
     leads = Lead.objects.filter(owner_visibility_q(user=user)).select_related(
         "owner", "source", "organization", "person"
     )
     if status:
-        leads = leads.filter(status__in=status.split(","))
+        statuses = [part.strip() for part in status.split(",") if part.strip()]
+        unknown = set(statuses) - set(LeadStatus.values)
+        if unknown:
+            raise ApplicationError(f"status must be among {', '.join(LeadStatus.values)}.", field="status")
+        leads = leads.filter(status__in=statuses)
     if source:
         leads = leads.filter(source__key=source)
+    if owner_id is not None:
+        leads = leads.filter(owner_id=owner_id)
     if search:
-        leads = leads.filter(Q(title__icontains=search) | Q(organization__name__icontains=search))
-    return leads.order_by("-created_at", "-id")
+        leads = leads.filter(
+            Q(title__icontains=search)
+            | Q(organization__name__icontains=search)
+            | Q(person__last_name__icontains=search)
+            | Q(person__email__icontains=search)
+        )
+    if order and order not in LEAD_ORDERINGS:
+        raise ApplicationError(f"Cannot order by {order!r}.", field="order")
+    return leads.order_by(*LEAD_ORDERINGS[order or "-created_at"])
 
 
 def lead_get_for_user(*, lead_id: int, user: User, for_write: bool = False) -> Lead:
+    """One lead, or 404 when it is missing or not the user's to see; 403 for a read-only viewer's write."""
     lead = lead_list_for_user(user=user).filter(pk=lead_id).first()
     if lead is None:
         raise Http404("No such lead.")
@@ -238,6 +270,7 @@ def lead_get_for_user(*, lead_id: int, user: User, for_write: bool = False) -> L
 def activity_list_for_user(
     *, user: User, deal_id: int | None = None, open_only: bool = False, mine: bool = False
 ) -> QuerySet[Activity]:
+    """Activities the user may see (all of a visible deal's when ``deal_id`` is given), open ones first."""
     activities = Activity.objects.filter(owner_visibility_q(user=user)).select_related(
         "deal", "lead", "owner"
     )
@@ -252,6 +285,7 @@ def activity_list_for_user(
 
 
 def activity_get_for_user(*, activity_id: int, user: User, for_write: bool = False) -> Activity:
+    """One activity, or 404 when it is missing or not the user's to see; 403 for a read-only viewer's write."""
     activity = (
         Activity.objects.filter(owner_visibility_q(user=user), pk=activity_id)
         .select_related("deal", "owner")
@@ -271,9 +305,12 @@ def pipeline_list(*, include_inactive: bool = False) -> QuerySet[Pipeline]:
     return pipelines.order_by("order", "id")
 
 
-def pipeline_get(*, pipeline_id: int) -> Pipeline:
+def pipeline_get(*, pipeline_id: int, field: str | None = None) -> Pipeline:
+    """A pipeline by id; 404 when missing, or a 400 naming ``field`` when it was picked in a form."""
     pipeline = Pipeline.objects.filter(pk=pipeline_id).first()
     if pipeline is None:
+        if field:
+            raise ApplicationError("No such pipeline.", field=field)
         raise Http404("No such pipeline.")
     return pipeline
 
@@ -291,10 +328,13 @@ def stage_list(*, pipeline_id: int | None = None, include_inactive: bool = False
     return stages.order_by("pipeline__order", "pipeline_id", "order", "id")
 
 
-def stage_get(*, stage_id: int) -> Stage:
+def stage_get(*, stage_id: int, field: str | None = "stage") -> Stage:
+    """A stage by id; a 400 naming ``field`` when missing, or 404 when ``field`` is None (a URL)."""
     stage = Stage.objects.select_related("pipeline").filter(pk=stage_id).first()
     if stage is None:
-        raise ApplicationError("No such stage.", field="stage")
+        if field:
+            raise ApplicationError("No such stage.", field=field)
+        raise Http404("No such stage.")
     return stage
 
 
@@ -303,12 +343,23 @@ def lost_reason_list(*, include_inactive: bool = False) -> QuerySet[LostReason]:
     return reasons if include_inactive else reasons.filter(is_active=True)
 
 
-def lost_reason_get(*, reason_id: int | None) -> LostReason | None:
+@overload
+def lost_reason_get(*, reason_id: int, field: str | None = ...) -> LostReason: ...
+@overload
+def lost_reason_get(*, reason_id: None, field: str | None = ...) -> None: ...
+@overload
+def lost_reason_get(*, reason_id: int | None, field: str | None = ...) -> LostReason | None: ...
+
+
+def lost_reason_get(*, reason_id: int | None, field: str | None = "reason") -> LostReason | None:
+    """A lost reason by id (None for None); a 400 naming ``field`` when missing, 404 when ``field`` is None."""
     if reason_id is None:
         return None
     reason = LostReason.objects.filter(pk=reason_id).first()
     if reason is None:
-        raise ApplicationError("No such lost reason.", field="reason")
+        if field:
+            raise ApplicationError("No such lost reason.", field=field)
+        raise Http404("No such lost reason.")
     return reason
 
 
@@ -325,14 +376,31 @@ def lead_source_get(*, key: str | None) -> LeadSource | None:
     return source
 
 
-def exchange_rate_list() -> QuerySet[ExchangeRate]:
-    return ExchangeRate.objects.all()
+def exchange_rate_list(*, currency: str | None = None) -> QuerySet[ExchangeRate]:
+    rates = ExchangeRate.objects.all()
+    if currency:
+        rates = rates.filter(currency=currency.strip().upper())
+    return rates.order_by("currency", "-valid_from")
+
+
+def exchange_rate_get(*, rate_id: int) -> ExchangeRate:
+    """An exchange rate by id, or 404."""
+    rate = ExchangeRate.objects.filter(pk=rate_id).first()
+    if rate is None:
+        raise Http404("No such exchange rate.")
+    return rate
 
 
 def settings_check_admin(*, user: User) -> None:
     """Pipelines, stages, lost reasons and rates are admin settings."""
     if not user_is_admin(user=user):
         raise PermissionDeniedError("Only an admin may change settings.", field="user")
+
+
+def user_check_can_write(*, user: User) -> None:
+    """Refuse a write by a read-only role (an analyst who manages no team)."""
+    if not user_can_write(user=user):
+        raise PermissionDeniedError("Your role may read but not change data.", field="user")
 
 
 def user_can_write(*, user: User) -> bool:

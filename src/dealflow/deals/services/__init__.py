@@ -17,10 +17,12 @@ from dealflow.deals.services.leads import (
     lead_update,
 )
 from dealflow.deals.services.reference import (
+    exchange_rate_delete,
     exchange_rate_set,
     lost_reason_create,
     lost_reason_update,
     pipeline_create,
+    pipeline_deactivate,
     pipeline_update,
     stage_create,
     stage_deactivate,
@@ -38,6 +40,7 @@ __all__ = [
     "deal_move_to_stage",
     "deal_reopen",
     "deal_update",
+    "exchange_rate_delete",
     "exchange_rate_set",
     "lead_convert",
     "lead_create",
@@ -47,6 +50,7 @@ __all__ = [
     "lost_reason_create",
     "lost_reason_update",
     "pipeline_create",
+    "pipeline_deactivate",
     "pipeline_update",
     "stage_create",
     "stage_deactivate",

@@ -6,8 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Greatest
+from django.db.models import Q
 
 from dealflow.accounts.models import User
 from dealflow.core import clock
@@ -17,10 +16,11 @@ from dealflow.deals.models import Activity, ActivityKind, Deal
 
 def _touch_deal(deal_id: int | None, moment: dt.datetime) -> None:
     # last_activity_at feeds the stale flag; it is not history, so no version bump and no event.
+    # Only ever moved forward (a backdated activity must not make a deal look staler than it is).
     if deal_id:
-        Deal.objects.filter(pk=deal_id).update(
-            last_activity_at=Greatest(F("last_activity_at"), moment) if moment else moment
-        )
+        Deal.objects.filter(
+            Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=moment), pk=deal_id
+        ).update(last_activity_at=moment)
 
 
 @transaction.atomic
@@ -61,8 +61,8 @@ def activity_create(
         created_at=moment,
         origin=origin,
     )
-    if deal is not None:
-        _touch_deal(deal.pk, done_at or moment)
+    if deal is not None and done_at is not None:
+        _touch_deal(deal.pk, done_at)
     return activity
 
 

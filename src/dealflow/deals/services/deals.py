@@ -10,7 +10,7 @@ from django.db import transaction
 
 from dealflow.accounts.models import Team, User
 from dealflow.core import clock
-from dealflow.core.errors import ApplicationError
+from dealflow.core.errors import ApplicationError, ConflictError
 from dealflow.core.money import from_minor, normalize_currency, to_minor
 from dealflow.deals.models import (
     Activity,
@@ -151,8 +151,10 @@ def deal_create(
 ) -> Deal:
     """Create an open deal in a stage of its pipeline and record its creation and first spell."""
     pipeline = pipeline or (stage.pipeline if stage else _default_pipeline())
+    if not pipeline.is_active:
+        raise ApplicationError(f"Pipeline {pipeline.name} is retired; pick an active one.", field="pipeline")
     stage = stage or _first_open_stage(pipeline)
-    if stage.pipeline_id != pipeline.pk or stage.is_closed:
+    if stage.pipeline_id != pipeline.pk or stage.is_closed or not stage.is_active:
         raise ApplicationError("Pick an open stage of this deal's pipeline.", field="stage")
     if not owner.is_active:
         raise ApplicationError("The owner's account is inactive.", field="owner")
@@ -264,6 +266,8 @@ def deal_update(
         deal.amount_minor = to_minor(amount, deal.currency)
         changed.append("amount_minor")
     elif "currency" in data and before["currency"] != deal.currency:
+        # Same amount in another currency: re-express it in the new currency's minor units (EUR 10.00 -> JPY 10).
+        deal.amount_minor = to_minor(from_minor(before["amount_minor"], before["currency"]), deal.currency)
         changed.append("amount_minor")
     if "expected_close_on" in data:
         deal.expected_close_on = _validate_close_date(data["expected_close_on"])
@@ -293,6 +297,12 @@ def deal_update(
         )
         changed.append("amount_base_minor")
     if not changed:
+        if expected_version is not None and expected_version != deal.version:
+            raise ConflictError(
+                "This deal was changed by someone else since you opened it. Reload it and apply your change again.",
+                field="version",
+                extra={"current_version": deal.version, "your_version": expected_version},
+            )
         return deal
     deal_save_versioned(deal=deal, fields=sorted(set(changed)), expected_version=expected_version)
 
@@ -500,6 +510,8 @@ def deal_mark_lost(
     """Close an open deal as lost; a lost reason is required."""
     if reason is None:
         raise ApplicationError("Say why the deal was lost: pick a lost reason.", field="reason")
+    if not reason.is_active:
+        raise ApplicationError(f"The lost reason {reason.name!r} is retired; pick another.", field="reason")
     if not deal.is_open:
         raise ApplicationError("Only an open deal can be lost.", field="status")
     moment = at or clock.now()
@@ -552,7 +564,7 @@ def deal_reopen(
             if last_spell and last_spell.stage.is_active
             else _first_open_stage(deal.pipeline)
         )
-    if stage.pipeline_id != deal.pipeline_id or stage.is_closed:
+    if stage.pipeline_id != deal.pipeline_id or stage.is_closed or not stage.is_active:
         raise ApplicationError("Pick an open stage of this deal's pipeline.", field="stage")
     moment = at or clock.now()
     from_stage = deal.stage

@@ -70,8 +70,14 @@ def lead_update(*, lead: Lead, data: dict[str, Any], by: User | None = None) -> 
     for name, value in data.items():
         if name not in allowed:
             raise ApplicationError(f"Field {name!r} cannot be changed here.", field=name)
-        if name == "title" and not str(value or "").strip():
-            raise ApplicationError("A lead needs a title.", field="title")
+        if name == "title":
+            value = str(value or "").strip()[:200]
+            if not value:
+                raise ApplicationError("A lead needs a title.", field="title")
+        if name == "source" and not isinstance(value, LeadSource):
+            raise ApplicationError("Pick the lead's source.", field="source")
+        if name == "owner" and (not isinstance(value, User) or not value.is_active):
+            raise ApplicationError("Pick an active user as owner.", field="owner")
         setattr(lead, name, value)
     if "owner" in data:
         lead.team = team_for_owner(lead.owner)

@@ -23,9 +23,10 @@ def _name(value: Any, *, field: str = "name") -> str:
 @transaction.atomic
 def pipeline_create(*, name: str, with_default_stages: bool = True) -> Pipeline:
     """Create a pipeline; by default with open stages and the Won and Lost stages."""
-    if Pipeline.objects.filter(name__iexact=str(name).strip()).exists():
+    text = _name(name)
+    if Pipeline.objects.filter(name__iexact=text).exists():
         raise ApplicationError("A pipeline with this name exists.", field="name")
-    pipeline = Pipeline.objects.create(name=_name(name), order=Pipeline.objects.count())
+    pipeline = Pipeline.objects.create(name=text, order=Pipeline.objects.count())
     if with_default_stages:
         for order, (stage_name, probability, category) in enumerate(
             [("Qualification", 10, "pipeline"), ("Proposal", 40, "best_case"), ("Negotiation", 70, "commit")]
@@ -59,6 +60,18 @@ def pipeline_create(*, name: str, with_default_stages: bool = True) -> Pipeline:
 
 
 @transaction.atomic
+def pipeline_deactivate(*, pipeline: Pipeline) -> Pipeline:
+    """Retire a pipeline that holds no open deal; its deals and history stay."""
+    if pipeline.deals.filter(status="open").exists():
+        raise ApplicationError("Close or move the open deals of this pipeline first.", field="pipeline")
+    if pipeline.is_default:
+        raise ApplicationError("Make another pipeline the default first.", field="is_default")
+    pipeline.is_active = False
+    pipeline.save(update_fields=["is_active", "updated_at"])
+    return pipeline
+
+
+@transaction.atomic
 def pipeline_update(*, pipeline: Pipeline, data: dict[str, Any]) -> Pipeline:
     """Rename, reorder, activate or make a pipeline the default."""
     for name, value in data.items():
@@ -67,6 +80,11 @@ def pipeline_update(*, pipeline: Pipeline, data: dict[str, Any]) -> Pipeline:
         elif name not in {"order", "is_active", "is_default"}:
             raise ApplicationError(f"Field {name!r} cannot be changed here.", field=name)
         setattr(pipeline, name, value)
+    if "is_active" in data and not pipeline.is_active:
+        if pipeline.deals.filter(status="open").exists():
+            raise ApplicationError("Close or move the open deals of this pipeline first.", field="is_active")
+        if pipeline.is_default:
+            raise ApplicationError("The default pipeline cannot be deactivated.", field="is_active")
     if data.get("is_default"):
         Pipeline.objects.exclude(pk=pipeline.pk).update(is_default=False)
     try:
@@ -77,25 +95,53 @@ def pipeline_update(*, pipeline: Pipeline, data: dict[str, Any]) -> Pipeline:
     return pipeline
 
 
+def _whole_number(value: Any, *, field: str) -> int:
+    if isinstance(value, bool):
+        raise ApplicationError(f"{field} must be a whole number.", field=field)
+    try:
+        return int(value)
+    except (TypeError, ValueError) as error:
+        raise ApplicationError(f"{field} must be a whole number.", field=field) from error
+
+
+_OPEN_FORECAST_CATEGORIES = {
+    ForecastCategory.PIPELINE,
+    ForecastCategory.BEST_CASE,
+    ForecastCategory.COMMIT,
+    ForecastCategory.OMITTED,
+}
+
+
 def _stage_values(data: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, value in data.items():
         if name == "name":
             values[name] = _name(value)
         elif name == "probability":
-            if value is None or not 0 <= int(value) <= 100:
+            probability = _whole_number(value, field="probability")
+            if not 0 <= probability <= 100:
                 raise ApplicationError("Probability must be from 0 to 100.", field="probability")
-            values[name] = int(value)
+            values[name] = probability
         elif name == "rotting_days":
-            if value is None or int(value) < 0:
+            rotting_days = _whole_number(value, field="rotting_days")
+            if rotting_days < 0:
                 raise ApplicationError("Rotting days cannot be negative.", field="rotting_days")
-            values[name] = int(value)
+            values[name] = rotting_days
         elif name == "forecast_category":
-            if value not in ForecastCategory.values:
-                raise ApplicationError("Unknown forecast category.", field="forecast_category")
+            # "closed" belongs to the Won and Lost stages; an open stage forecasts as one of the others.
+            if value not in _OPEN_FORECAST_CATEGORIES:
+                raise ApplicationError(
+                    "Forecast category must be pipeline, best_case, commit or omitted.",
+                    field="forecast_category",
+                )
             values[name] = value
-        elif name in {"definition_of_done", "order"}:
-            values[name] = value
+        elif name == "order":
+            order = _whole_number(value, field="order")
+            if order < 0:
+                raise ApplicationError("Order cannot be negative.", field="order")
+            values[name] = order
+        elif name == "definition_of_done":
+            values[name] = str(value or "")
         else:
             raise ApplicationError(f"Field {name!r} cannot be changed here.", field=name)
     return values
@@ -105,18 +151,39 @@ def _stage_values(data: dict[str, Any]) -> dict[str, Any]:
 def stage_create(*, pipeline: Pipeline, name: str, **data: Any) -> Stage:
     """Add an open stage after the pipeline's last open stage."""
     values = _stage_values({"name": name, **data})
+    if pipeline.stages.filter(name__iexact=values["name"], is_active=True).exists():
+        raise ApplicationError("This pipeline has a stage with this name.", field="name")
     if "order" not in values:
         last = pipeline.stages.filter(kind=StageKind.OPEN).order_by("-order").first()
         values["order"] = (last.order + 1) if last else 0
-    return Stage.objects.create(pipeline=pipeline, kind=StageKind.OPEN, **values)
+    stage = Stage.objects.create(pipeline=pipeline, kind=StageKind.OPEN, **values)
+    _keep_closed_stages_last(pipeline)
+    return stage
+
+
+def _keep_closed_stages_last(pipeline: Pipeline) -> None:
+    # Won and Lost sort after every open stage, so a stage appended at the end never lands between them.
+    last_open = pipeline.stages.filter(kind=StageKind.OPEN).order_by("-order").first()
+    floor = (last_open.order + 1) if last_open else 0
+    for offset, stage in enumerate(pipeline.stages.exclude(kind=StageKind.OPEN).order_by("order", "id")):
+        if stage.order < floor + offset:
+            Stage.objects.filter(pk=stage.pk).update(order=floor + offset)
 
 
 @transaction.atomic
 def stage_update(*, stage: Stage, data: dict[str, Any]) -> Stage:
     """Rename a stage or change its probability, rotting days, category or definition of done."""
-    for name, value in _stage_values(data).items():
+    values = _stage_values(data)
+    if stage.is_closed and set(values) - {"name", "definition_of_done"}:
+        raise ApplicationError(
+            "Only the name and definition of done of the Won and Lost stages can change.",
+            field=sorted(set(values) - {"name", "definition_of_done"})[0],
+        )
+    for name, value in values.items():
         setattr(stage, name, value)
     stage.save()
+    if "order" in values:
+        _keep_closed_stages_last(stage.pipeline)
     return stage
 
 
@@ -128,6 +195,7 @@ def stage_reorder(*, pipeline: Pipeline, stage_ids: list[int]) -> None:
         raise ApplicationError("Give every open stage of the pipeline exactly once.", field="stage_ids")
     for order, stage_id in enumerate(stage_ids):
         Stage.objects.filter(pk=stage_id).update(order=order)
+    _keep_closed_stages_last(pipeline)
 
 
 @transaction.atomic
@@ -158,6 +226,8 @@ def lost_reason_update(*, reason: LostReason, data: dict[str, Any]) -> LostReaso
         if name not in {"name", "is_active", "order"}:
             raise ApplicationError(f"Field {name!r} cannot be changed here.", field=name)
         setattr(reason, name, _name(value) if name == "name" else value)
+    if "name" in data and LostReason.objects.filter(name__iexact=reason.name).exclude(pk=reason.pk).exists():
+        raise ApplicationError("This lost reason exists.", field="name")
     reason.save()
     return reason
 
@@ -176,3 +246,9 @@ def exchange_rate_set(*, currency: str, rate: Decimal | str, valid_from: dt.date
         currency=code, valid_from=valid_from, defaults={"rate": value}
     )
     return exchange_rate
+
+
+@transaction.atomic
+def exchange_rate_delete(*, exchange_rate: ExchangeRate) -> None:
+    """Remove a rate; deals closed while it applied keep the base-currency value stored at close."""
+    exchange_rate.delete()

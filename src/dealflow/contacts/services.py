@@ -1,0 +1,193 @@
+"""Writes to organizations and people (the contacts deals and leads link to)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from dealflow.accounts.models import User
+from dealflow.contacts.models import Organization, Person
+from dealflow.core import clock
+from dealflow.core.errors import ApplicationError
+
+_ORGANIZATION_FIELDS = {"name", "website", "industry", "country", "owner"}
+_PERSON_FIELDS = {"first_name", "last_name", "email", "phone", "job_title", "organization", "owner"}
+
+
+def _text(value: Any, *, field: str, max_length: int, required: bool = False) -> str:
+    text = str(value or "").strip()
+    if required and not text:
+        raise ApplicationError(f"{field.replace('_', ' ').capitalize()} is required.", field=field)
+    if len(text) > max_length:
+        raise ApplicationError(f"{field} has at most {max_length} characters.", field=field)
+    return text
+
+
+def _country(value: Any) -> str:
+    code = str(value or "").strip().upper()
+    if code and (len(code) != 2 or not code.isalpha() or not code.isascii()):
+        raise ApplicationError("Country must be a two-letter ISO 3166 code.", field="country")
+    return code
+
+
+def _email(value: Any) -> str:
+    text = str(value or "").strip().lower()
+    if text:
+        try:
+            validate_email(text)
+        except ValidationError as error:
+            raise ApplicationError(f"{value!r} is not an e-mail address.", field="email") from error
+    return text
+
+
+def _owner(value: Any) -> User | None:
+    if value is not None and (not isinstance(value, User) or not value.is_active):
+        raise ApplicationError("Pick an active user as owner.", field="owner")
+    return value
+
+
+def _organization_values(data: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in _ORGANIZATION_FIELDS:
+            raise ApplicationError(f"Field {name!r} cannot be changed here.", field=name)
+        if name == "name":
+            values[name] = _text(value, field="name", max_length=200, required=True)
+        elif name in ("website",):
+            values[name] = _text(value, field=name, max_length=200)
+        elif name == "industry":
+            values[name] = _text(value, field=name, max_length=80)
+        elif name == "country":
+            values[name] = _country(value)
+        else:
+            values[name] = _owner(value)
+    return values
+
+
+@transaction.atomic
+def organization_create(
+    *,
+    name: str,
+    by: User | None = None,
+    owner: User | None = None,
+    website: str = "",
+    industry: str = "",
+    country: str = "",
+    at: dt.datetime | None = None,
+    external_source: str = "",
+    external_id: str = "",
+) -> Organization:
+    """Create an organization (a customer or prospect company)."""
+    values = _organization_values(
+        {"name": name, "website": website, "industry": industry, "country": country, "owner": owner}
+    )
+    return Organization.objects.create(
+        **values, created_at=at or clock.now(), external_source=external_source, external_id=external_id
+    )
+
+
+@transaction.atomic
+def organization_update(
+    *, organization: Organization, data: dict[str, Any], by: User | None = None
+) -> Organization:
+    """Change an organization's name, website, industry, country or owner."""
+    for name, value in _organization_values(data).items():
+        setattr(organization, name, value)
+    organization.save()
+    return organization
+
+
+def _person_values(data: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in _PERSON_FIELDS:
+            raise ApplicationError(f"Field {name!r} cannot be changed here.", field=name)
+        if name in ("first_name", "last_name"):
+            values[name] = _text(value, field=name, max_length=100)
+        elif name == "email":
+            values[name] = _email(value)
+        elif name == "phone":
+            values[name] = _text(value, field=name, max_length=40)
+        elif name == "job_title":
+            values[name] = _text(value, field=name, max_length=120)
+        elif name == "organization":
+            if value is not None and not isinstance(value, Organization):
+                raise ApplicationError("Pick an organization.", field="organization")
+            values[name] = value
+        else:
+            values[name] = _owner(value)
+    return values
+
+
+def _check_person_named(person: Person) -> None:
+    if not (person.first_name or person.last_name or person.email):
+        raise ApplicationError("A person needs a name or an e-mail address.", field="last_name")
+
+
+@transaction.atomic
+def person_create(
+    *,
+    by: User | None = None,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    phone: str = "",
+    job_title: str = "",
+    organization: Organization | None = None,
+    owner: User | None = None,
+    at: dt.datetime | None = None,
+    external_source: str = "",
+    external_id: str = "",
+) -> Person:
+    """Create a person, optionally working at an organization; a name or an e-mail address is required."""
+    person = Person(
+        **_person_values(
+            {
+                "first_name": first_name,
+                "last_name": last_name,
+                "email": email,
+                "phone": phone,
+                "job_title": job_title,
+                "organization": organization,
+                "owner": owner,
+            }
+        ),
+        created_at=at or clock.now(),
+        external_source=external_source,
+        external_id=external_id,
+    )
+    _check_person_named(person)
+    person.save()
+    return person
+
+
+@transaction.atomic
+def person_update(*, person: Person, data: dict[str, Any], by: User | None = None) -> Person:
+    """Change a person's name, contact details, organization or owner."""
+    for name, value in _person_values(data).items():
+        setattr(person, name, value)
+    _check_person_named(person)
+    person.save()
+    return person
+
+
+@transaction.atomic
+def organization_delete(*, organization: Organization, by: User | None = None) -> None:
+    """Delete an organization that no deal, lead or person refers to (history keeps its name otherwise)."""
+    if organization.deals.exists() or organization.leads.exists():  # type: ignore[attr-defined]
+        raise ApplicationError("Deals or leads refer to this organization; it stays.", field="organization")
+    if organization.people.exists():
+        raise ApplicationError("Move or delete the people of this organization first.", field="organization")
+    organization.delete()
+
+
+@transaction.atomic
+def person_delete(*, person: Person, by: User | None = None) -> None:
+    """Delete a person that no deal or lead refers to."""
+    if person.deals.exists() or person.leads.exists():  # type: ignore[attr-defined]
+        raise ApplicationError("Deals or leads refer to this person; they stay.", field="person")
+    person.delete()
