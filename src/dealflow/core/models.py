@@ -17,3 +17,16 @@ class BaseModel(models.Model):
 
             self.created_at = now()
         super().save(*args, **kwargs)
+
+
+class PeriodicRun(models.Model):
+    """When a periodic job (core.schedule.PERIODIC_JOBS) last ran; the scheduler claims a run by updating it."""
+
+    name = models.CharField(max_length=120, unique=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (last run {self.last_run_at or 'never'})"
