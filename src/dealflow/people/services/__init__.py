@@ -1,0 +1,53 @@
+"""Writes of the people app: pulse surveys (surveys.py) and one-on-ones (one_on_ones.py)."""
+
+from dealflow.people.services.one_on_ones import (
+    action_item_add,
+    action_item_set_done,
+    agenda_item_add,
+    agenda_item_delete,
+    agenda_item_set_done,
+    meeting_complete,
+    meeting_reschedule,
+    meeting_shared_notes_set,
+    one_on_one_series_create,
+    one_on_one_series_stop,
+    private_note_set,
+)
+from dealflow.people.services.surveys import (
+    QuestionSpec,
+    anonymity_threshold,
+    survey_create,
+    survey_deactivate,
+    survey_response_submit,
+    survey_run_close,
+    survey_run_open,
+    survey_run_open_due,
+    survey_run_send_mail,
+    survey_runs_open_due,
+    survey_runs_remind_due,
+)
+
+__all__ = [
+    "QuestionSpec",
+    "action_item_add",
+    "action_item_set_done",
+    "agenda_item_add",
+    "agenda_item_delete",
+    "agenda_item_set_done",
+    "anonymity_threshold",
+    "meeting_complete",
+    "meeting_reschedule",
+    "meeting_shared_notes_set",
+    "one_on_one_series_create",
+    "one_on_one_series_stop",
+    "private_note_set",
+    "survey_create",
+    "survey_deactivate",
+    "survey_response_submit",
+    "survey_run_close",
+    "survey_run_open",
+    "survey_run_open_due",
+    "survey_run_send_mail",
+    "survey_runs_open_due",
+    "survey_runs_remind_due",
+]
