@@ -19,6 +19,56 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_postgres)
 
 
+def _reference_data_migration():
+    import importlib
+
+    return importlib.import_module("dealflow.deals.migrations.0002_reference_data_and_event_log_guard")
+
+
+def _event_log_guard_statements(vendor: str, *, lift: bool) -> list[str]:
+    migration = _reference_data_migration()
+    if vendor == "postgresql":
+        return migration.POSTGRES_UNGUARD if lift else migration.POSTGRES_GUARD
+    return migration.SQLITE_UNGUARD if lift else migration.SQLITE_GUARD
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A transactional test (transaction=True, live_server) ends with a flush of every table, which the
+    append-only event log refuses (TRUNCATE on PostgreSQL, DELETE on SQLite). Lift the guard for the flush,
+    then put it back and reload the reference data the flush removed (the default pipeline, lost reasons)."""
+    from pytest_django.fixtures import validate_django_db
+
+    marker = item.get_closest_marker("django_db")
+    used = getattr(item, "funcargs", {})  # fixtures that were set up (empty when the test was skipped)
+    transactional = (
+        ("_django_db_marker" in used and marker is not None and validate_django_db(marker)[0])
+        or "transactional_db" in used
+        or "live_server" in used
+    )
+    if not transactional:
+        yield
+        return
+    from django.db import connection
+    from pytest_django.plugin import blocking_manager_key
+
+    blocker = item.config.stash[blocking_manager_key]
+    test_database = connection.settings_dict["NAME"]
+    with blocker.unblock(), connection.cursor() as cursor:
+        for statement in _event_log_guard_statements(connection.vendor, lift=True):
+            cursor.execute(statement, ())
+    yield
+    if connection.settings_dict["NAME"] != test_database:
+        return  # the last test: the session teardown dropped the test database, nothing to restore
+    from django.apps import apps
+
+    with blocker.unblock():
+        with connection.cursor() as cursor:
+            for statement in _event_log_guard_statements(connection.vendor, lift=False):
+                cursor.execute(statement, ())
+        _reference_data_migration().create_reference_data(apps, None)
+
+
 @pytest.fixture
 def team(db):
     from dealflow.accounts.tests.factories import TeamFactory
