@@ -1,6 +1,18 @@
+import datetime as dt
+
 from django.apps import AppConfig
 
 
 class ForecastingConfig(AppConfig):
     name = "dealflow.forecasting"
     label = "forecasting"
+    verbose_name = "Forecast"
+
+    def ready(self) -> None:
+        from dealflow.core.schedule import periodic_register
+
+        periodic_register(
+            name="forecasting.snapshot_weekly",
+            task_path="dealflow.forecasting.tasks.snapshot_weekly",
+            every=dt.timedelta(days=7),
+        )
