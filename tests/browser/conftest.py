@@ -11,15 +11,13 @@ Fixtures for every browser test (mark them ``@pytest.mark.browser``):
 - ``dialogs``: a list that collects every JavaScript dialog (alert/confirm) fired on pages made here,
   so an XSS test can assert it stays empty.
 
-The live server needs a transactional database, which Django empties (flush) after each test. The
-append-only triggers on DealEvent refuse that, so the fixtures lift the guard just before the flush and,
-once the flush is done, put back the guard and the reference data of migration deals/0002 (default
-pipeline, lost reasons, lead sources), leaving the database as the migrations left it for the next test.
+The live server needs a transactional database, which Django empties (flush) after each test; the root
+conftest's pytest_runtest_teardown lifts the DealEvent guard for the flush and then restores the guard and
+the reference data of migration deals/0002, so the next test finds the database the migrations made.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +27,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,44 +40,13 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-_reference = importlib.import_module("dealflow.deals.migrations.0002_reference_data_and_event_log_guard")
-
-
-def _event_log_guard(*, installed: bool) -> None:
-    postgres = connection.vendor == "postgresql"
-    statements = list(_reference.POSTGRES_UNGUARD if postgres else _reference.SQLITE_UNGUARD)
-    if installed:
-        statements += _reference.POSTGRES_GUARD if postgres else _reference.SQLITE_GUARD
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement.replace("%%", "%") if postgres else statement)
-
-
-def _restore_migrated_state() -> None:
-    from django.apps import apps
-
-    _reference.create_reference_data(apps, None)
-    _event_log_guard(installed=True)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    """After the flush of a live-server test, give the next test the database the migrations made."""
-    result = yield
-    if "live_server" in getattr(item, "fixturenames", ()):
-        from pytest_django.plugin import blocking_manager_key
-
-        with item.config.stash[blocking_manager_key].unblock():
-            _restore_migrated_state()
-    return result
 
 
 @pytest.fixture
 def live_db(live_server, transactional_db):
-    """The live server's database; lifts the DealEvent guard right before Django flushes it."""
-    _restore_migrated_state()
-    yield live_server
-    _event_log_guard(installed=False)
+    """The live server, on a transactional database (the root conftest lifts and restores the DealEvent
+    guard and the reference data around Django's flush)."""
+    return live_server
 
 
 @pytest.fixture(scope="session")

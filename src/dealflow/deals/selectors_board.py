@@ -374,12 +374,14 @@ def board_column_for_user(
     after: str = "",
     per_column: int = CARDS_PER_COLUMN,
 ) -> BoardColumn:
-    """One column of the stage board: its totals and the cards after ``after`` (for "load more")."""
+    """One column of the stage board: its totals and the cards after ``after`` ("load more");
+    ``per_column=0`` reads the totals only (a header after a move)."""
     deals = _open_deals_for_user(user=user, filters=filters).filter(stage=stage)
     summary = _summaries(deals, "stage_id", day=clock.today()).get(str(stage.pk), ColumnSummary())
     if after:
         deals = deals.filter(_after_q(after, STAGE_ORDER))
-    cards, has_more = _split(list(_order(_card_queryset(deals), STAGE_ORDER)[: per_column + 1]), per_column)
+    page = list(_order(_card_queryset(deals), STAGE_ORDER)[: per_column + 1]) if per_column > 0 else []
+    cards, has_more = _split(page, per_column)
     now = clock.now()
     return BoardColumn(
         key=str(stage.pk),
@@ -502,9 +504,8 @@ def forecast_column_for_user(
     summary = _summaries(deals, _month_key(months), day=today).get(column_key, ColumnSummary())
     if after:
         deals = deals.filter(_after_q(after, FORECAST_ORDER))
-    cards, has_more = _split(
-        list(_order(_card_queryset(deals), FORECAST_ORDER)[: per_column + 1]), per_column
-    )
+    page = list(_order(_card_queryset(deals), FORECAST_ORDER)[: per_column + 1]) if per_column > 0 else []
+    cards, has_more = _split(page, per_column)
     now = clock.now()
     period = next((month for month in months if month.key == column_key), None)
     return BoardColumn(

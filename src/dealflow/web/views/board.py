@@ -1,0 +1,361 @@
+"""The stage board (home page) and the forecast board: columns of deal cards, moved by drag and drop or
+by each card's "Move to..." menu (HTMX). A move answers with out-of-band swaps: the card leaves its
+column, lands at the top of the new one, and both column headers re-render their totals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from dealflow.accounts.models import Team, User
+from dealflow.accounts.selectors import team_list_visible, user_access_scope, user_list_visible
+from dealflow.core import clock
+from dealflow.core.errors import ApplicationError
+from dealflow.core.periods import Period, parse_period, period_containing
+from dealflow.deals.models import Deal, Pipeline
+from dealflow.deals.selectors import (
+    DealFilters,
+    base_currency,
+    deal_get_for_user,
+    lost_reason_get,
+    lost_reason_list,
+    pipeline_get,
+    pipeline_get_default,
+    pipeline_list,
+    stage_get,
+)
+from dealflow.deals.selectors_board import (
+    board_card_for_user,
+    board_column_for_user,
+    board_for_user,
+    board_stages,
+    forecast_board_for_user,
+    forecast_close_date_in,
+    forecast_column_for_user,
+    forecast_column_key,
+    forecast_months,
+)
+from dealflow.deals.services import deal_mark_lost, deal_mark_won, deal_move_to_stage, deal_update
+
+ORIGIN = "web"
+
+
+# --- the filters every board request carries (GET on the page, hx-include on moves) ----------------------
+
+
+@dataclass
+class BoardQuery:
+    """The board's filter controls: pipeline, owner (me / all / u<id> / t<id>), close period, text."""
+
+    pipeline: Pipeline | None
+    owner: str
+    period: str
+    search: str
+    filters: DealFilters
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, data: QueryDict, *, user: User, all_pipelines: bool = False) -> BoardQuery:
+        errors: list[str] = []
+        pipeline_id = data.get("pipeline") or ""
+        if pipeline_id.isdigit():
+            pipeline: Pipeline | None = pipeline_get(pipeline_id=int(pipeline_id))
+        else:
+            pipeline = None if all_pipelines and "pipeline" in data else pipeline_get_default()
+        scope = user_access_scope(user=user)
+        default_owner = "all" if scope.sees_everything or scope.is_manager else "me"
+        owner = data.get("owner") or default_owner
+        filters = DealFilters(search=(data.get("q") or "").strip() or None)
+        if owner == "me":
+            filters.mine = True
+        elif owner[:1] in ("u", "t") and owner[1:].isdigit():
+            if owner[0] == "u":
+                filters.owner_id = int(owner[1:])
+            else:
+                filters.team_id = int(owner[1:])
+        else:
+            owner = "all"
+        period = (data.get("period") or "").strip()
+        if period:
+            try:
+                chosen = parse_period(period)
+                filters.close_from, filters.close_to = chosen.start, chosen.end - dt.timedelta(days=1)
+            except ApplicationError as error:
+                errors.append(error.message)
+                period = ""
+        return cls(pipeline, owner, period, filters.search or "", filters, errors)
+
+    def querystring(self) -> str:
+        values = {"owner": self.owner, "period": self.period, "q": self.search}
+        if self.pipeline is not None:
+            values["pipeline"] = str(self.pipeline.pk)
+        return urlencode({key: value for key, value in values.items() if value})
+
+
+def _period_choices(current: str) -> list[tuple[str, str]]:
+    today = clock.today()
+    month = period_containing(today, kind="month")
+    quarter = period_containing(today, kind="quarter")
+    year = period_containing(today, kind="year")
+    choices = [
+        ("", _("Any close date")),
+        (month.key, _("This month")),
+        (month.next().key, _("Next month")),
+        (quarter.key, _("This quarter")),
+        (quarter.next().key, _("Next quarter")),
+        (year.key, _("This year")),
+    ]
+    if current and current not in {key for key, _label in choices}:
+        choices.append((current, current))
+    return choices
+
+
+def _owner_choices(user: User) -> list[tuple[str, str]]:
+    choices = [("me", _("My deals")), ("all", _("All deals I can see"))]
+    teams: list[Team] = list(team_list_visible(user=user))
+    choices += [(f"t{team.pk}", _("Team: %(name)s") % {"name": team.name}) for team in teams]
+    choices += [
+        (f"u{person.pk}", person.display_name)
+        for person in user_list_visible(user=user)
+        if person.pk != user.pk
+    ]
+    return choices
+
+
+def _filter_context(request: HttpRequest, query: BoardQuery, *, all_pipelines: bool = False) -> dict:
+    for error in query.errors:
+        messages.error(request, error)
+    return {
+        "query": query,
+        "querystring": query.querystring(),
+        "pipelines": list(pipeline_list()),
+        "owner_choices": _owner_choices(request.user),
+        "period_choices": _period_choices(query.period),
+        "all_pipelines": all_pipelines,
+    }
+
+
+def _error_response(error: ApplicationError) -> HttpResponse:
+    """A refused move: the status of the error and a red toast; the card stays where it was."""
+    response = HttpResponse(error.message, status=error.status_code, content_type="text/plain; charset=utf-8")
+    response["HX-Trigger"] = json.dumps({"dealflow:toast": {"text": error.message, "level": "error"}})
+    return response
+
+
+def _toast(response: HttpResponse, text: str) -> HttpResponse:
+    response["HX-Trigger"] = json.dumps({"dealflow:toast": {"text": text, "level": "success"}})
+    return response
+
+
+# --- the stage board ------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def board(request: HttpRequest) -> HttpResponse:
+    """The home page: the stage board of one pipeline."""
+    query = BoardQuery.parse(request.GET, user=request.user)
+    if query.pipeline is None:
+        return render(request, "web/board/no_pipeline.html")
+    context = _filter_context(request, query)
+    context["board"] = board = board_for_user(
+        user=request.user, pipeline=query.pipeline, filters=query.filters
+    )
+    context["move_options"] = _stage_move_options([column.stage for column in board.columns])
+    context["lost_reasons"] = list(lost_reason_list())
+    return render(request, "web/board/board.html", context)
+
+
+@login_required
+@require_GET
+def board_column(request: HttpRequest, stage_id: int) -> HttpResponse:
+    """The next cards of one column ("load more")."""
+    query = BoardQuery.parse(request.GET, user=request.user)
+    stage = stage_get(stage_id=stage_id, field=None)
+    column = board_column_for_user(
+        user=request.user, stage=stage, filters=query.filters, after=request.GET.get("after", "")
+    )
+    context = {"column": column, "querystring": query.querystring(), "kind": "stage"}
+    context["move_options"] = _stage_move_options(board_stages(pipeline=stage.pipeline))
+    return render(request, "web/board/_cards.html", context)
+
+
+@login_required
+@require_POST
+def board_move(request: HttpRequest, deal_id: int) -> HttpResponse:
+    """Drop a card on another stage, or on Won / Lost (with a reason)."""
+    query = BoardQuery.parse(request.POST, user=request.user)
+    try:
+        deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+        from_stage = deal.stage
+        deal = _apply_stage_move(request, deal)
+    except ApplicationError as error:
+        return _error_response(error)
+    response = render(request, "web/board/_moved.html", _moved_context(request, query, deal, from_stage))
+    if deal.status == "won":
+        return _toast(response, _("“%(title)s” is won.") % {"title": deal.title})
+    if deal.status == "lost":
+        return _toast(response, _("“%(title)s” is lost.") % {"title": deal.title})
+    return response
+
+
+def _version(request: HttpRequest) -> int | None:
+    value = request.POST.get("version") or ""
+    return int(value) if value.isdigit() else None
+
+
+def _apply_stage_move(request: HttpRequest, deal: Deal) -> Deal:
+    outcome = request.POST.get("outcome") or ""
+    common = {"deal": deal, "by": request.user, "expected_version": _version(request), "origin": ORIGIN}
+    if outcome == "won":
+        return deal_mark_won(**common)
+    if outcome == "lost":
+        reason_id = request.POST.get("reason") or ""
+        reason = lost_reason_get(reason_id=int(reason_id) if reason_id.isdigit() else None)
+        return deal_mark_lost(reason=reason, note=request.POST.get("note", "")[:2000], **common)
+    stage_id = request.POST.get("stage") or ""
+    if not stage_id.isdigit():
+        raise ApplicationError(_("Pick a stage to move the deal to."), field="stage")
+    return deal_move_to_stage(stage=stage_get(stage_id=int(stage_id)), **common)
+
+
+def _moved_context(request: HttpRequest, query: BoardQuery, deal: Deal, from_stage) -> dict:
+    user = request.user
+    columns = [board_column_for_user(user=user, stage=from_stage, filters=query.filters, per_column=0)]
+    card = None
+    if deal.is_open:
+        columns.append(
+            board_column_for_user(user=user, stage=deal.stage, filters=query.filters, per_column=0)
+        )
+        card = board_card_for_user(user=user, deal=deal)
+    return {
+        "columns": columns,
+        "card": card,
+        "target_key": str(deal.stage_id),
+        "kind": "stage",
+        "move_options": _stage_move_options(board_stages(pipeline=deal.pipeline)),
+        "querystring": query.querystring(),
+        "base_currency": base_currency(),
+    }
+
+
+def _stage_move_options(stages) -> list[dict]:
+    options = []
+    for stage in stages:
+        if stage is not None and stage.kind == "open":
+            options.append(
+                {"key": str(stage.pk), "label": stage.name, "vals": json.dumps({"stage": stage.pk})}
+            )
+    options.append(
+        {"key": "won", "label": _("Won"), "vals": json.dumps({"outcome": "won"}), "outcome": "won"}
+    )
+    options.append({"key": "lost", "label": _("Lost…"), "vals": "", "outcome": "lost"})
+    return options
+
+
+# --- the forecast board -------------------------------------------------------------------------------
+
+
+FORECAST_TITLES = {
+    "earlier": gettext_lazy("Earlier"),
+    "later": gettext_lazy("Later"),
+    "none": gettext_lazy("No date"),
+}
+
+
+@login_required
+@require_GET
+def forecast_board(request: HttpRequest) -> HttpResponse:
+    """Open deals in columns by expected-close month; dragging a card changes its expected close date."""
+    query = BoardQuery.parse(request.GET, user=request.user, all_pipelines=True)
+    context = _filter_context(request, query, all_pipelines=True)
+    board = forecast_board_for_user(user=request.user, filters=query.filters, pipeline=query.pipeline)
+    board.columns = [_titled(column) for column in board.columns]
+    context["board"] = board
+    context["move_options"] = _month_move_options()
+    return render(request, "web/board/forecast.html", context)
+
+
+@login_required
+@require_GET
+def forecast_board_column(request: HttpRequest, column_key: str) -> HttpResponse:
+    """The next cards of one month column ("load more")."""
+    query = BoardQuery.parse(request.GET, user=request.user, all_pipelines=True)
+    column = forecast_column_for_user(
+        user=request.user,
+        column_key=column_key,
+        filters=query.filters,
+        pipeline=query.pipeline,
+        after=request.GET.get("after", ""),
+    )
+    context = {"column": _titled(column), "querystring": query.querystring(), "kind": "forecast"}
+    context["move_options"] = _month_move_options()
+    return render(request, "web/board/_cards.html", context)
+
+
+@login_required
+@require_POST
+def forecast_board_move(request: HttpRequest, deal_id: int) -> HttpResponse:
+    """Drop a card on another month: its expected close date moves to that month (an event records it)."""
+    query = BoardQuery.parse(request.POST, user=request.user, all_pipelines=True)
+    try:
+        deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+        month = _month(request.POST.get("month", ""))
+        old_key = forecast_column_key(expected_close_on=deal.expected_close_on)
+        new_date = forecast_close_date_in(month=month, current=deal.expected_close_on)
+        deal = deal_update(
+            deal=deal,
+            by=request.user,
+            data={"expected_close_on": new_date},
+            expected_version=_version(request),
+            origin=ORIGIN,
+        )
+    except ApplicationError as error:
+        return _error_response(error)
+    user = request.user
+    keys = dict.fromkeys([old_key, month.key])
+    columns = [
+        forecast_column_for_user(
+            user=user, column_key=key, filters=query.filters, pipeline=query.pipeline, per_column=0
+        )
+        for key in keys
+    ]
+    context = {
+        "columns": [_titled(column) for column in columns],
+        "card": board_card_for_user(user=user, deal=deal),
+        "target_key": month.key,
+        "kind": "forecast",
+        "move_options": _month_move_options(),
+        "querystring": query.querystring(),
+        "base_currency": base_currency(),
+    }
+    return render(request, "web/board/_moved.html", context)
+
+
+def _month(value: str) -> Period:
+    month = parse_period(value or "", field="month")
+    if month.kind != "month":
+        raise ApplicationError(_("Drop the deal on a month."), field="month")
+    return month
+
+
+def _titled(column):
+    column.title = FORECAST_TITLES.get(column.key, column.title)
+    return column
+
+
+def _month_move_options() -> list[dict]:
+    return [
+        {"key": month.key, "label": month.start, "vals": json.dumps({"month": month.key}), "is_month": True}
+        for month in forecast_months(today=clock.today())
+    ]

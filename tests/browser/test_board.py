@@ -1,0 +1,110 @@
+"""The board in a real browser: drag and drop, Won/Lost, the Dutch board, and a hostile title."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from dealflow.deals.models import DealEvent, EventKind
+from dealflow.deals.tests.factories import DealFactory, stage_named
+
+pytestmark = pytest.mark.browser
+
+
+def header(page, stage):
+    return page.locator(f"#column-header-{stage.pk}")
+
+
+def test_drag_a_deal_to_the_next_stage_updates_both_totals(signed_in_page, rep, pipeline, screenshot):
+    qualification, needs = stage_named("Qualification"), stage_named("Needs analysis")
+    deal = DealFactory(owner=rep, title="Acme renewal", amount=Decimal("1234.56"))
+    DealFactory(owner=rep, title="Globex pilot", amount=Decimal("1000.00"))
+    page = signed_in_page(rep, path="/")
+    assert header(page, qualification).locator("[data-count]").inner_text() == "2"
+    assert header(page, qualification).locator("[data-total]").inner_text() == "€2,235"
+    assert header(page, needs).locator("[data-count]").inner_text() == "0"
+    screenshot(page, "board")
+
+    page.drag_and_drop(f"#deal-{deal.pk}", f"#cards-{needs.pk}")
+
+    page.wait_for_selector(f"#cards-{needs.pk} #deal-{deal.pk}")
+    assert header(page, qualification).locator("[data-count]").inner_text() == "1"
+    assert header(page, qualification).locator("[data-total]").inner_text() == "€1,000"
+    assert header(page, needs).locator("[data-count]").inner_text() == "1"
+    assert header(page, needs).locator("[data-total]").inner_text() == "€1,235"
+    # Needs analysis weighs 25 %: 1,234.56 x 0.25 = 308.64
+    assert header(page, needs).locator("[data-weighted]").inner_text() == "€309"
+    event = DealEvent.objects.filter(deal=deal, kind=EventKind.STAGE_CHANGED).get()
+    assert (event.from_stage, event.to_stage, event.origin, event.actor) == (qualification, needs, "web", rep)
+
+
+def test_move_menu_and_lost_with_a_reason(signed_in_page, rep, pipeline):
+    qualification = stage_named("Qualification")
+    deal = DealFactory(owner=rep, title="Initech", amount=Decimal("500.00"))
+    won = DealFactory(owner=rep, title="Hooli", amount=Decimal("700.00"))
+    page = signed_in_page(rep, path="/")
+
+    page.click(f"#deal-{won.pk} .move-menu summary")
+    page.click(f"#deal-{won.pk} [data-move-to=won]")
+    page.wait_for_selector(f"#deal-{won.pk}", state="detached")
+    assert page.locator(".message-success").inner_text().startswith("“Hooli” is won.")
+
+    page.click(f"#deal-{deal.pk} .move-menu summary")
+    page.click(f"#deal-{deal.pk} [data-lost-deal]")
+    page.select_option("#lost-reason", label="Price")
+    page.fill("#lost-note", "Went with the cheaper offer")
+    page.click("#lost-form button[type=submit]")
+    page.wait_for_selector(f"#deal-{deal.pk}", state="detached")
+    assert header(page, qualification).locator("[data-count]").inner_text() == "0"
+    deal.refresh_from_db()
+    won.refresh_from_db()
+    assert (won.status, deal.status, deal.lost_reason.name, deal.lost_note) == (
+        "won",
+        "lost",
+        "Price",
+        "Went with the cheaper offer",
+    )
+
+
+def test_switch_to_dutch_shows_a_dutch_board_with_dutch_formats(signed_in_page, rep, pipeline):
+    DealFactory(
+        owner=rep, title="Gemeente", amount=Decimal("1234.56"), expected_close_on=dt.date(2099, 11, 26)
+    )
+    page = signed_in_page(rep, path="/")
+    page.click(".user-menu summary")
+    with page.expect_navigation():
+        page.click("[data-language=nl]")
+    assert page.locator("html").get_attribute("lang") == "nl"
+    assert page.locator("h1").inner_text().startswith("Bord")
+    card = page.locator(".deal-card").first
+    assert "€ 1.234,56" in card.inner_text()
+    assert "26-11-2099" in card.inner_text()
+    assert page.locator(".main-nav").inner_text().startswith("Bord")
+    rep.refresh_from_db()
+    assert rep.language == "nl"
+
+
+def test_a_hostile_title_shows_as_text(signed_in_page, rep, pipeline, dialogs):
+    DealFactory(owner=rep, title="<img src=x onerror=alert(1)>")
+    page = signed_in_page(rep, path="/")
+    assert page.locator(".deal-title").first.inner_text() == "<img src=x onerror=alert(1)>"
+    assert page.locator(".deal-card img").count() == 0
+    page.wait_for_timeout(300)
+    assert dialogs == []
+
+
+def test_forecast_board_drag_to_another_month(signed_in_page, rep, pipeline, screenshot):
+    today = dt.date.today()
+    this_month = today.replace(day=1)
+    next_month = (this_month + dt.timedelta(days=32)).replace(day=1)
+    deal = DealFactory(owner=rep, title="Umbrella", expected_close_on=this_month.replace(day=15))
+    page = signed_in_page(rep, path="/forecast-board/")
+    key = f"{next_month:%Y-%m}"
+    screenshot(page, "forecast-board")
+    page.drag_and_drop(f"#deal-{deal.pk}", f"#cards-{key}")
+    page.wait_for_selector(f"#cards-{key} #deal-{deal.pk}")
+    deal.refresh_from_db()
+    assert deal.expected_close_on == next_month.replace(day=15)
+    assert DealEvent.objects.filter(deal=deal, kind=EventKind.CLOSE_DATE_CHANGED, origin="web").exists()
