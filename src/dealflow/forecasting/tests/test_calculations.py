@@ -1,0 +1,240 @@
+"""The maths on a seeded synthetic pipeline with known conversion and slipping (tests/synthetic.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from functools import cache
+
+import numpy as np
+import pytest
+
+from dealflow.forecasting import calculations as calc
+from dealflow.forecasting.tests import synthetic as syn
+
+NOW = syn.epoch(dt.date(2025, 12, 20))
+CALENDAR_START = dt.date(2021, 1, 1)
+
+
+@cache
+def world(days: int = 4 * 365, per_day: float = 4.0, now: int = NOW):
+    deals = syn.generate(seed=7, start=dt.date(2022, 1, 1), days=days, deals_per_day=per_day)
+    history = syn.to_history(deals, now=now)
+    calendar = syn.month_calendar(CALENDAR_START, 72)
+    points = calc.weekly_points(int(history.deal_created.min()), now, anchor=syn.epoch(dt.date(2022, 1, 3)))
+    panel = calc.build_panel(history, calendar, points, horizons=2)
+    return deals, history, calendar, panel
+
+
+# ------------------------------------------------------------------------------------- Monte Carlo
+def test_monte_carlo_mean_within_three_standard_errors_of_sum_p_times_amount():
+    rng = np.random.default_rng(3)
+    amounts = rng.lognormal(9, 1, 2000)
+    p_period = rng.dirichlet([1, 1, 1, 1, 6], size=2000)[:, :4]
+    revenue = calc.simulate(
+        amounts=amounts,
+        p_period=p_period,
+        leaf=np.zeros(2000, dtype=np.int64),
+        leaves=1,
+        draws=10_000,
+        seed=11,
+    )
+    for horizon in range(4):
+        expected, variance = calc.expected_and_variance(amounts, p_period[:, horizon])
+        draws = revenue[0, horizon]
+        standard_error = draws.std(ddof=1) / math.sqrt(len(draws))
+        assert abs(draws.mean() - expected) < 3 * standard_error
+        # and the spread matches the normal approximation's variance within 5 %
+        assert draws.var() == pytest.approx(variance, rel=0.05)
+
+
+def test_monte_carlo_is_seeded_and_splits_by_leaf():
+    amounts = np.array([100.0, 200.0, 300.0])
+    p_period = np.array([[0.5, 0.2], [1.0, 0.0], [0.0, 0.0]])
+    leaf = np.array([0, 1, 1])
+    first = calc.simulate(amounts=amounts, p_period=p_period, leaf=leaf, leaves=2, draws=1000, seed=5)
+    second = calc.simulate(amounts=amounts, p_period=p_period, leaf=leaf, leaves=2, draws=1000, seed=5)
+    assert np.array_equal(first, second)
+    assert np.all(first[1, 0] == 200.0)  # a certain win in period 1, in leaf 1
+    assert np.all(first[1, 1] == 0.0)
+    assert set(np.unique(first[0, 0])) <= {0.0, 100.0}
+    assert np.all(first[0, 0] + first[0, 1] <= 100.0)  # a deal wins in one period at most
+
+
+def test_plain_python_baseline_agrees_with_the_vectorised_simulation():
+    amounts = [1000.0, 500.0, 250.0]
+    p_period = [[0.3, 0.2], [0.5, 0.1], [0.1, 0.1]]
+    plain = calc.simulate_plain_python(amounts, p_period, draws=20_000, seed=1)
+    assert np.mean(plain[0]) == pytest.approx(1000 * 0.3 + 500 * 0.5 + 250 * 0.1, rel=0.03)
+    assert np.mean(plain[1]) == pytest.approx(1000 * 0.2 + 500 * 0.1 + 250 * 0.1, rel=0.05)
+
+
+def test_summary_quantiles_and_quota_probability():
+    draws = np.arange(1, 11, dtype=float)  # 1..10
+    summary = calc.summarise(draws, closed=100.0, quota=108.0)
+    assert summary.mean == 105.5
+    assert summary.p50 == 105.5
+    assert summary.p10 == pytest.approx(101.9)
+    assert summary.p90 == pytest.approx(109.1)
+    assert summary.p_quota == 0.3  # 108, 109, 110
+
+
+# ------------------------------------------------------------------------------ learned probabilities
+def test_learned_reached_stage_rates_recover_the_true_rates():
+    """Tolerance: 3 binomial standard errors plus the most the Beta prior can pull, n0/(N+n0) x |p0 - p|."""
+    _, history, calendar, panel = world()
+    fit = calc.fit(history, calendar, panel, NOW, horizons=2)
+    assert fit.level == "L3"
+    for stage in range(5):
+        true = syn.true_reached_rate(stage)
+        count = fit.stage_count[stage]
+        tolerance = 3 * math.sqrt(true * (1 - true) / count) + calc.PRIOR_STRENGTH / (
+            count + calc.PRIOR_STRENGTH
+        ) * abs(syn.CONFIGURED[stage] - true)
+        assert abs(fit.learned[stage] - true) <= tolerance, (stage, fit.learned[stage], true, tolerance)
+
+
+def test_beta_prior_formula():
+    # (W + n0 p0) / (N + n0) with W=3, N=10, n0=10, p0=0.5 -> 8/20
+    assert calc.beta_mean(np.array([3.0]), np.array([10.0]), np.array([0.5]), 10.0)[0] == 0.4
+
+
+# ------------------------------------------------------------------------------------------ fallback
+def _fit_with_closed(closed_wanted: int):
+    """A history cut so that exactly ``closed_wanted`` deals have closed by the fit time."""
+    deals, history, calendar, _ = world()
+    close_times = np.sort(
+        [next(moment for moment, kind, _ in deal.steps if kind in ("won", "lost")) for deal in deals]
+    )
+    moment = int(close_times[closed_wanted - 1]) if closed_wanted else int(close_times[0]) - 1
+    cut = syn.to_history(deals, now=moment)
+    points = calc.weekly_points(int(cut.deal_created.min()), moment, anchor=syn.epoch(dt.date(2022, 1, 3)))
+    panel = calc.build_panel(cut, calendar, points, horizons=2)
+    return calc.fit(cut, calendar, panel, moment, horizons=2)
+
+
+@pytest.mark.parametrize(
+    ("closed", "level"),
+    [
+        (0, "L0"),
+        (calc.L1_MIN_CLOSED - 1, "L0"),
+        (calc.L1_MIN_CLOSED, "L1"),
+        (calc.L2_MIN_CLOSED - 1, "L1"),
+        (calc.L2_MIN_CLOSED, "L2"),
+    ],
+)
+def test_fallback_levels_at_the_documented_closed_deal_thresholds(closed, level):
+    fit = _fit_with_closed(closed)
+    assert fit.closed_count == closed
+    assert fit.level == level
+
+
+def test_l3_needs_enough_weekly_points_with_finished_outcomes():
+    _, history, calendar, panel = world()
+    levels = []
+    for day in range(0, 150, 3):
+        moment = syn.epoch(dt.date(2022, 2, 1) + dt.timedelta(days=day))
+        fit = calc.fit(history, calendar, panel, moment, horizons=2)
+        rows = int(np.asarray(fit.within_count[0]).sum())
+        enough = fit.closed_count >= calc.L2_MIN_CLOSED and fit.l3_points >= calc.L3_MIN_POINTS
+        enough = enough and rows >= calc.L3_MIN_ROWS
+        assert (fit.level == "L3") == enough, (day, fit.level, fit.closed_count, fit.l3_points, rows)
+        levels.append((fit.level, fit.l3_points))
+    assert any(level == "L2" and points < calc.L3_MIN_POINTS for level, points in levels)
+    assert any(level == "L3" for level, _ in levels)
+
+
+def test_predictions_follow_the_level():
+    _, history, calendar, panel = world()
+    fit = calc.fit(history, calendar, panel, NOW, horizons=2)
+    states = calc.states_as_of(history, [NOW])
+    configured = calc.predict(fit, states, calendar, NOW, method="configured", horizons=2)
+    assert configured.level == "L0"
+    assert np.allclose(configured.p_win, np.array(syn.CONFIGURED)[states.stage])
+    dated = calc.in_period_flags(states.close_on, calendar, np.full(len(states), calendar.index_of(NOW)), 0)
+    assert np.allclose(configured.p_period[:, 0], configured.p_win * dated)
+    dealflow = calc.predict(fit, states, calendar, NOW, method="dealflow", horizons=2)
+    assert dealflow.level == "L3"
+    assert np.all(dealflow.p_period.sum(axis=1) <= 1 + 1e-9)
+    assert np.all(dealflow.p_period[:, 0] <= dealflow.p_win + 1e-9)
+
+
+# ------------------------------------------------------------------------------------------- leakage
+def test_events_after_t_never_change_a_forecast_made_at_t():
+    deals, history, calendar, _ = world()
+    moment = syn.epoch(dt.date(2024, 6, 12))
+    seen_then = syn.to_history(deals, now=moment)  # the database as it was at t
+    points = calc.weekly_points(
+        int(history.deal_created.min()), moment, anchor=syn.epoch(dt.date(2022, 1, 3))
+    )
+
+    def forecast(source):
+        panel = calc.build_panel(source, calendar, points, horizons=2)
+        fit = calc.fit(source, calendar, panel, moment, horizons=2)
+        states = calc.states_as_of(source, [moment])
+        _, revenue = calc.forecast_draws(
+            fit, states, calendar, moment, method="dealflow", horizons=2,
+            leaf=np.zeros(len(states), dtype=np.int64), leaf_owners=[np.array([1, 2, 3, 4])], draws=2000, seed=1,
+        )  # fmt: skip
+        return fit, states, revenue
+
+    fit_then, states_then, revenue_then = forecast(seen_then)
+    fit_now, states_now, revenue_now = forecast(history)  # 18 months of later events and deals added
+    assert len(history.stage_deal) > len(seen_then.stage_deal)
+    assert fit_then.as_dict() == fit_now.as_dict()
+    assert np.array_equal(states_then.amount, states_now.amount)
+    assert np.array_equal(revenue_then, revenue_now)
+
+
+# ------------------------------------------------------------------------------------------ backtest
+@cache
+def backtest_rows():
+    _, history, calendar, panel = world()
+    start = syn.epoch(dt.date(2024, 1, 1))
+    points = [index for index, moment in enumerate(panel.times) if moment >= start]
+    return calc.backtest(history, calendar, panel, points=points, now=NOW, horizons=2, draws=2000)
+
+
+def test_backtest_p10_p90_coverage_is_between_70_and_90_percent():
+    rows = [row for row in backtest_rows() if row.method == "dealflow"]
+    assert len(rows) > 150
+    value = calc.coverage([row.actual for row in rows], [row.p10 for row in rows], [row.p90 for row in rows])
+    assert 0.70 <= value <= 0.90
+
+
+def test_backtest_finds_that_dated_win_probability_over_forecasts_and_picks_dealflow():
+    table = calc.backtest_table(backtest_rows())
+    overall = table["overall"]
+    assert overall["learned"]["bias"] > 0.2  # close dates slip: "will it win" is not "will it win this month"
+    assert abs(overall["dealflow"]["bias"]) < 0.05
+    assert table["default_method"] == "dealflow"
+    assert table["beats_baselines"] is True
+    assert {row["method"] for row in table["rows"]} == {
+        "dealflow",
+        "learned",
+        "configured",
+        "run_rate",
+        "last_year",
+    }
+
+
+# ------------------------------------------------------------------------------------------ accuracy
+def test_accuracy_metrics_hand_worked():
+    # Periods: actual 100, forecast 90; actual 200, forecast 230; actual 50, forecast 50.
+    actuals, forecasts = [100.0, 200.0, 50.0], [90.0, 230.0, 50.0]
+    assert calc.accuracy(100, 90) == 0.9
+    assert calc.accuracy(200, 230) == 0.85
+    assert calc.accuracy(0, 10) is None
+    assert calc.wape(actuals, forecasts) == 40 / 350  # (10 + 30 + 0) / 350
+    assert calc.bias(actuals, forecasts) == 20 / 350  # (-10 + 30 + 0) / 350
+    assert calc.coverage(actuals, [80, 210, 40], [120, 260, 60]) == 2 / 3  # 200 is below 210
+
+
+def test_calibration_hand_worked():
+    result = calc.calibration(np.array([0.2, 0.2, 0.8, 0.8]), np.array([0, 1, 1, 1]), bins=10)
+    # Brier: (0.04 + 0.64 + 0.04 + 0.04) / 4 = 0.19; base rate 0.75 -> (0.5625 + 3 * 0.0625) / 4 = 0.1875
+    assert result.brier == pytest.approx(0.19)
+    assert result.base_rate_brier == pytest.approx(0.1875)
+    assert result.skill == pytest.approx(1 - 0.19 / 0.1875)
+    # bins: 0.2 -> observed 0.5 (gap 0.3), 0.8 -> observed 1.0 (gap 0.2); ECE = 0.5 * 0.3 + 0.5 * 0.2
+    assert result.ece == pytest.approx(0.25)
