@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from dealflow.accounts.models import User
 from dealflow.accounts.selectors import (
@@ -99,7 +99,7 @@ def create_token(request, payload: TokenIn):
         by=request.user,
     )
     token.secret = secret  # type: ignore[attr-defined]
-    return 201, token
+    return Status(201, token)
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut)

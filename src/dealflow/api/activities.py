@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.api.base import paginate
@@ -110,7 +110,7 @@ def create_activity(request, payload: ActivityCreateIn):
     user_check_can_write(user=request.user)
     data = activity_references(payload.dict(exclude_none=True), user=request.user)
     data["owner"] = data.get("owner") or request.user
-    return 201, activity_create(by=request.user, origin="api", **data)
+    return Status(201, activity_create(by=request.user, origin="api", **data))
 
 
 @router.get("/activities/{activity_id}", response=ActivityOut)

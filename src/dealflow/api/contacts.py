@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.api.base import paginate
@@ -133,7 +133,7 @@ def list_organizations(request, query: Query[ContactQuery]):
 def create_organization(request, payload: OrganizationIn):
     user_check_can_write(user=request.user)
     data = contact_references(payload.dict(), user=request.user)
-    return 201, organization_create(by=request.user, **data)
+    return Status(201, organization_create(by=request.user, **data))
 
 
 @router.get("/organizations/{organization_id}", response=OrganizationOut)
@@ -157,7 +157,7 @@ def delete_organization(request, organization_id: int):
         organization_id=organization_id, user=request.user, for_write=True
     )
     organization_delete(organization=organization, by=request.user)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/persons", response=PageOut[PersonOut])
@@ -176,7 +176,7 @@ def list_persons(request, query: Query[PersonQuery]):
 def create_person(request, payload: PersonIn):
     user_check_can_write(user=request.user)
     data = contact_references(payload.dict(), user=request.user)
-    return 201, person_create(by=request.user, **data)
+    return Status(201, person_create(by=request.user, **data))
 
 
 @router.get("/persons/{person_id}", response=PersonOut)
@@ -196,4 +196,4 @@ def delete_person(request, person_id: int):
     """Delete a person no deal or lead refers to."""
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
     person_delete(person=person, by=request.user)
-    return 204, None
+    return Status(204, None)

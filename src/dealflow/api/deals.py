@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.api.base import paginate
@@ -252,7 +252,7 @@ def create_deal(request, payload: DealCreateIn):
     user_check_can_write(user=request.user)
     data = deal_references(payload.dict(exclude_none=True), user=request.user)
     data["owner"] = data.get("owner") or request.user
-    return 201, deal_create(by=request.user, origin="api", **data)
+    return Status(201, deal_create(by=request.user, origin="api", **data))
 
 
 @router.get("/deals/{deal_id}", response=DealOut)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from dealflow.api.base import paginate
 from dealflow.api.deals import DealOut, deal_references
@@ -134,7 +134,7 @@ def create_lead(request, payload: LeadCreateIn):
     user_check_can_write(user=request.user)
     data = deal_references(payload.dict(exclude_none=True), user=request.user)
     data["owner"] = data.get("owner") or request.user
-    return 201, lead_create(by=request.user, **data)
+    return Status(201, lead_create(by=request.user, **data))
 
 
 @router.get("/leads/{lead_id}", response=LeadOut)
@@ -169,4 +169,4 @@ def convert_lead(request, lead_id: int, payload: LeadConvertIn):
     """Turn a qualified lead into a deal that keeps its source and creation date."""
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
     data = deal_references(payload.dict(exclude_none=True), user=request.user)
-    return 201, lead_convert(lead=lead, by=request.user, origin="api", **data)
+    return Status(201, lead_convert(lead=lead, by=request.user, origin="api", **data))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from dealflow.api.base import paginate
 from dealflow.api.schemas import PageOut, PageQuery, decimal_text
@@ -161,7 +161,7 @@ def list_pipelines(request, include_inactive: bool = False):
 def create_pipeline(request, payload: PipelineIn):
     """Create a pipeline (admins), by default with three open stages plus Won and Lost."""
     settings_check_admin(user=request.user)
-    return 201, pipeline_create(name=payload.name, with_default_stages=payload.with_default_stages)
+    return Status(201, pipeline_create(name=payload.name, with_default_stages=payload.with_default_stages))
 
 
 @router.get("/pipelines/{pipeline_id}", response=PipelineOut)
@@ -204,7 +204,7 @@ def create_stage(request, payload: StageIn):
     settings_check_admin(user=request.user)
     pipeline = pipeline_get(pipeline_id=payload.pipeline_id, field="pipeline_id")
     data = payload.dict(exclude={"pipeline_id"}, exclude_none=True)
-    return 201, stage_create(pipeline=pipeline, **data)
+    return Status(201, stage_create(pipeline=pipeline, **data))
 
 
 @router.get("/stages/{stage_id}", response=StageOut)
@@ -234,7 +234,7 @@ def list_lost_reasons(request, include_inactive: bool = False):
 @router.post("/lost-reasons", response={201: LostReasonOut})
 def create_lost_reason(request, payload: LostReasonIn):
     settings_check_admin(user=request.user)
-    return 201, lost_reason_create(name=payload.name)
+    return Status(201, lost_reason_create(name=payload.name))
 
 
 @router.patch("/lost-reasons/{reason_id}", response=LostReasonOut)
@@ -260,11 +260,13 @@ def list_exchange_rates(request, query: Query[ExchangeRateQuery]):
 def set_exchange_rate(request, payload: ExchangeRateIn):
     """Set a currency's rate from a day on (admins); replaces that day's rate if there is one."""
     settings_check_admin(user=request.user)
-    return 201, exchange_rate_set(currency=payload.currency, rate=payload.rate, valid_from=payload.valid_from)
+    return Status(
+        201, exchange_rate_set(currency=payload.currency, rate=payload.rate, valid_from=payload.valid_from)
+    )
 
 
 @router.delete("/exchange-rates/{rate_id}", response={204: None})
 def delete_exchange_rate(request, rate_id: int):
     settings_check_admin(user=request.user)
     exchange_rate_delete(exchange_rate=exchange_rate_get(rate_id=rate_id))
-    return 204, None
+    return Status(204, None)
