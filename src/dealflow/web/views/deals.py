@@ -1,0 +1,166 @@
+"""The deals list: the board's filters as a sortable, paginated table with bulk actions and CSV export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpResponse, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from dealflow.accounts.models import User
+from dealflow.accounts.selectors import user_get_assignable_for_user
+from dealflow.core.errors import ApplicationError
+from dealflow.core.periods import parse_period
+from dealflow.deals.models import Deal
+from dealflow.deals.selectors import DealFilters, deal_check_can_edit, deal_list_for_user
+from dealflow.deals.services import deal_move_to_stage, deal_update
+from dealflow.web.forms import form_add_application_error
+from dealflow.web.forms.deals import DealBulkForm, DealFilterForm
+from dealflow.web.views.workspace import AuthenticatedRequest, redirect_next, url_if_exists
+
+PAGE_SIZE = 50
+
+# Sortable columns: (ordering key of deals.selectors.DEAL_ORDERINGS, header label).
+COLUMNS = [
+    ("title", gettext_lazy("Deal")),
+    ("organization", gettext_lazy("Organization")),
+    ("stage", gettext_lazy("Stage")),
+    ("amount", gettext_lazy("Amount")),
+    ("expected_close_on", gettext_lazy("Expected close")),
+    ("owner", gettext_lazy("Owner")),
+    ("updated_at", gettext_lazy("Updated")),
+]
+
+
+def deal_filters_from_query(query: QueryDict) -> DealFilters:
+    """DealFilters from the list's query string; ``period`` (2026-11, 2026-Q3, ...) sets the close range."""
+    filters = DealFilters.from_mapping(query)
+    if query.get("period"):
+        period = parse_period(str(query["period"]))
+        filters.close_from, filters.close_to = period.start, period.end - dt.timedelta(days=1)
+    return filters
+
+
+def _query_without(query: QueryDict, *names: str) -> QueryDict:
+    copy = query.copy()
+    for name in names:
+        copy.pop(name, None)
+    return copy
+
+
+def _sort_headers(query: QueryDict, order: str) -> list[dict[str, Any]]:
+    base = _query_without(query, "order", "page")
+    headers = []
+    for key, label in COLUMNS:
+        direction = "asc" if order == key else "desc" if order == f"-{key}" else ""
+        base["order"] = f"-{key}" if direction == "asc" else key
+        headers.append({"key": key, "label": label, "direction": direction, "query": base.urlencode()})
+    return headers
+
+
+@login_required
+@require_GET
+def deal_list(request: AuthenticatedRequest) -> HttpResponse:
+    """Deals the user may see, filtered like the board, sorted by a column, 50 a page."""
+    user = request.user
+    filter_form = DealFilterForm(request.GET or None, user=user)
+    order = request.GET.get("order") or ""
+    try:
+        deals = deal_list_for_user(
+            user=user, filters=deal_filters_from_query(request.GET), order=order or None
+        )
+    except ApplicationError as error:
+        form_add_application_error(
+            filter_form, error, field_map={"close_from": "period", "close_to": "period"}
+        )
+        order = "" if error.field == "order" else order
+        deals = deal_list_for_user(user=user, order=None).none()
+    page = Paginator(deals, PAGE_SIZE).get_page(request.GET.get("page"))
+    export_url = url_if_exists("web:deal_export")
+    query = _query_without(request.GET, "page")
+    context = {
+        "filter_form": filter_form,
+        "page": page,
+        "headers": _sort_headers(request.GET, order),
+        "query": query.urlencode(),
+        "export_url": f"{export_url}?{query.urlencode()}" if export_url else None,
+        "bulk_form": DealBulkForm(user=user, initial={"next": request.get_full_path()}),
+        "is_filtered": any(value for name, value in request.GET.items() if name not in {"order", "page"}),
+    }
+    return render(request, "web/deals/list.html", context)
+
+
+def _bulk_apply(*, deal: Deal, user: User, data: dict[str, Any], version: int | None) -> None:
+    """Apply one bulk action to one deal through the same services as the deal page."""
+    deal_check_can_edit(deal=deal, user=user)
+    action = data["action"]
+    if action == "owner":
+        if data["owner"].pk != deal.owner_id:
+            owner = user_get_assignable_for_user(user_id=data["owner"].pk, user=user)
+            deal_update(
+                deal=deal, by=user, data={"owner": owner}, expected_version=version, origin="web:bulk"
+            )
+    elif action == "stage":
+        if data["stage"].pk != deal.stage_id:
+            deal_move_to_stage(
+                deal=deal, stage=data["stage"], by=user, expected_version=version, origin="web:bulk"
+            )
+    else:
+        deal_update(
+            deal=deal,
+            by=user,
+            data={"expected_close_on": data["expected_close_on"]},
+            expected_version=version,
+            origin="web:bulk",
+        )
+
+
+@login_required
+@require_POST
+def deal_bulk(request: AuthenticatedRequest) -> HttpResponse:
+    """Apply a bulk action deal by deal; each deal's refusal is reported, the others go through."""
+    user = request.user
+    form = DealBulkForm(request.POST, user=user)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            text = " ".join(str(error) for error in errors)
+            messages.error(request, f"{label}: {text}" if label else text)
+        return redirect_next(request, reverse("web:deal_list"))
+    ids = form.cleaned_data["deal"]
+    deals = {deal.pk: deal for deal in deal_list_for_user(user=user).filter(pk__in=ids)}
+    done, failures = 0, []
+    for deal_id in ids:
+        deal = deals.get(deal_id)
+        if deal is None:
+            failures.append(_("Deal #%(id)s: no such deal.") % {"id": deal_id})
+            continue
+        version = request.POST.get(f"version_{deal_id}")
+        try:
+            with transaction.atomic():
+                _bulk_apply(
+                    deal=deal,
+                    user=user,
+                    data=form.cleaned_data,
+                    version=int(version) if version and version.isdigit() else None,
+                )
+        except ApplicationError as error:
+            failures.append(f"{deal.title}: {error.message}")
+        else:
+            done += 1
+    if done:
+        messages.success(
+            request, ngettext("%(count)d deal updated.", "%(count)d deals updated.", done) % {"count": done}
+        )
+    for failure in failures:
+        messages.error(request, failure)
+    return redirect_next(request, reverse("web:deal_list"))
