@@ -102,7 +102,7 @@ def test_beta_prior_formula():
 # ------------------------------------------------------------------------------------------ fallback
 def _fit_with_closed(closed_wanted: int):
     """A history cut so that exactly ``closed_wanted`` deals have closed by the fit time."""
-    deals, history, calendar, _ = world()
+    deals, _history, calendar, _ = world()
     close_times = np.sort(
         [next(moment for moment, kind, _ in deal.steps if kind in ("won", "lost")) for deal in deals]
     )
