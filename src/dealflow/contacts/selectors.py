@@ -30,8 +30,11 @@ PERSON_ORDERINGS = {
 
 def contact_visible_q(*, user: User) -> Q:
     """Contacts the user may see: the company's (no owner) and those of owners the user may see."""
-    if user_access_scope(user=user).user_id is None:
+    scope = user_access_scope(user=user)
+    if scope.user_id is None:
         return Q(pk__in=[])
+    if scope.sees_everything:
+        return Q()  # not ORed below: Q(...) | Q() drops the empty Q and with it "everything"
     return Q(owner__isnull=True) | owner_visibility_q(user=user)
 
 
@@ -40,8 +43,10 @@ def contact_editable_q(*, user: User) -> Q:
     scope = user_access_scope(user=user)
     if scope.user_id is None:
         return Q(pk__in=[])
+    if scope.is_admin:
+        return Q()
     editable = owner_editable_q(user=user)
-    if scope.is_analyst and not (scope.is_admin or scope.is_manager):
+    if scope.is_analyst and not scope.is_manager:
         return editable
     return Q(owner__isnull=True) | editable
 

@@ -48,4 +48,5 @@ def money_text(amount_minor: int | None, currency: str) -> str | None:
 
 
 def decimal_text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    """A decimal without trailing zeros or exponent ("0.91", "10"), however the database stored it."""
+    return None if value is None else format(Decimal(value).normalize(), "f")
