@@ -1,0 +1,294 @@
+"""Exports: deals, leads, organizations, persons, activities and events as CSV or XLSX.
+
+Every export reads through the ``*_for_user`` selectors, so it shows exactly what the user may see, with
+the same filters as the list it came from. CSV is UTF-8 with a BOM (Excel then reads accents right).
+A text cell starting with = + - @ (or a tab or carriage return) is prefixed with an apostrophe, so a
+spreadsheet shows it as text instead of running it as a formula (OWASP: CSV injection).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from dealflow.accounts.models import User
+from dealflow.contacts.selectors import organization_list_for_user, person_list_for_user
+from dealflow.core.errors import ApplicationError
+from dealflow.core.money import from_minor
+from dealflow.deals.models import DealEvent
+from dealflow.deals.selectors import (
+    DealFilters,
+    activity_list_for_user,
+    deal_list_for_user,
+    lead_list_for_user,
+)
+
+EXPORT_ENTITIES = ("deals", "leads", "organizations", "persons", "activities", "events")
+FORMATS = ("csv", "xlsx")
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """'=HYPERLINK(...)' -> "'=HYPERLINK(...)": a spreadsheet shows it instead of evaluating it."""
+    if text and text.startswith(_DANGEROUS):
+        return "'" + text
+    return text
+
+
+def _moment(value: dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    return timezone.localtime(value).isoformat(timespec="seconds")
+
+
+def _day(value: dt.date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _name(user: User | None) -> str:
+    return user.username if user else ""
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    value: Callable[[Any], Any]
+    is_text: bool = True
+
+
+def _text(getter: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda record: str(getter(record) or "")
+
+
+DEAL_COLUMNS = [
+    Column("ID", lambda deal: deal.pk, is_text=False),
+    Column("Source system", _text(lambda deal: deal.external_source)),
+    Column("External ID", _text(lambda deal: deal.external_id)),
+    Column("Title", _text(lambda deal: deal.title)),
+    Column("Pipeline", _text(lambda deal: deal.pipeline.name)),
+    Column("Stage", _text(lambda deal: deal.stage.name)),
+    Column("Status", _text(lambda deal: deal.status)),
+    Column("Amount", lambda deal: from_minor(deal.amount_minor, deal.currency), is_text=False),
+    Column("Currency", _text(lambda deal: deal.currency)),
+    Column("Expected close date", lambda deal: _day(deal.expected_close_on), is_text=False),
+    Column("Probability", lambda deal: deal.probability, is_text=False),
+    Column("Forecast category", _text(lambda deal: deal.forecast_category)),
+    Column("Owner", _text(lambda deal: _name(deal.owner))),
+    Column("Organization", _text(lambda deal: deal.organization.name if deal.organization else "")),
+    Column("Contact person", _text(lambda deal: deal.person.full_name if deal.person else "")),
+    Column("Contact email", _text(lambda deal: deal.person.email if deal.person else "")),
+    Column("Lead source", _text(lambda deal: deal.source.name if deal.source else "")),
+    Column("Lead ID", lambda deal: deal.lead_id or "", is_text=False),
+    Column("Lost reason", _text(lambda deal: deal.lost_reason.name if deal.lost_reason else "")),
+    Column("Lost note", _text(lambda deal: deal.lost_note)),
+    Column("Next step", _text(lambda deal: deal.next_step)),
+    Column("Created", lambda deal: _moment(deal.created_at), is_text=False),
+    Column("Stage entered", lambda deal: _moment(deal.stage_entered_at), is_text=False),
+    Column("Won time", lambda deal: _moment(deal.won_at), is_text=False),
+    Column("Lost time", lambda deal: _moment(deal.lost_at), is_text=False),
+    Column("Cycle days", lambda deal: "" if deal.cycle_days is None else deal.cycle_days, is_text=False),
+]
+LEAD_COLUMNS = [
+    Column("ID", lambda lead: lead.pk, is_text=False),
+    Column("Source system", _text(lambda lead: lead.external_source)),
+    Column("External ID", _text(lambda lead: lead.external_id)),
+    Column("Title", _text(lambda lead: lead.title)),
+    Column("Status", _text(lambda lead: lead.status)),
+    Column("Lead source", _text(lambda lead: lead.source.name)),
+    Column("Owner", _text(lambda lead: _name(lead.owner))),
+    Column("Organization", _text(lambda lead: lead.organization.name if lead.organization else "")),
+    Column("Contact person", _text(lambda lead: lead.person.full_name if lead.person else "")),
+    Column("Email", _text(lambda lead: lead.person.email if lead.person else "")),
+    Column("Budget", lambda lead: "yes" if lead.has_budget else "no", is_text=False),
+    Column("Authority", lambda lead: "yes" if lead.has_authority else "no", is_text=False),
+    Column("Need", lambda lead: "yes" if lead.has_need else "no", is_text=False),
+    Column("Timeline", lambda lead: "yes" if lead.has_timeline else "no", is_text=False),
+    Column("Disqualified reason", _text(lambda lead: lead.disqualified_reason)),
+    Column("Created", lambda lead: _moment(lead.created_at), is_text=False),
+    Column("Qualified", lambda lead: _moment(lead.qualified_at), is_text=False),
+    Column("Closed", lambda lead: _moment(lead.closed_at), is_text=False),
+]
+ORGANIZATION_COLUMNS = [
+    Column("ID", lambda organization: organization.pk, is_text=False),
+    Column("Source system", _text(lambda organization: organization.external_source)),
+    Column("External ID", _text(lambda organization: organization.external_id)),
+    Column("Name", _text(lambda organization: organization.name)),
+    Column("Website", _text(lambda organization: organization.website)),
+    Column("Industry", _text(lambda organization: organization.industry)),
+    Column("Country", _text(lambda organization: organization.country)),
+    Column("Owner", _text(lambda organization: _name(organization.owner))),
+    Column("Created", lambda organization: _moment(organization.created_at), is_text=False),
+]
+PERSON_COLUMNS = [
+    Column("ID", lambda person: person.pk, is_text=False),
+    Column("Source system", _text(lambda person: person.external_source)),
+    Column("External ID", _text(lambda person: person.external_id)),
+    Column("First name", _text(lambda person: person.first_name)),
+    Column("Last name", _text(lambda person: person.last_name)),
+    Column("Email", _text(lambda person: person.email)),
+    Column("Phone", _text(lambda person: person.phone)),
+    Column("Job title", _text(lambda person: person.job_title)),
+    Column("Organization", _text(lambda person: person.organization.name if person.organization else "")),
+    Column("Owner", _text(lambda person: _name(person.owner))),
+    Column("Created", lambda person: _moment(person.created_at), is_text=False),
+]
+ACTIVITY_COLUMNS = [
+    Column("ID", lambda activity: activity.pk, is_text=False),
+    Column("Source system", _text(lambda activity: activity.external_source)),
+    Column("External ID", _text(lambda activity: activity.external_id)),
+    Column("Type", _text(lambda activity: activity.kind)),
+    Column("Subject", _text(lambda activity: activity.subject)),
+    Column("Notes", _text(lambda activity: activity.notes)),
+    Column("Due", lambda activity: _moment(activity.due_at), is_text=False),
+    Column("Done", lambda activity: _moment(activity.done_at), is_text=False),
+    Column("Owner", _text(lambda activity: _name(activity.owner))),
+    Column("Deal ID", lambda activity: activity.deal_id or "", is_text=False),
+    Column("Deal", _text(lambda activity: activity.deal.title if activity.deal else "")),
+    Column("Lead ID", lambda activity: activity.lead_id or "", is_text=False),
+    Column("Created", lambda activity: _moment(activity.created_at), is_text=False),
+]
+EVENT_COLUMNS = [
+    Column("ID", lambda event: event.pk, is_text=False),
+    Column("Deal ID", lambda event: event.deal_id, is_text=False),
+    Column("Deal external ID", _text(lambda event: event.deal.external_id)),
+    Column("Deal", _text(lambda event: event.deal.title)),
+    Column("Kind", _text(lambda event: event.kind)),
+    Column("Field", _text(lambda event: event.field)),
+    Column("From", _text(lambda event: event.from_value)),
+    Column("To", _text(lambda event: event.to_value)),
+    Column("From stage", _text(lambda event: event.from_stage.name if event.from_stage else "")),
+    Column("To stage", _text(lambda event: event.to_stage.name if event.to_stage else "")),
+    Column(
+        "Amount",
+        lambda event: (
+            "" if event.amount_minor is None else from_minor(event.amount_minor, event.currency or "EUR")
+        ),
+        is_text=False,
+    ),
+    Column("Currency", _text(lambda event: event.currency)),
+    Column("Actor", _text(lambda event: _name(event.actor))),
+    Column("Origin", _text(lambda event: event.origin)),
+    Column("Note", _text(lambda event: event.note)),
+    Column("Occurred", lambda event: _moment(event.occurred_at), is_text=False),
+    Column("Recorded", lambda event: _moment(event.recorded_at), is_text=False),
+]
+
+
+def export_queryset(
+    *, entity: str, user: User, filters: DealFilters | None = None
+) -> tuple[list[Column], QuerySet]:
+    """The columns and the records of one export, through the user's access gate."""
+    if entity == "deals":
+        return DEAL_COLUMNS, deal_list_for_user(user=user, filters=filters)
+    if entity == "events":
+        deals = deal_list_for_user(user=user, filters=filters).order_by().values("pk")
+        events = (
+            DealEvent.objects.filter(deal_id__in=deals)
+            .select_related("deal", "from_stage", "to_stage", "actor")
+            .order_by("deal_id", "occurred_at", "id")
+        )
+        return EVENT_COLUMNS, events
+    if entity == "leads":
+        return LEAD_COLUMNS, lead_list_for_user(user=user)
+    if entity == "organizations":
+        return ORGANIZATION_COLUMNS, organization_list_for_user(user=user)
+    if entity == "persons":
+        return PERSON_COLUMNS, person_list_for_user(user=user)
+    if entity == "activities":
+        return ACTIVITY_COLUMNS, activity_list_for_user(user=user).select_related("deal", "owner")
+    raise ApplicationError(
+        _("Unknown export %(name)s; use one of %(choices)s.")
+        % {"name": repr(entity), "choices": ", ".join(EXPORT_ENTITIES)},
+        field="entity",
+    )
+
+
+def export_rows(columns: list[Column], records: QuerySet) -> Iterator[list[Any]]:
+    for record in records.iterator(chunk_size=2000):
+        row = []
+        for column in columns:
+            value = column.value(record)
+            if column.is_text:
+                value = neutralise(value)
+            row.append(value)
+        yield row
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def export_csv_stream(columns: list[Column], records: QuerySet) -> Iterator[str]:
+    """CSV text in pieces (for a streaming response): a BOM, the header, then one line per record."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff"
+    yield writer.writerow([column.header for column in columns])
+    for row in export_rows(columns, records):
+        yield writer.writerow([_csv_value(value) for value in row])
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return value
+
+
+def export_write(
+    *, entity: str, user: User, path: str | Path, file_format: str = "csv", filters: DealFilters | None = None
+) -> int:
+    """Write an export to a file; returns the number of records."""
+    if file_format not in FORMATS:
+        raise ApplicationError(_("Format must be csv or xlsx."), field="format")
+    columns, records = export_queryset(entity=entity, user=user, filters=filters)
+    count = 0
+    if file_format == "csv":
+        with Path(path).open("w", encoding="utf-8", newline="") as handle:
+            for piece in export_csv_stream(columns, records):
+                handle.write(piece)
+                count += 1
+        count = max(0, count - 2)
+    else:
+        count = _write_xlsx(columns, records, path, entity)
+    return count
+
+
+def _write_xlsx(columns: list[Column], records: QuerySet, path: str | Path, title: str) -> int:
+    import openpyxl
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet(title=title[:31])
+    sheet.append([column.header for column in columns])
+    count = 0
+    for row in export_rows(columns, records):
+        sheet.append([_xlsx_cell(sheet, value) for value in row])
+        count += 1
+    book.save(path)
+    return count
+
+
+def _xlsx_cell(sheet, value: Any) -> Any:
+    """Text always goes in as a string cell: openpyxl would otherwise store '=...' as a formula."""
+    if isinstance(value, str) and value:
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def export_xlsx_bytes(columns: list[Column], records: QuerySet, title: str) -> bytes:
+    buffer = io.BytesIO()
+    _write_xlsx(columns, records, buffer, title)  # type: ignore[arg-type]
+    return buffer.getvalue()
