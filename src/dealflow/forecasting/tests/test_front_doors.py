@@ -1,0 +1,123 @@
+"""The API, the page and the CLI share the selectors and services; these check parsing, access and rendering."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.urls import reverse
+
+from dealflow.core.errors import ApplicationError
+from dealflow.deals.tests.factories import DealFactory, stage_named
+from dealflow.forecasting.models import BacktestRun, ForecastCall, ForecastSnapshot, Quota
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 11, 16, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def deals(rep, outsider):
+    with time_machine.travel(NOW - dt.timedelta(days=3), tick=False):
+        DealFactory(owner=rep, title="Acme renewal", amount=Decimal("1000"), stage=stage_named("Proposal"),
+                    expected_close_on=dt.date(2026, 11, 28))  # fmt: skip
+        DealFactory(owner=outsider, title="Secret DACH deal", amount=Decimal("7777"),
+                    expected_close_on=dt.date(2026, 11, 20))  # fmt: skip
+
+
+@time_machine.travel(NOW, tick=False)
+def test_api_forecast_per_persona(client, deals, manager, outsider, team):
+    client.force_login(manager)
+    body = client.get("/api/v1/forecast/").json()
+    assert body["scope"] == f"team:{team.pk}"
+    assert body["periods"][0]["weighted"] == 450.0
+    assert [deal["title"] for deal in body["deals"]] == ["Acme renewal"]
+    client.force_login(outsider)
+    assert client.get(f"/api/v1/forecast/?scope=team&id={team.pk}").status_code == 404
+    assert "Acme" not in client.get("/api/v1/forecast/").content.decode()
+    assert client.get("/api/v1/forecast/?kind=week").status_code == 400
+
+
+@time_machine.travel(NOW, tick=False)
+def test_api_quotas_calls_snapshots_and_backtests(client, deals, manager, rep, team, django_capture_on_commit_callbacks):
+    client.force_login(rep)
+    payload = {"period": "2026-12", "amount": "5000", "team_id": team.pk}
+    assert client.put("/api/v1/forecast/quotas", payload, content_type="application/json").status_code == 403
+    assert client.post("/api/v1/forecast/calls", {"period": "2026-12", "commit": "100", "best_case": "200"},
+                       content_type="application/json").status_code == 201  # fmt: skip
+    assert client.post("/api/v1/forecast/snapshots", {}, content_type="application/json").status_code == 403
+    client.force_login(manager)
+    response = client.put("/api/v1/forecast/quotas", payload, content_type="application/json")
+    assert response.status_code == 200 and response.json()["amount_minor"] == 500_000
+    adjust = {"period": "2026-12", "commit": "80", "best_case": "90", "team_id": team.pk}
+    assert client.post("/api/v1/forecast/calls", adjust, content_type="application/json").status_code == 400
+    assert len(client.get("/api/v1/forecast/calls").json()) == 1
+    created = client.post("/api/v1/forecast/snapshots", {}, content_type="application/json")
+    assert created.status_code == 201
+    snapshot_id = client.get("/api/v1/forecast/snapshots").json()[0]["id"]
+    detail = client.get(f"/api/v1/forecast/snapshots/{snapshot_id}").json()
+    assert [row["stage"] for row in detail["deals"]] == ["Proposal"]
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post("/api/v1/forecast/backtests", {"period_from": "2026-08", "period_to": "2026-10"},
+                              content_type="application/json")  # fmt: skip
+    assert started.status_code == 202
+    run = client.get(f"/api/v1/forecast/backtests/{started.json()['id']}").json()
+    assert run["status"] == "done" and run["percent"] == 100
+    assert client.get("/api/v1/forecast/accuracy").status_code == 200
+    assert client.get("/api/v1/forecast/calibration").status_code == 200
+
+
+@time_machine.travel(NOW, tick=False)
+def test_forecast_page_per_persona(client, deals, manager, outsider, team):
+    client.force_login(manager)
+    page = client.get(reverse("web:forecast"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Acme renewal" in html and "Secret DACH deal" not in html
+    assert 'data-plotly="forecast-fan"' in html
+    figure = json.loads(html.split('id="forecast-fan" type="application/json">')[1].split("</script>")[0])
+    assert figure["data"][0]["x"] == ["2026-11", "2026-12", "2027-01", "2027-02"]
+    assert "<script>" not in html.split("<main")[1].split("</main>")[0].replace('type="application/json"', "")
+    client.force_login(outsider)
+    assert client.get(reverse("web:forecast") + f"?scope=team&id={team.pk}").status_code == 404
+    assert "Acme" not in client.get(reverse("web:forecast")).content.decode()
+    client.logout()
+    assert client.get(reverse("web:forecast")).status_code == 302
+
+
+@time_machine.travel(NOW, tick=False)
+def test_page_forms_record_calls_quotas_snapshots_and_show_backtest_progress(client, deals, manager, team):
+    client.force_login(manager)
+    client.post(reverse("web:forecast_call"), {"period": "2026-11", "commit": "900", "best_case": "1200"})
+    client.post(reverse("web:forecast_call"), {"period": "2026-11", "commit": "1", "best_case": "2", "team": team.pk})
+    assert ForecastCall.objects.count() == 1  # the adjustment without a note was refused
+    client.post(reverse("web:forecast_quota"), {"period": "2026-11", "amount": "3000", "team": team.pk})
+    assert Quota.objects.get(team=team).amount_minor == 300_000
+    client.post(reverse("web:forecast_snapshot"), {"kind": "month"})
+    assert ForecastSnapshot.objects.filter(origin="web").exists()
+    html = client.get(reverse("web:forecast")).content.decode()
+    assert "data-p-quota" in html
+    run = BacktestRun.objects.create(period_from="2026-08", period_to="2026-10", status="running", steps_total=10, steps_done=4)
+    partial = client.get(reverse("web:forecast_backtest_status", args=[run.pk])).content.decode()
+    assert 'value="40"' in partial and "every 1s" in partial
+
+
+@time_machine.travel(NOW, tick=False)
+def test_cli_show_snapshot_backtest_and_quota_import(deals, admin_user, manager, team, tmp_path, capsys):
+    call_command("forecast", "show", "--period", "2026-12", "--by", "team")
+    output = capsys.readouterr().out
+    assert output.startswith("2026-12  Company  EUR")
+    assert "Benelux" in output and "DACH" in output
+    call_command("forecast", "snapshot")
+    assert ForecastSnapshot.objects.filter(origin="cli").count() > 0
+    call_command("forecast", "backtest", "--from", "2026-08", "--to", "2026-10", "--draws", "200")
+    assert "Default method:" in capsys.readouterr().out
+    path = tmp_path / "quotas.csv"
+    path.write_text("period,team,user,amount\n2026-12,Benelux,,9000\n", encoding="utf-8")
+    call_command("forecast", "quotas", str(path))
+    assert Quota.objects.get(team=team, period_key="2026-12").amount_minor == 900_000
+    with pytest.raises(ApplicationError):
+        call_command("forecast", "show", "--period", "2028-01")
