@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import F
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -27,6 +28,7 @@ from dealflow.web.views.workspace import (
 )
 
 UPCOMING_LIMIT = 200
+OPEN_LIMIT = 1000
 
 
 def _buckets(activities: list[Activity], *, now: dt.datetime) -> dict[str, list[Activity]]:
@@ -49,7 +51,11 @@ def _buckets(activities: list[Activity], *, now: dt.datetime) -> dict[str, list[
 def my_activities(request: AuthenticatedRequest) -> HttpResponse:
     """The signed-in user's open activities."""
     now = clock.now()
-    activities = list(activity_list_for_user(user=request.user, mine=True, open_only=True)[:1000])
+    activities = list(
+        activity_list_for_user(user=request.user, mine=True, open_only=True).order_by(
+            F("due_at").asc(nulls_last=True), "id"
+        )[:OPEN_LIMIT]
+    )
     buckets = _buckets(activities, now=now)
     sections: list[dict[str, Any]] = [
         {"key": "overdue", "title": _("Overdue"), "items": buckets["overdue"]},

@@ -1,0 +1,239 @@
+"""The deals list: filters, sorting, pagination, bulk actions, export link and its query count."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.urls import NoReverseMatch, path, reverse
+
+from dealflow.deals import services
+from dealflow.deals.models import Deal, DealEvent
+from dealflow.deals.tests.factories import DealFactory, stage_named
+from dealflow.web.views import deals as deal_list_views
+
+pytestmark = pytest.mark.django_db
+
+FROZEN = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    with time_machine.travel(FROZEN, tick=False):
+        yield
+
+
+@pytest.fixture
+def deals(rep, rep2, outsider, pipeline):
+    return {
+        "alpha": DealFactory(
+            title="Alpha", owner=rep, amount=Decimal("300"), expected_close_on=dt.date(2026, 12, 5)
+        ),
+        "bravo": DealFactory(
+            title="Bravo", owner=rep, amount=Decimal("100"), expected_close_on=dt.date(2027, 1, 20)
+        ),
+        "charlie": DealFactory(
+            title="Charlie", owner=rep2, amount=Decimal("200"), expected_close_on=dt.date(2026, 12, 24)
+        ),
+        "foreign": DealFactory(title="Foreign", owner=outsider, amount=Decimal("999")),
+    }
+
+
+def _titles(response) -> list[str]:
+    return [deal.title for deal in response.context["page"].object_list]
+
+
+def test_rep_sees_own_deals_only_and_manager_sees_the_team(client, rep, manager, outsider, deals):
+    client.force_login(rep)
+    assert sorted(_titles(client.get(reverse("web:deal_list")))) == ["Alpha", "Bravo"]
+    client.force_login(manager)
+    assert sorted(_titles(client.get(reverse("web:deal_list")))) == ["Alpha", "Bravo", "Charlie"]
+    client.force_login(outsider)
+    assert _titles(client.get(reverse("web:deal_list"))) == ["Foreign"]
+
+
+def test_filters_are_the_boards(client, manager, rep2, deals, pipeline):
+    client.force_login(manager)
+    url = reverse("web:deal_list")
+    assert _titles(client.get(url, {"owner": rep2.pk})) == ["Charlie"]
+    assert sorted(_titles(client.get(url, {"period": "2026-12"}))) == ["Alpha", "Charlie"]
+    assert _titles(client.get(url, {"q": "brav"})) == ["Bravo"]
+    services.deal_move_to_stage(deal=deals["alpha"], stage=stage_named("Proposal", pipeline), by=manager)
+    proposal = stage_named("Proposal", pipeline)
+    assert _titles(client.get(url, {"stage": proposal.pk})) == ["Alpha"]
+    assert _titles(client.get(url, {"mine": "on"})) == []
+
+
+def test_sorting_by_amount_both_ways_and_headers_toggle(client, manager, deals):
+    client.force_login(manager)
+    url = reverse("web:deal_list")
+    ascending = client.get(url, {"order": "amount"})
+    assert _titles(ascending) == ["Bravo", "Charlie", "Alpha"]
+    assert _titles(client.get(url, {"order": "-amount"})) == ["Alpha", "Charlie", "Bravo"]
+    amount_header = next(header for header in ascending.context["headers"] if header["key"] == "amount")
+    assert amount_header["direction"] == "asc" and "order=-amount" in amount_header["query"]
+    assert 'aria-sort="ascending"' in ascending.content.decode()
+
+
+def test_bad_filter_value_is_a_form_error_not_a_crash(client, rep, deals):
+    client.force_login(rep)
+    response = client.get(reverse("web:deal_list"), {"period": "2026-13"})
+    assert response.status_code == 200
+    assert "Month 13 does not exist." in response.content.decode()
+    assert _titles(response) == []
+    response = client.get(reverse("web:deal_list"), {"order": "password"})
+    assert "Cannot order by" in response.content.decode()
+
+
+def test_pagination_keeps_the_filters(client, rep, pipeline):
+    for number in range(55):
+        DealFactory(title=f"Deal {number:02d}", owner=rep, organization=None)
+    client.force_login(rep)
+    response = client.get(reverse("web:deal_list"), {"q": "Deal", "order": "title"})
+    assert len(_titles(response)) == 50
+    html = response.content.decode()
+    assert "q=Deal&amp;order=title&amp;page=2" in html
+    second = client.get(reverse("web:deal_list"), {"q": "Deal", "order": "title", "page": 2})
+    assert _titles(second) == [f"Deal {number}" for number in range(50, 55)]
+
+
+def test_list_query_count_does_not_grow_with_the_deals(client, rep, pipeline, django_assert_num_queries):
+    for number in range(5):
+        DealFactory(title=f"Deal {number}", owner=rep)
+    client.force_login(rep)
+    url = reverse("web:deal_list")
+    client.get(url)
+    with django_assert_num_queries(12):
+        client.get(url)
+    for number in range(40):
+        DealFactory(title=f"More {number}", owner=rep)
+    with django_assert_num_queries(12):
+        response = client.get(url)
+    assert len(_titles(response)) == 45
+
+
+# ---- bulk actions -------------------------------------------------------------------------------
+
+
+def _bulk(client, data, deals):
+    payload = {"next": "/deals/?q=a", **data, "deal": [deal.pk for deal in deals]}
+    for deal in deals:
+        payload[f"version_{deal.pk}"] = deal.version
+    return client.post(reverse("web:deal_bulk"), payload)
+
+
+def test_bulk_reassign_reports_each_refusal(client, manager, rep2, deals):
+    client.force_login(manager)
+    response = _bulk(client, {"action": "owner", "owner": rep2.pk}, [deals["alpha"], deals["foreign"]])
+    assert response.status_code == 302 and response["Location"] == "/deals/?q=a"
+    deals["alpha"].refresh_from_db()
+    deals["foreign"].refresh_from_db()
+    assert deals["alpha"].owner == rep2
+    assert deals["foreign"].owner.username == "outsider"
+    texts = [str(message) for message in response.wsgi_request._messages]
+    assert "1 deal updated." in texts
+    assert f"Deal #{deals['foreign'].pk}: no such deal." in texts
+    assert DealEvent.objects.filter(deal=deals["alpha"], kind="owner_changed", origin="web:bulk").exists()
+
+
+def test_bulk_move_stage_and_close_date(client, rep, deals, pipeline):
+    client.force_login(rep)
+    proposal = stage_named("Proposal", pipeline)
+    _bulk(client, {"action": "stage", "stage": proposal.pk}, [deals["alpha"], deals["bravo"]])
+    assert set(Deal.objects.filter(stage=proposal).values_list("title", flat=True)) == {"Alpha", "Bravo"}
+    for deal in deals.values():
+        deal.refresh_from_db()
+    _bulk(
+        client, {"action": "close_date", "expected_close_on": "2027-03-31"}, [deals["alpha"], deals["bravo"]]
+    )
+    assert set(
+        Deal.objects.filter(expected_close_on=dt.date(2027, 3, 31)).values_list("title", flat=True)
+    ) == {
+        "Alpha",
+        "Bravo",
+    }
+
+
+def test_bulk_reports_a_stale_deal_and_applies_the_rest(client, rep, deals, pipeline):
+    client.force_login(rep)
+    stale = Deal.objects.get(pk=deals["alpha"].pk)
+    services.deal_update(deal=stale, by=rep, data={"title": "Alpha (renamed)"})
+    response = _bulk(
+        client,
+        {"action": "close_date", "expected_close_on": "2027-02-01"},
+        [deals["alpha"], deals["bravo"]],  # alpha still carries version 1
+    )
+    texts = [str(message) for message in response.wsgi_request._messages]
+    assert any(text.startswith("Alpha (renamed): This deal was changed by someone else") for text in texts)
+    assert Deal.objects.get(pk=deals["bravo"].pk).expected_close_on == dt.date(2027, 2, 1)
+    assert Deal.objects.get(pk=deals["alpha"].pk).expected_close_on == dt.date(2026, 12, 5)
+
+
+def test_bulk_stage_of_another_pipeline_is_reported_per_deal(client, rep, deals):
+    other = services.pipeline_create(name="Partners")
+    client.force_login(rep)
+    response = _bulk(client, {"action": "stage", "stage": other.stages.first().pk}, [deals["alpha"]])
+    texts = [str(message) for message in response.wsgi_request._messages]
+    assert texts == ["Alpha: Pick an open stage of this deal's pipeline."]
+
+
+def test_bulk_without_value_or_deals_is_refused(client, rep, deals):
+    client.force_login(rep)
+    response = client.post(reverse("web:deal_bulk"), {"action": "owner", "deal": [deals["alpha"].pk]})
+    assert any("Pick a value" in str(message) for message in response.wsgi_request._messages)
+    response = client.post(reverse("web:deal_bulk"), {"action": "close_date"})
+    assert any("Tick at least one deal" in str(message) for message in response.wsgi_request._messages)
+
+
+def test_bulk_next_must_be_local(client, rep, deals):
+    client.force_login(rep)
+    response = client.post(
+        reverse("web:deal_bulk"),
+        {"action": "close_date", "deal": [deals["alpha"].pk], "next": "https://evil.example/"},
+    )
+    assert response["Location"] == reverse("web:deal_list")
+
+
+# ---- export link and escaping -------------------------------------------------------------------
+
+
+def test_export_link_only_when_the_route_exists(client, rep, deals, settings):
+    client.force_login(rep)
+    try:
+        reverse("web:deal_export")
+        has_export = True
+    except NoReverseMatch:
+        has_export = False
+    html = client.get(reverse("web:deal_list"), {"q": "a", "page": "1"}).content.decode()
+    assert ("Export this view as CSV" in html) == has_export
+    if has_export:
+        assert f'href="{reverse("web:deal_export")}?q=a"' in html
+
+
+def test_export_link_carries_the_current_query(client, rep, deals, monkeypatch):
+    monkeypatch.setattr(
+        deal_list_views,
+        "url_if_exists",
+        lambda name, *args: "/deals/export.csv" if name == "web:deal_export" else None,
+    )
+    client.force_login(rep)
+    html = client.get(reverse("web:deal_list"), {"q": "a", "order": "-amount", "page": "2"}).content.decode()
+    assert 'href="/deals/export.csv?q=a&amp;order=-amount"' in html
+
+
+def test_hostile_title_is_escaped_in_the_list(client, rep, pipeline):
+    DealFactory(title="<img src=x onerror=alert(1)>", owner=rep)
+    client.force_login(rep)
+    html = client.get(reverse("web:deal_list")).content.decode()
+    assert "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_route_names_are_unique_in_the_web_namespace():
+    from dealflow.web.urls import urlpatterns
+
+    names = [pattern.name for pattern in urlpatterns if getattr(pattern, "name", None)]
+    assert len(names) == len(set(names)), sorted({name for name in names if names.count(name) > 1})
+    assert path  # keep the import used for readers looking for how routes are built
