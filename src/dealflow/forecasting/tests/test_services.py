@@ -107,3 +107,16 @@ def test_backtest_records_progress_and_a_table(pipeline_history):
     assert run.result["default_method"] in {"dealflow", "learned", "configured"}
     with pytest.raises(ApplicationError):
         services.backtest_create(by=None, period_from="2030-01", period_to="2030-03")
+
+
+def test_demo_seed_gives_quotas_calls_and_six_scored_months(pipeline_history, admin_user):
+    from dealflow.demo import forecasting as demo_forecasting
+    from dealflow.forecasting import selectors
+    from dealflow.forecasting.models import BacktestRun, ForecastCall
+
+    today = timezone.localdate()
+    demo_forecasting.seed(seed=1, today=today)
+    assert Quota.objects.exists() and ForecastCall.objects.exists()
+    table = selectors.forecast_accuracy_table_for_user(user=admin_user)
+    assert len({row.period for row in table.rows}) >= 6
+    assert BacktestRun.objects.get().status == BacktestStatus.DONE
