@@ -25,18 +25,34 @@ def _reference_data_migration():
     return importlib.import_module("dealflow.deals.migrations.0002_reference_data_and_event_log_guard")
 
 
-def _event_log_guard_statements(vendor: str, *, lift: bool) -> list[str]:
-    migration = _reference_data_migration()
-    if vendor == "postgresql":
-        return migration.POSTGRES_UNGUARD if lift else migration.POSTGRES_GUARD
-    return migration.SQLITE_UNGUARD if lift else migration.SQLITE_GUARD
+def _append_only_guards_lift(connection) -> list[str]:
+    """Switch off every append-only trigger on this connection; return what restores them (SQLite)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Ordinary triggers (ours included) do not fire for a session in replica mode.
+            cursor.execute("SET session_replication_role = replica")
+            return []
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+        triggers = cursor.fetchall()
+        for name, _ in triggers:
+            cursor.execute(f'DROP TRIGGER "{name}"')
+    return [sql for _, sql in triggers]
+
+
+def _append_only_guards_restore(connection, sqlite_triggers: list[str]) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("RESET session_replication_role")
+        for sql in sqlite_triggers:
+            cursor.execute(sql)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     """A transactional test (transaction=True, live_server) ends with a flush of every table, which the
-    append-only event log refuses (TRUNCATE on PostgreSQL, DELETE on SQLite). Lift the guard for the flush,
-    then put it back and reload the reference data the flush removed (the default pipeline, lost reasons)."""
+    append-only tables refuse (their triggers stop TRUNCATE on PostgreSQL, DELETE on SQLite). Switch the
+    triggers off for the flush, then back on, and reload the reference data the flush removed (the
+    default pipeline, lost reasons, lead sources)."""
     from pytest_django.fixtures import validate_django_db
 
     marker = item.get_closest_marker("django_db")
@@ -54,18 +70,15 @@ def pytest_runtest_teardown(item, nextitem):
 
     blocker = item.config.stash[blocking_manager_key]
     test_database = connection.settings_dict["NAME"]
-    with blocker.unblock(), connection.cursor() as cursor:
-        for statement in _event_log_guard_statements(connection.vendor, lift=True):
-            cursor.execute(statement, ())
+    with blocker.unblock():
+        sqlite_triggers = _append_only_guards_lift(connection)
     yield
     if connection.settings_dict["NAME"] != test_database:
         return  # the last test: the session teardown dropped the test database, nothing to restore
     from django.apps import apps
 
     with blocker.unblock():
-        with connection.cursor() as cursor:
-            for statement in _event_log_guard_statements(connection.vendor, lift=False):
-                cursor.execute(statement, ())
+        _append_only_guards_restore(connection, sqlite_triggers)
         _reference_data_migration().create_reference_data(apps, None)
 
 
