@@ -47,7 +47,7 @@ def seed(*, seed: int, today: dt.date, stdout: TextIO | None = None) -> None:
     rng = random.Random(seed * 7 + 1)
     currency = base_currency()
     now = clock.now()
-    won = defaultdict(float)  # (owner, month) -> won amount
+    won: dict[tuple[int, str], float] = defaultdict(float)  # (owner, month) -> won amount
     for owner_id, closed_on, amount in Deal.objects.filter(status=DealStatus.WON).values_list(
         "owner_id", "closed_on", "amount_base_minor"
     ):
@@ -98,7 +98,9 @@ def seed(*, seed: int, today: dt.date, stdout: TextIO | None = None) -> None:
     monday = first + dt.timedelta(days=(7 - first.weekday()) % 7)
     taken = 0
     while monday <= today:
-        services.snapshot_take(origin="demo", at=engine.midnight(monday), context=context, draws=2000, seed=SEED)
+        services.snapshot_take(
+            origin="demo", at=engine.midnight(monday), context=context, draws=2000, seed=SEED
+        )
         taken += 1
         monday += dt.timedelta(days=7)
     run = services.backtest_create(by=None, period_from=months[10].key, period_to=months[-5].key)
@@ -108,4 +110,3 @@ def seed(*, seed: int, today: dt.date, stdout: TextIO | None = None) -> None:
             f"Forecast: {len(quotas)} quotas, {len(calls)} calls, {taken} weekly snapshots, backtest "
             f"{run.period_from}..{run.period_to} (default method {run.result.get('default_method')}).\n"
         )
-

@@ -643,7 +643,7 @@ def simulate(
                 block = thresholds[start:stop][active]
                 weights = amounts32[start:stop][active]
                 uniform = rng.integers(0, 65536, size=(len(block), draws), dtype=np.uint16)
-                previous = np.zeros(draws)
+                previous: np.ndarray = np.zeros(draws)
                 for horizon in range(horizons):
                     cumulative_revenue = weights @ (uniform < block[:, horizon : horizon + 1]).astype(
                         np.float32

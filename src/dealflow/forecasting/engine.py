@@ -23,7 +23,7 @@ from dealflow.forecasting.models import ForecastFit
 
 HORIZONS = 4
 FIT_VERSION = "1"
-_STAGE_KINDS = {
+_STAGE_KINDS: dict[str, int] = {
     EventKind.CREATED: calc.OPEN,
     EventKind.STAGE_CHANGED: calc.OPEN,
     EventKind.REOPENED: calc.OPEN,

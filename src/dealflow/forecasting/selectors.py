@@ -935,7 +935,7 @@ def forecast_calibration_for_user(*, user: User, since: dt.date | None = None) -
     for stage_id in sorted(per_stage, key=lambda key: names[key]):
         values = np.array(per_stage[stage_id])
         model = calc.calibration(values[:, 1], values[:, 2], base_rate=base_rate)
-        configured = calc.calibration(values[:, 0], values[:, 2], base_rate=base_rate)
+        configured_fit = calc.calibration(values[:, 0], values[:, 2], base_rate=base_rate)
         stages.append(
             StageCalibration(
                 stage=names[stage_id][1],
@@ -943,7 +943,7 @@ def forecast_calibration_for_user(*, user: User, since: dt.date | None = None) -
                 configured=float(values[:, 0].mean()),
                 predicted=model.predicted,
                 observed=model.observed,
-                brier_configured=configured.brier,
+                brier_configured=configured_fit.brier,
                 brier_model=model.brier,
                 skill_model=model.skill,
                 ece_model=model.ece,

@@ -53,5 +53,8 @@ def load_pipeline(*, owners, start: dt.date, days: int, per_day: float, seed: in
 def pipeline_history(rep, rep2, outsider, manager):
     """About 120 deals over the last 8 months for rep, rep2 (team Benelux) and outsider (DACH)."""
     return load_pipeline(
-        owners=[rep, rep2, outsider], start=timezone.localdate() - dt.timedelta(days=240), days=240, per_day=0.5
+        owners=[rep, rep2, outsider],
+        start=timezone.localdate() - dt.timedelta(days=240),
+        days=240,
+        per_day=0.5,
     )

@@ -42,7 +42,9 @@ def test_api_forecast_per_persona(client, deals, manager, outsider, team):
 
 
 @time_machine.travel(NOW, tick=False)
-def test_api_quotas_calls_snapshots_and_backtests(client, deals, manager, rep, team, django_capture_on_commit_callbacks):
+def test_api_quotas_calls_snapshots_and_backtests(
+    client, deals, manager, rep, team, django_capture_on_commit_callbacks
+):
     client.force_login(rep)
     payload = {"period": "2026-12", "amount": "5000", "team_id": team.pk}
     assert client.put("/api/v1/forecast/quotas", payload, content_type="application/json").status_code == 403
@@ -92,7 +94,9 @@ def test_forecast_page_per_persona(client, deals, manager, outsider, team):
 def test_page_forms_record_calls_quotas_snapshots_and_show_backtest_progress(client, deals, manager, team):
     client.force_login(manager)
     client.post(reverse("web:forecast_call"), {"period": "2026-11", "commit": "900", "best_case": "1200"})
-    client.post(reverse("web:forecast_call"), {"period": "2026-11", "commit": "1", "best_case": "2", "team": team.pk})
+    client.post(
+        reverse("web:forecast_call"), {"period": "2026-11", "commit": "1", "best_case": "2", "team": team.pk}
+    )
     assert ForecastCall.objects.count() == 1  # the adjustment without a note was refused
     client.post(reverse("web:forecast_quota"), {"period": "2026-11", "amount": "3000", "team": team.pk})
     assert Quota.objects.get(team=team).amount_minor == 300_000
@@ -100,7 +104,9 @@ def test_page_forms_record_calls_quotas_snapshots_and_show_backtest_progress(cli
     assert ForecastSnapshot.objects.filter(origin="web").exists()
     html = client.get(reverse("web:forecast")).content.decode()
     assert "data-p-quota" in html
-    run = BacktestRun.objects.create(period_from="2026-08", period_to="2026-10", status="running", steps_total=10, steps_done=4)
+    run = BacktestRun.objects.create(
+        period_from="2026-08", period_to="2026-10", status="running", steps_total=10, steps_done=4
+    )
     partial = client.get(reverse("web:forecast_backtest_status", args=[run.pk])).content.decode()
     assert 'value="40"' in partial and "every 1s" in partial
 

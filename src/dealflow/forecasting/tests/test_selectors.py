@@ -19,8 +19,18 @@ NOW = dt.datetime(2026, 11, 16, 12, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def two_deals(rep):
     with time_machine.travel(NOW - dt.timedelta(days=3), tick=False):
-        DealFactory(owner=rep, amount=Decimal("1000"), stage=stage_named("Proposal"), expected_close_on=dt.date(2026, 11, 28))
-        DealFactory(owner=rep, amount=Decimal("2000"), stage=stage_named("Closing"), expected_close_on=dt.date(2026, 12, 5))
+        DealFactory(
+            owner=rep,
+            amount=Decimal("1000"),
+            stage=stage_named("Proposal"),
+            expected_close_on=dt.date(2026, 11, 28),
+        )
+        DealFactory(
+            owner=rep,
+            amount=Decimal("2000"),
+            stage=stage_named("Closing"),
+            expected_close_on=dt.date(2026, 12, 5),
+        )
 
 
 @time_machine.travel(NOW, tick=False)
@@ -57,7 +67,9 @@ def test_scopes_follow_the_personas(two_deals, rep, manager, outsider, team, oth
 
 
 @time_machine.travel(NOW, tick=False)
-def test_forecast_query_count_does_not_grow_with_deals(two_deals, manager, rep, django_assert_max_num_queries):
+def test_forecast_query_count_does_not_grow_with_deals(
+    two_deals, manager, rep, django_assert_max_num_queries
+):
     selectors.forecast_for_user(user=manager)  # computes and stores the day's fit
     with django_assert_max_num_queries(16):
         selectors.forecast_for_user(user=manager)
@@ -73,12 +85,12 @@ def test_forecast_accuracy_for_period_hand_worked(admin_user, rep, manager, team
             deal = DealFactory(owner=rep, amount=Decimal(amount))
             deal_services.deal_mark_won(deal=deal, by=rep, schedule_follow_up=False)
         DealFactory(owner=rep, amount=Decimal("5000"))  # still open: not in the actual
-    common = dict(
-        run_key="hand", period_key="2026-09", period_start=dt.date(2026, 9, 1), period_end=dt.date(2026, 10, 1),
-        scope_kind=ScopeKind.COMPANY, method="dealflow", level="L3", currency="EUR", closed_to_date_minor=0,
-        expected_open_minor=0, expected_new_minor=0, weighted_minor=0, commit_minor=0, best_case_minor=0,
-        pipeline_minor=0, p50_minor=0, open_deals=1, draws=10, seed=1, origin="test",
-    )  # fmt: skip
+    common = {
+        "run_key": "hand", "period_key": "2026-09", "period_start": dt.date(2026, 9, 1), "period_end": dt.date(2026, 10, 1),
+        "scope_kind": ScopeKind.COMPANY, "method": "dealflow", "level": "L3", "currency": "EUR", "closed_to_date_minor": 0,
+        "expected_open_minor": 0, "expected_new_minor": 0, "weighted_minor": 0, "commit_minor": 0, "best_case_minor": 0,
+        "pipeline_minor": 0, "p50_minor": 0, "open_deals": 1, "draws": 10, "seed": 1, "origin": "test",
+    }  # fmt: skip
     at = dt.datetime(2026, 9, 1, 6, tzinfo=dt.UTC)
     ForecastSnapshot.objects.create(**common, as_of=at, as_of_on=at.date(), created_at=at, mean_minor=90_000,
                                     p10_minor=80_000, p90_minor=95_000, call_commit_minor=110_000)  # fmt: skip

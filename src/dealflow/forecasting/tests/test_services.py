@@ -28,7 +28,7 @@ def test_snapshot_covers_company_teams_reps_and_every_open_deal(pipeline_history
     assert len({snapshot.period_key for snapshot in snapshots}) == 4
     open_count = Deal.objects.filter(status=DealStatus.OPEN).count()
     assert SnapshotDeal.objects.filter(run_key=snapshots[0].run_key).count() == open_count
-    company = [s for s in snapshots if s.scope_kind == ScopeKind.COMPANY][0]
+    company = next(s for s in snapshots if s.scope_kind == ScopeKind.COMPANY)
     assert company.open_deals == open_count
     assert company.p10_minor <= company.p50_minor <= company.p90_minor
 
@@ -45,16 +45,25 @@ def test_snapshots_cannot_be_changed(pipeline_history):
             model.objects.filter(run_key=snapshot.run_key).update(run_key="edited")
         with pytest.raises(DatabaseError), transaction.atomic():
             model.objects.filter(run_key=snapshot.run_key).delete()
-    assert ForecastSnapshot.objects.filter(run_key=snapshot.run_key, mean_minor=snapshot.mean_minor - 1).exists()
+    assert ForecastSnapshot.objects.filter(
+        run_key=snapshot.run_key, mean_minor=snapshot.mean_minor - 1
+    ).exists()
 
 
 def test_a_snapshot_as_of_t_ignores_everything_recorded_after_t(pipeline_history, rep):
     moment = timezone.now() - dt.timedelta(days=20)
-    before = {(s.period_key, s.scope_kind, s.team_id, s.owner_id): s for s in services.snapshot_take(origin="test", at=moment, draws=2000)}
+    before = {
+        (s.period_key, s.scope_kind, s.team_id, s.owner_id): s
+        for s in services.snapshot_take(origin="test", at=moment, draws=2000)
+    }
     # Later events: a move, a win, a close-date change and a brand-new deal.
     open_deals = list(Deal.objects.filter(status=DealStatus.OPEN).select_related("stage").order_by("id")[:3])
     deal_services.deal_mark_won(deal=open_deals[0], by=rep, schedule_follow_up=False)
-    deal_services.deal_update(deal=open_deals[1], by=rep, data={"expected_close_on": dt.date(2030, 1, 1), "amount": Decimal("999999")})
+    deal_services.deal_update(
+        deal=open_deals[1],
+        by=rep,
+        data={"expected_close_on": dt.date(2030, 1, 1), "amount": Decimal("999999")},
+    )
     DealFactory(owner=rep, amount=Decimal("50000"), stage=stage_named("Closing"))
     after = services.snapshot_take(origin="test", at=moment, draws=2000)
     for snapshot in after:
@@ -62,7 +71,9 @@ def test_a_snapshot_as_of_t_ignores_everything_recorded_after_t(pipeline_history
         assert [getattr(snapshot, name) for name in FIELDS] == [getattr(old, name) for name in FIELDS]
 
 
-def test_quotas_are_set_by_managers_and_imported_all_or_nothing(manager, rep, rep2, team, outsider, other_team):
+def test_quotas_are_set_by_managers_and_imported_all_or_nothing(
+    manager, rep, rep2, team, outsider, other_team
+):
     quota = services.quota_set(by=manager, period="2026-12", amount="100000", team=team)
     assert quota.amount_minor == 10_000_000
     services.quota_set(by=manager, period="2026-12", amount="120000", team=team)  # replaces
@@ -90,7 +101,9 @@ def test_calls_roll_up_and_a_manager_adjustment_needs_a_note(manager, rep, rep2,
         services.call_adjust(by=rep, team=team, period="2026-12", commit="140", best_case="200", note="x")
     with pytest.raises(ApplicationError, match="Best case"):
         services.call_submit(by=rep, period="2026-12", commit="100", best_case="50")
-    services.call_adjust(by=manager, team=team, period="2026-12", commit="140", best_case="200", note="Acme slips")
+    services.call_adjust(
+        by=manager, team=team, period="2026-12", commit="140", best_case="200", note="Acme slips"
+    )
     assert TargetBook(["2026-12"]).team("2026-12", team.pk).call_commit == 14_000
 
 
