@@ -94,6 +94,8 @@ class ParsedSheet:
     how: str  # preset:<name>, mapping:<name>, options, guessed
     rows: list[dict[str, Any]] = field(default_factory=list)
     header_of: dict[str, str] = field(default_factory=dict)  # field -> header
+    dates: dict[str, str] = field(default_factory=dict)  # header -> dmy / mdy (the user's answers)
+    decimals: dict[str, str] = field(default_factory=dict)  # header -> "," / "."
 
     @property
     def name(self) -> str:

@@ -254,6 +254,8 @@ def _sheet_setup(
         own = options.for_sheet(sheet.name)
         entity: Entity | None = Entity(own.entity) if own.entity else None
         columns: dict[str, str] = {}
+        dates: dict[str, str] = {}
+        decimals: dict[str, str] = {}
         how = "guessed"
         preset_sheet = (
             None
@@ -276,11 +278,9 @@ def _sheet_setup(
             saved_options = ImportOptions.from_json(saved.options)
             saved_sheet = saved_options.for_sheet(sheet.name)
             entity = entity or Entity(saved.entity)
-            columns = {
-                header: name for header, name in saved_sheet.columns.items() if header in sheet.headers
-            }
-            own.dates = {**saved_sheet.dates, **own.dates}
-            own.decimal = {**saved_sheet.decimal, **own.decimal}
+            columns = _by_header(saved_sheet.columns, sheet.headers)
+            dates = _by_header(saved_sheet.dates, sheet.headers)
+            decimals = _by_header(saved_sheet.decimal, sheet.headers)
             mapping_source = mapping_source or saved_options.source
             how = f"mapping:{saved.name}"
         if entity is None:
@@ -301,13 +301,16 @@ def _sheet_setup(
                 taken.add(name)
         if own.columns:
             how = how if how != "guessed" else "options"
-            for header, name in own.columns.items():
-                if header not in sheet.headers:
-                    raise ApplicationError(
-                        _("The mapping names column %(header)s, which %(sheet)s does not have.")
-                        % {"header": repr(header), "sheet": sheet.name},
-                        field="mapping",
-                    )
+            matched = _by_header(own.columns, sheet.headers)
+            if len(matched) < len(own.columns):
+                known = {normalize_header(header) for header in sheet.headers}
+                missing = [header for header in own.columns if normalize_header(header) not in known]
+                raise ApplicationError(
+                    _("The mapping names column %(header)s, which %(sheet)s does not have.")
+                    % {"header": repr(missing[0] if missing else ""), "sheet": sheet.name},
+                    field="mapping",
+                )
+            for header, name in matched.items():
                 for other, other_name in list(columns.items()):
                     if name and other_name == name and other != header:
                         del columns[other]
@@ -317,6 +320,8 @@ def _sheet_setup(
                     columns.pop(header, None)
         ordered = {header: columns[header] for header in sheet.headers if header in columns}
         parsed = ParsedSheet(sheet, entity, ordered, how)
+        parsed.dates = {**dates, **_by_header(own.dates, sheet.headers)}
+        parsed.decimals = {**decimals, **_by_header(own.decimal, sheet.headers)}
         sheet_check_required(parsed)
         sheets.append(parsed)
         notices.extend(sheet.notices)
@@ -335,6 +340,17 @@ def _sheet_setup(
         source = next(iter(presets_seen))
     sheets.sort(key=lambda parsed: ENTITY_ORDER.index(parsed.entity))
     return sheets, source or DEFAULT_SOURCE
+
+
+def _by_header(values: dict[str, str], headers: list[str]) -> dict[str, str]:
+    """Keys naming columns, matched to this file's headers loosely (case, spaces, punctuation, accents)."""
+    actual = {normalize_header(header): header for header in headers}
+    result: dict[str, str] = {}
+    for key, value in values.items():
+        header = key if key in headers else actual.get(normalize_header(key))
+        if header is not None:
+            result[header] = value
+    return result
 
 
 # ------------------------------------------------------------------------------------------------ plan
@@ -357,28 +373,15 @@ def plan_build(
         mapping = ImportMapping.objects.filter(pk=options.mapping_id).first()
         if mapping is None:
             raise ApplicationError(_("The saved mapping no longer exists."), field="mapping")
-    sheets, source = _sheet_setup(workbook, options, mapping, [])
-    notices = list(
-        dict.fromkeys([*notices, *(notice for parsed in sheets for notice in parsed.sheet.notices)])
-    )
+    column_notices: list[str] = []
+    sheets, source = _sheet_setup(workbook, options, mapping, column_notices)
+    notices = list(dict.fromkeys([*notices, *column_notices]))
     problems = Problems()
     questions: list[Question] = []
     total = max(1, workbook.size)
     done_before = 0
     for parsed in sheets:
-        own = options.for_sheet(parsed.name)
-        dates = dict(own.dates)
-        decimals = dict(own.decimal)
-        if mapping is None and parsed.how.startswith("mapping:"):
-            saved = ImportMapping.objects.filter(name=parsed.how.split(":", 1)[1]).first()
-            if saved is not None:
-                saved_sheet = ImportOptions.from_json(saved.options).for_sheet(parsed.name)
-                dates = {**saved_sheet.dates, **dates}
-                decimals = {**saved_sheet.decimal, **decimals}
-        elif mapping is not None:
-            saved_sheet = ImportOptions.from_json(mapping.options).for_sheet(parsed.name)
-            dates = {**saved_sheet.dates, **dates}
-            decimals = {**saved_sheet.decimal, **decimals}
+        dates, decimals = parsed.dates, parsed.decimals
 
         def tick(parsed: ParsedSheet = parsed, offset: int = done_before) -> None:
             if progress is not None:

@@ -186,7 +186,7 @@ def _csv_sheet(opener: Callable[[], IO[bytes]], size: int, display: str, encodin
         counting = _CountingReader(opener())
         text = io.TextIOWrapper(io.BufferedReader(counting, 1024 * 1024), encoding=encoding, newline="")
         state["reader"] = counting
-        return counting, csv.reader(text, delimiter=delimiter)
+        return counting, csv.reader(text, delimiter=delimiter, strict=True)
 
     def read_header() -> list[str]:
         counting, reader = open_text()
@@ -214,6 +214,13 @@ def _csv_sheet(opener: Callable[[], IO[bytes]], size: int, display: str, encodin
                 except StopIteration:
                     return
                 except csv.Error as error:
+                    if "unexpected end of data" in str(error):
+                        raise _refuse(
+                            _(
+                                "%(name)s ends inside a quoted cell that starts near line %(line)s: the file is cut off, or a quote is not closed."
+                            )
+                            % {"name": display, "line": reader.line_num}
+                        ) from error
                     raise _refuse(
                         _("%(name)s cannot be read near line %(line)s: %(error)s")
                         % {"name": display, "line": reader.line_num, "error": error}
