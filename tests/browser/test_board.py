@@ -46,13 +46,16 @@ def test_move_menu_and_lost_with_a_reason(signed_in_page, rep, pipeline):
     won = DealFactory(owner=rep, title="Hooli", amount=Decimal("700.00"))
     page = signed_in_page(rep, path="/")
 
-    page.click(f"#deal-{won.pk} .move-menu summary")
-    page.click(f"#deal-{won.pk} [data-move-to=won]")
+    page.click(f"#deal-{won.pk} [data-open-move-menu]")
+    page.click("#move-menu [data-move-to=won]")
     page.wait_for_selector(f"#deal-{won.pk}", state="detached")
     assert page.locator(".message-success").inner_text().startswith("“Hooli” is won.")
 
-    page.click(f"#deal-{deal.pk} .move-menu summary")
-    page.click(f"#deal-{deal.pk} [data-lost-deal]")
+    page.focus(f"#deal-{deal.pk} [data-open-move-menu]")
+    page.keyboard.press("Enter")  # the keyboard path: open the menu, walk it with the arrow keys
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate("document.activeElement.hasAttribute('data-lost-deal')")
+    page.keyboard.press("Enter")
     page.select_option("#lost-reason", label="Price")
     page.fill("#lost-note", "Went with the cheaper offer")
     page.click("#lost-form button[type=submit]")

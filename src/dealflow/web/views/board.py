@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -38,7 +39,6 @@ from dealflow.deals.selectors_board import (
     board_card_for_user,
     board_column_for_user,
     board_for_user,
-    board_stages,
     forecast_board_for_user,
     forecast_close_date_in,
     forecast_column_for_user,
@@ -145,6 +145,47 @@ def _filter_context(request: HttpRequest, query: BoardQuery, *, all_pipelines: b
     }
 
 
+_SENTINEL = 2147480001
+
+
+def _url_parts(name: str) -> tuple[str, str]:
+    """A route with one integer argument as (prefix, suffix), so 250 cards need no reverse() each."""
+    try:
+        url = reverse(name, args=[_SENTINEL])
+    except NoReverseMatch:
+        return "", ""  # the deal page is another module's; cards show plain titles until it exists
+    prefix, suffix = url.split(str(_SENTINEL))
+    return prefix, suffix
+
+
+def _card_context(kind: str) -> dict:
+    """What every card template needs once per response: URL parts and labels translated once."""
+    deal_prefix, deal_suffix = _url_parts("web:deal_detail")
+    move_name = "web:forecast_board_move" if kind == "forecast" else "web:board_move"
+    move_prefix, move_suffix = _url_parts(move_name)
+    return {
+        "kind": kind,
+        "urls": {
+            "deal_prefix": deal_prefix,
+            "deal_suffix": deal_suffix,
+            "move_prefix": move_prefix,
+            "move_suffix": move_suffix,
+        },
+        "labels": {
+            "close": _("Expected close date"),
+            "close_passed": _("Expected close date has passed"),
+            "no_close": _("No close date"),
+            "days_in_stage": _("Days in this stage"),
+            "rotting": _("rotting"),
+            "overdue": _("Activity overdue"),
+            "today": _("Activity today"),
+            "planned": _("Activity planned"),
+            "no_activity": _("No activity planned"),
+            "move_to": _("Move to…"),
+        },
+    }
+
+
 def _error_response(error: ApplicationError) -> HttpResponse:
     """A refused move: the status of the error and a red toast; the card stays where it was."""
     response = HttpResponse(error.message, status=error.status_code, content_type="text/plain; charset=utf-8")
@@ -167,7 +208,7 @@ def board(request: HttpRequest) -> HttpResponse:
     query = BoardQuery.parse(request.GET, user=request.user)
     if query.pipeline is None:
         return render(request, "web/board/no_pipeline.html")
-    context = _filter_context(request, query)
+    context = _filter_context(request, query) | _card_context("stage")
     context["board"] = board = board_for_user(
         user=request.user, pipeline=query.pipeline, filters=query.filters
     )
@@ -185,8 +226,7 @@ def board_column(request: HttpRequest, stage_id: int) -> HttpResponse:
     column = board_column_for_user(
         user=request.user, stage=stage, filters=query.filters, after=request.GET.get("after", "")
     )
-    context = {"column": column, "querystring": query.querystring(), "kind": "stage"}
-    context["move_options"] = _stage_move_options(board_stages(pipeline=stage.pipeline))
+    context = {"column": column, "querystring": query.querystring()} | _card_context("stage")
     return render(request, "web/board/_cards.html", context)
 
 
@@ -242,11 +282,9 @@ def _moved_context(request: HttpRequest, query: BoardQuery, deal: Deal, from_sta
         "columns": columns,
         "card": card,
         "target_key": str(deal.stage_id),
-        "kind": "stage",
-        "move_options": _stage_move_options(board_stages(pipeline=deal.pipeline)),
         "querystring": query.querystring(),
         "base_currency": base_currency(),
-    }
+    } | _card_context("stage")
 
 
 def _stage_move_options(stages) -> list[dict]:
@@ -278,7 +316,7 @@ FORECAST_TITLES = {
 def forecast_board(request: HttpRequest) -> HttpResponse:
     """Open deals in columns by expected-close month; dragging a card changes its expected close date."""
     query = BoardQuery.parse(request.GET, user=request.user, all_pipelines=True)
-    context = _filter_context(request, query, all_pipelines=True)
+    context = _filter_context(request, query, all_pipelines=True) | _card_context("forecast")
     board = forecast_board_for_user(user=request.user, filters=query.filters, pipeline=query.pipeline)
     board.columns = [_titled(column) for column in board.columns]
     context["board"] = board
@@ -298,8 +336,7 @@ def forecast_board_column(request: HttpRequest, column_key: str) -> HttpResponse
         pipeline=query.pipeline,
         after=request.GET.get("after", ""),
     )
-    context = {"column": _titled(column), "querystring": query.querystring(), "kind": "forecast"}
-    context["move_options"] = _month_move_options()
+    context = {"column": _titled(column), "querystring": query.querystring()} | _card_context("forecast")
     return render(request, "web/board/_cards.html", context)
 
 
@@ -334,11 +371,9 @@ def forecast_board_move(request: HttpRequest, deal_id: int) -> HttpResponse:
         "columns": [_titled(column) for column in columns],
         "card": board_card_for_user(user=user, deal=deal),
         "target_key": month.key,
-        "kind": "forecast",
-        "move_options": _month_move_options(),
         "querystring": query.querystring(),
         "base_currency": base_currency(),
-    }
+    } | _card_context("forecast")
     return render(request, "web/board/_moved.html", context)
 
 

@@ -18,10 +18,14 @@
     return values;
   }
 
+  var moveUrl = board.getAttribute("data-move-url");  // "/board/deals/{0}/move/"
+  var menu = document.getElementById("move-menu");
+
   function move(card, values) {
+    closeMenu(false);
     card.classList.add("is-busy");
     var all = Object.assign(filterValues(), { version: card.getAttribute("data-version") }, values);
-    return window.htmx.ajax("POST", card.getAttribute("data-move-url"), {
+    return window.htmx.ajax("POST", moveUrl.replace("{0}", card.getAttribute("data-deal")), {
       source: card, target: card, swap: "outerHTML", values: all
     }).finally(function () { card.classList.remove("is-busy"); });
   }
@@ -100,21 +104,70 @@
     document.querySelectorAll(".is-drop-target").forEach(function (zone) { zone.classList.remove("is-drop-target"); });
   });
 
+  // One "Move to..." menu per page, opened inside the card whose button was pressed (keyboard and touch).
+  function openMenu(card, button) {
+    if (!menu) return;
+    closeMenu(false);
+    var current = card.getAttribute("data-column");
+    menu.querySelectorAll("[data-move-to]").forEach(function (option) {
+      option.hidden = option.getAttribute("data-move-to") === current;
+    });
+    card.appendChild(menu);
+    menu.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    var first = menu.querySelector(".menu-item:not([hidden])");
+    if (first) first.focus();
+  }
+
+  function closeMenu(restoreFocus) {
+    if (!menu || menu.hidden) return;
+    var card = menu.closest(".deal-card");
+    var button = card ? card.querySelector("[data-open-move-menu]") : null;
+    menu.hidden = true;
+    document.body.appendChild(menu);  // keep it out of cards that a move removes
+    if (button) {
+      button.setAttribute("aria-expanded", "false");
+      if (restoreFocus) button.focus();
+    }
+  }
+
   document.addEventListener("click", function (event) {
     var target = event.target instanceof Element ? event.target : null;
     if (!target) return;
-    var option = target.closest("[data-move-to]");
-    var lost = target.closest("[data-lost-deal]");
-    if (!option && !lost) return;
+    var opener = target.closest("[data-open-move-menu]");
+    if (opener) {
+      var openCard = opener.closest(".deal-card");
+      if (menu && !menu.hidden && menu.parentElement === openCard) closeMenu(true); else openMenu(openCard, opener);
+      return;
+    }
+    var option = target.closest("#move-menu [data-move-to]");
+    var lost = target.closest("#move-menu [data-lost-deal]");
+    if (!option && !lost) {
+      if (menu && !menu.hidden && !menu.contains(target)) closeMenu(false);
+      return;
+    }
     var card = target.closest(".deal-card");
-    var menu = target.closest("details");
-    if (menu) menu.removeAttribute("open");
     if (lost) {
+      closeMenu(false);
       openLost(card);
       return;
     }
     var values = {};
     values[option.getAttribute("data-move-field")] = option.getAttribute("data-move-to");
     move(card, values);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (!menu || menu.hidden) return;
+    if (event.key === "Escape") {
+      event.preventDefault();
+      closeMenu(true);
+    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      var items = Array.prototype.filter.call(menu.querySelectorAll(".menu-item"), function (item) { return !item.hidden; });
+      var index = items.indexOf(document.activeElement);
+      var next = event.key === "ArrowDown" ? index + 1 : index - 1;
+      items[(next + items.length) % items.length].focus();
+    }
   });
 })();
