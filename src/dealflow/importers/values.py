@@ -261,7 +261,10 @@ class PendingDate:
 
 
 def aware(moment: dt.datetime) -> dt.datetime:
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    """A time in UTC; a time without zone is local. (Aware datetimes sharing one ZoneInfo subtract as
+    wall-clock times across a DST change, so everything the importer computes with is UTC.)"""
+    local = timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    return local.astimezone(dt.UTC)
 
 
 def _year(text: str) -> int:
@@ -302,7 +305,7 @@ def parse_date_cell(value: Any) -> dt.date | dt.datetime | PendingDate | None:
                 sign = 1 if zone[0] == "+" else -1
                 digits = zone[1:].replace(":", "")
                 offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-                return moment.replace(tzinfo=dt.timezone(sign * offset))
+                return moment.replace(tzinfo=dt.timezone(sign * offset)).astimezone(dt.UTC)
             return aware(moment)
         if match := _YEAR_FIRST_SLASH.match(text):
             return dt.date(int(match[1]), int(match[2]), int(match[3]))
@@ -366,8 +369,8 @@ class ColumnDates:
 def as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
     """A date becomes the start of that day in the local time zone."""
     if isinstance(value, dt.datetime):
-        return value
-    return timezone.make_aware(dt.datetime(value.year, value.month, value.day))
+        return aware(value)
+    return aware(dt.datetime(value.year, value.month, value.day))
 
 
 def as_date(value: dt.date | dt.datetime) -> dt.date:

@@ -1,0 +1,112 @@
+"""Few new deals go through the services, many through the bulk writer: both write the same rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dealflow.deals.models import Deal, DealEvent, Lead, StageSpell
+from dealflow.importers.mapping import ImportOptions
+from dealflow.importers.services import import_apply
+from dealflow.importers.tests.conftest import FILES
+from dealflow.importers.tests.test_presets import SALESFORCE_ANSWERS
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows(source: str) -> list[tuple]:
+    """Every deal of a source with its events and spells, without ids that differ between the runs."""
+    result = []
+    for deal in Deal.objects.filter(external_source=source).order_by("external_id"):
+        events = [
+            (
+                event.kind, event.field, event.from_value, event.to_value, event.from_stage_id, event.to_stage_id,
+                event.amount_minor, event.currency, event.actor_id, event.origin, event.occurred_at,
+            )
+            for event in DealEvent.objects.filter(deal=deal).order_by("occurred_at", "id")
+        ]  # fmt: skip
+        spells = [
+            (
+                spell.stage_id, spell.entered_at, spell.entered_on, spell.exited_at, spell.exited_on, spell.exit_kind,
+                spell.next_stage_id, spell.duration_days, spell.owner_id,
+            )
+            for spell in StageSpell.objects.filter(deal=deal).order_by("entered_at", "id")
+        ]  # fmt: skip
+        lead = (
+            Lead.objects.filter(pk=deal.lead_id)
+            .values_list("title", "status", "closed_at", "created_at")
+            .first()
+        )
+        result.append(
+            (
+                deal.external_id, deal.title, deal.status, deal.stage_id, deal.amount_minor, deal.currency,
+                deal.expected_close_on, deal.created_at, deal.created_on, deal.closed_on, deal.cycle_days,
+                deal.lead_cycle_days, deal.amount_base_minor, deal.won_at, deal.lost_at, deal.stage_entered_at,
+                deal.last_activity_at, deal.version, deal.probability_override, deal.forecast_category_override,
+                deal.owner_id, deal.team_id, deal.source_id, deal.lost_reason_id, deal.organization.name if deal.organization else None,
+                lead, events, spells,
+            )
+        )  # fmt: skip
+    return result
+
+
+@pytest.mark.parametrize("fixture", ["salesforce", "pipedrive", "dutch"])
+def test_services_and_bulk_writer_write_the_same_history(
+    fixture, salesforce_zip, admin_user, rep, rep2, rate_usd
+):
+    path = {
+        "salesforce": salesforce_zip,
+        "pipedrive": FILES / "pipedrive_deals.csv",
+        "dutch": FILES / "dutch_excel.csv",
+    }[fixture]
+    answers = SALESFORCE_ANSWERS if fixture == "salesforce" else {}
+    if fixture == "dutch":
+        # Without ids the deals are told apart by their title; give each run its own ids.
+        path = _with_ids(path, admin_user)
+
+    _first, result_services = import_apply(
+        path=path,
+        by=admin_user,
+        options=ImportOptions.from_json({**answers, "source": "one"}),
+        use_bulk=False,
+    )
+    _second, result_bulk = import_apply(
+        path=path, by=admin_user, options=ImportOptions.from_json({**answers, "source": "two"}), use_bulk=True
+    )
+
+    assert not result_services.used_bulk and result_bulk.used_bulk
+    assert result_services.created["deals"] == result_bulk.created["deals"] > 0
+    assert _rows("one") == _rows("two")
+
+
+def _with_ids(path, admin_user):
+    """The Dutch sheet with an id column (the same rows, keyed by their line)."""
+    from pathlib import Path
+    from tempfile import mkdtemp
+
+    lines = path.read_bytes().decode("cp1252").splitlines()
+    target = Path(mkdtemp()) / "dutch_with_ids.csv"
+    text = "\r\n".join(
+        [f"Nummer;{lines[0]}", *[f"{number};{line}" for number, line in enumerate(lines[1:], start=1)]]
+    )
+    target.write_bytes(text.encode("cp1252"))
+    return target
+
+
+def test_bulk_path_is_taken_for_many_deals(tmp_path, admin_user, rep, settings):
+    settings.DEALFLOW = {**settings.DEALFLOW, "IMPORT_BULK_THRESHOLD": 10}
+    lines = ["Deal ID,Title,Amount,Stage,Status,Owner,Created,Closed on"]
+    for number in range(40):
+        status = ("won", "lost", "open")[number % 3]
+        closed = f"2025-11-{number % 28 + 1:02d}" if status != "open" else ""
+        lines.append(f"{number},Deal {number},{100 + number},Proposal,{status},rep,2025-10-01 09:00,{closed}")
+    path = tmp_path / "many.csv"
+    path.write_text("\n".join(lines) + "\n")
+
+    _plan, result = import_apply(path=path, by=admin_user)
+
+    assert result.used_bulk and result.created == {"deals": 40}
+    assert DealEvent.objects.count() == 40 + 27  # created, plus won or lost for 27 of them
+    lost = Deal.objects.filter(status="lost").first()
+    assert lost.lost_reason.name == "Other" and lost.closed_on >= dt.date(2025, 11, 1)
