@@ -389,6 +389,19 @@ def test_new_deal_page_creates_a_deal(client, rep, pipeline):
     assert DealEvent.objects.filter(deal=deal, kind="created", origin="web").exists()
 
 
+def test_read_only_analyst_cannot_create_deals(client, analyst, pipeline):
+    client.force_login(analyst)
+    assert client.get(reverse("web:deal_create")).status_code == 403
+    response = client.post(
+        reverse("web:deal_create"),
+        {"title": "Sneaky", "pipeline": pipeline.pk, "currency": "EUR", "owner": analyst.pk},
+    )
+    assert response.status_code == 403
+    assert not Deal.objects.filter(title="Sneaky").exists()
+    html = client.get(reverse("web:deal_list")).content.decode()
+    assert "New deal" not in html and "bulk-bar" not in html
+
+
 def test_new_deal_with_bad_currency_shows_the_error_on_currency(client, rep, pipeline):
     client.force_login(rep)
     response = client.post(

@@ -197,9 +197,27 @@ def test_inbox_query_count_is_fixed(client, rep, django_assert_num_queries):
         LeadFactory(title=f"Lead {number}", owner=rep)
     client.force_login(rep)
     client.get(reverse("web:lead_inbox"))
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         client.get(reverse("web:lead_inbox"))
     for number in range(20):
         LeadFactory(title=f"More {number}", owner=rep, source=lead_source("referral"))
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         client.get(reverse("web:lead_inbox"))
+
+
+def test_teammates_lead_is_read_only_when_the_team_shares_its_leads(client, team, rep, rep2, leads):
+    team.reps_see_team_deals = True
+    team.save()
+    client.force_login(rep2)
+    html = client.get(reverse("web:lead_inbox")).content.decode()
+    own = html.split(f'id="lead-{leads["ref"].pk}"')[1].split("</article>")[0]
+    theirs = html.split(f'id="lead-{leads["web"].pk}"')[1].split("</article>")[0]
+    assert "checklist-form" in own and "Convert to deal" in own
+    assert "checklist-form" not in theirs and "Convert to deal" not in theirs
+    assert client.post(reverse("web:lead_checklist", args=[leads["web"].pk]), {}).status_code == 403
+
+
+def test_read_only_analyst_cannot_create_leads(client, analyst):
+    client.force_login(analyst)
+    assert client.get(reverse("web:lead_create")).status_code == 403
+    assert reverse("web:lead_create") not in client.get(reverse("web:lead_inbox")).content.decode()

@@ -46,6 +46,7 @@ from dealflow.deals.selectors import (
     deal_list_events_for_user,
     pipeline_get_default,
     stage_list,
+    user_check_can_write,
 )
 from dealflow.deals.services import (
     activity_create,
@@ -516,6 +517,7 @@ def deal_activity_create(request: AuthenticatedRequest, deal_id: int) -> HttpRes
 def deal_create_view(request: AuthenticatedRequest) -> HttpResponse:
     """A new deal; with ``?parent=<won deal>`` an upsell of that customer."""
     user = request.user
+    user_check_can_write(user=user)
     parent = _parent_deal(request)
     form = DealCreateForm(request.POST or None, user=user, initial=_create_initial(user, parent))
     if request.method == "POST" and form.is_valid():

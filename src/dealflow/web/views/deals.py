@@ -21,7 +21,7 @@ from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.core.errors import ApplicationError
 from dealflow.core.periods import parse_period
 from dealflow.deals.models import Deal
-from dealflow.deals.selectors import DealFilters, deal_check_can_edit, deal_list_for_user
+from dealflow.deals.selectors import DealFilters, deal_check_can_edit, deal_list_for_user, user_can_write
 from dealflow.deals.services import deal_move_to_stage, deal_update
 from dealflow.web.forms import form_add_application_error
 from dealflow.web.forms.deals import DealBulkForm, DealFilterForm
@@ -94,6 +94,7 @@ def deal_list(request: AuthenticatedRequest) -> HttpResponse:
         "query": query.urlencode(),
         "export_url": f"{export_url}?{query.urlencode()}" if export_url else None,
         "bulk_form": DealBulkForm(user=user, initial={"next": request.get_full_path()}),
+        "can_write": user_can_write(user=user),
         "is_filtered": any(value for name, value in request.GET.items() if name not in {"order", "page"}),
     }
     return render(request, "web/deals/list.html", context)

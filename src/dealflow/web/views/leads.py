@@ -13,10 +13,16 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dealflow.accounts.selectors import user_get_assignable_for_user
+from dealflow.accounts.selectors import owner_editable_q, user_get_assignable_for_user
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.deals.models import Lead, LeadStatus
-from dealflow.deals.selectors import lead_get_for_user, lead_list_for_user, pipeline_get_default
+from dealflow.deals.selectors import (
+    lead_get_for_user,
+    lead_list_for_user,
+    pipeline_get_default,
+    user_can_write,
+    user_check_can_write,
+)
 from dealflow.deals.services import lead_convert, lead_create, lead_disqualify, lead_qualify, lead_update
 from dealflow.web.forms import form_add_application_error
 from dealflow.web.forms.leads import (
@@ -39,8 +45,13 @@ def _checklist_form(lead: Lead, data: Any = None) -> LeadChecklistForm:
     return LeadChecklistForm(data, initial=initial, prefix=f"lead-{lead.pk}")
 
 
-def _lead_card(lead: Lead, form: LeadChecklistForm | None = None) -> dict[str, Any]:
-    return {"lead": lead, "form": form or _checklist_form(lead), "disqualify_form": LeadDisqualifyForm()}
+def _lead_card(lead: Lead, form: LeadChecklistForm | None = None, *, can_edit: bool = True) -> dict[str, Any]:
+    return {
+        "lead": lead,
+        "form": form or _checklist_form(lead),
+        "disqualify_form": LeadDisqualifyForm(),
+        "can_edit": can_edit,
+    }
 
 
 @login_required
@@ -53,11 +64,17 @@ def lead_inbox(request: AuthenticatedRequest) -> HttpResponse:
         user=request.user, status=INBOX_STATUSES, search=search, owner_id=request.user.pk if mine else None
     ).order_by("source__order", "source__name", "-created_at", "-id")
     shown = list(leads[: INBOX_LIMIT + 1])
+    # A teammate's lead (team visibility) is shown read-only: one query finds the ones the user may change.
+    editable = set(
+        leads.filter(owner_editable_q(user=request.user), pk__in=[lead.pk for lead in shown]).values_list(
+            "pk", flat=True
+        )
+    )
     groups: list[dict[str, Any]] = []
     for lead in shown[:INBOX_LIMIT]:
         if not groups or groups[-1]["source"].pk != lead.source_id:
             groups.append({"source": lead.source, "cards": []})
-        groups[-1]["cards"].append(_lead_card(lead))
+        groups[-1]["cards"].append(_lead_card(lead, can_edit=lead.pk in editable))
     context = {
         "groups": groups,
         "is_truncated": len(shown) > INBOX_LIMIT,
@@ -65,6 +82,7 @@ def lead_inbox(request: AuthenticatedRequest) -> HttpResponse:
         "search": search or "",
         "mine": mine,
         "count": min(len(shown), INBOX_LIMIT),
+        "can_write": user_can_write(user=request.user),
     }
     return render(request, "web/leads/inbox.html", context)
 
@@ -99,6 +117,7 @@ def lead_checklist(request: AuthenticatedRequest, lead_id: int) -> HttpResponse:
 def lead_create_view(request: AuthenticatedRequest) -> HttpResponse:
     """A new lead."""
     user = request.user
+    user_check_can_write(user=user)
     form = LeadCreateForm(request.POST or None, user=user, initial={"owner": user})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
