@@ -8,7 +8,10 @@ the database (``core.PeriodicRun``) so several worker processes do not run a job
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,15 @@ def periodic_enqueue_due(*, now: dt.datetime) -> list[str]:
         run, _ = PeriodicRun.objects.get_or_create(name=job.name)
         if not _is_due(job, run.last_run_at, now):
             continue
-        with transaction.atomic():
-            # ``last_run_at=None`` becomes ``IS NULL`` in Django, so a first run is claimed the same way.
-            claimed = PeriodicRun.objects.filter(pk=run.pk, last_run_at=run.last_run_at)
-            if claimed.update(last_run_at=now) != 1:
-                continue
-            import_string(job.task_path).enqueue()
+        try:
+            with transaction.atomic():
+                # ``last_run_at=None`` becomes ``IS NULL`` in Django, so a first run is claimed the same way.
+                claimed = PeriodicRun.objects.filter(pk=run.pk, last_run_at=run.last_run_at)
+                if claimed.update(last_run_at=now) != 1:
+                    continue
+                import_string(job.task_path).enqueue()
+        except Exception:  # one broken job must not stop the others; the claim was rolled back
+            logger.exception("Could not enqueue the periodic job %s.", job.name)
+            continue
         enqueued.append(job.name)
     return enqueued

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -58,6 +59,9 @@ from dealflow.deals.services.money import base_currency
 
 # deal_mark_won writes this text on the follow-up task; test_bulk compares both paths row by row.
 POST_SALE_FOLLOW_UP_NOTES = "Check that the customer is live and happy; look for an upsell."
+_UTC = dt.UTC
+_ACTIVITY_KINDS = frozenset(ActivityKind.values)
+SQLITE_BULK_CACHE_KIB = 256 * 1024
 _CATEGORY_OVERRIDES = {
     "",
     ForecastCategory.PIPELINE,
@@ -126,13 +130,14 @@ class Move:
 
 @dataclass(slots=True)
 class Won:
-    """``deal_mark_won``."""
+    """``deal_mark_won``; ``follow_up_done_at`` is ``activity_complete`` on its follow-up task, right after."""
 
     at: dt.datetime
     by_id: int | None = None
     origin: str = ""
     note: str = ""
     schedule_follow_up: bool = True
+    follow_up_done_at: dt.datetime | None = None
 
 
 @dataclass(slots=True)
@@ -349,6 +354,7 @@ class BulkWriter:
             days.append(valid_from)
             values.append(rate)
         self._base_cache: dict[tuple[str, dt.date], Decimal] = {}
+        self._offsets: dict[dt.date, dt.timedelta | None] = {}
         self.tables = {
             "lead": _Table.for_model(Lead, _LEAD_COLUMNS, self.connection),
             "deal": _Table.for_model(Deal, _DEAL_COLUMNS, self.connection),
@@ -361,6 +367,13 @@ class BulkWriter:
             _identity if self.is_postgres else _sqlite_datetime
         )
         self._day: Callable[[dt.date | None], Any] = _identity if self.is_postgres else _sqlite_date
+        self._sqlite_cache_size: int | None = None
+        if not self.is_postgres:
+            # Index pages of million-row tables do not fit SQLite's default 2 MB page cache.
+            with self.connection.cursor() as cursor:
+                cursor.execute("PRAGMA cache_size")
+                self._sqlite_cache_size = cursor.fetchone()[0]
+                cursor.execute(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
 
     # -- context manager: rebuild the derived tables once after the whole load --
 
@@ -381,11 +394,27 @@ class BulkWriter:
             if not self.is_postgres:
                 cursor.execute("PRAGMA analysis_limit = 1000")  # sampled statistics: seconds, not minutes
             cursor.execute("ANALYZE")
+            if self._sqlite_cache_size is not None:
+                cursor.execute(f"PRAGMA cache_size = {int(self._sqlite_cache_size)}")
 
     # -- helpers that mirror the services --
 
     def local_date(self, moment: dt.datetime) -> dt.date:
-        return moment.astimezone(self.timezone).date() if moment.tzinfo else moment.date()
+        """timezone.localdate(moment), with the zone's offset looked up once per UTC day."""
+        if moment.tzinfo is not _UTC:
+            return timezone.localdate(moment) if moment.tzinfo else moment.date()
+        day = moment.date()
+        try:
+            offset = self._offsets[day]
+        except KeyError:
+            midnight = dt.datetime.combine(day, dt.time(0), tzinfo=_UTC)
+            first = midnight.astimezone(self.timezone).utcoffset()
+            last = (midnight + dt.timedelta(days=1, microseconds=-1)).astimezone(self.timezone).utcoffset()
+            offset = first if first == last else None  # None: the zone changes its offset that day
+            self._offsets[day] = offset
+        if offset is None:
+            return moment.astimezone(self.timezone).date()
+        return (moment + offset).date()
 
     def to_base(self, amount_minor: int, currency: str, day: dt.date) -> int:
         """convert_minor_to_base, with the rates read once."""
@@ -457,7 +486,7 @@ class BulkWriter:
         subject = str(activity.subject or "").strip()
         if not subject:
             raise ApplicationError("An activity needs a subject.", field="subject")
-        if activity.kind not in ActivityKind.values:
+        if activity.kind not in _ACTIVITY_KINDS:
             raise ApplicationError(f"Kind must be one of {', '.join(ActivityKind.values)}.", field="kind")
         done_at = activity.done_at
         if activity.kind == ActivityKind.NOTE and done_at is None:
@@ -556,10 +585,12 @@ class BulkWriter:
                     for row in rows:
                         copy.write_row(row)
         else:
-            placeholders = ", ".join(["%s"] * len(columns))
+            placeholders = ", ".join(["?"] * len(columns))
             if extra:
                 rows = [row + extra for row in rows]
-            cursor.executemany(
+            # The raw sqlite3 cursor: Django's wrapper would rewrite the query and tee the rows.
+            sqlite3.Cursor.executemany(
+                cursor.cursor,
                 f'INSERT INTO "{table.name}" ({column_sql}) VALUES ({placeholders})',  # noqa: S608
                 rows,
             )
@@ -733,14 +764,16 @@ class _DealReplay:
             won_stage,
         )
         if step.schedule_follow_up:
-            moment = self.writer._moment
+            moment, done_at = self.writer._moment, step.follow_up_done_at
             self.activities.append(
                 (
                     moment(at), self.now, ActivityKind.TASK.value, f"Post-sale follow-up: {self.title}"[:200],
-                    POST_SALE_FOLLOW_UP_NOTES, moment(at + dt.timedelta(days=POST_SALE_FOLLOW_UP_DAYS)), None,
-                    self.owner_id, self.deal.id, None, self.person_id, "post_sale", "", "",
+                    POST_SALE_FOLLOW_UP_NOTES, moment(at + dt.timedelta(days=POST_SALE_FOLLOW_UP_DAYS)),
+                    moment(done_at), self.owner_id, self.deal.id, None, self.person_id, "post_sale", "", "",
                 )
             )  # fmt: skip
+            if done_at is not None:
+                self.last_activity_at = max(done_at, self.last_activity_at)
 
     def lose(self, step: Lost) -> None:
         """deal_mark_lost."""
@@ -941,15 +974,15 @@ def _identity(value):
     return value
 
 
-_UTC = dt.UTC
-
-
 def _sqlite_datetime(value: dt.datetime | None) -> str | None:
+    """Naive UTC text, as Django's SQLite adapter writes it ('2026-03-02 09:00:00[.ffffff]')."""
     if value is None:
         return None
-    if value.tzinfo is not None:
-        value = value.astimezone(_UTC).replace(tzinfo=None)
-    return str(value)
+    if value.tzinfo is _UTC:
+        return value.isoformat(" ")[:-6]  # drop "+00:00"
+    if value.tzinfo is None:
+        value = timezone.make_aware(value)
+    return value.astimezone(_UTC).isoformat(" ")[:-6]
 
 
 def _sqlite_date(value: dt.date | None) -> str | None:

@@ -1,0 +1,28 @@
+"""`dealflow serve`: the web server alone (gunicorn; whitenoise serves the static files)."""
+
+from __future__ import annotations
+
+import os
+
+from django.utils.translation import gettext as _
+
+from dealflow.cli.base import DealflowCommand
+from dealflow.cli.processes import default_bind, default_web_workers, gunicorn_command
+
+
+class Command(DealflowCommand):
+    help = _("Serve Dealflow with gunicorn. Run `dealflow migrate` and `dealflow collectstatic` first.")
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--bind", default=default_bind(), help=_("Address to listen on (default: %(default)s).")
+        )
+        parser.add_argument(
+            "--workers", type=int, default=default_web_workers(), help=_("Web worker processes.")
+        )
+
+    def handle(self, *args, bind: str, workers: int, **options):
+        command = gunicorn_command(bind=bind, workers=workers)
+        self.stdout.write(_("Serving Dealflow on http://%(bind)s") % {"bind": bind})
+        self.stdout.flush()
+        os.execv(command[0], command)  # noqa: S606 - gunicorn takes over this process and its signals
