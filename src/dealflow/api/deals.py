@@ -140,6 +140,10 @@ class DealQuery(Schema):
     source: str | None = None
     close_from: dt.date | None = None
     close_to: dt.date | None = None
+    closed_from: dt.date | None = None
+    closed_to: dt.date | None = None
+    created_from: dt.date | None = None
+    created_to: dt.date | None = None
     q: str | None = None
     mine: bool = False
     order: str | None = None

@@ -85,6 +85,10 @@ class DealFilters:
             source=data.get("source") or None,
             close_from=date("close_from"),
             close_to=date("close_to"),
+            closed_from=date("closed_from"),
+            closed_to=date("closed_to"),
+            created_from=date("created_from"),
+            created_to=date("created_to"),
             search=(str(data.get("q") or data.get("search") or "").strip() or None),
             mine=mine,
         )

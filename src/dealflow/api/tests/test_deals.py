@@ -263,3 +263,37 @@ def test_an_upsell_names_its_parent(api_as, rep, outsider):
     assert (response.status_code, response.data["parent_id"]) == (201, parent.pk)
     response = api_as(outsider).post("/deals", {"title": "Upsell", "parent_id": parent.pk})
     assert (response.status_code, response.data["field"]) == (400, "parent_id")
+
+
+@pytest.mark.django_db
+def test_closed_and_created_date_filters(api_as, rep):
+    early = DealFactory(owner=rep, title="Early", at=dt.datetime(2026, 1, 10, 12, tzinfo=dt.UTC))
+    late = DealFactory(owner=rep, title="Late", at=dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC))
+    services.deal_mark_won(deal=early, by=rep, at=dt.datetime(2026, 4, 2, 12, tzinfo=dt.UTC))
+    services.deal_mark_won(deal=late, by=rep, at=dt.datetime(2026, 5, 2, 12, tzinfo=dt.UTC))
+    api = api_as(rep)
+    assert [deal["title"] for deal in api.get("/deals", created_from="2026-02-01").data["items"]] == ["Late"]
+    assert [deal["title"] for deal in api.get("/deals", closed_to="2026-04-30").data["items"]] == ["Early"]
+
+
+@pytest.mark.django_db
+def test_the_list_reads_a_fixed_number_of_queries(api_as, rep, django_assert_max_num_queries):
+    for number in range(3):
+        DealFactory(owner=rep, title=f"Deal {number}")
+    api = api_as(rep)
+    api.get("/deals")  # warm the session
+
+    def count_queries(limit: int) -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get("/deals", limit=limit).status_code == 200
+        return len(queries)
+
+    few = count_queries(1)
+    for number in range(3, 20):
+        DealFactory(owner=rep, title=f"Deal {number}")
+    assert count_queries(20) == few  # no query per deal (N+1)
+    with django_assert_max_num_queries(6):  # session, user, roles, rate limit, count, page
+        api.get("/deals", limit=20)
