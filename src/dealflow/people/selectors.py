@@ -437,11 +437,13 @@ def _question_result(
 class TrendPoint:
     run: SurveyRun
     invited: int
-    answered: int
+    answered: int | None  # None: a team too small to show even its response count
     enps: Enps | None  # None when this run's group is below the threshold
 
     @property
     def response_rate(self) -> float | None:
+        if self.answered is None:
+            return None
         return response_rate(answered=self.answered, invited=self.invited)
 
 
@@ -471,7 +473,7 @@ def survey_enps_trend_for_user(*, survey_id: int, user: User, team_id: int | Non
     invited = {
         run_id: (how_many, answered)
         for run_id, how_many, answered in invitations.values_list("run_id")
-        .annotate(n=Count("*"), answered=Count("*", filter=Q(is_answered=True)))
+        .annotate(n=Count("*"), answered=Count("pk", filter=Q(is_answered=True)))
         .order_by()
     }
     responses: dict[int, dict[int | None, int]] = {}
@@ -502,11 +504,10 @@ def survey_enps_trend_for_user(*, survey_id: int, user: User, team_id: int | Non
         enps = enps_from_counts(scores.get(run.pk, {})) if visible and question is not None else None
         if enps is not None and not group_is_reportable(count=enps.total, threshold=threshold):
             enps = None
-        how_many, answered = invited.get(run.pk, (0, 0))
-        if team is not None:
-            answered = (
-                by_team.get(team.pk, 0) if group_is_reportable(count=how_many, threshold=threshold) else 0
-            )
+        how_many, answered_count = invited.get(run.pk, (0, 0))
+        answered: int | None = answered_count
+        if team is not None and not group_is_reportable(count=how_many, threshold=threshold):
+            answered = None
         points.append(TrendPoint(run=run, invited=how_many, answered=answered, enps=enps))
     return EnpsTrend(
         survey=survey, team=team, threshold=threshold, has_enps_question=question is not None, points=points

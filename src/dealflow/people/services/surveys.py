@@ -46,7 +46,7 @@ MAX_TEXT_ANSWER = 2000
 def anonymity_threshold() -> int:
     """Fewest answers a group needs before anything about its answers is shown (a setting, never below 3)."""
     configured = settings.DEALFLOW.get("SURVEY_ANONYMITY_THRESHOLD", 5)
-    return max(MINIMUM_THRESHOLD, int(configured))
+    return max(MINIMUM_THRESHOLD, int(str(configured)))
 
 
 @dataclass
@@ -402,7 +402,7 @@ def survey_response_submit(
         )
         if not claimed:
             raise ConflictError(_("You have already answered this survey."), field="run")
-        team_id = invitation["team_id"]
+        team_id: int | None = invitation["team_id"]
         if team_id is not None:
             team_size = SurveyInvitation.objects.filter(run=run, team_id=team_id).aggregate(n=Count("*"))["n"]
             if team_size < anonymity_threshold():

@@ -1,0 +1,519 @@
+"""Team pulse: surveys (builder, answer page, results, eNPS trend, CSV) and one-on-ones.
+
+Results come only from ``people.selectors`` (which apply the anonymity threshold); the one-on-one page
+adds the rep's open deals needing attention from the deals selectors, gated for the viewer. That join
+happens here, in the web layer, because the people app never reads pipeline data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from dealflow.accounts.models import User
+from dealflow.core import clock
+from dealflow.core.errors import ApplicationError
+from dealflow.deals.models import DealEvent, EventKind
+from dealflow.deals.selectors import DealFilters, deal_list_for_user
+from dealflow.people import selectors, services
+from dealflow.people.calendar import meeting_ics, series_ics
+from dealflow.people.exports import results_csv
+from dealflow.people.models import QuestionKind
+from dealflow.web.forms import form_add_application_error
+from dealflow.web.forms.people import ActionItemForm, SeriesForm, SurveyForm
+from dealflow.web.views.workspace import (
+    AuthenticatedRequest,
+    is_htmx,
+    permission_errors_as_403,
+    redirect_next,
+)
+
+AGREEMENT_LABELS = {
+    1: _("Strongly disagree"),
+    2: _("Disagree"),
+    3: _("Neutral"),
+    4: _("Agree"),
+    5: _("Strongly agree"),
+}
+ATTENTION_LIMIT = 20
+
+
+def _team_id(request: AuthenticatedRequest) -> int | None:
+    value = request.GET.get("team") or ""
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError as error:
+        raise Http404("No such team.") from error
+
+
+# --- Home and the in-app notices ----------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def people_home(request: AuthenticatedRequest) -> HttpResponse:
+    """Surveys waiting for the user's answer, the surveys they run, their one-on-ones and action items."""
+    user = request.user
+    surveys = list(selectors.survey_list_for_user(user=user)[:50])
+    context = {
+        "invitations": selectors.invitation_list_pending_for_user(user=user),
+        "surveys": [
+            (survey, selectors.survey_run_list_for_user(survey_id=survey.pk, user=user)[:1])
+            for survey in surveys
+        ],
+        "can_create_survey": selectors.survey_team_list_manageable(user=user).exists(),
+        "series_list": selectors.one_on_one_series_list_for_user(user=user).filter(is_active=True),
+        "action_items": selectors.action_item_list_open_for_user(user=user)[:20],
+        "today": clock.today(),
+    }
+    return render(request, "web/people/home.html", context)
+
+
+def _action_items_partial(request: AuthenticatedRequest) -> HttpResponse:
+    context = {
+        "action_items": selectors.action_item_list_open_for_user(user=request.user)[:100],
+        "invitations": selectors.invitation_list_pending_for_user(user=request.user),
+        "today": clock.today(),
+    }
+    return render(request, "web/people/_action_items.html", context)
+
+
+@login_required
+@require_GET
+def people_action_items(request: AuthenticatedRequest) -> HttpResponse:
+    """Partial for "My activities": the user's open one-on-one action items and unanswered surveys."""
+    return _action_items_partial(request)
+
+
+# --- Surveys ------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@permission_errors_as_403
+def people_survey_new(request: AuthenticatedRequest) -> HttpResponse:
+    """The survey builder."""
+    if not selectors.survey_team_list_manageable(user=request.user).exists():
+        raise Http404("Only managers create surveys.")
+    form = SurveyForm(request.POST or None, user=request.user, initial={"starts_on": clock.today()})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            survey = services.survey_create(
+                title=data["title"],
+                teams=list(data["teams"]),
+                questions=form.question_specs(),
+                cadence=data["cadence"],
+                starts_on=data["starts_on"],
+                open_days=data["open_days"],
+                by=request.user,
+            )
+        except ApplicationError as error:
+            form_add_application_error(form, error)
+        else:
+            messages.success(request, _("Survey created."))
+            return HttpResponseRedirect(reverse("web:people_survey", args=[survey.pk]))
+    return render(request, "web/people/survey_form.html", {"form": form, "max_questions": 10})
+
+
+@login_required
+@require_GET
+def people_survey(request: AuthenticatedRequest, survey_id: int) -> HttpResponse:
+    """A survey: its questions and runs with response rates."""
+    survey = selectors.survey_get_for_user(survey_id=survey_id, user=request.user)
+    context = {
+        "survey": survey,
+        "questions": survey.questions.order_by("position"),
+        "runs": selectors.survey_run_list_for_user(survey_id=survey.pk, user=request.user),
+        "today": clock.today(),
+    }
+    return render(request, "web/people/survey_detail.html", context)
+
+
+@login_required
+@require_POST
+def people_survey_deactivate(request: AuthenticatedRequest, survey_id: int) -> HttpResponse:
+    survey = selectors.survey_get_for_user(survey_id=survey_id, user=request.user)
+    services.survey_deactivate(survey=survey, by=request.user)
+    messages.success(request, _("No new runs of this survey will open."))
+    return HttpResponseRedirect(reverse("web:people_survey", args=[survey.pk]))
+
+
+@login_required
+@require_POST
+def people_run_close(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
+    run = selectors.survey_run_get_for_user(run_id=run_id, user=request.user)
+    try:
+        services.survey_run_close(run=run, by=request.user)
+        messages.success(request, _("The run is closed; no more answers are accepted."))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return HttpResponseRedirect(reverse("web:people_survey", args=[run.survey_id]))
+
+
+def _answer_rows(questions: list, posted: dict[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for question in questions:
+        if question.kind == QuestionKind.CHOICE:
+            options = list(enumerate(question.display_choices))
+        elif question.kind == QuestionKind.AGREEMENT:
+            options = [(value, str(AGREEMENT_LABELS[value])) for value in range(1, 6)]
+        elif question.kind == QuestionKind.TEXT:
+            options = []
+        else:
+            options = [(value, str(value)) for value in range(0, 11)]
+        name = f"question_{question.pk}"
+        rows.append({"question": question, "name": name, "options": options, "value": posted.get(name, "")})
+    return rows
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@permission_errors_as_403
+def people_answer(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
+    """The answer page of a run the user is invited to."""
+    page = selectors.survey_run_get_for_respondent(run_id=run_id, user=request.user)
+    error = None
+    if request.method == "POST" and page.is_open and not page.is_answered:
+        answers = {
+            key.removeprefix("question_"): value
+            for key, value in request.POST.items()
+            if key.startswith("question_")
+        }
+        try:
+            services.survey_response_submit(run=page.run, user=request.user, answers=answers)
+        except ApplicationError as refusal:
+            error = refusal
+        else:
+            messages.success(request, _("Thank you. Your answers were saved anonymously."))
+            return HttpResponseRedirect(reverse("web:people_home"))
+    context = {
+        "page": page,
+        "rows": _answer_rows(page.questions, request.POST.dict() if request.method == "POST" else {}),
+        "error": error,
+    }
+    return render(request, "web/people/answer.html", context, status=400 if error else 200)
+
+
+@login_required
+@require_GET
+def people_results(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
+    """A run's results (whole, or one team when that keeps the threshold)."""
+    run = selectors.survey_run_get_for_user(run_id=run_id, user=request.user)
+    teams = (
+        selectors.survey_team_list_manageable(user=request.user).filter(surveys=run.survey).order_by("name")
+    )
+    refusal = None
+    try:
+        results = selectors.survey_run_results_for_user(
+            run_id=run.pk, user=request.user, team_id=_team_id(request)
+        )
+    except ApplicationError as error:
+        refusal = error.message
+        results = selectors.survey_run_results_for_user(run_id=run.pk, user=request.user)
+    context = {"results": results, "teams": teams, "refusal": refusal, "agreement_labels": AGREEMENT_LABELS}
+    return render(request, "web/people/results.html", context, status=400 if refusal else 200)
+
+
+@login_required
+@require_GET
+def people_results_csv(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
+    """The results as CSV, refused (like the page) below the threshold."""
+    try:
+        results = selectors.survey_run_results_for_user(
+            run_id=run_id, user=request.user, team_id=_team_id(request)
+        )
+        body = results_csv(results=results)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return HttpResponseRedirect(reverse("web:people_results", args=[run_id]))
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="survey-run-{run_id}.csv"'
+    return response
+
+
+def _trend_figure(trend: selectors.EnpsTrend) -> dict[str, Any]:
+    points = [point for point in trend.points if point.enps is not None]
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": str(_("eNPS")),
+                "x": [point.run.opens_on.isoformat() for point in points],
+                "y": [point.enps.score for point in points if point.enps],
+            }
+        ],
+        "layout": {"yaxis": {"range": [-100, 100], "zeroline": True, "title": {"text": str(_("eNPS"))}}},
+    }
+
+
+@login_required
+@require_GET
+def people_enps(request: AuthenticatedRequest, survey_id: int) -> HttpResponse:
+    """eNPS over a survey's runs, whole or per team."""
+    survey = selectors.survey_get_for_user(survey_id=survey_id, user=request.user)
+    trend = selectors.survey_enps_trend_for_user(
+        survey_id=survey.pk, user=request.user, team_id=_team_id(request)
+    )
+    teams = selectors.survey_team_list_manageable(user=request.user).filter(surveys=survey).order_by("name")
+    context = {"trend": trend, "teams": teams, "figure": _trend_figure(trend)}
+    return render(request, "web/people/enps.html", context)
+
+
+# --- One-on-ones --------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@permission_errors_as_403
+def people_one_on_ones(request: AuthenticatedRequest) -> HttpResponse:
+    """The user's one-on-one series, and (for managers) a form to start one."""
+    form = SeriesForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            series = services.one_on_one_series_create(
+                manager=request.user, by=request.user, **form.cleaned_data
+            )
+        except ApplicationError as error:
+            form_add_application_error(form, error)
+        else:
+            messages.success(request, _("One-on-one planned."))
+            return HttpResponseRedirect(reverse("web:people_series", args=[series.pk]))
+    context = {
+        "series_list": selectors.one_on_one_series_list_for_user(user=request.user),
+        "form": form if form.has_partners() else None,
+    }
+    return render(request, "web/people/one_on_ones.html", context)
+
+
+def _deals_needing_attention(*, rep: User, viewer: User) -> list[dict[str, Any]]:
+    """The rep's open deals the viewer may see that are overdue, stale (past the stage's rotting days) or slipping."""
+    today, now = clock.today(), clock.now()
+    deals = list(
+        deal_list_for_user(
+            user=viewer, filters=DealFilters(owner_id=rep.pk, status="open"), order="expected_close_on"
+        )[:500]
+    )
+    pushes: dict[int, int] = {}
+    for deal_id, before, after in DealEvent.objects.filter(
+        deal_id__in=[deal.pk for deal in deals], kind=EventKind.CLOSE_DATE_CHANGED
+    ).values_list("deal_id", "from_value", "to_value"):
+        if before and after and after > before:  # ISO dates compare as text
+            pushes[deal_id] = pushes.get(deal_id, 0) + 1
+    rows = []
+    for deal in deals:
+        reasons = []
+        if deal.expected_close_on and deal.expected_close_on < today:
+            reasons.append(
+                _("close date passed %(days)d days ago") % {"days": (today - deal.expected_close_on).days}
+            )
+        touched = max(moment for moment in (deal.last_activity_at, deal.stage_entered_at) if moment)
+        idle = (now - touched).days
+        if idle > deal.stage.rotting_days:
+            reasons.append(_("stale for %(days)d days") % {"days": idle})
+        if pushes.get(deal.pk):
+            reasons.append(
+                ngettext(
+                    "close date pushed back once", "close date pushed back %(count)d times", pushes[deal.pk]
+                )
+                % {"count": pushes[deal.pk]}
+            )
+        if reasons:
+            rows.append({"deal": deal, "reasons": reasons})
+    return rows[:ATTENTION_LIMIT]
+
+
+@login_required
+@require_GET
+def people_series(request: AuthenticatedRequest, series_id: int) -> HttpResponse:
+    """A rep's one-on-one page: the next meeting, earlier meetings and the rep's deals needing attention."""
+    series = selectors.one_on_one_series_get_for_user(series_id=series_id, user=request.user)
+    context = {
+        "series": series,
+        "next_meeting": selectors.meeting_next_for_series(series=series),
+        "meetings": selectors.meeting_list_for_series(series=series),
+        "attention": _deals_needing_attention(rep=series.rep, viewer=request.user),
+        "is_participant": request.user.pk in series.participant_ids(),
+    }
+    return render(request, "web/people/series.html", context)
+
+
+@login_required
+@require_POST
+@permission_errors_as_403
+def people_series_stop(request: AuthenticatedRequest, series_id: int) -> HttpResponse:
+    series = selectors.one_on_one_series_get_for_user(series_id=series_id, user=request.user)
+    services.one_on_one_series_stop(series=series, by=request.user)
+    messages.success(request, _("This one-on-one no longer repeats."))
+    return HttpResponseRedirect(reverse("web:people_series", args=[series.pk]))
+
+
+def _ics_response(body: bytes, name: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.ics"'
+    return response
+
+
+@login_required
+@require_GET
+def people_series_ics(request: AuthenticatedRequest, series_id: int) -> HttpResponse:
+    series = selectors.one_on_one_series_get_for_user(series_id=series_id, user=request.user)
+    upcoming = selectors.meeting_next_for_series(series=series)
+    starts_at = upcoming.scheduled_at if upcoming else series.first_meeting_at
+    return _ics_response(series_ics(series=series, starts_at=starts_at), f"one-on-one-{series.pk}")
+
+
+def _meeting_context(request: AuthenticatedRequest, meeting) -> dict[str, Any]:
+    series = meeting.series
+    participants = [series.manager, series.rep]
+    return {
+        "meeting": meeting,
+        "series": series,
+        "agenda": selectors.agenda_list_for_meeting(meeting=meeting),
+        "action_items": selectors.action_item_list_for_meeting(meeting=meeting),
+        "private_note": selectors.private_note_text_for_user(meeting=meeting, user=request.user),
+        "is_participant": request.user.pk in series.participant_ids(),
+        "action_form": ActionItemForm(participants=participants, initial={"owner": series.rep_id}),
+        "today": clock.today(),
+    }
+
+
+@login_required
+@require_GET
+def people_meeting(request: AuthenticatedRequest, meeting_id: int) -> HttpResponse:
+    """One meeting: shared agenda and notes, the viewer's own private note, action items."""
+    meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
+    return render(request, "web/people/meeting.html", _meeting_context(request, meeting))
+
+
+@login_required
+@require_GET
+def people_meeting_ics(request: AuthenticatedRequest, meeting_id: int) -> HttpResponse:
+    meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
+    return _ics_response(meeting_ics(meeting=meeting), f"one-on-one-meeting-{meeting.pk}")
+
+
+def _after_meeting_change(
+    request: AuthenticatedRequest, meeting, partial: str, error: ApplicationError | None = None
+) -> HttpResponse:
+    """HTMX gets the changed section back; a plain form post goes back to the meeting page."""
+    if is_htmx(request):
+        context = _meeting_context(request, meeting)
+        context["error"] = error.message if error else None
+        return render(request, partial, context, status=400 if error else 200)
+    if error:
+        messages.error(request, error.message)
+    return redirect_next(request, reverse("web:people_meeting", args=[meeting.pk]))
+
+
+@login_required
+@require_POST
+@permission_errors_as_403
+def people_agenda_add(request: AuthenticatedRequest, meeting_id: int) -> HttpResponse:
+    meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
+    try:
+        services.agenda_item_add(meeting=meeting, text=request.POST.get("text", ""), by=request.user)
+    except ApplicationError as error:
+        return _after_meeting_change(request, meeting, "web/people/_agenda.html", error)
+    return _after_meeting_change(request, meeting, "web/people/_agenda.html")
+
+
+@login_required
+@require_POST
+@permission_errors_as_403
+def people_agenda_toggle(request: AuthenticatedRequest, item_id: int) -> HttpResponse:
+    item = selectors.agenda_item_get_for_user(item_id=item_id, user=request.user)
+    services.agenda_item_set_done(item=item, is_done=request.POST.get("is_done") == "1", by=request.user)
+    return _after_meeting_change(request, item.meeting, "web/people/_agenda.html")
+
+
+@login_required
+@require_POST
+@permission_errors_as_403
+def people_meeting_notes(request: AuthenticatedRequest, meeting_id: int) -> HttpResponse:
+    """Save the shared notes, or (``kind=private``) the viewer's own private note."""
+    meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
+    text = request.POST.get("text", "")
+    try:
+        if request.POST.get("kind") == "private":
+            services.private_note_set(meeting=meeting, text=text, by=request.user)
+        else:
+            services.meeting_shared_notes_set(meeting=meeting, text=text, by=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Notes saved."))
+    return HttpResponseRedirect(reverse("web:people_meeting", args=[meeting.pk]))
+
+
+@login_required
+@require_POST
+@permission_errors_as_403
+def people_action_add(request: AuthenticatedRequest, meeting_id: int) -> HttpResponse:
+    meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
+    participants = {
+        meeting.series.manager_id: meeting.series.manager,
+        meeting.series.rep_id: meeting.series.rep,
+    }
+    form = ActionItemForm(request.POST, participants=list(participants.values()))
+    if not form.is_valid():
+        error = ApplicationError(" ".join(str(message) for message in form.errors.values()), field="text")
+        return _after_meeting_change(request, meeting, "web/people/_actions.html", error)
+    data = form.cleaned_data
+    try:
+        services.action_item_add(
+            meeting=meeting,
+            text=data["text"],
+            owner=participants[data["owner"]],
+            due_on=data["due_on"],
+            by=request.user,
+        )
+    except ApplicationError as error:
+        return _after_meeting_change(request, meeting, "web/people/_actions.html", error)
+    return _after_meeting_change(request, meeting, "web/people/_actions.html")
+
+
+@login_required
+@require_POST
+@permission_errors_as_403
+def people_action_toggle(request: AuthenticatedRequest, item_id: int) -> HttpResponse:
+    """Mark an action item done or open; from "My activities" the partial list comes back."""
+    item = selectors.action_item_get_for_user(item_id=item_id, user=request.user)
+    services.action_item_set_done(item=item, is_done=request.POST.get("is_done") == "1", by=request.user)
+    if request.POST.get("from") == "activities":
+        return (
+            _action_items_partial(request)
+            if is_htmx(request)
+            else redirect_next(request, reverse("web:people_home"))
+        )
+    return _after_meeting_change(request, item.meeting, "web/people/_actions.html")
+
+
+@login_required
+@require_POST
+@permission_errors_as_403
+def people_meeting_complete(request: AuthenticatedRequest, meeting_id: int) -> HttpResponse:
+    """Mark the meeting held; open agenda items move to the next meeting, which opens."""
+    meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
+    try:
+        following = services.meeting_complete(meeting=meeting, by=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return HttpResponseRedirect(reverse("web:people_meeting", args=[meeting.pk]))
+    local = timezone.localtime(following.scheduled_at)
+    messages.success(
+        request, _("Meeting held. Next one: %(when)s.") % {"when": local.strftime("%Y-%m-%d %H:%M")}
+    )
+    return HttpResponseRedirect(reverse("web:people_meeting", args=[following.pk]))
