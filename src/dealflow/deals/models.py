@@ -156,6 +156,8 @@ class Lead(BaseModel):
         indexes = [
             models.Index(fields=["external_source", "external_id"]),
             models.Index(fields=["owner", "status"]),
+            # Lead conversion counts leads per period from this index alone (metrics).
+            models.Index(fields=["created_on", "owner", "team", "source"], name="lead_created_metrics"),
         ]
 
     def __str__(self) -> str:
@@ -242,6 +244,8 @@ class Deal(BaseModel):
             models.Index(fields=["status", "closed_on"]),
             models.Index(fields=["status", "expected_close_on"]),
             models.Index(fields=["external_source", "external_id"]),
+            # Stale open deals per stage past its rotting threshold, from this index alone (metrics).
+            models.Index(fields=["status", "stage", "last_activity_at"], name="deal_open_stage_activity"),
         ]
 
     def __str__(self) -> str:
@@ -398,3 +402,266 @@ class Activity(BaseModel):
     @property
     def is_done(self) -> bool:
         return self.done_at is not None
+
+
+# --- Derived analytics tables (docs/decisions/0001-metrics-derived-tables.md) -----------------------
+# Written only by dealflow.deals.services.derived, in the same transaction as the change they mirror,
+# and rebuilt from the tables above by derived_rebuild() after a bulk load. Metrics read these, never
+# the event log, so a dashboard at a million deals scans narrow, covering indexes instead of joining.
+
+
+class DealFact(models.Model):
+    """One row per deal: what metrics filter and sum on, plus what Deal lacks (furthest stage, pushes)."""
+
+    deal = models.OneToOneField("deals.Deal", primary_key=True, on_delete=models.CASCADE, related_name="fact")
+    pipeline = models.ForeignKey(
+        "deals.Pipeline", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    stage = models.ForeignKey(
+        "deals.Stage", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    owner = models.ForeignKey(
+        "accounts.User", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    source = models.ForeignKey(
+        "deals.LeadSource",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    status = models.CharField(max_length=8)
+    created_on = models.DateField()
+    closed_on = models.DateField(null=True)
+    expected_close_on = models.DateField(null=True)
+    cycle_days = models.IntegerField(null=True)
+    lead_cycle_days = models.IntegerField(null=True)
+    amount_minor = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    amount_base_minor = models.BigIntegerField(null=True)
+    # The open stage of highest order the deal ever entered (won deals count as past every stage).
+    furthest_stage = models.ForeignKey(
+        "deals.Stage", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    # The lead the deal came from, frozen at conversion (a converted lead can no longer change).
+    lead_created_on = models.DateField(null=True)
+    lead_owner = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    lead_team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    lead_source = models.ForeignKey(
+        "deals.LeadSource",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    close_date_pushes = models.PositiveIntegerField(default=0)  # expected close date moved later
+    last_pushed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            # Index keys carry every column the metric reads, so both engines answer from the index alone
+            # (SQLite has no INCLUDE). Chosen from EXPLAIN output at 1M deals; see docs/benchmarks.md.
+            models.Index(
+                fields=[
+                    "closed_on",
+                    "pipeline",
+                    "status",
+                    "owner",
+                    "team",
+                    "source",
+                    "amount_base_minor",
+                    "cycle_days",
+                    "lead_cycle_days",
+                ],
+                name="dealfact_closed",
+            ),
+            models.Index(
+                fields=[
+                    "created_on",
+                    "pipeline",
+                    "furthest_stage",
+                    "status",
+                    "owner",
+                    "team",
+                    "source",
+                    "currency",
+                    "amount_minor",
+                    "amount_base_minor",
+                ],
+                name="dealfact_created",
+            ),
+            models.Index(
+                fields=[
+                    "lead_created_on",
+                    "pipeline",
+                    "status",
+                    "lead_owner",
+                    "lead_team",
+                    "lead_source",
+                ],
+                name="dealfact_lead",
+            ),
+            models.Index(
+                fields=[
+                    "status",
+                    "pipeline",
+                    "stage",
+                    "owner",
+                    "team",
+                    "source",
+                    "expected_close_on",
+                    "currency",
+                    "amount_minor",
+                ],
+                name="dealfact_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"fact of deal {self.deal_id}"
+
+
+class StayFact(models.Model):
+    """One row per stage spell, with the deal's current owner, team, source and status beside it."""
+
+    spell = models.OneToOneField(
+        "deals.StageSpell", primary_key=True, on_delete=models.CASCADE, related_name="fact"
+    )
+    deal = models.ForeignKey(
+        "deals.Deal", on_delete=models.DO_NOTHING, db_constraint=False, db_index=True, related_name="+"
+    )
+    pipeline = models.ForeignKey(
+        "deals.Pipeline", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    stage = models.ForeignKey(
+        "deals.Stage", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    next_stage = models.ForeignKey(
+        "deals.Stage",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    owner = models.ForeignKey(
+        "accounts.User", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    source = models.ForeignKey(
+        "deals.LeadSource",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    deal_status = models.CharField(max_length=8)
+    entry_kind = models.CharField(max_length=8)  # created, forward, back, reopened
+    entered_on = models.DateField()
+    exited_on = models.DateField(null=True)
+    days = models.IntegerField(null=True)  # exited_on - entered_on in calendar days; NULL while open
+    exit_kind = models.CharField(max_length=8, blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=[
+                    "entered_on",
+                    "pipeline",
+                    "stage",
+                    "days",
+                    "entry_kind",
+                    "owner",
+                    "team",
+                    "source",
+                ],
+                name="stayfact_entered",
+            ),
+            models.Index(
+                fields=[
+                    "exited_on",
+                    "pipeline",
+                    "stage",
+                    "next_stage",
+                    "exit_kind",
+                    "owner",
+                    "team",
+                    "source",
+                ],
+                name="stayfact_exited",
+            ),
+            models.Index(
+                fields=["deal_status", "exited_on", "pipeline", "stage", "days"],
+                name="stayfact_won_benchmark",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"fact of spell {self.spell_id}"
+
+
+class DealMonthlyTotals(models.Model):
+    """Additive monthly totals per pipeline, owner, team and source (0 = none): the 24-month trends.
+
+    created/won/lost count deals by the month of their creation or close, under the deal's current owner;
+    lead_deals/lead_won count deals by the month their lead was created, under the lead's owner and source.
+    """
+
+    month = models.DateField()  # first day of the month
+    pipeline_id = models.BigIntegerField()
+    owner_id = models.BigIntegerField()
+    team_id = models.BigIntegerField()
+    source_id = models.BigIntegerField()
+    created = models.IntegerField(default=0)
+    won = models.IntegerField(default=0)
+    won_amount_base_minor = models.BigIntegerField(default=0)
+    won_cycle_days = models.BigIntegerField(default=0)
+    won_lead_cycle_days = models.BigIntegerField(default=0)
+    won_from_lead = models.IntegerField(default=0)
+    lost = models.IntegerField(default=0)
+    lost_amount_base_minor = models.BigIntegerField(default=0)
+    lead_deals = models.IntegerField(default=0)
+    lead_won = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "pipeline_id", "owner_id", "team_id", "source_id"],
+                name="dealmonthlytotals_cell",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} pipeline {self.pipeline_id} owner {self.owner_id}"

@@ -9,7 +9,13 @@ from django.utils import timezone
 from dealflow.accounts.models import User
 from dealflow.core import clock
 from dealflow.core.errors import ConflictError
-from dealflow.deals.models import Deal, DealEvent, SpellExit, Stage, StageSpell
+from dealflow.deals.models import Deal, DealEvent, EventKind, SpellExit, Stage, StageSpell
+from dealflow.deals.services.derived import (
+    derived_close_date_changed,
+    derived_deal_sync,
+    derived_stay_close,
+    derived_stay_open,
+)
 
 
 def local_date(moment: dt.datetime) -> dt.date:
@@ -32,7 +38,7 @@ def event_record(
 ) -> DealEvent:
     """Append one DealEvent; ``at`` backdates ``occurred_at`` (imports), ``recorded_at`` is always now."""
     recorded_at = clock.now()
-    return DealEvent.objects.create(
+    event = DealEvent.objects.create(
         deal=deal,
         kind=kind,
         field=field,
@@ -48,10 +54,18 @@ def event_record(
         occurred_at=at or recorded_at,
         recorded_at=recorded_at,
     )
+    # Derived analytics tables follow in the same transaction (services/derived.py).
+    if kind == EventKind.CREATED:
+        derived_deal_sync(deal=deal)
+    elif kind == EventKind.CLOSE_DATE_CHANGED:
+        derived_close_date_changed(
+            deal=deal, from_value=event.from_value, to_value=event.to_value, at=event.occurred_at
+        )
+    return event
 
 
 def spell_open(*, deal: Deal, stage: Stage, at: dt.datetime) -> StageSpell:
-    return StageSpell.objects.create(
+    spell = StageSpell.objects.create(
         deal=deal,
         stage=stage,
         pipeline_id=deal.pipeline_id,
@@ -59,6 +73,8 @@ def spell_open(*, deal: Deal, stage: Stage, at: dt.datetime) -> StageSpell:
         entered_at=at,
         entered_on=local_date(at),
     )
+    derived_stay_open(spell=spell, deal=deal, stage=stage)
+    return spell
 
 
 def spell_close(*, deal: Deal, at: dt.datetime, exit_kind: str, next_stage: Stage | None = None) -> None:
@@ -73,6 +89,7 @@ def spell_close(*, deal: Deal, at: dt.datetime, exit_kind: str, next_stage: Stag
     spell.next_stage = next_stage
     spell.duration_days = (exited_at - spell.entered_at).total_seconds() / 86400
     spell.save(update_fields=["exited_at", "exited_on", "exit_kind", "next_stage", "duration_days"])
+    derived_stay_close(spell=spell)
 
 
 def spell_exit_kind(*, from_stage: Stage, to_stage: Stage) -> str:
@@ -103,3 +120,4 @@ def deal_save_versioned(*, deal: Deal, fields: list[str], expected_version: int 
         )
     deal.version = version + 1
     deal.updated_at = values["updated_at"]
+    derived_deal_sync(deal=deal, fields=fields)
