@@ -63,6 +63,8 @@ def _history_through_services(rep, rep2, pipeline):
     services.activity_create(owner=rep2, subject="Quick note", kind="note", deal=deal, at=at(30))
     services.activity_create(owner=rep2, subject="Send contract", deal=deal, due_at=at(-5), at=at(20))
     services.deal_mark_won(deal=deal, by=rep2, at=at(10, 23))
+    follow_up = Activity.objects.get(deal=deal, origin="post_sale")
+    services.activity_complete(activity=follow_up, by=rep2, at=at(8))
     services.deal_update(deal=deal, by=rep2, data={"amount": Decimal("1400")}, at=at(5))
     plain = DealFactory(owner=rep, amount=Decimal("10"), title="Small one", at=at(3), pipeline=pipeline)
     services.deal_mark_lost(deal=plain, reason=lost_reason("Timing"), by=rep, at=at(1))
@@ -130,7 +132,7 @@ def _history_through_bulk(rep, rep2, pipeline):
                     kind="task", subject="Send contract", owner_id=rep2.pk, at=at(20), due_at=at(-5)
                 )
             ),
-            bulk.Won(at=at(10, 23), by_id=rep2.pk),
+            bulk.Won(at=at(10, 23), by_id=rep2.pk, follow_up_done_at=at(8)),
             bulk.Update(at=at(5), changes={"amount_minor": 140000}, by_id=rep2.pk),
         ],
     )
@@ -201,6 +203,7 @@ def test_bulk_writer_writes_the_rows_the_services_write(rep, rep2, pipeline, rat
     assert converted.lead == bulk_leads.get()
     assert converted.status == "won" and converted.version == expected["deals"][0]["version"] == 11
     assert converted.amount_base_minor == 126000  # 1400.00 USD at 0.9
+    assert converted.last_activity_at == at(8)  # the follow-up was done after the win
     assert converted.cycle_days == 90 and converted.lead_cycle_days == 111
 
 
