@@ -343,9 +343,12 @@ def _sheet_setup(
 
 
 def _by_header(values: dict[str, str], headers: list[str]) -> dict[str, str]:
-    """Keys naming columns, matched to this file's headers loosely (case, spaces, punctuation, accents)."""
+    """Keys naming columns, matched to this file's headers loosely (case, spaces, punctuation, accents).
+
+    The key "*" (the CLI's --date-order and --decimal) applies to every column.
+    """
     actual = {normalize_header(header): header for header in headers}
-    result: dict[str, str] = {}
+    result: dict[str, str] = dict.fromkeys(headers, values["*"]) if "*" in values else {}
     for key, value in values.items():
         header = key if key in headers else actual.get(normalize_header(key))
         if header is not None:

@@ -49,6 +49,19 @@ def import_max_bytes() -> int:
 # ------------------------------------------------------------------------------------------------ direct
 
 
+def acting_user_get(*, username: str | None) -> User:
+    """The user a command-line import or export acts as: the one named, else the first active superuser."""
+    if username:
+        user = User.objects.filter(username__iexact=username.strip()).first()
+        if user is None:
+            raise ApplicationError(_("There is no user %(name)r.") % {"name": username}, field="user")
+        return user
+    user = User.objects.filter(is_superuser=True, is_active=True).order_by("id").first()
+    if user is None:
+        raise ApplicationError(_("Name the user to act as with --user."), field="user")
+    return user
+
+
 def import_preview(
     *,
     path: str | Path,
@@ -74,10 +87,21 @@ def import_apply(
 ) -> tuple[ImportPlan, WriteResult]:
     """Import a file: all rows or none, or (``options.keep_valid``) the valid rows plus a file of the rejected ones."""
     plan = import_preview(path=path, by=by, options=options, name=name, progress=progress)
+    return plan, import_write(plan=plan, progress=progress, rejects_path=rejects_path, use_bulk=use_bulk)
+
+
+def import_write(
+    *,
+    plan: ImportPlan,
+    progress: Progress | None = None,
+    rejects_path: str | Path | None = None,
+    use_bulk: bool | None = None,
+) -> WriteResult:
+    """Write a previewed plan in one transaction; rejected rows (keep_valid) go to ``rejects_path``."""
     result = plan_write(plan, progress=progress, use_bulk=use_bulk)
     if result.rejected and rejects_path is not None:
         rejects_write(plan, result.rejected, rejects_path)
-    return plan, result
+    return result
 
 
 @transaction.atomic
