@@ -43,6 +43,7 @@ def demo_generate(
     stdout: Any = None,
     progress: bool = True,
     chunk_size: int = CHUNK_SIZE,
+    optional_steps: bool = True,
 ) -> DemoSummary:
     """Generate ``deals`` deals with ``months`` of history up to ``today``; the same seed gives the same data."""
     if deals < 0 or months < 1:
@@ -79,7 +80,9 @@ def demo_generate(
     phase = time.perf_counter()
     writer.close()
     timings["derived tables and statistics"] = time.perf_counter() - phase
-    steps = optional_steps_run(seed=seed, today=today, stdout=stdout, timings=timings)
+    steps = (
+        optional_steps_run(seed=seed, today=today, stdout=stdout, timings=timings) if optional_steps else []
+    )
     return DemoSummary(writer.counts, time.perf_counter() - started, timings, steps)
 
 

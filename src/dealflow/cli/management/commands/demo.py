@@ -25,10 +25,21 @@ class Command(DealflowCommand):
             "--today", type=dt.date.fromisoformat, help=_("Pretend today is this date (YYYY-MM-DD).")
         )
         parser.add_argument("--no-progress", action="store_true", help=_("Do not draw the progress bar."))
+        parser.add_argument(
+            "--pipeline-only",
+            action="store_true",
+            help=_("Only the pipeline data: skip the people, forecasting and reviews demo steps."),
+        )
 
-    def handle(self, *args, deals: int, seed: int, months: int, today, no_progress: bool, **options):
+    def handle(self, *args, deals, seed, months, today, no_progress, pipeline_only, **options):
         summary = demo_generate(
-            deals=deals, seed=seed, months=months, today=today, stdout=self.stdout, progress=not no_progress
+            deals=deals,
+            seed=seed,
+            months=months,
+            today=today,
+            stdout=self.stdout,
+            progress=not no_progress,
+            optional_steps=not pipeline_only,
         )
         counts = summary.counts
         self.stdout.write(
