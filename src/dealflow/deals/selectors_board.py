@@ -6,7 +6,8 @@ Each board costs a fixed number of queries whatever the number of deals:
 1. column totals: one GROUP BY (column, currency) over the whole column in SQL (count, amount, amount x
    probability), then a conversion of each currency's sum to the base currency in Python with exact
    Decimals (a handful of rows); one more query reads the exchange rates;
-2. the first ``per_column`` cards of every column: one query with ROW_NUMBER() OVER (PARTITION BY column);
+2. the first ``per_column`` cards of every column: one query with ROW_NUMBER() OVER (PARTITION BY column)
+   picks their ids, one more reads those cards with owner, organization and stage;
 3. the next-activity state of those cards: one GROUP BY over their open activities.
 
 Currency choice: open deals are valued at the *latest* rate of their currency (the newest ``valid_from`` on
@@ -203,22 +204,27 @@ def _card_queryset(deals: QuerySet[Deal]) -> QuerySet[Deal]:
 def _first_cards(
     deals: QuerySet[Deal], key: Expression | str, *, order: Sequence[str], per_column: int
 ) -> dict[str, list[Deal]]:
-    """The first ``per_column + 1`` deals of each column in one query (the extra one says "there is more")."""
+    """The first ``per_column + 1`` deals of each column (the extra one says "there is more").
+
+    Two queries: ROW_NUMBER() over narrow rows (id, column) picks the ids, then the cards are read with
+    their joins for those ids only; ranking the joined, wide rows of every deal was twice as slow.
+    """
     ordering = [
         F(name[1:]).desc() if name.startswith("-") else F(name).asc(nulls_last=True) for name in order
     ]
-    ranked = (
-        _card_queryset(deals)
-        .annotate(
+    ranked = list(
+        deals.annotate(
             column=_expression(key),
             position=Window(RowNumber(), partition_by=[_expression(key)], order_by=ordering),
         )
         .filter(position__lte=per_column + 1)
         .order_by("column", "position")
+        .values_list("pk", "column")
     )
+    by_id = _card_queryset(Deal.objects.all()).in_bulk([pk for pk, _column in ranked]) if ranked else {}
     cards: dict[str, list[Deal]] = defaultdict(list)
-    for deal in ranked:
-        cards[str(deal.column)].append(deal)  # type: ignore[attr-defined]
+    for pk, column in ranked:
+        cards[str(column)].append(by_id[pk])
     return cards
 
 
