@@ -158,7 +158,7 @@ def _summaries(deals: QuerySet[Deal], key: Expression | str, *, day: dt.date) ->
     return dict(summaries)
 
 
-def _expression(key: Expression | str) -> Expression:
+def _expression(key: Expression | str) -> Expression | F:
     return F(key) if isinstance(key, str) else key
 
 

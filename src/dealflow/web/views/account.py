@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse, reverse_lazy
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from dealflow.accounts.services import user_language_set
 from dealflow.core.errors import ApplicationError
+from dealflow.web.views.workspace import AuthenticatedRequest
 
 
 class SignInView(auth_views.LoginView):
@@ -22,7 +23,7 @@ class SignInView(auth_views.LoginView):
 
 
 class SignOutView(auth_views.LogoutView):
-    next_page = reverse_lazy("web:login")
+    """POST only (Django 5); goes to settings.LOGOUT_REDIRECT_URL, the sign-in page."""
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -37,7 +38,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 @login_required
 @require_POST
-def language_set(request: HttpRequest) -> HttpResponse:
+def language_set(request: AuthenticatedRequest) -> HttpResponse:
     """Save the user's language and go back to the page they were on."""
     try:
         user_language_set(user=request.user, language=request.POST.get("language", ""))

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -46,6 +46,7 @@ from dealflow.deals.selectors_board import (
     forecast_months,
 )
 from dealflow.deals.services import deal_mark_lost, deal_mark_won, deal_move_to_stage, deal_update
+from dealflow.web.views.workspace import AuthenticatedRequest
 
 ORIGIN = "web"
 
@@ -132,7 +133,7 @@ def _owner_choices(user: User) -> list[tuple[str, str]]:
     return choices
 
 
-def _filter_context(request: HttpRequest, query: BoardQuery, *, all_pipelines: bool = False) -> dict:
+def _filter_context(request: AuthenticatedRequest, query: BoardQuery, *, all_pipelines: bool = False) -> dict:
     for error in query.errors:
         messages.error(request, error)
     return {
@@ -203,7 +204,7 @@ def _toast(response: HttpResponse, text: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def board(request: HttpRequest) -> HttpResponse:
+def board(request: AuthenticatedRequest) -> HttpResponse:
     """The home page: the stage board of one pipeline."""
     query = BoardQuery.parse(request.GET, user=request.user)
     if query.pipeline is None:
@@ -219,7 +220,7 @@ def board(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def board_column(request: HttpRequest, stage_id: int) -> HttpResponse:
+def board_column(request: AuthenticatedRequest, stage_id: int) -> HttpResponse:
     """The next cards of one column ("load more")."""
     query = BoardQuery.parse(request.GET, user=request.user)
     stage = stage_get(stage_id=stage_id, field=None)
@@ -232,7 +233,7 @@ def board_column(request: HttpRequest, stage_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def board_move(request: HttpRequest, deal_id: int) -> HttpResponse:
+def board_move(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
     """Drop a card on another stage, or on Won / Lost (with a reason)."""
     query = BoardQuery.parse(request.POST, user=request.user)
     try:
@@ -249,27 +250,36 @@ def board_move(request: HttpRequest, deal_id: int) -> HttpResponse:
     return response
 
 
-def _version(request: HttpRequest) -> int | None:
+def _version(request: AuthenticatedRequest) -> int | None:
     value = request.POST.get("version") or ""
     return int(value) if value.isdigit() else None
 
 
-def _apply_stage_move(request: HttpRequest, deal: Deal) -> Deal:
+def _apply_stage_move(request: AuthenticatedRequest, deal: Deal) -> Deal:
     outcome = request.POST.get("outcome") or ""
-    common = {"deal": deal, "by": request.user, "expected_version": _version(request), "origin": ORIGIN}
+    version = _version(request)
     if outcome == "won":
-        return deal_mark_won(**common)
+        return deal_mark_won(deal=deal, by=request.user, expected_version=version, origin=ORIGIN)
     if outcome == "lost":
         reason_id = request.POST.get("reason") or ""
-        reason = lost_reason_get(reason_id=int(reason_id) if reason_id.isdigit() else None)
-        return deal_mark_lost(reason=reason, note=request.POST.get("note", "")[:2000], **common)
+        return deal_mark_lost(
+            deal=deal,
+            reason=lost_reason_get(reason_id=int(reason_id) if reason_id.isdigit() else None),
+            note=request.POST.get("note", "")[:2000],
+            by=request.user,
+            expected_version=version,
+            origin=ORIGIN,
+        )
     stage_id = request.POST.get("stage") or ""
     if not stage_id.isdigit():
         raise ApplicationError(_("Pick a stage to move the deal to."), field="stage")
-    return deal_move_to_stage(stage=stage_get(stage_id=int(stage_id)), **common)
+    stage = stage_get(stage_id=int(stage_id))
+    return deal_move_to_stage(
+        deal=deal, stage=stage, by=request.user, expected_version=version, origin=ORIGIN
+    )
 
 
-def _moved_context(request: HttpRequest, query: BoardQuery, deal: Deal, from_stage) -> dict:
+def _moved_context(request: AuthenticatedRequest, query: BoardQuery, deal: Deal, from_stage) -> dict:
     user = request.user
     columns = [board_column_for_user(user=user, stage=from_stage, filters=query.filters, per_column=0)]
     card = None
@@ -313,7 +323,7 @@ FORECAST_TITLES = {
 
 @login_required
 @require_GET
-def forecast_board(request: HttpRequest) -> HttpResponse:
+def forecast_board(request: AuthenticatedRequest) -> HttpResponse:
     """Open deals in columns by expected-close month; dragging a card changes its expected close date."""
     query = BoardQuery.parse(request.GET, user=request.user, all_pipelines=True)
     context = _filter_context(request, query, all_pipelines=True) | _card_context("forecast")
@@ -326,7 +336,7 @@ def forecast_board(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def forecast_board_column(request: HttpRequest, column_key: str) -> HttpResponse:
+def forecast_board_column(request: AuthenticatedRequest, column_key: str) -> HttpResponse:
     """The next cards of one month column ("load more")."""
     query = BoardQuery.parse(request.GET, user=request.user, all_pipelines=True)
     column = forecast_column_for_user(
@@ -342,7 +352,7 @@ def forecast_board_column(request: HttpRequest, column_key: str) -> HttpResponse
 
 @login_required
 @require_POST
-def forecast_board_move(request: HttpRequest, deal_id: int) -> HttpResponse:
+def forecast_board_move(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
     """Drop a card on another month: its expected close date moves to that month (an event records it)."""
     query = BoardQuery.parse(request.POST, user=request.user, all_pipelines=True)
     try:
