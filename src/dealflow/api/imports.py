@@ -102,7 +102,7 @@ def import_confirm(request: HttpRequest, job_id: int, payload: ImportConfirmIn):
 
 
 @router.get("/exports/{entity}", response={200: None})
-def export(request: HttpRequest, entity: str, format: str = "csv"):  # noqa: A002 - the query parameter's name
+def export(request: HttpRequest, entity: str, format: str = "csv"):
     """Deals, leads, organizations, persons, activities or events as CSV or XLSX; deal list filters apply."""
     if entity not in EXPORT_ENTITIES:
         raise ApplicationError(

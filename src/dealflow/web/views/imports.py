@@ -244,7 +244,7 @@ def import_rejects(request: AuthenticatedRequest, job_id: int) -> FileResponse:
         raise Http404("No rejected rows.")
     return FileResponse(
         open(job.rejects_path, "rb"), as_attachment=True, filename=f"rejected-{job.file_name}.csv"
-    )  # noqa: SIM115
+    )
 
 
 def _export_response(request: AuthenticatedRequest, entity: str, filters: DealFilters | None) -> HttpResponse:
