@@ -119,6 +119,31 @@ def test_amount_edit_records_an_event_and_answers_htmx_with_the_workspace(client
     assert "Amount changed from 12000.00 EUR to 15000.00 EUR" in html
 
 
+def test_dutch_amounts_are_shown_and_parsed_the_dutch_way(client, rep, deal):
+    rep.language = "nl"
+    rep.save()
+    client.force_login(rep)
+    html = _page(client, deal).content.decode()
+    assert "€ 12.000,00" in html
+    assert 'name="f-amount-amount" value="12.000,00"' in html
+    response = _post(
+        client,
+        "web:deal_field_update",
+        deal,
+        {"f-amount-amount": "15.000,50", "f-amount-currency": "EUR"},
+        "amount",
+    )
+    assert response.status_code == 302
+    deal.refresh_from_db()
+    assert deal.amount_minor == 1_500_050
+
+
+def test_htmx_success_raises_a_toast(client, rep, deal):
+    client.force_login(rep)
+    response = _post(client, "web:deal_field_update", deal, {"f-title-title": "New"}, "title", htmx=True)
+    assert '"dealflow:toast"' in response["HX-Trigger"]
+
+
 def test_service_error_shows_next_to_the_field_it_names(client, rep, deal):
     client.force_login(rep)
     response = _post(

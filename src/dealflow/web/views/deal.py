@@ -9,6 +9,7 @@ re-apply the user's change on top of the current version instead of overwriting 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -346,7 +347,9 @@ def _perform(
             form_add_application_error(form, error)
         else:
             if is_htmx(request):
-                return _render_workspace(request, deal.pk)
+                response = _render_workspace(request, deal.pk)
+                response["HX-Trigger"] = json.dumps({"dealflow:toast": {"text": success, "level": "success"}})
+                return response
             messages.success(request, success)
             return HttpResponseRedirect(reverse("web:deal_detail", args=[deal.pk]))
     return _render_workspace(request, deal.pk, status=400, failed=(key, form))
