@@ -113,7 +113,7 @@ def export(request: HttpRequest, entity: str, format: str = "csv"):
     filters = DealFilters.from_mapping(request.GET) if entity in ("deals", "events") else None
     columns, records = export_queryset(entity=entity, user=request.user, filters=filters)  # type: ignore[arg-type]
     export_audit(user=request.user, entity=entity, file_format=format, filters=filters)  # type: ignore[arg-type]
-    response: HttpResponse
+    response: HttpResponse | StreamingHttpResponse
     if format == "xlsx":
         response = HttpResponse(
             export_xlsx_bytes(columns, records, entity),

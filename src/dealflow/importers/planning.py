@@ -693,7 +693,7 @@ class _PlanBuilder:
         by_id = self.existing(Person, [row["external_id"] for row in rows if row.get("external_id")])
         emails = sorted(
             {
-                row.get("email") or row.get("person_email")
+                str(row.get("email") or row.get("person_email"))
                 for row in rows
                 if row.get("email") or row.get("person_email")
             }
@@ -923,8 +923,8 @@ class _PlanBuilder:
                         history_counts.skip += max(0, len(steps_rows) - added)
                 self.deal_by_id[row["external_id"]] = record.pk
         # History of deals that exist already and are not in this file's deals sheet.
-        for deal_id, steps_rows in history.items():
-            record = existing.get(deal_id)
+        for history_id, steps_rows in history.items():
+            record = existing.get(history_id)
             if record is None:
                 continue
             change = self.history_only_change(record, steps_rows, last_event.get(record.pk))
@@ -935,7 +935,7 @@ class _PlanBuilder:
                     history_counts.skip += len(steps_rows) - len(change.steps)
             elif history_counts is not None:
                 history_counts.skip += len(steps_rows)
-            self.deal_by_id[deal_id] = record.pk
+            self.deal_by_id[history_id] = record.pk
         if self.plan.deals_create and not any(row.get("created_at") for row in deal_rows):
             self.plan.notices.append(
                 _(
@@ -1116,7 +1116,7 @@ class _PlanBuilder:
         )
         steps = self.replay(history, start_stage, first_amount, first_close, created_at)
         last_at = steps[-1].at if steps else created_at
-        current = self.current_after(start_stage, steps)
+        current = self.current_after(start_stage.ref, steps)
         final_amount = amount_minor if row.get("amount") is not None else None
         self.finish_steps(steps, current, last_at, first_amount, first_close, final_amount, row.get("expected_close_on"),
                           final_stage, outcome, close_at, pipeline, row, parsed)  # fmt: skip
@@ -1229,8 +1229,9 @@ class _PlanBuilder:
         return steps
 
     @staticmethod
-    def current_after(start: StageInfo, steps: list[DealStep]) -> dict[str, Any]:
-        status, stage = "open", start.ref
+    def current_after(start: Ref, steps: list[DealStep]) -> dict[str, Any]:
+        status: str = "open"
+        stage: Ref | None = start
         for step in steps:
             if step.kind in ("move", "reopen"):
                 status, stage = "open", step.stage
@@ -1321,7 +1322,7 @@ class _PlanBuilder:
                 data[name] = ref
         if row.get("next_step") is not None and spec.next_step != record.next_step:
             data["next_step"] = spec.next_step
-        target = self.current_after(_StageRef(spec.stage), spec.steps)
+        target = self.current_after(spec.stage, spec.steps)
         if record.status == DealStatus.OPEN and target["status"] == "open":
             if spec.probability_override != record.probability_override:
                 data["probability_override"] = spec.probability_override
@@ -1331,7 +1332,7 @@ class _PlanBuilder:
         now = clock.now()
         steps: list[DealStep] = []
         if record.status == DealStatus.OPEN:
-            current = record.stage_id
+            current: Ref = record.stage_id
             for step in spec.steps:
                 if (
                     step.kind == "move"
@@ -1366,7 +1367,7 @@ class _PlanBuilder:
         if not history:
             return None
         steps: list[DealStep] = []
-        current = record.stage_id
+        current: Ref = record.stage_id
         for at, stage, _amount, _close, _outcome in history:
             if last_event is not None and at <= last_event:
                 continue
@@ -1386,8 +1387,8 @@ class _PlanBuilder:
             return
         existing = self.existing(Activity, [row["external_id"] for row in rows if row.get("external_id")])
         deal_ids = sorted({row["deal_id"] for row in rows if row.get("deal_id")} - set(self.deal_by_id))
-        for external_id, deal in self.existing(Deal, deal_ids).items():
-            self.deal_by_id[external_id] = deal.pk
+        for external_id, found in self.existing(Deal, deal_ids).items():
+            self.deal_by_id[external_id] = found.pk
         lead_ids = sorted({row["lead_id"] for row in rows if row.get("lead_id")} - set(self.lead_by_id))
         for external_id, lead in self.existing(Lead, lead_ids).items():
             self.lead_by_id[external_id] = lead.pk
@@ -1458,11 +1459,6 @@ class _PlanBuilder:
             else:
                 self.plan.activities.append(operation)
             counts.create += 1
-
-
-class _StageRef:
-    def __init__(self, ref: Ref) -> None:
-        self.ref = ref
 
 
 def _final_amount(spec: DealCreate) -> int:

@@ -13,6 +13,7 @@ import io
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -182,7 +183,7 @@ def _csv_sheet(opener: Callable[[], IO[bytes]], size: int, display: str, encodin
     delimiter = _sniff_delimiter(sample)
     state: dict[str, Any] = {"reader": None}
 
-    def open_text() -> tuple[_CountingReader, Iterator[list[str]]]:
+    def open_text() -> tuple[_CountingReader, Any]:
         counting = _CountingReader(opener())
         text = io.TextIOWrapper(io.BufferedReader(counting, 1024 * 1024), encoding=encoding, newline="")
         state["reader"] = counting
@@ -326,7 +327,7 @@ def _open_zip(path: Path, display: str) -> Workbook:
             continue
         encoding, notice = _zip_member_encoding(archive, info, head, member_name)
 
-        def opener(info: zipfile.ZipInfo = info) -> IO[bytes]:
+        def opener(info: zipfile.ZipInfo = info) -> Any:
             return _ZipMember(path, info)
 
         sheet = _csv_sheet(opener, info.file_size, member_name, encoding, head)
@@ -459,7 +460,7 @@ def _open_xlsx(path: Path, display: str) -> Workbook:
                     headers,
                     rows,
                     size=max_row,
-                    position=lambda counter=counter: counter["row"],
+                    position=partial(dict.__getitem__, counter, "row"),
                 )
             )
     finally:

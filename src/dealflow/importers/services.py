@@ -39,11 +39,11 @@ Progress = Callable[[int, int, str], None]
 
 
 def import_dir() -> Path:
-    return Path(settings.DEALFLOW.get("IMPORT_DIR") or Path(settings.VAR_DIR) / "imports")
+    return Path(str(settings.DEALFLOW.get("IMPORT_DIR") or Path(settings.VAR_DIR) / "imports"))
 
 
 def import_max_bytes() -> int:
-    return int(settings.DEALFLOW.get("IMPORT_MAX_BYTES", 300 * 1024 * 1024))
+    return int(str(settings.DEALFLOW.get("IMPORT_MAX_BYTES", 300 * 1024 * 1024)))
 
 
 # ------------------------------------------------------------------------------------------------ direct

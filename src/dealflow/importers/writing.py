@@ -16,6 +16,7 @@ import csv
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ BULK_CHUNK = 5000
 
 
 def bulk_threshold() -> int:
-    return int(settings.DEALFLOW.get("IMPORT_BULK_THRESHOLD", 500))
+    return int(str(settings.DEALFLOW.get("IMPORT_BULK_THRESHOLD", 500)))
 
 
 @dataclass
@@ -190,6 +191,13 @@ class _Writer:
             return ref
         return self.ids.get(ref)
 
+    def id(self, ref: Ref | None) -> int:
+        """The id behind a reference that must resolve (a stage, a reason, a record written earlier)."""
+        value = self.ref(ref)
+        if value is None:
+            raise ApplicationError(_("A record this row refers to was not written."), field="file")
+        return value
+
     def user(self, ref: Ref | None) -> User | None:
         user_id = self.ref(ref)
         if user_id is None:
@@ -308,13 +316,13 @@ class _Writer:
             for kind in (StageKind.WON, StageKind.LOST):
                 key = f"stage:{pipeline.pk}:{kind}"
                 if key not in self.ids:
-                    stage = (
+                    closing = (
                         Stage.objects.filter(pipeline=pipeline, kind=kind)
                         .order_by("-is_active", "order")
                         .first()
                     )
-                    if stage is not None:
-                        self.ids[key] = stage.pk
+                    if closing is not None:
+                        self.ids[key] = closing.pk
 
     def new_users(self) -> None:
         owners = self.plan.owners
@@ -372,9 +380,7 @@ class _Writer:
                 if self.guarded(
                     operation.sheet,
                     operation.line,
-                    lambda data=data, operation=operation: organization_update(
-                        organization=operation.existing, data=data, by=self.by
-                    ),
+                    partial(organization_update, organization=operation.existing, data=data, by=self.by),
                 ):
                     self.count(self.result.updated, Entity.ORGANIZATIONS.value)
             self.tick(label=_("Organizations"))
@@ -427,9 +433,7 @@ class _Writer:
                 if self.guarded(
                     operation.sheet,
                     operation.line,
-                    lambda data=data, operation=operation: person_update(
-                        person=operation.existing, data=data, by=self.by
-                    ),
+                    partial(person_update, person=operation.existing, data=data, by=self.by),
                 ):
                     self.count(self.result.updated, Entity.PERSONS.value)
             self.tick(label=_("Persons"))
@@ -471,7 +475,7 @@ class _Writer:
                 if self.guarded(
                     operation.sheet,
                     operation.line,
-                    lambda operation=operation, values=values: self._lead_update(operation.existing, values),
+                    partial(self._lead_update, operation.existing, values),
                 ):
                     self.count(self.result.updated, Entity.LEADS.value)
             self.tick(label=_("Leads"))
@@ -563,11 +567,11 @@ class _Writer:
                     amount=from_minor(spec.amount_minor, spec.currency),
                     currency=spec.currency,
                     expected_close_on=spec.expected_close_on,
-                    organization=Organization.objects.get(pk=self.ref(spec.organization))
+                    organization=Organization.objects.get(pk=self.id(spec.organization))
                     if spec.organization is not None
                     else None,
-                    person=Person.objects.get(pk=self.ref(spec.person)) if spec.person is not None else None,
-                    source=LeadSource.objects.get(pk=self.ref(spec.source))
+                    person=Person.objects.get(pk=self.id(spec.person)) if spec.person is not None else None,
+                    source=LeadSource.objects.get(pk=self.id(spec.source))
                     if spec.source is not None
                     else None,
                     lead=Lead.objects.get(pk=lead_id) if lead_id else None,
@@ -596,13 +600,13 @@ class _Writer:
     ) -> None:
         if step.kind == "move":
             deal_move_to_stage(
-                deal=deal, stage=stages[self.ref(step.stage)], by=self.by, at=step.at, origin=ORIGIN
+                deal=deal, stage=stages[self.id(step.stage)], by=self.by, at=step.at, origin=ORIGIN
             )  # type: ignore[index]
         elif step.kind == "won":
             deal_mark_won(deal=deal, by=self.by, at=step.at, origin=ORIGIN, schedule_follow_up=False)
         elif step.kind == "lost":
             deal_mark_lost(
-                deal=deal, reason=reasons.get(self.ref(step.reason)), by=self.by, at=step.at, origin=ORIGIN
+                deal=deal, reason=reasons.get(self.id(step.reason)), by=self.by, at=step.at, origin=ORIGIN
             )  # type: ignore[arg-type]
         elif step.kind == "reopen":
             stage_id = self.ref(step.stage)
@@ -672,7 +676,7 @@ class _Writer:
 
     def bulk_leads_and_deals(self) -> None:
         converted = self.lead_conversion_times()
-        new_leads: dict[Ref, bulk.BulkLead] = {}
+        new_leads: dict[str, bulk.BulkLead] = {}
         lead_specs: list[bulk.BulkLead] = []
         for operation in self.plan.leads:
             values = self.record_values(operation)
@@ -680,7 +684,7 @@ class _Writer:
                 if self.guarded(
                     operation.sheet,
                     operation.line,
-                    lambda operation=operation, values=values: self._lead_update(operation.existing, values),
+                    partial(self._lead_update, operation.existing, values),
                 ):
                     self.count(self.result.updated, Entity.LEADS.value)
                 continue
@@ -691,7 +695,7 @@ class _Writer:
             if status in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED):
                 closed_at = closed_at or values["created_at"]
             owner = values["owner"]
-            lead = bulk.BulkLead(
+            new_lead = bulk.BulkLead(
                 title=values["title"],
                 source_id=values["source"],
                 owner_id=owner.pk,
@@ -709,8 +713,8 @@ class _Writer:
                 external_source=self.source if values.get("external_id") else "",
                 external_id=values.get("external_id", ""),
             )
-            new_leads[operation.key] = lead
-            lead_specs.append(lead)
+            new_leads[operation.key] = new_lead
+            lead_specs.append(new_lead)
         existing_leads: dict[int, bulk.BulkLead] = {}
         wanted = {self.ref(spec.lead) for spec in self.plan.deals_create if isinstance(spec.lead, int)}
         for lead_row in Lead.objects.filter(pk__in=[pk for pk in wanted if pk]):
@@ -722,7 +726,7 @@ class _Writer:
         for spec in self.plan.deals_create:
             owner = self.user(spec.owner)
             assert owner is not None
-            lead = (
+            lead: bulk.BulkLead | None = (
                 new_leads.get(spec.lead)
                 if isinstance(spec.lead, str)
                 else existing_leads.get(spec.lead)
@@ -810,11 +814,11 @@ class _Writer:
                     elif name == "owner":
                         data["owner"] = self.user(value)
                     elif name == "organization":
-                        data["organization"] = Organization.objects.get(pk=self.ref(value))
+                        data["organization"] = Organization.objects.get(pk=self.id(value))
                     elif name == "person":
-                        data["person"] = Person.objects.get(pk=self.ref(value))
+                        data["person"] = Person.objects.get(pk=self.id(value))
                     elif name == "source":
-                        data["source"] = LeadSource.objects.get(pk=self.ref(value))
+                        data["source"] = LeadSource.objects.get(pk=self.id(value))
                     else:
                         data[name] = value
                 if data:
@@ -871,7 +875,7 @@ class _Writer:
                 if self.guarded(
                     operation.sheet,
                     operation.line,
-                    lambda operation=operation, deal=deal: self.activity_create(operation, deal),
+                    partial(self.activity_create, operation, deal),
                 ):
                     self.count(self.result.created, Entity.ACTIVITIES.value)
             self.tick(label=_("Activities"))

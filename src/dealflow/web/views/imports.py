@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -247,13 +248,16 @@ def import_rejects(request: AuthenticatedRequest, job_id: int) -> FileResponse:
     )
 
 
-def _export_response(request: AuthenticatedRequest, entity: str, filters: DealFilters | None) -> HttpResponse:
+def _export_response(
+    request: AuthenticatedRequest, entity: str, filters: DealFilters | None
+) -> HttpResponseBase:
     file_format = request.GET.get("format", "csv")
     if file_format not in ("csv", "xlsx"):
         raise Http404("Unknown format.")
     columns, records = export_queryset(entity=entity, user=request.user, filters=filters)
     export_audit(user=request.user, entity=entity, file_format=file_format, filters=filters)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response: HttpResponse | StreamingHttpResponse
     if file_format == "xlsx":
         response = HttpResponse(
             export_xlsx_bytes(columns, records, entity),
@@ -269,7 +273,7 @@ def _export_response(request: AuthenticatedRequest, entity: str, filters: DealFi
 
 @login_required
 @require_GET
-def deal_export(request: AuthenticatedRequest) -> HttpResponse:
+def deal_export(request: AuthenticatedRequest) -> HttpResponseBase:
     """The deals list as it is filtered now, as CSV (or ?format=xlsx), with only the deals the user may see."""
     try:
         filters = deal_filters_from_query(request.GET)
@@ -280,7 +284,7 @@ def deal_export(request: AuthenticatedRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def export(request: AuthenticatedRequest, entity: str) -> HttpResponse:
+def export(request: AuthenticatedRequest, entity: str) -> HttpResponseBase:
     """Leads, organizations, persons, activities or events (of visible deals) as CSV or XLSX."""
     if entity not in EXPORT_ENTITIES:
         raise Http404("Unknown export.")
