@@ -246,5 +246,7 @@ DEALFLOW = {
     "BASE_CURRENCY": os.environ.get("DEALFLOW_BASE_CURRENCY", "EUR"),
     "FISCAL_YEAR_START_MONTH": int(os.environ.get("DEALFLOW_FISCAL_YEAR_START_MONTH", "1")),
     "SURVEY_ANONYMITY_THRESHOLD": max(3, int(os.environ.get("DEALFLOW_SURVEY_THRESHOLD", "5"))),
+    # The address people reach the app at, for links in e-mails and calendar files.
+    "SITE_URL": os.environ.get("DEALFLOW_SITE_URL", "http://localhost:8000"),
     "API_RATE_LIMIT_PER_MINUTE": int(os.environ.get("DEALFLOW_API_RATE_LIMIT", "600")),
 }
