@@ -7,6 +7,7 @@ user's answer or by the data, and otherwise become a question. Nothing here touc
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from dealflow.core.errors import ApplicationError
 from dealflow.importers.fields import FIELDS_BY_NAME, Entity, FieldSpec
 from dealflow.importers.reading import Sheet
 from dealflow.importers.values import (
+    PLAIN_NUMBER,
     CURRENCY_SIGNS,
     ColumnDates,
     ColumnNumbers,
@@ -294,6 +296,11 @@ def sheet_parse(
             cell = cells[index]
             if cell is None or cell == "":
                 continue
+            if isinstance(cell, str) and PLAIN_NUMBER.match(cell):
+                row[name] = Decimal(cell)
+                if "." in cell:
+                    numbers.seen.add(".")
+                continue
             try:
                 amount, sign = parse_money(cell, decimal=numbers.decimal or ".")
             except ValueError as error:
@@ -400,6 +407,7 @@ def _settle_money(parsed, money, doubtful, problems: Problems, questions: list[Q
 
 
 def _check_date_years(parsed, date_fields, problems: Problems) -> None:
+    """Dates outside 1970-2200 are typing errors; date columns hold dates, time columns UTC datetimes."""
     specs = FIELDS_BY_NAME[parsed.entity]
     for _index, name, header, _column in date_fields:
         is_date = specs[name].kind == "date"
@@ -407,13 +415,18 @@ def _check_date_years(parsed, date_fields, problems: Problems) -> None:
             value = row.get(name)
             if value is None:
                 continue
-            try:
-                check_year(value, text=value)
-            except ValueError as error:
-                problems.add(parsed.name, row, header, value, str(error))
-                row.pop(name)
-                continue
-            row[name] = as_date(value) if is_date else as_datetime(value)
+            if not 1970 <= value.year <= 2200:
+                try:
+                    check_year(value, text=value)
+                except ValueError as error:
+                    problems.add(parsed.name, row, header, value, str(error))
+                    row.pop(name)
+                    continue
+            is_datetime = isinstance(value, dt.datetime)
+            if is_date and is_datetime:
+                row[name] = as_date(value)
+            elif not is_date and not is_datetime:
+                row[name] = as_datetime(value)
 
 
 def amount_decimal(value: Any) -> Decimal | None:

@@ -240,21 +240,33 @@ class _Writer:
 
     # -- the run --
 
+    def phase(self, label: str) -> None:
+        if self.progress is not None:
+            self.progress(self.done, self.total, label)
+
     def run(self) -> None:
+        self.phase(_("Reference data"))
         self.reference_data()
         self.new_users()
+        self.phase(_("Organizations"))
         self.organizations()
+        self.phase(_("Persons"))
         self.persons()
         if self.use_bulk:
+            self.phase(_("Deals"))
             self.bulk_leads_and_deals()
         else:
+            self.phase(_("Leads"))
             self.leads()
+            self.phase(_("Deals"))
             self.deals()
         self.deal_changes()
+        self.phase(_("Activities"))
         self.activities()
         if self.to_deactivate:
             User.objects.filter(pk__in=self.to_deactivate).update(is_active=False)
         if self.use_bulk:
+            self.phase(_("Analytics tables"))
             derived_rebuild()
 
     def reference_data(self) -> None:

@@ -1,0 +1,233 @@
+"""Import 100,000 deals with their stage history from CSV, against plain-SQL inserts of the same rows.
+
+    python -m benchmarks import_deals [--deals 100000] [--keep] [--profile]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m benchmarks import_deals
+
+It builds a throw-away database (SQLite file var/bench_import.sqlite3, or PostgreSQL database
+bench_import), writes a ZIP like a CRM export (deals.csv: one row per deal with its current stage,
+status, amount, owner, organization, dates and lost reason; history.csv: one row per stage change),
+and imports it with ``import_apply`` (reading, parsing, matching, replaying every history through the
+bulk writer, writing, rebuilding the derived tables). The baseline then inserts exactly the rows the
+import wrote (organizations, deals, events, spells) into empty copies of the same tables, with the same
+indexes, with plain SQL (SQLite ``executemany``, PostgreSQL ``COPY``), in the same run. It prints both,
+their rates in deal rows per second, and the ratio. Targets: >= 10,000 deal rows/s on SQLite, and
+within 3x of the plain-SQL baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import os
+import random
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = ["Qualification", "Needs analysis", "Proposal", "Negotiation", "Closing"]
+REASONS = ["Price", "Chose a competitor", "No budget", "Timing", "Not a fit"]
+
+
+def _setup_django() -> None:
+    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+    from django.conf import settings
+
+    django.setup()
+    database = settings.DATABASES["default"]
+    sqlite = database["ENGINE"].endswith("sqlite3")
+    database.setdefault("TEST", {})["NAME"] = (
+        str(ROOT / "var" / "bench_import.sqlite3") if sqlite else "bench_import"
+    )
+
+
+def write_export(path: Path, deals: int, owners: list[str], seed: int = 7) -> tuple[int, int]:
+    """A CRM-style export: deals.csv and history.csv in a ZIP; returns (deal rows, history rows)."""
+    rng = random.Random(seed)
+    start = dt.datetime(2024, 1, 1, 9, 0)
+    deals_text, history_text = io.StringIO(), io.StringIO()
+    deal_writer, history_writer = csv.writer(deals_text), csv.writer(history_text)
+    deal_writer.writerow(
+        ["Deal ID", "Deal Name", "Amount", "Currency", "Stage", "Status", "Owner", "Organization",
+         "Created", "Expected close date", "Closed on", "Lost reason"]
+    )  # fmt: skip
+    history_writer.writerow(["Deal ID", "Changed at", "Stage", "Amount"])
+    history_rows = 0
+    for number in range(deals):
+        created = start + dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 700))
+        amount = rng.randrange(500, 100_000) * 10
+        reached = 1 + min(len(STAGES) - 1, int(rng.expovariate(0.6)))
+        moment = created
+        deal_id = f"D{number:07d}"
+        for index in range(reached):
+            if index:
+                moment += dt.timedelta(days=rng.randrange(2, 30), minutes=rng.randrange(0, 600))
+            history_writer.writerow(
+                [deal_id, moment.strftime("%Y-%m-%d %H:%M:%S"), STAGES[index], f"{amount / 100:.2f}"]
+            )
+            history_rows += 1
+        outcome = rng.random()
+        status = "open" if outcome < 0.35 else "won" if outcome < 0.6 else "lost"
+        closed = moment + dt.timedelta(days=rng.randrange(1, 20)) if status != "open" else None
+        expected = (closed or moment + dt.timedelta(days=rng.randrange(10, 90))).date()
+        deal_writer.writerow(
+            [deal_id, f"Deal {number}", f"{amount / 100:.2f}", "EUR", STAGES[reached - 1], status,
+             owners[rng.randrange(len(owners))], f"Customer {rng.randrange(2000)}", created.strftime("%Y-%m-%d %H:%M:%S"),
+             expected.isoformat(), closed.strftime("%Y-%m-%d %H:%M:%S") if closed else "",
+             REASONS[rng.randrange(len(REASONS))] if status == "lost" else ""]
+        )  # fmt: skip
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("deals.csv", deals_text.getvalue())
+        archive.writestr("history.csv", history_text.getvalue())
+    return deals, history_rows
+
+
+def _copy_tables(cursor, vendor: str, tables: list[str]) -> dict[str, str]:
+    """Empty copies of the tables, with the same columns and indexes, for the baseline."""
+    copies = {}
+    for table in tables:
+        copy = f"bench_copy_{table}"
+        cursor.execute(f'DROP TABLE IF EXISTS "{copy}"')
+        if vendor == "postgresql":
+            cursor.execute(f'CREATE TABLE "{copy}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING INDEXES)')
+        else:
+            cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [table])
+            create = cursor.fetchone()[0]
+            cursor.execute(create.replace(f'"{table}"', f'"{copy}"', 1))
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
+                [table],
+            )
+            for name, sql in cursor.fetchall():
+                cursor.execute(
+                    sql.replace(f'"{name}"', f'"bench_copy_{name}"', 1).replace(
+                        f'ON "{table}"', f'ON "{copy}"', 1
+                    )
+                )
+        copies[table] = copy
+    return copies
+
+
+def plain_sql_baseline(connection, tables: list[str]) -> tuple[float, dict[str, int]]:
+    """Insert the rows the import wrote into empty copies of their tables with plain SQL; seconds taken."""
+    from django.db import transaction
+
+    with connection.cursor() as cursor:
+        data = {}
+        for table in tables:
+            cursor.execute(f'SELECT * FROM "{table}"')
+            columns = [column[0] for column in cursor.description]
+            data[table] = (columns, cursor.fetchall())
+        copies = _copy_tables(cursor, connection.vendor, tables)
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table, (columns, rows) in data.items():
+            column_sql = ", ".join(f'"{column}"' for column in columns)
+            if connection.vendor == "postgresql":
+                with cursor.copy(f'COPY "{copies[table]}" ({column_sql}) FROM STDIN') as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                placeholders = ", ".join(["%s"] * len(columns))
+                cursor.executemany(
+                    f'INSERT INTO "{copies[table]}" ({column_sql}) VALUES ({placeholders})', rows
+                )
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        for copy in copies.values():
+            cursor.execute(f'DROP TABLE "{copy}"')
+    return seconds, {table: len(rows) for table, (_columns, rows) in data.items()}
+
+
+def _derived_models() -> list:
+    """The analytics tables the import fills through derived_rebuild() (they are rows it writes too)."""
+    from dealflow.deals import models
+
+    return [
+        getattr(models, name)
+        for name in ("DealFact", "StayFact", "DealMonthlyTotals")
+        if hasattr(models, name)
+    ]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks import_deals")
+    parser.add_argument("--deals", type=int, default=100_000)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--profile", action="store_true", help="print the import's 25 costliest functions")
+    options = parser.parse_args(argv)
+    _setup_django()
+    from django.db import connection
+
+    from dealflow.accounts.services import user_create
+    from dealflow.importers.services import import_apply
+
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        admin = user_create(username="admin", password=None, is_superuser=True)
+        owners = []
+        for number in range(20):
+            user_create(
+                username=f"rep{number}", password=None, first_name="Rep", last_name=f"Number {number}"
+            )
+            owners.append(f"rep{number}")
+        path = ROOT / "var" / "bench_import_export.zip"
+        generated = time.perf_counter()
+        deal_rows, history_rows = write_export(path, options.deals, owners)
+        print(
+            f"export written: {deal_rows:,} deals, {history_rows:,} history rows, {path.stat().st_size / 1e6:.1f} MB zip in {time.perf_counter() - generated:.1f} s"
+        )
+
+        profiler = None
+        if options.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        phases: dict[str, float] = {}
+        last = {"label": "", "at": time.perf_counter()}
+
+        def progress(done: int, total: int, label: str) -> None:
+            label = str(label).split(" ")[0] if str(label).startswith("Reading") else str(label)
+            now = time.perf_counter()
+            if label != last["label"]:
+                if last["label"]:
+                    phases[last["label"]] = phases.get(last["label"], 0) + now - last["at"]
+                last["label"], last["at"] = label, now
+
+        started = time.perf_counter()
+        plan, result = import_apply(path=path, by=admin, progress=progress, use_bulk=True)
+        import_seconds = time.perf_counter() - started
+        phases[last["label"]] = phases.get(last["label"], 0) + time.perf_counter() - last["at"]
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(30)
+        assert plan.error_count == 0, plan.problems.items[:5]
+        tables = ["contacts_organization", "deals_deal", "deals_dealevent", "deals_stagespell"]
+        tables += [model._meta.db_table for model in _derived_models()]
+        baseline_seconds, rows = plain_sql_baseline(connection, tables)
+        import_rate = deal_rows / import_seconds
+        baseline_rate = deal_rows / baseline_seconds
+        print(f"engine: {connection.vendor}; load average at the end: {os.getloadavg()[0]:.1f}")
+        print("rows written: " + ", ".join(f"{count:,} {table}" for table, count in rows.items()))
+        print("import phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))
+        print(
+            f"import (read, parse, match, replay, write, rebuild): {import_seconds:6.1f} s = {import_rate:9,.0f} deal rows/s"
+        )
+        print(
+            f"plain SQL insert of the same rows:                    {baseline_seconds:6.1f} s = {baseline_rate:9,.0f} deal rows/s"
+        )
+        print(f"ratio: the import takes {import_seconds / baseline_seconds:.2f}x the plain-SQL time (target <= 3x); "
+              f"{'meets' if import_rate >= 10_000 else 'misses'} 10,000 rows/s")  # fmt: skip
+        del result
+    finally:
+        if not options.keep:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+    return 0
