@@ -20,8 +20,8 @@ from dealflow.core.errors import ApplicationError
 from dealflow.importers.fields import FIELDS_BY_NAME, Entity, FieldSpec
 from dealflow.importers.reading import Sheet
 from dealflow.importers.values import (
-    PLAIN_NUMBER,
     CURRENCY_SIGNS,
+    PLAIN_NUMBER,
     ColumnDates,
     ColumnNumbers,
     PendingDate,
