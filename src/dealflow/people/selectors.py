@@ -359,8 +359,8 @@ def survey_run_results_for_user(*, run_id: int, user: User, team_id: int | None 
     if team is not None:
         invitations = invitations.filter(team=team)
     invited = invitations.count()
-    total = SurveyResponse.objects.filter(run=run).count()
     group = _group_answers(run=run, team_id=team_id, with_texts=True)
+    total = group.respondents if team_id is None else SurveyResponse.objects.filter(run=run).count()
     answered = group.respondents if team is not None else total
     results = RunResults(
         run=run, team=team, threshold=threshold, invited=invited, answered=answered, is_visible=False
@@ -386,7 +386,9 @@ def survey_run_results_for_user(*, run_id: int, user: User, team_id: int | None 
     previous_group = None
     if previous is not None:
         candidate = _group_answers(run=previous, team_id=team_id, with_texts=False)
-        previous_total = SurveyResponse.objects.filter(run=previous).count()
+        previous_total = (
+            candidate.respondents if team_id is None else SurveyResponse.objects.filter(run=previous).count()
+        )
         if _group_visible(group=candidate, total=previous_total, team_id=team_id, threshold=threshold):
             previous_group = candidate
     results.previous_run = previous

@@ -236,3 +236,18 @@ def test_pending_invitations_are_the_in_app_notice(run, sales_team, manager):
     assert not selectors.invitation_list_pending_for_user(
         user=sales_team[1], today=dt.date(2026, 3, 9)
     ).exists()
+
+
+def test_results_read_a_fixed_number_of_queries(survey, manager, sales_team, django_assert_num_queries):
+    """The query count does not grow with questions, answers or runs (no N+1)."""
+    earlier = services.survey_run_open(survey=survey, opens_on=FEBRUARY, notify=False)
+    answer_all(earlier, sales_team[:5], enps=[10] * 5, today=FEBRUARY)
+    run = survey.runs.get(opens_on=dt.date(2026, 3, 2))
+    answer_all(run, sales_team, enps=[9, 9, 9, 8, 8, 2], text=["a", "b", "c", "d", "e", "f"])
+    manager_fresh = type(manager).objects.get(pk=manager.pk)
+    with django_assert_num_queries(16):
+        results = selectors.survey_run_results_for_user(run_id=run.pk, user=manager_fresh)
+    assert results.is_visible and len(results.questions) == 4
+    with django_assert_num_queries(7):
+        trend = selectors.survey_enps_trend_for_user(survey_id=survey.pk, user=manager_fresh)
+    assert len(trend.points) == 2
