@@ -31,6 +31,7 @@ from dealflow.reviews.models import (
 from dealflow.reviews.selectors import review_scope_check
 
 NOTE_LIMIT = 500
+NEXT_STEP_HOUR = 9  # a next step "by 20 Nov" is due at 09:00 that day
 
 
 def _date(value: Any, *, field: str) -> dt.date:
@@ -232,7 +233,7 @@ def review_decision_apply(*, decision: ReviewDecision, by: User) -> ReviewDecisi
             by=by,
             deal=deal,
             notes=decision.note,
-            due_at=engine.midnight(due_on) if due_on else None,
+            due_at=engine.midnight(due_on) + dt.timedelta(hours=NEXT_STEP_HOUR) if due_on else None,
             origin=review.origin,
         )
         activity_id = activity.pk
