@@ -488,8 +488,12 @@ class _PlanBuilder:
                 continue
             if external_id in seen:
                 _sheet, line = seen[external_id]
-                self.error(parsed, row, "external_id", external_id,
-                           _("The id %(id)s is also on line %(line)s; each record may appear once.") % {"id": repr(external_id), "line": line})  # fmt: skip
+                if row.get("_synthetic_id"):
+                    self.error(parsed, row, "", "",
+                               _("This row looks like line %(line)s (same title, organization and creation day); add an id column to import both.") % {"line": line})  # fmt: skip
+                else:
+                    self.error(parsed, row, "external_id", external_id,
+                               _("The id %(id)s is also on line %(line)s; each record may appear once.") % {"id": repr(external_id), "line": line})  # fmt: skip
             else:
                 seen[external_id] = (parsed.name, row[LINE])
 
@@ -562,7 +566,42 @@ class _PlanBuilder:
 
     # -- the build --
 
+    def synthesize_ids(self) -> None:
+        """Deals and leads of a sheet without an id column get one from what identifies them to a person:
+        title, organization and creation day. Importing the sheet again then updates them."""
+        for entity, fields in (
+            (Entity.DEALS, ("title", "organization", "created_at")),
+            (Entity.LEADS, ("title", "email", "created_at")),
+        ):
+            for parsed in self.by_entity[entity]:
+                if "external_id" in parsed.columns.values():
+                    continue
+                for row in parsed.rows:
+                    parts = []
+                    for name in fields:
+                        value = row.get(name)
+                        parts.append(
+                            value.date().isoformat()
+                            if isinstance(value, dt.datetime)
+                            else normalize_name(value or "")
+                        )
+                    row["external_id"] = (
+                        "~" + hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:20]
+                    )
+                    row["_synthetic_id"] = True
+                self.plan.notices.append(
+                    _(
+                        "%(sheet)s has no id column: its %(entity)s are recognised by %(fields)s, so importing it again updates them; a renamed one is imported as new."
+                    )
+                    % {
+                        "sheet": parsed.name,
+                        "entity": entity.value,
+                        "fields": ", ".join(fields).replace("created_at", "creation day"),
+                    }
+                )
+
     def build(self) -> None:
+        self.synthesize_ids()
         for entity in (Entity.ORGANIZATIONS, Entity.PERSONS, Entity.LEADS, Entity.DEALS, Entity.ACTIVITIES):
             self.check_duplicates(entity)
         self.build_organizations()
@@ -615,6 +654,9 @@ class _PlanBuilder:
         if not rows:
             return
         existing = self.existing(Organization, [row["external_id"] for row in rows if row.get("external_id")])
+        _by_id, by_name = self.load_organizations(
+            [{"organization": row["name"]} for row in rows if row.get("name")]
+        )
         counts = self.plan.counts[Entity.ORGANIZATIONS]
         for parsed, row in self.rows(Entity.ORGANIZATIONS):
             name = (row.get("name") or "").strip()
@@ -638,6 +680,8 @@ class _PlanBuilder:
             if row.get(REJECTED):
                 continue
             record = existing.get(row.get("external_id", ""))
+            if record is None and not row.get("external_id"):
+                record = by_name.get(normalize_name(name))  # no id: the name is the organization's identity
             key = (
                 f"organization:id:{row['external_id']}"
                 if row.get("external_id")

@@ -187,3 +187,20 @@ def test_saved_mapping_is_chosen_by_headers_in_any_spelling(admin_user, rep, tmp
     shutil.copy(FILES / "generic_crm.csv", copy)
     assert import_preview(path=copy, by=admin_user).sheets[0].how == "mapping:Generic"
     assert ImportMapping.objects.count() == 1
+
+
+def test_sheet_without_ids_is_recognised_again_on_reimport(admin_user, rep, tmp_path):
+    import_apply(path=FILES / "dutch_excel.csv", by=admin_user)
+    plan, result = import_apply(path=FILES / "dutch_excel.csv", by=admin_user)
+
+    assert plan.counts["deals"].as_json() == {"create": 0, "update": 0, "skip": 5, "reject": 0}
+    assert any("has no id column" in notice for notice in plan.notices)
+    assert result.created == {} and Deal.objects.count() == 5
+
+    twice = tmp_path / "twice.csv"
+    twice.write_text(
+        "Naam;Bedrag;Aangemaakt op\nDubbel;10;01-02-2026\nDubbel;10;01-02-2026\n", encoding="utf-8"
+    )
+    plan = import_preview(path=twice, by=admin_user)
+    [problem] = plan.problems.errors
+    assert problem.line == 3 and "looks like line 2" in problem.reason
