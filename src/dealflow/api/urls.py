@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import DataError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, Throttled, ValidationError
@@ -50,6 +51,19 @@ def invalid_input(request, error: ValidationError):
         request,
         {"detail": f"{field}: {message}" if field else message, "field": field, "errors": error.errors},
         status=400,
+    )
+
+
+@api.exception_handler(OverflowError)
+def number_out_of_range(request, error):
+    # A number past 64 bits reaches the database driver only as an id or filter; it matches nothing.
+    return api.create_response(request, {"detail": "A number is out of range.", "field": None}, status=400)
+
+
+@api.exception_handler(DataError)
+def database_refused_value(request, error):
+    return api.create_response(
+        request, {"detail": "A value is out of range or malformed.", "field": None}, status=400
     )
 
 
