@@ -396,6 +396,9 @@ def derived_rebuild(*, using: str = "default") -> None:
                 cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(index.name)}")
         for statement in _rebuild_statements(vendor):
             cursor.execute(statement)
+        if vendor == "postgresql":  # CREATE INDEX refuses tables with the inserts' FK checks pending
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         for model in models:
             for index in model._meta.indexes:
                 cursor.execute(str(index.create_sql(model, editor)))
