@@ -315,7 +315,7 @@ class _Table:
 class BulkWriter:
     """Replays deal histories in memory like the services, then writes all rows with COPY / executemany."""
 
-    def __init__(self, *, using: str = "default") -> None:
+    def __init__(self, *, using: str = "default", defer_indexes: bool = False) -> None:
         self.using = using
         self.connection = connections[using]
         self.is_postgres = self.connection.vendor == "postgresql"
@@ -368,12 +368,15 @@ class BulkWriter:
         )
         self._day: Callable[[dt.date | None], Any] = _identity if self.is_postgres else _sqlite_date
         self._sqlite_cache_size: int | None = None
+        self._deferred_indexes: list[str] = []
         if not self.is_postgres:
             # Index pages of million-row tables do not fit SQLite's default 2 MB page cache.
             with self.connection.cursor() as cursor:
                 cursor.execute("PRAGMA cache_size")
                 self._sqlite_cache_size = cursor.fetchone()[0]
                 cursor.execute(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
+        if defer_indexes:
+            self._indexes_drop()
 
     # -- context manager: rebuild the derived tables once after the whole load --
 
@@ -383,12 +386,21 @@ class BulkWriter:
     def __exit__(self, exc_type, exc, traceback) -> None:
         if exc_type is None:
             self.close()
+        else:
+            self._indexes_restore()
 
     def close(self) -> None:
-        """Finish a load: rebuild derived analytics tables and refresh the planner's statistics."""
+        """Finish a load: rebuild deferred indexes and derived analytics tables, refresh the planner's statistics."""
         if self._closed:
             return
         self._closed = True
+        if self.is_postgres and self.connection.in_atomic_block:
+            # Inside an outer transaction (tests, an all-or-nothing import) the foreign-key checks of the
+            # rows just written are still pending, and PostgreSQL refuses CREATE INDEX on such tables.
+            with self.connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        self._indexes_restore()
         derived_rebuild()
         with self.connection.cursor() as cursor:
             if not self.is_postgres:
@@ -396,6 +408,41 @@ class BulkWriter:
             cursor.execute("ANALYZE")
             if self._sqlite_cache_size is not None:
                 cursor.execute(f"PRAGMA cache_size = {int(self._sqlite_cache_size)}")
+
+    def _indexes_drop(self) -> None:
+        """Drop the secondary (non-unique) indexes of the tables written; ``close`` builds them again.
+
+        Building an index once over a loaded table sorts its keys; keeping it up to date row by row
+        costs a B-tree insert per row and index, which made inserts three times slower at a million deals.
+        Only for loads into an idle database (the demo): other readers would find the tables unindexed.
+        """
+        tables = [table.name for table in self.tables.values()]
+        with self.connection.cursor() as cursor:
+            if self.is_postgres:
+                cursor.execute(
+                    "SELECT indexname, indexdef, tablename FROM pg_indexes WHERE schemaname = current_schema() "
+                    "AND tablename = ANY(%s) AND indexdef NOT LIKE %s ORDER BY indexname",
+                    [tables, "CREATE UNIQUE%"],
+                )
+            else:
+                cursor.execute(
+                    "SELECT name, sql, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                    "AND sql NOT LIKE %s ORDER BY name",
+                    ["CREATE UNIQUE%"],
+                )
+            for name, definition, table in cursor.fetchall():
+                if table not in tables:
+                    continue
+                cursor.execute(f'DROP INDEX "{name}"')
+                self._deferred_indexes.append(definition)
+
+    def _indexes_restore(self) -> None:
+        with self.connection.cursor() as cursor:
+            if self._deferred_indexes and self.is_postgres:
+                cursor.execute("SET maintenance_work_mem = '256MB'")
+            while self._deferred_indexes:
+                cursor.execute(self._deferred_indexes[0])
+                self._deferred_indexes.pop(0)
 
     # -- helpers that mirror the services --
 

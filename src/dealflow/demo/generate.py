@@ -22,6 +22,7 @@ from dealflow.demo.history import HistoryGenerator
 from dealflow.demo.world import world_build
 
 CHUNK_SIZE = 20_000
+DEFER_INDEXES_FROM = 50_000  # deals
 # Other apps' demo data, seeded after the pipeline data when the module exists.
 OPTIONAL_STEPS = ["dealflow.demo.people", "dealflow.demo.forecasting", "dealflow.demo.reviews"]
 
@@ -64,7 +65,8 @@ def demo_generate(
     # Draw chunk n+1 in a thread while chunk n is written: SQLite and PostgreSQL do their part of the
     # insert without holding the GIL, so the two overlap on a second core.
     phase = time.perf_counter()
-    writer = BulkWriter()
+    # Into an empty database, build the secondary indexes once at the end instead of row by row.
+    writer = BulkWriter(defer_indexes=deals >= DEFER_INDEXES_FROM and not Deal.objects.exists())
     with (
         ThreadPoolExecutor(max_workers=1) as pool,
         tqdm(total=deals, unit="deal", file=sys.stderr, disable=not progress, desc="Demo deals") as bar,

@@ -247,3 +247,44 @@ def test_bulk_writer_refuses_what_the_services_refuse_and_writes_nothing(rep, pi
     with pytest.raises(ApplicationError, match=message):
         writer.write(deals=[deal])
     assert not Deal.objects.exists() and not DealEvent.objects.exists()
+
+
+def _index_names() -> set[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        tables = ["deals_deal", "deals_dealevent", "deals_stagespell", "deals_activity", "deals_lead"]
+        return {
+            name
+            for table in tables
+            for name, info in connection.introspection.get_constraints(cursor, table).items()
+            if info["index"]
+        }
+
+
+@pytest.mark.django_db
+def test_deferred_indexes_are_built_again_after_the_load_and_after_a_failure(rep, pipeline):
+    before = _index_names()
+    assert len(before) > 20
+    proposal = stage_named("Proposal").pk
+    with bulk.BulkWriter(defer_indexes=True) as writer:
+        during = _index_names()
+        assert during < before and len(before - during) > 20  # only primary keys and unique ones stay
+        writer.write(
+            deals=[
+                bulk.BulkDeal(
+                    title="A", owner_id=rep.pk, pipeline_id=pipeline.pk, stage_id=proposal, created_at=NOW
+                )
+            ]
+        )
+    assert _index_names() == before
+    with pytest.raises(ApplicationError), bulk.BulkWriter(defer_indexes=True) as writer:
+        writer.write(
+            deals=[
+                bulk.BulkDeal(
+                    title="", owner_id=rep.pk, pipeline_id=pipeline.pk, stage_id=proposal, created_at=NOW
+                )
+            ]
+        )
+    assert _index_names() == before
+    assert Deal.objects.count() == 1
