@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.models import Team, User
@@ -411,7 +412,7 @@ def create_survey(request, payload: SurveyIn):
     """Create a survey for teams you manage; at most 10 questions. The first run opens when it starts today."""
     teams = list(Team.objects.filter(pk__in=payload.team_ids))
     if len(teams) != len(set(payload.team_ids)):
-        raise ApplicationError("Some team ids do not exist.", field="team_ids")
+        raise ApplicationError(_("Some team ids do not exist."), field="team_ids")
     survey = services.survey_create(
         title=payload.title,
         teams=teams,
@@ -549,10 +550,10 @@ def create_series(request, payload: SeriesIn):
     if payload.manager_id is not None and payload.manager_id != request.user.pk:
         manager = User.objects.filter(pk=payload.manager_id, is_active=True).first()
         if manager is None:
-            raise ApplicationError("No such manager.", field="manager_id")
+            raise ApplicationError(_("No such manager."), field="manager_id")
     rep = User.objects.filter(pk=payload.rep_id, is_active=True).first()
     if rep is None:
-        raise ApplicationError("No such person.", field="rep_id")
+        raise ApplicationError(_("No such person."), field="rep_id")
     series = services.one_on_one_series_create(
         manager=manager,
         rep=rep,
@@ -639,7 +640,7 @@ def add_action_item(request, meeting_id: int, payload: ActionItemIn):
     meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
     owner = User.objects.filter(pk=payload.owner_id).first()
     if owner is None:
-        raise ApplicationError("No such person.", field="owner_id")
+        raise ApplicationError(_("No such person."), field="owner_id")
     item = services.action_item_add(
         meeting=meeting, text=payload.text, owner=owner, due_on=payload.due_on, by=request.user
     )

@@ -17,3 +17,12 @@ def survey_runs_open_due() -> int:
 def survey_runs_remind_due() -> int:
     """Send the one reminder of each run on its second-to-last day; returns how many runs were reminded."""
     return len(services.survey_runs_remind_due())
+
+
+@task()
+def survey_run_invitations_send(run_id: int) -> int:
+    """E-mail a new run's invitations; returns how many were sent."""
+    from dealflow.people.models import SurveyRun
+
+    run = SurveyRun.objects.select_related("survey").filter(pk=run_id).first()
+    return services.survey_run_send_mail(run=run, reminder=False) if run else 0

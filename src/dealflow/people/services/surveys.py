@@ -227,8 +227,15 @@ def survey_run_open(*, survey: Survey, opens_on: dt.date, notify: bool = True) -
             _("This survey already has a run opening on that day."), field="opens_on"
         ) from error
     if notify:
-        transaction.on_commit(lambda: survey_run_send_mail(run=run, reminder=False))
+        # The worker sends the e-mails, so a web request that opens a run does not wait on the mail server.
+        transaction.on_commit(lambda: _mail_task().enqueue(run_id=run.pk))
     return run
+
+
+def _mail_task():
+    from dealflow.people.tasks import survey_run_invitations_send
+
+    return survey_run_invitations_send
 
 
 def survey_run_open_due(*, survey: Survey, today: dt.date) -> SurveyRun | None:

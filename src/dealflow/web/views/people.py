@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dealflow.accounts.models import User
@@ -38,11 +38,11 @@ from dealflow.web.views.workspace import (
 )
 
 AGREEMENT_LABELS = {
-    1: _("Strongly disagree"),
-    2: _("Disagree"),
-    3: _("Neutral"),
-    4: _("Agree"),
-    5: _("Strongly agree"),
+    1: pgettext_lazy("agreement scale", "Strongly disagree"),
+    2: pgettext_lazy("agreement scale", "Disagree"),
+    3: pgettext_lazy("agreement scale", "Neutral"),
+    4: pgettext_lazy("agreement scale", "Agree"),
+    5: pgettext_lazy("agreement scale", "Strongly agree"),
 }
 ATTENTION_LIMIT = 20
 
