@@ -131,11 +131,12 @@ def backup_write(
         "tables": [],
     }
     counts: dict[str, int] = {}
+    outermost = not connection.in_atomic_block
     with (
         transaction.atomic(),
         zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive,
     ):
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:  # one consistent snapshot of every table
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         for index, model in enumerate(chosen):
