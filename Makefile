@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# RUN_ARGS passes options through, e.g. `make run RUN_ARGS="--bind 127.0.0.1:8031 --demo-deals 500"`.
 run: $(STAMP)
-	$(BIN)/dealflow run
+	$(BIN)/dealflow run $(RUN_ARGS)
 
 worker: $(STAMP)
-	$(BIN)/dealflow worker
+	$(BIN)/dealflow worker $(WORKER_ARGS)
 
 # Browser tests need Debian's chromium; `make browsers` installs it when it is missing (needs root).
 browsers:
