@@ -235,8 +235,7 @@ def _contacts(rng: random.Random, teams: list[TeamInfo], organization_count: int
             website=f"https://{ascii_slug(name, '-')}.example",
             industry=rng.choice(vocabulary.INDUSTRIES),
             country=country,
-            owner_id=rng.choice(team.rep_ids),
-            created_at=at,
+            created_at=at,  # no owner: the company's contacts, which every signed-in user sees
         )
         organizations.append((team, organization))
     Organization.objects.bulk_create([organization for _, organization in organizations], batch_size=2000)
@@ -252,7 +251,6 @@ def _contacts(rng: random.Random, teams: list[TeamInfo], organization_count: int
                 email=f"{ascii_slug(f'{first} {last}')}@{ascii_slug(organization.name, '-')}.example",
                 job_title=rng.choice(vocabulary.JOB_TITLES),
                 organization_id=organization.pk,
-                owner_id=organization.owner_id,
                 created_at=at,
             )
             people.append((person_ids, person))
