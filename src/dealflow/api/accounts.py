@@ -14,12 +14,13 @@ from dealflow.accounts.selectors import (
     user_memberships,
 )
 from dealflow.accounts.services import token_create, token_revoke
+from dealflow.api.schemas import Id
 
 router = Router(tags=["Accounts"])
 
 
 class MembershipOut(Schema):
-    team_id: int
+    team_id: Id
     team: str
     role: str
 
@@ -103,6 +104,6 @@ def create_token(request, payload: TokenIn):
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut)
-def revoke_token(request, token_id: int):
+def revoke_token(request, token_id: Id):
     """Revoke one of your tokens; scripts using it get 401 from now on."""
     return token_revoke(token=token_get_for_user(token_id=token_id, user=request.user), by=request.user)

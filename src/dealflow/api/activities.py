@@ -9,7 +9,7 @@ from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.api.base import paginate
-from dealflow.api.schemas import PageOut, UserRef
+from dealflow.api.schemas import Id, Offset, PageOut, UserRef
 from dealflow.contacts.selectors import person_get_for_user
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.models import Activity
@@ -47,11 +47,11 @@ class ActivityOut(Schema):
 
 
 class ActivityQuery(Schema):
-    deal: int | None = None
+    deal: Id | None = None
     open: bool = False
     mine: bool = False
     limit: int = 50
-    offset: int = 0
+    offset: Offset = 0
 
 
 class ActivityCreateIn(Schema):
@@ -60,10 +60,10 @@ class ActivityCreateIn(Schema):
     notes: str = ""
     due_at: dt.datetime | None = None
     done_at: dt.datetime | None = None
-    owner_id: int | None = None
-    deal_id: int | None = None
-    lead_id: int | None = None
-    person_id: int | None = None
+    owner_id: Id | None = None
+    deal_id: Id | None = None
+    lead_id: Id | None = None
+    person_id: Id | None = None
 
 
 class ActivityUpdateIn(Schema):
@@ -71,7 +71,7 @@ class ActivityUpdateIn(Schema):
     kind: str | None = None
     notes: str | None = None
     due_at: dt.datetime | None = None
-    owner_id: int | None = None
+    owner_id: Id | None = None
 
 
 def activity_references(data: dict[str, Any], *, user) -> dict[str, Any]:
@@ -114,12 +114,12 @@ def create_activity(request, payload: ActivityCreateIn):
 
 
 @router.get("/activities/{activity_id}", response=ActivityOut)
-def get_activity(request, activity_id: int):
+def get_activity(request, activity_id: Id):
     return activity_get_for_user(activity_id=activity_id, user=request.user)
 
 
 @router.patch("/activities/{activity_id}", response=ActivityOut)
-def update_activity(request, activity_id: int, payload: ActivityUpdateIn):
+def update_activity(request, activity_id: Id, payload: ActivityUpdateIn):
     """Edit an activity's subject, kind, notes, due time or owner."""
     activity = activity_get_for_user(activity_id=activity_id, user=request.user, for_write=True)
     data = activity_references(payload.dict(exclude_unset=True), user=request.user)
@@ -127,7 +127,7 @@ def update_activity(request, activity_id: int, payload: ActivityUpdateIn):
 
 
 @router.post("/activities/{activity_id}/complete", response=ActivityOut)
-def complete_activity(request, activity_id: int):
+def complete_activity(request, activity_id: Id):
     """Mark the activity done (doing it twice changes nothing)."""
     activity = activity_get_for_user(activity_id=activity_id, user=request.user, for_write=True)
     return activity_complete(activity=activity, by=request.user)

@@ -9,7 +9,7 @@ from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.api.base import paginate
-from dealflow.api.schemas import PageOut, UserRef
+from dealflow.api.schemas import Id, Offset, PageOut, UserRef
 from dealflow.contacts.models import Person
 from dealflow.contacts.selectors import (
     organization_get_for_user,
@@ -60,14 +60,14 @@ class PersonOut(Schema):
 
 class ContactQuery(Schema):
     q: str | None = None
-    owner: int | None = None
+    owner: Id | None = None
     order: str | None = None
     limit: int = 50
-    offset: int = 0
+    offset: Offset = 0
 
 
 class PersonQuery(ContactQuery):
-    organization: int | None = None
+    organization: Id | None = None
 
 
 class OrganizationIn(Schema):
@@ -75,7 +75,7 @@ class OrganizationIn(Schema):
     website: str = ""
     industry: str = ""
     country: str = ""
-    owner_id: int | None = None
+    owner_id: Id | None = None
 
 
 class OrganizationUpdateIn(Schema):
@@ -83,7 +83,7 @@ class OrganizationUpdateIn(Schema):
     website: str | None = None
     industry: str | None = None
     country: str | None = None
-    owner_id: int | None = None
+    owner_id: Id | None = None
 
 
 class PersonIn(Schema):
@@ -92,8 +92,8 @@ class PersonIn(Schema):
     email: str = ""
     phone: str = ""
     job_title: str = ""
-    organization_id: int | None = None
-    owner_id: int | None = None
+    organization_id: Id | None = None
+    owner_id: Id | None = None
 
 
 class PersonUpdateIn(Schema):
@@ -102,8 +102,8 @@ class PersonUpdateIn(Schema):
     email: str | None = None
     phone: str | None = None
     job_title: str | None = None
-    organization_id: int | None = None
-    owner_id: int | None = None
+    organization_id: Id | None = None
+    owner_id: Id | None = None
 
 
 def contact_references(data: dict[str, Any], *, user) -> dict[str, Any]:
@@ -137,12 +137,12 @@ def create_organization(request, payload: OrganizationIn):
 
 
 @router.get("/organizations/{organization_id}", response=OrganizationOut)
-def get_organization(request, organization_id: int):
+def get_organization(request, organization_id: Id):
     return organization_get_for_user(organization_id=organization_id, user=request.user)
 
 
 @router.patch("/organizations/{organization_id}", response=OrganizationOut)
-def update_organization(request, organization_id: int, payload: OrganizationUpdateIn):
+def update_organization(request, organization_id: Id, payload: OrganizationUpdateIn):
     organization = organization_get_for_user(
         organization_id=organization_id, user=request.user, for_write=True
     )
@@ -151,7 +151,7 @@ def update_organization(request, organization_id: int, payload: OrganizationUpda
 
 
 @router.delete("/organizations/{organization_id}", response={204: None})
-def delete_organization(request, organization_id: int):
+def delete_organization(request, organization_id: Id):
     """Delete an organization nothing refers to."""
     organization = organization_get_for_user(
         organization_id=organization_id, user=request.user, for_write=True
@@ -180,19 +180,19 @@ def create_person(request, payload: PersonIn):
 
 
 @router.get("/persons/{person_id}", response=PersonOut)
-def get_person(request, person_id: int):
+def get_person(request, person_id: Id):
     return person_get_for_user(person_id=person_id, user=request.user)
 
 
 @router.patch("/persons/{person_id}", response=PersonOut)
-def update_person(request, person_id: int, payload: PersonUpdateIn):
+def update_person(request, person_id: Id, payload: PersonUpdateIn):
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
     data = contact_references(payload.dict(exclude_unset=True), user=request.user)
     return person_update(person=person, data=data, by=request.user)
 
 
 @router.delete("/persons/{person_id}", response={204: None})
-def delete_person(request, person_id: int):
+def delete_person(request, person_id: Id):
     """Delete a person no deal or lead refers to."""
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
     person_delete(person=person, by=request.user)

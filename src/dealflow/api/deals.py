@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.api.base import paginate
-from dealflow.api.schemas import PageOut, PageQuery, UserRef, money_text
+from dealflow.api.schemas import Id, Offset, PageOut, PageQuery, UserRef, Version, money_text
 from dealflow.contacts.selectors import organization_get_for_user, person_get_for_user
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.models import Deal, DealEvent
@@ -42,9 +42,9 @@ class DealOut(Schema):
     id: int
     title: str
     status: str
-    pipeline_id: int
+    pipeline_id: Id
     pipeline: str
-    stage_id: int
+    stage_id: Id
     stage: str
     owner: UserRef
     organization_id: int | None
@@ -74,7 +74,7 @@ class DealOut(Schema):
     lost_at: dt.datetime | None
     closed_on: dt.date | None
     last_activity_at: dt.datetime | None
-    version: int
+    version: Version
     updated_at: dt.datetime
 
     @staticmethod
@@ -132,10 +132,10 @@ class DealEventOut(Schema):
 
 
 class DealQuery(Schema):
-    pipeline: int | None = None
-    stage: int | None = None
-    owner: int | None = None
-    team: int | None = None
+    pipeline: Id | None = None
+    stage: Id | None = None
+    owner: Id | None = None
+    team: Id | None = None
     status: str | None = None
     source: str | None = None
     close_from: dt.date | None = None
@@ -148,21 +148,21 @@ class DealQuery(Schema):
     mine: bool = False
     order: str | None = None
     limit: int = 50
-    offset: int = 0
+    offset: Offset = 0
 
 
 class DealCreateIn(Schema):
     title: str
-    pipeline_id: int | None = None
-    stage_id: int | None = None
-    owner_id: int | None = None
+    pipeline_id: Id | None = None
+    stage_id: Id | None = None
+    owner_id: Id | None = None
     amount: Decimal = Decimal(0)
     currency: str = "EUR"
     expected_close_on: dt.date | None = None
-    organization_id: int | None = None
-    person_id: int | None = None
+    organization_id: Id | None = None
+    person_id: Id | None = None
     source: str | None = None
-    parent_id: int | None = None
+    parent_id: Id | None = None
     probability_override: int | None = None
     forecast_category_override: str = ""
     next_step: str = ""
@@ -170,14 +170,14 @@ class DealCreateIn(Schema):
 
 
 class DealUpdateIn(Schema):
-    version: int
+    version: Version
     title: str | None = None
     amount: Decimal | None = None
     currency: str | None = None
     expected_close_on: dt.date | None = None
-    owner_id: int | None = None
-    organization_id: int | None = None
-    person_id: int | None = None
+    owner_id: Id | None = None
+    organization_id: Id | None = None
+    person_id: Id | None = None
     source: str | None = None
     probability_override: int | None = None
     forecast_category_override: str | None = None
@@ -188,25 +188,25 @@ class DealUpdateIn(Schema):
 
 
 class DealMoveIn(Schema):
-    stage_id: int
-    version: int | None = None
+    stage_id: Id
+    version: Version | None = None
     note: str = ""
 
 
 class DealWinIn(Schema):
-    version: int | None = None
+    version: Version | None = None
     note: str = ""
 
 
 class DealLoseIn(Schema):
-    reason_id: int | None = None
-    version: int | None = None
+    reason_id: Id | None = None
+    version: Version | None = None
     note: str = ""
 
 
 class DealReopenIn(Schema):
-    stage_id: int | None = None
-    version: int | None = None
+    stage_id: Id | None = None
+    version: Version | None = None
     note: str = ""
 
 
@@ -260,12 +260,12 @@ def create_deal(request, payload: DealCreateIn):
 
 
 @router.get("/deals/{deal_id}", response=DealOut)
-def get_deal(request, deal_id: int):
+def get_deal(request, deal_id: Id):
     return deal_get_for_user(deal_id=deal_id, user=request.user)
 
 
 @router.patch("/deals/{deal_id}", response=DealOut)
-def update_deal(request, deal_id: int, payload: DealUpdateIn):
+def update_deal(request, deal_id: Id, payload: DealUpdateIn):
     """Change fields; send the `version` you read: a stale one answers 409 and changes nothing."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     data = payload.dict(exclude_unset=True)
@@ -277,7 +277,7 @@ def update_deal(request, deal_id: int, payload: DealUpdateIn):
 
 
 @router.post("/deals/{deal_id}/move", response=DealOut)
-def move_deal(request, deal_id: int, payload: DealMoveIn):
+def move_deal(request, deal_id: Id, payload: DealMoveIn):
     """Move an open deal to another open stage of its pipeline."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     stage = stage_get(stage_id=payload.stage_id, field="stage_id")
@@ -292,7 +292,7 @@ def move_deal(request, deal_id: int, payload: DealMoveIn):
 
 
 @router.post("/deals/{deal_id}/win", response=DealOut)
-def win_deal(request, deal_id: int, payload: DealWinIn):
+def win_deal(request, deal_id: Id, payload: DealWinIn):
     """Close the deal as won (schedules the post-sale follow-up)."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     return deal_mark_won(
@@ -301,7 +301,7 @@ def win_deal(request, deal_id: int, payload: DealWinIn):
 
 
 @router.post("/deals/{deal_id}/lose", response=DealOut)
-def lose_deal(request, deal_id: int, payload: DealLoseIn):
+def lose_deal(request, deal_id: Id, payload: DealLoseIn):
     """Close the deal as lost; `reason_id` (a lost reason) is required."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     reason = lost_reason_get(reason_id=payload.reason_id, field="reason_id")
@@ -316,7 +316,7 @@ def lose_deal(request, deal_id: int, payload: DealLoseIn):
 
 
 @router.post("/deals/{deal_id}/reopen", response=DealOut)
-def reopen_deal(request, deal_id: int, payload: DealReopenIn):
+def reopen_deal(request, deal_id: Id, payload: DealReopenIn):
     """Reopen a won or lost deal, into `stage_id` or the last open stage it was in."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     stage = stage_get(stage_id=payload.stage_id, field="stage_id") if payload.stage_id else None
@@ -331,7 +331,7 @@ def reopen_deal(request, deal_id: int, payload: DealReopenIn):
 
 
 @router.get("/deals/{deal_id}/events", response=PageOut[DealEventOut])
-def list_deal_events(request, deal_id: int, page: Query[PageQuery]):
+def list_deal_events(request, deal_id: Id, page: Query[PageQuery]):
     """The deal's append-only history, oldest first."""
     events = deal_list_events_for_user(deal_id=deal_id, user=request.user)
     return paginate(events, limit=page.limit, offset=page.offset)

@@ -9,7 +9,7 @@ from ninja import Query, Router, Schema, Status
 
 from dealflow.api.base import paginate
 from dealflow.api.deals import DealOut, deal_references
-from dealflow.api.schemas import PageOut, UserRef
+from dealflow.api.schemas import Id, Offset, PageOut, UserRef
 from dealflow.deals.models import Lead
 from dealflow.deals.selectors import lead_get_for_user, lead_list_for_user, user_check_can_write
 from dealflow.deals.services import lead_convert, lead_create, lead_disqualify, lead_qualify, lead_update
@@ -60,19 +60,19 @@ class LeadOut(Schema):
 class LeadQuery(Schema):
     status: str | None = None
     source: str | None = None
-    owner: int | None = None
+    owner: Id | None = None
     q: str | None = None
     order: str | None = None
     limit: int = 50
-    offset: int = 0
+    offset: Offset = 0
 
 
 class LeadCreateIn(Schema):
     title: str
     source: str
-    owner_id: int | None = None
-    organization_id: int | None = None
-    person_id: int | None = None
+    owner_id: Id | None = None
+    organization_id: Id | None = None
+    person_id: Id | None = None
     has_budget: bool = False
     has_authority: bool = False
     has_need: bool = False
@@ -83,9 +83,9 @@ class LeadCreateIn(Schema):
 class LeadUpdateIn(Schema):
     title: str | None = None
     source: str | None = None
-    owner_id: int | None = None
-    organization_id: int | None = None
-    person_id: int | None = None
+    owner_id: Id | None = None
+    organization_id: Id | None = None
+    person_id: Id | None = None
     has_budget: bool | None = None
     has_authority: bool | None = None
     has_need: bool | None = None
@@ -107,8 +107,8 @@ class LeadDisqualifyIn(Schema):
 
 class LeadConvertIn(Schema):
     title: str | None = None
-    pipeline_id: int | None = None
-    stage_id: int | None = None
+    pipeline_id: Id | None = None
+    stage_id: Id | None = None
     amount: Decimal | None = None
     currency: str = "EUR"
     expected_close_on: dt.date | None = None
@@ -138,12 +138,12 @@ def create_lead(request, payload: LeadCreateIn):
 
 
 @router.get("/leads/{lead_id}", response=LeadOut)
-def get_lead(request, lead_id: int):
+def get_lead(request, lead_id: Id):
     return lead_get_for_user(lead_id=lead_id, user=request.user)
 
 
 @router.patch("/leads/{lead_id}", response=LeadOut)
-def update_lead(request, lead_id: int, payload: LeadUpdateIn):
+def update_lead(request, lead_id: Id, payload: LeadUpdateIn):
     """Edit a lead's details or qualification answers."""
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
     data = deal_references(payload.dict(exclude_unset=True), user=request.user)
@@ -151,21 +151,21 @@ def update_lead(request, lead_id: int, payload: LeadUpdateIn):
 
 
 @router.post("/leads/{lead_id}/qualify", response=LeadOut)
-def qualify_lead(request, lead_id: int, payload: LeadQualifyIn):
+def qualify_lead(request, lead_id: Id, payload: LeadQualifyIn):
     """Mark the lead qualified: need plus one of budget, authority or timeline must be yes."""
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
     return lead_qualify(lead=lead, by=request.user, **payload.dict(exclude_none=True))
 
 
 @router.post("/leads/{lead_id}/disqualify", response=LeadOut)
-def disqualify_lead(request, lead_id: int, payload: LeadDisqualifyIn):
+def disqualify_lead(request, lead_id: Id, payload: LeadDisqualifyIn):
     """Close the lead as disqualified; `reason` is required."""
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
     return lead_disqualify(lead=lead, reason=payload.reason, by=request.user)
 
 
 @router.post("/leads/{lead_id}/convert", response={201: DealOut})
-def convert_lead(request, lead_id: int, payload: LeadConvertIn):
+def convert_lead(request, lead_id: Id, payload: LeadConvertIn):
     """Turn a qualified lead into a deal that keeps its source and creation date."""
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
     data = deal_references(payload.dict(exclude_none=True), user=request.user)

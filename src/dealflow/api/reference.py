@@ -11,7 +11,7 @@ from decimal import Decimal
 from ninja import Query, Router, Schema, Status
 
 from dealflow.api.base import paginate
-from dealflow.api.schemas import PageOut, PageQuery, decimal_text
+from dealflow.api.schemas import Id, PageOut, PageQuery, SmallNumber, decimal_text
 from dealflow.deals.models import ExchangeRate
 from dealflow.deals.selectors import (
     exchange_rate_get,
@@ -44,7 +44,7 @@ router = Router(tags=["Settings"])
 
 class StageOut(Schema):
     id: int
-    pipeline_id: int
+    pipeline_id: Id
     name: str
     order: int
     kind: str
@@ -75,36 +75,36 @@ class PipelineIn(Schema):
 
 class PipelineUpdateIn(Schema):
     name: str | None = None
-    order: int | None = None
+    order: SmallNumber | None = None
     is_active: bool | None = None
     is_default: bool | None = None
 
 
 class StageIn(Schema):
-    pipeline_id: int
+    pipeline_id: Id
     name: str
     probability: int = 10
-    rotting_days: int = 30
+    rotting_days: SmallNumber = 30
     forecast_category: str = "pipeline"
     definition_of_done: str = ""
-    order: int | None = None
+    order: SmallNumber | None = None
 
 
 class StageUpdateIn(Schema):
     name: str | None = None
     probability: int | None = None
-    rotting_days: int | None = None
+    rotting_days: SmallNumber | None = None
     forecast_category: str | None = None
     definition_of_done: str | None = None
-    order: int | None = None
+    order: SmallNumber | None = None
 
 
 class StageOrderIn(Schema):
-    stage_ids: list[int]
+    stage_ids: list[Id]
 
 
 class StageQuery(Schema):
-    pipeline: int | None = None
+    pipeline: Id | None = None
     include_inactive: bool = False
 
 
@@ -121,7 +121,7 @@ class LostReasonIn(Schema):
 
 class LostReasonUpdateIn(Schema):
     name: str | None = None
-    order: int | None = None
+    order: SmallNumber | None = None
     is_active: bool | None = None
 
 
@@ -165,12 +165,12 @@ def create_pipeline(request, payload: PipelineIn):
 
 
 @router.get("/pipelines/{pipeline_id}", response=PipelineOut)
-def get_pipeline(request, pipeline_id: int):
+def get_pipeline(request, pipeline_id: Id):
     return pipeline_get(pipeline_id=pipeline_id)
 
 
 @router.patch("/pipelines/{pipeline_id}", response=PipelineOut)
-def update_pipeline(request, pipeline_id: int, payload: PipelineUpdateIn):
+def update_pipeline(request, pipeline_id: Id, payload: PipelineUpdateIn):
     """Rename, reorder, (de)activate or make a pipeline the default (admins)."""
     settings_check_admin(user=request.user)
     pipeline = pipeline_get(pipeline_id=pipeline_id)
@@ -178,14 +178,14 @@ def update_pipeline(request, pipeline_id: int, payload: PipelineUpdateIn):
 
 
 @router.delete("/pipelines/{pipeline_id}", response=PipelineOut)
-def delete_pipeline(request, pipeline_id: int):
+def delete_pipeline(request, pipeline_id: Id):
     """Retire a pipeline without open deals (admins); its history stays."""
     settings_check_admin(user=request.user)
     return pipeline_deactivate(pipeline=pipeline_get(pipeline_id=pipeline_id))
 
 
 @router.post("/pipelines/{pipeline_id}/stage-order", response=PipelineOut)
-def reorder_stages(request, pipeline_id: int, payload: StageOrderIn):
+def reorder_stages(request, pipeline_id: Id, payload: StageOrderIn):
     """Put the pipeline's open stages in the given order (admins)."""
     settings_check_admin(user=request.user)
     pipeline = pipeline_get(pipeline_id=pipeline_id)
@@ -208,19 +208,19 @@ def create_stage(request, payload: StageIn):
 
 
 @router.get("/stages/{stage_id}", response=StageOut)
-def get_stage(request, stage_id: int):
+def get_stage(request, stage_id: Id):
     return stage_get(stage_id=stage_id, field=None)
 
 
 @router.patch("/stages/{stage_id}", response=StageOut)
-def update_stage(request, stage_id: int, payload: StageUpdateIn):
+def update_stage(request, stage_id: Id, payload: StageUpdateIn):
     settings_check_admin(user=request.user)
     stage = stage_get(stage_id=stage_id, field=None)
     return stage_update(stage=stage, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/stages/{stage_id}", response=StageOut)
-def delete_stage(request, stage_id: int):
+def delete_stage(request, stage_id: Id):
     """Retire an open stage that holds no open deal (admins); its history stays."""
     settings_check_admin(user=request.user)
     return stage_deactivate(stage=stage_get(stage_id=stage_id, field=None))
@@ -238,7 +238,7 @@ def create_lost_reason(request, payload: LostReasonIn):
 
 
 @router.patch("/lost-reasons/{reason_id}", response=LostReasonOut)
-def update_lost_reason(request, reason_id: int, payload: LostReasonUpdateIn):
+def update_lost_reason(request, reason_id: Id, payload: LostReasonUpdateIn):
     """Rename, reorder or retire (`is_active: false`) a lost reason (admins)."""
     settings_check_admin(user=request.user)
     reason = lost_reason_get(reason_id=reason_id, field=None)
@@ -266,7 +266,7 @@ def set_exchange_rate(request, payload: ExchangeRateIn):
 
 
 @router.delete("/exchange-rates/{rate_id}", response={204: None})
-def delete_exchange_rate(request, rate_id: int):
+def delete_exchange_rate(request, rate_id: Id):
     settings_check_admin(user=request.user)
     exchange_rate_delete(exchange_rate=exchange_rate_get(rate_id=rate_id))
     return Status(204, None)

@@ -36,6 +36,8 @@ def _country(value: Any) -> str:
 
 def _email(value: Any) -> str:
     text = str(value or "").strip().lower()
+    if len(text) > 254:
+        raise ApplicationError("An e-mail address has at most 254 characters.", field="email")
     if text:
         try:
             validate_email(text)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from ninja import Schema
+from pydantic import Field
 
 from dealflow.core.money import from_minor
 
 ItemT = TypeVar("ItemT")
+
+# Bounded integers: a number the database cannot hold is a 400 naming the field, never a 500.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+SmallNumber = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Offset = Annotated[int, Field(le=2**62)]
 
 
 class UserRef(Schema):
@@ -33,7 +40,7 @@ class PageOut(Schema, Generic[ItemT]):
 
 class PageQuery(Schema):
     limit: int = 50
-    offset: int = 0
+    offset: Offset = 0
 
 
 class MessageOut(Schema):

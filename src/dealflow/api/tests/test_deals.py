@@ -297,3 +297,21 @@ def test_the_list_reads_a_fixed_number_of_queries(api_as, rep, django_assert_max
     assert count_queries(20) == few  # no query per deal (N+1)
     with django_assert_max_num_queries(6):  # session, user, roles, rate limit, count, page
         api.get("/deals", limit=20)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "field"),
+    [
+        ("get", "/deals/99999999999999999999", None, "deal_id"),
+        ("get", "/deals?owner=99999999999999999999", None, "owner"),
+        ("post", "/deals", {"title": "X", "stage_id": 2**64}, "stage_id"),
+        ("patch", "/deals/1", {"version": 2**40}, "version"),
+        ("get", "/deals?offset=99999999999999999999", None, "offset"),
+    ],
+)
+def test_numbers_the_database_cannot_hold_are_a_400(api_as, rep, method, path, payload, field):
+    DealFactory(owner=rep)
+    api = api_as(rep)
+    response = api.get(path) if method == "get" else getattr(api, method)(path, payload)
+    assert (response.status_code, response.data["field"]) == (400, field)

@@ -76,6 +76,10 @@ def activity_update(*, activity: Activity, data: dict[str, Any], by: User | None
             raise ApplicationError("An activity needs a subject.", field="subject")
         if name == "kind" and value not in ActivityKind.values:
             raise ApplicationError(f"Kind must be one of {', '.join(ActivityKind.values)}.", field="kind")
+        if name == "subject":
+            value = str(value).strip()[:200]
+        if name == "notes":
+            value = str(value or "")
         setattr(activity, name, value)
     activity.save()
     return activity

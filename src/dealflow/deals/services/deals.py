@@ -251,10 +251,13 @@ def deal_update(
     if "title" in data:
         deal.title = _validate_title(data["title"])
         changed.append("title")
-    for name in ("organization", "person", "source", "next_step_on", "lost_note"):
+    for name in ("organization", "person", "source", "next_step_on"):
         if name in data:
             setattr(deal, name, data[name])
             changed.append(name)
+    if "lost_note" in data:
+        deal.lost_note = str(data["lost_note"] or "")
+        changed.append("lost_note")
     if "next_step" in data:
         deal.next_step = str(data["next_step"] or "")[:200]
         changed.append("next_step")

@@ -18,6 +18,14 @@ from dealflow.deals.services.history import local_date
 _QUALIFICATION_FIELDS = ("has_budget", "has_authority", "has_need", "has_timeline", "qualification_notes")
 
 
+def _qualification_value(name: str, value: Any) -> Any:
+    if name == "qualification_notes":
+        return str(value or "")
+    if not isinstance(value, bool):
+        raise ApplicationError(f"{name} must be true or false.", field=name)
+    return value
+
+
 @transaction.atomic
 def lead_create(
     *,
@@ -41,6 +49,7 @@ def lead_create(
     unknown = set(qualification) - set(_QUALIFICATION_FIELDS)
     if unknown:
         raise ApplicationError(f"Unknown lead field {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
+    qualification = {name: _qualification_value(name, value) for name, value in qualification.items()}
     created_at = at or clock.now()
     return Lead.objects.create(
         title=text[:200],
@@ -78,6 +87,8 @@ def lead_update(*, lead: Lead, data: dict[str, Any], by: User | None = None) -> 
             raise ApplicationError("Pick the lead's source.", field="source")
         if name == "owner" and (not isinstance(value, User) or not value.is_active):
             raise ApplicationError("Pick an active user as owner.", field="owner")
+        if name in _QUALIFICATION_FIELDS:
+            value = _qualification_value(name, value)
         setattr(lead, name, value)
     if "owner" in data:
         lead.team = team_for_owner(lead.owner)
@@ -96,7 +107,7 @@ def lead_qualify(
     for name, value in answers.items():
         if name not in _QUALIFICATION_FIELDS:
             raise ApplicationError(f"Unknown qualification field {name!r}.", field=name)
-        setattr(lead, name, value)
+        setattr(lead, name, _qualification_value(name, value))
     if not lead.has_need or lead.qualification_score < 2:
         raise ApplicationError(
             "A qualified lead needs a confirmed need and at least one of budget, authority or timeline.",

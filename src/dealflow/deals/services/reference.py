@@ -77,7 +77,11 @@ def pipeline_update(*, pipeline: Pipeline, data: dict[str, Any]) -> Pipeline:
     for name, value in data.items():
         if name == "name":
             value = _name(value)
-        elif name not in {"order", "is_active", "is_default"}:
+        elif name == "order":
+            value = _whole_number(value, field="order", minimum=0)
+        elif name in {"is_active", "is_default"}:
+            value = _flag(value, field=name)
+        else:
             raise ApplicationError(f"Field {name!r} cannot be changed here.", field=name)
         setattr(pipeline, name, value)
     if "is_active" in data and not pipeline.is_active:
@@ -95,13 +99,25 @@ def pipeline_update(*, pipeline: Pipeline, data: dict[str, Any]) -> Pipeline:
     return pipeline
 
 
-def _whole_number(value: Any, *, field: str) -> int:
+_MAX_SMALL_NUMBER = 2**31 - 1  # what a PositiveIntegerField holds on PostgreSQL
+
+
+def _whole_number(value: Any, *, field: str, minimum: int | None = None) -> int:
     if isinstance(value, bool):
         raise ApplicationError(f"{field} must be a whole number.", field=field)
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError) as error:
         raise ApplicationError(f"{field} must be a whole number.", field=field) from error
+    if minimum is not None and not minimum <= number <= _MAX_SMALL_NUMBER:
+        raise ApplicationError(f"{field} must be from {minimum} to {_MAX_SMALL_NUMBER}.", field=field)
+    return number
+
+
+def _flag(value: Any, *, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ApplicationError(f"{field} must be true or false.", field=field)
+    return value
 
 
 _OPEN_FORECAST_CATEGORIES = {
@@ -123,10 +139,7 @@ def _stage_values(data: dict[str, Any]) -> dict[str, Any]:
                 raise ApplicationError("Probability must be from 0 to 100.", field="probability")
             values[name] = probability
         elif name == "rotting_days":
-            rotting_days = _whole_number(value, field="rotting_days")
-            if rotting_days < 0:
-                raise ApplicationError("Rotting days cannot be negative.", field="rotting_days")
-            values[name] = rotting_days
+            values[name] = _whole_number(value, field="rotting_days", minimum=0)
         elif name == "forecast_category":
             # "closed" belongs to the Won and Lost stages; an open stage forecasts as one of the others.
             if value not in _OPEN_FORECAST_CATEGORIES:
@@ -136,10 +149,7 @@ def _stage_values(data: dict[str, Any]) -> dict[str, Any]:
                 )
             values[name] = value
         elif name == "order":
-            order = _whole_number(value, field="order")
-            if order < 0:
-                raise ApplicationError("Order cannot be negative.", field="order")
-            values[name] = order
+            values[name] = _whole_number(value, field="order", minimum=0)
         elif name == "definition_of_done":
             values[name] = str(value or "")
         else:
@@ -223,9 +233,15 @@ def lost_reason_create(*, name: str) -> LostReason:
 def lost_reason_update(*, reason: LostReason, data: dict[str, Any]) -> LostReason:
     """Rename, reorder or retire a lost reason."""
     for name, value in data.items():
-        if name not in {"name", "is_active", "order"}:
+        if name == "name":
+            value = _name(value)
+        elif name == "order":
+            value = _whole_number(value, field="order", minimum=0)
+        elif name == "is_active":
+            value = _flag(value, field=name)
+        else:
             raise ApplicationError(f"Field {name!r} cannot be changed here.", field=name)
-        setattr(reason, name, _name(value) if name == "name" else value)
+        setattr(reason, name, value)
     if "name" in data and LostReason.objects.filter(name__iexact=reason.name).exclude(pk=reason.pk).exists():
         raise ApplicationError("This lost reason exists.", field="name")
     reason.save()

@@ -129,3 +129,16 @@ def test_a_failed_conversion_leaves_the_lead_qualified(rep):
     lead.refresh_from_db()
     assert lead.status == LeadStatus.QUALIFIED
     assert not Deal.objects.exists()
+
+
+@pytest.mark.django_db
+def test_qualification_answers_are_yes_or_no(rep):
+    lead = LeadFactory(owner=rep)
+    with pytest.raises(ApplicationError) as error:
+        services.lead_update(lead=lead, data={"has_budget": None})
+    assert error.value.field == "has_budget"
+    with pytest.raises(ApplicationError):
+        services.lead_qualify(lead=lead, has_need="yes", has_budget=True)
+    services.lead_update(lead=lead, data={"qualification_notes": None})
+    lead.refresh_from_db()
+    assert lead.qualification_notes == ""
