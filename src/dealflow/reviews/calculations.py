@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from dealflow.core.periods import period_containing
 from dealflow.forecasting import calculations as forecast_calc
@@ -237,14 +237,14 @@ def flag_text(flag: dict[str, Any]) -> str:
 
 
 FLAG_LABELS = {
-    "stale": "Stale",
-    "stuck": "Stuck",
-    "slipped": "Slipped",
-    "overdue": "Overdue",
-    "regressed": "Moved back",
-    "shrinking": "Shrinking",
-    "no_next_step": "No next step",
-    "model_drop": "Probability drop",
+    "stale": gettext_lazy("Stale"),
+    "stuck": gettext_lazy("Stuck"),
+    "slipped": gettext_lazy("Slipped"),
+    "overdue": gettext_lazy("Overdue"),
+    "regressed": gettext_lazy("Moved back"),
+    "shrinking": gettext_lazy("Shrinking"),
+    "no_next_step": gettext_lazy("No next step"),
+    "model_drop": gettext_lazy("Probability drop"),
 }
 
 
@@ -646,10 +646,10 @@ def _mark(rows: list[dict[str, Any]], key: str, reason: str, eligible) -> None:
 
 
 BOTTLENECK_REASONS = {
-    "slowest": "Deals wait longest here",
-    "leakiest": "Most deals are lost here",
-    "most_value_waiting": "Most value is waiting here",
-    "stuck_deals": "Deals past the won-deal benchmark",
+    "slowest": gettext_lazy("Deals wait longest here"),
+    "leakiest": gettext_lazy("Most deals are lost here"),
+    "most_value_waiting": gettext_lazy("Most value is waiting here"),
+    "stuck_deals": gettext_lazy("Deals past the won-deal benchmark"),
 }
 
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -109,9 +109,9 @@ def scope_reviews(
 
 
 def review_list_for_user(
-    *, user: User, team_id: int | None = None, status: str | None = None
+    *, user: User, team_id: int | None = None, status: str | None = None, with_counts: bool = False
 ) -> QuerySet[PipelineReview]:
-    """Reviews the user may open, newest first, with what a list shows."""
+    """Reviews the user may open, newest first, with what a list shows (``deal_count`` with ``with_counts``)."""
     reviews = PipelineReview.objects.filter(review_access_q(user=user)).select_related(
         "team", "rep", "pipeline", "started_by", "finished_by", "snapshot", "series"
     )
@@ -121,6 +121,16 @@ def review_list_for_user(
         if status not in ReviewStatus.values:
             raise ApplicationError("status must be open or finished.", field="status")
         reviews = reviews.filter(status=status)
+    if with_counts:
+        reviews = reviews.annotate(
+            deal_count=Subquery(
+                ReviewDeal.objects.filter(review=OuterRef("pk"))
+                .order_by()
+                .values("review")
+                .annotate(count=Count("id"))
+                .values("count")[:1]
+            )
+        )
     return reviews.order_by("-created_at", "-id")
 
 
@@ -367,12 +377,16 @@ class DealHistoryEntry:
     row: ReviewDeal | None
     decisions: list[ReviewDecision]
 
+    @property
+    def reasons(self) -> list[str]:
+        return [calc.flag_text(flag) for flag in self.row.flags] if self.row else []
+
 
 @dataclass
 class DealCard:
     review: PipelineReview
     row: ReviewDeal
-    deal: Deal
+    deal: Deal | None
     owner: str
     reasons: list[str]
     events: list[DealEvent]
@@ -415,7 +429,10 @@ def review_deal_card_for_user(
     row = next((item for item in rows if item.deal_id == deal_id), None)
     if row is None:
         raise Http404("This deal is not in the review.")
-    deal = deal_get_for_user(deal_id=deal_id, user=user)
+    try:
+        deal: Deal | None = deal_get_for_user(deal_id=deal_id, user=user)
+    except Http404:
+        deal = None  # reassigned out of the user's sight since: the frozen row still shows
     decisions = review_decisions(review=review)
     walk = _walk_ids(review, rows, list_name, decisions)
     if deal_id not in walk:
@@ -454,7 +471,7 @@ def review_deal_card_for_user(
         next_id=walk[position + 1] if position + 1 < len(walk) else None,
         list_name=list_name,
         stages=list(
-            Stage.objects.filter(pipeline_id=deal.pipeline_id, kind=StageKind.OPEN, is_active=True).order_by(
+            Stage.objects.filter(pipeline_id=row.pipeline_id, kind=StageKind.OPEN, is_active=True).order_by(
                 "order"
             )
         ),
@@ -468,8 +485,11 @@ def review_deal_card_for_user(
 def deal_review_history_for_user(
     *, deal_id: int, user: User, exclude_review_id: int | None = None
 ) -> list[DealHistoryEntry]:
-    """How the reviews the user may open saw and decided a deal, newest first (week after week)."""
-    deal_get_for_user(deal_id=deal_id, user=user)  # 404 when the deal is not the user's to see
+    """How the reviews the user may open saw and decided a deal, newest first (week after week).
+
+    404 when no review the user may open holds the deal (unless ``exclude_review_id`` is given: the deal
+    card asks for the *other* reviews, which may be none).
+    """
     reviews = (
         review_list_for_user(user=user)
         .filter(Q(deals__deal_id=deal_id) | Q(decisions__deal_id=deal_id))
@@ -478,6 +498,8 @@ def deal_review_history_for_user(
     if exclude_review_id is not None:
         reviews = reviews.exclude(pk=exclude_review_id)
     review_list = list(reviews.order_by("-created_at", "-id"))
+    if not review_list and exclude_review_id is None:
+        raise Http404("No review holds this deal.")
     ids = [review.pk for review in review_list]
     rows = {row.review_id: row for row in ReviewDeal.objects.filter(review_id__in=ids, deal_id=deal_id)}
     decisions: dict[int, list[ReviewDecision]] = defaultdict(list)
@@ -620,3 +642,12 @@ def decision_status_label(status: str) -> str:
 
 def period_check(value: str) -> str:
     return parse_period(value).key
+
+
+def decision_get_for_user(*, review_id: int, decision_id: int, user: User) -> ReviewDecision:
+    """One decision of a review the user may open, or 404."""
+    review = review_get_for_user(review_id=review_id, user=user)
+    decision = ReviewDecision.objects.filter(review=review, pk=decision_id).select_related("review").first()
+    if decision is None:
+        raise Http404("No such decision.")
+    return decision

@@ -1,0 +1,208 @@
+"""The review pages with the personas: list and start, the review, deal cards, decisions, what-if, report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from dealflow.deals.models import DealEvent
+from dealflow.reviews import services
+from dealflow.reviews.models import DecisionStatus, PipelineReview, ReviewDecision
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def review(team_deals, manager, team, frozen_now) -> PipelineReview:
+    return services.review_start(by=manager, team=team, period="2026-11")
+
+
+def test_list_offers_the_start_form_to_managers_only(client, manager, rep, review):
+    client.force_login(manager)
+    page = client.get(reverse("web:review_list"))
+    assert page.status_code == 200
+    assert b"data-review-start" in page.content and f'data-review="{review.pk}"'.encode() in page.content
+    client.force_login(rep)
+    page = client.get(reverse("web:review_list"))
+    assert (
+        b"data-review-start" not in page.content and f'data-review="{review.pk}"'.encode() not in page.content
+    )
+
+
+def test_start_from_the_form_opens_the_review(client, manager, team, team_deals, frozen_now):
+    client.force_login(manager)
+    response = client.post(
+        reverse("web:review_start"), {"team": team.pk, "period": "2026-11", "recurring": "1"}
+    )
+    review = PipelineReview.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "web:review_detail", args=[review.pk]
+    )
+    assert review.series is not None
+    again = client.post(reverse("web:review_start"), {"team": team.pk, "period": "2026-11"}, follow=True)
+    assert b"still in progress" in again.content  # a form error, shown as a message
+
+
+def test_start_refuses_a_team_that_is_not_yours(client, outsider, team, team_deals, frozen_now):
+    client.force_login(outsider)
+    assert client.post(reverse("web:review_start"), {"team": team.pk, "period": "2026-11"}).status_code == 404
+
+
+def test_review_page_shows_every_step(client, manager, review, team_deals):
+    client.force_login(manager)
+    page = client.get(reverse("web:review_detail", args=[review.pk]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    for marker in ("data-forecast", "data-categories", "data-stages", "data-no-waterfall", "data-bottlenecks",
+                   'data-agenda="close"', 'data-agenda="rescue"', "data-quality", "data-decisions", "data-finish"):  # fmt: skip
+        assert marker in text, marker
+    assert "Negotiation deal" in text and "Outsider deal" not in text
+    assert "no next step" in text  # a reason in words
+
+
+def test_review_page_query_count_does_not_grow_with_deals(
+    client, manager, review, django_assert_max_num_queries
+):
+    client.force_login(manager)
+    with django_assert_max_num_queries(14):
+        assert client.get(reverse("web:review_detail", args=[review.pk])).status_code == 200
+
+
+@pytest.mark.parametrize("persona", ["rep", "outsider", "analyst", "rep2"])
+def test_other_personas_get_404_everywhere(client, request, review, team_deals, persona):
+    client.force_login(request.getfixturevalue(persona))
+    deal = team_deals.proposal.pk
+    for url in (
+        reverse("web:review_detail", args=[review.pk]),
+        reverse("web:review_deal", args=[review.pk, deal]),
+        reverse("web:review_report", args=[review.pk]),
+        reverse("web:review_export", args=[review.pk, "md"]),
+        reverse("web:review_what_if", args=[review.pk, deal]),
+    ):
+        assert client.get(url).status_code == 404, url
+    for url in (
+        reverse("web:review_decide", args=[review.pk, deal]),
+        reverse("web:review_bulk", args=[review.pk]),
+        reverse("web:review_finish", args=[review.pk]),
+    ):
+        assert client.post(url, {"kind": "keep", "deal": deal}).status_code == 404, url
+    assert client.get(reverse("web:review_deal_history", args=[deal])).status_code == 404
+
+
+def test_deal_card_walks_the_agenda(client, manager, review, team_deals):
+    client.force_login(manager)
+    # Agenda: close this period (Negotiation 2,600 expected, Proposal 450), then rescue by expected value.
+    first = client.get(reverse("web:review_deal", args=[review.pk, team_deals.negotiation.pk]))
+    assert first.status_code == 200
+    card = first.context["card"]
+    assert (card.position, card.previous_id, card.next_id) == (1, None, team_deals.proposal.pk)
+    assert card.stage_definition.startswith("Open points on price")
+    text = first.content.decode()
+    assert "data-key-next" in text and "data-key-previous" not in text and "data-decision-form" in text
+
+
+def test_decide_and_apply_from_the_card(client, manager, review, team_deals):
+    client.force_login(manager)
+    url = reverse("web:review_deal", args=[review.pk, team_deals.proposal.pk])
+    response = client.post(
+        reverse("web:review_decide", args=[review.pk, team_deals.proposal.pk]),
+        {"kind": "push_close_date", "expected_close_on": "2026-12-12", "days": "", "stage_id": "3",
+         "note": "After the board meeting", "apply": "1", "next": url},
+    )  # fmt: skip
+    assert response.status_code == 302 and response["Location"] == url
+    event = DealEvent.objects.get(origin=review.origin)
+    assert (event.deal_id, event.to_value, event.note) == (
+        team_deals.proposal.pk,
+        "2026-12-12",
+        "After the board meeting",
+    )
+    bad = client.post(reverse("web:review_decide", args=[review.pk, team_deals.proposal.pk]),
+                      {"kind": "change_amount", "amount": "lots", "next": url}, follow=True)  # fmt: skip
+    assert b"Give an amount" in bad.content
+
+
+def test_record_then_apply_a_decision(client, manager, review, team_deals):
+    client.force_login(manager)
+    client.post(
+        reverse("web:review_decide", args=[review.pk, team_deals.closing.pk]),
+        {"kind": "change_probability", "probability": "60", "apply": "0"},
+    )
+    decision = ReviewDecision.objects.get()
+    assert decision.status == DecisionStatus.PENDING
+    client.post(reverse("web:review_decision_apply", args=[review.pk, decision.pk]))
+    decision.refresh_from_db()
+    assert decision.status == DecisionStatus.APPLIED
+    team_deals.closing.refresh_from_db()
+    assert team_deals.closing.probability_override == 60
+
+
+def test_bulk_push_from_the_review_page(client, manager, review, team_deals):
+    client.force_login(manager)
+    deals = [team_deals.proposal, team_deals.negotiation]
+    response = client.post(
+        reverse("web:review_bulk", args=[review.pk]),
+        {"deal": [deal.pk for deal in deals], "kind": "push_close_date", "days": "7", "note": "Freeze"},
+    )
+    assert response.status_code == 302
+    for deal, old in zip(deals, [dt.date(2026, 11, 28), dt.date(2026, 11, 20)], strict=True):
+        deal.refresh_from_db()
+        assert deal.expected_close_on == old + dt.timedelta(days=7)
+    assert DealEvent.objects.filter(origin=review.origin).count() == 2
+
+
+def test_what_if_shows_the_effect_before_applying(client, manager, review, team_deals):
+    client.force_login(manager)
+    url = reverse("web:review_what_if", args=[review.pk, team_deals.negotiation.pk])
+    page = client.get(url, {"expected_close_on": "2026-12-10"}, headers={"HX-Request": "true"})
+    result = page.context["result"]
+    assert result.before["mean"] == review.snapshot.mean_minor
+    assert result.expected_change_minor == -260_000  # 4,000 x 65 % leaves November
+    assert result.after["mean"] < result.before["mean"]
+    assert b"data-what-if-result" in page.content
+    assert not DealEvent.objects.filter(origin=review.origin).exists()
+    error = client.get(url, {"probability": "150"})
+    assert b"form-error" in error.content
+
+
+def test_finish_then_report_and_exports(client, manager, review, team_deals):
+    client.force_login(manager)
+    client.post(
+        reverse("web:review_decide", args=[review.pk, team_deals.negotiation.pk]),
+        {
+            "kind": "move_stage",
+            "stage_id": str(team_deals.closing.stage_id),
+            "note": "Signed LOI",
+            "apply": "1",
+        },
+    )
+    response = client.post(reverse("web:review_finish", args=[review.pk]), {"summary": "Good week."})
+    assert response["Location"] == reverse("web:review_report", args=[review.pk])
+    report = client.get(response["Location"])
+    text = report.content.decode()
+    assert report.status_code == 200 and "Good week." in text and "stage Negotiation → Closing" in text
+    assert "Signed LOI" in text and "Mona Manager" in text
+    markdown = client.get(reverse("web:review_export", args=[review.pk, "md"]))
+    assert markdown["Content-Disposition"] == f'attachment; filename="review-{review.pk}.md"'
+    assert "## Decisions" in markdown.content.decode() and "Move stage: Closing" in markdown.content.decode()
+    csv_text = client.get(reverse("web:review_export", args=[review.pk, "csv"])).content.decode()
+    assert csv_text.splitlines()[0].startswith("deal_id,title,owner,stage,amount")
+    assert len(csv_text.splitlines()) == 1 + 4
+    assert client.get(reverse("web:review_export", args=[review.pk, "pdf"])).status_code == 404
+
+
+def test_deal_history_across_reviews(client, manager, review, team_deals, frozen_now):
+    services.review_decision_record(review=review, deal_id=team_deals.proposal.pk, kind="keep", by=manager,
+                                    note="Week one: on track")  # fmt: skip
+    services.review_finish(review=review, by=manager)
+    frozen_now.shift(dt.timedelta(days=7))
+    second = services.review_start(by=manager, team=review.team, period="2026-11")
+    services.review_decision_record(review=second, deal_id=team_deals.proposal.pk, kind="keep", by=manager,
+                                    note="Week two: still on track")  # fmt: skip
+    client.force_login(manager)
+    page = client.get(reverse("web:review_deal_history", args=[team_deals.proposal.pk]))
+    text = page.content.decode()
+    assert text.index("Week two") < text.index("Week one")
+    card = client.get(reverse("web:review_deal", args=[second.pk, team_deals.proposal.pk]))
+    assert "Week one: on track" in card.content.decode()
