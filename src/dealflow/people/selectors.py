@@ -83,19 +83,27 @@ class RunRow:
         return response_rate(answered=self.answered, invited=self.invited)
 
 
+def _run_rows(runs: QuerySet[SurveyRun]) -> list[RunRow]:
+    counted = runs.select_related("survey").annotate(
+        invited=Count("invitations"),
+        answered=Count("invitations", filter=Q(invitations__is_answered=True)),
+    )
+    return [RunRow(run=run, invited=run.invited, answered=run.answered) for run in counted]
+
+
 def survey_run_list_for_user(*, survey_id: int, user: User) -> list[RunRow]:
     """A survey's runs, newest first, with invitation and answer counts (never who answered)."""
     survey = survey_get_for_user(survey_id=survey_id, user=user)
-    runs = (
-        SurveyRun.objects.filter(survey=survey)
-        .select_related("survey")
-        .annotate(
-            invited=Count("invitations"),
-            answered=Count("invitations", filter=Q(invitations__is_answered=True)),
-        )
-        .order_by("-opens_on")
-    )
-    return [RunRow(run=run, invited=run.invited, answered=run.answered) for run in runs]
+    return _run_rows(SurveyRun.objects.filter(survey=survey).order_by("-opens_on"))
+
+
+def survey_latest_runs_for_user(*, user: User, survey_ids: list[int]) -> dict[int, RunRow]:
+    """The newest run of each of these surveys the user manages, keyed by survey id (one query)."""
+    visible = survey_list_for_user(user=user).filter(pk__in=survey_ids).values("pk")
+    latest: dict[int, RunRow] = {}
+    for row in _run_rows(SurveyRun.objects.filter(survey__in=visible).order_by("survey_id", "-opens_on")):
+        latest.setdefault(row.run.survey_id, row)
+    return latest
 
 
 def survey_run_get_for_user(*, run_id: int, user: User) -> SurveyRun:

@@ -231,3 +231,20 @@ def test_one_on_one_pages_are_404_for_others(client, today, manager, rep, rep2, 
             client.post(reverse("web:people_agenda_add", args=[meeting.pk]), {"text": "x"}).status_code == 404
         )
         assert client.get(reverse("web:people_meeting_ics", args=[meeting.pk])).status_code == 404
+
+
+def test_home_reads_the_latest_runs_in_a_fixed_number_of_queries(client, today, manager, team, sales_team):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dealflow.people.tests.factories import SurveyFactory
+
+    client.force_login(manager)
+    counts = []
+    for number in range(4):
+        SurveyFactory(by=manager, teams=[team], starts_on=today, title=f"Pulse {number}")
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(reverse("web:people_home")).content.decode()
+        counts.append(len(queries))
+    assert page.count("Last run") == 4 and "0 of 6 answered" in page
+    assert len(set(counts[1:])) == 1, counts  # a survey more costs no query more

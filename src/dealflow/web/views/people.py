@@ -66,12 +66,10 @@ def people_home(request: AuthenticatedRequest) -> HttpResponse:
     """Surveys waiting for the user's answer, the surveys they run, their one-on-ones and action items."""
     user = request.user
     surveys = list(selectors.survey_list_for_user(user=user)[:50])
+    latest = selectors.survey_latest_runs_for_user(user=user, survey_ids=[survey.pk for survey in surveys])
     context = {
         "invitations": selectors.invitation_list_pending_for_user(user=user),
-        "surveys": [
-            (survey, selectors.survey_run_list_for_user(survey_id=survey.pk, user=user)[:1])
-            for survey in surveys
-        ],
+        "surveys": [(survey, latest.get(survey.pk)) for survey in surveys],
         "can_create_survey": selectors.survey_team_list_manageable(user=user).exists(),
         "series_list": selectors.one_on_one_series_list_for_user(user=user).filter(is_active=True),
         "action_items": selectors.action_item_list_open_for_user(user=user)[:20],
