@@ -1,0 +1,116 @@
+"""Edge cases docs/metrics.md decides: empty periods, custom periods, reopened deals, amounts changed after
+closing, skipped and backward moves, deactivated stages, access, and a fixed number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from dealflow.core.errors import ApplicationError
+from dealflow.core.periods import parse_period
+from dealflow.deals import services
+from dealflow.deals.tests.factories import DealFactory, lost_reason, stage_named
+from dealflow.metrics.selectors import (
+    MetricFilters,
+    dashboard_for_user,
+    funnel_for_user,
+    metric_breakdown_for_user,
+    metric_summary_for_user,
+    stage_times_for_user,
+)
+from dealflow.metrics.tests.worked_example import at
+
+pytestmark = pytest.mark.django_db
+Q3 = MetricFilters(period=parse_period("2026-Q3"))
+
+
+def test_an_empty_period_is_no_data_not_zero(frozen, manager, pipeline):
+    summary = metric_summary_for_user(user=manager, filters=Q3).current
+    assert summary.lead_conversion.rate is None
+    assert summary.win_rate.rate is None and summary.win_rate.value_rate is None
+    assert summary.deal_size.mean is None and summary.deal_size.median is None
+    assert summary.cycle.mean_days is None and summary.cycle.median_days is None
+    assert summary.velocity.per_day is None and summary.velocity.contributions is None
+    assert [step.conversion for step in funnel_for_user(user=manager, filters=Q3).steps] == [None] * 8
+
+
+def test_a_custom_period_gives_the_numbers_of_the_same_months(example, manager):
+    """Custom periods read DealFact, whole months DealMonthlyTotals: both paths must agree."""
+    custom = MetricFilters(period=parse_period("2026-07-01..2026-09-30"))
+    by_quarter = metric_summary_for_user(user=manager, filters=Q3)
+    by_dates = metric_summary_for_user(user=manager, filters=custom)
+    for name in ("lead_conversion", "deal_size", "cycle", "win_rate", "velocity"):
+        assert getattr(by_dates.current, name) == getattr(by_quarter.current, name), name
+    assert by_dates.previous.period == "2026-03-31..2026-06-30"  # as many days (92) just before
+    assert by_dates.previous.win_rate == by_quarter.previous.win_rate
+    rows = metric_breakdown_for_user(user=manager, filters=custom, by="owner")
+    assert rows == metric_breakdown_for_user(user=manager, filters=Q3, by="owner")
+
+
+def test_a_reopened_deal_counts_at_its_last_close_only(frozen, rep, pipeline):
+    deal = DealFactory(owner=rep, amount=Decimal("1000"), at=at(7, 1))
+    services.deal_mark_lost(deal=deal, reason=lost_reason(), by=rep, at=at(7, 10))
+    services.deal_reopen(deal=deal, by=rep, at=at(8, 1))
+    after_reopen = metric_summary_for_user(user=rep, filters=Q3).current.win_rate
+    assert (after_reopen.won, after_reopen.lost) == (0, 0)
+    services.deal_mark_won(deal=deal, by=rep, at=at(9, 1))
+    rate = metric_summary_for_user(user=rep, filters=Q3).current
+    assert (rate.win_rate.won, rate.win_rate.lost, rate.cycle.mean_days) == (1, 0, Decimal("62.0"))
+
+
+def test_an_amount_changed_after_closing_moves_the_won_value(frozen, rep, pipeline):
+    deal = DealFactory(owner=rep, amount=Decimal("1000"), at=at(7, 1))
+    services.deal_mark_won(deal=deal, by=rep, at=at(7, 10))
+    services.deal_update(deal=deal, by=rep, data={"amount": Decimal("1500")})
+    size = metric_summary_for_user(user=rep, filters=Q3).current.deal_size
+    assert (size.total, size.median) == (Decimal("1500.00"), Decimal("1500.00"))
+
+
+def test_a_deactivated_stage_keeps_its_history(frozen, rep, admin_user, pipeline):
+    needs = stage_named("Needs analysis")
+    deal = DealFactory(owner=rep, amount=Decimal("1000"), at=at(7, 1))
+    services.deal_move_to_stage(deal=deal, stage=needs, by=rep, at=at(7, 5))
+    services.deal_mark_lost(deal=deal, reason=lost_reason(), by=rep, at=at(7, 9))
+    services.stage_deactivate(stage=needs)
+    funnel = funnel_for_user(user=rep, filters=Q3)
+    assert "Needs analysis" not in [step.label for step in funnel.steps]
+    assert [step.count for step in funnel.steps if step.key == "stage"] == [1, 0, 0, 0]
+    rows = {row.name: row for row in stage_times_for_user(user=rep, filters=Q3)}
+    assert (rows["Needs analysis"].is_active, rows["Needs analysis"].median_days) == (False, 4)
+
+
+def test_unknown_filters_are_errors_naming_the_field(frozen, rep, pipeline):
+    with pytest.raises(ApplicationError) as error:
+        metric_summary_for_user(user=rep, filters=MetricFilters(period=Q3.period, source="carrier-pigeon"))
+    assert error.value.field == "source"
+    with pytest.raises(ApplicationError) as error:
+        metric_breakdown_for_user(user=rep, filters=Q3, by="owner", order="title")
+    assert error.value.field == "order"
+    with pytest.raises(ApplicationError) as error:
+        MetricFilters.from_mapping({"period": "2026-Q9"})
+    assert error.value.field == "period"
+
+
+def test_the_outsider_counts_nothing_of_another_team(example, outsider):
+    """outsider owns H only (won 07-30 in 25 days, 50,000)."""
+    mine = metric_summary_for_user(user=outsider, filters=Q3).current
+    assert (mine.win_rate.won, mine.win_rate.lost, mine.deal_size.total, mine.lead_conversion.leads) == (
+        1,
+        0,
+        Decimal("50000.00"),
+        0,
+    )
+    assert funnel_for_user(user=outsider, filters=Q3).deals == 1
+
+
+def test_the_dashboard_costs_a_fixed_number_of_queries(example, manager, django_assert_num_queries):
+    """Whatever the number of deals: the numbers are SQL aggregates, never a query per deal or stage."""
+    dashboard_for_user(user=manager, filters=Q3)  # warms the user's access scope cache
+    with django_assert_num_queries(25):
+        dashboard_for_user(user=manager, filters=Q3)
+    for number in range(30):
+        DealFactory(owner=manager, amount=Decimal(100 + number), at=at(8, 1) + dt.timedelta(hours=number))
+    with django_assert_num_queries(25):
+        dashboard_for_user(user=manager, filters=Q3)
