@@ -171,3 +171,71 @@ def test_scheduler_tick_reports_what_it_enqueued_and_survives_a_broken_job(monke
     assert scheduler_tick(report=reports.append) == ["ok"]  # the broken one is logged and skipped
     assert reports == ["Enqueued periodic job ok."]
     assert scheduler_tick(report=reports.append) == []
+
+
+# --- dealflow run's process handling ----------------------------------------------------------------
+
+
+def test_when_one_child_ends_the_others_are_stopped_and_its_status_returned():
+    import sys
+    import time
+
+    from dealflow.cli.processes import children_run
+
+    started = time.monotonic()
+    status = children_run(
+        [
+            [sys.executable, "-c", "import time; time.sleep(60)"],
+            [sys.executable, "-c", "raise SystemExit(3)"],
+        ],
+        grace_seconds=5,
+    )
+    assert status == 3
+    assert time.monotonic() - started < 30  # the sleeper was terminated, not waited for
+
+
+def test_the_run_command_starts_gunicorn_and_the_worker(monkeypatch):
+    from dealflow.cli.processes import gunicorn_command, worker_command
+
+    assert gunicorn_command(bind="127.0.0.1:8031", workers=3)[2:8] == [
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        "127.0.0.1:8031",
+        "--workers",
+        "3",
+    ]
+    assert worker_command()[1:] == ["-m", "dealflow.cli", "worker"]
+    monkeypatch.setenv("PORT", "8042")
+    monkeypatch.delenv("DEALFLOW_BIND", raising=False)
+    from dealflow.cli.processes import default_bind
+
+    assert default_bind() == "127.0.0.1:8042"
+
+
+@pytest.mark.django_db
+def test_run_migrates_loads_the_demo_once_prints_the_logins_and_supervises_both_processes(monkeypatch):
+    from dealflow.cli.management.commands import run as run_module
+
+    management_calls, started = [], []
+    monkeypatch.setattr(run_module, "call_command", lambda name, **options: management_calls.append(name))
+    monkeypatch.setattr(run_module, "children_run", lambda commands: started.append(commands) or 0)
+    monkeypatch.setattr("dealflow.demo.generate.OPTIONAL_STEPS", [])
+    for _ in range(2):
+        with pytest.raises(SystemExit) as exit_info:
+            run("run", "--bind", "127.0.0.1:8031", "--demo-deals", "20")
+        assert exit_info.value.code == 0
+    from dealflow.deals.models import Deal
+
+    assert Deal.objects.count() == 20  # loaded on the first start only
+    assert management_calls == ["migrate", "collectstatic", "migrate", "collectstatic"]
+    assert [len(commands) for commands in started] == [2, 2]
+    assert "127.0.0.1:8031" in started[0][0] and started[0][1][-1] == "worker"
+    stdout = io.StringIO()
+    with pytest.raises(SystemExit):
+        call_command("run", "--no-worker", "--bind", "127.0.0.1:8099", stdout=stdout)
+    printed = stdout.getvalue()
+    assert "Dealflow is at http://127.0.0.1:8099/" in printed
+    assert "password dealflow-demo" in printed
+    assert all(f"  {username} " in printed for username in ("admin", "manager", "rep", "rep2"))
+    assert len(started[-1]) == 1  # gunicorn alone
