@@ -150,7 +150,7 @@ def _answers(
         if question.kind == QuestionKind.ENPS:
             rows.append((question, _clamp(rng.gauss(mood, 1.1), 0, 10), ""))
         elif question.kind == QuestionKind.AGREEMENT:
-            rows.append((question, _clamp(rng.gauss(1 + 4 * mood / 10, 0.8), 1, 5), ""))
+            rows.append((question, _clamp(rng.gauss(1 + 4 * (mood - 3) / 7, 0.8), 1, 5), ""))
         elif question.kind == QuestionKind.RATING:
             rows.append((question, _clamp(rng.gauss(mood, 1.8), 0, 10), ""))
         elif question.kind == QuestionKind.CHOICE:
@@ -235,14 +235,14 @@ def _one_on_ones(rng: random.Random, team: Team, today: dt.date) -> tuple[int, i
         return 0, 0
     reps = sorted(Membership.objects.filter(team=team, role=Role.REP).values_list("user_id", flat=True))
     series_count = meeting_count = 0
-    monday = today - dt.timedelta(days=today.weekday())
     for index, rep_id in enumerate(reps):
         cadence = MeetingCadence.BIWEEKLY if index % 3 else MeetingCadence.WEEKLY
         step = 14 if cadence == MeetingCadence.BIWEEKLY else 7
         slot = dt.time(9 + index % 7, 0 if index % 2 else 30)
         weekday = index % 5
         held = rng.randint(3, 5)
-        first_day = monday + dt.timedelta(days=weekday - step * held)
+        upcoming = today + dt.timedelta(days=(weekday - today.weekday()) % 7 or 7)  # after today
+        first_day = upcoming - dt.timedelta(days=step * held)
         first_at = timezone.make_aware(dt.datetime.combine(first_day, slot))
         series = OneOnOneSeries.objects.create(
             manager_id=manager_id,
