@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -54,7 +55,6 @@ from dealflow.deals.services import (
     deal_update,
     lead_create,
 )
-from dealflow.deals.services.derived import derived_rebuild
 from dealflow.importers.fields import Entity
 from dealflow.importers.parsing import LINE, REJECTED
 from dealflow.importers.planning import ActivityOp, DealChange, DealCreate, DealStep, ImportPlan, RecordOp
@@ -62,6 +62,7 @@ from dealflow.importers.references import Ref
 
 ORIGIN = "import"
 BULK_CHUNK = 5000
+DEFER_INDEXES_FROM = 50_000  # new deals; the demo generator uses the same threshold
 
 
 def bulk_threshold() -> int:
@@ -265,9 +266,6 @@ class _Writer:
         self.activities()
         if self.to_deactivate:
             User.objects.filter(pk__in=self.to_deactivate).update(is_active=False)
-        if self.use_bulk:
-            self.phase(_("Analytics tables"))
-            derived_rebuild()
 
     def reference_data(self) -> None:
         plan = self.plan
@@ -776,20 +774,29 @@ class _Writer:
             )
         for spec, bulk_deal in deals:
             bulk_deal.steps = self._bulk_steps(spec)
-        writer = bulk.BulkWriter()
-        if lead_specs:
-            self._bulk_write(writer, leads=lead_specs, deals=[], label=_("Leads"))
-            for key, lead in new_leads.items():
-                self.ids[key] = lead.id  # type: ignore[assignment]
-            self.count(self.result.created, Entity.LEADS.value, len(lead_specs))
-        for start in range(0, len(deals), BULK_CHUNK):
-            chunk = deals[start : start + BULK_CHUNK]
-            written = self._bulk_write(writer, leads=[], deals=chunk, label=_("Deals"))
-            for spec, bulk_deal in written:
-                self.ids[spec.key] = bulk_deal.id  # type: ignore[assignment]
-                self.count(self.result.created, Entity.DEALS.value)
-                if spec.activities:
-                    self.count(self.result.created, Entity.ACTIVITIES.value, len(spec.activities))
+        # Moving in: a big first import into a database without deals builds the secondary indexes once
+        # at the end (the bulk writer's defer_indexes) instead of row by row; nobody reads those tables yet.
+        defer = len(deals) >= DEFER_INDEXES_FROM and not Deal.objects.exists()
+        writer = bulk.BulkWriter(defer_indexes=defer)
+        try:
+            if lead_specs:
+                self._bulk_write(writer, leads=lead_specs, deals=[], label=_("Leads"))
+                for key, lead in new_leads.items():
+                    self.ids[key] = lead.id  # type: ignore[assignment]
+                self.count(self.result.created, Entity.LEADS.value, len(lead_specs))
+            for start in range(0, len(deals), BULK_CHUNK):
+                chunk = deals[start : start + BULK_CHUNK]
+                written = self._bulk_write(writer, leads=[], deals=chunk, label=_("Deals"))
+                for spec, bulk_deal in written:
+                    self.ids[spec.key] = bulk_deal.id  # type: ignore[assignment]
+                    self.count(self.result.created, Entity.DEALS.value)
+                    if spec.activities:
+                        self.count(self.result.created, Entity.ACTIVITIES.value, len(spec.activities))
+            self.phase(_("Indexes and analytics tables"))
+            writer.close()  # builds deferred indexes, rebuilds the derived tables, refreshes statistics
+        except BaseException:
+            writer.__exit__(*sys.exc_info())
+            raise
         self.convert_existing_leads(converted)
 
     def _bulk_write(self, writer: bulk.BulkWriter, *, leads, deals, label: str) -> list:
