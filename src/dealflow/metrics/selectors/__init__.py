@@ -7,10 +7,14 @@ numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.db.models import QuerySet
 
 from dealflow.accounts.models import User
 from dealflow.deals.models import Deal
+from dealflow.metrics.selectors.accuracy import ForecastAccuracy, forecast_accuracy
 from dealflow.metrics.selectors.attention import Attention, AttentionDeal, deal_attention
 from dealflow.metrics.selectors.dashboard import Dashboard, dashboard
 from dealflow.metrics.selectors.funnel import Funnel, FunnelStep, funnel, funnel_deals
@@ -75,6 +79,14 @@ def deal_attention_for_user(*, user: User, filters: MetricFilters) -> Attention:
     return deal_attention(scope=metric_scope_for_user(user=user, filters=filters))
 
 
+def forecast_accuracy_for_user(
+    *, user: User, filters: MetricFilters, lookup: Callable[..., Any] | None
+) -> ForecastAccuracy:
+    """The forecast accuracy tile; ``lookup`` is dealflow.forecasting's forecast_accuracy_for_period."""
+    metric_scope_for_user(user=user, filters=filters)  # the same checks as every metric
+    return forecast_accuracy(user=user, filters=filters, lookup=lookup)
+
+
 def dashboard_for_user(
     *, user: User, filters: MetricFilters, by: str = "owner", order: str = "-won_value"
 ) -> Dashboard:
@@ -91,6 +103,7 @@ __all__ = [
     "Dashboard",
     "Flag",
     "Flow",
+    "ForecastAccuracy",
     "Funnel",
     "FunnelStep",
     "MetricFilters",
@@ -101,6 +114,7 @@ __all__ = [
     "TrendPoint",
     "dashboard_for_user",
     "deal_attention_for_user",
+    "forecast_accuracy_for_user",
     "funnel_deals_for_user",
     "funnel_for_user",
     "metric_breakdown_for_user",
