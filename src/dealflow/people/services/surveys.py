@@ -100,6 +100,10 @@ def _question_from_spec(spec: QuestionSpec, *, position: int) -> Question:
             _("%(label)s: a single-choice question needs 2 to 10 options.") % {"label": label},
             field="questions",
         )
+    if any(len(choice) > 100 for choice in choices):
+        raise ApplicationError(
+            _("%(label)s: keep each option under 100 characters.") % {"label": label}, field="questions"
+        )
     if kind != QuestionKind.CHOICE:
         choices = []
     is_required = spec.is_required if spec.is_required is not None else kind != QuestionKind.TEXT
@@ -359,7 +363,9 @@ def _clean_answers(run: SurveyRun, answers: Mapping[Any, Any]) -> list[SurveyAns
                 )
             continue
         if question.kind == QuestionKind.TEXT:
-            text = str(raw).strip()
+            if not isinstance(raw, str):
+                raise ApplicationError(_("Write your answer as text."), field=field_name)
+            text = raw.strip()
             if len(text) > MAX_TEXT_ANSWER:
                 raise ApplicationError(
                     _("Keep your answer under %(limit)d characters.") % {"limit": MAX_TEXT_ANSWER},

@@ -211,3 +211,21 @@ def test_one_on_ones_are_404_for_others(client, today, manager, rep, rep2):
         ).status_code
         == 400
     )
+
+
+@pytest.mark.parametrize("junk", [[1, 2], {"a": 1}, True, "7.5", 10**12, None])
+def test_hostile_answers_are_a_400_never_a_500(client, run, sales_team, junk):
+    values = {str(key): value for key, value in answer_values(run).items()}
+    enps_id = str(run.survey.questions.get(kind="enps").pk)
+    text_id = str(run.survey.questions.get(kind="text").pk)
+    headers = bearer(sales_team[0])
+    for target in (enps_id, text_id):
+        if target == text_id and (junk is None or isinstance(junk, str)):
+            continue  # an empty or textual answer to the optional free-text question is fine
+        payload = {"answers": {**values, target: junk}}
+        response = client.post(
+            f"{BASE}/runs/{run.pk}/responses", payload, content_type="application/json", **headers
+        )
+        assert response.status_code == 400, response.content
+        assert response.json()["field"] == f"question_{target}"
+    assert SurveyResponse.objects.count() == 0

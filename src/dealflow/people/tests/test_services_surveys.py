@@ -42,6 +42,12 @@ def test_question_rules(today, manager, team):
             teams=[team],
             questions=[services.QuestionSpec(kind="choice", text="A?", choices=["x"])],
         )
+    with pytest.raises(ApplicationError, match="under 100 characters"):
+        SurveyFactory(
+            by=manager,
+            teams=[team],
+            questions=[services.QuestionSpec(kind="choice", text="A?", choices=["x", "y" * 101])],
+        )
     with pytest.raises(ApplicationError, match="no library question"):
         SurveyFactory(by=manager, teams=[team], questions=[services.QuestionSpec(library_key="nope")])
     with pytest.raises(ApplicationError, match="eNPS question at most once"):
