@@ -43,9 +43,17 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def live_db(live_server, transactional_db):
+def live_db(live_server, transactional_db, monkeypatch):
     """The live server, on a transactional database (the root conftest lifts and restores the DealEvent
-    guard and the reference data around Django's flush)."""
+    guard and the reference data around Django's flush).
+
+    The server's request threads close their database connection after every request: chromium keeps
+    HTTP connections alive, and a thread idling on one with a persistent (CONN_MAX_AGE) connection could
+    still hold the test database when the session ends and PostgreSQL is asked to drop it.
+    """
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
     return live_server
 
 
@@ -53,14 +61,19 @@ def live_db(live_server, transactional_db):
 def browser() -> Iterator:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is missing: run `make browsers` (apt-get install chromium)")
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # Django keeps connections per context; Playwright's greenlets start a new one, which would orphan
+    # (and leave open) a connection made before, and PostgreSQL then refuses to drop the test database.
+    connections.close_all()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         yield chromium
         chromium.close()
+        connections.close_all()  # the same, the other way round: nothing opened in here stays open
 
 
 @pytest.fixture
