@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from dealflow.core.periods import period_containing
 from dealflow.forecasting import calculations as forecast_calc
+from dealflow.metrics import calculations as metrics_calc
 
 # Thresholds from FORECASTING.md ("Priorities and flags for pipeline reviews").
 SHRINK_FACTOR = (4, 5)  # amount <= 4/5 of its peak: down 20 % or more
@@ -539,48 +540,9 @@ def data_quality(rows: Iterable[QualityRow], *, as_of_on: dt.date) -> list[RepQu
 
 
 # ------------------------------------------------------------------------------------- bottlenecks
-def kaplan_meier_quantile(
-    durations: Sequence[float], observed: Sequence[bool], quantile: float
-) -> float | None:
-    """Time by which ``quantile`` of stays have ended, with open stays right-censored (Kaplan-Meier).
-
-    None when the survival curve never falls that low (too many stays still open).
-    """
-    pairs = sorted(zip(durations, observed, strict=True), key=lambda pair: (pair[0], not pair[1]))
-    at_risk = len(pairs)
-    survival = 1.0
-    index = 0
-    while index < len(pairs):
-        time = pairs[index][0]
-        ended = censored = 0
-        while index < len(pairs) and pairs[index][0] == time:
-            if pairs[index][1]:
-                ended += 1
-            else:
-                censored += 1
-            index += 1
-        if ended and at_risk:
-            survival *= 1 - ended / at_risk
-            if survival <= 1 - quantile + 1e-12:
-                return time
-        at_risk -= ended + censored
-    return None
-
-
-def wilson_interval(successes: int, total: int, z: float = 1.959964) -> tuple[float, float] | None:
-    """95 % Wilson score interval of a proportion; None without observations."""
-    if total <= 0:
-        return None
-    share = successes / total
-    denominator = 1 + z * z / total
-    centre = (share + z * z / (2 * total)) / denominator
-    margin = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / denominator
-    return max(0.0, centre - margin), min(1.0, centre + margin)
-
-
 @dataclass
 class StageFlow:
-    """One stage's stays in the window: how they ended and how long they lasted (open ones censored)."""
+    """One stage's stays in the window before a backdated snapshot: how they ended and how long they took."""
 
     stage_id: int
     name: str
@@ -589,68 +551,84 @@ class StageFlow:
     advanced: int = 0  # forward or won
     lost: int = 0
     back: int = 0
-    durations: list[float] = field(default_factory=list)
-    observed: list[bool] = field(default_factory=list)
+    finished_days: dict[int, int] = field(default_factory=dict)  # whole days -> stays that ended after them
+    open_days: dict[int, int] = field(default_factory=dict)  # whole days -> stays still running at that age
     open_deals: int = 0
     open_value_minor: int = 0
     stuck_deals: list[int] = field(default_factory=list)
-    won_p90_days: int | None = None
+    won_days: int | None = None  # the won-deal benchmark (P90 of won deals' stays)
+
+
+BOTTLENECK_REASONS = {
+    "slowest": gettext_lazy("Deals wait longest here."),
+    "leakiest": gettext_lazy("Most deals are lost here."),
+    "most_value_waiting": gettext_lazy("Holds the most waiting value."),
+}
+
+
+def stuck_reason(count: int) -> str:
+    return ngettext(
+        "%(count)d open deal is past the won-deal benchmark.",
+        "%(count)d open deals are past the won-deal benchmark.",
+        count,
+    ) % {"count": count}
 
 
 def bottleneck_rows(flows: Sequence[StageFlow], *, window_days: int) -> list[dict[str, Any]]:
-    """Per stage: conversion with its Wilson interval, drop-off, median and P80 days (Kaplan-Meier),
-    Little's law waiting time, and which stages hold deals longest, lose most or hold most value."""
+    """Per stage, as of a backdated snapshot: stay-based conversion (moved on / ended) with its Wilson
+    interval, the share lost, median and P80 days (Kaplan-Meier, running stays censored: metrics'
+    estimator), Little's law waiting time, and which stage holds deals longest, loses most or holds the
+    most value. A review taken now uses the Dashboard's stage times instead (snapshot.bottlenecks_live)."""
     rows: list[dict[str, Any]] = []
+    codes: list[list[str]] = []
     for flow in flows:
-        exited = flow.advanced + flow.lost + flow.back
-        interval = wilson_interval(flow.advanced, exited)
-        arrival_per_day = flow.entered / window_days if window_days else 0.0
+        ended = flow.advanced + flow.lost + flow.back
+        interval = metrics_calc.wilson_interval(flow.advanced, ended)
+        curve = metrics_calc.kaplan_meier(flow.finished_days, flow.open_days)
+        arrivals = flow.entered / window_days if window_days else 0.0
         rows.append(
             {
                 "stage_id": flow.stage_id,
                 "stage": flow.name,
-                "order": flow.order,
                 "entered": flow.entered,
-                "exited": exited,
-                "advanced": flow.advanced,
-                "lost": flow.lost,
-                "back": flow.back,
-                "conversion": flow.advanced / exited if exited else None,
+                "finished": ended,
+                "conversion": round(flow.advanced / ended, 4) if ended else None,
                 "conversion_low": interval[0] if interval else None,
                 "conversion_high": interval[1] if interval else None,
-                "drop": flow.lost / exited if exited else None,
-                "median_days": kaplan_meier_quantile(flow.durations, flow.observed, 0.5),
-                "p80_days": kaplan_meier_quantile(flow.durations, flow.observed, 0.8),
-                "won_p90_days": flow.won_p90_days,
+                "lost_share": round(flow.lost / ended, 4) if ended else None,
+                "median_days": curve.median,
+                "p80_days": curve.p80,
+                "won_days": flow.won_days,
+                "won_label": "P90",
                 "open_deals": flow.open_deals,
                 "open_value_minor": flow.open_value_minor,
-                "little_days": flow.open_deals / arrival_per_day if arrival_per_day else None,
+                "little_days": round(flow.open_deals / arrivals, 1) if arrivals else None,
                 "stuck_deals": list(flow.stuck_deals),
-                "reasons": [],
+                "source": "review",
             }
         )
-    _mark(rows, "median_days", "slowest", lambda row: row["median_days"] is not None)
-    _mark(rows, "drop", "leakiest", lambda row: row["drop"] is not None and row["exited"] >= 5)
-    _mark(rows, "open_value_minor", "most_value_waiting", lambda row: row["open_value_minor"] > 0)
-    for row in rows:
+        codes.append([])
+    _mark(rows, codes, "median_days", "slowest", lambda row: row["median_days"] is not None)
+    _mark(
+        rows,
+        codes,
+        "lost_share",
+        "leakiest",
+        lambda row: row["lost_share"] is not None and row["finished"] >= 5,
+    )
+    _mark(rows, codes, "open_value_minor", "most_value_waiting", lambda row: row["open_value_minor"] > 0)
+    for row, row_codes in zip(rows, codes, strict=True):
+        row["reasons"] = [str(BOTTLENECK_REASONS[code]) for code in row_codes]
         if row["stuck_deals"]:
-            row["reasons"].append("stuck_deals")
+            row["reasons"].append(stuck_reason(len(row["stuck_deals"])))
     return rows
 
 
-def _mark(rows: list[dict[str, Any]], key: str, reason: str, eligible) -> None:
-    candidates = [row for row in rows if eligible(row)]
+def _mark(rows: list[dict[str, Any]], codes: list[list[str]], key: str, reason: str, eligible) -> None:
+    candidates = [index for index, row in enumerate(rows) if eligible(row)]
     if candidates:
-        worst = max(candidates, key=lambda row: (row[key], -row["order"]))
-        worst["reasons"].append(reason)
-
-
-BOTTLENECK_REASONS = {
-    "slowest": gettext_lazy("Deals wait longest here"),
-    "leakiest": gettext_lazy("Most deals are lost here"),
-    "most_value_waiting": gettext_lazy("Most value is waiting here"),
-    "stuck_deals": gettext_lazy("Deals past the won-deal benchmark"),
-}
+        worst = max(candidates, key=lambda index: (rows[index][key], -index))
+        codes[worst].append(reason)
 
 
 # --------------------------------------------------------------------------------------------- what-if

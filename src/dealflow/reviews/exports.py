@@ -55,6 +55,10 @@ def percent(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.0f}%"
 
 
+def _blank(value: object) -> object:
+    return "" if value is None else value
+
+
 def _cell(text: object) -> str:
     return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
 
@@ -179,13 +183,12 @@ def report_markdown(report: Report) -> str:
         lines.append(_("This is the first review of this scope: the next one will show what changed."))
     lines += ["", f"## {_('Bottlenecks')}", ""]
     lines += _table(
-        [_("Stage"), _("Conversion"), _("Lost"), _("Median days"), _("P80 days"), _("Won-deal P90"), _("Open"),
+        [_("Stage"), _("Entered"), _("Conversion"), _("Median days"), _("P80 days"), _("Won deals"), _("Open"),
          _("Waiting value"), _("Why")],
         [
-            [row["stage"], percent(row["conversion"]), percent(row["drop"]), row["median_days"] or "",
-             row["p80_days"] or "", row["won_p90_days"] or "", row["open_deals"],
-             whole(row["open_value_minor"], currency),
-             "; ".join(str(calc.BOTTLENECK_REASONS[reason]) for reason in row["reasons"])]
+            [row["stage"], row["entered"], percent(row["conversion"]), _blank(row["median_days"]),
+             _blank(row["p80_days"]), f"{row['won_days']} ({row['won_label']})" if row["won_days"] is not None else "",
+             row["open_deals"], whole(row["open_value_minor"], currency), " ".join(row["reasons"])]
             for row in workspace.bottlenecks
         ],
     )  # fmt: skip

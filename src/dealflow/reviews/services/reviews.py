@@ -165,6 +165,7 @@ def review_start(
         at=moment,
         fit_result=fit_result,
         use_current_next_step=at is None,
+        user=by,
         **options,
     )
     if recurring and series is None:

@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from dealflow.accounts.models import Membership, Team, User
 from dealflow.core.errors import ApplicationError
-from dealflow.core.periods import Period, period_containing
+from dealflow.core.money import to_minor
+from dealflow.core.periods import Period, parse_period, period_containing
 from dealflow.deals.models import (
     Activity,
     Deal,
@@ -37,6 +38,7 @@ from dealflow.deals.selectors import base_currency
 from dealflow.forecasting import calculations as forecast_calc
 from dealflow.forecasting import engine
 from dealflow.forecasting.selectors import DRAWS, SEED, TargetBook, method_default
+from dealflow.metrics.selectors import MetricFilters, stage_times_for_user
 from dealflow.reviews import calculations as calc
 from dealflow.reviews.models import ScopeKind
 
@@ -232,14 +234,16 @@ def snapshot_build(
     at: dt.datetime,
     fit_result: forecast_calc.Fit | None = None,
     use_current_next_step: bool = True,
+    user: User | None = None,
     draws: int = DRAWS,
     seed: int = SEED,
 ) -> SnapshotResult:
     """Every open deal in scope as of ``at`` with probabilities, flags and priorities; the period's range.
 
     ``fit_result``: the forecast models fitted as of ``at`` (default: today's cached fit).
-    ``use_current_next_step``: judge "has a next step" from the deal's next-step field too (only true for
-    a snapshot taken now: that field keeps no history, so a backdated snapshot looks at activities only).
+    ``use_current_next_step``: the snapshot is taken now: judge "has a next step" from the deal's next-step
+    field too (it keeps no history, so a backdated snapshot looks at activities only), and take the
+    bottlenecks from the Dashboard's stage times as ``user`` sees them (they only know "now").
     """
     as_of_on = timezone.localdate(at)
     horizon = horizon_of(period, as_of_on=as_of_on)
@@ -423,9 +427,12 @@ def snapshot_build(
     quota = _quota(scope, period, at)
     summary = forecast_calc.summarise(summary_draws, closed=float(closed), quota=quota)
     expected_open = sum(row["amount_minor"] * row["p_period"] for row in rows)
-    bottlenecks = bottlenecks_build(
-        scope=scope, owners=owners, at=at, rows=rows, pipeline_ids=pipeline_ids, thresholds=thresholds
-    )
+    if user is not None and use_current_next_step:
+        bottlenecks = bottlenecks_live(user=user, scope=scope, at=at, rows=rows, pipeline_ids=pipeline_ids)
+    else:
+        bottlenecks = bottlenecks_build(
+            scope=scope, owners=owners, at=at, rows=rows, pipeline_ids=pipeline_ids, thresholds=thresholds
+        )
     return SnapshotResult(
         as_of=at,
         as_of_on=as_of_on,
@@ -495,7 +502,10 @@ def bottlenecks_build(
     pipeline_ids: list[int],
     thresholds: dict[int, calc.StageThreshold],
 ) -> list[dict[str, Any]]:
-    """Per open stage: the last 90 days' stays in scope (from StayFact), ended or still running at ``at``."""
+    """Per open stage, as of ``at``: the last 90 days' stays in scope (StayFact), ended or running then.
+
+    For backdated snapshots (the demo's history): the Dashboard's stage times only know "now".
+    """
     as_of_on = timezone.localdate(at)
     window_start = as_of_on - dt.timedelta(days=BOTTLENECK_WINDOW_DAYS)
     stays = StayFact.objects.filter(
@@ -513,19 +523,30 @@ def bottlenecks_build(
         flow = flows.get(stage_id)
         if flow is None:
             continue
-        ended = exited_on is not None and exited_on <= as_of_on
-        until = exited_on if exited_on is not None and ended else as_of_on
-        flow.durations.append(float((until - entered_on).days))
-        flow.observed.append(ended)
-        if entered_on >= window_start:
-            flow.entered += 1
-        if ended:
+        if exited_on is not None and exited_on <= as_of_on:
+            days = (exited_on - entered_on).days
+            flow.finished_days[days] = flow.finished_days.get(days, 0) + 1
             if exit_kind in ("forward", "won"):
                 flow.advanced += 1
             elif exit_kind == "lost":
                 flow.lost += 1
             elif exit_kind == "back":
                 flow.back += 1
+        else:
+            days = (as_of_on - entered_on).days
+            flow.open_days[days] = flow.open_days.get(days, 0) + 1
+        if entered_on >= window_start:
+            flow.entered += 1
+    _stuck_and_waiting(flows, rows)
+    for stage_id, flow in flows.items():
+        threshold = thresholds.get(stage_id)
+        if threshold is not None and threshold.stuck_source == "learned":
+            flow.won_days = threshold.stuck_days
+    ordered = sorted(flows.values(), key=lambda flow: (flow.order, flow.stage_id))
+    return calc.bottleneck_rows(ordered, window_days=BOTTLENECK_WINDOW_DAYS)
+
+
+def _stuck_and_waiting(flows: dict[int, calc.StageFlow], rows: list[dict[str, Any]]) -> None:
     for row in rows:
         flow = flows.get(row["stage_id"])
         if flow is None:
@@ -534,9 +555,52 @@ def bottlenecks_build(
         flow.open_value_minor += row["amount_minor"]
         if any(flag["code"] == "stuck" for flag in row["flags"]):
             flow.stuck_deals.append(row["deal_id"])
-    for stage_id, flow in flows.items():
-        threshold = thresholds.get(stage_id)
-        if threshold is not None and threshold.stuck_source == "learned":
-            flow.won_p90_days = threshold.stuck_days
-    ordered = sorted(flows.values(), key=lambda flow: (flow.order, flow.stage_id))
-    return calc.bottleneck_rows(ordered, window_days=BOTTLENECK_WINDOW_DAYS)
+
+
+def bottlenecks_live(
+    *, user: User, scope: ReviewScope, at: dt.datetime, rows: list[dict[str, Any]], pipeline_ids: list[int]
+) -> list[dict[str, Any]]:
+    """The Dashboard's stage times (dealflow.metrics: Kaplan-Meier time in stage against the previous 90
+    days and won deals, funnel conversion with its Wilson interval, Little's law, its bottleneck flags)
+    for the review's scope over the 90 days up to today, frozen, plus the deals the review finds stuck."""
+    as_of_on = timezone.localdate(at)
+    period = parse_period(f"{as_of_on - dt.timedelta(days=BOTTLENECK_WINDOW_DAYS - 1)}..{as_of_on}")
+    currency = base_currency()
+    stuck: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        if any(flag["code"] == "stuck" for flag in row["flags"]):
+            stuck[row["stage_id"]].append(row["deal_id"])
+    result = []
+    for pipeline_id in pipeline_ids:
+        filters = MetricFilters(
+            period=period,
+            pipeline_id=pipeline_id,
+            team_id=scope.team.pk if scope.team is not None and scope.kind != ScopeKind.REP else None,
+            owner_id=scope.rep.pk if scope.kind == ScopeKind.REP and scope.rep is not None else None,
+        )
+        for stage in stage_times_for_user(user=user, filters=filters):
+            stuck_ids = stuck.get(stage.stage_id, [])
+            result.append(
+                {
+                    "stage_id": stage.stage_id,
+                    "stage": stage.name,
+                    "entered": stage.entered,
+                    "finished": stage.finished,
+                    "conversion": stage.conversion,
+                    "conversion_low": stage.conversion_low,
+                    "conversion_high": stage.conversion_high,
+                    "lost_share": None,
+                    "median_days": stage.median_days,
+                    "p80_days": stage.p80_days,
+                    "won_days": stage.won_p80_days,
+                    "won_label": "P80",
+                    "open_deals": stage.open_now,
+                    "open_value_minor": to_minor(stage.open_value, currency),
+                    "little_days": stage.implied_wait_days,
+                    "stuck_deals": stuck_ids,
+                    "reasons": [flag.message for flag in stage.flags]
+                    + ([calc.stuck_reason(len(stuck_ids))] if stuck_ids else []),
+                    "source": "metrics",
+                }
+            )
+    return result

@@ -317,35 +317,30 @@ def test_data_quality_per_rep_hand_worked():
 
 
 # ---------------------------------------------------------------------------------------- bottlenecks
-def test_kaplan_meier_counts_open_stays_as_censored():
-    durations = [2, 3, 3, 5, 8]
-    observed = [True, True, False, True, False]
-    # S(2) = 4/5 = 0.8; S(3) = 0.8 x 3/4 = 0.6 (the stay open at 3 leaves after); S(5) = 0.6 x 1/2 = 0.3
-    assert calc.kaplan_meier_quantile(durations, observed, 0.5) == 5
-    assert calc.kaplan_meier_quantile(durations, observed, 0.2) == 2
-    assert calc.kaplan_meier_quantile(durations, observed, 0.8) is None  # never falls to 0.2
-    # Dropping the open stays instead would have said 3 days for the median.
-    assert calc.kaplan_meier_quantile([2, 3, 5], [True, True, True], 0.5) == 3
-
-
-def test_wilson_interval_hand_worked():
-    low, high = calc.wilson_interval(8, 10)
-    assert round(low, 4) == 0.4902 and round(high, 4) == 0.9433
-    assert calc.wilson_interval(0, 0) is None
-
-
-def test_bottleneck_rows_mark_the_slowest_the_leakiest_and_the_most_value():
-    slow = calc.StageFlow(1, "Qualification", 0, entered=30, advanced=10, lost=10, back=0,
-                          durations=[5, 6, 7], observed=[True, True, True], open_deals=3, open_value_minor=300)  # fmt: skip
-    long = calc.StageFlow(2, "Proposal", 1, entered=9, advanced=8, lost=1, back=1,
-                          durations=[20, 30, 40], observed=[True, True, False], open_deals=9,
-                          open_value_minor=9000, stuck_deals=[42])  # fmt: skip
-    first, second = calc.bottleneck_rows([slow, long], window_days=90)
-    assert first["conversion"] == 0.5 and first["drop"] == 0.5 and first["median_days"] == 6
-    assert first["reasons"] == ["leakiest"]
-    assert second["median_days"] == 30 and second["conversion"] == 0.8
-    assert second["little_days"] == 90.0  # 9 open / (9 entered / 90 days)
-    assert second["reasons"] == ["slowest", "most_value_waiting", "stuck_deals"]
+def test_bottleneck_rows_of_a_backdated_snapshot_hand_worked():
+    qualification = calc.StageFlow(
+        1, "Qualification", 0, entered=30, advanced=10, lost=10, back=0,
+        finished_days={5: 1, 6: 1, 7: 1}, open_days={}, open_deals=3, open_value_minor=300,
+    )  # fmt: skip
+    proposal = calc.StageFlow(
+        2, "Proposal", 1, entered=9, advanced=8, lost=1, back=1,
+        finished_days={20: 1, 30: 1}, open_days={40: 1}, open_deals=9, open_value_minor=9000, stuck_deals=[42],
+        won_days=25,
+    )  # fmt: skip
+    first, second = calc.bottleneck_rows([qualification, proposal], window_days=90)
+    assert (first["conversion"], first["lost_share"], first["median_days"]) == (0.5, 0.5, 6)
+    # 10 of 20 moved on: Wilson 95 % interval 0.2993-0.7007
+    assert (first["conversion_low"], first["conversion_high"]) == (0.2993, 0.7007)
+    assert first["reasons"] == ["Most deals are lost here."]
+    # Kaplan-Meier: S(20) = 2/3, S(30) = 1/3 (the stay still open at 40 days is censored, not dropped)
+    assert (second["median_days"], second["p80_days"]) == (30, None)
+    assert second["conversion"] == 0.8 and second["little_days"] == 90.0  # 9 open / (9 entered / 90 days)
+    assert second["reasons"] == [
+        "Deals wait longest here.",
+        "Holds the most waiting value.",
+        "1 open deal is past the won-deal benchmark.",
+    ]
+    assert (second["won_days"], second["won_label"], second["source"]) == (25, "P90", "review")
 
 
 # ----------------------------------------------------------------------------------------------- what-if

@@ -66,6 +66,14 @@ def test_start_freezes_every_open_deal_of_the_team_hand_worked(team_deals, manag
     assert abs(snapshot.mean_minor - 305_000) < 3 * 400_000 / 100  # within ~3 standard errors of 10,000 draws
     assert snapshot.p10_minor <= snapshot.p50_minor <= snapshot.p90_minor
     assert snapshot.waterfall is None  # the team's first review
+    # Bottlenecks: the Dashboard's stage times for the team, frozen, with the deals the review finds stuck.
+    stages = {row["stage"]: row for row in snapshot.bottlenecks}
+    closing = stages["Closing"]
+    assert (closing["source"], closing["entered"], closing["open_deals"], closing["open_value_minor"]) == (
+        "metrics", 1, 1, 200_000,
+    )  # fmt: skip
+    assert closing["stuck_deals"] == [team_deals.closing.pk]  # 30 days, past 2 x 10 rotting days
+    assert "1 open deal is past the won-deal benchmark." in closing["reasons"]
     assert snapshot.thresholds[str(stage_named("Proposal").pk)] == {
         "stale_days": 21, "stale_source": "stage", "stuck_days": 42, "stuck_source": "stage",
     }  # fmt: skip

@@ -76,8 +76,7 @@ def review_context(workspace: selectors.Workspace) -> dict[str, Any]:
             waterfall_rows.append({"key": key, "label": exports.WATERFALL_LABELS[key], "sign": sign,
                                    "amount": totals[key], "items": items.get(key, [])})  # fmt: skip
     bottlenecks = [
-        {**row, "reason_labels": [calculations.BOTTLENECK_REASONS[reason] for reason in row["reasons"]],
-         "stuck_titles": [titles.get(deal_id, str(deal_id)) for deal_id in row["stuck_deals"]]}
+        {**row, "stuck_titles": [titles.get(deal_id, str(deal_id)) for deal_id in row["stuck_deals"]]}
         for row in workspace.bottlenecks
     ]  # fmt: skip
 
