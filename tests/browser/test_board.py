@@ -37,6 +37,9 @@ def test_drag_a_deal_to_the_next_stage_updates_both_totals(signed_in_page, rep, 
     assert header(page, needs).locator("[data-weighted]").inner_text() == "€309"
     event = DealEvent.objects.filter(deal=deal, kind=EventKind.STAGE_CHANGED).get()
     assert (event.from_stage, event.to_stage, event.origin, event.actor) == (qualification, needs, "web", rep)
+    with page.expect_navigation():
+        page.click(f"#deal-{deal.pk} .deal-title")  # the deal page shows the move in its timeline
+    assert page.get_by_text("Stage changed from Qualification to Needs analysis").is_visible()
 
 
 def test_move_menu_and_lost_with_a_reason(signed_in_page, rep, pipeline):
