@@ -170,6 +170,16 @@ class ImportPlan:
         return sum(1 for problem in self.problems.items if problem.severity == "error") + self.problems.hidden
 
     @property
+    def waiting(self) -> dict[Entity, int]:
+        """Rows that wait for an answer to one of the questions, per entity."""
+        waiting: dict[Entity, int] = defaultdict(int)
+        for parsed in self.sheets:
+            for row in parsed.rows:
+                if row.get("_waiting") and not row.get(REJECTED):
+                    waiting[parsed.entity] += 1
+        return waiting
+
+    @property
     def rejected_lines(self) -> dict[str, set[int]]:
         lines: dict[str, set[int]] = defaultdict(set)
         for parsed in self.sheets:
@@ -205,7 +215,10 @@ class ImportPlan:
                 }
                 for parsed in self.sheets
             ],
-            "counts": {entity.value: counts.as_json() for entity, counts in self.counts.items()},
+            "counts": {
+                entity.value: {**counts.as_json(), "wait": self.waiting.get(entity, 0)}
+                for entity, counts in self.counts.items()
+            },
             "errors": self.error_count,
             "warnings": len(self.problems.warnings),
             "problems": [problem.as_json() for problem in problems[:500]],

@@ -63,7 +63,7 @@ def test_wizard_upload_answer_confirm(admin_client, rep, django_capture_on_commi
     )
     job.refresh_from_db()
     assert job.status == ImportStatus.PREVIEWED and job.preview["questions"] == []
-    assert job.preview["counts"]["deals"] == {"create": 4, "update": 0, "skip": 0, "reject": 0}
+    assert job.preview["counts"]["deals"] == {"create": 4, "update": 0, "skip": 0, "reject": 0, "wait": 0}
     assert Deal.objects.count() == 0  # nothing written before the confirmation
 
     _run(

@@ -206,12 +206,14 @@ class Command(DealflowCommand):
                     "how": parsed.how,
                 }
             )
+        waiting = plan.waiting
         for entity, counts in plan.counts.items():
-            write(
-                f"  {entity.value:<14} "
-                + _("create %(create)s, update %(update)s, skip %(skip)s, reject %(reject)s")
-                % counts.as_json()
+            line = (
+                _("create %(create)s, update %(update)s, skip %(skip)s, reject %(reject)s") % counts.as_json()
             )
+            if waiting.get(entity):
+                line += ", " + _("waiting for an answer %(count)s") % {"count": waiting[entity]}
+            write(f"  {entity.value:<14} {line}")
         for notice in plan.notices:
             write(self.style.NOTICE(f"  {notice}"))
         problems = sorted(
