@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dealflow.core.errors import ApplicationError
 from dealflow.core.models import BaseModel
+from dealflow.deals.models import ForecastCategory
 
 
 class ScopeKind(models.TextChoices):
@@ -224,6 +225,10 @@ class ReviewDeal(AppendOnlyModel):
     @property
     def flag_codes(self) -> list[str]:
         return [flag["code"] for flag in self.flags]
+
+    @property
+    def category_label(self) -> str:
+        return str(dict(ForecastCategory.choices).get(self.category, self.category))
 
 
 class DecisionKind(models.TextChoices):
