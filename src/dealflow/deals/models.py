@@ -404,7 +404,7 @@ class Activity(BaseModel):
         return self.done_at is not None
 
 
-# --- Derived analytics tables (docs/decisions/0001-metrics-derived-tables.md) -----------------------
+# --- Derived analytics tables (docs/decisions/0002-metrics-derived-tables.md) -----------------------
 # Written only by dealflow.deals.services.derived, in the same transaction as the change they mirror,
 # and rebuilt from the tables above by derived_rebuild() after a bulk load. Metrics read these, never
 # the event log, so a dashboard at a million deals scans narrow, covering indexes instead of joining.

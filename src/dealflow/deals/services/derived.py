@@ -1,4 +1,4 @@
-"""Derived analytics tables kept in step with the deals, events and spells (docs/decisions/0001).
+"""Derived analytics tables kept in step with the deals, events and spells (docs/decisions/0002).
 
 Three tables serve the metrics (dealflow.metrics) so that a dashboard at a million deals reads narrow,
 covering indexes instead of joining deals to their history per request:

@@ -1,7 +1,7 @@
 """Reads of the pipeline metrics; each ``*_for_user`` counts only what the user may see.
 
 Every selector takes a user and MetricFilters (period, pipeline, team, owner, lead source) and reads the
-derived analytics tables (docs/decisions/0001-metrics-derived-tables.md). docs/metrics.md defines the
+derived analytics tables (docs/decisions/0002-metrics-derived-tables.md). docs/metrics.md defines the
 numbers.
 """
 

@@ -1,1 +1,11 @@
-urlpatterns: list = []
+"""The Dashboard, the Funnel page and the metric definitions (web/views/dashboard.py)."""
+
+from django.urls import path
+
+from dealflow.web.views import dashboard
+
+urlpatterns = [
+    path("dashboard/", dashboard.dashboard_page, name="dashboard"),
+    path("funnel/", dashboard.funnel_page, name="funnel"),
+    path("metrics/definitions/", dashboard.metrics_definitions, name="metrics_definitions"),
+]
