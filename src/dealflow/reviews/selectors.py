@@ -612,14 +612,15 @@ class Report:
 
 def review_report_for_user(*, review_id: int, user: User) -> Report:
     """Everything the report lists: snapshot totals, waterfall, bottlenecks, every decision and every
-    adjustment (the DealEvents and tasks with the review's origin) with who made it."""
+    adjustment (the DealEvents and tasks with the review's origin, and the events decisions point at)
+    with who made it."""
     workspace = review_workspace_for_user(review_id=review_id, user=user, show_all=True)
     review = workspace.review
     decisions_by_event = {
         event_id: decision for decision in workspace.decisions for event_id in decision.event_ids
     }
     events = (
-        DealEvent.objects.filter(origin=review.origin)
+        DealEvent.objects.filter(Q(origin=review.origin) | Q(pk__in=list(decisions_by_event)))
         .select_related("actor", "deal", "from_stage", "to_stage")
         .order_by("occurred_at", "id")
     )
