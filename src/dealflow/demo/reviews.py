@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import TextIO
+from typing import Any, TextIO
 
 from django.utils import timezone
 
@@ -75,7 +75,8 @@ def _decide(review: PipelineReview, manager_id: int, rng: random.Random, moment:
             if first is not None:
                 _mark_applied(decision, first, manager_id)
             continue
-        kind, params, note = DecisionKind.KEEP, {}, rng.choice(KEEP_NOTES)
+        params: dict[str, Any] = {}
+        kind, note = DecisionKind.KEEP, rng.choice(KEEP_NOTES)
         if first is not None and first.kind == EventKind.CLOSE_DATE_CHANGED:
             kind, params, note = (
                 DecisionKind.PUSH_CLOSE_DATE,
@@ -123,8 +124,10 @@ def seed(*, seed: int, today: dt.date, stdout: TextIO | None = None) -> None:
         .select_related("team", "user")
         .order_by("team__name", "id")
     )
-    seen_teams: set[int] = set()
-    managers = [item for item in managers if not (item.team_id in seen_teams or seen_teams.add(item.team_id))]
+    first_manager: dict[int, Membership] = {}
+    for item in managers:
+        first_manager.setdefault(item.team_id, item)
+    managers = list(first_manager.values())
     if not managers:
         return
     context = SnapshotContext.load(kind="month")
