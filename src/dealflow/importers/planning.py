@@ -477,6 +477,8 @@ class _PlanBuilder:
         self.lead_by_deal: dict[str, Ref] = {}
         self.deal_by_id: dict[str, Ref] = {}
         self.deal_rows: dict[Ref, DealCreate] = {}
+        self._sources_seen: dict[Any, bool] = {}
+        self._minor: dict[tuple[Decimal, str], int] = {}
 
     # -- helpers --
 
@@ -521,7 +523,14 @@ class _PlanBuilder:
         return ref
 
     def existing(self, model, ids: list[str]) -> dict[str, Any]:
+        """Records of this source with these ids (none to look for when the source has no such records)."""
         found: dict[str, Any] = {}
+        if not ids:
+            return found
+        if model not in self._sources_seen:
+            self._sources_seen[model] = model.objects.filter(external_source=self.source).exists()
+        if not self._sources_seen[model]:
+            return found
         for chunk in _chunks(sorted(set(ids))):
             for record in model.objects.filter(external_source=self.source, external_id__in=chunk):
                 found.setdefault(record.external_id, record)
@@ -1188,11 +1197,16 @@ class _PlanBuilder:
     def minor(self, parsed, row, name: str, amount: Decimal | None, currency: str) -> int:
         if amount is None:
             return 0
+        key = (amount, currency)
+        cached = self._minor.get(key)
+        if cached is not None:
+            return cached
         try:
-            return to_minor(amount, currency)
+            value = self._minor[key] = to_minor(amount, currency)
         except ApplicationError as error:
             self.error(parsed, row, name, amount, error.message)
             return 0
+        return value
 
     def deal_outcome(self, parsed, row) -> str | None:
         status = row.get("status")

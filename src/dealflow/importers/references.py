@@ -118,6 +118,7 @@ class StageBook:
         self.new_stages: dict[str, NewStage] = {}
         self.questions: dict[tuple[str, str], Question] = {}
         self._cache: dict[tuple[Ref | None, str], StageInfo | None] = {}
+        self._first_open: dict[Ref, StageInfo | None] = {}
         self._pipeline_cache: dict[str, Ref | None] = {}
 
     # -- pipelines --
@@ -183,6 +184,13 @@ class StageBook:
         )
 
     def first_open(self, pipeline: Ref) -> StageInfo | None:
+        if not isinstance(pipeline, str):
+            if pipeline not in self._first_open:
+                self._first_open[pipeline] = self._first_open_lookup(pipeline)
+            return self._first_open[pipeline]
+        return self._first_open_lookup(pipeline)
+
+    def _first_open_lookup(self, pipeline: Ref) -> StageInfo | None:
         if isinstance(pipeline, str):
             candidates = sorted(
                 (stage for stage in self.new_stages.values() if stage.pipeline == pipeline),
