@@ -20,7 +20,7 @@ from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.core.money import to_minor
 from dealflow.core.periods import Period, parse_period
-from dealflow.deals.selectors import base_currency
+from dealflow.deals.selectors import base_currency, user_check_can_write
 from dealflow.forecasting import calculations as calc
 from dealflow.forecasting import engine
 from dealflow.forecasting.models import (
@@ -144,6 +144,7 @@ def call_submit(
     note: str = "",
 ) -> ForecastCall:
     """Record a rep's call for a period (their own, or one of their team's reps for a manager); kept with its time."""
+    user_check_can_write(user=by)  # an analyst reads forecasts but makes no call
     period = _period(period)
     user = user or by
     if user.pk != by.pk and not _can_manage_user(by, user):
