@@ -79,9 +79,7 @@ def demo_generate(
             writer.write(leads=leads, deals=chunk_deals, activities=lead_activities)
             bar.update(count)
     timings["deals, events, spells, activities, leads"] = time.perf_counter() - phase
-    phase = time.perf_counter()
-    writer.close()
-    timings["derived tables and statistics"] = time.perf_counter() - phase
+    writer.close(timings=timings)
     steps = (
         optional_steps_run(seed=seed, today=today, stdout=stdout, timings=timings) if optional_steps else []
     )
