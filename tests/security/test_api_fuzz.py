@@ -10,6 +10,8 @@ import os
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import (
@@ -33,11 +35,17 @@ def fuzz_headers(db, settings, admin_user, rep, manager, outsider):
     from dealflow.deals.tests.factories import DealFactory, LeadFactory
 
     settings.DEALFLOW = {**settings.DEALFLOW, "API_RATE_LIMIT_PER_MINUTE": 0}
+    # Calling the WSGI app directly would close the test's connection after each request (as Django's
+    # test client prevents); keep it open so the test transaction survives on PostgreSQL.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
     for owner in (rep, manager, outsider):
         DealFactory(owner=owner)
         LeadFactory(owner=owner)
     _, secret = token_create(user=admin_user, name="fuzz")
-    return {"Authorization": f"Bearer {secret}"}
+    yield {"Authorization": f"Bearer {secret}"}
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()

@@ -21,4 +21,4 @@ def test_schema_class_names_are_unique_across_the_api():
                 if name in seen and seen[name] != module.__name__:
                     clashes.append(f"{name}: {seen[name]} and {module.__name__}")
                 seen[name] = module.__name__
-    assert clashes == []
+    assert not clashes, "\n".join(clashes)

@@ -542,6 +542,13 @@ def web_rule_table() -> dict[str, WebRule]:
         "web:lead_checklist": WebRule(_web(lead_id="lead")),
         "web:lead_convert": WebRule(_web(lead_id="lead")),
         "web:lead_disqualify": WebRule(_web(lead_id="lead")),
+        "web:tokens": WebRule(record=False, expect={"analyst": OK | allow(400)}),
+        # Revoking a token is its owner's alone: everyone else gets the same 404.
+        "web:token_revoke": WebRule(
+            _web(token_id="token"),
+            expect={persona: allow(404) for persona in ("manager", "analyst", "admin")},
+        ),
+        "web:audit_log": WebRule(record=False, expect=WEB_ADMIN_ONLY),
         "web:language_set": WebRule(record=False, expect={"analyst": OK | allow(400)}),
         "web:password_change": WebRule(record=False, expect={"analyst": OK}),
         # Reviews: rep's team's review, started by rep's manager.

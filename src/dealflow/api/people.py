@@ -258,7 +258,7 @@ class TrendPointOut(Schema):
     enps: EnpsOut | None
 
 
-class TrendOut(Schema):
+class PulseTrendOut(Schema):
     survey_id: int
     team_id: int | None
     threshold: int
@@ -445,7 +445,7 @@ def list_runs(request, survey_id: int):
     ]
 
 
-@router.get("/surveys/{survey_id}/enps", response=TrendOut)
+@router.get("/surveys/{survey_id}/enps", response=PulseTrendOut)
 def enps_trend(request, survey_id: int, query: Query[TeamQuery]):
     """eNPS per run, oldest first; runs below the anonymity threshold carry no score."""
     trend = selectors.survey_enps_trend_for_user(survey_id=survey_id, user=request.user, team_id=query.team)
