@@ -94,6 +94,14 @@ class History:
             self._cache["stage_index"] = {int(stage): index for index, stage in enumerate(self.stage_ids)}
         return self._cache["stage_index"]
 
+    def stage_event_index(self) -> np.ndarray:
+        """Per stage event, the index of its stage into ``stage_ids`` (computed once, vectorised)."""
+        if "stage_event_index" not in self._cache:
+            order = np.argsort(self.stage_ids, kind="stable")
+            position = np.searchsorted(self.stage_ids[order], self.stage_stage)
+            self._cache["stage_event_index"] = order[np.minimum(position, len(order) - 1)].astype(np.int64)
+        return self._cache["stage_event_index"]
+
     def last_close_time(self) -> np.ndarray:
         """Per deal, the time of its last won/lost event if its final state is closed, else +inf."""
         if "last_close" not in self._cache:
@@ -203,8 +211,7 @@ def states_as_of(history: History, times: list[int] | np.ndarray) -> States:
     index, found = _last_at_or_before(history.stage_deal, history.stage_time, deals, moments)
     is_open = found & (history.stage_status[index] == OPEN) if len(deals) else found
     points, deals, moments, index = points[is_open], deals[is_open], moments[is_open], index[is_open]
-    stage_index = history.stage_index
-    stage = np.array([stage_index[int(value)] for value in history.stage_stage[index]], dtype=np.int64)
+    stage = history.stage_event_index()[index]
     amount_index, _ = _last_at_or_before(history.amount_deal, history.amount_time, deals, moments)
     amount = history.amount_value[amount_index] if len(history.amount_value) else np.zeros(len(deals))
     close_on = _value_as_of(
@@ -340,15 +347,16 @@ def _stage_fit(history: History, moment: int) -> tuple:
     selected[deals] = True
     rows = np.nonzero(selected[history.stage_deal] & (history.stage_time <= moment))[0]
     row_deal = history.stage_deal[rows]
-    stage_index = history.stage_index
-    row_stage = np.array([stage_index[int(value)] for value in history.stage_stage[rows]], dtype=np.int64)
+    row_stage = history.stage_event_index()[rows]
     row_open = history.stage_status[rows] == OPEN
     # A spell runs from a stage event to the deal's next stage event.
     next_time = np.r_[history.stage_time[rows][1:], 0]
     same_deal_next = np.r_[row_deal[1:] == row_deal[:-1], False]
     spell = row_open & same_deal_next
     # L1: each (deal, stage) reached counts once.
-    pairs = np.unique(row_deal[row_open] * stages + row_stage[row_open])
+    reached = np.zeros(len(history.deal_ids) * stages, dtype=bool)  # a marker array: no sort needed
+    reached[row_deal[row_open] * stages + row_stage[row_open]] = True
+    pairs = np.flatnonzero(reached)
     pair_deal, pair_stage = pairs // stages, pairs % stages
     count += np.bincount(pair_stage, minlength=stages)
     wins += np.bincount(pair_stage, weights=won_by_deal[pair_deal].astype(float), minlength=stages)
@@ -454,7 +462,7 @@ def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, 
             ended &= target + 1 < len(calendar.start_times)
             rows = np.nonzero(row_ok & ended)[0]
             if horizon == 0:
-                l3_points = len(np.unique(states.point[rows]))
+                l3_points = int(np.count_nonzero(np.bincount(states.point[rows], minlength=1)))
             flags = in_period_flags(states.close_on[rows], calendar, target[rows], horizon).astype(np.int64)
             label = (panel.won_at[rows] >= calendar.start_times[target[rows]]) & (
                 panel.won_at[rows] < calendar.start_times[target[rows] + 1]
@@ -612,44 +620,61 @@ def simulate(
     draws: int,
     seed: int,
     new_samples: list[np.ndarray] | None = None,
-    chunk: int = 256,
+    chunk: int = 64,
 ) -> np.ndarray:
     """Revenue from open deals (plus new bookings) per leaf, horizon and draw: array [leaves, H, draws].
 
     Each deal draws one outcome per draw: won in horizon h (probability p_period[:, h]) or not won in
     the horizons at all. One uniform number u per (deal, draw), compared with the deal's cumulative
     probabilities, decides it: won in h when c[h-1] <= u < c[h]. Uniforms are 16-bit integers (the
-    probabilities are rounded to 1/65536, a bias below 0.00002 per deal) because generating and
-    comparing them is several times faster than float64. Deals are processed in chunks of one leaf
-    (owner) so each chunk's revenue is a single matrix-vector product per horizon.
+    probabilities are rounded to 1/65536, a bias below 0.00002 per deal), taken four at a time from the
+    generator's raw 64-bit output, because generating and comparing them is several times faster than
+    float64. Deals are processed by leaf (owner) in chunks of ``chunk`` rows, small enough for the
+    chunk's uniforms, masks and products to stay in the CPU cache; a chunk's revenue per draw is a
+    multiply-and-sum over its rows in float32 (plain numpy, no BLAS: OpenBLAS threads made the same
+    product 4-20x slower on a busy 2-core machine, see docs/benchmarks.md).
+
+    A row's random numbers depend only on its position among the rows with a chance of winning, in
+    leaf order, so changing one deal's probability leaves every other deal's draws as they were.
     """
     horizons = p_period.shape[1] if p_period.ndim == 2 else 0
     result = np.zeros((leaves, horizons, draws))
     rng = np.random.default_rng(seed)
-    if len(amounts):
+    if len(amounts) and horizons:
         order = np.argsort(leaf, kind="stable")
-        amounts32 = amounts[order].astype(np.float32)
         cumulative = np.cumsum(np.clip(p_period[order], 0, 1), axis=1)
         thresholds = np.minimum(np.round(cumulative * 65536), 65536).astype(np.uint32)
+        active = thresholds[:, -1] > 0  # a deal with no chance in any horizon draws nothing
+        order, thresholds = order[active], thresholds[active]
+        amounts32 = np.asarray(amounts, dtype=np.float64)[order].astype(np.float32)[:, None]
+        # Compare uint16 with uint16; a threshold of 65536 (a certain win) becomes 65535 plus a fix-up.
+        thresholds16 = np.minimum(thresholds, 65535).astype(np.uint16)
+        certain = thresholds == 65536
         sorted_leaf = leaf[order]
         boundaries = np.r_[0, np.nonzero(np.diff(sorted_leaf))[0] + 1, len(order)]
-        for first, last in itertools.pairwise(boundaries):
+        mask = np.empty((chunk, draws), dtype=bool)
+        product = np.empty((chunk, draws), dtype=np.float32)
+        revenue = np.empty(draws, dtype=np.float32)
+        previous = np.empty(draws, dtype=np.float32)
+        for first, last in itertools.pairwise(boundaries.tolist()):
             target = result[sorted_leaf[first]]
             for start in range(first, last, chunk):
                 stop = min(start + chunk, last)
-                active = thresholds[start:stop, -1] > 0
-                if not active.any():
-                    continue
-                block = thresholds[start:stop][active]
-                weights = amounts32[start:stop][active]
-                uniform = rng.integers(0, 65536, size=(len(block), draws), dtype=np.uint16)
-                previous: np.ndarray = np.zeros(draws)
+                rows = stop - start
+                words = -(-rows * draws // 4)
+                uniform = rng.bit_generator.random_raw(words).view(np.uint16)[: rows * draws]
+                uniform = uniform.reshape(rows, draws)
+                previous.fill(0)
                 for horizon in range(horizons):
-                    cumulative_revenue = weights @ (uniform < block[:, horizon : horizon + 1]).astype(
-                        np.float32
-                    )
-                    target[horizon] += cumulative_revenue - previous
-                    previous = cumulative_revenue
+                    np.less(uniform, thresholds16[start:stop, horizon : horizon + 1], out=mask[:rows])
+                    fix = np.nonzero(certain[start:stop, horizon])[0]
+                    if len(fix):
+                        mask[fix] = True
+                    np.multiply(mask[:rows], amounts32[start:stop], out=product[:rows])
+                    np.sum(product[:rows], axis=0, out=revenue)
+                    target[horizon] += revenue
+                    target[horizon] -= previous
+                    previous, revenue = revenue, previous
     if new_samples is not None:
         for horizon, matrix in enumerate(new_samples[:horizons]):
             if not matrix.any():
