@@ -485,11 +485,12 @@ def metric_summary(*, scope: MetricScope) -> MetricSummary:
     won = DealFact.objects.filter(
         scope.deal_q(), status=DealStatus.WON, closed_on__gte=current.start, closed_on__lt=current.end
     )
+    # Won deals always carry an amount and a cycle (set when they close); the totals count them.
     middle = medians(
         {
-            "amount": (won, "amount_base_minor"),
-            "cycle": (won, "cycle_days"),
-            "lead_cycle": (won, "lead_cycle_days"),
+            "amount": (won, "amount_base_minor", now_totals.won),
+            "cycle": (won, "cycle_days", now_totals.won),
+            "lead_cycle": (won, "lead_cycle_days", now_totals.won_from_lead),
         }
     )
     now = period_metrics(current, now_totals, middle=middle, by_source=_by_source(current, by_source))

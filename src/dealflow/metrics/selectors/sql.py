@@ -40,27 +40,34 @@ def count_if(condition: Q) -> Sum:
     return Sum(Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField()))
 
 
-def medians(querysets: dict[str, tuple[QuerySet, str]]) -> dict[str, Any]:
-    """Exact medians of several columns in one query: {name: (queryset, column)} -> {name: Fraction|None}.
+def medians(querysets: dict[str, tuple[QuerySet, str, int | None]]) -> dict[str, Any]:
+    """Exact medians of several columns in one query: {name: (queryset, column, count)} -> {name: Fraction|None}.
 
-    Each part sorts the non-null values and keeps the one or two middle rows with LIMIT/OFFSET computed
-    from a count in the same statement, so the query count never depends on the data.
+    Each part sorts the non-null values and keeps the one or two middle rows with LIMIT/OFFSET. ``count``
+    is the number of non-null values when the caller already knows it (from the totals), which spares two
+    counting scans; None counts them in the same statement. Either way the query count never depends on
+    the data.
     """
     parts: list[str] = []
     params: list[Any] = []
     names = list(querysets)
     using = "default"
     for index, name in enumerate(names):
-        queryset, column = querysets[name]
+        queryset, column, count = querysets[name]
         values = queryset.filter(**{f"{column}__isnull": False}).order_by().annotate(value=F(column))
         sql, inner_params = values.values_list("value").query.sql_with_params()
         using = values.db
+        if count is None:
+            limit = f"2 - (SELECT COUNT(*) FROM ({sql}) c) %% 2"  # noqa: S608 - compiled by the ORM
+            offset = f"((SELECT COUNT(*) FROM ({sql}) c) - 1) / 2"  # noqa: S608
+            params.extend([*inner_params, *inner_params, *inner_params])
+        else:
+            limit, offset = str(2 - count % 2), str(max(0, (count - 1) // 2))
+            params.extend(inner_params)
         parts.append(
             f"SELECT {index} AS part, value FROM (SELECT value FROM ({sql}) v ORDER BY value "  # noqa: S608
-            f"LIMIT 2 - (SELECT COUNT(*) FROM ({sql}) c) %% 2 "
-            f"OFFSET ((SELECT COUNT(*) FROM ({sql}) c) - 1) / 2) middle_{index}"
+            f"LIMIT {limit} OFFSET {offset}) middle_{index}"
         )
-        params.extend([*inner_params, *inner_params, *inner_params])
     if not parts:
         return {}
     middles: dict[int, list[int]] = {index: [] for index in range(len(names))}
