@@ -44,7 +44,7 @@ class ReviewOut(Schema):
         return selectors.review_label(review)
 
 
-class ForecastOut(Schema):
+class ReviewForecastOut(Schema):
     as_of: dt.datetime
     currency: str
     method: str
@@ -62,7 +62,7 @@ class ForecastOut(Schema):
     p_quota: float | None
 
 
-class StageTotalOut(Schema):
+class ReviewStageTotalOut(Schema):
     stage: str
     count: int
     amount_minor: int
@@ -70,7 +70,7 @@ class StageTotalOut(Schema):
     in_period_minor: int
 
 
-class CategoryOut(Schema):
+class ReviewCategoryOut(Schema):
     category: str
     label: str
     count: int
@@ -78,7 +78,7 @@ class CategoryOut(Schema):
     expected_minor: int
 
 
-class QualityOut(Schema):
+class ReviewQualityOut(Schema):
     owner_id: int
     owner: str
     open_deals: int
@@ -90,19 +90,19 @@ class QualityOut(Schema):
 
 class ReviewDetailOut(Schema):
     review: ReviewOut
-    forecast: ForecastOut
-    stages: list[StageTotalOut]
-    categories: list[CategoryOut]
+    forecast: ReviewForecastOut
+    stages: list[ReviewStageTotalOut]
+    categories: list[ReviewCategoryOut]
     waterfall: dict[str, Any] | None
     bottlenecks: list[dict[str, Any]]
-    data_quality: list[QualityOut]
+    data_quality: list[ReviewQualityOut]
     thresholds: dict[str, Any]
     open_deals: int
     flagged: int
     decided: int
 
 
-class FlagOut(Schema):
+class ReviewFlagOut(Schema):
     code: str
     text: str
     detail: dict[str, Any]
@@ -130,7 +130,7 @@ class ReviewDealOut(Schema):
     expected_period_minor: int
     value_at_risk_minor: int
     value_per_day_minor: int
-    flags: list[FlagOut]
+    flags: list[ReviewFlagOut]
 
     @staticmethod
     def resolve_stage(row) -> str:
@@ -143,7 +143,7 @@ class ReviewDealOut(Schema):
         ]
 
 
-class AgendaOut(Schema):
+class ReviewAgendaOut(Schema):
     close_this_period: list[ReviewDealOut]
     rescue: list[ReviewDealOut]
     close_total: int
@@ -151,7 +151,7 @@ class AgendaOut(Schema):
     walk: list[int]
 
 
-class DecisionOut(Schema):
+class ReviewDecisionOut(Schema):
     id: int
     review_id: int
     deal_id: int
@@ -173,7 +173,7 @@ class DecisionOut(Schema):
         return exports.decision_text(decision)
 
 
-class ReviewIn(Schema):
+class ReviewStartIn(Schema):
     period: str
     team_id: int | None = None
     rep_id: int | None = None
@@ -181,7 +181,7 @@ class ReviewIn(Schema):
     recurring: bool = False
 
 
-class DecisionIn(Schema):
+class ReviewDecisionIn(Schema):
     deal_id: int
     kind: str
     params: dict[str, Any] = {}
@@ -189,7 +189,7 @@ class DecisionIn(Schema):
     apply: bool = False
 
 
-class BulkIn(Schema):
+class ReviewBulkIn(Schema):
     deal_ids: list[int]
     kind: str
     params: dict[str, Any] = {}
@@ -197,18 +197,18 @@ class BulkIn(Schema):
     apply: bool = True
 
 
-class FinishIn(Schema):
+class ReviewFinishIn(Schema):
     summary: str = ""
 
 
-class WhatIfIn(Schema):
+class ReviewWhatIfIn(Schema):
     deal_id: int
     probability: int | None = None  # percent
     amount: Decimal | None = None  # in the review's currency
     expected_close_on: dt.date | None = None
 
 
-class WhatIfOut(Schema):
+class ReviewWhatIfOut(Schema):
     deal_id: int
     currency: str
     before: dict[str, float]
@@ -218,24 +218,24 @@ class WhatIfOut(Schema):
     p_period: float
 
 
-class ListQuery(Schema):
+class ReviewListQuery(Schema):
     status: str | None = None
     team_id: int | None = None
     limit: int = 50
     offset: int = 0
 
 
-class ReportQuery(Schema):
+class ReviewReportQuery(Schema):
     format: str = "json"
 
 
-class HistoryEntryOut(Schema):
+class ReviewHistoryEntryOut(Schema):
     review: ReviewOut
     row: ReviewDealOut | None
-    decisions: list[DecisionOut]
+    decisions: list[ReviewDecisionOut]
 
 
-@router.get("/deals/{deal_id}/history", response=list[HistoryEntryOut])
+@router.get("/deals/{deal_id}/history", response=list[ReviewHistoryEntryOut])
 def review_deal_history(request, deal_id: int):
     """How the reviews you may open saw and decided a deal, newest first."""
     return [
@@ -245,14 +245,14 @@ def review_deal_history(request, deal_id: int):
 
 
 @router.get("", response=PageOut[ReviewOut])
-def review_list(request, query: Query[ListQuery]):
+def review_list(request, query: Query[ReviewListQuery]):
     """Reviews you may open (managers: their teams'; admins: all), newest first."""
     reviews = selectors.review_list_for_user(user=request.user, team_id=query.team_id, status=query.status)
     return paginate(reviews, limit=query.limit, offset=query.offset)
 
 
 @router.post("", response={201: ReviewOut})
-def review_start(request, payload: ReviewIn):
+def review_start(request, payload: ReviewStartIn):
     """Start a review of a team, a rep or a pipeline for a period; freezes every open deal in scope."""
 
     def pick(model, pk):
@@ -296,7 +296,7 @@ def review_deals(request, review_id: int):
     return selectors.review_rows(review=review)
 
 
-@router.get("/{review_id}/agenda", response=AgendaOut)
+@router.get("/{review_id}/agenda", response=ReviewAgendaOut)
 def review_agenda(request, review_id: int, all: bool = False):
     """The two ranked lists: close this period (expected value in it) and rescue (value at risk)."""
     workspace = selectors.review_workspace_for_user(review_id=review_id, user=request.user, show_all=all)
@@ -309,15 +309,15 @@ def review_agenda(request, review_id: int, all: bool = False):
     }
 
 
-@router.get("/{review_id}/decisions", response=list[DecisionOut])
+@router.get("/{review_id}/decisions", response=list[ReviewDecisionOut])
 def review_decisions(request, review_id: int):
     """The review's decisions, oldest first."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     return selectors.review_decisions(review=review)
 
 
-@router.post("/{review_id}/decisions", response={201: DecisionOut})
-def review_decide(request, review_id: int, payload: DecisionIn):
+@router.post("/{review_id}/decisions", response={201: ReviewDecisionOut})
+def review_decide(request, review_id: int, payload: ReviewDecisionIn):
     """Record a decision (``apply: true`` makes the adjustment now, as DealEvents with origin review:<id>)."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     decision = services.review_decision_record(
@@ -327,8 +327,8 @@ def review_decide(request, review_id: int, payload: DecisionIn):
     return Status(201, decision)
 
 
-@router.post("/{review_id}/decisions/bulk", response={201: list[DecisionOut]})
-def review_bulk(request, review_id: int, payload: BulkIn):
+@router.post("/{review_id}/decisions/bulk", response={201: list[ReviewDecisionOut]})
+def review_bulk(request, review_id: int, payload: ReviewBulkIn):
     """The same decision for many deals, all or nothing (e.g. push close dates by 14 days)."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     decisions = services.review_decisions_bulk(
@@ -338,7 +338,7 @@ def review_bulk(request, review_id: int, payload: BulkIn):
     return Status(201, decisions)
 
 
-@router.post("/{review_id}/decisions/{decision_id}/apply", response=DecisionOut)
+@router.post("/{review_id}/decisions/{decision_id}/apply", response=ReviewDecisionOut)
 def review_decision_apply(request, review_id: int, decision_id: int):
     """Apply a recorded or carried-over decision."""
     decision = selectors.decision_get_for_user(
@@ -347,8 +347,8 @@ def review_decision_apply(request, review_id: int, decision_id: int):
     return services.review_decision_apply(decision=decision, by=request.user)
 
 
-@router.post("/{review_id}/what-if", response=WhatIfOut)
-def review_what_if(request, review_id: int, payload: WhatIfIn):
+@router.post("/{review_id}/what-if", response=ReviewWhatIfOut)
+def review_what_if(request, review_id: int, payload: ReviewWhatIfIn):
     """The period forecast with one deal changed (nothing is written)."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     result = selectors.review_what_if_for_user(
@@ -361,14 +361,14 @@ def review_what_if(request, review_id: int, payload: WhatIfIn):
 
 
 @router.post("/{review_id}/finish", response=ReviewOut)
-def review_finish(request, review_id: int, payload: FinishIn):
+def review_finish(request, review_id: int, payload: ReviewFinishIn):
     """Finish the review; decisions still to do carry over to the next review of the scope."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     return services.review_finish(review=review, by=request.user, summary=payload.summary)
 
 
 @router.get("/{review_id}/report", response=dict)
-def review_report(request, review_id: int, query: Query[ReportQuery]):
+def review_report(request, review_id: int, query: Query[ReviewReportQuery]):
     """The report: ``format=md`` or ``csv`` for a file, ``json`` (default) for its parts."""
     report = selectors.review_report_for_user(review_id=review_id, user=request.user)
     if query.format in ("md", "csv"):
@@ -382,7 +382,7 @@ def review_report(request, review_id: int, query: Query[ReportQuery]):
     return {
         "review": ReviewOut.from_orm(report.workspace.review).model_dump(mode="json"),
         "markdown": exports.report_markdown(report),
-        "decisions": [DecisionOut.from_orm(item).model_dump(mode="json") for item in report.workspace.decisions],
+        "decisions": [ReviewDecisionOut.from_orm(item).model_dump(mode="json") for item in report.workspace.decisions],
         "adjustments": [
             {"event_id": item.event.pk, "deal_id": item.event.deal_id, "kind": item.event.kind,
              "text": exports.event_text(item.event), "note": item.event.note, "actor_id": item.event.actor_id,
