@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from dealflow.accounts.models import ApiToken, AuditEntry, Membership, Role, Team, User
 from dealflow.core.errors import ApplicationError
@@ -113,10 +115,37 @@ def token_list_for_user(*, user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user).order_by("-created_at")
 
 
-def audit_list_for_user(*, user: User) -> QuerySet[AuditEntry]:
+def audit_list_for_user(
+    *,
+    user: User,
+    action: str | None = None,
+    actor_id: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> QuerySet[AuditEntry]:
+    """The audit log for admins (nothing for anyone else), newest first, filtered by action prefix,
+    actor and an inclusive range of days in the current time zone."""
     if not user_is_admin(user=user):
         return AuditEntry.objects.none()
-    return AuditEntry.objects.select_related("actor")
+    entries = AuditEntry.objects.select_related("actor")
+    if action:
+        entries = entries.filter(action__startswith=action)
+    if actor_id is not None:
+        entries = entries.filter(actor_id=actor_id)
+    if since is not None:
+        entries = entries.filter(at__gte=_day_start(since))
+    if until is not None:
+        entries = entries.filter(at__lt=_day_start(until + dt.timedelta(days=1)))
+    return entries.order_by("-at", "-id")
+
+
+def audit_action_list() -> list[str]:
+    """The actions the log holds, for the filter's choices."""
+    return list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct())
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 def user_get_assignable_for_user(*, user_id: int, user: User, field: str = "owner") -> User:

@@ -161,7 +161,10 @@ def list_pipelines(request, include_inactive: bool = False):
 def create_pipeline(request, payload: PipelineIn):
     """Create a pipeline (admins), by default with three open stages plus Won and Lost."""
     settings_check_admin(user=request.user)
-    return Status(201, pipeline_create(name=payload.name, with_default_stages=payload.with_default_stages))
+    return Status(
+        201,
+        pipeline_create(name=payload.name, with_default_stages=payload.with_default_stages, by=request.user),
+    )
 
 
 @router.get("/pipelines/{pipeline_id}", response=PipelineOut)
@@ -174,14 +177,14 @@ def update_pipeline(request, pipeline_id: Id, payload: PipelineUpdateIn):
     """Rename, reorder, (de)activate or make a pipeline the default (admins)."""
     settings_check_admin(user=request.user)
     pipeline = pipeline_get(pipeline_id=pipeline_id)
-    return pipeline_update(pipeline=pipeline, data=payload.dict(exclude_unset=True))
+    return pipeline_update(pipeline=pipeline, data=payload.dict(exclude_unset=True), by=request.user)
 
 
 @router.delete("/pipelines/{pipeline_id}", response=PipelineOut)
 def delete_pipeline(request, pipeline_id: Id):
     """Retire a pipeline without open deals (admins); its history stays."""
     settings_check_admin(user=request.user)
-    return pipeline_deactivate(pipeline=pipeline_get(pipeline_id=pipeline_id))
+    return pipeline_deactivate(pipeline=pipeline_get(pipeline_id=pipeline_id), by=request.user)
 
 
 @router.post("/pipelines/{pipeline_id}/stage-order", response=PipelineOut)
@@ -189,7 +192,7 @@ def reorder_stages(request, pipeline_id: Id, payload: StageOrderIn):
     """Put the pipeline's open stages in the given order (admins)."""
     settings_check_admin(user=request.user)
     pipeline = pipeline_get(pipeline_id=pipeline_id)
-    stage_reorder(pipeline=pipeline, stage_ids=payload.stage_ids)
+    stage_reorder(pipeline=pipeline, stage_ids=payload.stage_ids, by=request.user)
     return pipeline
 
 
@@ -204,7 +207,7 @@ def create_stage(request, payload: StageIn):
     settings_check_admin(user=request.user)
     pipeline = pipeline_get(pipeline_id=payload.pipeline_id, field="pipeline_id")
     data = payload.dict(exclude={"pipeline_id"}, exclude_none=True)
-    return Status(201, stage_create(pipeline=pipeline, **data))
+    return Status(201, stage_create(pipeline=pipeline, by=request.user, **data))
 
 
 @router.get("/stages/{stage_id}", response=StageOut)
@@ -216,14 +219,14 @@ def get_stage(request, stage_id: Id):
 def update_stage(request, stage_id: Id, payload: StageUpdateIn):
     settings_check_admin(user=request.user)
     stage = stage_get(stage_id=stage_id, field=None)
-    return stage_update(stage=stage, data=payload.dict(exclude_unset=True))
+    return stage_update(stage=stage, data=payload.dict(exclude_unset=True), by=request.user)
 
 
 @router.delete("/stages/{stage_id}", response=StageOut)
 def delete_stage(request, stage_id: Id):
     """Retire an open stage that holds no open deal (admins); its history stays."""
     settings_check_admin(user=request.user)
-    return stage_deactivate(stage=stage_get(stage_id=stage_id, field=None))
+    return stage_deactivate(stage=stage_get(stage_id=stage_id, field=None), by=request.user)
 
 
 @router.get("/lost-reasons", response=list[LostReasonOut])
@@ -234,7 +237,7 @@ def list_lost_reasons(request, include_inactive: bool = False):
 @router.post("/lost-reasons", response={201: LostReasonOut})
 def create_lost_reason(request, payload: LostReasonIn):
     settings_check_admin(user=request.user)
-    return Status(201, lost_reason_create(name=payload.name))
+    return Status(201, lost_reason_create(name=payload.name, by=request.user))
 
 
 @router.patch("/lost-reasons/{reason_id}", response=LostReasonOut)
@@ -242,7 +245,7 @@ def update_lost_reason(request, reason_id: Id, payload: LostReasonUpdateIn):
     """Rename, reorder or retire (`is_active: false`) a lost reason (admins)."""
     settings_check_admin(user=request.user)
     reason = lost_reason_get(reason_id=reason_id, field=None)
-    return lost_reason_update(reason=reason, data=payload.dict(exclude_unset=True))
+    return lost_reason_update(reason=reason, data=payload.dict(exclude_unset=True), by=request.user)
 
 
 @router.get("/lead-sources", response=list[LeadSourceOut])
@@ -261,12 +264,15 @@ def set_exchange_rate(request, payload: ExchangeRateIn):
     """Set a currency's rate from a day on (admins); replaces that day's rate if there is one."""
     settings_check_admin(user=request.user)
     return Status(
-        201, exchange_rate_set(currency=payload.currency, rate=payload.rate, valid_from=payload.valid_from)
+        201,
+        exchange_rate_set(
+            currency=payload.currency, rate=payload.rate, valid_from=payload.valid_from, by=request.user
+        ),
     )
 
 
 @router.delete("/exchange-rates/{rate_id}", response={204: None})
 def delete_exchange_rate(request, rate_id: Id):
     settings_check_admin(user=request.user)
-    exchange_rate_delete(exchange_rate=exchange_rate_get(rate_id=rate_id))
+    exchange_rate_delete(exchange_rate=exchange_rate_get(rate_id=rate_id), by=request.user)
     return Status(204, None)

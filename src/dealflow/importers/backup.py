@@ -29,7 +29,7 @@ from django.db import connection, models, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils.translation import gettext as _
 
-from dealflow.accounts.models import User
+from dealflow.accounts.models import AuditEntry, User
 from dealflow.accounts.services import audit_record
 from dealflow.contacts.models import Organization, Person
 from dealflow.core import clock
@@ -40,7 +40,8 @@ FORMAT = "dealflow-backup"
 VERSION = 1
 BATCH = 2000
 # Tables the restore must find empty (reference data seeded by migrations may be there; it is replaced).
-MUST_BE_EMPTY = [User, Deal, Lead, DealEvent, Organization, Person]
+# The event log and the audit log are append-only (their triggers refuse DELETE), so they too must be empty.
+MUST_BE_EMPTY = [User, Deal, Lead, DealEvent, Organization, Person, AuditEntry]
 
 
 def backup_models() -> list[type[models.Model]]:
@@ -274,7 +275,7 @@ def restore_read(
         restore_check_empty()
         listed = [by_key[table["model"]] for table in tables]
         for model in reversed(_dependency_order(listed)):
-            if model is not DealEvent:
+            if model not in (DealEvent, AuditEntry):
                 model._base_manager.all()._raw_delete(model._base_manager.db)  # type: ignore[attr-defined]
         with connection.cursor() as cursor:
             for index, table in enumerate(tables):

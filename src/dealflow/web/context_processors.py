@@ -18,11 +18,16 @@ NAVIGATION = [
     ("web:people_home", _("Team pulse")),
     ("web:import_start", _("Import")),
 ]
+# Shown to admins only (the pages answer 403 to anyone else).
+ADMIN_NAVIGATION = [
+    ("web:settings", _("Settings")),
+    ("web:audit_log", _("Audit log")),
+]
 
 
-def _links() -> list[dict]:
+def _links(entries) -> list[dict]:
     links = []
-    for name, label in NAVIGATION:
+    for name, label in entries:
         try:
             links.append({"url": reverse(name), "label": label, "name": name})
         except NoReverseMatch:
@@ -33,4 +38,7 @@ def _links() -> list[dict]:
 def navigation(request):
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {"navigation": []}
-    return {"navigation": _links()}
+    from dealflow.accounts.selectors import user_is_admin
+
+    entries = NAVIGATION + ADMIN_NAVIGATION if user_is_admin(user=request.user) else NAVIGATION
+    return {"navigation": _links(entries)}

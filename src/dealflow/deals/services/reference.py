@@ -8,9 +8,24 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from dealflow.accounts.models import User
+from dealflow.accounts.services import audit_record
 from dealflow.core.errors import ApplicationError
 from dealflow.core.money import normalize_currency
 from dealflow.deals.models import ExchangeRate, ForecastCategory, LostReason, Pipeline, Stage, StageKind
+
+
+def _audit(by: User | None, action: str, target: Any, detail: dict[str, Any] | None = None) -> None:
+    """Settings changes go to the audit log (who changed which setting, and to what)."""
+    label = f"{type(target).__name__.lower()}:{target.pk}" if hasattr(target, "pk") else str(target)
+    audit_record(actor=by, action=action, target=label, detail=_json_safe(detail or {}))
+
+
+def _json_safe(detail: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value if isinstance(value, (str, int, bool, type(None))) else str(value)
+        for key, value in detail.items()
+    }
 
 
 def _name(value: Any, *, field: str = "name") -> str:
@@ -21,7 +36,7 @@ def _name(value: Any, *, field: str = "name") -> str:
 
 
 @transaction.atomic
-def pipeline_create(*, name: str, with_default_stages: bool = True) -> Pipeline:
+def pipeline_create(*, name: str, with_default_stages: bool = True, by: User | None = None) -> Pipeline:
     """Create a pipeline; by default with open stages and the Won and Lost stages."""
     text = _name(name)
     if Pipeline.objects.filter(name__iexact=text).exists():
@@ -56,11 +71,12 @@ def pipeline_create(*, name: str, with_default_stages: bool = True) -> Pipeline:
             forecast_category=ForecastCategory.CLOSED,
             rotting_days=0,
         )
+    _audit(by, "settings.pipeline_created", pipeline, {"name": pipeline.name})
     return pipeline
 
 
 @transaction.atomic
-def pipeline_deactivate(*, pipeline: Pipeline) -> Pipeline:
+def pipeline_deactivate(*, pipeline: Pipeline, by: User | None = None) -> Pipeline:
     """Retire a pipeline that holds no open deal; its deals and history stay."""
     if pipeline.deals.filter(status="open").exists():
         raise ApplicationError("Close or move the open deals of this pipeline first.", field="pipeline")
@@ -68,11 +84,12 @@ def pipeline_deactivate(*, pipeline: Pipeline) -> Pipeline:
         raise ApplicationError("Make another pipeline the default first.", field="is_default")
     pipeline.is_active = False
     pipeline.save(update_fields=["is_active", "updated_at"])
+    _audit(by, "settings.pipeline_retired", pipeline, {"name": pipeline.name})
     return pipeline
 
 
 @transaction.atomic
-def pipeline_update(*, pipeline: Pipeline, data: dict[str, Any]) -> Pipeline:
+def pipeline_update(*, pipeline: Pipeline, data: dict[str, Any], by: User | None = None) -> Pipeline:
     """Rename, reorder, activate or make a pipeline the default."""
     for name, value in data.items():
         if name == "name":
@@ -96,6 +113,7 @@ def pipeline_update(*, pipeline: Pipeline, data: dict[str, Any]) -> Pipeline:
             pipeline.save()
     except IntegrityError as error:
         raise ApplicationError("A pipeline with this name exists.", field="name") from error
+    _audit(by, "settings.pipeline_changed", pipeline, data)
     return pipeline
 
 
@@ -158,7 +176,7 @@ def _stage_values(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def stage_create(*, pipeline: Pipeline, name: str, **data: Any) -> Stage:
+def stage_create(*, pipeline: Pipeline, name: str, by: User | None = None, **data: Any) -> Stage:
     """Add an open stage after the pipeline's last open stage."""
     values = _stage_values({"name": name, **data})
     if pipeline.stages.filter(name__iexact=values["name"], is_active=True).exists():
@@ -168,6 +186,7 @@ def stage_create(*, pipeline: Pipeline, name: str, **data: Any) -> Stage:
         values["order"] = (last.order + 1) if last else 0
     stage = Stage.objects.create(pipeline=pipeline, kind=StageKind.OPEN, **values)
     _keep_closed_stages_last(pipeline)
+    _audit(by, "settings.stage_created", stage, {"pipeline": pipeline.name, **values})
     return stage
 
 
@@ -181,7 +200,7 @@ def _keep_closed_stages_last(pipeline: Pipeline) -> None:
 
 
 @transaction.atomic
-def stage_update(*, stage: Stage, data: dict[str, Any]) -> Stage:
+def stage_update(*, stage: Stage, data: dict[str, Any], by: User | None = None) -> Stage:
     """Rename a stage or change its probability, rotting days, category or definition of done."""
     values = _stage_values(data)
     if stage.is_closed and set(values) - {"name", "definition_of_done"}:
@@ -194,11 +213,12 @@ def stage_update(*, stage: Stage, data: dict[str, Any]) -> Stage:
     stage.save()
     if "order" in values:
         _keep_closed_stages_last(stage.pipeline)
+    _audit(by, "settings.stage_changed", stage, values)
     return stage
 
 
 @transaction.atomic
-def stage_reorder(*, pipeline: Pipeline, stage_ids: list[int]) -> None:
+def stage_reorder(*, pipeline: Pipeline, stage_ids: list[int], by: User | None = None) -> None:
     """Put the pipeline's open stages in the given order."""
     open_ids = set(pipeline.stages.filter(kind=StageKind.OPEN).values_list("id", flat=True))
     if set(stage_ids) != open_ids or len(stage_ids) != len(open_ids):
@@ -206,10 +226,11 @@ def stage_reorder(*, pipeline: Pipeline, stage_ids: list[int]) -> None:
     for order, stage_id in enumerate(stage_ids):
         Stage.objects.filter(pk=stage_id).update(order=order)
     _keep_closed_stages_last(pipeline)
+    _audit(by, "settings.stages_reordered", pipeline, {"stage_ids": ",".join(map(str, stage_ids))})
 
 
 @transaction.atomic
-def stage_deactivate(*, stage: Stage) -> Stage:
+def stage_deactivate(*, stage: Stage, by: User | None = None) -> Stage:
     """Retire an open stage that holds no open deal; its history stays."""
     if stage.is_closed:
         raise ApplicationError("The Won and Lost stages cannot be removed.", field="stage")
@@ -217,20 +238,23 @@ def stage_deactivate(*, stage: Stage) -> Stage:
         raise ApplicationError("Move the open deals out of this stage first.", field="stage")
     stage.is_active = False
     stage.save(update_fields=["is_active", "updated_at"])
+    _audit(by, "settings.stage_retired", stage, {"name": stage.name})
     return stage
 
 
 @transaction.atomic
-def lost_reason_create(*, name: str) -> LostReason:
+def lost_reason_create(*, name: str, by: User | None = None) -> LostReason:
     """Add a lost reason to the managed list."""
     text = _name(name)
     if LostReason.objects.filter(name__iexact=text).exists():
         raise ApplicationError("This lost reason exists.", field="name")
-    return LostReason.objects.create(name=text, order=LostReason.objects.count())
+    reason = LostReason.objects.create(name=text, order=LostReason.objects.count())
+    _audit(by, "settings.lost_reason_created", reason, {"name": text})
+    return reason
 
 
 @transaction.atomic
-def lost_reason_update(*, reason: LostReason, data: dict[str, Any]) -> LostReason:
+def lost_reason_update(*, reason: LostReason, data: dict[str, Any], by: User | None = None) -> LostReason:
     """Rename, reorder or retire a lost reason."""
     for name, value in data.items():
         if name == "name":
@@ -245,11 +269,14 @@ def lost_reason_update(*, reason: LostReason, data: dict[str, Any]) -> LostReaso
     if "name" in data and LostReason.objects.filter(name__iexact=reason.name).exclude(pk=reason.pk).exists():
         raise ApplicationError("This lost reason exists.", field="name")
     reason.save()
+    _audit(by, "settings.lost_reason_changed", reason, data)
     return reason
 
 
 @transaction.atomic
-def exchange_rate_set(*, currency: str, rate: Decimal | str, valid_from: dt.date) -> ExchangeRate:
+def exchange_rate_set(
+    *, currency: str, rate: Decimal | str, valid_from: dt.date, by: User | None = None
+) -> ExchangeRate:
     """Set the rate of a currency to the base currency from a day on (replaces that day's rate)."""
     code = normalize_currency(currency)
     try:
@@ -261,10 +288,22 @@ def exchange_rate_set(*, currency: str, rate: Decimal | str, valid_from: dt.date
     exchange_rate, _ = ExchangeRate.objects.update_or_create(
         currency=code, valid_from=valid_from, defaults={"rate": value}
     )
+    _audit(
+        by,
+        "settings.exchange_rate_set",
+        exchange_rate,
+        {"currency": code, "rate": value, "valid_from": valid_from},
+    )
     return exchange_rate
 
 
 @transaction.atomic
-def exchange_rate_delete(*, exchange_rate: ExchangeRate) -> None:
+def exchange_rate_delete(*, exchange_rate: ExchangeRate, by: User | None = None) -> None:
     """Remove a rate; deals closed while it applied keep the base-currency value stored at close."""
+    detail = {
+        "currency": exchange_rate.currency,
+        "rate": exchange_rate.rate,
+        "valid_from": exchange_rate.valid_from,
+    }
+    _audit(by, "settings.exchange_rate_deleted", exchange_rate, detail)
     exchange_rate.delete()

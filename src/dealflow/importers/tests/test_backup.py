@@ -26,6 +26,7 @@ from dealflow.importers.tests.test_presets import SALESFORCE_ANSWERS
 pytestmark = pytest.mark.django_db
 
 GUARD = importlib.import_module("dealflow.deals.migrations.0002_reference_data_and_event_log_guard")
+AUDIT_GUARD = importlib.import_module("dealflow.accounts.migrations.0003_audit_log_append_only")
 
 
 def _snapshot() -> dict[str, list[tuple]]:
@@ -54,12 +55,14 @@ def _wipe_to_a_freshly_migrated_database() -> None:
     """What `dealflow migrate` leaves: no data, only the reference rows the migrations create."""
     postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        for statement in GUARD.POSTGRES_UNGUARD if postgres else GUARD.SQLITE_UNGUARD:
-            cursor.execute(statement)
+        for guard in (GUARD, AUDIT_GUARD):
+            for statement in guard.POSTGRES_UNGUARD if postgres else guard.SQLITE_UNGUARD:
+                cursor.execute(statement)
         for model in reversed(backup_models()):
             model._base_manager.all()._raw_delete(connection.alias)
-        for statement in GUARD.POSTGRES_GUARD if postgres else GUARD.SQLITE_GUARD:
-            cursor.execute(statement.replace("%%", "%"))
+        for guard in (GUARD, AUDIT_GUARD):
+            for statement in guard.POSTGRES_GUARD if postgres else guard.SQLITE_GUARD:
+                cursor.execute(statement.replace("%%", "%"))
     GUARD.create_reference_data(apps, None)
 
 

@@ -134,7 +134,9 @@ def settings_pipeline_create(request: AuthenticatedRequest) -> HttpResponse:
     return _submit(
         request,
         form,
-        lambda data: pipeline_create(name=data["name"], with_default_stages=data["with_default_stages"]),
+        lambda data: pipeline_create(
+            name=data["name"], with_default_stages=data["with_default_stages"], by=request.user
+        ),
         success=_("Pipeline created."),
         redirect_to=lambda pipeline: reverse("web:settings_pipeline", args=[pipeline.pk]),
         page=lambda failed: _home_page(request, failed),
@@ -191,7 +193,7 @@ def settings_pipeline_update(request: AuthenticatedRequest, pipeline_id: int) ->
     return _submit(
         request,
         form,
-        lambda data: pipeline_update(pipeline=pipeline, data=data),
+        lambda data: pipeline_update(pipeline=pipeline, data=data, by=request.user),
         success=_("Pipeline saved."),
         redirect_to=lambda _result: reverse("web:settings_pipeline", args=[pipeline.pk]),
         page=lambda failed: _pipeline_page(request, pipeline, failed),
@@ -207,7 +209,7 @@ def settings_stage_create(request: AuthenticatedRequest, pipeline_id: int) -> Ht
     return _submit(
         request,
         form,
-        lambda data: stage_create(pipeline=pipeline, **data),
+        lambda data: stage_create(pipeline=pipeline, by=request.user, **data),
         success=_("Stage added."),
         redirect_to=lambda _stage: reverse("web:settings_pipeline", args=[pipeline.pk]),
         page=lambda failed: _pipeline_page(request, pipeline, failed),
@@ -230,7 +232,7 @@ def settings_stage_update(request: AuthenticatedRequest, stage_id: int) -> HttpR
     return _submit(
         request,
         form,
-        lambda data: stage_update(stage=stage, data=data),
+        lambda data: stage_update(stage=stage, data=data, by=request.user),
         success=_("Stage saved."),
         redirect_to=lambda _stage: reverse("web:settings_pipeline", args=[stage.pipeline_id]),
         page=lambda failed: _pipeline_page(request, stage.pipeline, failed),
@@ -253,7 +255,7 @@ def settings_stage_move(request: AuthenticatedRequest, stage_id: int) -> HttpRes
     if index >= 0 and 0 <= target < len(order):
         order[index], order[target] = order[target], order[index]
         try:
-            stage_reorder(pipeline=stage.pipeline, stage_ids=order)
+            stage_reorder(pipeline=stage.pipeline, stage_ids=order, by=request.user)
         except ApplicationError as error:
             messages.error(request, error.message)
     return HttpResponseRedirect(reverse("web:settings_pipeline", args=[stage.pipeline_id]))
@@ -265,7 +267,7 @@ def settings_stage_deactivate(request: AuthenticatedRequest, stage_id: int) -> H
     """Retire an open stage that holds no open deal."""
     stage = _stage(stage_id)
     try:
-        stage_deactivate(stage=stage)
+        stage_deactivate(stage=stage, by=request.user)
     except ApplicationError as error:
         messages.error(request, f"{stage.name}: {error.message}")
     else:
@@ -303,7 +305,7 @@ def settings_lost_reasons(request: AuthenticatedRequest) -> HttpResponse:
     return _submit(
         request,
         LostReasonCreateForm(request.POST),
-        lambda data: lost_reason_create(name=data["name"]),
+        lambda data: lost_reason_create(name=data["name"], by=request.user),
         success=_("Lost reason added."),
         redirect_to=lambda _reason: reverse("web:settings_lost_reasons"),
         page=lambda failed: _lost_reasons_page(request, failed),
@@ -320,7 +322,7 @@ def settings_lost_reason_update(request: AuthenticatedRequest, reason_id: int) -
     return _submit(
         request,
         _lost_reason_form(reason, request.POST),
-        lambda data: lost_reason_update(reason=reason, data=data),
+        lambda data: lost_reason_update(reason=reason, data=data, by=request.user),
         success=_("Lost reason saved."),
         redirect_to=lambda _reason: reverse("web:settings_lost_reasons"),
         page=lambda failed: _lost_reasons_page(request, failed),
@@ -349,7 +351,7 @@ def settings_exchange_rates(request: AuthenticatedRequest) -> HttpResponse:
     return _submit(
         request,
         ExchangeRateForm(request.POST),
-        lambda data: exchange_rate_set(**data),
+        lambda data: exchange_rate_set(**data, by=request.user),
         success=_("Exchange rate saved."),
         redirect_to=lambda _rate: reverse("web:settings_exchange_rates"),
         page=lambda failed: _rates_page(request, failed),
