@@ -87,6 +87,7 @@ def manager_pages(client, manager, rep, pipeline):
 
 
 def test_main_pages_send_a_strict_policy_and_no_inline_script(client, manager_pages):
+    client.raise_request_exception = False  # a broken page is one line of the report, not the end of the walk
     problems = []
     for url in manager_pages:
         response = client.get(url)
