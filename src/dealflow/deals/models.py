@@ -245,7 +245,10 @@ class Deal(BaseModel):
             models.Index(fields=["status", "expected_close_on"]),
             models.Index(fields=["external_source", "external_id"]),
             # Stale open deals per stage past its rotting threshold, from this index alone (metrics).
-            models.Index(fields=["status", "stage", "last_activity_at"], name="deal_open_stage_activity"),
+            models.Index(
+                fields=["status", "stage", "last_activity_at", "stage_entered_at", "currency", "amount_minor"],
+                name="deal_stale_by_stage",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -534,10 +537,11 @@ class DealFact(models.Model):
                     "team",
                     "source",
                     "expected_close_on",
+                    "last_pushed_at",
                     "currency",
                     "amount_minor",
                 ],
-                name="dealfact_open",
+                name="dealfact_open_deals",
             ),
         ]
 
