@@ -22,13 +22,11 @@ from django.utils.translation import gettext as _
 from dealflow.core.errors import ApplicationError
 
 MAX_COLUMNS = 500
-MAX_CELL_CHARACTERS = 100_000
 MAX_ZIP_MEMBERS = 50
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3  # a ZIP may not unpack to more than 2 GB (zip bombs)
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = [",", ";", "\t", "|"]
 
-csv.field_size_limit(MAX_CELL_CHARACTERS)
 
 Row = tuple[int, list[Any]]  # (line number as the user sees it, cells)
 
@@ -289,6 +287,9 @@ def _open_zip(path: Path, display: str) -> Workbook:
         names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise _refuse(_("%(name)s is a damaged or incomplete ZIP/XLSX file.") % {"name": display}) from error
+    if sum(info.file_size for info in archive.infolist()) > MAX_UNCOMPRESSED_BYTES:
+        archive.close()
+        raise _refuse(_("%(name)s unpacks to more than 2 GB.") % {"name": display})
     if "[Content_Types].xml" in names and any(name.startswith("xl/") for name in names):
         archive.close()
         return _open_xlsx(path, display)
