@@ -225,21 +225,24 @@ def main(argv: list[str]) -> int:
             profiler = cProfile.Profile()
             profiler.enable()
         phases: dict[str, float] = {}
-        last = {"label": "", "at": time.perf_counter()}
+        cpu_phases: dict[str, float] = {}
+        last = {"label": "", "at": time.perf_counter(), "cpu": time.process_time()}
 
         def progress(done: int, total: int, label: str) -> None:
             label = str(label).split(" ")[0] if str(label).startswith("Reading") else str(label)
-            now = time.perf_counter()
             if label != last["label"]:
+                now, cpu = time.perf_counter(), time.process_time()
                 if last["label"]:
                     phases[last["label"]] = phases.get(last["label"], 0) + now - last["at"]
-                last["label"], last["at"] = label, now
+                    cpu_phases[last["label"]] = cpu_phases.get(last["label"], 0) + cpu - last["cpu"]
+                last["label"], last["at"], last["cpu"] = label, now, cpu
 
         started, cpu_started = time.perf_counter(), time.process_time()
         plan, result = import_apply(path=path, by=admin, progress=progress, use_bulk=True)
         import_seconds = time.perf_counter() - started
         import_cpu = time.process_time() - cpu_started
         phases[last["label"]] = phases.get(last["label"], 0) + time.perf_counter() - last["at"]
+        cpu_phases[last["label"]] = cpu_phases.get(last["label"], 0) + time.process_time() - last["cpu"]
         if profiler is not None:
             import pstats
 
@@ -254,6 +257,9 @@ def main(argv: list[str]) -> int:
         print(f"engine: {connection.vendor}; load average at the end: {os.getloadavg()[0]:.1f}")
         print("rows written: " + ", ".join(f"{count:,} {table}" for table, count in rows.items()))
         print("import phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))
+        print(
+            "CPU per phase: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in cpu_phases.items())
+        )
         print(
             f"import (read, parse, match, replay, write, rebuild): {import_seconds:6.1f} s = {import_rate:9,.0f} deal rows/s"
         )
