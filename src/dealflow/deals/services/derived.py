@@ -373,11 +373,12 @@ def _rebuild_statements(vendor: str) -> list[str]:
     ]
 
 
-def derived_rebuild(*, using: str = "default") -> None:
+def derived_rebuild(*, using: str = "default", rebuild_indexes: bool = True) -> None:
     """Rebuild every derived analytics table from the deals, events and spells (after a bulk load).
 
     The indexes are dropped for the load and built again afterwards, which is several times faster than
-    maintaining them row by row at a million deals.
+    maintaining them row by row at a million deals. Migrations pass ``rebuild_indexes=False``: the indexes
+    of that point in the migration history are not necessarily the models' current ones.
     """
     connection = connections[using]
     vendor = connection.vendor
@@ -391,15 +392,17 @@ def derived_rebuild(*, using: str = "default") -> None:
         else:
             for model in models:
                 cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608 - our table
-        for model in models:
-            for index in model._meta.indexes:
-                cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(index.name)}")
+        indexes = (
+            [(model, index) for model in models for index in model._meta.indexes] if rebuild_indexes else []
+        )
+        for _model, index in indexes:
+            cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(index.name)}")
         for statement in _rebuild_statements(vendor):
             cursor.execute(statement)
         if vendor == "postgresql":  # CREATE INDEX refuses tables with the inserts' FK checks pending
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        for model, index in indexes:
+            cursor.execute(str(index.create_sql(model, editor)))
         for model in models:
-            for index in model._meta.indexes:
-                cursor.execute(str(index.create_sql(model, editor)))
             cursor.execute(f"ANALYZE {model._meta.db_table}")
