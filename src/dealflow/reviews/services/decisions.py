@@ -179,6 +179,11 @@ def review_decision_apply(*, decision: ReviewDecision, by: User) -> ReviewDecisi
     if decision.status != DecisionStatus.PENDING:
         raise ApplicationError("Only a decision still to do can be applied.", field="status")
     deal = deal_get_for_user(deal_id=decision.deal_id, user=by, for_write=True)
+    if not deal.is_open:
+        raise ApplicationError(
+            f"{deal.title} is {deal.get_status_display().lower()} since the review began; nothing to adjust.",
+            field="deal",
+        )
     first_event = (
         DealEvent.objects.filter(deal=deal).order_by("-id").values_list("id", flat=True).first() or 0
     )

@@ -127,6 +127,17 @@ def _carry_over(*, review: PipelineReview, previous: PipelineReview | None, deal
     return len(copies)
 
 
+def _lock_scope(scope: ReviewScope) -> None:
+    """Serialise two starts of the same scope (PostgreSQL row lock; SQLite serialises writers anyway), so
+    the "one review in progress per scope" check cannot pass twice."""
+    if scope.kind == ScopeKind.REP and scope.rep is not None:
+        User.objects.select_for_update().filter(pk=scope.rep.pk).exists()
+    elif scope.team is not None:
+        Team.objects.select_for_update().filter(pk=scope.team.pk).exists()
+    elif scope.pipeline is not None:
+        Pipeline.objects.select_for_update().filter(pk=scope.pipeline.pk).exists()
+
+
 @transaction.atomic
 def review_start(
     *,
@@ -150,6 +161,7 @@ def review_start(
     kind, team = review_scope_check(user=by, team=team, rep=rep, pipeline=pipeline)
     period = _period(period)
     scope = ReviewScope(kind=kind, team=team, rep=rep if kind == ScopeKind.REP else None, pipeline=pipeline)
+    _lock_scope(scope)
     same_scope = scope_reviews(kind=kind, team=team, rep=scope.rep, pipeline=pipeline)
     in_progress = same_scope.filter(status=ReviewStatus.OPEN).first()
     if in_progress is not None:

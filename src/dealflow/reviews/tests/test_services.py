@@ -448,3 +448,31 @@ def test_a_weekly_series_starts_the_next_review_a_week_later(team_deals, manager
     services.review_series_stop(series=first.series, by=manager)
     frozen_now.shift(dt.timedelta(days=7))
     assert services.reviews_start_due() == []
+
+
+def test_the_weekly_job_is_registered_and_runs(team_deals, manager, team, frozen_now):
+    from django.utils.module_loading import import_string
+
+    from dealflow.core.schedule import PERIODIC_JOBS
+
+    job = PERIODIC_JOBS["reviews.start_due"]
+    assert job.task_path == "dealflow.reviews.tasks.reviews_start_due" and job.every == dt.timedelta(hours=1)
+    first = services.review_start(by=manager, team=team, period="2026-11", recurring=True)
+    services.review_finish(review=first, by=manager)
+    frozen_now.shift(dt.timedelta(days=7))
+    assert import_string(job.task_path).call() == 1
+    assert PipelineReview.objects.filter(series=first.series).count() == 2
+
+
+def test_a_deal_closed_since_the_review_began_is_not_adjusted(team_deals, manager, team, frozen_now):
+    review = services.review_start(by=manager, team=team, period="2026-11")
+    deal_services.deal_mark_won(deal=team_deals.proposal, by=manager)
+    with pytest.raises(ApplicationError, match="won since the review began"):
+        services.review_decision_record(
+            review=review, deal_id=team_deals.proposal.pk, kind="push_close_date", by=manager,
+            params={"days": 7}, apply=True,
+        )  # fmt: skip
+    kept = services.review_decision_record(
+        review=review, deal_id=team_deals.proposal.pk, kind="keep", by=manager
+    )
+    assert kept.status == DecisionStatus.APPLIED

@@ -73,7 +73,10 @@ def test_review_pages_query_counts_do_not_grow_with_deals(
     with django_assert_num_queries(8):
         assert client.get(reverse("web:review_detail", args=[review.pk])).status_code == 200
     with django_assert_num_queries(15):
-        assert client.get(reverse("web:review_deal", args=[review.pk, team_deals.proposal.pk])).status_code == 200
+        assert (
+            client.get(reverse("web:review_deal", args=[review.pk, team_deals.proposal.pk])).status_code
+            == 200
+        )
     services.review_finish(review=review, by=manager)
     for number in range(12):
         DealFactory(owner=rep, amount=Decimal(100 + number), expected_close_on=dt.date(2026, 11, 27))
@@ -84,7 +87,10 @@ def test_review_pages_query_counts_do_not_grow_with_deals(
         assert client.get(reverse("web:review_detail", args=[bigger.pk])).status_code == 200
     # one earlier review holds the deal now: its rows and decisions add two queries
     with django_assert_num_queries(17):
-        assert client.get(reverse("web:review_deal", args=[bigger.pk, team_deals.proposal.pk])).status_code == 200
+        assert (
+            client.get(reverse("web:review_deal", args=[bigger.pk, team_deals.proposal.pk])).status_code
+            == 200
+        )
 
 
 @pytest.mark.parametrize("persona", ["rep", "outsider", "analyst", "rep2"])
