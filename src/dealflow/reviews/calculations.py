@@ -201,11 +201,10 @@ def flag_text(flag: dict[str, Any]) -> str:
             "limit": flag["threshold"],
         }
     if code == "stuck":
-        return _("%(days)d days in %(stage)s (won deals: %(limit)d at most, 9 in 10)") % {
-            "days": flag["days"],
-            "stage": flag["stage"],
-            "limit": flag["threshold"],
-        }
+        values = {"days": flag["days"], "stage": flag["stage"], "limit": flag["threshold"]}
+        if flag.get("source") == "learned":
+            return _("%(days)d days in %(stage)s (9 in 10 won deals left it within %(limit)d)") % values
+        return _("%(days)d days in %(stage)s (limit %(limit)d)") % values
     if code == "slipped":
         if flag["pushes"] == 2:
             text = _("close date pushed twice")
@@ -659,19 +658,18 @@ def what_if_row(
     probability by new / old, as a rep's override does in the forecast, never above the new probability.
     """
     amount = row.amount_minor if amount_minor is None else amount_minor
+
+    def inside(day: dt.date | None) -> bool:
+        return day is not None and day < period_end and (horizon == 0 or day >= period_start)
+
     p_period = row.p_period
     if expected_close_on is not None:
-        inside = expected_close_on < period_end and (horizon == 0 or expected_close_on >= period_start)
-        p_period = row.p_period_in if inside else row.p_period_out
+        p_period = row.p_period_in if inside(expected_close_on) else row.p_period_out
     if probability is not None:
         if row.p_win > 0:
             p_period = p_period * probability / row.p_win
-        else:
-            inside_now = p_period > 0 or (
-                (expected_close_on or row.expected_close_on) is not None
-                and (expected_close_on or row.expected_close_on) < period_end  # type: ignore[operator]
-            )
-            p_period = probability if inside_now else 0.0
+        else:  # nothing to scale: counts fully in the period when dated inside it, as without a model
+            p_period = probability if inside(expected_close_on or row.expected_close_on) else 0.0
         p_period = min(p_period, probability)
     return amount, max(0.0, min(1.0, p_period))
 

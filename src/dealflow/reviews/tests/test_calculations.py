@@ -165,7 +165,9 @@ def test_stuck_fires_at_the_won_deal_p90_not_one_day_before():
     assert codes(days_in_stage=27.99) == []
     assert codes(days_in_stage=28.0) == ["stuck"]
     text = calc.flag_text(calc.flags_for(facts(days_in_stage=30), THRESHOLD)[0])
-    assert text == "30 days in Proposal (won deals: 28 at most, 9 in 10)"
+    assert text == "30 days in Proposal (9 in 10 won deals left it within 28)"
+    fallback = {"code": "stuck", "days": 42, "threshold": 42, "source": "stage", "stage": "Proposal"}
+    assert calc.flag_text(fallback) == "42 days in Proposal (limit 42)"
 
 
 def test_slipped_fires_on_the_second_push_or_a_push_across_a_period():
@@ -358,6 +360,8 @@ def test_what_if_changes_amount_probability_and_close_date_like_the_forecast():
     assert amount == 100_000 and p_period == pytest.approx(0.6)  # 0.4 x 0.75 / 0.5
     assert calc.what_if_row(ROW, expected_close_on=D(2026, 12, 3), **window) == (100_000, 0.05)
     assert calc.what_if_row(ROW, expected_close_on=D(2026, 10, 30), **window)[1] == 0.4  # overdue: inside
+    unmodelled = calc.WhatIfRow(100_000, 0.0, 0.0, 0.0, 0.0, D(2026, 11, 20))
+    assert calc.what_if_row(unmodelled, probability=0.3, **window) == (100_000, 0.3)
     next_month = {"period_start": D(2026, 12, 1), "period_end": D(2027, 1, 1), "horizon": 1}
     assert calc.what_if_row(ROW, expected_close_on=D(2026, 11, 30), **next_month)[1] == 0.05
 
