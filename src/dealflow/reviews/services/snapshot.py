@@ -44,7 +44,7 @@ from dealflow.reviews.models import ScopeKind
 
 BOTTLENECK_WINDOW_DAYS = 90
 THRESHOLD_WINDOW_DAYS = 730
-QUIET_SAMPLE_DEALS = 1000  # won deals whose quiet spells teach the stale threshold (most recent first)
+QUIET_SAMPLE_DEALS = 400  # won deals whose quiet spells teach the stale threshold (most recent first)
 
 
 @dataclass(frozen=True)
@@ -184,15 +184,13 @@ def _won_quiet_spells(
     *, pipeline_ids: list[int], since: dt.date, as_of: dt.datetime
 ) -> dict[int, list[float]]:
     """Days between touches of recently won deals, per the stage the deal was in when the quiet began."""
-    won = list(
+    won = (
         Deal.objects.filter(
             pipeline_id__in=pipeline_ids, status=DealStatus.WON, closed_on__gte=since, won_at__lte=as_of
         )
         .order_by("-closed_on", "-id")
-        .values_list("id", flat=True)[:QUIET_SAMPLE_DEALS]
+        .values("id")[:QUIET_SAMPLE_DEALS]
     )
-    if not won:
-        return {}
     touches: dict[int, list[tuple[dt.datetime, int | None]]] = defaultdict(list)
     for deal_id, occurred_at, to_stage_id in DealEvent.objects.filter(
         deal_id__in=won,
