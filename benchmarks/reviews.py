@@ -79,7 +79,9 @@ def main(argv: list[str]) -> int:
         assert review is not None
         start = min(starts)
         rows = review.deals.count()
-        page, workspace = _best(lambda: selectors.review_workspace_for_user(review_id=review.pk, user=manager))
+        page, workspace = _best(
+            lambda: selectors.review_workspace_for_user(review_id=review.pk, user=manager)
+        )
         deal_id = workspace.close_list[0].row.deal_id if workspace.close_list else workspace.rows[0].deal_id
         what_if, _ = _best(
             lambda: selectors.review_what_if_for_user(
@@ -90,7 +92,9 @@ def main(argv: list[str]) -> int:
             lambda: selectors.review_deal_card_for_user(review_id=review.pk, deal_id=deal_id, user=manager)
         )
         report, _ = _best(
-            lambda: exports.report_markdown(selectors.review_report_for_user(review_id=review.pk, user=manager))
+            lambda: exports.report_markdown(
+                selectors.review_report_for_user(review_id=review.pk, user=manager)
+            )
         )
         engine = connection.vendor
         print(

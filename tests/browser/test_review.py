@@ -28,8 +28,14 @@ def team_pipeline(rep, rep2, manager):
         ("Umbrella upsell", rep2, "6000", "Needs analysis"),
     ]
     return [
-        DealFactory(title=title, owner=owner, amount=Decimal(amount), stage=stage_named(stage),
-                    expected_close_on=last_day, organization=None)  # fmt: skip
+        DealFactory(
+            title=title,
+            owner=owner,
+            amount=Decimal(amount),
+            stage=stage_named(stage),
+            expected_close_on=last_day,
+            organization=None,
+        )
         for title, owner, amount, stage in deals
     ]
 
@@ -90,9 +96,15 @@ def test_a_whole_review_with_the_keyboard(signed_in_page, manager, team_pipeline
 
     acme, globex, initech, umbrella = team_pipeline
     decisions = {decision.deal_id: decision for decision in ReviewDecision.objects.filter(review=review)}
-    assert decisions[acme.pk].kind == "keep" and decisions[acme.pk].note == "On track, signature expected Friday"
-    assert decisions[globex.pk].kind == "add_next_step" and decisions[globex.pk].status == DecisionStatus.APPLIED
-    assert Activity.objects.get(pk=decisions[globex.pk].activity_id).subject == "Call the CFO about the budget"
+    assert (
+        decisions[acme.pk].kind == "keep" and decisions[acme.pk].note == "On track, signature expected Friday"
+    )
+    assert (
+        decisions[globex.pk].kind == "add_next_step" and decisions[globex.pk].status == DecisionStatus.APPLIED
+    )
+    assert (
+        Activity.objects.get(pk=decisions[globex.pk].activity_id).subject == "Call the CFO about the budget"
+    )
     initech.refresh_from_db()
     assert initech.expected_close_on == dt.date(2031, 1, 15)
 
@@ -124,7 +136,9 @@ def test_a_whole_review_with_the_keyboard(signed_in_page, manager, team_pipeline
     assert "Pipeline review: Benelux" in page.locator("[data-report-title]").inner_text()
     assert "Two deals slip a week" in page.locator("[data-summary]").inner_text()
     adjustments = page.locator("[data-adjustments]").inner_text()
-    assert "Month-end freeze" in adjustments and "Mona Manager" in adjustments and "Call the CFO" in adjustments
+    assert (
+        "Month-end freeze" in adjustments and "Mona Manager" in adjustments and "Call the CFO" in adjustments
+    )
     assert page.locator("[data-decisions] tbody tr").count() == 5
     assert page.locator("[data-export=md]").get_attribute("href").endswith("/report.md")
     screenshot(page, "review-report")
