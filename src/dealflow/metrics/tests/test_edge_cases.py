@@ -114,3 +114,37 @@ def test_the_dashboard_costs_a_fixed_number_of_queries(example, manager, django_
         DealFactory(owner=manager, amount=Decimal(100 + number), at=at(8, 1) + dt.timedelta(hours=number))
     with django_assert_num_queries(25):
         dashboard_for_user(user=manager, filters=Q3)
+
+
+def test_forecast_accuracy_asks_forecasting_about_the_last_ended_period(frozen, manager, rep, pipeline):
+    """metrics may not import forecasting: the front doors pass its selector in as ``lookup``."""
+    from types import SimpleNamespace
+
+    from dealflow.metrics.selectors import forecast_accuracy_for_user
+
+    asked = []
+
+    def lookup(**arguments):
+        asked.append(arguments)
+        return SimpleNamespace(accuracy=0.91, forecast=1000.0, actual=1100.0, as_of=None)
+
+    ended = forecast_accuracy_for_user(user=manager, filters=Q3, lookup=lookup)
+    assert (ended.available, ended.period, ended.accuracy) == (True, "2026-Q3", 0.91)
+    running = forecast_accuracy_for_user(
+        user=manager, filters=MetricFilters(period=parse_period("2026-Q4"), owner_id=rep.pk), lookup=lookup
+    )
+    assert running.period == "2026-Q3"  # today is 2026-10-15: Q4 has not ended, so the tile shows Q3
+    assert asked[-1]["scope_kind"] == "rep" and asked[-1]["scope_id"] == rep.pk
+    assert not forecast_accuracy_for_user(user=manager, filters=Q3, lookup=None).available
+    assert not forecast_accuracy_for_user(user=manager, filters=Q3, lookup=lambda **_: None).available
+
+    def refuses(**_):
+        raise ApplicationError("No such team.", field="scope")
+
+    refused = forecast_accuracy_for_user(user=manager, filters=Q3, lookup=refuses)
+    assert (refused.available, refused.message) == (False, "No such team.")
+    custom = MetricFilters(period=parse_period("2026-07-01..2026-07-31"))
+    assert (
+        "month, quarter or year"
+        in forecast_accuracy_for_user(user=manager, filters=custom, lookup=lookup).message
+    )
