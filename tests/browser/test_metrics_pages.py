@@ -27,7 +27,13 @@ def test_the_dashboard_and_the_funnel_page(signed_in_page, screenshot, demo_admi
     page = signed_in_page(demo_admin, path=f"/dashboard/?period={quarter}")
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    for chart in ("dashboard-funnel", "dashboard-flow", "dashboard-stages", "spark-win-rate", "spark-velocity"):
+    for chart in (
+        "dashboard-funnel",
+        "dashboard-flow",
+        "dashboard-stages",
+        "spark-win-rate",
+        "spark-velocity",
+    ):
         page.wait_for_selector(f'[data-plotly="{chart}"] .main-svg')
     tiles = page.locator("[data-tile]")
     assert tiles.count() == 6
