@@ -657,6 +657,8 @@ def simulate(
         revenue = np.empty(draws, dtype=np.float32)
         previous = np.empty(draws, dtype=np.float32)
         for first, last in itertools.pairwise(boundaries.tolist()):
+            if first == last:
+                continue  # no deal with a chance left (boundaries [0, 0]): nothing to draw
             target = result[sorted_leaf[first]]
             for start in range(first, last, chunk):
                 stop = min(start + chunk, last)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import IntegrityError, InternalError, transaction
+from django.db import DatabaseError, transaction
 from django.urls import reverse
 
 from dealflow.accounts.models import ApiToken, AuditEntry
@@ -114,7 +114,7 @@ def test_the_database_refuses_to_change_or_delete_an_audit_entry(admin_user):
         lambda: AuditEntry.objects.filter(pk=entry.pk).update(actor=None, target="elsewhere"),
         lambda: AuditEntry.objects.filter(pk=entry.pk).delete(),
     ):
-        with pytest.raises((IntegrityError, InternalError)), transaction.atomic():
+        with pytest.raises(DatabaseError), transaction.atomic():
             change()
     assert AuditEntry.objects.get(pk=entry.pk).action == "token.created"
 
