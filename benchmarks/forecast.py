@@ -1,40 +1,95 @@
-"""Forecast benchmarks: `python -m benchmarks forecast [--quick] [--page N]`.
+"""Forecast benchmarks: `python -m benchmarks forecast [--quick] [--page N] [--backtest-db N] [--keep]`.
 
-1. Monte Carlo: 10,000 open deals x 10,000 draws x 4 periods with the vectorised simulation, against the
-   plain-Python loop baseline in the same run. The baseline is timed on a 500-deal x 1,000-draw slice and
-   scaled linearly (it is one loop iteration per deal and draw; the full run would take minutes), and the
-   vectorised code is timed on the same slice too, so both ratios are printed.
-2. The page's computation at 10,000 open deals: prediction, simulation for every owner, roll-ups to
-   teams and company, quantiles for 4 periods (no database).
-3. Backtest: a synthetic history of ~100,000 deals over 3 years; 2 years of weekly as-of points (104),
-   each refitted on older data only, every method, 2,000 draws; history arrays built once.
-4. With --page N: an in-memory SQLite database with N demo deals, then `forecast_for_user` end to end
-   (queries included; the day's fit is computed once first and cached, as on a server).
+Every figure is printed as wall time and CPU time of this process (the 2-core machine is often shared:
+at load 10 a wall second holds about a quarter of a CPU second), with the load average.
+
+1. Monte Carlo: 10,000 open deals x 10,000 draws x 4 periods, 100 owners, with ``calc.simulate``; the
+   previous kernel (a float32 matrix-vector product per horizon through OpenBLAS) on the same input; and
+   the plain-Python loop baseline, timed on a 500-deal x 1,000-draw slice (one loop iteration per deal
+   and draw: the full size would take minutes) and scaled linearly. The vectorised code is timed on the
+   slice too, so both ratios are printed.
+2. The page's computation at 10,000 open deals without a database: prediction, simulation per owner,
+   roll-ups to 10 teams and the company, quantiles for 4 periods.
+3. Backtest without a database: a synthetic history of ~100,000 deals over 3 years; 2 years of weekly
+   as-of points (104), each refitted on older data only, 3 model methods with 2,000 draws + 2 baselines.
+4. ``--page N``: a database with N demo deals (`dealflow demo` generator; SQLite file
+   var/bench_forecast.sqlite3, or PostgreSQL database bench_forecast with DATABASE_URL), then the whole
+   page (Django test client GET of web:forecast, template included) as an admin (company) and as a team
+   manager, and ``forecast_for_user`` alone. The first request of the day computes the day's fit
+   (measured separately); later ones read it. ``--keep`` keeps the database for the next run.
+5. ``--backtest-db N``: a database with N demo deals over 36 months (var/bench_backtest.sqlite3 or
+   bench_backtest), then ``backtest_execute`` over the last 24 months of weekly points (history loaded
+   from the event log, panel, fits, draws), as `dealflow forecast backtest` runs it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEALFLOW_TESTING", "1")
 
 
-def _timed(function, *args, repeat: int = 1, **kwargs):
-    best, result = float("inf"), None
+class Timing:
+    def __init__(self, wall: float, cpu: float) -> None:
+        self.wall, self.cpu = wall, cpu
+
+    def __str__(self) -> str:
+        return f"{self.wall:.3f} s wall, {self.cpu:.3f} s CPU"
+
+
+def _timed(function, *args, repeat: int = 1, **kwargs) -> tuple[Timing, object]:
+    """Best wall and best CPU time over ``repeat`` runs, and the last result."""
+    wall = cpu = float("inf")
+    result = None
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         result = function(*args, **kwargs)
-        best = min(best, time.perf_counter() - started)
-    return best, result
+        wall = min(wall, time.perf_counter() - started)
+        cpu = min(cpu, time.process_time() - started_cpu)
+    return Timing(wall, cpu), result
 
 
-def monte_carlo(quick: bool) -> None:
+def _load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
+def simulate_blas_gemv(*, amounts, p_period, leaf, leaves, draws, seed, chunk=256) -> np.ndarray:
+    """The previous kernel (until 2026-11-26), kept here for the comparison: per chunk of deals and per
+    horizon, ``weights @ (uniform < threshold).astype(float32)``, a matrix-vector product through BLAS."""
+    horizons = p_period.shape[1]
+    result = np.zeros((leaves, horizons, draws))
+    rng = np.random.default_rng(seed)
+    order = np.argsort(leaf, kind="stable")
+    amounts32 = amounts[order].astype(np.float32)
+    cumulative = np.cumsum(np.clip(p_period[order], 0, 1), axis=1)
+    thresholds = np.minimum(np.round(cumulative * 65536), 65536).astype(np.uint32)
+    sorted_leaf = leaf[order]
+    boundaries = np.r_[0, np.nonzero(np.diff(sorted_leaf))[0] + 1, len(order)]
+    for first, last in itertools.pairwise(boundaries):
+        target = result[sorted_leaf[first]]
+        for start in range(first, last, chunk):
+            stop = min(start + chunk, last)
+            block, weights = thresholds[start:stop], amounts32[start:stop]
+            uniform = rng.integers(0, 65536, size=(len(block), draws), dtype=np.uint16)
+            previous: np.ndarray = np.zeros(draws)
+            for horizon in range(horizons):
+                revenue = weights @ (uniform < block[:, horizon : horizon + 1]).astype(np.float32)
+                target[horizon] += revenue - previous
+                previous = revenue
+    return result
+
+
+def monte_carlo(quick: bool) -> float:
+    """Returns the plain-Python seconds per deal and draw (for the page's ratio)."""
     from dealflow.forecasting import calculations as calc
 
     rng = np.random.default_rng(1)
@@ -42,39 +97,47 @@ def monte_carlo(quick: bool) -> None:
     amounts = rng.lognormal(np.log(20_000_00), 0.8, deals)
     p_period = rng.dirichlet([0.6, 0.4, 0.3, 0.2, 2.5], size=deals)[:, :horizons]
     leaf = rng.integers(0, 100, deals)
-    seconds, revenue = _timed(
-        calc.simulate,
-        amounts=amounts,
-        p_period=p_period,
-        leaf=leaf,
-        leaves=100,
-        draws=draws,
-        seed=1,
-        repeat=3,
-    )
+    common = {
+        "amounts": amounts,
+        "p_period": p_period,
+        "leaf": leaf,
+        "leaves": 100,
+        "draws": draws,
+        "seed": 1,
+    }
+    timing, revenue = _timed(calc.simulate, **common, repeat=3)
     expected = (amounts[:, None] * p_period).sum(axis=0)
     error = np.abs(revenue.sum(axis=0).mean(axis=1) - expected) / expected
-    print(
-        f"monte carlo vectorised: {deals:,} deals x {draws:,} draws x {horizons} periods, 100 owners: {seconds:.3f} s"
-    )
+    print(f"Monte Carlo, {deals:,} deals x {draws:,} draws x {horizons} periods, 100 owners ({_load()})")
+    print(f"  calc.simulate (no BLAS, 64-deal chunks): {timing}")
     print(f"  mean vs sum(p x A): largest relative gap {error.max():.5f}")
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    previous, _ = _timed(simulate_blas_gemv, **common)
+    print(
+        f"  previous kernel (BLAS matrix-vector product, OPENBLAS_NUM_THREADS={threads}): {previous}; "
+        f"{previous.wall / timing.wall:.1f}x the wall time, {previous.cpu / timing.cpu:.1f}x the CPU"
+    )
     slice_deals, slice_draws = 500, 1_000
-    baseline_seconds, _ = _timed(
+    baseline, _ = _timed(
         calc.simulate_plain_python,
         amounts[:slice_deals].tolist(),
         p_period[:slice_deals].tolist(),
         slice_draws,
         1,
     )
-    slice_vector, _ = _timed(
-        calc.simulate, amounts=amounts[:slice_deals], p_period=p_period[:slice_deals],
-        leaf=np.zeros(slice_deals, dtype=np.int64), leaves=1, draws=slice_draws, seed=1, repeat=3,
-    )  # fmt: skip
-    scaled = baseline_seconds * (deals * draws) / (slice_deals * slice_draws)
+    sliced = {"amounts": amounts[:slice_deals], "p_period": p_period[:slice_deals], "leaf": np.zeros(slice_deals, dtype=np.int64),
+              "leaves": 1, "draws": slice_draws, "seed": 1}  # fmt: skip
+    slice_vector, _ = _timed(calc.simulate, **sliced, repeat=5)
     print(
-        f"  plain-Python loop, {slice_deals} x {slice_draws:,}: {baseline_seconds:.3f} s; vectorised: {slice_vector:.4f} s; ratio {baseline_seconds / slice_vector:.0f}x"
+        f"  plain-Python loop, {slice_deals} x {slice_draws:,} slice: {baseline}; vectorised on the slice: "
+        f"{slice_vector}; ratio {baseline.wall / slice_vector.wall:.0f}x wall, {baseline.cpu / slice_vector.cpu:.0f}x CPU"
     )
-    print(f"  plain-Python loop scaled to the full size: ~{scaled:.0f} s; ratio {scaled / seconds:.0f}x")
+    scale = (deals * draws) / (slice_deals * slice_draws)
+    print(
+        f"  plain-Python loop scaled to the full size: ~{baseline.wall * scale:.0f} s wall, ~{baseline.cpu * scale:.0f} s CPU; "
+        f"ratio {baseline.wall * scale / timing.wall:.0f}x wall, {baseline.cpu * scale / timing.cpu:.0f}x CPU"
+    )
+    return baseline.cpu / (slice_deals * slice_draws)
 
 
 def page_compute(quick: bool) -> None:
@@ -87,19 +150,16 @@ def page_compute(quick: bool) -> None:
     calendar = syn.month_calendar(dt.date(2022, 1, 1), 60)
     points = calc.weekly_points(int(history.deal_created.min()), now, anchor=syn.epoch(dt.date(2023, 1, 2)))
     panel = calc.build_panel(history, calendar, points, horizons=4)
-    fit_seconds, fit = _timed(calc.fit, history, calendar, panel, now, horizons=4)
+    fit_timing, fit = _timed(calc.fit, history, calendar, panel, now, horizons=4)
     states = calc.states_as_of(history, [now])
     target = 2_000 if quick else 10_000
-    pick = np.arange(len(states)) % len(states) if len(states) else np.zeros(0, dtype=np.int64)
-    pick = np.resize(pick, target)
-    states = states.subset(pick)
+    states = states.subset(np.resize(np.arange(len(states)), target))
     owners = np.arange(1, 101)
     states.owner = owners[np.arange(target) % 100]
 
     def compute():
-        leaf = states.owner - 1
         _, revenue = calc.forecast_draws(
-            fit, states, calendar, now, method="dealflow", horizons=4, leaf=leaf,
+            fit, states, calendar, now, method="dealflow", horizons=4, leaf=states.owner - 1,
             leaf_owners=[np.array([owner]) for owner in owners], draws=10_000, seed=1,
         )  # fmt: skip
         team_of = (owners - 1) // 10
@@ -109,12 +169,13 @@ def page_compute(quick: bool) -> None:
                 calc.summarise(revenue[team_of == team, horizon].sum(axis=0), quota=1e8)
         return revenue
 
-    seconds, _ = _timed(compute, repeat=2)
+    timing, _ = _timed(compute, repeat=3)
     print(
-        f"page computation: {target:,} open deals, 100 owners in 10 teams, 10,000 draws, 4 periods: {seconds:.3f} s"
+        f"Page computation (no database), {target:,} open deals, 100 owners in 10 teams, 10,000 draws, 4 periods ({_load()})"
     )
+    print(f"  prediction + simulation + roll-ups + quantiles: {timing}")
     print(
-        f"  (fit from {len(history.deal_ids):,} deals' history, done once a day and cached: {fit_seconds:.2f} s; level {fit.level})"
+        f"  (the day's fit from {len(history.deal_ids):,} deals' history, cached once a day: {fit_timing}; level {fit.level})"
     )
 
 
@@ -123,27 +184,28 @@ def backtest(quick: bool) -> None:
     from dealflow.forecasting.tests import synthetic as syn
 
     now = syn.epoch(dt.date(2025, 12, 31))
-    started = time.perf_counter()
-    per_day = 9 if quick else 91
-    deals = syn.generate(seed=5, start=dt.date(2023, 1, 1), days=3 * 365, deals_per_day=per_day)
+    generated, deals = _timed(
+        syn.generate, seed=5, start=dt.date(2023, 1, 1), days=3 * 365, deals_per_day=9 if quick else 91
+    )
     history = syn.to_history(deals, now=now)
-    generated = time.perf_counter() - started
     calendar = syn.month_calendar(dt.date(2022, 1, 1), 60)
-    started = time.perf_counter()
     points = calc.weekly_points(int(history.deal_created.min()), now, anchor=syn.epoch(dt.date(2023, 1, 2)))
-    panel = calc.build_panel(history, calendar, points, horizons=2)
-    panel_seconds = time.perf_counter() - started
+    panel_timing, panel = _timed(calc.build_panel, history, calendar, points, horizons=2)
     start = syn.epoch(dt.date(2024, 1, 1))
     chosen = [index for index, moment in enumerate(panel.times) if moment >= start]
-    seconds, rows = _timed(
+    timing, rows = _timed(
         calc.backtest, history, calendar, panel, points=chosen, now=now, horizons=2, draws=2000
     )
     table = calc.backtest_table(rows)
     print(
-        f"backtest: {len(history.deal_ids):,} deals, {len(history.stage_deal):,} stage events, {len(chosen)} weekly "
-        f"as-of points x 2 periods x 5 methods: {seconds:.1f} s (+ panel {panel_seconds:.1f} s; generating the "
-        f"synthetic history {generated:.1f} s)"
+        f"Backtest (no database): {len(history.deal_ids):,} deals, {len(history.stage_deal):,} stage events, "
+        f"{len(chosen)} weekly as-of points x 2 periods x 5 methods ({_load()})"
     )
+    print(f"  backtest: {timing}; weekly panel {panel_timing}; (generating the history: {generated})")
+    _print_table(table)
+
+
+def _print_table(table: dict) -> None:
     for method, row in table["overall"].items():
         coverage = "-" if row["coverage"] is None else f"{100 * row['coverage']:.0f}%"
         print(
@@ -152,47 +214,116 @@ def backtest(quick: bool) -> None:
     print(f"  default method: {table['default_method']}")
 
 
-def page_database(deals: int) -> None:
+_TEST_ENVIRONMENT: list[bool] = []
+
+
+def _database(name: str, deals: int, months: int, keep: bool):
+    """Create (or reuse with --keep) a test database named ``name`` holding ``deals`` demo deals."""
     import django
+    from django.conf import settings
 
     django.setup()
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    from dealflow.accounts.models import User
+    database = settings.DATABASES["default"]
+    sqlite = database["ENGINE"].endswith("sqlite3")
+    database.setdefault("TEST", {})["NAME"] = str(ROOT / "var" / f"{name}.sqlite3") if sqlite else name
+    if not _TEST_ENVIRONMENT:
+        setup_test_environment()
+        settings.ALLOWED_HOSTS = ["*"]
+        _TEST_ENVIRONMENT.append(True)
+    test_name = connection.creation.create_test_db(verbosity=0, keepdb=keep)
     from dealflow.deals.models import Deal
     from dealflow.demo.generate import demo_generate
-    from dealflow.forecasting import selectors
 
-    setup_test_environment()
-    name = connection.creation.create_test_db(verbosity=0, keepdb=False)
+    engine = "SQLite" if sqlite else "PostgreSQL"
+    if not Deal.objects.exists():
+        timing, _ = _timed(demo_generate, deals=deals, seed=1, months=months, progress=False)
+        print(f"  {engine}: demo with {deals:,} deals over {months} months loaded in {timing.wall:.0f} s")
+    return engine, test_name
+
+
+def page_database(deals: int, keep: bool, python_seconds_per_draw: float) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.urls import reverse
+
+    engine, test_name = _database("bench_forecast", deals, 24, keep)
     try:
-        started = time.perf_counter()
-        import dealflow.demo.generate as generate_module
+        from dealflow.accounts.models import Membership, Role, User
+        from dealflow.deals.models import Deal
+        from dealflow.forecasting import selectors
+        from dealflow.forecasting.models import ForecastFit
 
-        generate_module.OPTIONAL_STEPS = []
-        demo_generate(deals=deals, seed=1, progress=False)
-        loaded = time.perf_counter() - started
-        admin = User.objects.filter(is_superuser=True).first() or User.objects.create(
-            username="bench", is_superuser=True
-        )
         open_count = Deal.objects.filter(status="open").count()
-        first, _ = _timed(selectors.forecast_for_user, user=admin)
-        seconds, _view = _timed(selectors.forecast_for_user, user=admin, repeat=3)
+        admin = User.objects.filter(is_superuser=True).first()
+        manager = Membership.objects.filter(role=Role.MANAGER).order_by("team_id").first().user
+        team_open = selectors.forecast_for_user(user=manager).open_deals
         print(
-            f"page end to end (forecast_for_user, SQLite): {deals:,} demo deals, {open_count:,} open: {seconds:.3f} s "
-            f"(first call, computing the day's fit: {first:.2f} s; demo load {loaded:.0f} s)"
+            f"Forecast page end to end, {engine}: {Deal.objects.count():,} deals, {open_count:,} open ({_load()})"
         )
+        client = Client()
+        client.force_login(admin)
+        ForecastFit.objects.all().delete()
+        first, response = _timed(client.get, reverse("web:forecast"))
+        assert response.status_code == 200
+        print(f"  first request of the day (computes and stores the day's fit): {first}")
+        for user, label in (
+            (admin, f"admin, company, {open_count:,} open deals"),
+            (manager, f"manager, team, {team_open:,} open deals"),
+        ):
+            client.force_login(user)
+            page, response = _timed(client.get, reverse("web:forecast"), repeat=5)
+            assert response.status_code == 200
+            alone, view = _timed(selectors.forecast_for_user, user=user, repeat=5)
+            plain = python_seconds_per_draw * view.open_deals * view.draws
+            print(
+                f"  GET web:forecast as {label}: {page}; forecast_for_user alone: {alone}; plain-Python "
+                f"Monte Carlo alone for these deals ~{plain:.0f} s CPU: page {plain / page.cpu:.0f}x less CPU"
+            )
     finally:
-        connection.creation.destroy_test_db(name, verbosity=0)
+        if not keep:
+            connection.creation.destroy_test_db(test_name, verbosity=0)
+
+
+def backtest_database(deals: int, keep: bool) -> None:
+    from django.db import connection
+
+    engine, test_name = _database("bench_backtest", deals, 36, keep)
+    try:
+        from dealflow.core import clock
+        from dealflow.core.periods import period_containing
+        from dealflow.deals.models import Deal, DealEvent
+        from dealflow.forecasting import services
+
+        last = period_containing(clock.today(), kind="month")
+        first = last
+        for _ in range(24):
+            first = first.previous()
+        run = services.backtest_create(by=None, period_from=first.key, period_to=last.key)
+        timing, run = _timed(services.backtest_execute, run=run)
+        print(
+            f"Backtest through the database, {engine}: {Deal.objects.count():,} deals, {DealEvent.objects.count():,} "
+            f"events, {first.key}..{last.key}: {run.result['points']} weekly points x 2 periods x 5 methods, "
+            f"{run.result['draws']:,} draws ({_load()})"
+        )
+        print(f"  backtest_execute (history load, panel, a fit per week, draws, scoring): {timing}")
+        _print_table(run.result)
+    finally:
+        if not keep:
+            connection.creation.destroy_test_db(test_name, verbosity=0)
 
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
-    sys.path.insert(0, "src")
-    monte_carlo(quick)
+    keep = "--keep" in argv
+    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+    seconds_per_draw = monte_carlo(quick)
     page_compute(quick)
     backtest(quick)
     if "--page" in argv:
-        page_database(int(argv[argv.index("--page") + 1]))
+        page_database(int(argv[argv.index("--page") + 1]), keep, seconds_per_draw)
+    if "--backtest-db" in argv:
+        backtest_database(int(argv[argv.index("--backtest-db") + 1]), keep)
     return 0

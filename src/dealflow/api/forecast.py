@@ -86,6 +86,7 @@ class ForecastOut(Schema):
     draws: int
     seed: int
     open_deals: int
+    fitted_on: dt.date  # probabilities learned from history up to this day
     periods: list[PeriodOut]
     deals: list[DealExplanationOut]
 
@@ -103,6 +104,7 @@ def _forecast_out(view: selectors.ForecastView) -> dict:
         "draws": view.draws,
         "seed": view.seed,
         "open_deals": view.open_deals,
+        "fitted_on": view.fitted_on,
         "periods": [
             {
                 **vars(period),

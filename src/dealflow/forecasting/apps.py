@@ -16,3 +16,9 @@ class ForecastingConfig(AppConfig):
             task_path="dealflow.forecasting.tasks.snapshot_weekly",
             every=dt.timedelta(days=7),
         )
+        # Today's model fit, ready before the first visit of the day (the page falls back to yesterday's).
+        periodic_register(
+            name="forecasting.fit_warm",
+            task_path="dealflow.forecasting.tasks.fit_warm",
+            every=dt.timedelta(hours=1),
+        )

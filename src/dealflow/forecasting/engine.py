@@ -18,13 +18,14 @@ from django.utils import timezone
 from dealflow.core import clock
 from dealflow.core.money import minor_digits
 from dealflow.core.periods import Period, period_containing
-from dealflow.deals.models import Deal, DealEvent, EventKind, ExchangeRate, Stage, StageKind
+from dealflow.deals.models import Deal, DealEvent, DealStatus, EventKind, ExchangeRate, Stage, StageKind
 from dealflow.deals.selectors import base_currency
 from dealflow.forecasting import calculations as calc
 from dealflow.forecasting.models import ForecastFit
 
 HORIZONS = 4
 FIT_VERSION = "1"
+STALE_FIT_DAYS = 2  # the page may use a fit this many days old while today's is computed
 _STAGE_KINDS: dict[str, int] = {
     EventKind.CREATED: calc.OPEN,
     EventKind.STAGE_CHANGED: calc.OPEN,
@@ -130,18 +131,23 @@ def _codes(field: str, values, default: int = -1) -> Case:
     )
 
 
-def _integer_rows(queryset, width: int, chunk: int = 50_000) -> np.ndarray:
-    """All rows of an all-integer ``values_list`` as one int64 array, fetched chunk by chunk.
+def raw_rows(queryset, chunk: int = 50_000):
+    """The rows of a ``values_list`` as plain tuples, chunk by chunk, from its compiled SQL on a cursor.
 
-    The compiled SQL runs on a plain cursor: Django's per-row converters (int() on every expression
-    column) cost more than the database's own work at a million rows.
+    Django's per-row converters (int() on every expression column, text to datetime on SQLite) cost
+    more than the database's own work at a million rows; the queries that use this select integers
+    computed in SQL (EpochSeconds, DateOrdinal, codes) and plain text only.
     """
     sql, params = queryset.query.sql_with_params()
-    parts = []
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(chunk):
-            parts.append(np.array(batch, dtype=np.int64))
+            yield batch
+
+
+def _integer_rows(queryset, width: int) -> np.ndarray:
+    """All rows of an all-integer ``values_list`` as one int64 array."""
+    parts = [np.array(batch, dtype=np.int64) for batch in raw_rows(queryset)]
     return np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.int64)
 
 
@@ -273,6 +279,64 @@ def history_load(*, deals_q=None) -> calc.History:
     )
 
 
+def stage_positions(stage_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The index into ``stage_ids`` of each stage id in ``values``."""
+    order = np.argsort(stage_ids, kind="stable")
+    found = np.searchsorted(stage_ids[order], values)
+    return order[np.minimum(found, max(len(order) - 1, 0))].astype(np.int64)
+
+
+OPEN_DEAL_COLUMNS = ("id", "owner", "stage", "entered", "amount", "currency", "close", "category", "probability",
+                     "title", "owner_name")  # fmt: skip
+
+
+def open_deals_load(
+    *, deals_q, now: int, stage_ids: np.ndarray, stage_category: np.ndarray, factors: dict[str, float]
+) -> tuple[list[tuple], calc.States]:
+    """The open deals matching ``deals_q`` (ordered by owner, id) as rows (OPEN_DEAL_COLUMNS) and States."""
+    currencies = sorted(factors)
+    currency_factor = np.array([factors[currency] for currency in currencies] + [1.0])
+    rows = [
+        row
+        for batch in raw_rows(
+            Deal.objects.filter(deals_q, status=DealStatus.OPEN)
+            .order_by("owner_id", "id")
+            .values_list(
+                "id",
+                "owner_id",
+                "stage_id",
+                EpochSeconds("stage_entered_at"),
+                Coalesce("amount_minor", Value(0)),
+                _codes("currency", currencies),
+                Coalesce(DateOrdinal("expected_close_on"), Value(calc.NO_DATE)),
+                _codes("forecast_category_override", calc.CATEGORIES),
+                Coalesce("probability_override", Value(-1)),
+                "title",
+                "owner__username",
+            )
+        )
+        for row in batch
+    ]
+    numbers = np.array([row[:9] for row in rows], dtype=np.int64).reshape(-1, 9)
+    count = len(rows)
+    stage = stage_positions(stage_ids, numbers[:, 2])
+    probability = numbers[:, 8].astype(np.float64) / 100
+    probability[numbers[:, 8] < 0] = np.nan
+    states = calc.States(
+        point=np.zeros(count, dtype=np.int64),
+        time=np.full(count, now, dtype=np.int64),
+        deal=np.arange(count, dtype=np.int64),
+        stage=stage,
+        age_days=(now - numbers[:, 3]) / calc.DAY,
+        amount=numbers[:, 4].astype(np.float64) * currency_factor[numbers[:, 5]],
+        close_on=numbers[:, 6],
+        owner=numbers[:, 1],
+        category=np.where(numbers[:, 7] >= 0, numbers[:, 7], stage_category[stage]),
+        probability_override=probability,
+    )
+    return rows, states
+
+
 def calendar_build(*, kind: str, first: dt.date, last: dt.date) -> calc.Calendar:
     """Consecutive periods of ``kind`` (month or quarter; fiscal year start from settings) covering the dates."""
     period = period_containing(first, kind=kind)
@@ -318,11 +382,21 @@ def fit_compute(*, kind: str, at: dt.datetime) -> calc.Fit:
     return calc.fit(history, calendar, panel, moment, horizons=HORIZONS)
 
 
-def fit_for_today(*, kind: str) -> calc.Fit:
-    """The fit as of today's midnight, computed once a day and kept in ForecastFit (the page stays fast)."""
+def fit_for_today(*, kind: str, allow_stale: bool = False) -> calc.Fit:
+    """The fit as of today's midnight, computed once a day and kept in ForecastFit (the page stays fast).
+
+    With ``allow_stale`` (the page), the newest fit of the last STALE_FIT_DAYS days answers when today's
+    is missing, so no request waits for a refit (seconds at a few hundred thousand deals); the hourly
+    ``fit_warm`` job computes today's. Without it (snapshots, reviews) today's fit is computed if missing.
+    """
     today = clock.today()
     key = f"{FIT_VERSION}:{kind}"
-    stored = ForecastFit.objects.filter(as_of_on=today, data_key=key).values_list("params", flat=True).first()
+    fits = ForecastFit.objects.filter(data_key=key, as_of_on__lte=today)
+    if allow_stale:
+        fits = fits.filter(as_of_on__gte=today - dt.timedelta(days=STALE_FIT_DAYS))
+    else:
+        fits = fits.filter(as_of_on=today)
+    stored = fits.order_by("-as_of_on", "-id").values_list("params", flat=True).first()
     if stored is not None:
         return fit_from_json(stored)
     result = fit_compute(kind=kind, at=midnight(today))
@@ -332,6 +406,11 @@ def fit_for_today(*, kind: str) -> calc.Fit:
             as_of_on=today, data_key=key, params=_json_safe(result.as_dict()), created_at=clock.now()
         )
     return result
+
+
+def fit_is_current(*, kind: str) -> bool:
+    """Whether today's fit of ``kind`` is stored."""
+    return ForecastFit.objects.filter(as_of_on=clock.today(), data_key=f"{FIT_VERSION}:{kind}").exists()
 
 
 def fit_refresh(*, kind: str) -> calc.Fit:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import Membership, Team, User
@@ -301,6 +302,7 @@ class ForecastView:
     periods: list[PeriodForecast]
     deals: list[DealExplanation]
     open_deals: int
+    fitted_on: dt.date  # the probabilities were learned from history up to this day's midnight
 
 
 def _major(minor: float | int | None, currency: str) -> float | None:
@@ -346,30 +348,6 @@ def method_default() -> tuple[str, str]:
     return default, reason
 
 
-def _open_states(
-    rows: list[tuple], stage_index: dict[int, int], stage_category: np.ndarray, now: int, factors
-):
-    count = len(rows)
-    return calc.States(
-        point=np.zeros(count, dtype=np.int64),
-        time=np.full(count, now, dtype=np.int64),
-        deal=np.arange(count, dtype=np.int64),
-        stage=np.array([stage_index[row[2]] for row in rows], dtype=np.int64),
-        age_days=np.array([(now - row[3].timestamp()) / calc.DAY for row in rows], dtype=np.float64),
-        amount=np.array([row[4] * factors.get(row[5], 1.0) for row in rows], dtype=np.float64),
-        close_on=np.array([row[6].toordinal() if row[6] else calc.NO_DATE for row in rows], dtype=np.int64),
-        owner=np.array([row[1] for row in rows], dtype=np.int64),
-        category=np.array(
-            [
-                engine.CATEGORY_CODES.get(row[7], -1) if row[7] else stage_category[stage_index[row[2]]]
-                for row in rows
-            ],
-            dtype=np.int64,
-        ),
-        probability_override=np.array([row[8] / 100 if row[8] is not None else np.nan for row in rows]),
-    )
-
-
 def forecast_for_user(
     *,
     user: User,
@@ -401,27 +379,11 @@ def forecast_for_user(
     currency = base_currency()
     factors = engine.currency_factors()
     stage_ids, stage_probability, stage_category, _is_open, stage_names = engine.stages_arrays()
-    stage_index = {int(stage): index for index, stage in enumerate(stage_ids)}
     visible = owner_visibility_q(user=user) & scope.owner_q()
-    rows = list(
-        Deal.objects.filter(visible, status=DealStatus.OPEN)
-        .order_by("owner_id", "id")
-        .values_list(
-            "id",
-            "owner_id",
-            "stage_id",
-            "stage_entered_at",
-            "amount_minor",
-            "currency",
-            "expected_close_on",
-            "forecast_category_override",
-            "probability_override",
-            "title",
-            "owner__username",
-        )
+    rows, states = engine.open_deals_load(
+        deals_q=visible, now=now, stage_ids=stage_ids, stage_category=stage_category, factors=factors
     )
-    states = _open_states(rows, stage_index, stage_category, now, factors)
-    fit_result = engine.fit_for_today(kind=kind)
+    fit_result = engine.fit_for_today(kind=kind, allow_stale=True)
     if fit_result.stage_ids != [int(stage) for stage in stage_ids]:
         fit_result = engine.fit_refresh(kind=kind)  # stages were added since the day's fit
     calendar = engine.calendar_build(kind=kind, first=periods[0].start, last=periods[-1].start)
@@ -520,6 +482,7 @@ def forecast_for_user(
         periods=result_periods,
         deals=explanations,
         open_deals=len(rows),
+        fitted_on=timezone.localdate(dt.datetime.fromtimestamp(fit_result.as_of, tz=dt.UTC)),
     )
 
 
@@ -648,7 +611,7 @@ def _explain(rows, states, prediction, fit_result, stage_names, period, currency
                 stage=stage_names[stage],
                 age_days=int(states.age_days[index]),
                 amount=_major(states.amount[index], currency) or 0.0,
-                expected_close_on=row[6],
+                expected_close_on=dt.date.fromordinal(row[6]) if row[6] != calc.NO_DATE else None,
                 category=calc.CATEGORIES[int(states.category[index])] if states.category[index] >= 0 else "",
                 configured=float(fit_result.configured[stage]),
                 p_win=float(prediction.p_win[index]),

@@ -23,3 +23,14 @@ def backtest_run_task(run_id: int) -> str:
     """Run a queued backtest; progress is written to its row as it goes."""
     run = BacktestRun.objects.get(pk=run_id)
     return services.backtest_execute(run=run).status
+
+
+@task()
+def fit_warm() -> int:
+    """Compute today's fits (month and quarter) if missing, so the page never waits for one; returns how many."""
+    computed = 0
+    for kind in ("month", "quarter"):
+        if not engine.fit_is_current(kind=kind):
+            engine.fit_for_today(kind=kind)
+            computed += 1
+    return computed

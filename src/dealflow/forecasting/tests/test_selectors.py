@@ -125,3 +125,22 @@ def test_calibration_compares_configured_and_model_with_outcomes(pipeline_histor
     assert first.stage == "Qualification"
     assert 0 <= first.observed <= 1 and first.count > 0
     assert result["model"].brier >= 0
+
+
+def test_page_uses_yesterdays_fit_until_the_hourly_job_fits_today(two_deals, manager):
+    from dealflow.forecasting import tasks
+    from dealflow.forecasting.models import ForecastFit
+
+    with time_machine.travel(NOW, tick=False):
+        assert selectors.forecast_for_user(user=manager).fitted_on == dt.date(2026, 11, 16)
+    next_day = NOW + dt.timedelta(days=1)
+    with time_machine.travel(next_day, tick=False):
+        view = selectors.forecast_for_user(user=manager)
+        assert view.fitted_on == dt.date(2026, 11, 16)  # no request waits for a refit
+        assert ForecastFit.objects.filter(as_of_on=dt.date(2026, 11, 17)).count() == 0
+        assert tasks.fit_warm.call() == 2  # month and quarter
+        assert tasks.fit_warm.call() == 0  # already there
+        assert selectors.forecast_for_user(user=manager).fitted_on == dt.date(2026, 11, 17)
+    with time_machine.travel(NOW + dt.timedelta(days=4), tick=False):
+        # Older than STALE_FIT_DAYS: computed on the spot.
+        assert selectors.forecast_for_user(user=manager).fitted_on == dt.date(2026, 11, 20)

@@ -48,7 +48,8 @@ def fan_chart(view: selectors.ForecastView) -> dict:
         )  # fmt: skip
     return {
         "data": data,
-        "layout": {"height": 320, "yaxis": {"title": view.currency, "rangemode": "tozero"},
+        "layout": {"height": 320, "xaxis": {"type": "category"},  # "2026-11" is a period, not a date
+                   "yaxis": {"title": view.currency, "rangemode": "tozero"},
                    "legend": {"orientation": "h"}, "barmode": "overlay"},
     }  # fmt: skip
 
