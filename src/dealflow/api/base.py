@@ -60,7 +60,7 @@ class DatabaseRateThrottle(BaseThrottle):
         self._retry_after: float | None = None
 
     def allow_request(self, request: HttpRequest) -> bool:
-        limit = int(settings.DEALFLOW["API_RATE_LIMIT_PER_MINUTE"])
+        limit = int(str(settings.DEALFLOW["API_RATE_LIMIT_PER_MINUTE"]))
         if limit <= 0:
             return True
         api_token = getattr(request, "api_token", None)
@@ -79,7 +79,7 @@ class DatabaseRateThrottle(BaseThrottle):
         return self._retry_after
 
 
-THROTTLES = [DatabaseRateThrottle()]
+THROTTLES: list[BaseThrottle] = [DatabaseRateThrottle()]
 
 
 class ErrorOut(Schema):
