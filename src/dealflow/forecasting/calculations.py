@@ -825,6 +825,61 @@ def calibration(
     )
 
 
+def calibration_from_groups(
+    probability_bin: np.ndarray,
+    outcome: np.ndarray,
+    count: np.ndarray,
+    sum_p: np.ndarray,
+    sum_p2: np.ndarray,
+    *,
+    bins: int = 10,
+    base_rate: float | None = None,
+) -> Calibration:
+    """``calibration`` from rows already grouped by (probability bin, outcome), as SQL returns them.
+
+    Each group holds ``count`` rows with outcome 0 or 1, the sum of their probabilities and of their
+    squares; with y in {0, 1}, sum (p - y)^2 = sum p^2 - 2 y sum p + y n, so every figure is exact.
+    """
+    probability_bin = np.asarray(probability_bin, dtype=np.int64)
+    outcome, count = np.asarray(outcome, dtype=float), np.asarray(count, dtype=float)
+    sum_p, sum_p2 = np.asarray(sum_p, dtype=float), np.asarray(sum_p2, dtype=float)
+    total = int(count.sum())
+    if total == 0:
+        return Calibration(0, 0.0, 0.0, 0.0, 0.0, None, 0.0, [])
+    observed = float((count * outcome).sum() / total)
+    rate = observed if base_rate is None else base_rate
+    brier = float((sum_p2 - 2 * outcome * sum_p + outcome * count).sum() / total)
+    reference = float((count * (rate - outcome) ** 2).sum() / total)
+    reliability, ece = [], 0.0
+    for bin_index in range(bins):
+        mask = np.minimum(probability_bin, bins - 1) == bin_index
+        members = count[mask].sum()
+        if not members:
+            continue
+        mean_predicted = float(sum_p[mask].sum() / members)
+        mean_observed = float((count[mask] * outcome[mask]).sum() / members)
+        ece += members / total * abs(mean_predicted - mean_observed)
+        reliability.append(
+            {
+                "low": bin_index / bins,
+                "high": (bin_index + 1) / bins,
+                "count": int(members),
+                "predicted": mean_predicted,
+                "observed": mean_observed,
+            }
+        )
+    return Calibration(
+        count=total,
+        predicted=float(sum_p.sum() / total),
+        observed=observed,
+        brier=brier,
+        base_rate_brier=reference,
+        skill=1 - brier / reference if reference > 0 else None,
+        ece=float(ece),
+        reliability=reliability,
+    )
+
+
 # ---------------------------------------------------------------------------------------- backtest
 MODEL_METHODS = ("dealflow", "learned", "configured")
 BASELINE_METHODS = ("run_rate", "last_year")

@@ -122,6 +122,21 @@ class DateOrdinal(Func):
         return self.as_sql(compiler, connection, template="(%(expressions)s - DATE '0001-01-01' + 1)")
 
 
+class ProbabilityBin(Func):
+    """The calibration bin of a probability in 0..1: floor(p x 10), 1.0 falling into the last bin (9)."""
+
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # CAST truncates, which is floor for p >= 0.
+        return self.as_sql(compiler, connection, template="MIN(CAST(%(expressions)s * 10 AS INTEGER), 9)")
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="LEAST(CAST(FLOOR(%(expressions)s * 10) AS INTEGER), 9)"
+        )
+
+
 def _codes(field: str, values, default: int = -1) -> Case:
     """A text column as small integer codes (position in ``values``), so rows arrive as plain integers."""
     return Case(

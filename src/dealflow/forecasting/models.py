@@ -215,6 +215,31 @@ class SnapshotDeal(AppendOnlyModel):
         return f"{self.run_key} deal {self.deal_id}"
 
 
+class CalibrationSample(models.Model):
+    """The first snapshot row that saw a deal in a stage: calibration counts each deal once per stage.
+
+    Derived from SnapshotDeal at write time (``snapshot_take``); a snapshot taken later but dated earlier
+    (a backfill) replaces the sample, so it stays the earliest. The calibration table aggregates these
+    rows in SQL instead of reading every snapshot row (hundreds of thousands after a year of weeks).
+    """
+
+    deal = models.ForeignKey("deals.Deal", on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    stage = models.ForeignKey(
+        "deals.Stage", on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    as_of = models.DateTimeField()
+    configured_probability = models.FloatField()
+    p_win = models.FloatField()
+
+    class Meta:
+        ordering = ["deal_id", "stage_id"]
+        constraints = [models.UniqueConstraint(fields=["deal", "stage"], name="calibration_sample_unique")]
+        indexes = [models.Index(fields=["as_of"])]
+
+    def __str__(self) -> str:
+        return f"deal {self.deal_id} in stage {self.stage_id} at {self.as_of:%Y-%m-%d}"
+
+
 class ForecastFit(models.Model):
     """Fitted model parameters for one day, so the page does not refit on every request."""
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,13 +23,14 @@ from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.core.money import from_minor
 from dealflow.core.periods import Period, parse_period
-from dealflow.deals.models import Deal, DealStatus
+from dealflow.deals.models import Deal, DealStatus, Stage
 from dealflow.deals.selectors import base_currency
 from dealflow.forecasting import calculations as calc
 from dealflow.forecasting import engine
 from dealflow.forecasting.models import (
     BacktestRun,
     BacktestStatus,
+    CalibrationSample,
     CallKind,
     ForecastCall,
     ForecastSnapshot,
@@ -863,47 +864,64 @@ class StageCalibration:
 def forecast_calibration_for_user(*, user: User, since: dt.date | None = None) -> dict:
     """Per stage: predicted against observed win rates of deals seen in snapshots that have since closed.
 
-    Each deal counts once per stage: the first snapshot that saw it there. Brier scores for the configured
-    probability and for the model, the model's skill against the base rate and its calibration error.
+    Each deal counts once per stage: the first snapshot that saw it there (CalibrationSample), when that
+    snapshot is no older than ``since`` (default two years). Brier scores for the configured probability
+    and for the model, the model's skill against the base rate and its calibration error. Two grouped
+    queries whatever the number of snapshots: rows are summed in SQL by stage, outcome and bin.
     """
     since = since or clock.today() - dt.timedelta(days=730)
-    closed = Deal.objects.filter(owner_visibility_q(user=user)).exclude(status=DealStatus.OPEN)
-    rows = (
-        SnapshotDeal.objects.filter(as_of__date__gte=since, deal_id__in=closed.values("id"))
-        .order_by("deal_id", "stage_id", "as_of")
-        .values_list(
-            "deal_id",
-            "stage_id",
-            "stage__name",
-            "stage__order",
-            "configured_probability",
-            "p_win",
-            "deal__status",
+    samples = CalibrationSample.objects.filter(
+        owner_visibility_q(user=user, owner_field="deal__owner_id"),
+        as_of__gte=engine.midnight(since),
+        deal__status__in=[DealStatus.WON, DealStatus.LOST],
+    ).annotate(won=Case(When(deal__status=DealStatus.WON, then=Value(1)), default=Value(0)))
+    columns = ("stage", "won", "bin", "count", "sum_p", "sum_p2")
+    model_rows = np.array(
+        list(
+            samples.annotate(bin=engine.ProbabilityBin("p_win"))
+            .values("stage_id", "won", "bin")
+            .annotate(count=Count("*"), sum_p=Sum("p_win"), sum_p2=Sum(F("p_win") * F("p_win")))
+            .values_list(*("stage_id", *columns[1:]))
+        ),
+        dtype=np.float64,
+    ).reshape(-1, len(columns))
+    configured_rows = np.array(
+        list(
+            samples.annotate(bin=engine.ProbabilityBin("configured_probability"))
+            .values("stage_id", "won", "bin")
+            .annotate(
+                count=Count("*"),
+                sum_p=Sum("configured_probability"),
+                sum_p2=Sum(F("configured_probability") * F("configured_probability")),
+            )
+            .values_list(*("stage_id", *columns[1:]))
+        ),
+        dtype=np.float64,
+    ).reshape(-1, len(columns))
+
+    def grouped(rows: np.ndarray, mask=None, base_rate=None) -> calc.Calibration:
+        rows = rows if mask is None else rows[mask]
+        return calc.calibration_from_groups(
+            rows[:, 2], rows[:, 1], rows[:, 3], rows[:, 4], rows[:, 5], base_rate=base_rate
         )
-    )
-    seen: set[tuple[int, int]] = set()
-    per_stage: dict[int, list] = defaultdict(list)
-    names: dict[int, tuple[int, str]] = {}
-    for deal_id, stage_id, stage_name, stage_order, configured, p_win, status in rows.iterator(
-        chunk_size=5000
-    ):
-        if (deal_id, stage_id) in seen:
-            continue
-        seen.add((deal_id, stage_id))
-        names[stage_id] = (stage_order, stage_name)
-        per_stage[stage_id].append((configured, p_win, 1.0 if status == DealStatus.WON else 0.0))
-    all_rows = [row for values in per_stage.values() for row in values]
-    base_rate = float(np.mean([row[2] for row in all_rows])) if all_rows else None
+
+    overall_model = grouped(model_rows) if len(model_rows) else None
+    overall_configured = grouped(configured_rows) if len(configured_rows) else None
+    base_rate = overall_model.observed if overall_model else None
+    stage_ids = sorted({int(stage) for stage in model_rows[:, 0]})
+    names = {
+        stage_id: (order, name)
+        for stage_id, order, name in Stage.objects.filter(pk__in=stage_ids).values_list("id", "order", "name")
+    }
     stages = []
-    for stage_id in sorted(per_stage, key=lambda key: names[key]):
-        values = np.array(per_stage[stage_id])
-        model = calc.calibration(values[:, 1], values[:, 2], base_rate=base_rate)
-        configured_fit = calc.calibration(values[:, 0], values[:, 2], base_rate=base_rate)
+    for stage_id in sorted(stage_ids, key=lambda key: names.get(key, (0, ""))):
+        model = grouped(model_rows, model_rows[:, 0] == stage_id, base_rate)
+        configured_fit = grouped(configured_rows, configured_rows[:, 0] == stage_id, base_rate)
         stages.append(
             StageCalibration(
-                stage=names[stage_id][1],
-                count=len(values),
-                configured=float(values[:, 0].mean()),
+                stage=names.get(stage_id, (0, str(stage_id)))[1],
+                count=model.count,
+                configured=configured_fit.predicted,
                 predicted=model.predicted,
                 observed=model.observed,
                 brier_configured=configured_fit.brier,
@@ -912,11 +930,6 @@ def forecast_calibration_for_user(*, user: User, since: dt.date | None = None) -
                 ece_model=model.ece,
             )
         )
-    overall_model = overall_configured = None
-    if all_rows:
-        values = np.array(all_rows)
-        overall_model = calc.calibration(values[:, 1], values[:, 2])
-        overall_configured = calc.calibration(values[:, 0], values[:, 2])
     return {"stages": stages, "model": overall_model, "configured": overall_configured, "since": since}
 
 

@@ -238,3 +238,21 @@ def test_calibration_hand_worked():
     assert result.skill == pytest.approx(1 - 0.19 / 0.1875)
     # bins: 0.2 -> observed 0.5 (gap 0.3), 0.8 -> observed 1.0 (gap 0.2); ECE = 0.5 * 0.3 + 0.5 * 0.2
     assert result.ece == pytest.approx(0.25)
+
+
+def test_calibration_from_sql_groups_equals_calibration_of_the_rows():
+    rng = np.random.default_rng(4)
+    predicted = np.round(rng.uniform(0, 1, 5000), 5)
+    predicted[:7] = [0.0, 1.0, 0.1, 0.9, 0.99999, 0.5, 0.3]  # bin edges and the top bin
+    outcome = (rng.uniform(0, 1, 5000) < predicted).astype(float)
+    bins = np.minimum((predicted * 10).astype(int), 9)
+    keys = bins * 2 + outcome.astype(int)
+    groups = [(key // 2, key % 2, (keys == key).sum(), predicted[keys == key].sum(), (predicted[keys == key] ** 2).sum())
+              for key in np.unique(keys)]  # fmt: skip
+    grouped = calc.calibration_from_groups(*map(np.array, zip(*groups, strict=True)), base_rate=0.4)
+    direct = calc.calibration(predicted, outcome, base_rate=0.4)
+    for name in ("count", "predicted", "observed", "brier", "base_rate_brier", "skill", "ece"):
+        assert getattr(grouped, name) == pytest.approx(getattr(direct, name), rel=1e-9), name
+    assert len(grouped.reliability) == len(direct.reliability) == 10
+    for mine, theirs in zip(grouped.reliability, direct.reliability, strict=True):
+        assert mine == pytest.approx(theirs, rel=1e-9)

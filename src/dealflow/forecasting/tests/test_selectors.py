@@ -6,11 +6,12 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.http import Http404
+from django.utils import timezone
 
 from dealflow.deals import services as deal_services
 from dealflow.deals.tests.factories import DealFactory, stage_named
 from dealflow.forecasting import selectors, services
-from dealflow.forecasting.models import ForecastSnapshot, ScopeKind
+from dealflow.forecasting.models import ForecastSnapshot, ScopeKind, SnapshotDeal
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 16, 12, 0, tzinfo=dt.UTC)
@@ -144,3 +145,66 @@ def test_page_uses_yesterdays_fit_until_the_hourly_job_fits_today(two_deals, man
     with time_machine.travel(NOW + dt.timedelta(days=4), tick=False):
         # Older than STALE_FIT_DAYS: computed on the spot.
         assert selectors.forecast_for_user(user=manager).fitted_on == dt.date(2026, 11, 20)
+
+
+def test_calibration_hand_worked_once_per_deal_and_stage_and_only_visible_deals(rep, manager, outsider):
+    from dealflow.deals.tests.factories import lost_reason
+    from dealflow.forecasting.models import CalibrationSample
+
+    proposal, closing = stage_named("Proposal"), stage_named("Closing")
+    won_a, lost_b, won_c = (DealFactory(owner=rep) for _ in range(3))
+    hidden = DealFactory(owner=outsider)  # another team's: never counted for the manager
+    for deal in (won_a, won_c, hidden):
+        deal_services.deal_mark_won(deal=deal, by=deal.owner, schedule_follow_up=False)
+    deal_services.deal_mark_lost(deal=lost_b, reason=lost_reason(), by=rep)
+    open_deal = DealFactory(owner=rep)  # not closed yet: no outcome
+    seen = timezone.now() - dt.timedelta(days=30)
+    for deal, stage, configured, p_win in [
+        (won_a, proposal, 0.45, 0.8), (lost_b, proposal, 0.45, 0.3), (won_c, closing, 0.85, 0.9),
+        (hidden, proposal, 0.45, 0.1), (open_deal, proposal, 0.45, 0.5),
+    ]:  # fmt: skip
+        CalibrationSample.objects.create(deal=deal, stage=stage, as_of=seen, configured_probability=configured,
+                                         p_win=p_win)  # fmt: skip
+    result = selectors.forecast_calibration_for_user(user=manager)
+    assert [row.stage for row in result["stages"]] == ["Proposal", "Closing"]
+    first, second = result["stages"]
+    assert (first.count, second.count) == (2, 1)
+    assert first.observed == 0.5 and first.predicted == pytest.approx(0.55)  # (0.8 + 0.3) / 2
+    assert first.brier_model == pytest.approx(0.065)  # (0.2^2 + 0.3^2) / 2
+    assert first.brier_configured == pytest.approx(0.2525)  # (0.55^2 + 0.45^2) / 2
+    # Skill against the base rate of all three (2/3): reference ((1/3)^2 + (2/3)^2) / 2 = 5/18
+    assert first.skill_model == pytest.approx(1 - 0.065 / (5 / 18))
+    assert first.ece_model == pytest.approx(0.25)  # bins 0.8 (gap 0.2) and 0.3 (gap 0.3), half each
+    assert result["model"].brier == pytest.approx((0.04 + 0.09 + 0.01) / 3)
+    assert result["configured"].brier == pytest.approx((0.55**2 + 0.45**2 + 0.15**2) / 3)
+    outsider_view = selectors.forecast_calibration_for_user(user=outsider)
+    assert [row.count for row in outsider_view["stages"]] == [1]
+    assert selectors.forecast_calibration_for_user(user=manager, since=timezone.localdate())["stages"] == []
+
+
+def test_calibration_sample_is_the_earliest_snapshot_that_saw_the_deal_in_its_stage(pipeline_history):
+    from dealflow.forecasting.models import CalibrationSample
+
+    def assert_samples_are_the_first_rows() -> None:
+        pairs = set(SnapshotDeal.objects.values_list("deal_id", "stage_id"))
+        samples = {(deal, stage): as_of for deal, stage, as_of in
+                   CalibrationSample.objects.values_list("deal_id", "stage_id", "as_of")}  # fmt: skip
+        assert set(samples) == pairs and len(samples) == CalibrationSample.objects.count()
+        for (deal_id, stage_id), as_of in samples.items():
+            first = SnapshotDeal.objects.filter(deal_id=deal_id, stage_id=stage_id).order_by("as_of").first()
+            assert first is not None and first.as_of == as_of
+
+    now = timezone.now()
+    services.snapshot_take(origin="test", at=now - dt.timedelta(days=10), draws=100)
+    assert_samples_are_the_first_rows()
+    services.snapshot_take(
+        origin="test", at=now - dt.timedelta(days=3), draws=100
+    )  # later: kept as they were
+    assert_samples_are_the_first_rows()
+    earliest = now - dt.timedelta(days=20)
+    services.snapshot_take(origin="test", at=earliest, draws=100)  # a backfill dated earlier replaces them
+    assert_samples_are_the_first_rows()
+    assert (
+        CalibrationSample.objects.filter(as_of=earliest).count()
+        == SnapshotDeal.objects.filter(as_of=earliest).count()
+    )
