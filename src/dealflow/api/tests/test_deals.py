@@ -295,7 +295,9 @@ def test_the_list_reads_a_fixed_number_of_queries(api_as, rep, django_assert_max
     for number in range(3, 20):
         DealFactory(owner=rep, title=f"Deal {number}")
     assert count_queries(20) == few  # no query per deal (N+1)
-    with django_assert_max_num_queries(6):  # session, user, roles, rate limit, count, page
+    # session, user, roles, rate limit, count, page, and the page's stages, pipelines, sources and lost
+    # reasons (prefetched: joined, PostgreSQL spent 16 ms planning the eight-table query)
+    with django_assert_max_num_queries(10):
         api.get("/deals", limit=20)
 
 
