@@ -285,11 +285,6 @@ def _differences(expected: dict, actual: dict) -> list[str]:
 
 
 def _sql(vendor: str) -> dict[str, str]:
-    month = (
-        "CAST(date_trunc('month', created_on) AS date)"
-        if vendor == "postgresql"
-        else "substr(created_on, 1, 7) || '-01'"
-    )
     return {
         "pipeline": 'SELECT id, name FROM deals_pipeline WHERE is_active ORDER BY is_default DESC, "order", id LIMIT 1',
         "stages": 'SELECT id, name, "order", kind, is_active, forecast_category, rotting_days FROM deals_stage WHERE pipeline_id = %s ORDER BY "order", id',
@@ -305,30 +300,30 @@ def _sql(vendor: str) -> dict[str, str]:
             "SUM(lost), SUM(lost_amount_base_minor), SUM(lead_deals), SUM(lead_won) FROM deals_dealmonthlytotals "
             "WHERE month < %s GROUP BY owner_id, month"
         ),
-        "leads": f"SELECT source_id, {month} AS month, COUNT(*) FROM deals_lead WHERE created_on >= %s AND created_on < %s GROUP BY 1, 2",
+        "leads": "SELECT created_on, source_id, COUNT(*) FROM deals_lead WHERE created_on >= %s AND created_on < %s GROUP BY 1, 2",
         "leads_owner": "SELECT owner_id, COUNT(*) FROM deals_lead WHERE created_on >= %s AND created_on < %s GROUP BY owner_id",
         "median": "SELECT {column} FROM deals_dealfact WHERE closed_on >= %s AND closed_on < %s AND status = 'won' AND {column} IS NOT NULL ORDER BY {column} LIMIT %s OFFSET %s",
         "reach": (
-            "SELECT CASE WHEN created_on >= %s THEN 1 ELSE 0 END, furthest_stage_id, status, currency, COUNT(*), "
-            "SUM(amount_minor), SUM(amount_base_minor) FROM deals_dealfact WHERE pipeline_id = %s AND created_on >= %s "
+            "SELECT created_on, furthest_stage_id, status, currency, COUNT(*), SUM(amount_minor), "
+            "SUM(amount_base_minor) FROM deals_dealfact WHERE pipeline_id = %s AND created_on >= %s "
             "AND created_on < %s GROUP BY 1, 2, 3, 4"
         ),
         "survival": (
-            "SELECT CASE WHEN entered_on >= %s THEN 1 ELSE 0 END, stage_id, days, CASE WHEN days IS NULL THEN entered_on END, "
-            "COUNT(*) FROM deals_stayfact WHERE pipeline_id = %s AND entered_on >= %s AND entered_on < %s GROUP BY 1, 2, 3, 4"
+            "SELECT entered_on, stage_id, days, COUNT(*) FROM deals_stayfact WHERE pipeline_id = %s "
+            "AND entered_on >= %s AND entered_on < %s GROUP BY 1, 2, 3"
         ),
         "benchmark": (
-            "SELECT stage_id, days, COUNT(*) FROM deals_stayfact WHERE deal_status = 'won' AND exited_on >= %s "
-            "AND exited_on < %s AND pipeline_id = %s AND days IS NOT NULL GROUP BY stage_id, days"
+            "SELECT exited_on, stage_id, days, COUNT(*) FROM deals_stayfact WHERE pipeline_id = %s "
+            "AND exited_on >= %s AND exited_on < %s AND deal_status = 'won' AND days IS NOT NULL GROUP BY 1, 2, 3"
         ),
         "open": "SELECT stage_id, currency, COUNT(*), SUM(amount_minor) FROM deals_dealfact WHERE status = 'open' AND pipeline_id = %s GROUP BY 1, 2",
         "exits": (
-            "SELECT stage_id, next_stage_id, exit_kind, COUNT(*) FROM deals_stayfact WHERE exited_on >= %s AND exited_on < %s "
-            "AND pipeline_id = %s GROUP BY 1, 2, 3"
+            "SELECT exited_on, stage_id, next_stage_id, exit_kind, COUNT(*) FROM deals_stayfact WHERE pipeline_id = %s "
+            "AND exited_on >= %s AND exited_on < %s GROUP BY 1, 2, 3, 4"
         ),
         "entries": (
-            "SELECT entry_kind, stage_id, COUNT(*) FROM deals_stayfact WHERE entered_on >= %s AND entered_on < %s "
-            "AND pipeline_id = %s AND entry_kind IN ('created', 'reopened') GROUP BY 1, 2"
+            "SELECT entered_on, stage_id, days, entry_kind, COUNT(*) FROM deals_stayfact WHERE pipeline_id = %s "
+            "AND entered_on >= %s AND entered_on < %s AND entry_kind IN ('created', 'reopened') GROUP BY 1, 2, 3, 4"
         ),
         "stale": "SELECT stage_id, currency, COUNT(*), SUM(amount_minor) FROM deals_deal WHERE status = 'open' AND ({stale}) GROUP BY 1, 2",
         "stale_list": (
@@ -385,8 +380,8 @@ def hand_written(connection, period) -> dict[str, Any]:
             for index, value in enumerate(values):
                 cells[index] += int(value or 0)
         leads_month: dict[dt.date, int] = defaultdict(int)
-        for _source, month, count in leads:
-            leads_month[_date(month)] += count
+        for day, _source, count in leads:
+            leads_month[_date(day).replace(day=1)] += count
 
         def totals(start: dt.date, end: dt.date) -> list[int]:
             summed = [0] * 10
@@ -438,14 +433,16 @@ def hand_written(connection, period) -> dict[str, Any]:
         reach_amount: dict[int, int] = defaultdict(int)
         won_count = {1: 0, 0: 0}
         won_amount_funnel = 0
-        for is_current, furthest, status, currency, count, amount, base in rows(
-            sql["reach"], [period.start, pipeline_id, previous.start, period.end]
+        cohort: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for day, furthest, status, currency, count, amount, base in rows(
+            sql["reach"], [pipeline_id, previous.start, period.end]
         ):
-            value = (
-                (rates.to_base_minor(int(amount or 0), currency, today) or 0)
-                if status == "open"
-                else int(base or 0)
-            )
+            group = cohort[(int(_date(day) >= period.start), furthest, status, currency)]
+            group[0] += count
+            group[1] += int(amount or 0)
+            group[2] += int(base or 0)
+        for (is_current, furthest, status, currency), (count, amount, base) in cohort.items():
+            value = (rates.to_base_minor(amount, currency, today) or 0) if status == "open" else base
             stage = by_id.get(furthest)
             order = None if status == "won" else (stage[2] if stage and stage[3] == "open" else active[0][2])
             if status == "won":
@@ -463,19 +460,18 @@ def hand_written(connection, period) -> dict[str, Any]:
         ]
         funnel.append(("Won", won_count[1], str(rates.money(won_amount_funnel))))
         survival: dict[tuple, tuple[dict, dict]] = defaultdict(lambda: (defaultdict(int), defaultdict(int)))
-        for is_current, stage_id, days, open_since, count in rows(
-            sql["survival"], [period.start, pipeline_id, previous.start, period.end]
-        ):
-            finished, still_open = survival[(is_current, stage_id)]
+        for day, stage_id, days, count in rows(sql["survival"], [pipeline_id, previous.start, period.end]):
+            entered_on = _date(day)
+            finished, still_open = survival[(int(entered_on >= period.start), stage_id)]
             if days is not None:
                 finished[days] += count
             else:
-                still_open[max(0, (today - _date(open_since)).days)] += count
-        benchmark: dict[int, dict[int, int]] = defaultdict(dict)
-        for stage_id, days, count in rows(
-            sql["benchmark"], [period.end - dt.timedelta(days=365), period.end, pipeline_id]
+                still_open[max(0, (today - entered_on).days)] += count
+        benchmark: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for _day, stage_id, days, count in rows(
+            sql["benchmark"], [pipeline_id, period.end - dt.timedelta(days=365), period.end]
         ):
-            benchmark[stage_id][days] = count
+            benchmark[stage_id][days] += count
         waiting = dict.fromkeys(by_id, 0)
         for stage_id, _currency, count, _amount in rows(sql["open"], [pipeline_id]):
             waiting[stage_id] = waiting.get(stage_id, 0) + count
@@ -493,12 +489,17 @@ def hand_written(connection, period) -> dict[str, Any]:
                  waiting.get(stage[0], 0))
             )  # fmt: skip
         keys = {stage[0]: f"stage-{stage[0]}" for stage in stages}
-        flow = []
-        for kind, stage_id, count in rows(sql["entries"], [period.start, period.end, pipeline_id]):
-            flow.append((kind, keys[stage_id], kind, count))
-        for stage_id, next_id, kind, count in rows(sql["exits"], [period.start, period.end, pipeline_id]):
+        flows: dict[tuple, int] = defaultdict(int)
+        for _day, stage_id, _days, kind, count in rows(
+            sql["entries"], [pipeline_id, period.start, period.end]
+        ):
+            flows[(kind, keys[stage_id], kind)] += count
+        for _day, stage_id, next_id, kind, count in rows(
+            sql["exits"], [pipeline_id, period.start, period.end]
+        ):
             target = kind if kind in ("won", "lost") else keys.get(next_id)
-            flow.append((keys[stage_id], target, kind, count))
+            flows[(keys[stage_id], target, kind)] += count
+        flow = [(*key, count) for key, count in flows.items()]
         # Attention.
         stale_terms, stale_params = [], []
         moment = connection.ops.adapt_datetimefield_value

@@ -157,7 +157,8 @@ class Lead(BaseModel):
             models.Index(fields=["external_source", "external_id"]),
             models.Index(fields=["owner", "status"]),
             # Lead conversion counts leads per period from this index alone (metrics).
-            models.Index(fields=["created_on", "owner", "team", "source"], name="lead_created_metrics"),
+            # (created_on, source) first: SQLite groups leads per day and source in index order, no sort.
+            models.Index(fields=["created_on", "source", "owner", "team"], name="lead_created_by_source"),
         ]
 
     def __str__(self) -> str:
@@ -504,18 +505,18 @@ class DealFact(models.Model):
             ),
             models.Index(
                 fields=[
-                    "created_on",
                     "pipeline",
+                    "created_on",
                     "furthest_stage",
                     "status",
+                    "currency",
                     "owner",
                     "team",
                     "source",
-                    "currency",
                     "amount_minor",
                     "amount_base_minor",
                 ],
-                name="dealfact_created",
+                name="dealfact_cohort",
             ),
             models.Index(
                 fields=[
@@ -530,7 +531,6 @@ class DealFact(models.Model):
             ),
             models.Index(
                 fields=[
-                    "status",
                     "pipeline",
                     "stage",
                     "owner",
@@ -541,7 +541,8 @@ class DealFact(models.Model):
                     "currency",
                     "amount_minor",
                 ],
-                name="dealfact_open_deals",
+                condition=Q(status="open"),
+                name="dealfact_open_only",
             ),
         ]
 
@@ -601,34 +602,17 @@ class StayFact(models.Model):
     class Meta:
         indexes = [
             models.Index(
-                fields=[
-                    "entered_on",
-                    "pipeline",
-                    "stage",
-                    "days",
-                    "entry_kind",
-                    "owner",
-                    "team",
-                    "source",
-                ],
-                name="stayfact_entered",
+                fields=["pipeline", "entered_on", "stage", "days", "entry_kind", "owner", "team", "source"],
+                name="stayfact_by_entry",
             ),
             models.Index(
-                fields=[
-                    "exited_on",
-                    "pipeline",
-                    "stage",
-                    "next_stage",
-                    "exit_kind",
-                    "owner",
-                    "team",
-                    "source",
-                ],
-                name="stayfact_exited",
+                fields=["pipeline", "exited_on", "stage", "next_stage", "exit_kind", "owner", "team", "source"],
+                name="stayfact_by_exit",
             ),
             models.Index(
-                fields=["deal_status", "exited_on", "pipeline", "stage", "days"],
-                name="stayfact_won_benchmark",
+                fields=["pipeline", "exited_on", "stage", "days", "owner", "team", "source"],
+                condition=Q(deal_status="won"),
+                name="stayfact_won_only",
             ),
         ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass
@@ -58,8 +59,28 @@ class Reach:
     amount_all: int
 
 
+def _cohort_rows(scope: MetricScope) -> list[dict]:
+    """Deals created in the period or the previous one, in the funnel's pipeline, counted per creation
+    day, furthest stage, status and currency (cached). Grouping by day first follows the index order, so
+    SQLite streams the groups instead of sorting the rows; Python adds the days up."""
+    key = ("cohort",)
+    if key not in scope.cache:
+        scope.cache[key] = list(
+            DealFact.objects.filter(
+                scope.deal_q(),
+                pipeline_id=scope.pipeline_id,
+                created_on__gte=min(scope.previous.start, scope.period.start),
+                created_on__lt=scope.period.end,
+            )
+            .values("created_on", "furthest_stage_id", "status", "currency")
+            .annotate(count=Count("*"), amount=Sum("amount_minor"), base=Sum("amount_base_minor"))
+            .order_by()
+        )
+    return scope.cache[key]
+
+
 def stage_reach(scope: MetricScope, period: Period) -> Reach:
-    """Deals created in ``period`` in the funnel's pipeline, by the furthest stage each reached (cached).
+    """Deals created in ``period`` (this one or the previous) by the furthest stage each reached (cached).
 
     A deal reached a stage when its furthest stage lies at or beyond it (skipped stages count as passed);
     a won deal reached every stage. Open deals' amounts count at today's rate, closed ones at their close.
@@ -71,17 +92,13 @@ def stage_reach(scope: MetricScope, period: Period) -> Reach:
     by_id = {stage.pk: stage for stage in stages}
     active = [stage for stage in stages if stage.kind == StageKind.OPEN and stage.is_active]
     rates = scope.rates
-    rows = (
-        DealFact.objects.filter(
-            scope.deal_q(),
-            pipeline_id=scope.pipeline_id,
-            created_on__gte=period.start,
-            created_on__lt=period.end,
-        )
-        .values("furthest_stage_id", "status", "currency")
-        .annotate(count=Count("*"), amount=Sum("amount_minor"), base=Sum("amount_base_minor"))
-        .order_by()
-    )
+    groups: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in _cohort_rows(scope):
+        if period.start <= _as_date(row["created_on"]) < period.end:
+            group = groups[(row["furthest_stage_id"], row["status"], row["currency"])]
+            group[0] += row["count"]
+            group[1] += int(row["amount"] or 0)
+            group[2] += int(row["base"] or 0)
     reach = Reach(
         stages=active,
         reached=defaultdict(int),
@@ -93,27 +110,30 @@ def stage_reach(scope: MetricScope, period: Period) -> Reach:
         amount_all=0,
     )
     first_order = active[0].order if active else 0
-    for row in rows:
-        if row["status"] == DealStatus.OPEN:
-            value = rates.to_base_minor(int(row["amount"] or 0), row["currency"], scope.today) or 0
-        else:
-            value = int(row["base"] or 0)
-        reach.deals += row["count"]
+    for (furthest_id, status, currency), (count, amount, base) in groups.items():
+        value = (
+            (rates.to_base_minor(amount, currency, scope.today) or 0) if status == DealStatus.OPEN else base
+        )
+        reach.deals += count
         reach.amount_all += value
-        furthest = by_id.get(row["furthest_stage_id"])
-        if row["status"] == DealStatus.WON:
+        furthest = by_id.get(furthest_id)
+        if status == DealStatus.WON:
             furthest_order = None  # past every stage
-            reach.won += row["count"]
+            reach.won += count
             reach.won_amount += value
         else:
-            reach.lost += row["count"] if row["status"] == DealStatus.LOST else 0
+            reach.lost += count if status == DealStatus.LOST else 0
             furthest_order = furthest.order if furthest and furthest.kind == StageKind.OPEN else first_order
         for stage in active:
             if furthest_order is None or furthest_order >= stage.order:
-                reach.reached[stage.pk] += row["count"]
+                reach.reached[stage.pk] += count
                 reach.amount[stage.pk] += value
     scope.cache[key] = reach
     return reach
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def _segment(stage: Stage, index: int) -> str:

@@ -24,7 +24,7 @@ from dealflow.deals.models import DealFact, DealMonthlyTotals, DealStatus, Lead,
 from dealflow.deals.selectors import base_currency
 from dealflow.metrics import calculations as calc
 from dealflow.metrics.selectors.scope import MetricScope
-from dealflow.metrics.selectors.sql import MonthStart, count_if, medians
+from dealflow.metrics.selectors.sql import count_if, medians
 
 TREND_MONTHS = 24
 # group name -> (DealFact / DealMonthlyTotals / Lead column, DealFact column of the lead)
@@ -221,15 +221,22 @@ def _monthly_leads(scope: MetricScope) -> dict[tuple, int]:
     key = ("monthly_leads",)
     if key not in scope.cache:
         start = min(scope.trend_months(TREND_MONTHS)[0], scope.previous.start)
+        # Per day and source, the order of the index: SQLite streams the groups instead of sorting.
         rows = (
             Lead.objects.filter(scope.lead_q(), created_on__gte=start, created_on__lt=scope.trend_until)
-            .annotate(month=MonthStart("created_on"))
-            .values("source_id", "month")
+            .values("created_on", "source_id")
             .annotate(count=Count("*"))
             .order_by()
         )
-        scope.cache[key] = {(row["source_id"], row["month"]): row["count"] for row in rows}
+        counts: dict[tuple, int] = defaultdict(int)
+        for row in rows:
+            counts[(row["source_id"], _month_of(row["created_on"]))] += row["count"]
+        scope.cache[key] = dict(counts)
     return scope.cache[key]
+
+
+def _month_of(day: dt.date | str) -> dt.date:
+    return (day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day))).replace(day=1)
 
 
 def _whole_month_totals(scope: MetricScope, periods: list[Period], group: str) -> dict[tuple, Totals]:

@@ -1,7 +1,8 @@
 """SQL building blocks that must give the same numbers on SQLite and PostgreSQL, and run fast on both.
 
-Django evaluates date functions such as TruncMonth on SQLite in Python, row by row (GUIDE.md); these
-expressions stay in SQL on both engines instead.
+No date functions: Django evaluates them on SQLite in Python, row by row (GUIDE.md). Selectors group by
+the stored date itself (the leading column of the index, so SQLite streams the groups) and bucket days
+into months in Python.
 """
 
 from __future__ import annotations
@@ -9,29 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, DateField, F, Func, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
 
 from dealflow.metrics.calculations import median_of_middle
-
-
-class MonthStart(Func):
-    """The first day of a date's month, computed by the database itself on both engines."""
-
-    output_field = DateField()
-
-    def as_sql(self, compiler, connection, **extra_context):  # pragma: no cover - per-vendor below
-        raise NotImplementedError(connection.vendor)
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        return self.as_sql_template(
-            compiler, connection, "CAST(date_trunc('month', %(expressions)s) AS date)"
-        )
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql_template(compiler, connection, "(substr(%(expressions)s, 1, 7) || '-01')")
-
-    def as_sql_template(self, compiler, connection, template: str):
-        return Func.as_sql(self, compiler, connection, template=template)
 
 
 def count_if(condition: Q) -> Sum:

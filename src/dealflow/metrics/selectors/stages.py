@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Case, Count, DateField, F, IntegerField, Sum, Value, When
+from django.db.models import Count, Sum
 from django.utils.translation import gettext as _
 
 from dealflow.deals.models import DealFact, DealStatus, SpellExit, StageKind, StayFact
@@ -77,22 +77,13 @@ def _stays(scope: MetricScope):
 
 def _survival_counts(scope: MetricScope) -> dict[tuple, dict[str, dict[int, int]]]:
     """Stays that began in the period or the previous one: per (period, stage) the days finished stays
-    took and the ages of open ones, in calendar days."""
+    took and the ages of open ones, in calendar days. Counted per entry day first, the index's order, so
+    SQLite streams the groups instead of sorting the stays."""
     current, previous = scope.period, scope.previous
     rows = (
         _stays(scope)
         .filter(entered_on__gte=min(previous.start, current.start), entered_on__lt=current.end)
-        .annotate(
-            is_current=Case(
-                When(entered_on__gte=current.start, then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            ),
-            open_since=Case(
-                When(days__isnull=True, then=F("entered_on")), default=None, output_field=DateField()
-            ),
-        )
-        .values("is_current", "stage_id", "days", "open_since")
+        .values("entered_on", "stage_id", "days")
         .annotate(count=Count("*"))
         .order_by()
     )
@@ -100,13 +91,13 @@ def _survival_counts(scope: MetricScope) -> dict[tuple, dict[str, dict[int, int]
         lambda: {"finished": defaultdict(int), "open": defaultdict(int)}
     )
     for row in rows:
-        period_key = current.key if row["is_current"] else previous.key
+        entered_on = _as_date(row["entered_on"])
+        period_key = current.key if entered_on >= current.start else previous.key
         counts = result[(period_key, row["stage_id"])]
         if row["days"] is not None:
             counts["finished"][row["days"]] += row["count"]
         else:
-            age = max(0, (scope.today - _as_date(row["open_since"])).days)
-            counts["open"][age] += row["count"]
+            counts["open"][max(0, (scope.today - entered_on).days)] += row["count"]
     return result
 
 
@@ -123,15 +114,15 @@ def _won_benchmark(scope: MetricScope) -> dict[int, dict[int, int]]:
             deal_status=DealStatus.WON,
             exited_on__gte=end - dt.timedelta(days=BENCHMARK_DAYS),
             exited_on__lt=end,
+            days__isnull=False,
         )
-        .values("stage_id", "days")
+        .values("exited_on", "stage_id", "days")
         .annotate(count=Count("*"))
         .order_by()
     )
-    result: dict[int, dict[int, int]] = defaultdict(dict)
+    result: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
-        if row["days"] is not None:
-            result[row["stage_id"]][row["days"]] = row["count"]
+        result[row["stage_id"]][row["days"]] += row["count"]
     return result
 
 
@@ -278,22 +269,27 @@ def stage_flow(*, scope: MetricScope) -> Flow:
     """Movements between stages in the period (forward, back, won, lost) plus new and reopened deals."""
     period = scope.period
     stages = [stage for stage in scope.stages if stage.kind == StageKind.OPEN]
-    exits = (
+    # Counted per day first (the index's order), then added up here: see _survival_counts.
+    exits: dict[tuple, int] = defaultdict(int)
+    for row in (
         _stays(scope)
         .filter(exited_on__gte=period.start, exited_on__lt=period.end)
-        .values("stage_id", "next_stage_id", "exit_kind")
+        .values("exited_on", "stage_id", "next_stage_id", "exit_kind")
         .annotate(count=Count("*"))
         .order_by()
-    )
-    entries = (
+    ):
+        exits[(row["stage_id"], row["next_stage_id"], row["exit_kind"])] += row["count"]
+    entries: dict[tuple, int] = defaultdict(int)
+    for row in (
         _stays(scope)
         .filter(
             entered_on__gte=period.start, entered_on__lt=period.end, entry_kind__in=["created", "reopened"]
         )
-        .values("entry_kind", "stage_id")
+        .values("entered_on", "stage_id", "days", "entry_kind")
         .annotate(count=Count("*"))
         .order_by()
-    )
+    ):
+        entries[(row["entry_kind"], row["stage_id"])] += row["count"]
     nodes = [FlowNode("created", _("New deals")), FlowNode("reopened", _("Reopened"))]
     index = {"created": 0, "reopened": 1}
     for stage in stages:
@@ -303,18 +299,18 @@ def stage_flow(*, scope: MetricScope) -> Flow:
         index[key] = len(nodes)
         nodes.append(FlowNode(key, label))
     links: list[FlowLink] = []
-    for row in entries:
-        target = index.get(f"stage-{row['stage_id']}")
+    for (entry_kind, stage_id), count in entries.items():
+        target = index.get(f"stage-{stage_id}")
         if target is not None:
-            links.append(FlowLink(index[row["entry_kind"]], target, row["count"], row["entry_kind"]))
-    for row in exits:
-        source = index.get(f"stage-{row['stage_id']}")
-        if row["exit_kind"] in (SpellExit.WON, SpellExit.LOST):
-            target = index[row["exit_kind"]]
+            links.append(FlowLink(index[entry_kind], target, count, entry_kind))
+    for (stage_id, next_stage_id, exit_kind), count in exits.items():
+        source = index.get(f"stage-{stage_id}")
+        if exit_kind in (SpellExit.WON, SpellExit.LOST):
+            target = index[exit_kind]
         else:
-            target = index.get(f"stage-{row['next_stage_id']}")
+            target = index.get(f"stage-{next_stage_id}")
         if source is not None and target is not None:
-            links.append(FlowLink(source, target, row["count"], row["exit_kind"]))
+            links.append(FlowLink(source, target, count, exit_kind))
     links.sort(key=lambda link: (link.source, link.target, link.kind))
     used = {link.source for link in links} | {link.target for link in links}
     keep = [position for position in range(len(nodes)) if position in used]
