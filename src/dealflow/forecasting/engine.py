@@ -423,6 +423,25 @@ def fit_for_today(*, kind: str, allow_stale: bool = False) -> calc.Fit:
     return result
 
 
+def daily_result_get(*, key: str) -> dict | None:
+    """A result computed earlier today and kept under ``key`` (see ``daily_result_put``), or None."""
+    return (
+        ForecastFit.objects.filter(as_of_on=clock.today(), data_key=key[:80])
+        .order_by("-id")
+        .values_list("params", flat=True)
+        .first()
+    )
+
+
+def daily_result_put(*, key: str, value: dict) -> dict:
+    """Keep a result for the rest of today (the table also holds the day's fits; a week is kept)."""
+    value = _json_safe(value)
+    ForecastFit.objects.create(
+        as_of_on=clock.today(), data_key=key[:80], params=value, created_at=clock.now()
+    )
+    return value
+
+
 def fit_is_current(*, kind: str) -> bool:
     """Whether today's fit of ``kind`` is stored."""
     return ForecastFit.objects.filter(as_of_on=clock.today(), data_key=f"{FIT_VERSION}:{kind}").exists()

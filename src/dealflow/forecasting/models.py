@@ -241,7 +241,8 @@ class CalibrationSample(models.Model):
 
 
 class ForecastFit(models.Model):
-    """Fitted model parameters for one day, so the page does not refit on every request."""
+    """Fitted model parameters for one day, so the page does not refit on every request; also other
+    once-a-day results under their own key (the calibration table per set of visible owners)."""
 
     as_of_on = models.DateField()
     data_key = models.CharField(max_length=80)  # changes when the closed history changes

@@ -6,13 +6,12 @@ from django.db import migrations, models
 # One sample per (deal, stage): the earliest snapshot row (by as_of, then id) that saw the deal there.
 BACKFILL = """
 INSERT INTO forecasting_calibrationsample (deal_id, stage_id, as_of, configured_probability, p_win)
-SELECT candidate.deal_id, candidate.stage_id, candidate.as_of, candidate.configured_probability, candidate.p_win
-FROM forecasting_snapshotdeal AS candidate
-WHERE NOT EXISTS (
-    SELECT 1 FROM forecasting_snapshotdeal AS earlier
-    WHERE earlier.deal_id = candidate.deal_id AND earlier.stage_id = candidate.stage_id
-      AND (earlier.as_of < candidate.as_of OR (earlier.as_of = candidate.as_of AND earlier.id < candidate.id))
-)
+SELECT deal_id, stage_id, as_of, configured_probability, p_win FROM (
+    SELECT deal_id, stage_id, as_of, configured_probability, p_win,
+           ROW_NUMBER() OVER (PARTITION BY deal_id, stage_id ORDER BY as_of, id) AS position
+    FROM forecasting_snapshotdeal
+) AS ranked
+WHERE position = 1
 """
 
 

@@ -147,39 +147,49 @@ def test_page_uses_yesterdays_fit_until_the_hourly_job_fits_today(two_deals, man
         assert selectors.forecast_for_user(user=manager).fitted_on == dt.date(2026, 11, 20)
 
 
-def test_calibration_hand_worked_once_per_deal_and_stage_and_only_visible_deals(rep, manager, outsider):
+def test_calibration_hand_worked_once_per_deal_and_stage_and_only_visible_deals(
+    rep, manager, outsider, django_assert_max_num_queries
+):
     from dealflow.deals.tests.factories import lost_reason
     from dealflow.forecasting.models import CalibrationSample
 
     proposal, closing = stage_named("Proposal"), stage_named("Closing")
-    won_a, lost_b, won_c = (DealFactory(owner=rep) for _ in range(3))
-    hidden = DealFactory(owner=outsider)  # another team's: never counted for the manager
-    for deal in (won_a, won_c, hidden):
-        deal_services.deal_mark_won(deal=deal, by=deal.owner, schedule_follow_up=False)
-    deal_services.deal_mark_lost(deal=lost_b, reason=lost_reason(), by=rep)
-    open_deal = DealFactory(owner=rep)  # not closed yet: no outcome
-    seen = timezone.now() - dt.timedelta(days=30)
+    with time_machine.travel(NOW - dt.timedelta(days=2), tick=False):
+        won_a, lost_b, won_c = (DealFactory(owner=rep) for _ in range(3))
+        hidden = DealFactory(owner=outsider)  # another team's: never counted for the manager
+        for deal in (won_a, won_c, hidden):
+            deal_services.deal_mark_won(deal=deal, by=deal.owner, schedule_follow_up=False)
+        deal_services.deal_mark_lost(deal=lost_b, reason=lost_reason(), by=rep)
+        open_deal = DealFactory(owner=rep)  # not closed: no outcome yet
+    seen = NOW - dt.timedelta(days=30)
     for deal, stage, configured, p_win in [
         (won_a, proposal, 0.45, 0.8), (lost_b, proposal, 0.45, 0.3), (won_c, closing, 0.85, 0.9),
         (hidden, proposal, 0.45, 0.1), (open_deal, proposal, 0.45, 0.5),
     ]:  # fmt: skip
         CalibrationSample.objects.create(deal=deal, stage=stage, as_of=seen, configured_probability=configured,
                                          p_win=p_win)  # fmt: skip
-    result = selectors.forecast_calibration_for_user(user=manager)
-    assert [row.stage for row in result["stages"]] == ["Proposal", "Closing"]
-    first, second = result["stages"]
-    assert (first.count, second.count) == (2, 1)
-    assert first.observed == 0.5 and first.predicted == pytest.approx(0.55)  # (0.8 + 0.3) / 2
-    assert first.brier_model == pytest.approx(0.065)  # (0.2^2 + 0.3^2) / 2
-    assert first.brier_configured == pytest.approx(0.2525)  # (0.55^2 + 0.45^2) / 2
-    # Skill against the base rate of all three (2/3): reference ((1/3)^2 + (2/3)^2) / 2 = 5/18
-    assert first.skill_model == pytest.approx(1 - 0.065 / (5 / 18))
-    assert first.ece_model == pytest.approx(0.25)  # bins 0.8 (gap 0.2) and 0.3 (gap 0.3), half each
-    assert result["model"].brier == pytest.approx((0.04 + 0.09 + 0.01) / 3)
-    assert result["configured"].brier == pytest.approx((0.55**2 + 0.45**2 + 0.15**2) / 3)
-    outsider_view = selectors.forecast_calibration_for_user(user=outsider)
-    assert [row.count for row in outsider_view["stages"]] == [1]
-    assert selectors.forecast_calibration_for_user(user=manager, since=timezone.localdate())["stages"] == []
+    with time_machine.travel(NOW, tick=False):
+        result = selectors.forecast_calibration_for_user(user=manager)
+        assert [row.stage for row in result["stages"]] == ["Proposal", "Closing"]
+        first, second = result["stages"]
+        assert (first.count, second.count) == (2, 1)
+        assert first.observed == 0.5 and first.predicted == pytest.approx(0.55)  # (0.8 + 0.3) / 2
+        assert first.configured == pytest.approx(0.45)
+        assert first.brier_model == pytest.approx(0.065)  # (0.2^2 + 0.3^2) / 2
+        assert first.brier_configured == pytest.approx(0.2525)  # (0.55^2 + 0.45^2) / 2
+        # Skill against the base rate of all three (2/3): reference ((1/3)^2 + (2/3)^2) / 2 = 5/18
+        assert first.skill_model == pytest.approx(1 - 0.065 / (5 / 18))
+        assert first.ece_model == pytest.approx(0.25)  # bins 0.8 (gap 0.2) and 0.3 (gap 0.3), half each
+        assert result["model"].brier == pytest.approx((0.04 + 0.09 + 0.01) / 3)
+        assert result["configured"].brier == pytest.approx((0.55**2 + 0.45**2 + 0.15**2) / 3)
+        assert [row.count for row in selectors.forecast_calibration_for_user(user=outsider)["stages"]] == [1]
+        assert selectors.forecast_calibration_for_user(user=manager, since=NOW.date())["stages"] == []
+        # Kept for the day: a deal closed today counts from tomorrow, and the table is not recomputed.
+        deal_services.deal_mark_won(deal=open_deal, by=rep, schedule_follow_up=False)
+        with django_assert_max_num_queries(3):  # access scope, memberships, the stored table
+            assert selectors.forecast_calibration_for_user(user=manager)["stages"][0].count == 2
+    with time_machine.travel(NOW + dt.timedelta(days=1), tick=False):
+        assert selectors.forecast_calibration_for_user(user=manager)["stages"][0].count == 3
 
 
 def test_calibration_sample_is_the_earliest_snapshot_that_saw_the_deal_in_its_stage(pipeline_history):
