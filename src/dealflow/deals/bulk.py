@@ -449,8 +449,11 @@ class BulkWriter:
 
     def _indexes_restore(self) -> None:
         with self.connection.cursor() as cursor:
-            if self._deferred_indexes and self.is_postgres:
-                cursor.execute("SET maintenance_work_mem = '256MB'")
+            if self._deferred_indexes:
+                # Sort in memory, and on SQLite let the sorter use a second core.
+                cursor.execute(
+                    "SET maintenance_work_mem = '256MB'" if self.is_postgres else "PRAGMA threads = 2"
+                )
             while self._deferred_indexes:
                 cursor.execute(self._deferred_indexes[0])
                 self._deferred_indexes.pop(0)
