@@ -127,3 +127,61 @@ def test_cli_show_snapshot_backtest_and_quota_import(deals, admin_user, manager,
     assert Quota.objects.get(team=team, period_key="2026-12").amount_minor == 900_000
     with pytest.raises(ApplicationError):
         call_command("forecast", "show", "--period", "2028-01")
+
+
+@time_machine.travel(NOW, tick=False)
+def test_nothing_of_another_teams_deals_reaches_an_outsider_or_a_rep_who_may_not_see_the_team(
+    client, deals, rep, rep2, manager, outsider, team
+):
+    """Reasons quote company-wide learned rates (counts, percentages), never another team's deals."""
+    from dealflow.forecasting import services
+
+    DealFactory(owner=rep2, title="Rep2 Globex expansion", amount=Decimal("4321"),
+                expected_close_on=dt.date(2026, 11, 25))  # fmt: skip
+    services.snapshot_take(origin="test", draws=200)
+    services.call_submit(by=rep, period="2026-11", commit="900", best_case="1000", note="Acme signs Friday")
+    services.quota_set(by=manager, period="2026-11", amount="5000", user=rep)
+    secrets = (
+        "Acme",
+        "Rep2 Globex",
+        "rep2",
+        "Rita",
+        "Benelux",
+        "1,000",
+        "4,321",
+        "4321",
+        "Acme signs Friday",
+    )
+
+    client.force_login(outsider)
+    own = client.get("/api/v1/forecast/").json()
+    assert [deal["title"] for deal in own["deals"]] == ["Secret DACH deal"]
+    assert (
+        own["periods"][0]["pipeline"] + own["periods"][0]["best_case"] + own["periods"][0]["commit"] == 7777
+    )
+    responses = [
+        client.get("/api/v1/forecast/"),
+        client.get("/api/v1/forecast/snapshots"),
+        client.get("/api/v1/forecast/calls"),
+        client.get("/api/v1/forecast/quotas"),
+        client.get("/api/v1/forecast/accuracy"),
+        client.get("/api/v1/forecast/calibration"),
+        client.get(reverse("web:forecast")),
+    ]
+    for response in responses:
+        assert response.status_code == 200
+        text = response.content.decode()
+        assert not [secret for secret in secrets if secret in text], response.request["PATH_INFO"]
+    benelux = ForecastSnapshot.objects.filter(team=team).first()
+    assert client.get(f"/api/v1/forecast/snapshots/{benelux.pk}").status_code == 404
+    assert client.get(f"/api/v1/forecast/?scope=rep&id={rep.pk}").status_code == 404
+
+    # A rep of a team that does not share deals sees their own deals only, and not the team's scope.
+    assert not team.reps_see_team_deals
+    client.force_login(rep)
+    mine = client.get("/api/v1/forecast/").json()
+    assert mine["scope"] == f"rep:{rep.pk}"
+    assert [deal["title"] for deal in mine["deals"]] == ["Acme renewal"]
+    assert client.get(f"/api/v1/forecast/?scope=team&id={team.pk}").status_code == 404
+    assert client.get(f"/api/v1/forecast/?scope=rep&id={rep2.pk}").status_code == 404
+    assert "Rep2 Globex" not in client.get(reverse("web:forecast")).content.decode()
