@@ -2,8 +2,9 @@
 
 - Two edits (deal_update) or two wins of one deal at the same moment: exactly one succeeds, the other gets
   ConflictError, and the event log holds exactly the winner's events.
-- An import that changes deals while a user edits the same deals: neither deadlocks, both finish, and every
-  deal ends with the import's values, the user's edit and one event per change.
+- An import that changes deals while a user edits the same deals: neither deadlocks, both finish (the import
+  either applies or, when an edit lands between its read and its write, refuses whole with a conflict and
+  is run again), and every deal ends with the import's values, the user's edit and one event per change.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
-from dealflow.core.errors import ConflictError
+from dealflow.core.errors import ApplicationError, ConflictError
 from dealflow.deals.models import Deal, DealEvent
 from dealflow.deals.services import deal_mark_won, deal_update
 from dealflow.deals.tests.factories import DealFactory
@@ -145,10 +146,14 @@ def test_an_import_and_edits_of_the_same_deals_do_not_deadlock(rep, admin_user, 
     failures: list[str] = []
     start = threading.Barrier(2, timeout=20)
 
+    refused: list[str] = []
+
     def importer() -> None:
         try:
             start.wait()
             import_apply(path=second, by=admin_user)
+        except ApplicationError as error:
+            refused.append(error.message)  # an edit landed between its read and its write: all or nothing
         except Exception as error:
             failures.append(f"import: {error!r}")
         finally:
@@ -184,6 +189,10 @@ def test_an_import_and_edits_of_the_same_deals_do_not_deadlock(rep, admin_user, 
         thread.join(timeout=120)
     assert not any(thread.is_alive() for thread in threads), "a writer hung (deadlock?)"
     assert not failures, failures
+    if refused:
+        assert "changed by someone else" in refused[0] and "Nothing was imported" in refused[0], refused
+        assert not Deal.objects.filter(pk__in=deal_ids).exclude(stage__name="Qualification").exists()
+        import_apply(path=second, by=admin_user)  # what the user does next: import again
     for number, deal in enumerate(Deal.objects.filter(pk__in=deal_ids).order_by("id"), start=1):
         assert (deal.stage.name, deal.amount_minor, deal.next_step) == (
             "Proposal",
