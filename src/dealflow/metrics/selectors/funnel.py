@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from dealflow.core.periods import Period
 from dealflow.deals.models import Deal, DealFact, DealStatus, ForecastCategory, Lead, Stage, StageKind
 from dealflow.metrics import calculations as calc
 from dealflow.metrics.selectors.scope import MetricScope
+from dealflow.metrics.selectors.sql import plain_rows
 
 
 @dataclass
@@ -59,13 +59,13 @@ class Reach:
     amount_all: int
 
 
-def _cohort_rows(scope: MetricScope) -> list[dict]:
+def _cohort_rows(scope: MetricScope) -> list[tuple]:
     """Deals created in the period or the previous one, in the funnel's pipeline, counted per creation
     day, furthest stage, status and currency (cached). Grouping by day first follows the index order, so
     SQLite streams the groups instead of sorting the rows; Python adds the days up."""
     key = ("cohort",)
     if key not in scope.cache:
-        scope.cache[key] = list(
+        scope.cache[key] = plain_rows(
             DealFact.objects.filter(
                 scope.deal_q(),
                 pipeline_id=scope.pipeline_id,
@@ -93,12 +93,13 @@ def stage_reach(scope: MetricScope, period: Period) -> Reach:
     active = [stage for stage in stages if stage.kind == StageKind.OPEN and stage.is_active]
     rates = scope.rates
     groups: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for row in _cohort_rows(scope):
-        if period.start <= _as_date(row["created_on"]) < period.end:
-            group = groups[(row["furthest_stage_id"], row["status"], row["currency"])]
-            group[0] += row["count"]
-            group[1] += int(row["amount"] or 0)
-            group[2] += int(row["base"] or 0)
+    start, end = period.start.isoformat(), period.end.isoformat()
+    for created_on, furthest_stage_id, status, currency, count, amount, base in _cohort_rows(scope):
+        if start <= str(created_on) < end:
+            group = groups[(furthest_stage_id, status, currency)]
+            group[0] += count
+            group[1] += int(amount or 0)
+            group[2] += int(base or 0)
     reach = Reach(
         stages=active,
         reached=defaultdict(int),
@@ -130,10 +131,6 @@ def stage_reach(scope: MetricScope, period: Period) -> Reach:
                 reach.amount[stage.pk] += value
     scope.cache[key] = reach
     return reach
-
-
-def _as_date(value) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def _segment(stage: Stage, index: int) -> str:

@@ -24,7 +24,7 @@ from dealflow.deals.models import DealFact, DealMonthlyTotals, DealStatus, Lead,
 from dealflow.deals.selectors import base_currency
 from dealflow.metrics import calculations as calc
 from dealflow.metrics.selectors.scope import MetricScope
-from dealflow.metrics.selectors.sql import count_if, medians
+from dealflow.metrics.selectors.sql import as_day, count_if, medians, plain_rows
 
 TREND_MONTHS = 24
 # group name -> (DealFact / DealMonthlyTotals / Lead column, DealFact column of the lead)
@@ -222,21 +222,17 @@ def _monthly_leads(scope: MetricScope) -> dict[tuple, int]:
     if key not in scope.cache:
         start = min(scope.trend_months(TREND_MONTHS)[0], scope.previous.start)
         # Per day and source, the order of the index: SQLite streams the groups instead of sorting.
-        rows = (
+        rows = plain_rows(
             Lead.objects.filter(scope.lead_q(), created_on__gte=start, created_on__lt=scope.trend_until)
             .values("created_on", "source_id")
             .annotate(count=Count("*"))
             .order_by()
         )
         counts: dict[tuple, int] = defaultdict(int)
-        for row in rows:
-            counts[(row["source_id"], _month_of(row["created_on"]))] += row["count"]
+        for created_on, source_id, count in rows:
+            counts[(source_id, as_day(created_on).replace(day=1))] += count
         scope.cache[key] = dict(counts)
     return scope.cache[key]
-
-
-def _month_of(day: dt.date | str) -> dt.date:
-    return (day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day))).replace(day=1)
 
 
 def _whole_month_totals(scope: MetricScope, periods: list[Period], group: str) -> dict[tuple, Totals]:

@@ -14,6 +14,7 @@ from dealflow.deals.models import DealFact, DealStatus, SpellExit, StageKind, St
 from dealflow.metrics import calculations as calc
 from dealflow.metrics.selectors.funnel import stage_reach
 from dealflow.metrics.selectors.scope import MetricScope
+from dealflow.metrics.selectors.sql import as_day, plain_rows
 
 BENCHMARK_DAYS = 365  # the won-deal benchmark looks at stays that ended in the year before the period ends
 SLOWER_SHARE = 1.2  # a median 20 % (and at least a day) above the previous period's is flagged
@@ -80,7 +81,7 @@ def _survival_counts(scope: MetricScope) -> dict[tuple, dict[str, dict[int, int]
     took and the ages of open ones, in calendar days. Counted per entry day first, the index's order, so
     SQLite streams the groups instead of sorting the stays."""
     current, previous = scope.period, scope.previous
-    rows = (
+    rows = plain_rows(
         _stays(scope)
         .filter(entered_on__gte=min(previous.start, current.start), entered_on__lt=current.end)
         .values("entered_on", "stage_id", "days")
@@ -90,25 +91,20 @@ def _survival_counts(scope: MetricScope) -> dict[tuple, dict[str, dict[int, int]
     result: dict[tuple, dict[str, dict[int, int]]] = defaultdict(
         lambda: {"finished": defaultdict(int), "open": defaultdict(int)}
     )
-    for row in rows:
-        entered_on = _as_date(row["entered_on"])
-        period_key = current.key if entered_on >= current.start else previous.key
-        counts = result[(period_key, row["stage_id"])]
-        if row["days"] is not None:
-            counts["finished"][row["days"]] += row["count"]
+    start = current.start.isoformat()
+    for entered_on, stage_id, days, count in rows:
+        counts = result[(current.key if str(entered_on) >= start else previous.key, stage_id)]
+        if days is not None:
+            counts["finished"][days] += count
         else:
-            counts["open"][max(0, (scope.today - entered_on).days)] += row["count"]
+            counts["open"][max(0, (scope.today - as_day(entered_on)).days)] += count
     return result
-
-
-def _as_date(value) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def _won_benchmark(scope: MetricScope) -> dict[int, dict[int, int]]:
     """Days that stays of won deals took, per stage, for stays that ended in the year before the period ends."""
     end = scope.period.end
-    rows = (
+    rows = plain_rows(
         _stays(scope)
         .filter(
             deal_status=DealStatus.WON,
@@ -121,8 +117,8 @@ def _won_benchmark(scope: MetricScope) -> dict[int, dict[int, int]]:
         .order_by()
     )
     result: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for row in rows:
-        result[row["stage_id"]][row["days"]] += row["count"]
+    for _exited_on, stage_id, days, count in rows:
+        result[stage_id][days] += count
     return result
 
 
@@ -271,16 +267,16 @@ def stage_flow(*, scope: MetricScope) -> Flow:
     stages = [stage for stage in scope.stages if stage.kind == StageKind.OPEN]
     # Counted per day first (the index's order), then added up here: see _survival_counts.
     exits: dict[tuple, int] = defaultdict(int)
-    for row in (
+    for _exited_on, stage_id, next_stage_id, exit_kind, count in plain_rows(
         _stays(scope)
         .filter(exited_on__gte=period.start, exited_on__lt=period.end)
         .values("exited_on", "stage_id", "next_stage_id", "exit_kind")
         .annotate(count=Count("*"))
         .order_by()
     ):
-        exits[(row["stage_id"], row["next_stage_id"], row["exit_kind"])] += row["count"]
+        exits[(stage_id, next_stage_id, exit_kind)] += count
     entries: dict[tuple, int] = defaultdict(int)
-    for row in (
+    for _entered_on, stage_id, _days, entry_kind, count in plain_rows(
         _stays(scope)
         .filter(
             entered_on__gte=period.start, entered_on__lt=period.end, entry_kind__in=["created", "reopened"]
@@ -289,7 +285,7 @@ def stage_flow(*, scope: MetricScope) -> Flow:
         .annotate(count=Count("*"))
         .order_by()
     ):
-        entries[(row["entry_kind"], row["stage_id"])] += row["count"]
+        entries[(entry_kind, stage_id)] += count
     nodes = [FlowNode("created", _("New deals")), FlowNode("reopened", _("Reopened"))]
     index = {"created": 0, "reopened": 1}
     for stage in stages:
