@@ -12,6 +12,7 @@ import random
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
@@ -192,7 +193,7 @@ def _pipelines() -> list[PipelineInfo]:
         partnerships = pipeline_create(name="Partnerships", with_default_stages=True)
         defaults = list(partnerships.stages.filter(kind=StageKind.OPEN).order_by("order"))
         for order, (name, probability, category, rotting, done, *_behaviour) in enumerate(PARTNERSHIP_STAGES):
-            values = {
+            values: dict[str, Any] = {
                 "probability": probability,
                 "forecast_category": category,
                 "rotting_days": rotting,
