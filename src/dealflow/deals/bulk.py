@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import connections, models, transaction
@@ -657,7 +658,11 @@ class BulkWriter:
             )
 
 
-# Plain strings in the rows: psycopg may dump an Enum member by its name instead of its value.
+# Plain strings in the rows: psycopg may dump an Enum member by its name instead of its value; and
+# reading an Enum member's value goes through a descriptor, which counts at five million events.
+_EVENT = SimpleNamespace(**{kind.name: kind.value for kind in EventKind})
+_EXIT = SimpleNamespace(**{kind.name: kind.value for kind in SpellExit})
+_TASK = ActivityKind.TASK.value
 _OPEN, _WON, _LOST = DealStatus.OPEN.value, DealStatus.WON.value, DealStatus.LOST.value
 _STAGE_OPEN, _STAGE_WON, _STAGE_LOST = StageKind.OPEN.value, StageKind.WON.value, StageKind.LOST.value
 
@@ -718,7 +723,7 @@ class _DealReplay:
         # Spells are lists while they may still close: [stage_id, owner_id, entered_at, entered_on,
         # exited_at, exited_on, exit_kind, next_stage_id, duration_days].
         self.spells = []
-        kind, created_at = EventKind.CREATED.value, deal.created_at
+        kind, created_at = _EVENT.CREATED, deal.created_at
         self._event(kind, created_at, deal.by_id, deal.origin, "", "", "", stage.name, None, stage)
         self._spell_open(stage, deal.created_at)
 
@@ -772,10 +777,10 @@ class _DealReplay:
         self.stage, self.stage_entered_at = target, at
         self.last_activity_at = max(at, self.last_activity_at)
         self.version += 1
-        exit_kind = SpellExit.FORWARD.value if target.order > from_stage.order else SpellExit.BACK.value
+        exit_kind = _EXIT.FORWARD if target.order > from_stage.order else _EXIT.BACK
         self._spell_close(at, exit_kind, target)
         self._spell_open(target, at)
-        kind = EventKind.STAGE_CHANGED.value
+        kind = _EVENT.STAGE_CHANGED
         self._event(
             kind,
             at,
@@ -810,8 +815,8 @@ class _DealReplay:
         won_stage = self.writer._closing(self.deal.pipeline_id, _STAGE_WON)
         self._close(at, _WON, won_stage)
         self.won_at = at
-        self._spell_close(at, SpellExit.WON.value, won_stage)
-        kind = EventKind.WON.value
+        self._spell_close(at, _EXIT.WON, won_stage)
+        kind = _EVENT.WON
         self._event(
             kind,
             at,
@@ -828,7 +833,7 @@ class _DealReplay:
             moment, done_at = self.writer._moment, step.follow_up_done_at
             self.activities.append(
                 (
-                    moment(at), self.now, ActivityKind.TASK.value, f"Post-sale follow-up: {self.title}"[:200],
+                    moment(at), self.now, _TASK, f"Post-sale follow-up: {self.title}"[:200],
                     POST_SALE_FOLLOW_UP_NOTES, moment(at + dt.timedelta(days=POST_SALE_FOLLOW_UP_DAYS)),
                     moment(done_at), self.owner_id, self.deal.id, None, self.person_id, "post_sale", "", "",
                 )
@@ -848,8 +853,8 @@ class _DealReplay:
         lost_stage = self.writer._closing(self.deal.pipeline_id, _STAGE_LOST)
         self._close(at, _LOST, lost_stage)
         self.lost_at, self.lost_reason_id, self.lost_note = at, step.reason_id, step.note
-        self._spell_close(at, SpellExit.LOST.value, lost_stage)
-        kind = EventKind.LOST.value
+        self._spell_close(at, _EXIT.LOST, lost_stage)
+        kind = _EVENT.LOST
         self._event(
             kind,
             at,
@@ -885,7 +890,7 @@ class _DealReplay:
         self.last_activity_at = at
         self.version += 1
         self._spell_open(target, at)
-        kind = EventKind.REOPENED.value
+        kind = _EVENT.REOPENED
         self._event(
             kind,
             at,
@@ -949,22 +954,22 @@ class _DealReplay:
         if before_amount != self.amount_minor or before_currency != self.currency:
             before_text = f"{from_minor(before_amount, before_currency)} {before_currency}"
             after_text = f"{from_minor(self.amount_minor, self.currency)} {self.currency}"
-            changes_to_record.append((EventKind.AMOUNT_CHANGED.value, "amount", before_text, after_text))
+            changes_to_record.append((_EVENT.AMOUNT_CHANGED, "amount", before_text, after_text))
         if before_close != self.expected_close_on:
             changes_to_record.append(
                 (
-                    EventKind.CLOSE_DATE_CHANGED.value,
+                    _EVENT.CLOSE_DATE_CHANGED,
                     "expected_close_on",
                     before_close or "",
                     self.expected_close_on or "",
                 )
             )
         if before_owner != self.owner_id:
-            changes_to_record.append((EventKind.OWNER_CHANGED.value, "owner", before_owner, self.owner_id))
+            changes_to_record.append((_EVENT.OWNER_CHANGED, "owner", before_owner, self.owner_id))
         if before_category != self.category_override:
             changes_to_record.append(
                 (
-                    EventKind.CATEGORY_CHANGED.value,
+                    _EVENT.CATEGORY_CHANGED,
                     "forecast_category",
                     before_category,
                     self.category_override,
@@ -973,7 +978,7 @@ class _DealReplay:
         if before_probability != self.probability_override:
             changes_to_record.append(
                 (
-                    EventKind.PROBABILITY_CHANGED.value,
+                    _EVENT.PROBABILITY_CHANGED,
                     "probability",
                     "" if before_probability is None else before_probability,
                     "" if self.probability_override is None else self.probability_override,
