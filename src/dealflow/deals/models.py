@@ -540,9 +540,10 @@ class DealFact(models.Model):
                     "last_pushed_at",
                     "currency",
                     "amount_minor",
+                    "status",  # see stayfact_won_stays
                 ],
                 condition=Q(status="open"),
-                name="dealfact_open_only",
+                name="dealfact_open_deals_only",
             ),
         ]
 
@@ -610,9 +611,11 @@ class StayFact(models.Model):
                 name="stayfact_by_exit",
             ),
             models.Index(
-                fields=["pipeline", "exited_on", "stage", "days", "owner", "team", "source"],
+                # deal_status too, though the condition fixes it: SQLite covers a query from an index only
+                # when every column it names is in the key.
+                fields=["pipeline", "exited_on", "stage", "days", "owner", "team", "source", "deal_status"],
                 condition=Q(deal_status="won"),
-                name="stayfact_won_only",
+                name="stayfact_won_stays",
             ),
         ]
 
