@@ -154,7 +154,9 @@ LOCALE_PATHS = [BASE_DIR / "src" / "dealflow" / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Europe/Amsterdam")
 USE_I18N = True
 USE_TZ = True
-USE_THOUSAND_SEPARATOR = True
+# Off: ids and versions in templates and attributes must never read "1,276"; the money, number and
+# percent filters group digits themselves (force_grouping) in the reader's locale.
+USE_THOUSAND_SEPARATOR = False
 FORMAT_MODULE_PATH = ["dealflow.web.formats"]  # nl: 26-11-2026; en: 26 Nov 2026
 
 # --- Static files ---------------------------------------------------------------------

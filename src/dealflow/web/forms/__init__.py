@@ -47,3 +47,26 @@ class DateTimeInput(forms.DateTimeInput):
 
     def __init__(self, attrs=None):
         super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
+
+
+class LocalizedDecimalField(forms.DecimalField):
+    """A number typed the reader's way, grouping included: '15.000,50' in Dutch, '15,000.50' in English.
+
+    Django strips the thousands separator only when USE_THOUSAND_SEPARATOR is on, which would also print
+    ids as '1,276'; so the field strips it (and spaces) itself before Django reads the decimal separator.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["localize"] = True
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str):
+            from django.utils import formats
+
+            thousands = str(formats.get_format("THOUSAND_SEPARATOR"))
+            decimal = str(formats.get_format("DECIMAL_SEPARATOR"))
+            value = "".join(value.split())
+            if thousands and thousands != decimal:
+                value = value.replace(thousands, "")
+        return super().to_python(value)

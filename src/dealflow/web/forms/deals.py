@@ -12,7 +12,7 @@ from dealflow.accounts.selectors import team_list_visible, user_list_visible
 from dealflow.contacts.selectors import person_list_for_user
 from dealflow.deals.models import ActivityKind, Deal, DealStatus, ForecastCategory, LeadSource, Stage
 from dealflow.deals.selectors import lead_source_list, lost_reason_list, pipeline_list, stage_list
-from dealflow.web.forms import EMPTY, DateInput, DateTimeInput, set_queryset
+from dealflow.web.forms import EMPTY, DateInput, DateTimeInput, LocalizedDecimalField, set_queryset
 
 
 class UserChoiceField(forms.ModelChoiceField):
@@ -144,7 +144,7 @@ class DealTitleForm(DealFieldForm):
 class DealAmountForm(DealFieldForm):
     field_key = "amount"
     label = _("Amount")
-    amount = forms.DecimalField(label=_("Amount"), min_value=0, decimal_places=3, localize=True)
+    amount = LocalizedDecimalField(label=_("Amount"), min_value=0, decimal_places=3)
     currency = forms.CharField(label=_("Currency"), max_length=3, min_length=3)
 
     @classmethod
@@ -392,9 +392,7 @@ class DealCreateForm(forms.Form):
     stage = StageChoiceField(
         queryset=EMPTY, label=_("Stage"), required=False, empty_label=_("First stage of the pipeline")
     )
-    amount = forms.DecimalField(
-        label=_("Amount"), min_value=0, decimal_places=3, required=False, localize=True
-    )
+    amount = LocalizedDecimalField(label=_("Amount"), min_value=0, decimal_places=3, required=False)
     currency = forms.CharField(label=_("Currency"), max_length=3, min_length=3, initial="EUR")
     expected_close_on = forms.DateField(label=_("Expected close date"), required=False, widget=DateInput)
     organization = forms.CharField(label=_("Organization"), max_length=200, required=False)

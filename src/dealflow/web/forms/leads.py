@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from dealflow.accounts.models import User
 from dealflow.accounts.selectors import user_list_visible
 from dealflow.deals.selectors import lead_source_list, pipeline_list
-from dealflow.web.forms import EMPTY, DateInput, set_queryset
+from dealflow.web.forms import EMPTY, DateInput, LocalizedDecimalField, set_queryset
 from dealflow.web.forms.deals import UserChoiceField
 
 CHECKLIST = [
@@ -57,9 +57,7 @@ class LeadConvertForm(LeadChecklistForm):
 
     title = forms.CharField(label=_("Deal title"), max_length=200)
     pipeline = forms.ModelChoiceField(queryset=EMPTY, label=_("Pipeline"), empty_label=None)
-    amount = forms.DecimalField(
-        label=_("Amount"), min_value=0, decimal_places=3, required=False, localize=True
-    )
+    amount = LocalizedDecimalField(label=_("Amount"), min_value=0, decimal_places=3, required=False)
     currency = forms.CharField(label=_("Currency"), max_length=3, min_length=3, initial="EUR")
     expected_close_on = forms.DateField(label=_("Expected close date"), required=False, widget=DateInput)
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dealflow.accounts.models import Role, Team
 from dealflow.deals.models import ForecastCategory
-from dealflow.web.forms import DateInput
+from dealflow.web.forms import DateInput, LocalizedDecimalField
 
 
 class PipelineCreateForm(forms.Form):
@@ -60,7 +60,7 @@ class LostReasonForm(forms.Form):
 
 class ExchangeRateForm(forms.Form):
     currency = forms.CharField(label=_("Currency"), max_length=3, min_length=3)
-    rate = forms.DecimalField(label=_("Rate"), max_digits=18, decimal_places=8, min_value=0, localize=True)
+    rate = LocalizedDecimalField(label=_("Rate"), max_digits=18, decimal_places=8, min_value=0)
     valid_from = forms.DateField(label=_("Valid from"), widget=DateInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
