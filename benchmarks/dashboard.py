@@ -337,10 +337,12 @@ def _sql(vendor: str) -> dict[str, str]:
             "FROM deals_dealfact WHERE status = 'open' AND (expected_close_on < %s OR (last_pushed_at >= %s AND last_pushed_at < %s)) GROUP BY 1"
         ),
         "slipped_list": (
-            "SELECT d.id, d.title, u.first_name, u.last_name, s.name, d.amount_minor, d.currency, d.expected_close_on, f.close_date_pushes "
-            "FROM deals_dealfact f JOIN deals_deal d ON d.id = f.deal_id JOIN accounts_user u ON u.id = d.owner_id "
-            "JOIN deals_stage s ON s.id = d.stage_id WHERE f.status = 'open' AND (f.expected_close_on < %s OR "
-            "(f.last_pushed_at >= %s AND f.last_pushed_at < %s)) ORDER BY f.amount_minor DESC, f.deal_id DESC LIMIT 10"
+            "SELECT d.id, d.title, u.first_name, u.last_name, s.name, d.amount_minor, d.currency, d.expected_close_on, "
+            "f.close_date_pushes FROM (SELECT deal_id, close_date_pushes, amount_minor FROM deals_dealfact "
+            "WHERE status = 'open' AND (expected_close_on < %s OR (last_pushed_at >= %s AND last_pushed_at < %s)) "
+            "ORDER BY amount_minor DESC, deal_id DESC LIMIT 10) f JOIN deals_deal d ON d.id = f.deal_id "
+            "JOIN accounts_user u ON u.id = d.owner_id JOIN deals_stage s ON s.id = d.stage_id "
+            "ORDER BY f.amount_minor DESC, f.deal_id DESC"
         ),
         "users": "SELECT id, first_name, last_name, username FROM accounts_user WHERE id IN ({ids})",
         "stale_stages": "SELECT id, rotting_days FROM deals_stage WHERE kind = 'open' AND rotting_days > 0",
