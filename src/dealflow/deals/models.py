@@ -247,7 +247,14 @@ class Deal(BaseModel):
             models.Index(fields=["external_source", "external_id"]),
             # Stale open deals per stage past its rotting threshold, from this index alone (metrics).
             models.Index(
-                fields=["status", "stage", "last_activity_at", "stage_entered_at", "currency", "amount_minor"],
+                fields=[
+                    "status",
+                    "stage",
+                    "last_activity_at",
+                    "stage_entered_at",
+                    "currency",
+                    "amount_minor",
+                ],
                 name="deal_stale_by_stage",
             ),
         ]
@@ -607,7 +614,16 @@ class StayFact(models.Model):
                 name="stayfact_by_entry",
             ),
             models.Index(
-                fields=["pipeline", "exited_on", "stage", "next_stage", "exit_kind", "owner", "team", "source"],
+                fields=[
+                    "pipeline",
+                    "exited_on",
+                    "stage",
+                    "next_stage",
+                    "exit_kind",
+                    "owner",
+                    "team",
+                    "source",
+                ],
                 name="stayfact_by_exit",
             ),
             models.Index(
