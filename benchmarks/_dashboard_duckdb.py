@@ -68,14 +68,14 @@ def _cell(value: Any) -> Any:
 
 
 def duckdb_load(connection, name: str) -> Any:
-    """The plain tables copied into var/<name>.duckdb (rebuilt when the source data changed)."""
+    """The plain tables copied into var/<name>-<engine>.duckdb (rebuilt when the source data changed)."""
     import duckdb
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*), MAX(id) FROM deals_deal")
         key = "-".join(str(value) for value in cursor.fetchone()) + f"-{connection.vendor}"
-    path = common.VAR / f"{name}.duckdb"
-    marker = common.VAR / f"{name}.duckdb.key"
+    path = common.VAR / f"{name}-{connection.vendor}.duckdb"  # one copy per engine: runs alternate
+    marker = common.VAR / f"{name}-{connection.vendor}.duckdb.key"
     if path.exists() and marker.exists() and marker.read_text() == key:
         return duckdb.connect(str(path), read_only=True)
     path.unlink(missing_ok=True)
