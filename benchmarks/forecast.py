@@ -217,7 +217,7 @@ def _print_table(table: dict) -> None:
 _TEST_ENVIRONMENT: list[bool] = []
 
 
-def _database(name: str, deals: int, months: int, keep: bool):
+def _database(name: str, deals: int, months: int, keep: bool, *, optional_steps: bool = True):
     """Create (or reuse with --keep) a test database named ``name`` holding ``deals`` demo deals."""
     import django
     from django.conf import settings
@@ -239,8 +239,15 @@ def _database(name: str, deals: int, months: int, keep: bool):
 
     engine = "SQLite" if sqlite else "PostgreSQL"
     if not Deal.objects.exists():
-        timing, _ = _timed(demo_generate, deals=deals, seed=1, months=months, progress=False)
-        print(f"  {engine}: demo with {deals:,} deals over {months} months loaded in {timing.wall:.0f} s")
+        timing, _ = _timed(
+            demo_generate, deals=deals, seed=1, months=months, progress=False, optional_steps=optional_steps
+        )
+        extra = (
+            " with quotas, calls, 8 months of weekly snapshots, reviews and surveys" if optional_steps else ""
+        )
+        print(
+            f"  {engine}: demo with {deals:,} deals over {months} months{extra} loaded in {timing.wall:.0f} s"
+        )
     return engine, test_name
 
 
@@ -290,7 +297,7 @@ def page_database(deals: int, keep: bool, python_seconds_per_draw: float) -> Non
 def backtest_database(deals: int, keep: bool) -> None:
     from django.db import connection
 
-    engine, test_name = _database("bench_backtest", deals, 36, keep)
+    engine, test_name = _database("bench_backtest", deals, 36, keep, optional_steps=False)
     try:
         from dealflow.core import clock
         from dealflow.core.periods import period_containing
