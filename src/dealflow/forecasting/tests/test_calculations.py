@@ -256,3 +256,13 @@ def test_calibration_from_sql_groups_equals_calibration_of_the_rows():
     assert len(grouped.reliability) == len(direct.reliability) == 10
     for mine, theirs in zip(grouped.reliability, direct.reliability, strict=True):
         assert mine == pytest.approx(theirs, rel=1e-9)
+
+
+def test_monte_carlo_with_no_deal_that_can_win_draws_only_zeros_and_certain_wins_always_win():
+    amounts = np.array([100.0, 200.0])
+    nothing = calc.simulate(amounts=amounts, p_period=np.zeros((2, 4)), leaf=np.array([0, 1]), leaves=2,
+                            draws=500, seed=1)  # fmt: skip
+    assert nothing.shape == (2, 4, 500) and not nothing.any()
+    certain = calc.simulate(amounts=amounts, p_period=np.array([[0.0, 1.0], [0.0, 0.0]]), leaf=np.array([0, 0]),
+                            leaves=1, draws=70_000, seed=2)  # fmt: skip
+    assert np.all(certain[0, 1] == 100.0) and not certain[0, 0].any()  # u = 65535 included
