@@ -66,7 +66,9 @@ def demo_generate(
     # insert without holding the GIL, so the two overlap on a second core.
     phase = time.perf_counter()
     # Into an empty database, build the secondary indexes once at the end instead of row by row.
-    writer = BulkWriter(defer_indexes=deals >= DEFER_INDEXES_FROM and not Deal.objects.exists())
+    # Its rows are valid by construction, so on PostgreSQL the foreign keys are checked once at the end too.
+    empty_and_big = deals >= DEFER_INDEXES_FROM and not Deal.objects.exists()
+    writer = BulkWriter(defer_indexes=empty_and_big, defer_foreign_keys=empty_and_big)
     with (
         ThreadPoolExecutor(max_workers=1) as pool,
         tqdm(total=deals, unit="deal", file=sys.stderr, disable=not progress, desc="Demo deals") as bar,
