@@ -18,6 +18,8 @@ Use it as a context manager; leaving the block rebuilds the derived analytics ta
 
 Each ``write`` is one transaction. Primary keys of leads and deals are reserved up front (PostgreSQL:
 ``nextval`` on the sequence; SQLite: inside the write lock), so concurrent writers never collide.
+Loads into an idle database may set the secondary indexes (``defer_indexes``) and, on PostgreSQL, the
+foreign keys (``defer_foreign_keys``) aside; ``close`` puts them back (docs/benchmarks.md, "Demo generator").
 """
 
 from __future__ import annotations
