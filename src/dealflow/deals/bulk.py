@@ -46,6 +46,8 @@ from dealflow.deals.models import (
     ActivityKind,
     Deal,
     DealEvent,
+    DealFact,
+    DealMonthlyTotals,
     DealStatus,
     EventKind,
     ExchangeRate,
@@ -56,6 +58,7 @@ from dealflow.deals.models import (
     Stage,
     StageKind,
     StageSpell,
+    StayFact,
 )
 from dealflow.deals.services.deals import POST_SALE_FOLLOW_UP_DAYS
 from dealflow.deals.services.derived import derived_rebuild
@@ -66,6 +69,15 @@ POST_SALE_FOLLOW_UP_NOTES = "Check that the customer is live and happy; look for
 _UTC = dt.UTC
 _ACTIVITY_KINDS = frozenset(ActivityKind.values)
 SQLITE_BULK_CACHE_KIB = 256 * 1024
+# Settings of the SQLite connection for the load only; the writer puts the old values back when it closes.
+# Index pages of million-row tables do not fit SQLite's default 2 MB page cache; the sorts of CREATE INDEX
+# stay in memory instead of temporary files; reads of pages written earlier in the load skip a copy.
+SQLITE_BULK_PRAGMAS = {
+    "cache_size": -SQLITE_BULK_CACHE_KIB,
+    "temp_store": 2,  # MEMORY
+    "mmap_size": 1 << 30,
+    "analysis_limit": 1000,  # ANALYZE samples: seconds, not minutes
+}
 _CATEGORY_OVERRIDES = {
     "",
     ForecastCategory.PIPELINE,
@@ -276,6 +288,21 @@ _SPELL_COLUMNS = [
     "deal_id", "stage_id", "pipeline_id", "owner_id", "entered_at", "entered_on", "exited_at", "exited_on",
     "exit_kind", "next_stage_id", "duration_days",
 ]
+_DEAL_FACT_COLUMNS = [
+    "deal_id", "pipeline_id", "stage_id", "owner_id", "team_id", "source_id", "status", "created_on",
+    "closed_on", "expected_close_on", "cycle_days", "lead_cycle_days", "amount_minor", "currency",
+    "amount_base_minor", "furthest_stage_id", "lead_created_on", "lead_owner_id", "lead_team_id",
+    "lead_source_id", "close_date_pushes", "last_pushed_at",
+]
+_STAY_FACT_COLUMNS = [
+    "spell_id", "deal_id", "pipeline_id", "stage_id", "next_stage_id", "owner_id", "team_id", "source_id",
+    "deal_status", "entry_kind", "entered_on", "exited_on", "days", "exit_kind",
+]
+_TOTALS_CELL = ["month", "pipeline_id", "owner_id", "team_id", "source_id"]
+_TOTALS_VALUES = [
+    "created", "won", "won_amount_base_minor", "won_cycle_days", "won_lead_cycle_days", "won_from_lead",
+    "lost", "lost_amount_base_minor", "lead_deals", "lead_won",
+]
 _ACTIVITY_COLUMNS = [
     "created_at", "updated_at", "kind", "subject", "notes", "due_at", "done_at", "owner_id", "deal_id",
     "lead_id", "person_id", "origin", "external_source", "external_id",
@@ -320,9 +347,18 @@ class BulkWriter:
     """Replays deal histories in memory like the services, then writes all rows with COPY / executemany."""
 
     def __init__(
-        self, *, using: str = "default", defer_indexes: bool = False, defer_foreign_keys: bool = False
+        self,
+        *,
+        using: str = "default",
+        defer_indexes: bool = False,
+        defer_foreign_keys: bool = False,
+        derived_rows: bool = False,
     ) -> None:
         self.using = using
+        # derived_rows: write the DealFact, StayFact and DealMonthlyTotals rows of the deals written, worked
+        # out during the replay, instead of rebuilding the three tables from everything when closing.
+        self.derived_rows = derived_rows
+        self._lead_facts: dict[int, tuple] = {}  # lead id -> (created_on, owner_id, team_id, source_id)
         self.connection = connections[using]
         self.is_postgres = self.connection.vendor == "postgresql"
         self.timezone = timezone.get_current_timezone()
@@ -365,22 +401,31 @@ class BulkWriter:
             "lead": _Table.for_model(Lead, _LEAD_COLUMNS, self.connection),
             "deal": _Table.for_model(Deal, _DEAL_COLUMNS, self.connection),
             "event": _Table.for_model(DealEvent, _EVENT_COLUMNS, self.connection),
-            "spell": _Table.for_model(StageSpell, _SPELL_COLUMNS, self.connection),
+            # With derived rows the spells carry ids reserved up front: their StayFact rows point at them.
+            "spell": _Table.for_model(
+                StageSpell, ["id", *_SPELL_COLUMNS] if derived_rows else _SPELL_COLUMNS, self.connection
+            ),
             "activity": _Table.for_model(Activity, _ACTIVITY_COLUMNS, self.connection),
         }
+        if derived_rows:
+            self.tables["deal_fact"] = _Table.for_model(DealFact, _DEAL_FACT_COLUMNS, self.connection)
+            self.tables["stay_fact"] = _Table.for_model(StayFact, _STAY_FACT_COLUMNS, self.connection)
         # SQLite stores datetimes as naive UTC text and dates as ISO text (what Django's adapters do).
         self._moment: Callable[[dt.datetime | None], Any] = (
             _identity if self.is_postgres else _sqlite_datetime
         )
         self._day: Callable[[dt.date | None], Any] = _identity if self.is_postgres else _sqlite_date
-        self._sqlite_cache_size: int | None = None
+        self._sqlite_pragmas: dict[str, int] = {}  # the connection's values before the load
         self._deferred_indexes: list[str] = []  # statements that put back what the load set aside
         if not self.is_postgres:
-            # Index pages of million-row tables do not fit SQLite's default 2 MB page cache.
             with self.connection.cursor() as cursor:
-                cursor.execute("PRAGMA cache_size")
-                self._sqlite_cache_size = cursor.fetchone()[0]
-                cursor.execute(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
+                for name, value in SQLITE_BULK_PRAGMAS.items():
+                    if name == "temp_store" and self.connection.in_atomic_block:
+                        continue  # SQLite changes it only outside a transaction
+                    cursor.execute(f"PRAGMA {name}")
+                    row = cursor.fetchone()
+                    self._sqlite_pragmas[name] = int(row[0]) if row else 0
+                    cursor.execute(f"PRAGMA {name} = {int(value)}")
         if defer_indexes:
             self._indexes_drop()
         if defer_foreign_keys and self.is_postgres:
@@ -396,6 +441,7 @@ class BulkWriter:
             self.close()
         else:
             self._indexes_restore()
+            self._pragmas_restore()
 
     def close(self, *, timings: dict[str, float] | None = None) -> None:
         """Finish a load: build deferred indexes, rebuild the derived analytics tables, refresh statistics.
@@ -414,17 +460,26 @@ class BulkWriter:
                 cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         self._indexes_restore()
         indexes_done = time.perf_counter()
-        derived_rebuild()
+        if not self.derived_rows:
+            derived_rebuild()
         derived_done = time.perf_counter()
         with self.connection.cursor() as cursor:
-            if not self.is_postgres:
-                cursor.execute("PRAGMA analysis_limit = 1000")  # sampled statistics: seconds, not minutes
-            cursor.execute("ANALYZE")
-            if self._sqlite_cache_size is not None:
-                cursor.execute(f"PRAGMA cache_size = {int(self._sqlite_cache_size)}")
+            if self.derived_rows:
+                # Only the tables written; a rebuild (above) analyzes the derived ones itself.
+                tables = [table.name for table in self.tables.values()]
+                tables.append(DealMonthlyTotals._meta.db_table)
+                if self.is_postgres:
+                    cursor.execute("ANALYZE " + ", ".join(f'"{name}"' for name in tables))
+                else:
+                    for name in tables:
+                        cursor.execute(f'ANALYZE "{name}"')
+            else:
+                cursor.execute("ANALYZE")
+        self._pragmas_restore()
         if timings is not None:
             timings["indexes built again"] = indexes_done - clock_started
-            timings["derived tables (derived_rebuild)"] = derived_done - indexes_done
+            if not self.derived_rows:
+                timings["derived tables (derived_rebuild)"] = derived_done - indexes_done
             timings["planner statistics (ANALYZE)"] = time.perf_counter() - derived_done
 
     def _indexes_drop(self) -> None:
@@ -470,6 +525,14 @@ class BulkWriter:
             for table, name, definition in cursor.fetchall():
                 cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
                 self._deferred_indexes.append(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+
+    def _pragmas_restore(self) -> None:
+        if not self._sqlite_pragmas or self.connection.connection is None:
+            return
+        with self.connection.cursor() as cursor:
+            for name, value in self._sqlite_pragmas.items():
+                cursor.execute(f"PRAGMA {name} = {int(value)}")
+        self._sqlite_pragmas = {}
 
     def _indexes_restore(self) -> None:
         with self.connection.cursor() as cursor:
@@ -552,12 +615,15 @@ class BulkWriter:
         if not str(lead.title or "").strip():
             raise ApplicationError("A lead needs a title.", field="title")
         moment = self._moment
+        created_on, team_id = self.local_date(lead.created_at), self.team_of.get(lead.owner_id)
+        if self.derived_rows:
+            self._lead_facts[lead.id] = (created_on, lead.owner_id, team_id, lead.source_id)  # type: ignore[index]
         return (
             lead.id, moment(lead.created_at), now, lead.title.strip()[:200], lead.source_id, str(lead.status),
-            lead.owner_id, self.team_of.get(lead.owner_id), lead.organization_id, lead.person_id,
+            lead.owner_id, team_id, lead.organization_id, lead.person_id,
             lead.has_budget, lead.has_authority, lead.has_need, lead.has_timeline, lead.qualification_notes,
             lead.disqualified_reason[:300], moment(lead.qualified_at), moment(lead.closed_at),
-            self._day(self.local_date(lead.created_at)), lead.external_source, lead.external_id,
+            self._day(created_on), lead.external_source, lead.external_id,
         )  # fmt: skip
 
     def _check_user(self, user_id: int) -> None:
@@ -585,8 +651,8 @@ class BulkWriter:
         )  # fmt: skip
         return row, done_at or activity.at
 
-    def _replay(self, deal: BulkDeal, now: Any, events: list, spells: list, activities: list) -> tuple:
-        """Apply deal_create and then each step as the services do; append the rows; return the deal row."""
+    def _replay(self, deal: BulkDeal, now: Any, events: list, activities: list) -> _DealReplay:
+        """Apply deal_create and then each step as the services do; append the event and activity rows."""
         replay = _DealReplay(self, deal, now, events, activities)
         for step in deal.steps:
             if isinstance(step, Move):
@@ -603,7 +669,57 @@ class BulkWriter:
                 replay.log_activity(step)
             else:
                 raise TypeError(f"Unknown deal step {step!r}")
-        return replay.rows(spells)
+        replay.last_event = len(replay.events)
+        return replay
+
+    # -- derived analytics rows (derived_rows=True) --
+
+    def _derived_rows(
+        self, cursor, replays: list[_DealReplay], spell_ids: list[int]
+    ) -> tuple[list[tuple], list[tuple], dict[tuple, list[int]]]:
+        """The DealFact and StayFact rows of the deals replayed, and what they add to DealMonthlyTotals:
+        the rules of deals.services.derived (derived_rebuild() in SQL), applied in memory."""
+        wanted: set[int] = {
+            replay.deal.lead.id
+            for replay in replays
+            if replay.deal.lead is not None
+            and replay.deal.lead.id is not None
+            and replay.deal.lead.id not in self._lead_facts
+        }
+        if wanted:  # leads written before this writer: their stored values, as the rebuild reads them
+            for pk, created_on, owner_id, team_id, source_id in (
+                Lead.objects.using(self.using)
+                .filter(pk__in=wanted)
+                .values_list("pk", "created_on", "owner_id", "team_id", "source_id")
+            ):
+                self._lead_facts[pk] = (created_on, owner_id, team_id, source_id)
+        deal_facts: list[tuple] = []
+        stay_facts: list[tuple] = []
+        totals: dict[tuple, list[int]] = {}
+        for replay in replays:
+            replay.facts(spell_ids, deal_facts, stay_facts, totals)
+        return deal_facts, stay_facts, totals
+
+    def _totals_add(self, cursor, totals: dict[tuple, list[int]]) -> None:
+        """Add the cells to DealMonthlyTotals (an upsert, the same SQL on PostgreSQL and SQLite)."""
+        if not totals:
+            return
+        table = DealMonthlyTotals._meta.db_table
+        columns = [*_TOTALS_CELL, *_TOTALS_VALUES]
+        updates = ", ".join(f'"{name}" = "{table}"."{name}" + excluded."{name}"' for name in _TOTALS_VALUES)
+        placeholder = "%s" if self.is_postgres else "?"
+        column_sql = ", ".join(f'"{name}"' for name in columns)
+        cell_sql = ", ".join(f'"{name}"' for name in _TOTALS_CELL)
+        sql = (
+            f'INSERT INTO "{table}" ({column_sql}) VALUES ({", ".join([placeholder] * len(columns))}) '  # noqa: S608
+            f"ON CONFLICT ({cell_sql}) DO UPDATE SET {updates}"
+        )
+        day = self._day
+        rows = [(day(key[0]), *key[1:], *values) for key, values in sorted(totals.items())]
+        if self.is_postgres:
+            cursor.executemany(sql, rows)
+        else:
+            sqlite3.Cursor.executemany(cursor.cursor, sql, rows)
 
     def _closing(self, pipeline_id: int, kind: str) -> _StageInfo:
         stage = self.closing_stage.get((pipeline_id, kind))
@@ -642,14 +758,24 @@ class BulkWriter:
             events: list[tuple] = []
             spells: list[tuple] = []
             activity_rows: list[tuple] = []
-            deal_rows = [self._replay(deal, now_value, events, spells, activity_rows) for deal in deals]
+            replays = [self._replay(deal, now_value, events, activity_rows) for deal in deals]
+            deal_rows = [replay.rows(spells) for replay in replays]
             for activity in activities:
                 activity_rows.append(self._activity_row(activity, None, now_value)[0])
+            if self.derived_rows:
+                spell_ids = self._reserve_ids(cursor, StageSpell._meta.db_table, len(spells))
+                spells = [(pk, *row) for pk, row in zip(spell_ids, spells, strict=True)]
+                derived = self._derived_rows(cursor, replays, spell_ids)
             self._copy(cursor, self.tables["lead"], lead_rows)
             self._copy(cursor, self.tables["deal"], deal_rows)
             self._copy(cursor, self.tables["event"], events)
             self._copy(cursor, self.tables["spell"], spells)
             self._copy(cursor, self.tables["activity"], activity_rows)
+            if self.derived_rows:
+                deal_facts, stay_facts, totals = derived
+                self._copy(cursor, self.tables["deal_fact"], deal_facts)
+                self._copy(cursor, self.tables["stay_fact"], stay_facts)
+                self._totals_add(cursor, totals)
         counts = BulkCounts(len(lead_rows), len(deal_rows), len(events), len(spells), len(activity_rows))
         self.counts.add(counts)
         return counts
@@ -686,6 +812,8 @@ class BulkWriter:
 _EVENT = SimpleNamespace(**{kind.name: kind.value for kind in EventKind})
 _EXIT = SimpleNamespace(**{kind.name: kind.value for kind in SpellExit})
 _TASK = ActivityKind.TASK.value
+_CLOSE_DATE_CHANGED = EventKind.CLOSE_DATE_CHANGED.value
+_CLOSED_EXITS = (SpellExit.WON.value, SpellExit.LOST.value)
 _OPEN, _WON, _LOST = DealStatus.OPEN.value, DealStatus.WON.value, DealStatus.LOST.value
 _STAGE_OPEN, _STAGE_WON, _STAGE_LOST = StageKind.OPEN.value, StageKind.WON.value, StageKind.LOST.value
 
@@ -695,9 +823,9 @@ class _DealReplay:
 
     __slots__ = (
         "activities", "amount_base_minor", "amount_minor", "category_override", "closed_on", "created_at",
-        "created_on", "currency", "cycle_days", "deal", "events", "expected_close_on", "last_activity_at",
-        "lead_created_at", "lead_cycle_days", "lead_id", "lost_at", "lost_note", "lost_reason_id", "next_step",
-        "next_step_on", "now", "organization_id", "owner_id", "person_id", "probability_override", "source_id",
+        "created_on", "currency", "cycle_days", "deal", "events", "expected_close_on", "first_event",
+        "first_spell", "last_activity_at", "last_event", "lead_created_at", "lead_cycle_days", "lead_id",
+        "lost_at", "lost_note", "lost_reason_id", "next_step", "next_step_on", "now", "organization_id", "owner_id", "person_id", "probability_override", "source_id",
         "spells", "stage", "stage_entered_at", "status", "team_id", "title", "version", "won_at", "writer",
     )  # fmt: skip
     stage: _StageInfo
@@ -713,6 +841,8 @@ class _DealReplay:
     def __init__(self, writer: BulkWriter, deal: BulkDeal, now: Any, events: list, activities: list) -> None:
         """deal_create (and the deal half of lead_convert)."""
         self.writer, self.deal, self.now, self.events, self.activities = writer, deal, now, events, activities
+        # Where this deal's rows lie in the lists shared by the deals of one write.
+        self.first_event, self.last_event, self.first_spell = len(events), len(events), 0
         stage = writer._stage(deal.stage_id)
         if stage.pipeline_id != deal.pipeline_id or stage.kind != _STAGE_OPEN:
             raise ApplicationError("Pick an open stage of this deal's pipeline.", field="stage")
@@ -1022,6 +1152,7 @@ class _DealReplay:
         """Append the spell rows and return the deal row (columns of _DEAL_COLUMNS)."""
         moment, day, deal = self.writer._moment, self.writer._day, self.deal
         deal_id, pipeline_id = deal.id, deal.pipeline_id
+        self.first_spell = len(spells)
         for (
             stage_id,
             owner_id,
@@ -1050,6 +1181,102 @@ class _DealReplay:
             day(self.created_on), day(self.closed_on), self.cycle_days, self.lead_cycle_days,
             self.amount_base_minor, deal.external_source, deal.external_id,
         )  # fmt: skip
+
+    def facts(
+        self, spell_ids: list[int], deal_facts: list, stay_facts: list, totals: dict[tuple, list[int]]
+    ) -> None:
+        """Append the deal's DealFact row and its spells' StayFact rows, and add its DealMonthlyTotals cells;
+        the rules of derived_rebuild(), for the deal as it stands after its history."""
+        writer, deal = self.writer, self.deal
+        day, stages = writer._day, writer.stages
+        deal_id, pipeline_id, status = deal.id, deal.pipeline_id, self.status
+        owner_id, team_id, source_id = self.owner_id, self.team_id, self.source_id
+        # The open stage of highest (order, id) the deal entered; its current stage if it has no spell.
+        furthest: _StageInfo | None = None
+        for spell in self.spells:
+            stage = stages[spell[0]]
+            if furthest is None or (stage.order, stage.pk) > (furthest.order, furthest.pk):
+                furthest = stage
+        furthest = furthest or self.stage
+        pushes, last_pushed_at = 0, None
+        events = self.events
+        for index in range(self.first_event, self.last_event):
+            event = events[index]
+            # A push moves the expected close date later (ISO dates compare as text).
+            if event[1] == _CLOSE_DATE_CHANGED and event[3] and event[4] and event[4] > event[3]:
+                pushes += 1
+                if last_pushed_at is None or event[12] > last_pushed_at:
+                    last_pushed_at = event[12]
+        lead = deal.lead
+        lead_created_on, lead_owner_id, lead_team_id, lead_source_id = (
+            writer._lead_facts.get(lead.id, (None,) * 4) if lead is not None and lead.id else (None,) * 4  # type: ignore[arg-type]
+        )
+        deal_facts.append(
+            (
+                deal_id, pipeline_id, self.stage.pk, owner_id, team_id, source_id, status, day(self.created_on),
+                day(self.closed_on), day(self.expected_close_on), self.cycle_days, self.lead_cycle_days,
+                self.amount_minor, self.currency, self.amount_base_minor, furthest.pk, day(lead_created_on),
+                lead_owner_id, lead_team_id, lead_source_id, pushes, last_pushed_at,
+            )
+        )  # fmt: skip
+        # Stays in the order they were entered (then by id), each knowing how the one before it ended.
+        first = self.first_spell
+        spells = self.spells
+        order = sorted(range(len(spells)), key=lambda index: spells[index][2])
+        previous_exit = ""
+        for index in order:
+            stage_id, _owner, _entered_at, entered_on, _exited_at, exited_on, exit_kind, next_id, _days = (
+                spells[index]
+            )
+            if not previous_exit:
+                entry_kind = "created"
+            elif previous_exit in _CLOSED_EXITS:
+                entry_kind = "reopened"
+            else:
+                entry_kind = previous_exit
+            stay_facts.append(
+                (
+                    spell_ids[first + index], deal_id, pipeline_id, stage_id, next_id, owner_id, team_id,
+                    source_id, status, entry_kind, day(entered_on), day(exited_on),
+                    None if exited_on is None else (exited_on - entered_on).days, exit_kind,
+                )
+            )  # fmt: skip
+            previous_exit = exit_kind
+        # DealMonthlyTotals: created by the creation month, won / lost by the closing month (current owner),
+        # lead_deals / lead_won by the lead's month under the lead's owner and source.
+        team_key, source_key = team_id or 0, source_id or 0
+        cell = totals.setdefault(
+            (self.created_on.replace(day=1), pipeline_id, owner_id, team_key, source_key), [0] * 10
+        )
+        cell[0] += 1
+        is_won = status == _WON
+        if status in (_WON, _LOST) and self.closed_on is not None:
+            cell = totals.setdefault(
+                (self.closed_on.replace(day=1), pipeline_id, owner_id, team_key, source_key), [0] * 10
+            )
+            if is_won:
+                cell[1] += 1
+                cell[2] += self.amount_base_minor or 0
+                cell[3] += self.cycle_days or 0
+                if self.lead_cycle_days is not None:
+                    cell[4] += self.lead_cycle_days
+                    cell[5] += 1
+            else:
+                cell[6] += 1
+                cell[7] += self.amount_base_minor or 0
+        if lead_created_on is not None:
+            cell = totals.setdefault(
+                (
+                    lead_created_on.replace(day=1),
+                    pipeline_id,
+                    lead_owner_id,
+                    lead_team_id or 0,
+                    lead_source_id or 0,
+                ),
+                [0] * 10,
+            )
+            cell[8] += 1
+            cell[9] += int(is_won)
 
 
 def _valid_title(value: Any) -> str:

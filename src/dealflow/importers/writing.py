@@ -83,6 +83,7 @@ class WriteResult:
     rejected: list[Rejection] = field(default_factory=list)
     used_bulk: bool = False
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # the bulk writer's close, by part
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -777,7 +778,9 @@ class _Writer:
         # Moving in: a big first import into a database without deals builds the secondary indexes once
         # at the end (the bulk writer's defer_indexes) instead of row by row; nobody reads those tables yet.
         defer = len(deals) >= DEFER_INDEXES_FROM and not Deal.objects.exists()
-        writer = bulk.BulkWriter(defer_indexes=defer)
+        # The writer works out the analytics rows (DealFact, StayFact, monthly totals) of the deals it writes
+        # during the replay, so closing does not rebuild those tables from every deal in the database.
+        writer = bulk.BulkWriter(defer_indexes=defer, derived_rows=True)
         try:
             if lead_specs:
                 self._bulk_write(writer, leads=lead_specs, deals=[], label=_("Leads"))
@@ -793,7 +796,7 @@ class _Writer:
                     if spec.activities:
                         self.count(self.result.created, Entity.ACTIVITIES.value, len(spec.activities))
             self.phase(_("Indexes and analytics tables"))
-            writer.close()  # builds deferred indexes, rebuilds the derived tables, refreshes statistics
+            writer.close(timings=self.result.timings)  # deferred indexes, derived tables, statistics
         except BaseException:
             writer.__exit__(*sys.exc_info())
             raise

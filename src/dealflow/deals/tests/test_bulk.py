@@ -291,3 +291,71 @@ def test_deferred_indexes_are_built_again_after_the_load_and_after_a_failure(rep
         )
     assert _index_names() == before
     assert Deal.objects.count() == 1
+
+
+def _derived_snapshot() -> dict[str, list]:
+    from dealflow.deals.models import DealFact, DealMonthlyTotals, StayFact
+
+    def rows(model, skip: int = 0) -> list:
+        names = [field.attname for field in model._meta.concrete_fields]
+        return sorted(row[skip:] for row in model.objects.values_list(*names))
+
+    return {"facts": rows(DealFact), "stays": rows(StayFact), "totals": rows(DealMonthlyTotals, skip=1)}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("defer_indexes", [False, True])
+def test_derived_rows_written_with_the_deals_equal_a_rebuild(rep, rep2, pipeline, rate_usd, defer_indexes):
+    """derived_rows=True works out DealFact, StayFact and DealMonthlyTotals in memory; derived_rebuild()
+    computes them in SQL from the deals, events and spells. Both give the same rows, next to deals the
+    services wrote (their cells are added to, not replaced)."""
+    from dealflow.deals.services.derived import derived_rebuild
+
+    with time_machine.travel(NOW, tick=False):
+        _history_through_services(rep, rep2, pipeline)
+        stage = {name: stage_named(name).pk for name in ["Qualification", "Needs analysis", "Proposal"]}
+        existing_lead = services.lead_create(
+            title="Older lead", source=lead_source("website"), owner=rep2, at=at(200)
+        )
+        written_lead = bulk.BulkLead(
+            title="New lead", source_id=lead_source("trade_show").pk, owner_id=rep.pk, created_at=at(90),
+            status="converted", closed_at=at(80),
+        )  # fmt: skip
+        deals = [
+            bulk.BulkDeal(
+                title="From the lead", owner_id=rep.pk, pipeline_id=pipeline.pk, stage_id=stage["Qualification"],
+                created_at=at(80), amount_minor=50000, lead=written_lead,
+                steps=[
+                    bulk.Update(at=at(79), changes={"expected_close_on": dt.date(2026, 2, 1)}),
+                    bulk.Update(at=at(78), changes={"expected_close_on": dt.date(2026, 3, 1)}),
+                    bulk.Update(at=at(77), changes={"expected_close_on": dt.date(2026, 2, 20)}),
+                    bulk.Move(at=at(70), stage_id=stage["Proposal"]),
+                    bulk.Move(at=at(60), stage_id=stage["Needs analysis"]),
+                    bulk.Won(at=at(40, 23), schedule_follow_up=False),
+                ],
+            ),
+            bulk.BulkDeal(
+                title="Lost and back", owner_id=rep2.pk, pipeline_id=pipeline.pk, stage_id=stage["Proposal"],
+                created_at=at(50), amount_minor=700, currency="USD",
+                lead=bulk.BulkLead(
+                    title="", source_id=existing_lead.source_id, owner_id=rep2.pk, created_at=at(200),
+                    id=existing_lead.pk,
+                ),
+                steps=[
+                    bulk.Lost(at=at(30), reason_id=lost_reason("Price").pk),
+                    bulk.Reopen(at=at(20)),
+                    bulk.Update(at=at(19), changes={"owner_id": rep.pk}),
+                ],
+            ),
+            bulk.BulkDeal(
+                title="Still open", owner_id=rep.pk, pipeline_id=pipeline.pk, stage_id=stage["Needs analysis"],
+                created_at=at(10),
+            ),
+        ]  # fmt: skip
+        with bulk.BulkWriter(derived_rows=True, defer_indexes=defer_indexes) as writer:
+            writer.write(leads=[written_lead], deals=deals[:1])
+            writer.write(deals=deals[1:])
+    written = _derived_snapshot()
+    assert len(written["facts"]) == 5 and len(written["stays"]) > 10
+    derived_rebuild()
+    assert _derived_snapshot() == written
