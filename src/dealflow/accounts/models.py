@@ -24,7 +24,12 @@ class User(AbstractUser):
 
     @property
     def display_name(self) -> str:
-        return self.get_full_name() or self.username
+        return display_name_of(self.username, self.first_name, self.last_name)
+
+
+def display_name_of(username: str, first_name: str, last_name: str) -> str:
+    """A user's name as the app shows it (full name, else username), from the columns alone."""
+    return f"{first_name} {last_name}".strip() or username
 
 
 class Role(models.TextChoices):

@@ -8,7 +8,7 @@ from decimal import Decimal
 from ninja import Query, Router, Schema, Status
 
 from dealflow.api.base import paginate
-from dealflow.api.deals import DealOut, deal_references
+from dealflow.api.deals import DealOut, deal_out, deal_references
 from dealflow.api.schemas import Id, Offset, PageOut, UserRef
 from dealflow.deals.models import Lead
 from dealflow.deals.selectors import lead_get_for_user, lead_list_for_user, user_check_can_write
@@ -169,4 +169,4 @@ def convert_lead(request, lead_id: Id, payload: LeadConvertIn):
     """Turn a qualified lead into a deal that keeps its source and creation date."""
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
     data = deal_references(payload.dict(exclude_none=True), user=request.user)
-    return Status(201, lead_convert(lead=lead, by=request.user, origin="api", **data))
+    return Status(201, deal_out(lead_convert(lead=lead, by=request.user, origin="api", **data)))

@@ -45,7 +45,12 @@ class Person(BaseModel):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip() or self.email
+        return person_name_of(self.first_name, self.last_name, self.email)
 
     def __str__(self) -> str:
         return self.full_name
+
+
+def person_name_of(first_name: str, last_name: str, email: str) -> str:
+    """A person's name as the app shows it (full name, else e-mail), from the columns alone."""
+    return f"{first_name} {last_name}".strip() or email

@@ -269,19 +269,29 @@ class Deal(BaseModel):
     @property
     def probability(self) -> int:
         """Win probability in percent: the rep's override, else the stage's default."""
-        if self.status == DealStatus.WON:
-            return 100
-        if self.status == DealStatus.LOST:
-            return 0
-        if self.probability_override is not None:
-            return self.probability_override
-        return self.stage.probability
+        return deal_probability(self.status, self.probability_override, self.stage.probability)
 
     @property
     def forecast_category(self) -> str:
-        if self.status != DealStatus.OPEN:
-            return ForecastCategory.CLOSED
-        return self.forecast_category_override or self.stage.forecast_category
+        return deal_forecast_category(
+            self.status, self.forecast_category_override, self.stage.forecast_category
+        )
+
+
+def deal_probability(status: str, override: int | None, stage_probability: int) -> int:
+    """Win probability in percent from the columns: 100 won, 0 lost, else the override or the stage's."""
+    if status == DealStatus.WON:
+        return 100
+    if status == DealStatus.LOST:
+        return 0
+    return override if override is not None else stage_probability
+
+
+def deal_forecast_category(status: str, override: str, stage_category: str) -> str:
+    """Forecast category from the columns: closed for a closed deal, else the override or the stage's."""
+    if status != DealStatus.OPEN:
+        return ForecastCategory.CLOSED
+    return override or stage_category
 
 
 class EventKind(models.TextChoices):

@@ -6,11 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, overload
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from dealflow.accounts.models import Membership, User
 from dealflow.accounts.selectors import owner_editable_q, owner_visibility_q, user_access_scope, user_is_admin
+from dealflow.contacts.models import Organization, Person
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.deals.models import (
     Activity,
@@ -184,13 +186,89 @@ def deal_list_for_user(
     return deals.order_by(*deal_ordering(order))
 
 
+# The deal columns a list row carries (the deals table alone), and for each relation the columns it shows.
+DEAL_ROW_FIELDS = (
+    "id",
+    "title",
+    "status",
+    "pipeline_id",
+    "stage_id",
+    "owner_id",
+    "organization_id",
+    "person_id",
+    "amount_minor",
+    "currency",
+    "amount_base_minor",
+    "expected_close_on",
+    "probability_override",
+    "forecast_category_override",
+    "source_id",
+    "lead_id",
+    "lead_created_at",
+    "parent_id",
+    "lost_reason_id",
+    "lost_note",
+    "next_step",
+    "next_step_on",
+    "created_at",
+    "stage_entered_at",
+    "won_at",
+    "lost_at",
+    "closed_on",
+    "last_activity_at",
+    "version",
+    "updated_at",
+)
+DEAL_RELATED_COLUMNS: dict[str, tuple[type[Any], tuple[str, ...]]] = {
+    "owner": (User, ("username", "first_name", "last_name")),
+    "stage": (Stage, ("name", "probability", "forecast_category")),
+    "pipeline": (Pipeline, ("name",)),
+    "organization": (Organization, ("name",)),
+    "person": (Person, ("first_name", "last_name", "email")),
+    "source": (LeadSource, ("key",)),
+    "lost_reason": (LostReason, ("name",)),
+}
+
+
+def deal_related_for_rows(*, rows: list[dict[str, Any]]) -> dict[tuple[str, int], tuple[str, ...]]:
+    """For a page of deal rows (DEAL_ROW_FIELDS), the DEAL_RELATED_COLUMNS of their owners, stages, pipelines,
+    organizations, persons, sources and lost reasons as text, keyed (relation, id), from one UNION query.
+
+    Instead of joining seven tables: PostgreSQL spent 25-60 ms *planning* that join with the list's ORDER BY
+    and LIMIT, for a query that runs in 1 ms; each part here is a primary-key lookup in one table. The rows
+    come from a visibility-filtered deal list; what they refer to is shown with them, as the join would.
+    """
+    quote = connection.ops.quote_name
+    parts: list[str] = []
+    params: list[Any] = []
+    for kind, (model, columns) in DEAL_RELATED_COLUMNS.items():
+        ids = sorted({key for row in rows if (key := row[f"{kind}_id"]) is not None})
+        if not ids:
+            continue
+        texts = [f"CAST({quote(column)} AS TEXT)" for column in columns] + ["''"] * (3 - len(columns))
+        parts.append(
+            f"SELECT %s, {quote(model._meta.pk.column)}, {', '.join(texts)} "  # noqa: S608 (quoted names of ours)
+            f"FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} IN "
+            f"({', '.join(['%s'] * len(ids))})"
+        )
+        params += [kind, *ids]
+    if not parts:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return {
+            (kind, pk): tuple(values[: len(DEAL_RELATED_COLUMNS[kind][1])])
+            for kind, pk, *values in cursor.fetchall()
+        }
+
+
 def deal_get_for_user(*, deal_id: int, user: User, for_write: bool = False) -> Deal:
     """One deal, or 404 when it is missing or not the user's to see; 403 only for a read-only viewer's write."""
+    # Join the relations every door shows; the rarer ones (source, lost reason, parent, lead) load when used.
+    # PostgreSQL plans a six-table join in 0.7 ms and the ten-table one in 3-10 ms, longer than it runs.
     deal = (
         Deal.objects.filter(deal_visible_q(user=user))
-        .select_related(
-            "owner", "organization", "person", "stage", "pipeline", "source", "lost_reason", "parent", "lead"
-        )
+        .select_related("owner", "organization", "person", "stage", "pipeline")
         .filter(pk=deal_id)
         .first()
     )
@@ -201,6 +279,12 @@ def deal_get_for_user(*, deal_id: int, user: User, for_write: bool = False) -> D
     return deal
 
 
+def deal_check_visible(*, deal_id: int, user: User) -> None:
+    """404 unless the deal exists and the user may see it (one indexed lookup, nothing loaded)."""
+    if not Deal.objects.filter(deal_visible_q(user=user), pk=deal_id).exists():
+        raise Http404("No such deal.")
+
+
 def deal_check_can_edit(*, deal: Deal, user: User) -> None:
     if not Deal.objects.filter(owner_editable_q(user=user), pk=deal.pk).exists():
         raise PermissionDeniedError("You may read this deal but not change it.", field="deal")
@@ -208,9 +292,9 @@ def deal_check_can_edit(*, deal: Deal, user: User) -> None:
 
 def deal_list_events_for_user(*, deal_id: int, user: User) -> QuerySet[DealEvent]:
     """A deal's history, oldest first."""
-    deal = deal_get_for_user(deal_id=deal_id, user=user)
+    deal_check_visible(deal_id=deal_id, user=user)
     return (
-        DealEvent.objects.filter(deal=deal)
+        DealEvent.objects.filter(deal_id=deal_id)
         .select_related("actor", "from_stage", "to_stage")
         .order_by("occurred_at", "id")
     )
@@ -279,8 +363,8 @@ def activity_list_for_user(
         "deal", "lead", "owner"
     )
     if deal_id is not None:
-        deal = deal_get_for_user(deal_id=deal_id, user=user)
-        activities = Activity.objects.filter(deal=deal).select_related("deal", "lead", "owner")
+        deal_check_visible(deal_id=deal_id, user=user)
+        activities = Activity.objects.filter(deal_id=deal_id).select_related("deal", "lead", "owner")
     if mine:
         activities = activities.filter(owner=user)
     if open_only:

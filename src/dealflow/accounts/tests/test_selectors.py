@@ -53,3 +53,31 @@ def test_a_token_is_only_its_owners(rep, manager):
     assert selectors.token_get_for_user(token_id=token.pk, user=rep) == token
     with pytest.raises(Http404):
         selectors.token_get_for_user(token_id=token.pk, user=manager)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("list_limit", [500, 1])
+def test_visibility_is_the_same_as_an_id_list_or_a_subquery(
+    rep, rep2, manager, outsider, team, monkeypatch, list_limit
+):
+    """Up to OWNER_LIST_LIMIT owners the filter is a literal id list (indexed); past it, a subquery."""
+    from dealflow.accounts.models import Membership, Role
+
+    monkeypatch.setattr(selectors, "OWNER_LIST_LIMIT", list_limit)
+    users = User.objects.filter(pk__in=[rep.pk, rep2.pk, manager.pk, outsider.pk])
+
+    def visible(user, *, editable=False):
+        fresh = User.objects.get(pk=user.pk)  # the scope is cached per user object
+        condition = selectors.owner_editable_q if editable else selectors.owner_visibility_q
+        return set(users.filter(condition(user=fresh, owner_field="pk")).values_list("username", flat=True))
+
+    assert visible(rep) == {"rep"}
+    assert visible(manager) == {"rep", "rep2", "manager"}
+    assert visible(manager, editable=True) == {"rep", "rep2", "manager"}
+    team.reps_see_team_deals = True
+    team.save()
+    assert visible(rep) == {"rep", "rep2", "manager"}
+    assert visible(rep, editable=True) == {"rep"}
+    Membership.objects.create(user=outsider, team=team, role=Role.REP)  # joins the team: now visible
+    assert visible(rep2) == {"rep", "rep2", "manager", "outsider"}
+    assert visible(outsider) == {"rep", "rep2", "manager", "outsider"}

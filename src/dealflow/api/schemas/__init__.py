@@ -26,7 +26,7 @@ class UserRef(Schema):
 
     @staticmethod
     def resolve_name(user) -> str:
-        return user.display_name
+        return user["name"] if isinstance(user, dict) else user.display_name  # a dict: already shaped
 
 
 class PageOut(Schema, Generic[ItemT]):
