@@ -33,7 +33,10 @@ L2_MIN_CLOSED = 200  # fewer -> L1 (no ageing)
 L3_MIN_POINTS = 13  # fewer weekly as-of points with a finished outcome window -> no L3
 L3_MIN_ROWS = 500  # fewer (deal, week) training rows -> no L3
 RUN_RATE_MIN_POINTS = 4
-PHASES = 4  # quarters of the period elapsed at the time of the forecast
+PHASES = 16  # sixteenths of the period elapsed at the time of the forecast (L3 cells, see _shrink_within)
+COARSE_PHASES = 4  # quarters: what a fine phase is shrunk to, and how run-rate and drift are grouped
+DRIFT_DEFAULT = 0.15  # relative SD of the drift factor when history is too thin to measure it
+DRIFT_MIN_POINTS = 8  # fewer past weekly points with a finished outcome -> pool phases, then the default
 NO_DATE = -1  # a missing close date (dates are proleptic ordinals, always > 0)
 
 # Event stream codes.
@@ -127,6 +130,7 @@ class Calendar:
         return np.searchsorted(self.start_times, moment, side="right") - 1
 
     def phase_of(self, moment: int) -> int:
+        """The fine phase (0..PHASES-1): how much of its period had elapsed at ``moment``."""
         index = int(self.index_of(moment))
         start, end = self.start_times[index], self.start_times[index + 1]
         return min(PHASES - 1, int(PHASES * (moment - start) / (end - start)))
@@ -135,6 +139,11 @@ class Calendar:
         index = int(self.index_of(moment))
         start, end = self.start_times[index], self.start_times[index + 1]
         return float(max(0.0, min(1.0, (end - moment) / (end - start))))
+
+
+def coarse_phase(phase: int | np.ndarray) -> Any:
+    """The quarter of the period (0..COARSE_PHASES-1) a fine phase falls in."""
+    return phase // (PHASES // COARSE_PHASES)
 
 
 _SPAN = np.int64(1 << 34)  # seconds per deal slot in a combined (deal, time) sort key
@@ -320,6 +329,8 @@ class Fit:
     new_points: list[list[dict]]  # per horizon: [{"phase": p, "by_owner": {owner: amount}}]
     bookings: list[float]  # won per completed period before as_of, oldest first (run-rate)
     last_year: list[float]  # per horizon: bookings of the same period a year earlier, nan unknown
+    drift: list[list[float]]  # [horizon][coarse phase]: relative SD of the per-draw drift factor
+    drift_points: list[list[int]]  # past weekly points it was measured on (0: DRIFT_DEFAULT)
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -427,13 +438,61 @@ def build_panel(history: History, calendar: Calendar, times: np.ndarray, *, hori
 
 
 def _shrink_within(wins: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Shrink cells [phase, stage, bucket, flag] -> (phase, stage, flag) -> (phase, stage) -> phase."""
+    """Shrink cells [fine phase, stage, bucket, flag] -> the same cell of its quarter of the period, shrunk
+    [quarter, stage, bucket, flag] -> (quarter, stage, flag) -> (quarter, stage) -> quarter.
+
+    The fine phase matters because the chance of winning inside what is left of the period falls steeply
+    as the period runs out: pooled by quarter, a forecast made early in a quarter under-forecast and one
+    made late over-forecast (up to +-15 % of the total at 100,000 deals). With few deals the quarter's
+    rate carries the cell.
+    """
+    return beta_mean(wins, count, _within_prior(wins, count), PRIOR_STRENGTH)
+
+
+def _within_prior(wins: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """What each fine cell is shrunk to: its quarter's cell, itself shrunk as ``_shrink_within`` says."""
     m = PRIOR_STRENGTH
-    top_wins, top_count = wins.sum(axis=(1, 2, 3)), count.sum(axis=(1, 2, 3))
+    ratio = PHASES // COARSE_PHASES
+    coarse_wins = wins.reshape(COARSE_PHASES, ratio, *wins.shape[1:]).sum(axis=1)
+    coarse_count = count.reshape(COARSE_PHASES, ratio, *count.shape[1:]).sum(axis=1)
+    top_wins, top_count = coarse_wins.sum(axis=(1, 2, 3)), coarse_count.sum(axis=(1, 2, 3))
     top = np.divide(top_wins, top_count, out=np.zeros_like(top_wins), where=top_count > 0)
-    stage = beta_mean(wins.sum(axis=(2, 3)), count.sum(axis=(2, 3)), top[:, None], m)
-    flag = beta_mean(wins.sum(axis=2), count.sum(axis=2), stage[:, :, None], m)
-    return beta_mean(wins, count, flag[:, :, None, :], m)
+    stage = beta_mean(coarse_wins.sum(axis=(2, 3)), coarse_count.sum(axis=(2, 3)), top[:, None], m)
+    flag = beta_mean(coarse_wins.sum(axis=2), coarse_count.sum(axis=2), stage[:, :, None], m)
+    coarse = beta_mean(coarse_wins, coarse_count, flag[:, :, None, :], m)
+    return np.repeat(coarse, ratio, axis=0)
+
+
+def drift_from_residuals(expected: np.ndarray, realized: np.ndarray, variance: np.ndarray) -> float:
+    """Relative SD of a shared drift factor F (mean 1) from past forecasts: sqrt(max(0, S) / sum E^2),
+    S = sum ((R - E)^2 - V).
+
+    Per past weekly point, E is the expected revenue from its open deals, R what they really brought in
+    the target period and V = sum p (1 - p) A^2 the spread of independent deal outcomes. With a factor F
+    of variance s^2 on the rates, Var(R - E) = V + s^2 E^2, so the excess of the squared errors over what
+    independent draws explain estimates s^2 (method of moments, weighted by E^2).
+    """
+    expected, realized = np.asarray(expected, dtype=float), np.asarray(realized, dtype=float)
+    scale = float((expected**2).sum())
+    if scale <= 0:
+        return 0.0
+    excess = float(((realized - expected) ** 2 - np.asarray(variance, dtype=float)).sum())
+    return math.sqrt(max(0.0, excess) / scale)
+
+
+def drift_factors(drift: np.ndarray, draws: int, seed: int) -> np.ndarray:
+    """Per horizon and draw, a lognormal factor with mean 1 and relative SD ``drift[h]``: [H, draws].
+
+    One standard normal z per draw, shared by every deal, owner and horizon (a draw where rates run
+    high runs high everywhere, so roll-ups stay sums); F = exp(s z - s^2 / 2) with s^2 = ln(1 + drift^2),
+    divided by its mean over the draws so that it leaves the simulated mean exactly as it was. Its own
+    generator (seed, 1): adding a deal changes no factor.
+    """
+    drift = np.asarray(drift, dtype=float)
+    z = np.random.default_rng([seed, 1]).standard_normal(draws)
+    sigma = np.sqrt(np.log1p(drift**2))[:, None]
+    factor = np.exp(sigma * z[None, :] - sigma**2 / 2)
+    return factor / factor.mean(axis=1, keepdims=True)
 
 
 def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, *, horizons: int = 4) -> Fit:
@@ -448,7 +507,10 @@ def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, 
     within = within_count = None
     l3_points = 0
     new_points: list[list[dict]] = [[] for _ in range(horizons)]
+    drift = [[DRIFT_DEFAULT] * COARSE_PHASES for _ in range(horizons)]
+    drift_points = [[0] * COARSE_PHASES for _ in range(horizons)]
     if panel is not None and len(panel.times):
+        training = []
         in_window = (panel.times <= moment) & (panel.times > moment - TRAILING_DAYS * DAY)
         point_period = calendar.index_of(panel.times)
         wins3 = np.zeros((horizons, PHASES, stages, len(AGE_BUCKETS), 2))
@@ -476,6 +538,7 @@ def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, 
             wins3[horizon] = np.bincount(cell, weights=label.astype(float), minlength=size).reshape(
                 wins3[horizon].shape
             )
+            training.append((rows, flags, cell, label))
             for point in np.nonzero(in_window)[0]:
                 end_index = point_period[point] + horizon + 1
                 if end_index < len(calendar.start_times) and calendar.start_times[end_index] <= moment:
@@ -487,8 +550,53 @@ def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, 
                     )
         if level == "L2" and l3_points >= L3_MIN_POINTS and count3[0].sum() >= L3_MIN_ROWS:
             level = "L3"
-        within = np.stack([_shrink_within(wins3[h], count3[h]) for h in range(horizons)]).tolist()
+        shrunk = np.stack([_shrink_within(wins3[h], count3[h]) for h in range(horizons)])
+        within = shrunk.tolist()
         within_count = count3.astype(int).tolist()
+        for horizon, (rows, flags, cell, label) in enumerate(training):
+            p_win = _p_win_for(level, configured, learned, aged, states.stage[rows], buckets[rows])
+            if level == "L3":
+                # Each past week is scored with cells that leave out its own target period's rows
+                # (leave-one-period-out), so the errors are those of a forecast that had not seen it.
+                cells = wins3[horizon].size
+                group = panel.period[rows] - panel.period[rows].min()
+                key = group * cells + cell
+                own_count = np.bincount(key)[key]
+                own_wins = np.bincount(key, weights=label.astype(float))[key]
+                prior = _within_prior(wins3[horizon], count3[horizon]).ravel()[cell]
+                p_rows = beta_mean(
+                    wins3[horizon].ravel()[cell] - own_wins,
+                    count3[horizon].ravel()[cell] - own_count,
+                    prior,
+                    PRIOR_STRENGTH,
+                )
+                p_rows = np.minimum(p_rows, p_win)
+            else:
+                p_rows = p_win * flags
+            override = states.probability_override[rows]
+            overridden = ~np.isnan(override)
+            base = p_win[overridden]
+            p_rows[overridden] *= np.divide(
+                override[overridden], base, out=np.ones_like(base), where=base > 0
+            )
+            p_rows = np.clip(p_rows, 0, 1)
+            amount = states.amount[rows]
+            row_point = states.point[rows]
+            size = len(panel.times)
+            expected = np.bincount(row_point, weights=p_rows * amount, minlength=size)
+            realized = np.bincount(row_point, weights=label * amount, minlength=size)
+            variance = np.bincount(row_point, weights=p_rows * (1 - p_rows) * amount**2, minlength=size)
+            scored = np.bincount(row_point, minlength=size) > 0
+            quarter = coarse_phase(panel.phase)
+            for phase in range(COARSE_PHASES):
+                chosen = scored & (quarter == phase)
+                if int(chosen.sum()) < DRIFT_MIN_POINTS:
+                    chosen = scored  # pool the quarters
+                if int(chosen.sum()) >= DRIFT_MIN_POINTS:
+                    drift[horizon][phase] = drift_from_residuals(
+                        expected[chosen], realized[chosen], variance[chosen]
+                    )
+                    drift_points[horizon][phase] = int(chosen.sum())
 
     # Bookings of completed periods before the as-of time (run-rate and same period last year).
     current = int(calendar.index_of(moment))
@@ -518,7 +626,18 @@ def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, 
         new_points=new_points,
         bookings=bookings,
         last_year=last_year,
+        drift=drift,
+        drift_points=drift_points,
     )
+
+
+def _p_win_for(level: str, configured, learned, aged, stage: np.ndarray, buckets: np.ndarray) -> np.ndarray:
+    """The eventual win probability of rows at a level: configured (L0), learned (L1), by age (L2, L3)."""
+    if level == "L0":
+        return np.asarray(configured)[stage]
+    if level == "L1":
+        return np.asarray(learned)[stage]
+    return np.asarray(aged)[stage, buckets]
 
 
 # ---------------------------------------------------------------------------------------- prediction
@@ -547,14 +666,10 @@ def predict(
 ) -> Prediction:
     """Probabilities for the open deals at ``moment`` under a method (configured, learned, dealflow)."""
     level = method_level(fit_result, method)
-    configured = np.asarray(fit_result.configured)[states.stage]
     buckets = age_bucket(states.age_days)
-    if level == "L0":
-        p_win = configured
-    elif level == "L1":
-        p_win = np.asarray(fit_result.learned)[states.stage]
-    else:
-        p_win = np.asarray(fit_result.aged)[states.stage, buckets]
+    p_win = _p_win_for(
+        level, fit_result.configured, fit_result.learned, fit_result.aged, states.stage, buckets
+    )
     current = int(calendar.index_of(moment))
     targets = np.full(len(states), current, dtype=np.int64)
     flags = np.stack(
@@ -592,13 +707,16 @@ def new_bookings_samples(
 ) -> list[np.ndarray]:
     """Per horizon: a (samples x owners) matrix of past bookings from deals created after the as-of time.
 
-    Samples come from past weeks at the same phase of their period when there are enough of them; with
+    Samples come from past weeks in the same quarter of their period when there are enough of them; with
     fewer than RUN_RATE_MIN_POINTS no run-rate is added (zero matrix).
     """
     result = []
     for horizon in range(horizons):
         points = fit_result.new_points[horizon] if horizon < len(fit_result.new_points) else []
-        same_phase = [point for point in points if point["phase"] == phase] if horizon == 0 else points
+        quarter = coarse_phase(phase)
+        same_phase = (
+            [point for point in points if coarse_phase(point["phase"]) == quarter] if horizon == 0 else points
+        )
         chosen = same_phase if len(same_phase) >= RUN_RATE_MIN_POINTS else points
         if len(chosen) < RUN_RATE_MIN_POINTS:
             result.append(np.zeros((1, len(owners))))
@@ -620,9 +738,14 @@ def simulate(
     draws: int,
     seed: int,
     new_samples: list[np.ndarray] | None = None,
+    drift: np.ndarray | None = None,
     chunk: int = 64,
 ) -> np.ndarray:
     """Revenue from open deals (plus new bookings) per leaf, horizon and draw: array [leaves, H, draws].
+
+    With ``drift`` (a relative SD per horizon), each draw's revenue from open deals is multiplied by one
+    factor of mean 1 shared by all deals and leaves (``drift_factors``): win rates that run high or low
+    together in a given week, which independent deal draws cannot show.
 
     Each deal draws one outcome per draw: won in horizon h (probability p_period[:, h]) or not won in
     the horizons at all. One uniform number u per (deal, draw), compared with the deal's cumulative
@@ -677,6 +800,8 @@ def simulate(
                     target[horizon] += revenue
                     target[horizon] -= previous
                     previous, revenue = revenue, previous
+    if drift is not None and horizons and np.any(np.asarray(drift)[:horizons] > 0):
+        result *= drift_factors(np.asarray(drift)[:horizons], draws, seed)[None, :, :]
     if new_samples is not None:
         for horizon, matrix in enumerate(new_samples[:horizons]):
             if not matrix.any():
@@ -905,8 +1030,11 @@ def forecast_draws(
     whose past new-deal bookings feed leaf i's run-rate (only the "dealflow" method adds a run-rate).
     """
     prediction = predict(fit_result, states, calendar, moment, method=method, horizons=horizons)
-    new_samples = None
+    new_samples = drift = None
     if method == "dealflow":
+        quarter = coarse_phase(calendar.phase_of(moment))
+        last = len(fit_result.drift) - 1
+        drift = np.array([fit_result.drift[min(horizon, last)][quarter] for horizon in range(horizons)])
         all_owners = np.unique(np.concatenate(leaf_owners)) if leaf_owners else np.zeros(0, dtype=np.int64)
         per_owner = new_bookings_samples(
             fit_result, all_owners, calendar.phase_of(moment), horizons, calendar.remaining_fraction(moment)
@@ -930,6 +1058,7 @@ def forecast_draws(
         draws=draws,
         seed=seed,
         new_samples=new_samples,
+        drift=drift,
     )
     return prediction, revenue
 

@@ -48,6 +48,89 @@ def test_monte_carlo_mean_within_three_standard_errors_of_sum_p_times_amount():
         assert draws.var() == pytest.approx(variance, rel=0.05)
 
 
+def test_monte_carlo_mean_with_the_drift_factor_stays_sum_p_times_amount_and_widens_the_spread():
+    """With a factor F of mean 1 and relative SD s: mean m, variance (1 + s^2)(v + m^2) - m^2."""
+    rng = np.random.default_rng(3)
+    amounts = rng.lognormal(9, 1, 2000)
+    p_period = rng.dirichlet([1, 1, 1, 1, 6], size=2000)[:, :4]
+    drift = np.array([0.1, 0.2, 0.0, 0.05])
+    revenue = calc.simulate(
+        amounts=amounts,
+        p_period=p_period,
+        leaf=np.arange(2000) % 3,
+        leaves=3,
+        draws=10_000,
+        seed=11,
+        drift=drift,
+    )
+    for horizon in range(4):
+        expected, variance = calc.expected_and_variance(amounts, p_period[:, horizon])
+        draws = revenue[:, horizon].sum(axis=0)
+        standard_error = draws.std(ddof=1) / math.sqrt(len(draws))
+        assert abs(draws.mean() - expected) < 3 * standard_error
+        widened = (1 + drift[horizon] ** 2) * (variance + expected**2) - expected**2
+        assert draws.var() == pytest.approx(widened, rel=0.06)
+
+
+def test_drift_factor_has_mean_one_its_sd_and_is_shared_by_leaves():
+    factors = calc.drift_factors(np.array([0.0, 0.2]), 20_000, seed=4)
+    assert factors.shape == (2, 20_000)
+    assert np.all(factors[0] == 1.0)  # no drift, no factor
+    assert factors[1].mean() == pytest.approx(1.0, abs=1e-12)  # scaled to mean 1 exactly
+    assert factors[1].std() == pytest.approx(0.2, rel=0.03)
+    assert factors[1].min() > 0
+    # one certain 100 in each of two leaves: every draw is 100 x the same factor in both leaves
+    revenue = calc.simulate(amounts=np.array([100.0, 100.0]), p_period=np.array([[1.0], [1.0]]),
+                            leaf=np.array([0, 1]), leaves=2, draws=20_000, seed=4, drift=np.array([0.2]))  # fmt: skip
+    assert np.allclose(revenue[0, 0], 100 * factors[1])
+    assert np.array_equal(revenue[0, 0], revenue[1, 0])
+    assert revenue[0, 0].mean() == pytest.approx(100.0, abs=1e-9)
+
+
+def test_drift_from_residuals_hand_worked():
+    # Three past weeks expected 100 each; they brought 110, 90 and 100.
+    expected, realized = np.array([100.0, 100.0, 100.0]), np.array([110.0, 90.0, 100.0])
+    # Without deal-level variance: s^2 = (100 + 100 + 0) / (3 x 100^2) = 1 / 150.
+    assert calc.drift_from_residuals(expected, realized, np.zeros(3)) == pytest.approx(math.sqrt(1 / 150))
+    # Independent deal outcomes explain 50 of each week's squared error: (200 - 150) / 30,000.
+    assert calc.drift_from_residuals(expected, realized, np.full(3, 50.0)) == pytest.approx(
+        math.sqrt(50 / 30_000)
+    )
+    # They explain more than all of it: no drift (never a negative variance).
+    assert calc.drift_from_residuals(expected, realized, np.full(3, 100.0)) == 0.0
+    assert calc.drift_from_residuals(np.zeros(2), np.array([5.0, 0.0]), np.zeros(2)) == 0.0
+
+
+def test_drift_is_measured_from_older_weeks_and_falls_back_to_the_default_when_history_is_thin():
+    _, history, calendar, panel = world()
+    fit = calc.fit(history, calendar, panel, NOW, horizons=2)
+    assert all(points >= calc.DRIFT_MIN_POINTS for row in fit.drift_points for points in row)
+    assert all(0 <= value < 0.5 for row in fit.drift for value in row)
+    assert fit.drift != [[calc.DRIFT_DEFAULT] * calc.COARSE_PHASES] * 2
+    without_panel = calc.fit(history, calendar, None, NOW, horizons=2)
+    assert without_panel.drift == [[calc.DRIFT_DEFAULT] * calc.COARSE_PHASES] * 2
+    assert without_panel.drift_points == [[0] * calc.COARSE_PHASES] * 2
+    early = calc.fit(history, calendar, panel, syn.epoch(dt.date(2022, 2, 15)), horizons=2)
+    assert early.drift_points[0] == [0] * calc.COARSE_PHASES  # 5 weeks (January) with an outcome yet
+    assert early.drift[0] == [calc.DRIFT_DEFAULT] * calc.COARSE_PHASES
+
+
+def test_a_fine_phase_without_rows_takes_the_rate_of_its_quarter():
+    shape = (calc.PHASES, 1, len(calc.AGE_BUCKETS), 2)
+    wins, count = np.zeros(shape), np.zeros(shape)
+    count[0, 0, 0, 1], wins[0, 0, 0, 1] = 1000, 800  # fine phase 0 of the first quarter: 80 %
+    count[1, 0, 0, 1], wins[1, 0, 0, 1] = 1000, 400  # fine phase 1: 40 %
+    shrunk = calc._shrink_within(wins, count)
+    # The quarter's cell pools 1,200 / 2,000 = 60 % (its own shrinkage toward coarser levels is
+    # negligible at 2,000 rows); phases 2 and 3 of the quarter have no rows and take it.
+    quarter = shrunk[2, 0, 0, 1]
+    assert quarter == pytest.approx(0.6, abs=0.01)
+    assert shrunk[3, 0, 0, 1] == quarter
+    # A phase with rows is shrunk toward its quarter with pseudo-count 10: (800 + 10 x 0.6) / 1010.
+    assert shrunk[0, 0, 0, 1] == pytest.approx((800 + 10 * quarter) / 1010)
+    assert shrunk[1, 0, 0, 1] == pytest.approx((400 + 10 * quarter) / 1010)
+
+
 def test_monte_carlo_is_seeded_and_splits_by_leaf():
     amounts = np.array([100.0, 200.0, 300.0])
     p_period = np.array([[0.5, 0.2], [1.0, 0.0], [0.0, 0.0]])
@@ -196,10 +279,15 @@ def backtest_rows():
 
 
 def test_backtest_p10_p90_coverage_is_between_70_and_90_percent():
+    """Over all forecasts and for this period and the next apart (82 % and 83-85 % when written)."""
     rows = [row for row in backtest_rows() if row.method == "dealflow"]
     assert len(rows) > 150
-    value = calc.coverage([row.actual for row in rows], [row.p10 for row in rows], [row.p90 for row in rows])
-    assert 0.70 <= value <= 0.90
+    for members in (rows, *([row for row in rows if row.horizon == horizon] for horizon in (0, 1))):
+        assert len(members) > 90
+        value = calc.coverage(
+            [row.actual for row in members], [row.p10 for row in members], [row.p90 for row in members]
+        )
+        assert 0.70 <= value <= 0.90
 
 
 def test_backtest_finds_that_dated_win_probability_over_forecasts_and_picks_dealflow():
