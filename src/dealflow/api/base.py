@@ -12,7 +12,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.throttling import BaseThrottle
 
 from dealflow.accounts.models import TokenScope
-from dealflow.accounts.ratelimit import rate_limit_hit
+from dealflow.accounts.ratelimit import rate_limit_hit_batched
 from dealflow.accounts.services import token_authenticate
 from dealflow.core.errors import PermissionDeniedError
 
@@ -72,7 +72,7 @@ class DatabaseRateThrottle(BaseThrottle):
             key = f"api:user:{user.pk}"
         else:
             key = f"api:ip:{self.get_ident(request)}"
-        result = rate_limit_hit(key=key, limit=limit)
+        result = rate_limit_hit_batched(key=key, limit=limit)
         self._retry_after = None if result.allowed else result.retry_after
         return result.allowed
 
