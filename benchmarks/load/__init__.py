@@ -38,7 +38,9 @@ def _environment(database_url: str, var_dir: str, settings_module: str = "config
             "DJANGO_SETTINGS_MODULE": settings_module,
             "DEALFLOW_VAR_DIR": var_dir,
             "SECRET_KEY": "load-test-key-0123456789abcdef0123456789abcdef0123456789",
-            "DEALFLOW_API_RATE_LIMIT": "0",
+            # The limit stays on (every request counts in the database, as in production), set high enough
+            # that 32 users sharing three tokens are not refused.
+            "DEALFLOW_API_RATE_LIMIT": os.environ.get("DEALFLOW_LOAD_API_RATE_LIMIT", "1000000000"),
             "DEALFLOW_AXES_DISABLED": "1",
             "DEALFLOW_TASKS_IMMEDIATE": "1",
             "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}",
@@ -61,15 +63,25 @@ def _manage(environment: dict[str, str], *arguments: str) -> str:
     return result.stdout
 
 
-def _prepare_database(deals: int) -> str:
+def _prepare_database(deals: int, environment_for, *, reuse: bool = False) -> dict[str, str]:
+    """A database of ``deals`` demo deals: made afresh, or with ``reuse`` the one a previous run left."""
     name = os.environ.get("DEALFLOW_LOAD_DB", "dealflow_load")
     admin = os.environ.get("DEALFLOW_LOAD_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     import psycopg
 
+    url = admin.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(admin.replace("postgres://", "postgresql://"), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return admin.rsplit("/", 1)[0] + "/" + name
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not (reuse and exists):
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'CREATE DATABASE "{name}"')
+    environment = environment_for(url)
+    if not (reuse and exists):
+        _manage(environment, "migrate", "--noinput", "-v0")
+        _manage(environment, "demo", "--deals", str(deals), "--no-progress")
+        with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE")  # as autovacuum would soon after a bulk load
+    return environment
 
 
 def _start_gunicorn(environment: dict[str, str], workers: int) -> tuple[subprocess.Popen, str]:
@@ -145,27 +157,78 @@ def _summary(name: str, row: dict) -> str:
     )
 
 
-def run_mix(users: int = 32, seconds: int = 60, deals: int = 20000, workers: int = 4) -> int:
-    database_url = _prepare_database(deals)
+def _sign_in(host: str, usernames: list[str]) -> tuple[list[dict[str, str]], list[float]]:
+    """Sign each simulated user in over HTTP before the timed run; their session cookies, and each sign-in's
+    time in milliseconds (PBKDF2 with Django's 1,000,000 iterations: a person signs in once a day, so the
+    mix itself does not repeat it)."""
+    import re
+
+    import requests
+
+    sessions, timings = [], []
+    for username in usernames:
+        client = requests.Session()
+        form = client.get(f"{host}/login/", timeout=30)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        started = time.perf_counter()
+        answer = client.post(
+            f"{host}/login/",
+            data={
+                "username": username,
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": token[1] if token else "",
+            },
+            headers={"Referer": f"{host}/login/"},
+            timeout=60,
+            allow_redirects=False,
+        )
+        timings.append((time.perf_counter() - started) * 1000)
+        if answer.status_code != 302 or "sessionid" not in client.cookies:
+            raise SystemExit(f"sign-in of {username} failed: HTTP {answer.status_code}")
+        sessions.append({"username": username, **client.cookies.get_dict()})
+    return sessions, timings
+
+
+PASSWORD = "dealflow-demo"
+WAIT = os.environ.get("DEALFLOW_LOAD_WAIT", "0.5,2.5")  # seconds between one user's actions: min,max
+
+
+def run_mix(
+    users: int = 32, seconds: int = 60, deals: int = 20000, workers: int = 4, *, reuse: bool = False
+) -> int:
     with tempfile.TemporaryDirectory() as var_dir:
-        environment = _environment(database_url, var_dir)
-        _manage(environment, "migrate", "--noinput", "-v0")
-        _manage(environment, "demo", "--deals", str(deals), "--no-progress")
+        environment = _prepare_database(deals, lambda url: _environment(url, var_dir), reuse=reuse)
         tokens = {}
         for username in LOAD_USERS:
             output = _manage(environment, "token", "create", username, "--name", "load")
             tokens[username] = next(word for word in output.split() if word.startswith("dfl_"))
         environment["DEALFLOW_LOAD_TOKENS"] = json.dumps(tokens)
+        environment["DEALFLOW_LOAD_WAIT"] = WAIT
         process, host = _start_gunicorn(environment, workers)
         try:
+            sessions, sign_ins = _sign_in(
+                host, [LOAD_USERS[index % len(LOAD_USERS)] for index in range(users)]
+            )
+            environment["DEALFLOW_LOAD_SESSIONS"] = json.dumps(sessions)
             stats = _locust(host, users, seconds, HERE / "locustfile.py", environment, f"{var_dir}/mix")
         finally:
             process.terminate()
             process.wait(timeout=30)
-    print(f"Load mix: {users} users, {seconds} s, gunicorn {workers} workers, PostgreSQL, {deals} demo deals")
+    low, high = WAIT.split(",")
+    print(
+        f"Load mix: {users} users acting every {low}-{high} s, {seconds} s, gunicorn {workers} workers, "
+        f"PostgreSQL, {deals} demo deals"
+    )
+    ordered = sorted(sign_ins)
+    print(
+        f"sign-in before the run  {len(ordered)} sequential: p50 {ordered[len(ordered) // 2]:.0f} ms, "
+        f"max {ordered[-1]:.0f} ms"
+    )
     for name, row in sorted(stats.items()):
         print(_summary(name, row))
     aggregated = stats["Aggregated"]
+    p99 = float(aggregated["99%"])
+    print(f"errors {aggregated['Failure Count']} (target 0), p99 {p99:.0f} ms (target < 250 ms)")
     return 0 if int(aggregated["Failure Count"]) == 0 else 1
 
 
@@ -186,12 +249,13 @@ class Reader(FastHttpUser):
 """
 
 
-def run_api(users: int = 16, seconds: int = 30, deals: int = 20000, workers: int = 4) -> int:
-    database_url = _prepare_database(deals)
+def run_api(
+    users: int = 16, seconds: int = 30, deals: int = 20000, workers: int = 4, *, reuse: bool = False
+) -> int:
     with tempfile.TemporaryDirectory() as var_dir:
-        environment = _environment(database_url, var_dir, "benchmarks.load.settings")
-        _manage(environment, "migrate", "--noinput", "-v0")
-        _manage(environment, "demo", "--deals", str(deals), "--no-progress")
+        environment = _prepare_database(
+            deals, lambda url: _environment(url, var_dir, "benchmarks.load.settings"), reuse=reuse
+        )
         output = _manage(environment, "token", "create", "manager", "--name", "load", "--scope", "read")
         environment["DEALFLOW_LOAD_TOKEN"] = next(word for word in output.split() if word.startswith("dfl_"))
         locustfile = Path(var_dir) / "api_locustfile.py"
@@ -224,6 +288,8 @@ def run_api(users: int = 16, seconds: int = 30, deals: int = 20000, workers: int
 
 
 def main(argv: list[str]) -> int:
-    if argv and argv[0] == "api":
-        return run_api()
-    return run_mix()
+    """`load [api] [--reuse]`: --reuse keeps the database a previous run built (DEALFLOW_LOAD_DB)."""
+    reuse = "--reuse" in argv
+    if "api" in argv:
+        return run_api(reuse=reuse)
+    return run_mix(reuse=reuse)

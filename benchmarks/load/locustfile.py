@@ -1,38 +1,32 @@
 """A realistic mix for Dealflow: reps on the board, lists and deal pages, moving and editing deals, and
-scripts reading and writing through the API. Run by `python -m benchmarks load` (headless)."""
+scripts reading and writing through the API. Run by `python -m benchmarks load` (headless), which signs
+the users in first and passes their sessions and API tokens in the environment."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
-import re
 
 from locust import HttpUser, between, task
 
 TOKENS = json.loads(os.environ.get("DEALFLOW_LOAD_TOKENS", "{}"))  # username -> bearer secret
-PASSWORD = os.environ.get("DEALFLOW_LOAD_PASSWORD", "dealflow-demo")
-CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+# One signed-in session per simulated user, made by the harness before the timed run (benchmarks/load).
+SESSIONS = json.loads(os.environ.get("DEALFLOW_LOAD_SESSIONS", "[]"))
+WAIT = [float(part) for part in os.environ.get("DEALFLOW_LOAD_WAIT", "0.5,2.5").split(",")]
+_next_session = itertools.count()
 
 
 class Rep(HttpUser):
-    wait_time = between(0.2, 1.0)
+    wait_time = between(WAIT[0], WAIT[1])
 
     def on_start(self) -> None:
-        self.username = random.choice(sorted(TOKENS))
+        session = dict(SESSIONS[next(_next_session) % len(SESSIONS)])
+        self.username = session.pop("username")
+        for name, value in session.items():
+            self.client.cookies.set(name, value)
         self.api = {"Authorization": f"Bearer {TOKENS[self.username]}"}
-        page = self.client.get("/login/", name="login form")
-        token = CSRF.search(page.text)
-        self.client.post(
-            "/login/",
-            {
-                "username": self.username,
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": token[1] if token else "",
-            },
-            headers={"Referer": self.host + "/login/"},
-            name="login",
-        )
         deals = self.client.get(
             "/api/v1/deals?mine=true&status=open&limit=100", headers=self.api, name="api list mine"
         )
