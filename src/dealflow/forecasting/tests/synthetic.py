@@ -94,6 +94,27 @@ def generate(
     return deals
 
 
+def generate_drifting(
+    *, seed: int, start: dt.date, months: int, deals_per_day: float, drift: float
+) -> list[SyntheticDeal]:
+    """Like ``generate``, but every month's new deals move forward at rates scaled by one factor
+    exp(N(0, drift)) drawn for that month (capped at 0.97): rates that run high or low together, which
+    independent deal draws around one learned rate cannot reproduce."""
+    rng = np.random.default_rng(seed)
+    deals: list[SyntheticDeal] = []
+    day = dt.date(start.year, start.month, 1)
+    for month in range(months):
+        following = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        factor = float(np.exp(rng.normal(0, drift)))
+        forward = tuple(min(0.97, rate * factor) for rate in FORWARD)
+        deals += generate(
+            seed=seed * 1000 + month, start=day, days=(following - day).days,
+            deals_per_day=deals_per_day, forward=forward,
+        )  # fmt: skip
+        day = following
+    return deals
+
+
 def to_history(deals: list[SyntheticDeal], *, now: int) -> calc.History:
     """The arrays a forecast sees at ``now``: only events at or before ``now`` exist yet."""
     visible = [deal for deal in deals if deal.created <= now]
