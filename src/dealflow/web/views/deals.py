@@ -84,6 +84,8 @@ def deal_list(request: AuthenticatedRequest) -> HttpResponse:
         )
         order = "" if error.field == "order" else order
         deals = deal_list_for_user(user=user, order=None).none()
+    # Join only what a row shows: PostgreSQL spent ~20 ms planning the eight-table join under ORDER BY/LIMIT.
+    deals = deals.select_related(None).select_related("owner", "organization", "stage")
     page = Paginator(deals, PAGE_SIZE).get_page(request.GET.get("page"))
     export_url = url_if_exists("web:deal_export")
     query = _query_without(request.GET, "page")
