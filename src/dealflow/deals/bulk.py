@@ -34,7 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from django.db import connections, models, transaction
+from django.db import DatabaseError, connections, models, transaction
 from django.utils import timezone
 
 from dealflow.accounts.models import Membership, User
@@ -77,6 +77,7 @@ SQLITE_BULK_PRAGMAS = {
     "temp_store": 2,  # MEMORY
     "mmap_size": 1 << 30,
     "analysis_limit": 1000,  # ANALYZE samples: seconds, not minutes
+    "threads": 2,  # CREATE INDEX sorts on a second core
 }
 _CATEGORY_OVERRIDES = {
     "",
@@ -429,6 +430,12 @@ class BulkWriter:
         if defer_indexes:
             self._indexes_drop()
         if defer_foreign_keys and self.is_postgres:
+            if self.connection.in_atomic_block:
+                # PostgreSQL alters no table with foreign-key checks pending (rows written earlier in the
+                # transaction, a new stage say): run them now, then defer again.
+                with self.connection.cursor() as cursor:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             self._foreign_keys_drop()
 
     # -- context manager: rebuild the derived tables once after the whole load --
@@ -440,8 +447,14 @@ class BulkWriter:
         if exc_type is None:
             self.close()
         else:
-            self._indexes_restore()
-            self._pragmas_restore()
+            try:
+                self._indexes_restore()
+                self._pragmas_restore()
+            except DatabaseError:
+                # A failed statement left the transaction unusable; rolling it back (the caller's
+                # atomic block) undoes the dropped indexes and keys as well. Outside one, say so.
+                if not self.connection.in_atomic_block:
+                    raise
 
     def close(self, *, timings: dict[str, float] | None = None) -> None:
         """Finish a load: build deferred indexes, rebuild the derived analytics tables, refresh statistics.
@@ -513,7 +526,8 @@ class BulkWriter:
         """PostgreSQL: drop the tables' foreign keys for the load; ``close`` adds them back, which checks
         every row in one join per key instead of one trigger and index probe per row.
 
-        Only for data that is valid by construction (the demo): a bad reference surfaces only at the end.
+        Only for data that is valid by construction (the demo) or loaded all or nothing (a first big
+        import): a bad reference surfaces only at the end, and fails the whole load.
         """
         tables = [table.name for table in self.tables.values()]
         with self.connection.cursor() as cursor:
@@ -535,15 +549,17 @@ class BulkWriter:
         self._sqlite_pragmas = {}
 
     def _indexes_restore(self) -> None:
+        if not self._deferred_indexes:
+            return
         with self.connection.cursor() as cursor:
-            if self._deferred_indexes:
-                # Sort in memory, and on SQLite let the sorter use a second core.
-                cursor.execute(
-                    "SET maintenance_work_mem = '256MB'" if self.is_postgres else "PRAGMA threads = 2"
-                )
+            # Sort in memory (PostgreSQL); SQLite's sorter has its page cache and a second core (the pragmas).
+            if self.is_postgres:
+                cursor.execute("SET maintenance_work_mem = '256MB'")
             while self._deferred_indexes:
                 cursor.execute(self._deferred_indexes[0])
                 self._deferred_indexes.pop(0)
+            if self.is_postgres:
+                cursor.execute("RESET maintenance_work_mem")
 
     # -- helpers that mirror the services --
 

@@ -140,3 +140,49 @@ def test_bulk_path_is_taken_for_many_deals(tmp_path, admin_user, rep, settings):
     assert DealEvent.objects.count() == 40 + 27  # created, plus won or lost for 27 of them
     lost = Deal.objects.filter(status="lost").first()
     assert lost.lost_reason.name == "Other" and lost.closed_on >= dt.date(2025, 11, 1)
+
+
+def test_a_big_first_import_sets_indexes_and_keys_aside_and_puts_them_back(
+    tmp_path, admin_user, rep, settings, monkeypatch
+):
+    from django.db import connection
+
+    from dealflow.importers import writing
+
+    def constraints() -> dict[str, set[str]]:
+        with connection.cursor() as cursor:
+            return {
+                table: set(connection.introspection.get_constraints(cursor, table))
+                for table in (
+                    "deals_deal",
+                    "deals_dealevent",
+                    "deals_stagespell",
+                    "deals_dealfact",
+                    "deals_stayfact",
+                )
+            }
+
+    before = constraints()
+    settings.DEALFLOW = {**settings.DEALFLOW, "IMPORT_BULK_THRESHOLD": 10}
+    monkeypatch.setattr(writing, "DEFER_INDEXES_FROM", 20)
+    # New organizations are written first in the same transaction: their foreign-key checks are pending
+    # when the deals' keys go aside, which PostgreSQL allows only once they have run.
+    lines = ["Deal ID,Title,Amount,Stage,Status,Owner,Organization,Created,Closed on"]
+    for number in range(30):
+        status = ("won", "lost", "open")[number % 3]
+        closed = f"2025-11-{number % 28 + 1:02d}" if status != "open" else ""
+        lines.append(
+            f"{number},Deal {number},{100 + number},Proposal,{status},rep,Customer {number % 4},2025-10-01 09:00,{closed}"
+        )
+    path = tmp_path / "first.csv"
+    path.write_text("\n".join(lines) + "\n")
+
+    _plan, result = import_apply(path=path, by=admin_user)
+
+    assert result.used_bulk and result.created == {"deals": 30, "organizations": 4}
+    assert "indexes built again" in result.timings
+    assert constraints() == before
+    assert DealFact.objects.count() == 30 and StayFact.objects.count() == 30
+    written = _derived()
+    derived_rebuild()
+    assert _derived() == written
