@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db.models import BigIntegerField, Func, Subquery, Value
 from django.http import HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.renderers import JSONRenderer
@@ -99,19 +100,30 @@ MAX_PAGE = 500
 
 
 def paginate(queryset, *, limit: int, offset: int) -> dict[str, Any]:
-    """Slice a queryset and count it: {"count", "limit", "offset", "items"}."""
+    """Slice a queryset and count it: {"count", "limit", "offset", "items"}.
+
+    One round trip: the page carries the total as an uncorrelated scalar subquery (computed once); only a
+    page past the end needs a separate count.
+    """
     from dealflow.core.errors import ApplicationError
 
     if limit < 1 or limit > MAX_PAGE:
         raise ApplicationError(f"limit must be between 1 and {MAX_PAGE}.", field="limit")
     if offset < 0:
         raise ApplicationError("offset cannot be negative.", field="offset")
-    return {
-        "count": queryset.count(),
-        "limit": limit,
-        "offset": offset,
-        "items": list(queryset[offset : offset + limit]),
-    }
+    total = queryset.order_by().values(
+        _total=Func(Value(1), function="COUNT", output_field=BigIntegerField())
+    )
+    items = list(queryset.annotate(_page_total=Subquery(total))[offset : offset + limit])
+    if items:
+        first = items[0]
+        count = first["_page_total"] if isinstance(first, dict) else first._page_total
+        for item in items:
+            if isinstance(item, dict):
+                del item["_page_total"]
+    else:
+        count = queryset.count()
+    return {"count": count, "limit": limit, "offset": offset, "items": items}
 
 
 _RENDERER = JSONRenderer()  # the API's renderer (NinjaAPI's default)
