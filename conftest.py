@@ -19,6 +19,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_postgres)
 
 
+@pytest.fixture(autouse=True)
+def _rate_limit_counts_forgotten():
+    """Each test starts with no per-process rate-limit counts: the database rolls back between tests, and
+    counts a previous test left unwritten (for a token whose id a later test reuses) must not carry over."""
+    from dealflow.accounts import ratelimit
+
+    ratelimit._local.clear()
+
+
 def _reference_data_migration():
     import importlib
 

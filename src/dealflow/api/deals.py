@@ -112,55 +112,29 @@ def deal_row_out(row: dict[str, Any], related: dict[tuple[str, int], tuple[str, 
         one("lost_reason"),
     )
     return {
-        "id": row["id"],
-        "title": row["title"],
-        "status": row["status"],
-        "pipeline_id": row["pipeline_id"],
+        **{name: row[name] for name in _COPIED},
         "pipeline": related[("pipeline", row["pipeline_id"])][0],
-        "stage_id": row["stage_id"],
         "stage": stage_name,
         "owner": {
             "id": row["owner_id"],
             "username": username,
             "name": display_name_of(username, first_name, last_name),
         },
-        "organization_id": row["organization_id"],
         "organization": organization[0] if organization else None,
-        "person_id": row["person_id"],
         "person": person_name_of(*person) if person else None,
         "amount": money_text(row["amount_minor"], row["currency"]) or "0",
-        "currency": row["currency"],
         "amount_base": money_text(row["amount_base_minor"], base_currency()),
-        "expected_close_on": row["expected_close_on"],
         "probability": deal_probability(row["status"], row["probability_override"], int(stage_probability)),
-        "probability_override": row["probability_override"],
         "forecast_category": deal_forecast_category(
             row["status"], row["forecast_category_override"], stage_category
         ),
-        "forecast_category_override": row["forecast_category_override"],
         "source": source[0] if source else None,
         "lost_reason": lost_reason[0] if lost_reason else None,
-        **{
-            name: row[name]
-            for name in (
-                "lead_id",
-                "lead_created_at",
-                "parent_id",
-                "lost_reason_id",
-                "lost_note",
-                "next_step",
-                "next_step_on",
-                "created_at",
-                "stage_entered_at",
-                "won_at",
-                "lost_at",
-                "closed_on",
-                "last_activity_at",
-                "version",
-                "updated_at",
-            )
-        },
     }
+
+
+# The row's columns DealOut carries as they are; deal_row_out shapes the rest.
+_COPIED = tuple(name for name in DEAL_ROW_FIELDS if name in DealOut.model_fields)
 
 
 class DealEventOut(Schema):
