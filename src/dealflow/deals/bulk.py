@@ -365,6 +365,8 @@ class BulkWriter:
         self.timezone = timezone.get_current_timezone()
         self.base_currency = base_currency()
         self.counts = BulkCounts()
+        # Seconds the writes spent replaying histories, working out derived rows and inserting rows.
+        self.write_seconds: dict[str, float] = {"replay": 0.0, "derived rows": 0.0, "inserts": 0.0}
         self._closed = False
         self.stages = {
             row[0]: _StageInfo(*row)
@@ -774,14 +776,17 @@ class BulkWriter:
             events: list[tuple] = []
             spells: list[tuple] = []
             activity_rows: list[tuple] = []
+            started = time.perf_counter()
             replays = [self._replay(deal, now_value, events, activity_rows) for deal in deals]
             deal_rows = [replay.rows(spells) for replay in replays]
             for activity in activities:
                 activity_rows.append(self._activity_row(activity, None, now_value)[0])
+            replayed = time.perf_counter()
             if self.derived_rows:
                 spell_ids = self._reserve_ids(cursor, StageSpell._meta.db_table, len(spells))
                 spells = [(pk, *row) for pk, row in zip(spell_ids, spells, strict=True)]
                 derived = self._derived_rows(cursor, replays, spell_ids)
+            derived_done = time.perf_counter()
             self._copy(cursor, self.tables["lead"], lead_rows)
             self._copy(cursor, self.tables["deal"], deal_rows)
             self._copy(cursor, self.tables["event"], events)
@@ -792,6 +797,10 @@ class BulkWriter:
                 self._copy(cursor, self.tables["deal_fact"], deal_facts)
                 self._copy(cursor, self.tables["stay_fact"], stay_facts)
                 self._totals_add(cursor, totals)
+            seconds = self.write_seconds
+            seconds["replay"] += replayed - started
+            seconds["derived rows"] += derived_done - replayed
+            seconds["inserts"] += time.perf_counter() - derived_done
         counts = BulkCounts(len(lead_rows), len(deal_rows), len(events), len(spells), len(activity_rows))
         self.counts.add(counts)
         return counts

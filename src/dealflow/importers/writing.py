@@ -780,10 +780,13 @@ class _Writer:
         # On PostgreSQL the foreign keys go aside too and come back with one validating join per key instead
         # of a trigger per row (most of the time of a 100,000-deal import); a bad reference still fails the
         # whole import, as the deferred checks did at the end.
-        defer = len(deals) >= DEFER_INDEXES_FROM and not Deal.objects.exists()
-        # The writer works out the analytics rows (DealFact, StayFact, monthly totals) of the deals it writes
-        # during the replay, so closing does not rebuild those tables from every deal in the database.
-        writer = bulk.BulkWriter(defer_indexes=defer, defer_foreign_keys=defer, derived_rows=True)
+        has_deals = Deal.objects.exists()
+        defer = len(deals) >= DEFER_INDEXES_FROM and not has_deals
+        # Into a database with deals, the writer works out the analytics rows (DealFact, StayFact, monthly
+        # totals) of the deals it writes during the replay, so closing does not rebuild those tables from
+        # every deal in the database. Into an empty one, the rebuild in SQL covers only the new deals and
+        # was faster (docs/benchmarks.md, "Import").
+        writer = bulk.BulkWriter(defer_indexes=defer, defer_foreign_keys=defer, derived_rows=has_deals)
         try:
             if lead_specs:
                 self._bulk_write(writer, leads=lead_specs, deals=[], label=_("Leads"))
@@ -799,7 +802,9 @@ class _Writer:
                     if spec.activities:
                         self.count(self.result.created, Entity.ACTIVITIES.value, len(spec.activities))
             self.phase(_("Indexes and analytics tables"))
-            writer.close(timings=self.result.timings)  # deferred indexes, derived tables, statistics
+            timings = self.result.timings
+            timings.update({f"writes: {name}": value for name, value in writer.write_seconds.items()})
+            writer.close(timings=timings)  # deferred indexes, derived tables, statistics
         except BaseException:
             writer.__exit__(*sys.exc_info())
             raise

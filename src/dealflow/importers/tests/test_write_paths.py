@@ -77,6 +77,7 @@ def test_services_and_bulk_writer_write_the_same_history(
     )
 
     assert not result_services.used_bulk and result_bulk.used_bulk
+    assert "derived tables (derived_rebuild)" not in result_bulk.timings  # deals exist: rows, no rebuild
     assert result_services.created["deals"] == result_bulk.created["deals"] > 0
     assert _rows("one") == _rows("two")
     # The analytics rows: kept in step by the services for "one", worked out by the bulk writer for "two".
@@ -181,6 +182,7 @@ def test_a_big_first_import_sets_indexes_and_keys_aside_and_puts_them_back(
 
     assert result.used_bulk and result.created == {"deals": 30, "organizations": 4}
     assert "indexes built again" in result.timings
+    assert "derived tables (derived_rebuild)" in result.timings  # into an empty database: the rebuild
     assert constraints() == before
     assert DealFact.objects.count() == 30 and StayFact.objects.count() == 30
     written = _derived()
