@@ -714,9 +714,7 @@ def new_bookings_samples(
     for horizon in range(horizons):
         points = fit_result.new_points[horizon] if horizon < len(fit_result.new_points) else []
         quarter = coarse_phase(phase)
-        same_phase = (
-            [point for point in points if coarse_phase(point["phase"]) == quarter] if horizon == 0 else points
-        )
+        same_phase = [point for point in points if coarse_phase(point["phase"]) == quarter]
         chosen = same_phase if len(same_phase) >= RUN_RATE_MIN_POINTS else points
         if len(chosen) < RUN_RATE_MIN_POINTS:
             result.append(np.zeros((1, len(owners))))
