@@ -338,7 +338,11 @@ def test_the_list_speaks_exactly_the_single_deal_shape(api_as, rep, manager):
     by_title = {item["title"]: item for item in page["items"]}
     assert by_title["Full"]["person"] == full.person.email  # no first name: falls back like the UI
     assert (by_title["Full"]["source"], by_title["Full"]["probability"]) == ("website", 35)
-    assert (by_title["Bare"]["organization"], by_title["Bare"]["amount"]) == (None, "0.00")
+    assert (by_title["Bare"]["id"], by_title["Bare"]["organization"], by_title["Bare"]["amount"]) == (
+        bare.pk,
+        None,
+        "0.00",
+    )
     assert (by_title["Lost"]["lost_reason"], by_title["Lost"]["probability"]) == ("Price", 0)
     assert (by_title["Won"]["forecast_category"], by_title["Won"]["amount_base"]) == ("closed", "5000.00")
     assert by_title["Full"]["owner"] == {"id": rep.pk, "username": "rep", "name": "Rita Rep"}
