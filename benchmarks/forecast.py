@@ -206,12 +206,21 @@ def backtest(quick: bool) -> None:
 
 
 def _print_table(table: dict) -> None:
+    """This period's figures per method (what picks the default), then the next period's."""
+    next_period = {row["method"]: row for row in table["rows"] if row["lead"] == "next period"}
     for method, row in table["overall"].items():
-        coverage = "-" if row["coverage"] is None else f"{100 * row['coverage']:.0f}%"
-        print(
-            f"  {method:<11} WAPE {100 * row['wape']:5.1f}%  bias {100 * row['bias']:+5.1f}%  P10-P90 coverage {coverage}"
-        )
+        line = f"  {method:<11} {_figures(row)}"
+        if method in next_period:
+            line += f"  | next period {_figures(next_period[method])}"
+        print(line)
     print(f"  default method: {table['default_method']}")
+
+
+def _figures(row: dict) -> str:
+    coverage = "-" if row["coverage"] is None else f"{100 * row['coverage']:.0f}%"
+    if row["wape"] is None:
+        return "no actuals"
+    return f"WAPE {100 * row['wape']:5.1f}%  bias {100 * row['bias']:+5.1f}%  P10-P90 coverage {coverage:>4}"
 
 
 _TEST_ENVIRONMENT: list[bool] = []

@@ -554,6 +554,8 @@ def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, 
         within = shrunk.tolist()
         within_count = count3.astype(int).tolist()
         for horizon, (rows, flags, cell, label) in enumerate(training):
+            if len(rows) == 0:
+                continue  # no past week with a finished outcome yet: the default stays
             p_win = _p_win_for(level, configured, learned, aged, states.stage[rows], buckets[rows])
             if level == "L3":
                 # Each past week is scored with cells that leave out its own target period's rows
