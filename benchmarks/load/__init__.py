@@ -97,8 +97,11 @@ def _start_gunicorn(environment: dict[str, str], workers: int) -> tuple[subproce
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
+            # DEALFLOW_LOAD_ACCESS_LOG=path writes each request with its server time in microseconds.
             "--access-logfile",
-            "-" if os.environ.get("DEALFLOW_LOAD_ACCESS_LOG") else "/dev/null",
+            os.environ.get("DEALFLOW_LOAD_ACCESS_LOG") or "/dev/null",
+            "--access-logformat",
+            '%(t)s "%(r)s" %(s)s %(D)s',
         ],
         env=environment,
         cwd=ROOT,
@@ -117,8 +120,19 @@ def _start_gunicorn(environment: dict[str, str], workers: int) -> tuple[subproce
 
 
 def _locust(
-    host: str, users: int, seconds: int, locustfile: Path, environment: dict[str, str], prefix: str
+    host: str,
+    users: int,
+    seconds: int,
+    locustfile: Path,
+    environment: dict[str, str],
+    prefix: str,
+    *,
+    ramp_seconds: int = 0,
 ) -> dict:
+    """Run locust headless; with ``ramp_seconds`` the users arrive over that time and the statistics start
+    once all are there, so ``seconds`` is measured at full concurrency."""
+    spawn_rate = users if ramp_seconds <= 0 else max(1, users // ramp_seconds)
+    ramp = [] if ramp_seconds <= 0 else ["--reset-stats"]
     subprocess.run(
         [
             sys.executable,
@@ -130,9 +144,10 @@ def _locust(
             "-u",
             str(users),
             "-r",
-            str(users),
+            str(spawn_rate),
             "-t",
-            f"{seconds}s",
+            f"{seconds + max(0, ramp_seconds)}s",
+            *ramp,
             "--host",
             host,
             "--csv",
@@ -190,6 +205,26 @@ def _sign_in(host: str, usernames: list[str]) -> tuple[list[dict[str, str]], lis
     return sessions, timings
 
 
+def _warm_up(host: str, session: dict[str, str], token: str, workers: int) -> None:
+    """Visit every kind of page a few times per worker before the timed run: a fresh gunicorn worker
+    imports the views, builds the API schema and compiles templates on its first requests (up to a second),
+    which a server in production has long done."""
+    import requests
+
+    client = requests.Session()
+    for name, value in session.items():
+        if name != "username":
+            client.cookies.set(name, value)
+    api = {"Authorization": f"Bearer {token}"}
+    deals = client.get(f"{host}/api/v1/deals?mine=true&limit=1", headers=api, timeout=60).json()["items"]
+    paths = ["/?mine=1", "/deals/?status=open", "/api/v1/deals?limit=20", "/api/v1/stages"]
+    if deals:
+        paths += [f"/deals/{deals[0]['id']}/", f"/api/v1/deals/{deals[0]['id']}"]
+    for _ in range(3 * workers):
+        for path in paths:
+            client.get(f"{host}{path}", headers=api if path.startswith("/api/") else {}, timeout=60)
+
+
 PASSWORD = "dealflow-demo"
 WAIT = os.environ.get("DEALFLOW_LOAD_WAIT", "0.5,2.5")  # seconds between one user's actions: min,max
 
@@ -211,13 +246,16 @@ def run_mix(
                 host, [LOAD_USERS[index % len(LOAD_USERS)] for index in range(users)]
             )
             environment["DEALFLOW_LOAD_SESSIONS"] = json.dumps(sessions)
-            stats = _locust(host, users, seconds, HERE / "locustfile.py", environment, f"{var_dir}/mix")
+            stats = _locust(
+                host, users, seconds, HERE / "locustfile.py", environment, f"{var_dir}/mix", ramp_seconds=8
+            )
         finally:
             process.terminate()
             process.wait(timeout=30)
     low, high = WAIT.split(",")
     print(
-        f"Load mix: {users} users acting every {low}-{high} s, {seconds} s, gunicorn {workers} workers, "
+        f"Load mix: {users} users (arriving over 8 s, then measured) acting every {low}-{high} s, {seconds} s, "
+        f"gunicorn {workers} workers, "
         f"PostgreSQL, {deals} demo deals"
     )
     ordered = sorted(sign_ins)
@@ -292,8 +330,10 @@ def run_api(
 
 
 def main(argv: list[str]) -> int:
-    """`load [api] [--reuse]`: --reuse keeps the database a previous run built (DEALFLOW_LOAD_DB)."""
+    """`load [api] [--reuse] [--workers N]`: --reuse keeps the database a previous run built
+    (DEALFLOW_LOAD_DB); --workers sets the mix's gunicorn workers (4; the API comparison always uses 4)."""
     reuse = "--reuse" in argv
     if "api" in argv:
         return run_api(reuse=reuse)
-    return run_mix(reuse=reuse)
+    workers = int(argv[argv.index("--workers") + 1]) if "--workers" in argv else 4
+    return run_mix(workers=workers, reuse=reuse)
