@@ -49,8 +49,9 @@ format: $(STAMP)
 messages: $(STAMP)
 	cd src/dealflow && ../../$(BIN)/python ../../manage.py compilemessages
 
+# BENCH picks another benchmark and its arguments, e.g. `make bench BENCH=load` or `make bench BENCH="load api"`.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH)
 
 clean:
 	rm -rf var/dealflow.sqlite3* var/static
