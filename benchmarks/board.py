@@ -13,29 +13,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _setup_django() -> None:
-    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DEALFLOW_TESTING", "1")  # the immediate task backend and fast password hashing
-    import django
-    from django.conf import settings
-
-    django.setup()
-    database = settings.DATABASES["default"]
-    sqlite = database["ENGINE"].endswith("sqlite3")
-    database.setdefault("TEST", {})["NAME"] = (
-        str(ROOT / "var" / "bench_board.sqlite3") if sqlite else "bench_board"
-    )
+from benchmarks.common import setup_django_test_database
 
 
 def _load(deals: int) -> tuple:
@@ -140,7 +123,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--deals", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=15)
     options = parser.parse_args(argv)
-    _setup_django()
+    setup_django_test_database("bench_board", testing=True)
     from django.db import connection
     from django.test import Client
 

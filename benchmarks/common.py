@@ -70,6 +70,23 @@ def setup_django(url: str) -> None:
     django.setup()
 
 
+def setup_django_test_database(name: str, *, testing: bool = False) -> None:
+    """Start Django on the configured DATABASE_URL, with the test runner's database named for this benchmark:
+    ``var/<name>.sqlite3`` on SQLite, database ``<name>`` on PostgreSQL. ``testing`` sets DEALFLOW_TESTING
+    (immediate tasks, fast password hashing)."""
+    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    if testing:
+        os.environ.setdefault("DEALFLOW_TESTING", "1")
+    import django
+    from django.conf import settings
+
+    django.setup()
+    database = settings.DATABASES["default"]
+    sqlite = database["ENGINE"].endswith("sqlite3")
+    database.setdefault("TEST", {})["NAME"] = str(VAR / f"{name}.sqlite3") if sqlite else name
+
+
 def migrate() -> None:
     from django.core.management import call_command
 

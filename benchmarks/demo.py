@@ -16,25 +16,9 @@ import argparse
 import datetime as dt
 import os
 import random
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _setup_django() -> None:
-    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-    from django.conf import settings
-
-    django.setup()
-    database = settings.DATABASES["default"]
-    sqlite = database["ENGINE"].endswith("sqlite3")
-    database.setdefault("TEST", {})["NAME"] = (
-        str(ROOT / "var" / "bench_demo.sqlite3") if sqlite else "bench_demo"
-    )
+from benchmarks.common import setup_django_test_database
 
 
 def _through_services(deals) -> None:
@@ -116,7 +100,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sample", type=int, default=300)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     options = parser.parse_args(argv)
-    _setup_django()
+    setup_django_test_database("bench_demo")
     from django.db import connection
 
     from dealflow.demo.generate import demo_generate

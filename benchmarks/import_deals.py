@@ -22,28 +22,14 @@ import datetime as dt
 import io
 import os
 import random
-import sys
 import time
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import ROOT, setup_django_test_database
+
 STAGES = ["Qualification", "Needs analysis", "Proposal", "Negotiation", "Closing"]
 REASONS = ["Price", "Chose a competitor", "No budget", "Timing", "Not a fit"]
-
-
-def _setup_django() -> None:
-    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-    from django.conf import settings
-
-    django.setup()
-    database = settings.DATABASES["default"]
-    sqlite = database["ENGINE"].endswith("sqlite3")
-    database.setdefault("TEST", {})["NAME"] = (
-        str(ROOT / "var" / "bench_import.sqlite3") if sqlite else "bench_import"
-    )
 
 
 def write_export(
@@ -205,7 +191,7 @@ def main(argv: list[str]) -> int:
         help="afterwards, import DEALS more (default: a tenth) into the database that now has deals",
     )
     options = parser.parse_args(argv)
-    _setup_django()
+    setup_django_test_database("bench_import")
     from django.db import connection
 
     from dealflow.accounts.services import user_create
