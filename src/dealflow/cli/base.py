@@ -43,4 +43,14 @@ def user_get_by_username(username: str) -> User:
     return user
 
 
-__all__ = ["CommandError", "DealflowCommand", "application_error_line", "user_get_by_username"]
+def acting_user(username: str | None) -> User:
+    """Whom a command acts as: the user ``--user`` names, else the first active superuser."""
+    if username:
+        return user_get_by_username(username)
+    user = User.objects.filter(is_superuser=True, is_active=True).order_by("id").first()
+    if user is None:
+        raise ApplicationError("Name a user with --user (there is no superuser).", field="user")
+    return user
+
+
+__all__ = ["CommandError", "DealflowCommand", "acting_user", "application_error_line", "user_get_by_username"]

@@ -6,20 +6,10 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 
-from dealflow.accounts.models import User
-from dealflow.cli.base import DealflowCommand, user_get_by_username
+from dealflow.cli.base import DealflowCommand, acting_user
 from dealflow.core.errors import ApplicationError
 from dealflow.core.periods import parse_period
 from dealflow.forecasting import selectors, services
-
-
-def _user(username: str | None) -> User:
-    if username:
-        return user_get_by_username(username)
-    user = User.objects.filter(is_superuser=True, is_active=True).order_by("id").first()
-    if user is None:
-        raise ApplicationError("Name a user with --user (there is no superuser).", field="user")
-    return user
 
 
 def _money(value: float | None) -> str:
@@ -63,7 +53,7 @@ class Command(DealflowCommand):
         kind = period_value.kind if period_value else "month"
         scope_kind = scope or ("company" if by == "team" else None)
         view = selectors.forecast_for_user(
-            user=_user(user), kind=kind, scope_kind=scope_kind, scope_id=id, method=method
+            user=acting_user(user), kind=kind, scope_kind=scope_kind, scope_id=id, method=method
         )
         periods = [
             item for item in view.periods if period_value is None or item.period.key == period_value.key
@@ -133,5 +123,5 @@ class Command(DealflowCommand):
         path = Path(file)
         if not path.exists():
             raise ApplicationError(_("There is no file %(file)s.") % {"file": file}, field="file")
-        count = services.quota_import_csv(by=_user(user), text=path.read_text(encoding="utf-8-sig"))
+        count = services.quota_import_csv(by=acting_user(user), text=path.read_text(encoding="utf-8-sig"))
         self.stdout.write(_("Imported %(count)d quotas.") % {"count": count})

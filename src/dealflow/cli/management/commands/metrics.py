@@ -18,19 +18,9 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import User
-from dealflow.cli.base import DealflowCommand, user_get_by_username
-from dealflow.core.errors import ApplicationError
+from dealflow.cli.base import DealflowCommand, acting_user, user_get_by_username
 from dealflow.metrics import selectors
 from dealflow.metrics.selectors import MetricFilters
-
-
-def _user(username: str | None) -> User:
-    if username:
-        return user_get_by_username(username)
-    user = User.objects.filter(is_superuser=True, is_active=True).order_by("id").first()
-    if user is None:
-        raise ApplicationError("Name a user with --user (there is no superuser).", field="user")
-    return user
 
 
 def _accuracy_lookup():
@@ -184,7 +174,7 @@ class Command(DealflowCommand):
         parser.add_argument("--user", help=_("Whose view (default: the first superuser)."))
 
     def handle(self, *args, **options):
-        user = _user(options["user"])
+        user = acting_user(options["user"])
         owner = user_get_by_username(options["owner"]).pk if options["owner"] else None
         filters = MetricFilters.from_mapping(
             {

@@ -7,20 +7,11 @@ from pathlib import Path
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from dealflow.accounts.models import Team, User
-from dealflow.cli.base import DealflowCommand, user_get_by_username
+from dealflow.accounts.models import Team
+from dealflow.cli.base import DealflowCommand, acting_user, user_get_by_username
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.models import Pipeline
 from dealflow.reviews import calculations, exports, selectors, services
-
-
-def _user(username: str | None) -> User:
-    if username:
-        return user_get_by_username(username)
-    user = User.objects.filter(is_superuser=True, is_active=True).order_by("id").first()
-    if user is None:
-        raise ApplicationError("Name a user with --user (there is no superuser).", field="user")
-    return user
 
 
 def _named(model, value: str | None, *, field: str):
@@ -74,7 +65,7 @@ class Command(DealflowCommand):
 
     def handle_start(self, *, team, rep, pipeline, period, weekly, user, **options):
         review = services.review_start(
-            by=_user(user), period=period, team=_named(Team, team, field="team"),
+            by=acting_user(user), period=period, team=_named(Team, team, field="team"),
             rep=user_get_by_username(rep) if rep else None, pipeline=_named(Pipeline, pipeline, field="pipeline"),
             recurring=weekly,
         )  # fmt: skip
@@ -95,14 +86,14 @@ class Command(DealflowCommand):
         )
 
     def handle_list(self, *, status, user, **options):
-        for review in selectors.review_list_for_user(user=_user(user), status=status)[:100]:
+        for review in selectors.review_list_for_user(user=acting_user(user), status=status)[:100]:
             self.stdout.write(
                 f"{review.pk:>6}  {review.created_at:%Y-%m-%d}  {review.period_key:<8} {review.status:<9} "
                 f"{selectors.review_label(review)}"
             )
 
     def handle_show(self, *, review_id, user, **options):
-        workspace = selectors.review_workspace_for_user(review_id=review_id, user=_user(user))
+        workspace = selectors.review_workspace_for_user(review_id=review_id, user=acting_user(user))
         snapshot, currency = workspace.snapshot, workspace.snapshot.currency
         self.stdout.write(f"{workspace.label} · {workspace.review.period_key} · {workspace.review.status}")
         self.stdout.write(
@@ -121,7 +112,7 @@ class Command(DealflowCommand):
             self.stdout.write(f"  {rank:>2}. {item.row.title[:40]:<40} {reasons}")
 
     def handle_report(self, *, review_id, format, output, user, **options):
-        report = selectors.review_report_for_user(review_id=review_id, user=_user(user))
+        report = selectors.review_report_for_user(review_id=review_id, user=acting_user(user))
         text = exports.report_markdown(report) if format == "md" else exports.report_csv(report)
         if output:
             Path(output).write_text(text, encoding="utf-8")
@@ -130,7 +121,7 @@ class Command(DealflowCommand):
             self.stdout.write(text, ending="")
 
     def handle_finish(self, *, review_id, summary, user, **options):
-        by = _user(user)
+        by = acting_user(user)
         review = selectors.review_get_for_user(review_id=review_id, user=by)
         services.review_finish(review=review, by=by, summary=summary)
         self.stdout.write(_("Review %(id)d finished.") % {"id": review_id})
