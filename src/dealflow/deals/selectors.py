@@ -14,6 +14,7 @@ from dealflow.accounts.models import Membership, User
 from dealflow.accounts.selectors import owner_editable_q, owner_visibility_q, user_access_scope, user_is_admin
 from dealflow.contacts.models import Organization, Person
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
+from dealflow.core.filters import integer_parameter
 from dealflow.deals.models import (
     Activity,
     Deal,
@@ -54,15 +55,6 @@ class DealFilters:
     def from_mapping(cls, data: Any) -> DealFilters:
         """Parse filters from a QueryDict or dict, naming the field at fault."""
 
-        def integer(name: str) -> int | None:
-            value = data.get(name)
-            if value in (None, ""):
-                return None
-            try:
-                return int(value)
-            except (TypeError, ValueError) as error:
-                raise ApplicationError(f"{name} must be a number.", field=name) from error
-
         def date(name: str) -> dt.date | None:
             value = data.get(name)
             if value in (None, ""):
@@ -79,10 +71,10 @@ class DealFilters:
             raise ApplicationError("status must be open, won or lost.", field="status")
         mine = str(data.get("mine", "")).lower() in {"1", "true", "yes", "on"}
         return cls(
-            pipeline_id=integer("pipeline"),
-            stage_id=integer("stage"),
-            owner_id=integer("owner"),
-            team_id=integer("team"),
+            pipeline_id=integer_parameter(data, "pipeline"),
+            stage_id=integer_parameter(data, "stage"),
+            owner_id=integer_parameter(data, "owner"),
+            team_id=integer_parameter(data, "team"),
             status=status,
             source=data.get("source") or None,
             close_from=date("close_from"),

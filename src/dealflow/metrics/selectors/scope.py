@@ -14,6 +14,7 @@ from dealflow.accounts.models import User
 from dealflow.accounts.selectors import owner_visibility_q, user_access_scope
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
+from dealflow.core.filters import integer_parameter
 from dealflow.core.money import from_minor, minor_digits
 from dealflow.core.periods import Period, parse_period, period_containing
 from dealflow.deals.models import ExchangeRate, LeadSource, Pipeline, Stage
@@ -34,22 +35,13 @@ class MetricFilters:
     def from_mapping(cls, data: Any, *, default_kind: str = "quarter") -> MetricFilters:
         """Parse ``period``, ``pipeline``, ``team``, ``owner`` and ``source`` from a QueryDict or dict."""
 
-        def integer(name: str) -> int | None:
-            value = data.get(name)
-            if value in (None, ""):
-                return None
-            try:
-                return int(value)
-            except (TypeError, ValueError) as error:
-                raise ApplicationError(f"{name} must be a number.", field=name) from error
-
         text = data.get("period")
         period = parse_period(str(text)) if text else period_containing(clock.today(), kind=default_kind)
         return cls(
             period=period,
-            pipeline_id=integer("pipeline"),
-            team_id=integer("team"),
-            owner_id=integer("owner"),
+            pipeline_id=integer_parameter(data, "pipeline"),
+            team_id=integer_parameter(data, "team"),
+            owner_id=integer_parameter(data, "owner"),
             source=(str(data.get("source")).strip() or None) if data.get("source") else None,
         )
 
