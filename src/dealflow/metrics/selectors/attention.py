@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -29,6 +30,19 @@ class AttentionDeal:
     idle_days: int | None = None
     expected_close_on: dt.date | None = None
     close_date_pushes: int = 0
+
+    @classmethod
+    def of(cls, deal: Deal, **extra: Any) -> AttentionDeal:
+        """A listed deal (its owner and stage loaded) with what its list adds."""
+        return cls(
+            deal_id=deal.pk,
+            title=deal.title,
+            owner=deal.owner.display_name,
+            stage=deal.stage.name,
+            amount=from_minor(deal.amount_minor, deal.currency),
+            currency=deal.currency,
+            **extra,
+        )
 
 
 @dataclass
@@ -76,15 +90,7 @@ def deal_attention(*, scope: MetricScope) -> Attention:
         stale_value += rates.to_base_minor(int(row["amount"] or 0), row["currency"], scope.today) or 0
         by_stage[row["stage_id"]] = by_stage.get(row["stage_id"], 0) + row["count"]
     stale_deals = [
-        AttentionDeal(
-            deal_id=deal.pk,
-            title=deal.title,
-            owner=deal.owner.display_name,
-            stage=deal.stage.name,
-            amount=from_minor(deal.amount_minor, deal.currency),
-            currency=deal.currency,
-            idle_days=(now - (deal.last_activity_at or deal.stage_entered_at)).days,
-        )
+        AttentionDeal.of(deal, idle_days=(now - (deal.last_activity_at or deal.stage_entered_at)).days)
         for deal in stale.select_related("owner", "stage").order_by("last_activity_at", "id")[:LISTED]
     ]
     period = scope.period
@@ -116,15 +122,8 @@ def deal_attention(*, scope: MetricScope) -> Attention:
         Deal.objects.filter(pk__in=pushes).select_related("owner", "stage").order_by("-amount_minor", "-id")
     )
     slipped_deals = [
-        AttentionDeal(
-            deal_id=deal.pk,
-            title=deal.title,
-            owner=deal.owner.display_name,
-            stage=deal.stage.name,
-            amount=from_minor(deal.amount_minor, deal.currency),
-            currency=deal.currency,
-            expected_close_on=deal.expected_close_on,
-            close_date_pushes=pushes.get(deal.pk, 0),
+        AttentionDeal.of(
+            deal, expected_close_on=deal.expected_close_on, close_date_pushes=pushes.get(deal.pk, 0)
         )
         for deal in deals
     ]
