@@ -14,7 +14,12 @@ from django.urls import reverse
 from dealflow.core import clock
 from dealflow.deals.tests.factories import DealFactory, LeadFactory
 
-PO_PATH = Path(__file__).resolve().parents[1] / "src/dealflow/locale/nl/LC_MESSAGES/django.po"
+SRC = Path(__file__).resolve().parents[1] / "src/dealflow"
+PO_PATH = SRC / "locale/nl/LC_MESSAGES/django.po"
+# The main catalogue, plus one per app that keeps its own (src/dealflow/<app>/locale/nl/LC_MESSAGES/django.po):
+# Django merges them at run time, the main one first.
+PO_PATHS = sorted([PO_PATH, *SRC.glob("*/locale/nl/LC_MESSAGES/django.po")])
+CATALOGUE_IDS = [str(path.relative_to(SRC)) for path in PO_PATHS]
 
 # %(name)s / %(name).1f / %(name)+.1f / %s / %d / %r; "%%" is a literal percent sign and is left out.
 PLACEHOLDER = re.compile(
@@ -22,8 +27,8 @@ PLACEHOLDER = re.compile(
 )
 
 
-def _catalogue() -> polib.POFile:
-    return polib.pofile(str(PO_PATH))
+def _catalogue(path: Path = PO_PATH) -> polib.POFile:
+    return polib.pofile(str(path))
 
 
 def _placeholders(text: str) -> Counter[str]:
@@ -47,15 +52,31 @@ def _label(entry: polib.POEntry) -> str:
     return f"{entry.msgctxt + ' | ' if entry.msgctxt else ''}{entry.msgid!r}"
 
 
-def test_the_catalogue_is_for_dutch_with_two_plural_forms():
-    catalogue = _catalogue()
+@pytest.mark.parametrize("path", PO_PATHS, ids=CATALOGUE_IDS)
+def test_the_catalogue_is_for_dutch_with_two_plural_forms(path):
+    catalogue = _catalogue(path)
     assert catalogue.metadata["Language"] == "nl"
     assert catalogue.metadata["Plural-Forms"].startswith("nplurals=2; plural=(n != 1);")
-    assert len(catalogue) > 1000  # the whole product, not a handful of strings
+    if path == PO_PATH:
+        assert len(catalogue) > 1000  # the whole product, not a handful of strings
 
 
-def test_every_entry_is_translated_and_none_is_fuzzy():
-    catalogue = _catalogue()
+def test_no_message_is_translated_twice_differently():
+    seen: dict[tuple[str | None, str], tuple[str, object]] = {}
+    clashes = []
+    for path in PO_PATHS:
+        for entry in _catalogue(path).translated_entries():
+            key = (entry.msgctxt, entry.msgid)
+            text = entry.msgstr or dict(entry.msgstr_plural)
+            if key in seen and seen[key][1] != text:
+                clashes.append((_label(entry), seen[key][0], str(path.relative_to(SRC))))
+            seen.setdefault(key, (str(path.relative_to(SRC)), text))
+    assert clashes == []
+
+
+@pytest.mark.parametrize("path", PO_PATHS, ids=CATALOGUE_IDS)
+def test_every_entry_is_translated_and_none_is_fuzzy(path):
+    catalogue = _catalogue(path)
     untranslated = [_label(e) for e in catalogue.untranslated_entries() if not e.obsolete]
     fuzzy = [_label(e) for e in catalogue.fuzzy_entries() if not e.obsolete]
     empty_forms = [
@@ -68,9 +89,10 @@ def test_every_entry_is_translated_and_none_is_fuzzy():
     assert empty_forms == []
 
 
-def test_python_format_placeholders_match_between_msgid_and_msgstr():
+@pytest.mark.parametrize("path", PO_PATHS, ids=CATALOGUE_IDS)
+def test_python_format_placeholders_match_between_msgid_and_msgstr(path):
     mismatches = []
-    for entry in _catalogue():
+    for entry in _catalogue(path):
         if entry.obsolete or "python-format" not in entry.flags:
             continue
         for index, (source, translation) in enumerate(_pairs(entry)):
@@ -88,9 +110,10 @@ def test_python_format_placeholders_match_between_msgid_and_msgstr():
     assert mismatches == []
 
 
-def test_literal_percent_signs_are_doubled_in_python_format_entries():
+@pytest.mark.parametrize("path", PO_PATHS, ids=CATALOGUE_IDS)
+def test_literal_percent_signs_are_doubled_in_python_format_entries(path):
     bad = []
-    for entry in _catalogue():
+    for entry in _catalogue(path):
         if entry.obsolete or "python-format" not in entry.flags:
             continue
         for _, translation in _pairs(entry):
@@ -100,15 +123,16 @@ def test_literal_percent_signs_are_doubled_in_python_format_entries():
     assert bad == []
 
 
-def test_the_compiled_catalogue_is_committed_and_not_older_than_the_po_file():
-    mo_path = PO_PATH.with_suffix(".mo")
+@pytest.mark.parametrize("path", PO_PATHS, ids=CATALOGUE_IDS)
+def test_the_compiled_catalogue_is_committed_and_not_older_than_the_po_file(path):
+    mo_path = path.with_suffix(".mo")
     assert mo_path.exists()
 
     def texts(entries):
         return {(e.msgctxt, e.msgid): e.msgstr or dict(e.msgstr_plural) for e in entries if e.msgid}
 
     # Run `msgfmt --check -o django.mo django.po` (or compilemessages) after editing the .po file.
-    assert texts(polib.mofile(str(mo_path))) == texts(_catalogue().translated_entries())
+    assert texts(polib.mofile(str(mo_path))) == texts(_catalogue(path).translated_entries())
 
 
 @pytest.fixture
