@@ -2,24 +2,35 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# What running needs, and on top of it the development tools (pytest, playwright, mypy, locust, ...):
+# `make run` installs only the first; `make test` and `make lint` add the second.
+STAMP  := $(VENV)/.installed-dev
+RUN_STAMP := $(VENV)/.installed-run
+PIP    := $(BIN)/pip install --quiet --quiet --disable-pip-version-check
 export DJANGO_SETTINGS_MODULE := config.settings
 
-.PHONY: run test test-fast test-postgres lint format bench browsers install clean worker messages
+.PHONY: run test test-fast test-postgres lint format bench browsers install install-run clean worker messages
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e ".[dev]"
+	touch $(RUN_STAMP) $(STAMP)
+
+install-run: $(RUN_STAMP)
 
 install: $(STAMP)
 
 # RUN_ARGS passes options through, e.g. `make run RUN_ARGS="--bind 127.0.0.1:8031 --demo-deals 500"`.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/dealflow run $(RUN_ARGS)
 
-worker: $(STAMP)
+worker: $(RUN_STAMP)
 	$(BIN)/dealflow worker $(WORKER_ARGS)
 
 # Browser tests need Debian's chromium; `make browsers` installs it when it is missing (needs root).

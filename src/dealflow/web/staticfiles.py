@@ -55,3 +55,4 @@ class _RenamedStorage:
 
     def __getattr__(self, name):
         return getattr(self._storage, name)
+

@@ -219,6 +219,7 @@ def test_run_migrates_loads_the_demo_once_prints_the_logins_and_supervises_both_
 
     management_calls, started = [], []
     monkeypatch.setattr(run_module, "call_command", lambda name, **options: management_calls.append(name))
+    monkeypatch.setattr(run_module, "static_collect_if_changed", lambda: management_calls.append("static"))
     monkeypatch.setattr(run_module, "children_run", lambda commands: started.append(commands) or 0)
     monkeypatch.setattr("dealflow.demo.generate.OPTIONAL_STEPS", [])
     for _ in range(2):
@@ -228,7 +229,7 @@ def test_run_migrates_loads_the_demo_once_prints_the_logins_and_supervises_both_
     from dealflow.deals.models import Deal
 
     assert Deal.objects.count() == 20  # loaded on the first start only
-    assert management_calls == ["migrate", "collectstatic", "migrate", "collectstatic"]
+    assert management_calls == ["migrate", "static", "migrate", "static"]
     assert [len(commands) for commands in started] == [2, 2]
     assert "127.0.0.1:8031" in started[0][0] and started[0][1][-1] == "worker"
     stdout = io.StringIO()
@@ -239,3 +240,38 @@ def test_run_migrates_loads_the_demo_once_prints_the_logins_and_supervises_both_
     assert "password dealflow-demo" in printed
     assert all(f"  {username} " in printed for username in ("admin", "manager", "rep", "rep2"))
     assert len(started[-1]) == 1  # gunicorn alone
+
+
+def test_static_files_are_collected_again_only_when_a_source_changed(tmp_path, settings, monkeypatch):
+    from dealflow.cli import static
+
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "app.css").write_text("body { color: black; }")
+    settings.STATICFILES_DIRS = [str(source)]
+    settings.STATIC_ROOT = str(tmp_path / "collected")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    from django.contrib.staticfiles import finders
+
+    finders.get_finder.cache_clear()
+    collected = []
+
+    def collect(name, **options):
+        collected.append(name)
+        (tmp_path / "collected").mkdir(exist_ok=True)
+        (tmp_path / "collected" / "staticfiles.json").write_text("{}")
+
+    monkeypatch.setattr(static, "call_command", collect)
+    try:
+        assert static.static_collect_if_changed() is True
+        assert static.static_collect_if_changed() is False  # a restart with nothing changed
+        (source / "app.css").write_text("body { color: navy; }")
+        assert static.static_collect_if_changed() is True
+        (tmp_path / "collected" / "staticfiles.json").unlink()  # someone emptied the folder
+        assert static.static_collect_if_changed() is True
+        assert collected == ["collectstatic"] * 3
+    finally:
+        finders.get_finder.cache_clear()

@@ -15,6 +15,7 @@ from dealflow.cli.processes import (
     gunicorn_command,
     worker_command,
 )
+from dealflow.cli.static import static_collect_if_changed
 from dealflow.demo.generate import demo_load_if_empty
 from dealflow.demo.world import DEMO_LOGINS, DEMO_PASSWORD
 
@@ -47,7 +48,7 @@ class Command(DealflowCommand):
     ):
         self.stdout.write(_("Migrating the database..."))
         call_command("migrate", interactive=False, verbosity=0)
-        call_command("collectstatic", interactive=False, verbosity=0)
+        static_collect_if_changed()
         if not no_demo:
             self.stdout.write(_("Checking for demo data (loaded on the first start only)..."))
             if demo_load_if_empty(deals=demo_deals, stdout=self.stdout) is not None:
