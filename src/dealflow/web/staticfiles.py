@@ -55,4 +55,3 @@ class _RenamedStorage:
 
     def __getattr__(self, name):
         return getattr(self._storage, name)
-
