@@ -171,14 +171,14 @@ STORAGES = {
     },
     # Hashed names (served with a year's cache lifetime, immutable) and gzip + brotli copies: a chart
     # page's first visit moves Plotly's 4.8 MB bundle as about 1 MB.
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "dealflow.web.staticfiles.StaticStorage"},
 }
 if TESTING or DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 # Collected files only in production (`dealflow run` collects them when they changed); the finders
 # serve the sources directly in development and tests.
 WHITENOISE_USE_FINDERS = TESTING or DEBUG
-WHITENOISE_KEEP_ONLY_HASHED_FILES = False
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True  # compress each file once, under its hashed name
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles.finders import get_finders
+from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.core.files.storage import storages
 from django.core.management import call_command
 
 FINGERPRINT_NAME = ".dealflow-sources"
@@ -36,7 +38,7 @@ def static_collect_if_changed() -> bool:
     root = Path(settings.STATIC_ROOT)
     marker = root / FINGERPRINT_NAME
     fingerprint = static_sources_fingerprint()
-    manifest_wanted = "Manifest" in settings.STORAGES["staticfiles"]["BACKEND"]
+    manifest_wanted = isinstance(storages["staticfiles"], ManifestFilesMixin)
     collected = marker.exists() and (not manifest_wanted or (root / "staticfiles.json").exists())
     if collected and marker.read_text() == fingerprint:
         return False

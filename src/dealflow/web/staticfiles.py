@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import brotli
 import plotly
 from django.contrib.staticfiles.finders import BaseFinder
 from django.core.files.storage import FileSystemStorage
+from whitenoise.compress import Compressor
+from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 PLOTLY_DIRECTORY = Path(plotly.__file__).resolve().parent / "package_data"
 VENDOR_FILES = {"vendor/plotly.min.js": "plotly.min.js"}
@@ -55,3 +58,20 @@ class _RenamedStorage:
 
     def __getattr__(self, name):
         return getattr(self._storage, name)
+
+
+BROTLI_QUALITY = 9  # Plotly: 1.23 MB in 0.8 s; quality 11 gave 1.11 MB in 13.6 s, on every first start
+
+
+class _Compressor(Compressor):
+    @staticmethod
+    def compress_brotli(data: bytes) -> bytes:
+        return brotli.compress(data, quality=BROTLI_QUALITY)
+
+
+class StaticStorage(CompressedManifestStaticFilesStorage):
+    """Hashed file names (served immutable) with gzip and brotli copies, brotli at a quality that keeps
+    a first start quick."""
+
+    def create_compressor(self, **kwargs):
+        return _Compressor(**kwargs)

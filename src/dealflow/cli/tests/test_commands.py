@@ -252,7 +252,7 @@ def test_static_files_are_collected_again_only_when_a_source_changed(tmp_path, s
     settings.STATIC_ROOT = str(tmp_path / "collected")
     settings.STORAGES = {
         **settings.STORAGES,
-        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+        "staticfiles": {"BACKEND": "dealflow.web.staticfiles.StaticStorage"},
     }
     from django.contrib.staticfiles import finders
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-PRODUCTION_STORAGE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
+PRODUCTION_STORAGE = "dealflow.web.staticfiles.StaticStorage"
 
 
 def test_production_settings_use_hashed_compressed_files(settings):
