@@ -1,0 +1,313 @@
+"""Every page and every API read, as each demo persona, on a demo database: server time, size, queries.
+
+    python -m benchmarks pages                                  both engines, 100,000 demo deals
+    python -m benchmarks pages --deals 1000000 --engine postgres --repeat 5
+    python -m benchmarks pages --only forecast,dashboard        paths containing one of the words
+
+The database (var/bench_pages.sqlite3 or PostgreSQL database bench_pages) is built once with the demo
+generator, every optional step included, and reused while it holds the asked number of deals.
+
+Each request goes through Django's test client and the whole middleware stack in this process, as the
+persona (admin, manager, rep of the demo); a route's path parameters are filled with a record that the
+rep owns (or the first one, for records without an owner). Per URL and persona the table prints the
+median server time of --repeat requests after one warm-up, the size of the answer and its query count
+(from one more request). The process's peak resident memory after the crawl stands in for a web
+worker's: the same code answers the same requests.
+
+Targets (issue #19): under 300 ms on PostgreSQL and 600 ms on SQLite at a million deals, at most 200 KB
+of HTML, and a worker under 400 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import statistics
+import sys
+import time
+from typing import Any
+
+from benchmarks import common
+
+DATABASE = "bench_pages"
+PERSONAS = ("admin", "manager", "rep")
+TIME_TARGET = {"postgres": 0.300, "sqlite": 0.600}
+SIZE_TARGET = 200 * 1024
+MEMORY_TARGET_MB = 400
+# Routes that only act (POST) or that leave the session: a GET tells nothing about them.
+SKIP_NAMES = {"logout", "set_language"}
+# A few reads the issue names besides the plain pages.
+EXTRA = [
+    ("web", "/deals/?q=acme"),
+    ("web", "/deals/?sort=-amount"),
+    ("api", "/api/v1/deals?search=acme"),
+    ("api", "/api/v1/activities"),
+]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks pages")
+    parser.add_argument("--deals", type=int, default=100_000)
+    parser.add_argument("--engine", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", help="comma-separated words; crawl only paths containing one")
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--database", default=DATABASE)
+    parser.add_argument("--json-out")
+    options = parser.parse_args(argv)
+    if options.engine == "both":
+        engines = ["sqlite"] + (["postgres"] if common.postgres_available() else [])
+        passed = [argument for argument in argv if argument not in ("--engine", "both")]
+        results = common.run_children("pages", engines, passed)
+        for result in results:
+            if "error" in result:
+                print(f"{result['engine']}: {result['error']}")
+        return 0 if all("error" not in result for result in results) else 1
+    result = run_engine(options)
+    if options.json_out:
+        with open(options.json_out, "w") as handle:
+            json.dump(result, handle, indent=2)
+    return 0
+
+
+def _build(options) -> None:
+    """Build the demo database in a child process, so its memory does not count as the crawl's."""
+    import os
+    import subprocess
+
+    url = common.database_url(options.engine, options.database)
+    if options.engine == "postgres":
+        common.postgres_create_database(url)
+    elif options.rebuild:
+        for suffix in ("", "-wal", "-shm"):
+            (common.VAR / f"{options.database}.sqlite3{suffix}").unlink(missing_ok=True)
+    script = (
+        "import sys; from benchmarks import common; common.setup_django(sys.argv[1]); common.migrate();"
+        "from dealflow.deals.models import Deal; print(Deal.objects.count())"
+    )
+    environment = {**os.environ, "DEALFLOW_TESTING": "1"}
+    have = int(
+        subprocess.run(
+            [sys.executable, "-c", script, url],
+            cwd=common.ROOT,
+            env=environment,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()[-1]
+    )
+    if have >= options.deals * 0.99 and not options.rebuild:
+        return
+    if have:
+        raise SystemExit(
+            f"{url} holds {have:,} deals; drop it (or pass --rebuild on SQLite) to build {options.deals:,}"
+        )
+    print(f"  generating {options.deals:,} demo deals (every optional step) ...", flush=True)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "dealflow.cli", "demo", "--deals", str(options.deals), "--seed", "42"],
+        cwd=common.ROOT,
+        env={**environment, "DATABASE_URL": url},
+        check=True,
+    )
+    print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
+    if options.engine == "postgres":
+        import psycopg
+
+        with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE")
+
+
+def _samples() -> dict[str, Any]:
+    """A value for each path parameter name: a record the demo's rep owns, or the first of its kind."""
+    from django.apps import apps
+
+    from dealflow.accounts.models import User
+
+    rep = User.objects.get(username="rep")
+    samples: dict[str, Any] = {"user_id": rep.pk}
+    by_name = {model._meta.model_name: model for model in apps.get_models()}
+    aliases = {"review": "pipelinereview", "run": "surveyrun", "job": "importjob"}
+
+    def first(model) -> int | None:
+        rows = model._default_manager.order_by("pk")
+        field_names = {field.name for field in model._meta.get_fields()}
+        if "owner" in field_names:
+            owned = rows.filter(owner=rep)
+            if "status" in field_names and owned.filter(status="open").exists():
+                owned = owned.filter(status="open")
+            rows = owned if owned.exists() else rows
+        return rows.values_list("pk", flat=True).first()
+
+    def resolve(name: str) -> Any:
+        if name in samples:
+            return samples[name]
+        stem = name.removesuffix("_id").replace("_", "")
+        model = by_name.get(aliases.get(stem, stem))
+        if model is None:
+            return None
+        samples[name] = first(model)
+        return samples[name]
+
+    return {"resolve": resolve}
+
+
+def _web_urls(resolve) -> list[str]:
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    urls: list[str] = []
+
+    def walk(patterns, prefix: str, namespace: str) -> None:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                if "admin" in str(entry.pattern):
+                    continue
+                walk(entry.url_patterns, prefix + str(entry.pattern), entry.namespace or namespace)
+            elif isinstance(entry, URLPattern):
+                if entry.name in SKIP_NAMES or namespace == "api":
+                    continue
+                route = prefix + str(entry.pattern)
+                if route.startswith("^") or "(?P" in route:
+                    continue
+                filled = _fill(route, resolve)
+                if filled is not None:
+                    urls.append("/" + filled)
+
+    walk(get_resolver().url_patterns, "", "")
+    return sorted(set(urls))
+
+
+def _fill(route: str, resolve) -> str | None:
+    missing = False
+
+    def value(match: re.Match) -> str:
+        nonlocal missing
+        found = resolve(match.group("name"))
+        if found is None:
+            missing = True
+            return ""
+        return str(found)
+
+    filled = re.sub(r"<(?:\w+:)?(?P<name>\w+)>", value, route)
+    filled = re.sub(r"\{(?P<name>\w+)\}", value, filled)
+    return None if missing else filled
+
+
+def _api_urls(resolve) -> list[str]:
+    from dealflow.api.urls import api
+
+    schema = api.get_openapi_schema()
+    urls = []
+    for path, operations in schema["paths"].items():
+        if "get" not in operations:
+            continue
+        filled = _fill(path, resolve)
+        if filled is not None:
+            urls.append(filled)
+    return sorted(set(urls))
+
+
+def _query_count(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url)
+    return len(captured.captured_queries)
+
+
+def run_engine(options) -> dict[str, Any]:
+    _build(options)
+    common.setup_django(common.database_url(options.engine, options.database))
+    import logging
+
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # 404s of the rep are expected
+    from django.test import Client
+
+    from dealflow.accounts.models import User
+    from dealflow.deals.models import Deal
+
+    samples = _samples()
+    targets = [("web", url) for url in _web_urls(samples["resolve"])]
+    targets += [("api", url) for url in _api_urls(samples["resolve"])]
+    targets += EXTRA
+    if options.only:
+        words = [word.strip() for word in options.only.split(",") if word.strip()]
+        targets = [(kind, url) for kind, url in targets if any(word in url for word in words)]
+    deals = Deal.objects.count()
+    print(f"\n{options.engine}: {deals:,} deals, {len(targets)} URLs x {len(PERSONAS)} personas", flush=True)
+    clients = {}
+    for persona in PERSONAS:
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(User.objects.get(username=persona))
+        clients[persona] = client
+    rows = []
+    for kind, url in targets:
+        row: dict[str, Any] = {"kind": kind, "url": url}
+        for persona, client in clients.items():
+            response = client.get(url)  # warm-up
+            if response.status_code >= 500:
+                row[persona] = {"status": response.status_code}
+                continue
+            times = []
+            size = len(response.content) if not response.streaming else 0
+            for _ in range(options.repeat):
+                started = time.perf_counter()
+                response = client.get(url)
+                if response.streaming:
+                    size = sum(len(part) for part in response.streaming_content)
+                times.append(time.perf_counter() - started)
+            row[persona] = {
+                "status": response.status_code,
+                "html": response.get("Content-Type", "").startswith("text/html"),
+                "ms": round(statistics.median(times) * 1000, 1),
+                "kb": round(size / 1024, 1),
+                "queries": _query_count(client, url),
+            }
+        rows.append(row)
+        _print_row(row)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {"engine": options.engine, "deals": deals, "rows": rows, "peak_rss_mb": round(peak_mb)}
+    _print_summary(result)
+    return result
+
+
+def _cell(measure: dict | None) -> str:
+    if not measure:
+        return "-"
+    if "ms" not in measure:
+        return f"HTTP {measure['status']}"
+    status = "" if measure["status"] == 200 else f" [{measure['status']}]"
+    return f"{measure['ms']:>7.1f} ms {measure['kb']:>6.0f} KB {measure['queries']:>3} q{status}"
+
+
+def _print_row(row: dict) -> None:
+    cells = "  ".join(f"{_cell(row.get(persona)):>28}" for persona in PERSONAS)
+    print(f"{row['kind']:<4} {row['url'][:60]:<60} {cells}", flush=True)
+
+
+def _print_summary(result: dict) -> None:
+    limit = TIME_TARGET[result["engine"]]
+    slow, large, errors = [], [], []
+    for row in result["rows"]:
+        for persona in PERSONAS:
+            measure = row.get(persona) or {}
+            if measure.get("status", 0) >= 500:
+                errors.append((row["url"], persona, measure["status"]))
+            elif measure.get("ms", 0) > limit * 1000:
+                slow.append((row["url"], persona, measure["ms"]))
+            if measure.get("html") and measure.get("kb", 0) * 1024 > SIZE_TARGET:
+                large.append((row["url"], persona, measure["kb"]))
+    print(f"\nheader: kind url | {' | '.join(PERSONAS)} (median server time, size, queries)")
+    print(f"{result['engine']}: {len(result['rows'])} URLs, {result['deals']:,} deals")
+    print(
+        f"  over {limit * 1000:.0f} ms: {len(slow)}  " + ", ".join(f"{u} ({p}: {m} ms)" for u, p, m in slow)
+    )
+    print(f"  over 200 KB of HTML: {len(large)}  " + ", ".join(f"{u} ({p}: {k} KB)" for u, p, k in large))
+    print(f"  server errors: {len(errors)}  " + ", ".join(f"{u} ({p}: {s})" for u, p, s in errors))
+    print(
+        f"  peak resident memory of the crawling process: {result['peak_rss_mb']} MB "
+        f"(target {MEMORY_TARGET_MB} MB)"
+    )
