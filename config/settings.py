@@ -64,11 +64,15 @@ INSTALLED_APPS = [
     "dealflow.core",
     "dealflow.accounts",
     "dealflow.contacts",
+    "dealflow.customfields",
+    "dealflow.tags",
+    "dealflow.products",
     "dealflow.deals",
     "dealflow.metrics",
     "dealflow.forecasting",
     "dealflow.reviews",
     "dealflow.people",
+    "dealflow.quotes",
     "dealflow.importers",
     "dealflow.api",
     "dealflow.web",
@@ -257,4 +261,7 @@ DEALFLOW = {
     # The address people reach the app at, for links in e-mails and calendar files.
     "SITE_URL": os.environ.get("DEALFLOW_SITE_URL", "http://localhost:8000"),
     "API_RATE_LIMIT_PER_MINUTE": int(os.environ.get("DEALFLOW_API_RATE_LIMIT", "600")),
+    # What a recurring line adds to a deal's amount, and so what metrics and the forecast count:
+    # "tcv" (total contract value over the term) or "arr" (one year of recurring revenue). docs/products.md
+    "DEAL_VALUE_BASIS": os.environ.get("DEALFLOW_DEAL_VALUE_BASIS", "tcv"),
 }

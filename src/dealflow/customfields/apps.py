@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CustomFieldsConfig(AppConfig):
+    name = "dealflow.customfields"
+    label = "customfields"
