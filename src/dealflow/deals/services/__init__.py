@@ -1,6 +1,12 @@
 """Writes to the pipeline: every change that matters to history writes its DealEvent in the same transaction."""
 
 from dealflow.deals.services.activities import activity_complete, activity_create, activity_update
+from dealflow.deals.services.contents import (
+    deal_custom_values_set,
+    deal_lines_set,
+    deal_tags_add_bulk,
+    deal_tags_set,
+)
 from dealflow.deals.services.deals import (
     deal_create,
     deal_mark_lost,
@@ -35,6 +41,10 @@ __all__ = [
     "activity_create",
     "activity_update",
     "deal_create",
+    "deal_custom_values_set",
+    "deal_lines_set",
+    "deal_tags_add_bulk",
+    "deal_tags_set",
     "deal_mark_lost",
     "deal_mark_won",
     "deal_move_to_stage",

@@ -223,6 +223,7 @@ def deal_update(
     at: dt.datetime | None = None,
     origin: str = "",
     note: str = "",
+    from_lines: bool = False,
 ) -> Deal:
     """Change a deal's fields; refuse a stale version; record an event per change that matters to history.
 
@@ -289,6 +290,16 @@ def deal_update(
         deal.forecast_category_override = _validate_category(data["forecast_category_override"])
         changed.append("forecast_category_override")
 
+    if (
+        not from_lines
+        and (before["amount_minor"] != deal.amount_minor or before["currency"] != deal.currency)
+        and deal.lines.exists()
+    ):
+        # A deal with line items takes its amount from them (deals/services/contents.py).
+        raise ApplicationError(
+            "This deal's amount is the sum of its lines; change the lines instead.",
+            field="amount" if before["currency"] == deal.currency else "currency",
+        )
     if (
         deal.status != DealStatus.OPEN
         and ("amount_minor" in changed or "currency" in changed)
