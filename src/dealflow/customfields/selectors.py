@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.http import Http404
@@ -79,6 +79,7 @@ def custom_field_filter(
             f'EXISTS (SELECT 1 FROM "{table}" AS cv, json_each(cv.data, %s) AS item '  # noqa: S608
             f'WHERE cv."{column}" = "{queryset.model._meta.db_table}"."{pk}" AND item.value = %s)',
             (f'$."{field.key}"', wanted[0]),
+            output_field=BooleanField(),
         )
         return queryset.filter(condition)
     if connection.vendor == "postgresql":
