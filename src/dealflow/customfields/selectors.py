@@ -101,14 +101,19 @@ def custom_field_filter_range(
     return queryset
 
 
-def custom_field_order(
-    queryset: QuerySet, *, field: CustomField, descending: bool = False, relation: str = "custom_values"
-) -> QuerySet:
-    """Sort by ``field`` (records without a value last), then by id."""
+def custom_field_ordering(*, field: CustomField, descending: bool = False, relation: str = "custom_values") -> list:
+    """The order_by() terms that sort by ``field`` (records without a value last), then by id."""
     data = F(f"{relation}__data")
     if field.kind in (FieldKind.NUMBER, FieldKind.MONEY, FieldKind.CHECKBOX):
         expression = KeyTransform(field.key, data)
     else:
         expression = KeyTextTransform(field.key, data)
     ordering = expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
-    return queryset.order_by(ordering, "-id" if descending else "id")
+    return [ordering, "-id" if descending else "id"]
+
+
+def custom_field_order(
+    queryset: QuerySet, *, field: CustomField, descending: bool = False, relation: str = "custom_values"
+) -> QuerySet:
+    """Sort by ``field`` (records without a value last), then by id."""
+    return queryset.order_by(*custom_field_ordering(field=field, descending=descending, relation=relation))

@@ -15,6 +15,13 @@ from dealflow.accounts.selectors import owner_editable_q, owner_visibility_q, us
 from dealflow.contacts.models import Organization, Person
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.core.filters import integer_parameter
+from dealflow.customfields.models import CustomField
+from dealflow.customfields.selectors import (
+    custom_field_filter,
+    custom_field_filter_range,
+    custom_field_get_by_key,
+    custom_field_ordering,
+)
 from dealflow.deals.models import (
     Activity,
     Deal,
@@ -28,6 +35,8 @@ from dealflow.deals.models import (
     Stage,
 )
 from dealflow.deals.services.money import base_currency, convert_minor_to_base, exchange_rate_on
+from dealflow.products.models import DealLine
+from dealflow.tags.selectors import tag_filter
 
 __all__ = ["base_currency", "convert_minor_to_base", "exchange_rate_on"]
 
@@ -50,6 +59,11 @@ class DealFilters:
     created_to: dt.date | None = None
     search: str | None = None
     mine: bool = False
+    tag: str | None = None  # a tag name (any case)
+    product_id: int | None = None  # deals with a line of this product
+    # Custom fields: ``cf_<key>=value`` (equals; a multiple choice includes it), ``cf_<key>_from`` and
+    # ``cf_<key>_to`` (number, money and date ranges). Keys are checked against the defined fields.
+    custom: dict[str, Any] | None = None
 
     @classmethod
     def from_mapping(cls, data: Any) -> DealFilters:
@@ -85,6 +99,9 @@ class DealFilters:
             created_to=date("created_to"),
             search=(str(data.get("q") or data.get("search") or "").strip() or None),
             mine=mine,
+            tag=(str(data.get("tag") or "").strip() or None),
+            product_id=integer_parameter(data, "product"),
+            custom=_custom_parameters(data),
         )
 
     def apply(self, deals: QuerySet[Deal], *, user: User) -> QuerySet[Deal]:
@@ -123,7 +140,36 @@ class DealFilters:
                 | Q(person__last_name__icontains=self.search)
                 | Q(person__email__icontains=self.search)
             )
+        if self.tag:
+            deals = tag_filter(deals, entity="deal", name=self.tag)
+        if self.product_id:
+            deals = deals.filter(pk__in=DealLine.objects.filter(product_id=self.product_id).values("deal_id"))
+        for name, value in (self.custom or {}).items():
+            key, _, bound = name.partition(":")
+            field = custom_field_get_by_key(entity="deal", key=key)
+            if bound == "from":
+                deals = custom_field_filter_range(deals, field=field, low=value)
+            elif bound == "to":
+                deals = custom_field_filter_range(deals, field=field, high=value)
+            else:
+                deals = custom_field_filter(deals, field=field, value=value)
         return deals
+
+
+def _custom_parameters(data: Any) -> dict[str, Any]:
+    """``cf_<key>``, ``cf_<key>_from``, ``cf_<key>_to`` -> {"key": v, "key:from": v, "key:to": v} (non-empty)."""
+    found: dict[str, Any] = {}
+    for name in list(data.keys()):
+        if not name.startswith("cf_") or data.get(name) in (None, ""):
+            continue
+        key = name[3:]
+        for suffix, bound in (("_from", ":from"), ("_to", ":to")):
+            if key.endswith(suffix) and CustomField.objects.filter(entity="deal", key=key[: -len(suffix)]).exists():
+                found[key[: -len(suffix)] + bound] = data.get(name)
+                break
+        else:
+            found[key] = data.get(name)
+    return found
 
 
 DEAL_ORDERINGS = {
@@ -152,7 +198,10 @@ _ORDER_FIELDS = {
 }
 
 
-def deal_ordering(order: str | None) -> list[str]:
+def deal_ordering(order: str | None) -> list[Any]:
+    if order and order.lstrip("-").startswith("cf_"):
+        field = custom_field_get_by_key(entity="deal", key=order.lstrip("-")[3:])
+        return custom_field_ordering(field=field, descending=order.startswith("-"))
     if not order:
         return ["-created_at", "-id"]
     if order not in DEAL_ORDERINGS:

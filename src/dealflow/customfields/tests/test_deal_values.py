@@ -133,3 +133,35 @@ def test_tags_on_deals_with_events_filters_and_bulk_tagging(rep):
     assert _titles(tag_filter(Deal.objects.all(), entity="deal", name="enterprise")) == ["First"]
     deal_tags_set(deal=first, tags=[], by=rep)
     assert DealEvent.objects.filter(deal=first, field="tags").count() == 2
+
+
+def test_deal_list_filters_and_sorts_by_custom_fields_tags_and_products(rep, fields):
+    from dealflow.core.errors import ApplicationError as Refused
+    from dealflow.deals.selectors import DealFilters, deal_list_for_user
+    from dealflow.products.tests.factories import ProductFactory
+
+    deals = _deals(rep, fields)
+    deal_tags_set(deal=deals[2], tags="vip", by=rep)
+    product = ProductFactory(code="ONB")
+    from dealflow.deals.services import deal_lines_set
+
+    deal_lines_set(deal=deals[1], lines=[{"product": product}], by=rep)
+
+    def titles(params, order=None):
+        filters = DealFilters.from_mapping(params)
+        return list(deal_list_for_user(user=rep, filters=filters, order=order).values_list("title", flat=True))
+
+    assert sorted(titles({"cf_tier": "Gold"})) == ["Deal 0", "Deal 2"]
+    assert titles({"cf_tier": "Gold", "tag": "VIP"}) == ["Deal 2"]
+    assert titles({"cf_seats_from": "5"}, order="-cf_seats") == ["Deal 2", "Deal 0"]
+    assert titles({"product": str(product.pk)}) == ["Deal 1"]
+    assert titles({}, order="cf_go_live") == ["Deal 1", "Deal 0", "Deal 2", "Deal 3"]
+    for params, order, field in [
+        ({"cf_colour": "red"}, None, "custom.colour"),
+        ({"cf_seats": "many"}, None, "custom.seats"),
+        ({}, "cf_colour", "custom.colour"),
+        ({"product": "x"}, None, "product"),
+    ]:
+        with pytest.raises(Refused) as error:
+            titles(params, order)
+        assert error.value.field == field
