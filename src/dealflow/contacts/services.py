@@ -13,6 +13,8 @@ from dealflow.accounts.models import User
 from dealflow.contacts.models import Organization, Person
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
+from dealflow.customfields.services import custom_values_set
+from dealflow.tags.services import tag_links_set, tag_names_of, tag_names_parse
 
 _ORGANIZATION_FIELDS = {"name", "website", "industry", "country", "owner"}
 _PERSON_FIELDS = {"first_name", "last_name", "email", "phone", "job_title", "organization", "owner"}
@@ -193,3 +195,40 @@ def person_delete(*, person: Person, by: User | None = None) -> None:
     if person.deals.exists() or person.leads.exists():  # type: ignore[attr-defined]
         raise ApplicationError("Deals or leads refer to this person; they stay.", field="person")
     person.delete()
+
+
+@transaction.atomic
+def organization_custom_values_set(
+    *, organization: Organization, values: dict[str, Any], by: User | None = None
+) -> dict[str, Any]:
+    """Set custom field values of an organization (only the keys given); errors name the field."""
+    return custom_values_set(entity="organization", object_id=organization.pk, values=values).after
+
+
+@transaction.atomic
+def person_custom_values_set(*, person: Person, values: dict[str, Any], by: User | None = None) -> dict[str, Any]:
+    """Set custom field values of a person (only the keys given); errors name the field."""
+    return custom_values_set(entity="person", object_id=person.pk, values=values).after
+
+
+@transaction.atomic
+def contact_tags_set(*, contact: Organization | Person, tags: Any, by: User | None = None) -> list[str]:
+    """Make an organization's or a person's tags exactly ``tags`` (names; new ones are created)."""
+    entity = "organization" if isinstance(contact, Organization) else "person"
+    tag_links_set(entity=entity, object_id=contact.pk, names=tag_names_parse(tags))
+    return tag_names_of(entity=entity, object_id=contact.pk)
+
+
+@transaction.atomic
+def contact_tags_add_bulk(*, contacts: list[Organization] | list[Person], tags: Any, by: User | None = None) -> int:
+    """Add ``tags`` to each organization or person (bulk tagging); returns how many changed."""
+    names = tag_names_parse(tags)
+    if not names:
+        raise ApplicationError("Name at least one tag.", field="tags")
+    changed = 0
+    for contact in contacts:
+        entity = "organization" if isinstance(contact, Organization) else "person"
+        current = tag_names_of(entity=entity, object_id=contact.pk)
+        added, _removed = tag_links_set(entity=entity, object_id=contact.pk, names=[*current, *names])
+        changed += bool(added)
+    return changed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -149,3 +150,39 @@ def custom_values_store(*, entity: str, object_id: int, document: dict[str, Any]
     """Write a record's whole values document (already cleaned by validation.values_clean)."""
     model = VALUE_MODELS[entity]
     model.objects.update_or_create(**{OWNER_COLUMN[entity]: object_id}, defaults={"data": document})
+
+
+@dataclass
+class ValuesChange:
+    definitions: list[CustomField]
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+    def changed(self) -> list[tuple[CustomField, Any, Any]]:
+        """(field, old value, new value) for each field whose value changed, in the fields' order."""
+        return [
+            (definition, self.before.get(definition.key), self.after.get(definition.key))
+            for definition in self.definitions
+            if self.before.get(definition.key) != self.after.get(definition.key)
+        ]
+
+
+@transaction.atomic
+def custom_values_set(
+    *,
+    entity: str,
+    object_id: int,
+    values: dict[str, Any],
+    pipeline_id: int | None = None,
+    check_required: bool = True,
+) -> ValuesChange:
+    """Validate ``values`` (only the keys given) against the entity's fields and store the new document."""
+    from dealflow.customfields.selectors import custom_field_list, custom_values_get
+    from dealflow.customfields.validation import values_clean
+
+    definitions = custom_field_list(entity=entity, pipeline_id=pipeline_id)
+    current = custom_values_get(entity=entity, object_id=object_id)
+    document = values_clean(definitions, values, current=current, check_required=check_required)
+    if document != current:
+        custom_values_store(entity=entity, object_id=object_id, document=document)
+    return ValuesChange(definitions, current, document)

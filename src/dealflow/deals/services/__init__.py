@@ -6,6 +6,7 @@ from dealflow.deals.services.contents import (
     deal_lines_set,
     deal_tags_add_bulk,
     deal_tags_set,
+    lead_custom_values_set,
 )
 from dealflow.deals.services.deals import (
     deal_create,
@@ -53,6 +54,7 @@ __all__ = [
     "exchange_rate_delete",
     "exchange_rate_set",
     "lead_convert",
+    "lead_custom_values_set",
     "lead_create",
     "lead_disqualify",
     "lead_qualify",

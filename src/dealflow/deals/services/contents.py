@@ -20,10 +20,9 @@ from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, ConflictError
 from dealflow.core.money import from_minor, normalize_currency, to_minor
 from dealflow.customfields.models import Entity
-from dealflow.customfields.selectors import custom_field_list, custom_values_get
-from dealflow.customfields.services import custom_values_store
-from dealflow.customfields.validation import value_text, values_clean
-from dealflow.deals.models import Deal, EventKind
+from dealflow.customfields.services import custom_values_set
+from dealflow.customfields.validation import value_text
+from dealflow.deals.models import Deal, EventKind, Lead
 from dealflow.deals.services.deals import deal_update
 from dealflow.deals.services.history import event_record, local_date
 from dealflow.deals.services.money import exchange_rate_on
@@ -243,27 +242,28 @@ def deal_custom_values_set(
     check_required: bool = True,
 ) -> dict[str, Any]:
     """Set custom field values of a deal (only the keys given); one event per value that changed."""
-    definitions = custom_field_list(entity=Entity.DEAL, pipeline_id=deal.pipeline_id)
-    current = custom_values_get(entity=Entity.DEAL, object_id=deal.pk)
-    document = values_clean(definitions, values, current=current, check_required=check_required)
-    if document == current:
-        return document
-    custom_values_store(entity=Entity.DEAL, object_id=deal.pk, document=document)
+    change = custom_values_set(
+        entity=Entity.DEAL, object_id=deal.pk, values=values, pipeline_id=deal.pipeline_id, check_required=check_required
+    )
     moment = at or clock.now()
-    for definition in definitions:
-        old, new = current.get(definition.key), document.get(definition.key)
-        if old != new:
-            event_record(
-                deal=deal,
-                kind=EventKind.FIELD_CHANGED,
-                by=by,
-                at=moment,
-                field=f"custom.{definition.key}",
-                from_value=value_text(definition, old),
-                to_value=value_text(definition, new),
-                origin=origin,
-            )
-    return document
+    for definition, old, new in change.changed():
+        event_record(
+            deal=deal,
+            kind=EventKind.FIELD_CHANGED,
+            by=by,
+            at=moment,
+            field=f"custom.{definition.key}",
+            from_value=value_text(definition, old),
+            to_value=value_text(definition, new),
+            origin=origin,
+        )
+    return change.after
+
+
+@transaction.atomic
+def lead_custom_values_set(*, lead: Lead, values: dict[str, Any], by: User | None = None) -> dict[str, Any]:
+    """Set custom field values of a lead (only the keys given)."""
+    return custom_values_set(entity=Entity.LEAD, object_id=lead.pk, values=values).after
 
 
 @transaction.atomic
