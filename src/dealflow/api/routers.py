@@ -6,12 +6,15 @@ from dealflow.api import (
     accounts,
     activities,
     contacts,
+    customfields,
     deals,
     forecast,
     imports,
     leads,
     metrics,
     people,
+    products,
+    quotes,
     reference,
     reviews,
 )
@@ -28,4 +31,7 @@ ROUTERS = [
     ("/v1/reviews/", reviews.router),
     ("/v1/people/", people.router),
     ("/v1/", imports.router),
+    ("/v1/", products.router),
+    ("/v1/", quotes.router),
+    ("/v1/", customfields.router),
 ]

@@ -14,7 +14,8 @@ from dealflow.contacts.models import Organization, Person
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.customfields.services import custom_values_set
-from dealflow.tags.services import tag_links_set, tag_names_of, tag_names_parse
+from dealflow.tags.selectors import tag_names_of
+from dealflow.tags.services import tag_links_set, tag_names_parse
 
 _ORGANIZATION_FIELDS = {"name", "website", "industry", "country", "owner"}
 _PERSON_FIELDS = {"first_name", "last_name", "email", "phone", "job_title", "organization", "owner"}
@@ -206,7 +207,9 @@ def organization_custom_values_set(
 
 
 @transaction.atomic
-def person_custom_values_set(*, person: Person, values: dict[str, Any], by: User | None = None) -> dict[str, Any]:
+def person_custom_values_set(
+    *, person: Person, values: dict[str, Any], by: User | None = None
+) -> dict[str, Any]:
     """Set custom field values of a person (only the keys given); errors name the field."""
     return custom_values_set(entity="person", object_id=person.pk, values=values).after
 
@@ -220,7 +223,9 @@ def contact_tags_set(*, contact: Organization | Person, tags: Any, by: User | No
 
 
 @transaction.atomic
-def contact_tags_add_bulk(*, contacts: list[Organization] | list[Person], tags: Any, by: User | None = None) -> int:
+def contact_tags_add_bulk(
+    *, contacts: list[Organization] | list[Person], tags: Any, by: User | None = None
+) -> int:
     """Add ``tags`` to each organization or person (bulk tagging); returns how many changed."""
     names = tag_names_parse(tags)
     if not names:

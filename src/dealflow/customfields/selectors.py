@@ -16,7 +16,11 @@ from dealflow.customfields.validation import value_clean
 
 
 def custom_field_list(
-    *, entity: str, pipeline_id: int | None = None, include_inactive: bool = False, all_pipelines: bool = False
+    *,
+    entity: str,
+    pipeline_id: int | None = None,
+    include_inactive: bool = False,
+    all_pipelines: bool = False,
 ) -> list[CustomField]:
     """The fields of ``entity`` in order; for deals, those of every pipeline plus those of ``pipeline_id``."""
     fields = CustomField.objects.filter(entity=entity)
@@ -75,7 +79,7 @@ def custom_field_filter(
         table = queryset.model._meta.get_field(relation).related_model._meta.db_table
         pk = queryset.model._meta.pk.column
         column = queryset.model._meta.get_field(relation).field.column
-        condition = RawSQL(
+        condition = RawSQL(  # noqa: S611 (quoted names of ours; the values are parameters)
             f'EXISTS (SELECT 1 FROM "{table}" AS cv, json_each(cv.data, %s) AS item '  # noqa: S608
             f'WHERE cv."{column}" = "{queryset.model._meta.db_table}"."{pk}" AND item.value = %s)',
             (f'$."{field.key}"', wanted[0]),
@@ -88,11 +92,18 @@ def custom_field_filter(
 
 
 def custom_field_filter_range(
-    queryset: QuerySet, *, field: CustomField, low: Any = None, high: Any = None, relation: str = "custom_values"
+    queryset: QuerySet,
+    *,
+    field: CustomField,
+    low: Any = None,
+    high: Any = None,
+    relation: str = "custom_values",
 ) -> QuerySet:
     """Records whose number, money or date ``field`` lies between ``low`` and ``high`` (either may be open)."""
     if field.kind not in (FieldKind.NUMBER, FieldKind.MONEY, FieldKind.DATE):
-        raise ApplicationError(f"{field.label}: only numbers, amounts and dates have a range.", field=f"custom.{field.key}")
+        raise ApplicationError(
+            f"{field.label}: only numbers, amounts and dates have a range.", field=f"custom.{field.key}"
+        )
     lookup = f"{relation}__data__{field.key}"
     if (cleaned := value_clean(field, low)) is not None:
         queryset = queryset.filter(**{f"{lookup}__gte": cleaned})
@@ -101,7 +112,9 @@ def custom_field_filter_range(
     return queryset
 
 
-def custom_field_ordering(*, field: CustomField, descending: bool = False, relation: str = "custom_values") -> list:
+def custom_field_ordering(
+    *, field: CustomField, descending: bool = False, relation: str = "custom_values"
+) -> list:
     """The order_by() terms that sort by ``field`` (records without a value last), then by id."""
     data = F(f"{relation}__data")
     if field.kind in (FieldKind.NUMBER, FieldKind.MONEY, FieldKind.CHECKBOX):

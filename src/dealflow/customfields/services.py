@@ -92,7 +92,12 @@ def custom_field_create(
         help_text=str(help_text or "")[:200],
         order=CustomField.objects.filter(entity=entity).count(),
     )
-    audit_record(actor=by, action="settings.custom_field_created", target=f"customfield:{field.pk}", detail={"key": key})
+    audit_record(
+        actor=by,
+        action="settings.custom_field_created",
+        target=f"customfield:{field.pk}",
+        detail={"key": key},
+    )
     return field
 
 
@@ -131,13 +136,18 @@ def custom_field_update(*, field: CustomField, data: dict[str, Any], by: User | 
         field.pipeline = data["pipeline"]
     field.save()
     audit_record(
-        actor=by, action="settings.custom_field_updated", target=f"customfield:{field.pk}", detail={"key": field.key}
+        actor=by,
+        action="settings.custom_field_updated",
+        target=f"customfield:{field.pk}",
+        detail={"key": field.key},
     )
     return field
 
 
 def _option_in_use(field: CustomField, options: list[str]) -> bool:
-    documents = VALUE_MODELS[field.entity].objects.filter(data__has_key=field.key).values_list("data", flat=True)
+    documents = (
+        VALUE_MODELS[field.entity].objects.filter(data__has_key=field.key).values_list("data", flat=True)
+    )
     for document in documents.iterator():
         value = document.get(field.key)
         held = value if isinstance(value, list) else [value]

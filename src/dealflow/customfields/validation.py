@@ -40,7 +40,11 @@ def _error(definition: FieldDefinition, message: str) -> ApplicationError:
 
 
 def is_empty(raw: Any) -> bool:
-    return raw is None or (isinstance(raw, str) and not raw.strip()) or (isinstance(raw, (list, tuple)) and not raw)
+    return (
+        raw is None
+        or (isinstance(raw, str) and not raw.strip())
+        or (isinstance(raw, (list, tuple)) and not raw)
+    )
 
 
 def _number(definition: FieldDefinition, raw: Any) -> Decimal:
@@ -96,7 +100,7 @@ def value_clean(definition: FieldDefinition, raw: Any) -> Any:
     if kind == "choice":
         return _option(definition, raw)
     if kind == "multi_choice":
-        items = raw if isinstance(raw, (list, tuple, set)) else [part for part in str(raw).split(";")]
+        items = raw if isinstance(raw, (list, tuple, set)) else list(str(raw).split(";"))
         picked = {_option(definition, item) for item in items if not is_empty(item)}
         return [option for option in definition.choices if option in picked] or None
     if kind == "checkbox":

@@ -164,7 +164,10 @@ def _custom_parameters(data: Any) -> dict[str, Any]:
             continue
         key = name[3:]
         for suffix, bound in (("_from", ":from"), ("_to", ":to")):
-            if key.endswith(suffix) and CustomField.objects.filter(entity="deal", key=key[: -len(suffix)]).exists():
+            if (
+                key.endswith(suffix)
+                and CustomField.objects.filter(entity="deal", key=key[: -len(suffix)]).exists()
+            ):
                 found[key[: -len(suffix)] + bound] = data.get(name)
                 break
         else:

@@ -73,7 +73,13 @@ def line_totals(price: LinePrice) -> LineTotals:
     if price.billing == MONTHLY:
         return LineTotals(net, tax, net, net * 12, net * term, 0, is_recurring=True)
     return LineTotals(
-        net, tax, round_minor(Decimal(net) / 12), net, round_minor(Decimal(net) * term / 12), 0, is_recurring=True
+        net,
+        tax,
+        round_minor(Decimal(net) / 12),
+        net,
+        round_minor(Decimal(net) * term / 12),
+        0,
+        is_recurring=True,
     )
 
 

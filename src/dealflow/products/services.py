@@ -50,7 +50,9 @@ def billing_parse(billing: Any, term_months: Any) -> tuple[str, int | None]:
     if not 1 <= term <= 600:
         raise ApplicationError("The term is from 1 to 600 months.", field="term_months")
     if billing == Billing.YEARLY and term % 12:
-        raise ApplicationError("A yearly product's term is a whole number of years (12, 24, ...).", field="term_months")
+        raise ApplicationError(
+            "A yearly product's term is a whole number of years (12, 24, ...).", field="term_months"
+        )
     return billing, term
 
 
@@ -124,7 +126,17 @@ def product_create(
     return product
 
 
-_EDITABLE = {"name", "code", "unit", "description", "tax_rate", "billing", "term_months", "is_active", "prices"}
+_EDITABLE = {
+    "name",
+    "code",
+    "unit",
+    "description",
+    "tax_rate",
+    "billing",
+    "term_months",
+    "is_active",
+    "prices",
+}
 
 
 @transaction.atomic

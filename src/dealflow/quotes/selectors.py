@@ -26,4 +26,8 @@ def quote_get_for_user(*, quote_id: int, user: User, for_write: bool = False) ->
 
 
 def quote_rule_for_pipeline(*, pipeline_id: int) -> QuoteRule | None:
-    return QuoteRule.objects.select_related("accept_stage", "decline_reason").filter(pipeline_id=pipeline_id).first()
+    return (
+        QuoteRule.objects.select_related("accept_stage", "decline_reason")
+        .filter(pipeline_id=pipeline_id)
+        .first()
+    )

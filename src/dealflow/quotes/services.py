@@ -72,7 +72,9 @@ def _email(value: Any) -> str:
 
 def _copy_lines(quote: Quote) -> None:
     """Copy the deal's lines into the quote and total them (one currency: the deal's)."""
-    deal_lines = list(DealLine.objects.filter(deal_id=quote.deal_id).select_related("product").order_by("position", "id"))
+    deal_lines = list(
+        DealLine.objects.filter(deal_id=quote.deal_id).select_related("product").order_by("position", "id")
+    )
     if not deal_lines:
         raise ApplicationError("Add line items to the deal before making a quote.", field="lines")
     quote.lines.all().delete()
@@ -113,7 +115,11 @@ def _copy_lines(quote: Quote) -> None:
         )
     totals = deal_totals(priced, currency=quote.currency)
     quote.net_minor, quote.tax_minor = totals.net_minor, totals.tax_minor
-    quote.one_off_minor, quote.mrr_minor, quote.tcv_minor = totals.one_off_minor, totals.mrr_minor, totals.tcv_minor
+    quote.one_off_minor, quote.mrr_minor, quote.tcv_minor = (
+        totals.one_off_minor,
+        totals.mrr_minor,
+        totals.tcv_minor,
+    )
 
 
 def _next_number(year: int) -> str:
@@ -153,15 +159,23 @@ def quote_create(
             f"Quote {latest.number} v{latest.version} is still a draft; edit or send it first.", field="deal"
         )
     if latest is not None and latest.status == QuoteStatus.ACCEPTED:
-        raise ApplicationError(f"Quote {latest.number} was accepted; the deal needs no new quote.", field="deal")
+        raise ApplicationError(
+            f"Quote {latest.number} was accepted; the deal needs no new quote.", field="deal"
+        )
     fields = {
         "deal": deal,
         "language": _language(language or (latest.language if latest else ""), deal),
         "currency": deal.currency,
         "valid_until": _valid_until(valid_until, local_date(moment)),
         "terms": str(terms or (latest.terms if latest else "")),
-        "customer_name": deal.organization.name if deal.organization_id else (str(deal.person) if deal.person_id else ""),
-        "recipient_email": _email(recipient_email or (latest.recipient_email if latest else "") or (deal.person.email if deal.person_id else "")),
+        "customer_name": deal.organization.name
+        if deal.organization_id
+        else (str(deal.person) if deal.person_id else ""),
+        "recipient_email": _email(
+            recipient_email
+            or (latest.recipient_email if latest else "")
+            or (deal.person.email if deal.person_id else "")
+        ),
         "created_by": by,
         "created_at": moment,
     }
@@ -183,7 +197,10 @@ def quote_create(
 
 
 def _last_version(number: str) -> int:
-    return Quote.objects.filter(number=number).order_by("-version").values_list("version", flat=True).first() or 0
+    return (
+        Quote.objects.filter(number=number).order_by("-version").values_list("version", flat=True).first()
+        or 0
+    )
 
 
 _EDITABLE = {"language", "valid_until", "terms", "recipient_email", "refresh_lines"}
@@ -219,7 +236,9 @@ def quote_send(*, quote: Quote, by: User | None, send_email: bool = True, origin
     if quote.is_frozen:
         raise _frozen_error(quote)
     if send_email and not quote.recipient_email:
-        raise ApplicationError("Give the recipient's e-mail address to send the quote.", field="recipient_email")
+        raise ApplicationError(
+            "Give the recipient's e-mail address to send the quote.", field="recipient_email"
+        )
     if quote.valid_until < local_date(clock.now()):
         raise ApplicationError("The quote's validity date has passed; change it first.", field="valid_until")
     moment = clock.now()
@@ -235,7 +254,11 @@ def quote_send(*, quote: Quote, by: User | None, send_email: bool = True, origin
             subject = translation.gettext("Quote %(number)s") % {"number": quote.number}
             body = translation.gettext(
                 "Please find attached our quote %(number)s (version %(version)s), valid until %(day)s."
-            ) % {"number": quote.number, "version": quote.version, "day": formats.date_format(quote.valid_until, "SHORT_DATE_FORMAT")}
+            ) % {
+                "number": quote.number,
+                "version": quote.version,
+                "day": formats.date_format(quote.valid_until, "SHORT_DATE_FORMAT"),
+            }
         message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [quote.recipient_email])
         message.attach(quote_filename(quote=quote), pdf, "application/pdf")
         # Sent when the transaction commits, so a failed send never leaves a quote marked sent but unsaved.
@@ -266,7 +289,11 @@ def quote_mark_accepted(*, quote: Quote, by: User | None, origin: str = "") -> Q
         note = f"quote {quote.number} v{quote.version} accepted"
         if rule.on_accept == AcceptAction.WIN:
             deal_mark_won(deal=deal, by=by, origin=origin, note=note)
-        elif rule.on_accept == AcceptAction.MOVE and rule.accept_stage and rule.accept_stage.pk != deal.stage_id:
+        elif (
+            rule.on_accept == AcceptAction.MOVE
+            and rule.accept_stage
+            and rule.accept_stage.pk != deal.stage_id
+        ):
             deal_move_to_stage(deal=deal, stage=rule.accept_stage, by=by, origin=origin, note=note)
     return quote
 
@@ -279,11 +306,16 @@ def quote_mark_declined(*, quote: Quote, by: User | None, origin: str = "") -> Q
     quote.status, quote.decided_at = QuoteStatus.DECLINED, moment
     quote.save(update_fields=["status", "decided_at", "updated_at"])
     _event(quote, "declined", by, moment, origin)
-    rule = QuoteRule.objects.filter(pipeline_id=quote.deal.pipeline_id).select_related("decline_reason").first()
+    rule = (
+        QuoteRule.objects.filter(pipeline_id=quote.deal.pipeline_id).select_related("decline_reason").first()
+    )
     deal = Deal.objects.select_related("stage", "pipeline").get(pk=quote.deal_id)
     if rule is not None and deal.is_open and rule.on_decline == DeclineAction.LOSE:
         deal_mark_lost(
-            deal=deal, reason=rule.decline_reason, by=by, origin=origin,
+            deal=deal,
+            reason=rule.decline_reason,
+            by=by,
+            origin=origin,
             note=f"quote {quote.number} v{quote.version} declined",
         )
     return quote
@@ -306,7 +338,9 @@ def quote_rule_set(
         raise ApplicationError("On decline: nothing or lose.", field="on_decline")
     if on_accept == AcceptAction.MOVE:
         if accept_stage is None or accept_stage.pipeline_id != pipeline.pk or accept_stage.is_closed:
-            raise ApplicationError("Pick an open stage of this pipeline to move accepted deals to.", field="accept_stage")
+            raise ApplicationError(
+                "Pick an open stage of this pipeline to move accepted deals to.", field="accept_stage"
+            )
     else:
         accept_stage = None
     if on_decline == DeclineAction.LOSE:
@@ -325,5 +359,10 @@ def quote_rule_set(
     )
     from dealflow.accounts.services import audit_record
 
-    audit_record(actor=by, action="settings.quote_rule_set", target=f"pipeline:{pipeline.pk}", detail={"on_accept": on_accept, "on_decline": on_decline})
+    audit_record(
+        actor=by,
+        action="settings.quote_rule_set",
+        target=f"pipeline:{pipeline.pk}",
+        detail={"on_accept": on_accept, "on_decline": on_decline},
+    )
     return rule

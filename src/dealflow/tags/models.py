@@ -32,7 +32,9 @@ class DealTag(models.Model):
 
 
 class OrganizationTag(models.Model):
-    organization = models.ForeignKey("contacts.Organization", on_delete=models.CASCADE, related_name="tag_links")
+    organization = models.ForeignKey(
+        "contacts.Organization", on_delete=models.CASCADE, related_name="tag_links"
+    )
     tag = models.ForeignKey("tags.Tag", on_delete=models.CASCADE, related_name="+")
 
     class Meta:

@@ -42,15 +42,15 @@ def tag_links_set(*, entity: str, object_id: int, names: list[str]) -> tuple[lis
     """Make the record's tags exactly ``names``; return the names added and removed."""
     model, column = LINKS[entity]
     tags = tags_ensure(names=names)
-    current = {link.tag_id: link.tag.name for link in model.objects.filter(**{column: object_id}).select_related("tag")}
+    current = {
+        link.tag_id: link.tag.name
+        for link in model.objects.filter(**{column: object_id}).select_related("tag")
+    }
     wanted = {tag.pk: tag.name for tag in tags}
     removed = [name for tag_id, name in current.items() if tag_id not in wanted]
     added = [name for tag_id, name in wanted.items() if tag_id not in current]
     model.objects.filter(**{column: object_id}, tag_id__in=[t for t in current if t not in wanted]).delete()
-    model.objects.bulk_create([model(**{column: object_id, "tag_id": tag_id}) for tag_id in wanted if tag_id not in current])
+    model.objects.bulk_create(
+        [model(**{column: object_id, "tag_id": tag_id}) for tag_id in wanted if tag_id not in current]
+    )
     return sorted(added, key=str.casefold), sorted(removed, key=str.casefold)
-
-
-def tag_names_of(*, entity: str, object_id: int) -> list[str]:
-    model, column = LINKS[entity]
-    return sorted(model.objects.filter(**{column: object_id}).values_list("tag__name", flat=True), key=str.casefold)

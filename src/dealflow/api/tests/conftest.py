@@ -34,6 +34,9 @@ class ApiClient:
     def patch(self, path: str, payload=None):
         return self._send("patch", path, payload)
 
+    def put(self, path: str, payload=None):
+        return self._send("put", path, payload)
+
     def delete(self, path: str):
         return self._send("delete", path)
 

@@ -24,9 +24,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def fields(db):
     return {
-        "tier": custom_field_create(entity="deal", key="tier", label="Tier", kind="choice", choices="Gold\nSilver"),
+        "tier": custom_field_create(
+            entity="deal", key="tier", label="Tier", kind="choice", choices="Gold\nSilver"
+        ),
         "seats": custom_field_create(entity="deal", key="seats", label="Seats", kind="number"),
-        "budget": custom_field_create(entity="deal", key="budget", label="Budget", kind="money", currency="EUR"),
+        "budget": custom_field_create(
+            entity="deal", key="budget", label="Budget", kind="money", currency="EUR"
+        ),
         "go_live": custom_field_create(entity="deal", key="go_live", label="Go-live", kind="date"),
         "modules": custom_field_create(
             entity="deal", key="modules", label="Modules", kind="multi_choice", choices=["CRM", "ERP", "BI"]
@@ -41,7 +45,9 @@ def test_values_are_stored_and_each_change_writes_an_event(rep, fields):
     assert custom_values_get(entity="deal", object_id=deal.pk) == {"tier": "Gold", "budget": 1250000}
     deal_custom_values_set(deal=deal, values={"tier": "Silver", "budget": "12500"}, by=rep)
     events = list(
-        DealEvent.objects.filter(deal=deal, kind=EventKind.FIELD_CHANGED).values_list("field", "from_value", "to_value")
+        DealEvent.objects.filter(deal=deal, kind=EventKind.FIELD_CHANGED).values_list(
+            "field", "from_value", "to_value"
+        )
     )
     assert events == [
         ("custom.tier", "", "Gold"),
@@ -53,7 +59,9 @@ def test_values_are_stored_and_each_change_writes_an_event(rep, fields):
 def test_a_pipeline_field_is_required_only_in_its_pipeline(rep, fields):
     other = pipeline_create(name="Renewals")
     custom_field_create(entity="deal", key="contract", label="Contract no.", kind="text", pipeline=other)
-    custom_field_update(field=custom_field_list(entity="deal", pipeline_id=other.pk)[-1], data={"is_required": True})
+    custom_field_update(
+        field=custom_field_list(entity="deal", pipeline_id=other.pk)[-1], data={"is_required": True}
+    )
     sales_deal = DealFactory(owner=rep)
     deal_custom_values_set(deal=sales_deal, values={"seats": 3}, by=rep)  # no contract field here
     renewal = DealFactory(owner=rep, pipeline=other)
@@ -67,8 +75,22 @@ def test_a_pipeline_field_is_required_only_in_its_pipeline(rep, fields):
 
 def _deals(rep, fields):
     rows = [
-        {"tier": "Gold", "seats": 10, "budget": "500", "go_live": "2027-01-15", "modules": "CRM; BI", "signed": True},
-        {"tier": "Silver", "seats": 2.5, "budget": "50", "go_live": "2026-06-01", "modules": "ERP", "signed": False},
+        {
+            "tier": "Gold",
+            "seats": 10,
+            "budget": "500",
+            "go_live": "2027-01-15",
+            "modules": "CRM; BI",
+            "signed": True,
+        },
+        {
+            "tier": "Silver",
+            "seats": 2.5,
+            "budget": "50",
+            "go_live": "2026-06-01",
+            "modules": "ERP",
+            "signed": False,
+        },
         {"tier": "Gold", "seats": 40, "modules": "BI"},
         {},
     ]
@@ -95,7 +117,9 @@ def test_filters_on_every_kind(rep, fields):
     assert _titles(custom_field_filter(deals, field=fields["budget"], value="50.00")) == ["Deal 1"]
     assert _titles(custom_field_filter_range(deals, field=fields["seats"], low="3")) == ["Deal 0", "Deal 2"]
     assert _titles(custom_field_filter_range(deals, field=fields["go_live"], high="2026-12-31")) == ["Deal 1"]
-    assert _titles(custom_field_filter_range(deals, field=fields["budget"], low="100", high="1000")) == ["Deal 0"]
+    assert _titles(custom_field_filter_range(deals, field=fields["budget"], low="100", high="1000")) == [
+        "Deal 0"
+    ]
     with pytest.raises(ApplicationError) as error:
         custom_field_filter(deals, field=fields["tier"], value="Bronze")
     assert error.value.field == "custom.tier"
@@ -149,7 +173,9 @@ def test_deal_list_filters_and_sorts_by_custom_fields_tags_and_products(rep, fie
 
     def titles(params, order=None):
         filters = DealFilters.from_mapping(params)
-        return list(deal_list_for_user(user=rep, filters=filters, order=order).values_list("title", flat=True))
+        return list(
+            deal_list_for_user(user=rep, filters=filters, order=order).values_list("title", flat=True)
+        )
 
     assert sorted(titles({"cf_tier": "Gold"})) == ["Deal 0", "Deal 2"]
     assert titles({"cf_tier": "Gold", "tag": "VIP"}) == ["Deal 2"]

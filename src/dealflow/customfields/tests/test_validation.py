@@ -77,9 +77,14 @@ def test_required_fields_and_unknown_keys():
     with pytest.raises(ApplicationError) as error:
         values_clean(definitions, {"budget": "5"})
     assert (error.value.field, error.value.message) == ("custom.region", "Region: this field is required.")
-    assert values_clean(definitions, {"budget": "5"}, current={"region": "North"}) == {"region": "North", "budget": 5}
+    assert values_clean(definitions, {"budget": "5"}, current={"region": "North"}) == {
+        "region": "North",
+        "budget": 5,
+    }
     # Clearing a value removes its key; an unknown key is refused.
-    assert values_clean(definitions, {"budget": ""}, current={"region": "North", "budget": 5}) == {"region": "North"}
+    assert values_clean(definitions, {"budget": ""}, current={"region": "North", "budget": 5}) == {
+        "region": "North"
+    }
     with pytest.raises(ApplicationError) as error:
         values_clean(definitions, {"colour": "red"}, current={"region": "North"})
     assert error.value.field == "custom.colour"

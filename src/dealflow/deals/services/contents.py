@@ -26,10 +26,11 @@ from dealflow.deals.models import Deal, EventKind, Lead
 from dealflow.deals.services.deals import deal_update
 from dealflow.deals.services.history import event_record, local_date
 from dealflow.deals.services.money import exchange_rate_on
-from dealflow.products.calculations import LinePrice, line_totals
+from dealflow.products.calculations import LinePrice, convert_minor, line_totals
 from dealflow.products.models import DealLine, Product
 from dealflow.products.selectors import product_get_by_code, product_unit_price_minor
 from dealflow.products.services import billing_parse, percent_parse
+from dealflow.tags.selectors import tag_names_of
 from dealflow.tags.services import tag_links_set, tag_names_parse
 
 MAX_LINES = 200
@@ -69,9 +70,9 @@ def _rate_to(currency: str, deal_currency: str, day: dt.date) -> Decimal:
     """Deal-currency units per unit of ``currency`` on ``day``, through the base currency."""
     if currency == deal_currency:
         return Decimal(1)
-    return (exchange_rate_on(currency=currency, day=day) / exchange_rate_on(currency=deal_currency, day=day)).quantize(
-        Decimal("0.00000001")
-    )
+    return (
+        exchange_rate_on(currency=currency, day=day) / exchange_rate_on(currency=deal_currency, day=day)
+    ).quantize(Decimal("0.00000001"))
 
 
 def _line_clean(index: int, raw: dict[str, Any], *, deal_currency: str, day: dt.date) -> _Line:
@@ -170,7 +171,9 @@ def deal_lines_set(
         )
     moment = at or clock.now()
     day = local_date(moment)
-    cleaned = [_line_clean(index, raw, deal_currency=deal.currency, day=day) for index, raw in enumerate(lines)]
+    cleaned = [
+        _line_clean(index, raw, deal_currency=deal.currency, day=day) for index, raw in enumerate(lines)
+    ]
     basis = deal_value_basis()
     before = list(DealLine.objects.filter(deal=deal).order_by("position", "id"))
     DealLine.objects.filter(deal=deal).delete()
@@ -178,7 +181,9 @@ def deal_lines_set(
     for position, line in enumerate(cleaned):
         totals = line_totals(line.price)
         value = totals.value_minor(basis)
-        deal_value = _convert(value, line.rate, line.price.currency, deal.currency)
+        deal_value = convert_minor(
+            value, rate=line.rate, from_currency=line.price.currency, to_currency=deal.currency
+        )
         total += deal_value
         DealLine.objects.create(
             deal=deal,
@@ -225,12 +230,6 @@ def deal_lines_set(
     return deal
 
 
-def _convert(amount_minor: int, rate: Decimal, from_currency: str, to_currency: str) -> int:
-    from dealflow.products.calculations import convert_minor
-
-    return convert_minor(amount_minor, rate=rate, from_currency=from_currency, to_currency=to_currency)
-
-
 @transaction.atomic
 def deal_custom_values_set(
     *,
@@ -243,7 +242,11 @@ def deal_custom_values_set(
 ) -> dict[str, Any]:
     """Set custom field values of a deal (only the keys given); one event per value that changed."""
     change = custom_values_set(
-        entity=Entity.DEAL, object_id=deal.pk, values=values, pipeline_id=deal.pipeline_id, check_required=check_required
+        entity=Entity.DEAL,
+        object_id=deal.pk,
+        values=values,
+        pipeline_id=deal.pipeline_id,
+        check_required=check_required,
     )
     moment = at or clock.now()
     for definition, old, new in change.changed():
@@ -271,7 +274,6 @@ def deal_tags_set(
     *, deal: Deal, tags: Any, by: User | None, at: dt.datetime | None = None, origin: str = ""
 ) -> list[str]:
     """Make the deal's tags exactly ``tags`` (names, new ones created); one event when they change."""
-    from dealflow.tags.services import tag_names_of
 
     before = tag_names_of(entity="deal", object_id=deal.pk)
     added, removed = tag_links_set(entity="deal", object_id=deal.pk, names=tag_names_parse(tags))
@@ -293,7 +295,6 @@ def deal_tags_set(
 @transaction.atomic
 def deal_tags_add_bulk(*, deals: list[Deal], tags: Any, by: User | None, origin: str = "") -> int:
     """Add ``tags`` to each deal (bulk tagging); returns how many deals changed, each with its event."""
-    from dealflow.tags.services import tag_names_of
 
     names = tag_names_parse(tags)
     if not names:

@@ -17,7 +17,9 @@ def test_one_off_line_with_discount_and_tax():
 
 def test_half_a_cent_rounds_up_once_per_figure():
     # 1 x EUR 0.05 less 50 % = 2.5 cents -> 3; 21 % of 3 cents = 0.63 -> 1.
-    totals = line_totals(LinePrice(Decimal("1"), 5, "EUR", discount_percent=Decimal("50"), tax_rate=Decimal("21")))
+    totals = line_totals(
+        LinePrice(Decimal("1"), 5, "EUR", discount_percent=Decimal("50"), tax_rate=Decimal("21"))
+    )
     assert (totals.net_minor, totals.tax_minor) == (3, 1)
     # 0.125 x EUR 0.10 = 1.25 cents -> 1 (below the half).
     assert line_totals(LinePrice(Decimal("0.125"), 10, "EUR")).net_minor == 1
@@ -26,7 +28,12 @@ def test_half_a_cent_rounds_up_once_per_figure():
 def test_monthly_line_mrr_arr_tcv():
     # 2 seats x EUR 49.00 a month for 24 months: MRR 98.00, ARR 1,176.00, TCV 2,352.00.
     totals = line_totals(LinePrice(Decimal("2"), 4900, "EUR", billing="monthly", term_months=24))
-    assert (totals.net_minor, totals.mrr_minor, totals.arr_minor, totals.tcv_minor) == (9800, 9800, 117600, 235200)
+    assert (totals.net_minor, totals.mrr_minor, totals.arr_minor, totals.tcv_minor) == (
+        9800,
+        9800,
+        117600,
+        235200,
+    )
     assert totals.one_off_minor == 0
     assert totals.value_minor("tcv") == 235200
     assert totals.value_minor("arr") == 117600
@@ -35,9 +42,16 @@ def test_monthly_line_mrr_arr_tcv():
 def test_yearly_line_with_discount():
     # EUR 1,000.00 a year less 15 % = 850.00; MRR 850/12 = 70.8333 -> 70.83; 36 months: TCV 2,550.00.
     totals = line_totals(
-        LinePrice(Decimal("1"), 100000, "EUR", discount_percent=Decimal("15"), billing="yearly", term_months=36)
+        LinePrice(
+            Decimal("1"), 100000, "EUR", discount_percent=Decimal("15"), billing="yearly", term_months=36
+        )
     )
-    assert (totals.net_minor, totals.mrr_minor, totals.arr_minor, totals.tcv_minor) == (85000, 7083, 85000, 255000)
+    assert (totals.net_minor, totals.mrr_minor, totals.arr_minor, totals.tcv_minor) == (
+        85000,
+        7083,
+        85000,
+        255000,
+    )
 
 
 def test_currency_without_cents():
@@ -53,7 +67,9 @@ def test_conversion_per_line_to_the_deal_currency():
 
 
 def test_deal_totals_sum_converted_line_figures():
-    eur = line_totals(LinePrice(Decimal("3"), 1999, "EUR", discount_percent=Decimal("10"), tax_rate=Decimal("21")))
+    eur = line_totals(
+        LinePrice(Decimal("3"), 1999, "EUR", discount_percent=Decimal("10"), tax_rate=Decimal("21"))
+    )
     usd = line_totals(LinePrice(Decimal("2"), 5000, "USD", billing="monthly", term_months=12))
     totals = deal_totals([(eur, "EUR", Decimal(1)), (usd, "USD", Decimal("0.92"))], currency="EUR")
     # USD: net 100.00 a month -> EUR 92.00; ARR USD 1,200 -> EUR 1,104.00; TCV the same over 12 months.

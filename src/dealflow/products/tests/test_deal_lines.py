@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def seat(db):
-    return ProductFactory(name="Seat", code="SEAT", prices={"EUR": "49.00", "USD": "55.00"}, billing="monthly", term_months=12)
+    return ProductFactory(
+        name="Seat", code="SEAT", prices={"EUR": "49.00", "USD": "55.00"}, billing="monthly", term_months=12
+    )
 
 
 @pytest.fixture

@@ -15,8 +15,13 @@ pytestmark = pytest.mark.django_db
 
 def test_a_product_has_a_price_per_currency():
     product = product_create(
-        name="Seat licence", code="SEAT", prices={"EUR": "49.00", "USD": Decimal("55.5")}, tax_rate="21",
-        billing="monthly", term_months=12, unit="seat",
+        name="Seat licence",
+        code="SEAT",
+        prices={"EUR": "49.00", "USD": Decimal("55.5")},
+        tax_rate="21",
+        billing="monthly",
+        term_months=12,
+        unit="seat",
     )
     assert product_unit_price_minor(product=product, currency="EUR") == 4900
     assert product_unit_price_minor(product=product, currency="USD") == 5550

@@ -29,7 +29,9 @@ DAY = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 def deal(rep):
-    seat = ProductFactory(name="Seat", code="SEAT", prices={"EUR": "49.00"}, billing="monthly", term_months=12, tax_rate="21")
+    seat = ProductFactory(
+        name="Seat", code="SEAT", prices={"EUR": "49.00"}, billing="monthly", term_months=12, tax_rate="21"
+    )
     onboarding = ProductFactory(name="Onboarding", code="ONB", prices={"EUR": "1500.00"}, tax_rate="21")
     with time_machine.travel(DAY, tick=False):
         deal = DealFactory(owner=rep, amount=Decimal("0"))
@@ -76,7 +78,9 @@ def test_sent_quote_is_frozen_and_a_new_version_supersedes_it(deal, rep):
         quote_mark_accepted(quote=first, by=rep)  # only the live version can be decided
     with time_machine.travel(DAY + dt.timedelta(days=3), tick=False):
         quote_mark_accepted(quote=second, by=rep)
-    events = list(DealEvent.objects.filter(deal=deal, field="quote").order_by("id").values_list("to_value", flat=True))
+    events = list(
+        DealEvent.objects.filter(deal=deal, field="quote").order_by("id").values_list("to_value", flat=True)
+    )
     assert events == [
         "Q-2026-0001 v1 drafted",
         "Q-2026-0001 v1 sent",
@@ -107,7 +111,9 @@ def test_a_quote_needs_lines_and_one_currency(rep):
 
 def test_pipeline_rule_moves_wins_or_loses_the_deal(deal, rep, admin_user):
     pipeline = default_pipeline()
-    quote_rule_set(pipeline=pipeline, on_accept="move", accept_stage=stage_named("Negotiation"), by=admin_user)
+    quote_rule_set(
+        pipeline=pipeline, on_accept="move", accept_stage=stage_named("Negotiation"), by=admin_user
+    )
     quote = quote_create(deal=deal, by=rep, recipient_email="b@example.com")
     quote_send(quote=quote, by=rep, send_email=False)
     quote_mark_accepted(quote=quote, by=rep)
