@@ -63,6 +63,7 @@ SURVEY = {"survey_id": "survey"}
 MEETING = {"meeting_id": "meeting"}
 SERIES = {"series_id": "series"}
 JOB = {"job_id": "import_job"}
+QUOTE = {"quote_id": "quote"}
 # One-on-ones and survey runs belong to their participants/teams: an analyst or admin from elsewhere reads
 # what the people app lets them (its own rules, tested in people/tests); the matrix pins no leak to outsiders.
 PRIVATE = {"analyst": DENIED | OK, "admin": DENIED | OK | CLIENT_ERROR}
@@ -235,6 +236,60 @@ def api_rule_table() -> dict[str, Rule]:
         "POST /api/v1/imports/{job_id}/options": Rule(JOB, body={}, expect=OWN_JOB),
         "POST /api/v1/imports/{job_id}/confirm": Rule(JOB, body={}, expect=OWN_JOB),
         "GET /api/v1/exports/{entity}": Rule({"entity": "export_entity"}, record=False),
+        # Products (admins write the catalogue), deal lines, quotes, custom fields and tags.
+        "GET /api/v1/products": Rule(record=False),
+        "POST /api/v1/products": Rule(record=False, body={"name": "x", "code": "X-1"}, expect=ADMIN_ONLY),
+        "GET /api/v1/products/{product_id}": Rule({"product_id": "product"}, record=False),
+        "PATCH /api/v1/products/{product_id}": Rule(
+            {"product_id": "product"}, record=False, body={"unit": "seat"}, expect=ADMIN_ONLY
+        ),
+        "GET /api/v1/deals/{deal_id}/lines": Rule(DEAL),
+        "PUT /api/v1/deals/{deal_id}/lines": Rule(DEAL, body={"lines": [{"product_id": "@product"}]}),
+        "GET /api/v1/deals/{deal_id}/quotes": Rule(DEAL),
+        "POST /api/v1/deals/{deal_id}/quotes": Rule(DEAL, body={}),
+        "GET /api/v1/quotes/{quote_id}": Rule(QUOTE),
+        "PATCH /api/v1/quotes/{quote_id}": Rule(QUOTE, body={"terms": "Net 30"}),
+        "POST /api/v1/quotes/{quote_id}/send": Rule(QUOTE, body={"send_email": False}),
+        "POST /api/v1/quotes/{quote_id}/accept": Rule(QUOTE, body={}),
+        "POST /api/v1/quotes/{quote_id}/decline": Rule(QUOTE, body={}),
+        "GET /api/v1/quotes/{quote_id}/pdf": Rule(QUOTE),
+        "GET /api/v1/pipelines/{pipeline_id}/quote-rule": Rule({"pipeline_id": "pipeline"}, record=False),
+        "PUT /api/v1/pipelines/{pipeline_id}/quote-rule": Rule(
+            {"pipeline_id": "pipeline"}, record=False, body={"on_accept": "win"}, expect=ADMIN_ONLY
+        ),
+        "GET /api/v1/custom-fields": Rule(record=False),
+        "POST /api/v1/custom-fields": Rule(
+            record=False, body={"entity": "deal", "key": "x", "label": "X", "kind": "text"}, expect=ADMIN_ONLY
+        ),
+        "PATCH /api/v1/custom-fields/{field_id}": Rule(
+            {"field_id": "custom_field"}, record=False, body={"label": "Tier"}, expect=ADMIN_ONLY
+        ),
+        "GET /api/v1/deals/{deal_id}/custom-fields": Rule(DEAL),
+        "PATCH /api/v1/deals/{deal_id}/custom-fields": Rule(DEAL, body={"values": {"tier": "Gold"}}),
+        "GET /api/v1/organizations/{organization_id}/custom-fields": Rule({"organization_id": "organization"}),
+        "PATCH /api/v1/organizations/{organization_id}/custom-fields": Rule(
+            {"organization_id": "organization"}, body={"values": {}}
+        ),
+        "GET /api/v1/persons/{person_id}/custom-fields": Rule({"person_id": "person"}),
+        "PATCH /api/v1/persons/{person_id}/custom-fields": Rule({"person_id": "person"}, body={"values": {}}),
+        "GET /api/v1/leads/{lead_id}/custom-fields": Rule(LEAD),
+        "PATCH /api/v1/leads/{lead_id}/custom-fields": Rule(LEAD, body={"values": {}}),
+        "GET /api/v1/tags": Rule(record=False),
+        "GET /api/v1/deals/{deal_id}/tags": Rule(DEAL),
+        "PUT /api/v1/deals/{deal_id}/tags": Rule(DEAL, body={"tags": ["vip"]}),
+        "PUT /api/v1/organizations/{organization_id}/tags": Rule(
+            {"organization_id": "organization"}, body={"tags": ["vip"]}
+        ),
+        "PUT /api/v1/persons/{person_id}/tags": Rule({"person_id": "person"}, body={"tags": ["vip"]}),
+        "POST /api/v1/bulk-tags/deals": Rule(
+            record=False, body={"ids": ["@deal"], "tags": ["vip"]}, expect={"outsider": allow(404)}
+        ),
+        "POST /api/v1/bulk-tags/organizations": Rule(
+            record=False, body={"ids": ["@organization"], "tags": ["vip"]}, expect={"outsider": allow(404)}
+        ),
+        "POST /api/v1/bulk-tags/persons": Rule(
+            record=False, body={"ids": ["@person"], "tags": ["vip"]}, expect={"outsider": allow(404)}
+        ),
     }
 
 
@@ -265,13 +320,21 @@ class World:
     def __init__(self, *, rep, manager, team) -> None:
         from dealflow.accounts.services import token_create
         from dealflow.contacts.models import Organization, Person
+        from dealflow.customfields.services import custom_field_create
         from dealflow.deals.models import LostReason, Stage
-        from dealflow.deals.services import activity_create, exchange_rate_set, pipeline_create
+        from dealflow.deals.services import (
+            activity_create,
+            deal_lines_set,
+            exchange_rate_set,
+            pipeline_create,
+        )
         from dealflow.deals.tests.factories import DealFactory, LeadFactory, default_pipeline
         from dealflow.forecasting.services import backtest_create
         from dealflow.importers.services import import_job_create
         from dealflow.people import services as people
         from dealflow.people.tests.factories import OneOnOneSeriesFactory, SurveyFactory
+        from dealflow.products.tests.factories import ProductFactory
+        from dealflow.quotes.services import quote_create
         from dealflow.reviews.services.decisions import review_decision_record
         from dealflow.reviews.services.reviews import review_start
 
@@ -310,6 +373,13 @@ class World:
             by=manager, upload=SimpleUploadedFile("deals.csv", b"title,amount\nA,1\n", "text/csv")
         )
         self.export_entity = "deals"
+        self.product = ProductFactory(code="MATRIX", prices={"EUR": "100"})
+        deal_lines_set(deal=self.deal, lines=[{"product": self.product}], by=rep)
+        self.deal.refresh_from_db()
+        self.quote = quote_create(deal=self.deal, by=rep)
+        self.custom_field = custom_field_create(
+            entity="deal", key="tier", label="Tier", kind="choice", choices=["Gold", "Silver"]
+        )
         self.rep_user = rep
         self.team = team
         self.field_name = "title"
