@@ -266,7 +266,9 @@ def api_rule_table() -> dict[str, Rule]:
         ),
         "GET /api/v1/deals/{deal_id}/custom-fields": Rule(DEAL),
         "PATCH /api/v1/deals/{deal_id}/custom-fields": Rule(DEAL, body={"values": {"tier": "Gold"}}),
-        "GET /api/v1/organizations/{organization_id}/custom-fields": Rule({"organization_id": "organization"}),
+        "GET /api/v1/organizations/{organization_id}/custom-fields": Rule(
+            {"organization_id": "organization"}
+        ),
         "PATCH /api/v1/organizations/{organization_id}/custom-fields": Rule(
             {"organization_id": "organization"}, body={"values": {}}
         ),
@@ -377,6 +379,8 @@ class World:
         deal_lines_set(deal=self.deal, lines=[{"product": self.product}], by=rep)
         self.deal.refresh_from_db()
         self.quote = quote_create(deal=self.deal, by=rep)
+        self.quote_verb = "accept"
+        self.document_kind = "html"
         self.custom_field = custom_field_create(
             entity="deal", key="tier", label="Tier", kind="choice", choices=["Gold", "Silver"]
         )
@@ -605,6 +609,12 @@ def web_rule_table() -> dict[str, WebRule]:
         "web:deal_mark_won": WebRule(_web(deal_id="deal")),
         "web:deal_reopen": WebRule(_web(deal_id="deal")),
         "web:deal_stage_update": WebRule(_web(deal_id="deal")),
+        "web:deal_lines_update": WebRule(_web(deal_id="deal")),
+        "web:deal_custom_values_update": WebRule(_web(deal_id="deal")),
+        "web:deal_tags_update": WebRule(_web(deal_id="deal")),
+        "web:deal_quote_create": WebRule(_web(deal_id="deal")),
+        "web:quote_action": WebRule(_web(quote_id="quote", action="quote_verb")),
+        "web:quote_document": WebRule(_web(quote_id="quote", kind="document_kind")),
         "web:activity_done": WebRule(_web(activity_id="activity")),
         "web:my_activities": WebRule(record=False, expect={"analyst": OK}),
         "web:lead_inbox": WebRule(record=False, shows="lead"),
@@ -691,6 +701,12 @@ def web_rule_table() -> dict[str, WebRule]:
                 "web:settings_stage_update": _web(stage_id="stage"),
                 "web:settings_team_create": {},
                 "web:settings_users": {},
+                "web:settings_products": {},
+                "web:settings_product_update": _web(product_id="product"),
+                "web:settings_custom_fields": {},
+                "web:settings_custom_field_update": _web(field_id="custom_field"),
+                "web:settings_quote_rules": {},
+                "web:settings_quote_rule_update": _web(pipeline_id="pipeline"),
             }.items()
         },
     }

@@ -26,13 +26,17 @@ from dealflow.customfields.selectors import custom_field_get, custom_field_list,
 from dealflow.customfields.services import custom_field_create, custom_field_update
 from dealflow.deals.selectors import (
     deal_get_for_user,
-    deal_list_for_user,
     lead_get_for_user,
     pipeline_get,
     settings_check_admin,
     user_check_can_write,
 )
-from dealflow.deals.services import deal_custom_values_set, deal_tags_add_bulk, deal_tags_set, lead_custom_values_set
+from dealflow.deals.services import (
+    deal_custom_values_set,
+    deal_tags_add_bulk,
+    deal_tags_set,
+    lead_custom_values_set,
+)
 from dealflow.tags.selectors import tag_list, tag_names_of
 
 router = Router(tags=["Custom fields and tags"])
@@ -92,7 +96,9 @@ def list_custom_fields(request, query: Query[CustomFieldQuery]):
     return [
         field
         for entity in entities
-        for field in custom_field_list(entity=entity, include_inactive=query.include_inactive, all_pipelines=True)
+        for field in custom_field_list(
+            entity=entity, include_inactive=query.include_inactive, all_pipelines=True
+        )
     ]
 
 
@@ -140,7 +146,9 @@ def values_out(entity: str, document: dict[str, Any], *, pipeline_id: int | None
 @router.get("/deals/{deal_id}/custom-fields", response=CustomValuesOut, tags=["Deals"])
 def get_deal_custom_values(request, deal_id: Id):
     deal = deal_get_for_user(deal_id=deal_id, user=request.user)
-    return values_out(Entity.DEAL, custom_values_get(entity=Entity.DEAL, object_id=deal.pk), pipeline_id=deal.pipeline_id)
+    return values_out(
+        Entity.DEAL, custom_values_get(entity=Entity.DEAL, object_id=deal.pk), pipeline_id=deal.pipeline_id
+    )
 
 
 @router.patch("/deals/{deal_id}/custom-fields", response=CustomValuesOut, tags=["Deals"])
@@ -154,13 +162,19 @@ def set_deal_custom_values(request, deal_id: Id, payload: CustomValuesIn):
 @router.get("/organizations/{organization_id}/custom-fields", response=CustomValuesOut, tags=["Contacts"])
 def get_organization_custom_values(request, organization_id: Id):
     organization = organization_get_for_user(organization_id=organization_id, user=request.user)
-    return values_out(Entity.ORGANIZATION, custom_values_get(entity=Entity.ORGANIZATION, object_id=organization.pk))
+    return values_out(
+        Entity.ORGANIZATION, custom_values_get(entity=Entity.ORGANIZATION, object_id=organization.pk)
+    )
 
 
 @router.patch("/organizations/{organization_id}/custom-fields", response=CustomValuesOut, tags=["Contacts"])
 def set_organization_custom_values(request, organization_id: Id, payload: CustomValuesIn):
-    organization = organization_get_for_user(organization_id=organization_id, user=request.user, for_write=True)
-    document = organization_custom_values_set(organization=organization, values=payload.values, by=request.user)
+    organization = organization_get_for_user(
+        organization_id=organization_id, user=request.user, for_write=True
+    )
+    document = organization_custom_values_set(
+        organization=organization, values=payload.values, by=request.user
+    )
     return values_out(Entity.ORGANIZATION, document)
 
 
@@ -173,7 +187,9 @@ def get_person_custom_values(request, person_id: Id):
 @router.patch("/persons/{person_id}/custom-fields", response=CustomValuesOut, tags=["Contacts"])
 def set_person_custom_values(request, person_id: Id, payload: CustomValuesIn):
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
-    return values_out(Entity.PERSON, person_custom_values_set(person=person, values=payload.values, by=request.user))
+    return values_out(
+        Entity.PERSON, person_custom_values_set(person=person, values=payload.values, by=request.user)
+    )
 
 
 @router.get("/leads/{lead_id}/custom-fields", response=CustomValuesOut, tags=["Leads"])
@@ -233,13 +249,18 @@ def get_deal_tags(request, deal_id: Id):
 def bulk_tag_deals(request, payload: BulkTagsIn):
     """Add tags to many deals you may change; any id you may not change answers 404 and changes nothing."""
     user_check_can_write(user=request.user)
-    deals = [deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True) for deal_id in dict.fromkeys(payload.ids)]
+    deals = [
+        deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+        for deal_id in dict.fromkeys(payload.ids)
+    ]
     return {"changed": deal_tags_add_bulk(deals=deals, tags=payload.tags, by=request.user, origin="api")}
 
 
 @router.put("/organizations/{organization_id}/tags", response=TagsOut, tags=["Contacts"])
 def set_organization_tags(request, organization_id: Id, payload: TagsIn):
-    organization = organization_get_for_user(organization_id=organization_id, user=request.user, for_write=True)
+    organization = organization_get_for_user(
+        organization_id=organization_id, user=request.user, for_write=True
+    )
     return {"tags": contact_tags_set(contact=organization, tags=payload.tags, by=request.user)}
 
 
@@ -253,7 +274,8 @@ def set_person_tags(request, person_id: Id, payload: TagsIn):
 def bulk_tag_organizations(request, payload: BulkTagsIn):
     """Add tags to many organisations you may change."""
     organizations = [
-        organization_get_for_user(organization_id=pk, user=request.user, for_write=True) for pk in dict.fromkeys(payload.ids)
+        organization_get_for_user(organization_id=pk, user=request.user, for_write=True)
+        for pk in dict.fromkeys(payload.ids)
     ]
     return {"changed": contact_tags_add_bulk(contacts=organizations, tags=payload.tags, by=request.user)}
 
@@ -261,5 +283,8 @@ def bulk_tag_organizations(request, payload: BulkTagsIn):
 @router.post("/bulk-tags/persons", response=BulkTagsOut, tags=["Contacts"])
 def bulk_tag_persons(request, payload: BulkTagsIn):
     """Add tags to many persons you may change."""
-    persons = [person_get_for_user(person_id=pk, user=request.user, for_write=True) for pk in dict.fromkeys(payload.ids)]
+    persons = [
+        person_get_for_user(person_id=pk, user=request.user, for_write=True)
+        for pk in dict.fromkeys(payload.ids)
+    ]
     return {"changed": contact_tags_add_bulk(contacts=persons, tags=payload.tags, by=request.user)}

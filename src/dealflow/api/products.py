@@ -35,7 +35,10 @@ class ProductOut(Schema):
 
     @staticmethod
     def resolve_prices(product: Product) -> dict[str, str]:
-        return {price.currency: money_text(price.unit_price_minor, price.currency) or "" for price in product.prices.all()}
+        return {
+            price.currency: money_text(price.unit_price_minor, price.currency) or ""
+            for price in product.prices.all()
+        }
 
 
 class ProductIn(Schema):

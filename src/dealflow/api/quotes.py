@@ -8,7 +8,13 @@ from django.http import HttpResponse
 from ninja import Router, Schema, Status
 
 from dealflow.api.schemas import Id, decimal_text, money_text
-from dealflow.deals.selectors import deal_get_for_user, lost_reason_get, pipeline_get, settings_check_admin, stage_get
+from dealflow.deals.selectors import (
+    deal_get_for_user,
+    lost_reason_get,
+    pipeline_get,
+    settings_check_admin,
+    stage_get,
+)
 from dealflow.quotes.models import Quote, QuoteLine
 from dealflow.quotes.rendering import quote_filename, quote_pdf
 from dealflow.quotes.selectors import quote_get_for_user, quote_list_for_deal, quote_rule_for_pipeline
@@ -86,8 +92,20 @@ def quote_out(quote: Quote) -> dict:
         **{
             name: getattr(quote, name)
             for name in (
-                "id", "deal_id", "number", "version", "status", "language", "currency", "valid_until", "terms",
-                "customer_name", "recipient_email", "created_at", "sent_at", "decided_at",
+                "id",
+                "deal_id",
+                "number",
+                "version",
+                "status",
+                "language",
+                "currency",
+                "valid_until",
+                "terms",
+                "customer_name",
+                "recipient_email",
+                "created_at",
+                "sent_at",
+                "decided_at",
             )
         },
         "net": money_text(quote.net_minor, code),
@@ -193,7 +211,13 @@ class QuoteRuleIn(Schema):
 def _rule_out(pipeline_id: int) -> dict:
     rule = quote_rule_for_pipeline(pipeline_id=pipeline_id)
     if rule is None:
-        return {"pipeline_id": pipeline_id, "on_accept": "nothing", "accept_stage_id": None, "on_decline": "nothing", "decline_reason_id": None}
+        return {
+            "pipeline_id": pipeline_id,
+            "on_accept": "nothing",
+            "accept_stage_id": None,
+            "on_decline": "nothing",
+            "decline_reason_id": None,
+        }
     return {
         "pipeline_id": pipeline_id,
         "on_accept": rule.on_accept,
@@ -217,9 +241,13 @@ def set_quote_rule(request, pipeline_id: Id, payload: QuoteRuleIn):
     quote_rule_set(
         pipeline=pipeline,
         on_accept=payload.on_accept,
-        accept_stage=stage_get(stage_id=payload.accept_stage_id, field="accept_stage_id") if payload.accept_stage_id else None,
+        accept_stage=stage_get(stage_id=payload.accept_stage_id, field="accept_stage_id")
+        if payload.accept_stage_id
+        else None,
         on_decline=payload.on_decline,
-        decline_reason=lost_reason_get(reason_id=payload.decline_reason_id, field="decline_reason_id") if payload.decline_reason_id else None,
+        decline_reason=lost_reason_get(reason_id=payload.decline_reason_id, field="decline_reason_id")
+        if payload.decline_reason_id
+        else None,
         by=request.user,
     )
     return _rule_out(pipeline.pk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,14 @@ class DealContents:
 
     @property
     def custom_rows(self) -> list[tuple[CustomField, Any]]:
-        return [(definition, self.values.get(definition.key)) for definition in self.fields]
+        """(field, value) in form order; a date as a date, for display."""
+        rows = []
+        for definition in self.fields:
+            value = self.values.get(definition.key)
+            if definition.kind == "date" and value:
+                value = dt.date.fromisoformat(value)
+            rows.append((definition, value))
+        return rows
 
 
 def line_totals_of(line: DealLine) -> LineTotals:

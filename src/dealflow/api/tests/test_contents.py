@@ -14,8 +14,15 @@ pytestmark = pytest.mark.django_db
 
 def test_admins_manage_the_catalogue_and_everyone_reads_it(api_as, admin_user, rep):
     admin, reader = api_as(admin_user), api_as(rep)
-    payload = {"name": "Seat", "code": "SEAT", "prices": {"EUR": "49.00", "usd": "55"}, "tax_rate": "21",
-               "billing": "monthly", "term_months": 12, "unit": "seat"}
+    payload = {
+        "name": "Seat",
+        "code": "SEAT",
+        "prices": {"EUR": "49.00", "usd": "55"},
+        "tax_rate": "21",
+        "billing": "monthly",
+        "term_months": 12,
+        "unit": "seat",
+    }
     assert reader.post("/products", payload).status_code == 403
     response = admin.post("/products", payload)
     assert response.status_code == 201, response.data
@@ -31,20 +38,35 @@ def test_admins_manage_the_catalogue_and_everyone_reads_it(api_as, admin_user, r
 
 
 def test_lines_set_the_amount_and_totals(api_as, rep, outsider):
-    ProductFactory(code="SEAT", name="Seat", prices={"EUR": "49.00"}, billing="monthly", term_months=24, tax_rate="21")
+    ProductFactory(
+        code="SEAT", name="Seat", prices={"EUR": "49.00"}, billing="monthly", term_months=24, tax_rate="21"
+    )
     onboarding = ProductFactory(code="ONB", name="Onboarding", prices={"EUR": "1500"}, tax_rate="21")
     deal = DealFactory(owner=rep)
     api = api_as(rep)
     response = api.put(
         f"/deals/{deal.pk}/lines",
-        {"lines": [{"product_code": "SEAT", "quantity": "5"}, {"product_id": onboarding.pk, "discount_percent": "20"}]},
+        {
+            "lines": [
+                {"product_code": "SEAT", "quantity": "5"},
+                {"product_id": onboarding.pk, "discount_percent": "20"},
+            ]
+        },
     )
     assert response.status_code == 200, response.data
     totals = response.data["totals"]
     # Seats 5 x 49 = 245.00 a month for 24 months = 5,880.00; onboarding 1,500 less 20 % = 1,200.00.
     assert totals == {
-        "currency": "EUR", "basis": "tcv", "net": "1445.00", "tax": "303.45", "gross": "1748.45",
-        "one_off": "1200.00", "mrr": "245.00", "arr": "2940.00", "tcv": "7080.00", "amount": "7080.00",
+        "currency": "EUR",
+        "basis": "tcv",
+        "net": "1445.00",
+        "tax": "303.45",
+        "gross": "1748.45",
+        "one_off": "1200.00",
+        "mrr": "245.00",
+        "arr": "2940.00",
+        "tcv": "7080.00",
+        "amount": "7080.00",
     }
     assert api.get(f"/deals/{deal.pk}").data["amount"] == "7080.00"
     refused = api.patch(f"/deals/{deal.pk}", {"version": response.data["version"], "amount": "5"})
@@ -73,7 +95,11 @@ def test_quote_flow_and_pdf(api_as, rep, django_capture_on_commit_callbacks):
     assert frozen.status_code == 400
     assert api.post(f"/quotes/{quote['id']}/accept").data["status"] == "accepted"
     pdf = api.client.get(f"/api/v1/quotes/{quote['id']}/pdf")
-    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert (
+        pdf.status_code == 200
+        and pdf["Content-Type"] == "application/pdf"
+        and pdf.content.startswith(b"%PDF")
+    )
     assert [row["number"] for row in api.get(f"/deals/{deal.pk}/quotes").data] == [quote["number"]]
 
 
@@ -91,11 +117,24 @@ def test_quotes_are_behind_the_deal_gate(api_as, rep, outsider):
 
 def test_custom_fields_are_typed_and_filter_the_deal_list(api_as, admin_user, rep):
     admin, api = api_as(admin_user), api_as(rep)
-    assert api.post("/custom-fields", {"entity": "deal", "key": "tier", "label": "Tier", "kind": "choice"}).status_code == 403
-    created = admin.post("/custom-fields", {"entity": "deal", "key": "tier", "label": "Tier", "kind": "choice", "choices": ["Gold", "Silver"]})
+    assert (
+        api.post(
+            "/custom-fields", {"entity": "deal", "key": "tier", "label": "Tier", "kind": "choice"}
+        ).status_code
+        == 403
+    )
+    created = admin.post(
+        "/custom-fields",
+        {"entity": "deal", "key": "tier", "label": "Tier", "kind": "choice", "choices": ["Gold", "Silver"]},
+    )
     assert created.status_code == 201, created.data
-    admin.post("/custom-fields", {"entity": "deal", "key": "budget", "label": "Budget", "kind": "money", "currency": "EUR"})
-    admin.post("/custom-fields", {"entity": "organization", "key": "vat", "label": "VAT number", "kind": "text"})
+    admin.post(
+        "/custom-fields",
+        {"entity": "deal", "key": "budget", "label": "Budget", "kind": "money", "currency": "EUR"},
+    )
+    admin.post(
+        "/custom-fields", {"entity": "organization", "key": "vat", "label": "VAT number", "kind": "text"}
+    )
     gold, silver = DealFactory(owner=rep, title="Gold deal"), DealFactory(owner=rep, title="Silver deal")
     response = api.patch(f"/deals/{gold.pk}/custom-fields", {"values": {"tier": "gold", "budget": "1250.5"}})
     assert response.status_code == 200, response.data
@@ -104,7 +143,10 @@ def test_custom_fields_are_typed_and_filter_the_deal_list(api_as, admin_user, re
     bad = api.patch(f"/deals/{gold.pk}/custom-fields", {"values": {"tier": "Bronze"}})
     assert (bad.status_code, bad.data["field"]) == (400, "custom.tier")
     assert [row["title"] for row in api.get("/deals", cf_tier="Gold").data["items"]] == ["Gold deal"]
-    assert [row["title"] for row in api.get("/deals", order="cf_tier").data["items"]] == ["Gold deal", "Silver deal"]
+    assert [row["title"] for row in api.get("/deals", order="cf_tier").data["items"]] == [
+        "Gold deal",
+        "Silver deal",
+    ]
     assert api.get("/deals", cf_nope="x").status_code == 400
     assert DealEvent.objects.filter(deal=gold, field="custom.tier").count() == 1
     organization = gold.organization
@@ -122,4 +164,6 @@ def test_tags_and_bulk_tagging(api_as, rep, outsider):
     assert [tag["name"] for tag in api.get("/tags").data] == ["q4", "VIP"]
     assert api_as(outsider).post("/bulk-tags/deals", {"ids": [first.pk], "tags": ["x"]}).status_code == 404
     organization = first.organization
-    assert api.put(f"/organizations/{organization.pk}/tags", {"tags": ["partner"]}).data == {"tags": ["partner"]}
+    assert api.put(f"/organizations/{organization.pk}/tags", {"tags": ["partner"]}).data == {
+        "tags": ["partner"]
+    }

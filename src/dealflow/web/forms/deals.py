@@ -12,7 +12,9 @@ from dealflow.accounts.selectors import team_list_visible, user_list_visible
 from dealflow.contacts.selectors import person_list_for_user
 from dealflow.deals.models import ActivityKind, Deal, DealStatus, ForecastCategory, LeadSource, Stage
 from dealflow.deals.selectors import lead_source_list, lost_reason_list, pipeline_list, stage_list
+from dealflow.products.selectors import product_list
 from dealflow.web.forms import EMPTY, DateInput, DateTimeInput, LocalizedDecimalField, set_queryset
+from dealflow.web.forms.contents import add_custom_filters
 
 
 class UserChoiceField(forms.ModelChoiceField):
@@ -52,9 +54,13 @@ class DealFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": _("2026-11, 2026-Q3, 2026")}),
     )
     mine = forms.BooleanField(label=_("My deals"), required=False)
+    tag = forms.CharField(label=_("Tag"), required=False)
+    product = forms.ModelChoiceField(queryset=EMPTY, label=_("Product"), required=False, empty_label=_("Any"))
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        set_queryset(self, "product", product_list(include_inactive=True))
+        add_custom_filters(self)  # cf_<key> (and _from/_to) for the deal custom fields (forms/contents.py)
         set_queryset(self, "pipeline", pipeline_list())
         set_queryset(self, "stage", stage_list())
         set_queryset(self, "owner", user_list_visible(user=user))
@@ -85,6 +91,7 @@ class DealBulkForm(forms.Form):
         ("owner", _("Reassign owner")),
         ("stage", _("Move to stage")),
         ("close_date", _("Change expected close date")),
+        ("tag", _("Add tags")),
     ]
 
     deal = IdListField(label=_("Deals"))
@@ -92,6 +99,9 @@ class DealBulkForm(forms.Form):
     owner = UserChoiceField(queryset=EMPTY, label=_("New owner"), required=False, empty_label=_("Pick…"))
     stage = StageChoiceField(queryset=EMPTY, label=_("New stage"), required=False, empty_label=_("Pick…"))
     expected_close_on = forms.DateField(label=_("New close date"), required=False, widget=DateInput)
+    tags = forms.CharField(
+        label=_("Tags"), required=False, max_length=2000, help_text=_("Separated by commas")
+    )
     next = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -101,7 +111,7 @@ class DealBulkForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        needed = {"owner": "owner", "stage": "stage"}.get(data.get("action") or "")
+        needed = {"owner": "owner", "stage": "stage", "tag": "tags"}.get(data.get("action") or "")
         if needed and not data.get(needed):
             self.add_error(needed, _("Pick a value for this action."))
         return data

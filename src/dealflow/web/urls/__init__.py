@@ -1,6 +1,16 @@
 """HTML routes, one module per area (each module owns its `urlpatterns`), all in the `web` namespace."""
 
-from dealflow.web.urls import account, dashboard, forecast, imports, people, pipeline, reviews, settings
+from dealflow.web.urls import (
+    account,
+    contents,
+    dashboard,
+    forecast,
+    imports,
+    people,
+    pipeline,
+    reviews,
+    settings,
+)
 
 app_name = "web"
 
@@ -13,4 +23,5 @@ urlpatterns = [
     *people.urlpatterns,
     *imports.urlpatterns,
     *settings.urlpatterns,
+    *contents.urlpatterns,
 ]

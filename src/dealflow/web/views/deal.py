@@ -70,6 +70,7 @@ from dealflow.web.forms.deals import (
     DealStageForm,
     DealWonForm,
 )
+from dealflow.web.views.contents import contents_context
 from dealflow.web.views.workspace import (
     AuthenticatedRequest,
     is_htmx,
@@ -300,6 +301,7 @@ def _workspace_context(
         "now": clock.now(),
         "today": clock.today(),
         "forecast_category_label": _category_label(deal),
+        **contents_context(request, deal),  # lines, quotes, custom fields, tags (web/views/contents.py)
     }
 
 
