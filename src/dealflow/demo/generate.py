@@ -24,7 +24,12 @@ from dealflow.demo.world import world_build
 CHUNK_SIZE = 20_000
 DEFER_INDEXES_FROM = 50_000  # deals
 # Other apps' demo data, seeded after the pipeline data when the module exists.
-OPTIONAL_STEPS = ["dealflow.demo.people", "dealflow.demo.forecasting", "dealflow.demo.reviews"]
+OPTIONAL_STEPS = [
+    "dealflow.demo.people",
+    "dealflow.demo.forecasting",
+    "dealflow.demo.reviews",
+    "dealflow.demo.contents",
+]
 
 
 @dataclass
