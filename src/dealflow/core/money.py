@@ -25,6 +25,17 @@ def normalize_currency(currency: str, *, field: str = "currency") -> str:
     return code
 
 
+def number_text(value: object) -> str:
+    """A typed number in either notation as Python reads it: "1.234,56" and "1,234.56" -> "1234.56",
+    "12,5" -> "12.5" (a lone comma is the Dutch decimal mark); spaces are dropped. Other values: str()."""
+    text = str(value).strip().replace(" ", "").replace("\u00a0", "")
+    if not isinstance(value, str) or "," not in text:
+        return text
+    if "." in text and text.rfind(".") > text.rfind(","):
+        return text.replace(",", "")  # 1,234.56
+    return text.replace(".", "").replace(",", ".")  # 1.234,56 or 12,5
+
+
 def to_minor(amount: Decimal | int | str | float, currency: str, *, field: str = "amount") -> int:
     """Convert a decimal amount to integer minor units, refusing negatives and absurd sizes."""
     try:

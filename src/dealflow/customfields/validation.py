@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 
 from dealflow.core.errors import ApplicationError
-from dealflow.core.money import from_minor, to_minor
+from dealflow.core.money import from_minor, number_text, to_minor
 
 TEXT_MAX, LONG_TEXT_MAX = 200, 10_000
 _TRUE = {"1", "true", "yes", "y", "on", "ja", "j", "x", "✓"}
@@ -50,10 +50,7 @@ def is_empty(raw: Any) -> bool:
 def _number(definition: FieldDefinition, raw: Any) -> Decimal:
     if isinstance(raw, bool):
         raise _error(definition, "enter a number.")
-    text = str(raw).strip().replace(" ", "")
-    if isinstance(raw, str) and "," in text:
-        # Dutch "1.234,5" or "12,5": the comma is the decimal mark, dots group thousands.
-        text = text.replace(".", "").replace(",", ".")
+    text = number_text(raw)  # "1.234,5" (Dutch) and "1,234.5" alike
     try:
         number = Decimal(text)
     except (InvalidOperation, ValueError) as error:

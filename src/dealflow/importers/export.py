@@ -32,8 +32,9 @@ from dealflow.deals.selectors import (
     deal_list_for_user,
     lead_list_for_user,
 )
+from dealflow.importers.contents import deal_lines_of, with_contents_columns
 
-EXPORT_ENTITIES = ("deals", "leads", "organizations", "persons", "activities", "events")
+EXPORT_ENTITIES = ("deals", "leads", "organizations", "persons", "activities", "events", "lines")
 FORMATS = ("csv", "xlsx")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -157,6 +158,24 @@ ACTIVITY_COLUMNS = [
     Column("Lead ID", lambda activity: activity.lead_id or "", is_text=False),
     Column("Created", lambda activity: _moment(activity.created_at), is_text=False),
 ]
+LINE_COLUMNS = [
+    Column("Deal ID", lambda line: line.deal_id, is_text=False),
+    Column("Deal external ID", _text(lambda line: line.deal.external_id)),
+    Column("Deal", _text(lambda line: line.deal.title)),
+    Column("Position", lambda line: line.position + 1, is_text=False),
+    Column("Product code", _text(lambda line: line.product.code if line.product else "")),
+    Column("Description", _text(lambda line: line.description)),
+    Column("Quantity", lambda line: line.quantity.normalize(), is_text=False),
+    Column("Unit price", lambda line: from_minor(line.unit_price_minor, line.currency), is_text=False),
+    Column("Currency", _text(lambda line: line.currency)),
+    Column("Discount %", lambda line: line.discount_percent.normalize(), is_text=False),
+    Column("Tax rate %", lambda line: line.tax_rate.normalize(), is_text=False),
+    Column("Billing", _text(lambda line: line.billing)),
+    Column("Term months", lambda line: line.term_months or "", is_text=False),
+    Column("Net", lambda line: from_minor(line.net_minor, line.currency), is_text=False),
+    Column("Tax", lambda line: from_minor(line.tax_minor, line.currency), is_text=False),
+    Column("Value", lambda line: from_minor(line.value_minor, line.currency), is_text=False),
+]
 EVENT_COLUMNS = [
     Column("ID", lambda event: event.pk, is_text=False),
     Column("Deal ID", lambda event: event.deal_id, is_text=False),
@@ -188,6 +207,16 @@ def export_queryset(
     *, entity: str, user: User, filters: DealFilters | None = None
 ) -> tuple[list[Column], QuerySet]:
     """The columns and the records of one export, through the user's access gate."""
+    columns, records = _export_queryset(entity=entity, user=user, filters=filters)
+    return with_contents_columns(entity, columns, records)  # custom fields and tags (importers/contents.py)
+
+
+def _export_queryset(
+    *, entity: str, user: User, filters: DealFilters | None = None
+) -> tuple[list[Column], QuerySet]:
+    if entity == "lines":
+        deals = deal_list_for_user(user=user, filters=filters).order_by().values("pk")
+        return LINE_COLUMNS, deal_lines_of(deals)
     if entity == "deals":
         return DEAL_COLUMNS, deal_list_for_user(user=user, filters=filters)
     if entity == "events":

@@ -11,7 +11,7 @@ from django.db import transaction
 from dealflow.accounts.models import User
 from dealflow.accounts.services import audit_record
 from dealflow.core.errors import ApplicationError
-from dealflow.core.money import normalize_currency, to_minor
+from dealflow.core.money import normalize_currency, number_text, to_minor
 from dealflow.products.models import Billing, Product, ProductPrice
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
@@ -22,7 +22,7 @@ def percent_parse(value: Any, *, field: str, label: str) -> Decimal:
     if value is None or value == "":
         return Decimal(0)
     try:
-        number = Decimal(str(value).strip().replace(",", "."))
+        number = Decimal(number_text(value))
     except (InvalidOperation, ValueError) as error:
         raise ApplicationError(f"{label} {value!r} is not a number.", field=field) from error
     if not number.is_finite() or not 0 <= number <= 100:
@@ -86,7 +86,7 @@ def _prices(prices: Any) -> dict[str, int]:
         code = normalize_currency(currency, field="prices")
         if code in result:
             raise ApplicationError(f"The price in {code} is given twice.", field="prices")
-        result[code] = to_minor(amount, code, field="prices")
+        result[code] = to_minor(number_text(amount), code, field="prices")
     return result
 
 
@@ -172,3 +172,12 @@ def product_update(*, product: Product, data: dict[str, Any], by: User | None = 
             )
     _audit(by, "settings.product_updated", product)
     return product
+
+
+@transaction.atomic
+def product_upsert(*, code: str, data: dict[str, Any], by: User | None = None) -> tuple[Product, bool]:
+    """Create the product with this code, or change the one that has it (any case); True when created."""
+    product = Product.objects.filter(code__iexact=str(code or "").strip()).first()
+    if product is None:
+        return product_create(code=code, **{"name": "", **data}, by=by), True
+    return product_update(product=product, data=data, by=by), False

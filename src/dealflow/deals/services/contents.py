@@ -18,7 +18,7 @@ from django.db import transaction
 from dealflow.accounts.models import User
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, ConflictError
-from dealflow.core.money import from_minor, normalize_currency, to_minor
+from dealflow.core.money import from_minor, normalize_currency, number_text, to_minor
 from dealflow.customfields.models import Entity
 from dealflow.customfields.services import custom_values_set
 from dealflow.customfields.validation import value_text
@@ -56,7 +56,7 @@ def _line_error(index: int, name: str, message: str) -> ApplicationError:
 
 def _quantity(index: int, value: Any) -> Decimal:
     try:
-        quantity = Decimal(str(value if value not in (None, "") else 1).strip().replace(",", "."))
+        quantity = Decimal(number_text(value if value not in (None, "") else "1"))
     except (InvalidOperation, ValueError) as error:
         raise _line_error(index, "quantity", f"quantity {value!r} is not a number.") from error
     if not quantity.is_finite() or quantity <= 0 or quantity >= Decimal("1e9"):
@@ -104,7 +104,7 @@ def _line_clean(index: int, raw: dict[str, Any], *, deal_currency: str, day: dt.
             )
     else:
         try:
-            unit_price_minor = to_minor(str(raw["unit_price"]).strip().replace(",", "."), currency)
+            unit_price_minor = to_minor(number_text(raw["unit_price"]), currency)
         except ApplicationError as error:
             raise _line_error(index, "unit_price", error.message) from error
     try:

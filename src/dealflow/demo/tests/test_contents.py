@@ -6,7 +6,12 @@ import datetime as dt
 
 import pytest
 
-from dealflow.customfields.models import DealFieldValues, LeadFieldValues, OrganizationFieldValues, PersonFieldValues
+from dealflow.customfields.models import (
+    DealFieldValues,
+    LeadFieldValues,
+    OrganizationFieldValues,
+    PersonFieldValues,
+)
 from dealflow.deals.models import Deal, DealEvent, EventKind
 from dealflow.demo import contents, generate
 from dealflow.products.models import DealLine, Product, ProductPrice

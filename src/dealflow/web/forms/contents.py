@@ -31,7 +31,7 @@ def prices_parse(text: str) -> dict[str, str]:
         currency, amount = words
         if currency[:1].isdigit():
             currency, amount = amount, currency
-        prices[currency.upper()] = amount.replace(",", ".")
+        prices[currency.upper()] = amount
     return prices
 
 

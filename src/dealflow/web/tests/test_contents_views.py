@@ -40,7 +40,13 @@ def test_lines_from_two_products_set_the_amount(client, rep, products):
     deal = DealFactory(owner=rep, amount=Decimal("1"))
     client.force_login(rep)
     response = _lines_post(
-        client, deal, [{"product": str(seat.pk), "quantity": "3"}, {"product": str(onboarding.pk), "discount_percent": "10"}, {}]
+        client,
+        deal,
+        [
+            {"product": str(seat.pk), "quantity": "3"},
+            {"product": str(onboarding.pk), "discount_percent": "10"},
+            {},
+        ],
     )
     assert response.status_code == 302
     deal.refresh_from_db()
@@ -65,12 +71,16 @@ def test_quote_create_send_accept_and_pdf(client, rep, products, django_capture_
     deal = DealFactory(owner=rep)
     deal_lines_set(deal=deal, lines=[{"product": products[1]}], by=rep)
     client.force_login(rep)
-    assert client.post(reverse("web:deal_quote_create", args=[deal.pk]), {"language": "nl"}).status_code == 302
+    assert (
+        client.post(reverse("web:deal_quote_create", args=[deal.pk]), {"language": "nl"}).status_code == 302
+    )
     quote = Quote.objects.get(deal=deal)
     refused = client.post(reverse("web:quote_action", args=[quote.pk, "send"]), {"recipient_email": "nope"})
     assert refused.status_code == 400 and "is not an e-mail address" in refused.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        sent = client.post(reverse("web:quote_action", args=[quote.pk, "send"]), {"recipient_email": "k@example.nl"})
+        sent = client.post(
+            reverse("web:quote_action", args=[quote.pk, "send"]), {"recipient_email": "k@example.nl"}
+        )
     assert sent.status_code == 302 and mail.outbox[0].to == ["k@example.nl"]
     assert client.post(reverse("web:quote_action", args=[quote.pk, "accept"])).status_code == 302
     quote.refresh_from_db()
@@ -90,7 +100,9 @@ def test_custom_fields_and_tags_on_the_deal_page(client, rep):
     refused = client.post(url, {"custom.tier": "Gold"})
     assert refused.status_code == 400 and "Seats: this field is required." in refused.content.decode()
     assert client.post(url, {"custom.tier": "Gold", "custom.seats": "12"}).status_code == 302
-    assert client.post(reverse("web:deal_tags_update", args=[deal.pk]), {"tags": "vip, q4"}).status_code == 302
+    assert (
+        client.post(reverse("web:deal_tags_update", args=[deal.pk]), {"tags": "vip, q4"}).status_code == 302
+    )
     fields = list(DealEvent.objects.filter(deal=deal, kind="field_changed").values_list("field", flat=True))
     assert fields == ["custom.tier", "custom.seats", "tags"]
     listing = client.get(reverse("web:deal_list"), {"cf_tier": "Gold", "tag": "vip"}).content.decode()
@@ -104,7 +116,9 @@ def test_custom_fields_and_tags_on_the_deal_page(client, rep):
 def test_bulk_tagging_from_the_list(client, rep):
     first, second = DealFactory(owner=rep), DealFactory(owner=rep)
     client.force_login(rep)
-    response = client.post(reverse("web:deal_bulk"), {"deal": [first.pk, second.pk], "action": "tag", "tags": "q4"})
+    response = client.post(
+        reverse("web:deal_bulk"), {"deal": [first.pk, second.pk], "action": "tag", "tags": "q4"}
+    )
     assert response.status_code == 302
     assert DealEvent.objects.filter(field="tags", to_value="q4").count() == 2
 
@@ -113,20 +127,37 @@ def test_admin_manages_products_fields_and_quote_rules(client, admin_user, rep):
     client.force_login(admin_user)
     response = client.post(
         reverse("web:settings_products"),
-        {"new-name": "Seat", "new-code": "SEAT", "new-prices": "EUR 49,00\nUSD 55", "new-tax_rate": "21",
-         "new-billing": "monthly", "new-term_months": "12", "new-is_active": "on"},
+        {
+            "new-name": "Seat",
+            "new-code": "SEAT",
+            "new-prices": "EUR 49,00\nUSD 55",
+            "new-tax_rate": "21",
+            "new-billing": "monthly",
+            "new-term_months": "12",
+            "new-is_active": "on",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     product = Product.objects.get(code="SEAT")
-    assert {price.currency: price.unit_price_minor for price in product.prices.all()} == {"EUR": 4900, "USD": 5500}
+    assert {price.currency: price.unit_price_minor for price in product.prices.all()} == {
+        "EUR": 4900,
+        "USD": 5500,
+    }
     refused = client.post(
-        reverse("web:settings_products"), {"new-name": "X", "new-code": "X", "new-billing": "yearly", "new-term_months": "5"}
+        reverse("web:settings_products"),
+        {"new-name": "X", "new-code": "X", "new-billing": "yearly", "new-term_months": "5"},
     )
     assert refused.status_code == 400 and "whole number of years" in refused.content.decode()
     assert client.get(reverse("web:settings_products")).status_code == 200
     response = client.post(
         reverse("web:settings_custom_fields"),
-        {"new-entity": "deal", "new-key": "tier", "new-label": "Tier", "new-kind": "choice", "new-choices": "Gold\nSilver"},
+        {
+            "new-entity": "deal",
+            "new-key": "tier",
+            "new-label": "Tier",
+            "new-kind": "choice",
+            "new-choices": "Gold\nSilver",
+        },
     )
     assert response.status_code == 302
     assert client.get(reverse("web:settings_custom_fields")).status_code == 200
