@@ -154,6 +154,7 @@ def api_rule_table() -> dict[str, Rule]:
             for name in ("summary", "trends", "breakdown", "funnel", "funnel/deals", "stages", "flow")
         },
         "GET /api/v1/metrics/attention": Rule(record=False),
+        "GET /api/v1/metrics/products": Rule(record=False),
         "GET /api/v1/metrics/dashboard": Rule(record=False),
         "GET /api/v1/forecast/": Rule(record=False),
         "GET /api/v1/forecast/snapshots": Rule(record=False),

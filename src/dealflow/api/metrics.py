@@ -146,6 +146,20 @@ class BreakdownOut(Schema):
     velocity: Decimal | None
 
 
+class ProductFiguresOut(Schema):
+    product_id: int
+    code: str
+    name: str
+    won: int
+    lost: int
+    win_rate: float | None
+    won_revenue: Decimal
+    average_deal_size: Decimal | None
+    cycle_days: Decimal | None
+    currency: str  # the base currency
+    basis: str  # what a recurring line counts: tcv (total contract value) or arr
+
+
 class FunnelStepOut(Schema):
     key: str
     label: str
@@ -319,6 +333,13 @@ def metric_trends(request, query: Query[MetricQuery], months: int = 24):
 def metric_breakdown(request, query: Query[MetricQuery], by: str = "owner", order: str = "-won_value"):
     """The period's metrics per owner or team (`by`), sorted by any column (`order=-win_rate`)."""
     return selectors.metric_breakdown_for_user(user=request.user, filters=_filters(query), by=by, order=order)
+
+
+@router.get("/products", response=list[ProductFiguresOut])
+def metric_products(request, query: Query[MetricQuery]):
+    """Won revenue, win rate, average deal size and cycle length per product, for the deals closed in the
+    period that hold it (docs/metrics.md, "By product"); `basis` says what recurring lines count."""
+    return selectors.product_figures_for_user(user=request.user, filters=_filters(query))
 
 
 @router.get("/funnel", response=FunnelOut)

@@ -27,6 +27,12 @@ def product_list(*, include_inactive: bool = False, search: str = "") -> QuerySe
     return products.order_by("name", "id")
 
 
+def product_choices() -> list[tuple[int, str]]:
+    """(id, "Name (CODE)") of the active products, for a picker: one query, no prices."""
+    rows = Product.objects.filter(is_active=True).order_by("name", "id").values_list("pk", "name", "code")
+    return [(pk, f"{name} ({code})") for pk, name, code in rows]
+
+
 def product_get(*, product_id: int) -> Product:
     """One product (404 when there is none)."""
     product = product_list(include_inactive=True).filter(pk=product_id).first()

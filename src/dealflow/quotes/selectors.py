@@ -6,14 +6,19 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from dealflow.accounts.models import User
+from dealflow.deals.models import Deal
 from dealflow.deals.selectors import deal_get_for_user
 from dealflow.quotes.models import Quote, QuoteRule
 
 
 def quote_list_for_deal(*, deal_id: int, user: User) -> QuerySet[Quote]:
     """A deal's quotes, newest number and version first (404 when the deal is not the user's to see)."""
-    deal = deal_get_for_user(deal_id=deal_id, user=user)
-    return Quote.objects.filter(deal=deal).prefetch_related("lines").order_by("-number", "-version")
+    return quote_list_of(deal=deal_get_for_user(deal_id=deal_id, user=user)).prefetch_related("lines")
+
+
+def quote_list_of(*, deal: Deal) -> QuerySet[Quote]:
+    """The quotes of a deal the caller already passed the gate for, without their lines."""
+    return Quote.objects.filter(deal=deal).order_by("-number", "-version")
 
 
 def quote_get_for_user(*, quote_id: int, user: User, for_write: bool = False) -> Quote:

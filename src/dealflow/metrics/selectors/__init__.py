@@ -29,6 +29,7 @@ from dealflow.metrics.selectors.pipeline import (
     metric_summary,
     metric_trends,
 )
+from dealflow.metrics.selectors.products import ProductRow, product_figures
 from dealflow.metrics.selectors.scope import MetricFilters, MetricScope, metric_scope_for_user
 from dealflow.metrics.selectors.stages import Flag, Flow, StageTime, stage_flow, stage_times
 
@@ -50,6 +51,13 @@ def metric_breakdown_for_user(
 ) -> list[BreakdownRow]:
     """The period's metrics per owner or team, sorted by any column."""
     return metric_breakdown(scope=metric_scope_for_user(user=user, filters=filters), by=by, order=order)
+
+
+def product_figures_for_user(*, user: User, filters: MetricFilters) -> list[ProductRow]:
+    """Won revenue, win rate, average deal size and cycle length per product for the period."""
+    from dealflow.deals.services.contents import deal_value_basis
+
+    return product_figures(scope=metric_scope_for_user(user=user, filters=filters), basis=deal_value_basis())
 
 
 def funnel_for_user(*, user: User, filters: MetricFilters) -> Funnel:
@@ -110,6 +118,7 @@ __all__ = [
     "MetricScope",
     "MetricSummary",
     "PeriodMetrics",
+    "ProductRow",
     "StageTime",
     "TrendPoint",
     "dashboard_for_user",
@@ -121,6 +130,7 @@ __all__ = [
     "metric_scope_for_user",
     "metric_summary_for_user",
     "metric_trends_for_user",
+    "product_figures_for_user",
     "stage_flow_for_user",
     "stage_times_for_user",
 ]

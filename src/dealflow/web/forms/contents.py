@@ -212,7 +212,8 @@ def add_custom_filters(form: forms.Form) -> None:
     amounts and dates, contains-this-text for the rest. Names are DealFilters' ``cf_<key>[_from|_to]``."""
     from dealflow.customfields.selectors import custom_field_list
 
-    for field in custom_field_list(entity=Entity.DEAL, all_pipelines=True):
+    form.custom_fields = custom_field_list(entity=Entity.DEAL, all_pipelines=True)  # type: ignore[attr-defined]
+    for field in form.custom_fields:  # type: ignore[attr-defined]
         name = f"cf_{field.key}"
         if field.kind in (FieldKind.CHOICE, FieldKind.MULTI_CHOICE):
             form.fields[name] = forms.ChoiceField(

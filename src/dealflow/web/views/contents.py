@@ -27,9 +27,9 @@ from dealflow.deals.selectors import deal_get_for_user
 from dealflow.deals.selectors_contents import deal_contents_of
 from dealflow.deals.services import deal_custom_values_set, deal_lines_set, deal_tags_set
 from dealflow.products.models import Product
-from dealflow.products.selectors import product_list
+from dealflow.products.selectors import product_choices, product_list
 from dealflow.quotes.rendering import quote_filename, quote_html, quote_pdf
-from dealflow.quotes.selectors import quote_get_for_user, quote_list_for_deal
+from dealflow.quotes.selectors import quote_get_for_user, quote_list_of
 from dealflow.quotes.services import (
     quote_create,
     quote_mark_accepted,
@@ -93,14 +93,14 @@ def contents_context(
         "contents": contents,
         "line_rows": [*rows, *[dict(blank) for _ in range(BLANK_LINES)]],
         "lines_error": failed_value["error"] if failed_key == "lines" else "",
-        "products": list(product_list()),
+        "products": product_choices(),
         "custom_form": custom_form,
         "tags_form": failed_value
         if failed_key == "tags"
         else TagsForm(initial={"tags": ", ".join(contents.tags)}),
         "quote_form": failed_value if failed_key == "quote" else QuoteForm(),
         "quote_error": failed_value if failed_key == "quote_action" else "",
-        "quotes": list(quote_list_for_deal(deal_id=deal.pk, user=request.user)),
+        "quotes": list(quote_list_of(deal=deal)),
     }
 
 
@@ -283,13 +283,9 @@ def quote_document(request: AuthenticatedRequest, quote_id: int, kind: str) -> H
     return HttpResponse(quote_html(quote=quote))
 
 
-def list_custom_fields() -> list[CustomField]:
-    """The deal custom fields the deals list shows as columns (every pipeline's)."""
-    return [
-        field
-        for field in custom_field_list(entity=Entity.DEAL, all_pipelines=True)
-        if field.kind != "long_text"
-    ]
+def list_custom_fields(fields: list[CustomField]) -> list[CustomField]:
+    """The deal custom fields (every pipeline's, as the filter form read them) the list shows as columns."""
+    return [field for field in fields if field.kind != "long_text"]
 
 
 def list_custom_cells(deals: list[Deal], fields: list[CustomField]) -> None:

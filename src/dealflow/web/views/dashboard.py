@@ -215,6 +215,7 @@ def _dashboard_context(
         "order": order,
         "sort_links": sort_links,
         "breakdown_rows": rows,
+        "product_rows": selectors.product_figures_for_user(user=request.user, filters=filters),
         "charts": {
             "lead_conversion": _sparkline([point.lead_conversion for point in trends], percent=True),
             "deal_size": _sparkline([point.deal_size for point in trends]),

@@ -2,6 +2,7 @@
 
 dealflow metrics --period 2026-Q3                       the six metrics, this period and the last
 dealflow metrics --period 2026-Q3 --by owner --format csv   per owner (or team), sortable (--order)
+dealflow metrics --period 2026-Q3 --by product               won revenue, win rate, size, cycle per product
 dealflow metrics --show funnel|stages|flow|attention|trends
 """
 
@@ -89,6 +90,38 @@ def _breakdown(user: User, filters: MetricFilters, by: str, order: str) -> Read:
     return breakdown, rows
 
 
+def _by_product(user: User, filters: MetricFilters) -> Read:
+    figures = selectors.product_figures_for_user(user=user, filters=filters)
+    basis = figures[0].basis if figures else ""
+    currency = figures[0].currency if figures else ""
+    rows: list[list[Any]] = [
+        [
+            "product",
+            "won",
+            "lost",
+            "win_rate",
+            f"won_revenue_{currency}",
+            "average_deal_size",
+            "cycle_days",
+            "basis",
+        ]
+    ]
+    rows.extend(
+        [
+            row.code,
+            row.won,
+            row.lost,
+            row.win_rate,
+            row.won_revenue,
+            row.average_deal_size,
+            row.cycle_days,
+            basis,
+        ]
+        for row in figures
+    )
+    return figures, rows
+
+
 def _summary(user: User, filters: MetricFilters) -> Read:
     summary = selectors.metric_summary_for_user(user=user, filters=filters)
     accuracy = selectors.forecast_accuracy_for_user(user=user, filters=filters, lookup=_accuracy_lookup())
@@ -158,7 +191,9 @@ class Command(DealflowCommand):
             "--period", help=_("2026-11, 2026-Q3, 2026 or 2026-01-01..2026-03-31 (default: this quarter).")
         )
         parser.add_argument(
-            "--by", choices=["owner", "team"], help=_("Break the metrics down by owner or team.")
+            "--by",
+            choices=["owner", "team", "product"],
+            help=_("Break the metrics down by owner, team or product."),
         )
         parser.add_argument(
             "--order", default="-won_value", help=_("Sort the breakdown by a column; - for descending.")
@@ -195,6 +230,8 @@ class Command(DealflowCommand):
             self._table(rows)
 
     def _read(self, user: User, filters: MetricFilters, options: dict) -> tuple[Any, list[list[Any]]]:
+        if options["by"] == "product":
+            return _by_product(user, filters)
         if options["by"]:
             return _breakdown(user, filters, options["by"], options["order"])
         return READERS[options["show"]](user, filters)
