@@ -173,3 +173,15 @@ def test_read_only_viewer_sees_values_but_no_forms(client, rep, analyst):
     client.force_login(analyst)
     page = client.get(reverse("web:deal_detail", args=[deal.pk])).content.decode()
     assert "1 Mar 2027" in page and "save-custom-fields" not in page
+
+
+def test_the_sections_speak_dutch_with_dutch_amounts(client, rep, products):
+    rep.language = "nl"
+    rep.save(update_fields=["language"])
+    deal = DealFactory(owner=rep)
+    deal_lines_set(deal=deal, lines=[{"product": products[0], "quantity": 2}], by=rep)
+    client.force_login(rep)
+    page = client.get(reverse("web:deal_detail", args=[deal.pk])).content.decode()
+    # 2 seats x 49,00 x 12 months = 1.176,00; MRR 98,00.
+    assert "Producten en regels" in page and "€ 1.176,00" in page and 'data-total="mrr">€ 98,00' in page
+    assert "Totale contractwaarde" in page and "Offertes" in page
