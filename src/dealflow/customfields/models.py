@@ -7,6 +7,8 @@ this app beside the record. On PostgreSQL a GIN index (jsonb_path_ops) serves eq
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -102,14 +104,14 @@ class LeadFieldValues(FieldValues):
         return f"custom values of lead {self.lead_id}"
 
 
-VALUE_MODELS: dict[str, type[FieldValues]] = {
+VALUE_MODELS: dict[str, Any] = {
     Entity.DEAL: DealFieldValues,
     Entity.ORGANIZATION: OrganizationFieldValues,
     Entity.PERSON: PersonFieldValues,
     Entity.LEAD: LeadFieldValues,
 }
 # The column of each value table that points at its record.
-OWNER_COLUMN = {
+OWNER_COLUMN: dict[str, str] = {
     Entity.DEAL: "deal_id",
     Entity.ORGANIZATION: "organization_id",
     Entity.PERSON: "person_id",

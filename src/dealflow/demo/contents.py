@@ -45,7 +45,7 @@ PRODUCTS = [
     ("Data migration", "MIGRATE", {"EUR": "950.00"}, "project", "21", "one_off", None),
     ("Training day", "TRAIN", {"EUR": "800.00", "GBP": "700.00"}, "day", "9", "one_off", None),
 ]
-DEAL_FIELDS = [
+DEAL_FIELDS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("tier", "Customer tier", "choice", {"choices": ["Enterprise", "Mid-market", "SMB"]}),
     ("seats", "Seats", "number", {}),
     ("go_live", "Go-live date", "date", {}),

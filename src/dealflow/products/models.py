@@ -109,3 +109,8 @@ class DealLine(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.description}"
+
+    @property
+    def quantity_places(self) -> int:
+        """Decimals the quantity needs when shown: 2.000 shows as 2, 1.500 as 1.5."""
+        return max(0, -int(self.quantity.normalize().as_tuple().exponent))

@@ -10,8 +10,6 @@ from dealflow.quotes.models import Quote
 
 def quote_context(*, quote: Quote) -> dict:
     lines = list(quote.lines.all())
-    for line in lines:  # 2.000 shows as 2, 1.500 as 1.5 (1,5 in Dutch)
-        line.quantity_decimals = max(0, -int(line.quantity.normalize().as_tuple().exponent))
     return {
         "quote": quote,
         "lines": lines,

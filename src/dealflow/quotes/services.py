@@ -38,7 +38,7 @@ def _language(value: Any, deal: Deal) -> str:
     language = str(value or "").strip().lower()[:2]
     if not language:
         person_language = getattr(deal.person, "language", "") if deal.person_id else ""
-        country = deal.organization.country if deal.organization_id else ""
+        country = deal.organization.country if deal.organization is not None else ""
         language = person_language or ("nl" if country in ("NL", "BE") else "en")
     if language not in LANGUAGES:
         raise ApplicationError("A quote is in English (en) or Dutch (nl).", field="language")
@@ -113,13 +113,19 @@ def _copy_lines(quote: Quote) -> None:
             tax_minor=totals.tax_minor,
             tcv_minor=totals.tcv_minor,
         )
-    totals = deal_totals(priced, currency=quote.currency)
-    quote.net_minor, quote.tax_minor = totals.net_minor, totals.tax_minor
+    summed = deal_totals(priced, currency=quote.currency)
+    quote.net_minor, quote.tax_minor = summed.net_minor, summed.tax_minor
     quote.one_off_minor, quote.mrr_minor, quote.tcv_minor = (
-        totals.one_off_minor,
-        totals.mrr_minor,
-        totals.tcv_minor,
+        summed.one_off_minor,
+        summed.mrr_minor,
+        summed.tcv_minor,
     )
+
+
+def _customer_name(deal: Deal) -> str:
+    if deal.organization is not None:
+        return deal.organization.name
+    return str(deal.person) if deal.person is not None else ""
 
 
 def _next_number(year: int) -> str:
@@ -168,13 +174,11 @@ def quote_create(
         "currency": deal.currency,
         "valid_until": _valid_until(valid_until, local_date(moment)),
         "terms": str(terms or (latest.terms if latest else "")),
-        "customer_name": deal.organization.name
-        if deal.organization_id
-        else (str(deal.person) if deal.person_id else ""),
+        "customer_name": _customer_name(deal),
         "recipient_email": _email(
             recipient_email
             or (latest.recipient_email if latest else "")
-            or (deal.person.email if deal.person_id else "")
+            or (deal.person.email if deal.person is not None else "")
         ),
         "created_by": by,
         "created_at": moment,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -58,7 +60,7 @@ class PersonTag(models.Model):
 
 
 # entity -> (link model, the link's column naming the record)
-LINKS: dict[str, tuple[type[models.Model], str]] = {
+LINKS: dict[str, tuple[Any, str]] = {
     "deal": (DealTag, "deal_id"),
     "organization": (OrganizationTag, "organization_id"),
     "person": (PersonTag, "person_id"),

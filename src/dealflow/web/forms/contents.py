@@ -5,7 +5,8 @@ They only collect what the user typed; the services validate it and name the fie
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -86,9 +87,12 @@ class CustomFieldForm(forms.Form):
     is_required = forms.BooleanField(label=_("Required"), required=False)
     help_text = forms.CharField(label=_("Help text"), max_length=200, required=False)
 
-    def __init__(self, *args: Any, pipelines: list[Any] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, pipelines: Sequence[Any] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["pipeline"].choices = [("", _("Every pipeline")), *[(p.pk, p.name) for p in pipelines]]
+        cast(forms.ChoiceField, self.fields["pipeline"]).choices = [
+            ("", _("Every pipeline")),
+            *[(p.pk, p.name) for p in pipelines],
+        ]
 
 
 class CustomFieldUpdateForm(forms.Form):
@@ -113,10 +117,18 @@ class QuoteRuleForm(forms.Form):
         label=_("Lost reason"), required=False, coerce=int, empty_value=None
     )
 
-    def __init__(self, *args: Any, stages: list[Any] = (), reasons: list[Any] = (), **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, stages: Sequence[Any] = (), reasons: Sequence[Any] = (), **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["accept_stage"].choices = [("", "—"), *[(stage.pk, stage.name) for stage in stages]]
-        self.fields["decline_reason"].choices = [("", "—"), *[(reason.pk, reason.name) for reason in reasons]]
+        cast(forms.ChoiceField, self.fields["accept_stage"]).choices = [
+            ("", "—"),
+            *[(stage.pk, stage.name) for stage in stages],
+        ]
+        cast(forms.ChoiceField, self.fields["decline_reason"]).choices = [
+            ("", "—"),
+            *[(reason.pk, reason.name) for reason in reasons],
+        ]
 
 
 class TagsForm(forms.Form):

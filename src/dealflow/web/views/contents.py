@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dealflow.core.errors import ApplicationError
 from dealflow.core.money import from_minor
 from dealflow.customfields.models import CustomField, Entity
-from dealflow.customfields.selectors import custom_field_list, custom_values_map
+from dealflow.customfields.selectors import custom_values_map
 from dealflow.deals.models import Deal
 from dealflow.deals.selectors import deal_get_for_user
 from dealflow.deals.selectors_contents import deal_contents_of
@@ -75,7 +75,7 @@ def contents_context(
 ) -> dict[str, Any]:
     """What the deal page's contents sections show; ``failed`` = (section, what the user sent, error)."""
     contents = deal_contents_of(deal=deal)
-    failed_key, failed_value = failed if failed else ("", None)
+    failed_key, failed_value = failed if failed else ("", {})
     rows = failed_value["rows"] if failed_key == "lines" else _line_rows(contents)
     blank = {
         "product": "",
@@ -295,9 +295,9 @@ def list_custom_cells(deals: list[Deal], fields: list[CustomField]) -> None:
     tags = tag_names_map(entity="deal", object_ids=ids)
     for deal in deals:
         document = documents.get(deal.pk, {})
-        deal.custom_cells = [
+        deal.custom_cells = [  # type: ignore[attr-defined]
             (field, dt.date.fromisoformat(value) if field.kind == "date" and value else value)
             for field in fields
             for value in [document.get(field.key)]
         ]
-        deal.tag_names = tags.get(deal.pk, [])
+        deal.tag_names = tags.get(deal.pk, [])  # type: ignore[attr-defined]
