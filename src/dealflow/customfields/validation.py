@@ -151,7 +151,8 @@ def values_clean(
     unknown = sorted(set(raw_values) - set(by_key))
     if unknown:
         raise ApplicationError(f"There is no custom field {unknown[0]!r} here.", field=f"custom.{unknown[0]}")
-    document = {key: value for key, value in (current or {}).items() if key in by_key}
+    # Values of fields not offered here (retired, or another pipeline's) stay as they are: nothing stored is lost.
+    document = dict(current or {})
     for key, raw in raw_values.items():
         value = value_clean(by_key[key], raw)
         if value is None:

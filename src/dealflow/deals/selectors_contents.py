@@ -12,7 +12,7 @@ from dealflow.customfields.selectors import custom_field_list, custom_values_get
 from dealflow.deals.models import Deal
 from dealflow.deals.selectors import deal_get_for_user
 from dealflow.deals.services.contents import deal_value_basis
-from dealflow.products.calculations import DealTotals, LinePrice, LineTotals, deal_totals, line_totals
+from dealflow.products.calculations import DealTotals, LineTotals, deal_totals, line_totals
 from dealflow.products.models import DealLine
 from dealflow.products.selectors import deal_line_list
 from dealflow.tags.selectors import tag_names_of
@@ -47,17 +47,7 @@ class DealContents:
 
 def line_totals_of(line: DealLine) -> LineTotals:
     """The figures of a stored line, recomputed from what it was priced with (they equal the stored ones)."""
-    return line_totals(
-        LinePrice(
-            quantity=line.quantity,
-            unit_price_minor=line.unit_price_minor,
-            currency=line.currency,
-            discount_percent=line.discount_percent,
-            tax_rate=line.tax_rate,
-            billing=line.billing,
-            term_months=line.term_months,
-        )
-    )
+    return line_totals(line.price)
 
 
 def deal_contents_of(*, deal: Deal) -> DealContents:

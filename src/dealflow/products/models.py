@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from dealflow.core.models import BaseModel
+from dealflow.products.calculations import LinePrice
 
 
 class Billing(models.TextChoices):
@@ -114,3 +115,16 @@ class DealLine(BaseModel):
     def quantity_places(self) -> int:
         """Decimals the quantity needs when shown: 2.000 shows as 2, 1.500 as 1.5."""
         return max(0, -int(self.quantity.normalize().as_tuple().exponent))
+
+    @property
+    def price(self) -> LinePrice:
+        """What the line was priced with, for products.calculations.line_totals."""
+        return LinePrice(
+            quantity=self.quantity,
+            unit_price_minor=self.unit_price_minor,
+            currency=self.currency,
+            discount_percent=self.discount_percent,
+            tax_rate=self.tax_rate,
+            billing=self.billing,
+            term_months=self.term_months,
+        )

@@ -4,6 +4,7 @@ then on, e-mailed with its PDF), accept or decline (an event on the deal, and wh
 from __future__ import annotations
 
 import datetime as dt
+import smtplib
 from typing import Any
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from dealflow.core.errors import ApplicationError
 from dealflow.deals.models import Deal, EventKind, LostReason, Pipeline, Stage
 from dealflow.deals.services import deal_mark_lost, deal_mark_won, deal_move_to_stage
 from dealflow.deals.services.history import event_record, local_date
-from dealflow.products.calculations import LinePrice, deal_totals, line_totals
+from dealflow.products.calculations import deal_totals, line_totals
 from dealflow.products.models import DealLine
 from dealflow.quotes.models import AcceptAction, DeclineAction, Quote, QuoteLine, QuoteRule, QuoteStatus
 from dealflow.quotes.rendering import quote_filename, quote_pdf
@@ -85,17 +86,7 @@ def _copy_lines(quote: Quote) -> None:
                 f"Line {index + 1} is in {line.currency}; a quote is in one currency ({quote.currency}).",
                 field=f"lines.{index}.currency",
             )
-        totals = line_totals(
-            LinePrice(
-                quantity=line.quantity,
-                unit_price_minor=line.unit_price_minor,
-                currency=line.currency,
-                discount_percent=line.discount_percent,
-                tax_rate=line.tax_rate,
-                billing=line.billing,
-                term_months=line.term_months,
-            )
-        )
+        totals = line_totals(line.price)
         priced.append((totals, line.currency, line.rate_to_deal))
         QuoteLine.objects.create(
             quote=quote,
@@ -265,8 +256,13 @@ def quote_send(*, quote: Quote, by: User | None, send_email: bool = True, origin
             }
         message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [quote.recipient_email])
         message.attach(quote_filename(quote=quote), pdf, "application/pdf")
-        # Sent when the transaction commits, so a failed send never leaves a quote marked sent but unsaved.
-        transaction.on_commit(message.send)
+        try:
+            message.send()  # inside the transaction: a failed send leaves the quote a draft
+        except (OSError, smtplib.SMTPException) as error:
+            raise ApplicationError(
+                f"The e-mail to {quote.recipient_email} could not be sent ({error}); the quote is still a draft.",
+                field="recipient_email",
+            ) from error
     _event(quote, "sent", by, moment, origin)
     return quote
 

@@ -110,3 +110,12 @@ def test_a_required_checkbox_must_be_ticked():
 def test_text_form_round_trips(definition, raw):
     stored = value_clean(definition, raw)
     assert value_clean(definition, value_text(definition, stored)) == stored
+
+
+def test_values_of_fields_not_offered_stay():
+    # A retired field (or another pipeline's) is not among the definitions; its stored value is kept.
+    definitions = [Definition("number")]
+    assert values_clean(definitions, {"budget": "7"}, current={"old_field": "kept", "budget": 5}) == {
+        "old_field": "kept",
+        "budget": 7,
+    }

@@ -17,14 +17,14 @@ from django.db import transaction
 
 from dealflow.accounts.models import User
 from dealflow.core import clock
-from dealflow.core.errors import ApplicationError, ConflictError
+from dealflow.core.errors import ApplicationError
 from dealflow.core.money import from_minor, normalize_currency, number_text, to_minor
 from dealflow.customfields.models import Entity
 from dealflow.customfields.services import custom_values_set
 from dealflow.customfields.validation import value_text
 from dealflow.deals.models import Deal, EventKind, Lead
 from dealflow.deals.services.deals import deal_update
-from dealflow.deals.services.history import event_record, local_date
+from dealflow.deals.services.history import deal_save_versioned, event_record, local_date
 from dealflow.deals.services.money import exchange_rate_on
 from dealflow.products.calculations import LinePrice, convert_minor, line_totals
 from dealflow.products.models import DealLine, Product
@@ -75,7 +75,9 @@ def _rate_to(currency: str, deal_currency: str, day: dt.date) -> Decimal:
     ).quantize(Decimal("0.00000001"))
 
 
-def _line_clean(index: int, raw: dict[str, Any], *, deal_currency: str, day: dt.date) -> _Line:
+def _line_clean(
+    index: int, raw: dict[str, Any], *, deal_currency: str, day: dt.date, kept: set[int] = frozenset()
+) -> _Line:
     product = raw.get("product")
     if product is None and raw.get("product_code"):
         try:
@@ -84,6 +86,9 @@ def _line_clean(index: int, raw: dict[str, Any], *, deal_currency: str, day: dt.
             raise _line_error(index, "product", error.message) from error
     if product is not None and not isinstance(product, Product):
         raise _line_error(index, "product", "pick a product from the catalogue.")
+    if product is not None and not product.is_active and product.pk not in kept:
+        # A deal keeps the retired products it has; a new line takes an active one.
+        raise _line_error(index, "product", f"{product.name} is retired; pick an active product.")
     currency_text = raw.get("currency") or deal_currency
     try:
         currency = normalize_currency(currency_text)
@@ -163,16 +168,15 @@ def deal_lines_set(
     """
     if len(lines) > MAX_LINES:
         raise ApplicationError(f"A deal holds at most {MAX_LINES} lines.", field="lines")
-    if expected_version is not None and expected_version != deal.version:
-        raise ConflictError(
-            "This deal was changed by someone else since you opened it. Reload it and apply your change again.",
-            field="version",
-            extra={"current_version": deal.version, "your_version": expected_version},
-        )
+    if expected_version is not None:
+        # The caller's version must still be the deal's; the lines are a change of the deal (version + 1).
+        deal_save_versioned(deal=deal, fields=[], expected_version=expected_version)
     moment = at or clock.now()
     day = local_date(moment)
+    kept = set(DealLine.objects.filter(deal=deal, product__isnull=False).values_list("product_id", flat=True))
     cleaned = [
-        _line_clean(index, raw, deal_currency=deal.currency, day=day) for index, raw in enumerate(lines)
+        _line_clean(index, raw, deal_currency=deal.currency, day=day, kept=kept)
+        for index, raw in enumerate(lines)
     ]
     basis = deal_value_basis()
     before = list(DealLine.objects.filter(deal=deal).order_by("position", "id"))

@@ -121,3 +121,32 @@ def test_setting_the_same_lines_again_writes_no_event(rep, onboarding):
     count = DealEvent.objects.filter(deal=deal).count()
     deal_lines_set(deal=deal, lines=[{"product": onboarding}], by=rep)
     assert DealEvent.objects.filter(deal=deal).count() == count
+
+
+def test_a_retired_product_stays_on_its_deals_but_no_new_line_takes_it(rep, onboarding):
+    from dealflow.products.services import product_update
+
+    deal = DealFactory(owner=rep)
+    deal_lines_set(deal=deal, lines=[{"product": onboarding}], by=rep)
+    product_update(product=onboarding, data={"is_active": False})
+    onboarding.refresh_from_db()
+    deal_lines_set(deal=deal, lines=[{"product": onboarding, "quantity": 2}], by=rep)  # kept
+    other = DealFactory(owner=rep)
+    with pytest.raises(ApplicationError) as error:
+        deal_lines_set(deal=other, lines=[{"product": onboarding}], by=rep)
+    assert (error.value.field, error.value.message) == (
+        "lines.0.product",
+        "Line 1: Onboarding is retired; pick an active product.",
+    )
+
+
+def test_a_stale_version_changes_no_line(rep, onboarding):
+    from dealflow.core.errors import ConflictError
+
+    deal = DealFactory(owner=rep)
+    version = deal.version
+    deal_lines_set(deal=deal, lines=[{"product": onboarding}], by=rep, expected_version=version)
+    deal.refresh_from_db()
+    with pytest.raises(ConflictError):
+        deal_lines_set(deal=deal, lines=[], by=rep, expected_version=version)
+    assert DealLine.objects.filter(deal=deal).count() == 1

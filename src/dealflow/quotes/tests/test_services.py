@@ -132,3 +132,20 @@ def test_pipeline_rule_moves_wins_or_loses_the_deal(deal, rep, admin_user):
     with pytest.raises(ApplicationError) as error:
         quote_rule_set(pipeline=pipeline, on_accept="move")
     assert error.value.field == "accept_stage"
+
+
+def test_a_failed_send_leaves_the_quote_a_draft(deal, rep, monkeypatch):
+    import smtplib
+
+    from django.core.mail import EmailMessage
+
+    def refuse(self, fail_silently=False):
+        raise smtplib.SMTPRecipientsRefused({"x@example.com": (550, b"no such user")})
+
+    monkeypatch.setattr(EmailMessage, "send", refuse)
+    quote = quote_create(deal=deal, by=rep, recipient_email="x@example.com")
+    with pytest.raises(ApplicationError) as error:
+        quote_send(quote=quote, by=rep)
+    assert error.value.field == "recipient_email" and "still a draft" in error.value.message
+    quote.refresh_from_db()
+    assert quote.status == QuoteStatus.DRAFT
