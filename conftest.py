@@ -28,6 +28,17 @@ def _rate_limit_counts_forgotten():
     ratelimit._local.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language_afterwards():
+    """A request by a Dutch user leaves Dutch active in the test's thread (UserLanguageMiddleware activates
+    the user's language and nothing deactivates it): put the default back, so the next test in the same
+    worker does not read its messages in Dutch."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 def _reference_data_migration():
     import importlib
 

@@ -19,16 +19,6 @@ from dealflow.quotes.models import Quote, QuoteStatus
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _english_afterwards():
-    """The language middleware leaves a Dutch user's language active in this thread: put English back, so
-    the next test in this worker (a service test reading English messages) is not run in Dutch."""
-    from django.utils import translation
-
-    yield
-    translation.activate("en")
-
-
 @pytest.fixture
 def products(db):
     return (
