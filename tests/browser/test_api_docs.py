@@ -18,7 +18,9 @@ def test_the_api_documentation_renders_offline_under_the_csp(signed_in_page, rep
     # Swagger UI reads and draws the whole schema (over 100 paths): give it time on a loaded machine.
     page.wait_for_selector(".swagger-ui .info .title", timeout=60_000)
     assert "Dealflow API" in page.inner_text(".swagger-ui .info .title")
-    page.wait_for_selector(".swagger-ui .opblock", timeout=60_000)  # the operations, read from /api/openapi.json
+    page.wait_for_selector(
+        ".swagger-ui .opblock", timeout=60_000
+    )  # the operations, read from /api/openapi.json
     assert page.locator(".swagger-ui .opblock").count() > 20
     assert hosts == {urlsplit(live_db.url).netloc}
     assert [error for error in errors if "Content Security Policy" in error] == []
