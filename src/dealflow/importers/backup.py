@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
+import tempfile
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -94,12 +96,23 @@ def _natural_key_maps() -> tuple[dict[int, list[str]], dict[int, list[str]]]:
     return permissions, content_types
 
 
+def _value_field(field: models.Field) -> models.Field:
+    """The field whose type the stored value has: a foreign key holds its target's value (a UUID, say)."""
+    while (
+        field.is_relation
+        and getattr(field, "target_field", None) is not None
+        and field.target_field is not field
+    ):
+        field = field.target_field
+    return field
+
+
 def _encoder(field: models.Field, permissions, content_types) -> Callable[[Any], Any]:
     if field.is_relation and field.related_model is Permission:
         return lambda value: None if value is None else permissions.get(value)
     if field.is_relation and field.related_model is ContentType:
         return lambda value: None if value is None else content_types.get(value)
-    internal = field.get_internal_type()
+    internal = _value_field(field).get_internal_type()
     if internal == "DateTimeField":
         return lambda value: None if value is None else value.isoformat()
     if internal == "DateField":
@@ -132,6 +145,37 @@ def backup_write(
         "tables": [],
     }
     counts: dict[str, int] = {}
+    target = Path(path)
+    # Written beside the target and renamed only when complete: a failure never leaves a ZIP without a
+    # manifest (or a half-overwritten older backup) at the path the operator named.
+    handle_fd, partial_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+    )
+    os.close(handle_fd)
+    partial = Path(partial_name)
+    try:
+        _backup_write_to(partial, chosen, permissions, content_types, manifest, counts, progress)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    audit_record(
+        actor=by,
+        action="backup.written",
+        target=str(target.name)[:200],
+        detail={"tables": len(counts), "rows": sum(counts.values())},
+    )
+    return counts
+
+
+def _backup_write_to(
+    path: Path,
+    chosen: list[type[models.Model]],
+    permissions: dict[int, list[str]],
+    content_types: dict[int, list[str]],
+    manifest: dict[str, Any],
+    counts: dict[str, int],
+    progress: Callable[[int, int, str], None] | None,
+) -> None:
     outermost = not connection.in_atomic_block
     with (
         transaction.atomic(),
@@ -166,13 +210,6 @@ def backup_write(
             if progress is not None:
                 progress(index + 1, len(chosen), name)
         archive.writestr("manifest.json", json.dumps(manifest, indent=1))
-    audit_record(
-        actor=by,
-        action="backup.written",
-        target=str(Path(path).name)[:200],
-        detail={"tables": len(counts), "rows": sum(counts.values())},
-    )
-    return counts
 
 
 def _applied_migrations() -> dict[str, str]:
@@ -190,7 +227,7 @@ def _decoder(
         return lambda value: None if value is None else permissions[tuple(value)]
     if field.is_relation and field.related_model is ContentType:
         return lambda value: None if value is None else content_types[tuple(value)]
-    internal = field.get_internal_type()
+    internal = _value_field(field).get_internal_type()
     if internal == "DateTimeField":
         return lambda value: None if value is None else prepare(dt.datetime.fromisoformat(value), connection)
     if internal == "DateField":
