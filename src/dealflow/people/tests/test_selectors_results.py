@@ -252,6 +252,6 @@ def test_results_read_a_fixed_number_of_queries(survey, manager, sales_team, dja
     with django_assert_num_queries(17):
         results = selectors.survey_run_results_for_user(run_id=run.pk, user=manager_fresh)
     assert results.is_visible and len(results.questions) == 4
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         trend = selectors.survey_enps_trend_for_user(survey_id=survey.pk, user=manager_fresh)
     assert len(trend.points) == 2

@@ -261,5 +261,5 @@ def test_concurrent_submissions_of_one_invitation_record_one_response(manager, t
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["conflict", "conflict", "conflict", "ok"]
-    assert SurveyResponse.objects.filter(run=run).count() == 1
+    assert SealedResponse.objects.filter(run=run).count() == 1
     assert SurveyRun.objects.get(pk=run.pk).invitations.filter(is_answered=True).count() == 1
