@@ -280,8 +280,8 @@ class RunResults:
         if self.is_visible:
             return ""
         return _(
-            "Results show once at least %(threshold)d people have answered; %(count)d have so far. "
-            "This keeps every answer anonymous."
+            "Answers are shown in batches of at least %(threshold)d, so that no answer can be "
+            "traced to one person; %(count)d are shown so far."
         ) % {"threshold": self.threshold, "count": self.answered}
 
 

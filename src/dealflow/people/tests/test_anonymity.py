@@ -6,7 +6,6 @@ them moves; the only new rows are the response and its answers, which hold no us
 than the day, no IP, and a random key that no other row mentions.
 """
 
-
 import pytest
 from django.apps import apps
 from django.db import models

@@ -109,9 +109,9 @@ def test_results_hidden_with_four_answers_in_every_endpoint(client, run, manager
     body = client.get(f"{BASE}/runs/{run.pk}/results", **headers).json()
     assert body["visible"] is False and body["answered"] == 0 and body["invited"] == 6  # none published
     assert body["enps"] is None and body["questions"] == [] and body["teams"] == []
-    assert "at least 5 people" in body["hidden_reason"]
+    assert "batches of at least 5" in body["hidden_reason"]
     export = client.get(f"{BASE}/runs/{run.pk}/results.csv", **headers)
-    assert export.status_code == 400 and "at least 5 people" in export.json()["detail"]
+    assert export.status_code == 400 and "batches of at least 5" in export.json()["detail"]
     trend = client.get(f"{BASE}/surveys/{run.survey_id}/enps", **headers).json()
     assert [point["enps"] for point in trend["points"]] == [None]
 

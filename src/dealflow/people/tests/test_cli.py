@@ -57,7 +57,10 @@ def test_runs_and_results_hidden_then_shown(run, manager, sales_team):
         "runs", str(run.survey_id), "--user", "manager"
     )
     hidden = run_command("results", str(run.pk), "--user", "manager")
-    assert "Results show once at least 5 people have answered; 0 have so far." in hidden
+    assert (
+        "Answers are shown in batches of at least 5, so that no answer can be traced to one person; 0 are shown so far."
+        in hidden
+    )
     assert "eNPS" not in hidden
     with pytest.raises(ApplicationError):
         run_command("results", str(run.pk), "--user", "manager", "--csv")

@@ -35,7 +35,7 @@ def test_four_answers_show_nothing(run, manager, sales_team):
     assert not results.is_visible
     assert (results.invited, results.answered, results.response_rate) == (6, 0, 0.0)  # four wait sealed
     assert results.questions == [] and results.enps is None and results.teams == []
-    assert "at least 5 people" in results.hidden_reason
+    assert "batches of at least 5" in results.hidden_reason
 
 
 def test_five_answers_show_the_worked_numbers(run, manager, sales_team):

@@ -126,7 +126,10 @@ def test_results_page_csv_and_trend_stay_hidden_with_four_answers(client, run, m
     answer_many(run, sales_team[:4], [10, 10, 10, 10])
     client.force_login(manager)
     page = client.get(reverse("web:people_results", args=[run.pk])).content.decode()
-    assert "Results show once at least 5 people have answered; 0 have so far." in page
+    assert (
+        "Answers are shown in batches of at least 5, so that no answer can be traced to one person; 0 are shown so far."
+        in page
+    )
     assert "data-enps>" not in page and "note 10" not in page and "data-question-result" not in page
     assert reverse("web:people_results_csv", args=[run.pk]) not in page
     export = client.get(reverse("web:people_results_csv", args=[run.pk]))
