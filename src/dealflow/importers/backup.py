@@ -106,12 +106,10 @@ def _natural_key_maps() -> tuple[dict[int, list[str]], dict[int, list[str]]]:
 
 def _value_field(field: models.Field) -> models.Field:
     """The field whose type the stored value has: a foreign key holds its target's value (a UUID, say)."""
-    while (
-        field.is_relation
-        and getattr(field, "target_field", None) is not None
-        and field.target_field is not field
-    ):
-        field = field.target_field
+    target = getattr(field, "target_field", None) if field.is_relation else None
+    while target is not None and target is not field:
+        field = target
+        target = getattr(field, "target_field", None) if field.is_relation else None
     return field
 
 

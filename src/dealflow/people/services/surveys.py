@@ -492,8 +492,8 @@ def survey_run_publish_ready(*, run: SurveyRun, today: dt.date | None = None, fi
             if len(rest) >= threshold:
                 batches.append((None, rest))
         published = 0
-        for team_id, rows in batches:
-            _publish_batch(run=run, team_id=team_id, sealed_rows=rows, day=day)
+        for batch_team_id, rows in batches:
+            _publish_batch(run=run, team_id=batch_team_id, sealed_rows=rows, day=day)
             published += len(rows)
     return published
 
