@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "dealflow.web.middleware.ApplicationErrorMiddleware",  # refused input: a styled 400 page, not a 500
 ]
 
 ROOT_URLCONF = "config.urls"
