@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import User
@@ -94,6 +95,12 @@ class DealCreate:
     external_id: str
     steps: list[DealStep]
     activities: list[ActivityOp] = field(default_factory=list)
+    product: str = ""
+    # The file's own probability and forecast category, and the stage they are compared with (a stage
+    # this import creates gets its probability only once every row is read: see settle_new_stage_overrides).
+    probability_given: int | None = None
+    category_given: str = ""
+    reference_stage: Ref | None = None
 
 
 @dataclass(slots=True)
@@ -161,9 +168,14 @@ class ImportPlan:
     mappings_used: dict[str, str] = field(default_factory=dict)
 
     @property
+    def blocking_questions(self) -> list[Question]:
+        """Questions without a default: the import waits for their answers."""
+        return [question for question in self.questions if not question.default]
+
+    @property
     def is_ready(self) -> bool:
-        """Every question answered (errors may remain: they reject their rows)."""
-        return not self.questions
+        """Every question without a default answered (errors may remain: they reject their rows)."""
+        return not self.blocking_questions
 
     @property
     def error_count(self) -> int:
@@ -206,6 +218,8 @@ class ImportPlan:
                     "rows": len(parsed.rows),
                     "headers": parsed.sheet.headers,
                     "columns": parsed.columns,
+                    "unmapped": parsed.unmapped,
+                    "ignored": parsed.ignored,
                     "delimiter": parsed.sheet.delimiter,
                     "encoding": parsed.sheet.encoding,
                     "sample": [
@@ -237,6 +251,11 @@ class ImportPlan:
                 else [],
             },
             "is_ready": self.is_ready,
+            "unmapped": sum(len(parsed.unmapped) for parsed in self.sheets),
+            # "Everything checks out" only when no row has a problem and each column is mapped or ignored.
+            "checks_out": self.is_ready
+            and not self.error_count
+            and not any(parsed.unmapped for parsed in self.sheets),
         }
 
 
@@ -312,6 +331,12 @@ def _sheet_setup(
             if header not in columns and name not in taken:
                 columns[header] = name
                 taken.add(name)
+        ignored: set[str] = {header for header, name in columns.items() if not name}
+        if saved is not None and not preset_sheet:
+            ignored |= {
+                header for header, name in _by_header(saved_sheet.columns, sheet.headers).items() if not name
+            }
+        columns = {header: name for header, name in columns.items() if name}
         if own.columns:
             how = how if how != "guessed" else "options"
             matched = _by_header(own.columns, sheet.headers)
@@ -329,8 +354,10 @@ def _sheet_setup(
                         del columns[other]
                 if name:
                     columns[header] = name
+                    ignored.discard(header)
                 else:
                     columns.pop(header, None)
+                    ignored.add(header)
         ordered = {header: columns[header] for header in sheet.headers if header in columns}
         parsed = ParsedSheet(sheet, entity, ordered, how)
         parsed.dates = {**dates, **_by_header(own.dates, sheet.headers)}
@@ -338,10 +365,14 @@ def _sheet_setup(
         sheet_check_required(parsed)
         sheets.append(parsed)
         notices.extend(sheet.notices)
-        unused = [header for header in sheet.headers if header not in ordered]
+        parsed.ignored = [header for header in sheet.headers if header in ignored and header not in ordered]
+        unused = [header for header in sheet.headers if header not in ordered and header not in ignored]
+        parsed.unmapped = unused
         if unused:
             notices.append(
-                _("%(sheet)s: %(count)s column(s) not imported: %(headers)s.")
+                _(
+                    "%(sheet)s: %(count)s column(s) not imported: %(headers)s. Map each one, or set it to (do not import)."
+                )
                 % {
                     "sheet": sheet.name,
                     "count": len(unused),
@@ -465,7 +496,7 @@ class _PlanBuilder:
         plan.stages = self.stages = StageBook(
             options_stages=options.stages, options_pipelines=options.pipelines, create=options.create_stages
         )
-        plan.names = self.names = NameBook()
+        plan.names = self.names = NameBook(sources=options.sources, lost_reasons=options.lost_reasons)
         self.currency_default = (options.currency or str(settings.DEALFLOW["BASE_CURRENCY"])).upper()
         # Keys of the records this import creates, by the ways other rows refer to them.
         self.organization_by_id: dict[str, Ref] = {}
@@ -479,6 +510,7 @@ class _PlanBuilder:
         self.deal_rows: dict[Ref, DealCreate] = {}
         self._sources_seen: dict[Any, bool] = {}
         self._minor: dict[tuple[Decimal, str], int] = {}
+        self.undated: dict[str, int] = {}  # rows without a creation date, per sheet
 
     # -- helpers --
 
@@ -637,6 +669,8 @@ class _PlanBuilder:
         plan = self.plan
         plan.questions.extend(self.stages.questions.values())
         plan.questions.extend(self.owners.questions.values())
+        plan.questions.extend(self.names.questions.values())
+        self.undated_questions()
         if self.names.new_reasons:
             plan.notices.append(
                 _("New lost reasons will be added: %(names)s.")
@@ -668,6 +702,36 @@ class _PlanBuilder:
             )
             % {"source": repr(self.source)}
         )
+
+    def undated_questions(self) -> None:
+        """Rows without a creation date in a sheet that has the column: counted, and a question with a default."""
+        undated = self.plan.options.undated
+        for parsed in self.plan.sheets:
+            count = self.undated.get(parsed.name, 0)
+            if not count or "created_at" not in parsed.columns.values():
+                continue
+            header = parsed.header_of.get("created_at", "created_at")
+            answer = undated.get(parsed.name) or undated.get("*")
+            if answer:
+                self.plan.notices.append(
+                    _("%(sheet)s: %(count)s row(s) without a date in %(header)s: %(answer)s.")
+                    % {
+                        "sheet": parsed.name,
+                        "count": count,
+                        "header": header,
+                        "answer": undated_label(answer),
+                    }
+                )
+                continue
+            self.plan.questions.append(
+                Question(
+                    "undated", parsed.name, parsed.name,
+                    _("%(count)s row(s) of %(sheet)s have no date in %(header)s. Date them by another date of the row, by a fixed date, or skip them? Unanswered, they are skipped: dating them today would count old records as new this month.")
+                    % {"count": count, "sheet": parsed.name, "header": header},
+                    [(choice, undated_label(choice)) for choice in ("skip", "first", "today", "date:")],
+                    [], count, default="skip",
+                )
+            )  # fmt: skip
 
     # organizations
 
@@ -847,14 +911,30 @@ class _PlanBuilder:
                         row["status"],
                         _("Unknown lead status; use new, working, qualified, disqualified or converted."),
                     )
-            if row.get("is_converted") or row.get("converted_deal_id"):
+            # Conversion is what the converted flag says; without that column, a converted deal's id says it.
+            is_converted = (
+                bool(row["is_converted"])
+                if row.get("is_converted") is not None
+                else bool(row.get("converted_deal_id"))
+            )
+            if is_converted:
                 status = LeadStatus.CONVERTED.value
+            elif status == LeadStatus.CONVERTED.value:
+                self.warn(parsed, row, "is_converted", "false",
+                          _("The status says converted but the converted flag says no; imported as qualified."))  # fmt: skip
+                status = LeadStatus.QUALIFIED.value
+            created = row.get("created_at")
+            if created is None:
+                created = self.undated_created(parsed, row, [], None, now)
+                if created is None:
+                    counts.skip += 1
+                    continue
             values: dict[str, Any] = {
                 "title": title[:200],
                 "status": status,
                 "owner": self.owner(parsed, row),
                 "source": self.names.source(row.get("source")) or self.names.default_source(),
-                "created_at": row.get("created_at") or now,
+                "created_at": created,
                 "disqualified_reason": str(row.get("disqualified_reason", ""))[:300],
             }
             for key in ("has_budget", "has_authority", "has_need", "has_timeline"):
@@ -889,7 +969,7 @@ class _PlanBuilder:
                 counts.create += 1
             if row.get("external_id"):
                 self.lead_by_id[row["external_id"]] = ref
-            if row.get("converted_deal_id"):
+            if row.get("converted_deal_id") and is_converted:
                 self.lead_by_deal[row["converted_deal_id"]] = ref
 
     # deals
@@ -952,6 +1032,9 @@ class _PlanBuilder:
             spec = self.deal_values(
                 parsed, row, steps_rows, org_by_id, org_by_name, persons_by_email, rates, now, seen
             )
+            if spec is None and row.get("_skipped") and not row.get(REJECTED):
+                counts.skip += 1
+                continue
             if spec is None or row.get(REJECTED) or row.get("_waiting"):
                 for history_parsed, history_row in steps_rows:
                     if row.get(REJECTED):
@@ -988,6 +1071,7 @@ class _PlanBuilder:
                         history_counts.update += added
                         history_counts.skip += max(0, len(steps_rows) - added)
                 self.deal_by_id[row["external_id"]] = record.pk
+        self.settle_new_stage_overrides()
         # History of deals that exist already and are not in this file's deals sheet.
         for history_id, steps_rows in history.items():
             record = existing.get(history_id)
@@ -1002,6 +1086,20 @@ class _PlanBuilder:
             elif history_counts is not None:
                 history_counts.skip += len(steps_rows)
             self.deal_by_id[history_id] = record.pk
+        for parsed in self.by_entity[Entity.DEALS]:
+            if "currency" not in parsed.columns.values() and not any(
+                row.get("amount_currency") for row in parsed.rows
+            ):
+                self.plan.notices.append(
+                    _("%(sheet)s has no currency column: its amounts are in %(currency)s (%(why)s).")
+                    % {
+                        "sheet": parsed.name,
+                        "currency": self.currency_default,
+                        "why": _("the currency you chose")
+                        if self.plan.options.currency
+                        else _("the base currency"),
+                    }
+                )
         if self.plan.deals_create and not any(row.get("created_at") for row in deal_rows):
             self.plan.notices.append(
                 _(
@@ -1028,6 +1126,21 @@ class _PlanBuilder:
                 row.get("amount"),
                 _("The amount is in %(sign)s but the currency column says %(code)s.")
                 % {"sign": row["amount_currency"], "code": row["currency"]},
+            )
+        chosen = self.plan.options.currency.upper()
+        if (
+            chosen
+            and not row.get("currency")
+            and row.get("amount_currency")
+            and row["amount_currency"] != chosen
+        ):
+            self.error(
+                parsed,
+                row,
+                "amount",
+                row.get("amount"),
+                _("The amount is in %(sign)s but the import's currency is %(code)s.")
+                % {"sign": row["amount_currency"], "code": chosen},
             )
         amount_minor = self.minor(parsed, row, "amount", row.get("amount"), currency)
         pipeline = self.stages.pipeline(row.get("pipeline"), sheet=parsed.name)
@@ -1074,9 +1187,11 @@ class _PlanBuilder:
             close_at = _day_start(
                 row["expected_close_on"]
             )  # Salesforce and HubSpot: the close date of a closed deal
+        close_from_file = close_at is not None
         if created_at is None:
-            candidates = [step[0] for step in history] + ([close_at] if close_at else [])
-            created_at = min(candidates) if candidates else now
+            created_at = self.undated_created(parsed, row, [step[0] for step in history], close_at, now)
+            if created_at is None:
+                return None
         if history and history[0][0] < created_at:
             created_at = history[0][0]
         if outcome != "open" and close_at is None:
@@ -1085,14 +1200,18 @@ class _PlanBuilder:
                 self.error(parsed, row, "closed_at", "", _("A won or lost deal needs the date it closed."))
                 return None
         if close_at is not None and close_at < created_at:
+            # Flat exports (Salesforce sample orgs) date every record at the org's creation, after the real
+            # close date: the close date is what won-by-month counts, so it wins and the deal starts that day.
             self.warn(
                 parsed,
                 row,
                 "closed_at",
-                close_at.date().isoformat(),
-                _("Closes before it was created; it counts as closed on its creation day."),
+                timezone.localdate(close_at).isoformat(),
+                _(
+                    "Closes before it was created; the close date wins (won and lost figures count by it), so the deal counts as created on its close date."
+                ),
             )
-            close_at = created_at
+            created_at = close_at
         if outcome != "open" and currency not in rates:
             self.error(
                 parsed,
@@ -1181,6 +1300,8 @@ class _PlanBuilder:
             else f"deal:line:{parsed.name}:{row[LINE]}"
         )
         steps = self.replay(history, start_stage, first_amount, first_close, created_at)
+        if outcome != "open" and close_from_file and close_at is not None:
+            self.close_on_file_date(parsed, row, steps, close_at)
         last_at = steps[-1].at if steps else created_at
         current = self.current_after(start_stage.ref, steps)
         final_amount = amount_minor if row.get("amount") is not None else None
@@ -1192,7 +1313,93 @@ class _PlanBuilder:
             expected_close_on=first_close, organization=organization, person=person, source=source, lead=lead,
             probability_override=probability_override, forecast_category_override=category_override,
             next_step=str(row.get("next_step", ""))[:200], external_id=row.get("external_id", ""), steps=steps,
+            product=str(row.get("product") or "")[:200],
+            probability_given=probability if outcome == "open" else None,
+            category_given=_forecast_category(row.get("forecast_category")) if outcome == "open" else "",
+            reference_stage=(final_stage or start_stage).ref if outcome == "open" else None,
         )  # fmt: skip
+
+    def settle_new_stage_overrides(self) -> None:
+        """Deals in stages this import creates keep their own probability and forecast category.
+
+        A new stage takes the mean probability of its rows and the default forecast category, known only
+        now; a deal whose own value differs keeps it as its override, so the weighted pipeline is the
+        source system's and a second import finds nothing to change.
+        """
+        for spec in self.plan.deals_create:
+            reference = spec.reference_stage
+            if not isinstance(reference, str) or reference not in self.stages.new_stages:
+                continue
+            stage_probability = self.stages.new_stages[reference].probability
+            spec.probability_override = (
+                spec.probability_given
+                if spec.probability_given is not None and spec.probability_given != stage_probability
+                else None
+            )
+            category = spec.category_given
+            spec.forecast_category_override = (
+                category
+                if category and category not in (ForecastCategory.PIPELINE, ForecastCategory.CLOSED)
+                else ""
+            )
+
+    def close_on_file_date(self, parsed, row, steps: list[DealStep], close_at: dt.datetime) -> None:
+        """The close date in the deals row wins over a history that closes the deal on another day.
+
+        History rows dated after the close day are moved to the close date (a flat history dates them all at
+        the export's creation instant); a closing step on an earlier day moves to the close date.
+        """
+        close_day = timezone.localdate(close_at)
+        closing = next((step for step in reversed(steps) if step.kind in ("won", "lost")), None)
+        if closing is not None and timezone.localdate(closing.at) != close_day:
+            self.warn(
+                parsed,
+                row,
+                "closed_at",
+                close_day.isoformat(),
+                _(
+                    "The history closes this deal on %(history)s, the close date says %(close)s; the close date wins (it is the date the source system reports the deal by)."
+                )
+                % {"history": timezone.localdate(closing.at).isoformat(), "close": close_day.isoformat()},
+            )
+        for step in steps:
+            if timezone.localdate(step.at) > close_day:
+                step.at = close_at
+        if closing is not None and closing is steps[-1] and closing.at < close_at:
+            closing.at = close_at
+
+    def undated_created(
+        self, parsed, row, history_dates: list[dt.datetime], close_at: dt.datetime | None, now: dt.datetime
+    ) -> dt.datetime | None:
+        """The creation date of a row without one, as the preview's answer says; None skips the row.
+
+        In a sheet with a creation column, undated rows are skipped unless the user picks another date:
+        dating them today would put old records into this month's figures. A sheet without such a column
+        uses each row's first history or close date, else today, and says so in a notice.
+        """
+        if row.get("_waiting"):
+            return now  # its date waits for an answer (day/month order); the row is not written yet
+        has_column = "created_at" in parsed.columns.values()
+        undated = self.plan.options.undated
+        answer = undated.get(parsed.name) or undated.get("*") or ("skip" if has_column else "first")
+        self.undated[parsed.name] = self.undated.get(parsed.name, 0) + 1
+        if answer == "first":
+            candidates = [*history_dates, *([close_at] if close_at else [])]
+            if candidates:
+                return min(candidates)
+            if has_column:
+                answer = "skip"
+            else:
+                return now
+        if answer == "today":
+            return now
+        if answer.startswith("date:"):
+            return _day_start(dt.date.fromisoformat(answer[5:]))
+        self.warn(
+            parsed, row, "created_at", "", _("No creation date; skipped, as the preview's question says.")
+        )
+        row["_skipped"] = True
+        return None
 
     def minor(self, parsed, row, name: str, amount: Decimal | None, currency: str) -> int:
         if amount is None:
@@ -1530,6 +1737,18 @@ class _PlanBuilder:
             else:
                 self.plan.activities.append(operation)
             counts.create += 1
+
+
+def undated_label(answer: str) -> str:
+    """What an answer to the question about rows without a creation date does, in words."""
+    if answer.startswith("date:") and len(answer) > 5:
+        return _("dated %(date)s") % {"date": answer[5:]}
+    return {
+        "skip": _("skipped"),
+        "first": _("dated by their first history date or close date (skipped without one)"),
+        "today": _("dated today"),
+        "date:": _("dated on a fixed date (give it below)"),
+    }.get(answer, answer)
 
 
 def _final_amount(spec: DealCreate) -> int:

@@ -304,7 +304,7 @@ def import_job_enqueue(*, job: ImportJob, step: str) -> ImportJob:
     if step == "apply":
         if job.status != ImportStatus.PREVIEWED:
             raise ApplicationError(_("Check the file (preview) before importing it."), field="status")
-        if job.preview.get("questions"):
+        if not job.preview.get("is_ready", True):
             raise ApplicationError(_("Answer the open questions of the preview first."), field="questions")
         job.status = ImportStatus.APPLYING
         job.save(update_fields=["status", "updated_at"])

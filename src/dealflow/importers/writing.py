@@ -101,9 +101,10 @@ class WriteResult:
 
 def plan_check_writable(plan: ImportPlan) -> None:
     """Refuse to write a plan with open questions, or with problems unless only valid rows are wanted."""
-    if plan.questions:
+    if plan.blocking_questions:
         raise ApplicationError(
-            _("Answer the %(count)s open question(s) of the preview first.") % {"count": len(plan.questions)},
+            _("Answer the %(count)s open question(s) of the preview first.")
+            % {"count": len(plan.blocking_questions)},
             field="questions",
         )
     if plan.error_count and not plan.options.keep_valid:
@@ -312,7 +313,7 @@ class _Writer:
                     .first()
                 )
                 next_order[pipeline_id] = (last.order + 1) if last else 0
-            probability = round(sum(new.probabilities) / len(new.probabilities)) if new.probabilities else 10
+            probability = new.probability
             stage = Stage.objects.create(
                 pipeline_id=pipeline_id,
                 name=new.name,

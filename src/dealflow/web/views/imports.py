@@ -155,6 +155,11 @@ def _options_from_post(job: ImportJob, data) -> ImportOptions:
         if not answer:
             continue
         kind, key = question["kind"], question["key"]
+        if kind == "undated" and answer == "date:":
+            day = str(data.get(f"answer-date-{index}") or "")
+            if not day:
+                raise ApplicationError(_("Give the fixed date for the rows without a date."), field="undated")
+            answer = f"date:{day}"
         if kind in ("dates", "decimal"):
             own = options.sheets.setdefault(question["sheet"], SheetOptions())
             getattr(own, "dates" if kind == "dates" else "decimal")[key] = answer
