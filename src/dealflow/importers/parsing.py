@@ -168,6 +168,8 @@ def _email(value: Any) -> str:
 
 def _probability(value: Any) -> int:
     text = parse_text(value).rstrip("%").strip() if isinstance(value, str) else value
+    if isinstance(text, str) and re.fullmatch(r"0?[.,]\d+", text):
+        return round(Decimal(text.replace(",", ".")) * 100)  # HubSpot writes 80 % as 0.8
     number = parse_int(text)
     if number is None:
         raise ValueError(_("%(value)s is not a percentage.") % {"value": repr(value)})

@@ -809,6 +809,20 @@ class _PlanBuilder:
         first, _space, last = (name or "").strip().partition(" ")
         if row.get("first_name") or row.get("last_name"):
             first, last = row.get("first_name", ""), row.get("last_name", "")
+        organization = values.get("organization")
+        if not email and isinstance(organization, int):
+            # A name without an e-mail address is the same person when an earlier import made them there.
+            found = (
+                Person.objects.filter(
+                    organization_id=organization, first_name=first[:100], last_name=last[:100]
+                )
+                .order_by("id")
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if found is not None:
+                self.person_by_email[key] = found
+                return found
         self.plan.persons.append(RecordOp(parsed.name, row[LINE], key, {
             "first_name": first[:100], "last_name": last[:100], "email": email or "",
             "phone": str(row.get("phone", ""))[:40], "organization": values.get("organization"), "owner": None,
