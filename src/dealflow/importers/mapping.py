@@ -34,6 +34,7 @@ file for the CLI (``dealflow import deals.csv --mapping map.toml``), or from a s
 from __future__ import annotations
 
 import datetime as dt
+import string
 import tomllib
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -178,6 +179,14 @@ def options_from_dict(data: dict[str, Any], *, where: str = "mapping") -> Import
     title_template = str(data.get("title_template") or "").strip()
     if len(title_template) > 200:
         raise ApplicationError(_("The title template has at most 200 characters."), field="title_template")
+    try:
+        list(string.Formatter().parse(title_template))
+    except ValueError as error:
+        raise ApplicationError(
+            _("The title template %(template)s is not valid: %(error)s")
+            % {"template": repr(title_template), "error": error},
+            field="title_template",
+        ) from error
     return ImportOptions(
         source=source,
         preset=preset,

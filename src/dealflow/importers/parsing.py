@@ -455,13 +455,21 @@ def amount_decimal(value: Any) -> Decimal | None:
     return value if isinstance(value, Decimal) else None
 
 
-def sheet_check_required(parsed: ParsedSheet) -> None:
-    """Refuse a sheet that lacks a column its entity cannot do without."""
+def sheet_check_required(parsed: ParsedSheet, *, title_template: str = "") -> None:
+    """Refuse a sheet that lacks a column its entity cannot do without (a title template stands in for titles)."""
     mapped = set(parsed.columns.values())
     for spec in FIELDS_BY_NAME[parsed.entity].values():
+        if spec.name == "title" and parsed.entity == Entity.DEALS and title_template:
+            continue
         if spec.required and spec.name not in mapped:
             raise ApplicationError(
                 _("%(sheet)s has no column for %(field)s, which %(entity)s need. Columns found: %(headers)s.")
+                + (
+                    " "
+                    + _('Map a column to it, or give a title template such as "{organization} - {product}".')
+                    if spec.name == "title"
+                    else ""
+                )
                 % {
                     "sheet": parsed.name,
                     "field": str(spec.label),

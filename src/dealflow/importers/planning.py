@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import string
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from dealflow.deals.models import (
     Lead,
     LeadStatus,
 )
+from dealflow.importers.countries import country_code
 from dealflow.importers.fields import ENTITY_ORDER, Entity, entity_guess, guess_columns
 from dealflow.importers.mapping import ImportOptions
 from dealflow.importers.models import ImportMapping
@@ -362,7 +364,7 @@ def _sheet_setup(
         parsed = ParsedSheet(sheet, entity, ordered, how)
         parsed.dates = {**dates, **_by_header(own.dates, sheet.headers)}
         parsed.decimals = {**decimals, **_by_header(own.decimal, sheet.headers)}
-        sheet_check_required(parsed)
+        sheet_check_required(parsed, title_template=options.title_template)
         sheets.append(parsed)
         notices.extend(sheet.notices)
         parsed.ignored = [header for header in sheet.headers if header in ignored and header not in ordered]
@@ -655,6 +657,12 @@ class _PlanBuilder:
                 )
 
     def build(self) -> None:
+        template = self.plan.options.title_template
+        for parsed in self.by_entity[Entity.DEALS] if template else []:
+            if "title" not in parsed.columns.values():
+                for row in parsed.rows:
+                    row["title"] = title_render(template, row, parsed)
+                    row["_templated"] = True
         self.synthesize_ids()
         for entity in (Entity.ORGANIZATIONS, Entity.PERSONS, Entity.LEADS, Entity.DEALS, Entity.ACTIVITIES):
             self.check_duplicates(entity)
@@ -754,12 +762,16 @@ class _PlanBuilder:
                     values[key] = str(row[key])[:limit]
             if row.get("country"):
                 country = str(row["country"]).strip()
-                code = _COUNTRIES.get(normalize_name(country), country.upper())
-                if len(code) == 2 and code.isalpha() and code.isascii():
+                code = country_code(country)
+                if code is not None:
                     values["country"] = code
                 else:
                     self.warn(
-                        parsed, row, "country", country, _("Not a two-letter country code; left empty.")
+                        parsed,
+                        row,
+                        "country",
+                        country,
+                        _("Neither a country name nor a two-letter country code; left empty."),
                     )
             if "owner" in row:
                 values["owner"] = self.owner(parsed, row)
@@ -1126,7 +1138,16 @@ class _PlanBuilder:
     ) -> DealCreate | None:
         """Everything deal_create and the later steps need for one deals row (None if it cannot be built)."""
         title = (row.get("title") or "").strip()
-        if not title:
+        if not title and row.get("_templated"):
+            self.error(
+                parsed,
+                row,
+                "title",
+                "",
+                _("The title template %(template)s gives an empty title for this row.")
+                % {"template": repr(self.plan.options.title_template)},
+            )
+        elif not title:
             self.error(parsed, row, "title", "", _("A deal needs a title."))
         elif len(title) > 200:
             self.error(parsed, row, "title", title[:40] + "…", _("A title has at most 200 characters."))
@@ -1753,6 +1774,29 @@ class _PlanBuilder:
             counts.create += 1
 
 
+def title_render(template: str, row: dict[str, Any], parsed: ParsedSheet) -> str:
+    """A deal's title from a template like "{organization} - {product}": placeholders name fields or headers.
+
+    Empty when every placeholder is empty for the row (a row problem, never a title of bare dashes).
+    """
+    by_header = {normalize_header(header): row.get(name) for header, name in parsed.columns.items() if name}
+    values: dict[str, str] = {}
+    filled = False
+    for _literal, name, _spec, _conversion in string.Formatter().parse(template):
+        if name is None:
+            continue
+        value = row.get(name) if name in row else by_header.get(normalize_header(name))
+        text = _json_value(value) if value is not None else ""
+        values[name] = str(text).strip()
+        filled = filled or bool(values[name])
+    if not filled:
+        return ""
+    try:
+        return template.format_map(values).strip(" -–—|,/:;")[:200]  # no dangling separator
+    except (ValueError, IndexError, KeyError):
+        return ""
+
+
 def undated_label(answer: str) -> str:
     """What an answer to the question about rows without a creation date does, in words."""
     if answer.startswith("date:") and len(answer) > 5:
@@ -1860,15 +1904,3 @@ def _forecast_category(value: Any) -> str:
     if not value:
         return ""
     return _FORECAST.get(normalize_name(value), "")
-
-
-_COUNTRIES = {
-    "netherlands": "NL", "the netherlands": "NL", "nederland": "NL", "holland": "NL", "belgium": "BE", "belgie": "BE",
-    "germany": "DE", "duitsland": "DE", "deutschland": "DE", "france": "FR", "frankrijk": "FR",
-    "united kingdom": "GB", "uk": "GB", "great britain": "GB", "england": "GB", "verenigd koninkrijk": "GB",
-    "united states": "US", "usa": "US", "united states of america": "US", "verenigde staten": "US",
-    "spain": "ES", "spanje": "ES", "italy": "IT", "italie": "IT", "luxembourg": "LU", "luxemburg": "LU",
-    "austria": "AT", "oostenrijk": "AT", "switzerland": "CH", "zwitserland": "CH", "denmark": "DK",
-    "sweden": "SE", "norway": "NO", "poland": "PL", "ireland": "IE", "portugal": "PT", "canada": "CA",
-}  # fmt: skip
-_COUNTRIES = {normalize_name(key): value for key, value in _COUNTRIES.items()}

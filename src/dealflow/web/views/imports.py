@@ -140,6 +140,7 @@ def _options_from_post(job: ImportJob, data) -> ImportOptions:
     options.source = str(data.get("source", options.source) or "").strip()
     options.currency = str(data.get("currency", options.currency) or "").strip().upper()
     options.default_owner = str(data.get("default_owner", options.default_owner) or "")
+    options.title_template = str(data.get("title_template", options.title_template) or "").strip()
     options.create_owners = data.get("create_owners") == "on"
     options.create_stages = data.get("create_stages") == "on"
     for index, sheet in enumerate(preview.get("sheets", [])):

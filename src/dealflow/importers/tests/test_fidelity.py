@@ -1,0 +1,86 @@
+"""Smaller fidelity rules: title templates, currency signs and the chosen currency, country names, headers
+in other languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from dealflow.core.errors import ApplicationError
+from dealflow.deals.models import Deal
+from dealflow.importers.countries import country_code
+from dealflow.importers.fields import Entity, guess_columns
+from dealflow.importers.mapping import ImportOptions
+from dealflow.importers.services import import_apply, import_preview
+
+pytestmark = pytest.mark.django_db
+
+
+def _csv(tmp_path, text: str, name: str = "deals.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_title_template_and_a_blank_title_is_a_row_problem(tmp_path, admin_user, rep):
+    path = _csv(
+        tmp_path,
+        "Organization,Product,Amount,Created\nAcme,Licences,100,2026-01-05\nBeta,,200,2026-01-06\n,,300,2026-01-07\n",
+    )
+    with pytest.raises(ApplicationError, match="give a title template"):
+        import_preview(path=path, by=admin_user, options=ImportOptions.from_json({"entity": "deals"}))
+
+    options = {"entity": "deals", "title_template": "{organization} - {product}"}
+    plan = import_preview(path=path, by=admin_user, options=ImportOptions.from_json(options))
+    [problem] = plan.problems.errors
+    assert (problem.line, problem.column) == (4, "title")
+    assert "gives an empty title" in problem.reason
+
+    import_apply(path=path, by=admin_user, options=ImportOptions.from_json({**options, "keep_valid": True}))
+    assert sorted(Deal.objects.values_list("title", flat=True)) == ["Acme - Licences", "Beta"]
+    with pytest.raises(ApplicationError, match="title template"):
+        ImportOptions.from_json({"title_template": "{organization"})
+
+
+def test_currency_signs_and_a_mismatch_with_the_chosen_currency(tmp_path, admin_user, rep, rate_usd):
+    path = _csv(
+        tmp_path, "Title,Amount,Created\nA,US$ 1200,2026-01-05\nB,€ 300,2026-01-06\nC,£ 50,2026-01-07\n"
+    )
+
+    plan = import_preview(path=path, by=admin_user, options=ImportOptions.from_json({"entity": "deals"}))
+    assert [row.get("amount_currency") for row in plan.sheets[0].rows] == ["USD", "EUR", "GBP"]
+
+    chosen = import_preview(
+        path=path, by=admin_user, options=ImportOptions.from_json({"entity": "deals", "currency": "EUR"})
+    )
+    mismatched = {problem.line: problem.reason for problem in chosen.problems.errors}
+    assert set(mismatched) == {2, 4}
+    assert mismatched[2] == "The amount is in USD but the import's currency is EUR."
+
+
+def test_no_currency_column_states_the_base_currency(tmp_path, admin_user, rep):
+    path = _csv(tmp_path, "Title,Amount,Created\nA,1200,2026-01-05\n")
+    plan = import_preview(path=path, by=admin_user, options=ImportOptions.from_json({"entity": "deals"}))
+    assert "deals.csv has no currency column: its amounts are in EUR (the base currency)." in plan.notices
+
+
+def test_country_names_in_every_language():
+    names = ["United States", "Verenigde Staten", "Vereinigte Staaten", "États-Unis", "Estados Unidos", "US"]
+    assert {country_code(name) for name in names} == {"US"}
+    assert [country_code(name) for name in ("Nederland", "Duitsland", "België", "UK", "nl")] == [
+        "NL", "DE", "BE", "GB", "NL",
+    ]  # fmt: skip
+    assert country_code("Atlantis") is None and country_code("XX") is None
+
+
+def test_header_words_in_five_languages():
+    for headers in (
+        ["Title", "Amount", "Stage", "Close date", "Owner"],
+        ["Titel", "Bedrag", "Fase", "Sluitingsdatum", "Eigenaar"],
+        ["Bezeichnung", "Betrag", "Stufe", "Abschlussdatum", "Besitzer"],
+        ["Titre", "Montant", "Étape", "Date de clôture", "Propriétaire"],
+        ["Título", "Importe", "Etapa", "Fecha de cierre", "Propietario"],
+        ["Title", "BEDRAG (EUR)", "Stage", "Close date", "Owner"],
+    ):
+        assert list(guess_columns(Entity.DEALS, headers).values()) == [
+            "title", "amount", "stage", "expected_close_on", "owner",
+        ], headers  # fmt: skip
