@@ -34,7 +34,7 @@ ENTITY_ORDER = [
 ENTITY_LABELS = {
     Entity.ORGANIZATIONS: _("Organizations"),
     Entity.PERSONS: _("Persons"),
-    Entity.USERS: _("Users (owner lookup)"),
+    Entity.USERS: _("Users (accounts with a team and role, or an owner lookup)"),
     Entity.LEADS: _("Leads"),
     Entity.DEALS: _("Deals"),
     Entity.HISTORY: _("Deal history"),
@@ -122,6 +122,8 @@ FIELDS: dict[Entity, list[FieldSpec]] = {
         _spec("first_name", "text", _("First name"), "first name|voornaam"),
         _spec("last_name", "text", _("Last name"), "last name|achternaam"),
         _spec("email", "email", _("E-mail"), EMAIL),
+        _spec("team", "text", _("Team"), "team|team name|teamnaam|equipe|equipo"),
+        _spec("role", "text", _("Role"), "role|rol|rolle|functie in team|user role"),
     ],
     Entity.LEADS: [
         _spec("external_id", "id", _("External id"), "id|lead id|record id|external id"),

@@ -23,7 +23,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dealflow.accounts.models import User
+from dealflow.accounts.models import Membership, Role, User
+from dealflow.accounts.selectors import user_access_scope
 from dealflow.contacts.models import Organization, Person
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
@@ -126,6 +127,22 @@ class RecordOp:
 
 
 @dataclass(slots=True)
+class UserOp:
+    """A user account from a users sheet with a team or role column: created, or given its team and role."""
+
+    sheet: str
+    line: int
+    key: str
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    team: str
+    role: str
+    existing: User | None = None
+
+
+@dataclass(slots=True)
 class ActivityOp:
     sheet: str
     line: int
@@ -160,6 +177,7 @@ class ImportPlan:
     stages: StageBook | None = None
     owners: OwnerBook | None = None
     names: NameBook | None = None
+    users: list[UserOp] = field(default_factory=list)
     organizations: list[RecordOp] = field(default_factory=list)
     persons: list[RecordOp] = field(default_factory=list)
     leads: list[RecordOp] = field(default_factory=list)
@@ -453,7 +471,9 @@ def plan_build(
         problems=problems,
         questions=questions,
         notices=notices,
-        counts={parsed.entity: Counts() for parsed in sheets if parsed.entity != Entity.USERS},
+        counts={
+            parsed.entity: Counts() for parsed in sheets if parsed.entity != Entity.USERS or is_roster(parsed)
+        },
     )
     _PlanBuilder(plan).build()
     for parsed in sheets:
@@ -666,6 +686,7 @@ class _PlanBuilder:
         self.synthesize_ids()
         for entity in (Entity.ORGANIZATIONS, Entity.PERSONS, Entity.LEADS, Entity.DEALS, Entity.ACTIVITIES):
             self.check_duplicates(entity)
+        self.build_users()
         self.build_organizations()
         self.build_persons()
         self.build_leads()
@@ -740,6 +761,83 @@ class _PlanBuilder:
                     [], count, default="skip",
                 )
             )  # fmt: skip
+
+    # users
+
+    def build_users(self) -> None:
+        """Accounts from a users sheet with a team or role column (admins only), matched by e-mail or username."""
+        roster = [parsed for parsed in self.by_entity[Entity.USERS] if is_roster(parsed)]
+        if not roster:
+            return
+        is_admin = user_access_scope(user=self.plan.by).is_admin
+        users = list(User.objects.all())
+        by_email = {user.email.lower(): user for user in users if user.email}
+        by_username = {user.username.lower(): user for user in users}
+        memberships = {
+            (user_id, team.lower()): role
+            for user_id, team, role in Membership.objects.values_list("user_id", "team__name", "role")
+        }
+        taken = set(by_username)
+        counts = self.plan.counts[Entity.USERS]
+        for parsed in roster:
+            for row in parsed.rows:
+                email = str(row.get("email") or "").lower()
+                full = str(row.get("full_name") or "").strip()
+                first = str(row.get("first_name") or "") or full.partition(" ")[0]
+                last = str(row.get("last_name") or "") or full.partition(" ")[2]
+                username = str(row.get("username") or "").strip() or (email.split("@")[0] if email else "")
+                if not is_admin:
+                    self.error(parsed, row, "email", email, _("Only admins may import users."))
+                    continue
+                if not (email or username):
+                    self.error(parsed, row, "email", "", _("A user needs an e-mail address or a username."))
+                    continue
+                role = (
+                    _role(row.get("role")) if row.get("role") else (Role.REP.value if row.get("team") else "")
+                )
+                if role is None:
+                    self.error(parsed, row, "role", row.get("role"),
+                               _("Unknown role; use admin, manager, rep or analyst."))  # fmt: skip
+                    continue
+                team = str(row.get("team") or "").strip()[:120]
+                if role and not team:
+                    self.error(parsed, row, "team", "", _("A role needs the team it holds in."))
+                    continue
+                existing = by_email.get(email) if email else None
+                existing = existing or by_username.get(username.lower())
+                key = f"user:roster:{email or username.lower()}"
+                if existing is not None:
+                    if team and memberships.get((existing.pk, team.lower())) != role:
+                        self.plan.users.append(
+                            UserOp(parsed.name, row[LINE], key, existing.username, email, first, last, team, role, existing)
+                        )  # fmt: skip
+                        counts.update += 1
+                    else:
+                        counts.skip += 1
+                    continue
+                base = username or "user"
+                number = 2
+                while username.lower() in taken:
+                    username = f"{base}-{number}"
+                    number += 1
+                taken.add(username.lower())
+                self.plan.users.append(
+                    UserOp(
+                        parsed.name,
+                        row[LINE],
+                        key,
+                        username[:150],
+                        email,
+                        first[:150],
+                        last[:150],
+                        team,
+                        role,
+                    )
+                )
+                counts.create += 1
+                for name in (email, username.lower(), normalize_name(f"{first} {last}")):
+                    if name:
+                        self.owners.planned.setdefault(name, key)
 
     # organizations
 
@@ -1772,6 +1870,24 @@ class _PlanBuilder:
             else:
                 self.plan.activities.append(operation)
             counts.create += 1
+
+
+def is_roster(parsed: ParsedSheet) -> bool:
+    """A users sheet that names teams or roles creates accounts; without them it only tells who an owner id is."""
+    return parsed.entity == Entity.USERS and bool({"team", "role"} & set(parsed.columns.values()))
+
+
+_ROLES = {
+    "admin": Role.ADMIN, "administrator": Role.ADMIN, "beheerder": Role.ADMIN,
+    "manager": Role.MANAGER, "sales manager": Role.MANAGER, "teamleider": Role.MANAGER, "leidinggevende": Role.MANAGER,
+    "rep": Role.REP, "sales rep": Role.REP, "verkoper": Role.REP, "accountmanager": Role.REP, "account manager": Role.REP,
+    "analyst": Role.ANALYST, "analist": Role.ANALYST,
+}  # fmt: skip
+
+
+def _role(value: Any) -> str | None:
+    role = _ROLES.get(normalize_name(value))
+    return role.value if role is not None else None
 
 
 def title_render(template: str, row: dict[str, Any], parsed: ParsedSheet) -> str:

@@ -337,6 +337,9 @@ class OwnerBook:
                 User.objects.filter(owner_editable_q(user=by, owner_field="id")).values_list("id", flat=True)
             )
         self.new_users: dict[str, NewUser] = {}
+        self.planned: dict[
+            str, Ref
+        ] = {}  # e-mail, username or full name (lowercase) -> key of a user to create
         self.questions: dict[str, Question] = {}
         self.forbidden: dict[str, str] = {}
         self._cache: dict[str, Ref | None] = {}
@@ -373,6 +376,8 @@ class OwnerBook:
         if not value:
             return (self.default or self.by).pk
         lowered = value.strip().lower()
+        if lowered in self.planned:
+            return self.planned[lowered]  # a user the same file's users sheet creates
         if lowered in self._cache:
             cached = self._cache[lowered]
             if cached is None and lowered in self.questions:

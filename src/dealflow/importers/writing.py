@@ -25,8 +25,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from dealflow.accounts.models import User
-from dealflow.accounts.services import audit_record, user_create
+from dealflow.accounts.models import Team, User
+from dealflow.accounts.services import audit_record, membership_set, team_create, user_create
 from dealflow.contacts.models import Organization, Person
 from dealflow.contacts.services import organization_update, person_update
 from dealflow.core import clock
@@ -57,7 +57,15 @@ from dealflow.deals.services import (
 )
 from dealflow.importers.fields import Entity
 from dealflow.importers.parsing import LINE, REJECTED
-from dealflow.importers.planning import ActivityOp, DealChange, DealCreate, DealStep, ImportPlan, RecordOp
+from dealflow.importers.planning import (
+    ActivityOp,
+    DealChange,
+    DealCreate,
+    DealStep,
+    ImportPlan,
+    RecordOp,
+    UserOp,
+)
 from dealflow.importers.references import Ref
 
 ORIGIN = "import"
@@ -250,6 +258,7 @@ class _Writer:
     def run(self) -> None:
         self.phase(_("Reference data"))
         self.reference_data()
+        self.roster()
         self.new_users()
         self.phase(_("Organizations"))
         self.organizations()
@@ -335,6 +344,29 @@ class _Writer:
                     )
                     if closing is not None:
                         self.ids[key] = closing.pk
+
+    def roster(self) -> None:
+        """Accounts of a users sheet, through the account services (each audited)."""
+        teams = {team.name.lower(): team for team in Team.objects.all()}
+        for operation in self.plan.users:
+
+            def write(operation: UserOp = operation) -> None:
+                user = operation.existing
+                if user is None:
+                    user = user_create(
+                        username=operation.username, password=None, email=operation.email,
+                        first_name=operation.first_name, last_name=operation.last_name, by=self.by,
+                    )  # fmt: skip
+                self.ids[operation.key] = user.pk
+                if operation.team:
+                    team = teams.get(operation.team.lower())
+                    if team is None:
+                        team = teams[operation.team.lower()] = team_create(name=operation.team, by=self.by)
+                    membership_set(user=user, team=team, role=operation.role, by=self.by)
+
+            if self.guarded(operation.sheet, operation.line, write):
+                kind = self.result.updated if operation.existing else self.result.created
+                self.count(kind, Entity.USERS.value)
 
     def new_users(self) -> None:
         owners = self.plan.owners

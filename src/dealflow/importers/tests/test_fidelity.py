@@ -84,3 +84,51 @@ def test_header_words_in_five_languages():
         assert list(guess_columns(Entity.DEALS, headers).values()) == [
             "title", "amount", "stage", "expected_close_on", "owner",
         ], headers  # fmt: skip
+
+
+def test_users_sheet_creates_accounts_teams_and_roles(tmp_path, admin_user, manager, team):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from dealflow.accounts.models import Membership, User
+
+    path = _csv(
+        tmp_path,
+        "Name,E-mail,Team,Role\nJan Jansen,jan@example.com,Benelux,rep\nEva Smit,eva@example.com,DACH,manager\n"
+        "Mona Manager,manager@example.com,Benelux,manager\nBob,bob@example.com,DACH,boss\n",
+        name="users.csv",
+    )
+    with pytest.raises(ApplicationError, match="1 problem"):
+        call_command("import", str(path), "--user", "admin", stdout=StringIO())
+    out = StringIO()
+    call_command("import", str(path), "--user", "admin", "--keep-valid", stdout=out)
+
+    jan = User.objects.get(email="jan@example.com")
+    assert (jan.username, jan.first_name, jan.last_name, jan.has_usable_password()) == (
+        "jan",
+        "Jan",
+        "Jansen",
+        False,
+    )
+    roles = {
+        (row.user.email, row.team.name): row.role for row in Membership.objects.select_related("user", "team")
+    }
+    assert roles[("jan@example.com", "Benelux")] == "rep"
+    assert roles[("eva@example.com", "DACH")] == "manager"
+    assert roles[("manager@example.com", "Benelux")] == "manager"  # Mona existed already: unchanged
+    assert not User.objects.filter(email="bob@example.com").exists()  # "boss" is no role: a row problem
+    assert "Created: 2 users" in out.getvalue()
+
+    plan, result = import_apply(
+        path=path, by=admin_user, options=ImportOptions.from_json({"keep_valid": True})
+    )
+    assert result.created == {} and result.updated == {}  # a second import changes nothing
+    assert plan.counts["users"].skip == 3
+
+    deals = _csv(tmp_path, "Title,Amount,Owner,Created\nA,100,Jan Jansen,2026-01-05\n")
+    import_apply(path=deals, by=admin_user, options=ImportOptions.from_json({"entity": "deals"}))
+    assert Deal.objects.get(title="A").owner == jan
+
+    with pytest.raises(ApplicationError, match="problem"):
+        import_apply(path=path, by=manager)  # only admins create accounts
