@@ -75,6 +75,7 @@ class ImportOptions:
     # Picklist values of the file = an existing value (key or name), or "create" (the default: added as new).
     sources: dict[str, str] = field(default_factory=dict)
     lost_reasons: dict[str, str] = field(default_factory=dict)
+    products: dict[str, str] = field(default_factory=dict)  # product in the file = code or name, or "create"
     # Rows without a creation date, per sheet ("*" every sheet): skip, first, today or date:YYYY-MM-DD.
     undated: dict[str, str] = field(default_factory=dict)
     title_template: str = ""  # deals without a title column: "{organization} - {product}"
@@ -141,7 +142,7 @@ def options_from_dict(data: dict[str, Any], *, where: str = "mapping") -> Import
     known = {
         "source", "preset", "currency", "create_owners", "create_stages", "default_owner", "keep_valid",
         "mapping_id", "entity", "columns", "dates", "decimal", "sheet", "sheets", "stages", "pipelines", "owners",
-        "sources", "lost_reasons", "undated", "title_template",
+        "sources", "lost_reasons", "products", "undated", "title_template",
     }  # fmt: skip
     unknown = set(data) - known
     if unknown:
@@ -203,6 +204,7 @@ def options_from_dict(data: dict[str, Any], *, where: str = "mapping") -> Import
         owners={str(key): str(value) for key, value in dict(data.get("owners") or {}).items()},
         sources={str(key): str(value) for key, value in dict(data.get("sources") or {}).items()},
         lost_reasons={str(key): str(value) for key, value in dict(data.get("lost_reasons") or {}).items()},
+        products={str(key): str(value) for key, value in dict(data.get("products") or {}).items()},
         undated=undated,
         title_template=title_template,
     )
@@ -269,6 +271,7 @@ def options_to_toml(options: ImportOptions) -> str:
     table("owners", options.owners)
     table("sources", options.sources)
     table("lost_reasons", options.lost_reasons)
+    table("products", options.products)
     table("undated", options.undated)
     for name, sheet in options.sheets.items():
         lines.append("")

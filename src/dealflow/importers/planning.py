@@ -57,6 +57,7 @@ from dealflow.importers.presets import preset_columns, preset_detect
 from dealflow.importers.reading import Workbook, workbook_open
 from dealflow.importers.references import NameBook, OwnerBook, Ref, StageBook, StageInfo, status_word
 from dealflow.importers.values import normalize_header, normalize_name
+from dealflow.products.models import DealLine
 
 DEFAULT_SOURCE = "spreadsheet"
 CHUNK = 900  # ids per IN (...) query (SQLite allows 999 parameters)
@@ -98,7 +99,7 @@ class DealCreate:
     external_id: str
     steps: list[DealStep]
     activities: list[ActivityOp] = field(default_factory=list)
-    product: str = ""
+    product: Ref | None = None  # the deal's one line item (a product column)
     # The file's own probability and forecast category, and the stage they are compared with (a stage
     # this import creates gets its probability only once every row is read: see settle_new_stage_overrides).
     probability_given: int | None = None
@@ -518,7 +519,9 @@ class _PlanBuilder:
         plan.stages = self.stages = StageBook(
             options_stages=options.stages, options_pipelines=options.pipelines, create=options.create_stages
         )
-        plan.names = self.names = NameBook(sources=options.sources, lost_reasons=options.lost_reasons)
+        plan.names = self.names = NameBook(
+            sources=options.sources, lost_reasons=options.lost_reasons, products=options.products
+        )
         self.currency_default = (options.currency or str(settings.DEALFLOW["BASE_CURRENCY"])).upper()
         # Keys of the records this import creates, by the ways other rows refer to them.
         self.organization_by_id: dict[str, Ref] = {}
@@ -704,6 +707,11 @@ class _PlanBuilder:
             plan.notices.append(
                 _("New lost reasons will be added: %(names)s.")
                 % {"names": ", ".join(sorted(self.names.new_reasons.values()))}
+            )
+        if self.names.new_products:
+            plan.notices.append(
+                _("New products will be added to the catalogue (without a price): %(names)s.")
+                % {"names": ", ".join(sorted(self.names.new_products.values()))}
             )
         if self.names.new_sources:
             plan.notices.append(
@@ -1446,7 +1454,7 @@ class _PlanBuilder:
             expected_close_on=first_close, organization=organization, person=person, source=source, lead=lead,
             probability_override=probability_override, forecast_category_override=category_override,
             next_step=str(row.get("next_step", ""))[:200], external_id=row.get("external_id", ""), steps=steps,
-            product=str(row.get("product") or "")[:200],
+            product=self.names.product(row.get("product")),
             probability_given=probability if outcome == "open" else None,
             category_given=_forecast_category(row.get("forecast_category")) if outcome == "open" else "",
             reference_stage=(final_stage or start_stage).ref if outcome == "open" else None,
@@ -1764,9 +1772,18 @@ class _PlanBuilder:
             )
             if closing is not None and target["status"] != "open":
                 steps.append(DealStep(closing.kind, now, reason=closing.reason))
+        if spec.product is not None and (
+            isinstance(spec.product, str) or spec.product not in self.deal_products(record.pk)
+        ):
+            data["product"] = spec.product
         if not data and not steps:
             return None
         return DealChange(parsed.name, row[LINE], record, data, steps)
+
+    @staticmethod
+    def deal_products(deal_id: int) -> set[int]:
+        lines = DealLine.objects.filter(deal_id=deal_id, product__isnull=False)
+        return set(lines.values_list("product_id", flat=True))
 
     def history_only_change(
         self, record: Deal, steps_rows, last_event: dt.datetime | None

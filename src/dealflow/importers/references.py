@@ -23,6 +23,7 @@ from dealflow.accounts.selectors import owner_editable_q, user_access_scope
 from dealflow.deals.models import LeadSource, LostReason, Pipeline, Stage, StageKind
 from dealflow.importers.parsing import Question
 from dealflow.importers.values import normalize_name
+from dealflow.products.models import Product
 
 Ref = int | str  # an existing row's id, or the key of a row this import creates
 
@@ -454,7 +455,11 @@ class NameBook:
     offers each new value as a question whose default is "add it"."""
 
     def __init__(
-        self, *, sources: dict[str, str] | None = None, lost_reasons: dict[str, str] | None = None
+        self,
+        *,
+        sources: dict[str, str] | None = None,
+        lost_reasons: dict[str, str] | None = None,
+        products: dict[str, str] | None = None,
     ) -> None:
         self.reasons = {normalize_name(reason.name): reason.pk for reason in LostReason.objects.all()}
         self.reason_names = {reason.pk: reason.name for reason in LostReason.objects.all()}
@@ -469,6 +474,10 @@ class NameBook:
         self.new_reasons: dict[str, str] = {}
         self.new_sources: dict[str, tuple[str, str]] = {}
         self.questions: dict[tuple[str, str], Question] = {}
+        self.answers_products = {normalize_name(key): value for key, value in (products or {}).items()}
+        self.products: dict[str, int] | None = None  # loaded on the first product column value
+        self.product_names: dict[int, str] = {}
+        self.new_products: dict[str, str] = {}
 
     def lost_reason(self, value: str | None) -> Ref:
         key = normalize_name(value or "")
@@ -514,6 +523,35 @@ class NameBook:
             [("create", _("Add it as new"))] + [(name, name) for name in sorted(set(existing.values()))],
             [value], 1, default="create",
         )  # fmt: skip
+
+    def product(self, value: str | None) -> Ref | None:
+        """A product by code or name; one the catalogue lacks is added (a question whose default says so)."""
+        if not value:
+            return None
+        if self.products is None:
+            self.products = {}
+            for product in Product.objects.all():
+                self.products.setdefault(normalize_name(product.code), product.pk)
+                self.products.setdefault(normalize_name(product.name), product.pk)
+                self.product_names[product.pk] = product.name
+        key = normalize_name(value)
+        if key in self.products:
+            return self.products[key]
+        answer = self.answers_products.get(key)
+        if answer and answer != "create" and normalize_name(answer) in self.products:
+            return self.products[normalize_name(answer)]
+        new_key = f"product:{key}"
+        if new_key not in self.new_products:
+            self.new_products[new_key] = str(value).strip()[:200]
+            if answer != "create":
+                self.questions[("products", str(value).strip())] = Question(
+                    "products", str(value).strip(), "",
+                    _("%(value)s is not in the product catalogue: add it (without a price), or map it to a product?")
+                    % {"value": repr(str(value).strip())},
+                    [("create", _("Add it as new"))] + [(name, name) for name in sorted(set(self.product_names.values()))],
+                    [str(value)], 1, default="create",
+                )  # fmt: skip
+        return new_key
 
     def default_source(self) -> Ref:
         return self.sources.get("other") or self.source("Other") or "source:other"

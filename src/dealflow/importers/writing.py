@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import Team, User
@@ -48,6 +49,7 @@ from dealflow.deals.models import (
 from dealflow.deals.services import (
     activity_create,
     deal_create,
+    deal_lines_set,
     deal_mark_lost,
     deal_mark_won,
     deal_move_to_stage,
@@ -67,6 +69,8 @@ from dealflow.importers.planning import (
     UserOp,
 )
 from dealflow.importers.references import Ref
+from dealflow.products.models import Product
+from dealflow.products.services import product_create
 
 ORIGIN = "import"
 BULK_CHUNK = 5000
@@ -294,6 +298,11 @@ class _Writer:
                     key=slug, name=name, order=LeadSource.objects.count(), created_at=clock.now()
                 )
             self.ids[key] = source.pk
+        for key, name in names.new_products.items():
+            code = slugify(name)[:40] or "product"
+            existing = Product.objects.filter(code__iexact=code).first()
+            product = existing or product_create(name=name, code=code, by=self.by)
+            self.ids[key] = product.pk
         for key, name in stages.new_pipelines.items():
             pipeline = Pipeline.objects.create(
                 name=name, order=Pipeline.objects.count(), created_at=clock.now()
@@ -628,6 +637,8 @@ class _Writer:
                     external_id=spec.external_id,
                 )
                 self.ids[spec.key] = deal.pk
+                if spec.product is not None:
+                    self.product_line(deal, spec.product, spec.created_at)
                 for step in spec.steps:
                     self.apply_step(deal, step, stages, reasons)
                 for activity in spec.activities:
@@ -638,6 +649,22 @@ class _Writer:
                 if spec.activities:
                     self.count(self.result.created, Entity.ACTIVITIES.value, len(spec.activities))
             self.tick(label=_("Deals"))
+
+    def product_line(self, deal: Deal, product: Ref, at: dt.datetime) -> None:
+        """The product column as the deal's one line item, priced at the deal's amount."""
+        deal_lines_set(
+            deal=deal,
+            lines=[
+                {
+                    "product": Product.objects.get(pk=self.id(product)),
+                    "quantity": 1,
+                    "unit_price": str(from_minor(deal.amount_minor, deal.currency)),
+                }
+            ],
+            by=self.by,
+            at=at,
+            origin=ORIGIN,
+        )
 
     def apply_step(
         self, deal: Deal, step: DealStep, stages: dict[int, Stage], reasons: dict[int, LostReason]
@@ -834,6 +861,7 @@ class _Writer:
                     self.count(self.result.created, Entity.DEALS.value)
                     if spec.activities:
                         self.count(self.result.created, Entity.ACTIVITIES.value, len(spec.activities))
+            with_product = [(spec, bulk_deal) for spec, bulk_deal in deals if spec.product is not None]
             self.phase(_("Indexes and analytics tables"))
             timings = self.result.timings
             timings.update({f"writes: {name}": value for name, value in writer.write_seconds.items()})
@@ -842,6 +870,9 @@ class _Writer:
             writer.__exit__(*sys.exc_info())
             raise
         self.convert_existing_leads(converted)
+        for spec, bulk_deal in with_product:
+            if bulk_deal.id is not None and spec.product is not None:
+                self.product_line(Deal.objects.get(pk=bulk_deal.id), spec.product, spec.created_at)
 
     def _bulk_write(self, writer: bulk.BulkWriter, *, leads, deals, label: str) -> list:
         """One bulk write (a savepoint); a refused chunk is retried deal by deal to name the row at fault."""
@@ -871,7 +902,10 @@ class _Writer:
             def apply(change: DealChange = change) -> None:
                 deal = Deal.objects.select_related("stage", "pipeline").get(pk=change.deal.pk)
                 data: dict[str, Any] = {}
+                product = change.data.get("product")
                 for name, value in change.data.items():
+                    if name == "product":
+                        continue
                     if name == "amount_minor":
                         data["amount"] = from_minor(value, change.data.get("currency", deal.currency))
                     elif name == "owner":
@@ -886,6 +920,8 @@ class _Writer:
                         data[name] = value
                 if data:
                     deal_update(deal=deal, by=self.by, data=data, origin=ORIGIN)
+                if product is not None:
+                    self.product_line(deal, product, clock.now())
                 for step in change.steps:
                     self.apply_step(deal, step, stages, reasons)
 

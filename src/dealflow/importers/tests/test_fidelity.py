@@ -132,3 +132,35 @@ def test_users_sheet_creates_accounts_teams_and_roles(tmp_path, admin_user, mana
 
     with pytest.raises(ApplicationError, match="problem"):
         import_apply(path=path, by=manager)  # only admins create accounts
+
+
+def test_product_column_becomes_the_deals_line_item(tmp_path, admin_user, rep):
+    from dealflow.deals.models import DealEvent
+    from dealflow.products.models import DealLine, Product
+    from dealflow.products.tests.factories import ProductFactory
+
+    ProductFactory(name="Licences", code="LIC")
+    path = _csv(
+        tmp_path,
+        "Id,Title,Amount,Product,Created\n1,A,1000,Licences,2026-01-05\n2,B,250,Support hours,2026-01-06\n3,C,90,lic,2026-01-07\n",
+    )
+    plan = import_preview(path=path, by=admin_user, options=ImportOptions.from_json({"entity": "deals"}))
+    assert [(question.kind, question.key, question.default) for question in plan.questions] == [
+        ("products", "Support hours", "create")
+    ]
+
+    import_apply(path=path, by=admin_user, options=ImportOptions.from_json({"entity": "deals"}))
+
+    lines = {
+        line.deal.title: (line.product.code, line.deal_value_minor)
+        for line in DealLine.objects.select_related("deal", "product")
+    }
+    assert lines == {"A": ("LIC", 100_000), "B": ("support-hours", 25_000), "C": ("LIC", 9_000)}
+    assert dict(Deal.objects.values_list("title", "amount_minor")) == {"A": 100_000, "B": 25_000, "C": 9_000}
+    assert Product.objects.get(code="support-hours").name == "Support hours"
+
+    events = DealEvent.objects.count()
+    _plan, result = import_apply(
+        path=path, by=admin_user, options=ImportOptions.from_json({"entity": "deals"})
+    )
+    assert result.created == {} and result.updated == {} and DealEvent.objects.count() == events
