@@ -463,12 +463,18 @@ def sheet_check_required(parsed: ParsedSheet, *, title_template: str = "") -> No
             continue
         if spec.required and spec.name not in mapped:
             raise ApplicationError(
-                _("%(sheet)s has no column for %(field)s, which %(entity)s need. Columns found: %(headers)s.")
-                + (
-                    " "
-                    + _('Map a column to it, or give a title template such as "{organization} - {product}".')
-                    if spec.name == "title"
-                    else ""
+                (
+                    _(
+                        "%(sheet)s has no column for %(field)s, which %(entity)s need. Columns found: %(headers)s."
+                    )
+                    + (
+                        " "
+                        + _(
+                            'Map a column to it, or give a title template such as "{organization} - {product}".'
+                        )
+                        if spec.name == "title"
+                        else ""
+                    )
                 )
                 % {
                     "sheet": parsed.name,

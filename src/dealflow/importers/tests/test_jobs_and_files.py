@@ -169,3 +169,19 @@ def test_retry_and_delete_from_api_web_and_cli(client, admin_user, settings):
     assert not ImportJob.objects.exists()
     with pytest.raises(ApplicationError, match="There is no import"):
         call_command("imports", "retry", str(second.pk))
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_read(client, admin_user, settings):
+    settings.DEALFLOW = {**settings.DEALFLOW, "IMPORT_MAX_BYTES": 2 * 1024 * 1024}
+    client.force_login(admin_user)
+    response = client.generic(
+        "POST",
+        reverse("web:import_start"),
+        data=b"",
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(50 * 1024 * 1024),
+    )
+    assert response.status_code == 413 and b"larger than 2 MB" in response.content
+    answer = client.generic("POST", "/api/v1/imports", data=b"", CONTENT_LENGTH=str(50 * 1024 * 1024))
+    assert answer.status_code == 413 and answer.json()["field"] == "file"
+    assert not ImportJob.objects.exists()
