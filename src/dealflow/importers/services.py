@@ -373,11 +373,11 @@ def import_uploads_sweep(*, now: dt.datetime | None = None, keep_days: int = 7) 
     for _job_id, path, status, finished in ImportJob.objects.values_list(
         "pk", "file_path", "status", "finished_at"
     ):
-        folder = str(Path(path).parent)
+        parent = str(Path(path).parent)
         if status == ImportStatus.FAILED and finished is not None and finished < cutoff:
-            stale.add(folder)
+            stale.add(parent)
         else:
-            live.add(folder)
+            live.add(parent)
     removed = 0
     for folder in root.iterdir():
         if not folder.is_dir() or str(folder) in live:
