@@ -37,7 +37,6 @@ from dealflow.deals import bulk
 from dealflow.deals.models import (
     Activity,
     Deal,
-    ForecastCategory,
     Lead,
     LeadSource,
     LeadStatus,
@@ -56,6 +55,11 @@ from dealflow.deals.services import (
     deal_reopen,
     deal_update,
     lead_create,
+    lead_source_create,
+    lost_reason_create,
+    pipeline_create,
+    stage_create,
+    stage_deactivate,
 )
 from dealflow.importers.fields import Entity
 from dealflow.importers.parsing import LINE, REJECTED
@@ -283,62 +287,45 @@ class _Writer:
             User.objects.filter(pk__in=self.to_deactivate).update(is_active=False)
 
     def reference_data(self) -> None:
+        """Lost reasons, lead sources, pipelines, stages and products the file adds, through the services that
+        admins use in the settings (each audited)."""
         plan = self.plan
         names, stages = plan.names, plan.stages
         assert names is not None and stages is not None
         for key, name in names.new_reasons.items():
-            reason, _created = LostReason.objects.get_or_create(
-                name=name, defaults={"order": LostReason.objects.count(), "created_at": clock.now()}
-            )
-            self.ids[key] = reason.pk
+            reason = LostReason.objects.filter(name__iexact=name).first()
+            self.ids[key] = (reason or lost_reason_create(name=name, by=self.by)).pk
         for key, (slug, name) in names.new_sources.items():
             source = LeadSource.objects.filter(key=slug).first()
-            if source is None:
-                source = LeadSource.objects.create(
-                    key=slug, name=name, order=LeadSource.objects.count(), created_at=clock.now()
-                )
-            self.ids[key] = source.pk
+            self.ids[key] = (source or lead_source_create(key=slug, name=name, by=self.by)).pk
         for key, name in names.new_products.items():
             code = slugify(name)[:40] or "product"
             existing = Product.objects.filter(code__iexact=code).first()
             product = existing or product_create(name=name, code=code, by=self.by)
             self.ids[key] = product.pk
         for key, name in stages.new_pipelines.items():
-            pipeline = Pipeline.objects.create(
-                name=name, order=Pipeline.objects.count(), created_at=clock.now()
-            )
+            # The service's default open stages are retired at once: the file's own stages follow.
+            pipeline = pipeline_create(name=name, with_default_stages=True, by=self.by)
             self.ids[key] = pipeline.pk
-            for kind, label, order in ((StageKind.WON, _("Won"), 100), (StageKind.LOST, _("Lost"), 101)):
-                stage = Stage.objects.create(
-                    pipeline=pipeline,
-                    name=str(label),
-                    order=order,
-                    kind=kind,
-                    probability=100 if kind == StageKind.WON else 0,
-                    forecast_category=ForecastCategory.CLOSED,
-                    rotting_days=0,
-                    created_at=clock.now(),
-                )
-                self.ids[f"stage:{key}:{kind}"] = stage.pk
+            for stage in pipeline.stages.order_by("order"):
+                if stage.kind == StageKind.OPEN:
+                    stage_deactivate(stage=stage, by=self.by)
+                else:
+                    self.ids[f"stage:{key}:{stage.kind}"] = stage.pk
         next_order: dict[int, int] = {}
         for new in stages.new_stage_order():
             pipeline_id = self.ref(new.pipeline)
             assert pipeline_id is not None
+            pipeline = Pipeline.objects.get(pk=pipeline_id)
             if pipeline_id not in next_order:
-                last = (
-                    Stage.objects.filter(pipeline_id=pipeline_id, kind=StageKind.OPEN)
-                    .order_by("-order")
-                    .first()
-                )
+                last = pipeline.stages.filter(kind=StageKind.OPEN).order_by("-order").first()
                 next_order[pipeline_id] = (last.order + 1) if last else 0
-            probability = new.probability
-            stage = Stage.objects.create(
-                pipeline_id=pipeline_id,
+            stage = stage_create(
+                pipeline=pipeline,
                 name=new.name,
+                probability=new.probability,
                 order=next_order[pipeline_id],
-                kind=StageKind.OPEN,
-                probability=max(0, min(100, probability)),
-                created_at=clock.now(),
+                by=self.by,
             )
             next_order[pipeline_id] += 1
             self.ids[new.key] = stage.pk

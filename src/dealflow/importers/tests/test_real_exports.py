@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from dealflow.accounts.models import AuditEntry
 from dealflow.contacts.models import Organization
 from dealflow.deals.models import Deal, DealEvent, Lead, LeadSource, LostReason, Stage
 from dealflow.importers.mapping import ImportOptions
@@ -186,6 +187,8 @@ def test_hubspot_deals_export(admin_user, rep):
         ("Appointment Scheduled", 20),
         ("Contract Sent", 80),
     ]
+    # Created through the settings' services, so the audit log names them.
+    assert AuditEntry.objects.filter(action="settings.stage_created").count() == 2
     gamma = Deal.objects.get(external_id="9003")
     assert (gamma.probability_override, gamma.forecast_category_override) == (None, "commit")
     assert Deal.objects.get(external_id="9001").cycle_days == 65  # 2025-10-01 -> 2025-12-05
