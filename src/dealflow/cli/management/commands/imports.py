@@ -50,14 +50,14 @@ class Command(DealflowCommand):
                 line = f"{job.pk:>6}  {job.status:<10}  {job.created_at:%Y-%m-%d %H:%M}  {job.file_name}"
                 self.stdout.write(line + (f"  ({job.error})" if job.error else ""))
             return
-        job = jobs.filter(pk=options["job_id"]).first()
-        if job is None:
+        found = jobs.filter(pk=options["job_id"]).first()
+        if found is None:
             raise ApplicationError(
                 _("There is no import %(id)s.") % {"id": options["job_id"]}, field="job_id"
             )
         if action == "retry":
-            job = import_job_retry(job=job, by=user)
-            self.stdout.write(_("Import %(id)s is being checked again.") % {"id": job.pk})
+            import_job_retry(job=found, by=user)
+            self.stdout.write(_("Import %(id)s is being checked again.") % {"id": found.pk})
         else:
-            import_job_delete(job=job, by=user)
+            import_job_delete(job=found, by=user)
             self.stdout.write(_("Import %(id)s deleted.") % {"id": options["job_id"]})
