@@ -236,6 +236,8 @@ def api_rule_table() -> dict[str, Rule]:
         "GET /api/v1/imports/{job_id}": Rule(JOB, expect=OWN_JOB),
         "POST /api/v1/imports/{job_id}/options": Rule(JOB, body={}, expect=OWN_JOB),
         "POST /api/v1/imports/{job_id}/confirm": Rule(JOB, body={}, expect=OWN_JOB),
+        "POST /api/v1/imports/{job_id}/retry": Rule(JOB, body={}, expect=OWN_JOB),
+        "DELETE /api/v1/imports/{job_id}": Rule(JOB, expect=OWN_JOB),
         "GET /api/v1/exports/{entity}": Rule({"entity": "export_entity"}, record=False),
         # Products (admins write the catalogue), deal lines, quotes, custom fields and tags.
         "GET /api/v1/products": Rule(record=False),
@@ -677,7 +679,7 @@ def web_rule_table() -> dict[str, WebRule]:
         "web:import_start": WebRule(record=False, expect=WEB_MANAGERS_ONLY),
         **{
             f"web:import_{name}": WebRule(_web(job_id="import_job"), expect=WEB_OWN_JOB)
-            for name in ("confirm", "delete", "detail", "mapping_save", "options", "progress")
+            for name in ("confirm", "delete", "detail", "mapping_save", "options", "progress", "retry")
         },
         # A job that rejected nothing has no rejects file: 404 for its owner too.
         "web:import_rejects": WebRule(
