@@ -70,7 +70,7 @@ def test_subscription_settings_are_checked(rep):
 
 def test_every_event_type_arrives_signed_with_its_id(rep):
     with Receiver() as receiver:
-        subscription, secret = subscription_create(by=rep, name="CRM sync", url=receiver.url, event_types=ALL)
+        _, secret = subscription_create(by=rep, name="CRM sync", url=receiver.url, event_types=ALL)
         deal = DealFactory(owner=rep, title="Desks", amount=Decimal("100"))
         deal_move_to_stage(deal=deal, stage=stage_named("Proposal"), by=rep)
         deal_update(deal=deal, by=rep, data={"amount": Decimal("250.50")})
