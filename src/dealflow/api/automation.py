@@ -409,7 +409,7 @@ def list_attempts(request, subscription_id: Id):
     return attempt_list(subscription=subscription)
 
 
-@router.get("/webhooks/{subscription_id}/sample", response=WebhookEnvelope)
+@router.get("/webhooks/{subscription_id}/sample", response=WebhookEnvelope, by_alias=True)
 def sample_payload(request, subscription_id: Id):
     """An example of what this subscription receives (the body of a deal.moved delivery)."""
     subscription: WebhookSubscription = subscription_get_for_user(

@@ -102,7 +102,7 @@ def notification_settings(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action", "preferences")
         if action == "feed_create":
-            _, secret = calendar_feed_create(user=request.user)
+            _feed, secret = calendar_feed_create(user=request.user)
             feed_url = request.build_absolute_uri(reverse("web:calendar_feed", args=[secret]))
             form = PreferencesForm(rows=rows)
         elif action == "feed_revoke":
