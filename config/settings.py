@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "dealflow.reviews",
     "dealflow.people",
     "dealflow.quotes",
+    "dealflow.notifications",
+    "dealflow.automation",
     "dealflow.importers",
     "dealflow.api",
     "dealflow.web",

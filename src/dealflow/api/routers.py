@@ -5,6 +5,7 @@ from __future__ import annotations
 from dealflow.api import (
     accounts,
     activities,
+    automation,
     contacts,
     customfields,
     deals,
@@ -12,6 +13,7 @@ from dealflow.api import (
     imports,
     leads,
     metrics,
+    notifications,
     people,
     products,
     quotes,
@@ -34,4 +36,6 @@ ROUTERS = [
     ("/v1/", products.router),
     ("/v1/", quotes.router),
     ("/v1/", customfields.router),
+    ("/v1/", notifications.router),
+    ("/v1/", automation.router),
 ]

@@ -17,6 +17,7 @@ NAVIGATION = [
     ("web:review_list", _("Reviews")),
     ("web:people_home", _("Team pulse")),
     ("web:import_start", _("Import")),
+    ("web:automation_rules", _("Automation")),
 ]
 # Shown to admins only (the pages answer 403 to anyone else).
 ADMIN_NAVIGATION = [
