@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "dealflow.reviews",
     "dealflow.people",
     "dealflow.quotes",
+    "dealflow.commissions",
     "dealflow.importers",
     "dealflow.api",
     "dealflow.web",
