@@ -5,6 +5,7 @@ from __future__ import annotations
 from dealflow.api import (
     accounts,
     activities,
+    commissions,
     contacts,
     customfields,
     deals,
@@ -34,4 +35,5 @@ ROUTERS = [
     ("/v1/", products.router),
     ("/v1/", quotes.router),
     ("/v1/", customfields.router),
+    ("/v1/commissions/", commissions.router),
 ]

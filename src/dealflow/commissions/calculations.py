@@ -172,8 +172,10 @@ def _scheduled_commission(
     accelerator (credit above the quota earns its rate times the multiplier). Returns it with the tier label."""
     if amount <= 0:
         return Decimal(0), ""
-    if quota is None or not terms.is_tiered:
+    if not terms.is_tiered:
         schedule = [(Decimal(0), terms.base_rate_percent, "")]
+    elif quota is None:  # no quota, no attainment: the first tier's rate
+        schedule = [(Decimal(0), terms.tiers[0].rate_percent, "1")]
     elif terms.tier_mode == RETROACTIVE:
         index = terms.tier_index_at(final_attainment or Decimal(0))
         schedule = [(Decimal(0), terms.tiers[index].rate_percent, str(index + 1))]

@@ -16,6 +16,7 @@ from dealflow.accounts.selectors import user_access_scope
 from dealflow.commissions import calculations as calc
 from dealflow.commissions import selectors
 from dealflow.commissions.models import (
+    CommissionPlan,
     CommissionPreference,
     Contest,
     DealSplit,
@@ -316,3 +317,40 @@ def contest_progress(*, contest: Contest) -> list[ContestRow]:
     for position, row in enumerate(rows, start=1):
         row.rank = position
     return rows
+
+
+# ------------------------------------------------------------------------------------ plan preview
+@dataclass
+class PreviewRow:
+    user_id: int
+    name: str
+    credit_minor: int
+    attainment_percent: Decimal | None
+    actual_minor: int | None  # the stored statement's rule commission, when there is one
+    preview_minor: int
+
+
+def plan_preview(*, plan: CommissionPlan, period: Period) -> list[PreviewRow]:
+    """What the people credited in ``period`` would have earned under ``plan`` (its rules applied to every
+    credit; clawbacks and adjustments left out), next to what their statements say."""
+    terms = selectors.plan_terms(plan=plan)
+    inputs = selectors.period_inputs(period=period, skip_clawbacks=True)
+    people = {user_id: person for user_id, person in inputs.people.items() if person.credits}
+    actual = dict(
+        Statement.objects.filter(period_key=period.key, user_id__in=sorted(people)).values_list(
+            "user_id", "commission_minor"
+        )
+    )
+    names = {row.pk: row.display_name for row in User.objects.filter(pk__in=sorted(people))}
+    rows = []
+    for user_id, person in people.items():
+        result = calc.compute_statement(
+            credits=[(credit, terms) for credit, _terms in person.credits],
+            quota_minor=person.quota_minor,
+            period_terms=terms,
+        )
+        rows.append(
+            PreviewRow(user_id, names.get(user_id, str(user_id)), result.credit_minor, result.attainment_percent,
+                       actual.get(user_id), result.commission_minor)  # fmt: skip
+        )
+    return sorted(rows, key=lambda row: row.name)
