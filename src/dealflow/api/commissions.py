@@ -431,7 +431,9 @@ def split_set(request, deal_id: int, payload: SplitIn):
 
 # --------------------------------------------------------------------------------------- statements
 @router.get("/statements", response=list[StatementOut])
-def statement_list(request, period: str | None = None, person_id: int | None = None, status: str | None = None):
+def statement_list(
+    request, period: str | None = None, person_id: int | None = None, status: str | None = None
+):
     """Statements you may see (own; managed teams'; all for admins)."""
     return list(selectors.statement_list_for_user(user=request.user, period_key=period, person_id=person_id,
                                                   status=status)[:2000])  # fmt: skip
@@ -492,7 +494,9 @@ def statement_pdf(request, statement_id: int):
     """The statement as a PDF in the person's language."""
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     response = HttpResponse(exports.statement_pdf(statement=statement), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{exports.statement_filename(statement=statement)}"'
+    response["Content-Disposition"] = (
+        f'attachment; filename="{exports.statement_filename(statement=statement)}"'
+    )
     return response
 
 
@@ -563,7 +567,9 @@ def what_if(request, deal_id: int):
 # ----------------------------------------------------------------------------------------- disputes
 @router.get("/disputes", response=list[DisputeOut])
 def dispute_list(request, status: str | None = None):
-    return list(selectors.dispute_list_for_user(user=request.user, status=status).prefetch_related("messages"))
+    return list(
+        selectors.dispute_list_for_user(user=request.user, status=status).prefetch_related("messages")
+    )
 
 
 @router.post("/statements/{statement_id}/disputes", response={201: DisputeOut})
@@ -573,7 +579,9 @@ def dispute_open(request, statement_id: int, payload: DisputeIn):
     line = statement.lines.filter(pk=payload.line_id).first() if payload.line_id else None
     if payload.line_id and line is None:
         raise ApplicationError("No such line on this statement.", field="line_id")
-    return Status(201, disputes.dispute_open(statement=statement, line=line, body=payload.body, by=request.user))
+    return Status(
+        201, disputes.dispute_open(statement=statement, line=line, body=payload.body, by=request.user)
+    )
 
 
 @router.get("/disputes/{dispute_id}", response=DisputeOut)
@@ -593,7 +601,9 @@ def dispute_resolve(request, dispute_id: int, payload: ResolveIn):
     """Resolve into an adjustment (signed amount) or a note."""
     dispute = selectors.dispute_get_for_user(dispute_id=dispute_id, user=request.user)
     amount = signed_minor(payload.adjustment, "adjustment") if payload.adjustment else None
-    return disputes.dispute_resolve(dispute=dispute, by=request.user, note=payload.note, adjustment_minor=amount)
+    return disputes.dispute_resolve(
+        dispute=dispute, by=request.user, note=payload.note, adjustment_minor=amount
+    )
 
 
 # ------------------------------------------------------------------------------------- gamification

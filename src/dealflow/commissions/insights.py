@@ -350,7 +350,13 @@ def plan_preview(*, plan: CommissionPlan, period: Period) -> list[PreviewRow]:
             period_terms=terms,
         )
         rows.append(
-            PreviewRow(user_id, names.get(user_id, str(user_id)), result.credit_minor, result.attainment_percent,
-                       actual.get(user_id), result.commission_minor)  # fmt: skip
+            PreviewRow(
+                user_id,
+                names.get(user_id, str(user_id)),
+                result.credit_minor,
+                result.attainment_percent,
+                actual.get(user_id),
+                result.commission_minor,
+            )  # fmt: skip
         )
     return sorted(rows, key=lambda row: row.name)

@@ -41,8 +41,17 @@ def test_rep_earnings_next_tier_and_what_if(api_as, plan, rep, manager):
     me = api_as(rep)
     earnings = me.get("/commissions/earnings").data
     assert earnings["period"] == "2026-Q4"
-    assert (earnings["credited"], earnings["commission"], earnings["attainment_percent"]) == ("6000.00", "300.00", "60")
-    assert earnings["next_tier"] == {"tier": 2, "from_percent": "100", "rate_percent": "10", "credit_needed": "4000.00"}
+    assert (earnings["credited"], earnings["commission"], earnings["attainment_percent"]) == (
+        "6000.00",
+        "300.00",
+        "60",
+    )
+    assert earnings["next_tier"] == {
+        "tier": 2,
+        "from_percent": "100",
+        "rate_percent": "10",
+        "credit_needed": "4000.00",
+    }
     # Winning the open EUR 6,000 now: 4,000 at 5 % + 2,000 at 10 % = 400.
     assert me.get(f"/commissions/deals/{open_deal.pk}/what-if").data["adds"] == "400.00"
 
@@ -59,7 +68,12 @@ def test_manager_recomputes_approves_and_exports_payroll(api_as, plan, rep, mana
     assert api_as(rep).post(f"/commissions/statements/{mine['id']}/approve").status_code == 403
     approved = boss.post(f"/commissions/statements/{mine['id']}/approve")
     assert approved.data["status"] == "approved"
-    assert boss.post(f"/commissions/statements/{mine['id']}/adjustments", {"amount": "5", "reason": "x"}).status_code == 409
+    assert (
+        boss.post(
+            f"/commissions/statements/{mine['id']}/adjustments", {"amount": "5", "reason": "x"}
+        ).status_code
+        == 409
+    )
     exported = boss.client.get("/api/v1/commissions/payroll", {"period": "2026-Q4", "format": "csv"})
     rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
     assert [(row["username"], row["status"], row["total"]) for row in rows if row["username"] == "rep"] == [
@@ -72,11 +86,20 @@ def test_manager_recomputes_approves_and_exports_payroll(api_as, plan, rep, mana
 @time_machine.travel(TODAY, tick=False)
 def test_dispute_resolved_into_an_adjustment(api_as, plan, rep, manager):
     won_deal(rep, "1000", dt.date(2026, 11, 2), title="Won")
-    statement = api_as(manager).post("/commissions/statements/recompute", {"period": "2026-Q4", "person_ids": [rep.pk]}).data[0]
+    statement = (
+        api_as(manager)
+        .post("/commissions/statements/recompute", {"period": "2026-Q4", "person_ids": [rep.pk]})
+        .data[0]
+    )
     line_id = api_as(rep).get(f"/commissions/statements/{statement['id']}").data["lines"][0]["id"]
-    opened = api_as(rep).post(f"/commissions/statements/{statement['id']}/disputes", {"line_id": line_id, "body": "Split with Ruud?"})
+    opened = api_as(rep).post(
+        f"/commissions/statements/{statement['id']}/disputes",
+        {"line_id": line_id, "body": "Split with Ruud?"},
+    )
     assert opened.status_code == 201, opened.data
-    assert api_as(manager).post(f"/commissions/statements/{statement['id']}/approve").status_code == 400  # open dispute
+    assert (
+        api_as(manager).post(f"/commissions/statements/{statement['id']}/approve").status_code == 400
+    )  # open dispute
     resolved = api_as(manager).post(f"/commissions/disputes/{opened.data['id']}/resolve",
                                     {"note": "Agreed, EUR 20 more", "adjustment": "20"})  # fmt: skip
     assert resolved.data["status"] == "adjusted"

@@ -193,7 +193,9 @@ plans = st.builds(
 
 
 # Derandomized: the suite stays deterministic; the machine is shared, so no deadline.
-PROPERTY = settings(derandomize=True, deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    derandomize=True, deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @PROPERTY
