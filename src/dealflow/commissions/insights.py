@@ -357,6 +357,6 @@ def plan_preview(*, plan: CommissionPlan, period: Period) -> list[PreviewRow]:
                 result.attainment_percent,
                 actual.get(user_id),
                 result.commission_minor,
-            )  # fmt: skip
+            )
         )
     return sorted(rows, key=lambda row: row.name)

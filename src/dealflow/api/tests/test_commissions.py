@@ -62,7 +62,7 @@ def test_manager_recomputes_approves_and_exports_payroll(api_as, plan, rep, mana
     boss = api_as(manager)
     computed = boss.post("/commissions/statements/recompute", {"period": "2026-Q4"})
     assert computed.status_code == 200, computed.data
-    mine = [row for row in computed.data if row["user_id"] == rep.pk][0]
+    mine = next(row for row in computed.data if row["user_id"] == rep.pk)
     assert mine["total"] == "50.00"
     assert api_as(outsider).get(f"/commissions/statements/{mine['id']}").status_code == 404
     assert api_as(rep).post(f"/commissions/statements/{mine['id']}/approve").status_code == 403
