@@ -174,7 +174,9 @@ def _measure_values(
         return {user_id: shares.get(user_id) for user_id in user_ids}
     period = Period(f"{start.isoformat()}..{(end - dt.timedelta(days=1)).isoformat()}", start, end)
     credit: dict[int, int] = defaultdict(int)
-    inputs = selectors.period_inputs(period=_as_key_period(period), user_ids=user_ids, skip_clawbacks=True)
+    inputs = selectors.period_inputs(
+        period=_as_key_period(period), user_ids=user_ids, skip_clawbacks=True, as_if_open=True
+    )
     for user_id, person in inputs.people.items():
         credit[user_id] = sum(item.credit_minor for item, _terms in person.credits)
     if measure == Measure.WON_REVENUE:
@@ -334,7 +336,7 @@ def plan_preview(*, plan: CommissionPlan, period: Period) -> list[PreviewRow]:
     """What the people credited in ``period`` would have earned under ``plan`` (its rules applied to every
     credit; clawbacks and adjustments left out), next to what their statements say."""
     terms = selectors.plan_terms(plan=plan)
-    inputs = selectors.period_inputs(period=period, skip_clawbacks=True)
+    inputs = selectors.period_inputs(period=period, skip_clawbacks=True, as_if_open=True)
     people = {user_id: person for user_id, person in inputs.people.items() if person.credits}
     actual = dict(
         Statement.objects.filter(period_key=period.key, user_id__in=sorted(people)).values_list(

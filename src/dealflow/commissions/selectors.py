@@ -365,16 +365,20 @@ def period_inputs(
     rates: RateBook | None = None,
     extra_credits: dict[int, list[calc.Credit]] | None = None,
     skip_clawbacks: bool = False,
+    as_if_open: bool = False,
 ) -> PeriodInputs:
     """Everything the calculation needs for the people's statements of ``period`` (all people when None).
 
     Credits are the WON events in the period, attributed from the history; a credit or clawback dated in
     an approved or paid period that its statement does not hold moves to the next open period.
+    ``as_if_open`` ignores approvals: the period's own events, as a preview or a leaderboard reads them.
     """
     book = book or plan_book()
     rates = rates or RateBook()
     kind = period.kind if period.kind in ("month", "quarter") else "month"
     closed = Statement.objects.exclude(status=StatementStatus.DRAFT)
+    if as_if_open:
+        closed = closed.none()
     if user_ids is not None:
         closed = closed.filter(user_id__in=sorted(user_ids)) if len(user_ids) <= CHUNK else closed
     closed_keys: dict[int, set[str]] = defaultdict(set)
