@@ -16,6 +16,7 @@ from dealflow.commissions.services import save_fields
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, ConflictError, PermissionDeniedError
 from dealflow.core.periods import Period
+from dealflow.deals.selectors import user_check_can_write
 from dealflow.deals.services.money import base_currency
 
 
@@ -59,6 +60,8 @@ def statements_recompute(
 ) -> list[Statement]:
     """Recompute the draft statements of ``period`` (for the people given, else for everybody credited or
     with a plan). Approved and paid statements are left exactly as they are."""
+    if by is not None:
+        user_check_can_write(user=by)  # an analyst reads statements but does not recompute them
     wanted = set(user_ids) if user_ids is not None else None
     rates = selectors.RateBook()
     inputs = selectors.period_inputs(period=period, user_ids=wanted, rates=rates)

@@ -29,7 +29,7 @@ from dealflow.commissions.models import (
 from dealflow.commissions.services import disputes, gamification, statements
 from dealflow.commissions.services.plans import PlanInput, money_of, plan_assign, plan_create, plan_update
 from dealflow.core import clock
-from dealflow.core.errors import ApplicationError
+from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.deals.selectors import deal_get_for_user, pipeline_list
 from dealflow.deals.services.money import base_currency
 from dealflow.web.views.workspace import AuthenticatedRequest, permission_errors_as_403
@@ -59,6 +59,8 @@ def earnings(request: AuthenticatedRequest) -> HttpResponse:
             if request.GET.get("period")
             else None
         )
+    except PermissionDeniedError:
+        raise  # a 403 (permission_errors_as_403), not a message
     except ApplicationError as error:
         messages.error(request, error.message)
         period = None
@@ -98,6 +100,8 @@ def statement_list(request: AuthenticatedRequest) -> HttpResponse:
     """Statements of a period the user may see; managers recompute, approve and export here."""
     try:
         period = selectors.period_parse(request.GET.get("period"), today=clock.today())
+    except PermissionDeniedError:
+        raise  # a 403 (permission_errors_as_403), not a message
     except ApplicationError as error:
         messages.error(request, error.message)
         period = selectors.period_parse(None, today=clock.today())
@@ -112,6 +116,7 @@ def statement_list(request: AuthenticatedRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@permission_errors_as_403
 def statement_recompute(request: AuthenticatedRequest) -> HttpResponse:
     """Recompute the period's drafts for the people the user may see."""
     try:
@@ -119,6 +124,8 @@ def statement_recompute(request: AuthenticatedRequest) -> HttpResponse:
         people = list(selectors.people_for_statements(user=request.user).values_list("pk", flat=True))
         saved = statements.statements_recompute(period=period, user_ids=people, by=request.user)
         messages.success(request, _("%(count)s statements recomputed.") % {"count": len(saved)})
+    except PermissionDeniedError:
+        raise  # a 403 (permission_errors_as_403), not a message
     except ApplicationError as error:
         messages.error(request, error.message)
         return HttpResponseRedirect(reverse("web:commission_statements"))
@@ -162,6 +169,8 @@ def statement_action(request: AuthenticatedRequest, statement_id: int, action: s
         else:
             raise ApplicationError(_("Unknown action."), field="action")
         messages.success(request, _("Done."))
+    except PermissionDeniedError:
+        raise  # a 403 (permission_errors_as_403), not a message
     except ApplicationError as error:
         messages.error(request, error.message)
     return HttpResponseRedirect(reverse("web:commission_statement", args=[statement.pk]))
@@ -186,6 +195,8 @@ def payroll_export(request: AuthenticatedRequest, export_format: str) -> HttpRes
 
     try:
         period = selectors.period_parse(request.GET.get("period"), today=clock.today())
+    except PermissionDeniedError:
+        raise  # a 403 (permission_errors_as_403), not a message
     except ApplicationError as error:
         messages.error(request, error.message)
         return HttpResponseRedirect(reverse("web:commission_statements"))
@@ -214,6 +225,8 @@ def dispute_open(request: AuthenticatedRequest, statement_id: int) -> HttpRespon
             statement=statement, line=line, body=request.POST.get("body", ""), by=request.user
         )
         messages.success(request, _("Your question went to your manager."))
+    except PermissionDeniedError:
+        raise  # a 403 (permission_errors_as_403), not a message
     except ApplicationError as error:
         messages.error(request, error.message)
     return HttpResponseRedirect(reverse("web:commission_statement", args=[statement.pk]))
@@ -234,6 +247,8 @@ def dispute_action(request: AuthenticatedRequest, dispute_id: int, action: str) 
                                      adjustment_minor=_signed_minor(amount, "adjustment") if amount else None)  # fmt: skip
         else:
             raise ApplicationError(_("Unknown action."), field="action")
+    except PermissionDeniedError:
+        raise  # a 403 (permission_errors_as_403), not a message
     except ApplicationError as error:
         messages.error(request, error.message)
     return HttpResponseRedirect(
@@ -292,6 +307,8 @@ def plan_list(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             plan = plan_create(data=_plan_input(request.POST), by=request.user)
+        except PermissionDeniedError:
+            raise  # a 403 (permission_errors_as_403), not a message
         except ApplicationError as error:
             messages.error(request, error.message)
             return render(request, "commissions/plans.html",
@@ -336,6 +353,8 @@ def plan_detail(request: AuthenticatedRequest, plan_id: int) -> HttpResponse:
             else:
                 plan_update(plan=plan, data=_plan_input(request.POST), by=request.user)
                 messages.success(request, _("Plan saved. Draft statements follow on their next recompute."))
+        except PermissionDeniedError:
+            raise  # a 403 (permission_errors_as_403), not a message
         except ApplicationError as error:
             messages.error(request, error.message)
         return HttpResponseRedirect(reverse("web:commission_plan", args=[plan.pk]))
@@ -343,6 +362,8 @@ def plan_detail(request: AuthenticatedRequest, plan_id: int) -> HttpResponse:
         period = selectors.period_parse(
             request.GET.get("period"), default_kind=plan.period_kind, today=clock.today()
         )
+    except PermissionDeniedError:
+        raise  # a 403 (permission_errors_as_403), not a message
     except ApplicationError as error:
         messages.error(request, error.message)
         period = selectors.period_parse(None, default_kind=plan.period_kind, today=clock.today())
@@ -385,6 +406,8 @@ def leaderboard(request: AuthenticatedRequest) -> HttpResponse:
                 gamification.settings_set(
                     leaderboard_visibility=data.get("leaderboard_visibility", ""), by=request.user
                 )
+            except PermissionDeniedError:
+                raise  # a 403 (permission_errors_as_403), not a message
             except ApplicationError as error:
                 messages.error(request, error.message)
         else:
@@ -405,6 +428,8 @@ def leaderboard(request: AuthenticatedRequest) -> HttpResponse:
         rows = insights.leaderboard_for_user(
             user=request.user, measure=measure, period=period, team_id=team_id
         )
+    except PermissionDeniedError:
+        raise  # a 403 (permission_errors_as_403), not a message
     except ApplicationError as error:
         messages.error(request, error.message)
         period = selectors.period_parse(None, today=clock.today())
@@ -447,6 +472,8 @@ def contest_create(request: AuthenticatedRequest) -> HttpResponse:
             target=data.get("target", ""), prize=data.get("prize", ""), team=team,
             is_for_teams=data.get("is_for_teams") == "on", by=request.user,
         )  # fmt: skip
+    except PermissionDeniedError:
+        raise  # a 403 (permission_errors_as_403), not a message
     except ApplicationError as error:
         messages.error(request, error.message)
         return HttpResponseRedirect(reverse("web:commission_leaderboard"))
