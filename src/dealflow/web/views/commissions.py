@@ -417,9 +417,8 @@ def leaderboard(request: AuthenticatedRequest) -> HttpResponse:
             )  # fmt: skip
             messages.success(request, _("Preferences saved."))
         return HttpResponseRedirect(reverse("web:commission_leaderboard"))
-    measure = (
-        request.GET.get("measure") if request.GET.get("measure") in Measure.values else Measure.WON_REVENUE
-    )
+    chosen = request.GET.get("measure", "")
+    measure = chosen if chosen in Measure.values else str(Measure.WON_REVENUE)
     rows: list[insights.BoardRow] = []
     is_off = False
     try:
