@@ -90,11 +90,13 @@ def main(argv: list[str]) -> int:
             batch_size=2000,
         )  # fmt: skip
         user_ids = list(User.objects.order_by("id").values_list("id", flat=True)[:reps])
-        deal_table, user_table = Deal._meta.db_table, User._meta.db_table
+        deal_table = Deal._meta.db_table
         with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMPORARY TABLE bench_slot (slot integer PRIMARY KEY, user_id bigint)")
+            cursor.executemany("INSERT INTO bench_slot VALUES (%s, %s)", list(enumerate(user_ids)))
             cursor.execute(
-                f"UPDATE {deal_table} SET owner_id = (SELECT u.id FROM {user_table} u ORDER BY u.id "
-                f"LIMIT 1 OFFSET ({deal_table}.id % %s))",
+                f"UPDATE {deal_table} SET owner_id = (SELECT user_id FROM bench_slot "
+                f"WHERE slot = {deal_table}.id %% %s)",
                 [len(user_ids)],
             )
         period = period_containing(clock.today(), kind="quarter").previous()
