@@ -150,6 +150,23 @@ def main(argv: list[str]) -> int:
             user_id for user_id in set(by_sql) | set(by_engine)
             if by_sql.get(user_id, 0) != by_engine.get(user_id, 0)
         )  # fmt: skip
+        if os.environ.get("BENCH_DEBUG"):
+            import cProfile
+            import pstats
+
+            for user_id in mismatches[:3]:
+                print("mismatch", user_id, by_sql.get(user_id), by_engine.get(user_id))
+                for row in DealEvent.objects.filter(
+                    kind__in=["won", "owner_changed"], deal__in=DealEvent.objects.filter(
+                        kind="won", occurred_at__gte=selectors.day_start(period.start),
+                        occurred_at__lt=selectors.day_start(period.end)).values("deal_id"),
+                ).filter(deal__owner_id=user_id).values_list("deal_id", "kind", "occurred_at", "from_value", "to_value", "amount_minor", "currency")[:12]:
+                    print("   ", row)
+            profile = cProfile.Profile()
+            profile.enable()
+            statements_recompute(period=period)
+            profile.disable()
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
         exact = sum(1 for user_id in by_sql if by_sql[user_id] == by_engine.get(user_id))
         lines = StatementLine.objects.filter(statement__period_key=period.key).count()
         total = sum(Statement.objects.filter(period_key=period.key).values_list("total_minor", flat=True))
