@@ -156,11 +156,20 @@ def main(argv: list[str]) -> int:
 
             for user_id in mismatches[:3]:
                 print("mismatch", user_id, by_sql.get(user_id), by_engine.get(user_id))
-                for row in DealEvent.objects.filter(
-                    kind__in=["won", "owner_changed"], deal__in=DealEvent.objects.filter(
-                        kind="won", occurred_at__gte=selectors.day_start(period.start),
-                        occurred_at__lt=selectors.day_start(period.end)).values("deal_id"),
-                ).filter(deal__owner_id=user_id).values_list("deal_id", "kind", "occurred_at", "from_value", "to_value", "amount_minor", "currency")[:12]:
+                for row in (
+                    DealEvent.objects.filter(
+                        kind__in=["won", "owner_changed"],
+                        deal__in=DealEvent.objects.filter(
+                            kind="won",
+                            occurred_at__gte=selectors.day_start(period.start),
+                            occurred_at__lt=selectors.day_start(period.end),
+                        ).values("deal_id"),
+                    )
+                    .filter(deal__owner_id=user_id)
+                    .values_list(
+                        "deal_id", "kind", "occurred_at", "from_value", "to_value", "amount_minor", "currency"
+                    )[:12]
+                ):
                     print("   ", row)
             profile = cProfile.Profile()
             profile.enable()
