@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "dealflow.quotes",
     "dealflow.notifications",
     "dealflow.automation",
+    "dealflow.commissions",
     "dealflow.importers",
     "dealflow.api",
     "dealflow.web",
