@@ -295,6 +295,36 @@ def bookings_between(history: History, start: int, end: int) -> float:
     return float(history.stage_amount[won][(times >= start) & (times < end)].sum())
 
 
+def owner_bookings_by_period(
+    history: History, calendar: Calendar, *, as_of: int, first: int, last: int
+) -> dict[str, list[float]]:
+    """Per owner at the time of the win (id as text): bookings of periods first..last-1, from win events
+    at or before ``as_of``."""
+    won = (history.stage_status == WON) & (history.stage_time <= as_of)
+    times = history.stage_time[won]
+    index = calendar.index_of(times)
+    keep = (index >= first) & (index < last)
+    deals, times, amounts, index = (
+        history.stage_deal[won][keep],
+        times[keep],
+        history.stage_amount[won][keep],
+        index[keep],
+    )
+    owners = _value_as_of(
+        history.owner_deal, history.owner_time, history.owner_from, history.owner_to,
+        history.deal_owner, deals, times,
+    )  # fmt: skip
+    size = max(0, last - first)
+    return {
+        str(int(owner)): np.bincount(
+            index[owners == owner] - first, weights=amounts[owners == owner], minlength=size
+        )
+        .astype(float)
+        .tolist()
+        for owner in np.unique(owners)
+    }
+
+
 def bookings_by_period(history: History, calendar: Calendar, *, as_of: int) -> np.ndarray:
     """Bookings per calendar period from win events at or before ``as_of``."""
     won = (history.stage_status == WON) & (history.stage_time <= as_of)
@@ -331,6 +361,8 @@ class Fit:
     last_year: list[float]  # per horizon: bookings of the same period a year earlier, nan unknown
     drift: list[list[float]]  # [horizon][coarse phase]: relative SD of the per-draw drift factor
     drift_points: list[list[int]]  # past weekly points it was measured on (0: DRIFT_DEFAULT)
+    # per owner (id as text): bookings of the same completed periods as ``bookings`` (run-rate baselines)
+    owner_bookings: dict[str, list[float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -611,6 +643,9 @@ def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, 
         index = current + horizon - calendar.periods_per_year
         known = index >= 0 and calendar.start_times[index + 1] <= moment
         last_year.append(float(booked[index]) if known else float("nan"))
+    owner_booked = owner_bookings_by_period(
+        history, calendar, as_of=moment, first=max(0, current - 2 * calendar.periods_per_year), last=current
+    )
     return Fit(
         as_of=int(moment),
         level=level,
@@ -630,6 +665,7 @@ def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, 
         last_year=last_year,
         drift=drift,
         drift_points=drift_points,
+        owner_bookings=owner_booked,
     )
 
 
@@ -1074,6 +1110,9 @@ class BacktestRow:
     p10: float | None
     p90: float | None
     actual: float
+    closed: float = 0.0  # bookings closed in the target period by the as-of time (part of forecast)
+    target_end: int = 0  # end of the target period: its actual is known from then on
+    phase: int = 0  # quarter (0..3) of its own period the as-of time falls in
 
 
 def backtest(
@@ -1111,15 +1150,22 @@ def backtest(
         recent = fit_result.bookings[-RUN_RATE_PERIODS:]
         run_rate = float(np.mean(recent)) if recent else 0.0
         forecasts: dict[str, list[tuple[float, float | None, float | None]]] = {}
-        for method in MODEL_METHODS:
-            _, revenue = forecast_draws(
-                fit_result, states, calendar, moment, method=method, horizons=horizons,
-                leaf=np.zeros(len(states), dtype=np.int64), leaf_owners=[all_owners], draws=draws, seed=seed + point,
-            )  # fmt: skip
-            forecasts[method] = []
-            for horizon in range(horizons):
-                summary = summarise(revenue[0, horizon], closed=closed if horizon == 0 else 0.0)
-                forecasts[method].append((summary.mean, summary.p10, summary.p90))
+        _, revenue = forecast_draws(
+            fit_result, states, calendar, moment, method="dealflow", horizons=horizons,
+            leaf=np.zeros(len(states), dtype=np.int64), leaf_owners=[all_owners], draws=draws, seed=seed + point,
+        )  # fmt: skip
+        forecasts["dealflow"] = []
+        for horizon in range(horizons):
+            summary = summarise(revenue[0, horizon], closed=closed if horizon == 0 else 0.0)
+            forecasts["dealflow"].append((summary.mean, summary.p10, summary.p90))
+        for method in ("learned", "configured"):
+            # Comparisons without a simulation: their mean is sum p A; their range comes from calibration.
+            prediction = predict(fit_result, states, calendar, moment, method=method, horizons=horizons)
+            expected = (states.amount[:, None] * prediction.p_period).sum(axis=0)
+            forecasts[method] = [
+                ((closed if horizon == 0 else 0.0) + float(expected[horizon]), None, None)
+                for horizon in range(horizons)
+            ]
         fraction = [remaining] + [1.0] * (horizons - 1)
         base = [closed] + [0.0] * (horizons - 1)
         forecasts["run_rate"] = [(base[h] + run_rate * fraction[h], None, None) for h in range(horizons)]
@@ -1151,6 +1197,9 @@ def backtest(
                         low,
                         high,
                         float(booked_final[target]),
+                        closed=closed if horizon == 0 else 0.0,
+                        target_end=int(calendar.start_times[target + 1]),
+                        phase=int(coarse_phase(calendar.phase_of(moment))),
                     )
                 )
         if progress is not None:
@@ -1158,46 +1207,78 @@ def backtest(
     return rows
 
 
-def backtest_table(rows: list[BacktestRow]) -> dict:
-    """Accuracy, WAPE, bias and P10-P90 coverage per method and lead time, plus the chosen default method.
+def backtest_table(
+    rows: list[BacktestRow], *, scored_from: int | None = None, now: int | None = None
+) -> dict:
+    """Accuracy, WAPE, bias and P10-P90 coverage per method and lead time after calibration, the default
+    method per horizon, and the corrections the page applies from ``now`` on (``calibration``).
 
-    The default is the model method (dealflow, learned, configured) with the lowest WAPE over every
-    this-period forecast; ``beats_baselines`` says whether it also beats the best baseline.
+    Every forecast is bias-corrected and given a range from the errors of forecasts whose targets had
+    ended by its as-of time (``calibration.calibrate``); rows before ``scored_from`` only feed that.
+    The default is the method with the lowest WAPE, baselines (run-rate, same period last year,
+    weighted pipeline) and the skill-weighted blend included; ``raw`` keeps the uncorrected scores.
     """
-    groups: dict[tuple, list[BacktestRow]] = {}
-    for row in rows:
-        lead = f"week {row.week}" if row.horizon == 0 else "next period"
-        groups.setdefault((row.method, row.horizon, lead, row.week if row.horizon == 0 else 99), []).append(
-            row
-        )
+    from dealflow.forecasting import calibration
+
+    plain = [_calibration_row(row) for row in rows]
+    items = calibration.calibrate(plain, scored_from=scored_from)
+    groups: dict[tuple, list] = {}
+    for item in items:
+        row = item.row
+        week = row.week
+        lead = f"week {week}" if row.horizon == 0 else "next period"
+        groups.setdefault((row.method, row.horizon, lead, week if row.horizon == 0 else 99), []).append(item)
     table = []
     for (method, horizon, lead, order), members in sorted(
         groups.items(), key=lambda item: (item[0][1], item[0][3], item[0][0])
     ):
-        table.append(_score(method, members) | {"horizon": horizon, "lead": lead, "order": order})
-    overall = {}
-    for method in (*MODEL_METHODS, *BASELINE_METHODS):
-        members = [row for row in rows if row.method == method and row.horizon == 0]
+        if not any(item.scored for item in members):
+            continue
+        table.append(
+            calibration.score(members) | {"method": method, "horizon": horizon, "lead": lead, "order": order}
+        )
+    choice = calibration.choose_default(items)
+    this_period = choice.get("0", {"scores": {}, "default": None, "best_baseline": None, "margin": None})
+    overall = {
+        method: value | {"method": method}
+        for method, value in this_period["scores"].items()
+        if value["count"]
+    }
+    scored_rows = [row for row in rows if scored_from is None or row.as_of >= scored_from]
+    raw = {}
+    for method in {row.method for row in scored_rows}:
+        members = [row for row in scored_rows if row.method == method and row.horizon == 0]
         if members:
-            overall[method] = _score(method, members)
-    candidates = [
-        method for method in MODEL_METHODS if method in overall and overall[method]["wape"] is not None
-    ]
-    default, best_baseline, beats = "dealflow", None, None
-    if candidates:
-        default = min(candidates, key=lambda method: overall[method]["wape"])
-        baselines = [m for m in BASELINE_METHODS if m in overall and overall[m]["wape"] is not None]
-        best_baseline = min(baselines, key=lambda m: overall[m]["wape"]) if baselines else None
-        if best_baseline is not None:
-            beats = overall[default]["wape"] < overall[best_baseline]["wape"]
+            raw[method] = _score(method, members)
+    default = this_period["default"]
+    last_known = max((row.target_end for row in rows), default=0)
     return {
         "rows": table,
         "overall": overall,
-        "default_method": default,
-        "scored": bool(candidates),
-        "best_baseline": best_baseline,
-        "beats_baselines": beats,
+        "raw": raw,
+        "default_method": default or "dealflow",
+        "scored": default is not None,
+        "best_baseline": this_period["best_baseline"],
+        "margin": this_period["margin"],
+        "beats_baselines": None
+        if this_period["margin"] is None
+        else this_period["margin"] > 0 or default in calibration.BASELINES,
+        "by_horizon": {
+            horizon: {key: value for key, value in entry.items() if key != "scores"}
+            | {"scores": {method: score for method, score in entry["scores"].items() if score["count"]}}
+            for horizon, entry in choice.items()
+        },
+        "calibration": calibration.current_corrections(plain, now=now if now is not None else last_known),
     }
+
+
+def _calibration_row(row: BacktestRow):
+    from dealflow.forecasting.calibration import Row
+
+    return Row(
+        as_of=row.as_of, horizon=row.horizon, phase=row.phase, target_end=row.target_end, method=row.method,
+        closed=row.closed, forecast=row.forecast, p10=row.p10, p90=row.p90, actual=row.actual, week=row.week,
+    )  # fmt: skip
 
 
 def _score(method: str, members: list[BacktestRow]) -> dict:

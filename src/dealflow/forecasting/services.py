@@ -19,7 +19,7 @@ from dealflow.accounts.services import audit_record
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.core.money import to_minor
-from dealflow.core.periods import Period, parse_period
+from dealflow.core.periods import Period, parse_period, period_containing
 from dealflow.deals.selectors import base_currency, user_check_can_write
 from dealflow.forecasting import calculations as calc
 from dealflow.forecasting import engine
@@ -396,6 +396,9 @@ def snapshot_take(
 
 
 # ----------------------------------------------------------------------------------------- backtests
+WARM_UP_MONTHS = 6  # weeks this far before a backtest's range are forecast to calibrate, not scored
+
+
 def _backtest_range(period_from: str, period_to: str, kind: str) -> tuple[Period, Period]:
     period_kind_check(kind)
     first, last = parse_period(period_from, field="period_from"), parse_period(period_to, field="period_to")
@@ -408,8 +411,24 @@ def _backtest_range(period_from: str, period_to: str, kind: str) -> tuple[Period
     return first, last
 
 
-def backtest_create(*, by: User | None, period_from: str, period_to: str, kind: str = "month") -> BacktestRun:
-    """Record a backtest request (managers and admins), ready for ``backtest_execute``."""
+def backtest_default_range(*, kind: str = "month") -> tuple[str, str]:
+    """The last 12 full months (or 4 full quarters) before today."""
+    period_kind_check(kind)
+    last = period_containing(clock.today(), kind=kind).previous()
+    first = last
+    for _ in range(11 if kind == "month" else 3):
+        first = first.previous()
+    return first.key, last.key
+
+
+def backtest_create(
+    *, by: User | None, period_from: str | None = None, period_to: str | None = None, kind: str = "month"
+) -> BacktestRun:
+    """Record a backtest request (managers and admins), ready for ``backtest_execute``; without a range,
+    the last 12 full months (``backtest_default_range``)."""
+    if not period_from or not period_to:
+        default_from, default_to = backtest_default_range(kind=kind)
+        period_from, period_to = period_from or default_from, period_to or default_to
     if by is not None:
         access = user_access_scope(user=by)
         if not (access.is_admin or access.is_manager or access.is_analyst):
@@ -420,7 +439,9 @@ def backtest_create(*, by: User | None, period_from: str, period_to: str, kind: 
     )
 
 
-def backtest_start(*, by: User, period_from: str, period_to: str, kind: str = "month") -> BacktestRun:
+def backtest_start(
+    *, by: User, period_from: str | None = None, period_to: str | None = None, kind: str = "month"
+) -> BacktestRun:
     """Create a backtest and queue it for the worker (the page polls its progress)."""
     from dealflow.forecasting.tasks import backtest_run_task
 
@@ -455,7 +476,12 @@ def backtest_execute(*, run: BacktestRun, draws: int = 2000, seed: int = SEED, p
         panel = engine.panel_build(history, calendar, until=now)
         start = engine.moment_of(engine.midnight(first.start))
         end = engine.moment_of(engine.midnight(min(last.end, clock.today())))
-        points = [index for index, moment in enumerate(panel.times.tolist()) if start <= moment < end]
+        warm_up = first
+        for _ in range(WARM_UP_MONTHS if run.period_kind == "month" else WARM_UP_MONTHS // 3):
+            warm_up = warm_up.previous()
+        warm_start = engine.moment_of(engine.midnight(warm_up.start))
+        # Weeks before the range only feed the calibration (their errors), they are not scored.
+        points = [index for index, moment in enumerate(panel.times.tolist()) if warm_start <= moment < end]
         BacktestRun.objects.filter(pk=run.pk).update(steps_total=len(points))
         report = _progress(run)
 
@@ -467,8 +493,9 @@ def backtest_execute(*, run: BacktestRun, draws: int = 2000, seed: int = SEED, p
         rows = calc.backtest(
             history, calendar, panel, points=points, now=now, draws=draws, seed=seed, progress=both
         )
-        table = calc.backtest_table(rows)
-        table["points"] = len(points)
+        table = calc.backtest_table(rows, scored_from=start, now=now)
+        table["points"] = sum(1 for index in points if panel.times[index] >= start)
+        table["warm_up_points"] = len(points) - table["points"]
         table["draws"] = draws
         BacktestRun.objects.filter(pk=run.pk).update(
             status=BacktestStatus.DONE,

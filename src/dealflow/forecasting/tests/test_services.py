@@ -116,8 +116,12 @@ def test_backtest_records_progress_and_a_table(pipeline_history):
     run = services.backtest_execute(run=run, draws=300, progress=lambda done, total: steps.append(done))
     assert run.status == BacktestStatus.DONE
     assert run.steps_done == run.steps_total == len(steps) > 0
-    assert set(run.result["overall"]) == {"dealflow", "learned", "configured", "run_rate", "last_year"}
-    assert run.result["default_method"] in {"dealflow", "learned", "configured"}
+    methods = {"dealflow", "learned", "configured", "run_rate", "last_year", "blend"}
+    assert set(run.result["overall"]) == methods
+    overall = run.result["overall"]
+    default = run.result["default_method"]
+    assert overall[default]["wape"] == min(row["wape"] for row in overall.values())  # never a loser
+    assert set(run.result["calibration"]["corrections"]["0"]) == methods
     with pytest.raises(ApplicationError):
         services.backtest_create(by=None, period_from="2030-01", period_to="2030-03")
 
