@@ -311,9 +311,14 @@ def owner_bookings_by_period(
         index[keep],
     )
     owners = _value_as_of(
-        history.owner_deal, history.owner_time, history.owner_from, history.owner_to,
-        history.deal_owner, deals, times,
-    )  # fmt: skip
+        history.owner_deal,
+        history.owner_time,
+        history.owner_from,
+        history.owner_to,
+        history.deal_owner,
+        deals,
+        times,
+    )
     size = max(0, last - first)
     return {
         str(int(owner)): np.bincount(
@@ -1151,9 +1156,17 @@ def backtest(
         run_rate = float(np.mean(recent)) if recent else 0.0
         forecasts: dict[str, list[tuple[float, float | None, float | None]]] = {}
         _, revenue = forecast_draws(
-            fit_result, states, calendar, moment, method="dealflow", horizons=horizons,
-            leaf=np.zeros(len(states), dtype=np.int64), leaf_owners=[all_owners], draws=draws, seed=seed + point,
-        )  # fmt: skip
+            fit_result,
+            states,
+            calendar,
+            moment,
+            method="dealflow",
+            horizons=horizons,
+            leaf=np.zeros(len(states), dtype=np.int64),
+            leaf_owners=[all_owners],
+            draws=draws,
+            seed=seed + point,
+        )
         forecasts["dealflow"] = []
         for horizon in range(horizons):
             summary = summarise(revenue[0, horizon], closed=closed if horizon == 0 else 0.0)
@@ -1276,9 +1289,18 @@ def _calibration_row(row: BacktestRow):
     from dealflow.forecasting.calibration import Row
 
     return Row(
-        as_of=row.as_of, horizon=row.horizon, phase=row.phase, target_end=row.target_end, method=row.method,
-        closed=row.closed, forecast=row.forecast, p10=row.p10, p90=row.p90, actual=row.actual, week=row.week,
-    )  # fmt: skip
+        as_of=row.as_of,
+        horizon=row.horizon,
+        phase=row.phase,
+        target_end=row.target_end,
+        method=row.method,
+        closed=row.closed,
+        forecast=row.forecast,
+        p10=row.p10,
+        p90=row.p90,
+        actual=row.actual,
+        week=row.week,
+    )
 
 
 def _score(method: str, members: list[BacktestRow]) -> dict:

@@ -27,7 +27,7 @@ from dealflow.core.periods import Period, parse_period
 from dealflow.deals.models import Deal, DealStatus, Stage
 from dealflow.deals.selectors import base_currency
 from dealflow.forecasting import calculations as calc
-from dealflow.forecasting import engine
+from dealflow.forecasting import calibration, engine, live
 from dealflow.forecasting.models import (
     BacktestRun,
     BacktestStatus,
@@ -43,6 +43,7 @@ from dealflow.forecasting.models import (
 
 DRAWS = 10_000
 SEED = 20_260_101
+HORIZON_COUNT = engine.HORIZONS
 EXPLAINED_DEALS = 50
 PERIOD_KINDS = ("month", "quarter")
 
@@ -270,6 +271,9 @@ class PeriodForecast:
     call_commit: float | None
     call_best_case: float | None
     children: list[ChildForecast] = field(default_factory=list)
+    method: str = "dealflow"  # the method behind mean and range for this period
+    calibrated: bool = False  # the range comes from the method's own backtest errors
+    attainment: float | None = None  # closed so far / quota (this period)
 
 
 @dataclass
@@ -305,6 +309,9 @@ class ForecastView:
     deals: list[DealExplanation]
     open_deals: int
     fitted_on: dt.date  # the probabilities were learned from history up to this day's midnight
+    later_method: str = "dealflow"
+    calibrated: bool = False
+    coverage: float | None = None  # measured P10-P90 coverage of the method in the latest backtest
 
 
 def _major(minor: float | int | None, currency: str) -> float | None:
@@ -313,41 +320,96 @@ def _major(minor: float | int | None, currency: str) -> float | None:
     return float(from_minor(round(minor), currency))
 
 
-def method_default() -> tuple[str, str]:
-    """The method the page uses and why: the best on the latest backtest of this team's own data."""
+@dataclass
+class MethodChoice:
+    """The method the page uses this period and later, why, and the corrections the backtest measured."""
+
+    method: str
+    later_method: str
+    reason: str
+    calibration: dict | None  # ``calibration.current_corrections`` of the latest backtest
+    coverage: float | None  # measured P10-P90 coverage of the default this period
+    calibrated: bool
+
+
+def _method_label(method: str) -> str:
+    return str(Method(method).label) if method in Method.values else method
+
+
+def method_choice() -> MethodChoice:
+    """The default method per horizon and why: the lowest error on the latest backtest of this company's
+    own data among every method, baselines (run-rate, last year, weighted pipeline) and the blend included."""
     run = BacktestRun.objects.filter(status=BacktestStatus.DONE).order_by("-finished_at", "-id").first()
-    if run is None or not run.result.get("scored"):
-        return Method.DEALFLOW, _(
-            "No backtest has been run yet, so Dealflow's own method is used: win rates within the period "
-            "learned from weekly pipeline states, plus a run-rate for deals not yet created."
+    if run is None or not run.result.get("scored") or "by_horizon" not in run.result:
+        return MethodChoice(
+            Method.DEALFLOW,
+            Method.DEALFLOW,
+            _(
+                "No backtest has been run yet, so Dealflow's own method is used: win rates within the period "
+                "learned from weekly pipeline states, plus a run-rate for deals not yet created. Its range is "
+                "uncalibrated: at least +-50 %% of what is still open, wider where the simulation says so."
+            ),
+            None,
+            None,
+            False,
         )
     result = run.result
-    default = result["default_method"]
-    overall = result["overall"][default]
+    first, later = live.choice_methods(result)
+    entry = result["by_horizon"]["0"]
+    score = entry["scores"][first]
     reason = _(
-        "%(method)s had the lowest error on your own data: WAPE %(wape).1f %% over %(count)d forecasts"
+        "%(method)s had the lowest error on your own data this period: WAPE %(wape).1f %% over %(count)d forecasts"
     ) % {
-        "method": Method(default).label,
-        "wape": 100 * overall["wape"],
-        "count": overall["count"],
+        "method": _method_label(first),
+        "wape": 100 * score["wape"],
+        "count": score["count"],
     }
-    baseline = result.get("best_baseline")
-    if baseline:
-        baseline_wape = 100 * result["overall"][baseline]["wape"]
-        if result.get("beats_baselines"):
-            reason += _(", better than the best baseline (%(baseline)s, %(wape).1f %%).") % {
-                "baseline": Method(baseline).label,
-                "wape": baseline_wape,
+    baseline = entry.get("best_baseline")
+    if baseline and baseline != first:
+        baseline_wape = 100 * entry["scores"][baseline]["wape"]
+        reason += _(", %(points).1f points better than the best baseline (%(baseline)s, %(wape).1f %%).") % {
+            "points": baseline_wape - 100 * score["wape"],
+            "baseline": _method_label(baseline),
+            "wape": baseline_wape,
+        }
+    elif baseline:
+        models = {
+            method: value
+            for method, value in entry["scores"].items()
+            if method not in calibration.BASELINES and value["wape"] is not None
+        }
+        best_model = min(models, key=lambda method: models[method]["wape"]) if models else None
+        if best_model:
+            reason += _(
+                "; it is a baseline: the best model, %(model)s, lost to it by %(points).1f points."
+            ) % {
+                "model": _method_label(best_model),
+                "points": 100 * (models[best_model]["wape"] - score["wape"]),
             }
         else:
-            reason += _(
-                "; it does not beat the baseline %(baseline)s (%(wape).1f %%) yet, so read it with care."
-            ) % {
-                "baseline": Method(baseline).label,
-                "wape": baseline_wape,
-            }
+            reason += "."
+    coverage = score.get("coverage")
+    if coverage is not None:
+        reason += " " + _(
+            "Ranges calibrated from its own backtest errors: P10-P90 held the actual in %(coverage).0f %% of %(count)d forecasts."
+        ) % {
+            "coverage": 100 * coverage,
+            "count": score.get("calibrated", 0),
+        }
+    else:
+        reason += " " + _("Too little history to calibrate its range yet: it is uncalibrated and wider.")
+    if later != first:
+        reason += " " + _("Later periods: %(method)s, the lowest error next period.") % {
+            "method": _method_label(later)
+        }
     reason += " " + _("Backtest of %(start)s to %(end)s.") % {"start": run.period_from, "end": run.period_to}
-    return default, reason
+    return MethodChoice(first, later, reason, result.get("calibration"), coverage, coverage is not None)
+
+
+def method_default() -> tuple[str, str]:
+    """The method the page uses this period and why (``method_choice``)."""
+    choice = method_choice()
+    return choice.method, choice.reason
 
 
 def forecast_for_user(
@@ -367,14 +429,19 @@ def forecast_for_user(
     """
     period_kind_check(kind)
     scope = scope_resolve_for_user(user=user, kind=scope_kind, scope_id=scope_id)
-    default_method, reason = method_default()
-    method = method or default_method
-    if method not in calc.MODEL_METHODS:
-        raise ApplicationError("Method must be dealflow, learned or configured.", field="method")
-    if method != default_method:
-        reason = _("Chosen on this page instead of the default (%(default)s).") % {
-            "default": Method(default_method).label
-        }
+    choice = method_choice()
+    reason = choice.reason
+    methods = [choice.method] + [choice.later_method] * (HORIZON_COUNT - 1)
+    if method:
+        if method not in live.METHODS:
+            raise ApplicationError(
+                "Method must be dealflow, learned, configured, run_rate, last_year or blend.", field="method"
+            )
+        if method != choice.method:
+            reason = _("Chosen on this page instead of the default (%(default)s).") % {
+                "default": _method_label(choice.method)
+            }
+        methods = [method] * HORIZON_COUNT
     now_at = clock.now()
     now = engine.moment_of(now_at)
     periods = engine.periods_ahead(kind=kind, day=clock.today())
@@ -398,18 +465,20 @@ def forecast_for_user(
     leaf_owner_ids = _leaf_owners(scope, states, fit_result, owner_team, user)
     leaf_index = {owner: index for index, owner in enumerate(leaf_owner_ids)}
     leaf = np.array([leaf_index[int(owner)] for owner in states.owner], dtype=np.int64)
-    prediction, revenue = calc.forecast_draws(
+    parts = live.components(
         fit_result,
         states,
         calendar,
         now,
-        method=method,
-        horizons=len(periods),
         leaf=leaf,
-        leaf_owners=[np.array([owner], dtype=np.int64) for owner in leaf_owner_ids],
+        leaf_owner_ids=leaf_owner_ids,
+        horizons=len(periods),
         draws=draws,
         seed=seed,
     )
+    prediction = parts.prediction
+    if methods[0] in ("learned", "configured"):
+        prediction = calc.predict(fit_result, states, calendar, now, method=methods[0], horizons=len(periods))
     closed_by_owner = dict(
         Deal.objects.filter(
             visible, status=DealStatus.WON, closed_on__gte=periods[0].start, closed_on__lte=clock.today()
@@ -420,12 +489,23 @@ def forecast_for_user(
     )
     book = TargetBook([period.key for period in periods])
     children = _children(scope, leaf_owner_ids, owner_team, team_names)
+    all_leaves = list(range(len(leaf_owner_ids)))
     result_periods = []
     for horizon, period in enumerate(periods):
-        closed = float(sum(closed_by_owner.values())) if horizon == 0 else 0.0
+        closed = float(sum(value or 0 for value in closed_by_owner.values())) if horizon == 0 else 0.0
         targets = book.for_scope(period.key, scope)
-        summary = calc.summarise(revenue[:, horizon, :].sum(axis=0), closed=closed, quota=targets.quota)
+        figures = live.figures(
+            parts,
+            leaves=all_leaves,
+            horizon=horizon,
+            closed=closed,
+            quota=targets.quota,
+            method=methods[horizon],
+            calibration=choice.calibration,
+            company=scope.kind == ScopeKind.COMPANY,
+        )
         flags = calc.in_period_flags(states.close_on, calendar, np.full(len(states), horizon), horizon)
+        expected_open = float((states.amount * prediction.p_period[:, horizon]).sum())
         result_periods.append(
             PeriodForecast(
                 period=period,
@@ -435,47 +515,45 @@ def forecast_for_user(
                 pipeline=_major(states.amount[flags & (states.category == 0)].sum(), currency) or 0.0,
                 weighted=_major((states.amount * stage_probability[states.stage] * flags).sum(), currency)
                 or 0.0,
-                expected_open=_major((states.amount * prediction.p_period[:, horizon]).sum(), currency)
-                or 0.0,
-                expected_new=_major(
-                    max(
-                        0.0,
-                        summary.mean
-                        - closed
-                        - float((states.amount * prediction.p_period[:, horizon]).sum()),
-                    ),
-                    currency,
-                )
-                or 0.0,
-                mean=_major(summary.mean, currency) or 0.0,
-                p10=_major(summary.p10, currency) or 0.0,
-                p50=_major(summary.p50, currency) or 0.0,
-                p90=_major(summary.p90, currency) or 0.0,
-                standard_error=_major(summary.standard_error, currency) or 0.0,
+                expected_open=_major(expected_open, currency) or 0.0,
+                expected_new=_major(max(0.0, figures.mean - closed - expected_open), currency) or 0.0,
+                mean=_major(figures.mean, currency) or 0.0,
+                p10=_major(figures.p10, currency) or 0.0,
+                p50=_major(figures.p50, currency) or 0.0,
+                p90=_major(figures.p90, currency) or 0.0,
+                standard_error=_major(figures.standard_error, currency) or 0.0,
                 quota=_major(targets.quota, currency),
-                p_quota=summary.p_quota,
+                p_quota=figures.p_quota,
                 call_commit=_major(targets.call_commit, currency),
                 call_best_case=_major(targets.call_best_case, currency),
                 children=[
                     _child_forecast(
                         child,
-                        revenue,
+                        parts,
                         horizon,
                         closed_by_owner if horizon == 0 else {},
                         book,
                         period,
                         currency,
+                        method=methods[horizon],
+                        calibration=choice.calibration,
                     )
                     for child in children
                 ],
+                method=methods[horizon],
+                calibrated=figures.calibrated,
+                attainment=(closed / targets.quota) if targets.quota and horizon == 0 else None,
             )
         )
     explanations = _explain(rows, states, prediction, fit_result, stage_names, periods[0], currency)
     return ForecastView(
         scope=scope,
         kind=kind,
-        method=method,
+        method=methods[0],
         method_reason=reason,
+        later_method=methods[-1],
+        calibrated=result_periods[0].calibrated,
+        coverage=choice.coverage if not method or method == choice.method else None,
         level=prediction.level,
         currency=currency,
         as_of=now_at,
@@ -496,6 +574,7 @@ def _leaf_owners(scope: Scope, states: calc.States, fit_result: calc.Fit, owner_
         owners |= {
             int(owner) for points in fit_result.new_points for point in points for owner in point["by_owner"]
         }
+        owners |= {int(owner) for owner in fit_result.owner_bookings}  # the run-rates' past owners
     return sorted(owners)
 
 
@@ -529,9 +608,17 @@ def _children(
 
 
 def _child_forecast(
-    child: _Child, revenue, horizon, closed_by_owner, book: TargetBook, period: Period, currency
+    child: _Child,
+    parts: live.Components,
+    horizon,
+    closed_by_owner,
+    book: TargetBook,
+    period: Period,
+    currency,
+    *,
+    method: str,
+    calibration: dict | None,
 ):
-    draws = revenue[child.leaves, horizon, :].sum(axis=0)
     if child.kind == ScopeKind.TEAM:
         members = set(book.members.get(child.scope_id, []))
         closed = float(sum(value for owner, value in closed_by_owner.items() if owner in members and value))
@@ -539,7 +626,16 @@ def _child_forecast(
     else:
         closed = float(closed_by_owner.get(child.scope_id) or 0)
         targets = book.rep(period.key, child.scope_id)
-    summary = calc.summarise(draws, closed=closed, quota=targets.quota)
+    summary = live.figures(
+        parts,
+        leaves=child.leaves,
+        horizon=horizon,
+        closed=closed,
+        quota=targets.quota,
+        method=method,
+        calibration=calibration,
+        company=False,
+    )
     return ChildForecast(
         label=child.label,
         scope_kind=child.kind,

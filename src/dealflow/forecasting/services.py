@@ -22,7 +22,7 @@ from dealflow.core.money import to_minor
 from dealflow.core.periods import Period, parse_period, period_containing
 from dealflow.deals.selectors import base_currency, user_check_can_write
 from dealflow.forecasting import calculations as calc
-from dealflow.forecasting import engine
+from dealflow.forecasting import engine, live
 from dealflow.forecasting.models import (
     BacktestRun,
     BacktestStatus,
@@ -34,7 +34,7 @@ from dealflow.forecasting.models import (
     ScopeKind,
     SnapshotDeal,
 )
-from dealflow.forecasting.selectors import DRAWS, SEED, TargetBook, method_default, period_kind_check
+from dealflow.forecasting.selectors import DRAWS, SEED, TargetBook, method_choice, period_kind_check
 
 
 def _period(value: str | Period) -> Period:
@@ -294,24 +294,26 @@ def snapshot_take(
     moment = engine.moment_of(at)
     fit_result = calc.fit(history, calendar, panel, moment, horizons=engine.HORIZONS)
     states = calc.states_as_of(history, [moment])
-    method = method_default()[0]
+    choice = method_choice()
+    methods = [choice.method] + [choice.later_method] * (engine.HORIZONS - 1)
     owners = sorted(
         {int(owner) for owner in states.owner}
         | {int(owner) for points in fit_result.new_points for point in points for owner in point["by_owner"]}
+        | {int(owner) for owner in fit_result.owner_bookings}
     )
     leaf_of = {owner: index for index, owner in enumerate(owners)}
-    prediction, revenue = calc.forecast_draws(
+    parts = live.components(
         fit_result,
         states,
         calendar,
         moment,
-        method=method,
-        horizons=engine.HORIZONS,
         leaf=np.array([leaf_of[int(owner)] for owner in states.owner], dtype=np.int64),
-        leaf_owners=[np.array([owner], dtype=np.int64) for owner in owners],
+        leaf_owner_ids=owners,
+        horizons=engine.HORIZONS,
         draws=draws,
         seed=seed,
     )
+    prediction = parts.prediction
     current = int(calendar.index_of(moment))
     keys = [calendar.keys[current + horizon] for horizon in range(engine.HORIZONS)]
     periods = [parse_period(key) for key in keys]
@@ -344,8 +346,16 @@ def snapshot_take(
                 targets = book.team(period.key, int(scope_id or 0))
             else:
                 targets = book.rep(period.key, int(scope_id or 0))
-            draws_total = revenue[leaves, horizon, :].sum(axis=0) if leaves else np.zeros(draws)
-            summary = calc.summarise(draws_total, closed=closed_minor, quota=targets.quota)
+            summary = live.figures(
+                parts,
+                leaves=leaves,
+                horizon=horizon,
+                closed=closed_minor,
+                quota=targets.quota,
+                method=methods[horizon],
+                calibration=choice.calibration,
+                company=scope_kind == ScopeKind.COMPANY,
+            )
             flags = calc.in_period_flags(
                 states.close_on, calendar, np.full(len(states), current + horizon), horizon
             )
@@ -362,7 +372,7 @@ def snapshot_take(
                     scope_kind=scope_kind,
                     team_id=scope_id if scope_kind == ScopeKind.TEAM else None,
                     owner_id=scope_id if scope_kind == ScopeKind.REP else None,
-                    method=method,
+                    method=methods[horizon],
                     level=prediction.level,
                     currency=currency,
                     closed_to_date_minor=round(closed_minor),

@@ -70,9 +70,15 @@ def history_for(scenario: Scenario, *, scale: float = 1.0, seed: int = 1, now: i
         )
     else:
         deals = syn.generate(
-            seed=seed, start=scenario.start, days=days, deals_per_day=per_day, owners=scenario.owners,
-            dated=scenario.dated, never_close=scenario.never_close, season=scenario.season,
-        )  # fmt: skip
+            seed=seed,
+            start=scenario.start,
+            days=days,
+            deals_per_day=per_day,
+            owners=scenario.owners,
+            dated=scenario.dated,
+            never_close=scenario.never_close,
+            season=scenario.season,
+        )
     moment = now if now is not None else syn.epoch(NOW_DAY)
     return deals, syn.to_history(deals, now=moment)
 

@@ -43,9 +43,17 @@ def test_range_from_conformal_ranks_and_a_bias_within_noise_is_left_alone_hand_w
 def _row(as_of_day: int, method: str, forecast: float, actual: float, *, closed: float = 0.0) -> cal.Row:
     """A next-period forecast made on day ``as_of_day``; its target ends 30 days later."""
     return cal.Row(
-        as_of=as_of_day * DAY, horizon=1, phase=0, target_end=(as_of_day + 30) * DAY, method=method,
-        closed=closed, forecast=forecast, p10=None, p90=None, actual=actual,
-    )  # fmt: skip
+        as_of=as_of_day * DAY,
+        horizon=1,
+        phase=0,
+        target_end=(as_of_day + 30) * DAY,
+        method=method,
+        closed=closed,
+        forecast=forecast,
+        p10=None,
+        p90=None,
+        actual=actual,
+    )
 
 
 def test_a_forecast_never_sees_an_actual_that_was_not_known_at_its_as_of_time():
