@@ -275,6 +275,10 @@ class PeriodForecast:
     calibrated: bool = False  # the range comes from the method's own backtest errors
     attainment: float | None = None  # closed so far / quota (this period)
 
+    @property
+    def method_label(self) -> str:
+        return _method_label(self.method)
+
 
 @dataclass
 class DealExplanation:
