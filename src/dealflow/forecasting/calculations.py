@@ -33,6 +33,7 @@ L2_MIN_CLOSED = 200  # fewer -> L1 (no ageing)
 L3_MIN_POINTS = 13  # fewer weekly as-of points with a finished outcome window -> no L3
 L3_MIN_ROWS = 500  # fewer (deal, week) training rows -> no L3
 RUN_RATE_MIN_POINTS = 4
+STAY_MIN_SPELLS = 10  # fewer won spells in a stage -> its usual stay is unknown (no ageing decay)
 PHASES = 16  # sixteenths of the period elapsed at the time of the forecast (L3 cells, see _shrink_within)
 COARSE_PHASES = 4  # quarters: what a fine phase is shrunk to, and how run-rate and drift are grouped
 DRIFT_DEFAULT = 0.15  # relative SD of the drift factor when history is too thin to measure it
@@ -368,6 +369,10 @@ class Fit:
     drift_points: list[list[int]]  # past weekly points it was measured on (0: DRIFT_DEFAULT)
     # per owner (id as text): bookings of the same completed periods as ``bookings`` (run-rate baselines)
     owner_bookings: dict[str, list[float]] = field(default_factory=dict)
+    # per stage, from won deals: mean days from entering the stage to the win (timing of undated deals),
+    # and the P90 of their stays in it (0: too few spells) beyond which a deal's probability decays
+    stage_close_days: list[float] = field(default_factory=list)
+    stage_stay_days: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -384,11 +389,13 @@ def _stage_fit(history: History, moment: int) -> tuple:
     count = np.zeros(stages)
     aged_wins = np.zeros((stages, len(AGE_BUCKETS)))
     aged_count = np.zeros((stages, len(AGE_BUCKETS)))
+    close_days = np.zeros(stages)
+    stay_days = np.zeros(stages)
     deals, close_time, is_won = closed_as_of(history, moment)
     recent = close_time > moment - TRAILING_DAYS * DAY
-    deals, is_won = deals[recent], is_won[recent]
+    deals, is_won, close_time = deals[recent], is_won[recent], close_time[recent]
     if len(deals) == 0:
-        return 0, wins, count, aged_wins, aged_count
+        return 0, wins, count, aged_wins, aged_count, close_days, stay_days
     won_by_deal = np.zeros(len(history.deal_ids), dtype=bool)
     won_by_deal[deals] = is_won
     selected = np.zeros(len(history.deal_ids), dtype=bool)
@@ -418,7 +425,24 @@ def _stage_fit(history: History, moment: int) -> tuple:
         aged_wins[:, bucket] += np.bincount(
             spell_stage[reached], weights=spell_won[reached], minlength=stages
         )
-    return len(deals), wins, count, aged_wins, aged_count
+    # Timing (deals without a close date) and usual stay (ageing): from won deals only.
+    closed_at = np.zeros(len(history.deal_ids))
+    closed_at[deals] = close_time
+    entered = row_open & won_by_deal[row_deal]
+    to_close = (closed_at[row_deal[entered]] - history.stage_time[rows][entered]) / DAY
+    entries = np.bincount(row_stage[entered], minlength=stages)
+    close_days = np.divide(
+        np.bincount(row_stage[entered], weights=to_close, minlength=stages),
+        entries,
+        out=np.zeros(stages),
+        where=entries > 0,
+    )
+    won_spells = spell_won > 0
+    for stage in range(stages):
+        stays = duration[won_spells & (spell_stage == stage)]
+        if len(stays) >= STAY_MIN_SPELLS:
+            stay_days[stage] = float(np.quantile(stays, 0.9))
+    return len(deals), wins, count, aged_wins, aged_count, close_days, stay_days
 
 
 @dataclass
@@ -535,7 +559,7 @@ def drift_factors(drift: np.ndarray, draws: int, seed: int) -> np.ndarray:
 def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, *, horizons: int = 4) -> Fit:
     """Fit L1, L2 and L3 and the run-rate at ``moment`` from data known then (see module docstring)."""
     stages = len(history.stage_ids)
-    closed, wins, count, aged_wins, aged_count = _stage_fit(history, moment)
+    closed, wins, count, aged_wins, aged_count, close_days, stay_days = _stage_fit(history, moment)
     configured = history.stage_probability.astype(float)
     learned = beta_mean(wins, count, configured, PRIOR_STRENGTH)
     aged = beta_mean(aged_wins, aged_count, learned[:, None], PRIOR_STRENGTH)
@@ -671,6 +695,8 @@ def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, 
         drift=drift,
         drift_points=drift_points,
         owner_bookings=owner_booked,
+        stage_close_days=close_days.tolist(),
+        stage_stay_days=stay_days.tolist(),
     )
 
 
@@ -727,7 +753,17 @@ def predict(
         )
         p_period = np.minimum(p_period, p_win[:, None])  # never more likely this period than at all
     else:
+        if level in ("L1", "L2"):
+            p_win = (
+                p_win * ageing_factor(states.age_days, np.asarray(fit_result.stage_stay_days)[states.stage])
+                if fit_result.stage_stay_days
+                else p_win
+            )
         p_period = p_win[:, None] * flags
+        if level in ("L1", "L2") and fit_result.stage_close_days:
+            undated = np.nonzero(states.close_on == NO_DATE)[0]
+            mean_days = np.asarray(fit_result.stage_close_days)[states.stage[undated]]
+            p_period[undated] = p_win[undated, None] * closing_shares(mean_days, calendar, moment, horizons)
     overridden = ~np.isnan(states.probability_override)
     if overridden.any():
         override = states.probability_override[overridden]
@@ -743,6 +779,35 @@ def predict(
     source_name = "configured" if level == "L0" else "learned"
     source = ["overridden" if flag else source_name for flag in overridden.tolist()]
     return Prediction(method=method, level=level, p_win=p_win, p_period=p_period, source=source)
+
+
+def ageing_factor(age_days: np.ndarray, stay_days: np.ndarray) -> np.ndarray:
+    """1 up to twice the stage's usual stay (P90 of won deals' stays), then halved for every further
+    usual stay: 0.5 ** ((age - 2 P90) / P90). A stage with too few won spells to know (P90 = 0): 1."""
+    stay = np.asarray(stay_days, dtype=float)
+    over = np.divide(
+        np.asarray(age_days, dtype=float) - 2 * stay, stay, out=np.zeros(len(stay)), where=stay > 0
+    )
+    return np.power(0.5, np.maximum(over, 0.0))
+
+
+def closing_shares(mean_days: np.ndarray, calendar: Calendar, moment: int, horizons: int) -> np.ndarray:
+    """Per deal without a close date: the share of its eventual win falling in each period, [deal, horizon].
+
+    Time to close from now is taken as exponential with the stage's mean days from entry to win (T), so
+    the share of period h = exp(-(start_h - now) / T) - exp(-(end_h - now) / T), start_0 = now. A stage
+    without won deals to learn from (T = 0) closes nothing in these periods.
+    """
+    current = int(calendar.index_of(moment))
+    result = np.zeros((len(mean_days), horizons))
+    known = np.asarray(mean_days, dtype=float) > 0
+    scale = np.where(known, np.asarray(mean_days, dtype=float), 1.0) * DAY
+    for horizon in range(horizons):
+        start = moment if horizon == 0 else int(calendar.start_times[current + horizon])
+        end = int(calendar.start_times[current + horizon + 1])
+        result[:, horizon] = np.exp(-(start - moment) / scale) - np.exp(-(end - moment) / scale)
+    result[~known] = 0.0
+    return result
 
 
 def new_bookings_samples(

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import replace
 from functools import cache
 
+import numpy as np
 import pytest
 
 from dealflow.forecasting import calculations as calc
@@ -132,3 +133,35 @@ def test_small_scenarios_choose_a_default_that_beats_the_baselines_with_ranges_t
     assert entry["default"] in {"dealflow", "blend"}
     assert entry["margin"] > 0
     assert scenarios.targets_met(entry) == {"wape": True, "bias": True, "coverage": True}
+
+
+# ---------------------------------------------------------------- deals without a date, deals that age
+def test_ageing_halves_the_probability_for_every_usual_stay_beyond_two_hand_worked():
+    # Usual stay (P90 of won deals' stays) 20 days: 1 up to 40 days, then 0.5 ** ((age - 40) / 20).
+    factor = calc.ageing_factor(
+        np.array([10.0, 40.0, 60.0, 100.0, 500.0]), np.array([20.0, 20.0, 20.0, 20.0, 0.0])
+    )
+    assert factor.tolist() == [1.0, 1.0, 0.5, 0.125, 1.0]  # a stage without enough won spells: no decay
+
+
+def test_a_deal_without_a_close_date_is_spread_over_the_periods_by_its_stage_timing_hand_worked():
+    # 10 days from stage entry to win on average; 21 days left in January, February has 28:
+    # January 1 - e^-2.1 = 0.877544, February e^-2.1 - e^-4.9 = 0.115009.
+    calendar = syn.month_calendar(dt.date(2025, 1, 1), 6)
+    moment = syn.epoch(dt.date(2025, 1, 11))
+    shares = calc.closing_shares(np.array([10.0, 0.0]), calendar, moment, 2)
+    assert shares[0].tolist() == [pytest.approx(0.877544, abs=1e-6), pytest.approx(0.115009, abs=1e-6)]
+    assert shares[1].tolist() == [0.0, 0.0]  # no won deal to learn the stage's timing from
+
+
+def test_learned_counts_undated_deals_by_timing_instead_of_nowhere():
+    deals = syn.generate(seed=5, start=dt.date(2023, 1, 1), days=730, deals_per_day=2.0, dated=False)
+    now = syn.epoch(dt.date(2024, 12, 16))
+    history = syn.to_history(deals, now=now)
+    calendar = syn.month_calendar(dt.date(2022, 1, 1), 48)
+    fit = calc.fit(history, calendar, None, now, horizons=2)
+    states = calc.states_as_of(history, [now])
+    prediction = calc.predict(fit, states, calendar, now, method="learned", horizons=2)
+    assert prediction.level == "L2" and np.all(states.close_on == calc.NO_DATE)
+    assert prediction.p_period[:, 0].sum() > 0.2 * prediction.p_win.sum()
+    assert np.all(prediction.p_period.sum(axis=1) <= prediction.p_win + 1e-9)
