@@ -351,7 +351,7 @@ def method_choice() -> MethodChoice:
             _(
                 "No backtest has been run yet, so Dealflow's own method is used: win rates within the period "
                 "learned from weekly pipeline states, plus a run-rate for deals not yet created. Its range is "
-                "uncalibrated: at least +-50 %% of what is still open, wider where the simulation says so."
+                "uncalibrated and wide: what is still open, plus or minus half, wider where the simulation says so."
             ),
             None,
             None,
