@@ -311,7 +311,7 @@ def choose_default(items: list[Calibrated]) -> dict[str, Any]:
         if not rated:
             result[str(horizon)] = {"scores": scores, "default": None, "best_baseline": None, "margin": None}
             continue
-        default = min(rated, key=lambda method: (rated[method]["wape"], method != BLEND, method))
+        default = min(rated, key=lambda method: (rated[method]["wape"], method == BLEND, method))
         baselines = [method for method in BASELINES if method in rated]
         best_baseline = min(baselines, key=lambda method: rated[method]["wape"]) if baselines else None
         margin = rated[best_baseline]["wape"] - rated[default]["wape"] if best_baseline else None
