@@ -137,3 +137,10 @@ def test_demo_seed_gives_quotas_calls_and_six_scored_months(pipeline_history, ad
     table = selectors.forecast_accuracy_table_for_user(user=admin_user)
     assert len({row.period for row in table.rows}) >= 6
     assert BacktestRun.objects.get().status == BacktestStatus.DONE
+    # The dashboard's accuracy tile (last full quarter by default) has data on the demo.
+    from dealflow.metrics.selectors import MetricFilters, forecast_accuracy_for_user
+
+    tile = forecast_accuracy_for_user(
+        user=admin_user, filters=MetricFilters.from_mapping({}), lookup=selectors.forecast_accuracy_for_period
+    )
+    assert tile.available and tile.forecast > 0
