@@ -316,8 +316,10 @@ def test_backtest_coverage_holds_when_rates_drift_month_to_month_and_not_without
 
     with_drift = dealflow_coverage()
     assert 0.70 <= with_drift <= 0.90
-    monkeypatch.setattr(calc, "drift_from_residuals", lambda *args: 0.0)
-    monkeypatch.setattr(calc, "DRIFT_DEFAULT", 0.0)
+    from dealflow.forecasting.calculations import fitting
+
+    monkeypatch.setattr(fitting, "drift_from_residuals", lambda *args: 0.0)
+    monkeypatch.setattr(fitting, "DRIFT_DEFAULT", 0.0)
     assert dealflow_coverage() < with_drift - 0.05
 
 
