@@ -11,6 +11,7 @@ from django.db.models import Q
 from dealflow.accounts.models import User
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
+from dealflow.deals import lifecycle
 from dealflow.deals.models import Activity, ActivityKind, Deal
 
 
@@ -40,17 +41,11 @@ def activity_create(
     origin: str = "",
 ) -> Activity:
     """Log or schedule an activity; a note or a done activity counts as activity on its deal."""
-    text = str(subject or "").strip()
-    if not text:
-        raise ApplicationError("An activity needs a subject.", field="subject")
-    if kind not in ActivityKind.values:
-        raise ApplicationError(f"Kind must be one of {', '.join(ActivityKind.values)}.", field="kind")
     moment = at or clock.now()
-    if kind == ActivityKind.NOTE and done_at is None:
-        done_at = moment
+    subject, done_at = lifecycle.valid_activity(kind=kind, subject=subject, at=moment, done_at=done_at)
     activity = Activity.objects.create(
         kind=kind,
-        subject=text[:200],
+        subject=subject,
         notes=notes,
         owner=owner,
         deal=deal,
@@ -72,12 +67,12 @@ def activity_update(*, activity: Activity, data: dict[str, Any], by: User | None
     for name, value in data.items():
         if name not in {"subject", "notes", "due_at", "kind", "owner"}:
             raise ApplicationError(f"Field {name!r} cannot be changed here.", field=name)
-        if name == "subject" and not str(value or "").strip():
-            raise ApplicationError("An activity needs a subject.", field="subject")
-        if name == "kind" and value not in ActivityKind.values:
-            raise ApplicationError(f"Kind must be one of {', '.join(ActivityKind.values)}.", field="kind")
         if name == "subject":
-            value = str(value).strip()[:200]
+            value, _done_at = lifecycle.valid_activity(
+                kind=ActivityKind.NOTE, subject=value, at=clock.now(), done_at=None
+            )
+        if name == "kind":
+            lifecycle.valid_activity(kind=value, subject="-", at=clock.now(), done_at=None)
         if name == "notes":
             value = str(value or "")
         setattr(activity, name, value)
