@@ -34,7 +34,7 @@ from dealflow.deals.models import (
     Pipeline,
     Stage,
 )
-from dealflow.deals.services.money import base_currency, convert_minor_to_base, exchange_rate_on
+from dealflow.deals.rates import base_currency, convert_minor_to_base, exchange_rate_on
 from dealflow.products.models import DealLine
 from dealflow.tags.selectors import tag_filter
 

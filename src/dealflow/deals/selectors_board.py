@@ -40,7 +40,7 @@ from dealflow.core.money import minor_digits
 from dealflow.core.periods import Period, parse_period
 from dealflow.deals.models import Activity, Deal, DealStatus, ExchangeRate, Pipeline, Stage, StageKind
 from dealflow.deals.selectors import DealFilters, deal_visible_q
-from dealflow.deals.services.money import base_currency
+from dealflow.deals.rates import base_currency
 
 CARDS_PER_COLUMN = 50
 FORECAST_MONTHS = 6  # the current month and the five after it each get a column

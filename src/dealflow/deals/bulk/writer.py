@@ -48,7 +48,7 @@ from dealflow.deals.models import (
     StayFact,
 )
 from dealflow.deals.services.derived import derived_rebuild
-from dealflow.deals.services.money import rate_table
+from dealflow.deals.rates import rate_table
 
 _UTC = dt.UTC
 SQLITE_BULK_CACHE_KIB = 256 * 1024

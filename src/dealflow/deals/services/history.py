@@ -17,7 +17,7 @@ from dealflow.deals.services.derived import (
     derived_stay_close,
     derived_stay_open,
 )
-from dealflow.deals.services.money import convert_minor_to_base
+from dealflow.deals.rates import convert_minor_to_base
 
 
 def local_date(moment: dt.datetime) -> dt.date:

@@ -79,7 +79,7 @@ class RateTable:
         return table
 
     def rate_on(self, currency: str, day: dt.date) -> Decimal | None:
-        """The rate valid on ``day`` (as deals.services.money.exchange_rate_on decides)."""
+        """The rate valid on ``day`` (as deals.rates.exchange_rate_on decides)."""
         if currency == self.base:
             return Decimal(1)
         history = self.rates.get(currency)

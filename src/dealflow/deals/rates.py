@@ -1,4 +1,4 @@
-"""Conversion to the base currency at the rate valid on a day (the rule itself: core.money.RateTable)."""
+"""Exchange rates as stored: the base currency and conversion at the rate on a day (the rule: core.money.RateTable)."""
 
 from __future__ import annotations
 
