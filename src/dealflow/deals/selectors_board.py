@@ -39,8 +39,8 @@ from dealflow.core import clock
 from dealflow.core.money import minor_digits
 from dealflow.core.periods import Period, parse_period
 from dealflow.deals.models import Activity, Deal, DealStatus, ExchangeRate, Pipeline, Stage, StageKind
-from dealflow.deals.selectors import DealFilters, deal_visible_q
 from dealflow.deals.rates import base_currency
+from dealflow.deals.selectors import DealFilters, deal_visible_q
 
 CARDS_PER_COLUMN = 50
 FORECAST_MONTHS = 6  # the current month and the five after it each get a column

@@ -47,8 +47,8 @@ from dealflow.deals.models import (
     StageSpell,
     StayFact,
 )
-from dealflow.deals.services.derived import derived_rebuild
 from dealflow.deals.rates import rate_table
+from dealflow.deals.services.derived import derived_rebuild
 
 _UTC = dt.UTC
 SQLITE_BULK_CACHE_KIB = 256 * 1024

@@ -23,9 +23,9 @@ from dealflow.customfields.models import Entity
 from dealflow.customfields.services import custom_values_set
 from dealflow.customfields.validation import value_text
 from dealflow.deals.models import Deal, EventKind, Lead
+from dealflow.deals.rates import exchange_rate_on
 from dealflow.deals.services.deals import deal_update
 from dealflow.deals.services.history import deal_save_versioned, event_record, local_date
-from dealflow.deals.rates import exchange_rate_on
 from dealflow.products.calculations import LinePrice, convert_minor, line_totals
 from dealflow.products.models import DealLine, Product
 from dealflow.products.selectors import product_get_by_code, product_unit_price_minor

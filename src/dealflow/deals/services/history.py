@@ -11,13 +11,13 @@ from dealflow.core import clock
 from dealflow.core.errors import ConflictError
 from dealflow.deals import lifecycle
 from dealflow.deals.models import Activity, ActivityKind, Deal, DealEvent, EventKind, Stage, StageSpell
+from dealflow.deals.rates import convert_minor_to_base
 from dealflow.deals.services.derived import (
     derived_close_date_changed,
     derived_deal_sync,
     derived_stay_close,
     derived_stay_open,
 )
-from dealflow.deals.rates import convert_minor_to_base
 
 
 def local_date(moment: dt.datetime) -> dt.date:
