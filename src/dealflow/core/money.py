@@ -115,12 +115,30 @@ class RateTable:
         index = bisect.bisect_right(days, day) - 1
         return self._rates[currency][max(index, 0)]
 
-    def to_base_minor(self, amount_minor: int, currency: str, day: dt.date) -> int:
-        """``amount_minor`` of ``currency`` in minor units of the base currency at the rate on ``day``."""
+    def currencies(self) -> list[str]:
+        """The currencies with a rate, besides the base currency."""
+        return sorted(self._days)
+
+    def factor(self, currency: str, day: dt.date) -> Decimal:
+        """Minor units of the base currency per minor unit of ``currency`` on ``day``."""
         key = (currency, day)
         factor = self._cache.get(key)
         if factor is None:
             rate = self.rate_on(currency, day)
             factor = rate * Decimal(10) ** (minor_digits(self.base) - minor_digits(currency))
             self._cache[key] = factor
-        return int((Decimal(amount_minor) * factor).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        return factor
+
+    def to_base_minor(self, amount_minor: int, currency: str, day: dt.date) -> int:
+        """``amount_minor`` of ``currency`` in minor units of the base currency at the rate on ``day``."""
+        return int(
+            (Decimal(amount_minor) * self.factor(currency, day)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        )
+
+    def to_base_minor_or_none(self, amount_minor: int, currency: str, day: dt.date) -> int | None:
+        """Like ``to_base_minor``, but None for a currency without any rate (totals leave it out)."""
+        return self.to_base_minor(amount_minor, currency, day) if self.has(currency) else None
+
+    def money(self, amount_minor: int | None) -> Decimal | None:
+        """Base-currency minor units as a decimal amount."""
+        return None if amount_minor is None else from_minor(amount_minor, self.base)

@@ -18,10 +18,14 @@ def base_currency() -> str:
 
 def rate_table(*, currencies: Iterable[str] | None = None, using: str = "default") -> RateTable:
     """The stored exchange rates (of ``currencies`` only, when given) as a RateTable."""
+    base = base_currency()
     rows = ExchangeRate.objects.using(using)
     if currencies is not None:
-        rows = rows.filter(currency__in=set(currencies))
-    return RateTable(base_currency(), rows.values_list("currency", "valid_from", "rate"))
+        wanted = set(currencies) - {base}
+        if not wanted:
+            return RateTable(base, [])  # no query for deals in the base currency alone
+        rows = rows.filter(currency__in=wanted)
+    return RateTable(base, rows.values_list("currency", "valid_from", "rate"))
 
 
 def exchange_rate_on(*, currency: str, day: dt.date) -> Decimal:

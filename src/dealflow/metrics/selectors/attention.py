@@ -87,7 +87,7 @@ def deal_attention(*, scope: MetricScope) -> Attention:
         stale.values("stage_id", "currency").annotate(count=Count("*"), amount=Sum("amount_minor")).order_by()
     ):
         stale_count += row["count"]
-        stale_value += rates.to_base_minor(int(row["amount"] or 0), row["currency"], scope.today) or 0
+        stale_value += rates.to_base_minor_or_none(int(row["amount"] or 0), row["currency"], scope.today) or 0
         by_stage[row["stage_id"]] = by_stage.get(row["stage_id"], 0) + row["count"]
     stale_deals = [
         AttentionDeal.of(deal, idle_days=(now - (deal.last_activity_at or deal.stage_entered_at)).days)
@@ -113,7 +113,9 @@ def deal_attention(*, scope: MetricScope) -> Attention:
         slipped_count += totals["count"]
         overdue_count += totals["overdue"] or 0
         pushed_count += totals["pushed"] or 0
-        slipped_value += rates.to_base_minor(int(totals["amount"] or 0), totals["currency"], scope.today) or 0
+        slipped_value += (
+            rates.to_base_minor_or_none(int(totals["amount"] or 0), totals["currency"], scope.today) or 0
+        )
     largest = list(
         slipped.order_by("-amount_minor", "-deal_id").values_list("deal_id", "close_date_pushes")[:LISTED]
     )

@@ -113,7 +113,9 @@ def stage_reach(scope: MetricScope, period: Period) -> Reach:
     first_order = active[0].order if active else 0
     for (furthest_id, status, currency), (count, amount, base) in groups.items():
         value = (
-            (rates.to_base_minor(amount, currency, scope.today) or 0) if status == DealStatus.OPEN else base
+            (rates.to_base_minor_or_none(amount, currency, scope.today) or 0)
+            if status == DealStatus.OPEN
+            else base
         )
         reach.deals += count
         reach.amount_all += value

@@ -134,7 +134,7 @@ def _open_now(scope: MetricScope) -> dict[int, tuple[int, int]]:
     result: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
     for row in rows:
         count, value = result[row["stage_id"]]
-        converted = rates.to_base_minor(int(row["amount"] or 0), row["currency"], scope.today) or 0
+        converted = rates.to_base_minor_or_none(int(row["amount"] or 0), row["currency"], scope.today) or 0
         result[row["stage_id"]] = (count + row["count"], value + converted)
     return result
 
