@@ -193,8 +193,7 @@ def import_confirm(request: AuthenticatedRequest, job_id: int) -> HttpResponse:
                 _("The file has problems: fix them, or tick 'import only the valid rows'."),
                 field="keep_valid",
             )
-        job.options = options.as_json()
-        job.save(update_fields=["options", "updated_at"])
+        import_job_set_options(job=job, options=options)
         import_job_enqueue(job=job, step="apply")
     except ApplicationError as error:
         messages.error(request, error.message)
