@@ -815,3 +815,31 @@ def valid_activity(
     if kind == ActivityKind.NOTE.value and done_at is None:
         done_at = at
     return text[:200], done_at
+
+
+def contents_changed(
+    state: DealState,
+    *,
+    field: str,
+    from_value: str,
+    to_value: str,
+    at: dt.datetime,
+    by_id: int | None,
+    origin: str = "",
+    note: str = "",
+) -> Change:
+    """A change of what the deal holds (``lines``, ``tags``, ``custom.<key>``): one FIELD_CHANGED event and
+    no column of its own (lines change the amount through ``update(from_lines=True)``); the caller knows
+    that something changed (a summary of many lines may read the same)."""
+    event = _event(
+        state,
+        EventKind.FIELD_CHANGED.value,
+        at=at,
+        by_id=by_id,
+        origin=origin,
+        note=note,
+        field=field,
+        from_value=from_value,
+        to_value=to_value,
+    )
+    return Change(state, events=(event,))
