@@ -324,7 +324,7 @@ class BulkWriter:
             raise ApplicationError("A lead needs a title.", field="title")
         moment = self.moment
         created_on, team_id = self.local_date(lead.created_at), self.team_of.get(lead.owner_id)
-        if self.derived_rows:
+        if self.derived_rows and lead.id is not None:
             self._lead_facts[lead.id] = (created_on, lead.owner_id, team_id, lead.source_id)
         return (
             lead.id, moment(lead.created_at), now, lead.title.strip()[:200], lead.source_id, str(lead.status),

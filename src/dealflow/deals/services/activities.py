@@ -9,8 +9,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from dealflow.accounts.models import User
+from dealflow.accounts.selectors import owner_editable_q
 from dealflow.core import clock
-from dealflow.core.errors import ApplicationError
+from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.deals import lifecycle
 from dealflow.deals.models import Activity, ActivityKind, Deal
 
@@ -41,6 +42,13 @@ def activity_create(
     origin: str = "",
 ) -> Activity:
     """Log or schedule an activity; a note or a done activity counts as activity on its deal."""
+    if (
+        by is not None
+        and deal is not None
+        and not Deal.objects.filter(owner_editable_q(user=by), pk=deal.pk).exists()
+    ):
+        # The same rule as the deal page: who may only read a deal logs nothing on it, through any door.
+        raise PermissionDeniedError("You may read this deal but not log activities on it.", field="deal_id")
     moment = at or clock.now()
     subject, done_at = lifecycle.valid_activity(kind=kind, subject=subject, at=moment, done_at=done_at)
     activity = Activity.objects.create(

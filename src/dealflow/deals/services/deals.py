@@ -91,7 +91,8 @@ def deal_create(
     """Create an open deal in a stage of its pipeline and record its creation and first spell."""
     pipeline = pipeline or (stage.pipeline if stage else _default_pipeline())
     if stage is None and pipeline.is_active:
-        stage = lifecycle.open_stage_required(_first_open_stage(pipeline), pipeline_name=pipeline.name)
+        stage = _first_open_stage(pipeline)
+        lifecycle.open_stage_required(stage_info(stage) if stage else None, pipeline_name=pipeline.name)
     code = normalize_currency(currency)
     created_at = at or clock.now()
     change = lifecycle.create(
