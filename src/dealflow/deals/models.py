@@ -12,14 +12,12 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from dealflow.core.models import BaseModel
-from dealflow.deals.choices import (
-    ActivityKind,
-    DealStatus,
-    EventKind,
-    ForecastCategory,
-    SpellExit,
-    StageKind,
-)
+from dealflow.deals.choices import ActivityKind as ActivityKind
+from dealflow.deals.choices import DealStatus as DealStatus
+from dealflow.deals.choices import EventKind as EventKind
+from dealflow.deals.choices import ForecastCategory as ForecastCategory
+from dealflow.deals.choices import SpellExit as SpellExit
+from dealflow.deals.choices import StageKind as StageKind
 
 
 class Pipeline(BaseModel):
