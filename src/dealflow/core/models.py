@@ -14,7 +14,7 @@ class BaseModel(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # created_at is settable (imports backdate records); default it once, never overwrite it.
         if self.created_at is None:
             from dealflow.core.clock import now

@@ -247,7 +247,9 @@ def _local_date(moment: dt.datetime) -> dt.date:
     return timezone.localtime(moment).date() if timezone.is_aware(moment) else moment.date()
 
 
-def _cards(deals: Sequence[Deal], *, now: dt.datetime, states: dict[int, tuple[str, dt.datetime | None]]):
+def _cards(
+    deals: Sequence[Deal], *, now: dt.datetime, states: dict[int, tuple[str, dt.datetime | None]]
+) -> list[BoardCard]:
     today = _local_date(now)
     result = []
     for deal in deals:

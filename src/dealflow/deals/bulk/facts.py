@@ -3,6 +3,8 @@ the DealMonthlyTotals cells, by the rules of deals.services.derived (derived_reb
 
 from __future__ import annotations
 
+from typing import Any
+
 from dealflow.deals import lifecycle
 from dealflow.deals.bulk.replay import DealReplay
 from dealflow.deals.choices import EventKind, SpellExit
@@ -14,10 +16,10 @@ CLOSED_EXITS = (SpellExit.WON.value, SpellExit.LOST.value)
 def deal_facts_add(
     replay: DealReplay,
     spell_ids: list[int],
-    deal_facts: list,
-    stay_facts: list,
-    totals: dict[tuple, list[int]],
-    lead_facts: dict[int, tuple],
+    deal_facts: list[Any],
+    stay_facts: list[Any],
+    totals: dict[tuple[Any, ...], list[int]],
+    lead_facts: dict[int, tuple[Any, ...]],
 ) -> None:
     """Append the deal's DealFact row and its spells' StayFact rows, and add its DealMonthlyTotals cells;
     the rules of derived_rebuild(), for the deal as it stands after its history."""

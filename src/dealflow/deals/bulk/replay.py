@@ -31,14 +31,16 @@ class DealReplay:
         "state", "writer",
     )  # fmt: skip
 
-    def __init__(self, writer: BulkWriter, deal: BulkDeal, now: Any, events: list, activities: list) -> None:
+    def __init__(
+        self, writer: BulkWriter, deal: BulkDeal, now: Any, events: list[Any], activities: list[Any]
+    ) -> None:
         """deal_create (and the deal half of lead_convert)."""
         self.writer, self.deal, self.now, self.events, self.activities = writer, deal, now, events, activities
         # Where this deal's rows lie in the lists shared by the deals of one write.
         self.first_event, self.last_event, self.first_spell = len(events), len(events), 0
         # Spells are lists while they may still close: [stage_id, owner_id, entered_at, entered_on,
         # exited_at, exited_on, exit_kind, next_stage_id, duration_days].
-        self.spells: list[list] = []
+        self.spells: list[list[Any]] = []
         lead = deal.lead
         self.lead_id = lead.id if lead is not None else None
         pipeline_name, pipeline_is_active = writer.pipelines.get(deal.pipeline_id, ("", True))
@@ -193,7 +195,7 @@ class DealReplay:
 
     # -- the rows --
 
-    def rows(self, spells: list) -> tuple:
+    def rows(self, spells: list[Any]) -> tuple[Any, ...]:
         """Append the spell rows and return the deal row (columns of tables.DEAL_COLUMNS)."""
         moment, day, deal, state = self.writer.moment, self.writer.day, self.deal, self.state
         deal_id, pipeline_id = deal.id, deal.pipeline_id

@@ -67,10 +67,10 @@ class Table:
     name: str
     columns: list[str]
     extra_columns: list[str]
-    extra_values: tuple
+    extra_values: tuple[Any, ...]
 
     @classmethod
-    def for_model(cls, model: type[models.Model], columns: list[str], connection) -> Table:
+    def for_model(cls, model: type[models.Model], columns: list[str], connection: Any) -> Table:
         known = set(columns)
         extra_columns: list[str] = []
         extra_values: list[Any] = []
@@ -83,7 +83,7 @@ class Table:
         return cls(model._meta.db_table, columns, extra_columns, tuple(extra_values))
 
 
-def identity(value):
+def identity(value: Any) -> Any:
     return value
 
 
@@ -121,7 +121,7 @@ def reserve_ids(cursor: Any, *, is_postgres: bool, table: str, count: int) -> li
     return list(range(start, start + count))
 
 
-def copy_rows(cursor: Any, *, is_postgres: bool, table: Table, rows: Iterable[tuple]) -> None:
+def copy_rows(cursor: Any, *, is_postgres: bool, table: Table, rows: Iterable[tuple[Any, ...]]) -> None:
     """PostgreSQL COPY, or SQLite executemany on the raw cursor."""
     rows = list(rows)
     if not rows:
@@ -149,7 +149,7 @@ def copy_rows(cursor: Any, *, is_postgres: bool, table: Table, rows: Iterable[tu
         )
 
 
-def totals_add(cursor: Any, *, is_postgres: bool, totals: dict[tuple, list[int]]) -> None:
+def totals_add(cursor: Any, *, is_postgres: bool, totals: dict[tuple[Any, ...], list[int]]) -> None:
     """Add the cells to DealMonthlyTotals (an upsert, the same SQL on PostgreSQL and SQLite)."""
     if not totals:
         return

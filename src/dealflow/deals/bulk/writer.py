@@ -79,7 +79,9 @@ class BulkWriter:
         # derived_rows: write the DealFact, StayFact and DealMonthlyTotals rows of the deals written, worked
         # out during the replay, instead of rebuilding the three tables from everything when closing.
         self.derived_rows = derived_rows
-        self._lead_facts: dict[int, tuple] = {}  # lead id -> (created_on, owner_id, team_id, source_id)
+        self._lead_facts: dict[
+            int, tuple[Any, ...]
+        ] = {}  # lead id -> (created_on, owner_id, team_id, source_id)
         self.connection = connections[using]
         self.is_postgres = self.connection.vendor == "postgresql"
         self.timezone = timezone.get_current_timezone()
@@ -161,7 +163,9 @@ class BulkWriter:
     def __enter__(self) -> BulkWriter:
         return self
 
-    def __exit__(self, exc_type, exc, traceback) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: Any
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -319,7 +323,7 @@ class BulkWriter:
 
     # -- rows --
 
-    def _lead_row(self, lead: BulkLead, now: Any) -> tuple:
+    def _lead_row(self, lead: BulkLead, now: Any) -> tuple[Any, ...]:
         if not str(lead.title or "").strip():
             raise ApplicationError("A lead needs a title.", field="title")
         moment = self.moment
@@ -336,7 +340,7 @@ class BulkWriter:
 
     def activity_row(
         self, activity: BulkActivity, deal_id: int | None, now: Any
-    ) -> tuple[tuple, dt.datetime | None]:
+    ) -> tuple[tuple[Any, ...], dt.datetime | None]:
         """The activity's row and the moment it counts as activity on its deal (when done)."""
         subject, done_at = lifecycle.valid_activity(
             kind=activity.kind, subject=activity.subject, at=activity.at, done_at=activity.done_at
@@ -351,8 +355,8 @@ class BulkWriter:
         return row, done_at
 
     def _derived_rows(
-        self, cursor, replays: list[DealReplay], spell_ids: list[int]
-    ) -> tuple[list[tuple], list[tuple], dict[tuple, list[int]]]:
+        self, cursor: Any, replays: list[DealReplay], spell_ids: list[int]
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], dict[tuple[Any, ...], list[int]]]:
         """The DealFact and StayFact rows of the deals replayed, and what they add to DealMonthlyTotals:
         the rules of deals.services.derived (derived_rebuild() in SQL), applied in memory."""
         wanted: set[int] = {
@@ -369,9 +373,9 @@ class BulkWriter:
                 .values_list("pk", "created_on", "owner_id", "team_id", "source_id")
             ):
                 self._lead_facts[pk] = (created_on, owner_id, team_id, source_id)
-        deal_facts: list[tuple] = []
-        stay_facts: list[tuple] = []
-        totals: dict[tuple, list[int]] = {}
+        deal_facts: list[tuple[Any, ...]] = []
+        stay_facts: list[tuple[Any, ...]] = []
+        totals: dict[tuple[Any, ...], list[int]] = {}
         for replay in replays:
             deal_facts_add(replay, spell_ids, deal_facts, stay_facts, totals, self._lead_facts)
         return deal_facts, stay_facts, totals
@@ -394,9 +398,9 @@ class BulkWriter:
             for deal, pk in zip(deals, self._reserve(cursor, Deal, len(deals)), strict=True):
                 deal.id = pk
             lead_rows = [self._lead_row(lead, now_value) for lead in leads]
-            events: list[tuple] = []
-            spells: list[tuple] = []
-            activity_rows: list[tuple] = []
+            events: list[tuple[Any, ...]] = []
+            spells: list[tuple[Any, ...]] = []
+            activity_rows: list[tuple[Any, ...]] = []
             started = time.perf_counter()
             replays = [DealReplay(self, deal, now_value, events, activity_rows).replay() for deal in deals]
             deal_rows = [replay.rows(spells) for replay in replays]
@@ -429,5 +433,5 @@ class BulkWriter:
     def _reserve(self, cursor: Any, model: type[models.Model], count: int) -> list[int]:
         return reserve_ids(cursor, is_postgres=self.is_postgres, table=model._meta.db_table, count=count)
 
-    def _copy(self, cursor: Any, table: Table, rows: Iterable[tuple]) -> None:
+    def _copy(self, cursor: Any, table: Table, rows: Iterable[tuple[Any, ...]]) -> None:
         copy_rows(cursor, is_postgres=self.is_postgres, table=table, rows=rows)

@@ -10,10 +10,11 @@ from django.db.models import Q
 
 from dealflow.accounts.models import User
 from dealflow.accounts.selectors import owner_editable_q
+from dealflow.contacts.models import Person
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.deals import lifecycle
-from dealflow.deals.models import Activity, ActivityKind, Deal
+from dealflow.deals.models import Activity, ActivityKind, Deal, Lead
 
 
 def _touch_deal(deal_id: int | None, moment: dt.datetime) -> None:
@@ -33,8 +34,8 @@ def activity_create(
     kind: str = ActivityKind.TASK,
     by: User | None = None,
     deal: Deal | None = None,
-    lead=None,
-    person=None,
+    lead: Lead | None = None,
+    person: Person | None = None,
     notes: str = "",
     due_at: dt.datetime | None = None,
     done_at: dt.datetime | None = None,

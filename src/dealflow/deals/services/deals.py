@@ -13,12 +13,13 @@ from typing import Any
 from django.db import transaction
 
 from dealflow.accounts.models import Team, User
+from dealflow.contacts.models import Organization, Person
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.core.money import normalize_currency, to_minor
 from dealflow.deals import lifecycle
 from dealflow.deals.lifecycle import POST_SALE_FOLLOW_UP_DAYS
-from dealflow.deals.models import Deal, LostReason, Pipeline, Stage, StageKind
+from dealflow.deals.models import Deal, Lead, LeadSource, LostReason, Pipeline, Stage, StageKind
 from dealflow.deals.services.history import (
     change_apply,
     deal_state,
@@ -74,10 +75,10 @@ def deal_create(
     amount: Decimal | int | str | None = None,
     currency: str = "EUR",
     expected_close_on: dt.date | None = None,
-    organization=None,
-    person=None,
-    source=None,
-    lead=None,
+    organization: Organization | None = None,
+    person: Person | None = None,
+    source: LeadSource | None = None,
+    lead: Lead | None = None,
     parent: Deal | None = None,
     probability_override: int | None = None,
     forecast_category_override: str = "",
