@@ -27,9 +27,18 @@ class DealReplay:
     """One deal's state while its steps are applied; each method is one service of deals.services."""
 
     __slots__ = (
-        "activities", "deal", "events", "first_event", "first_spell", "last_event", "lead_id", "now", "spells",
-        "state", "writer",
-    )  # fmt: skip
+        "activities",
+        "deal",
+        "events",
+        "first_event",
+        "first_spell",
+        "last_event",
+        "lead_id",
+        "now",
+        "spells",
+        "state",
+        "writer",
+    )
 
     def __init__(
         self, writer: BulkWriter, deal: BulkDeal, now: Any, events: list[Any], activities: list[Any]
@@ -78,8 +87,12 @@ class DealReplay:
             for spell in reversed(self.spells):
                 if spell[4] is None:
                     spell[4:9] = [
-                        edge.exited_at, edge.exited_on, edge.exit_kind, edge.next_stage_id, edge.duration_days,
-                    ]  # fmt: skip
+                        edge.exited_at,
+                        edge.exited_on,
+                        edge.exit_kind,
+                        edge.next_stage_id,
+                        edge.duration_days,
+                    ]
                     break
         moment, deal_id, now = self.writer.moment, self.deal.id, self.now
         for event in change.events:
@@ -124,39 +137,65 @@ class DealReplay:
             if isinstance(step, Move):
                 self._apply(
                     lifecycle.move(
-                        context, state, stage=writer.stage(step.stage_id), at=step.at, by_id=step.by_id,
-                        origin=step.origin, note=step.note,
+                        context,
+                        state,
+                        stage=writer.stage(step.stage_id),
+                        at=step.at,
+                        by_id=step.by_id,
+                        origin=step.origin,
+                        note=step.note,
                     )
-                )  # fmt: skip
+                )
             elif isinstance(step, Won):
                 won_stage = writer.closing_stage.get((state.pipeline_id, lifecycle.STAGE_WON))
                 change = lifecycle.win(
-                    context, state, won_stage=won_stage, at=step.at, by_id=step.by_id, origin=step.origin,
-                    note=step.note, schedule_follow_up=step.schedule_follow_up,
-                )  # fmt: skip
+                    context,
+                    state,
+                    won_stage=won_stage,
+                    at=step.at,
+                    by_id=step.by_id,
+                    origin=step.origin,
+                    note=step.note,
+                    schedule_follow_up=step.schedule_follow_up,
+                )
                 self._apply(change, step.follow_up_done_at)
             elif isinstance(step, Lost):
                 self._apply(
                     lifecycle.lose(
-                        context, state, reason=writer.reason(step.reason_id),
+                        context,
+                        state,
+                        reason=writer.reason(step.reason_id),
                         lost_stage=writer.closing_stage.get((state.pipeline_id, lifecycle.STAGE_LOST)),
-                        at=step.at, by_id=step.by_id, origin=step.origin, note=step.note,
+                        at=step.at,
+                        by_id=step.by_id,
+                        origin=step.origin,
+                        note=step.note,
                     )
-                )  # fmt: skip
+                )
             elif isinstance(step, Reopen):
                 self._apply(
                     lifecycle.reopen(
-                        context, state, stage=self._reopen_stage(step), at=step.at, by_id=step.by_id,
-                        origin=step.origin, note=step.note,
+                        context,
+                        state,
+                        stage=self._reopen_stage(step),
+                        at=step.at,
+                        by_id=step.by_id,
+                        origin=step.origin,
+                        note=step.note,
                     )
-                )  # fmt: skip
+                )
             elif isinstance(step, Update):
                 self._apply(
                     lifecycle.update(
-                        context, state, changes=self._changes(step.changes), at=step.at, by_id=step.by_id,
-                        origin=step.origin, note=step.note,
+                        context,
+                        state,
+                        changes=self._changes(step.changes),
+                        at=step.at,
+                        by_id=step.by_id,
+                        origin=step.origin,
+                        note=step.note,
                     )
-                )  # fmt: skip
+                )
             elif isinstance(step, LogActivity):
                 self.log_activity(step.activity)
             else:
