@@ -1,4 +1,4 @@
-"""The deal domain's choices, apart from the models so that the pure lifecycle (deals/lifecycle.py) reads them."""
+"""The deal domain's choices, apart from the models so that the pure lifecycle (deals/lifecycle/) reads them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One deal's history replayed in memory through the lifecycle rules (deals/lifecycle.py), as rows.
+"""One deal's history replayed in memory through the lifecycle rules (deals/lifecycle/), as rows.
 
 The rules are the services' own: each step asks ``lifecycle`` for the change, exactly as the service of
 that step does, and this module only turns the change into rows (the event tuples, the spell lists, the

@@ -1,6 +1,6 @@
 """Deal lifecycle services: create, edit, move, win, lose, reopen.
 
-The rules live in ``deals/lifecycle.py`` (pure); each service reads what the rules need, asks the
+The rules live in ``deals/lifecycle/`` (pure); each service reads what the rules need, asks the
 lifecycle for the change and writes it in one transaction (``history.change_apply``).
 """
 
