@@ -73,6 +73,9 @@ INSTALLED_APPS = [
     "dealflow.reviews",
     "dealflow.people",
     "dealflow.quotes",
+    "dealflow.notifications",
+    "dealflow.automation",
+    "dealflow.commissions",
     "dealflow.importers",
     "dealflow.api",
     "dealflow.web",
@@ -81,6 +84,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "dealflow.importers.middleware.UploadLimitMiddleware",  # refuses an over-size body before reading it
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,6 +96,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "dealflow.web.middleware.ApplicationErrorMiddleware",  # refused input: a styled 400 page, not a 500
 ]
 
 ROOT_URLCONF = "config.urls"

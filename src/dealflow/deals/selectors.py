@@ -14,7 +14,7 @@ from dealflow.accounts.models import Membership, User
 from dealflow.accounts.selectors import owner_editable_q, owner_visibility_q, user_access_scope, user_is_admin
 from dealflow.contacts.models import Organization, Person
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
-from dealflow.core.filters import integer_parameter
+from dealflow.core.parameters import choice_parameter, date_parameter, id_parameter, text_parameter
 from dealflow.customfields.models import CustomField
 from dealflow.customfields.selectors import (
     custom_field_filter,
@@ -69,38 +69,25 @@ class DealFilters:
     def from_mapping(cls, data: Any) -> DealFilters:
         """Parse filters from a QueryDict or dict, naming the field at fault."""
 
-        def date(name: str) -> dt.date | None:
-            value = data.get(name)
-            if value in (None, ""):
-                return None
-            if isinstance(value, dt.date):
-                return value
-            try:
-                return dt.date.fromisoformat(str(value))
-            except ValueError as error:
-                raise ApplicationError(f"{name} must be a date (YYYY-MM-DD).", field=name) from error
-
-        status = data.get("status") or None
-        if status not in (None, "open", "won", "lost"):
-            raise ApplicationError("status must be open, won or lost.", field="status")
+        status = choice_parameter(data, "status", ("open", "won", "lost"))
         mine = str(data.get("mine", "")).lower() in {"1", "true", "yes", "on"}
         return cls(
-            pipeline_id=integer_parameter(data, "pipeline"),
-            stage_id=integer_parameter(data, "stage"),
-            owner_id=integer_parameter(data, "owner"),
-            team_id=integer_parameter(data, "team"),
+            pipeline_id=id_parameter(data, "pipeline"),
+            stage_id=id_parameter(data, "stage"),
+            owner_id=id_parameter(data, "owner"),
+            team_id=id_parameter(data, "team"),
             status=status,
-            source=data.get("source") or None,
-            close_from=date("close_from"),
-            close_to=date("close_to"),
-            closed_from=date("closed_from"),
-            closed_to=date("closed_to"),
-            created_from=date("created_from"),
-            created_to=date("created_to"),
-            search=(str(data.get("q") or data.get("search") or "").strip() or None),
+            source=text_parameter(data, "source"),
+            close_from=date_parameter(data, "close_from"),
+            close_to=date_parameter(data, "close_to"),
+            closed_from=date_parameter(data, "closed_from"),
+            closed_to=date_parameter(data, "closed_to"),
+            created_from=date_parameter(data, "created_from"),
+            created_to=date_parameter(data, "created_to"),
+            search=text_parameter(data, "q") or text_parameter(data, "search"),
             mine=mine,
-            tag=(str(data.get("tag") or "").strip() or None),
-            product_id=integer_parameter(data, "product"),
+            tag=text_parameter(data, "tag"),
+            product_id=id_parameter(data, "product"),
             custom=_custom_parameters(data),
         )
 

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from dealflow.accounts.models import User
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
+from dealflow.core.parameters import id_parameter
 from dealflow.deals.models import DealEvent, EventKind
 from dealflow.deals.selectors import DealFilters, deal_list_for_user
 from dealflow.people import selectors, services
@@ -49,13 +50,7 @@ ATTENTION_LIMIT = 20
 
 
 def _team_id(request: AuthenticatedRequest) -> int | None:
-    value = request.GET.get("team") or ""
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError as error:
-        raise Http404("No such team.") from error
+    return id_parameter(request.GET, "team")
 
 
 # --- Home and the in-app notices ----------------------------------------------------------------
