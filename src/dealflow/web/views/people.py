@@ -138,6 +138,7 @@ def people_survey(request: AuthenticatedRequest, survey_id: int) -> HttpResponse
 
 @login_required
 @require_POST
+@permission_errors_as_403
 def people_survey_deactivate(request: AuthenticatedRequest, survey_id: int) -> HttpResponse:
     survey = selectors.survey_get_for_user(survey_id=survey_id, user=request.user)
     services.survey_deactivate(survey=survey, by=request.user)
