@@ -22,6 +22,7 @@ from dealflow.accounts.models import Membership, Team, User
 from dealflow.accounts.selectors import owner_visibility_q, user_access_scope, user_list_visible
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
+from dealflow.core.formatting import format_number, format_percent
 from dealflow.core.money import from_minor
 from dealflow.core.periods import Period, parse_period
 from dealflow.deals.models import Deal, DealStatus, Stage
@@ -324,24 +325,22 @@ def method_default() -> tuple[str, str]:
     result = run.result
     default = result["default_method"]
     overall = result["overall"][default]
-    reason = _(
-        "%(method)s had the lowest error on your own data: WAPE %(wape).1f %% over %(count)d forecasts"
-    ) % {
+    reason = _("%(method)s had the lowest error on your own data: WAPE %(wape)s over %(count)s forecasts") % {
         "method": Method(default).label,
-        "wape": 100 * overall["wape"],
-        "count": overall["count"],
+        "wape": format_percent(overall["wape"], 1),
+        "count": format_number(overall["count"]),
     }
     baseline = result.get("best_baseline")
     if baseline:
-        baseline_wape = 100 * result["overall"][baseline]["wape"]
+        baseline_wape = format_percent(result["overall"][baseline]["wape"], 1)
         if result.get("beats_baselines"):
-            reason += _(", better than the best baseline (%(baseline)s, %(wape).1f %%).") % {
+            reason += _(", better than the best baseline (%(baseline)s, WAPE %(wape)s).") % {
                 "baseline": Method(baseline).label,
                 "wape": baseline_wape,
             }
         else:
             reason += _(
-                "; it does not beat the baseline %(baseline)s (%(wape).1f %%) yet, so read it with care."
+                "; it does not beat the baseline %(baseline)s (WAPE %(wape)s) yet, so read it with care."
             ) % {
                 "baseline": Method(baseline).label,
                 "wape": baseline_wape,
