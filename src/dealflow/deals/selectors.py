@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.http import Http404
 
 from dealflow.accounts.models import Membership, User
@@ -386,6 +386,21 @@ def lead_get_for_user(*, lead_id: int, user: User, for_write: bool = False) -> L
     return lead
 
 
+def _with_visible_deal_title(activities: QuerySet[Activity], *, user: User) -> QuerySet[Activity]:
+    """Annotate ``visible_deal_title``: the deal's title when the user may see the deal, else None.
+
+    An activity stays its owner's after its deal moves to another team; every door that names the
+    deal next to the activity (page, API, export) reads this, not ``activity.deal.title``."""
+    if user_access_scope(user=user).sees_everything:
+        return activities.annotate(visible_deal_title=F("deal__title"))
+    visible = Deal.objects.filter(deal_visible_q(user=user), pk=OuterRef("deal_id"))
+    return activities.annotate(
+        visible_deal_title=Case(
+            When(Exists(visible), then=F("deal__title")), default=Value(None), output_field=CharField()
+        )
+    )
+
+
 def activity_list_for_user(
     *, user: User, deal_id: int | None = None, open_only: bool = False, mine: bool = False
 ) -> QuerySet[Activity]:
@@ -396,6 +411,7 @@ def activity_list_for_user(
     if deal_id is not None:
         deal_check_visible(deal_id=deal_id, user=user)
         activities = Activity.objects.filter(deal_id=deal_id).select_related("deal", "lead", "owner")
+    activities = _with_visible_deal_title(activities, user=user)
     if mine:
         activities = activities.filter(owner=user)
     if open_only:
@@ -406,7 +422,9 @@ def activity_list_for_user(
 def activity_get_for_user(*, activity_id: int, user: User, for_write: bool = False) -> Activity:
     """One activity, or 404 when it is missing or not the user's to see; 403 for a read-only viewer's write."""
     activity = (
-        Activity.objects.filter(owner_visibility_q(user=user), pk=activity_id)
+        _with_visible_deal_title(
+            Activity.objects.filter(owner_visibility_q(user=user), pk=activity_id), user=user
+        )
         .select_related("deal", "owner")
         .first()
     )

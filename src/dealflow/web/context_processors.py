@@ -17,11 +17,14 @@ NAVIGATION = [
     ("web:review_list", _("Reviews")),
     ("web:people_home", _("Team pulse")),
     ("web:import_start", _("Import")),
+    ("web:automation_rules", _("Automation")),
+    ("web:commission_earnings", _("Earnings")),
 ]
 # Shown to admins only (the pages answer 403 to anyone else).
 ADMIN_NAVIGATION = [
     ("web:settings", _("Settings")),
     ("web:audit_log", _("Audit log")),
+    ("web:commission_plans", _("Commission plans")),
 ]
 
 
