@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Count, QuerySet, Sum
 from django.utils.translation import gettext as _
 
+from dealflow.core.formatting import format_money_major, format_number
 from dealflow.deals.models import DealFact, DealStatus, SpellExit, StageKind, StayFact
 from dealflow.metrics import calculations as calc
 from dealflow.metrics.selectors.funnel import stage_reach
@@ -196,7 +197,7 @@ def stage_times(*, scope: MetricScope) -> list[StageTime]:
             continue
         row.flags = _flags(row)
         rows.append(row)
-    _flag_most_waiting(rows)
+    _flag_most_waiting(rows, currency=rates.base)
     return rows
 
 
@@ -232,7 +233,7 @@ def _flags(row: StageTime) -> list[Flag]:
             Flag(
                 "slower_than_previous",
                 _("Median time in stage rose to %(now)s days from %(before)s days.")
-                % {"now": row.median_days, "before": row.previous_median_days},
+                % {"now": format_number(row.median_days), "before": format_number(row.previous_median_days)},
             )
         )
     if row.median_days is not None and row.won_p80_days is not None and row.median_days > row.won_p80_days:
@@ -240,24 +241,24 @@ def _flags(row: StageTime) -> list[Flag]:
             Flag(
                 "slower_than_won",
                 _("Median time in stage is %(now)s days; 80 %% of won deals left it within %(won)s days.")
-                % {"now": row.median_days, "won": row.won_p80_days},
+                % {"now": format_number(row.median_days), "won": format_number(row.won_p80_days)},
             )
         )
     return flags
 
 
-def _flag_most_waiting(rows: list[StageTime]) -> None:
+def _flag_most_waiting(rows: list[StageTime], *, currency: str) -> None:
     waiting = [row for row in rows if row.open_value > 0]
     if not waiting:
         return
     top = max(waiting, key=lambda row: (row.open_value, row.open_now))
     message = _("Holds the most waiting value: %(count)s open deals worth %(value)s.") % {
         "count": top.open_now,
-        "value": f"{top.open_value:,.0f}",
+        "value": format_money_major(top.open_value, currency),
     }
     if top.implied_wait_days is not None:
         message += " " + _("At this period's arrival rate that is %(days)s days of work.") % {
-            "days": top.implied_wait_days
+            "days": format_number(top.implied_wait_days, 1)
         }
     top.flags.append(Flag("most_waiting", message))
 

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 
 from dealflow.accounts.selectors import team_list_visible, user_list_visible
 from dealflow.core.errors import ApplicationError
+from dealflow.core.formatting import format_number, format_percent
 from dealflow.core.parameters import boolean_parameter, choice_parameter, id_parameter
 from dealflow.core.periods import Period
 from dealflow.deals.selectors import lead_source_list, pipeline_list
@@ -99,7 +100,8 @@ def _funnel_figure(funnel: selectors.Funnel, links: list[str | None]) -> dict:
     steps = funnel.steps
     colors = {"top": "#93c5fd", "middle": "#3b82f6", "bottom": "#1d4ed8"}
     text = [
-        f"{step.count:,}" + (f" · {step.conversion * 100:.0f}% →" if step.conversion is not None else "")
+        format_number(step.count)
+        + (f" · {format_percent(step.conversion)} →" if step.conversion is not None else "")
         for step in steps
     ]
     return {
