@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dealflow.accounts.models import User
 from dealflow.core.errors import ApplicationError
+from dealflow.core.parameters import choice_parameter
 from dealflow.deals.selectors import DealFilters
 from dealflow.importers.export import EXPORT_ENTITIES, export_csv_stream, export_queryset, export_xlsx_bytes
 from dealflow.importers.fields import ENTITY_LABELS, FIELDS, Entity
@@ -266,9 +267,7 @@ def import_rejects(request: AuthenticatedRequest, job_id: int) -> FileResponse:
 def _export_response(
     request: AuthenticatedRequest, entity: str, filters: DealFilters | None
 ) -> HttpResponseBase:
-    file_format = request.GET.get("format", "csv")
-    if file_format not in ("csv", "xlsx"):
-        raise Http404("Unknown format.")
+    file_format = choice_parameter(request.GET, "format", ("csv", "xlsx"), default="csv") or "csv"
     columns, records = export_queryset(entity=entity, user=request.user, filters=filters)
     export_audit(user=request.user, entity=entity, file_format=file_format, filters=filters)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
