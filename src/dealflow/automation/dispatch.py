@@ -56,6 +56,7 @@ from dealflow.core.money import minor_digits
 from dealflow.deals.models import Activity, Deal, DealEvent, DealStatus, EventKind, Lead
 from dealflow.notifications.models import WatchCursor
 from dealflow.notifications.services import cursor_filter, cursor_lock, cursor_save
+from dealflow.notifications.watch import Preferences
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -137,6 +138,16 @@ class Dispatcher:
         self.subscriptions = list(WebhookSubscription.objects.filter(is_active=True).select_related("owner"))
         self.audiences = {subscription.pk: Audience(subscription) for subscription in self.subscriptions}
         self.result = DispatchResult()
+        self.preferences = Preferences().channels
+        self.done_runs: set[tuple[int, str]] = set()  # (rule id, key) already run, read per batch
+        self.batch_keys: set[str] = set()
+        self.changed_deals: set[int] = set()  # deals a rule changed in this pass: read again before acting
+
+    def _read_done(self, keys: list[str]) -> None:
+        """The runs of this batch's occasions already recorded (a batch done again after a crash), in one query."""
+        self.batch_keys = set(keys)
+        if self.rules and keys:
+            self.done_runs |= set(RuleRun.objects.filter(key__in=keys).values_list("rule_id", "key"))
 
     # --- webhooks -------------------------------------------------------------------------------------
 
@@ -229,55 +240,82 @@ class Dispatcher:
         )
         return {int(origin[5:]): run.depth if run else 0}
 
+    def _record(self, *, rule: Rule, key: str, deal, lead, depth: int, status: str, detail: str) -> None:
+        RuleRun.objects.create(
+            rule=rule,
+            key=key,
+            deal=deal,
+            lead=lead,
+            status=status,
+            depth=depth,
+            detail=detail[:300],
+            created_at=self.now,
+        )
+        self.done_runs.add((rule.pk, key))
+
     def _run(self, *, rule: Rule, key: str, deal, lead, depth: int) -> None:
-        status = RunStatus.SKIPPED_LOOP if depth > MAX_CHAIN_DEPTH else RunStatus.DONE
-        try:
-            with transaction.atomic():
-                run = RuleRun.objects.create(
-                    rule=rule, key=key, deal=deal, lead=lead, status=status, depth=depth, created_at=self.now
-                )
-        except IntegrityError:
+        """Act once: the action and its RuleRun row commit together (one savepoint) or neither does; a
+        failed action is rolled back and its run recorded as failed, with the reason."""
+        if (rule.pk, key) in self.done_runs:
             return  # this rule already ran on this occasion
-        if status == RunStatus.SKIPPED_LOOP:
-            run.detail = f"A chain of {depth} rules stopped here."
-            run.save(update_fields=["detail"])
+        if key not in self.batch_keys and RuleRun.objects.filter(rule=rule, key=key).exists():
+            return  # (occasions found by time, such as rotting, are not read per batch)
+        if depth > MAX_CHAIN_DEPTH:
+            detail = f"A chain of {depth} rules stopped here."
+            self._record(
+                rule=rule,
+                key=key,
+                deal=deal,
+                lead=lead,
+                depth=depth,
+                status=RunStatus.SKIPPED_LOOP,
+                detail=detail,
+            )
             self.result.skipped += 1
             return
+        status, detail = RunStatus.DONE, ""
         for attempt in (1, 2):
             try:
                 with transaction.atomic():
-                    fresh_deal = (
-                        Deal.objects.select_related("owner", "stage").get(pk=deal.pk) if deal else None
-                    )
-                    fresh_lead = (
-                        Lead.objects.select_related("owner", "source").get(pk=lead.pk) if lead else None
-                    )
-                    run.detail = action_perform(
+                    if attempt == 2 or (deal is not None and deal.pk in self.changed_deals):
+                        deal = Deal.objects.select_related("owner", "stage").get(pk=deal.pk)
+                    if lead is not None and attempt == 2:
+                        lead = Lead.objects.select_related("owner", "source").get(pk=lead.pk)
+                    detail = action_perform(
                         rule=rule,
                         key=key,
-                        deal=fresh_deal,
-                        lead=fresh_lead,
+                        deal=deal,
+                        lead=lead,
                         now=self.now,
                         queue_webhook=self.queue_for_rule,
-                    )[:300]
+                        preferences=self.preferences,
+                    )
+                    self._record(
+                        rule=rule, key=key, deal=deal, lead=lead, depth=depth, status=status, detail=detail
+                    )
+                if deal is not None and rule.action in ("assign_owner", "set_field"):
+                    self.changed_deals.add(deal.pk)
                 break
             except ConflictError:
-                if attempt == 2:
-                    run.status, run.detail = RunStatus.FAILED, "The deal kept changing; gave up."
+                status, detail = RunStatus.FAILED, "The deal kept changing; gave up."
             except ApplicationError as error:
-                run.status, run.detail = RunStatus.FAILED, str(error.message)[:300]
+                status, detail = RunStatus.FAILED, str(error.message)
                 break
+            except IntegrityError:
+                return  # another worker recorded this run first; its transaction did the work
             except Exception as error:  # a bug must not stop the other rules: logged, shown on the run
                 logger.exception("Rule %s failed on %s.", rule.pk, key)
-                run.status, run.detail = RunStatus.FAILED, f"Internal error: {type(error).__name__}"[:300]
+                status, detail = RunStatus.FAILED, f"Internal error: {type(error).__name__}"
                 break
-        run.save(update_fields=["status", "detail"])
+        if status == RunStatus.FAILED:
+            self._record(rule=rule, key=key, deal=deal, lead=lead, depth=depth, status=status, detail=detail)
         self.result.runs += 1
-        self.result.failed += run.status == RunStatus.FAILED
+        self.result.failed += status == RunStatus.FAILED
 
     # --- sources --------------------------------------------------------------------------------------
 
     def deal_events(self, events: list[DealEvent]) -> None:
+        self._read_done([f"event:{event.pk}" for event in events])
         deals = Deal.objects.select_related("stage", "owner").in_bulk({event.deal_id for event in events})
         for event in events:
             deal = deals.get(event.deal_id)
@@ -314,6 +352,7 @@ class Dispatcher:
         self.result.events += len(events)
 
     def leads(self, leads: list[Lead]) -> None:
+        self._read_done([f"lead:{lead.pk}" for lead in leads])
         for lead in leads:
             occasion = Occasion(kind="lead_created", team_id=lead.team_id, source_id=lead.source_id)
             self.run_rules(
