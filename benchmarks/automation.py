@@ -120,6 +120,15 @@ def _rules(admin, teams, stages, sources, subscription_ids) -> list:
             "params": {"subscription_id": subscription_ids[0]},
         }
     )
+    while len(specs) < 20:  # fewer than three teams in a small demo: more company rules instead
+        specs.append(
+            {
+                "name": f"Lost {len(specs)}: learn",
+                "trigger": "lost",
+                "action": "set_field",
+                "params": {"field": "next_step", "value": "Learn"},
+            }
+        )
     return [rule_create(by=admin, data=spec) for spec in specs[:20]]
 
 
@@ -145,7 +154,7 @@ def main(argv: list[str]) -> int:
     from dealflow.deals.services import deal_update
 
     setup_test_environment()
-    name = connection.creation.create_test_db(verbosity=0, keepdb=False)
+    name = connection.creation.create_test_db(verbosity=0, keepdb=False, autoclobber=True)
     receivers = [Receiver().__enter__() for _ in range(5)]
     try:
         started = time.perf_counter()
@@ -165,17 +174,22 @@ def main(argv: list[str]) -> int:
         sample = list(Deal.objects.filter(status="open").order_by("pk")[:400])
 
         def request_time(deals_to_touch) -> float:
-            times = []
-            for deal in deals_to_touch:
-                began = time.perf_counter()
-                with transaction.atomic():
-                    deal_update(
-                        deal=deal, by=deal.owner, data={"next_step": f"call {time.time()}"}, origin="web"
-                    )
-                times.append(time.perf_counter() - began)
-            return statistics.median(times) * 1000
+            """The lowest of three medians of a deal update (the machine is shared: the lowest is the cost)."""
+            medians = []
+            for _round in range(3):
+                times = []
+                for deal in deals_to_touch:
+                    began = time.perf_counter()
+                    with transaction.atomic():
+                        deal_update(
+                            deal=deal, by=deal.owner, data={"next_step": f"call {time.time()}"}, origin="web"
+                        )
+                    times.append(time.perf_counter() - began)
+                medians.append(statistics.median(times) * 1000)
+            return min(medians)
 
         half = len(sample) // 2
+        request_time(sample[:20])  # warm up
         before_ms = request_time(sample[:half])
 
         subscriptions = []
@@ -196,6 +210,9 @@ def main(argv: list[str]) -> int:
 
         after_ms = request_time(sample[half : 2 * half])
 
+        from dealflow.automation.payloads import deal_data
+
+        deal_data(sample[0])  # warm up: resolving the first link imports the URL configuration
         events = list(DealEvent.objects.order_by("-occurred_at", "-id")[:wanted])
         events.sort(key=lambda event: event.pk)
         dispatcher = Dispatcher(now=clock.now())
