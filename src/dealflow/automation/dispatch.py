@@ -142,6 +142,7 @@ class Dispatcher:
         self.done_runs: set[tuple[int, str]] = set()  # (rule id, key) already run, read per batch
         self.batch_keys: set[str] = set()
         self.changed_deals: set[int] = set()  # deals a rule changed in this pass: read again before acting
+        self.buffered: list[WebhookDelivery] = []
 
     def _read_done(self, keys: list[str]) -> None:
         """The runs of this batch's occasions already recorded (a batch done again after a crash), in one query."""
@@ -182,10 +183,19 @@ class Dispatcher:
                     created_at=self.now,
                 )
             )
-        if rows:
-            WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-            self.result.deliveries += len(rows)
+        # Written once per batch, in the order the events happened (flush). A rule's webhook is buffered
+        # too: the only step after it that can fail is the run's own insert, when another worker did the run
+        # first, and then the delivery's key is taken as well (ignore_conflicts).
+        self.buffered += rows
+        self.result.deliveries += len(rows)
         return len(rows)
+
+    def flush(self) -> None:
+        """Write the deliveries queued for a batch of events in one statement, in event order (ids keep a
+        deal's deliveries in order)."""
+        if self.buffered:
+            WebhookDelivery.objects.bulk_create(self.buffered, ignore_conflicts=True, batch_size=1000)
+            self.buffered = []
 
     def queue_for_rule(
         self, *, subscription_id: int, key: str, event_type: str, deal, lead, extra: dict[str, Any]
@@ -349,6 +359,7 @@ class Dispatcher:
                         data={**data, "lead_id": deal.lead_id},
                         deal_id=deal.pk,
                     )
+        self.flush()
         self.result.events += len(events)
 
     def leads(self, leads: list[Lead]) -> None:
@@ -367,6 +378,7 @@ class Dispatcher:
                     data={"lead": lead_data(lead)},
                     deal_id=None,
                 )
+        self.flush()
         self.result.leads += len(leads)
 
     def activities_done(self) -> None:
@@ -386,6 +398,7 @@ class Dispatcher:
                     deal_id=activity.deal_id,
                 )
                 self.result.activities += 1
+            self.flush()
             cursor.high = int(self.now.timestamp())
             cursor.save(update_fields=["high"])
 
@@ -457,5 +470,7 @@ def dispatch_pass(*, now: dt.datetime | None = None) -> DispatchResult:
     _read("automation.deal_events", DealEvent.objects.all(), dispatcher.deal_events)
     _read("automation.leads", Lead.objects.select_related("owner", "source"), dispatcher.leads)
     dispatcher.activities_done()
-    dispatcher.rotting()
+    with transaction.atomic():
+        dispatcher.rotting()
+        dispatcher.flush()
     return dispatcher.result
