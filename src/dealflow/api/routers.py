@@ -6,6 +6,7 @@ from dealflow.api import (
     accounts,
     activities,
     automation,
+    commissions,
     contacts,
     customfields,
     deals,
@@ -38,4 +39,5 @@ ROUTERS = [
     ("/v1/", customfields.router),
     ("/v1/", notifications.router),
     ("/v1/", automation.router),
+    ("/v1/commissions/", commissions.router),
 ]

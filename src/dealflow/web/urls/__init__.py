@@ -3,6 +3,7 @@
 from dealflow.web.urls import (
     account,
     automation,
+    commissions,
     contents,
     dashboard,
     forecast,
@@ -26,4 +27,5 @@ urlpatterns = [
     *settings.urlpatterns,
     *contents.urlpatterns,
     *automation.urlpatterns,
+    *commissions.urlpatterns,
 ]
