@@ -292,6 +292,8 @@ def api_rule_table() -> dict[str, Rule]:
         "GET /api/v1/imports/{job_id}": Rule(JOB, expect=OWN_JOB),
         "POST /api/v1/imports/{job_id}/options": Rule(JOB, body={}, expect=OWN_JOB),
         "POST /api/v1/imports/{job_id}/confirm": Rule(JOB, body={}, expect=OWN_JOB),
+        "POST /api/v1/imports/{job_id}/retry": Rule(JOB, body={}, expect=OWN_JOB),
+        "DELETE /api/v1/imports/{job_id}": Rule(JOB, expect=OWN_JOB),
         "GET /api/v1/exports/{entity}": Rule({"entity": "export_entity"}, record=False),
         # Products (admins write the catalogue), deal lines, quotes, custom fields and tags.
         "GET /api/v1/products": Rule(record=False),
@@ -352,6 +354,61 @@ def api_rule_table() -> dict[str, Rule]:
         # Commissions: plans and contests are the admins'; statements follow the statement gate (own,
         # managed teams', admins'); only managers of the person and admins approve, adjust and pay.
         **commission_api_rules(),
+        **automation_api_rules(),
+    }
+
+
+# Notifications are their user's own; rules are their managers' and admins' (reps and analysts see none);
+# a webhook subscription is its owner's (and admins'). Each other user gets the same 404 as for nothing.
+OWN_NOTIFICATION = {"manager": allow(404), "admin": allow(404), "analyst": allow(404)}
+TEAM_RULE = {"rep": allow(404), "analyst": allow(404)}
+OWN_WEBHOOK = {"manager": allow(404), "analyst": allow(404)}
+RULE_BODY = {
+    "name": "x",
+    "trigger": "won",
+    "action": "notify",
+    "params": {"recipient": "owner", "message": "m"},
+}
+
+
+def automation_api_rules() -> dict[str, Rule]:
+    rule = {"rule_id": "rule"}
+    hook = {"subscription_id": "subscription"}
+    return {
+        "GET /api/v1/notifications": Rule(record=False),
+        "GET /api/v1/notifications/count": Rule(record=False),
+        "POST /api/v1/notifications/{notification_id}/read": Rule(
+            {"notification_id": "notification"}, body={}, expect=OWN_NOTIFICATION
+        ),
+        "POST /api/v1/notifications/read-all": Rule(record=False, body={}, expect={"analyst": OK}),
+        "GET /api/v1/notifications/preferences": Rule(record=False),
+        "PUT /api/v1/notifications/preferences": Rule(
+            record=False, body={"channels": {"mention": "both"}}, expect={"analyst": OK}
+        ),
+        "GET /api/v1/notifications/calendar-feed": Rule(record=False),
+        "POST /api/v1/notifications/calendar-feed": Rule(record=False, body={}, expect={"analyst": OK}),
+        "DELETE /api/v1/notifications/calendar-feed": Rule(record=False, expect={"analyst": OK}),
+        "GET /api/v1/automation/rules": Rule(record=False),
+        "POST /api/v1/automation/rules": Rule(record=False, body=RULE_BODY, expect=ADMIN_ONLY),
+        "POST /api/v1/automation/rules/dry-run": Rule(record=False, body=RULE_BODY, expect=ADMIN_ONLY),
+        "GET /api/v1/automation/rules/{rule_id}": Rule(rule, expect=TEAM_RULE),
+        "PATCH /api/v1/automation/rules/{rule_id}": Rule(rule, body={"is_active": False}, expect=TEAM_RULE),
+        "DELETE /api/v1/automation/rules/{rule_id}": Rule(rule, expect=TEAM_RULE),
+        "GET /api/v1/automation/rules/{rule_id}/runs": Rule(rule, expect=TEAM_RULE),
+        "GET /api/v1/webhooks": Rule(record=False),
+        "POST /api/v1/webhooks": Rule(
+            record=False,
+            body={"name": "x", "url": "https://example.com/h", "event_types": ["deal.won"]},
+            expect={"analyst": OK},
+        ),
+        "GET /api/v1/webhooks/{subscription_id}": Rule(hook, expect=OWN_WEBHOOK),
+        "PATCH /api/v1/webhooks/{subscription_id}": Rule(hook, body={"name": "y"}, expect=OWN_WEBHOOK),
+        "DELETE /api/v1/webhooks/{subscription_id}": Rule(hook, expect=OWN_WEBHOOK),
+        "POST /api/v1/webhooks/{subscription_id}/resume": Rule(hook, body={}, expect=OWN_WEBHOOK),
+        "POST /api/v1/webhooks/{subscription_id}/secret": Rule(hook, body={}, expect=OWN_WEBHOOK),
+        "GET /api/v1/webhooks/{subscription_id}/deliveries": Rule(hook, expect=OWN_WEBHOOK),
+        "GET /api/v1/webhooks/{subscription_id}/attempts": Rule(hook, expect=OWN_WEBHOOK),
+        "GET /api/v1/webhooks/{subscription_id}/sample": Rule(hook, expect=OWN_WEBHOOK),
     }
 
 
@@ -449,6 +506,27 @@ class World:
         self.field_name = "title"
         self.report_format = "md"
         self.forecast_column = "none"  # the "no close date" column
+        # Notifications and automation: rep's notification and webhook, a rule of rep's team by its manager.
+        from dealflow.automation.services import rule_create, subscription_create
+        from dealflow.notifications.services import Message, notify
+
+        self.notification = notify(
+            user=rep, kind="rule", key="matrix", message=Message(f"{MARK} notification", {})
+        )
+        self.rule = rule_create(
+            by=manager,
+            data={
+                "name": f"{MARK} rule",
+                "team": team,
+                "trigger": "won",
+                "action": "notify",
+                "params": {"recipient": "owner", "message": "won"},
+            },
+        )
+        self.subscription, _ = subscription_create(
+            by=rep, name=f"{MARK} hook", url="https://example.com/hook", event_types=["deal.won"]
+        )
+        self.webhook_verb = "toggle"
         # Commissions: rep's plan and draft statement of this quarter, a dispute on it, a company contest.
         from dealflow.commissions.models import Contest
         from dealflow.commissions.services.disputes import dispute_open
@@ -783,7 +861,7 @@ def web_rule_table() -> dict[str, WebRule]:
         "web:import_start": WebRule(record=False, expect=WEB_MANAGERS_ONLY),
         **{
             f"web:import_{name}": WebRule(_web(job_id="import_job"), expect=WEB_OWN_JOB)
-            for name in ("confirm", "delete", "detail", "mapping_save", "options", "progress")
+            for name in ("confirm", "delete", "detail", "mapping_save", "options", "progress", "retry")
         },
         # A job that rejected nothing has no rejects file: 404 for its owner too.
         "web:import_rejects": WebRule(
@@ -816,6 +894,22 @@ def web_rule_table() -> dict[str, WebRule]:
                 "web:settings_quote_rule_update": _web(pipeline_id="pipeline"),
             }.items()
         },
+        # Notifications, automation rules and webhooks (see automation_api_rules).
+        "web:notifications": page,
+        "web:notification_bell": page,
+        "web:notification_settings": page,
+        "web:notification_read_all": WebRule(record=False, expect={"analyst": OK}),
+        "web:notification_read": WebRule(_web(notification_id="notification"), expect=OWN_NOTIFICATION),
+        "web:automation_rules": page,
+        "web:automation_rule_new": WebRule(record=False, expect=WEB_MANAGERS_ONLY),
+        "web:automation_rule": WebRule(_web(rule_id="rule"), expect=TEAM_RULE),
+        "web:automation_rule_toggle": WebRule(_web(rule_id="rule"), expect=TEAM_RULE),
+        "web:automation_rule_delete": WebRule(_web(rule_id="rule"), expect=TEAM_RULE),
+        "web:automation_webhooks": page,
+        "web:automation_webhook": WebRule(_web(subscription_id="subscription"), expect=OWN_WEBHOOK),
+        "web:automation_webhook_action": WebRule(
+            _web(subscription_id="subscription", action="webhook_verb"), expect=OWN_WEBHOOK
+        ),
         **commission_web_rules(),
     }
 
@@ -823,6 +917,7 @@ def web_rule_table() -> dict[str, WebRule]:
 WEB_RULES = web_rule_table()
 # Public and non-web routes: the sign-in pages, health check, and the API and admin (checked elsewhere).
 WEB_SKIPPED = {"web:login", "web:logout", "healthz"}
+WEB_SKIPPED |= {"web:calendar_feed"}  # public: the secret in its URL is the key (notifications/tests)
 WEB_ROUTES = sorted({(name, route) for name, route in ROUTES if name.startswith("web:") or name == "healthz"})
 
 

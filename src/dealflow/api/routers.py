@@ -5,6 +5,7 @@ from __future__ import annotations
 from dealflow.api import (
     accounts,
     activities,
+    automation,
     commissions,
     contacts,
     customfields,
@@ -13,6 +14,7 @@ from dealflow.api import (
     imports,
     leads,
     metrics,
+    notifications,
     people,
     products,
     quotes,
@@ -35,5 +37,7 @@ ROUTERS = [
     ("/v1/", products.router),
     ("/v1/", quotes.router),
     ("/v1/", customfields.router),
+    ("/v1/", notifications.router),
+    ("/v1/", automation.router),
     ("/v1/commissions/", commissions.router),
 ]

@@ -2,6 +2,7 @@
 
 from dealflow.web.urls import (
     account,
+    automation,
     commissions,
     contents,
     dashboard,
@@ -25,5 +26,6 @@ urlpatterns = [
     *imports.urlpatterns,
     *settings.urlpatterns,
     *contents.urlpatterns,
+    *automation.urlpatterns,
     *commissions.urlpatterns,
 ]
