@@ -763,6 +763,7 @@ def commission_web_rules() -> dict[str, WebRule]:
         "web:commission_contest_create": WebRule(record=False, expect=WEB_ADMIN_ONLY),
         "web:commission_contest": WebRule(_web(contest_id="contest"), record=False),
         "web:commission_what_if": WebRule(_web(deal_id="deal")),
+        "web:commission_deal_split": WebRule(_web(deal_id="deal"), data={"user": [], "share": []}),
         "web:commission_celebration": page,
     }
 
