@@ -2,6 +2,8 @@
 
 from dealflow.web.urls import (
     account,
+    automation,
+    commissions,
     contents,
     dashboard,
     forecast,
@@ -24,4 +26,6 @@ urlpatterns = [
     *imports.urlpatterns,
     *settings.urlpatterns,
     *contents.urlpatterns,
+    *automation.urlpatterns,
+    *commissions.urlpatterns,
 ]
