@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "dealflow.api",
     "dealflow.web",
     "dealflow.cli",
+    "dealflow.directory",
 ]
 
 MIDDLEWARE = [

@@ -623,6 +623,19 @@ def web_rule_table() -> dict[str, WebRule]:
         "web:lead_checklist": WebRule(_web(lead_id="lead")),
         "web:lead_convert": WebRule(_web(lead_id="lead")),
         "web:lead_disqualify": WebRule(_web(lead_id="lead")),
+        # Organizations and people (issue 15): rep's own, so outsiders get 404 and lists never show them.
+        "web:organization_list": WebRule(record=False, shows="organization"),
+        "web:organization_create": WebRule(record=False, expect={"analyst": allow(403)}),
+        "web:organization_autocomplete": page,
+        "web:organization_detail": WebRule(_web(organization_id="organization")),
+        "web:organization_edit": WebRule(_web(organization_id="organization")),
+        "web:organization_activity_create": WebRule(_web(organization_id="organization")),
+        "web:person_list": WebRule(record=False, shows="person"),
+        "web:person_create": WebRule(record=False, expect={"analyst": allow(403)}),
+        "web:person_autocomplete": page,
+        "web:person_detail": WebRule(_web(person_id="person")),
+        "web:person_edit": WebRule(_web(person_id="person")),
+        "web:person_activity_create": WebRule(_web(person_id="person")),
         "web:tokens": WebRule(record=False, expect={"analyst": OK | allow(400)}),
         # Revoking a token is its owner's alone: everyone else gets the same 404.
         "web:token_revoke": WebRule(

@@ -9,22 +9,27 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from dealflow.accounts.models import User
+from dealflow.accounts.models import Membership, User
 from dealflow.accounts.selectors import owner_editable_q, owner_visibility_q, user_access_scope
 from dealflow.contacts.models import Organization, Person
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
+from dealflow.tags.selectors import tag_filter
 
 ORGANIZATION_ORDERINGS = {
     "name": ["name", "id"],
     "-name": ["-name", "-id"],
     "created_at": ["created_at", "id"],
     "-created_at": ["-created_at", "-id"],
+    "country": ["country", "name", "id"],
+    "-country": ["-country", "-name", "-id"],
 }
 PERSON_ORDERINGS = {
     "name": ["last_name", "first_name", "id"],
     "-name": ["-last_name", "-first_name", "-id"],
     "created_at": ["created_at", "id"],
     "-created_at": ["-created_at", "-id"],
+    "organization": ["organization__name", "last_name", "id"],
+    "-organization": ["-organization__name", "-last_name", "-id"],
 }
 
 
@@ -59,15 +64,43 @@ def _ordering(order: str | None, choices: dict[str, list[str]]) -> list[str]:
     return choices[order]
 
 
+def _contact_filters(
+    contacts: QuerySet, *, entity: str, team_id: int | None, country: str | None, tag: str | None
+) -> QuerySet:
+    """The list filters organizations and people share: owner's team, country, tag."""
+    if team_id is not None:
+        contacts = contacts.filter(owner_id__in=Membership.objects.filter(team_id=team_id).values("user_id"))
+    if country:
+        code = country.strip().upper()
+        if len(code) != 2 or not code.isalpha():
+            raise ApplicationError("Country must be a two-letter ISO 3166 code.", field="country")
+        contacts = contacts.filter(
+            **{"country" if entity == "organization" else "organization__country": code}
+        )
+    if tag:
+        contacts = tag_filter(contacts, entity=entity, name=tag)
+    return contacts
+
+
 def organization_list_for_user(
-    *, user: User, search: str | None = None, owner_id: int | None = None, order: str | None = None
+    *,
+    user: User,
+    search: str | None = None,
+    owner_id: int | None = None,
+    order: str | None = None,
+    team_id: int | None = None,
+    country: str | None = None,
+    tag: str | None = None,
 ) -> QuerySet[Organization]:
-    """Organizations the user may see, optionally searched by name or website."""
+    """Organizations the user may see, optionally searched by name or website and filtered."""
     organizations = Organization.objects.filter(contact_visible_q(user=user)).select_related("owner")
     if search:
         organizations = organizations.filter(Q(name__icontains=search) | Q(website__icontains=search))
     if owner_id is not None:
         organizations = organizations.filter(owner_id=owner_id)
+    organizations = _contact_filters(
+        organizations, entity="organization", team_id=team_id, country=country, tag=tag
+    )
     return organizations.order_by(*_ordering(order, ORGANIZATION_ORDERINGS))
 
 
@@ -99,6 +132,9 @@ def person_list_for_user(
     organization_id: int | None = None,
     owner_id: int | None = None,
     order: str | None = None,
+    team_id: int | None = None,
+    country: str | None = None,
+    tag: str | None = None,
 ) -> QuerySet[Person]:
     """People the user may see, optionally searched by name or e-mail or limited to one organization."""
     people = Person.objects.filter(contact_visible_q(user=user)).select_related("organization", "owner")
@@ -110,6 +146,7 @@ def person_list_for_user(
         people = people.filter(organization_id=organization_id)
     if owner_id is not None:
         people = people.filter(owner_id=owner_id)
+    people = _contact_filters(people, entity="person", team_id=team_id, country=country, tag=tag)
     return people.order_by(*_ordering(order, PERSON_ORDERINGS))
 
 

@@ -2,6 +2,7 @@
 
 from dealflow.web.urls import (
     account,
+    contacts,
     contents,
     dashboard,
     forecast,
@@ -24,4 +25,5 @@ urlpatterns = [
     *imports.urlpatterns,
     *settings.urlpatterns,
     *contents.urlpatterns,
+    *contacts.urlpatterns,
 ]
