@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "dealflow.web",
     "dealflow.cli",
     "dealflow.directory",
+    "dealflow.search",
 ]
 
 MIDDLEWARE = [

@@ -17,6 +17,7 @@ from dealflow.api import (
     quotes,
     reference,
     reviews,
+    search,
 )
 
 ROUTERS = [
@@ -34,4 +35,5 @@ ROUTERS = [
     ("/v1/", products.router),
     ("/v1/", quotes.router),
     ("/v1/", customfields.router),
+    ("/v1/", search.router),
 ]

@@ -6,11 +6,22 @@ follows its owner's visibility (the same rule as deals and leads).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from dealflow.accounts.models import Membership, User
 from dealflow.accounts.selectors import owner_editable_q, owner_visibility_q, user_access_scope
+from dealflow.contacts.duplicates import (
+    FUZZY_THRESHOLD,
+    company_domain_of,
+    domain_of,
+    name_normalized,
+    names_alike,
+    person_name_normalized,
+    phone_e164,
+)
 from dealflow.contacts.models import Organization, Person
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.tags.selectors import tag_filter
@@ -166,3 +177,107 @@ def person_get_for_user(
     if for_write and not Person.objects.filter(contact_editable_q(user=user), pk=person_id).exists():
         raise PermissionDeniedError("You may read this person but not change them.", field="person")
     return person
+
+
+# ---- Likely duplicates (contacts/duplicates.py compares; these fetch the candidates) -------------------
+
+DUPLICATE_CANDIDATES = 300
+
+
+@dataclass
+class Duplicate:
+    """A visible contact that looks like the one being entered, and why."""
+
+    contact: Organization | Person
+    score: int  # 0-100
+    reasons: list[str] = field(default_factory=list)
+
+
+def organization_duplicates_for_user(
+    *, user: User, name: str, website: str = "", exclude_id: int | None = None, limit: int = 5
+) -> list[Duplicate]:
+    """Organizations the user may see that are likely the same company: the same name once case, accents,
+    punctuation and legal forms are gone ("Acme B.V." = "ACME BV"), a name within FUZZY_THRESHOLD, or the
+    same website domain."""
+    core = name_normalized(name)
+    domain = domain_of(website)
+    if not core and not domain:
+        return []
+    lookups = Q()
+    if core:
+        lookups |= Q(name__icontains=core.split()[0][:6])
+    if domain:
+        lookups |= Q(website__icontains=domain)
+    candidates = Organization.objects.filter(contact_visible_q(user=user)).filter(lookups)
+    if exclude_id:
+        candidates = candidates.exclude(pk=exclude_id)
+    found: list[Duplicate] = []
+    for candidate in candidates.select_related("owner").order_by("id")[:DUPLICATE_CANDIDATES]:
+        reasons, score = [], 0
+        other = name_normalized(candidate.name)
+        if core and other == core:
+            reasons.append("same name")
+            score = 100
+        elif core and (alike := names_alike(core, other)) >= FUZZY_THRESHOLD:
+            reasons.append(f"similar name ({alike} %)")
+            score = alike
+        if domain and domain_of(candidate.website) == domain:
+            reasons.append("same website")
+            score = max(score, 95)
+        if reasons:
+            found.append(Duplicate(candidate, score, reasons))
+    found.sort(key=lambda duplicate: (-duplicate.score, duplicate.contact.pk))
+    return found[:limit]
+
+
+def person_duplicates_for_user(
+    *,
+    user: User,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    phone: str = "",
+    organization: Organization | None = None,
+    exclude_id: int | None = None,
+    limit: int = 5,
+) -> list[Duplicate]:
+    """People the user may see that are likely the same person: the same e-mail address, the same phone
+    number in E.164, or a name within FUZZY_THRESHOLD at the same organization or company e-mail domain."""
+    country = organization.country if organization else ""
+    name = person_name_normalized(first_name, last_name)
+    number = phone_e164(phone, country=country)
+    email = (email or "").strip().casefold()
+    email_domain = company_domain_of(email)
+    lookups = Q()
+    if email:
+        lookups |= Q(email__iexact=email)
+    if number:
+        lookups |= Q(phone__contains=number[-4:])
+    if name:
+        lookups |= Q(last_name__icontains=name.split()[-1][:6]) | Q(first_name__icontains=name.split()[0][:6])
+    if not lookups:
+        return []
+    candidates = Person.objects.filter(contact_visible_q(user=user)).filter(lookups)
+    if exclude_id:
+        candidates = candidates.exclude(pk=exclude_id)
+    found: list[Duplicate] = []
+    for candidate in candidates.select_related("organization").order_by("id")[:DUPLICATE_CANDIDATES]:
+        reasons, score = [], 0
+        if email and candidate.email.casefold() == email:
+            reasons.append("same e-mail address")
+            score = 100
+        candidate_country = candidate.organization.country if candidate.organization else country
+        if number and phone_e164(candidate.phone, country=candidate_country) == number:
+            reasons.append("same phone number")
+            score = max(score, 95)
+        alike = names_alike(name, person_name_normalized(candidate.first_name, candidate.last_name))
+        same_place = (organization is not None and candidate.organization_id == organization.pk) or (
+            email_domain and company_domain_of(candidate.email) == email_domain
+        )
+        if alike >= FUZZY_THRESHOLD and same_place:
+            reasons.append(f"similar name ({alike} %) at the same organization")
+            score = max(score, alike)
+        if reasons:
+            found.append(Duplicate(candidate, score, reasons))
+    found.sort(key=lambda duplicate: (-duplicate.score, duplicate.contact.pk))
+    return found[:limit]

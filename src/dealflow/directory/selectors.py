@@ -13,10 +13,12 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from dealflow.accounts.models import User
-from dealflow.accounts.selectors import owner_visibility_q
+from dealflow.accounts.selectors import owner_visibility_q, user_is_admin
 from dealflow.contacts.models import Organization, Person
 from dealflow.contacts.selectors import contact_visible_q
+from dealflow.core.errors import PermissionDeniedError
 from dealflow.deals.models import Activity, ActivityKind, Deal, DealEvent, DealStatus, Lead
+from dealflow.directory.models import ContactMerge
 
 # A contact page shows this many of each kind; the count says how many there are in all.
 OVERVIEW_LIMIT = 50
@@ -115,3 +117,10 @@ def _timeline(deals: QuerySet[Deal], activities: QuerySet[Activity]) -> list[dic
     epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
     items.sort(key=lambda item: item["at"] or epoch, reverse=True)
     return items[:OVERVIEW_LIMIT]
+
+
+def contact_merge_list_for_user(*, user: User) -> QuerySet[ContactMerge]:
+    """Every merge of organizations and persons, newest first: for admins, who review them."""
+    if not user_is_admin(user=user):
+        raise PermissionDeniedError("Only an admin may review merges.", field="user")
+    return ContactMerge.objects.select_related("by").order_by("-at", "-id")

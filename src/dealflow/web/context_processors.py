@@ -24,6 +24,7 @@ NAVIGATION = [
 ADMIN_NAVIGATION = [
     ("web:settings", _("Settings")),
     ("web:audit_log", _("Audit log")),
+    ("web:merge_list", _("Merges")),
 ]
 
 

@@ -12,6 +12,7 @@ from dealflow.accounts.models import User
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.models import Activity, ActivityKind, Deal
+from dealflow.deals.services.search import activity_search_index
 
 
 def _touch_deal(deal_id: int | None, moment: dt.datetime) -> None:
@@ -63,6 +64,7 @@ def activity_create(
     )
     if deal is not None and done_at is not None:
         _touch_deal(deal.pk, done_at)
+    activity_search_index(activity)
     return activity
 
 
@@ -82,6 +84,8 @@ def activity_update(*, activity: Activity, data: dict[str, Any], by: User | None
             value = str(value or "")
         setattr(activity, name, value)
     activity.save()
+    if {"subject", "notes", "owner"} & set(data):
+        activity_search_index(activity)
     return activity
 
 

@@ -34,6 +34,7 @@ from dealflow.deals.services.history import (
     spell_open,
 )
 from dealflow.deals.services.money import convert_minor_to_base
+from dealflow.deals.services.search import deal_search_index
 
 POST_SALE_FOLLOW_UP_DAYS = 14
 
@@ -198,6 +199,7 @@ def deal_create(
         origin=origin,
     )
     spell_open(deal=deal, stage=stage, at=created_at)
+    deal_search_index(deal)
     return deal
 
 
@@ -319,6 +321,8 @@ def deal_update(
             )
         return deal
     deal_save_versioned(deal=deal, fields=sorted(set(changed)), expected_version=expected_version)
+    if {"title", "organization", "person", "owner"} & set(changed):
+        deal_search_index(deal)
 
     moment = at or clock.now()
     if before["amount_minor"] != deal.amount_minor or before["currency"] != deal.currency:

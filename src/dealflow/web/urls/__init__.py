@@ -10,6 +10,7 @@ from dealflow.web.urls import (
     people,
     pipeline,
     reviews,
+    search,
     settings,
 )
 
@@ -26,4 +27,5 @@ urlpatterns = [
     *settings.urlpatterns,
     *contents.urlpatterns,
     *contacts.urlpatterns,
+    *search.urlpatterns,
 ]

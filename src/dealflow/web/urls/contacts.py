@@ -21,4 +21,13 @@ urlpatterns = [
     path(
         "persons/<int:person_id>/activities/", contacts.person_activity_create, name="person_activity_create"
     ),
+    path(
+        "organizations/<int:organization_id>/merge/",
+        contacts.organization_merge_view,
+        name="organization_merge",
+    ),
+    path("persons/<int:person_id>/merge/", contacts.person_merge_view, name="person_merge"),
+    path("merges/", contacts.merge_list, name="merge_list"),
+    path("persons/<int:person_id>/export/", contacts.person_export_view, name="person_export"),
+    path("persons/<int:person_id>/erase/", contacts.person_erase_view, name="person_erase"),
 ]

@@ -21,8 +21,10 @@ from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.contacts.models import Organization, Person
 from dealflow.contacts.selectors import (
     contact_editable_q,
+    organization_duplicates_for_user,
     organization_get_for_user,
     organization_list_for_user,
+    person_duplicates_for_user,
     person_get_for_user,
     person_list_for_user,
 )
@@ -31,7 +33,8 @@ from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.deals.selectors import deal_get_for_user, user_can_write, user_check_can_write
 from dealflow.deals.services import activity_create
-from dealflow.directory.selectors import contact_overview_for_user
+from dealflow.directory.selectors import contact_merge_list_for_user, contact_overview_for_user
+from dealflow.directory.services import organization_merge, person_erase, person_export, person_merge
 from dealflow.tags.selectors import tag_names_map
 from dealflow.web.forms import form_add_application_error
 from dealflow.web.forms.contacts import ContactFilterForm, OrganizationForm, PersonForm
@@ -243,7 +246,10 @@ def _create(request: AuthenticatedRequest, *, people: bool) -> HttpResponse:
     form_class = PersonForm if people else OrganizationForm
     initial = {"organization": request.GET.get("organization", "")} if people else {}
     form = form_class(request.POST or None, user=user, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    duplicates: list[Any] = []
+    if request.method == "POST" and form.is_valid() and not request.POST.get("confirm_new"):
+        duplicates = _duplicates(form, user=user, people=people)
+    if request.method == "POST" and form.is_valid() and not duplicates:
         try:
             with transaction.atomic():
                 if people:
@@ -259,7 +265,26 @@ def _create(request: AuthenticatedRequest, *, people: bool) -> HttpResponse:
             name = "web:person_detail" if people else "web:organization_detail"
             return HttpResponseRedirect(reverse(name, args=[contact.pk]))
     status = 400 if request.method == "POST" else 200
-    return render(request, "web/contacts/create.html", {"form": form, "people": people}, status=status)
+    context = {"form": form, "people": people, "duplicates": duplicates}
+    return render(request, "web/contacts/create.html", context, status=status)
+
+
+def _duplicates(form: Any, *, user: User, people: bool) -> list[Any]:
+    """Likely duplicates of what the form holds (the user confirms "create anyway" to go on)."""
+    data = form.cleaned_data
+    if not people:
+        return organization_duplicates_for_user(user=user, name=data["name"], website=data["website"])
+    organization = (
+        organization_list_for_user(user=user).filter(name__iexact=data["organization"].strip()).first()
+    )
+    return person_duplicates_for_user(
+        user=user,
+        first_name=data["first_name"],
+        last_name=data["last_name"],
+        email=data["email"],
+        phone=data["phone"],
+        organization=organization,
+    )
 
 
 @login_required
@@ -401,3 +426,108 @@ def person_autocomplete(request: AuthenticatedRequest) -> HttpResponse:
         "offer_create": False,
     }
     return render(request, "web/contacts/_options.html", context)
+
+
+@login_required
+@require_GET
+def person_export_view(request: AuthenticatedRequest, person_id: int) -> HttpResponse:
+    """Download everything held about the person as JSON (written to the audit log)."""
+    person = person_get_for_user(person_id=person_id, user=request.user)
+    export = person_export(person=person, by=request.user)
+    response = HttpResponse(
+        json.dumps(export, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="person-{person.pk}.json"'
+    return response
+
+
+@login_required
+@require_POST
+@permission_errors_as_403
+def person_erase_view(request: AuthenticatedRequest, person_id: int) -> HttpResponse:
+    """Anonymise the person everywhere; their deals keep their figures."""
+    person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
+    person_erase(person=person, by=request.user)
+    messages.success(request, _("The person's personal data is erased."))
+    return HttpResponseRedirect(reverse("web:person_detail", args=[person.pk]))
+
+
+def _merge(request: AuthenticatedRequest, contact: Organization | Person) -> HttpResponse:
+    """GET: the likely duplicates of this contact; POST ``other``: fold that one into this one."""
+    user = request.user
+    is_person = isinstance(contact, Person)
+    error = ""
+    if request.method == "POST":
+        user_check_can_write(user=user)
+        raw = request.POST.get("other", "")
+        try:
+            if not raw.isdigit():
+                raise ApplicationError(_("Pick the duplicate to merge into this one."), field="other")
+            if isinstance(contact, Person):
+                other = person_get_for_user(person_id=int(raw), user=user, for_write=True, field="other")
+                merge = person_merge(survivor=contact, merged=other, by=user)
+            else:
+                other_organization = organization_get_for_user(
+                    organization_id=int(raw), user=user, for_write=True, field="other"
+                )
+                merge = organization_merge(survivor=contact, merged=other_organization, by=user)
+        except PermissionDeniedError:
+            raise
+        except ApplicationError as failure:
+            error = failure.message
+        else:
+            moved = sum(len(ids) for ids in merge.moved.values())
+            messages.success(
+                request,
+                _("Merged “%(merged)s” into this one; %(count)s records moved.")
+                % {"merged": merge.merged_name, "count": moved},
+            )
+            name = "web:person_detail" if is_person else "web:organization_detail"
+            return HttpResponseRedirect(reverse(name, args=[contact.pk]))
+    if isinstance(contact, Person):
+        duplicates = person_duplicates_for_user(
+            user=user,
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            email=contact.email,
+            phone=contact.phone,
+            organization=contact.organization,
+            exclude_id=contact.pk,
+        )
+    else:
+        duplicates = organization_duplicates_for_user(
+            user=user, name=contact.name, website=contact.website, exclude_id=contact.pk
+        )
+    context = {"contact": contact, "is_person": is_person, "duplicates": duplicates, "error": error}
+    return render(request, "web/contacts/merge.html", context, status=400 if error else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@permission_errors_as_403
+def organization_merge_view(request: AuthenticatedRequest, organization_id: int) -> HttpResponse:
+    """Likely duplicates of an organization, and merging one of them into it."""
+    organization = organization_get_for_user(
+        organization_id=organization_id, user=request.user, for_write=True
+    )
+    return _merge(request, organization)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@permission_errors_as_403
+def person_merge_view(request: AuthenticatedRequest, person_id: int) -> HttpResponse:
+    """Likely duplicates of a person, and merging one of them into them."""
+    person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
+    return _merge(request, person)
+
+
+@login_required
+@require_GET
+@permission_errors_as_403
+def merge_list(request: AuthenticatedRequest) -> HttpResponse:
+    """Every merge, newest first, with what the merged record held and what moved (admins review them)."""
+    page = Paginator(contact_merge_list_for_user(user=request.user), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "web/contacts/merges.html", {"page": page, "query": ""})
