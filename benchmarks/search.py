@@ -19,8 +19,37 @@ import time
 
 from benchmarks.common import setup_django_test_database, timed_together
 
-PRODUCTS = ["presses", "robots", "licences", "support", "consulting", "sensors", "pumps", "valves", "cloud", "training"]
-SYLLABLES = ["ac", "me", "zu", "ri", "ch", "ko", "ba", "lt", "ve", "ro", "na", "di", "go", "ex", "in", "te", "ch"]
+PRODUCTS = [
+    "presses",
+    "robots",
+    "licences",
+    "support",
+    "consulting",
+    "sensors",
+    "pumps",
+    "valves",
+    "cloud",
+    "training",
+]
+SYLLABLES = [
+    "ac",
+    "me",
+    "zu",
+    "ri",
+    "ch",
+    "ko",
+    "ba",
+    "lt",
+    "ve",
+    "ro",
+    "na",
+    "di",
+    "go",
+    "ex",
+    "in",
+    "te",
+    "ch",
+]
 
 
 def _company(rng: random.Random) -> str:
@@ -46,7 +75,9 @@ def _load(deals: int) -> None:
 
     def documents():
         for number, name in enumerate(companies):
-            yield SearchDocument(kind="organization", object_id=number + 1, owner_id=None, title=name, text=name)
+            yield SearchDocument(
+                kind="organization", object_id=number + 1, owner_id=None, title=name, text=name
+            )
         for number in range(deals):
             company = companies[0] if number % 50 == 0 else companies[rng.randrange(len(companies))]
             title = f"{rng.choice(PRODUCTS).capitalize()} {number}"
@@ -65,7 +96,9 @@ def _load(deals: int) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE search_searchentry" if connection.vendor == "postgresql" else "ANALYZE")
+        cursor.execute(
+            "VACUUM ANALYZE search_searchentry" if connection.vendor == "postgresql" else "ANALYZE"
+        )
 
 
 def _scan(user, query: str):
@@ -109,7 +142,9 @@ def main(argv: list[str]) -> int:
         admin = User.objects.get(username="bench-admin")
         rep = User.objects.get(username="bench-rep-7")
         total = SearchEntry.objects.count()
-        print(f"\nengine: {connection.vendor}; {total:,} entries; medians of {options.repeat} runs after a warm-up")
+        print(
+            f"\nengine: {connection.vendor}; {total:,} entries; medians of {options.repeat} runs after a warm-up"
+        )
         print(f"{'query':28} {'user':6} {'found':>5} {'index ms':>9} {'scan ms':>9} {'scan/index':>10}")
         for query in ["acme", "acme ind", "a", "robots 4711", "nothing-like-it"]:
             for label, user in (("admin", admin), ("rep", rep)):
