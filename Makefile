@@ -37,14 +37,22 @@ worker: $(RUN_STAMP)
 browsers:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# The suite runs in a random order (pytest-randomly), so a test that depends on another's leftovers fails
+# in CI; the seed is printed, and `make test TEST_SEED=1234` repeats that order.
+TEST_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+RANDOM_ORDER = --randomly-seed=$(TEST_SEED)
+
 test: $(STAMP) browsers
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+	@echo "== random order: TEST_SEED=$(TEST_SEED)"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(RANDOM_ORDER) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not browser" $(PYTEST_ARGS)
+	@echo "== random order: TEST_SEED=$(TEST_SEED)"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not browser" $(RANDOM_ORDER) $(PYTEST_ARGS)
 
 test-postgres: $(STAMP) browsers
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+	@echo "== random order: TEST_SEED=$(TEST_SEED)"
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m pytest -n 2 --dist loadfile -q $(RANDOM_ORDER) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -171,3 +171,10 @@ def rate_usd(db):
     from dealflow.deals.services import exchange_rate_set
 
     return exchange_rate_set(currency="USD", rate=Decimal("0.9"), valid_from=dt.date(2020, 1, 1))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print the random order's seed (pytest-randomly) at the end too, where a failing run is read."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(f"random order: --randomly-seed={seed} repeats it")

@@ -73,6 +73,9 @@ INSTALLED_APPS = [
     "dealflow.reviews",
     "dealflow.people",
     "dealflow.quotes",
+    "dealflow.notifications",
+    "dealflow.automation",
+    "dealflow.commissions",
     "dealflow.importers",
     "dealflow.api",
     "dealflow.web",
@@ -83,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "dealflow.importers.middleware.UploadLimitMiddleware",  # refuses an over-size body before reading it
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,6 +98,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "dealflow.web.middleware.ApplicationErrorMiddleware",  # refused input: a styled 400 page, not a 500
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -215,7 +220,8 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 # Behind a load balancer that terminates TLS, trust its X-Forwarded-Proto header.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
+BEHIND_PROXY = env_bool("BEHIND_PROXY")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 X_FRAME_OPTIONS = "DENY"
 CONTENT_SECURITY_POLICY = {
@@ -235,7 +241,11 @@ CONTENT_SECURITY_POLICY = {
 
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Lock a username from one client address, never an address alone: behind a load balancer every
+# request comes from the balancer, and locking its address locked everybody out (issue #13). The
+# address is the balancer's X-Forwarded-For entry only when BEHIND_PROXY is set (accounts/client_ip.py).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "dealflow.accounts.client_ip.client_ip"
 # Tests sign in through client.login(), which passes no request; security tests switch axes back on.
 AXES_ENABLED = not env_bool("DEALFLOW_AXES_DISABLED", TESTING)
 AXES_RESET_ON_SUCCESS = True

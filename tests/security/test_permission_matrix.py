@@ -77,6 +77,62 @@ REVIEWS = {"rep": allow(404), "analyst": allow(404)}
 OWN_JOB = {"rep": DENIED, "analyst": DENIED, "outsider": DENIED}
 
 
+STATEMENT = {"statement_id": "statement"}
+COMMISSION_PLAN = {"plan_id": "commission_plan"}
+DISPUTE = {"dispute_id": "commission_dispute"}
+NOT_OWN = {"rep": DENIED | allow(400, 409)}  # rep may not approve, adjust or pay their own statement
+
+
+def commission_api_rules() -> dict[str, Rule]:
+    base = "/api/v1/commissions"
+    return {
+        f"GET {base}/plans": Rule(record=False, expect=ADMIN_ONLY),
+        f"POST {base}/plans": Rule(record=False, body={"name": "Matrix plan 2"}, expect=ADMIN_ONLY),
+        f"GET {base}/plans/{{plan_id}}": Rule(COMMISSION_PLAN, record=False, expect=ADMIN_ONLY),
+        f"PUT {base}/plans/{{plan_id}}": Rule(COMMISSION_PLAN, record=False, body={"name": "Matrix plan"},
+                                              expect=ADMIN_ONLY),
+        f"POST {base}/plans/{{plan_id}}/assignments": Rule(
+            COMMISSION_PLAN, record=False, body={"role": "analyst", "effective_from": "2026-01-01"},
+            expect=ADMIN_ONLY,
+        ),
+        f"GET {base}/plans/{{plan_id}}/preview": Rule(COMMISSION_PLAN, record=False, expect=ADMIN_ONLY),
+        f"GET {base}/deals/{{deal_id}}/splits": Rule(DEAL),
+        f"PUT {base}/deals/{{deal_id}}/splits": Rule(DEAL, body={"shares": []}),
+        f"GET {base}/deals/{{deal_id}}/what-if": Rule(DEAL),
+        f"GET {base}/statements": Rule(record=False),
+        f"POST {base}/statements/recompute": Rule(record=False, body={"period": "2026-Q4"}),
+        f"GET {base}/statements/{{statement_id}}": Rule(STATEMENT),
+        f"GET {base}/statements/{{statement_id}}/pdf": Rule(STATEMENT),
+        f"POST {base}/statements/{{statement_id}}/approve": Rule(STATEMENT, body={}, expect=NOT_OWN),
+        f"POST {base}/statements/{{statement_id}}/return": Rule(STATEMENT, body={"reason": "x"}, expect=NOT_OWN),
+        f"POST {base}/statements/{{statement_id}}/pay": Rule(STATEMENT, body={}, expect=NOT_OWN),
+        f"POST {base}/statements/{{statement_id}}/adjustments": Rule(
+            STATEMENT, body={"amount": "1", "reason": "x"}, expect=NOT_OWN
+        ),
+        f"POST {base}/statements/{{statement_id}}/disputes": Rule(STATEMENT, body={"body": "Why?"}),
+        f"GET {base}/payroll": Rule(record=False),
+        f"GET {base}/earnings": Rule(record=False),
+        f"GET {base}/disputes": Rule(record=False),
+        f"GET {base}/disputes/{{dispute_id}}": Rule(DISPUTE),
+        f"POST {base}/disputes/{{dispute_id}}/messages": Rule(DISPUTE, body={"body": "More?"}),
+        f"POST {base}/disputes/{{dispute_id}}/resolve": Rule(DISPUTE, body={"note": "Fine"}, expect=NOT_OWN),
+        f"GET {base}/leaderboard": Rule(record=False),
+        f"GET {base}/contests": Rule(record=False),
+        f"POST {base}/contests": Rule(
+            record=False,
+            body={"name": "x", "measure": "activities", "starts_on": "2026-01-01", "ends_on": "2026-01-31",
+                  "target": "5"},
+            expect=ADMIN_ONLY,
+        ),
+        f"GET {base}/contests/{{contest_id}}": Rule({"contest_id": "contest"}, record=False),
+        f"GET {base}/badges": Rule(record=False),
+        f"GET {base}/preferences": Rule(record=False),
+        # Own preferences: an analyst keeps theirs too.
+        f"PUT {base}/preferences": Rule(record=False, body={"is_celebration_on": False}, expect={"analyst": OK}),
+        f"PUT {base}/settings": Rule(record=False, body={"leaderboard_visibility": "team"}, expect=ADMIN_ONLY),
+    }  # fmt: skip
+
+
 def api_rule_table() -> dict[str, Rule]:
     return {
         "GET /api/v1/deals": Rule(record=False, lists="deal"),
@@ -247,6 +303,8 @@ def api_rule_table() -> dict[str, Rule]:
         "GET /api/v1/imports/{job_id}": Rule(JOB, expect=OWN_JOB),
         "POST /api/v1/imports/{job_id}/options": Rule(JOB, body={}, expect=OWN_JOB),
         "POST /api/v1/imports/{job_id}/confirm": Rule(JOB, body={}, expect=OWN_JOB),
+        "POST /api/v1/imports/{job_id}/retry": Rule(JOB, body={}, expect=OWN_JOB),
+        "DELETE /api/v1/imports/{job_id}": Rule(JOB, expect=OWN_JOB),
         "GET /api/v1/exports/{entity}": Rule({"entity": "export_entity"}, record=False),
         # Products (admins write the catalogue), deal lines, quotes, custom fields and tags.
         "GET /api/v1/products": Rule(record=False),
@@ -304,6 +362,64 @@ def api_rule_table() -> dict[str, Rule]:
         "POST /api/v1/bulk-tags/persons": Rule(
             record=False, body={"ids": ["@person"], "tags": ["vip"]}, expect={"outsider": allow(404)}
         ),
+        # Commissions: plans and contests are the admins'; statements follow the statement gate (own,
+        # managed teams', admins'); only managers of the person and admins approve, adjust and pay.
+        **commission_api_rules(),
+        **automation_api_rules(),
+    }
+
+
+# Notifications are their user's own; rules are their managers' and admins' (reps and analysts see none);
+# a webhook subscription is its owner's (and admins'). Each other user gets the same 404 as for nothing.
+OWN_NOTIFICATION = {"manager": allow(404), "admin": allow(404), "analyst": allow(404)}
+TEAM_RULE = {"rep": allow(404), "analyst": allow(404)}
+OWN_WEBHOOK = {"manager": allow(404), "analyst": allow(404)}
+RULE_BODY = {
+    "name": "x",
+    "trigger": "won",
+    "action": "notify",
+    "params": {"recipient": "owner", "message": "m"},
+}
+
+
+def automation_api_rules() -> dict[str, Rule]:
+    rule = {"rule_id": "rule"}
+    hook = {"subscription_id": "subscription"}
+    return {
+        "GET /api/v1/notifications": Rule(record=False),
+        "GET /api/v1/notifications/count": Rule(record=False),
+        "POST /api/v1/notifications/{notification_id}/read": Rule(
+            {"notification_id": "notification"}, body={}, expect=OWN_NOTIFICATION
+        ),
+        "POST /api/v1/notifications/read-all": Rule(record=False, body={}, expect={"analyst": OK}),
+        "GET /api/v1/notifications/preferences": Rule(record=False),
+        "PUT /api/v1/notifications/preferences": Rule(
+            record=False, body={"channels": {"mention": "both"}}, expect={"analyst": OK}
+        ),
+        "GET /api/v1/notifications/calendar-feed": Rule(record=False),
+        "POST /api/v1/notifications/calendar-feed": Rule(record=False, body={}, expect={"analyst": OK}),
+        "DELETE /api/v1/notifications/calendar-feed": Rule(record=False, expect={"analyst": OK}),
+        "GET /api/v1/automation/rules": Rule(record=False),
+        "POST /api/v1/automation/rules": Rule(record=False, body=RULE_BODY, expect=ADMIN_ONLY),
+        "POST /api/v1/automation/rules/dry-run": Rule(record=False, body=RULE_BODY, expect=ADMIN_ONLY),
+        "GET /api/v1/automation/rules/{rule_id}": Rule(rule, expect=TEAM_RULE),
+        "PATCH /api/v1/automation/rules/{rule_id}": Rule(rule, body={"is_active": False}, expect=TEAM_RULE),
+        "DELETE /api/v1/automation/rules/{rule_id}": Rule(rule, expect=TEAM_RULE),
+        "GET /api/v1/automation/rules/{rule_id}/runs": Rule(rule, expect=TEAM_RULE),
+        "GET /api/v1/webhooks": Rule(record=False),
+        "POST /api/v1/webhooks": Rule(
+            record=False,
+            body={"name": "x", "url": "https://example.com/h", "event_types": ["deal.won"]},
+            expect={"analyst": OK},
+        ),
+        "GET /api/v1/webhooks/{subscription_id}": Rule(hook, expect=OWN_WEBHOOK),
+        "PATCH /api/v1/webhooks/{subscription_id}": Rule(hook, body={"name": "y"}, expect=OWN_WEBHOOK),
+        "DELETE /api/v1/webhooks/{subscription_id}": Rule(hook, expect=OWN_WEBHOOK),
+        "POST /api/v1/webhooks/{subscription_id}/resume": Rule(hook, body={}, expect=OWN_WEBHOOK),
+        "POST /api/v1/webhooks/{subscription_id}/secret": Rule(hook, body={}, expect=OWN_WEBHOOK),
+        "GET /api/v1/webhooks/{subscription_id}/deliveries": Rule(hook, expect=OWN_WEBHOOK),
+        "GET /api/v1/webhooks/{subscription_id}/attempts": Rule(hook, expect=OWN_WEBHOOK),
+        "GET /api/v1/webhooks/{subscription_id}/sample": Rule(hook, expect=OWN_WEBHOOK),
     }
 
 
@@ -402,6 +518,50 @@ class World:
         self.report_format = "md"
         self.forecast_column = "none"  # the "no close date" column
         self.search_kind = "deal"  # web:search_open opens rep's deal
+        # Notifications and automation: rep's notification and webhook, a rule of rep's team by its manager.
+        from dealflow.automation.services import rule_create, subscription_create
+        from dealflow.notifications.services import Message, notify
+
+        self.notification = notify(
+            user=rep, kind="rule", key="matrix", message=Message(f"{MARK} notification", {})
+        )
+        self.rule = rule_create(
+            by=manager,
+            data={
+                "name": f"{MARK} rule",
+                "team": team,
+                "trigger": "won",
+                "action": "notify",
+                "params": {"recipient": "owner", "message": "won"},
+            },
+        )
+        self.subscription, _ = subscription_create(
+            by=rep, name=f"{MARK} hook", url="https://example.com/hook", event_types=["deal.won"]
+        )
+        self.webhook_verb = "toggle"
+        # Commissions: rep's plan and draft statement of this quarter, a dispute on it, a company contest.
+        from dealflow.commissions.models import Contest
+        from dealflow.commissions.services.disputes import dispute_open
+        from dealflow.commissions.services.statements import statement_recompute
+        from dealflow.commissions.tests.factories import plan_for
+        from dealflow.core.periods import period_containing
+
+        self.commission_plan = plan_for(rep, name="Matrix plan")
+        self.statement = statement_recompute(
+            user=rep, period=period_containing(timezone.localdate(), kind="quarter")
+        )
+        self.commission_dispute = dispute_open(statement=self.statement, line=None, body="Why?", by=rep)
+        self.contest = Contest.objects.create(
+            name="Matrix contest",
+            measure="activities",
+            starts_on=dt.date(2026, 1, 1),
+            ends_on=dt.date(2026, 12, 31),
+            target=5,
+            created_at=timezone.now(),
+        )
+        self.statement_action = "recompute"
+        self.dispute_action = "reply"
+        self.payroll_format = "csv"
 
     def value(self, attribute: str) -> str:
         value = getattr(self, attribute)
@@ -590,6 +750,30 @@ WEB_FORM = {persona: DENIED | allow(302) for persona in ("rep", "analyst", "outs
 WEB_OWN_JOB = OWN_JOB
 
 
+def commission_web_rules() -> dict[str, WebRule]:
+    page = WebRule(record=False)
+    return {
+        "web:commission_earnings": page,
+        "web:commission_statements": page,
+        "web:commission_recompute": WebRule(record=False, data={"period": "2026-Q4"}),
+        "web:commission_statement": WebRule(_web(statement_id="statement")),
+        "web:commission_statement_action": WebRule(_web(statement_id="statement", action="statement_action")),
+        "web:commission_statement_pdf": WebRule(_web(statement_id="statement")),
+        "web:commission_dispute_open": WebRule(_web(statement_id="statement"), data={"body": "Why?"}),
+        "web:commission_dispute_action": WebRule(
+            _web(dispute_id="commission_dispute", action="dispute_action"), data={"body": "More?"}
+        ),
+        "web:commission_payroll": WebRule(_web(export_format="payroll_format"), record=False),
+        "web:commission_plans": WebRule(record=False, expect=WEB_ADMIN_ONLY),
+        "web:commission_plan": WebRule(_web(plan_id="commission_plan"), record=False, expect=WEB_ADMIN_ONLY),
+        "web:commission_leaderboard": page,
+        "web:commission_contest_create": WebRule(record=False, expect=WEB_ADMIN_ONLY),
+        "web:commission_contest": WebRule(_web(contest_id="contest"), record=False),
+        "web:commission_what_if": WebRule(_web(deal_id="deal")),
+        "web:commission_celebration": page,
+    }
+
+
 def web_rule_table() -> dict[str, WebRule]:
     page = WebRule(record=False)
     return {
@@ -712,7 +896,7 @@ def web_rule_table() -> dict[str, WebRule]:
         "web:import_start": WebRule(record=False, expect=WEB_MANAGERS_ONLY),
         **{
             f"web:import_{name}": WebRule(_web(job_id="import_job"), expect=WEB_OWN_JOB)
-            for name in ("confirm", "delete", "detail", "mapping_save", "options", "progress")
+            for name in ("confirm", "delete", "detail", "mapping_save", "options", "progress", "retry")
         },
         # A job that rejected nothing has no rejects file: 404 for its owner too.
         "web:import_rejects": WebRule(
@@ -745,12 +929,30 @@ def web_rule_table() -> dict[str, WebRule]:
                 "web:settings_quote_rule_update": _web(pipeline_id="pipeline"),
             }.items()
         },
+        # Notifications, automation rules and webhooks (see automation_api_rules).
+        "web:notifications": page,
+        "web:notification_bell": page,
+        "web:notification_settings": page,
+        "web:notification_read_all": WebRule(record=False, expect={"analyst": OK}),
+        "web:notification_read": WebRule(_web(notification_id="notification"), expect=OWN_NOTIFICATION),
+        "web:automation_rules": page,
+        "web:automation_rule_new": WebRule(record=False, expect=WEB_MANAGERS_ONLY),
+        "web:automation_rule": WebRule(_web(rule_id="rule"), expect=TEAM_RULE),
+        "web:automation_rule_toggle": WebRule(_web(rule_id="rule"), expect=TEAM_RULE),
+        "web:automation_rule_delete": WebRule(_web(rule_id="rule"), expect=TEAM_RULE),
+        "web:automation_webhooks": page,
+        "web:automation_webhook": WebRule(_web(subscription_id="subscription"), expect=OWN_WEBHOOK),
+        "web:automation_webhook_action": WebRule(
+            _web(subscription_id="subscription", action="webhook_verb"), expect=OWN_WEBHOOK
+        ),
+        **commission_web_rules(),
     }
 
 
 WEB_RULES = web_rule_table()
 # Public and non-web routes: the sign-in pages, health check, and the API and admin (checked elsewhere).
 WEB_SKIPPED = {"web:login", "web:logout", "healthz"}
+WEB_SKIPPED |= {"web:calendar_feed"}  # public: the secret in its URL is the key (notifications/tests)
 WEB_ROUTES = sorted({(name, route) for name, route in ROUTES if name.startswith("web:") or name == "healthz"})
 
 

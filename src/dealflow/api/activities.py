@@ -43,7 +43,10 @@ class ActivityOut(Schema):
 
     @staticmethod
     def resolve_deal(activity: Activity) -> str | None:
-        return activity.deal.title if activity.deal else None
+        # Read through the selectors: the title of a deal the reader may see, else None.
+        if hasattr(activity, "visible_deal_title"):
+            return activity.visible_deal_title
+        return activity.deal.title if activity.deal else None  # just written by the reader
 
 
 class ActivityQuery(Schema):

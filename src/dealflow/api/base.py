@@ -97,6 +97,7 @@ class Page(Schema):
 
 
 MAX_PAGE = 500
+MAX_OFFSET = 2**62  # LIMIT and OFFSET are 64-bit in SQL; a larger one overflows the driver
 
 
 def paginate(queryset, *, limit: int, offset: int) -> dict[str, Any]:
@@ -111,6 +112,8 @@ def paginate(queryset, *, limit: int, offset: int) -> dict[str, Any]:
         raise ApplicationError(f"limit must be between 1 and {MAX_PAGE}.", field="limit")
     if offset < 0:
         raise ApplicationError("offset cannot be negative.", field="offset")
+    if offset > MAX_OFFSET:
+        raise ApplicationError(f"offset must be at most {MAX_OFFSET}.", field="offset")
     total = queryset.order_by().values(
         _total=Func(Value(1), function="COUNT", output_field=BigIntegerField())
     )

@@ -55,6 +55,9 @@ class PeriodOut(Schema):
     call_commit: float | None
     call_best_case: float | None
     children: list[ChildOut]
+    method: str  # the method behind mean and range for this period (the backtest's default per horizon)
+    calibrated: bool  # the range comes from the method's own backtest errors; false: wider, uncalibrated
+    attainment: float | None  # closed so far / quota, this period only
 
 
 class DealExplanationOut(Schema):
@@ -87,6 +90,9 @@ class ForecastOut(Schema):
     seed: int
     open_deals: int
     fitted_on: dt.date  # probabilities learned from history up to this day
+    later_method: str  # the default for the periods after this one
+    calibrated: bool
+    coverage: float | None  # measured P10-P90 coverage of the method in the latest backtest
     periods: list[PeriodOut]
     deals: list[DealExplanationOut]
 
@@ -105,6 +111,9 @@ def _forecast_out(view: selectors.ForecastView) -> dict:
         "seed": view.seed,
         "open_deals": view.open_deals,
         "fitted_on": view.fitted_on,
+        "later_method": view.later_method,
+        "calibrated": view.calibrated,
+        "coverage": view.coverage,
         "periods": [
             {
                 **vars(period),

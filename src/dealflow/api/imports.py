@@ -22,10 +22,14 @@ from dealflow.importers.selectors import (
 )
 from dealflow.importers.services import (
     export_audit,
+    import_job_confirm,
     import_job_create,
+    import_job_delete,
     import_job_enqueue,
     import_job_progress,
+    import_job_retry,
     import_job_set_options,
+    import_jobs_expire,
 )
 
 router = Router(tags=["Imports"])
@@ -78,7 +82,23 @@ def import_list(request: HttpRequest, limit: int = 20):
 @router.get("/imports/{job_id}", response=ImportJobOut)
 def import_get(request: HttpRequest, job_id: int):
     """One upload: status, progress, the preview's counts, problems and questions, or the outcome."""
+    import_jobs_expire()  # a job whose worker died answers "failed" with the reason
     return import_job_get_for_user(job_id=job_id, user=request.user)  # type: ignore[arg-type]
+
+
+@router.post("/imports/{job_id}/retry", response=ImportJobOut)
+def import_retry(request: HttpRequest, job_id: int):
+    """Check a failed upload again (for example after its worker died); 400 unless it failed."""
+    job = import_job_get_for_user(job_id=job_id, user=request.user)  # type: ignore[arg-type]
+    return import_job_retry(job=job, by=request.user)  # type: ignore[arg-type]
+
+
+@router.delete("/imports/{job_id}", response={204: None})
+def import_delete(request: HttpRequest, job_id: int):
+    """Delete an upload and its file; 400 while it runs (unless its worker died)."""
+    job = import_job_get_for_user(job_id=job_id, user=request.user)  # type: ignore[arg-type]
+    import_job_delete(job=job, by=request.user)  # type: ignore[arg-type]
+    return Status(204, None)
 
 
 @router.post("/imports/{job_id}/options", response=ImportJobOut)
@@ -93,12 +113,8 @@ def import_set_options(request: HttpRequest, job_id: int, payload: Body[dict[str
 @router.post("/imports/{job_id}/confirm", response=ImportJobOut)
 def import_confirm(request: HttpRequest, job_id: int, payload: ImportConfirmIn):
     """Import the checked file for real: all rows or none (or, with keep_valid, the valid rows)."""
-    import_check_allowed(user=request.user)  # type: ignore[arg-type]
     job = import_job_get_for_user(job_id=job_id, user=request.user)  # type: ignore[arg-type]
-    options = ImportOptions.from_json(job.options)
-    options.keep_valid = payload.keep_valid
-    import_job_set_options(job=job, options=options)
-    return import_job_enqueue(job=job, step="apply")
+    return import_job_confirm(job=job, by=request.user, keep_valid=payload.keep_valid)  # type: ignore[arg-type]
 
 
 @router.get("/exports/{entity}", response={200: None})

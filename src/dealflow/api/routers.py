@@ -5,6 +5,8 @@ from __future__ import annotations
 from dealflow.api import (
     accounts,
     activities,
+    automation,
+    commissions,
     contacts,
     customfields,
     deals,
@@ -12,6 +14,7 @@ from dealflow.api import (
     imports,
     leads,
     metrics,
+    notifications,
     people,
     products,
     quotes,
@@ -36,4 +39,7 @@ ROUTERS = [
     ("/v1/", quotes.router),
     ("/v1/", customfields.router),
     ("/v1/", search.router),
+    ("/v1/", notifications.router),
+    ("/v1/", automation.router),
+    ("/v1/commissions/", commissions.router),
 ]

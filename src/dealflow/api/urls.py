@@ -11,7 +11,54 @@ from dealflow.api import routers
 from dealflow.api.base import AUTH, THROTTLES
 from dealflow.core.errors import ApplicationError
 
-api = NinjaAPI(
+ERROR_RESPONSES = {
+    400: "The input was refused: `detail` says why, `field` names the parameter or field at fault.",
+    401: "Sign in or send a valid bearer token.",
+    403: "Your role or token may not do this (a read token may only read).",
+    404: "No such record, or one you may not see.",
+    409: "The record changed since you read it (send the version you read), or the action conflicts.",
+    429: "Too many requests; slow down (see Retry-After).",
+}
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+ERROR_SCHEMA = {
+    "title": "ErrorOut",
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string", "title": "Detail"},
+        "field": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Field"},
+    },
+    "required": ["detail"],
+}
+
+
+class DealflowAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI document lists the error answers each operation can give."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["ErrorOut"] = ERROR_SCHEMA
+        for operations in schema["paths"].values():
+            for method, operation in operations.items():
+                codes = [400, 403, 404, 429]  # 404: a record in the path or a filter that names none
+                if operation.get("security"):
+                    codes.append(401)
+                if method in WRITE_METHODS:
+                    codes.append(409)
+                responses = operation.setdefault("responses", {})
+                for code in sorted(codes):
+                    responses.setdefault(
+                        code,
+                        {
+                            "description": ERROR_RESPONSES[code],
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+                            },
+                        },
+                    )
+        return schema
+
+
+api = DealflowAPI(
     title="Dealflow API",
     version="1",
     description="Pipelines, deals, leads, metrics, forecasts, reviews and team pulse. "

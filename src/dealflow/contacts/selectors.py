@@ -54,6 +54,30 @@ def contact_visible_q(*, user: User) -> Q:
     return Q(owner__isnull=True) | owner_visibility_q(user=user)
 
 
+def contact_shared_visible_q(*, model: type[Organization] | type[Person], user: User) -> Q:
+    """Contacts the user sees as a contact, plus those a deal or lead the user may see refers to.
+
+    An organisation is shared: when its owner moves it out of someone's sight, the deals of theirs that
+    use it still name it, so they keep seeing it (and only seeing: editing follows contact_editable_q)."""
+    scope = user_access_scope(user=user)
+    if scope.user_id is None or scope.sees_everything:
+        return contact_visible_q(user=user)
+    used = model.objects.filter(
+        owner_visibility_q(user=user, owner_field="deals__owner_id")
+        | owner_visibility_q(user=user, owner_field="leads__owner_id")
+    ).values("pk")
+    return contact_visible_q(user=user) | Q(pk__in=used)
+
+
+def contact_used_by_others(*, contact: Organization | Person, user: User) -> bool:
+    """Whether a deal or lead the user may not change refers to this contact (another team's, say)."""
+    if user_access_scope(user=user).is_admin:
+        return False  # an admin may change every deal (and exclude(Q()) would exclude nothing)
+    deals = contact.deals.exclude(owner_editable_q(user=user))  # type: ignore[union-attr]
+    leads = contact.leads.exclude(owner_editable_q(user=user))  # type: ignore[union-attr]
+    return deals.exists() or leads.exists()
+
+
 def contact_editable_q(*, user: User) -> Q:
     """Contacts the user may change: the company's (unless read-only analyst) and editable owners' ones."""
     scope = user_access_scope(user=user)
@@ -104,7 +128,9 @@ def organization_list_for_user(
     tag: str | None = None,
 ) -> QuerySet[Organization]:
     """Organizations the user may see, optionally searched by name or website and filtered."""
-    organizations = Organization.objects.filter(contact_visible_q(user=user)).select_related("owner")
+    organizations = Organization.objects.filter(
+        contact_shared_visible_q(model=Organization, user=user)
+    ).select_related("owner")
     if search:
         organizations = organizations.filter(Q(name__icontains=search) | Q(website__icontains=search))
     if owner_id is not None:
@@ -120,7 +146,9 @@ def organization_get_for_user(
 ) -> Organization:
     """One organization, or 404 (or a 400 naming ``field`` when it was picked in a form) if not visible."""
     organization = (
-        Organization.objects.filter(contact_visible_q(user=user), pk=organization_id)
+        Organization.objects.filter(
+            contact_shared_visible_q(model=Organization, user=user), pk=organization_id
+        )
         .select_related("owner")
         .first()
     )
@@ -148,7 +176,9 @@ def person_list_for_user(
     tag: str | None = None,
 ) -> QuerySet[Person]:
     """People the user may see, optionally searched by name or e-mail or limited to one organization."""
-    people = Person.objects.filter(contact_visible_q(user=user)).select_related("organization", "owner")
+    people = Person.objects.filter(contact_shared_visible_q(model=Person, user=user)).select_related(
+        "organization", "owner"
+    )
     if search:
         people = people.filter(
             Q(first_name__icontains=search) | Q(last_name__icontains=search) | Q(email__icontains=search)
@@ -166,7 +196,7 @@ def person_get_for_user(
 ) -> Person:
     """One person, or 404 (or a 400 naming ``field`` when picked in a form) if the user may not see them."""
     person = (
-        Person.objects.filter(contact_visible_q(user=user), pk=person_id)
+        Person.objects.filter(contact_shared_visible_q(model=Person, user=user), pk=person_id)
         .select_related("organization", "owner")
         .first()
     )
@@ -208,7 +238,9 @@ def organization_duplicates_for_user(
         lookups |= Q(name__icontains=core.split()[0][:6])
     if domain:
         lookups |= Q(website__icontains=domain)
-    candidates = Organization.objects.filter(contact_visible_q(user=user)).filter(lookups)
+    candidates = Organization.objects.filter(contact_shared_visible_q(model=Organization, user=user)).filter(
+        lookups
+    )
     if exclude_id:
         candidates = candidates.exclude(pk=exclude_id)
     found: list[Duplicate] = []
@@ -257,7 +289,7 @@ def person_duplicates_for_user(
         lookups |= Q(last_name__icontains=name.split()[-1][:6]) | Q(first_name__icontains=name.split()[0][:6])
     if not lookups:
         return []
-    candidates = Person.objects.filter(contact_visible_q(user=user)).filter(lookups)
+    candidates = Person.objects.filter(contact_shared_visible_q(model=Person, user=user)).filter(lookups)
     if exclude_id:
         candidates = candidates.exclude(pk=exclude_id)
     found: list[Duplicate] = []

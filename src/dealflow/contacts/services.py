@@ -8,12 +8,15 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import User
+from dealflow.accounts.selectors import owner_editable_q
 from dealflow.contacts.models import Organization, Person
 from dealflow.contacts.search import organization_document, person_document
+from dealflow.contacts.selectors import contact_used_by_others
 from dealflow.core import clock
-from dealflow.core.errors import ApplicationError
+from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.customfields.services import custom_values_set
 from dealflow.search.services import search_index_put, search_index_remove
 from dealflow.tags.selectors import tag_names_of
@@ -55,6 +58,36 @@ def _owner(value: Any) -> User | None:
     if value is not None and (not isinstance(value, User) or not value.is_active):
         raise ApplicationError("Pick an active user as owner.", field="owner")
     return value
+
+
+def _check_shared_contact_change(
+    *, contact: Organization | Person, values: dict[str, Any], renamed: tuple[str, ...], by: User | None
+) -> None:
+    """Role rules for a contact other people's deals use: the owner may become only someone ``by`` may
+    assign records to (themself, for a rep), and nobody renames or takes over a contact that deals or
+    leads ``by`` may not change refer to (another team's): that is for their manager or an admin."""
+    if by is None:  # the system (a migration, the demo): no person to hold to role rules
+        return
+    owner_changes = "owner" in values and values["owner"] != contact.owner
+    name_changes = any(name in values and values[name] != getattr(contact, name) for name in renamed)
+    if not owner_changes and not name_changes:
+        return
+    if owner_changes and values["owner"] is not None:
+        assignable = User.objects.filter(owner_editable_q(user=by, owner_field="pk"), pk=values["owner"].pk)
+        if not assignable.exists():
+            raise PermissionDeniedError(
+                _("You cannot give %(name)s to %(owner)s.") % {"name": contact, "owner": values["owner"]},
+                field="owner",
+            )
+    if contact_used_by_others(contact=contact, user=by):
+        raise PermissionDeniedError(
+            _(
+                "Deals or leads of other people that you cannot change use %(name)s, so you cannot rename "
+                "it or change its owner; ask their manager or an admin."
+            )
+            % {"name": contact},
+            field="owner" if owner_changes else renamed[0],
+        )
 
 
 def _organization_values(data: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +137,9 @@ def organization_update(
     *, organization: Organization, data: dict[str, Any], by: User | None = None
 ) -> Organization:
     """Change an organization's name, website, industry, country or owner."""
-    for name, value in _organization_values(data).items():
+    values = _organization_values(data)
+    _check_shared_contact_change(contact=organization, values=values, renamed=("name",), by=by)
+    for name, value in values.items():
         setattr(organization, name, value)
     organization.save()
     search_index_put(document=organization_document(organization))
@@ -179,7 +214,9 @@ def person_create(
 @transaction.atomic
 def person_update(*, person: Person, data: dict[str, Any], by: User | None = None) -> Person:
     """Change a person's name, contact details, organization or owner."""
-    for name, value in _person_values(data).items():
+    values = _person_values(data)
+    _check_shared_contact_change(contact=person, values=values, renamed=("first_name", "last_name"), by=by)
+    for name, value in values.items():
         setattr(person, name, value)
     _check_person_named(person)
     person.save()

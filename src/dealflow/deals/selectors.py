@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.http import Http404
 
 from dealflow.accounts.models import Membership, User
 from dealflow.accounts.selectors import owner_editable_q, owner_visibility_q, user_access_scope, user_is_admin
 from dealflow.contacts.models import Organization, Person
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
-from dealflow.core.filters import integer_parameter
+from dealflow.core.parameters import choice_parameter, date_parameter, id_parameter, text_parameter
 from dealflow.customfields.models import CustomField
 from dealflow.customfields.selectors import (
     custom_field_filter,
@@ -69,38 +69,25 @@ class DealFilters:
     def from_mapping(cls, data: Any) -> DealFilters:
         """Parse filters from a QueryDict or dict, naming the field at fault."""
 
-        def date(name: str) -> dt.date | None:
-            value = data.get(name)
-            if value in (None, ""):
-                return None
-            if isinstance(value, dt.date):
-                return value
-            try:
-                return dt.date.fromisoformat(str(value))
-            except ValueError as error:
-                raise ApplicationError(f"{name} must be a date (YYYY-MM-DD).", field=name) from error
-
-        status = data.get("status") or None
-        if status not in (None, "open", "won", "lost"):
-            raise ApplicationError("status must be open, won or lost.", field="status")
+        status = choice_parameter(data, "status", ("open", "won", "lost"))
         mine = str(data.get("mine", "")).lower() in {"1", "true", "yes", "on"}
         return cls(
-            pipeline_id=integer_parameter(data, "pipeline"),
-            stage_id=integer_parameter(data, "stage"),
-            owner_id=integer_parameter(data, "owner"),
-            team_id=integer_parameter(data, "team"),
+            pipeline_id=id_parameter(data, "pipeline"),
+            stage_id=id_parameter(data, "stage"),
+            owner_id=id_parameter(data, "owner"),
+            team_id=id_parameter(data, "team"),
             status=status,
-            source=data.get("source") or None,
-            close_from=date("close_from"),
-            close_to=date("close_to"),
-            closed_from=date("closed_from"),
-            closed_to=date("closed_to"),
-            created_from=date("created_from"),
-            created_to=date("created_to"),
-            search=(str(data.get("q") or data.get("search") or "").strip() or None),
+            source=text_parameter(data, "source"),
+            close_from=date_parameter(data, "close_from"),
+            close_to=date_parameter(data, "close_to"),
+            closed_from=date_parameter(data, "closed_from"),
+            closed_to=date_parameter(data, "closed_to"),
+            created_from=date_parameter(data, "created_from"),
+            created_to=date_parameter(data, "created_to"),
+            search=text_parameter(data, "q") or text_parameter(data, "search"),
             mine=mine,
-            tag=(str(data.get("tag") or "").strip() or None),
-            product_id=integer_parameter(data, "product"),
+            tag=text_parameter(data, "tag"),
+            product_id=id_parameter(data, "product"),
             custom=_custom_parameters(data),
         )
 
@@ -399,6 +386,21 @@ def lead_get_for_user(*, lead_id: int, user: User, for_write: bool = False) -> L
     return lead
 
 
+def _with_visible_deal_title(activities: QuerySet[Activity], *, user: User) -> QuerySet[Activity]:
+    """Annotate ``visible_deal_title``: the deal's title when the user may see the deal, else None.
+
+    An activity stays its owner's after its deal moves to another team; every door that names the
+    deal next to the activity (page, API, export) reads this, not ``activity.deal.title``."""
+    if user_access_scope(user=user).sees_everything:
+        return activities.annotate(visible_deal_title=F("deal__title"))
+    visible = Deal.objects.filter(deal_visible_q(user=user), pk=OuterRef("deal_id"))
+    return activities.annotate(
+        visible_deal_title=Case(
+            When(Exists(visible), then=F("deal__title")), default=Value(None), output_field=CharField()
+        )
+    )
+
+
 def activity_list_for_user(
     *, user: User, deal_id: int | None = None, open_only: bool = False, mine: bool = False
 ) -> QuerySet[Activity]:
@@ -409,6 +411,7 @@ def activity_list_for_user(
     if deal_id is not None:
         deal_check_visible(deal_id=deal_id, user=user)
         activities = Activity.objects.filter(deal_id=deal_id).select_related("deal", "lead", "owner")
+    activities = _with_visible_deal_title(activities, user=user)
     if mine:
         activities = activities.filter(owner=user)
     if open_only:
@@ -419,7 +422,9 @@ def activity_list_for_user(
 def activity_get_for_user(*, activity_id: int, user: User, for_write: bool = False) -> Activity:
     """One activity, or 404 when it is missing or not the user's to see; 403 for a read-only viewer's write."""
     activity = (
-        Activity.objects.filter(owner_visibility_q(user=user), pk=activity_id)
+        _with_visible_deal_title(
+            Activity.objects.filter(owner_visibility_q(user=user), pk=activity_id), user=user
+        )
         .select_related("deal", "owner")
         .first()
     )

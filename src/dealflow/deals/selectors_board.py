@@ -33,10 +33,13 @@ from django.db.models.expressions import Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import User
 from dealflow.core import clock
+from dealflow.core.errors import ApplicationError
 from dealflow.core.money import minor_digits
+from dealflow.core.parameters import integer_parameter
 from dealflow.core.periods import Period, parse_period
 from dealflow.deals.models import Activity, Deal, DealStatus, ExchangeRate, Pipeline, Stage, StageKind
 from dealflow.deals.selectors import DealFilters, deal_visible_q
@@ -309,19 +312,25 @@ def _cursor(deal: Deal, order: Sequence[str]) -> str:
 def _after_q(cursor: str, order: Sequence[str]) -> Q:
     """Rows after ``cursor`` in ``order`` (keyset pagination: a card moved meanwhile is never shown twice)."""
     parts = cursor.split("_")
-    if len(parts) != len(order):
-        return Q()
+    malformed = ApplicationError(
+        _("after is not a cursor this board gave out; reload the board."), field="after"
+    )
+    if len(parts) != len(order) or not cursor.isascii():
+        raise malformed
     values: list[Any] = []
     for name, raw in zip(order, parts, strict=True):
         field_name = name.lstrip("-")
-        if raw == "":
-            values.append(None)
-        elif field_name == "id":
-            values.append(int(raw))
-        elif field_name == "stage_entered_at":
-            values.append(dt.datetime.fromisoformat(raw))
-        else:
-            values.append(dt.date.fromisoformat(raw))
+        try:
+            if raw == "":
+                values.append(None)
+            elif field_name == "id":
+                values.append(integer_parameter({"after": raw}, "after", minimum=1))
+            elif field_name == "stage_entered_at":
+                values.append(dt.datetime.fromisoformat(raw))
+            else:
+                values.append(dt.date.fromisoformat(raw))
+        except (ValueError, ApplicationError) as error:
+            raise malformed from error
     condition = Q()
     equal = Q()
     for name, value in zip(order, values, strict=True):

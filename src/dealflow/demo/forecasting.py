@@ -103,6 +103,23 @@ def seed(*, seed: int, today: dt.date, stdout: TextIO | None = None) -> None:
         )
         taken += 1
         monday += dt.timedelta(days=7)
+    # Quarter snapshots at each quarter's first Monday: the dashboard's accuracy tile reads the last full
+    # quarter by default, and the weekly job takes both kinds.
+    quarter_context = services.SnapshotContext.load(kind="quarter")
+    quarter = period_containing(first, kind="quarter")
+    while quarter.start <= today:
+        start_monday = quarter.start + dt.timedelta(days=(7 - quarter.start.weekday()) % 7)
+        if first <= start_monday <= today:
+            services.snapshot_take(
+                origin="demo",
+                at=engine.midnight(start_monday),
+                kind="quarter",
+                context=quarter_context,
+                draws=2000,
+                seed=SEED,
+            )
+            taken += 1
+        quarter = quarter.next()
     run = services.backtest_create(by=None, period_from=months[10].key, period_to=months[-5].key)
     services.backtest_execute(run=run, draws=1000)
     if stdout is not None:

@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from dealflow.accounts.models import User
 from dealflow.accounts.selectors import owner_visibility_q, user_is_admin
 from dealflow.contacts.models import Organization, Person
-from dealflow.contacts.selectors import contact_visible_q
+from dealflow.contacts.selectors import contact_shared_visible_q
 from dealflow.core.errors import PermissionDeniedError
 from dealflow.deals.models import Activity, ActivityKind, Deal, DealEvent, DealStatus, Lead
 from dealflow.directory.models import ContactMerge
@@ -95,7 +95,7 @@ def contact_overview_for_user(*, contact: Organization | Person, user: User) -> 
     if isinstance(contact, Organization):
         overview.people = list(
             Person.objects.filter(organization_id=contact.pk)
-            .filter(contact_visible_q(user=user))
+            .filter(contact_shared_visible_q(model=Person, user=user))
             .order_by("last_name", "first_name", "id")[:OVERVIEW_LIMIT]
         )
     overview.timeline = _timeline(deals, activities)

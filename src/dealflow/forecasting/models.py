@@ -21,13 +21,15 @@ class ScopeKind(models.TextChoices):
 
 
 class Method(models.TextChoices):
-    """Forecast methods; the first three also draw ranges, the last two are baselines."""
+    """Forecast methods. Baselines: run-rate, last year and the weighted pipeline (configured); every method
+    gets a range calibrated from its backtest errors (calibration.py)."""
 
     DEALFLOW = "dealflow", _("Dealflow (within-period conversion + run-rate)")
     LEARNED = "learned", _("Learned win rates x close date")
-    CONFIGURED = "configured", _("Configured stage probability x close date")
+    CONFIGURED = "configured", _("Weighted pipeline (configured stage probability x close date)")
     RUN_RATE = "run_rate", _("Run-rate")
     LAST_YEAR = "last_year", _("Same period last year")
+    BLEND = "blend", _("Blend of the methods, weighted by their backtest accuracy")
 
 
 class Quota(BaseModel):

@@ -19,10 +19,10 @@ from dealflow.accounts.services import audit_record
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.core.money import to_minor
-from dealflow.core.periods import Period, parse_period
+from dealflow.core.periods import Period, parse_period, period_containing
 from dealflow.deals.selectors import base_currency, user_check_can_write
 from dealflow.forecasting import calculations as calc
-from dealflow.forecasting import engine
+from dealflow.forecasting import engine, live
 from dealflow.forecasting.models import (
     BacktestRun,
     BacktestStatus,
@@ -34,7 +34,7 @@ from dealflow.forecasting.models import (
     ScopeKind,
     SnapshotDeal,
 )
-from dealflow.forecasting.selectors import DRAWS, SEED, TargetBook, method_default, period_kind_check
+from dealflow.forecasting.selectors import DRAWS, SEED, TargetBook, method_choice, period_kind_check
 
 
 def _period(value: str | Period) -> Period:
@@ -294,24 +294,26 @@ def snapshot_take(
     moment = engine.moment_of(at)
     fit_result = calc.fit(history, calendar, panel, moment, horizons=engine.HORIZONS)
     states = calc.states_as_of(history, [moment])
-    method = method_default()[0]
+    choice = method_choice()
+    methods = [choice.method] + [choice.later_method] * (engine.HORIZONS - 1)
     owners = sorted(
         {int(owner) for owner in states.owner}
         | {int(owner) for points in fit_result.new_points for point in points for owner in point["by_owner"]}
+        | {int(owner) for owner in fit_result.owner_bookings}
     )
     leaf_of = {owner: index for index, owner in enumerate(owners)}
-    prediction, revenue = calc.forecast_draws(
+    parts = live.components(
         fit_result,
         states,
         calendar,
         moment,
-        method=method,
-        horizons=engine.HORIZONS,
         leaf=np.array([leaf_of[int(owner)] for owner in states.owner], dtype=np.int64),
-        leaf_owners=[np.array([owner], dtype=np.int64) for owner in owners],
+        leaf_owner_ids=owners,
+        horizons=engine.HORIZONS,
         draws=draws,
         seed=seed,
     )
+    prediction = parts.prediction
     current = int(calendar.index_of(moment))
     keys = [calendar.keys[current + horizon] for horizon in range(engine.HORIZONS)]
     periods = [parse_period(key) for key in keys]
@@ -344,8 +346,16 @@ def snapshot_take(
                 targets = book.team(period.key, int(scope_id or 0))
             else:
                 targets = book.rep(period.key, int(scope_id or 0))
-            draws_total = revenue[leaves, horizon, :].sum(axis=0) if leaves else np.zeros(draws)
-            summary = calc.summarise(draws_total, closed=closed_minor, quota=targets.quota)
+            summary = live.figures(
+                parts,
+                leaves=leaves,
+                horizon=horizon,
+                closed=closed_minor,
+                quota=targets.quota,
+                method=methods[horizon],
+                calibration=choice.calibration,
+                company=scope_kind == ScopeKind.COMPANY,
+            )
             flags = calc.in_period_flags(
                 states.close_on, calendar, np.full(len(states), current + horizon), horizon
             )
@@ -362,7 +372,7 @@ def snapshot_take(
                     scope_kind=scope_kind,
                     team_id=scope_id if scope_kind == ScopeKind.TEAM else None,
                     owner_id=scope_id if scope_kind == ScopeKind.REP else None,
-                    method=method,
+                    method=methods[horizon],
                     level=prediction.level,
                     currency=currency,
                     closed_to_date_minor=round(closed_minor),
@@ -396,6 +406,9 @@ def snapshot_take(
 
 
 # ----------------------------------------------------------------------------------------- backtests
+WARM_UP_MONTHS = 6  # weeks this far before a backtest's range are forecast to calibrate, not scored
+
+
 def _backtest_range(period_from: str, period_to: str, kind: str) -> tuple[Period, Period]:
     period_kind_check(kind)
     first, last = parse_period(period_from, field="period_from"), parse_period(period_to, field="period_to")
@@ -408,8 +421,24 @@ def _backtest_range(period_from: str, period_to: str, kind: str) -> tuple[Period
     return first, last
 
 
-def backtest_create(*, by: User | None, period_from: str, period_to: str, kind: str = "month") -> BacktestRun:
-    """Record a backtest request (managers and admins), ready for ``backtest_execute``."""
+def backtest_default_range(*, kind: str = "month") -> tuple[str, str]:
+    """The last 12 full months (or 4 full quarters) before today."""
+    period_kind_check(kind)
+    last = period_containing(clock.today(), kind=kind).previous()
+    first = last
+    for _ in range(11 if kind == "month" else 3):
+        first = first.previous()
+    return first.key, last.key
+
+
+def backtest_create(
+    *, by: User | None, period_from: str | None = None, period_to: str | None = None, kind: str = "month"
+) -> BacktestRun:
+    """Record a backtest request (managers and admins), ready for ``backtest_execute``; without a range,
+    the last 12 full months (``backtest_default_range``)."""
+    if not period_from or not period_to:
+        default_from, default_to = backtest_default_range(kind=kind)
+        period_from, period_to = period_from or default_from, period_to or default_to
     if by is not None:
         access = user_access_scope(user=by)
         if not (access.is_admin or access.is_manager or access.is_analyst):
@@ -420,7 +449,9 @@ def backtest_create(*, by: User | None, period_from: str, period_to: str, kind: 
     )
 
 
-def backtest_start(*, by: User, period_from: str, period_to: str, kind: str = "month") -> BacktestRun:
+def backtest_start(
+    *, by: User, period_from: str | None = None, period_to: str | None = None, kind: str = "month"
+) -> BacktestRun:
     """Create a backtest and queue it for the worker (the page polls its progress)."""
     from dealflow.forecasting.tasks import backtest_run_task
 
@@ -455,7 +486,12 @@ def backtest_execute(*, run: BacktestRun, draws: int = 2000, seed: int = SEED, p
         panel = engine.panel_build(history, calendar, until=now)
         start = engine.moment_of(engine.midnight(first.start))
         end = engine.moment_of(engine.midnight(min(last.end, clock.today())))
-        points = [index for index, moment in enumerate(panel.times.tolist()) if start <= moment < end]
+        warm_up = first
+        for _ in range(WARM_UP_MONTHS if run.period_kind == "month" else WARM_UP_MONTHS // 3):
+            warm_up = warm_up.previous()
+        warm_start = engine.moment_of(engine.midnight(warm_up.start))
+        # Weeks before the range only feed the calibration (their errors), they are not scored.
+        points = [index for index, moment in enumerate(panel.times.tolist()) if warm_start <= moment < end]
         BacktestRun.objects.filter(pk=run.pk).update(steps_total=len(points))
         report = _progress(run)
 
@@ -467,8 +503,9 @@ def backtest_execute(*, run: BacktestRun, draws: int = 2000, seed: int = SEED, p
         rows = calc.backtest(
             history, calendar, panel, points=points, now=now, draws=draws, seed=seed, progress=both
         )
-        table = calc.backtest_table(rows)
-        table["points"] = len(points)
+        table = calc.backtest_table(rows, scored_from=start, now=now)
+        table["points"] = sum(1 for index in points if panel.times[index] >= start)
+        table["warm_up_points"] = len(points) - table["points"]
         table["draws"] = draws
         BacktestRun.objects.filter(pk=run.pk).update(
             status=BacktestStatus.DONE,

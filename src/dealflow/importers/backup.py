@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
+import tempfile
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from django.apps import apps
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.color import no_style
 from django.db import connection, models, transaction
@@ -44,14 +46,22 @@ BATCH = 2000
 MUST_BE_EMPTY = [User, Deal, Lead, DealEvent, Organization, Person, AuditEntry]
 
 
+# Tables a backup leaves out, each for a reason: `migrate` creates the content types and permissions
+# (the backup names them by natural key), the migration log describes the code, not the data, and
+# sessions are sign-ins (secrets) that a restored server does not honour. Every other model of every
+# installed app, ours and third-party (django-axes, the task queue, the admin log), is backed up;
+# a test checks that this list and backup_models() together cover the whole app registry.
+NOT_BACKED_UP = {"contenttypes.contenttype", "auth.permission", "sessions.session"}
+
+
 def backup_models() -> list[type[models.Model]]:
-    """Every concrete model of the Dealflow apps (with their many-to-many tables) and auth groups."""
-    labels = {config.label for config in apps.get_app_configs() if config.name.startswith("dealflow.")}
-    chosen: list[type[models.Model]] = [Group, Group.permissions.through]
+    """Every concrete model of every installed app (with its many-to-many tables), but NOT_BACKED_UP."""
+    chosen: list[type[models.Model]] = []
     for model in apps.get_models(include_auto_created=True):
         meta = model._meta
-        if meta.app_label in labels and not meta.proxy and meta.managed:
-            chosen.append(model)
+        if meta.proxy or not meta.managed or _key(model) in NOT_BACKED_UP:
+            continue
+        chosen.append(model)
     return _dependency_order(chosen)
 
 
@@ -94,12 +104,21 @@ def _natural_key_maps() -> tuple[dict[int, list[str]], dict[int, list[str]]]:
     return permissions, content_types
 
 
+def _value_field(field: models.Field) -> models.Field:
+    """The field whose type the stored value has: a foreign key holds its target's value (a UUID, say)."""
+    target = getattr(field, "target_field", None) if field.is_relation else None
+    while target is not None and target is not field:
+        field = target
+        target = getattr(field, "target_field", None) if field.is_relation else None
+    return field
+
+
 def _encoder(field: models.Field, permissions, content_types) -> Callable[[Any], Any]:
     if field.is_relation and field.related_model is Permission:
         return lambda value: None if value is None else permissions.get(value)
     if field.is_relation and field.related_model is ContentType:
         return lambda value: None if value is None else content_types.get(value)
-    internal = field.get_internal_type()
+    internal = _value_field(field).get_internal_type()
     if internal == "DateTimeField":
         return lambda value: None if value is None else value.isoformat()
     if internal == "DateField":
@@ -132,6 +151,37 @@ def backup_write(
         "tables": [],
     }
     counts: dict[str, int] = {}
+    target = Path(path)
+    # Written beside the target and renamed only when complete: a failure never leaves a ZIP without a
+    # manifest (or a half-overwritten older backup) at the path the operator named.
+    handle_fd, partial_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+    )
+    os.close(handle_fd)
+    partial = Path(partial_name)
+    try:
+        _backup_write_to(partial, chosen, permissions, content_types, manifest, counts, progress)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    audit_record(
+        actor=by,
+        action="backup.written",
+        target=str(target.name)[:200],
+        detail={"tables": len(counts), "rows": sum(counts.values())},
+    )
+    return counts
+
+
+def _backup_write_to(
+    path: Path,
+    chosen: list[type[models.Model]],
+    permissions: dict[int, list[str]],
+    content_types: dict[int, list[str]],
+    manifest: dict[str, Any],
+    counts: dict[str, int],
+    progress: Callable[[int, int, str], None] | None,
+) -> None:
     outermost = not connection.in_atomic_block
     with (
         transaction.atomic(),
@@ -166,13 +216,6 @@ def backup_write(
             if progress is not None:
                 progress(index + 1, len(chosen), name)
         archive.writestr("manifest.json", json.dumps(manifest, indent=1))
-    audit_record(
-        actor=by,
-        action="backup.written",
-        target=str(Path(path).name)[:200],
-        detail={"tables": len(counts), "rows": sum(counts.values())},
-    )
-    return counts
 
 
 def _applied_migrations() -> dict[str, str]:
@@ -190,7 +233,7 @@ def _decoder(
         return lambda value: None if value is None else permissions[tuple(value)]
     if field.is_relation and field.related_model is ContentType:
         return lambda value: None if value is None else content_types[tuple(value)]
-    internal = field.get_internal_type()
+    internal = _value_field(field).get_internal_type()
     if internal == "DateTimeField":
         return lambda value: None if value is None else prepare(dt.datetime.fromisoformat(value), connection)
     if internal == "DateField":

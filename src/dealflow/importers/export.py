@@ -154,7 +154,8 @@ ACTIVITY_COLUMNS = [
     Column("Done", lambda activity: _moment(activity.done_at), is_text=False),
     Column("Owner", _text(lambda activity: _name(activity.owner))),
     Column("Deal ID", lambda activity: activity.deal_id or "", is_text=False),
-    Column("Deal", _text(lambda activity: activity.deal.title if activity.deal else "")),
+    # The title only of a deal the exporting user may still see (activity_list_for_user annotates it).
+    Column("Deal", _text(lambda activity: activity.visible_deal_title or "")),
     Column("Lead ID", lambda activity: activity.lead_id or "", is_text=False),
     Column("Created", lambda activity: _moment(activity.created_at), is_text=False),
 ]

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from django.utils.translation import gettext_lazy as _
 
-from dealflow.importers.values import normalize_header
+from dealflow.importers.values import header_currency, normalize_header
 
 
 class Entity(StrEnum):
@@ -34,7 +34,7 @@ ENTITY_ORDER = [
 ENTITY_LABELS = {
     Entity.ORGANIZATIONS: _("Organizations"),
     Entity.PERSONS: _("Persons"),
-    Entity.USERS: _("Users (owner lookup)"),
+    Entity.USERS: _("Users (accounts with a team and role, or an owner lookup)"),
     Entity.LEADS: _("Leads"),
     Entity.DEALS: _("Deals"),
     Entity.HISTORY: _("Deal history"),
@@ -88,11 +88,11 @@ def _spec(name: str, kind: str, label: object, synonyms: str, *, required: bool 
     return FieldSpec(name, kind, label, words, required, normalized)
 
 
-OWNER = "owner|owner id|owner name|owner email|eigenaar|verantwoordelijke|accountmanager|account manager|verkoper|sales rep|rep|user|gebruiker|assigned to|toegewezen aan"
-ORGANIZATION = "organization|organisation|organization name|company|company name|account|account name|organisatie|organisatienaam|bedrijf|bedrijfsnaam|klant|klantnaam"
+OWNER = "eigentumer|eigentuemer|besitzer|verantwortlich|zustandig|vertriebsmitarbeiter|proprietaire|responsable|commercial|propietario|vendedor|owner|owner id|owner name|owner email|eigenaar|verantwoordelijke|accountmanager|account manager|verkoper|sales rep|rep|user|gebruiker|assigned to|toegewezen aan"
+ORGANIZATION = "firma|unternehmen|kunde|firmenname|organisation name|entreprise|societe|client|compte|empresa|compania|organizacion|cliente|cuenta|organization|organisation|organization name|company|company name|account|account name|organisatie|organisatienaam|bedrijf|bedrijfsnaam|klant|klantnaam"
 ORGANIZATION_ID = "account id|organization id|organisation id|company id|organization external id|organisatie id|bedrijf id|klant id|klantnummer"
-CREATED = "created|created date|create date|created at|created on|date created|creation date|aangemaakt|aangemaakt op|aanmaakdatum|datum aangemaakt"
-EMAIL = "email|e-mail|email address|e-mailadres|emailadres|mail"
+CREATED = "erstellt|erstellt am|erstellungsdatum|angelegt am|cree|cree le|date de creation|creado|creado el|fecha de creacion|created|created date|create date|created at|created on|date created|creation date|aangemaakt|aangemaakt op|aanmaakdatum|datum aangemaakt"
+EMAIL = "courriel|correo|correo electronico|email|e-mail|email address|e-mailadres|emailadres|mail"
 
 FIELDS: dict[Entity, list[FieldSpec]] = {
     Entity.ORGANIZATIONS: [
@@ -122,6 +122,8 @@ FIELDS: dict[Entity, list[FieldSpec]] = {
         _spec("first_name", "text", _("First name"), "first name|voornaam"),
         _spec("last_name", "text", _("Last name"), "last name|achternaam"),
         _spec("email", "email", _("E-mail"), EMAIL),
+        _spec("team", "text", _("Team"), "team|team name|teamnaam|equipe|equipo"),
+        _spec("role", "text", _("Role"), "role|rol|rolle|functie in team|user role"),
     ],
     Entity.LEADS: [
         _spec("external_id", "id", _("External id"), "id|lead id|record id|external id"),
@@ -146,30 +148,31 @@ FIELDS: dict[Entity, list[FieldSpec]] = {
     ],
     Entity.DEALS: [
         _spec("external_id", "id", _("External id"), "id|deal id|opportunity id|record id|external id|deal number|dealnummer|kans id|nummer"),
-        _spec("title", "text", _("Title"), "title|name|deal name|deal title|opportunity name|subject|naam|titel|dealnaam|omschrijving|onderwerp|kans", required=True),
-        _spec("amount", "money", _("Amount"), "amount|value|deal value|deal amount|revenue|price|total|bedrag|waarde|dealwaarde|omzet|prijs|totaal"),
-        _spec("currency", "currency", _("Currency"), "currency|currency iso code|currency code|valuta|munteenheid"),
-        _spec("pipeline", "text", _("Pipeline"), "pipeline|sales pipeline|trechter|verkooptrechter"),
-        _spec("stage", "text", _("Stage"), "stage|stage name|deal stage|phase|fase|stadium|dealfase|verkoopfase"),
-        _spec("status", "text", _("Status"), "status|deal status|outcome|result|state|resultaat|uitkomst"),
+        _spec("title", "text", _("Title"), "title|name|deal name|deal title|opportunity name|subject|naam|titel|dealnaam|omschrijving|onderwerp|kans|bezeichnung|betreff|vorgang|nom|titre|intitule|objet|opportunite|nombre|titulo|asunto|oportunidad", required=True),
+        _spec("amount", "money", _("Amount"), "amount|value|deal value|deal amount|revenue|price|total|bedrag|waarde|dealwaarde|omzet|prijs|totaal|betrag|wert|umsatz|summe|preis|montant|valeur|chiffre d affaires|prix|importe|monto|valor|precio"),
+        _spec("currency", "currency", _("Currency"), "currency|currency iso code|currency code|valuta|munteenheid|wahrung|waehrung|devise|monnaie|moneda|divisa"),
+        _spec("pipeline", "text", _("Pipeline"), "pipeline|sales pipeline|trechter|verkooptrechter|vertriebspipeline|entonnoir|embudo"),
+        _spec("stage", "text", _("Stage"), "stage|stage name|deal stage|phase|fase|stadium|dealfase|verkoopfase|stufe|verkaufsphase|etape|etape de vente|etapa"),
+        _spec("status", "text", _("Status"), "status|deal status|outcome|result|state|resultaat|uitkomst|ergebnis|statut|resultat|estado|resultado"),
         _spec("is_won", "bool", _("Won (yes/no)"), "is won|won|gewonnen"),
         _spec("is_closed", "bool", _("Closed (yes/no)"), "is closed|closed|gesloten|afgesloten"),
-        _spec("probability", "int", _("Probability (%)"), "probability|probability percent|win probability|deal probability|winkans|slagingskans|kans percentage"),
+        _spec("probability", "int", _("Probability (%)"), "probability|probability percent|win probability|deal probability|winkans|slagingskans|kans percentage|wahrscheinlichkeit|abschlusswahrscheinlichkeit|probabilite|probabilidad"),
         _spec("forecast_category", "text", _("Forecast category"), "forecast category|forecast category name|forecastcategorie|prognosecategorie"),
-        _spec("expected_close_on", "date", _("Expected close date"), "close date|expected close date|expected close|expected closing date|closing date|verwachte sluitingsdatum|sluitingsdatum|verwachte afsluitdatum|afsluitdatum|verwachte datum"),
+        _spec("expected_close_on", "date", _("Expected close date"), "close date|expected close date|expected close|expected closing date|closing date|verwachte sluitingsdatum|sluitingsdatum|verwachte afsluitdatum|afsluitdatum|verwachte datum|abschlussdatum|erwartetes abschlussdatum|date de cloture|date de cloture prevue|fecha de cierre|fecha de cierre prevista"),
         _spec("created_at", "datetime", _("Created"), CREATED + "|deal created"),
-        _spec("closed_at", "datetime", _("Closed on"), "closed at|closed date|date closed|actual close date|closed on|datum gesloten|gesloten op|afgesloten op"),
-        _spec("won_at", "datetime", _("Won on"), "won time|won date|date won|won on|won at|gewonnen op|datum gewonnen"),
-        _spec("lost_at", "datetime", _("Lost on"), "lost time|lost date|date lost|lost on|lost at|verloren op|datum verloren"),
-        _spec("lost_reason", "text", _("Lost reason"), "lost reason|reason lost|closed lost reason|loss reason|reden verloren|verliesreden|reden verlies"),
+        _spec("closed_at", "datetime", _("Closed on"), "closed at|closed date|date closed|actual close date|closed on|datum gesloten|gesloten op|afgesloten op|geschlossen am|ferme le|date de fermeture|cerrado el|fecha cerrada"),
+        _spec("won_at", "datetime", _("Won on"), "won time|won date|date won|won on|won at|gewonnen op|datum gewonnen|gewonnen am|gagne le|ganado el"),
+        _spec("lost_at", "datetime", _("Lost on"), "lost time|lost date|date lost|lost on|lost at|verloren op|datum verloren|verloren am|perdu le|perdido el"),
+        _spec("lost_reason", "text", _("Lost reason"), "lost reason|reason lost|closed lost reason|loss reason|reden verloren|verliesreden|reden verlies|verlustgrund|raison de perte|motif de perte|motivo de perdida|razon de perdida"),
         _spec("owner", "text", _("Owner"), OWNER + "|deal owner|opportunity owner"),
         _spec("organization_id", "id", _("Organization (external id)"), ORGANIZATION_ID),
         _spec("organization", "text", _("Organization"), ORGANIZATION),
-        _spec("person", "text", _("Contact person"), "contact person|contact|person|contact name|contactpersoon|persoon"),
+        _spec("person", "text", _("Contact person"), "contact person|contact|person|contact name|contactpersoon|persoon|ansprechpartner|kontaktperson|kontakt|personne|contacto|persona"),
         _spec("person_email", "email", _("Contact e-mail"), EMAIL + "|contact email|contact e-mail"),
-        _spec("source", "text", _("Source"), "lead source|source|origin|channel|bron|herkomst|kanaal|leadbron"),
+        _spec("source", "text", _("Source"), "lead source|source|origin|channel|bron|herkomst|kanaal|leadbron|quelle|herkunft|leadquelle|origine|canal|fuente|origen"),
         _spec("lead_id", "id", _("Lead (external id)"), "lead id|converted lead id|lead external id"),
-        _spec("next_step", "text", _("Next step"), "next step|volgende stap"),
+        _spec("product", "text", _("Product"), "product|product name|produkt|produktname|artikel|produit|producto|item|dienst"),
+        _spec("next_step", "text", _("Next step"), "next step|volgende stap|nachster schritt|prochaine etape|proximo paso|siguiente paso"),
     ],
     Entity.HISTORY: [
         _spec("deal_id", "id", _("Deal (external id)"), "deal id|opportunity id|deal external id|deal|kans id|dealnummer", required=True),
@@ -207,6 +210,9 @@ def field_for_header(entity: Entity, header: str, *, prefixed: bool = True) -> F
     if not key:
         return None
     candidates = [key]
+    bare, currency = header_currency(header)
+    if currency is not None and normalize_header(bare):
+        candidates.append(normalize_header(bare))  # "BEDRAG (EUR)" is the amount, in euros
     if prefixed:
         for prefix in ENTITY_PREFIXES[entity]:
             if key.startswith(prefix) and len(key) > len(prefix):

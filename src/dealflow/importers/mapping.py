@@ -9,6 +9,7 @@ file for the CLI (``dealflow import deals.csv --mapping map.toml``), or from a s
     create_owners = false        # create unknown owners as inactive users
     create_stages = false        # create unknown stages (and pipelines)
     default_owner = "admin"      # owner of rows without one
+    title_template = "{organization} - {product}"   # deals without a title column
 
     [columns]                    # header = field (see dealflow.importers.fields), or "" to ignore
     "Opp nr" = "external_id"
@@ -21,12 +22,19 @@ file for the CLI (``dealflow import deals.csv --mapping map.toml``), or from a s
     [pipelines]                  # pipeline name in the file = existing pipeline name, or "create"
     [owners]                     # owner in the file = username, or "create"
     "J. Jansen" = "rep"
+    [sources]                    # lead source in the file = existing source, or "create" (the default)
+    "Word of mouth" = "referral"
+    [lost_reasons]               # lost reason in the file = existing reason, or "create" (the default)
+    [undated]                    # rows without a creation date, per sheet: skip, first, today, date:2024-01-31
+    "deals.csv" = "first"
     [sheets."Opportunity.csv"]   # per sheet of a ZIP or workbook: entity, columns, dates, decimal
     entity = "deals"
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import string
 import tomllib
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -64,6 +72,13 @@ class ImportOptions:
     stages: dict[str, str] = field(default_factory=dict)
     pipelines: dict[str, str] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
+    # Picklist values of the file = an existing value (key or name), or "create" (the default: added as new).
+    sources: dict[str, str] = field(default_factory=dict)
+    lost_reasons: dict[str, str] = field(default_factory=dict)
+    products: dict[str, str] = field(default_factory=dict)  # product in the file = code or name, or "create"
+    # Rows without a creation date, per sheet ("*" every sheet): skip, first, today or date:YYYY-MM-DD.
+    undated: dict[str, str] = field(default_factory=dict)
+    title_template: str = ""  # deals without a title column: "{organization} - {product}"
 
     def for_sheet(self, name: str) -> SheetOptions:
         """The options of one sheet: its own section over the general one."""
@@ -127,6 +142,7 @@ def options_from_dict(data: dict[str, Any], *, where: str = "mapping") -> Import
     known = {
         "source", "preset", "currency", "create_owners", "create_stages", "default_owner", "keep_valid",
         "mapping_id", "entity", "columns", "dates", "decimal", "sheet", "sheets", "stages", "pipelines", "owners",
+        "sources", "lost_reasons", "products", "undated", "title_template",
     }  # fmt: skip
     unknown = set(data) - known
     if unknown:
@@ -153,6 +169,25 @@ def options_from_dict(data: dict[str, Any], *, where: str = "mapping") -> Import
     if len(source) > 40:
         raise ApplicationError(_("The source name has at most 40 characters."), field="source")
     mapping_id = data.get("mapping_id")
+    undated_value = data.get("undated") or {}
+    undated = (
+        {"*": str(undated_value)}
+        if isinstance(undated_value, str)
+        else {str(key): str(value) for key, value in dict(undated_value).items()}
+    )
+    for sheet_name, answer in undated.items():
+        _check_undated(answer, where=f"{where} [undated] {sheet_name}")
+    title_template = str(data.get("title_template") or "").strip()
+    if len(title_template) > 200:
+        raise ApplicationError(_("The title template has at most 200 characters."), field="title_template")
+    try:
+        list(string.Formatter().parse(title_template))
+    except ValueError as error:
+        raise ApplicationError(
+            _("The title template %(template)s is not valid: %(error)s")
+            % {"template": repr(title_template), "error": error},
+            field="title_template",
+        ) from error
     return ImportOptions(
         source=source,
         preset=preset,
@@ -167,6 +202,28 @@ def options_from_dict(data: dict[str, Any], *, where: str = "mapping") -> Import
         stages={str(key): str(value) for key, value in dict(data.get("stages") or {}).items()},
         pipelines={str(key): str(value) for key, value in dict(data.get("pipelines") or {}).items()},
         owners={str(key): str(value) for key, value in dict(data.get("owners") or {}).items()},
+        sources={str(key): str(value) for key, value in dict(data.get("sources") or {}).items()},
+        lost_reasons={str(key): str(value) for key, value in dict(data.get("lost_reasons") or {}).items()},
+        products={str(key): str(value) for key, value in dict(data.get("products") or {}).items()},
+        undated=undated,
+        title_template=title_template,
+    )
+
+
+def _check_undated(answer: str, *, where: str) -> None:
+    """skip, first, today or date:YYYY-MM-DD; anything else names the setting at fault."""
+    if answer in ("skip", "first", "today"):
+        return
+    if answer.startswith("date:"):
+        try:
+            dt.date.fromisoformat(answer[5:])
+            return
+        except ValueError:
+            pass
+    raise ApplicationError(
+        _('%(where)s: rows without a date take "skip", "first", "today" or "date:YYYY-MM-DD", not %(value)s.')
+        % {"where": where, "value": repr(answer)},
+        field="undated",
     )
 
 
@@ -189,7 +246,7 @@ def _toml_string(value: str) -> str:
 def options_to_toml(options: ImportOptions) -> str:
     """Write options as a TOML mapping file the CLI reads back (used to download a saved mapping)."""
     lines: list[str] = []
-    for key in ("source", "preset", "currency", "default_owner"):
+    for key in ("source", "preset", "currency", "default_owner", "title_template"):
         value = getattr(options, key)
         if value:
             lines.append(f"{key} = {_toml_string(value)}")
@@ -212,6 +269,10 @@ def options_to_toml(options: ImportOptions) -> str:
     table("stages", options.stages)
     table("pipelines", options.pipelines)
     table("owners", options.owners)
+    table("sources", options.sources)
+    table("lost_reasons", options.lost_reasons)
+    table("products", options.products)
+    table("undated", options.undated)
     for name, sheet in options.sheets.items():
         lines.append("")
         lines.append(f"[sheets.{_toml_string(name)}]")

@@ -28,6 +28,7 @@ from dealflow.importers.values import (
     as_date,
     as_datetime,
     check_year,
+    header_currency,
     is_empty,
     money_text,
     number_evidence,
@@ -75,9 +76,11 @@ class Question:
     choices: list[tuple[str, str]]
     examples: list[str] = field(default_factory=list)
     count: int = 0
+    default: str = ""  # what happens unanswered (the preview states it); "" means the import waits
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "default": self.default,
             "kind": self.kind,
             "key": self.key,
             "sheet": self.sheet,
@@ -98,6 +101,8 @@ class ParsedSheet:
     header_of: dict[str, str] = field(default_factory=dict)  # field -> header
     dates: dict[str, str] = field(default_factory=dict)  # header -> dmy / mdy (the user's answers)
     decimals: dict[str, str] = field(default_factory=dict)  # header -> "," / "."
+    unmapped: list[str] = field(default_factory=list)  # headers neither mapped nor explicitly ignored
+    ignored: list[str] = field(default_factory=list)  # headers the user said not to import
 
     @property
     def name(self) -> str:
@@ -163,6 +168,8 @@ def _email(value: Any) -> str:
 
 def _probability(value: Any) -> int:
     text = parse_text(value).rstrip("%").strip() if isinstance(value, str) else value
+    if isinstance(text, str) and re.fullmatch(r"0?[.,]\d+", text):
+        return round(Decimal(text.replace(",", ".")) * 100)  # HubSpot writes 80 % as 0.8
     number = parse_int(text)
     if number is None:
         raise ValueError(_("%(value)s is not a percentage.") % {"value": repr(value)})
@@ -173,9 +180,21 @@ def _probability(value: Any) -> int:
     return number
 
 
+# Salesforce writes its null id (15 zeros, or 18 characters ending in AAA) where a reference is empty.
+_NULL_ID = re.compile(r"^0{15}(AAA)?$", re.IGNORECASE)
+
+
+def parse_id(value: Any) -> str:
+    """An id as text; the null ids other systems write for "no record" are empty."""
+    text = parse_text(value)
+    return "" if _NULL_ID.match(text) else text
+
+
 def _converter(spec: FieldSpec) -> Callable[[Any], Any]:
     kind = spec.kind
-    if kind in ("text", "id"):
+    if kind == "id":
+        return parse_id
+    if kind == "text":
         return parse_text
     if kind == "email":
         return _email
@@ -225,6 +244,7 @@ def sheet_parse(
         else:
             plain.append((index, name, header, _converter(spec)))
     caches: dict[str, dict[Any, Any]] = {header: {} for header in sheet.headers}
+    header_codes = {header: header_currency(header)[1] for _index, _name, header, _numbers in money}
     pending_dates: list[tuple[dict[str, Any], str, str, PendingDate]] = []
     doubtful_money: list[tuple[dict[str, Any], str, str, Any]] = []
     rows = parsed.rows
@@ -298,6 +318,8 @@ def sheet_parse(
                 continue
             if isinstance(cell, str) and PLAIN_NUMBER.match(cell):
                 row[name] = Decimal(cell)
+                if header_codes[header]:
+                    row[name + "_currency"] = header_codes[header]
                 if "." in cell:
                     numbers.seen.add(".")
                 continue
@@ -314,8 +336,8 @@ def sheet_parse(
                 if not numbers.decimal and number_evidence(text) is None and ("," in text or "." in text):
                     doubtful_money.append((row, name, header, cell))
             row[name] = amount
-            if sign:
-                row[name + "_currency"] = sign
+            if sign or header_codes[header]:
+                row[name + "_currency"] = sign or header_codes[header]
         rows.append(row)
         count += 1
         if progress is not None and count % 2000 == 0:
@@ -433,13 +455,27 @@ def amount_decimal(value: Any) -> Decimal | None:
     return value if isinstance(value, Decimal) else None
 
 
-def sheet_check_required(parsed: ParsedSheet) -> None:
-    """Refuse a sheet that lacks a column its entity cannot do without."""
+def sheet_check_required(parsed: ParsedSheet, *, title_template: str = "") -> None:
+    """Refuse a sheet that lacks a column its entity cannot do without (a title template stands in for titles)."""
     mapped = set(parsed.columns.values())
     for spec in FIELDS_BY_NAME[parsed.entity].values():
+        if spec.name == "title" and parsed.entity == Entity.DEALS and title_template:
+            continue
         if spec.required and spec.name not in mapped:
             raise ApplicationError(
-                _("%(sheet)s has no column for %(field)s, which %(entity)s need. Columns found: %(headers)s.")
+                (
+                    _(
+                        "%(sheet)s has no column for %(field)s, which %(entity)s need. Columns found: %(headers)s."
+                    )
+                    + (
+                        " "
+                        + _(
+                            'Map a column to it, or give a title template such as "{organization} - {product}".'
+                        )
+                        if spec.name == "title"
+                        else ""
+                    )
+                )
                 % {
                     "sheet": parsed.name,
                     "field": str(spec.label),

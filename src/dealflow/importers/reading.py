@@ -77,6 +77,14 @@ def workbook_open(path: str | Path, *, name: str | None = None) -> Workbook:
         raise _refuse(_("The file %(name)s is empty.") % {"name": display})
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return _open_zip(path, display)
+    if display.lower().endswith((".xlsx", ".xlsm", ".zip")):
+        # An .xlsx or .zip is a ZIP container; anything else renamed so would be read as an empty CSV.
+        raise _refuse(
+            _(
+                "%(name)s is named like an Excel workbook or ZIP file but is not one (it holds plain text or something else); save it from Excel as .xlsx, or name it .csv if it is a CSV file."
+            )
+            % {"name": display}
+        )
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise _refuse(
             _("%(name)s is an old Excel (.xls) file; save it as .xlsx or CSV and upload it again.")
@@ -392,9 +400,29 @@ def _zip_member_encoding(
         ) from error
 
 
+def _refuse_xml_declarations(path: Path, display: str) -> None:
+    """Refuse a workbook whose XML parts declare a DTD: Excel never writes one, and entity tricks
+    (billion laughs, external entities) live there. Checked before openpyxl parses anything."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+                continue
+            with archive.open(info) as handle:
+                head = handle.read(4096)
+            if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
+                raise _refuse(
+                    _(
+                        "%(name)s holds a document type declaration (DTD) in %(part)s, which Excel never writes; it is refused for safety. Open it in Excel and save it again."
+                    )
+                    % {"name": display, "part": info.filename}
+                )
+
+
 def _open_xlsx(path: Path, display: str) -> Workbook:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
+
+    _refuse_xml_declarations(path, display)
 
     def load():
         try:

@@ -23,6 +23,7 @@ from dealflow.accounts.selectors import owner_editable_q, user_access_scope
 from dealflow.deals.models import LeadSource, LostReason, Pipeline, Stage, StageKind
 from dealflow.importers.parsing import Question
 from dealflow.importers.values import normalize_name
+from dealflow.products.models import Product
 
 Ref = int | str  # an existing row's id, or the key of a row this import creates
 
@@ -57,22 +58,8 @@ STATUS_WORDS = {
     "verwijderd": "deleted",
 }
 
-# Common lead source names of other CRMs, mapped to the default sources.
-SOURCE_ALIASES = {
-    "web": "website", "website inquiry": "website", "web form": "website", "inbound": "website",
-    "organic search": "website", "website": "website",
-    "trade show": "trade_show", "tradeshow": "trade_show", "beurs": "trade_show", "event": "trade_show",
-    "referral": "referral", "partner referral": "referral", "employee referral": "referral",
-    "external referral": "referral", "word of mouth": "referral", "doorverwijzing": "referral",
-    "campaign": "campaign", "marketing campaign": "campaign", "email": "campaign", "purchased list": "campaign",
-    "paid search": "campaign", "social media": "campaign", "campagne": "campaign",
-    "outbound": "outbound", "cold call": "outbound", "phone inquiry": "outbound", "koude acquisitie": "outbound",
-    "other": "other", "overig": "other", "anders": "other",
-}  # fmt: skip
-
 
 STATUS_WORDS = {normalize_name(key): value for key, value in STATUS_WORDS.items()}
-SOURCE_ALIASES = {normalize_name(key): value for key, value in SOURCE_ALIASES.items()}
 
 
 def _pipeline_key(text: str) -> str:
@@ -98,6 +85,13 @@ class NewStage:
     name: str
     probabilities: list[int] = field(default_factory=list)
     first_seen: int = 0
+
+    @property
+    def probability(self) -> int:
+        """The new stage's probability: the mean the file gives its rows (rounded), else 10 %."""
+        if not self.probabilities:
+            return 10
+        return max(0, min(100, round(sum(self.probabilities) / len(self.probabilities))))
 
 
 class StageBook:
@@ -344,6 +338,9 @@ class OwnerBook:
                 User.objects.filter(owner_editable_q(user=by, owner_field="id")).values_list("id", flat=True)
             )
         self.new_users: dict[str, NewUser] = {}
+        self.planned: dict[
+            str, Ref
+        ] = {}  # e-mail, username or full name (lowercase) -> key of a user to create
         self.questions: dict[str, Question] = {}
         self.forbidden: dict[str, str] = {}
         self._cache: dict[str, Ref | None] = {}
@@ -380,6 +377,8 @@ class OwnerBook:
         if not value:
             return (self.default or self.by).pk
         lowered = value.strip().lower()
+        if lowered in self.planned:
+            return self.planned[lowered]  # a user the same file's users sheet creates
         if lowered in self._cache:
             cached = self._cache[lowered]
             if cached is None and lowered in self.questions:
@@ -451,16 +450,34 @@ class OwnerBook:
 
 
 class NameBook:
-    """Lost reasons and lead sources by name; unknown ones are created (the preview lists them)."""
+    """Lost reasons and lead sources by name. A value Dealflow does not have is never folded into another:
+    it is added as a new value unless the user maps it (options ``sources`` / ``lost_reasons``); the preview
+    offers each new value as a question whose default is "add it"."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        sources: dict[str, str] | None = None,
+        lost_reasons: dict[str, str] | None = None,
+        products: dict[str, str] | None = None,
+    ) -> None:
         self.reasons = {normalize_name(reason.name): reason.pk for reason in LostReason.objects.all()}
+        self.reason_names = {reason.pk: reason.name for reason in LostReason.objects.all()}
         self.sources: dict[str, int] = {}
+        self.source_names: dict[int, str] = {}
         for source in LeadSource.objects.all():
             self.sources[normalize_name(source.key)] = source.pk
             self.sources[normalize_name(source.name)] = source.pk
+            self.source_names[source.pk] = source.name
+        self.answers_sources = {normalize_name(key): value for key, value in (sources or {}).items()}
+        self.answers_reasons = {normalize_name(key): value for key, value in (lost_reasons or {}).items()}
         self.new_reasons: dict[str, str] = {}
         self.new_sources: dict[str, tuple[str, str]] = {}
+        self.questions: dict[tuple[str, str], Question] = {}
+        self.answers_products = {normalize_name(key): value for key, value in (products or {}).items()}
+        self.products: dict[str, int] | None = None  # loaded on the first product column value
+        self.product_names: dict[int, str] = {}
+        self.new_products: dict[str, str] = {}
 
     def lost_reason(self, value: str | None) -> Ref:
         key = normalize_name(value or "")
@@ -469,8 +486,13 @@ class NameBook:
             value = "Other"
         if key in self.reasons:
             return self.reasons[key]
+        answer = self.answers_reasons.get(key)
+        if answer and answer != "create" and normalize_name(answer) in self.reasons:
+            return self.reasons[normalize_name(answer)]
         new_key = f"reason:{key}"
-        self.new_reasons.setdefault(new_key, str(value).strip()[:120])
+        if new_key not in self.new_reasons:
+            self.new_reasons[new_key] = str(value).strip()[:120]
+            self._offer("lost_reasons", str(value).strip(), self.reason_names, answer)
         return new_key
 
     def source(self, value: str | None) -> Ref | None:
@@ -479,13 +501,56 @@ class NameBook:
         key = normalize_name(value)
         if key in self.sources:
             return self.sources[key]
-        alias = SOURCE_ALIASES.get(key)
-        if alias and normalize_name(alias) in self.sources:
-            return self.sources[normalize_name(alias)]
+        answer = self.answers_sources.get(key)
+        if answer and answer != "create" and normalize_name(answer) in self.sources:
+            return self.sources[normalize_name(answer)]
         new_key = f"source:{key}"
         if new_key not in self.new_sources:
             slug = slugify(value)[:40] or "source"
             self.new_sources[new_key] = (slug, str(value).strip()[:80])
+            self._offer("sources", str(value).strip(), self.source_names, answer)
+        return new_key
+
+    def _offer(self, kind: str, value: str, existing: dict[int, str], answer: str | None) -> None:
+        """A new picklist value: a question with "add it" as the stated default, unless answered already."""
+        if answer == "create":
+            return
+        label = _("lead source") if kind == "sources" else _("lost reason")
+        self.questions[(kind, value)] = Question(
+            kind, value, "",
+            _("%(value)s is not a %(label)s here yet: add it as a new one, or map it to an existing one?")
+            % {"value": repr(value), "label": label},
+            [("create", _("Add it as new"))] + [(name, name) for name in sorted(set(existing.values()))],
+            [value], 1, default="create",
+        )  # fmt: skip
+
+    def product(self, value: str | None) -> Ref | None:
+        """A product by code or name; one the catalogue lacks is added (a question whose default says so)."""
+        if not value:
+            return None
+        if self.products is None:
+            self.products = {}
+            for product in Product.objects.all():
+                self.products.setdefault(normalize_name(product.code), product.pk)
+                self.products.setdefault(normalize_name(product.name), product.pk)
+                self.product_names[product.pk] = product.name
+        key = normalize_name(value)
+        if key in self.products:
+            return self.products[key]
+        answer = self.answers_products.get(key)
+        if answer and answer != "create" and normalize_name(answer) in self.products:
+            return self.products[normalize_name(answer)]
+        new_key = f"product:{key}"
+        if new_key not in self.new_products:
+            self.new_products[new_key] = str(value).strip()[:200]
+            if answer != "create":
+                self.questions[("products", str(value).strip())] = Question(
+                    "products", str(value).strip(), "",
+                    _("%(value)s is not in the product catalogue: add it (without a price), or map it to a product?")
+                    % {"value": repr(str(value).strip())},
+                    [("create", _("Add it as new"))] + [(name, name) for name in sorted(set(self.product_names.values()))],
+                    [str(value)], 1, default="create",
+                )  # fmt: skip
         return new_key
 
     def default_source(self) -> Ref:

@@ -8,12 +8,16 @@ next to the upload (a row updated inside the import's own transaction would stay
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import logging
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,7 @@ from dealflow.importers.selectors import import_check_allowed
 from dealflow.importers.writing import WriteResult, plan_write, rejects_write
 
 Progress = Callable[[int, int, str], None]
+logger = logging.getLogger(__name__)
 
 
 def import_dir() -> Path:
@@ -208,9 +213,25 @@ def import_job_set_options(*, job: ImportJob, options: ImportOptions) -> ImportJ
         raise ApplicationError(
             _("This file was imported already; upload it again to import it again."), field="status"
         )
-    job.options = options.as_json()
+    job.options = ImportOptions.from_json(options.as_json()).as_json()  # refuses a bad answer now, naming it
     job.save(update_fields=["options", "updated_at"])
     return job
+
+
+def import_job_confirm(*, job: ImportJob, by: User, keep_valid: bool) -> ImportJob:
+    """Import a checked file for real (in the background): all rows, or with keep_valid only the valid ones.
+
+    The web wizard and the API both confirm through here, so the rule "problems need keep_valid" lives once.
+    """
+    import_check_allowed(user=by)
+    options = ImportOptions.from_json(job.options)
+    options.keep_valid = keep_valid
+    if job.preview.get("errors") and not keep_valid:
+        raise ApplicationError(
+            _("The file has problems: fix them, or tick 'import only the valid rows'."), field="keep_valid"
+        )
+    import_job_set_options(job=job, options=options)
+    return import_job_enqueue(job=job, step="apply")
 
 
 def progress_path(job: ImportJob) -> Path:
@@ -245,6 +266,129 @@ def _progress_writer(job: ImportJob) -> Progress:
     return write
 
 
+# ------------------------------------------------------------------------------------------------ leases
+
+
+def import_lease_seconds() -> int:
+    """How long a running job may go without a heartbeat before it counts as dead (its worker crashed)."""
+    return int(str(settings.DEALFLOW.get("IMPORT_LEASE_SECONDS", 120)))
+
+
+def import_queue_seconds() -> int:
+    """How long a job may wait in the queue for a worker before it counts as dead."""
+    return int(str(settings.DEALFLOW.get("IMPORT_QUEUE_SECONDS", 6 * 3600)))
+
+
+HEARTBEAT_SECONDS = 10
+
+
+def heartbeat_path(job: ImportJob) -> Path:
+    return Path(job.file_path).with_name("heartbeat")
+
+
+@contextmanager
+def _heartbeat(job: ImportJob) -> Iterator[None]:
+    """While a job runs, touch its heartbeat file every few seconds from a thread.
+
+    A file, not the job's row: on SQLite a second connection could not write while the import's own
+    transaction holds the database, and a row updated inside that transaction stays invisible. The thread
+    dies with the worker, so a crash (kill -9, out of memory) shows as a heartbeat that stopped.
+    """
+    path = heartbeat_path(job)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            with suppress(OSError):
+                path.touch()
+            if stop.wait(HEARTBEAT_SECONDS):
+                return
+
+    thread = threading.Thread(target=beat, name=f"import-heartbeat-{job.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=HEARTBEAT_SECONDS)
+        path.unlink(missing_ok=True)
+
+
+def import_job_lease_expired(*, job: ImportJob, now: dt.datetime | None = None) -> bool:
+    """A running job whose worker shows no sign of life: no heartbeat for the lease, or never picked up."""
+    if not job.is_running:
+        return False
+    moment = (now or clock.now()).timestamp()
+    try:
+        last_beat = heartbeat_path(job).stat().st_mtime
+    except OSError:
+        return moment - job.updated_at.timestamp() > import_queue_seconds()
+    return moment - last_beat > import_lease_seconds()
+
+
+def import_jobs_expire(*, now: dt.datetime | None = None) -> int:
+    """Mark running jobs whose lease expired as failed, with the reason; they can then be retried or deleted."""
+    expired = 0
+    for job in ImportJob.objects.filter(status__in=[ImportStatus.PREVIEWING, ImportStatus.APPLYING]):
+        if not import_job_lease_expired(job=job, now=now):
+            continue
+        step = _("checking") if job.status == ImportStatus.PREVIEWING else _("importing")
+        updated = ImportJob.objects.filter(pk=job.pk, status=job.status).update(
+            status=ImportStatus.FAILED,
+            error=_(
+                "The worker stopped while %(step)s this file (no sign of life for %(seconds)s seconds); nothing was written. Retry it or delete it."
+            )
+            % {"step": step, "seconds": import_lease_seconds()},
+            finished_at=clock.now(),
+            updated_at=clock.now(),
+        )
+        expired += updated
+        heartbeat_path(job).unlink(missing_ok=True)
+    return expired
+
+
+def import_job_retry(*, job: ImportJob, by: User) -> ImportJob:
+    """Check a failed job's file again (a failed import wrote nothing, so it starts from the preview)."""
+    import_check_allowed(user=by)
+    if import_job_lease_expired(job=job):
+        import_jobs_expire()
+        job.refresh_from_db()
+    if job.status != ImportStatus.FAILED:
+        raise ApplicationError(_("Only a failed import can be retried."), field="status")
+    if not Path(job.file_path).is_file():
+        raise ApplicationError(_("The uploaded file is gone; upload it again."), field="file")
+    audit_record(actor=by, action="import.retried", target=f"import:{job.pk}", detail={"file": job.file_name})
+    return import_job_enqueue(job=job, step="preview")
+
+
+def import_uploads_sweep(*, now: dt.datetime | None = None, keep_days: int = 7) -> int:
+    """Delete upload folders no job refers to, and those of jobs that failed more than ``keep_days`` ago."""
+    moment = now or clock.now()
+    root = import_dir()
+    if not root.is_dir():
+        return 0
+    live: set[str] = set()
+    stale: set[str] = set()
+    cutoff = moment - dt.timedelta(days=keep_days)
+    for _job_id, path, status, finished in ImportJob.objects.values_list(
+        "pk", "file_path", "status", "finished_at"
+    ):
+        parent = str(Path(path).parent)
+        if status == ImportStatus.FAILED and finished is not None and finished < cutoff:
+            stale.add(parent)
+        else:
+            live.add(parent)
+    removed = 0
+    for folder in root.iterdir():
+        if not folder.is_dir() or str(folder) in live:
+            continue
+        orphan_old = moment.timestamp() - folder.stat().st_mtime > 24 * 3600
+        if str(folder) in stale or orphan_old:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 def _finish(job: ImportJob, *, status: str, error: str = "", **fields: Any) -> None:
     job.status = status
     job.error = error
@@ -260,12 +404,17 @@ def import_job_preview(*, job: ImportJob) -> ImportJob:
     job.error = ""
     job.save(update_fields=["status", "error", "updated_at"])
     try:
-        plan = import_preview(
-            path=job.file_path, by=job.created_by, options=ImportOptions.from_json(job.options), name=job.file_name,
-            progress=_progress_writer(job),
-        )  # fmt: skip
+        with _heartbeat(job):
+            plan = import_preview(
+                path=job.file_path, by=job.created_by, options=ImportOptions.from_json(job.options), name=job.file_name,
+                progress=_progress_writer(job),
+            )  # fmt: skip
     except ApplicationError as error:
         _finish(job, status=ImportStatus.FAILED, error=error.message, preview={})
+        return job
+    except Exception as error:  # never leave a job "checking" forever: fail it with the reason
+        logger.exception("Import job %s failed while checking.", job.pk)
+        _finish(job, status=ImportStatus.FAILED, error=_unexpected(error), preview={})
         return job
     _finish(job, status=ImportStatus.PREVIEWED, preview=plan.summary())
     return job
@@ -278,12 +427,17 @@ def import_job_apply(*, job: ImportJob) -> ImportJob:
     job.save(update_fields=["status", "error", "updated_at"])
     rejects = Path(job.file_path).with_name("rejected-rows.csv")
     try:
-        plan, result = import_apply(
-            path=job.file_path, by=job.created_by, options=ImportOptions.from_json(job.options), name=job.file_name,
-            progress=_progress_writer(job), rejects_path=rejects,
-        )  # fmt: skip
+        with _heartbeat(job):
+            plan, result = import_apply(
+                path=job.file_path, by=job.created_by, options=ImportOptions.from_json(job.options), name=job.file_name,
+                progress=_progress_writer(job), rejects_path=rejects,
+            )  # fmt: skip
     except ApplicationError as error:
         _finish(job, status=ImportStatus.FAILED, error=error.message)
+        return job
+    except Exception as error:  # the import rolled back; the job says so instead of staying "importing"
+        logger.exception("Import job %s failed while importing.", job.pk)
+        _finish(job, status=ImportStatus.FAILED, error=_unexpected(error))
         return job
     _finish(
         job,
@@ -295,6 +449,13 @@ def import_job_apply(*, job: ImportJob) -> ImportJob:
     return job
 
 
+def _unexpected(error: Exception) -> str:
+    return _("The file could not be processed (%(kind)s: %(error)s); nothing was written.") % {
+        "kind": type(error).__name__,
+        "error": str(error)[:300],
+    }
+
+
 def import_job_enqueue(*, job: ImportJob, step: str) -> ImportJob:
     """Queue the preview or the import of a job as a background task (the browser polls its progress)."""
     from dealflow.importers import tasks
@@ -304,7 +465,7 @@ def import_job_enqueue(*, job: ImportJob, step: str) -> ImportJob:
     if step == "apply":
         if job.status != ImportStatus.PREVIEWED:
             raise ApplicationError(_("Check the file (preview) before importing it."), field="status")
-        if job.preview.get("questions"):
+        if not job.preview.get("is_ready", True):
             raise ApplicationError(_("Answer the open questions of the preview first."), field="questions")
         job.status = ImportStatus.APPLYING
         job.save(update_fields=["status", "updated_at"])
@@ -320,7 +481,10 @@ def import_job_enqueue(*, job: ImportJob, step: str) -> ImportJob:
 
 
 def import_job_delete(*, job: ImportJob, by: User) -> None:
-    """Remove a job and its uploaded file."""
+    """Remove a job and its uploaded file (a running job only once its lease expired)."""
+    if import_job_lease_expired(job=job):
+        import_jobs_expire()
+        job.refresh_from_db()
     if job.is_running:
         raise ApplicationError(_("The file is being processed; wait until it finishes."), field="status")
     shutil.rmtree(Path(job.file_path).parent, ignore_errors=True)

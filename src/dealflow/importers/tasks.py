@@ -20,3 +20,11 @@ def import_job_apply_task(job_id: int) -> str:
     """Import an uploaded file for real; returns the job's status."""
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
     return services.import_job_apply(job=job).status
+
+
+@task()
+def import_jobs_expire_task() -> int:
+    """Fail running jobs whose worker died (the lease expired) and sweep upload folders of dead jobs."""
+    expired = services.import_jobs_expire()
+    services.import_uploads_sweep()
+    return expired

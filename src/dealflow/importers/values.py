@@ -24,7 +24,16 @@ EMPTY = {"", "-", "n/a", "na", "null", "none", "nvt", "n.v.t."}
 TRUE_WORDS = {"1", "true", "yes", "y", "ja", "j", "waar", "x", "✓", "on", "won", "gewonnen", "t"}
 FALSE_WORDS = {"0", "false", "no", "n", "nee", "onwaar", "off", "f"}
 
-CURRENCY_SIGNS = {"€": "EUR", "$": "USD", "£": "GBP", "¥": "JPY", "₹": "INR", "chf": "CHF", "fr.": "CHF"}
+CURRENCY_SIGNS = {
+    "us$": "USD",
+    "€": "EUR",
+    "$": "USD",
+    "£": "GBP",
+    "¥": "JPY",
+    "₹": "INR",
+    "chf": "CHF",
+    "fr.": "CHF",
+}
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 MONTHS = {
@@ -407,6 +416,23 @@ def check_year(value: dt.date | dt.datetime, *, text: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------- headers
+
+
+_HEADER_CURRENCY = re.compile(
+    r"^(?P<head>.*?\S)\s*[(\[]\s*(?:in\s+)?(?P<currency>[A-Za-z]{3}|US\$|€|\$|£)\s*[)\]]\s*$", re.IGNORECASE
+)
+
+
+def header_currency(header: str) -> tuple[str, str | None]:
+    """'BEDRAG (EUR)' -> ('BEDRAG', 'EUR'), 'Value [€]' -> ('Value', 'EUR'); other headers unchanged."""
+    match = _HEADER_CURRENCY.match(str(header or "").strip())
+    if match is None:
+        return str(header or ""), None
+    currency = match.group("currency")
+    code = CURRENCY_SIGNS.get(currency.lower(), currency.upper())
+    if not (len(code) == 3 and code.isalpha() and code.isascii()):
+        return str(header), None
+    return match.group("head"), code
 
 
 @lru_cache(maxsize=4096)

@@ -23,10 +23,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from dealflow.accounts.models import User
-from dealflow.accounts.services import audit_record, user_create
+from dealflow.accounts.models import Team, User
+from dealflow.accounts.services import audit_record, membership_set, team_create, user_create
 from dealflow.contacts.models import Organization, Person
 from dealflow.contacts.services import organization_update, person_update
 from dealflow.core import clock
@@ -36,7 +37,6 @@ from dealflow.deals import bulk
 from dealflow.deals.models import (
     Activity,
     Deal,
-    ForecastCategory,
     Lead,
     LeadSource,
     LeadStatus,
@@ -48,18 +48,34 @@ from dealflow.deals.models import (
 from dealflow.deals.services import (
     activity_create,
     deal_create,
+    deal_lines_set,
     deal_mark_lost,
     deal_mark_won,
     deal_move_to_stage,
     deal_reopen,
     deal_update,
     lead_create,
+    lead_source_create,
+    lost_reason_create,
+    pipeline_create,
+    stage_create,
+    stage_deactivate,
 )
 from dealflow.directory.services import search_index_bulk_loaded
 from dealflow.importers.fields import Entity
 from dealflow.importers.parsing import LINE, REJECTED
-from dealflow.importers.planning import ActivityOp, DealChange, DealCreate, DealStep, ImportPlan, RecordOp
+from dealflow.importers.planning import (
+    ActivityOp,
+    DealChange,
+    DealCreate,
+    DealStep,
+    ImportPlan,
+    RecordOp,
+    UserOp,
+)
 from dealflow.importers.references import Ref
+from dealflow.products.models import Product
+from dealflow.products.services import product_create
 
 ORIGIN = "import"
 BULK_CHUNK = 5000
@@ -102,9 +118,10 @@ class WriteResult:
 
 def plan_check_writable(plan: ImportPlan) -> None:
     """Refuse to write a plan with open questions, or with problems unless only valid rows are wanted."""
-    if plan.questions:
+    if plan.blocking_questions:
         raise ApplicationError(
-            _("Answer the %(count)s open question(s) of the preview first.") % {"count": len(plan.questions)},
+            _("Answer the %(count)s open question(s) of the preview first.")
+            % {"count": len(plan.blocking_questions)},
             field="questions",
         )
     if plan.error_count and not plan.options.keep_valid:
@@ -250,6 +267,7 @@ class _Writer:
     def run(self) -> None:
         self.phase(_("Reference data"))
         self.reference_data()
+        self.roster()
         self.new_users()
         self.phase(_("Organizations"))
         self.organizations()
@@ -270,57 +288,45 @@ class _Writer:
             User.objects.filter(pk__in=self.to_deactivate).update(is_active=False)
 
     def reference_data(self) -> None:
+        """Lost reasons, lead sources, pipelines, stages and products the file adds, through the services that
+        admins use in the settings (each audited)."""
         plan = self.plan
         names, stages = plan.names, plan.stages
         assert names is not None and stages is not None
         for key, name in names.new_reasons.items():
-            reason, _created = LostReason.objects.get_or_create(
-                name=name, defaults={"order": LostReason.objects.count(), "created_at": clock.now()}
-            )
-            self.ids[key] = reason.pk
+            reason = LostReason.objects.filter(name__iexact=name).first()
+            self.ids[key] = (reason or lost_reason_create(name=name, by=self.by)).pk
         for key, (slug, name) in names.new_sources.items():
             source = LeadSource.objects.filter(key=slug).first()
-            if source is None:
-                source = LeadSource.objects.create(
-                    key=slug, name=name, order=LeadSource.objects.count(), created_at=clock.now()
-                )
-            self.ids[key] = source.pk
+            self.ids[key] = (source or lead_source_create(key=slug, name=name, by=self.by)).pk
+        for key, name in names.new_products.items():
+            code = slugify(name)[:40] or "product"
+            existing = Product.objects.filter(code__iexact=code).first()
+            product = existing or product_create(name=name, code=code, by=self.by)
+            self.ids[key] = product.pk
         for key, name in stages.new_pipelines.items():
-            pipeline = Pipeline.objects.create(
-                name=name, order=Pipeline.objects.count(), created_at=clock.now()
-            )
+            # The service's default open stages are retired at once: the file's own stages follow.
+            pipeline = pipeline_create(name=name, with_default_stages=True, by=self.by)
             self.ids[key] = pipeline.pk
-            for kind, label, order in ((StageKind.WON, _("Won"), 100), (StageKind.LOST, _("Lost"), 101)):
-                stage = Stage.objects.create(
-                    pipeline=pipeline,
-                    name=str(label),
-                    order=order,
-                    kind=kind,
-                    probability=100 if kind == StageKind.WON else 0,
-                    forecast_category=ForecastCategory.CLOSED,
-                    rotting_days=0,
-                    created_at=clock.now(),
-                )
-                self.ids[f"stage:{key}:{kind}"] = stage.pk
+            for stage in pipeline.stages.order_by("order"):
+                if stage.kind == StageKind.OPEN:
+                    stage_deactivate(stage=stage, by=self.by)
+                else:
+                    self.ids[f"stage:{key}:{stage.kind}"] = stage.pk
         next_order: dict[int, int] = {}
         for new in stages.new_stage_order():
             pipeline_id = self.ref(new.pipeline)
             assert pipeline_id is not None
+            pipeline = Pipeline.objects.get(pk=pipeline_id)
             if pipeline_id not in next_order:
-                last = (
-                    Stage.objects.filter(pipeline_id=pipeline_id, kind=StageKind.OPEN)
-                    .order_by("-order")
-                    .first()
-                )
+                last = pipeline.stages.filter(kind=StageKind.OPEN).order_by("-order").first()
                 next_order[pipeline_id] = (last.order + 1) if last else 0
-            probability = round(sum(new.probabilities) / len(new.probabilities)) if new.probabilities else 10
-            stage = Stage.objects.create(
-                pipeline_id=pipeline_id,
+            stage = stage_create(
+                pipeline=pipeline,
                 name=new.name,
+                probability=new.probability,
                 order=next_order[pipeline_id],
-                kind=StageKind.OPEN,
-                probability=max(0, min(100, probability)),
-                created_at=clock.now(),
+                by=self.by,
             )
             next_order[pipeline_id] += 1
             self.ids[new.key] = stage.pk
@@ -335,6 +341,29 @@ class _Writer:
                     )
                     if closing is not None:
                         self.ids[key] = closing.pk
+
+    def roster(self) -> None:
+        """Accounts of a users sheet, through the account services (each audited)."""
+        teams = {team.name.lower(): team for team in Team.objects.all()}
+        for operation in self.plan.users:
+
+            def write(operation: UserOp = operation) -> None:
+                user = operation.existing
+                if user is None:
+                    user = user_create(
+                        username=operation.username, password=None, email=operation.email,
+                        first_name=operation.first_name, last_name=operation.last_name, by=self.by,
+                    )  # fmt: skip
+                self.ids[operation.key] = user.pk
+                if operation.team:
+                    team = teams.get(operation.team.lower())
+                    if team is None:
+                        team = teams[operation.team.lower()] = team_create(name=operation.team, by=self.by)
+                    membership_set(user=user, team=team, role=operation.role, by=self.by)
+
+            if self.guarded(operation.sheet, operation.line, write):
+                kind = self.result.updated if operation.existing else self.result.created
+                self.count(kind, Entity.USERS.value)
 
     def new_users(self) -> None:
         owners = self.plan.owners
@@ -596,6 +625,8 @@ class _Writer:
                     external_id=spec.external_id,
                 )
                 self.ids[spec.key] = deal.pk
+                if spec.product is not None:
+                    self.product_line(deal, spec.product, spec.created_at)
                 for step in spec.steps:
                     self.apply_step(deal, step, stages, reasons)
                 for activity in spec.activities:
@@ -606,6 +637,22 @@ class _Writer:
                 if spec.activities:
                     self.count(self.result.created, Entity.ACTIVITIES.value, len(spec.activities))
             self.tick(label=_("Deals"))
+
+    def product_line(self, deal: Deal, product: Ref, at: dt.datetime) -> None:
+        """The product column as the deal's one line item, priced at the deal's amount."""
+        deal_lines_set(
+            deal=deal,
+            lines=[
+                {
+                    "product": Product.objects.get(pk=self.id(product)),
+                    "quantity": 1,
+                    "unit_price": str(from_minor(deal.amount_minor, deal.currency)),
+                }
+            ],
+            by=self.by,
+            at=at,
+            origin=ORIGIN,
+        )
 
     def apply_step(
         self, deal: Deal, step: DealStep, stages: dict[int, Stage], reasons: dict[int, LostReason]
@@ -804,6 +851,7 @@ class _Writer:
                     self.count(self.result.created, Entity.DEALS.value)
                     if spec.activities:
                         self.count(self.result.created, Entity.ACTIVITIES.value, len(spec.activities))
+            with_product = [(spec, bulk_deal) for spec, bulk_deal in deals if spec.product is not None]
             self.phase(_("Indexes and analytics tables"))
             timings = self.result.timings
             timings.update({f"writes: {name}": value for name, value in writer.write_seconds.items()})
@@ -818,6 +866,9 @@ class _Writer:
             writer.__exit__(*sys.exc_info())
             raise
         self.convert_existing_leads(converted)
+        for spec, bulk_deal in with_product:
+            if bulk_deal.id is not None and spec.product is not None:
+                self.product_line(Deal.objects.get(pk=bulk_deal.id), spec.product, spec.created_at)
 
     def _bulk_write(self, writer: bulk.BulkWriter, *, leads, deals, label: str) -> list:
         """One bulk write (a savepoint); a refused chunk is retried deal by deal to name the row at fault."""
@@ -847,7 +898,10 @@ class _Writer:
             def apply(change: DealChange = change) -> None:
                 deal = Deal.objects.select_related("stage", "pipeline").get(pk=change.deal.pk)
                 data: dict[str, Any] = {}
+                product = change.data.get("product")
                 for name, value in change.data.items():
+                    if name == "product":
+                        continue
                     if name == "amount_minor":
                         data["amount"] = from_minor(value, change.data.get("currency", deal.currency))
                     elif name == "owner":
@@ -862,6 +916,8 @@ class _Writer:
                         data[name] = value
                 if data:
                     deal_update(deal=deal, by=self.by, data=data, origin=ORIGIN)
+                if product is not None:
+                    self.product_line(deal, product, clock.now())
                 for step in change.steps:
                     self.apply_step(deal, step, stages, reasons)
 

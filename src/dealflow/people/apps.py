@@ -21,3 +21,8 @@ class PeopleConfig(AppConfig):
             task_path="dealflow.people.tasks.survey_runs_remind_due",
             every=dt.timedelta(hours=1),
         )
+        periodic_register(
+            name="people.survey_runs_publish",
+            task_path="dealflow.people.tasks.survey_runs_publish_closed",
+            every=dt.timedelta(hours=1),
+        )

@@ -167,6 +167,25 @@ class SurveyResponse(models.Model):
         return f"response to {self.run}"
 
 
+class SealedResponse(models.Model):
+    """An answer set waiting for its batch, encrypted (people/sealing.py): no person, no time, a random key.
+
+    Responses are published to ``SurveyResponse``/``SurveyAnswer`` only in shuffled batches of at least
+    the anonymity threshold per group (``team``, as the response will carry it), so neither the results
+    nor the rows' system columns change one answer at a time.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey("people.SurveyRun", on_delete=models.CASCADE, related_name="sealed_responses")
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sealed = models.TextField()
+
+    def __str__(self) -> str:
+        return f"sealed response to {self.run}"
+
+
 class SurveyAnswer(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     response = models.ForeignKey("people.SurveyResponse", on_delete=models.CASCADE, related_name="answers")

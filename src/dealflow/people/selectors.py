@@ -83,25 +83,73 @@ class RunRow:
         return response_rate(answered=self.answered, invited=self.invited)
 
 
-def _run_rows(runs: QuerySet[SurveyRun]) -> list[RunRow]:
-    counted = runs.select_related("survey").annotate(
-        invited=Count("invitations"),
-        answered=Count("invitations", filter=Q(invitations__is_answered=True)),
+def survey_part_for_user(
+    *, survey: Survey, user: User, manageable: set[int] | None = None
+) -> frozenset[int] | None:
+    """The teams of a survey whose part the user may read: None for the whole survey (an admin, or
+    someone who manages every team it covers), else the ids of the teams they manage. A manager of one
+    team of a company-wide survey reads that team's part only, never the whole nor another team's."""
+    if manageable is None:
+        manageable = set(survey_team_list_manageable(user=user).values_list("pk", flat=True))
+    team_ids = {team.pk for team in survey.teams.all()}
+    if team_ids <= manageable:
+        return None
+    return frozenset(team_ids & manageable)
+
+
+def _counts_by_run_and_team(model, run_ids: list[int]) -> dict[tuple[int, int | None], int]:
+    return {
+        (run_id, team_id): how_many
+        for run_id, team_id, how_many in model.objects.filter(run_id__in=run_ids)
+        .values_list("run_id", "team_id")
+        .annotate(n=Count("*"))
+        .order_by()
+    }
+
+
+def _part_sum(counts: dict[tuple[int, int | None], int], run_id: int, part: frozenset[int] | None) -> int:
+    return sum(
+        how_many
+        for (counted_run, team_id), how_many in counts.items()
+        if counted_run == run_id and (part is None or team_id in part)
     )
-    return [RunRow(run=run, invited=run.invited, answered=run.answered) for run in counted]
+
+
+def _run_rows(runs: QuerySet[SurveyRun], *, user: User) -> list[RunRow]:
+    """Invited and answered per run, for the part the user may read. "Answered" counts the published
+    responses, which grow only in batches of at least the threshold (never one person at a time)."""
+    listed = list(runs.select_related("survey").prefetch_related("survey__teams"))
+    run_ids = [run.pk for run in listed]
+    invited = _counts_by_run_and_team(SurveyInvitation, run_ids)
+    answered = _counts_by_run_and_team(SurveyResponse, run_ids)
+    manageable = set(survey_team_list_manageable(user=user).values_list("pk", flat=True))
+    parts: dict[int, frozenset[int] | None] = {}
+    rows = []
+    for run in listed:
+        if run.survey_id not in parts:
+            parts[run.survey_id] = survey_part_for_user(survey=run.survey, user=user, manageable=manageable)
+        part = parts[run.survey_id]
+        rows.append(
+            RunRow(
+                run=run, invited=_part_sum(invited, run.pk, part), answered=_part_sum(answered, run.pk, part)
+            )
+        )
+    return rows
 
 
 def survey_run_list_for_user(*, survey_id: int, user: User) -> list[RunRow]:
     """A survey's runs, newest first, with invitation and answer counts (never who answered)."""
     survey = survey_get_for_user(survey_id=survey_id, user=user)
-    return _run_rows(SurveyRun.objects.filter(survey=survey).order_by("-opens_on"))
+    return _run_rows(SurveyRun.objects.filter(survey=survey).order_by("-opens_on"), user=user)
 
 
 def survey_latest_runs_for_user(*, user: User, survey_ids: list[int]) -> dict[int, RunRow]:
-    """The newest run of each of these surveys the user manages, keyed by survey id (one query)."""
+    """The newest run of each of these surveys the user manages, keyed by survey id."""
     visible = survey_list_for_user(user=user).filter(pk__in=survey_ids).values("pk")
     latest: dict[int, RunRow] = {}
-    for row in _run_rows(SurveyRun.objects.filter(survey__in=visible).order_by("survey_id", "-opens_on")):
+    for row in _run_rows(
+        SurveyRun.objects.filter(survey__in=visible).order_by("survey_id", "-opens_on"), user=user
+    ):
         latest.setdefault(row.run.survey_id, row)
     return latest
 
@@ -232,8 +280,8 @@ class RunResults:
         if self.is_visible:
             return ""
         return _(
-            "Results show once at least %(threshold)d people have answered; %(count)d have so far. "
-            "This keeps every answer anonymous."
+            "Answers are shown in batches of at least %(threshold)d, so that no answer can be "
+            "traced to one person; %(count)d are shown so far."
         ) % {"threshold": self.threshold, "count": self.answered}
 
 
@@ -244,12 +292,12 @@ class _GroupAnswers:
     texts: dict[int, list[str]]
 
 
-def _group_answers(*, run: SurveyRun, team_id: int | None, with_texts: bool) -> _GroupAnswers:
+def _group_answers(*, run: SurveyRun, team_ids: frozenset[int] | None, with_texts: bool) -> _GroupAnswers:
     responses = SurveyResponse.objects.filter(run=run)
     answers = SurveyAnswer.objects.filter(response__run=run)
-    if team_id is not None:
-        responses = responses.filter(team_id=team_id)
-        answers = answers.filter(response__team_id=team_id)
+    if team_ids is not None:
+        responses = responses.filter(team_id__in=team_ids)
+        answers = answers.filter(response__team_id__in=team_ids)
     counts: dict[int, dict[int, int]] = {}
     for question_id, number, how_many in (
         answers.filter(number__isnull=False).values_list("question_id", "number").annotate(n=Count("*"))
@@ -261,12 +309,6 @@ def _group_answers(*, run: SurveyRun, team_id: int | None, with_texts: bool) -> 
         for question_id, text in answers.exclude(text="").values_list("question_id", "text").order_by("text"):
             texts.setdefault(question_id, []).append(text)
     return _GroupAnswers(respondents=responses.count(), counts=counts, texts=texts)
-
-
-def _group_visible(*, group: _GroupAnswers, total: int, team_id: int | None, threshold: int) -> bool:
-    if team_id is None:
-        return group_is_reportable(count=group.respondents, threshold=threshold)
-    return subgroup_is_reportable(count=group.respondents, total=total, threshold=threshold)
 
 
 def _bars(question: Question, counts: dict[int, int]) -> list[Bar]:
@@ -290,18 +332,20 @@ def _bars(question: Question, counts: dict[int, int]) -> list[Bar]:
 
 
 def _team_rows(
-    *, run: SurveyRun, user: User, total: int, threshold: int, enps_question: Question | None
+    *,
+    run: SurveyRun,
+    user: User,
+    part: frozenset[int] | None,
+    total: int,
+    threshold: int,
+    enps_question: Question | None,
 ) -> list[TeamRow]:
     manageable = set(survey_team_list_manageable(user=user).values_list("pk", flat=True))
     invited = dict(
         SurveyInvitation.objects.filter(run=run).values_list("team_id").annotate(n=Count("*")).order_by()
     )
-    answered = dict(
-        SurveyInvitation.objects.filter(run=run, is_answered=True)
-        .values_list("team_id")
-        .annotate(n=Count("*"))
-        .order_by()
-    )
+    # Answered = published responses of the team: they grow in batches of the threshold, so the
+    # counter never moves when one person answers.
     responses = dict(
         SurveyResponse.objects.filter(run=run, team__isnull=False)
         .values_list("team_id")
@@ -321,7 +365,7 @@ def _team_rows(
             enps_counts.setdefault(team_id, {})[number] = how_many
     rows = []
     for team in run.survey.teams.order_by("name"):
-        if team.pk not in manageable:
+        if team.pk not in manageable or (part is not None and team.pk not in part):
             continue
         team_invited = invited.get(team.pk, 0)
         large_enough = group_is_reportable(count=team_invited, threshold=threshold)
@@ -335,7 +379,7 @@ def _team_rows(
             TeamRow(
                 team=team,
                 invited=team_invited,
-                answered=answered.get(team.pk, 0) if large_enough else None,
+                answered=responses.get(team.pk, 0) if large_enough else None,
                 enps=enps,
             )
         )
@@ -351,31 +395,50 @@ def _team_filter(*, run: SurveyRun, user: User, team_id: int | None) -> Team | N
     return team
 
 
+def _visible_group(
+    *, run: SurveyRun, part: frozenset[int] | None, team_id: int | None, with_texts: bool, threshold: int
+) -> tuple[_GroupAnswers, int, bool]:
+    """The answers of the group asked for, the size of the whole the user reads, and whether it shows."""
+    chosen = part if team_id is None else frozenset({team_id})
+    group = _group_answers(run=run, team_ids=chosen, with_texts=with_texts)
+    if team_id is None:
+        return group, group.respondents, group_is_reportable(count=group.respondents, threshold=threshold)
+    whole = SurveyResponse.objects.filter(run=run)
+    if part is not None:
+        whole = whole.filter(team_id__in=part)
+    total = whole.count()
+    return group, total, subgroup_is_reportable(count=group.respondents, total=total, threshold=threshold)
+
+
 def survey_run_results_for_user(*, run_id: int, user: User, team_id: int | None = None) -> RunResults:
     """A run's results for a manager of its survey, whole or for one team.
 
     Anonymity rules (threshold t = settings.DEALFLOW["SURVEY_ANONYMITY_THRESHOLD"], never below 3):
-    nothing derived from answers is returned unless at least t people answered; a question, its
-    free-text answers and the eNPS need t answers of their own; a team filter is refused unless both
-    the team and the rest of the run have t answers (or the rest has none), so no subtraction of two
-    visible figures isolates fewer than t people. The previous run is compared under the same rules.
+    only published responses count, and they are published in batches of at least t per group
+    (services.survey_run_publish_ready), so no figure here moves when one person answers; nothing
+    derived from answers is returned unless at least t people answered; a question, its free-text
+    answers and the eNPS need t answers of their own; a team filter is refused unless both the team and
+    the rest of what the user reads have t answers (or the rest has none), so no subtraction of two
+    visible figures isolates fewer than t people. A manager of some of a survey's teams reads only
+    their teams' part (survey_part_for_user). The previous run is compared under the same rules.
     """
     run = survey_run_get_for_user(run_id=run_id, user=user)
     team = _team_filter(run=run, user=user, team_id=team_id)
+    part = survey_part_for_user(survey=run.survey, user=user)
     threshold = anonymity_threshold()
     invitations = SurveyInvitation.objects.filter(run=run)
     if team is not None:
         invitations = invitations.filter(team=team)
+    elif part is not None:
+        invitations = invitations.filter(team_id__in=part)
     invited = invitations.count()
-    group = _group_answers(run=run, team_id=team_id, with_texts=True)
-    total = group.respondents if team_id is None else SurveyResponse.objects.filter(run=run).count()
-    answered = group.respondents if team is not None else total
-    results = RunResults(
-        run=run, team=team, threshold=threshold, invited=invited, answered=answered, is_visible=False
+    group, total, visible = _visible_group(
+        run=run, part=part, team_id=team_id, with_texts=True, threshold=threshold
     )
-    if team is not None and not _group_visible(
-        group=group, total=total, team_id=team_id, threshold=threshold
-    ):
+    results = RunResults(
+        run=run, team=team, threshold=threshold, invited=invited, answered=group.respondents, is_visible=False
+    )
+    if team is not None and not visible:
         raise ApplicationError(
             _(
                 "Showing this team alone would narrow the results below %(threshold)d answers "
@@ -384,7 +447,7 @@ def survey_run_results_for_user(*, run_id: int, user: User, team_id: int | None 
             % {"threshold": threshold},
             field="team",
         )
-    if not _group_visible(group=group, total=total, team_id=team_id, threshold=threshold):
+    if not visible:
         return results
     results.is_visible = True
     questions = list(run.survey.questions.order_by("position"))
@@ -393,11 +456,10 @@ def survey_run_results_for_user(*, run_id: int, user: User, team_id: int | None 
     )
     previous_group = None
     if previous is not None:
-        candidate = _group_answers(run=previous, team_id=team_id, with_texts=False)
-        previous_total = (
-            candidate.respondents if team_id is None else SurveyResponse.objects.filter(run=previous).count()
+        candidate, _previous_total, previous_visible = _visible_group(
+            run=previous, part=part, team_id=team_id, with_texts=False, threshold=threshold
         )
-        if _group_visible(group=candidate, total=previous_total, team_id=team_id, threshold=threshold):
+        if previous_visible:
             previous_group = candidate
     results.previous_run = previous
     for question in questions:
@@ -413,7 +475,7 @@ def survey_run_results_for_user(*, run_id: int, user: User, team_id: int | None 
     enps_question = next((question for question in questions if question.kind == QuestionKind.ENPS), None)
     if team is None:
         results.teams = _team_rows(
-            run=run, user=user, total=total, threshold=threshold, enps_question=enps_question
+            run=run, user=user, part=part, total=total, threshold=threshold, enps_question=enps_question
         )
     return results
 
@@ -475,17 +537,15 @@ def survey_enps_trend_for_user(*, survey_id: int, user: User, team_id: int | Non
         if team is None or not survey_team_list_manageable(user=user).filter(pk=team_id).exists():
             raise ApplicationError(_("Pick one of this survey's teams that you manage."), field="team")
     threshold = anonymity_threshold()
+    part = survey_part_for_user(survey=survey, user=user)
     question = survey.questions.filter(kind=QuestionKind.ENPS).first()
     runs = list(SurveyRun.objects.filter(survey=survey).order_by("opens_on"))
     invitations = SurveyInvitation.objects.filter(run__survey=survey)
     if team is not None:
         invitations = invitations.filter(team=team)
-    invited = {
-        run_id: (how_many, answered)
-        for run_id, how_many, answered in invitations.values_list("run_id")
-        .annotate(n=Count("*"), answered=Count("pk", filter=Q(is_answered=True)))
-        .order_by()
-    }
+    elif part is not None:
+        invitations = invitations.filter(team_id__in=part)
+    invited = dict(invitations.values_list("run_id").annotate(n=Count("*")).order_by())
     responses: dict[int, dict[int | None, int]] = {}
     for run_id, response_team_id, how_many in (
         SurveyResponse.objects.filter(run__survey=survey)
@@ -493,12 +553,15 @@ def survey_enps_trend_for_user(*, survey_id: int, user: User, team_id: int | Non
         .annotate(n=Count("*"))
         .order_by()
     ):
-        responses.setdefault(run_id, {})[response_team_id] = how_many
+        if part is None or response_team_id in part:
+            responses.setdefault(run_id, {})[response_team_id] = how_many
     scores: dict[int, dict[int, int]] = {}
     if question is not None:
         answers = SurveyAnswer.objects.filter(question=question, number__isnull=False)
         if team is not None:
             answers = answers.filter(response__team=team)
+        elif part is not None:
+            answers = answers.filter(response__team_id__in=part)
         for run_id, number, how_many in (
             answers.values_list("response__run_id", "number").annotate(n=Count("*")).order_by()
         ):
@@ -507,6 +570,8 @@ def survey_enps_trend_for_user(*, survey_id: int, user: User, team_id: int | Non
     for run in runs:
         by_team = responses.get(run.pk, {})
         total = sum(by_team.values())
+        # Answered = published responses (they grow in batches of the threshold, never one at a time).
+        answered: int | None = total if team is None else by_team.get(team.pk, 0)
         if team is None:
             visible = group_is_reportable(count=total, threshold=threshold)
         else:
@@ -514,8 +579,7 @@ def survey_enps_trend_for_user(*, survey_id: int, user: User, team_id: int | Non
         enps = enps_from_counts(scores.get(run.pk, {})) if visible and question is not None else None
         if enps is not None and not group_is_reportable(count=enps.total, threshold=threshold):
             enps = None
-        how_many, answered_count = invited.get(run.pk, (0, 0))
-        answered: int | None = answered_count
+        how_many = invited.get(run.pk, 0)
         if team is not None and not group_is_reportable(count=how_many, threshold=threshold):
             answered = None
         points.append(TrendPoint(run=run, invited=how_many, answered=answered, enps=enps))

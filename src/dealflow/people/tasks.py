@@ -26,3 +26,9 @@ def survey_run_invitations_send(run_id: int) -> int:
 
     run = SurveyRun.objects.select_related("survey").filter(pk=run_id).first()
     return services.survey_run_send_mail(run=run, reminder=False) if run else 0
+
+
+@task()
+def survey_runs_publish_closed() -> int:
+    """Publish sealed answers that are ready, and pool the rest of closed runs; returns how many were published."""
+    return services.survey_runs_publish_closed()

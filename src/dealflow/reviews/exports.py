@@ -59,8 +59,26 @@ def _blank(value: object) -> object:
     return "" if value is None else value
 
 
+def markdown_text(text: object) -> str:
+    """Text typed by someone (a title, a note, a summary) as inert Markdown: raw HTML is escaped.
+
+    Markdown passes HTML through, so ``<img src=x onerror=...>`` in a deal title would run in any wiki
+    or mail client that renders the export. ``&``, ``<`` and ``>`` become entities (shown as the same
+    characters), and a leading ``#``, ``>``, ``-``, ``+``, ``*`` or ``=`` cannot start a heading, quote
+    or list."""
+    value = _html_escaped(text)
+    return "\n".join("\\" + line if line[:1] in "#-+*=" and line else line for line in value.split("\n"))
+
+
+def _html_escaped(text: object) -> str:
+    return (
+        str(text if text is not None else "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    )
+
+
 def _cell(text: object) -> str:
-    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+    """A table cell: raw HTML escaped (as in markdown_text), a pipe escaped, one line."""
+    return _html_escaped(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
@@ -118,12 +136,12 @@ def report_markdown(report: Report) -> str:
     review, snapshot = workspace.review, workspace.snapshot
     currency = snapshot.currency
     lines = [
-        f"# {_('Pipeline review')}: {workspace.label}, {review.period_key}",
+        f"# {_('Pipeline review')}: {markdown_text(workspace.label)}, {review.period_key}",
         "",
         _("Snapshot of %(as_of)s · started by %(user)s · %(status)s")
         % {
             "as_of": _stamp(snapshot.as_of),
-            "user": review.started_by.display_name,
+            "user": markdown_text(review.started_by.display_name),
             "status": str(review.get_status_display()),
         },
     ]
@@ -132,11 +150,11 @@ def report_markdown(report: Report) -> str:
             _("Finished %(at)s by %(user)s.")
             % {
                 "at": _stamp(review.finished_at),
-                "user": review.finished_by.display_name if review.finished_by else "",
+                "user": markdown_text(review.finished_by.display_name if review.finished_by else ""),
             }
         )
     if review.summary:
-        lines += ["", review.summary]
+        lines += ["", markdown_text(review.summary)]
     lines += ["", f"## {_('Forecast for the period')} ({currency})", ""]
     lines += _table(
         [_("Closed so far"), _("Mean"), "P10", "P50", "P90", _("Quota"), _("P(reaching quota)")],

@@ -19,12 +19,15 @@ NAVIGATION = [
     ("web:review_list", _("Reviews")),
     ("web:people_home", _("Team pulse")),
     ("web:import_start", _("Import")),
+    ("web:automation_rules", _("Automation")),
+    ("web:commission_earnings", _("Earnings")),
 ]
 # Shown to admins only (the pages answer 403 to anyone else).
 ADMIN_NAVIGATION = [
     ("web:settings", _("Settings")),
     ("web:audit_log", _("Audit log")),
     ("web:merge_list", _("Merges")),
+    ("web:commission_plans", _("Commission plans")),
 ]
 
 
@@ -38,10 +41,21 @@ def _links(entries) -> list[dict]:
     return links
 
 
+# Shown to admins and managers only: a rep or an analyst may not import (403), and pipeline reviews are the
+# managers' meetings (a rep opens none of them).
+MANAGER_NAVIGATION = {"web:import_start", "web:review_list"}
+
+
 def navigation(request):
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {"navigation": []}
-    from dealflow.accounts.selectors import user_is_admin
+    from dealflow.accounts.selectors import user_access_scope
 
-    entries = NAVIGATION + ADMIN_NAVIGATION if user_is_admin(user=request.user) else NAVIGATION
+    scope = user_access_scope(user=request.user)
+    if scope.is_admin:
+        entries = NAVIGATION + ADMIN_NAVIGATION
+    elif scope.is_manager:
+        entries = NAVIGATION
+    else:
+        entries = [entry for entry in NAVIGATION if entry[0] not in MANAGER_NAVIGATION]
     return {"navigation": _links(entries)}

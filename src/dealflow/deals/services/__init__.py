@@ -26,6 +26,7 @@ from dealflow.deals.services.leads import (
 from dealflow.deals.services.reference import (
     exchange_rate_delete,
     exchange_rate_set,
+    lead_source_create,
     lost_reason_create,
     lost_reason_update,
     pipeline_create,
@@ -58,6 +59,7 @@ __all__ = [
     "lead_custom_values_set",
     "lead_disqualify",
     "lead_qualify",
+    "lead_source_create",
     "lead_update",
     "lost_reason_create",
     "lost_reason_update",

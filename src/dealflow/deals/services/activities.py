@@ -9,8 +9,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from dealflow.accounts.models import User
+from dealflow.accounts.selectors import owner_editable_q
 from dealflow.core import clock
-from dealflow.core.errors import ApplicationError
+from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.deals.models import Activity, ActivityKind, Deal
 from dealflow.deals.services.search import activity_search_index
 
@@ -46,6 +47,13 @@ def activity_create(
         raise ApplicationError("An activity needs a subject.", field="subject")
     if kind not in ActivityKind.values:
         raise ApplicationError(f"Kind must be one of {', '.join(ActivityKind.values)}.", field="kind")
+    if (
+        by is not None
+        and deal is not None
+        and not Deal.objects.filter(owner_editable_q(user=by), pk=deal.pk).exists()
+    ):
+        # The same rule as the deal page: who may only read a deal logs nothing on it, through any door.
+        raise PermissionDeniedError("You may read this deal but not log activities on it.", field="deal_id")
     moment = at or clock.now()
     if kind == ActivityKind.NOTE and done_at is None:
         done_at = moment

@@ -76,7 +76,12 @@ def _rate_to(currency: str, deal_currency: str, day: dt.date) -> Decimal:
 
 
 def _line_clean(
-    index: int, raw: dict[str, Any], *, deal_currency: str, day: dt.date, kept: set[int] = frozenset()
+    index: int,
+    raw: dict[str, Any],
+    *,
+    deal_currency: str,
+    day: dt.date,
+    kept: frozenset[int] | set[int] = frozenset(),
 ) -> _Line:
     product = raw.get("product")
     if product is None and raw.get("product_code"):

@@ -12,7 +12,15 @@ from dealflow.accounts.models import User
 from dealflow.accounts.services import audit_record
 from dealflow.core.errors import ApplicationError
 from dealflow.core.money import normalize_currency
-from dealflow.deals.models import ExchangeRate, ForecastCategory, LostReason, Pipeline, Stage, StageKind
+from dealflow.deals.models import (
+    ExchangeRate,
+    ForecastCategory,
+    LeadSource,
+    LostReason,
+    Pipeline,
+    Stage,
+    StageKind,
+)
 
 
 def _audit(by: User | None, action: str, target: Any, detail: dict[str, Any] | None = None) -> None:
@@ -307,3 +315,17 @@ def exchange_rate_delete(*, exchange_rate: ExchangeRate, by: User | None = None)
     }
     _audit(by, "settings.exchange_rate_deleted", exchange_rate, detail)
     exchange_rate.delete()
+
+
+@transaction.atomic
+def lead_source_create(*, key: str, name: str, by: User | None = None) -> LeadSource:
+    """Add a lead source to the managed list (an import adds the sources its file names)."""
+    text = _name(name)
+    slug = str(key or "").strip()[:40]
+    if not slug:
+        raise ApplicationError("A lead source needs a key.", field="key")
+    if LeadSource.objects.filter(key=slug).exists():
+        raise ApplicationError("A lead source with this key exists.", field="key")
+    source = LeadSource.objects.create(key=slug, name=text[:80], order=LeadSource.objects.count())
+    _audit(by, "settings.lead_source_created", source, {"key": slug, "name": text})
+    return source

@@ -56,27 +56,43 @@ def generate(
     owners: int = 4,
     forward: tuple[float, ...] = FORWARD,
     mean_days: tuple[float, ...] = MEAN_DAYS,
+    dated: bool = True,
+    never_close: float = 0.0,
+    season: tuple[float, ...] | None = None,
 ) -> list[SyntheticDeal]:
-    """Deals created over ``days`` from ``start``, each simulated to the end of its life."""
+    """Deals created over ``days`` from ``start``, each simulated to the end of its life.
+
+    ``dated=False``: no deal has an expected close date. ``never_close``: the share of deals that stall
+    in a random stage and stay open for good (no event after it). ``season``: twelve multipliers of the
+    arrival rate, January first.
+    """
     rng = np.random.default_rng(seed)
     deals = []
     first = epoch(start)
     total_days = sum(mean_days)
     for day in range(days):
-        for _ in range(rng.poisson(deals_per_day)):
+        rate = deals_per_day
+        if season is not None:
+            rate *= season[(start + dt.timedelta(days=day)).month - 1]
+        for _ in range(rng.poisson(rate)):
             created = first + day * calc.DAY + int(rng.uniform(0, calc.DAY))
-            close_on = ordinal_of(created + OPTIMISM * total_days * calc.DAY)
+            close_on = ordinal_of(created + OPTIMISM * total_days * calc.DAY) if dated else calc.NO_DATE
             deal = SyntheticDeal(
                 owner=int(rng.integers(owners)) + 1,
                 created=created,
                 amount=float(round(rng.lognormal(np.log(20_000), 0.6)) * 100),
                 close_on=close_on,
             )
+            stall = -1
+            if never_close > 0 and rng.random() < never_close:  # no draw otherwise: seeds keep their deals
+                stall = int(rng.integers(len(forward)))
             moment = float(created)
             for stage in range(len(forward)):
+                if stage == stall:
+                    break  # stays open in this stage for good
                 leave = moment + rng.exponential(mean_days[stage]) * calc.DAY
                 # The close date slips each time it passes while the deal is still open.
-                passes = epoch(dt.date.fromordinal(close_on + 1))
+                passes = epoch(dt.date.fromordinal(close_on + 1)) if dated else leave
                 while passes < leave:
                     new_close = close_on + SLIP_DAYS
                     deal.steps.append((passes, "close", new_close))
@@ -95,17 +111,24 @@ def generate(
 
 
 def generate_drifting(
-    *, seed: int, start: dt.date, months: int, deals_per_day: float, drift: float
+    *, seed: int, start: dt.date, months: int, deals_per_day: float, drift: float, walk: bool = False
 ) -> list[SyntheticDeal]:
     """Like ``generate``, but every month's new deals move forward at rates scaled by one factor
     exp(N(0, drift)) drawn for that month (capped at 0.97): rates that run high or low together, which
-    independent deal draws around one learned rate cannot reproduce."""
+    independent deal draws around one learned rate cannot reproduce. With ``walk`` the factor is a
+    random walk (each month's is the last one's times exp(N(0, drift)), kept within 0.6..1.25): win
+    rates that drift away from what the history says."""
     rng = np.random.default_rng(seed)
     deals: list[SyntheticDeal] = []
     day = dt.date(start.year, start.month, 1)
+    level = 1.0
     for month in range(months):
         following = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
-        factor = float(np.exp(rng.normal(0, drift)))
+        if walk:
+            level = float(np.clip(level * np.exp(rng.normal(0, drift)), 0.6, 1.25))
+            factor = level
+        else:
+            factor = float(np.exp(rng.normal(0, drift)))
         forward = tuple(min(0.97, rate * factor) for rate in FORWARD)
         deals += generate(
             seed=seed * 1000 + month, start=day, days=(following - day).days,

@@ -130,6 +130,27 @@ def test_cli_show_snapshot_backtest_and_quota_import(deals, admin_user, manager,
 
 
 @time_machine.travel(NOW, tick=False)
+def test_cli_backtest_needs_no_arguments_and_prints_json(deals, capsys):
+    call_command("forecast", "backtest", "--format", "json", "--draws", "200")
+    result = json.loads(capsys.readouterr().out)
+    assert (result["period_from"], result["period_to"]) == ("2025-11", "2026-10")  # the last 12 full months
+    # Deals created three days ago: no past week to score, and the result says so.
+    assert (result["scored"], result["default_method"], result["by_horizon"]) == (False, "dealflow", {})
+    assert BacktestRun.objects.get().period_from == "2025-11"
+
+
+def test_cli_forecast_has_help_for_every_option():
+    from dealflow.cli.management.commands.forecast import Command
+
+    parser = Command().create_parser("dealflow", "forecast")
+    actions = next(action for action in parser._actions if action.dest == "action")
+    for name, subparser in actions.choices.items():
+        for action in subparser._actions:
+            if action.dest != "help":
+                assert action.help, f"forecast {name} {action.option_strings or action.dest} has no help"
+
+
+@time_machine.travel(NOW, tick=False)
 def test_nothing_of_another_teams_deals_reaches_an_outsider_or_a_rep_who_may_not_see_the_team(
     client, deals, rep, rep2, manager, outsider, team
 ):

@@ -218,3 +218,55 @@ def test_calibration_sample_is_the_earliest_snapshot_that_saw_the_deal_in_its_st
         CalibrationSample.objects.filter(as_of=earliest).count()
         == SnapshotDeal.objects.filter(as_of=earliest).count()
     )
+
+
+def _correction(ratio: float, low: float, high: float) -> list[dict]:
+    entry = {"ratio": ratio, "low": low, "median": 1.0, "high": high, "points": 20, "calibrated": True}
+    return [entry] * 4  # the same for every quarter of the period
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_page_uses_the_backtests_default_even_a_baseline_with_its_calibrated_range_hand_worked(
+    rep, admin_user
+):
+    """The latest backtest found the run-rate most accurate; the page uses it, corrected and ranged."""
+    from dealflow.forecasting.models import BacktestRun, BacktestStatus
+
+    for month in range(5, 11):  # one 6,000 win in each of May..October 2026
+        at = dt.datetime(2026, month, 10, 12, 0, tzinfo=dt.UTC)
+        with time_machine.travel(at, tick=False):
+            deal = DealFactory(owner=rep, amount=Decimal("6000"), stage=stage_named("Closing"))
+            deal_services.deal_mark_won(deal=deal, by=rep, at=at, schedule_follow_up=False)
+    scores = {"run_rate": {"wape": 0.10, "count": 40, "coverage": 0.8, "calibrated": 40, "bias": 0.0, "accuracy": 0.9},
+              "dealflow": {"wape": 0.15, "count": 40, "coverage": 0.7, "calibrated": 40, "bias": 0.0, "accuracy": 0.85}}  # fmt: skip
+    BacktestRun.objects.create(
+        period_from="2025-11", period_to="2026-10", status=BacktestStatus.DONE, finished_at=NOW,
+        result={
+            "scored": True, "default_method": "run_rate",
+            "by_horizon": {
+                "0": {"default": "run_rate", "best_baseline": "run_rate", "margin": 0.0, "scores": scores},
+                "1": {"default": "run_rate", "best_baseline": "run_rate", "margin": 0.0, "scores": scores},
+            },
+            "calibration": {
+                "corrections": {"0": {"run_rate": _correction(1.1, 0.8, 1.3)}, "1": {"run_rate": _correction(1.0, 0.5, 1.5)}},
+                "blend_weights": {"0": {"dealflow": 1.0}, "1": {"dealflow": 1.0}},
+            },
+        },
+    )  # fmt: skip
+    view = selectors.forecast_for_user(user=admin_user)
+    november, december = view.periods[0], view.periods[1]
+    assert (november.method, december.method, view.calibrated) == ("run_rate", "run_rate", True)
+    # Run-rate: 6,000 a month. At 12:00 UTC on the 16th (13:00 in Amsterdam) 14 days 11 hours of November's
+    # 30 are left: U = 6,000 x 14.4583 / 30 = 2,891.67. Mean 1.1 U = 3,180.83; P10 0.8 U = 2,313.33;
+    # P90 1.3 U = 3,759.17.
+    assert (november.closed, november.mean, november.p10, november.p90) == (0.0, 3180.83, 2313.33, 3759.17)
+    # December: U = 6,000, ratio 1.0, range 0.5-1.5.
+    assert (december.mean, december.p10, december.p90) == (6000.0, 3000.0, 9000.0)
+    assert view.method_reason.startswith(
+        "Run-rate had the lowest error on your own data this period: WAPE 10.0 %"
+    )
+    assert (
+        "it is a baseline: the best model, Dealflow (within-period conversion + run-rate), lost to it by 5.0"
+        in view.method_reason
+    )
+    assert "held the actual in 80 % of 40 forecasts" in view.method_reason

@@ -116,8 +116,12 @@ def test_backtest_records_progress_and_a_table(pipeline_history):
     run = services.backtest_execute(run=run, draws=300, progress=lambda done, total: steps.append(done))
     assert run.status == BacktestStatus.DONE
     assert run.steps_done == run.steps_total == len(steps) > 0
-    assert set(run.result["overall"]) == {"dealflow", "learned", "configured", "run_rate", "last_year"}
-    assert run.result["default_method"] in {"dealflow", "learned", "configured"}
+    methods = {"dealflow", "learned", "configured", "run_rate", "last_year", "blend"}
+    assert set(run.result["overall"]) == methods
+    overall = run.result["overall"]
+    default = run.result["default_method"]
+    assert overall[default]["wape"] == min(row["wape"] for row in overall.values())  # never a loser
+    assert set(run.result["calibration"]["corrections"]["0"]) == methods
     with pytest.raises(ApplicationError):
         services.backtest_create(by=None, period_from="2030-01", period_to="2030-03")
 
@@ -133,3 +137,10 @@ def test_demo_seed_gives_quotas_calls_and_six_scored_months(pipeline_history, ad
     table = selectors.forecast_accuracy_table_for_user(user=admin_user)
     assert len({row.period for row in table.rows}) >= 6
     assert BacktestRun.objects.get().status == BacktestStatus.DONE
+    # The dashboard's accuracy tile (last full quarter by default) has data on the demo.
+    from dealflow.metrics.selectors import MetricFilters, forecast_accuracy_for_user
+
+    tile = forecast_accuracy_for_user(
+        user=admin_user, filters=MetricFilters.from_mapping({}), lookup=selectors.forecast_accuracy_for_period
+    )
+    assert tile.available and tile.forecast > 0

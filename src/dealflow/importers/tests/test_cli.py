@@ -98,5 +98,5 @@ def test_export_command_honours_the_users_visibility_and_filters(tmp_path, rep, 
     assert [row["Title"] for row in rows] == ["Mine"]
     xlsx = tmp_path / "events.xlsx"
     assert "Wrote 1 events" in _run("export", "events", str(xlsx), "--user", "rep")
-    with pytest.raises(ApplicationError, match="status must be open, won or lost"):
+    with pytest.raises(ApplicationError, match="status must be one of: open, won, lost"):
         _run("export", "deals", str(path), "--user", "rep", "--filter", "status=maybe")

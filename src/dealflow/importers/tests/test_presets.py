@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db
 
 SALESFORCE_ANSWERS = {
     "stages": {"Proposal/Price Quote": "Proposal", "Negotiation/Review": "Negotiation"},
+    "sources": {"Web": "website"},  # mapped by the user: nothing is folded into a built-in source unasked
     "create_owners": True,
 }
 
@@ -33,12 +34,15 @@ def _events(deal: Deal) -> list[tuple[str, str, str]]:
 def test_salesforce_preview_asks_about_unknown_stages_and_owners(salesforce_zip, admin_user, rep):
     plan = import_preview(path=salesforce_zip, by=admin_user)
 
-    questions = {(question.kind, question.key) for question in plan.questions}
+    questions = {(question.kind, question.key) for question in plan.blocking_questions}
     assert questions == {
         ("stages", "Proposal/Price Quote"),
         ("stages", "Negotiation/Review"),
         ("owners", "005A000000jan"),
     }
+    # New lead sources are offered, never folded into a built-in one: added as new unless mapped.
+    offered = {(question.key, question.default) for question in plan.questions if question.kind == "sources"}
+    assert offered == {("Web", "create"), ("Partner Referral", "create")}
     entities = {parsed.name: parsed.entity.value for parsed in plan.sheets}
     assert entities == {
         "User.csv": "users",

@@ -14,8 +14,8 @@ from dealflow.accounts.models import User
 from dealflow.accounts.selectors import owner_visibility_q, user_access_scope
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
-from dealflow.core.filters import integer_parameter
 from dealflow.core.money import from_minor, minor_digits
+from dealflow.core.parameters import id_parameter, period_parameter, text_parameter
 from dealflow.core.periods import Period, parse_period, period_containing
 from dealflow.deals.models import ExchangeRate, LeadSource, Pipeline, Stage
 from dealflow.deals.selectors import base_currency, pipeline_get_default
@@ -35,14 +35,13 @@ class MetricFilters:
     def from_mapping(cls, data: Any, *, default_kind: str = "quarter") -> MetricFilters:
         """Parse ``period``, ``pipeline``, ``team``, ``owner`` and ``source`` from a QueryDict or dict."""
 
-        text = data.get("period")
-        period = parse_period(str(text)) if text else period_containing(clock.today(), kind=default_kind)
+        period = period_parameter(data, "period") or period_containing(clock.today(), kind=default_kind)
         return cls(
             period=period,
-            pipeline_id=integer_parameter(data, "pipeline"),
-            team_id=integer_parameter(data, "team"),
-            owner_id=integer_parameter(data, "owner"),
-            source=(str(data.get("source")).strip() or None) if data.get("source") else None,
+            pipeline_id=id_parameter(data, "pipeline"),
+            team_id=id_parameter(data, "team"),
+            owner_id=id_parameter(data, "owner"),
+            source=text_parameter(data, "source"),
         )
 
     def with_period(self, period: Period) -> MetricFilters:

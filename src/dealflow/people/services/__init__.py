@@ -22,8 +22,10 @@ from dealflow.people.services.surveys import (
     survey_run_close,
     survey_run_open,
     survey_run_open_due,
+    survey_run_publish_ready,
     survey_run_send_mail,
     survey_runs_open_due,
+    survey_runs_publish_closed,
     survey_runs_remind_due,
 )
 
@@ -47,7 +49,9 @@ __all__ = [
     "survey_run_close",
     "survey_run_open",
     "survey_run_open_due",
+    "survey_run_publish_ready",
     "survey_run_send_mail",
     "survey_runs_open_due",
+    "survey_runs_publish_closed",
     "survey_runs_remind_due",
 ]

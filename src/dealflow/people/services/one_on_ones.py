@@ -108,15 +108,29 @@ def one_on_one_series_stop(*, series: OneOnOneSeries, by: User) -> OneOnOneSerie
 
 
 @transaction.atomic
-def meeting_complete(*, meeting: OneOnOneMeeting, by: User) -> OneOnOneMeeting:
+def meeting_complete(
+    *,
+    meeting: OneOnOneMeeting,
+    by: User,
+    shared_notes: str | None = None,
+    private_note: str | None = None,
+) -> OneOnOneMeeting:
     """Mark a meeting held, plan the next one, and carry the unchecked agenda items over to it.
 
-    Returns the next meeting. Carried items are copies that point back at their original
-    (``carried_from``), so each meeting keeps the agenda it really had.
+    ``shared_notes`` and ``private_note``, when given, are what the participant had typed on the page
+    and not saved yet: each is saved first (only when it changed), in the same transaction, so marking
+    the meeting held never discards typed text. Returns the next meeting. Carried items are copies that
+    point back at their original (``carried_from``), so each meeting keeps the agenda it really had.
     """
     _check_participant(meeting=meeting, by=by)
     if meeting.is_completed:
         raise ApplicationError(_("This meeting is already marked as held."), field="meeting")
+    if shared_notes is not None and _clean_note(shared_notes, field="shared_notes") != meeting.shared_notes:
+        meeting_shared_notes_set(meeting=meeting, text=shared_notes, by=by)
+    if private_note is not None:
+        saved = PrivateNote.objects.filter(meeting=meeting, author=by).values_list("text", flat=True).first()
+        if _clean_note(private_note, field="private_note") != (saved or ""):
+            private_note_set(meeting=meeting, text=private_note, by=by)
     meeting.completed_at = clock.now()
     meeting.save(update_fields=["completed_at", "updated_at"])
     series = meeting.series

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,12 +30,14 @@ from dealflow.people.models import (
     Cadence,
     Question,
     QuestionKind,
+    SealedResponse,
     Survey,
     SurveyAnswer,
     SurveyInvitation,
     SurveyResponse,
     SurveyRun,
 )
+from dealflow.people.sealing import seal, unseal
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +197,7 @@ def survey_create(
 @transaction.atomic
 def survey_deactivate(*, survey: Survey, by: User) -> Survey:
     """Stop opening new runs of a survey (runs already open keep their end date)."""
+    _check_manages_every_team(survey=survey, by=by)
     if survey.is_active:
         survey.is_active = False
         survey.save(update_fields=["is_active", "updated_at"])
@@ -338,12 +343,29 @@ def survey_run_send_mail(*, run: SurveyRun, reminder: bool) -> int:
 def survey_run_close(*, run: SurveyRun, by: User, today: dt.date | None = None) -> SurveyRun:
     """Stop accepting answers before the planned last day."""
     day = today or clock.today()
+    _check_manages_every_team(survey=run.survey, by=by)
     if not run.is_open_on(day):
         raise ApplicationError(_("This run is not open."), field="run")
     run.closed_early_on = day
     run.save(update_fields=["closed_early_on", "updated_at"])
     audit_record(actor=by, action="survey.run_closed", target=f"survey_run:{run.pk}")
+    # The run is closed: pool what is left (when it reaches the threshold) once this commits.
+    transaction.on_commit(lambda: survey_run_publish_ready(run=run, today=day, final=True))
     return run
+
+
+def _check_manages_every_team(*, survey: Survey, by: User) -> None:
+    """Closing or stopping a survey acts on every team's part of it: only someone who manages them all may."""
+    from dealflow.people.selectors import survey_team_list_manageable
+
+    manageable = set(survey_team_list_manageable(user=by).values_list("pk", flat=True))
+    others = [team.name for team in survey.teams.all() if team.pk not in manageable]
+    if others:
+        raise PermissionDeniedError(
+            _("This survey also covers teams you do not manage (%(teams)s); ask their manager or an admin.")
+            % {"teams": ", ".join(sorted(others))},
+            field="survey",
+        )
 
 
 def _clean_answers(run: SurveyRun, answers: Mapping[Any, Any]) -> list[SurveyAnswer]:
@@ -394,13 +416,21 @@ def survey_response_submit(
 ) -> None:
     """Record one person's answers anonymously, once.
 
-    The invitation is flipped to answered with a conditional UPDATE (``is_answered = false`` in the
-    WHERE clause) in the same transaction that writes the response: of two concurrent submissions one
-    updates the row and the other finds nothing to update and is refused, on PostgreSQL (row lock, then
-    re-check) and on SQLite (one writer at a time). The response keeps the day and, when the member's
-    team had at least the anonymity threshold of invitations in this run, the team; nothing refers back
-    to the invitation or the person, and nothing is written to the audit log. Returns nothing, so no
-    caller holds a handle that ties the person to the response.
+    Three short transactions, so no two of these writes share a transaction id (PostgreSQL's xmin):
+
+    1. The invitation is flipped to answered with a conditional UPDATE (``is_answered = false`` in the
+       WHERE clause): of two concurrent submissions one updates the row and the other finds nothing to
+       update and is refused, on PostgreSQL (row lock, then re-check) and on SQLite (one writer at a time).
+    2. The answers are stored *sealed* (encrypted with a key from the settings, people/sealing.py) in a
+       ``SealedResponse`` with a random key, the run and, when the member's team had at least the
+       anonymity threshold of invitations in this run, the team. Its row sits next to the invitation's
+       in the database, but nobody reading the database can open it.
+    3. ``survey_run_publish_ready`` turns sealed responses into readable ones only in shuffled batches
+       of at least the threshold per group, so results (and the rows' xmin, ctid, rowid and keys)
+       change only in steps of that many answers.
+
+    Nothing refers back to the invitation or the person, and nothing is written to the audit log.
+    Returns nothing, so no caller holds a handle that ties the person to the response.
     """
     day = today or clock.today()
     if not run.is_open_on(day):
@@ -415,12 +445,86 @@ def survey_response_submit(
         )
         if not claimed:
             raise ConflictError(_("You have already answered this survey."), field="run")
-        team_id: int | None = invitation["team_id"]
-        if team_id is not None:
-            team_size = SurveyInvitation.objects.filter(run=run, team_id=team_id).aggregate(n=Count("*"))["n"]
-            if team_size < anonymity_threshold():
-                team_id = None
-        response = SurveyResponse.objects.create(run=run, team_id=team_id, submitted_on=day)
-        for answer in cleaned:
-            answer.response = response
-        SurveyAnswer.objects.bulk_create(cleaned)
+    team_id: int | None = invitation["team_id"]
+    if team_id is not None:
+        team_size = SurveyInvitation.objects.filter(run=run, team_id=team_id).aggregate(n=Count("*"))["n"]
+        if team_size < anonymity_threshold():
+            team_id = None
+    with transaction.atomic():
+        SealedResponse.objects.create(
+            run=run,
+            team_id=team_id,
+            sealed=seal([[answer.question_id, answer.number, answer.text] for answer in cleaned]),
+        )
+    try:
+        survey_run_publish_ready(run=run, today=day)
+    except Exception:  # the answer is safe (sealed); the periodic job publishes it later
+        logger.exception("Could not publish the ready answers of survey run %s", run.pk)
+
+
+# Shuffles each published batch; a test may swap in a seeded generator to replay one order.
+_shuffler: random.Random = random.SystemRandom()
+
+
+def survey_run_publish_ready(*, run: SurveyRun, today: dt.date | None = None, final: bool = False) -> int:
+    """Publish sealed responses in batches: each group (team, or none) once it holds the threshold.
+
+    With ``final`` (the run has closed), what is left in the groups is pooled without a team and
+    published when the pool reaches the threshold; a smaller remainder stays sealed, because showing it
+    would change the results by fewer than the threshold of answers. A batch is written in one
+    transaction in random order with new random keys and the publishing day, so nothing in it (time,
+    key, row order, transaction id) tells its answers apart. Returns how many responses were published.
+    """
+    day = today or clock.today()
+    threshold = anonymity_threshold()
+    with transaction.atomic():
+        SurveyRun.objects.select_for_update().filter(pk=run.pk).first()  # one publisher per run at a time
+        groups: dict[int | None, list[tuple[Any, str]]] = {}
+        for pk, team_id, sealed in SealedResponse.objects.filter(run=run).values_list(
+            "pk", "team_id", "sealed"
+        ):
+            groups.setdefault(team_id, []).append((pk, sealed))
+        batches: list[tuple[int | None, list[tuple[Any, str]]]] = [
+            (team_id, rows) for team_id, rows in groups.items() if len(rows) >= threshold
+        ]
+        if final:
+            rest = [row for rows in groups.values() if len(rows) < threshold for row in rows]
+            if len(rest) >= threshold:
+                batches.append((None, rest))
+        published = 0
+        for batch_team_id, rows in batches:
+            _publish_batch(run=run, team_id=batch_team_id, sealed_rows=rows, day=day)
+            published += len(rows)
+    return published
+
+
+def _publish_batch(
+    *, run: SurveyRun, team_id: int | None, sealed_rows: list[tuple[Any, str]], day: dt.date
+) -> None:
+    opened = [unseal(sealed) for _pk, sealed in sealed_rows]
+    _shuffler.shuffle(opened)
+    responses = []
+    answers = []
+    for values in opened:
+        response = SurveyResponse(id=uuid.uuid4(), run=run, team_id=team_id, submitted_on=day)
+        responses.append(response)
+        for question_id, number, text in values:
+            answers.append(
+                SurveyAnswer(
+                    id=uuid.uuid4(), response=response, question_id=question_id, number=number, text=text
+                )
+            )
+    _shuffler.shuffle(answers)
+    SurveyResponse.objects.bulk_create(responses)
+    SurveyAnswer.objects.bulk_create(answers)
+    SealedResponse.objects.filter(pk__in=[pk for pk, _sealed in sealed_rows]).delete()
+
+
+def survey_runs_publish_closed(*, today: dt.date | None = None) -> int:
+    """The periodic job: publish what is ready in every run, pooling the rest of runs that have closed."""
+    day = today or clock.today()
+    published = 0
+    runs = SurveyRun.objects.filter(pk__in=SealedResponse.objects.values("run_id"))
+    for run in runs:
+        published += survey_run_publish_ready(run=run, today=day, final=run.last_day < day)
+    return published

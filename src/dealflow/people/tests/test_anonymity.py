@@ -6,15 +6,13 @@ them moves; the only new rows are the response and its answers, which hold no us
 than the day, no IP, and a random key that no other row mentions.
 """
 
-import datetime as dt
-
 import pytest
 from django.apps import apps
 from django.db import models
 from django.urls import reverse
 
 from dealflow.accounts.models import User
-from dealflow.people.models import SurveyAnswer, SurveyInvitation, SurveyResponse
+from dealflow.people.models import SealedResponse, SurveyAnswer, SurveyInvitation, SurveyResponse
 from dealflow.people.tests.factories import answer_values
 
 
@@ -108,12 +106,12 @@ def test_after_an_answer_no_row_links_the_respondent_to_it(client, run, sales_te
     assert diff == {"is_answered"}
     assert not removed
 
-    # The new rows are one response and its answers: no audit entry, no task, no log of any kind.
-    assert {key[0] for key in added} == {SurveyResponse._meta.label, SurveyAnswer._meta.label}
-    new_response = SurveyResponse.objects.get(
-        pk=next(key[1] for key in added if key[0] == SurveyResponse._meta.label)
-    )
-    assert new_response.submitted_on == dt.date(2026, 3, 2)
+    # The only new row is the sealed response: no audit entry, no task, no log of any kind, and
+    # nothing readable: the answers wait, encrypted, for a batch of at least the threshold.
+    assert {key[0] for key in added} == {SealedResponse._meta.label}
+    sealed = SealedResponse.objects.get(pk=next(key[1] for key in added))
+    assert "Too many meetings" not in sealed.sealed and '"' not in sealed.sealed
+    assert not SurveyResponse.objects.filter(run=run).exists()
 
     # No new row carries the respondent's id in a user column, the IP, or the username, anywhere.
     for (label, _pk), values in added.items():
@@ -123,10 +121,10 @@ def test_after_an_answer_no_row_links_the_respondent_to_it(client, run, sales_te
         assert "203.0.113.7" not in text
         assert respondent.username not in text
 
-    # The response's random key appears in no row outside the response tables (the session included).
-    key_forms = {str(new_response.pk), new_response.pk.hex}
+    # The sealed row's random key appears in no row outside the response tables (the session included).
+    key_forms = {str(sealed.pk), sealed.pk.hex}
     for (label, _pk), values in after.items():
-        if label in (SurveyResponse._meta.label, SurveyAnswer._meta.label):
+        if label == SealedResponse._meta.label:
             continue
         text = " ".join(str(value) for value in values.values())
         assert not any(form in text for form in key_forms), f"{label} mentions the response"
@@ -140,7 +138,7 @@ def test_a_response_from_a_small_team_does_not_name_the_team(today, manager, tea
     survey = SurveyFactory(by=manager, teams=[team, tiny], starts_on=today)
     run = survey.runs.get()
     services.survey_response_submit(run=run, user=members[0], answers=answer_values(run))
-    assert SurveyResponse.objects.get(run=run).team_id is None
+    assert SealedResponse.objects.get(run=run).team_id is None
 
 
 @pytest.mark.parametrize("door", ["service", "api"])

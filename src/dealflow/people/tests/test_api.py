@@ -9,8 +9,12 @@ from icalendar import Calendar
 
 from dealflow.accounts.services import token_create
 from dealflow.people import services
-from dealflow.people.models import Survey, SurveyResponse
-from dealflow.people.tests.factories import OneOnOneSeriesFactory, answer_values
+from dealflow.people.models import SealedResponse, Survey, SurveyResponse
+from dealflow.people.tests.factories import (
+    OneOnOneSeriesFactory,
+    answer_values,
+    responses_publish_directly,
+)
 
 BASE = "/api/v1/people"
 
@@ -87,7 +91,7 @@ def test_answer_once_through_the_api(client, run, sales_team):
         f"{BASE}/runs/{run.pk}/responses", payload, content_type="application/json", **headers
     )
     assert again.status_code == 409
-    assert SurveyResponse.objects.count() == 1
+    assert SealedResponse.objects.count() == 1 and not SurveyResponse.objects.exists()  # waits for 4 more
     assert client.get(f"{BASE}/invitations", **headers).json() == []
 
 
@@ -103,11 +107,11 @@ def test_results_hidden_with_four_answers_in_every_endpoint(client, run, manager
     answer_many(run, sales_team[:4], [10, 10, 10, 10])
     headers = bearer(manager)
     body = client.get(f"{BASE}/runs/{run.pk}/results", **headers).json()
-    assert body["visible"] is False and body["answered"] == 4 and body["invited"] == 6
+    assert body["visible"] is False and body["answered"] == 0 and body["invited"] == 6  # none published
     assert body["enps"] is None and body["questions"] == [] and body["teams"] == []
-    assert "at least 5 people" in body["hidden_reason"]
+    assert "batches of at least 5" in body["hidden_reason"]
     export = client.get(f"{BASE}/runs/{run.pk}/results.csv", **headers)
-    assert export.status_code == 400 and "at least 5 people" in export.json()["detail"]
+    assert export.status_code == 400 and "batches of at least 5" in export.json()["detail"]
     trend = client.get(f"{BASE}/surveys/{run.survey_id}/enps", **headers).json()
     assert [point["enps"] for point in trend["points"]] == [None]
 
@@ -136,7 +140,7 @@ def test_results_refuse_a_narrowing_team_filter(client, today, manager, team, sa
     north, north_reps = second_team
     run = SurveyFactory(by=manager, teams=[team, north], starts_on=today).runs.get()
     answer_many(run, north_reps, [10] * 5)
-    answer_many(run, sales_team[:2], [0, 0])
+    responses_publish_directly(run, team=team, scores=[0, 0])
     headers = bearer(manager)
     for path in ("results", "results.csv"):
         response = client.get(f"{BASE}/runs/{run.pk}/{path}", {"team": north.pk}, **headers)

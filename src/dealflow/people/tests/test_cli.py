@@ -52,11 +52,15 @@ def test_survey_create_refuses_eleven_questions(today, manager, team):
 def test_runs_and_results_hidden_then_shown(run, manager, sales_team):
     for user, score in zip(sales_team[:4], [10, 10, 9, 3], strict=True):
         services.survey_response_submit(run=run, user=user, answers=answer_values(run, enps=score))
-    assert f"{run.pk}  2026-03-02 .. 2026-03-08  4/6  66.7%" in run_command(
+    # Four answers wait sealed for the fifth: none is counted or shown yet.
+    assert f"{run.pk}  2026-03-02 .. 2026-03-08  0/6  0.0%" in run_command(
         "runs", str(run.survey_id), "--user", "manager"
     )
     hidden = run_command("results", str(run.pk), "--user", "manager")
-    assert "Results show once at least 5 people have answered; 4 have so far." in hidden
+    assert (
+        "Answers are shown in batches of at least 5, so that no answer can be traced to one person; 0 are shown so far."
+        in hidden
+    )
     assert "eNPS" not in hidden
     with pytest.raises(ApplicationError):
         run_command("results", str(run.pk), "--user", "manager", "--csv")

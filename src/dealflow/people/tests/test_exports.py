@@ -15,7 +15,7 @@ def test_export_refused_below_the_threshold(run, manager, sales_team):
     for user in sales_team[:4]:
         services.survey_response_submit(run=run, user=user, answers=answer_values(run, enps=5))
     results = selectors.survey_run_results_for_user(run_id=run.pk, user=manager)
-    with pytest.raises(ApplicationError, match="at least 5 people"):
+    with pytest.raises(ApplicationError, match="batches of at least 5"):
         results_csv(results=results)
 
 

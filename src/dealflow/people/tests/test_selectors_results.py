@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from dealflow.core.errors import ApplicationError
 from dealflow.people import selectors, services
-from dealflow.people.tests.factories import SurveyFactory, answer_values
+from dealflow.people.tests.factories import SurveyFactory, answer_values, responses_publish_directly
 
 FEBRUARY = dt.date(2026, 2, 2)
 
@@ -33,9 +33,9 @@ def test_four_answers_show_nothing(run, manager, sales_team):
     answer_all(run, sales_team[:4], enps=[10, 10, 10, 10], text=["a", "b", "c", "d"])
     results = selectors.survey_run_results_for_user(run_id=run.pk, user=manager)
     assert not results.is_visible
-    assert (results.invited, results.answered, results.response_rate) == (6, 4, 66.7)
+    assert (results.invited, results.answered, results.response_rate) == (6, 0, 0.0)  # four wait sealed
     assert results.questions == [] and results.enps is None and results.teams == []
-    assert "at least 5 people" in results.hidden_reason
+    assert "batches of at least 5" in results.hidden_reason
 
 
 def test_five_answers_show_the_worked_numbers(run, manager, sales_team):
@@ -140,7 +140,7 @@ def test_team_filter_when_both_sides_are_large_enough(two_team_run, manager, sal
 def test_team_filter_refused_when_the_rest_would_be_exposed(two_team_run, manager, sales_team, team):
     run, north, north_reps = two_team_run
     answer_all(run, north_reps, enps=[10] * 5)
-    answer_all(run, sales_team[:1], enps=[0])
+    responses_publish_directly(run, team=team, scores=[0])
     whole = selectors.survey_run_results_for_user(run_id=run.pk, user=manager)
     assert whole.is_visible and whole.answered == 6
     # North alone (5) next to the whole (6) would give away the one Benelux answer.
@@ -194,7 +194,10 @@ def test_a_manager_of_another_team_sees_nothing(run, outsider, other_team):
 def test_run_list_counts_answers_but_never_names(survey, run, manager, sales_team):
     answer_all(run, sales_team[:2], enps=[9, 9])
     rows = selectors.survey_run_list_for_user(survey_id=survey.pk, user=manager)
-    assert [(row.invited, row.answered, row.response_rate) for row in rows] == [(6, 2, 33.3)]
+    assert [(row.invited, row.answered, row.response_rate) for row in rows] == [(6, 0, 0.0)]  # sealed
+    answer_all(run, sales_team[2:5], enps=[9, 9, 9])
+    rows = selectors.survey_run_list_for_user(survey_id=survey.pk, user=manager)
+    assert [(row.invited, row.answered, row.response_rate) for row in rows] == [(6, 5, 83.3)]
 
 
 def test_enps_trend_over_runs_hides_runs_below_the_threshold(survey, manager, sales_team):
@@ -203,16 +206,17 @@ def test_enps_trend_over_runs_hides_runs_below_the_threshold(survey, manager, sa
     february = services.survey_run_open(survey=survey, opens_on=FEBRUARY, notify=False)
     answer_all(february, sales_team[:4], enps=[0] * 4, today=FEBRUARY)
     march = survey.runs.get(opens_on=dt.date(2026, 3, 2))
-    answer_all(march, sales_team, enps=[9, 9, 9, 8, 8, 2])  # (3 - 1) / 6 = +33.3
+    # The first five form a batch: (3 - 0) / 5 = +60; the sixth waits sealed for four more.
+    answer_all(march, sales_team, enps=[9, 9, 9, 8, 8, 2])
     trend = selectors.survey_enps_trend_for_user(survey_id=survey.pk, user=manager)
     assert [
         (point.run.opens_on.month, point.enps.score if point.enps else None) for point in trend.points
     ] == [
         (1, 100.0),
         (2, None),
-        (3, 33.3),
+        (3, 60.0),
     ]
-    assert [point.response_rate for point in trend.points] == [83.3, 66.7, 100.0]
+    assert [point.response_rate for point in trend.points] == [83.3, 0.0, 83.3]
 
 
 def test_enps_trend_per_team(two_team_run, manager, sales_team):
@@ -245,9 +249,9 @@ def test_results_read_a_fixed_number_of_queries(survey, manager, sales_team, dja
     run = survey.runs.get(opens_on=dt.date(2026, 3, 2))
     answer_all(run, sales_team, enps=[9, 9, 9, 8, 8, 2], text=["a", "b", "c", "d", "e", "f"])
     manager_fresh = type(manager).objects.get(pk=manager.pk)
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(17):
         results = selectors.survey_run_results_for_user(run_id=run.pk, user=manager_fresh)
     assert results.is_visible and len(results.questions) == 4
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         trend = selectors.survey_enps_trend_for_user(survey_id=survey.pk, user=manager_fresh)
     assert len(trend.points) == 2

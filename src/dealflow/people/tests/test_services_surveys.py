@@ -6,7 +6,15 @@ import pytest
 
 from dealflow.core.errors import ApplicationError, ConflictError, PermissionDeniedError
 from dealflow.people import services
-from dealflow.people.models import QuestionKind, SurveyAnswer, SurveyInvitation, SurveyResponse, SurveyRun
+from dealflow.people.models import (
+    QuestionKind,
+    SealedResponse,
+    SurveyAnswer,
+    SurveyInvitation,
+    SurveyResponse,
+    SurveyRun,
+)
+from dealflow.people.sealing import unseal
 from dealflow.people.tests.factories import SurveyFactory, answer_values
 
 
@@ -159,8 +167,10 @@ def test_an_invitation_is_answered_once(run, sales_team):
     services.survey_response_submit(run=run, user=respondent, answers=answer_values(run, enps=9))
     with pytest.raises(ConflictError, match="already answered"):
         services.survey_response_submit(run=run, user=respondent, answers=answer_values(run, enps=2))
-    assert SurveyResponse.objects.filter(run=run).count() == 1
-    assert SurveyAnswer.objects.filter(response__run=run, number=2).count() == 0
+    sealed = list(SealedResponse.objects.filter(run=run).values_list("sealed", flat=True))
+    assert len(sealed) == 1 and not SurveyResponse.objects.filter(run=run).exists()
+    assert 9 in [number for _question, number, _text in unseal(sealed[0])]
+    assert 2 not in [number for _question, number, _text in unseal(sealed[0])]
 
 
 def test_only_invited_members_answer_and_only_while_open(run, manager, outsider, sales_team):
@@ -215,7 +225,7 @@ def test_response_keeps_the_team_only_when_it_is_large_enough(today, manager, te
     assert SurveyInvitation.objects.filter(run=run).count() == 8  # rep + sales1..6 + lonely
     services.survey_response_submit(run=run, user=lonely, answers=answer_values(run))
     services.survey_response_submit(run=run, user=rep, answers=answer_values(run))
-    teams = sorted(str(team_id) for team_id in SurveyResponse.objects.values_list("team_id", flat=True))
+    teams = sorted(str(team_id) for team_id in SealedResponse.objects.values_list("team_id", flat=True))
     # The lonely rep's team of one is never written next to the answers.
     assert teams == sorted(["None", str(team.pk)])
 
@@ -251,5 +261,5 @@ def test_concurrent_submissions_of_one_invitation_record_one_response(manager, t
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["conflict", "conflict", "conflict", "ok"]
-    assert SurveyResponse.objects.filter(run=run).count() == 1
+    assert SealedResponse.objects.filter(run=run).count() == 1
     assert SurveyRun.objects.get(pk=run.pk).invitations.filter(is_answered=True).count() == 1

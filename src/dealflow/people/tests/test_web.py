@@ -8,8 +8,12 @@ from django.urls import reverse
 from icalendar import Calendar
 
 from dealflow.people import services
-from dealflow.people.models import Survey, SurveyResponse
-from dealflow.people.tests.factories import OneOnOneSeriesFactory, answer_values
+from dealflow.people.models import SealedResponse, Survey, SurveyResponse
+from dealflow.people.tests.factories import (
+    OneOnOneSeriesFactory,
+    answer_values,
+    responses_publish_directly,
+)
 
 MONDAY_TEN = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 
@@ -106,10 +110,10 @@ def test_answer_page_takes_one_answer(client, run, sales_team):
     response = client.post(url, wrong)
     assert response.status_code == 400 and "Please answer" in response.content.decode()
     assert client.post(url, posted).status_code == 302
-    assert SurveyResponse.objects.count() == 1
+    assert SealedResponse.objects.count() == 1
     assert "You have answered this survey" in client.get(url).content.decode()
     client.post(url, posted)
-    assert SurveyResponse.objects.count() == 1
+    assert SealedResponse.objects.count() == 1 and not SurveyResponse.objects.exists()
 
 
 def test_answer_page_is_404_for_those_not_invited(client, run, manager, outsider):
@@ -122,7 +126,10 @@ def test_results_page_csv_and_trend_stay_hidden_with_four_answers(client, run, m
     answer_many(run, sales_team[:4], [10, 10, 10, 10])
     client.force_login(manager)
     page = client.get(reverse("web:people_results", args=[run.pk])).content.decode()
-    assert "Results show once at least 5 people have answered; 4 have so far." in page
+    assert (
+        "Answers are shown in batches of at least 5, so that no answer can be traced to one person; 0 are shown so far."
+        in page
+    )
     assert "data-enps>" not in page and "note 10" not in page and "data-question-result" not in page
     assert reverse("web:people_results_csv", args=[run.pk]) not in page
     export = client.get(reverse("web:people_results_csv", args=[run.pk]))
@@ -152,7 +159,7 @@ def test_results_page_refuses_a_narrowing_team_filter(client, today, manager, te
     north, north_reps = second_team
     run = SurveyFactory(by=manager, teams=[team, north], starts_on=today).runs.get()
     answer_many(run, north_reps, [10] * 5)
-    answer_many(run, sales_team[:1], [0])
+    responses_publish_directly(run, team=team, scores=[0])
     client.force_login(manager)
     response = client.get(reverse("web:people_results", args=[run.pk]), {"team": north.pk})
     assert response.status_code == 400

@@ -23,6 +23,7 @@ PUBLIC = {
     "api:openapi-view": "the API docs page",
     "api:api-root": "django-ninja's empty index, answers 404 to everyone",
 }
+PUBLIC["web:calendar_feed"] = "a calendar feed: the secret in its URL is the key, any other is a 404"
 ACCEPTED_REDIRECTS = ("/login/", "/admin/login/")
 SAMPLE_VALUES = {
     "int": "1",

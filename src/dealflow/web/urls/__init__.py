@@ -2,6 +2,8 @@
 
 from dealflow.web.urls import (
     account,
+    automation,
+    commissions,
     contacts,
     contents,
     dashboard,
@@ -28,4 +30,6 @@ urlpatterns = [
     *contents.urlpatterns,
     *contacts.urlpatterns,
     *search.urlpatterns,
+    *automation.urlpatterns,
+    *commissions.urlpatterns,
 ]

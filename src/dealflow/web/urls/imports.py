@@ -12,6 +12,7 @@ urlpatterns = [
     path("imports/<int:job_id>/confirm/", imports.import_confirm, name="import_confirm"),
     path("imports/<int:job_id>/mapping/", imports.import_mapping_save_view, name="import_mapping_save"),
     path("imports/<int:job_id>/delete/", imports.import_delete, name="import_delete"),
+    path("imports/<int:job_id>/retry/", imports.import_retry, name="import_retry"),
     path("imports/<int:job_id>/rejected.csv", imports.import_rejects, name="import_rejects"),
     path("deals/export/", imports.deal_export, name="deal_export"),
     path("export/<slug:entity>/", imports.export, name="export"),

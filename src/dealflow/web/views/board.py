@@ -22,6 +22,7 @@ from dealflow.accounts.models import Team, User
 from dealflow.accounts.selectors import team_list_visible, user_access_scope, user_list_visible
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
+from dealflow.core.parameters import id_parameter, text_parameter
 from dealflow.core.periods import Period, parse_period, period_containing
 from dealflow.deals.models import Deal, Pipeline
 from dealflow.deals.selectors import (
@@ -68,25 +69,25 @@ class BoardQuery:
     @classmethod
     def parse(cls, data: QueryDict, *, user: User, all_pipelines: bool = False) -> BoardQuery:
         errors: list[str] = []
-        pipeline_id = data.get("pipeline") or ""
-        if pipeline_id.isdigit():
-            pipeline: Pipeline | None = pipeline_get(pipeline_id=int(pipeline_id))
+        pipeline_id = id_parameter(data, "pipeline")
+        if pipeline_id is not None:
+            pipeline: Pipeline | None = pipeline_get(pipeline_id=pipeline_id)
         else:
             pipeline = None if all_pipelines and "pipeline" in data else pipeline_get_default()
         scope = user_access_scope(user=user)
         default_owner = "all" if scope.sees_everything or scope.is_manager else "me"
-        owner = data.get("owner") or default_owner
-        filters = DealFilters(search=(data.get("q") or "").strip() or None)
+        owner = text_parameter(data, "owner") or default_owner
+        filters = DealFilters(search=text_parameter(data, "q"))
         if owner == "me":
             filters.mine = True
-        elif owner[:1] in ("u", "t") and owner[1:].isdigit():
+        elif owner[:1] in ("u", "t") and owner[1:].isascii() and owner[1:].isdigit() and len(owner) < 20:
             if owner[0] == "u":
                 filters.owner_id = int(owner[1:])
             else:
                 filters.team_id = int(owner[1:])
         else:
             owner = "all"
-        period = (data.get("period") or "").strip()
+        period = text_parameter(data, "period") or ""
         if period:
             try:
                 chosen = parse_period(period)

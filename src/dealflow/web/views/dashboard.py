@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET
 
 from dealflow.accounts.selectors import team_list_visible, user_list_visible
 from dealflow.core.errors import ApplicationError
+from dealflow.core.parameters import boolean_parameter, choice_parameter, id_parameter
 from dealflow.core.periods import Period
 from dealflow.deals.selectors import lead_source_list, pipeline_list
 from dealflow.metrics import selectors
@@ -33,13 +34,13 @@ from dealflow.web.views.workspace import AuthenticatedRequest
 COLORS = {"line": "#2563eb", "won": "#16a34a", "lost": "#dc2626", "back": "#d97706", "muted": "#94a3b8"}
 
 
-def _filters(request: AuthenticatedRequest) -> MetricFilters:
-    """The page's filters; a bad one is reported and dropped (the page still answers)."""
+def _filters(request: AuthenticatedRequest) -> tuple[MetricFilters, int]:
+    """The page's filters and the page's status: a bad one is reported and dropped (the page answers 400)."""
     try:
-        return MetricFilters.from_mapping(request.GET)
+        return MetricFilters.from_mapping(request.GET), 200
     except ApplicationError as error:
         messages.error(request, error.message)
-        return MetricFilters.from_mapping({})
+        return MetricFilters.from_mapping({}), 400
 
 
 def _url(name: str) -> str | None:
@@ -169,13 +170,13 @@ def _accuracy(request: AuthenticatedRequest, filters: MetricFilters) -> selector
 @require_GET
 def dashboard_page(request: AuthenticatedRequest) -> HttpResponse:
     """GET ?period=&pipeline=&team=&owner=&source=&by=owner|team&order=-won_value."""
-    filters = _filters(request)
-    by = "team" if request.GET.get("by") == "team" else "owner"
-    order = request.GET.get("order") or "-won_value"
-    if order.lstrip("-") not in BREAKDOWN_ORDERINGS:
-        order = "-won_value"
+    filters, status = _filters(request)
+    by = choice_parameter(request.GET, "by", ("owner", "team"), default="owner") or "owner"
+    orderings = [prefix + name for name in BREAKDOWN_ORDERINGS for prefix in ("", "-")]
+    order = choice_parameter(request.GET, "order", orderings, default="-won_value") or "-won_value"
     board = selectors.dashboard_for_user(user=request.user, filters=filters, by=by, order=order)
-    return render(request, "web/dashboard/page.html", _dashboard_context(request, filters, board, by, order))
+    context = _dashboard_context(request, filters, board, by, order)
+    return render(request, "web/dashboard/page.html", context, status=status)
 
 
 def _dashboard_context(
@@ -244,11 +245,11 @@ def _funnel_step_url(base: str | None, filters: MetricFilters, step: selectors.F
 @require_GET
 def funnel_page(request: AuthenticatedRequest) -> HttpResponse:
     """GET ?period=&pipeline=&team=&owner=&source=[&stage=<id>|&won=1]: the funnel; a step lists its deals."""
-    filters = _filters(request)
+    filters, status = _filters(request)
     funnel = selectors.funnel_for_user(user=request.user, filters=filters)
     base = reverse("web:funnel")
-    stage_id = _integer(request.GET.get("stage"))
-    won = request.GET.get("won") == "1"
+    stage_id = id_parameter(request.GET, "stage")
+    won = boolean_parameter(request.GET, "won")
     deals, chosen = None, None
     if stage_id is not None or won:
         try:
@@ -283,14 +284,8 @@ def funnel_page(request: AuthenticatedRequest) -> HttpResponse:
             "chart": _funnel_figure(funnel, [item["url"] for item in steps]),
             "created_url": DealLinks(filters).created(pipeline=funnel.pipeline_id),
         },
+        status=status,
     )
-
-
-def _integer(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 _DEFINITIONS_CACHE: dict[str, str] = {}

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dealflow.accounts.models import User
 from dealflow.accounts.selectors import user_get_assignable_for_user
+from dealflow.automation.selectors import rule_runs_for_deal
 from dealflow.contacts.selectors import organization_list_for_user
 from dealflow.contacts.services import organization_create
 from dealflow.core import clock
@@ -231,6 +232,10 @@ def _timeline(deal: Deal, user: User) -> tuple[list[dict[str, Any]], list[Any]]:
         {"type": "activity", "at": activity.done_at, "activity": activity}
         for activity in activities
         if activity.done_at is not None
+    ]
+    # What automation rules did to the deal (their changes are also events above, with origin rule:<id>).
+    items += [
+        {"type": "rule", "at": run.created_at, "run": run} for run in rule_runs_for_deal(deal_id=deal.pk)
     ]
     items.sort(key=lambda item: item["at"], reverse=True)
     planned = sorted(

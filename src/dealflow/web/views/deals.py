@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dealflow.accounts.models import User
 from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.core.errors import ApplicationError
-from dealflow.core.periods import parse_period
+from dealflow.core.parameters import period_parameter
 from dealflow.deals.models import Deal
 from dealflow.deals.selectors import DealFilters, deal_check_can_edit, deal_list_for_user, user_can_write
 from dealflow.deals.services import deal_move_to_stage, deal_tags_add_bulk, deal_update
@@ -46,8 +46,8 @@ COLUMNS = [
 def deal_filters_from_query(query: QueryDict) -> DealFilters:
     """DealFilters from the list's query string; ``period`` (2026-11, 2026-Q3, ...) sets the close range."""
     filters = DealFilters.from_mapping(query)
-    if query.get("period"):
-        period = parse_period(str(query["period"]))
+    period = period_parameter(query, "period")
+    if period is not None:
         filters.close_from, filters.close_to = period.start, period.end - dt.timedelta(days=1)
     return filters
 
@@ -78,6 +78,7 @@ def deal_list(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     filter_form = DealFilterForm(request.GET or None, user=user)
     order = request.GET.get("order") or ""
+    refused = False
     try:
         deals = deal_list_for_user(
             user=user, filters=deal_filters_from_query(request.GET), order=order or None
@@ -87,6 +88,7 @@ def deal_list(request: AuthenticatedRequest) -> HttpResponse:
             filter_form, error, field_map={"close_from": "period", "close_to": "period"}
         )
         order = "" if error.field == "order" else order
+        refused = True
         deals = deal_list_for_user(user=user, order=None).none()
     # Join only what a row shows: PostgreSQL spent ~20 ms planning the eight-table join under ORDER BY/LIMIT.
     deals = deals.select_related(None).select_related("owner", "organization", "stage")
@@ -107,7 +109,7 @@ def deal_list(request: AuthenticatedRequest) -> HttpResponse:
         "can_write": user_can_write(user=user),
         "is_filtered": any(value for name, value in request.GET.items() if name not in {"order", "page"}),
     }
-    return render(request, "web/deals/list.html", context)
+    return render(request, "web/deals/list.html", context, status=400 if refused else 200)
 
 
 def _bulk_apply(*, deal: Deal, user: User, data: dict[str, Any], version: int | None) -> None:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dealflow.accounts.models import Team, User
 from dealflow.accounts.selectors import user_access_scope
 from dealflow.core.errors import ApplicationError
+from dealflow.core.parameters import choice_parameter, id_parameter, text_parameter
 from dealflow.forecasting import selectors, services
 from dealflow.web.views.workspace import permission_errors_as_403, safe_next
 
@@ -59,10 +60,11 @@ def fan_chart(view: selectors.ForecastView) -> dict:
 def forecast_page(request: HttpRequest) -> HttpResponse:
     """GET ?kind=month|quarter&scope=company|team|rep&id=&method=."""
     user: User = request.user  # type: ignore[assignment]
-    kind = request.GET.get("kind") or "month"
+    query = request.GET
+    kind = choice_parameter(query, "kind", ("month", "quarter"), default="month") or "month"
     view = selectors.forecast_for_user(
-        user=user, kind=kind, scope_kind=request.GET.get("scope") or None,
-        scope_id=_integer(request.GET.get("id")), method=request.GET.get("method") or None,
+        user=user, kind=kind, scope_kind=choice_parameter(query, "scope", ("company", "team", "rep")),
+        scope_id=id_parameter(query, "id"), method=text_parameter(query, "method"),
     )  # fmt: skip
     access = user_access_scope(user=user)
     context = {

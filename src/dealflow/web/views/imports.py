@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dealflow.accounts.models import User
 from dealflow.core.errors import ApplicationError
+from dealflow.core.parameters import choice_parameter
 from dealflow.deals.selectors import DealFilters
 from dealflow.importers.export import EXPORT_ENTITIES, export_csv_stream, export_queryset, export_xlsx_bytes
 from dealflow.importers.fields import ENTITY_LABELS, FIELDS, Entity
@@ -29,11 +30,14 @@ from dealflow.importers.selectors import (
 )
 from dealflow.importers.services import (
     export_audit,
+    import_job_confirm,
     import_job_create,
     import_job_delete,
     import_job_enqueue,
     import_job_progress,
+    import_job_retry,
     import_job_set_options,
+    import_jobs_expire,
     import_mapping_save,
     import_preview,
 )
@@ -84,6 +88,7 @@ def _int(value: Any) -> int | None:
 def import_detail(request: AuthenticatedRequest, job_id: int) -> HttpResponse:
     """One upload: its progress, its preview (mapping, questions, problems, counts) or its outcome."""
     import_check_allowed(user=request.user)
+    import_jobs_expire()  # a job whose worker died shows as failed, with the reason, and can be retried
     job = import_job_get_for_user(job_id=job_id, user=request.user)
     return render(request, "web/imports/detail.html", _detail_context(job))
 
@@ -119,6 +124,7 @@ def _detail_context(job: ImportJob) -> dict[str, Any]:
 @require_GET
 def import_progress(request: AuthenticatedRequest, job_id: int) -> HttpResponse:
     """The progress bar, polled by HTMX; once the job stops running the page reloads itself."""
+    import_jobs_expire()
     job = import_job_get_for_user(job_id=job_id, user=request.user)
     response = render(
         request, "web/imports/_progress.html", {"job": job, "progress": import_job_progress(job=job)}
@@ -135,6 +141,7 @@ def _options_from_post(job: ImportJob, data) -> ImportOptions:
     options.source = str(data.get("source", options.source) or "").strip()
     options.currency = str(data.get("currency", options.currency) or "").strip().upper()
     options.default_owner = str(data.get("default_owner", options.default_owner) or "")
+    options.title_template = str(data.get("title_template", options.title_template) or "").strip()
     options.create_owners = data.get("create_owners") == "on"
     options.create_stages = data.get("create_stages") == "on"
     for index, sheet in enumerate(preview.get("sheets", [])):
@@ -155,6 +162,11 @@ def _options_from_post(job: ImportJob, data) -> ImportOptions:
         if not answer:
             continue
         kind, key = question["kind"], question["key"]
+        if kind == "undated" and answer == "date:":
+            day = str(data.get(f"answer-date-{index}") or "")
+            if not day:
+                raise ApplicationError(_("Give the fixed date for the rows without a date."), field="undated")
+            answer = f"date:{day}"
         if kind in ("dates", "decimal"):
             own = options.sheets.setdefault(question["sheet"], SheetOptions())
             getattr(own, "dates" if kind == "dates" else "decimal")[key] = answer
@@ -186,16 +198,7 @@ def import_confirm(request: AuthenticatedRequest, job_id: int) -> HttpResponse:
     import_check_allowed(user=request.user)
     job = import_job_get_for_user(job_id=job_id, user=request.user)
     try:
-        options = ImportOptions.from_json(job.options)
-        options.keep_valid = request.POST.get("keep_valid") == "on"
-        if job.preview.get("errors") and not options.keep_valid:
-            raise ApplicationError(
-                _("The file has problems: fix them, or tick 'import only the valid rows'."),
-                field="keep_valid",
-            )
-        job.options = options.as_json()
-        job.save(update_fields=["options", "updated_at"])
-        import_job_enqueue(job=job, step="apply")
+        import_job_confirm(job=job, by=request.user, keep_valid=request.POST.get("keep_valid") == "on")
     except ApplicationError as error:
         messages.error(request, error.message)
     return redirect("web:import_detail", job_id=job.pk)
@@ -237,6 +240,19 @@ def import_delete(request: AuthenticatedRequest, job_id: int) -> HttpResponse:
 
 
 @login_required
+@permission_errors_as_403
+@require_POST
+def import_retry(request: AuthenticatedRequest, job_id: int) -> HttpResponse:
+    """Check a failed upload again (a worker that died, a file fixed on disk by an admin)."""
+    job = import_job_get_for_user(job_id=job_id, user=request.user)
+    try:
+        import_job_retry(job=job, by=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return redirect("web:import_detail", job_id=job.pk)
+
+
+@login_required
 @require_GET
 def import_rejects(request: AuthenticatedRequest, job_id: int) -> FileResponse:
     """The rows an import with keep_valid rejected, as CSV with the reasons."""
@@ -251,9 +267,7 @@ def import_rejects(request: AuthenticatedRequest, job_id: int) -> FileResponse:
 def _export_response(
     request: AuthenticatedRequest, entity: str, filters: DealFilters | None
 ) -> HttpResponseBase:
-    file_format = request.GET.get("format", "csv")
-    if file_format not in ("csv", "xlsx"):
-        raise Http404("Unknown format.")
+    file_format = choice_parameter(request.GET, "format", ("csv", "xlsx"), default="csv") or "csv"
     columns, records = export_queryset(entity=entity, user=request.user, filters=filters)
     export_audit(user=request.user, entity=entity, file_format=file_format, filters=filters)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dealflow.accounts.selectors import owner_editable_q, user_get_assignable_for_user
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
+from dealflow.core.parameters import boolean_parameter, text_parameter
 from dealflow.deals.models import Lead, LeadStatus
 from dealflow.deals.selectors import (
     lead_get_for_user,
@@ -58,8 +59,8 @@ def _lead_card(lead: Lead, form: LeadChecklistForm | None = None, *, can_edit: b
 @require_GET
 def lead_inbox(request: AuthenticatedRequest) -> HttpResponse:
     """New, working and qualified (not yet converted) leads, grouped by source."""
-    search = (request.GET.get("q") or "").strip() or None
-    mine = request.GET.get("mine") == "1"
+    search = text_parameter(request.GET, "q")
+    mine = boolean_parameter(request.GET, "mine")
     leads = lead_list_for_user(
         user=request.user, status=INBOX_STATUSES, search=search, owner_id=request.user.pk if mine else None
     ).order_by("source__order", "source__name", "-created_at", "-id")

@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from dealflow.accounts.models import User
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
+from dealflow.core.parameters import id_parameter
 from dealflow.deals.models import DealEvent, EventKind
 from dealflow.deals.selectors import DealFilters, deal_list_for_user
 from dealflow.people import selectors, services
@@ -48,13 +50,7 @@ ATTENTION_LIMIT = 20
 
 
 def _team_id(request: AuthenticatedRequest) -> int | None:
-    value = request.GET.get("team") or ""
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError as error:
-        raise Http404("No such team.") from error
+    return id_parameter(request.GET, "team")
 
 
 # --- Home and the in-app notices ----------------------------------------------------------------
@@ -450,8 +446,13 @@ def people_meeting_notes(request: AuthenticatedRequest, meeting_id: int) -> Http
         else:
             services.meeting_shared_notes_set(meeting=meeting, text=text, by=request.user)
     except ApplicationError as error:
+        if is_htmx(request):  # the autosave: the status line says what went wrong, the text stays
+            return HttpResponse(escape(error.message), status=400)
         messages.error(request, error.message)
     else:
+        if is_htmx(request):  # the autosave (or the button, with scripts on): only this part was saved
+            stamp = timezone.localtime().strftime("%H:%M")
+            return HttpResponse(_("Saved at %(time)s.") % {"time": stamp})
         messages.success(request, _("Notes saved."))
     return HttpResponseRedirect(reverse("web:people_meeting", args=[meeting.pk]))
 
@@ -506,7 +507,13 @@ def people_meeting_complete(request: AuthenticatedRequest, meeting_id: int) -> H
     """Mark the meeting held; open agenda items move to the next meeting, which opens."""
     meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
     try:
-        following = services.meeting_complete(meeting=meeting, by=request.user)
+        following = services.meeting_complete(
+            meeting=meeting,
+            by=request.user,
+            # What was typed and not saved yet (the page copies both boxes into this form).
+            shared_notes=request.POST.get("shared_notes"),
+            private_note=request.POST.get("private_note"),
+        )
     except ApplicationError as error:
         messages.error(request, error.message)
         return HttpResponseRedirect(reverse("web:people_meeting", args=[meeting.pk]))

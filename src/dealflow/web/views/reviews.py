@@ -3,7 +3,6 @@ keyboard shortcuts (static/web/review.js), decisions singly and in bulk, what-if
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -19,6 +18,13 @@ from dealflow.accounts.models import Team, User
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.core.money import to_minor
+from dealflow.core.parameters import (
+    boolean_parameter,
+    choice_parameter,
+    date_parameter,
+    integer_parameter,
+    text_parameter,
+)
 from dealflow.deals.models import ForecastCategory, Pipeline
 from dealflow.deals.selectors import lost_reason_list
 from dealflow.reviews import calculations, exports, selectors, services
@@ -103,7 +109,7 @@ BULK_KINDS = [
 def review_list(request: AuthenticatedRequest) -> HttpResponse:
     """Past and running reviews the user may open, and the form to start one."""
     user: User = request.user
-    status = request.GET.get("status") if request.GET.get("status") in ("open", "finished") else None
+    status = choice_parameter(request.GET, "status", ("open", "finished"))
     reviews = selectors.review_list_for_user(user=user, status=status, with_counts=True)[:200]
     context = {
         "reviews": [(review, selectors.review_label(review)) for review in reviews],
@@ -143,7 +149,7 @@ def review_detail(request: AuthenticatedRequest, review_id: int) -> HttpResponse
     workspace = selectors.review_workspace_for_user(
         review_id=review_id,
         user=request.user,
-        show_all=request.GET.get("all") == "1",
+        show_all=boolean_parameter(request.GET, "all"),
     )
     context = {**review_context(workspace), "bulk_kinds": BULK_KINDS, "lost_reasons": lost_reason_list(),
                "categories": [item for item in ForecastCategory.choices if item[0] != ForecastCategory.CLOSED]}  # fmt: skip
@@ -156,7 +162,8 @@ def review_deal(request: AuthenticatedRequest, review_id: int, deal_id: int) -> 
     """One deal card: j/k or arrows walk the agenda, 1-9 pick a decision (review.js)."""
     card = selectors.review_deal_card_for_user(
         review_id=review_id, deal_id=deal_id, user=request.user,
-        list_name=request.GET.get("list") or "agenda",
+        list_name=choice_parameter(request.GET, "list", ("agenda", "close", "rescue", "all"), default="agenda")
+        or "agenda",
     )  # fmt: skip
     return render(
         request, "web/reviews/deal.html", {"card": card, "review": card.review, "kinds": DecisionKind.choices}
@@ -194,16 +201,16 @@ def review_what_if(request: AuthenticatedRequest, review_id: int, deal_id: int) 
         snapshot_currency = selectors.review_get_for_user(
             review_id=review_id, user=request.user
         ).snapshot.currency
-        probability = _integer(data.get("probability"))
-        close = data.get("expected_close_on") or None
+        probability = integer_parameter(data, "probability", minimum=0, maximum=100)
+        amount = text_parameter(data, "amount")
         context["result"] = selectors.review_what_if_for_user(
             review_id=review_id, deal_id=deal_id, user=request.user,
             probability=probability / 100 if probability is not None else None,
-            amount_minor=to_minor(data["amount"], snapshot_currency) if data.get("amount") else None,
-            expected_close_on=dt.date.fromisoformat(close) if close else None,
+            amount_minor=to_minor(amount, snapshot_currency) if amount else None,
+            expected_close_on=date_parameter(data, "expected_close_on"),
         )  # fmt: skip
-    except (ApplicationError, ValueError) as error:
-        context["error"] = getattr(error, "message", _("Give a date as YYYY-MM-DD."))
+    except ApplicationError as error:
+        context["error"] = error.message
     return render(request, "web/reviews/_what_if.html", context)
 
 

@@ -63,6 +63,22 @@ class Command(DealflowCommand):
         parser.add_argument("--decimal", choices=[",", "."], help=_("Decimal mark of amounts like 1.250."))
         parser.add_argument("--currency", help=_("Currency of amounts without one."))
         parser.add_argument(
+            "--title-template",
+            help=_('Title of deals when the file has no title column, e.g. "{organization} - {product}".'),
+        )
+        parser.add_argument(
+            "--undated",
+            metavar="ANSWER",
+            help=_("Rows without a creation date: skip (default), first, today or date:YYYY-MM-DD."),
+        )
+        parser.add_argument(
+            "--source-map",
+            action="append",
+            default=[],
+            metavar="NAME=SOURCE",
+            help=_("Map a lead source of the file to an existing one (or 'create')."),
+        )
+        parser.add_argument(
             "--stage",
             action="append",
             default=[],
@@ -123,6 +139,12 @@ class Command(DealflowCommand):
             options.sheet.dates = {"*": arguments["date_order"], **options.sheet.dates}
         if arguments.get("decimal"):
             options.sheet.decimal = {"*": arguments["decimal"], **options.sheet.decimal}
+        if arguments.get("title_template"):
+            options.title_template = arguments["title_template"]
+        if arguments.get("undated"):
+            options.undated = {"*": arguments["undated"]}
+        options.sources.update(_pairs(arguments["source_map"], "--source-map"))
+        options = ImportOptions.from_json(options.as_json())  # checks the answers, naming the one at fault
         options.stages.update(_pairs(arguments["stage"], "--stage"))
         options.owners.update(_pairs(arguments["owner"], "--owner"))
         options.create_stages = options.create_stages or arguments["create_stages"]
@@ -177,12 +199,12 @@ class Command(DealflowCommand):
             )
 
     def refuse_if_not_ready(self, plan: ImportPlan, *, dry_run: bool) -> None:
-        if plan.questions:
+        if plan.blocking_questions:
             raise ApplicationError(
                 _(
                     "%(count)s question(s) to answer first: use --stage, --owner, --date-order, --decimal or a --mapping file."
                 )
-                % {"count": len(plan.questions)},
+                % {"count": len(plan.blocking_questions)},
                 field="questions",
             )
         if plan.error_count and not plan.options.keep_valid:
@@ -231,6 +253,8 @@ class Command(DealflowCommand):
             write(_("  ... and %(count)s more.") % {"count": hidden})
         for question in plan.questions:
             choices = ", ".join(value for value, _label in question.choices[:12])
+            if question.default:
+                choices += " " + _("(unanswered: %(default)s)") % {"default": question.default}
             write(
                 self.style.WARNING(f"  ? {question.message} [{question.kind}: {question.key!r} -> {choices}]")
             )

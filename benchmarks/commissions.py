@@ -1,0 +1,199 @@
+"""Commission statements benchmark: `python -m benchmarks commissions [--deals N] [--reps N] [--keep-world]`.
+
+In a fresh test database (SQLite in memory, or PostgreSQL when DATABASE_URL says so; name it with
+DEALFLOW_TEST_DB) loaded with the demo generator (default 100,000 deals), the demo's deals are spread over
+``--reps`` people (default 2,000: extra users are added and every deal gets owner ``id mod reps``; the
+demo's owner changes stay in the history and still decide who is credited). Each person gets a tiered plan
+(0 %: 5 %, 50 %: 8 %, 100 %: 12 %, accelerator x1.5 above quota, cap EUR 50,000) and a quota for the
+last full quarter. Timed, best of three:
+
+- the baseline: a hand-written SQL sum of the same credits per person (WON events of the quarter, the
+  owner at the moment of the win from the owner-change events, the amount converted at the won day's
+  rate), the least any statement computation must read;
+- computing every person's statement in memory (`period_inputs` + `statement_results`);
+- `statements_recompute` for everybody (computes and writes every statement and its lines).
+
+It checks that every person's credited total equals the SQL's and prints the ratios. Target: under 10 s
+and within 3x of the SQL for 2,000 reps.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DEALFLOW_TESTING", "1")
+
+HAND_SQL = """
+SELECT who, SUM(credit) FROM (
+  SELECT COALESCE(
+      (SELECT c.to_value FROM {event} c WHERE c.deal_id = e.deal_id AND c.kind = 'owner_changed'
+         AND c.occurred_at <= e.occurred_at ORDER BY c.occurred_at DESC, c.id DESC LIMIT 1),
+      (SELECT c.from_value FROM {event} c WHERE c.deal_id = e.deal_id AND c.kind = 'owner_changed'
+         AND c.occurred_at > e.occurred_at ORDER BY c.occurred_at, c.id LIMIT 1),
+      {owner_text}) AS who,
+    CASE WHEN e.currency = %s THEN e.amount_minor ELSE ROUND(e.amount_minor * COALESCE(
+      (SELECT r.rate FROM {rate} r WHERE r.currency = e.currency AND r.valid_from <= {won_day}
+         ORDER BY r.valid_from DESC LIMIT 1),
+      (SELECT r.rate FROM {rate} r WHERE r.currency = e.currency ORDER BY r.valid_from LIMIT 1))) END AS credit
+  FROM {event} e JOIN {deal} d ON d.id = e.deal_id
+  WHERE e.kind = 'won' AND e.occurred_at >= %s AND e.occurred_at < %s
+) credits GROUP BY who
+"""
+
+
+def _best(function, repeat: int = 3):
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def main(argv: list[str]) -> int:
+    deals = int(argv[argv.index("--deals") + 1]) if "--deals" in argv else 100_000
+    reps = int(argv[argv.index("--reps") + 1]) if "--reps" in argv else 2_000
+    sys.path.insert(0, "src")
+    import django
+
+    django.setup()
+    from decimal import Decimal
+
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+    from django.utils import timezone
+
+    import dealflow.demo.generate as generate_module
+    from dealflow.accounts.models import User
+    from dealflow.commissions import selectors
+    from dealflow.commissions.models import PlanAssignment, Statement, StatementLine
+    from dealflow.commissions.services.plans import PlanInput, plan_create
+    from dealflow.commissions.services.statements import statements_recompute
+    from dealflow.core import clock
+    from dealflow.core.periods import period_containing
+    from dealflow.deals.models import Deal, DealEvent, ExchangeRate
+    from dealflow.deals.services.money import base_currency
+    from dealflow.forecasting.models import Quota
+
+    setup_test_environment()
+    name = connection.creation.create_test_db(verbosity=0, keepdb=False)
+    try:
+        started = time.perf_counter()
+        generate_module.demo_generate(deals=deals, seed=1, progress=False, optional_steps=False)
+        existing = User.objects.count()
+        now = timezone.now()
+        User.objects.bulk_create(
+            [User(username=f"bench{index:05d}", first_name="Bench", last_name=str(index)) for index in range(max(0, reps - existing))],
+            batch_size=2000,
+        )  # fmt: skip
+        user_ids = list(User.objects.order_by("id").values_list("id", flat=True)[:reps])
+        deal_table = Deal._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMPORARY TABLE bench_slot (slot integer PRIMARY KEY, user_id bigint)")
+            cursor.executemany("INSERT INTO bench_slot VALUES (%s, %s)", list(enumerate(user_ids)))
+            cursor.execute(
+                f"UPDATE {deal_table} SET owner_id = (SELECT user_id FROM bench_slot "
+                f"WHERE slot = {deal_table}.id %% %s)",
+                [len(user_ids)],
+            )
+        period = period_containing(clock.today(), kind="quarter").previous()
+        plan = plan_create(
+            data=PlanInput(name="Bench plan", tier_mode="marginal", tiers=[("0", "5"), ("50", "8"), ("100", "12")],
+                           accelerator_multiplier="1.5", cap="50000"),
+            by=None,
+        )  # fmt: skip
+        PlanAssignment.objects.bulk_create(
+            [PlanAssignment(plan=plan, user_id=user_id, effective_from=period.start, created_at=now) for user_id in user_ids]
+        )  # fmt: skip
+        Quota.objects.filter(period_key=period.key).delete()
+        Quota.objects.bulk_create(
+            [Quota(period_key=period.key, period_start=period.start, period_end=period.end, user_id=user_id,
+                   amount_minor=20_000_000, currency=base_currency(), created_at=now) for user_id in user_ids]
+        )  # fmt: skip
+        loaded = time.perf_counter() - started
+        won = DealEvent.objects.filter(
+            kind="won",
+            occurred_at__gte=selectors.day_start(period.start),
+            occurred_at__lt=selectors.day_start(period.end),
+        ).count()
+
+        def hand_sql() -> dict[int, int]:
+            vendor = connection.vendor
+            won_day = (
+                "(e.occurred_at AT TIME ZONE %s)::date" if vendor == "postgresql" else "date(e.occurred_at)"
+            )
+            owner_text = "CAST(d.owner_id AS TEXT)"
+            sql = HAND_SQL.format(event=DealEvent._meta.db_table, deal=deal_table, rate=ExchangeRate._meta.db_table,
+                                  won_day=won_day, owner_text=owner_text)  # fmt: skip
+            params: list[object] = [base_currency()]
+            if vendor == "postgresql":
+                params.append(str(timezone.get_current_timezone()))
+            params += [selectors.day_start(period.start), selectors.day_start(period.end)]
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return {int(who): int(total) for who, total in cursor.fetchall()}
+
+        def compute() -> dict[int, int]:
+            inputs = selectors.period_inputs(period=period)
+            results = selectors.statement_results(inputs=inputs)
+            return {
+                user_id: result.credit_minor for user_id, result in results.items() if result.credit_minor
+            }
+
+        baseline, by_sql = _best(hand_sql)
+        in_memory, by_engine = _best(compute)
+        recompute, saved = _best(lambda: statements_recompute(period=period))
+        mismatches = sorted(
+            user_id for user_id in set(by_sql) | set(by_engine)
+            if by_sql.get(user_id, 0) != by_engine.get(user_id, 0)
+        )  # fmt: skip
+        if os.environ.get("BENCH_DEBUG"):
+            import cProfile
+            import pstats
+
+            for user_id in mismatches[:3]:
+                print("mismatch", user_id, by_sql.get(user_id), by_engine.get(user_id))
+                for row in (
+                    DealEvent.objects.filter(
+                        kind__in=["won", "owner_changed"],
+                        deal__in=DealEvent.objects.filter(
+                            kind="won",
+                            occurred_at__gte=selectors.day_start(period.start),
+                            occurred_at__lt=selectors.day_start(period.end),
+                        ).values("deal_id"),
+                    )
+                    .filter(deal__owner_id=user_id)
+                    .values_list(
+                        "deal_id", "kind", "occurred_at", "from_value", "to_value", "amount_minor", "currency"
+                    )[:12]
+                ):
+                    print("   ", row)
+            profile = cProfile.Profile()
+            profile.enable()
+            statements_recompute(period=period)
+            profile.disable()
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
+        exact = sum(1 for user_id in by_sql if by_sql[user_id] == by_engine.get(user_id))
+        lines = StatementLine.objects.filter(statement__period_key=period.key).count()
+        total = sum(Statement.objects.filter(period_key=period.key).values_list("total_minor", flat=True))
+        print(
+            f"commissions on {connection.vendor}: {deals:,} demo deals spread over {len(user_ids):,} people "
+            f"(set up in {loaded:.0f} s); {period.key}: {won:,} won events, {len(saved):,} statements, "
+            f"{lines:,} lines, total EUR {Decimal(total) / 100:,.2f}"
+        )
+        print(f"  baseline: hand-written SQL sum of the credits per person  {baseline:8.3f} s   1.00x")
+        print(
+            f"  compute every statement in memory                        {in_memory:8.3f} s   {in_memory / baseline:5.2f}x"
+        )
+        print(
+            f"  statements_recompute (compute + write all)               {recompute:8.3f} s   {recompute / baseline:5.2f}x"
+        )
+        print(f"  people credited: SQL {len(by_sql):,}, engine {len(by_engine):,}; equal to the cent: {exact:,}; "
+              f"differing: {len(mismatches)} (largest gap "
+              f"{max((abs(by_sql.get(u, 0) - by_engine.get(u, 0)) for u in mismatches), default=0)} cents)")  # fmt: skip
+    finally:
+        connection.creation.destroy_test_db(name, verbosity=0)
+    return 0

@@ -1,0 +1,681 @@
+"""Reads for commissions: plan terms, who is credited for a won deal (from the deal history), the inputs
+of a period's statements, statements and disputes behind the access gates, earnings and what-if.
+
+Access: a statement is visible to its person, to managers of a team the person is in and to admins
+(``owner_visibility_q`` on the statement's user); anything else is a 404. Plans are for admins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from dealflow.accounts.models import Membership, User
+from dealflow.accounts.selectors import owner_editable_q, owner_visibility_q, user_access_scope
+from dealflow.commissions import calculations as calc
+from dealflow.commissions.models import (
+    CommissionPlan,
+    CommissionPreference,
+    CommissionSettings,
+    DealSplit,
+    DealType,
+    Dispute,
+    LineKind,
+    PlanAssignment,
+    RuleKind,
+    Statement,
+    StatementLine,
+    StatementStatus,
+)
+from dealflow.core.errors import ApplicationError
+from dealflow.core.money import minor_digits
+from dealflow.core.periods import Period, parse_period, period_containing
+from dealflow.deals.models import Deal, DealEvent, DealStatus, EventKind
+from dealflow.deals.services.money import base_currency, exchange_rate_on
+from dealflow.forecasting.models import Quota
+
+CHUNK = 500
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    return timezone.localdate(moment) if timezone.is_aware(moment) else moment.date()
+
+
+def _chunks(values: list[int]) -> Iterator[list[int]]:
+    for index in range(0, len(values), CHUNK):
+        yield values[index : index + CHUNK]
+
+
+# ------------------------------------------------------------------------------------------- plans
+def plan_terms(*, plan: CommissionPlan) -> calc.PlanTerms:
+    """The plan's rules as the pure calculation reads them."""
+    rules = []
+    for rule in plan.rules.all():
+        if rule.kind == RuleKind.PRODUCT:
+            value = str(rule.product_id)
+        elif rule.kind == RuleKind.PIPELINE:
+            value = str(rule.pipeline_id)
+        else:
+            value = rule.deal_type
+        rules.append(
+            calc.RateRule(rule.kind, value, rule.rate_percent, label=f"{rule.get_kind_display()} rule")
+        )
+    spiffs = tuple(
+        calc.SpiffTerms(
+            spiff.pk,
+            spiff.name,
+            spiff.starts_on,
+            spiff.ends_on,
+            spiff.pipeline_id,
+            spiff.product_id,
+            spiff.deal_type,
+            spiff.min_amount_minor,
+            spiff.bonus_minor,
+            spiff.rate_percent,
+        )
+        for spiff in plan.spiffs.all()
+    )
+    return calc.PlanTerms(
+        plan_id=plan.pk,
+        name=plan.name,
+        base_rate_percent=plan.base_rate_percent,
+        tier_mode=plan.tier_mode,
+        tiers=tuple(calc.Tier(tier.from_percent, tier.rate_percent) for tier in plan.tiers.all()),
+        accelerator_multiplier=plan.accelerator_multiplier,
+        decelerator_floor_percent=plan.decelerator_floor_percent,
+        decelerator_multiplier=plan.decelerator_multiplier,
+        cap_minor=plan.cap_minor,
+        clawback_days=plan.clawback_days,
+        rules=tuple(rules),
+        spiffs=spiffs,
+    )
+
+
+def plan_list(*, include_archived: bool = False) -> QuerySet[CommissionPlan]:
+    plans = CommissionPlan.objects.prefetch_related("tiers", "rules", "spiffs", "assignments")
+    return plans if include_archived else plans.filter(is_archived=False)
+
+
+def plan_check_admin(*, user: User) -> None:
+    """Plans, assignments, contests and settings are for admins (404 for anyone else: they are not listed)."""
+    if not user_access_scope(user=user).is_admin:
+        raise Http404("No such page.")
+
+
+def plan_get_for_user(*, plan_id: int, user: User) -> CommissionPlan:
+    plan_check_admin(user=user)
+    plan = plan_list(include_archived=True).filter(pk=plan_id).first()
+    if plan is None:
+        raise Http404("No such plan.")
+    return plan
+
+
+@dataclass
+class PlanBook:
+    """Every assignment and plan, loaded once, answering "which plan for this person on this day"."""
+
+    terms: dict[int, calc.PlanTerms]
+    period_kinds: dict[int, str]
+    by_user: dict[int, list[PlanAssignment]]
+    by_team: dict[int, list[PlanAssignment]]
+    by_role: dict[str, list[PlanAssignment]]
+    memberships: dict[int, list[tuple[int, str]]]
+
+    def plan_id_on(self, user_id: int, day: dt.date) -> int | None:
+        """User assignment first, then the user's teams, then the user's roles; the latest start wins."""
+
+        def active(assignments: Iterable[PlanAssignment]) -> list[PlanAssignment]:
+            return [
+                item
+                for item in assignments
+                if item.effective_from <= day and (item.effective_to is None or day < item.effective_to)
+            ]
+
+        teams = [team_id for team_id, _role in self.memberships.get(user_id, [])]
+        roles = {role for _team, role in self.memberships.get(user_id, [])}
+        levels = [
+            active(self.by_user.get(user_id, [])),
+            active(item for team_id in teams for item in self.by_team.get(team_id, [])),
+            active(item for role in sorted(roles) for item in self.by_role.get(role, [])),
+        ]
+        for candidates in levels:
+            if candidates:
+                chosen = max(candidates, key=lambda item: (item.effective_from, item.pk))
+                return chosen.plan_id
+        return None
+
+    def terms_on(self, user_id: int, day: dt.date) -> calc.PlanTerms | None:
+        plan_id = self.plan_id_on(user_id, day)
+        return self.terms.get(plan_id) if plan_id is not None else None
+
+
+def plan_book(*, extra_plan: CommissionPlan | None = None) -> PlanBook:
+    """Load assignments, plans and memberships (four queries plus the plans' prefetches)."""
+    assignments = list(PlanAssignment.objects.all())
+    plan_ids = {item.plan_id for item in assignments}
+    plans = list(plan_list(include_archived=True).filter(pk__in=plan_ids))
+    if extra_plan is not None:
+        plans.append(extra_plan)
+    book = PlanBook(
+        terms={plan.pk: plan_terms(plan=plan) for plan in plans},
+        period_kinds={plan.pk: plan.period_kind for plan in plans},
+        by_user=defaultdict(list),
+        by_team=defaultdict(list),
+        by_role=defaultdict(list),
+        memberships=defaultdict(list),
+    )
+    for item in assignments:
+        if item.user_id is not None:
+            book.by_user[item.user_id].append(item)
+        elif item.team_id is not None:
+            book.by_team[item.team_id].append(item)
+        else:
+            book.by_role[item.role].append(item)
+    for user_id, team_id, role in Membership.objects.values_list("user_id", "team_id", "role"):
+        book.memberships[user_id].append((team_id, role))
+    return book
+
+
+def assignment_list(*, plan: CommissionPlan | None = None) -> QuerySet[PlanAssignment]:
+    items = PlanAssignment.objects.select_related("plan", "user", "team")
+    return items.filter(plan=plan) if plan is not None else items
+
+
+# ------------------------------------------------------------------------------------ credit inputs
+class RateBook:
+    """Exchange rates through the deals app's rate-on-the-day helper, asked once per currency and day."""
+
+    def __init__(self) -> None:
+        self.base = base_currency()
+        self._rates: dict[tuple[str, dt.date], Decimal] = {}
+
+    def to_base(self, amount_minor: int, currency: str, day: dt.date) -> int:
+        if not currency or currency == self.base:
+            return amount_minor
+        key = (currency, day)
+        if key not in self._rates:
+            self._rates[key] = exchange_rate_on(currency=currency, day=day)
+        scale = Decimal(10) ** (minor_digits(self.base) - minor_digits(currency))
+        return int(
+            (Decimal(amount_minor) * self._rates[key] * scale).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        )
+
+
+@dataclass(frozen=True)
+class WonEvent:
+    event_id: int
+    deal_id: int
+    at: dt.datetime
+    on: dt.date
+    title: str
+    deal_minor: int  # base currency at the won day's rate
+    pipeline_id: int
+    deal_type: str
+    owner_id: int  # today's owner (only used when the history has no owner change)
+
+
+@dataclass
+class History:
+    """What the deal history says about credit: owner changes and splits per deal."""
+
+    owner_changes: dict[int, list[tuple[dt.datetime, int, str, str]]] = field(default_factory=dict)
+    splits: dict[int, list[DealSplit]] = field(default_factory=dict)
+    product_values: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # deal -> (product, value)
+    line_totals: dict[int, int] = field(default_factory=dict)
+
+    def owner_at(self, deal_id: int, moment: dt.datetime, current_owner_id: int) -> int:
+        """The owner at ``moment``: the last change on or before it, else the first change's old value."""
+        owner: str | None = None
+        for at, _event_id, from_value, to_value in self.owner_changes.get(deal_id, []):
+            if at <= moment:
+                owner = to_value
+            else:
+                if owner is None:
+                    owner = from_value
+                break
+        try:
+            return int(owner) if owner else current_owner_id
+        except ValueError:
+            return current_owner_id
+
+    def shares_at(self, event: WonEvent) -> list[tuple[int, Decimal]]:
+        """Who is credited for a won event and with what share: the splits valid then, else the owner."""
+        valid = [
+            split
+            for split in self.splits.get(event.deal_id, [])
+            if split.valid_from <= event.at and (split.valid_to is None or event.at < split.valid_to)
+        ]
+        if valid:
+            return [(split.user_id, split.share_percent) for split in valid]
+        return [(self.owner_at(event.deal_id, event.at, event.owner_id), calc.HUNDRED)]
+
+    def product_credit(self, deal_id: int, credit_minor: int) -> tuple[tuple[int, int], ...]:
+        total = self.line_totals.get(deal_id, 0)
+        if total <= 0:
+            return ()
+        return tuple(
+            (product_id, credit_minor * value // total)
+            for product_id, value in self.product_values.get(deal_id, [])
+        )
+
+
+def _won_events(queryset: QuerySet[DealEvent], rates: RateBook) -> list[WonEvent]:
+    rows = queryset.values_list(
+        "id",
+        "deal_id",
+        "occurred_at",
+        "amount_minor",
+        "currency",
+        "deal__title",
+        "deal__pipeline_id",
+        "deal__parent_id",
+        "deal__owner_id",
+    )
+    events = []
+    for event_id, deal_id, at, amount, currency, title, pipeline_id, parent_id, owner_id in rows:
+        on = local_day(at)
+        events.append(
+            WonEvent(
+                event_id,
+                deal_id,
+                at,
+                on,
+                title,
+                rates.to_base(amount or 0, currency, on),
+                pipeline_id,
+                DealType.UPSELL if parent_id else DealType.NEW,
+                owner_id,
+            )
+        )
+    return events
+
+
+def _history(deal_ids: set[int], *, with_products: bool) -> History:
+    history = History()
+    ordered = sorted(deal_ids)
+    for chunk in _chunks(ordered):
+        changes = (
+            DealEvent.objects.filter(deal_id__in=chunk, kind=EventKind.OWNER_CHANGED)
+            .order_by("deal_id", "occurred_at", "id")
+            .values_list("deal_id", "occurred_at", "id", "from_value", "to_value")
+        )
+        for deal_id, at, event_id, from_value, to_value in changes:
+            history.owner_changes.setdefault(deal_id, []).append((at, event_id, from_value, to_value))
+        for split in DealSplit.objects.filter(deal_id__in=chunk).order_by("deal_id", "valid_from", "id"):
+            history.splits.setdefault(split.deal_id, []).append(split)
+        if with_products:
+            from dealflow.products.models import DealLine
+
+            for deal_id, product_id, value in DealLine.objects.filter(deal_id__in=chunk).values_list(
+                "deal_id", "product_id", "deal_value_minor"
+            ):
+                history.line_totals[deal_id] = history.line_totals.get(deal_id, 0) + value
+                if product_id is not None:
+                    history.product_values.setdefault(deal_id, []).append((product_id, value))
+    return history
+
+
+def _uses_products(book: PlanBook) -> bool:
+    return any(rule.kind == RuleKind.PRODUCT for terms in book.terms.values() for rule in terms.rules) or any(
+        spiff.product_id is not None for terms in book.terms.values() for spiff in terms.spiffs
+    )
+
+
+@dataclass
+class PersonInputs:
+    credits: list[tuple[calc.Credit, calc.PlanTerms | None]] = field(default_factory=list)
+    clawbacks: list[calc.Clawback] = field(default_factory=list)
+    quota_minor: int | None = None
+    period_terms: calc.PlanTerms | None = None
+
+
+@dataclass
+class PeriodInputs:
+    period: Period
+    people: dict[int, PersonInputs]
+    book: PlanBook
+
+
+def _target_key(day: dt.date, kind: str, closed_keys: set[str]) -> str:
+    """The period a credit or clawback dated ``day`` lands in: its own, or the next one not yet approved."""
+    period = period_containing(day, kind=kind)
+    for _step in range(48):
+        if period.key not in closed_keys:
+            return period.key
+        period = period.next()
+    return period.key
+
+
+def period_inputs(
+    *,
+    period: Period,
+    user_ids: set[int] | None = None,
+    book: PlanBook | None = None,
+    rates: RateBook | None = None,
+    extra_credits: dict[int, list[calc.Credit]] | None = None,
+    skip_clawbacks: bool = False,
+    as_if_open: bool = False,
+) -> PeriodInputs:
+    """Everything the calculation needs for the people's statements of ``period`` (all people when None).
+
+    Credits are the WON events in the period, attributed from the history; a credit or clawback dated in
+    an approved or paid period that its statement does not hold moves to the next open period.
+    ``as_if_open`` ignores approvals: the period's own events, as a preview or a leaderboard reads them.
+    """
+    book = book or plan_book()
+    rates = rates or RateBook()
+    kind = period.kind if period.kind in ("month", "quarter") else "month"
+    closed = Statement.objects.exclude(status=StatementStatus.DRAFT)
+    if as_if_open:
+        closed = closed.none()
+    if user_ids is not None:
+        closed = closed.filter(user_id__in=sorted(user_ids)) if len(user_ids) <= CHUNK else closed
+    closed_keys: dict[int, set[str]] = defaultdict(set)
+    closed_starts: dict[int, set[dt.date]] = defaultdict(set)
+    for user_id, key, start in closed.values_list("user_id", "period_key", "period_start"):
+        closed_keys[user_id].add(key)
+        closed_starts[user_id].add(start)
+    # Reach back over the approved periods just before this one: their late credits land here.
+    window_start = period.start
+    all_closed = {key for keys in closed_keys.values() for key in keys}
+    previous = period.previous() if period.kind in ("month", "quarter") else None
+    while previous is not None and previous.key in all_closed:
+        window_start = previous.start
+        previous = previous.previous()
+    settled: set[tuple[int, int]] = set()  # (person, event) already on an approved or paid statement
+    if all_closed:
+        settled = {
+            (user_id, event_id or 0)
+            for user_id, event_id in StatementLine.objects.filter(
+                statement__status__in=[StatementStatus.APPROVED, StatementStatus.PAID]
+            )
+            .exclude(source_event_id=None)
+            .values_list("statement__user_id", "source_event_id")
+        }
+    won_query = DealEvent.objects.filter(
+        kind=EventKind.WON, occurred_at__gte=day_start(window_start), occurred_at__lt=day_start(period.end)
+    )
+    reopen_query = DealEvent.objects.filter(
+        kind=EventKind.REOPENED,
+        from_value=DealStatus.WON,
+        occurred_at__gte=day_start(window_start),
+        occurred_at__lt=day_start(period.end),
+    )
+    won = _won_events(won_query, rates)
+    reopens = (
+        []
+        if skip_clawbacks
+        else list(reopen_query.values_list("id", "deal_id", "occurred_at", "deal__title"))
+    )
+    reopened_deals = {deal_id for _id, deal_id, _at, _title in reopens}
+    earlier_won: list[WonEvent] = []
+    for chunk in _chunks(sorted(reopened_deals)):
+        earlier_won.extend(
+            _won_events(DealEvent.objects.filter(kind=EventKind.WON, deal_id__in=chunk), rates)
+        )
+    history = _history({event.deal_id for event in won} | reopened_deals, with_products=_uses_products(book))
+    people: dict[int, PersonInputs] = defaultdict(PersonInputs)
+
+    def wanted(user_id: int) -> bool:
+        return user_ids is None or user_id in user_ids
+
+    for event in won:
+        for user_id, share in history.shares_at(event):
+            if not wanted(user_id) or (user_id, event.event_id) in settled:
+                continue
+            if event.on < period.start and _target_key(event.on, kind, closed_keys[user_id]) != period.key:
+                continue
+            if event.on >= period.start and period.key in closed_keys[user_id]:
+                continue
+            credit_minor = calc.round_minor(Decimal(event.deal_minor) * share / calc.HUNDRED)
+            credit = calc.Credit(
+                deal_id=event.deal_id,
+                event_id=event.event_id,
+                won_on=event.on,
+                title=event.title,
+                credit_minor=credit_minor,
+                share_percent=share,
+                deal_minor=event.deal_minor,
+                pipeline_id=event.pipeline_id,
+                deal_type=event.deal_type,
+                product_credit=history.product_credit(event.deal_id, credit_minor),
+            )
+            people[user_id].credits.append((credit, book.terms_on(user_id, event.on)))
+    won_by_deal: dict[int, list[WonEvent]] = defaultdict(list)
+    for event in earlier_won:
+        won_by_deal[event.deal_id].append(event)
+    for reopen_id, deal_id, at, title in reopens:
+        before = [event for event in won_by_deal.get(deal_id, []) if event.at <= at]
+        if not before:
+            continue
+        won_event = max(before, key=lambda event: (event.at, event.event_id))
+        on = local_day(at)
+        for user_id, share in history.shares_at(won_event):
+            if not wanted(user_id) or (user_id, reopen_id) in settled:
+                continue
+            terms = book.terms_on(user_id, won_event.on)
+            if terms is None or (on - won_event.on).days > terms.clawback_days:
+                continue
+            if _target_key(on, kind, closed_keys[user_id]) != period.key:
+                continue
+            people[user_id].clawbacks.append(
+                calc.Clawback(
+                    deal_id=deal_id,
+                    event_id=reopen_id,
+                    won_event_id=won_event.event_id,
+                    on=on,
+                    title=title,
+                    credit_minor=calc.round_minor(Decimal(won_event.deal_minor) * share / calc.HUNDRED),
+                    commission_minor=0,  # filled in by statement_results from the original line
+                    share_percent=share,
+                )
+            )
+    if extra_credits:
+        for user_id, credits in extra_credits.items():
+            for credit in credits:
+                people[user_id].credits.append((credit, book.terms_on(user_id, credit.won_on)))
+    if user_ids is not None:
+        for user_id in user_ids:
+            people[user_id]  # everybody asked for gets a statement, even an empty one
+    quotas = Quota.objects.filter(period_key=period.key, user_id__isnull=False)
+    if user_ids is not None and len(user_ids) <= CHUNK:
+        quotas = quotas.filter(user_id__in=sorted(user_ids))
+    quota_of = dict(quotas.values_list("user_id", "amount_minor"))
+    last_day = period.end - dt.timedelta(days=1)
+    for user_id, inputs in people.items():
+        inputs.quota_minor = quota_of.get(user_id)
+        inputs.period_terms = book.terms_on(user_id, last_day)
+    return PeriodInputs(period=period, people=dict(people), book=book)
+
+
+def statement_results(*, inputs: PeriodInputs, rates: RateBook | None = None) -> dict[int, calc.Result]:
+    """The computed lines of every person in ``inputs`` (clawbacks negate the line they reverse)."""
+    results: dict[int, calc.Result] = {}
+    rates = rates or RateBook()
+    for user_id, person in inputs.people.items():
+        first = calc.compute_statement(
+            credits=person.credits, quota_minor=person.quota_minor, period_terms=person.period_terms
+        )
+        if person.clawbacks:
+            in_run = {line.event_id: line for line in first.lines if line.kind == calc.CREDIT}
+            clawbacks = [
+                _with_original(clawback, user_id, in_run, inputs, rates) for clawback in person.clawbacks
+            ]
+            first = calc.compute_statement(
+                credits=person.credits,
+                clawbacks=clawbacks,
+                quota_minor=person.quota_minor,
+                period_terms=person.period_terms,
+            )
+        results[user_id] = first
+    return results
+
+
+def _with_original(
+    clawback: calc.Clawback,
+    user_id: int,
+    in_run: dict[int | None, calc.Line],
+    inputs: PeriodInputs,
+    rates: RateBook,
+) -> calc.Clawback:
+    """The clawback with the credit and commission of the line it reverses: from this run, else a stored
+    line of another statement, else the won period computed afresh."""
+    line = in_run.get(clawback.won_event_id)
+    if line is not None:
+        credit, commission = line.credit_minor, line.commission_minor
+    else:
+        stored = (
+            StatementLine.objects.filter(
+                source_event_id=clawback.won_event_id, kind=LineKind.CREDIT, statement__user_id=user_id
+            )
+            .exclude(statement__period_key=inputs.period.key)
+            .values_list("credit_minor", "commission_minor")
+            .first()
+        )
+        if stored is not None:
+            credit, commission = stored
+        else:
+            won_period = period_containing(clawback.on, kind=inputs.period.kind)
+            won_line = None
+            for candidate in _periods_back(won_period, 8):
+                original = period_inputs(
+                    period=candidate, user_ids={user_id}, book=inputs.book, rates=rates, skip_clawbacks=True
+                )
+                result = statement_results(inputs=original, rates=rates)[user_id]
+                won_line = next(
+                    (
+                        item
+                        for item in result.lines
+                        if item.event_id == clawback.won_event_id and item.kind == calc.CREDIT
+                    ),
+                    None,
+                )
+                if won_line is not None:
+                    break
+            credit = won_line.credit_minor if won_line else clawback.credit_minor
+            commission = won_line.commission_minor if won_line else 0
+    return calc.Clawback(
+        deal_id=clawback.deal_id,
+        event_id=clawback.event_id,
+        won_event_id=clawback.won_event_id,
+        on=clawback.on,
+        title=clawback.title,
+        credit_minor=credit,
+        commission_minor=commission,
+        share_percent=clawback.share_percent,
+    )
+
+
+def _periods_back(period: Period, count: int) -> Iterator[Period]:
+    for _step in range(count):
+        yield period
+        period = period.previous()
+
+
+# ------------------------------------------------------------------------------------- statements
+def statement_list_for_user(
+    *, user: User, period_key: str | None = None, person_id: int | None = None, status: str | None = None
+) -> QuerySet[Statement]:
+    """Statements the user may see: their own, their managed teams' members', everybody's for admins."""
+    statements = Statement.objects.filter(
+        owner_visibility_q(user=user, owner_field="user_id")
+    ).select_related("user", "plan")
+    if period_key:
+        statements = statements.filter(period_key=period_key)
+    if person_id:
+        statements = statements.filter(user_id=person_id)
+    if status:
+        statements = statements.filter(status=status)
+    return statements.order_by("-period_start", "user__username")
+
+
+def statement_get_for_user(*, statement_id: int, user: User) -> Statement:
+    statement = statement_list_for_user(user=user).filter(pk=statement_id).first()
+    if statement is None:
+        raise Http404("No such statement.")
+    return statement
+
+
+def statement_can_manage(*, statement: Statement, user: User) -> bool:
+    """Managers of the person's team and admins approve, adjust and pay; nobody approves their own."""
+    scope = user_access_scope(user=user)
+    if statement.user_id == user.pk:
+        return False
+    if scope.is_admin:
+        return True
+    return (
+        scope.is_manager
+        and Statement.objects.filter(
+            owner_editable_q(user=user, owner_field="user_id"), pk=statement.pk
+        ).exists()
+    )
+
+
+def statement_lines(*, statement: Statement) -> list[StatementLine]:
+    return list(statement.lines.select_related("created_by").order_by("position", "id"))
+
+
+def people_for_statements(*, user: User) -> QuerySet[User]:
+    """People whose statements the user may compute and see."""
+    return User.objects.filter(owner_visibility_q(user=user, owner_field="pk"), is_active=True).order_by(
+        "username"
+    )
+
+
+def dispute_list_for_user(*, user: User, status: str | None = None) -> QuerySet[Dispute]:
+    disputes = Dispute.objects.filter(
+        owner_visibility_q(user=user, owner_field="statement__user_id")
+    ).select_related("statement", "statement__user", "opened_by", "line")
+    return disputes.filter(status=status) if status else disputes
+
+
+def dispute_get_for_user(*, dispute_id: int, user: User) -> Dispute:
+    dispute = dispute_list_for_user(user=user).filter(pk=dispute_id).first()
+    if dispute is None:
+        raise Http404("No such dispute.")
+    return dispute
+
+
+def period_parse(text: str | None, *, default_kind: str = "quarter", today: dt.date) -> Period:
+    """A period from its key; the current one of ``default_kind`` when none is given."""
+    if not text:
+        return period_containing(today, kind=default_kind)
+    period = parse_period(text)
+    if period.kind not in ("month", "quarter"):
+        raise ApplicationError("Statements are per month (2026-11) or quarter (2026-Q4).", field="period")
+    return period
+
+
+def preference_for(*, user: User) -> CommissionPreference:
+    preference = CommissionPreference.objects.filter(user=user).first()
+    return preference or CommissionPreference(user=user)
+
+
+def settings_get() -> CommissionSettings:
+    return CommissionSettings.objects.filter(pk=1).first() or CommissionSettings(pk=1)
+
+
+def open_deals_of(*, user: User) -> QuerySet[Deal]:
+    return Deal.objects.filter(owner=user, status=DealStatus.OPEN)
+
+
+def deal_visible(*, deal_id: int, user: User) -> Deal:
+    deal = Deal.objects.filter(owner_visibility_q(user=user), pk=deal_id).first()
+    if deal is None:
+        raise Http404("No such deal.")
+    return deal
+
+
+def users_with_activity_q(day_from: dt.date, day_to: dt.date) -> Q:
+    return Q(done_at__gte=day_start(day_from), done_at__lt=day_start(day_to))

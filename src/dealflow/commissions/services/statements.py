@@ -1,0 +1,270 @@
+"""Statements: recompute drafts from the deal history, adjust, approve, pay and lock; every step audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db import connection, transaction
+
+from dealflow.accounts.models import User
+from dealflow.accounts.services import audit_record
+from dealflow.commissions import calculations as calc
+from dealflow.commissions import selectors
+from dealflow.commissions.models import LineKind, Statement, StatementLine, StatementStatus
+from dealflow.commissions.services import save_fields
+from dealflow.core import clock
+from dealflow.core.errors import ApplicationError, ConflictError, PermissionDeniedError
+from dealflow.core.periods import Period
+from dealflow.deals.selectors import user_check_can_write
+from dealflow.deals.services.money import base_currency
+
+
+def _lines_of(statement: Statement, result: calc.Result, at: dt.datetime) -> list[StatementLine]:
+    return [
+        StatementLine(
+            statement=statement,
+            kind=line.kind,
+            position=position,
+            deal_id=line.deal_id,
+            deal_title=line.title[:200],
+            source_event_id=line.event_id,
+            occurred_on=line.on,
+            credit_minor=line.credit_minor,
+            share_percent=line.share_percent,
+            rule=line.rule[:200],
+            tier=line.tier[:80],
+            rate_percent=line.rate_percent,
+            commission_minor=line.commission_minor,
+            created_at=at,
+        )
+        for position, line in enumerate(result.lines, start=1)
+    ]
+
+
+def _totals(statement: Statement) -> None:
+    commission = adjustment = 0
+    for kind, amount in statement.lines.values_list("kind", "commission_minor"):
+        if kind == LineKind.ADJUSTMENT:
+            adjustment += amount
+        else:
+            commission += amount
+    statement.commission_minor = commission
+    statement.adjustment_minor = adjustment
+    statement.total_minor = commission + adjustment
+
+
+@transaction.atomic
+def statements_recompute(
+    *, period: Period, user_ids: Iterable[int] | None = None, by: User | None = None
+) -> list[Statement]:
+    """Recompute the draft statements of ``period`` (for the people given, else for everybody credited or
+    with a plan). Approved and paid statements are left exactly as they are."""
+    if by is not None:
+        user_check_can_write(user=by)  # an analyst reads statements but does not recompute them
+    wanted = set(user_ids) if user_ids is not None else None
+    rates = selectors.RateBook()
+    inputs = selectors.period_inputs(period=period, user_ids=wanted, rates=rates)
+    if wanted is None:
+        with_plans = {
+            user_id
+            for user_id in User.objects.filter(is_active=True).values_list("pk", flat=True)
+            if inputs.book.plan_id_on(user_id, period.end - dt.timedelta(days=1)) is not None
+        }
+        for user_id in with_plans - set(inputs.people):
+            inputs.people[user_id] = selectors.PersonInputs(
+                period_terms=inputs.book.terms_on(user_id, period.end - dt.timedelta(days=1))
+            )
+        if with_plans:
+            from dealflow.forecasting.models import Quota
+
+            quotas = dict(
+                Quota.objects.filter(period_key=period.key, user_id__in=sorted(with_plans)).values_list(
+                    "user_id", "amount_minor"
+                )
+            )
+            for user_id in with_plans:
+                inputs.people[user_id].quota_minor = quotas.get(user_id)
+    results = selectors.statement_results(inputs=inputs, rates=rates)
+    moment = clock.now()
+    existing = {
+        statement.user_id: statement
+        for statement in Statement.objects.select_for_update().filter(
+            period_key=period.key, user_id__in=sorted(results)
+        )
+    }
+    currency = base_currency()
+    saved: list[Statement] = []
+    new_lines: list[StatementLine] = []
+    drafts: list[Statement] = []
+    for user_id in sorted(results):
+        result = results[user_id]
+        statement = existing.get(user_id)
+        if statement is not None and not statement.is_draft:
+            saved.append(statement)
+            continue
+        if statement is None:
+            statement = Statement(
+                user_id=user_id,
+                period_key=period.key,
+                period_start=period.start,
+                period_end=period.end,
+                currency=currency,
+                created_at=moment,
+            )
+        person = inputs.people[user_id]
+        statement.plan_id = person.period_terms.plan_id if person.period_terms else None
+        statement.quota_minor = result.quota_minor
+        statement.credit_minor = result.credit_minor
+        statement.attainment_percent = result.attainment_percent
+        statement.computed_at = moment
+        drafts.append(statement)
+    to_create = [statement for statement in drafts if statement.pk is None]
+    Statement.objects.bulk_create(to_create)
+    for statement in drafts:
+        if statement.pk is None:  # SQLite before 3.35 returns no ids: read them back
+            statement.pk = Statement.objects.get(user_id=statement.user_id, period_key=period.key).pk
+    draft_ids = [statement.pk for statement in drafts]
+    for chunk_start in range(0, len(draft_ids), selectors.CHUNK):
+        StatementLine.objects.filter(
+            statement_id__in=draft_ids[chunk_start : chunk_start + selectors.CHUNK]
+        ).exclude(kind=LineKind.ADJUSTMENT).delete()
+    adjustments: dict[int, int] = {}
+    for chunk_start in range(0, len(draft_ids), selectors.CHUNK):
+        for statement_id, amount in StatementLine.objects.filter(
+            statement_id__in=draft_ids[chunk_start : chunk_start + selectors.CHUNK], kind=LineKind.ADJUSTMENT
+        ).values_list("statement_id", "commission_minor"):
+            adjustments[statement_id] = adjustments.get(statement_id, 0) + amount
+    for statement in drafts:
+        result = results[statement.user_id]
+        new_lines.extend(_lines_of(statement, result, moment))
+        statement.commission_minor = result.commission_minor
+        statement.adjustment_minor = adjustments.get(statement.pk, 0)
+        statement.total_minor = statement.commission_minor + statement.adjustment_minor
+        saved.append(statement)
+    StatementLine.objects.bulk_create(new_lines, batch_size=2000)
+    _write_totals(drafts, moment)
+    if by is not None or wanted is None:
+        audit_record(
+            actor=by,
+            action="commissions.recomputed",
+            target=period.key,
+            detail={"drafts": len(drafts), "kept": len(saved) - len(drafts)},
+        )
+    return sorted(saved, key=lambda statement: statement.user_id)
+
+
+def _write_totals(drafts: list[Statement], moment: dt.datetime) -> None:
+    """One UPDATE per draft through executemany: Django's bulk_update builds a CASE per column and row,
+    which took 6.6 s of a 7.8 s recompute of 300 statements on SQLite."""
+    columns = ["plan_id", "quota_minor", "credit_minor", "attainment_percent", "computed_at", "commission_minor",
+               "adjustment_minor", "total_minor", "updated_at"]  # fmt: skip
+    table = connection.ops.quote_name(Statement._meta.db_table)
+    assignments = ", ".join(f"{connection.ops.quote_name(column)} = %s" for column in columns)
+    at = connection.ops.adapt_datetimefield_value(moment)
+    rows = [
+        (statement.plan_id, statement.quota_minor, statement.credit_minor,
+         connection.ops.adapt_decimalfield_value(statement.attainment_percent, 9, 2),
+         at, statement.commission_minor, statement.adjustment_minor, statement.total_minor, at, statement.pk)
+        for statement in drafts
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", rows)  # noqa: S608 (our names)
+
+
+def statement_recompute(*, user: User, period: Period, by: User | None = None) -> Statement:
+    """Recompute one person's draft statement (an approved or paid one comes back unchanged)."""
+    return statements_recompute(period=period, user_ids=[user.pk], by=by)[0]
+
+
+def _check_manager(statement: Statement, by: User) -> None:
+    if not selectors.statement_can_manage(statement=statement, user=by):
+        raise PermissionDeniedError("Only a manager of this person's team or an admin may do this.")
+
+
+def _lock_and_check(statement: Statement, *, expected: set[str]) -> Statement:
+    fresh = Statement.objects.select_for_update().get(pk=statement.pk)
+    if fresh.status not in expected:
+        raise ConflictError(f"The statement is {fresh.get_status_display()}; reload it.", field="status")
+    return fresh
+
+
+@transaction.atomic
+def statement_approve(*, statement: Statement, by: User) -> Statement:
+    """Approve a draft: its lines are frozen from now on."""
+    _check_manager(statement, by)
+    statement = _lock_and_check(statement, expected={StatementStatus.DRAFT})
+    if statement.lines.filter(disputes__status="open").exists():
+        raise ApplicationError("Resolve the open disputes on this statement first.", field="status")
+    statement.status = StatementStatus.APPROVED
+    statement.approved_by = by
+    statement.approved_at = clock.now()
+    save_fields(statement, ["status", "approved_by", "approved_at"])
+    audit_record(actor=by, action="commissions.statement_approved", target=str(statement.pk),
+                 detail={"user": statement.user_id, "period": statement.period_key, "total": statement.total_minor})  # fmt: skip
+    return statement
+
+
+@transaction.atomic
+def statement_return_to_draft(*, statement: Statement, by: User, reason: str) -> Statement:
+    """Send an approved (not yet paid) statement back to draft, with a reason."""
+    _check_manager(statement, by)
+    if not reason.strip():
+        raise ApplicationError("Say why the statement goes back to draft.", field="reason")
+    statement = _lock_and_check(statement, expected={StatementStatus.APPROVED})
+    statement.status = StatementStatus.DRAFT
+    statement.approved_by = None
+    statement.approved_at = None
+    save_fields(statement, ["status", "approved_by", "approved_at"])
+    audit_record(actor=by, action="commissions.statement_returned", target=str(statement.pk),
+                 detail={"user": statement.user_id, "period": statement.period_key, "reason": reason})  # fmt: skip
+    return statement
+
+
+@transaction.atomic
+def statement_mark_paid(*, statement: Statement, by: User) -> Statement:
+    """Mark an approved statement paid: it is locked for good."""
+    _check_manager(statement, by)
+    statement = _lock_and_check(statement, expected={StatementStatus.APPROVED})
+    statement.status = StatementStatus.PAID
+    statement.paid_by = by
+    statement.paid_at = clock.now()
+    save_fields(statement, ["status", "paid_by", "paid_at"])
+    audit_record(actor=by, action="commissions.statement_paid", target=str(statement.pk),
+                 detail={"user": statement.user_id, "period": statement.period_key, "total": statement.total_minor})  # fmt: skip
+    return statement
+
+
+@transaction.atomic
+def statement_adjust(*, statement: Statement, amount_minor: int, reason: str, by: User) -> StatementLine:
+    """A manager's adjustment line (signed) with a reason, on a draft; corrections to an approved or paid
+    period go onto an open period's statement instead."""
+    _check_manager(statement, by)
+    if not reason.strip():
+        raise ApplicationError("Give a reason for the adjustment.", field="reason")
+    if amount_minor == 0:
+        raise ApplicationError("An adjustment needs an amount other than 0.", field="amount")
+    statement = _lock_and_check(statement, expected={StatementStatus.DRAFT})
+    # Adjustments sit after the computed lines (positions from 10001) however often those are recomputed.
+    last = statement.lines.order_by("-position").values_list("position", flat=True).first() or 0
+    position = max(last, 10000) + 1
+    line = StatementLine.objects.create(
+        statement=statement,
+        kind=LineKind.ADJUSTMENT,
+        position=position,
+        commission_minor=amount_minor,
+        rule="manager adjustment",
+        reason=reason.strip(),
+        created_by=by,
+        created_at=clock.now(),
+    )
+    _totals(statement)
+    save_fields(statement, ["commission_minor", "adjustment_minor", "total_minor"])
+    audit_record(actor=by, action="commissions.statement_adjusted", target=str(statement.pk),
+                 detail={"line": line.pk, "amount": amount_minor, "reason": reason.strip()})  # fmt: skip
+    return line
+
+
+def statement_draft_for(*, user: User, period: Period) -> Statement:
+    """The person's statement for the period, computed if it is a draft or new."""
+    return statement_recompute(user=user, period=period)

@@ -1,0 +1,253 @@
+"""What a plan holds: the operations per record (create, update, history steps), counts, and the preview's summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from dealflow.accounts.models import User
+from dealflow.deals.models import (
+    Activity,
+    Deal,
+)
+from dealflow.importers.fields import Entity
+from dealflow.importers.mapping import ImportOptions
+from dealflow.importers.parsing import (
+    LINE,
+    REJECTED,
+    ParsedSheet,
+    Problems,
+    Question,
+)
+from dealflow.importers.reading import Workbook
+from dealflow.importers.references import NameBook, OwnerBook, Ref, StageBook
+
+DEFAULT_SOURCE = "spreadsheet"
+
+
+# ------------------------------------------------------------------------------------------------ operations
+
+
+@dataclass(slots=True)
+class DealStep:
+    kind: str  # move, won, lost, reopen, update
+    at: dt.datetime
+    stage: Ref | None = None
+    reason: Ref | None = None
+    note: str = ""
+    changes: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class DealCreate:
+    sheet: str
+    line: int
+    key: str
+    title: str
+    owner: Ref
+    pipeline: Ref
+    stage: Ref
+    created_at: dt.datetime
+    amount_minor: int
+    currency: str
+    expected_close_on: dt.date | None
+    organization: Ref | None
+    person: Ref | None
+    source: Ref | None
+    lead: Ref | None
+    probability_override: int | None
+    forecast_category_override: str
+    next_step: str
+    external_id: str
+    steps: list[DealStep]
+    activities: list[ActivityOp] = field(default_factory=list)
+    product: Ref | None = None  # the deal's one line item (a product column)
+    # The file's own probability and forecast category, and the stage they are compared with (a stage
+    # this import creates gets its probability only once every row is read: see settle_new_stage_overrides).
+    probability_given: int | None = None
+    category_given: str = ""
+    reference_stage: Ref | None = None
+
+
+@dataclass(slots=True)
+class DealChange:
+    sheet: str
+    line: int
+    deal: Deal
+    data: dict[str, Any]  # deal_update fields (owner/organization/person/source as Refs)
+    steps: list[DealStep]
+
+
+@dataclass(slots=True)
+class RecordOp:
+    """Create (``existing`` None) or update an organization, person or lead with ``values``."""
+
+    sheet: str
+    line: int
+    key: str
+    values: dict[str, Any]
+    existing: Any = None
+
+
+@dataclass(slots=True)
+class UserOp:
+    """A user account from a users sheet with a team or role column: created, or given its team and role."""
+
+    sheet: str
+    line: int
+    key: str
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    team: str
+    role: str
+    existing: User | None = None
+
+
+@dataclass(slots=True)
+class ActivityOp:
+    sheet: str
+    line: int
+    key: str
+    values: dict[str, Any]
+    deal: Ref | None
+    existing: Activity | None = None
+
+
+@dataclass
+class Counts:
+    create: int = 0
+    update: int = 0
+    skip: int = 0
+    reject: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return {"create": self.create, "update": self.update, "skip": self.skip, "reject": self.reject}
+
+
+@dataclass
+class ImportPlan:
+    workbook: Workbook
+    options: ImportOptions
+    by: User
+    source: str
+    sheets: list[ParsedSheet]
+    problems: Problems
+    questions: list[Question]
+    notices: list[str]
+    counts: dict[Entity, Counts]
+    stages: StageBook | None = None
+    owners: OwnerBook | None = None
+    names: NameBook | None = None
+    users: list[UserOp] = field(default_factory=list)
+    organizations: list[RecordOp] = field(default_factory=list)
+    persons: list[RecordOp] = field(default_factory=list)
+    leads: list[RecordOp] = field(default_factory=list)
+    lead_conversions: list[tuple[Ref, str]] = field(default_factory=list)  # (lead, deal key)
+    deals_create: list[DealCreate] = field(default_factory=list)
+    deals_change: list[DealChange] = field(default_factory=list)
+    activities: list[ActivityOp] = field(default_factory=list)
+    mappings_used: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def blocking_questions(self) -> list[Question]:
+        """Questions without a default: the import waits for their answers."""
+        return [question for question in self.questions if not question.default]
+
+    @property
+    def is_ready(self) -> bool:
+        """Every question without a default answered (errors may remain: they reject their rows)."""
+        return not self.blocking_questions
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for problem in self.problems.items if problem.severity == "error") + self.problems.hidden
+
+    @property
+    def waiting(self) -> dict[Entity, int]:
+        """Rows that wait for an answer to one of the questions, per entity."""
+        waiting: dict[Entity, int] = defaultdict(int)
+        for parsed in self.sheets:
+            for row in parsed.rows:
+                if row.get("_waiting") and not row.get(REJECTED):
+                    waiting[parsed.entity] += 1
+        return waiting
+
+    @property
+    def rejected_lines(self) -> dict[str, set[int]]:
+        lines: dict[str, set[int]] = defaultdict(set)
+        for parsed in self.sheets:
+            for row in parsed.rows:
+                if row.get(REJECTED):
+                    lines[parsed.name].add(row[LINE])
+        return lines
+
+    def summary(self) -> dict[str, Any]:
+        """What the preview shows (and the ImportJob stores): counts, problems, questions, notices."""
+        problems = sorted(
+            self.problems.items,
+            key=lambda problem: (problem.severity != "error", problem.sheet, problem.line or 0),
+        )
+        return {
+            "file": self.workbook.name,
+            "kind": self.workbook.kind,
+            "source": self.source,
+            "sheets": [
+                {
+                    "name": parsed.name,
+                    "entity": parsed.entity.value,
+                    "how": parsed.how,
+                    "rows": len(parsed.rows),
+                    "headers": parsed.sheet.headers,
+                    "columns": parsed.columns,
+                    "unmapped": parsed.unmapped,
+                    "ignored": parsed.ignored,
+                    "delimiter": parsed.sheet.delimiter,
+                    "encoding": parsed.sheet.encoding,
+                    "sample": [
+                        {key: _json_value(value) for key, value in row.items() if not key.startswith("_")}
+                        for row in parsed.rows[:5]
+                    ],
+                }
+                for parsed in self.sheets
+            ],
+            "counts": {
+                entity.value: {**counts.as_json(), "wait": self.waiting.get(entity, 0)}
+                for entity, counts in self.counts.items()
+            },
+            "errors": self.error_count,
+            "warnings": len(self.problems.warnings),
+            "problems": [problem.as_json() for problem in problems[:500]],
+            "problems_hidden": max(0, len(problems) - 500) + self.problems.hidden,
+            "questions": [question.as_json() for question in self.questions],
+            "notices": self.notices,
+            "new": {
+                "users": sorted(
+                    user.username for user in (self.owners.new_users.values() if self.owners else [])
+                ),
+                "pipelines": sorted(self.stages.new_pipelines.values()) if self.stages else [],
+                "stages": [stage.name for stage in self.stages.new_stage_order()] if self.stages else [],
+                "lost_reasons": sorted(self.names.new_reasons.values()) if self.names else [],
+                "sources": sorted(name for _key, name in self.names.new_sources.values())
+                if self.names
+                else [],
+            },
+            "is_ready": self.is_ready,
+            "unmapped": sum(len(parsed.unmapped) for parsed in self.sheets),
+            # "Everything checks out" only when no row has a problem and each column is mapped or ignored.
+            "checks_out": self.is_ready
+            and not self.error_count
+            and not any(parsed.unmapped for parsed in self.sheets),
+        }
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

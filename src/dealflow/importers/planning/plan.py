@@ -1,0 +1,228 @@
+"""``plan_build``: a file read, parsed and matched into an ImportPlan, and the order entities are built in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from django.utils.translation import gettext as _
+
+from dealflow.accounts.models import User
+from dealflow.core.errors import ApplicationError
+from dealflow.importers.fields import Entity
+from dealflow.importers.mapping import ImportOptions
+from dealflow.importers.models import ImportMapping
+from dealflow.importers.parsing import (
+    REJECTED,
+    ParsedSheet,
+    Problems,
+    Question,
+    sheet_parse,
+)
+from dealflow.importers.planning.activities import ActivitiesPart
+from dealflow.importers.planning.operations import (
+    Counts,
+    ImportPlan,
+)
+from dealflow.importers.planning.sheets import _sheet_setup
+from dealflow.importers.planning.words import (
+    is_roster,
+    title_render,
+    undated_label,
+)
+from dealflow.importers.reading import workbook_open
+from dealflow.importers.values import normalize_name
+
+# ------------------------------------------------------------------------------------------------ plan
+
+
+def plan_build(
+    *,
+    path: str | Path,
+    by: User,
+    options: ImportOptions | None = None,
+    name: str | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> ImportPlan:
+    """Read, parse and match a file into an ImportPlan; writes nothing."""
+    options = options or ImportOptions()
+    workbook = workbook_open(path, name=name)
+    notices: list[str] = list(workbook.notices)
+    mapping = None
+    if options.mapping_id:
+        mapping = ImportMapping.objects.filter(pk=options.mapping_id).first()
+        if mapping is None:
+            raise ApplicationError(_("The saved mapping no longer exists."), field="mapping")
+    column_notices: list[str] = []
+    sheets, source = _sheet_setup(workbook, options, mapping, column_notices)
+    notices = list(dict.fromkeys([*notices, *column_notices]))
+    problems = Problems()
+    questions: list[Question] = []
+    total = max(1, workbook.size)
+    done_before = 0
+    for parsed in sheets:
+        dates, decimals = parsed.dates, parsed.decimals
+
+        def tick(parsed: ParsedSheet = parsed, offset: int = done_before) -> None:
+            if progress is not None:
+                progress(
+                    offset + parsed.sheet.position(), total, _("Reading %(sheet)s") % {"sheet": parsed.name}
+                )
+
+        sheet_parse(
+            parsed, problems=problems, questions=questions, dates=dates, decimals=decimals, progress=tick
+        )
+        done_before += parsed.sheet.size
+    if progress is not None:
+        progress(total, total, _("Matching records"))
+    plan = ImportPlan(
+        workbook=workbook,
+        options=options,
+        by=by,
+        source=source,
+        sheets=sheets,
+        problems=problems,
+        questions=questions,
+        notices=notices,
+        counts={
+            parsed.entity: Counts() for parsed in sheets if parsed.entity != Entity.USERS or is_roster(parsed)
+        },
+    )
+    PlanBuilder(plan).build()
+    for parsed in sheets:
+        if parsed.entity in plan.counts:
+            plan.counts[parsed.entity].reject = sum(1 for row in parsed.rows if row.get(REJECTED))
+    return plan
+
+
+class PlanBuilder(ActivitiesPart):
+    """Turns parsed rows into operations, entity by entity, in the order they reference each other."""
+
+    # -- the build --
+
+    def synthesize_ids(self) -> None:
+        """Deals and leads of a sheet without an id column get one from what identifies them to a person:
+        title, organization and creation day. Importing the sheet again then updates them."""
+        for entity, fields in (
+            (Entity.DEALS, ("title", "organization", "created_at")),
+            (Entity.LEADS, ("title", "email", "created_at")),
+        ):
+            for parsed in self.by_entity[entity]:
+                if "external_id" in parsed.columns.values():
+                    continue
+                for row in parsed.rows:
+                    parts = []
+                    for name in fields:
+                        value = row.get(name)
+                        parts.append(
+                            value.date().isoformat()
+                            if isinstance(value, dt.datetime)
+                            else normalize_name(value or "")
+                        )
+                    row["external_id"] = (
+                        "~" + hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:20]
+                    )
+                    row["_synthetic_id"] = True
+                self.plan.notices.append(
+                    _(
+                        "%(sheet)s has no id column: its %(entity)s are recognised by %(fields)s, so importing it again updates them; a renamed one is imported as new."
+                    )
+                    % {
+                        "sheet": parsed.name,
+                        "entity": entity.value,
+                        "fields": ", ".join(fields).replace("created_at", "creation day"),
+                    }
+                )
+
+    def build(self) -> None:
+        template = self.plan.options.title_template
+        for parsed in self.by_entity[Entity.DEALS] if template else []:
+            if "title" not in parsed.columns.values():
+                for row in parsed.rows:
+                    row["title"] = title_render(template, row, parsed)
+                    row["_templated"] = True
+        self.synthesize_ids()
+        for entity in (Entity.ORGANIZATIONS, Entity.PERSONS, Entity.LEADS, Entity.DEALS, Entity.ACTIVITIES):
+            self.check_duplicates(entity)
+        self.build_users()
+        self.build_organizations()
+        self.build_persons()
+        self.build_leads()
+        self.build_deals()
+        self.build_activities()
+        self.collect_questions()
+
+    def collect_questions(self) -> None:
+        plan = self.plan
+        plan.questions.extend(self.stages.questions.values())
+        plan.questions.extend(self.owners.questions.values())
+        plan.questions.extend(self.names.questions.values())
+        self.undated_questions()
+        if self.names.new_reasons:
+            plan.notices.append(
+                _("New lost reasons will be added: %(names)s.")
+                % {"names": ", ".join(sorted(self.names.new_reasons.values()))}
+            )
+        if self.names.new_products:
+            plan.notices.append(
+                _("New products will be added to the catalogue (without a price): %(names)s.")
+                % {"names": ", ".join(sorted(self.names.new_products.values()))}
+            )
+        if self.names.new_sources:
+            plan.notices.append(
+                _("New lead sources will be added: %(names)s.")
+                % {"names": ", ".join(sorted(name for _key, name in self.names.new_sources.values()))}
+            )
+        if self.owners.new_users:
+            plan.notices.append(
+                _("New inactive users will be created for unknown owners: %(names)s.")
+                % {"names": ", ".join(sorted(user.username for user in self.owners.new_users.values()))}
+            )
+        if self.stages.new_pipelines:
+            plan.notices.append(
+                _("New pipelines will be created: %(names)s.")
+                % {"names": ", ".join(sorted(self.stages.new_pipelines.values()))}
+            )
+        if self.stages.new_stages:
+            plan.notices.append(
+                _("New stages will be created: %(names)s.")
+                % {"names": ", ".join(stage.name for stage in self.stages.new_stage_order())}
+            )
+        plan.notices.append(
+            _(
+                "Records are matched by their id within the source %(source)s: importing the same file again updates them."
+            )
+            % {"source": repr(self.source)}
+        )
+
+    def undated_questions(self) -> None:
+        """Rows without a creation date in a sheet that has the column: counted, and a question with a default."""
+        undated = self.plan.options.undated
+        for parsed in self.plan.sheets:
+            count = self.undated.get(parsed.name, 0)
+            if not count or "created_at" not in parsed.columns.values():
+                continue
+            header = parsed.header_of.get("created_at", "created_at")
+            answer = undated.get(parsed.name) or undated.get("*")
+            if answer:
+                self.plan.notices.append(
+                    _("%(sheet)s: %(count)s row(s) without a date in %(header)s: %(answer)s.")
+                    % {
+                        "sheet": parsed.name,
+                        "count": count,
+                        "header": header,
+                        "answer": undated_label(answer),
+                    }
+                )
+                continue
+            self.plan.questions.append(
+                Question(
+                    "undated", parsed.name, parsed.name,
+                    _("%(count)s row(s) of %(sheet)s have no date in %(header)s. Date them by another date of the row, by a fixed date, or skip them? Unanswered, they are skipped: dating them today would count old records as new this month.")
+                    % {"count": count, "sheet": parsed.name, "header": header},
+                    [(choice, undated_label(choice)) for choice in ("skip", "first", "today", "date:")],
+                    [], count, default="skip",
+                )
+            )  # fmt: skip

@@ -1,0 +1,79 @@
+"""Commission pages: an admin creates a tiered plan, the rep sees earnings and what-if, the manager
+recomputes, adjusts, approves and exports; Dutch pages; 404 for others' statements."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+
+from dealflow.commissions.models import CommissionPlan, Statement
+from dealflow.commissions.tests.factories import won_deal
+from dealflow.deals.tests.factories import DealFactory
+from dealflow.forecasting.services import quota_set
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@time_machine.travel(NOW, tick=False)
+def test_admin_plan_rep_earnings_manager_workflow(admin_user, rep, manager, outsider, team):
+    admin = client_for(admin_user)
+    created = admin.post(reverse("web:commission_plans"), {
+        "name": "Tiered", "period_kind": "quarter", "base_rate_percent": "0", "tier_mode": "marginal",
+        "tiers": "0 : 5\n100 : 10", "clawback_days": "90",
+    })  # fmt: skip
+    plan = CommissionPlan.objects.get(name="Tiered")
+    assert created.status_code == 302
+    assert [(tier.from_percent, tier.rate_percent) for tier in plan.tiers.all()] == [(0, 5), (100, 10)]
+    admin.post(reverse("web:commission_plan", args=[plan.pk]),
+               {"action": "assign", "team": team.pk, "effective_from": "2026-01-01"})  # fmt: skip
+    assert plan.assignments.count() == 1
+    quota_set(by=manager, period="2026-Q4", amount=Decimal("10000"), user=rep)
+    won_deal(rep, "8000", dt.date(2026, 11, 2), title="Acme")
+    open_deal = DealFactory(owner=rep, amount=Decimal("4000"), title="Initech")
+    page = client_for(rep).get(reverse("web:commission_earnings"))
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "€400.00" in body  # 8,000 x 5 %
+    assert "€2,000.00" in body  # to tier 2: 10,000 - 8,000
+    what_if = client_for(rep).get(reverse("web:commission_what_if", args=[open_deal.pk])).content.decode()
+    assert "€300.00" in what_if  # 2,000 at 5 % + 2,000 at 10 %
+    boss = client_for(manager)
+    boss.post(reverse("web:commission_recompute"), {"period": "2026-Q4"})
+    statement = Statement.objects.get(user=rep, period_key="2026-Q4")
+    assert (
+        client_for(outsider).get(reverse("web:commission_statement", args=[statement.pk])).status_code == 404
+    )
+    boss.post(reverse("web:commission_statement_action", args=[statement.pk, "adjust"]),
+              {"amount": "-25", "reason": "Shared lead"})  # fmt: skip
+    boss.post(reverse("web:commission_statement_action", args=[statement.pk, "approve"]))
+    statement.refresh_from_db()
+    assert (statement.status, statement.total_minor) == ("approved", 37_500)
+    exported = boss.get(
+        reverse("web:commission_payroll", args=["csv"]), {"period": "2026-Q4"}
+    ).content.decode()
+    assert "rep,rep@example.com,2026-Q4,approved,EUR,10000.00,8000.00,80.00,400.00,-25.00,375.00" in exported
+    plan_page = admin.get(reverse("web:commission_plan", args=[plan.pk]), {"period": "2026-Q4"})
+    assert plan_page.status_code == 200 and "€400.00" in plan_page.content.decode()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_pages_render_in_dutch(rep, manager):
+    rep.language = "nl"
+    rep.save()
+    client = client_for(rep)
+    assert "Mijn verdiensten" in client.get(reverse("web:commission_earnings")).content.decode()
+    assert client.get(reverse("web:commission_leaderboard")).status_code == 200
+    assert client.get(reverse("web:commission_statements")).status_code == 200
+    assert client.get(reverse("web:commission_plans")).status_code == 404  # admins only

@@ -1,0 +1,73 @@
+"""Commissions in a real browser: an admin creates a tiered plan, a rep wins a deal and sees the earnings
+change, a manager recomputes, approves and exports the payroll; screenshots of earnings, a statement and a
+leaderboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from dealflow.commissions.models import CommissionPlan, Statement
+from dealflow.commissions.tests.factories import won_deal
+from dealflow.core import clock
+from dealflow.core.periods import period_containing
+from dealflow.deals.tests.factories import DealFactory
+from dealflow.forecasting.services import quota_set
+
+pytestmark = pytest.mark.browser
+
+
+def test_plan_win_earnings_approve_export(signed_in_page, screenshot, admin_user, rep, rep2, manager, team):
+    period = period_containing(clock.today(), kind="quarter")
+    quota_set(by=manager, period=period.key, amount=Decimal("10000"), user=rep)
+    won_deal(rep, "6000", period.start + dt.timedelta(days=3), title="Acme rollout")
+    won_deal(rep2, "3000", period.start + dt.timedelta(days=4), title="Globex pilot")
+    deal = DealFactory(owner=rep, amount=Decimal("6000"), title="Initech platform")
+
+    admin = signed_in_page(admin_user, path="/commissions/plans/")
+    admin.fill("#plan-name", "Tiered AE")
+    admin.fill("#plan-base", "0")
+    admin.select_option("#plan-mode", "marginal")
+    admin.fill("#plan-tiers", "0 : 5\n100 : 10")
+    admin.click("[data-plan-form] button[type=submit]")
+    admin.wait_for_url("**/commissions/plans/*/")
+    admin.select_option("#assign-team", label=team.name)
+    admin.fill("#assign-from", "2026-01-01")
+    admin.click("[data-assign-form] button")
+    admin.locator("text=Team Benelux").wait_for()
+    assert CommissionPlan.objects.get(name="Tiered AE").assignments.count() == 1
+
+    page = signed_in_page(rep, path="/commissions/")
+    assert page.locator("[data-earnings-total]").inner_text() == "€300.00"  # 6,000 x 5 %
+    assert "€4,000.00" in page.locator("[data-next-tier]").inner_text()
+    page.goto(f"/deals/{deal.pk}/")
+    # 4,000 at 5 % up to the quota, 2,000 at 10 % above it.
+    assert "€400.00" in page.locator("[data-what-if]").inner_text()
+    page.click("[data-action=won]")
+    page.locator("[data-status=won]").wait_for()
+    page.goto("/commissions/")
+    assert page.locator("[data-earnings-total]").inner_text() == "€700.00"
+    screenshot(page, "commissions-earnings")
+    page.goto("/commissions/leaderboard/")
+    assert page.locator("[data-leaderboard] tbody tr").first.inner_text().startswith("1\tRita Rep")
+    screenshot(page, "commissions-leaderboard")
+
+    boss = signed_in_page(manager, path=f"/commissions/statements/?period={period.key}")
+    boss.click("[data-recompute]")
+    boss.locator("[data-statement-list] a", has_text="Rita Rep").click()
+    assert boss.locator("[data-statement-total]").inner_text() == "€700.00"
+    screenshot(boss, "commissions-statement")
+    boss.click("[data-approve]")
+    boss.locator("[data-status]", has_text="Approved").wait_for()
+    assert Statement.objects.get(user=rep, period_key=period.key).status == "approved"
+    boss.goto(f"/commissions/statements/?period={period.key}")
+    with boss.expect_download() as download:
+        boss.click("[data-export-csv]")
+    content = Path(download.value.path()).read_text(encoding="utf-8")
+    assert (
+        f"rep,rep@example.com,{period.key},approved,EUR,10000.00,12000.00,120.00,700.00,0.00,700.00"
+        in content
+    )
