@@ -215,3 +215,15 @@ def test_deal_create_picks_the_organization_typed_in_the_picker(client, rep, acm
     assert Deal.objects.count() == before + 1
     assert Deal.objects.get(title="Line 3").organization == acme
     assert Deal.objects.get(title="Line 3").status == DealStatus.OPEN
+
+
+def test_the_leads_inbox_is_paginated_50_a_page(client, rep):
+    for number in range(53):
+        LeadFactory(owner=rep, title=f"Lead {number:02d}")
+    client.force_login(rep)
+    first = client.get(reverse("web:lead_inbox"))
+    assert first.context["count"] == 53
+    assert sum(len(group["cards"]) for group in first.context["groups"]) == 50
+    assert 'rel="next"' in first.content.decode()
+    second = client.get(reverse("web:lead_inbox"), {"page": 2})
+    assert sum(len(group["cards"]) for group in second.context["groups"]) == 3
