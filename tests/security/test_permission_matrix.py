@@ -169,6 +169,13 @@ def api_rule_table() -> dict[str, Rule]:
         "GET /api/v1/persons/{person_id}/export": Rule({"person_id": "person"}),
         "POST /api/v1/persons/{person_id}/erase": Rule({"person_id": "person"}, body={}),
         "GET /api/v1/search": Rule(record=False),
+        # Saved views are their owner's (or a team's they are shared with); saving one is no pipeline write.
+        "GET /api/v1/saved-views": Rule(record=False, lists="saved_view"),
+        "POST /api/v1/saved-views": Rule(record=False, body={"name": "x"}, expect={"analyst": OK}),
+        "DELETE /api/v1/saved-views/{view_id}": Rule(
+            {"view_id": "saved_view"},
+            expect={persona: allow(404) for persona in ("manager", "admin", "analyst")},
+        ),
         "GET /api/v1/organizations-duplicates": Rule(record=False),
         "GET /api/v1/persons-duplicates": Rule(record=False),
         "POST /api/v1/organizations/{organization_id}/merge": Rule(
@@ -518,6 +525,9 @@ class World:
         self.report_format = "md"
         self.forecast_column = "none"  # the "no close date" column
         self.search_kind = "deal"  # web:search_open opens rep's deal
+        from dealflow.directory.services import saved_view_save
+
+        self.saved_view = saved_view_save(owner=rep, name=f"{MARK} view", query="status=open")
         # Notifications and automation: rep's notification and webhook, a rule of rep's team by its manager.
         from dealflow.automation.services import rule_create, subscription_create
         from dealflow.notifications.services import Message, notify
@@ -835,6 +845,15 @@ def web_rule_table() -> dict[str, WebRule]:
         "web:person_export": WebRule(_web(person_id="person")),
         "web:person_erase": WebRule(_web(person_id="person")),
         "web:search": page,
+        "web:saved_view_create": WebRule(record=False, expect={"analyst": OK}),
+        "web:saved_view_open": WebRule(
+            _web(view_id="saved_view"),
+            expect={persona: allow(404) for persona in ("manager", "admin", "analyst")},
+        ),
+        "web:saved_view_delete": WebRule(
+            _web(view_id="saved_view"),
+            expect={persona: allow(404) for persona in ("manager", "admin", "analyst")},
+        ),
         # The merge page is for merging: a read-only analyst is refused even the list of duplicates.
         "web:organization_merge": WebRule(
             _web(organization_id="organization"), expect={"analyst": allow(403)}

@@ -20,6 +20,7 @@ from dealflow.api import (
     quotes,
     reference,
     reviews,
+    saved_views,
     search,
 )
 
@@ -39,6 +40,7 @@ ROUTERS = [
     ("/v1/", quotes.router),
     ("/v1/", customfields.router),
     ("/v1/", search.router),
+    ("/v1/", saved_views.router),
     ("/v1/", notifications.router),
     ("/v1/", automation.router),
     ("/v1/commissions/", commissions.router),

@@ -21,3 +21,23 @@ class ContactMerge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.merged_name} -> {self.survivor_name}"
+
+
+class SavedView(models.Model):
+    """A named deals-list query (filters and sort, as the list's query string) a user saved; shared ones
+    are offered to the members of ``team``."""
+
+    owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=2000, blank=True, default="")
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_name_once")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.http import Http404
 
-from dealflow.accounts.models import User
+from dealflow.accounts.models import Membership, User
 from dealflow.accounts.selectors import owner_visibility_q, user_is_admin
 from dealflow.contacts.models import Organization, Person
 from dealflow.contacts.selectors import contact_shared_visible_q
 from dealflow.core.errors import PermissionDeniedError
 from dealflow.deals.models import Activity, ActivityKind, Deal, DealEvent, DealStatus, Lead
-from dealflow.directory.models import ContactMerge
+from dealflow.directory.models import ContactMerge, SavedView
 
 # A contact page shows this many of each kind; the count says how many there are in all.
 OVERVIEW_LIMIT = 50
@@ -124,3 +125,21 @@ def contact_merge_list_for_user(*, user: User) -> QuerySet[ContactMerge]:
     if not user_is_admin(user=user):
         raise PermissionDeniedError("Only an admin may review merges.", field="user")
     return ContactMerge.objects.select_related("by").order_by("-at", "-id")
+
+
+def saved_view_list_for_user(*, user: User) -> QuerySet[SavedView]:
+    """The user's saved deals-list views and those shared with a team the user belongs to."""
+    teams = Membership.objects.filter(user_id=user.pk).values("team_id")
+    return (
+        SavedView.objects.filter(Q(owner_id=user.pk) | Q(team_id__in=teams))
+        .select_related("owner", "team")
+        .order_by("name", "id")
+    )
+
+
+def saved_view_get_for_user(*, view_id: int, user: User) -> SavedView:
+    """One saved view the user owns or shares through a team, else 404."""
+    view = saved_view_list_for_user(user=user).filter(pk=view_id).first()
+    if view is None:
+        raise Http404("No such saved view.")
+    return view

@@ -6,23 +6,24 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
+from django.http import QueryDict
 
-from dealflow.accounts.models import User
+from dealflow.accounts.models import Membership, User
 from dealflow.accounts.services import audit_record
 from dealflow.contacts.models import Organization, Person
 from dealflow.contacts.search import organization_document, person_document
 from dealflow.contacts.services import organization_delete, organization_update, person_delete, person_update
 from dealflow.core import clock
-from dealflow.core.errors import ApplicationError
+from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.core.money import from_minor
 from dealflow.customfields.selectors import custom_values_get
 from dealflow.customfields.services import custom_values_store
 from dealflow.deals.models import Activity, Deal, EventKind, Lead
-from dealflow.deals.selectors import user_check_can_write
+from dealflow.deals.selectors import DealFilters, deal_ordering, user_check_can_write
 from dealflow.deals.services import deal_update
 from dealflow.deals.services.history import event_record
 from dealflow.deals.services.search import activity_document, deal_document, lead_document
-from dealflow.directory.models import ContactMerge
+from dealflow.directory.models import ContactMerge, SavedView
 from dealflow.quotes.models import Quote
 from dealflow.search.models import SearchEntry
 from dealflow.search.services import (
@@ -370,3 +371,38 @@ def person_merge(*, survivor: Person, merged: Person, by: User | None) -> Contac
         ]
     )
     return merge
+
+
+# ---- Saved views of the deals list ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def saved_view_save(*, owner: User, name: str, query: str, team_id: int | None = None) -> SavedView:
+    """Save (or overwrite, by name) the deals list's filters and sort under a name; ``team_id`` shares it
+    with a team of the owner's. The query is checked as the list would read it, naming the bad filter."""
+    text = " ".join(str(name or "").split())
+    if not text:
+        raise ApplicationError("Name the view.", field="name")
+    if len(text) > 80:
+        raise ApplicationError("A view's name has at most 80 characters.", field="name")
+    parsed = QueryDict(str(query or "").lstrip("?"), mutable=True)
+    parsed.pop("page", None)
+    DealFilters.from_mapping(parsed)  # an ApplicationError names the filter at fault
+    if parsed.get("order"):
+        deal_ordering(str(parsed["order"]))
+    if team_id is not None and not Membership.objects.filter(user=owner, team_id=team_id).exists():
+        raise ApplicationError("Share a view only with a team you belong to.", field="team")
+    view, _ = SavedView.objects.update_or_create(
+        owner=owner,
+        name=text,
+        defaults={"query": parsed.urlencode()[:2000], "team_id": team_id, "created_at": clock.now()},
+    )
+    return view
+
+
+@transaction.atomic
+def saved_view_delete(*, view: SavedView, by: User) -> None:
+    """Delete a saved view (its owner's to delete)."""
+    if view.owner_id != by.pk:
+        raise PermissionDeniedError("Only its owner deletes a saved view.", field="view")
+    view.delete()
