@@ -33,7 +33,9 @@ def book(rep, pipeline):
 
 
 def test_ctrl_k_finds_a_deal_as_you_type(signed_in_page, rep, book, screenshot):
-    page = signed_in_page(rep, path="/deals/")
+    page = signed_in_page(rep)
+    page.set_default_timeout(30_000)  # the first page of a session on a busy machine
+    page.goto("/organizations/")
     page.keyboard.press("Control+k")
     box = page.locator("#search-dialog input[type=search]")
     box.wait_for()
@@ -80,5 +82,6 @@ def test_erase_a_person_and_their_name_is_gone_from_the_deal_page(signed_in_page
     page.wait_for_url(f"**/persons/{book['jan'].pk}/")
     assert page.locator("h1.contact-title").inner_text() == "(erased)"
     page.goto(f"/deals/{book['presses'].pk}/")
-    body = page.locator("main").inner_text()
-    assert "de Vries" not in body and "(erased)" in body
+    details = page.locator(".deal-fields").inner_text()
+    assert "(erased)" in details
+    assert "de Vries" not in page.content()

@@ -845,6 +845,7 @@ def web_rule_table() -> dict[str, WebRule]:
         "web:person_export": WebRule(_web(person_id="person")),
         "web:person_erase": WebRule(_web(person_id="person")),
         "web:search": page,
+        "web:activity_quick_create": WebRule(record=False, expect={"analyst": allow(403)}),
         "web:saved_view_create": WebRule(record=False, expect={"analyst": OK}),
         "web:saved_view_open": WebRule(
             _web(view_id="saved_view"),

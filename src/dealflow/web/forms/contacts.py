@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dealflow.accounts.models import User
 from dealflow.accounts.selectors import team_list_visible, user_list_visible
-from dealflow.web.forms import EMPTY, set_queryset
+from dealflow.web.forms import EMPTY, DateTimeInput, set_queryset
 
 
 class ContactPicker(forms.TextInput):
@@ -117,3 +117,20 @@ class PersonForm(forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         set_queryset(self, "owner", user_list_visible(user=user).order_by("first_name", "last_name", "id"))
+
+
+class ActivityQuickForm(forms.Form):
+    """A call, meeting, e-mail, task or note from My activities: about one of the user's open deals, or none."""
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=[])
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    due_at = forms.DateTimeField(label=_("Due"), required=False, widget=DateTimeInput)
+    deal = forms.ModelChoiceField(queryset=EMPTY, label=_("Deal"), required=False, empty_label=_("No deal"))
+    notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, deals: Any, kinds: list[tuple[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind_field = self.fields["kind"]
+        assert isinstance(kind_field, forms.ChoiceField)
+        kind_field.choices = kinds
+        set_queryset(self, "deal", deals)

@@ -227,3 +227,19 @@ def test_the_leads_inbox_is_paginated_50_a_page(client, rep):
     assert 'rel="next"' in first.content.decode()
     second = client.get(reverse("web:lead_inbox"), {"page": 2})
     assert sum(len(group["cards"]) for group in second.context["groups"]) == 3
+
+
+def test_an_activity_from_my_activities_on_one_of_my_deals_or_none(client, rep, rep2, book):
+    client.force_login(rep)
+    page = client.get(reverse("web:my_activities"))
+    offered = list(page.context["quick_form"].fields["deal"].queryset)
+    assert offered == [book["open"]]  # rep's open deals only (not won or lost ones)
+    url = reverse("web:activity_quick_create")
+    assert client.post(url, {"kind": "task", "subject": "Prepare QBR"}).status_code == 302
+    assert client.post(url, {"kind": "call", "subject": "Call", "deal": book["open"].pk}).status_code == 302
+    assert Activity.objects.get(subject="Prepare QBR").deal is None
+    assert Activity.objects.get(subject="Call").deal == book["open"]
+    teammates = DealFactory(owner=rep2, title="Not mine")
+    refused = client.post(url, {"kind": "call", "subject": "Sneaky", "deal": teammates.pk}, follow=True)
+    assert not Activity.objects.filter(subject="Sneaky").exists()
+    assert "Select a valid choice" in refused.content.decode()

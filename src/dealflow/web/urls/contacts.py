@@ -1,5 +1,6 @@
 from django.urls import path
 
+from dealflow.web.views import activities as activity_views
 from dealflow.web.views import contacts
 
 urlpatterns = [
@@ -28,6 +29,7 @@ urlpatterns = [
     ),
     path("persons/<int:person_id>/merge/", contacts.person_merge_view, name="person_merge"),
     path("merges/", contacts.merge_list, name="merge_list"),
+    path("activities/new/", activity_views.activity_quick_create, name="activity_quick_create"),
     path("persons/<int:person_id>/export/", contacts.person_export_view, name="person_export"),
     path("persons/<int:person_id>/erase/", contacts.person_erase_view, name="person_erase"),
 ]
