@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -128,7 +129,7 @@ class ActivityQuickForm(forms.Form):
     deal = forms.ModelChoiceField(queryset=EMPTY, label=_("Deal"), required=False, empty_label=_("No deal"))
     notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args: Any, deals: Any, kinds: list[tuple[str, Any]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, deals: Any, kinds: Sequence[tuple[str, Any]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         kind_field = self.fields["kind"]
         assert isinstance(kind_field, forms.ChoiceField)
