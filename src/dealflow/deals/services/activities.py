@@ -15,6 +15,7 @@ from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.deals import lifecycle
 from dealflow.deals.models import Activity, ActivityKind, Deal, Lead
+from dealflow.deals.services.search import activity_search_index
 
 
 def _touch_deal(deal_id: int | None, moment: dt.datetime) -> None:
@@ -67,6 +68,7 @@ def activity_create(
     )
     if deal is not None and done_at is not None:
         _touch_deal(deal.pk, done_at)
+    activity_search_index(activity)
     return activity
 
 
@@ -86,6 +88,8 @@ def activity_update(*, activity: Activity, data: dict[str, Any], by: User | None
             value = str(value or "")
         setattr(activity, name, value)
     activity.save()
+    if {"subject", "notes", "owner"} & set(data):
+        activity_search_index(activity)
     return activity
 
 

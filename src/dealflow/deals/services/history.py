@@ -18,6 +18,7 @@ from dealflow.deals.services.derived import (
     derived_stay_close,
     derived_stay_open,
 )
+from dealflow.deals.services.search import activity_search_index, deal_search_index
 
 
 def local_date(moment: dt.datetime) -> dt.date:
@@ -197,6 +198,10 @@ def deal_state(deal: Deal, *, has_lines: bool = False) -> lifecycle.DealState:
     )
 
 
+# The columns a deal's search document is made of (deals/services/search.py).
+SEARCHED_FIELDS = {"title", "organization_id", "person_id", "owner_id"}
+
+
 def change_apply(
     *,
     deal: Deal,
@@ -234,9 +239,13 @@ def change_apply(
         event_write(deal=deal, event=event)
     if change.spell_open is not None:
         spell_open(deal=deal, stage=stage or deal.stage, at=change.spell_open.entered_at)
+    if any(event.kind == EventKind.CREATED for event in change.events) or SEARCHED_FIELDS & set(
+        change.fields
+    ):
+        deal_search_index(deal)
     follow_up = change.follow_up
     if follow_up is not None:
-        Activity.objects.create(
+        activity = Activity.objects.create(
             kind=ActivityKind.TASK,
             subject=follow_up.subject,
             notes=follow_up.notes,
@@ -247,4 +256,5 @@ def change_apply(
             origin="post_sale",
             created_at=follow_up.at,
         )
+        activity_search_index(activity)
     return deal

@@ -24,6 +24,7 @@ from dealflow.deals.services import BulkEditRefusedError, deal_bulk_edit
 from dealflow.web.forms import form_add_application_error
 from dealflow.web.forms.deals import DealBulkForm, DealFilterForm
 from dealflow.web.views.contents import list_custom_cells, list_custom_fields
+from dealflow.web.views.saved_views import saved_views_context
 from dealflow.web.views.workspace import AuthenticatedRequest, redirect_next, url_if_exists
 
 PAGE_SIZE = 50
@@ -105,6 +106,7 @@ def deal_list(request: AuthenticatedRequest) -> HttpResponse:
         "bulk_form": DealBulkForm(user=user, initial={"next": request.get_full_path()}),
         "can_write": user_can_write(user=user),
         "is_filtered": any(value for name, value in request.GET.items() if name not in {"order", "page"}),
+        **saved_views_context(request),
     }
     return render(request, "web/deals/list.html", context, status=400 if refused else 200)
 
