@@ -369,6 +369,11 @@ def api_rule_table() -> dict[str, Rule]:
         "POST /api/v1/bulk-tags/persons": Rule(
             record=False, body={"ids": ["@person"], "tags": ["vip"]}, expect={"outsider": allow(404)}
         ),
+        "POST /api/v1/deals/bulk-edit": Rule(
+            record=False,
+            body={"deal_ids": ["@deal"], "action": "close_date", "expected_close_on": "2027-01-31"},
+            expect={"outsider": allow(404)},
+        ),
         # Commissions: plans and contests are the admins'; statements follow the statement gate (own,
         # managed teams', admins'); only managers of the person and admins approve, adjust and pay.
         **commission_api_rules(),
@@ -780,6 +785,7 @@ def commission_web_rules() -> dict[str, WebRule]:
         "web:commission_contest_create": WebRule(record=False, expect=WEB_ADMIN_ONLY),
         "web:commission_contest": WebRule(_web(contest_id="contest"), record=False),
         "web:commission_what_if": WebRule(_web(deal_id="deal")),
+        "web:commission_deal_split": WebRule(_web(deal_id="deal"), data={"user": [], "share": []}),
         "web:commission_celebration": page,
     }
 

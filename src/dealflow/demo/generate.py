@@ -30,6 +30,7 @@ OPTIONAL_STEPS = [
     "dealflow.demo.forecasting",
     "dealflow.demo.reviews",
     "dealflow.demo.contents",
+    "dealflow.demo.commissions",
 ]
 
 

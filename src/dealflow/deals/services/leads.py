@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from dealflow.accounts.models import User
+from dealflow.contacts.models import Organization, Person
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.models import Deal, Lead, LeadSource, LeadStatus, Pipeline, Stage
@@ -34,8 +35,8 @@ def lead_create(
     source: LeadSource | None,
     owner: User,
     by: User | None = None,
-    organization=None,
-    person=None,
+    organization: Organization | None = None,
+    person: Person | None = None,
     at: dt.datetime | None = None,
     external_source: str = "",
     external_id: str = "",

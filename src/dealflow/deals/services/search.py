@@ -8,7 +8,7 @@ from dealflow.search.models import SearchKind
 from dealflow.search.services import SearchDocument, search_index_put
 
 
-def _name(contact) -> str:
+def _name(contact: object) -> str:
     return str(contact) if contact is not None else ""
 
 
