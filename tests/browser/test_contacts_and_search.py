@@ -34,8 +34,8 @@ def book(rep, pipeline):
 
 def test_ctrl_k_finds_a_deal_as_you_type(signed_in_page, rep, book, screenshot):
     page = signed_in_page(rep)
-    page.set_default_timeout(30_000)  # the first page of a session on a busy machine
-    page.goto("/organizations/")
+    page.set_default_timeout(60_000)  # the first page of a session on a busy machine
+    page.goto("/organizations/", wait_until="domcontentloaded")
     page.keyboard.press("Control+k")
     box = page.locator("#search-dialog input[type=search]")
     box.wait_for()
@@ -43,9 +43,10 @@ def test_ctrl_k_finds_a_deal_as_you_type(signed_in_page, rep, book, screenshot):
     result = page.locator("#search-dialog-results [data-kind=deal]", has_text="Hydraulic presses")
     result.wait_for()
     screenshot(page, "search")
-    result.click()
-    page.wait_for_url(f"**/deals/{book['presses'].pk}/")
-    assert page.locator("h1.deal-page-title").inner_text() == "Hydraulic presses"
+    assert result.get_attribute("href") == f"/search/open/deal/{book['presses'].pk}/"
+    with page.expect_navigation(url=f"**/deals/{book['presses'].pk}/", wait_until="domcontentloaded"):
+        result.click()
+    page.locator("h1.deal-page-title", has_text="Hydraulic presses").wait_for(timeout=60_000)
 
 
 def test_new_deal_picks_its_organization_by_autocomplete(signed_in_page, rep, book):
