@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "dealflow.api",
     "dealflow.web",
     "dealflow.cli",
+    "dealflow.directory",
+    "dealflow.search",
 ]
 
 MIDDLEWARE = [

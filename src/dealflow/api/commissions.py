@@ -163,7 +163,7 @@ class SplitOut(Schema):
         return decimal_text(split.share_percent)
 
 
-class LineOut(Schema):
+class StatementLineOut(Schema):
     id: int
     kind: str
     deal_id: int | None
@@ -224,7 +224,7 @@ class StatementOut(Schema):
 
 
 class StatementDetailOut(StatementOut):
-    lines: list[LineOut]
+    lines: list[StatementLineOut]
 
     @staticmethod
     def resolve_lines(statement: Statement) -> list[dict[str, Any]]:
@@ -333,7 +333,7 @@ class ContestOut(Schema):
     is_for_teams: bool
 
 
-class PreferencesIn(Schema):
+class GamificationPreferencesIn(Schema):
     is_leaderboard_opt_out: bool | None = None
     is_celebration_on: bool | None = None
     is_board_what_if_on: bool | None = None
@@ -473,7 +473,7 @@ def statement_pay(request, statement_id: int):
     return statements.statement_mark_paid(statement=statement, by=request.user)
 
 
-@router.post("/statements/{statement_id}/adjustments", response={201: LineOut})
+@router.post("/statements/{statement_id}/adjustments", response={201: StatementLineOut})
 def statement_adjust(request, statement_id: int, payload: AdjustmentIn):
     """A manager's signed adjustment with a reason, on a draft."""
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
@@ -668,7 +668,7 @@ def preferences(request):
 
 
 @router.put("/preferences", response=PreferencesOut)
-def preferences_set(request, payload: PreferencesIn):
+def preferences_set(request, payload: GamificationPreferencesIn):
     return gamification.preference_set(user=request.user, **payload.dict())
 
 
