@@ -17,11 +17,17 @@ from dealflow.deals.tests.factories import DealFactory
 from dealflow.notifications.watch import watch_pass
 
 pytestmark = pytest.mark.browser
+SLOW = 30_000  # ms: each page's first render compiles its templates, on a shared, loaded machine
+
+
+def _patient(page):
+    page.set_default_timeout(SLOW)
+    return page
 
 
 def test_a_rule_creates_a_follow_up_when_a_deal_enters_proposal(signed_in_page, admin_user, rep, pipeline):
     deal = DealFactory(title="Acme rollout", owner=rep, amount=Decimal("12000"), pipeline=pipeline)
-    page = signed_in_page(admin_user, path="/automation/rules/")
+    page = _patient(signed_in_page(admin_user, path="/automation/rules/"))
     page.goto("/automation/rules/new/", timeout=60_000)  # the first form render compiles its templates
     page.fill("#id_name", "Chase proposals")
     page.select_option("#id_trigger", "stage_entered")
@@ -36,7 +42,7 @@ def test_a_rule_creates_a_follow_up_when_a_deal_enters_proposal(signed_in_page, 
     page.wait_for_url("**/automation/rules/*/")
     assert Rule.objects.get().stage.name == "Proposal"
 
-    rep_page = signed_in_page(rep, path=f"/deals/{deal.pk}/")
+    rep_page = _patient(signed_in_page(rep, path=f"/deals/{deal.pk}/"))
     rep_page.click(".stage-step[data-stage=Proposal] button")
     rep_page.locator(".stage-step.is-current[data-stage=Proposal]").wait_for()
     assert dispatch_pass().runs == 1  # what `dealflow worker` does every few seconds
@@ -53,7 +59,7 @@ def test_a_rule_creates_a_follow_up_when_a_deal_enters_proposal(signed_in_page, 
 def test_a_mention_rings_the_bell(signed_in_page, rep, manager, pipeline):
     deal = DealFactory(title="Fleet renewal", owner=rep, pipeline=pipeline)
     watch_pass()  # the watch has started before the note is written
-    page = signed_in_page(rep, path=f"/deals/{deal.pk}/")
+    page = _patient(signed_in_page(rep, path=f"/deals/{deal.pk}/"))
     page.select_option("#id_kind", "note")
     page.fill("#id_subject", "Discount")
     page.fill("#id_notes", "@manager can you approve 10%?")
@@ -61,7 +67,7 @@ def test_a_mention_rings_the_bell(signed_in_page, rep, manager, pipeline):
     page.locator(".timeline", has_text="Discount").wait_for()
     watch_pass()  # what `dealflow worker` does on its tick
 
-    manager_page = signed_in_page(manager, path="/")
+    manager_page = _patient(signed_in_page(manager, path="/"))
     count = manager_page.locator("[data-bell-count]")
     count.wait_for()
     assert count.inner_text() == "1"
@@ -85,7 +91,7 @@ def test_the_calendar_feed_parses_with_icalendar(signed_in_page, rep, pipeline):
     activity_create(
         owner=rep, subject="Demo", kind="meeting", deal=deal, due_at=timezone.now() + dt.timedelta(days=2)
     )
-    page = signed_in_page(rep, path="/notifications/settings/")
+    page = _patient(signed_in_page(rep, path="/notifications/settings/"))
     page.click("[data-calendar-feed] button[value=feed_create]")
     url = page.locator("[data-feed-url]").input_value()
     assert "/calendar/cal_" in url
