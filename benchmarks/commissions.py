@@ -120,10 +120,12 @@ def main(argv: list[str]) -> int:
             occurred_at__lt=selectors.day_start(period.end),
         ).count()
 
-        def hand_sql() -> dict[int, int]:
+        def sql_text() -> tuple[str, list[object]]:
             vendor = connection.vendor
             won_day = (
-                "(e.occurred_at AT TIME ZONE %s)::date" if vendor == "postgresql" else "date(e.occurred_at)"
+                "(e.occurred_at AT TIME ZONE %s)::date"
+                if vendor == "postgresql"
+                else "date(e.occurred_at, %s)"
             )
             owner_text = "CAST(d.owner_id AS TEXT)"
             sql = HAND_SQL.format(event=DealEvent._meta.db_table, deal=deal_table, rate=ExchangeRate._meta.db_table,
@@ -131,7 +133,19 @@ def main(argv: list[str]) -> int:
             params: list[object] = [base_currency()]
             if vendor == "postgresql":
                 params.append(str(timezone.get_current_timezone()))
-            params += [selectors.day_start(period.start), selectors.day_start(period.end)]
+            else:  # SQLite has no time zones: the local offset of the quarter's middle (no DST change inside Q3)
+                middle = selectors.day_start(period.start + (period.end - period.start) / 2)
+                params.append(f"{int(middle.utcoffset().total_seconds() // 3600):+d} hours")
+            # Through the backend's adapter: SQLite stores UTC text, and an aware local datetime would
+            # otherwise be compared as "...+02:00" text.
+            params += [
+                connection.ops.adapt_datetimefield_value(selectors.day_start(day))
+                for day in (period.start, period.end)
+            ]
+            return sql, params
+
+        def hand_sql() -> dict[int, int]:
+            sql, params = sql_text()
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 return {int(who): int(total) for who, total in cursor.fetchall()}
@@ -154,23 +168,58 @@ def main(argv: list[str]) -> int:
             import cProfile
             import pstats
 
-            for user_id in mismatches[:3]:
-                print("mismatch", user_id, by_sql.get(user_id), by_engine.get(user_id))
-                for row in (
-                    DealEvent.objects.filter(
-                        kind__in=["won", "owner_changed"],
-                        deal__in=DealEvent.objects.filter(
-                            kind="won",
-                            occurred_at__gte=selectors.day_start(period.start),
-                            occurred_at__lt=selectors.day_start(period.end),
-                        ).values("deal_id"),
-                    )
-                    .filter(deal__owner_id=user_id)
-                    .values_list(
-                        "deal_id", "kind", "occurred_at", "from_value", "to_value", "amount_minor", "currency"
-                    )[:12]
+            inner = (
+                sql_text()[0]
+                .split("FROM (", 1)[1]
+                .rsplit(") credits", 1)[0]
+                .replace("SELECT COALESCE(", "SELECT e.id, COALESCE(", 1)
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(inner, sql_text()[1])
+                per_event_sql = {
+                    int(event_id): (int(who), int(credit)) for event_id, who, credit in cursor.fetchall()
+                }
+            inputs = selectors.period_inputs(period=period)
+            per_event_engine = {
+                credit.event_id: (user_id, credit.credit_minor)
+                for user_id, person in inputs.people.items()
+                for credit, _terms in person.credits
+            }
+            summed: dict[int, int] = {}
+            for who, credit in per_event_sql.values():
+                summed[who] = summed.get(who, 0) + credit
+            for user_id in mismatches:
+                print("user", user_id, "sql", by_sql.get(user_id), "sql-per-event", summed.get(user_id),
+                      "engine", by_engine.get(user_id))  # fmt: skip
+            for user_id in mismatches[-2:]:
+                print(
+                    "engine events",
+                    user_id,
+                    sorted((c.event_id, c.credit_minor) for c, _t in inputs.people[user_id].credits),
+                )
+                print(
+                    "sql events",
+                    user_id,
+                    sorted((e, c) for e, (w, c) in per_event_sql.items() if w == user_id),
+                )
+            for event_id in sorted(per_event_sql):
+                if (
+                    per_event_sql[event_id] != per_event_engine.get(event_id)
+                    and abs(per_event_sql[event_id][1] - per_event_engine.get(event_id, (0, 0))[1]) > 1
                 ):
-                    print("   ", row)
+                    print(
+                        "event",
+                        event_id,
+                        "sql",
+                        per_event_sql[event_id],
+                        "engine",
+                        per_event_engine.get(event_id),
+                    )
+                    deal_id = DealEvent.objects.get(pk=event_id).deal_id
+                    for row in DealEvent.objects.filter(deal_id=deal_id).values_list(
+                        "id", "kind", "occurred_at", "from_value", "to_value", "amount_minor", "currency"
+                    ):
+                        print("   ", row)
             profile = cProfile.Profile()
             profile.enable()
             statements_recompute(period=period)

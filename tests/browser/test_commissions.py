@@ -71,3 +71,31 @@ def test_plan_win_earnings_approve_export(signed_in_page, screenshot, admin_user
         f"rep,rep@example.com,{period.key},approved,EUR,10000.00,12000.00,120.00,700.00,0.00,700.00"
         in content
     )
+
+
+def drag_to_won(page, deal) -> None:
+    """HTML5 drag with the mouse: the drop zones appear only once a drag has started."""
+    page.hover(f"#deal-{deal.pk}")
+    page.mouse.down()
+    page.mouse.move(600, 500, steps=4)
+    page.locator(".drop-zone-won").hover()
+    page.mouse.up()
+
+
+def test_win_celebration_on_the_board_and_switched_off(signed_in_page, rep):
+    from dealflow.commissions.services.gamification import preference_set
+
+    deal = DealFactory(owner=rep, title="Party deal", amount=Decimal("500"))
+    other = DealFactory(owner=rep, title="Quiet deal", amount=Decimal("500"))
+    page = signed_in_page(rep, path="/")
+    page.locator("#win-celebration").wait_for(state="attached")
+    drag_to_won(page, deal)
+    page.locator("#win-celebration").wait_for(state="visible")
+    page.locator("#win-celebration").wait_for(state="hidden")  # quick: gone after 1.5 s
+    preference_set(user=rep, is_celebration_on=False)
+    page.goto("/")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#win-celebration").count() == 0
+    drag_to_won(page, other)
+    page.locator(f"#deal-{other.pk}").wait_for(state="detached")
+    assert page.locator("#win-celebration").count() == 0

@@ -666,6 +666,14 @@ def settings_get() -> CommissionSettings:
     return CommissionSettings.objects.filter(pk=1).first() or CommissionSettings(pk=1)
 
 
+def deal_split_history(*, deal: Deal) -> list[DealSplit]:
+    """The deal's splits, current ones (no ``valid_to``) first, then the past ones newest first."""
+    rows = list(DealSplit.objects.filter(deal=deal).select_related("user"))
+    return sorted(
+        rows, key=lambda split: (split.valid_to is not None, -split.valid_from.timestamp(), split.pk)
+    )
+
+
 def open_deals_of(*, user: User) -> QuerySet[Deal]:
     return Deal.objects.filter(owner=user, status=DealStatus.OPEN)
 

@@ -184,9 +184,12 @@ def method_choice() -> MethodChoice:
 
 
 def method_default() -> tuple[str, str]:
-    """The method the page uses this period and why (``method_choice``)."""
+    """The per-deal model behind this period's default and why (``method_choice``): the default itself
+    when it is dealflow, learned or configured; Dealflow's when it is a baseline or the blend (neither has
+    per-deal probabilities). Pipeline reviews use it for their deal rows."""
     choice = method_choice()
-    return choice.method, choice.reason
+    model = choice.method if choice.method in calc.MODEL_METHODS else Method.DEALFLOW
+    return model, choice.reason
 
 
 def forecast_for_user(

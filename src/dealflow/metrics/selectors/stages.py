@@ -6,8 +6,9 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from dealflow.core.formatting import format_money_major, format_number
@@ -73,11 +74,11 @@ class Flow:
     links: list[FlowLink]
 
 
-def _stays(scope: MetricScope):
+def _stays(scope: MetricScope) -> QuerySet[StayFact]:
     return StayFact.objects.filter(scope.deal_q(), pipeline_id=scope.pipeline_id)
 
 
-def _survival_counts(scope: MetricScope) -> dict[tuple, dict[str, dict[int, int]]]:
+def _survival_counts(scope: MetricScope) -> dict[tuple[Any, ...], dict[str, dict[int, int]]]:
     """Stays that began in the period or the previous one: per (period, stage) the days finished stays
     took and the ages of open ones, in calendar days. Counted per entry day first, the index's order, so
     SQLite streams the groups instead of sorting the stays."""
@@ -89,7 +90,7 @@ def _survival_counts(scope: MetricScope) -> dict[tuple, dict[str, dict[int, int]
         .annotate(count=Count("*"))
         .order_by()
     )
-    result: dict[tuple, dict[str, dict[int, int]]] = defaultdict(
+    result: dict[tuple[Any, ...], dict[str, dict[int, int]]] = defaultdict(
         lambda: {"finished": defaultdict(int), "open": defaultdict(int)}
     )
     start = current.start.isoformat()
@@ -135,7 +136,7 @@ def _open_now(scope: MetricScope) -> dict[int, tuple[int, int]]:
     result: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
     for row in rows:
         count, value = result[row["stage_id"]]
-        converted = rates.to_base_minor(int(row["amount"] or 0), row["currency"], scope.today) or 0
+        converted = rates.to_base_minor_or_none(int(row["amount"] or 0), row["currency"], scope.today) or 0
         result[row["stage_id"]] = (count + row["count"], value + converted)
     return result
 
@@ -267,7 +268,7 @@ def stage_flow(*, scope: MetricScope) -> Flow:
     period = scope.period
     stages = [stage for stage in scope.stages if stage.kind == StageKind.OPEN]
     # Counted per day first (the index's order), then added up here: see _survival_counts.
-    exits: dict[tuple, int] = defaultdict(int)
+    exits: dict[tuple[Any, ...], int] = defaultdict(int)
     for _exited_on, stage_id, next_stage_id, exit_kind, count in plain_rows(
         _stays(scope)
         .filter(exited_on__gte=period.start, exited_on__lt=period.end)
@@ -276,7 +277,7 @@ def stage_flow(*, scope: MetricScope) -> Flow:
         .order_by()
     ):
         exits[(stage_id, next_stage_id, exit_kind)] += count
-    entries: dict[tuple, int] = defaultdict(int)
+    entries: dict[tuple[Any, ...], int] = defaultdict(int)
     for _entered_on, stage_id, _days, entry_kind, count in plain_rows(
         _stays(scope)
         .filter(

@@ -77,3 +77,18 @@ def test_pages_render_in_dutch(rep, manager):
     assert client.get(reverse("web:commission_leaderboard")).status_code == 200
     assert client.get(reverse("web:commission_statements")).status_code == 200
     assert client.get(reverse("web:commission_plans")).status_code == 404  # admins only
+
+
+def test_split_set_on_the_deal_page_with_its_history(rep, rep2, manager, outsider):
+    deal = DealFactory(owner=rep, amount=Decimal("1000"), title="Shared")
+    boss = client_for(manager)
+    boss.post(reverse("web:commission_deal_split", args=[deal.pk]),
+              {"user": [rep.pk, rep2.pk, ""], "share": ["70", "30", ""], "note": "Joint pitch"})  # fmt: skip
+    bad = boss.post(reverse("web:commission_deal_split", args=[deal.pk]),
+                    {"user": [rep.pk], "share": ["90"]}, follow=True)  # fmt: skip
+    assert "add up to 100" in bad.content.decode()
+    panel = client_for(rep).get(reverse("web:commission_what_if", args=[deal.pk])).content.decode()
+    assert "Rita Rep: 70 %" in panel and "Ruud Tweede: 30 %" in panel and "Joint pitch" in panel
+    assert (
+        client_for(outsider).post(reverse("web:commission_deal_split", args=[deal.pk]), {}).status_code == 404
+    )

@@ -40,5 +40,6 @@ urlpatterns = [
     path("commissions/contests/new/", commissions.contest_create, name="commission_contest_create"),
     path("commissions/contests/<int:contest_id>/", commissions.contest_detail, name="commission_contest"),
     path("commissions/deals/<int:deal_id>/what-if/", commissions.deal_what_if, name="commission_what_if"),
+    path("commissions/deals/<int:deal_id>/split/", commissions.deal_split, name="commission_deal_split"),
     path("commissions/celebration/", commissions.celebration, name="commission_celebration"),
 ]

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from dealflow.accounts.models import Role, Team, User
-from dealflow.accounts.selectors import user_access_scope, user_is_manager
+from dealflow.accounts.selectors import user_access_scope, user_is_manager, user_list_visible
 from dealflow.commissions import exports, insights, selectors
 from dealflow.commissions.models import (
     Badge,
@@ -26,11 +26,11 @@ from dealflow.commissions.models import (
     RuleKind,
     TierMode,
 )
-from dealflow.commissions.services import disputes, gamification, statements
+from dealflow.commissions.services import disputes, gamification, splits, statements
 from dealflow.commissions.services.plans import PlanInput, money_of, plan_assign, plan_create, plan_update
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
-from dealflow.deals.selectors import deal_get_for_user, pipeline_list
+from dealflow.deals.selectors import deal_get_for_user, pipeline_list, user_can_write
 from dealflow.deals.services.money import base_currency
 from dealflow.web.views.workspace import AuthenticatedRequest, permission_errors_as_403
 
@@ -79,10 +79,41 @@ def earnings(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_GET
 def deal_what_if(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
-    """The deal page's line: "winning this adds EUR 1,240" (HTMX partial)."""
+    """The deal page's commission panel (HTMX partial): "winning this adds EUR 1,240", the split and its
+    history, and the form to change the split."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user)
     adds = insights.what_if_for_deals(user=request.user, deals=[deal], today=clock.today()).get(deal.pk)
-    return render(request, "commissions/_what_if.html", {"adds": adds, "currency": base_currency()})
+    context = {
+        "deal": deal, "adds": adds, "currency": base_currency(),
+        "splits": selectors.deal_split_history(deal=deal), "people": user_list_visible(user=request.user),
+        "can_edit": user_can_write(user=request.user), "rows": range(3),
+    }  # fmt: skip
+    return render(request, "commissions/_what_if.html", context)
+
+
+@login_required
+@require_POST
+@permission_errors_as_403
+def deal_split(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
+    """Replace the deal's split from now on (people and shares adding up to 100; none: the owner)."""
+    deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+    people = {person.pk: person for person in user_list_visible(user=request.user)}
+    shares = []
+    try:
+        for user_id, share in zip(request.POST.getlist("user"), request.POST.getlist("share"), strict=False):
+            if not user_id and not share.strip():
+                continue
+            person = people.get(int(user_id)) if user_id.isdigit() else None
+            if person is None:
+                raise ApplicationError(_("Pick a person for each share."), field="shares")
+            shares.append((person, share))
+        splits.deal_split_set(deal=deal, shares=shares, by=request.user, note=request.POST.get("note", ""))
+        messages.success(request, _("Split saved."))
+    except PermissionDeniedError:
+        raise
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return HttpResponseRedirect(reverse("web:deal_detail", args=[deal.pk]))
 
 
 @login_required

@@ -577,7 +577,10 @@ def deal_create_view(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     user_check_can_write(user=user)
     parent = _parent_deal(request)
-    form = DealCreateForm(request.POST or None, user=user, initial=_create_initial(user, parent))
+    initial = _create_initial(user, parent)
+    if parent is None and request.GET.get("organization"):
+        initial["organization"] = request.GET["organization"][:200]  # "New deal" on an organization's page
+    form = DealCreateForm(request.POST or None, user=user, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
