@@ -29,8 +29,9 @@ ENGLISH = {
 ALLOWED = re.compile(r"\S+@\S+|v\d+\.\d+|\bP\d{2}\b|“[^”]*”")
 # Pages that are not read by a person (files, fragments, feeds).
 SKIPPED_NAMES = {"web:logout", "web:language_set", "web:deal_export", "web:metrics_definitions"}
-# Keys a person types and reads back as keys: custom field keys (settings), audit action codes.
-KEY_PAGES = {"web:settings_custom_fields", "web:audit_log"}
+# Keys a person types and reads back as keys: custom field keys (settings), audit action codes, the values
+# an automation rule's condition takes.
+KEY_PAGES = {"web:settings_custom_fields", "web:audit_log", "web:automation_rule_new"}
 
 
 def _pages() -> list[tuple[str, str]]:

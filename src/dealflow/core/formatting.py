@@ -27,10 +27,17 @@ def format_number(value: Any, decimals: int = 0) -> str:
     if value is None or value == "":
         return ""
     try:
-        decimal_value = Decimal(str(value))
+        decimal_value = _rounded(Decimal(str(value)), int(decimals))
     except InvalidOperation:
         return str(value)
     return formats.number_format(decimal_value, int(decimals), use_l10n=True, force_grouping=True)
+
+
+def _rounded(value: Decimal, decimals: int) -> Decimal:
+    """Round half up first: number_format cuts digits off (4.9999 with one decimal would read 4.9)."""
+    if not value.is_finite():
+        return value
+    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
 def format_percent(fraction: Any, decimals: int = 0) -> str:
@@ -38,7 +45,7 @@ def format_percent(fraction: Any, decimals: int = 0) -> str:
     if fraction is None or fraction == "":
         return ""
     try:
-        value = Decimal(str(fraction)) * 100
+        value = _rounded(Decimal(str(fraction)) * 100, int(decimals))
     except InvalidOperation:
         return ""
     return f"{formats.number_format(value, int(decimals), use_l10n=True)}%"
