@@ -354,8 +354,8 @@ def hand_written(connection, period) -> dict[str, Any]:
     from django.utils import timezone
 
     from dealflow.core import clock
+    from dealflow.core.money import RateTable
     from dealflow.metrics import calculations as calc
-    from dealflow.metrics.selectors.scope import RateTable
 
     sql = _sql(connection.vendor)
     today, now = clock.today(), clock.now()
@@ -370,9 +370,13 @@ def hand_written(connection, period) -> dict[str, Any]:
 
         pipeline_id, _name = rows(sql["pipeline"])[0]
         stages = rows(sql["stages"], [pipeline_id])
-        rates = RateTable(base="EUR")
-        for currency, valid_from, rate in rows(sql["rates"]):
-            rates.rates.setdefault(currency, []).append((_date(valid_from), Decimal(str(rate))))
+        rates = RateTable(
+            "EUR",
+            [
+                (currency, _date(valid_from), Decimal(str(rate)))
+                for currency, valid_from, rate in rows(sql["rates"])
+            ],
+        )
         monthly = rows(sql["monthly"], [trend_until])
         leads = rows(sql["leads"], [min(window_start, previous.start), trend_until])
         # Period totals, open deals at the ends, trends.
@@ -444,7 +448,7 @@ def hand_written(connection, period) -> dict[str, Any]:
             group[1] += int(amount or 0)
             group[2] += int(base or 0)
         for (is_current, furthest, status, currency), (count, amount, base) in cohort.items():
-            value = (rates.to_base_minor(amount, currency, today) or 0) if status == "open" else base
+            value = (rates.to_base_minor_or_none(amount, currency, today) or 0) if status == "open" else base
             stage = by_id.get(furthest)
             order = None if status == "won" else (stage[2] if stage and stage[3] == "open" else active[0][2])
             if status == "won":

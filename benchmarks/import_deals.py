@@ -238,6 +238,9 @@ def main(argv: list[str]) -> int:
         plan, result = import_apply(path=path, by=admin, progress=progress, use_bulk=True)
         import_seconds = time.perf_counter() - started
         import_cpu = time.process_time() - cpu_started
+        peak = (
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        )  # kilobytes on Linux; before the baseline
         phases[last["label"]] = phases.get(last["label"], 0) + time.perf_counter() - last["at"]
         cpu_phases[last["label"]] = cpu_phases.get(last["label"], 0) + time.process_time() - last["cpu"]
         if profiler is not None:
@@ -282,7 +285,6 @@ def main(argv: list[str]) -> int:
         else:
             # The server's work runs in other processes; this is the Python side alone.
             print(f"CPU time of this process (client side only): import {import_cpu:.1f} s; plain SQL {min(baseline_cpu.values()):.1f} s")  # fmt: skip
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
         print(f"peak RSS of this process after the import: {peak:,.0f} MB ({path.stat().st_size / 1e6:.1f} MB zip; "
               "issue #13's budget: a 100 MB CSV under 500 MB)")  # fmt: skip
         print(f"ratio: the import takes {import_seconds / baseline_seconds:.2f}x the faster plain-SQL way (target <= 2x); "

@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "dealflow.api",
     "dealflow.web",
     "dealflow.cli",
+    "dealflow.directory",
+    "dealflow.search",
 ]
 
 MIDDLEWARE = [
@@ -274,4 +276,7 @@ DEALFLOW = {
     # What a recurring line adds to a deal's amount, and so what metrics and the forecast count:
     # "tcv" (total contract value over the term) or "arr" (one year of recurring revenue). docs/products.md
     "DEAL_VALUE_BASIS": os.environ.get("DEALFLOW_DEAL_VALUE_BASIS", "tcv"),
+    # Webhooks to loopback, private and link-local addresses (the server's own network): refused unless
+    # this is on (development and tests post to local receivers). docs/automation.md
+    "WEBHOOK_PRIVATE_ADDRESSES": env_bool("DEALFLOW_WEBHOOK_PRIVATE_ADDRESSES", DEBUG or TESTING),
 }

@@ -25,8 +25,8 @@ ENGLISH = {
     "decimal point": re.compile(r"(?<![\d.:/\w-])\d+\.\d{1,2}(?![\d.])"),
     "raw key": re.compile(r"\b[a-z]+_[a-z_]+\b"),
 }
-# Text that is not a number a person reads: e-mail addresses, version strings, code samples.
-ALLOWED = re.compile(r"\S+@\S+|v\d+\.\d+|\bP\d{2}\b")
+# Text that is not a number a person reads: e-mail addresses, version strings, quoted samples of syntax.
+ALLOWED = re.compile(r"\S+@\S+|v\d+\.\d+|\bP\d{2}\b|“[^”]*”")
 # Pages that are not read by a person (files, fragments, feeds).
 SKIPPED_NAMES = {"web:logout", "web:language_set", "web:deal_export", "web:metrics_definitions"}
 # Keys a person types and reads back as keys: custom field keys (settings), audit action codes.

@@ -28,13 +28,20 @@ def _private_text(meeting, user) -> str:
     )
 
 
+def _open(signed_in_page, user, meeting):
+    page = signed_in_page(user)
+    page.context.set_default_timeout(60_000)  # two cores shared by many: a page can take a while
+    page.goto(f"/people/meetings/{meeting.pk}/")
+    return page
+
+
 def _shared_text(meeting) -> str:
     meeting.refresh_from_db()
     return meeting.shared_notes
 
 
 def test_saving_one_part_keeps_the_other_and_each_box_saves_itself(signed_in_page, meeting, manager):
-    page = signed_in_page(manager, path=f"/people/meetings/{meeting.pk}/")
+    page = _open(signed_in_page, manager, meeting)
     private = page.locator("textarea[data-note=private]")
     shared = page.locator("textarea[data-note=shared]")
     private.fill("Rita seems tired; ask about workload")
@@ -56,7 +63,7 @@ def test_saving_one_part_keeps_the_other_and_each_box_saves_itself(signed_in_pag
 
 
 def test_mark_as_held_keeps_what_was_typed_and_was_not_saved(signed_in_page, meeting, manager):
-    page = signed_in_page(manager, path=f"/people/meetings/{meeting.pk}/")
+    page = _open(signed_in_page, manager, meeting)
     # Typed and "Mark as held" clicked at once: no autosave has had time to run.
     page.evaluate(
         """() => {
@@ -72,7 +79,7 @@ def test_mark_as_held_keeps_what_was_typed_and_was_not_saved(signed_in_page, mee
 
 
 def test_leaving_with_unsaved_notes_asks_first(signed_in_page, meeting, manager):
-    page = signed_in_page(manager, path=f"/people/meetings/{meeting.pk}/")
+    page = _open(signed_in_page, manager, meeting)
     asked: list[str] = []
 
     def on_dialog(dialog):

@@ -166,6 +166,24 @@ def api_rule_table() -> dict[str, Rule]:
         "GET /api/v1/persons/{person_id}": Rule({"person_id": "person"}),
         "PATCH /api/v1/persons/{person_id}": Rule({"person_id": "person"}, body={}),
         "DELETE /api/v1/persons/{person_id}": Rule({"person_id": "person"}),
+        "GET /api/v1/persons/{person_id}/export": Rule({"person_id": "person"}),
+        "POST /api/v1/persons/{person_id}/erase": Rule({"person_id": "person"}, body={}),
+        "GET /api/v1/search": Rule(record=False),
+        # Saved views are their owner's (or a team's they are shared with); saving one is no pipeline write.
+        "GET /api/v1/saved-views": Rule(record=False, lists="saved_view"),
+        "POST /api/v1/saved-views": Rule(record=False, body={"name": "x"}, expect={"analyst": OK}),
+        "DELETE /api/v1/saved-views/{view_id}": Rule(
+            {"view_id": "saved_view"},
+            expect={persona: allow(404) for persona in ("manager", "admin", "analyst")},
+        ),
+        "GET /api/v1/organizations-duplicates": Rule(record=False),
+        "GET /api/v1/persons-duplicates": Rule(record=False),
+        "POST /api/v1/organizations/{organization_id}/merge": Rule(
+            {"organization_id": "organization"}, body={"merged_id": "@organization"}
+        ),
+        "POST /api/v1/persons/{person_id}/merge": Rule(
+            {"person_id": "person"}, body={"merged_id": "@person"}
+        ),
         # Settings: reference data every signed-in user reads; only admins change it.
         "GET /api/v1/pipelines": Rule(record=False),
         "POST /api/v1/pipelines": Rule(record=False, body={"name": "x"}, expect=ADMIN_ONLY),
@@ -351,6 +369,11 @@ def api_rule_table() -> dict[str, Rule]:
         "POST /api/v1/bulk-tags/persons": Rule(
             record=False, body={"ids": ["@person"], "tags": ["vip"]}, expect={"outsider": allow(404)}
         ),
+        "POST /api/v1/deals/bulk-edit": Rule(
+            record=False,
+            body={"deal_ids": ["@deal"], "action": "close_date", "expected_close_on": "2027-01-31"},
+            expect={"outsider": allow(404)},
+        ),
         # Commissions: plans and contests are the admins'; statements follow the statement gate (own,
         # managed teams', admins'); only managers of the person and admins approve, adjust and pay.
         **commission_api_rules(),
@@ -506,6 +529,10 @@ class World:
         self.field_name = "title"
         self.report_format = "md"
         self.forecast_column = "none"  # the "no close date" column
+        self.search_kind = "deal"  # web:search_open opens rep's deal
+        from dealflow.directory.services import saved_view_save
+
+        self.saved_view = saved_view_save(owner=rep, name=f"{MARK} view", query="status=open")
         # Notifications and automation: rep's notification and webhook, a rule of rep's team by its manager.
         from dealflow.automation.services import rule_create, subscription_create
         from dealflow.notifications.services import Message, notify
@@ -808,6 +835,39 @@ def web_rule_table() -> dict[str, WebRule]:
         "web:lead_checklist": WebRule(_web(lead_id="lead")),
         "web:lead_convert": WebRule(_web(lead_id="lead")),
         "web:lead_disqualify": WebRule(_web(lead_id="lead")),
+        # Organizations and people (issue 15): rep's own, so outsiders get 404 and lists never show them.
+        "web:organization_list": WebRule(record=False, shows="organization"),
+        "web:organization_create": WebRule(record=False, expect={"analyst": allow(403)}),
+        "web:organization_autocomplete": page,
+        "web:organization_detail": WebRule(_web(organization_id="organization")),
+        "web:organization_edit": WebRule(_web(organization_id="organization")),
+        "web:organization_activity_create": WebRule(_web(organization_id="organization")),
+        "web:person_list": WebRule(record=False, shows="person"),
+        "web:person_create": WebRule(record=False, expect={"analyst": allow(403)}),
+        "web:person_autocomplete": page,
+        "web:person_detail": WebRule(_web(person_id="person")),
+        "web:person_edit": WebRule(_web(person_id="person")),
+        "web:person_activity_create": WebRule(_web(person_id="person")),
+        "web:person_export": WebRule(_web(person_id="person")),
+        "web:person_erase": WebRule(_web(person_id="person")),
+        "web:search": page,
+        "web:activity_quick_create": WebRule(record=False, expect={"analyst": allow(403)}),
+        "web:saved_view_create": WebRule(record=False, expect={"analyst": OK}),
+        "web:saved_view_open": WebRule(
+            _web(view_id="saved_view"),
+            expect={persona: allow(404) for persona in ("manager", "admin", "analyst")},
+        ),
+        "web:saved_view_delete": WebRule(
+            _web(view_id="saved_view"),
+            expect={persona: allow(404) for persona in ("manager", "admin", "analyst")},
+        ),
+        # The merge page is for merging: a read-only analyst is refused even the list of duplicates.
+        "web:organization_merge": WebRule(
+            _web(organization_id="organization"), expect={"analyst": allow(403)}
+        ),
+        "web:person_merge": WebRule(_web(person_id="person"), expect={"analyst": allow(403)}),
+        "web:merge_list": WebRule(record=False, expect=WEB_ADMIN_ONLY),
+        "web:search_open": WebRule(_web(kind="search_kind", object_id="deal")),
         "web:tokens": WebRule(record=False, expect={"analyst": OK | allow(400)}),
         # Revoking a token is its owner's alone: everyone else gets the same 404.
         "web:token_revoke": WebRule(
@@ -970,7 +1030,9 @@ def test_pages_answer_each_persona_as_the_rules_say(world, persona, request):
     client = _client_for(persona, request)
     patterns = _web_patterns()
     failures = []
-    for name, rule in sorted(WEB_RULES.items(), key=lambda item: ("delete" in item[0], item[0])):
+    for name, rule in sorted(
+        WEB_RULES.items(), key=lambda item: ("delete" in item[0] or "erase" in item[0], item[0])
+    ):
         url = _web_fill(patterns[name], rule, world)
         method = "GET"
         response = client.get(url)

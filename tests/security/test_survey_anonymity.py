@@ -250,3 +250,18 @@ def test_a_manager_of_one_team_cannot_close_stop_or_read_another_teams_part(clie
     run.refresh_from_db()
     assert run.closed_early_on is None and run.survey.is_active
     services.survey_run_close(run=run, by=head)  # who manages every team may
+
+
+def test_the_web_pages_refuse_a_manager_of_one_team_too(client, time_machine):
+    time_machine.move_to(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), tick=False)
+    head = UserFactory(username="head")
+    alpha, _alpha_reps = _team("Alpha", 5, head)
+    beta, _beta_reps = _team("Beta", 5, head)
+    alpha_boss = UserFactory(username="alphaboss")
+    MembershipFactory(user=alpha_boss, team=alpha, role=Role.MANAGER)
+    run = SurveyFactory(by=head, teams=[alpha, beta], starts_on=dt.date(2026, 3, 2)).runs.get()
+    client.force_login(alpha_boss)
+    assert client.post(f"/people/surveys/{run.survey_id}/stop/").status_code == 403
+    client.post(f"/people/runs/{run.pk}/close/")
+    run.refresh_from_db()
+    assert run.closed_early_on is None and run.survey.is_active

@@ -12,8 +12,10 @@ from dealflow.api.base import paginate
 from dealflow.api.schemas import Id, Offset, PageOut, UserRef
 from dealflow.contacts.models import Person
 from dealflow.contacts.selectors import (
+    organization_duplicates_for_user,
     organization_get_for_user,
     organization_list_for_user,
+    person_duplicates_for_user,
     person_get_for_user,
     person_list_for_user,
 )
@@ -26,6 +28,7 @@ from dealflow.contacts.services import (
     person_update,
 )
 from dealflow.deals.selectors import user_check_can_write
+from dealflow.directory.services import organization_merge, person_erase, person_export, person_merge
 
 router = Router(tags=["Contacts"])
 
@@ -197,3 +200,107 @@ def delete_person(request, person_id: Id):
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
     person_delete(person=person, by=request.user)
     return Status(204, None)
+
+
+@router.get("/persons/{person_id}/export", response=dict)
+def export_person(request, person_id: Id):
+    """Everything held about a person (deals, leads, activities, custom fields, tags) as JSON; audited."""
+    person = person_get_for_user(person_id=person_id, user=request.user)
+    return person_export(person=person, by=request.user)
+
+
+@router.post("/persons/{person_id}/erase", response=PersonOut)
+def erase_person(request, person_id: Id):
+    """Anonymise a person everywhere (their deals keep their figures); audited. Cannot be undone."""
+    person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
+    return person_erase(person=person, by=request.user)
+
+
+class DuplicateOut(Schema):
+    id: int
+    name: str
+    score: int
+    reasons: list[str]
+
+    @staticmethod
+    def resolve_id(duplicate) -> int:
+        return duplicate.contact.pk
+
+    @staticmethod
+    def resolve_name(duplicate) -> str:
+        return str(duplicate.contact)
+
+
+class OrganizationDuplicateQuery(Schema):
+    name: str = ""
+    website: str = ""
+
+
+class PersonDuplicateQuery(Schema):
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""
+    organization_id: Id | None = None
+
+
+class MergeIn(Schema):
+    merged_id: Id
+
+
+class MergeOut(Schema):
+    id: int
+    kind: str
+    survivor_id: int
+    merged_id: int
+    merged_name: str
+    moved: dict[str, list[int]]
+    at: dt.datetime
+
+
+@router.get("/organizations-duplicates", response=list[DuplicateOut])
+def organization_duplicates(request, query: Query[OrganizationDuplicateQuery]):
+    """Organizations the caller may see that look like this one (same name without legal forms, a similar
+    name, the same website domain): ask before creating."""
+    return organization_duplicates_for_user(user=request.user, name=query.name, website=query.website)
+
+
+@router.get("/persons-duplicates", response=list[DuplicateOut])
+def person_duplicates(request, query: Query[PersonDuplicateQuery]):
+    """People the caller may see that look like this one (same e-mail, same phone in E.164, a similar name
+    at the same organization)."""
+    organization = (
+        organization_get_for_user(
+            organization_id=query.organization_id, user=request.user, field="organization_id"
+        )
+        if query.organization_id
+        else None
+    )
+    return person_duplicates_for_user(
+        user=request.user,
+        first_name=query.first_name,
+        last_name=query.last_name,
+        email=query.email,
+        phone=query.phone,
+        organization=organization,
+    )
+
+
+@router.post("/organizations/{organization_id}/merge", response=MergeOut)
+def merge_organization(request, organization_id: Id, payload: MergeIn):
+    """Fold organization ``merged_id`` into this one (deals, leads, people move; the other is deleted)."""
+    survivor = organization_get_for_user(organization_id=organization_id, user=request.user, for_write=True)
+    merged = organization_get_for_user(
+        organization_id=payload.merged_id, user=request.user, for_write=True, field="merged_id"
+    )
+    return organization_merge(survivor=survivor, merged=merged, by=request.user)
+
+
+@router.post("/persons/{person_id}/merge", response=MergeOut)
+def merge_person(request, person_id: Id, payload: MergeIn):
+    """Fold person ``merged_id`` into this one (deals, leads, activities move; the other is deleted)."""
+    survivor = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
+    merged = person_get_for_user(
+        person_id=payload.merged_id, user=request.user, for_write=True, field="merged_id"
+    )
+    return person_merge(survivor=survivor, merged=merged, by=request.user)

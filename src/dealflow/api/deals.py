@@ -32,6 +32,7 @@ from dealflow.deals.selectors import (
     user_check_can_write,
 )
 from dealflow.deals.services import (
+    deal_bulk_edit,
     deal_create,
     deal_mark_lost,
     deal_mark_won,
@@ -233,6 +234,20 @@ class DealLoseIn(Schema):
     note: str = ""
 
 
+class DealBulkEditIn(Schema):
+    deal_ids: list[Id]
+    action: str  # owner, stage, close_date or tag
+    owner_id: Id | None = None
+    stage_id: Id | None = None
+    expected_close_on: dt.date | None = None
+    tags: list[str] | None = None
+    versions: dict[str, Version] = {}  # deal id -> the version you read; a stale one refuses the edit
+
+
+class DealBulkEditOut(Schema):
+    changed: int
+
+
 class DealReopenIn(Schema):
     stage_id: Id | None = None
     version: Version | None = None
@@ -299,6 +314,35 @@ def create_deal(request, payload: DealCreateIn):
     data = deal_references(payload.dict(exclude_none=True), user=request.user)
     data["owner"] = data.get("owner") or request.user
     return Status(201, deal_out(deal_create(by=request.user, origin="api", **data)))
+
+
+@router.post("/deals/bulk-edit", response=DealBulkEditOut)
+def bulk_edit_deals(request, payload: DealBulkEditIn):
+    """One action on many deals, all or nothing: any refusal answers 400 listing each (`refusals`) and
+    changes nothing. An id you may not see answers 404; a value a deal already has is no change."""
+    user_check_can_write(user=request.user)
+    deals = [
+        deal_get_for_user(deal_id=deal_id, user=request.user) for deal_id in dict.fromkeys(payload.deal_ids)
+    ]
+    owner = (
+        user_get_assignable_for_user(user_id=payload.owner_id, user=request.user, field="owner_id")
+        if payload.owner_id is not None
+        else None
+    )
+    stage = stage_get(stage_id=payload.stage_id, field="stage_id") if payload.stage_id is not None else None
+    versions = {int(key): value for key, value in payload.versions.items() if key.isdigit()}
+    changed = deal_bulk_edit(
+        deals=deals,
+        user=request.user,
+        action=payload.action,
+        owner=owner,
+        stage=stage,
+        expected_close_on=payload.expected_close_on,
+        tags=payload.tags,
+        versions=versions,
+        origin="api",
+    )
+    return {"changed": changed}
 
 
 @router.get("/deals/{deal_id}", response=DealOut)

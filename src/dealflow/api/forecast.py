@@ -360,8 +360,8 @@ def calibration(request):
 
 
 class BacktestIn(Schema):
-    period_from: str
-    period_to: str
+    period_from: str | None = None  # default: the last 12 full months (4 quarters)
+    period_to: str | None = None
     kind: str = "month"
 
 

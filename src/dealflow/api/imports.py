@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from ninja import Body, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from dealflow.api.base import MAX_PAGE
+from dealflow.api.base import MAX_PAGE, ApiRequest
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.selectors import DealFilters
 from dealflow.importers.export import EXPORT_ENTITIES, export_csv_stream, export_queryset, export_xlsx_bytes
@@ -63,9 +63,9 @@ class ImportConfirmIn(Schema):
 
 
 @router.post("/imports", response={201: ImportJobOut})
-def import_upload(request: HttpRequest, file: File[UploadedFile], payload: Form[ImportStartIn]):
+def import_upload(request: ApiRequest, file: File[UploadedFile], payload: Form[ImportStartIn]):
     """Upload a CSV, XLSX or ZIP file; its check (the preview) runs in the background. Poll the job."""
-    job = import_job_create(by=request.user, upload=file)  # type: ignore[arg-type]
+    job = import_job_create(by=request.user, upload=file)
     import_job_set_options(
         job=job, options=ImportOptions(preset=payload.preset, mapping_id=payload.mapping_id)
     )
@@ -73,52 +73,52 @@ def import_upload(request: HttpRequest, file: File[UploadedFile], payload: Form[
 
 
 @router.get("/imports", response=list[ImportJobOut])
-def import_list(request: HttpRequest, limit: int = 20):
+def import_list(request: ApiRequest, limit: int = 20):
     """The caller's uploads (an admin sees all), newest first."""
-    import_check_allowed(user=request.user)  # type: ignore[arg-type]
-    return list(import_job_list_for_user(user=request.user)[: max(1, min(limit, MAX_PAGE))])  # type: ignore[arg-type]
+    import_check_allowed(user=request.user)
+    return list(import_job_list_for_user(user=request.user)[: max(1, min(limit, MAX_PAGE))])
 
 
 @router.get("/imports/{job_id}", response=ImportJobOut)
-def import_get(request: HttpRequest, job_id: int):
+def import_get(request: ApiRequest, job_id: int):
     """One upload: status, progress, the preview's counts, problems and questions, or the outcome."""
     import_jobs_expire()  # a job whose worker died answers "failed" with the reason
-    return import_job_get_for_user(job_id=job_id, user=request.user)  # type: ignore[arg-type]
+    return import_job_get_for_user(job_id=job_id, user=request.user)
 
 
 @router.post("/imports/{job_id}/retry", response=ImportJobOut)
-def import_retry(request: HttpRequest, job_id: int):
+def import_retry(request: ApiRequest, job_id: int):
     """Check a failed upload again (for example after its worker died); 400 unless it failed."""
-    job = import_job_get_for_user(job_id=job_id, user=request.user)  # type: ignore[arg-type]
-    return import_job_retry(job=job, by=request.user)  # type: ignore[arg-type]
+    job = import_job_get_for_user(job_id=job_id, user=request.user)
+    return import_job_retry(job=job, by=request.user)
 
 
 @router.delete("/imports/{job_id}", response={204: None})
-def import_delete(request: HttpRequest, job_id: int):
+def import_delete(request: ApiRequest, job_id: int):
     """Delete an upload and its file; 400 while it runs (unless its worker died)."""
-    job = import_job_get_for_user(job_id=job_id, user=request.user)  # type: ignore[arg-type]
-    import_job_delete(job=job, by=request.user)  # type: ignore[arg-type]
+    job = import_job_get_for_user(job_id=job_id, user=request.user)
+    import_job_delete(job=job, by=request.user)
     return Status(204, None)
 
 
 @router.post("/imports/{job_id}/options", response=ImportJobOut)
-def import_set_options(request: HttpRequest, job_id: int, payload: Body[dict[str, Any]]):
+def import_set_options(request: ApiRequest, job_id: int, payload: Body[dict[str, Any]]):
     """Set the mapping and the answers (the keys of a TOML mapping file, as JSON) and check the file again."""
-    import_check_allowed(user=request.user)  # type: ignore[arg-type]
-    job = import_job_get_for_user(job_id=job_id, user=request.user)  # type: ignore[arg-type]
+    import_check_allowed(user=request.user)
+    job = import_job_get_for_user(job_id=job_id, user=request.user)
     import_job_set_options(job=job, options=options_from_dict(payload, where="options"))
     return import_job_enqueue(job=job, step="preview")
 
 
 @router.post("/imports/{job_id}/confirm", response=ImportJobOut)
-def import_confirm(request: HttpRequest, job_id: int, payload: ImportConfirmIn):
+def import_confirm(request: ApiRequest, job_id: int, payload: ImportConfirmIn):
     """Import the checked file for real: all rows or none (or, with keep_valid, the valid rows)."""
-    job = import_job_get_for_user(job_id=job_id, user=request.user)  # type: ignore[arg-type]
-    return import_job_confirm(job=job, by=request.user, keep_valid=payload.keep_valid)  # type: ignore[arg-type]
+    job = import_job_get_for_user(job_id=job_id, user=request.user)
+    return import_job_confirm(job=job, by=request.user, keep_valid=payload.keep_valid)
 
 
 @router.get("/exports/{entity}", response={200: None})
-def export(request: HttpRequest, entity: str, format: str = "csv"):
+def export(request: ApiRequest, entity: str, format: str = "csv"):
     """Deals, leads, organizations, persons, activities or events as CSV or XLSX; deal list filters apply."""
     if entity not in EXPORT_ENTITIES:
         raise ApplicationError(
@@ -127,8 +127,8 @@ def export(request: HttpRequest, entity: str, format: str = "csv"):
     if format not in ("csv", "xlsx"):
         raise ApplicationError("format must be csv or xlsx.", field="format")
     filters = DealFilters.from_mapping(request.GET) if entity in ("deals", "events") else None
-    columns, records = export_queryset(entity=entity, user=request.user, filters=filters)  # type: ignore[arg-type]
-    export_audit(user=request.user, entity=entity, file_format=format, filters=filters)  # type: ignore[arg-type]
+    columns, records = export_queryset(entity=entity, user=request.user, filters=filters)
+    export_audit(user=request.user, entity=entity, file_format=format, filters=filters)
     response: HttpResponse | StreamingHttpResponse
     if format == "xlsx":
         response = HttpResponse(

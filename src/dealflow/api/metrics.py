@@ -8,7 +8,6 @@ decimal string. docs/metrics.md defines every number.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +15,7 @@ from ninja import Query, Router, Schema
 
 from dealflow.accounts.models import User
 from dealflow.core.errors import ApplicationError
+from dealflow.forecasting.accuracy_tile import forecast_accuracy_tile_for_user
 from dealflow.metrics import selectors
 from dealflow.metrics.selectors import MetricFilters
 
@@ -292,25 +292,12 @@ class DashboardOut(Schema):
     breakdown_order: str
 
 
-def _accuracy_lookup():
-    """forecasting's accuracy selector when that app provides one (metrics itself must not import it)."""
-    try:
-        module = importlib.import_module("dealflow.forecasting.selectors")
-    except ImportError:
-        return None
-    return getattr(module, "forecast_accuracy_for_period", None)
-
-
-def _forecast_accuracy(user: User, filters: MetricFilters) -> selectors.ForecastAccuracy:
-    return selectors.forecast_accuracy_for_user(user=user, filters=filters, lookup=_accuracy_lookup())
-
-
 def _summary(user: User, filters: MetricFilters, summary: Any) -> dict[str, Any]:
     return {
         "current": summary.current,
         "previous": summary.previous,
         "changes": summary.changes,
-        "forecast_accuracy": _forecast_accuracy(user, filters),
+        "forecast_accuracy": forecast_accuracy_tile_for_user(user=user, filters=filters),
     }
 
 

@@ -20,6 +20,8 @@ from dealflow.api import (
     quotes,
     reference,
     reviews,
+    saved_views,
+    search,
 )
 
 ROUTERS = [
@@ -37,6 +39,8 @@ ROUTERS = [
     ("/v1/", products.router),
     ("/v1/", quotes.router),
     ("/v1/", customfields.router),
+    ("/v1/", search.router),
+    ("/v1/", saved_views.router),
     ("/v1/", notifications.router),
     ("/v1/", automation.router),
     ("/v1/commissions/", commissions.router),

@@ -11,8 +11,8 @@ import datetime as dt
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dealflow.accounts.models import Membership, Role, User
-from dealflow.accounts.selectors import owner_visibility_q
+from dealflow.accounts.models import Role, User
+from dealflow.accounts.selectors import user_access_scope
 from dealflow.automation.models import Action, Rule, WebhookEventType
 from dealflow.deals.models import Deal, Lead
 from dealflow.deals.services import activity_create, deal_update, lead_update
@@ -43,7 +43,14 @@ def _next_in_turn(rule: Rule, team_id: int) -> User:
 
 
 def action_perform(
-    *, rule: Rule, key: str, deal: Deal | None, lead: Lead | None, now: dt.datetime, queue_webhook
+    *,
+    rule: Rule,
+    key: str,
+    deal: Deal | None,
+    lead: Lead | None,
+    now: dt.datetime,
+    queue_webhook,
+    preferences: dict[tuple[int, str], str] | None = None,
 ) -> str:
     """Carry out the rule's action on the deal (or lead); returns a line for the run log."""
     params = rule.params
@@ -78,7 +85,7 @@ def action_perform(
         deal_update(deal=deal, by=None, data={name: value}, origin=origin, note=note)
         return f"Set {name} to {value}."
     if rule.action == Action.NOTIFY:
-        return _notify(rule=rule, key=key, deal=deal, lead=lead)
+        return _notify(rule=rule, key=key, deal=deal, lead=lead, preferences=preferences)
     if rule.action == Action.WEBHOOK:
         queued = queue_webhook(
             subscription_id=params["subscription_id"],
@@ -92,7 +99,7 @@ def action_perform(
     return ""
 
 
-def _notify(*, rule: Rule, key: str, deal: Deal | None, lead: Lead | None) -> str:
+def _notify(*, rule: Rule, key: str, deal: Deal | None, lead: Lead | None, preferences=None) -> str:
     record_owner = deal.owner_id if deal else lead.owner_id  # type: ignore[union-attr]
     team_id = deal.team_id if deal else lead.team_id  # type: ignore[union-attr]
     recipient = rule.params.get("recipient", "owner")
@@ -112,12 +119,12 @@ def _notify(*, rule: Rule, key: str, deal: Deal | None, lead: Lead | None) -> st
         )
     else:
         users = list(User.objects.filter(pk=rule.params.get("user_id"), is_active=True))
-    model = Deal if deal else Lead
     record = deal or lead
     sent = []
     for user in users:
         # Nobody learns of a record they may not see, whatever the rule says.
-        if not model.objects.filter(owner_visibility_q(user=user), pk=record.pk).exists():  # type: ignore[union-attr]
+        scope = user_access_scope(user=user)
+        if not (scope.sees_everything or record_owner in scope.readable_owner_ids):
             continue
         notify(
             user=user,
@@ -129,9 +136,7 @@ def _notify(*, rule: Rule, key: str, deal: Deal | None, lead: Lead | None) -> st
                 url=f"/deals/{deal.pk}/" if deal else "/leads/",
             ),
             deal_id=deal.pk if deal else None,
+            preferences=preferences,
         )
         sent.append(user.username)
     return f"Notified {', '.join(sent)}." if sent else "Nobody to notify."
-
-
-__all__ = ["Membership", "action_perform", "rule_origin"]

@@ -132,3 +132,14 @@ def signature_verify(*, secret: str, header: str, body: bytes, now: int, toleran
         return False
     expected = signature(secret=secret, timestamp=timestamp, body=body).split("v1=", 1)[1]
     return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def address_is_private(address: str) -> bool:
+    """Loopback, private, link-local, reserved or unspecified: the server's own network, not a receiver's."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_unspecified

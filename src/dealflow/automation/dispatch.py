@@ -56,6 +56,7 @@ from dealflow.core.money import minor_digits
 from dealflow.deals.models import Activity, Deal, DealEvent, DealStatus, EventKind, Lead
 from dealflow.notifications.models import WatchCursor
 from dealflow.notifications.services import cursor_filter, cursor_lock, cursor_save
+from dealflow.notifications.watch import Preferences
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -137,6 +138,17 @@ class Dispatcher:
         self.subscriptions = list(WebhookSubscription.objects.filter(is_active=True).select_related("owner"))
         self.audiences = {subscription.pk: Audience(subscription) for subscription in self.subscriptions}
         self.result = DispatchResult()
+        self.preferences = Preferences().channels
+        self.done_runs: set[tuple[int, str]] = set()  # (rule id, key) already run, read per batch
+        self.batch_keys: set[str] = set()
+        self.changed_deals: set[int] = set()  # deals a rule changed in this pass: read again before acting
+        self.buffered: list[WebhookDelivery] = []
+
+    def _read_done(self, keys: list[str]) -> None:
+        """The runs of this batch's occasions already recorded (a batch done again after a crash), in one query."""
+        self.batch_keys = set(keys)
+        if self.rules and keys:
+            self.done_runs |= set(RuleRun.objects.filter(key__in=keys).values_list("rule_id", "key"))
 
     # --- webhooks -------------------------------------------------------------------------------------
 
@@ -171,10 +183,19 @@ class Dispatcher:
                     created_at=self.now,
                 )
             )
-        if rows:
-            WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-            self.result.deliveries += len(rows)
+        # Written once per batch, in the order the events happened (flush). A rule's webhook is buffered
+        # too: the only step after it that can fail is the run's own insert, when another worker did the run
+        # first, and then the delivery's key is taken as well (ignore_conflicts).
+        self.buffered += rows
+        self.result.deliveries += len(rows)
         return len(rows)
+
+    def flush(self) -> None:
+        """Write the deliveries queued for a batch of events in one statement, in event order (ids keep a
+        deal's deliveries in order)."""
+        if self.buffered:
+            WebhookDelivery.objects.bulk_create(self.buffered, ignore_conflicts=True, batch_size=1000)
+            self.buffered = []
 
     def queue_for_rule(
         self, *, subscription_id: int, key: str, event_type: str, deal, lead, extra: dict[str, Any]
@@ -229,55 +250,82 @@ class Dispatcher:
         )
         return {int(origin[5:]): run.depth if run else 0}
 
+    def _record(self, *, rule: Rule, key: str, deal, lead, depth: int, status: str, detail: str) -> None:
+        RuleRun.objects.create(
+            rule=rule,
+            key=key,
+            deal=deal,
+            lead=lead,
+            status=status,
+            depth=depth,
+            detail=detail[:300],
+            created_at=self.now,
+        )
+        self.done_runs.add((rule.pk, key))
+
     def _run(self, *, rule: Rule, key: str, deal, lead, depth: int) -> None:
-        status = RunStatus.SKIPPED_LOOP if depth > MAX_CHAIN_DEPTH else RunStatus.DONE
-        try:
-            with transaction.atomic():
-                run = RuleRun.objects.create(
-                    rule=rule, key=key, deal=deal, lead=lead, status=status, depth=depth, created_at=self.now
-                )
-        except IntegrityError:
+        """Act once: the action and its RuleRun row commit together (one savepoint) or neither does; a
+        failed action is rolled back and its run recorded as failed, with the reason."""
+        if (rule.pk, key) in self.done_runs:
             return  # this rule already ran on this occasion
-        if status == RunStatus.SKIPPED_LOOP:
-            run.detail = f"A chain of {depth} rules stopped here."
-            run.save(update_fields=["detail"])
+        if key not in self.batch_keys and RuleRun.objects.filter(rule=rule, key=key).exists():
+            return  # (occasions found by time, such as rotting, are not read per batch)
+        if depth > MAX_CHAIN_DEPTH:
+            detail = f"A chain of {depth} rules stopped here."
+            self._record(
+                rule=rule,
+                key=key,
+                deal=deal,
+                lead=lead,
+                depth=depth,
+                status=RunStatus.SKIPPED_LOOP,
+                detail=detail,
+            )
             self.result.skipped += 1
             return
+        status, detail = RunStatus.DONE, ""
         for attempt in (1, 2):
             try:
                 with transaction.atomic():
-                    fresh_deal = (
-                        Deal.objects.select_related("owner", "stage").get(pk=deal.pk) if deal else None
-                    )
-                    fresh_lead = (
-                        Lead.objects.select_related("owner", "source").get(pk=lead.pk) if lead else None
-                    )
-                    run.detail = action_perform(
+                    if attempt == 2 or (deal is not None and deal.pk in self.changed_deals):
+                        deal = Deal.objects.select_related("owner", "stage").get(pk=deal.pk)
+                    if lead is not None and attempt == 2:
+                        lead = Lead.objects.select_related("owner", "source").get(pk=lead.pk)
+                    detail = action_perform(
                         rule=rule,
                         key=key,
-                        deal=fresh_deal,
-                        lead=fresh_lead,
+                        deal=deal,
+                        lead=lead,
                         now=self.now,
                         queue_webhook=self.queue_for_rule,
-                    )[:300]
+                        preferences=self.preferences,
+                    )
+                    self._record(
+                        rule=rule, key=key, deal=deal, lead=lead, depth=depth, status=status, detail=detail
+                    )
+                if deal is not None and rule.action in ("assign_owner", "set_field"):
+                    self.changed_deals.add(deal.pk)
                 break
             except ConflictError:
-                if attempt == 2:
-                    run.status, run.detail = RunStatus.FAILED, "The deal kept changing; gave up."
+                status, detail = RunStatus.FAILED, "The deal kept changing; gave up."
             except ApplicationError as error:
-                run.status, run.detail = RunStatus.FAILED, str(error.message)[:300]
+                status, detail = RunStatus.FAILED, str(error.message)
                 break
+            except IntegrityError:
+                return  # another worker recorded this run first; its transaction did the work
             except Exception as error:  # a bug must not stop the other rules: logged, shown on the run
                 logger.exception("Rule %s failed on %s.", rule.pk, key)
-                run.status, run.detail = RunStatus.FAILED, f"Internal error: {type(error).__name__}"[:300]
+                status, detail = RunStatus.FAILED, f"Internal error: {type(error).__name__}"
                 break
-        run.save(update_fields=["status", "detail"])
+        if status == RunStatus.FAILED:
+            self._record(rule=rule, key=key, deal=deal, lead=lead, depth=depth, status=status, detail=detail)
         self.result.runs += 1
-        self.result.failed += run.status == RunStatus.FAILED
+        self.result.failed += status == RunStatus.FAILED
 
     # --- sources --------------------------------------------------------------------------------------
 
     def deal_events(self, events: list[DealEvent]) -> None:
+        self._read_done([f"event:{event.pk}" for event in events])
         deals = Deal.objects.select_related("stage", "owner").in_bulk({event.deal_id for event in events})
         for event in events:
             deal = deals.get(event.deal_id)
@@ -311,9 +359,11 @@ class Dispatcher:
                         data={**data, "lead_id": deal.lead_id},
                         deal_id=deal.pk,
                     )
+        self.flush()
         self.result.events += len(events)
 
     def leads(self, leads: list[Lead]) -> None:
+        self._read_done([f"lead:{lead.pk}" for lead in leads])
         for lead in leads:
             occasion = Occasion(kind="lead_created", team_id=lead.team_id, source_id=lead.source_id)
             self.run_rules(
@@ -328,6 +378,7 @@ class Dispatcher:
                     data={"lead": lead_data(lead)},
                     deal_id=None,
                 )
+        self.flush()
         self.result.leads += len(leads)
 
     def activities_done(self) -> None:
@@ -347,6 +398,7 @@ class Dispatcher:
                     deal_id=activity.deal_id,
                 )
                 self.result.activities += 1
+            self.flush()
             cursor.high = int(self.now.timestamp())
             cursor.save(update_fields=["high"])
 
@@ -418,5 +470,7 @@ def dispatch_pass(*, now: dt.datetime | None = None) -> DispatchResult:
     _read("automation.deal_events", DealEvent.objects.all(), dispatcher.deal_events)
     _read("automation.leads", Lead.objects.select_related("owner", "source"), dispatcher.leads)
     dispatcher.activities_done()
-    dispatcher.rotting()
+    with transaction.atomic():
+        dispatcher.rotting()
+        dispatcher.flush()
     return dispatcher.result

@@ -4,6 +4,7 @@ documents the shape in the OpenAPI schema)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from typing import Any
 
@@ -21,12 +22,22 @@ def event_id_for(key: str) -> uuid.UUID:
     return uuid.uuid5(EVENT_NAMESPACE, key)
 
 
-def _link(name: str, *args: Any) -> str:
+_PLACEHOLDER = 987654321
+
+
+@functools.lru_cache(maxsize=16)
+def _link_pattern(name: str) -> str:
+    """The page's absolute URL with a placeholder id, resolved once (a payload per event must not reverse)."""
     try:
-        path = reverse(name, args=args)
+        path = reverse(name, args=[_PLACEHOLDER])
     except NoReverseMatch:
         return ""
     return str(settings.DEALFLOW.get("SITE_URL", "")).rstrip("/") + path
+
+
+def _link(name: str, record_id: int) -> str:
+    pattern = _link_pattern(name)
+    return pattern.replace(str(_PLACEHOLDER), str(record_id)) if pattern else ""
 
 
 def _iso(value: dt.datetime | dt.date | None) -> str | None:

@@ -11,11 +11,13 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 
 from dealflow.accounts.models import Membership, Role, Team, User
 from dealflow.accounts.selectors import user_access_scope
 from dealflow.accounts.services import audit_record
+from dealflow.automation.calculations import address_is_private
 from dealflow.automation.dispatch import dispatch_prime
 from dealflow.automation.models import (
     Action,
@@ -300,6 +302,11 @@ def _validate_url(url: Any) -> str:
         raise ApplicationError("The URL must start with https:// (or http://) and name a host.", field="url")
     if len(text) > 500:
         raise ApplicationError("The URL has at most 500 characters.", field="url")
+    host = (parts.hostname or "").lower()
+    if not settings.DEALFLOW.get("WEBHOOK_PRIVATE_ADDRESSES") and (
+        host == "localhost" or host.endswith(".localhost") or address_is_private(host)
+    ):
+        raise ApplicationError("A webhook may not point at this server's own network.", field="url")
     return text
 
 

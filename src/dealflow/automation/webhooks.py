@@ -17,17 +17,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
-from dealflow.automation.calculations import MAX_ATTEMPTS, PAUSE_AFTER_FAILURES, retry_delay, signature
+from dealflow.automation.calculations import (
+    MAX_ATTEMPTS,
+    PAUSE_AFTER_FAILURES,
+    address_is_private,
+    retry_delay,
+    signature,
+)
 from dealflow.automation.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from dealflow.core import clock
 from dealflow.notifications.models import NotificationKind
@@ -55,8 +64,27 @@ def delivery_body(delivery: WebhookDelivery) -> bytes:
     return json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
 
 
+def _refused_address(url: str) -> str:
+    """Why a URL may not be posted to now (it resolves into the server's own network), or ""."""
+    if settings.DEALFLOW.get("WEBHOOK_PRIVATE_ADDRESSES"):
+        return ""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(
+            parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+        )
+    except OSError as error:
+        return f"Cannot resolve the host: {error}"[:300]
+    if any(address_is_private(str(info[4][0])) for info in infos):
+        return "Refused: the host resolves to a private address."
+    return ""
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     started = time.perf_counter()
+    refused = _refused_address(url)
+    if refused:
+        return Answer(None, 0, refused)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (http(s) only, checked on save)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310

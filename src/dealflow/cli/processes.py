@@ -19,11 +19,25 @@ def default_web_workers() -> int:
     return int(os.environ.get("WEB_CONCURRENCY", "2"))
 
 
-def gunicorn_command(*, bind: str, workers: int) -> list[str]:
-    """gunicorn serving config.wsgi; whitenoise in the middleware serves the static files."""
+def default_web_threads() -> int:
+    """Threads per web worker (DEALFLOW_WEB_THREADS, 8 by default)."""
+    return max(1, int(os.environ.get("DEALFLOW_WEB_THREADS", "8")))
+
+
+def gunicorn_command(*, bind: str, workers: int, threads: int | None = None) -> list[str]:
+    """gunicorn serving config.wsgi; whitenoise in the middleware serves the static files.
+
+    Threaded workers (gthread): a slow client holds one thread, not a whole worker. With the sync
+    worker, two clients sending their request slowly held both workers and /healthz waited 19 s
+    (issue #13); with 2 workers x 8 threads it takes sixteen. The proxy in front buffers requests and
+    limits slow ones (docs/deploy.md); keep-alive connections are closed after 5 idle seconds.
+    """
     return [
         sys.executable, "-m", "gunicorn", "config.wsgi:application",
-        "--bind", bind, "--workers", str(workers), "--timeout", "60", "--graceful-timeout", "10",
+        "--bind", bind, "--workers", str(workers),
+        "--worker-class", "gthread", "--threads", str(threads or default_web_threads()),
+        "--timeout", "60", "--graceful-timeout", "10", "--keep-alive", "5",
+        "--limit-request-line", "8190", "--limit-request-fields", "100",
     ]  # fmt: skip
 
 

@@ -13,10 +13,12 @@ from django.utils.translation import gettext as _
 from dealflow.accounts.models import User
 from dealflow.accounts.selectors import owner_editable_q
 from dealflow.contacts.models import Organization, Person
+from dealflow.contacts.search import organization_document, person_document
 from dealflow.contacts.selectors import contact_used_by_others
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.customfields.services import custom_values_set
+from dealflow.search.services import search_index_put, search_index_remove
 from dealflow.tags.selectors import tag_names_of
 from dealflow.tags.services import tag_links_set, tag_names_parse
 
@@ -123,9 +125,11 @@ def organization_create(
     values = _organization_values(
         {"name": name, "website": website, "industry": industry, "country": country, "owner": owner}
     )
-    return Organization.objects.create(
+    organization = Organization.objects.create(
         **values, created_at=at or clock.now(), external_source=external_source, external_id=external_id
     )
+    search_index_put(document=organization_document(organization))
+    return organization
 
 
 @transaction.atomic
@@ -138,6 +142,7 @@ def organization_update(
     for name, value in values.items():
         setattr(organization, name, value)
     organization.save()
+    search_index_put(document=organization_document(organization))
     return organization
 
 
@@ -202,6 +207,7 @@ def person_create(
     )
     _check_person_named(person)
     person.save()
+    search_index_put(document=person_document(person))
     return person
 
 
@@ -214,6 +220,7 @@ def person_update(*, person: Person, data: dict[str, Any], by: User | None = Non
         setattr(person, name, value)
     _check_person_named(person)
     person.save()
+    search_index_put(document=person_document(person))
     return person
 
 
@@ -224,6 +231,7 @@ def organization_delete(*, organization: Organization, by: User | None = None) -
         raise ApplicationError("Deals or leads refer to this organization; it stays.", field="organization")
     if organization.people.exists():
         raise ApplicationError("Move or delete the people of this organization first.", field="organization")
+    search_index_remove(kind="organization", object_ids=[organization.pk])
     organization.delete()
 
 
@@ -232,6 +240,7 @@ def person_delete(*, person: Person, by: User | None = None) -> None:
     """Delete a person that no deal or lead refers to."""
     if person.deals.exists() or person.leads.exists():  # type: ignore[attr-defined]
         raise ApplicationError("Deals or leads refer to this person; they stay.", field="person")
+    search_index_remove(kind="person", object_ids=[person.pk])
     person.delete()
 
 

@@ -1,4 +1,8 @@
+from typing import Any
+
 from django.db import models
+
+from dealflow.core.errors import ApplicationError
 
 
 class BaseModel(models.Model):
@@ -10,7 +14,7 @@ class BaseModel(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # created_at is settable (imports backdate records); default it once, never overwrite it.
         if self.created_at is None:
             from dealflow.core.clock import now
@@ -30,3 +34,18 @@ class PeriodicRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (last run {self.last_run_at or 'never'})"
+
+
+class AppendOnlyModel(models.Model):
+    """Written once; the database refuses UPDATE and DELETE too (core/append_only.py, in the app's migration)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ApplicationError(f"{type(self).__name__} rows are immutable.", field="snapshot")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ApplicationError(f"{type(self).__name__} rows are immutable.", field="snapshot")

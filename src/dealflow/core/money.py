@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -75,3 +78,67 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.currency} {self.amount:,.{minor_digits(self.currency)}f}"
+
+
+class RateTable:
+    """Exchange rates to the base currency by the day they became valid: the one "rate on the day" rule.
+
+    The rate valid on a day is the one with the latest ``valid_from`` on or before it; a day before the
+    first known rate takes the earliest one (docs/metrics.md). The base currency converts at 1. Callers
+    load the rows (one currency for a service, every currency for the bulk writer or a metric) and ask.
+    """
+
+    __slots__ = ("_cache", "_days", "_rates", "base")
+
+    def __init__(self, base: str, rows: Iterable[tuple[str, dt.date, Decimal]]) -> None:
+        self.base = base
+        self._days: dict[str, list[dt.date]] = {}
+        self._rates: dict[str, list[Decimal]] = {}
+        for currency, valid_from, rate in sorted(rows, key=lambda row: (row[0], row[1])):
+            self._days.setdefault(currency, []).append(valid_from)
+            self._rates.setdefault(currency, []).append(Decimal(rate))
+        self._cache: dict[tuple[str, dt.date], Decimal] = {}
+
+    def has(self, currency: str) -> bool:
+        return currency == self.base or currency in self._days
+
+    def rate_on(self, currency: str, day: dt.date) -> Decimal:
+        """Units of the base currency one unit of ``currency`` was worth on ``day``."""
+        if currency == self.base:
+            return Decimal(1)
+        days = self._days.get(currency)
+        if not days:
+            raise ApplicationError(
+                f"There is no exchange rate for {currency}; add one under Settings > Exchange rates.",
+                field="currency",
+            )
+        index = bisect.bisect_right(days, day) - 1
+        return self._rates[currency][max(index, 0)]
+
+    def currencies(self) -> list[str]:
+        """The currencies with a rate, besides the base currency."""
+        return sorted(self._days)
+
+    def factor(self, currency: str, day: dt.date) -> Decimal:
+        """Minor units of the base currency per minor unit of ``currency`` on ``day``."""
+        key = (currency, day)
+        factor = self._cache.get(key)
+        if factor is None:
+            rate = self.rate_on(currency, day)
+            factor = rate * Decimal(10) ** (minor_digits(self.base) - minor_digits(currency))
+            self._cache[key] = factor
+        return factor
+
+    def to_base_minor(self, amount_minor: int, currency: str, day: dt.date) -> int:
+        """``amount_minor`` of ``currency`` in minor units of the base currency at the rate on ``day``."""
+        return int(
+            (Decimal(amount_minor) * self.factor(currency, day)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        )
+
+    def to_base_minor_or_none(self, amount_minor: int, currency: str, day: dt.date) -> int | None:
+        """Like ``to_base_minor``, but None for a currency without any rate (totals leave it out)."""
+        return self.to_base_minor(amount_minor, currency, day) if self.has(currency) else None
+
+    def money(self, amount_minor: int | None) -> Decimal | None:
+        """Base-currency minor units as a decimal amount."""
+        return None if amount_minor is None else from_minor(amount_minor, self.base)

@@ -12,20 +12,12 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from dealflow.core.models import BaseModel
-
-
-class StageKind(models.TextChoices):
-    OPEN = "open", _("Open")
-    WON = "won", _("Won")
-    LOST = "lost", _("Lost")
-
-
-class ForecastCategory(models.TextChoices):
-    PIPELINE = "pipeline", _("Pipeline")
-    BEST_CASE = "best_case", _("Best case")
-    COMMIT = "commit", _("Commit")
-    OMITTED = "omitted", _("Omitted")
-    CLOSED = "closed", _("Closed")
+from dealflow.deals.choices import ActivityKind as ActivityKind
+from dealflow.deals.choices import DealStatus as DealStatus
+from dealflow.deals.choices import EventKind as EventKind
+from dealflow.deals.choices import ForecastCategory as ForecastCategory
+from dealflow.deals.choices import SpellExit as SpellExit
+from dealflow.deals.choices import StageKind as StageKind
 
 
 class Pipeline(BaseModel):
@@ -169,12 +161,6 @@ class Lead(BaseModel):
         return sum([self.has_budget, self.has_authority, self.has_need, self.has_timeline])
 
 
-class DealStatus(models.TextChoices):
-    OPEN = "open", _("Open")
-    WON = "won", _("Won")
-    LOST = "lost", _("Lost")
-
-
 class Deal(BaseModel):
     title = models.CharField(max_length=200)
     organization = models.ForeignKey(
@@ -294,20 +280,6 @@ def deal_forecast_category(status: str, override: str, stage_category: str) -> s
     return override or stage_category
 
 
-class EventKind(models.TextChoices):
-    CREATED = "created", _("Created")
-    STAGE_CHANGED = "stage_changed", _("Stage changed")
-    AMOUNT_CHANGED = "amount_changed", _("Amount changed")
-    CLOSE_DATE_CHANGED = "close_date_changed", _("Close date changed")
-    OWNER_CHANGED = "owner_changed", _("Owner changed")
-    CATEGORY_CHANGED = "category_changed", _("Forecast category changed")
-    PROBABILITY_CHANGED = "probability_changed", _("Probability changed")
-    FIELD_CHANGED = "field_changed", _("Field changed")
-    WON = "won", _("Won")
-    LOST = "lost", _("Lost")
-    REOPENED = "reopened", _("Reopened")
-
-
 class DealEvent(models.Model):
     """Append-only history. No code path updates or deletes a row; a database trigger refuses it."""
 
@@ -345,13 +317,6 @@ class DealEvent(models.Model):
         return f"{self.kind} {self.from_value}->{self.to_value}"
 
 
-class SpellExit(models.TextChoices):
-    FORWARD = "forward", _("Forward")
-    BACK = "back", _("Back")
-    WON = "won", _("Won")
-    LOST = "lost", _("Lost")
-
-
 class StageSpell(models.Model):
     """One stay of a deal in an open stage, kept in step with DealEvent in the same transaction."""
 
@@ -379,14 +344,6 @@ class StageSpell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deal_id} in {self.stage_id} from {self.entered_at:%Y-%m-%d}"
-
-
-class ActivityKind(models.TextChoices):
-    CALL = "call", _("Call")
-    MEETING = "meeting", _("Meeting")
-    EMAIL = "email", _("E-mail")
-    TASK = "task", _("Task")
-    NOTE = "note", _("Note")
 
 
 class Activity(BaseModel):

@@ -34,11 +34,11 @@ from dealflow.deals.models import (
     Pipeline,
     Stage,
 )
-from dealflow.deals.services.money import base_currency, convert_minor_to_base, exchange_rate_on
+from dealflow.deals.rates import base_currency, convert_minor_to_base, exchange_rate_on, rate_table
 from dealflow.products.models import DealLine
 from dealflow.tags.selectors import tag_filter
 
-__all__ = ["base_currency", "convert_minor_to_base", "exchange_rate_on"]
+__all__ = ["base_currency", "convert_minor_to_base", "exchange_rate_on", "rate_table"]
 
 
 @dataclass

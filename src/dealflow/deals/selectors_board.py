@@ -38,12 +38,11 @@ from django.utils.translation import gettext as _
 from dealflow.accounts.models import User
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
-from dealflow.core.money import minor_digits
 from dealflow.core.parameters import integer_parameter
 from dealflow.core.periods import Period, parse_period
-from dealflow.deals.models import Activity, Deal, DealStatus, ExchangeRate, Pipeline, Stage, StageKind
+from dealflow.deals.models import Activity, Deal, DealStatus, Pipeline, Stage, StageKind
+from dealflow.deals.rates import base_currency, rate_table
 from dealflow.deals.selectors import DealFilters, deal_visible_q
-from dealflow.deals.services.money import base_currency
 
 CARDS_PER_COLUMN = 50
 FORECAST_MONTHS = 6  # the current month and the five after it each get a column
@@ -108,28 +107,6 @@ def _weighted_minor() -> Expression:
     return F("amount_minor") * Coalesce("probability_override", "stage__probability")
 
 
-def exchange_rates_latest(*, currencies: Iterable[str], day: dt.date) -> dict[str, Decimal]:
-    """The latest rate of each currency on ``day`` (the earliest known when none is that old); one query."""
-    wanted = {currency for currency in currencies if currency != base_currency()}
-    rates: dict[str, Decimal] = {}
-    if not wanted:
-        return rates
-    earliest: dict[str, Decimal] = {}
-    rows = ExchangeRate.objects.filter(currency__in=wanted).order_by("currency", "-valid_from")
-    for currency, rate, valid_from in rows.values_list("currency", "rate", "valid_from"):
-        if valid_from <= day and currency not in rates:
-            rates[currency] = rate
-        earliest[currency] = rate  # rows run newest first, so the last one seen is the earliest
-    for currency, rate in earliest.items():
-        rates.setdefault(currency, rate)
-    return rates
-
-
-def _to_base(amount_minor: int | Decimal, *, currency: str, rate: Decimal) -> Decimal:
-    scale = Decimal(10) ** (minor_digits(base_currency()) - minor_digits(currency))
-    return Decimal(amount_minor) * rate * scale
-
-
 def _summaries(deals: QuerySet[Deal], key: Expression | str, *, day: dt.date) -> dict[str, ColumnSummary]:
     """Totals per column over the whole column (not just the cards shown), in the base currency."""
     rows = list(
@@ -138,9 +115,7 @@ def _summaries(deals: QuerySet[Deal], key: Expression | str, *, day: dt.date) ->
         .annotate(count=Count("*"), amount=Sum("amount_minor"), weighted=Sum(_weighted_minor()))
         .order_by()
     )
-    base = base_currency()
-    rates = exchange_rates_latest(currencies={row["currency"] for row in rows}, day=day)
-    rates[base] = Decimal(1)
+    rates = rate_table(currencies={row["currency"] for row in rows})
     amounts: dict[str, Decimal] = defaultdict(Decimal)
     weighted: dict[str, Decimal] = defaultdict(Decimal)
     summaries: dict[str, ColumnSummary] = defaultdict(ColumnSummary)
@@ -148,12 +123,12 @@ def _summaries(deals: QuerySet[Deal], key: Expression | str, *, day: dt.date) ->
         column = str(row["column"])
         summary = summaries[column]
         summary.count += row["count"]
-        rate = rates.get(row["currency"])
-        if rate is None:
+        if not rates.has(row["currency"]):
             summary.missing_currencies.append(row["currency"])
             continue
-        amounts[column] += _to_base(row["amount"] or 0, currency=row["currency"], rate=rate)
-        weighted[column] += _to_base(row["weighted"] or 0, currency=row["currency"], rate=rate) / 100
+        factor = rates.factor(row["currency"], day)
+        amounts[column] += Decimal(row["amount"] or 0) * factor
+        weighted[column] += Decimal(row["weighted"] or 0) * factor / 100
     for column, summary in summaries.items():
         summary.amount_base_minor = int(amounts[column].quantize(Decimal(1), rounding=ROUND_HALF_UP))
         summary.weighted_base_minor = int(weighted[column].quantize(Decimal(1), rounding=ROUND_HALF_UP))
@@ -272,7 +247,9 @@ def _local_date(moment: dt.datetime) -> dt.date:
     return timezone.localtime(moment).date() if timezone.is_aware(moment) else moment.date()
 
 
-def _cards(deals: Sequence[Deal], *, now: dt.datetime, states: dict[int, tuple[str, dt.datetime | None]]):
+def _cards(
+    deals: Sequence[Deal], *, now: dt.datetime, states: dict[int, tuple[str, dt.datetime | None]]
+) -> list[BoardCard]:
     today = _local_date(now)
     result = []
     for deal in deals:

@@ -7,7 +7,6 @@ Reads happen in a handful of queries (stages, rates, deals, events); every numbe
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import numpy as np
 from django.db import connections, transaction
@@ -16,10 +15,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from dealflow.core import clock
-from dealflow.core.money import minor_digits
 from dealflow.core.periods import Period, period_containing
-from dealflow.deals.models import Deal, DealEvent, DealStatus, EventKind, ExchangeRate, Stage, StageKind
-from dealflow.deals.selectors import base_currency
+from dealflow.deals.models import Deal, DealEvent, DealStatus, EventKind, Stage, StageKind
+from dealflow.deals.selectors import rate_table
 from dealflow.forecasting import calculations as calc
 from dealflow.forecasting.models import ForecastFit
 
@@ -46,13 +44,10 @@ def midnight(day: dt.date) -> dt.datetime:
 
 def currency_factors() -> dict[str, float]:
     """Base-currency minor units per minor unit of each currency, at the latest known rate."""
-    base = base_currency()
-    factors: dict[str, float] = {base: 1.0}
-    for currency, rate in ExchangeRate.objects.order_by("currency", "valid_from").values_list(
-        "currency", "rate"
-    ):
-        scale = Decimal(10) ** (minor_digits(base) - minor_digits(currency))
-        factors[currency] = float(rate * scale)
+    rates = rate_table()
+    factors: dict[str, float] = {rates.base: 1.0}
+    for currency in rates.currencies():
+        factors[currency] = float(rates.factor(currency, dt.date.max))
     return factors
 
 

@@ -10,8 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from dealflow.core.errors import ApplicationError
-from dealflow.core.models import BaseModel
+from dealflow.core.models import AppendOnlyModel, BaseModel
 
 
 class ScopeKind(models.TextChoices):
@@ -112,21 +111,6 @@ class ForecastCall(BaseModel):
 
     def __str__(self) -> str:
         return f"call {self.period_key} {self.kind}"
-
-
-class AppendOnlyModel(models.Model):
-    """Written once; the database refuses UPDATE and DELETE too (see migration 0002)."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ApplicationError(f"{type(self).__name__} rows are immutable.", field="snapshot")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ApplicationError(f"{type(self).__name__} rows are immutable.", field="snapshot")
 
 
 class ForecastSnapshot(AppendOnlyModel):

@@ -24,6 +24,8 @@ from dealflow.core.errors import ApplicationError
 MAX_COLUMNS = 500
 MAX_ZIP_MEMBERS = 50
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3  # a ZIP may not unpack to more than 2 GB (zip bombs)
+MAX_RATIO = 200  # nor a member of more than 16 MB expand more than 200 times (real CSVs pack 5-30x)
+MAX_RATIO_FROM = 16 * 1024**2
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = [",", ";", "\t", "|"]
 
@@ -298,6 +300,21 @@ def _open_zip(path: Path, display: str) -> Workbook:
     if sum(info.file_size for info in archive.infolist()) > MAX_UNCOMPRESSED_BYTES:
         archive.close()
         raise _refuse(_("%(name)s unpacks to more than 2 GB.") % {"name": display})
+    for info in archive.infolist():
+        # Declared sizes are checked before anything is unpacked; Python's zipfile then stops each member at
+        # its declared size, so the actual expansion cannot pass the declared one.
+        if info.file_size > MAX_RATIO_FROM and info.file_size > MAX_RATIO * max(1, info.compress_size):
+            archive.close()
+            raise _refuse(
+                _(
+                    "%(name)s: %(member)s unpacks to %(ratio)s times its packed size, as ZIP bombs do; it is refused."
+                )
+                % {
+                    "name": display,
+                    "member": info.filename,
+                    "ratio": f"{info.file_size // max(1, info.compress_size):,}",
+                }
+            )
     if "[Content_Types].xml" in names and any(name.startswith("xl/") for name in names):
         archive.close()
         return _open_xlsx(path, display)

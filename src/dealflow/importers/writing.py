@@ -61,6 +61,7 @@ from dealflow.deals.services import (
     stage_create,
     stage_deactivate,
 )
+from dealflow.directory.services import search_index_bulk_loaded
 from dealflow.importers.fields import Entity
 from dealflow.importers.parsing import LINE, REJECTED
 from dealflow.importers.planning import (
@@ -834,6 +835,7 @@ class _Writer:
         # every deal in the database. Into an empty one, the rebuild in SQL covers only the new deals and
         # was faster (docs/benchmarks.md, "Import").
         writer = bulk.BulkWriter(defer_indexes=defer, defer_foreign_keys=defer, derived_rows=has_deals)
+        bulk_deal_ids: list[int] = []
         try:
             if lead_specs:
                 self._bulk_write(writer, leads=lead_specs, deals=[], label=_("Leads"))
@@ -845,6 +847,7 @@ class _Writer:
                 written = self._bulk_write(writer, leads=[], deals=chunk, label=_("Deals"))
                 for spec, bulk_deal in written:
                     self.ids[spec.key] = bulk_deal.id  # type: ignore[assignment]
+                    bulk_deal_ids.append(bulk_deal.id)
                     self.count(self.result.created, Entity.DEALS.value)
                     if spec.activities:
                         self.count(self.result.created, Entity.ACTIVITIES.value, len(spec.activities))
@@ -853,6 +856,12 @@ class _Writer:
             timings = self.result.timings
             timings.update({f"writes: {name}": value for name, value in writer.write_seconds.items()})
             writer.close(timings=timings)  # deferred indexes, derived tables, statistics
+            search_index_bulk_loaded(  # the bulk writer bypasses the services that keep the search index
+                deal_ids=bulk_deal_ids,
+                lead_ids=[lead.id for lead in new_leads.values() if lead.id is not None]
+                if lead_specs
+                else [],
+            )
         except BaseException:
             writer.__exit__(*sys.exc_info())
             raise

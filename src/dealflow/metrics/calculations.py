@@ -6,6 +6,7 @@ inputs give the same numbers on SQLite and PostgreSQL. "No data" is None, never 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -176,3 +177,34 @@ def cumulative(values: Iterable[int], start: int = 0) -> list[int]:
         total += value
         result.append(total)
     return result
+
+
+# --- Stale deals (docs/metrics.md): decided here, used by the dashboard, the one-on-one page and the API ---
+
+
+def stale_threshold(*, now: dt.datetime, rotting_days: int) -> dt.datetime | None:
+    """Deals quiet since before this moment are stale; None when the stage never rots (0 rotting days)."""
+    return now - dt.timedelta(days=rotting_days) if rotting_days > 0 else None
+
+
+def quiet_days(
+    *, now: dt.datetime, last_activity_at: dt.datetime | None, stage_entered_at: dt.datetime
+) -> int:
+    """Whole days since the deal's last activity, else since it entered its stage."""
+    return (now - (last_activity_at or stage_entered_at)).days
+
+
+def stale_days(
+    *,
+    now: dt.datetime,
+    last_activity_at: dt.datetime | None,
+    stage_entered_at: dt.datetime,
+    rotting_days: int,
+) -> int | None:
+    """Whole days a stale deal has been quiet (since its last activity, else since it entered its stage);
+    None when it is not stale."""
+    threshold = stale_threshold(now=now, rotting_days=rotting_days)
+    quiet_since = last_activity_at or stage_entered_at
+    if threshold is None or quiet_since >= threshold:
+        return None
+    return quiet_days(now=now, last_activity_at=last_activity_at, stage_entered_at=stage_entered_at)

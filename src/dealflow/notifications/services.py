@@ -16,6 +16,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import translation
+from django.utils.functional import Promise
 
 from dealflow.accounts.models import User
 from dealflow.accounts.services import audit_record
@@ -60,13 +61,16 @@ class Message:
 
     title: Any  # a gettext_lazy string with %(name)s placeholders
     values: dict[str, Any]
-    body: Any = ""
+    body: Any = ""  # a gettext_lazy string filled like the title, or plain text (a note) kept as it is
     url: str = ""
 
     def render(self, language: str) -> tuple[str, str]:
+        """The title (and a translatable body) filled in; a plain-text body (a note) is left as written."""
         with translation.override(language or settings.LANGUAGE_CODE):
             title = str(self.title) % self.values if self.values else str(self.title)
-            body = (str(self.body) % self.values if self.values else str(self.body)) if self.body else ""
+            body = str(self.body)
+            if isinstance(self.body, Promise) and self.values:
+                body = body % self.values
         return title[:200], body
 
 

@@ -13,8 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from dealflow.core.errors import ApplicationError
-from dealflow.core.models import BaseModel
+from dealflow.core.models import AppendOnlyModel, BaseModel
 from dealflow.deals.models import ForecastCategory
 
 
@@ -116,21 +115,6 @@ class PipelineReview(BaseModel):
     def origin(self) -> str:
         """The origin every change made from this review carries (DealEvent.origin, Activity.origin)."""
         return f"review:{self.pk}"
-
-
-class AppendOnlyModel(models.Model):
-    """Written once; the database refuses UPDATE and DELETE too (migration 0002)."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ApplicationError(f"{type(self).__name__} rows are immutable.", field="snapshot")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ApplicationError(f"{type(self).__name__} rows are immutable.", field="snapshot")
 
 
 class ReviewSnapshot(AppendOnlyModel):

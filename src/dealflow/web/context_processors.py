@@ -11,6 +11,8 @@ NAVIGATION = [
     ("web:funnel", _("Funnel")),
     ("web:deal_list", _("Deals")),
     ("web:lead_inbox", _("Leads")),
+    ("web:organization_list", _("Organizations")),
+    ("web:person_list", _("People")),
     ("web:my_activities", _("Activities")),
     ("web:dashboard", _("Dashboard")),
     ("web:forecast", _("Forecast")),
@@ -24,6 +26,7 @@ NAVIGATION = [
 ADMIN_NAVIGATION = [
     ("web:settings", _("Settings")),
     ("web:audit_log", _("Audit log")),
+    ("web:merge_list", _("Merges")),
     ("web:commission_plans", _("Commission plans")),
 ]
 

@@ -224,3 +224,27 @@ def test_webhook_action_of_a_rule(rep, admin_user):
     assert request.payload["type"] == "rule.fired"
     assert request.payload["data"]["rule"]["name"] == "Proposal hook"
     assert request.payload["data"]["deal"]["id"] == deal.pk
+
+
+def test_the_servers_own_network_is_refused_in_production(rep, settings):
+    settings.DEALFLOW = {**settings.DEALFLOW, "WEBHOOK_PRIVATE_ADDRESSES": False}
+    for url in (
+        "http://127.0.0.1:8000/x",
+        "http://localhost/x",
+        "http://10.1.2.3/x",
+        "http://[::1]/x",
+        "http://169.254.169.254/latest",
+    ):
+        with pytest.raises(ApplicationError) as error:
+            subscription_create(by=rep, name="x", url=url, event_types=["deal.won"])
+        assert error.value.field == "url"
+    with Receiver() as receiver:
+        # Made while allowed (or a public name that later resolves privately): refused when sent.
+        settings.DEALFLOW = {**settings.DEALFLOW, "WEBHOOK_PRIVATE_ADDRESSES": True}
+        subscription_create(by=rep, name="x", url=receiver.url, event_types=["deal.created"])
+        settings.DEALFLOW = {**settings.DEALFLOW, "WEBHOOK_PRIVATE_ADDRESSES": False}
+        DealFactory(owner=rep)
+        dispatch_pass()
+        result = deliveries_send_due()
+    assert (result.sent, result.failed, receiver.requests) == (1, 1, [])
+    assert WebhookDelivery.objects.get().last_error == "Refused: the host resolves to a private address."

@@ -3,6 +3,8 @@
 from django.db import migrations
 from django.utils import timezone
 
+from dealflow.core.append_only import append_only_operation
+
 DEFAULT_STAGES = [
     # name, kind, probability, rotting days, forecast category, definition of done
     ("Qualification", "open", 10, 14, "pipeline",
@@ -45,46 +47,10 @@ def create_reference_data(apps, schema_editor):
         LeadSource.objects.get_or_create(key=key, defaults={"name": name, "order": order, "created_at": now})
 
 
-SQLITE_GUARD = [
-    """CREATE TRIGGER deals_dealevent_no_update BEFORE UPDATE ON deals_dealevent
-       BEGIN SELECT RAISE(ABORT, 'deals_dealevent is append-only'); END;""",
-    """CREATE TRIGGER deals_dealevent_no_delete BEFORE DELETE ON deals_dealevent
-       BEGIN SELECT RAISE(ABORT, 'deals_dealevent is append-only'); END;""",
-]
-SQLITE_UNGUARD = ["DROP TRIGGER IF EXISTS deals_dealevent_no_update;",
-                  "DROP TRIGGER IF EXISTS deals_dealevent_no_delete;"]
-POSTGRES_GUARD = [
-    """CREATE OR REPLACE FUNCTION deals_dealevent_refuse_change() RETURNS trigger AS $$
-       BEGIN RAISE EXCEPTION 'deals_dealevent is append-only (%% refused)', TG_OP; END;
-       $$ LANGUAGE plpgsql;""",
-    """CREATE TRIGGER deals_dealevent_append_only BEFORE UPDATE OR DELETE ON deals_dealevent
-       FOR EACH ROW EXECUTE FUNCTION deals_dealevent_refuse_change();""",
-    """CREATE TRIGGER deals_dealevent_no_truncate BEFORE TRUNCATE ON deals_dealevent
-       FOR EACH STATEMENT EXECUTE FUNCTION deals_dealevent_refuse_change();""",
-]
-POSTGRES_UNGUARD = [
-    "DROP TRIGGER IF EXISTS deals_dealevent_no_truncate ON deals_dealevent;",
-    "DROP TRIGGER IF EXISTS deals_dealevent_append_only ON deals_dealevent;",
-    "DROP FUNCTION IF EXISTS deals_dealevent_refuse_change();",
-]
-
-
-def guard_event_log(apps, schema_editor):
-    statements = POSTGRES_GUARD if schema_editor.connection.vendor == "postgresql" else SQLITE_GUARD
-    for statement in statements:
-        schema_editor.execute(statement)
-
-
-def unguard_event_log(apps, schema_editor):
-    statements = POSTGRES_UNGUARD if schema_editor.connection.vendor == "postgresql" else SQLITE_UNGUARD
-    for statement in statements:
-        schema_editor.execute(statement)
-
-
 class Migration(migrations.Migration):
     dependencies = [("deals", "0001_initial")]
 
     operations = [
         migrations.RunPython(create_reference_data, migrations.RunPython.noop),
-        migrations.RunPython(guard_event_log, unguard_event_log),
+        append_only_operation(tables=["deals_dealevent"], function="deals_dealevent_refuse_change"),
     ]

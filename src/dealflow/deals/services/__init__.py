@@ -1,6 +1,7 @@
 """Writes to the pipeline: every change that matters to history writes its DealEvent in the same transaction."""
 
 from dealflow.deals.services.activities import activity_complete, activity_create, activity_update
+from dealflow.deals.services.bulk_edit import BulkEditRefusedError, deal_bulk_edit
 from dealflow.deals.services.contents import (
     deal_custom_values_set,
     deal_lines_set,
@@ -39,9 +40,11 @@ from dealflow.deals.services.reference import (
 )
 
 __all__ = [
+    "BulkEditRefusedError",
     "activity_complete",
     "activity_create",
     "activity_update",
+    "deal_bulk_edit",
     "deal_create",
     "deal_custom_values_set",
     "deal_lines_set",

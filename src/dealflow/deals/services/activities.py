@@ -10,9 +10,12 @@ from django.db.models import Q
 
 from dealflow.accounts.models import User
 from dealflow.accounts.selectors import owner_editable_q
+from dealflow.contacts.models import Person
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
-from dealflow.deals.models import Activity, ActivityKind, Deal
+from dealflow.deals import lifecycle
+from dealflow.deals.models import Activity, ActivityKind, Deal, Lead
+from dealflow.deals.services.search import activity_search_index
 
 
 def _touch_deal(deal_id: int | None, moment: dt.datetime) -> None:
@@ -32,8 +35,8 @@ def activity_create(
     kind: str = ActivityKind.TASK,
     by: User | None = None,
     deal: Deal | None = None,
-    lead=None,
-    person=None,
+    lead: Lead | None = None,
+    person: Person | None = None,
     notes: str = "",
     due_at: dt.datetime | None = None,
     done_at: dt.datetime | None = None,
@@ -41,11 +44,6 @@ def activity_create(
     origin: str = "",
 ) -> Activity:
     """Log or schedule an activity; a note or a done activity counts as activity on its deal."""
-    text = str(subject or "").strip()
-    if not text:
-        raise ApplicationError("An activity needs a subject.", field="subject")
-    if kind not in ActivityKind.values:
-        raise ApplicationError(f"Kind must be one of {', '.join(ActivityKind.values)}.", field="kind")
     if (
         by is not None
         and deal is not None
@@ -54,11 +52,10 @@ def activity_create(
         # The same rule as the deal page: who may only read a deal logs nothing on it, through any door.
         raise PermissionDeniedError("You may read this deal but not log activities on it.", field="deal_id")
     moment = at or clock.now()
-    if kind == ActivityKind.NOTE and done_at is None:
-        done_at = moment
+    subject, done_at = lifecycle.valid_activity(kind=kind, subject=subject, at=moment, done_at=done_at)
     activity = Activity.objects.create(
         kind=kind,
-        subject=text[:200],
+        subject=subject,
         notes=notes,
         owner=owner,
         deal=deal,
@@ -71,6 +68,7 @@ def activity_create(
     )
     if deal is not None and done_at is not None:
         _touch_deal(deal.pk, done_at)
+    activity_search_index(activity)
     return activity
 
 
@@ -80,16 +78,18 @@ def activity_update(*, activity: Activity, data: dict[str, Any], by: User | None
     for name, value in data.items():
         if name not in {"subject", "notes", "due_at", "kind", "owner"}:
             raise ApplicationError(f"Field {name!r} cannot be changed here.", field=name)
-        if name == "subject" and not str(value or "").strip():
-            raise ApplicationError("An activity needs a subject.", field="subject")
-        if name == "kind" and value not in ActivityKind.values:
-            raise ApplicationError(f"Kind must be one of {', '.join(ActivityKind.values)}.", field="kind")
         if name == "subject":
-            value = str(value).strip()[:200]
+            value, _done_at = lifecycle.valid_activity(
+                kind=ActivityKind.NOTE, subject=value, at=clock.now(), done_at=None
+            )
+        if name == "kind":
+            lifecycle.valid_activity(kind=value, subject="-", at=clock.now(), done_at=None)
         if name == "notes":
             value = str(value or "")
         setattr(activity, name, value)
     activity.save()
+    if {"subject", "notes", "owner"} & set(data):
+        activity_search_index(activity)
     return activity
 
 

@@ -22,10 +22,11 @@ from dealflow.core.money import from_minor, normalize_currency, number_text, to_
 from dealflow.customfields.models import Entity
 from dealflow.customfields.services import custom_values_set
 from dealflow.customfields.validation import value_text
-from dealflow.deals.models import Deal, EventKind, Lead
+from dealflow.deals import lifecycle
+from dealflow.deals.models import Deal, Lead
+from dealflow.deals.rates import exchange_rate_on
 from dealflow.deals.services.deals import deal_update
-from dealflow.deals.services.history import deal_save_versioned, event_record, local_date
-from dealflow.deals.services.money import exchange_rate_on
+from dealflow.deals.services.history import change_apply, deal_save_versioned, deal_state, local_date
 from dealflow.products.calculations import LinePrice, convert_minor, line_totals
 from dealflow.products.models import DealLine, Product
 from dealflow.products.selectors import product_get_by_code, product_unit_price_minor
@@ -34,6 +35,22 @@ from dealflow.tags.selectors import tag_names_of
 from dealflow.tags.services import tag_links_set, tag_names_parse
 
 MAX_LINES = 200
+
+
+def _contents_changed(
+    deal: Deal, *, by: User | None, at: dt.datetime, origin: str, field: str, before: str, after: str
+) -> None:
+    """The lifecycle's FIELD_CHANGED event for a change of lines, tags or a custom value, written."""
+    change = lifecycle.contents_changed(
+        deal_state(deal),
+        field=field,
+        from_value=before,
+        to_value=after,
+        at=at,
+        by_id=by.pk if by is not None else None,
+        origin=origin,
+    )
+    change_apply(deal=deal, change=change)
 
 
 def deal_value_basis() -> str:
@@ -226,15 +243,8 @@ def deal_lines_set(
             from_lines=True,
         )
     if before_summary != after_summary or len(before) != len(cleaned):
-        event_record(
-            deal=deal,
-            kind=EventKind.FIELD_CHANGED,
-            by=by,
-            at=moment,
-            field="lines",
-            from_value=before_summary,
-            to_value=after_summary,
-            origin=origin,
+        _contents_changed(
+            deal, by=by, at=moment, origin=origin, field="lines", before=before_summary, after=after_summary
         )
     return deal
 
@@ -259,15 +269,14 @@ def deal_custom_values_set(
     )
     moment = at or clock.now()
     for definition, old, new in change.changed():
-        event_record(
-            deal=deal,
-            kind=EventKind.FIELD_CHANGED,
+        _contents_changed(
+            deal,
             by=by,
             at=moment,
-            field=f"custom.{definition.key}",
-            from_value=value_text(definition, old),
-            to_value=value_text(definition, new),
             origin=origin,
+            field=f"custom.{definition.key}",
+            before=value_text(definition, old),
+            after=value_text(definition, new),
         )
     return change.after
 
@@ -288,15 +297,14 @@ def deal_tags_set(
     added, removed = tag_links_set(entity="deal", object_id=deal.pk, names=tag_names_parse(tags))
     after = tag_names_of(entity="deal", object_id=deal.pk)
     if added or removed:
-        event_record(
-            deal=deal,
-            kind=EventKind.FIELD_CHANGED,
+        _contents_changed(
+            deal,
             by=by,
             at=at or clock.now(),
-            field="tags",
-            from_value=", ".join(before),
-            to_value=", ".join(after),
             origin=origin,
+            field="tags",
+            before=", ".join(before),
+            after=", ".join(after),
         )
     return after
 

@@ -79,9 +79,9 @@ def _fact_values(deal: Deal) -> dict[str, Any]:
     return {name: getattr(deal, name) for name in _FACT_FIELDS}
 
 
-def monthly_cells(fact: dict[str, Any]) -> dict[tuple, Counter]:
+def monthly_cells(fact: dict[str, Any]) -> dict[tuple[Any, ...], Counter[Any]]:
     """What one deal adds to DealMonthlyTotals, by cell (the rule derived_rebuild() applies in SQL)."""
-    cells: dict[tuple, Counter] = defaultdict(Counter)
+    cells: dict[tuple[Any, ...], Counter[Any]] = defaultdict(Counter[Any])
     pipeline_id = fact["pipeline_id"]
     created = cells[
         (
@@ -129,13 +129,15 @@ def monthly_cells(fact: dict[str, Any]) -> dict[tuple, Counter]:
     return cells
 
 
-def _totals_add(*, cells: dict[tuple, Counter], sign: int, into: dict[tuple, Counter]) -> None:
+def _totals_add(
+    *, cells: dict[tuple[Any, ...], Counter[Any]], sign: int, into: dict[tuple[Any, ...], Counter[Any]]
+) -> None:
     for key, values in cells.items():
         for name, value in values.items():
             into[key][name] += sign * value
 
 
-def _totals_apply(delta: dict[tuple, Counter], *, using: str) -> None:
+def _totals_apply(delta: dict[tuple[Any, ...], Counter[Any]], *, using: str) -> None:
     """Add ``delta`` to DealMonthlyTotals in one upsert (same SQL on PostgreSQL and SQLite)."""
     rows = [
         (key, values)
@@ -193,7 +195,7 @@ def derived_deal_sync(*, deal: Deal, fields: list[str] | None = None) -> None:
         .values(*_FACT_FIELDS, *_LEAD_FIELDS, "furthest_stage_id")
         .first()
     )
-    delta: dict[tuple, Counter] = defaultdict(Counter)
+    delta: dict[tuple[Any, ...], Counter[Any]] = defaultdict(Counter[Any])
     if old is None:
         lead = _lead_values(deal)
         DealFact.objects.create(deal_id=deal.pk, furthest_stage_id=deal.stage_id, **new, **lead)

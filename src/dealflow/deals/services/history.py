@@ -9,13 +9,16 @@ from django.utils import timezone
 from dealflow.accounts.models import User
 from dealflow.core import clock
 from dealflow.core.errors import ConflictError
-from dealflow.deals.models import Deal, DealEvent, EventKind, SpellExit, Stage, StageSpell
+from dealflow.deals import lifecycle
+from dealflow.deals.models import Activity, ActivityKind, Deal, DealEvent, EventKind, Stage, StageSpell
+from dealflow.deals.rates import convert_minor_to_base
 from dealflow.deals.services.derived import (
     derived_close_date_changed,
     derived_deal_sync,
     derived_stay_close,
     derived_stay_open,
 )
+from dealflow.deals.services.search import activity_search_index, deal_search_index
 
 
 def local_date(moment: dt.datetime) -> dt.date:
@@ -37,31 +40,51 @@ def event_record(
     note: str = "",
 ) -> DealEvent:
     """Append one DealEvent; ``at`` backdates ``occurred_at`` (imports), ``recorded_at`` is always now."""
-    recorded_at = clock.now()
-    event = DealEvent.objects.create(
+    return event_write(
         deal=deal,
-        kind=kind,
-        field=field,
-        from_value="" if from_value is None else str(from_value)[:200],
-        to_value="" if to_value is None else str(to_value)[:200],
-        from_stage=from_stage,
-        to_stage=to_stage,
-        amount_minor=deal.amount_minor,
-        currency=deal.currency,
-        actor=by,
-        origin=origin[:40],
-        note=note[:300],
-        occurred_at=at or recorded_at,
-        recorded_at=recorded_at,
+        event=lifecycle.Event(
+            kind,
+            at or clock.now(),
+            by.pk if by is not None else None,
+            origin[:40],
+            note[:300],
+            field,
+            "" if from_value is None else str(from_value)[:200],
+            "" if to_value is None else str(to_value)[:200],
+            from_stage.pk if from_stage is not None else None,
+            to_stage.pk if to_stage is not None else None,
+            deal.amount_minor,
+            deal.currency,
+        ),
+    )
+
+
+def event_write(*, deal: Deal, event: lifecycle.Event) -> DealEvent:
+    """Write an event the lifecycle (or ``event_record``) described, and keep the derived tables in step."""
+    row = DealEvent.objects.create(
+        deal=deal,
+        kind=event.kind,
+        field=event.field,
+        from_value=event.from_value,
+        to_value=event.to_value,
+        from_stage_id=event.from_stage_id,
+        to_stage_id=event.to_stage_id,
+        amount_minor=event.amount_minor,
+        currency=event.currency,
+        actor_id=event.by_id,
+        origin=event.origin,
+        note=event.note,
+        occurred_at=event.at,
+        recorded_at=clock.now(),
     )
     # Derived analytics tables follow in the same transaction (services/derived.py).
-    if kind == EventKind.CREATED:
+    if event.kind == EventKind.CREATED:
         derived_deal_sync(deal=deal)
-    elif kind == EventKind.CLOSE_DATE_CHANGED:
+    elif event.kind == EventKind.CLOSE_DATE_CHANGED:
         derived_close_date_changed(
-            deal=deal, from_value=event.from_value, to_value=event.to_value, at=event.occurred_at
+            deal=deal, from_value=row.from_value, to_value=row.to_value, at=row.occurred_at
         )
-    return event
+    return row
 
 
 def spell_open(*, deal: Deal, stage: Stage, at: dt.datetime) -> StageSpell:
@@ -77,27 +100,18 @@ def spell_open(*, deal: Deal, stage: Stage, at: dt.datetime) -> StageSpell:
     return spell
 
 
-def spell_close(*, deal: Deal, at: dt.datetime, exit_kind: str, next_stage: Stage | None = None) -> None:
-    """Close the deal's open spell, storing its duration so analytics never do date arithmetic."""
+def spell_close(*, deal: Deal, edge: lifecycle.SpellClose) -> None:
+    """Close the deal's open spell as the lifecycle decided (its duration stored, so analytics do no date maths)."""
     spell = StageSpell.objects.filter(deal=deal, exited_at__isnull=True).order_by("-entered_at").first()
     if spell is None:
         return
-    exited_at = max(at, spell.entered_at)
-    spell.exited_at = exited_at
-    spell.exited_on = local_date(exited_at)
-    spell.exit_kind = exit_kind
-    spell.next_stage = next_stage
-    spell.duration_days = (exited_at - spell.entered_at).total_seconds() / 86400
+    spell.exited_at = edge.exited_at
+    spell.exited_on = edge.exited_on
+    spell.exit_kind = edge.exit_kind
+    spell.next_stage_id = edge.next_stage_id
+    spell.duration_days = edge.duration_days
     spell.save(update_fields=["exited_at", "exited_on", "exit_kind", "next_stage", "duration_days"])
     derived_stay_close(spell=spell)
-
-
-def spell_exit_kind(*, from_stage: Stage, to_stage: Stage) -> str:
-    if to_stage.kind == "won":
-        return SpellExit.WON
-    if to_stage.kind == "lost":
-        return SpellExit.LOST
-    return SpellExit.FORWARD if to_stage.order > from_stage.order else SpellExit.BACK
 
 
 def deal_save_versioned(*, deal: Deal, fields: list[str], expected_version: int | None = None) -> None:
@@ -121,3 +135,126 @@ def deal_save_versioned(*, deal: Deal, fields: list[str], expected_version: int 
     deal.version = version + 1
     deal.updated_at = values["updated_at"]
     derived_deal_sync(deal=deal, fields=fields)
+
+
+# --- Applying a lifecycle change to one deal --------------------------------------------------------
+
+
+def lifecycle_context() -> lifecycle.Context:
+    """The site's calendar and the stored rates, for the lifecycle rules of one deal."""
+    return lifecycle.Context(
+        local_date=local_date,
+        to_base_minor=lambda amount_minor, currency, day: convert_minor_to_base(
+            amount_minor=amount_minor, currency=currency, day=day
+        ),
+    )
+
+
+def stage_info(stage: Stage) -> lifecycle.StageInfo:
+    return lifecycle.StageInfo(
+        stage.pk, stage.pipeline_id, stage.name, stage.kind, stage.order, stage.is_active
+    )
+
+
+def owner_info(user: User | None, *, team_id: int | None) -> lifecycle.OwnerInfo | None:
+    if not isinstance(user, User):
+        return None
+    return lifecycle.OwnerInfo(user.pk, team_id, user.is_active)
+
+
+def deal_state(deal: Deal, *, has_lines: bool = False) -> lifecycle.DealState:
+    """The deal as the lifecycle rules read it."""
+    return lifecycle.DealState(
+        pipeline_id=deal.pipeline_id,
+        stage=stage_info(deal.stage),
+        status=deal.status,
+        title=deal.title,
+        owner_id=deal.owner_id,
+        team_id=deal.team_id,
+        amount_minor=deal.amount_minor,
+        currency=deal.currency,
+        expected_close_on=deal.expected_close_on,
+        probability_override=deal.probability_override,
+        forecast_category_override=deal.forecast_category_override,
+        organization_id=deal.organization_id,
+        person_id=deal.person_id,
+        source_id=deal.source_id,
+        next_step=deal.next_step,
+        next_step_on=deal.next_step_on,
+        lost_reason_id=deal.lost_reason_id,
+        lost_note=deal.lost_note,
+        created_on=deal.created_on,
+        lead_created_at=deal.lead_created_at,
+        stage_entered_at=deal.stage_entered_at,
+        last_activity_at=deal.last_activity_at or deal.stage_entered_at,
+        won_at=deal.won_at,
+        lost_at=deal.lost_at,
+        closed_on=deal.closed_on,
+        cycle_days=deal.cycle_days,
+        lead_cycle_days=deal.lead_cycle_days,
+        amount_base_minor=deal.amount_base_minor,
+        version=deal.version,
+        has_lines=has_lines,
+    )
+
+
+# The columns a deal's search document is made of (deals/services/search.py).
+SEARCHED_FIELDS = {"title", "organization_id", "person_id", "owner_id"}
+
+
+def change_apply(
+    *,
+    deal: Deal,
+    change: lifecycle.Change,
+    expected_version: int | None = None,
+    stage: Stage | None = None,
+) -> Deal:
+    """Write one lifecycle change of a saved deal: its columns (optimistic concurrency), spells, events, task.
+
+    ``stage`` is the Stage row of ``change.state.stage`` when the caller holds it (saves a query later).
+    A change that changes nothing still refuses a stale ``expected_version``.
+    """
+    if change.is_empty:
+        if expected_version is not None and expected_version != deal.version:
+            raise ConflictError(
+                "This deal was changed by someone else since you opened it. Reload it and apply your change again.",
+                field="version",
+                extra={"current_version": deal.version, "your_version": expected_version},
+            )
+        return deal
+    state = change.state
+    for name in change.fields:
+        if name == "stage_id":
+            if stage is not None and stage.pk == state.stage.pk:
+                deal.stage = stage
+            else:
+                deal.stage_id = state.stage.pk
+        else:
+            setattr(deal, name, getattr(state, name))
+    if change.fields:
+        deal_save_versioned(deal=deal, fields=list(change.fields), expected_version=expected_version)
+    if change.spell_close is not None:
+        spell_close(deal=deal, edge=change.spell_close)
+    for event in change.events:
+        event_write(deal=deal, event=event)
+    if change.spell_open is not None:
+        spell_open(deal=deal, stage=stage or deal.stage, at=change.spell_open.entered_at)
+    if any(event.kind == EventKind.CREATED for event in change.events) or SEARCHED_FIELDS & set(
+        change.fields
+    ):
+        deal_search_index(deal)
+    follow_up = change.follow_up
+    if follow_up is not None:
+        activity = Activity.objects.create(
+            kind=ActivityKind.TASK,
+            subject=follow_up.subject,
+            notes=follow_up.notes,
+            due_at=follow_up.due_at,
+            owner_id=follow_up.owner_id,
+            deal=deal,
+            person_id=follow_up.person_id,
+            origin="post_sale",
+            created_at=follow_up.at,
+        )
+        activity_search_index(activity)
+    return deal

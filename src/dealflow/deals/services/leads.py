@@ -9,11 +9,13 @@ from typing import Any
 from django.db import transaction
 
 from dealflow.accounts.models import User
+from dealflow.contacts.models import Organization, Person
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.models import Deal, Lead, LeadSource, LeadStatus, Pipeline, Stage
 from dealflow.deals.services.deals import deal_create, team_for_owner
 from dealflow.deals.services.history import local_date
+from dealflow.deals.services.search import lead_search_index
 
 _QUALIFICATION_FIELDS = ("has_budget", "has_authority", "has_need", "has_timeline", "qualification_notes")
 
@@ -33,8 +35,8 @@ def lead_create(
     source: LeadSource | None,
     owner: User,
     by: User | None = None,
-    organization=None,
-    person=None,
+    organization: Organization | None = None,
+    person: Person | None = None,
     at: dt.datetime | None = None,
     external_source: str = "",
     external_id: str = "",
@@ -51,7 +53,7 @@ def lead_create(
         raise ApplicationError(f"Unknown lead field {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
     qualification = {name: _qualification_value(name, value) for name, value in qualification.items()}
     created_at = at or clock.now()
-    return Lead.objects.create(
+    lead = Lead.objects.create(
         title=text[:200],
         source=source,
         owner=owner,
@@ -64,6 +66,8 @@ def lead_create(
         external_id=external_id,
         **qualification,
     )
+    lead_search_index(lead)
+    return lead
 
 
 def _ensure_open(lead: Lead) -> None:
@@ -95,6 +99,8 @@ def lead_update(*, lead: Lead, data: dict[str, Any], by: User | None = None) -> 
     if lead.status == LeadStatus.NEW:
         lead.status = LeadStatus.WORKING
     lead.save()
+    if {"title", "organization", "person", "owner"} & set(data):
+        lead_search_index(lead)
     return lead
 
 

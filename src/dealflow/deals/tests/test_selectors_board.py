@@ -10,12 +10,12 @@ import time_machine
 
 from dealflow.core.periods import parse_period
 from dealflow.deals import services
+from dealflow.deals.rates import rate_table
 from dealflow.deals.selectors import DealFilters
 from dealflow.deals.selectors_board import (
     ActivityState,
     board_column_for_user,
     board_for_user,
-    exchange_rates_latest,
     forecast_board_for_user,
     forecast_close_date_in,
     forecast_column_key,
@@ -69,8 +69,13 @@ def test_latest_rate_on_or_before_today_is_used(db):
     services.exchange_rate_set(currency="USD", rate=Decimal("0.90"), valid_from=dt.date(2026, 6, 1))
     services.exchange_rate_set(currency="USD", rate=Decimal("2.00"), valid_from=dt.date(2027, 1, 1))
     services.exchange_rate_set(currency="GBP", rate=Decimal("1.20"), valid_from=dt.date(2027, 1, 1))
-    rates = exchange_rates_latest(currencies={"USD", "GBP", "EUR"}, day=dt.date(2026, 11, 26))
-    assert rates == {"USD": Decimal("0.90"), "GBP": Decimal("1.20")}  # GBP: only a future rate, so that one
+    rates = rate_table(currencies={"USD", "GBP", "EUR"})
+    day = dt.date(2026, 11, 26)
+    assert [rates.rate_on(code, day) for code in ("USD", "GBP", "EUR")] == [
+        Decimal("0.90"),
+        Decimal("1.20"),  # GBP: only a future rate, so that one
+        Decimal(1),
+    ]
 
 
 def test_a_currency_without_rate_is_left_out_and_reported(rep, pipeline):

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from dealflow.core.errors import ApplicationError, ConflictError
 from dealflow.deals import services
 from dealflow.deals.models import Activity, Deal, DealEvent, DealStatus, SpellExit, StageSpell
-from dealflow.deals.services import deals as deal_services
+from dealflow.deals.services import history as deal_history
 from dealflow.deals.tests.factories import DealFactory, default_pipeline, lost_reason, stage_named
 
 AMSTERDAM = dt.timezone(dt.timedelta(hours=1))
@@ -302,7 +302,7 @@ def test_a_failing_event_write_rolls_the_change_back(rep, monkeypatch, action):
     def broken(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(deal_services, "event_record", broken)
+    monkeypatch.setattr(deal_history, "event_write", broken)
     with pytest.raises(RuntimeError):
         if action == "move":
             services.deal_move_to_stage(deal=deal, stage=stage_named("Proposal"), by=rep)

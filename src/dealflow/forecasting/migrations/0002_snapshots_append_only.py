@@ -2,62 +2,15 @@
 
 from django.db import migrations
 
-TABLES = ["forecasting_forecastsnapshot", "forecasting_snapshotdeal"]
-
-
-def sqlite_guard(table):
-    return [
-        f"""CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
-            BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;""",
-        f"""CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
-            BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;""",
-    ]
-
-
-def sqlite_unguard(table):
-    return [f"DROP TRIGGER IF EXISTS {table}_no_update;", f"DROP TRIGGER IF EXISTS {table}_no_delete;"]
-
-
-POSTGRES_FUNCTION = """CREATE OR REPLACE FUNCTION forecasting_refuse_change() RETURNS trigger AS $$
-    BEGIN RAISE EXCEPTION '%% is append-only (%% refused)', TG_TABLE_NAME, TG_OP; END;
-    $$ LANGUAGE plpgsql;"""
-
-
-def postgres_guard(table):
-    return [
-        f"""CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
-            FOR EACH ROW EXECUTE FUNCTION forecasting_refuse_change();""",
-        f"""CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
-            FOR EACH STATEMENT EXECUTE FUNCTION forecasting_refuse_change();""",
-    ]
-
-
-def postgres_unguard(table):
-    return [
-        f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};",
-        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};",
-    ]
-
-
-def guard(apps, schema_editor):
-    postgres = schema_editor.connection.vendor == "postgresql"
-    if postgres:
-        schema_editor.execute(POSTGRES_FUNCTION)
-    for table in TABLES:
-        for statement in postgres_guard(table) if postgres else sqlite_guard(table):
-            schema_editor.execute(statement)
-
-
-def unguard(apps, schema_editor):
-    postgres = schema_editor.connection.vendor == "postgresql"
-    for table in TABLES:
-        for statement in postgres_unguard(table) if postgres else sqlite_unguard(table):
-            schema_editor.execute(statement)
-    if postgres:
-        schema_editor.execute("DROP FUNCTION IF EXISTS forecasting_refuse_change();")
+from dealflow.core.append_only import append_only_operation
 
 
 class Migration(migrations.Migration):
     dependencies = [("forecasting", "0001_initial")]
 
-    operations = [migrations.RunPython(guard, unguard)]
+    operations = [
+        append_only_operation(
+            tables=["forecasting_forecastsnapshot", "forecasting_snapshotdeal"],
+            function="forecasting_refuse_change",
+        )
+    ]

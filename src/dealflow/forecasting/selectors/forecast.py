@@ -15,6 +15,7 @@ from dealflow.accounts.models import Membership, User
 from dealflow.accounts.selectors import owner_visibility_q, user_access_scope
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
+from dealflow.core.formatting import format_number, format_percent
 from dealflow.core.periods import Period
 from dealflow.deals.models import Deal, DealStatus
 from dealflow.deals.selectors import base_currency
@@ -136,19 +137,19 @@ def method_choice() -> MethodChoice:
     entry = result["by_horizon"]["0"]
     score = entry["scores"][first]
     reason = _(
-        "%(method)s had the lowest error on your own data this period: WAPE %(wape).1f %% over %(count)d forecasts"
+        "%(method)s had the lowest error on your own data this period: WAPE %(wape)s over %(count)s forecasts"
     ) % {
         "method": _method_label(first),
-        "wape": 100 * score["wape"],
-        "count": score["count"],
+        "wape": format_percent(score["wape"], 1),
+        "count": format_number(score["count"]),
     }
     baseline = entry.get("best_baseline")
     if baseline and baseline != first:
-        baseline_wape = 100 * entry["scores"][baseline]["wape"]
-        reason += _(", %(points).1f points better than the best baseline (%(baseline)s, %(wape).1f %%).") % {
-            "points": baseline_wape - 100 * score["wape"],
+        baseline_wape = entry["scores"][baseline]["wape"]
+        reason += _(", %(points)s points better than the best baseline (%(baseline)s, WAPE %(wape)s).") % {
+            "points": format_number(100 * (baseline_wape - score["wape"]), 1),
             "baseline": _method_label(baseline),
-            "wape": baseline_wape,
+            "wape": format_percent(baseline_wape, 1),
         }
     elif baseline:
         models = {
@@ -158,21 +159,19 @@ def method_choice() -> MethodChoice:
         }
         best_model = min(models, key=lambda method: models[method]["wape"]) if models else None
         if best_model:
-            reason += _(
-                "; it is a baseline: the best model, %(model)s, lost to it by %(points).1f points."
-            ) % {
+            reason += _("; it is a baseline: the best model, %(model)s, lost to it by %(points)s points.") % {
                 "model": _method_label(best_model),
-                "points": 100 * (models[best_model]["wape"] - score["wape"]),
+                "points": format_number(100 * (models[best_model]["wape"] - score["wape"]), 1),
             }
         else:
             reason += "."
     coverage = score.get("coverage")
     if coverage is not None:
         reason += " " + _(
-            "Ranges calibrated from its own backtest errors: P10-P90 held the actual in %(coverage).0f %% of %(count)d forecasts."
+            "Ranges calibrated from its own backtest errors: P10-P90 held the actual in %(coverage)s of %(count)s forecasts."
         ) % {
-            "coverage": 100 * coverage,
-            "count": score.get("calibrated", 0),
+            "coverage": format_percent(coverage),
+            "count": format_number(score.get("calibrated", 0)),
         }
     else:
         reason += " " + _("Too little history to calibrate its range yet: it is uncalibrated and wider.")
@@ -185,9 +184,12 @@ def method_choice() -> MethodChoice:
 
 
 def method_default() -> tuple[str, str]:
-    """The method the page uses this period and why (``method_choice``)."""
+    """The per-deal model behind this period's default and why (``method_choice``): the default itself
+    when it is dealflow, learned or configured; Dealflow's when it is a baseline or the blend (neither has
+    per-deal probabilities). Pipeline reviews use it for their deal rows."""
     choice = method_choice()
-    return choice.method, choice.reason
+    model = choice.method if choice.method in calc.MODEL_METHODS else Method.DEALFLOW
+    return model, choice.reason
 
 
 def forecast_for_user(

@@ -68,6 +68,10 @@ def test_api_quotas_calls_snapshots_and_backtests(
     assert started.status_code == 202
     run = client.get(f"/api/v1/forecast/backtests/{started.json()['id']}").json()
     assert run["status"] == "done" and run["percent"] == 100
+    with django_capture_on_commit_callbacks(execute=True):
+        default = client.post("/api/v1/forecast/backtests", {}, content_type="application/json")
+    assert default.status_code == 202
+    assert (default.json()["period_from"], default.json()["period_to"]) == ("2025-11", "2026-10")
     assert client.get("/api/v1/forecast/accuracy").status_code == 200
     assert client.get("/api/v1/forecast/calibration").status_code == 200
 

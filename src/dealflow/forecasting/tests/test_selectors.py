@@ -263,10 +263,10 @@ def test_the_page_uses_the_backtests_default_even_a_baseline_with_its_calibrated
     # December: U = 6,000, ratio 1.0, range 0.5-1.5.
     assert (december.mean, december.p10, december.p90) == (6000.0, 3000.0, 9000.0)
     assert view.method_reason.startswith(
-        "Run-rate had the lowest error on your own data this period: WAPE 10.0 %"
+        "Run-rate had the lowest error on your own data this period: WAPE 10.0%"
     )
     assert (
         "it is a baseline: the best model, Dealflow (within-period conversion + run-rate), lost to it by 5.0"
         in view.method_reason
     )
-    assert "held the actual in 80 % of 40 forecasts" in view.method_reason
+    assert "held the actual in 80% of 40 forecasts" in view.method_reason

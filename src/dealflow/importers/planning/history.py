@@ -65,8 +65,10 @@ class HistoryPart(LeadsPart):
         History rows dated after the close day are moved to the close date (a flat history dates them all at
         the export's creation instant); a closing step on an earlier day moves to the close date.
         """
-        close_day = timezone.localdate(close_at)
         closing = next((step for step in reversed(steps) if step.kind in ("won", "lost")), None)
+        if (closing is None or closing.at == close_at) and all(step.at <= close_at for step in steps):
+            return  # the usual case, and the fast one: history and close date agree
+        close_day = timezone.localdate(close_at)
         if closing is not None and timezone.localdate(closing.at) != close_day:
             self.warn(
                 parsed,
@@ -79,7 +81,7 @@ class HistoryPart(LeadsPart):
                 % {"history": timezone.localdate(closing.at).isoformat(), "close": close_day.isoformat()},
             )
         for step in steps:
-            if timezone.localdate(step.at) > close_day:
+            if step.at > close_at and timezone.localdate(step.at) > close_day:
                 step.at = close_at
         if closing is not None and closing is steps[-1] and closing.at < close_at:
             closing.at = close_at

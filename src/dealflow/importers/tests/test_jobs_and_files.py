@@ -185,3 +185,12 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_read(client, admin_use
     answer = client.generic("POST", "/api/v1/imports", data=b"", CONTENT_LENGTH=str(50 * 1024 * 1024))
     assert answer.status_code == 413 and answer.json()["field"] == "file"
     assert not ImportJob.objects.exists()
+
+
+def test_a_zip_bomb_is_refused_from_its_declared_sizes(tmp_path, admin_user):
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("deals.csv", b"Title,Amount\n" + b"0" * (40 * 1024 * 1024))
+
+    with pytest.raises(ApplicationError, match=r"deals.csv unpacks to [\d,]+ times its packed size"):
+        import_preview(path=path, by=admin_user)

@@ -233,3 +233,47 @@ def test_api_upload_poll_answer_confirm_and_export(
 
     _rep_token, rep_secret = token_create(user=rep, name="rep")
     assert client.get("/api/v1/imports", HTTP_AUTHORIZATION=f"Bearer {rep_secret}").status_code == 403
+
+
+def test_wizard_lists_unmapped_columns_and_answers_undated_rows_with_a_fixed_date(
+    admin_client, rep, django_capture_on_commit_callbacks
+):
+    from dealflow.importers.tests.test_real_exports import PIPEDRIVE
+
+    content = (FILES / "real" / "pipedrive_deals_export.csv").read_bytes()
+    _run(
+        django_capture_on_commit_callbacks,
+        lambda: admin_client.post(
+            reverse("web:import_start"), {"file": _upload("pipedrive_deals_export.csv", content)}
+        ),
+    )
+    job = ImportJob.objects.get()
+    form = {"entity-0": "deals", "source": "pipedrive"}
+    sheet = job.preview["sheets"][0]
+    for index, header in enumerate(sheet["headers"]):
+        form[f"column-0-{index}"] = sheet["columns"].get(header, "")  # every other column: (do not import)
+    for index, question in enumerate(job.preview["questions"]):
+        if question["kind"] == "stages":
+            form[f"answer-{index}"] = PIPEDRIVE["stages"][question["key"]]
+    _run(
+        django_capture_on_commit_callbacks,
+        lambda: admin_client.post(reverse("web:import_options", args=[job.pk]), form),
+    )
+    job.refresh_from_db()
+    page = admin_client.get(reverse("web:import_detail", args=[job.pk])).content.decode()
+    assert job.preview["is_ready"] and job.preview["unmapped"] == 0
+    assert (
+        'data-question="undated:pipedrive_deals_export.csv"' in page
+        and 'data-question-default="skip"' in page
+    )
+    assert "Everything checks out" in page
+
+    index = next(n for n, question in enumerate(job.preview["questions"]) if question["kind"] == "undated")
+    answer = {**form, f"answer-{index}": "date:", f"answer-date-{index}": "2026-02-01"}
+    _run(
+        django_capture_on_commit_callbacks,
+        lambda: admin_client.post(reverse("web:import_options", args=[job.pk]), answer),
+    )
+    job.refresh_from_db()
+    assert job.options["undated"] == {"pipedrive_deals_export.csv": "date:2026-02-01"}
+    assert job.preview["counts"]["deals"]["create"] == 4

@@ -13,6 +13,7 @@ from django.utils import timezone
 from dealflow.core import clock
 from dealflow.core.money import from_minor
 from dealflow.deals.models import Deal, DealFact, DealStatus, Stage, StageKind
+from dealflow.metrics.calculations import quiet_days, stale_threshold
 from dealflow.metrics.selectors.scope import MetricScope
 from dealflow.metrics.selectors.sql import count_if
 
@@ -59,12 +60,15 @@ class Attention:
 
 
 def _stale_q(scope: MetricScope, now: dt.datetime) -> Q:
-    stages = Stage.objects.filter(kind=StageKind.OPEN, rotting_days__gt=0)
+    """calculations.stale_days as a filter: quiet since before the stage's threshold."""
+    stages = Stage.objects.filter(kind=StageKind.OPEN)
     if scope.filters.pipeline_id:
         stages = stages.filter(pipeline_id=scope.filters.pipeline_id)
     condition = Q(pk__in=[])
     for stage_id, rotting_days in stages.values_list("id", "rotting_days"):
-        threshold = now - dt.timedelta(days=rotting_days)
+        threshold = stale_threshold(now=now, rotting_days=rotting_days)
+        if threshold is None:
+            continue
         condition |= Q(stage_id=stage_id) & (
             Q(last_activity_at__lt=threshold)
             | Q(last_activity_at__isnull=True, stage_entered_at__lt=threshold)
@@ -87,10 +91,15 @@ def deal_attention(*, scope: MetricScope) -> Attention:
         stale.values("stage_id", "currency").annotate(count=Count("*"), amount=Sum("amount_minor")).order_by()
     ):
         stale_count += row["count"]
-        stale_value += rates.to_base_minor(int(row["amount"] or 0), row["currency"], scope.today) or 0
+        stale_value += rates.to_base_minor_or_none(int(row["amount"] or 0), row["currency"], scope.today) or 0
         by_stage[row["stage_id"]] = by_stage.get(row["stage_id"], 0) + row["count"]
     stale_deals = [
-        AttentionDeal.of(deal, idle_days=(now - (deal.last_activity_at or deal.stage_entered_at)).days)
+        AttentionDeal.of(
+            deal,
+            idle_days=quiet_days(
+                now=now, last_activity_at=deal.last_activity_at, stage_entered_at=deal.stage_entered_at
+            ),
+        )
         for deal in stale.select_related("owner", "stage").order_by("last_activity_at", "id")[:LISTED]
     ]
     period = scope.period
@@ -113,7 +122,9 @@ def deal_attention(*, scope: MetricScope) -> Attention:
         slipped_count += totals["count"]
         overdue_count += totals["overdue"] or 0
         pushed_count += totals["pushed"] or 0
-        slipped_value += rates.to_base_minor(int(totals["amount"] or 0), totals["currency"], scope.today) or 0
+        slipped_value += (
+            rates.to_base_minor_or_none(int(totals["amount"] or 0), totals["currency"], scope.today) or 0
+        )
     largest = list(
         slipped.order_by("-amount_minor", "-deal_id").values_list("deal_id", "close_date_pushes")[:LISTED]
     )

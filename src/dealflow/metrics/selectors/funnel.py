@@ -6,6 +6,7 @@ import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, cast
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
@@ -59,7 +60,7 @@ class Reach:
     amount_all: int
 
 
-def _cohort_rows(scope: MetricScope) -> list[tuple]:
+def _cohort_rows(scope: MetricScope) -> list[tuple[Any, ...]]:
     """Deals created in the period or the previous one, in the funnel's pipeline, counted per creation
     day, furthest stage, status and currency (cached). Grouping by day first follows the index order, so
     SQLite streams the groups instead of sorting the rows; Python adds the days up."""
@@ -76,7 +77,7 @@ def _cohort_rows(scope: MetricScope) -> list[tuple]:
             .annotate(count=Count("*"), amount=Sum("amount_minor"), base=Sum("amount_base_minor"))
             .order_by()
         )
-    return scope.cache[key]
+    return cast("list[tuple[Any, ...]]", scope.cache[key])
 
 
 def stage_reach(scope: MetricScope, period: Period) -> Reach:
@@ -87,12 +88,12 @@ def stage_reach(scope: MetricScope, period: Period) -> Reach:
     """
     key = ("reach", period.key)
     if key in scope.cache:
-        return scope.cache[key]
+        return cast(Reach, scope.cache[key])
     stages = scope.stages
     by_id = {stage.pk: stage for stage in stages}
     active = [stage for stage in stages if stage.kind == StageKind.OPEN and stage.is_active]
     rates = scope.rates
-    groups: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    groups: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
     start, end = period.start.isoformat(), period.end.isoformat()
     for created_on, furthest_stage_id, status, currency, count, amount, base in _cohort_rows(scope):
         if start <= str(created_on) < end:
@@ -113,7 +114,9 @@ def stage_reach(scope: MetricScope, period: Period) -> Reach:
     first_order = active[0].order if active else 0
     for (furthest_id, status, currency), (count, amount, base) in groups.items():
         value = (
-            (rates.to_base_minor(amount, currency, scope.today) or 0) if status == DealStatus.OPEN else base
+            (rates.to_base_minor_or_none(amount, currency, scope.today) or 0)
+            if status == DealStatus.OPEN
+            else base
         )
         reach.deals += count
         reach.amount_all += value

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any, cast
 
 from django.db.models import Count, Q, Sum
 
@@ -198,7 +199,7 @@ def _is_whole_months(period: Period) -> bool:
     return period.start.day == 1 and period.end.day == 1
 
 
-def _monthly(scope: MetricScope, *, group: str) -> dict[tuple, Totals]:
+def _monthly(scope: MetricScope, *, group: str) -> dict[tuple[Any, ...], Totals]:
     """DealMonthlyTotals of every month up to the trend's end: {(group value, month): Totals} (cached)."""
     key = ("monthly", group)
     if key not in scope.cache:
@@ -213,10 +214,10 @@ def _monthly(scope: MetricScope, *, group: str) -> dict[tuple, Totals]:
             (row[column], row["month"]): Totals(**{name: int(row[name] or 0) for name in _MONTHLY_COLUMNS})
             for row in rows
         }
-    return scope.cache[key]
+    return cast("dict[tuple[Any, ...], Totals]", scope.cache[key])
 
 
-def _monthly_leads(scope: MetricScope) -> dict[tuple, int]:
+def _monthly_leads(scope: MetricScope) -> dict[tuple[Any, ...], int]:
     """Leads created per (source, month) over the trend window and the previous period (cached)."""
     key = ("monthly_leads",)
     if key not in scope.cache:
@@ -228,15 +229,17 @@ def _monthly_leads(scope: MetricScope) -> dict[tuple, int]:
             .annotate(count=Count("*"))
             .order_by()
         )
-        counts: dict[tuple, int] = defaultdict(int)
+        counts: dict[tuple[Any, ...], int] = defaultdict(int)
         for created_on, source_id, count in rows:
             counts[(source_id, as_day(created_on).replace(day=1))] += count
         scope.cache[key] = dict(counts)
-    return scope.cache[key]
+    return cast("dict[tuple[Any, ...], int]", scope.cache[key])
 
 
-def _whole_month_totals(scope: MetricScope, periods: list[Period], group: str) -> dict[tuple, Totals]:
-    result: dict[tuple, Totals] = defaultdict(Totals)
+def _whole_month_totals(
+    scope: MetricScope, periods: list[Period], group: str
+) -> dict[tuple[Any, ...], Totals]:
+    result: dict[tuple[Any, ...], Totals] = defaultdict(Totals)
     for (value, month), totals in _monthly(scope, group=group).items():
         for period in periods:
             if period.start <= month < period.end:
@@ -246,9 +249,9 @@ def _whole_month_totals(scope: MetricScope, periods: list[Period], group: str) -
     return result
 
 
-def _fact_totals(scope: MetricScope, periods: list[Period], group: str) -> dict[tuple, Totals]:
+def _fact_totals(scope: MetricScope, periods: list[Period], group: str) -> dict[tuple[Any, ...], Totals]:
     """The same numbers from DealFact, for periods that are not whole months."""
-    result: dict[tuple, Totals] = defaultdict(Totals)
+    result: dict[tuple[Any, ...], Totals] = defaultdict(Totals)
     deal_column, lead_column = GROUPS[group]
     won, lost = Q(status=DealStatus.WON), Q(status=DealStatus.LOST)
     for period in periods:
@@ -306,11 +309,11 @@ def _fact_totals(scope: MetricScope, periods: list[Period], group: str) -> dict[
     return result
 
 
-def _lead_counts(scope: MetricScope, periods: list[Period], group: str) -> dict[tuple, int]:
+def _lead_counts(scope: MetricScope, periods: list[Period], group: str) -> dict[tuple[Any, ...], int]:
     """Leads created in each period: {(group value, period key): count}."""
     column = GROUPS[group][0]
     if group == "source" and all(_is_whole_months(period) for period in periods):
-        result: dict[tuple, int] = defaultdict(int)
+        result: dict[tuple[Any, ...], int] = defaultdict(int)
         for (value, month), count in _monthly_leads(scope).items():
             for period in periods:
                 if period.start <= month < period.end:
@@ -334,7 +337,7 @@ def _lead_counts(scope: MetricScope, periods: list[Period], group: str) -> dict[
     }
 
 
-def period_totals(scope: MetricScope, periods: list[Period], *, group: str) -> dict[tuple, Totals]:
+def period_totals(scope: MetricScope, periods: list[Period], *, group: str) -> dict[tuple[Any, ...], Totals]:
     """Totals per (group value, period key), leads and open deals at the period's end included."""
     if all(_is_whole_months(period) for period in periods):
         result = _whole_month_totals(scope, periods, group)
@@ -396,7 +399,11 @@ VELOCITY_EXPONENTS = {"open_deals": 1, "win_rate": 1, "average_size": 1, "cycle_
 
 
 def period_metrics(
-    period: Period, totals: Totals, *, middle: dict | None = None, by_source: list | None = None
+    period: Period,
+    totals: Totals,
+    *,
+    middle: dict[Any, Any] | None = None,
+    by_source: list[Any] | None = None,
 ) -> PeriodMetrics:
     """The metrics of one period from its totals (and medians, when read)."""
     middle = middle or {}
@@ -458,7 +465,7 @@ def velocity_contributions(current: Totals, previous: Totals) -> dict[str, Decim
     return {name: _money(Fraction(value)) or Decimal(0) for name, value in parts.items()}
 
 
-def _by_source(period: Period, totals: dict[tuple, Totals]) -> list[SourceConversion]:
+def _by_source(period: Period, totals: dict[tuple[Any, ...], Totals]) -> list[SourceConversion]:
     rows = []
     for source in LeadSource.objects.order_by("order", "name"):
         item = totals.get((source.pk, period.key))

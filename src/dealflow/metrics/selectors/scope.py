@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import Any
 
@@ -14,11 +13,11 @@ from dealflow.accounts.models import User
 from dealflow.accounts.selectors import owner_visibility_q, user_access_scope
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
-from dealflow.core.money import from_minor, minor_digits
+from dealflow.core.money import RateTable
 from dealflow.core.parameters import id_parameter, period_parameter, text_parameter
 from dealflow.core.periods import Period, parse_period, period_containing
-from dealflow.deals.models import ExchangeRate, LeadSource, Pipeline, Stage
-from dealflow.deals.selectors import base_currency, pipeline_get_default
+from dealflow.deals.models import LeadSource, Pipeline, Stage
+from dealflow.deals.selectors import pipeline_get_default, rate_table
 
 
 @dataclass(frozen=True)
@@ -59,43 +58,6 @@ class MetricFilters:
             if value not in (None, ""):
                 query[name] = str(value)
         return query
-
-
-@dataclass
-class RateTable:
-    """Exchange rates read once per request: open deals' amounts in the base currency at today's rate."""
-
-    base: str
-    rates: dict[str, list[tuple[dt.date, Decimal]]] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls) -> RateTable:
-        table = cls(base=base_currency())
-        for currency, valid_from, rate in ExchangeRate.objects.order_by("currency", "valid_from").values_list(
-            "currency", "valid_from", "rate"
-        ):
-            table.rates.setdefault(currency, []).append((valid_from, rate))
-        return table
-
-    def rate_on(self, currency: str, day: dt.date) -> Decimal | None:
-        """The rate valid on ``day`` (as deals.services.money.exchange_rate_on decides)."""
-        if currency == self.base:
-            return Decimal(1)
-        history = self.rates.get(currency)
-        if not history:
-            return None
-        valid = [rate for valid_from, rate in history if valid_from <= day]
-        return valid[-1] if valid else history[0][1]
-
-    def to_base_minor(self, amount_minor: int, currency: str, day: dt.date) -> int | None:
-        rate = self.rate_on(currency, day)
-        if rate is None:
-            return None
-        scale = Decimal(10) ** (minor_digits(self.base) - minor_digits(currency))
-        return int((Decimal(amount_minor) * rate * scale).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-    def money(self, amount_minor: int | None) -> Decimal | None:
-        return None if amount_minor is None else from_minor(amount_minor, self.base)
 
 
 @dataclass
@@ -144,7 +106,7 @@ class MetricScope:
     @cached_property
     def rates(self) -> RateTable:
         """Exchange rates, read once per request."""
-        return RateTable.load()
+        return rate_table()
 
     @property
     def pipeline_id(self) -> int:

@@ -22,7 +22,7 @@ def count_if(condition: Q) -> Sum:
     return Sum(Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField()))
 
 
-def medians(querysets: dict[str, tuple[QuerySet, str, int | None]]) -> dict[str, Any]:
+def medians(querysets: dict[str, tuple[QuerySet[Any], str, int | None]]) -> dict[str, Any]:
     """Exact medians of several columns in one query: {name: (queryset, column, count)} -> {name: Fraction|None}.
 
     Each part sorts the non-null values and keeps the one or two middle rows with LIMIT/OFFSET. ``count``
@@ -60,7 +60,7 @@ def medians(querysets: dict[str, tuple[QuerySet, str, int | None]]) -> dict[str,
     return {name: median_of_middle(middles[index]) for index, name in enumerate(names)}
 
 
-def plain_rows(queryset: QuerySet) -> list[tuple]:
+def plain_rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
     """The rows of a ``values(...).annotate(...)`` queryset as plain tuples (its fields, then annotations).
 
     Built by the ORM, fetched by the cursor: Django's per-row work (a dict per row, a converter per date
@@ -70,7 +70,8 @@ def plain_rows(queryset: QuerySet) -> list[tuple]:
     sql, params = queryset.query.sql_with_params()
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 def as_day(value: Any) -> dt.date:

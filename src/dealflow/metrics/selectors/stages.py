@@ -6,10 +6,12 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils.translation import gettext as _
 
+from dealflow.core.formatting import format_money_major, format_number
 from dealflow.deals.models import DealFact, DealStatus, SpellExit, StageKind, StayFact
 from dealflow.metrics import calculations as calc
 from dealflow.metrics.selectors.funnel import stage_reach
@@ -72,11 +74,11 @@ class Flow:
     links: list[FlowLink]
 
 
-def _stays(scope: MetricScope):
+def _stays(scope: MetricScope) -> QuerySet[StayFact]:
     return StayFact.objects.filter(scope.deal_q(), pipeline_id=scope.pipeline_id)
 
 
-def _survival_counts(scope: MetricScope) -> dict[tuple, dict[str, dict[int, int]]]:
+def _survival_counts(scope: MetricScope) -> dict[tuple[Any, ...], dict[str, dict[int, int]]]:
     """Stays that began in the period or the previous one: per (period, stage) the days finished stays
     took and the ages of open ones, in calendar days. Counted per entry day first, the index's order, so
     SQLite streams the groups instead of sorting the stays."""
@@ -88,7 +90,7 @@ def _survival_counts(scope: MetricScope) -> dict[tuple, dict[str, dict[int, int]
         .annotate(count=Count("*"))
         .order_by()
     )
-    result: dict[tuple, dict[str, dict[int, int]]] = defaultdict(
+    result: dict[tuple[Any, ...], dict[str, dict[int, int]]] = defaultdict(
         lambda: {"finished": defaultdict(int), "open": defaultdict(int)}
     )
     start = current.start.isoformat()
@@ -134,7 +136,7 @@ def _open_now(scope: MetricScope) -> dict[int, tuple[int, int]]:
     result: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
     for row in rows:
         count, value = result[row["stage_id"]]
-        converted = rates.to_base_minor(int(row["amount"] or 0), row["currency"], scope.today) or 0
+        converted = rates.to_base_minor_or_none(int(row["amount"] or 0), row["currency"], scope.today) or 0
         result[row["stage_id"]] = (count + row["count"], value + converted)
     return result
 
@@ -195,7 +197,7 @@ def stage_times(*, scope: MetricScope) -> list[StageTime]:
             continue
         row.flags = _flags(row)
         rows.append(row)
-    _flag_most_waiting(rows)
+    _flag_most_waiting(rows, currency=rates.base)
     return rows
 
 
@@ -231,7 +233,7 @@ def _flags(row: StageTime) -> list[Flag]:
             Flag(
                 "slower_than_previous",
                 _("Median time in stage rose to %(now)s days from %(before)s days.")
-                % {"now": row.median_days, "before": row.previous_median_days},
+                % {"now": format_number(row.median_days), "before": format_number(row.previous_median_days)},
             )
         )
     if row.median_days is not None and row.won_p80_days is not None and row.median_days > row.won_p80_days:
@@ -239,24 +241,24 @@ def _flags(row: StageTime) -> list[Flag]:
             Flag(
                 "slower_than_won",
                 _("Median time in stage is %(now)s days; 80 %% of won deals left it within %(won)s days.")
-                % {"now": row.median_days, "won": row.won_p80_days},
+                % {"now": format_number(row.median_days), "won": format_number(row.won_p80_days)},
             )
         )
     return flags
 
 
-def _flag_most_waiting(rows: list[StageTime]) -> None:
+def _flag_most_waiting(rows: list[StageTime], *, currency: str) -> None:
     waiting = [row for row in rows if row.open_value > 0]
     if not waiting:
         return
     top = max(waiting, key=lambda row: (row.open_value, row.open_now))
     message = _("Holds the most waiting value: %(count)s open deals worth %(value)s.") % {
         "count": top.open_now,
-        "value": f"{top.open_value:,.0f}",
+        "value": format_money_major(top.open_value, currency),
     }
     if top.implied_wait_days is not None:
         message += " " + _("At this period's arrival rate that is %(days)s days of work.") % {
-            "days": top.implied_wait_days
+            "days": format_number(top.implied_wait_days, 1)
         }
     top.flags.append(Flag("most_waiting", message))
 
@@ -266,7 +268,7 @@ def stage_flow(*, scope: MetricScope) -> Flow:
     period = scope.period
     stages = [stage for stage in scope.stages if stage.kind == StageKind.OPEN]
     # Counted per day first (the index's order), then added up here: see _survival_counts.
-    exits: dict[tuple, int] = defaultdict(int)
+    exits: dict[tuple[Any, ...], int] = defaultdict(int)
     for _exited_on, stage_id, next_stage_id, exit_kind, count in plain_rows(
         _stays(scope)
         .filter(exited_on__gte=period.start, exited_on__lt=period.end)
@@ -275,7 +277,7 @@ def stage_flow(*, scope: MetricScope) -> Flow:
         .order_by()
     ):
         exits[(stage_id, next_stage_id, exit_kind)] += count
-    entries: dict[tuple, int] = defaultdict(int)
+    entries: dict[tuple[Any, ...], int] = defaultdict(int)
     for _entered_on, stage_id, _days, entry_kind, count in plain_rows(
         _stays(scope)
         .filter(

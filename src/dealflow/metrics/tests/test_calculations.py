@@ -78,3 +78,18 @@ def test_changes():
     assert calc.relative_change(150, 100) == 0.5
     assert calc.relative_change(1, 0) is None
     assert calc.change(None, 1) is None
+
+
+def test_stale_is_quiet_past_the_stage_threshold_and_a_zero_threshold_never_rots():
+    import datetime as dt
+
+    from dealflow.metrics.calculations import stale_days
+
+    now = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    entered = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)  # 56 days before now
+    assert stale_days(now=now, last_activity_at=None, stage_entered_at=entered, rotting_days=14) == 56
+    assert stale_days(now=now, last_activity_at=None, stage_entered_at=entered, rotting_days=0) is None
+    # A call 10 days ago: quiet for 10 days, under a 14-day threshold.
+    called = now - dt.timedelta(days=10)
+    assert stale_days(now=now, last_activity_at=called, stage_entered_at=entered, rotting_days=14) is None
+    assert stale_days(now=now, last_activity_at=called, stage_entered_at=entered, rotting_days=9) == 10

@@ -46,11 +46,15 @@ def test_mention_reaches_who_may_see_the_deal_only(rep, rep2, manager, outsider)
         kind="note",
         subject="Pricing",
         deal=deal,
-        notes="@manager can you approve? cc @outsider @rep",
+        notes="@manager can you approve 10%? cc @outsider @rep",
     )
     watch_pass()
     assert _kinds(manager) == [NotificationKind.MENTION]
-    assert Notification.objects.get(user=manager).title == "Rita Rep mentioned you on “Fleet renewal”"
+    notification = Notification.objects.get(user=manager)
+    assert notification.title == "Rita Rep mentioned you on “Fleet renewal”"
+    assert (
+        notification.body == "@manager can you approve 10%? cc @outsider @rep"
+    )  # a note is text, not a template
     assert _kinds(outsider) == []  # another team's rep may not see the deal: no title leaks
     assert _kinds(rep) == []  # the author
 

@@ -89,3 +89,12 @@ def test_an_error_is_one_line_on_stderr_and_exit_status_two(db, capsys):
         )
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == "There is no user 'nobody'. (username)"
+
+
+def test_publish_answers_pools_the_rest_of_a_closed_run(run, manager, sales_team):
+    for user in sales_team[:5]:
+        services.survey_response_submit(run=run, user=user, answers=answer_values(run, enps=9))
+    services.survey_response_submit(run=run, user=sales_team[5], answers=answer_values(run, enps=0))
+    # The first five were published as a batch; the sixth waits, and one is too few to pool.
+    out = run_command("publish-answers")
+    assert "Published 0 survey answers." in out

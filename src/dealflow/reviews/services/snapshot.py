@@ -260,157 +260,41 @@ def snapshot_build(
     states = forecast_calc.states_as_of(history, [moment])
     fitted = _fit_for(period.kind, history, fit_result)
     method = method_default()[0]
-    periods_start = period_containing(as_of_on, kind=period.kind)
-    last = periods_start
-    for _ in range(engine.HORIZONS - 1):
-        last = last.next()
-    calendar = engine.calendar_build(kind=period.kind, first=periods_start.start, last=last.start)
-    horizons = engine.HORIZONS
-
-    def predict(candidate: forecast_calc.States) -> forecast_calc.Prediction:
-        return forecast_calc.predict(fitted, candidate, calendar, moment, method=method, horizons=horizons)
-
-    prediction = predict(states)
-    no_override = replace(states, probability_override=np.full(len(states), np.nan))
-    model = predict(no_override)
-    entry = predict(replace(no_override, age_days=np.zeros(len(states))))
-    inside_close = np.full(len(states), period.start.toordinal(), dtype=np.int64)
-    inside = predict(replace(states, close_on=inside_close))
-    outside = predict(replace(states, close_on=np.full(len(states), forecast_calc.NO_DATE, dtype=np.int64)))
-
-    stage_rows = {
-        row[0]: row for row in Stage.objects.values_list("id", "name", "order", "pipeline_id", "rotting_days")
-    }
-    deal_rows = {
-        row[0]: row
-        for row in Deal.objects.filter(deals_q).values_list(
-            "id", "title", "pipeline_id", "next_step", "next_step_on"
-        )
-    }
-    deal_ids = [int(history.deal_ids[index]) for index in states.deal.tolist()]
-    scope_deals = Deal.objects.filter(deals_q).values("id")
-    last_done = dict(
-        Activity.objects.filter(deal_id__in=scope_deals, done_at__lte=at)
-        .values("deal_id")
-        .annotate(last=Max("done_at"))
-        .values_list("deal_id", "last")
+    calendar, predictions = _predictions(
+        fitted, states, period=period, as_of_on=as_of_on, moment=moment, method=method
     )
-    planned = set(
-        Activity.objects.filter(deal_id__in=scope_deals, created_at__lte=at)
-        .filter(Q(done_at__isnull=True) | Q(done_at__gt=at))
-        .values_list("deal_id", flat=True)
-        .distinct()
+    context = _DealContext.load(deals_q=deals_q, at=at)
+    pipeline_ids = sorted(
+        {context.stages[int(history.stage_ids[stage])][3] for stage in states.stage.tolist()}
     )
-    pipeline_ids = sorted({stage_rows[int(history.stage_ids[stage])][3] for stage in states.stage.tolist()})
     if scope.pipeline is not None and scope.pipeline.pk not in pipeline_ids:
         pipeline_ids.append(scope.pipeline.pk)
     thresholds = stage_thresholds(pipeline_ids=pipeline_ids, as_of=at)
     stage_events, peaks = _touch_times(history, moment)
     pushes = _close_pushes(history, moment)
-
-    rows: list[dict[str, Any]] = []
-    for row_index, deal_index in enumerate(states.deal.tolist()):
-        deal_id = deal_ids[row_index]
-        stage_id = int(history.stage_ids[states.stage[row_index]])
-        stage = stage_rows[stage_id]
-        events = stage_events.get(deal_index, [])
-        touches = [int(history.deal_created[deal_index])] + [time for time, _stage, _status in events]
-        done = last_done.get(deal_id)
-        if done is not None:
-            touches.append(int(done.timestamp()))
-        quiet_days = max(0.0, (moment - max(touches)) / forecast_calc.DAY)
-        previous_stage = None
-        if len(events) >= 2:
-            (_time, before_stage, before_status), (_now, _stage_now, _status_now) = events[-2], events[-1]
-            before = stage_rows.get(before_stage)
-            if before_status == forecast_calc.OPEN and before is not None and before[2] > stage[2]:
-                previous_stage = before[1]
-        deal_row = deal_rows.get(deal_id)
-        next_step_text = deal_row[3] if deal_row and use_current_next_step else ""
-        next_step_on = deal_row[4] if deal_row and use_current_next_step else None
-        has_next_step = deal_id in planned or bool(
-            next_step_text and (next_step_on is None or next_step_on >= as_of_on)
-        )
-        close_ordinal = int(states.close_on[row_index])
-        close_on = dt.date.fromordinal(close_ordinal) if close_ordinal != forecast_calc.NO_DATE else None
-        amount = round(float(states.amount[row_index]))
-        p_win = float(prediction.p_win[row_index])
-        p_period = float(prediction.p_period[row_index, horizon])
-        p_model = float(model.p_win[row_index])
-        p_entry = float(entry.p_win[row_index])
-        threshold = thresholds.get(stage_id) or calc.StageThreshold(stage[4], "stage", 2 * stage[4], "stage")
-        facts = calc.DealFacts(
+    rows = [
+        _deal_row(
+            row_index,
+            deal_index,
+            history=history,
+            states=states,
+            predictions=predictions,
+            context=context,
+            stage_events=stage_events,
+            peaks=peaks,
+            pushes=pushes,
+            thresholds=thresholds,
+            period=period,
             as_of_on=as_of_on,
-            period_kind=period.kind,
-            stage_name=stage[1],
-            days_in_stage=float(states.age_days[row_index]),
-            days_since_activity=quiet_days,
-            expected_close_on=close_on,
-            close_pushes=pushes.get(deal_index, []),
-            previous_stage_name=previous_stage,
-            amount_minor=amount,
-            peak_amount_minor=round(peaks.get(deal_index, float(amount))),
-            has_next_step=has_next_step,
-            p_entry=p_entry,
-            p_model=p_model,
+            moment=moment,
+            horizon=horizon,
+            use_current_next_step=use_current_next_step,
         )
-        priority = calc.priority_values(
-            amount_minor=amount,
-            p_win=p_win,
-            p_period=p_period,
-            p_entry=p_entry,
-            p_model=p_model,
-            expected_close_on=close_on,
-            as_of_on=as_of_on,
-        )
-        category_code = int(states.category[row_index])
-        rows.append(
-            {
-                "deal_id": deal_id,
-                "title": (deal_row[1] if deal_row else str(deal_id))[:200],
-                "owner_id": int(states.owner[row_index]),
-                "pipeline_id": stage[3],
-                "stage_id": stage_id,
-                "stage_name": stage[1],
-                "stage_order": stage[2],
-                "days_in_stage": round(float(states.age_days[row_index]), 3),
-                "amount_minor": amount,
-                "expected_close_on": close_on,
-                "category": forecast_calc.CATEGORIES[category_code] if category_code >= 0 else "",
-                "configured_probability": float(history.stage_probability[states.stage[row_index]]),
-                "p_win": round(p_win, 6),
-                "p_entry": round(p_entry, 6),
-                "p_model": round(p_model, 6),
-                "p_period": round(p_period, 6),
-                "p_period_in": round(float(inside.p_period[row_index, horizon]), 6),
-                "p_period_out": round(float(outside.p_period[row_index, horizon]), 6),
-                "is_overridden": not np.isnan(states.probability_override[row_index]),
-                "days_since_activity": round(quiet_days, 3),
-                "has_next_step": has_next_step,
-                "next_step": next_step_text[:200] if next_step_text else "",
-                "close_date_pushes": len(facts.close_pushes),
-                "peak_amount_minor": facts.peak_amount_minor,
-                "flags": calc.flags_for(facts, threshold),
-                "expected_value_minor": priority.expected_value,
-                "expected_period_minor": priority.expected_period,
-                "value_at_risk_minor": priority.value_at_risk,
-                "value_per_day_minor": priority.value_per_day,
-            }
-        )
+        for row_index, deal_index in enumerate(states.deal.tolist())
+    ]
 
     # The period's range: closed so far + the open deals' draws + the run-rate of deals not yet created.
-    closed = 0
-    if horizon == 0:
-        closed = int(
-            Deal.objects.filter(
-                scope.deals_q(owners),
-                status=DealStatus.WON,
-                closed_on__gte=period.start,
-                closed_on__lte=as_of_on,
-                won_at__lte=at,
-            ).aggregate(total=Sum("amount_base_minor"))["total"]
-            or 0
-        )
+    closed = _closed_so_far(scope, owners, period, as_of_on=as_of_on, at=at) if horizon == 0 else 0
     samples = [
         round(value, 2)
         for value in _run_rate_samples(fitted, calendar, moment, owners, scope, horizon, method)
@@ -431,6 +315,7 @@ def snapshot_build(
         bottlenecks = bottlenecks_build(
             scope=scope, owners=owners, at=at, rows=rows, pipeline_ids=pipeline_ids, thresholds=thresholds
         )
+    prediction = predictions["actual"]
     return SnapshotResult(
         as_of=at,
         as_of_on=as_of_on,
@@ -454,6 +339,199 @@ def snapshot_build(
         bottlenecks=bottlenecks,
         deals=rows,
     )
+
+
+@dataclass
+class _DealContext:
+    """What the deal rows read besides the event log: stages, deal fields and activities as of ``at``."""
+
+    stages: dict[int, tuple]  # id -> (id, name, order, pipeline_id, rotting_days)
+    deals: dict[int, tuple]  # id -> (id, title, pipeline_id, next_step, next_step_on)
+    last_done: dict[int, dt.datetime]  # deal id -> its last activity done at or before ``at``
+    planned: set[int]  # deals with an activity planned (created, not done) at ``at``
+
+    @classmethod
+    def load(cls, *, deals_q: Q, at: dt.datetime) -> _DealContext:
+        stages = {
+            row[0]: row
+            for row in Stage.objects.values_list("id", "name", "order", "pipeline_id", "rotting_days")
+        }
+        deals = {
+            row[0]: row
+            for row in Deal.objects.filter(deals_q).values_list(
+                "id", "title", "pipeline_id", "next_step", "next_step_on"
+            )
+        }
+        scope_deals = Deal.objects.filter(deals_q).values("id")
+        last_done = dict(
+            Activity.objects.filter(deal_id__in=scope_deals, done_at__lte=at)
+            .values("deal_id")
+            .annotate(last=Max("done_at"))
+            .values_list("deal_id", "last")
+        )
+        planned = set(
+            Activity.objects.filter(deal_id__in=scope_deals, created_at__lte=at)
+            .filter(Q(done_at__isnull=True) | Q(done_at__gt=at))
+            .values_list("deal_id", flat=True)
+            .distinct()
+        )
+        return cls(stages, deals, last_done, planned)
+
+
+def _predictions(
+    fitted: forecast_calc.Fit,
+    states: forecast_calc.States,
+    *,
+    period: Period,
+    as_of_on: dt.date,
+    moment: int,
+    method: str,
+) -> tuple[forecast_calc.Calendar, dict[str, forecast_calc.Prediction]]:
+    """The deals' probabilities as they are ("actual"), without the owners' overrides ("model"), at the
+    stage's entry ("entry"), and with the close date inside ("inside") or without one ("outside")."""
+    periods_start = period_containing(as_of_on, kind=period.kind)
+    last = periods_start
+    for _ in range(engine.HORIZONS - 1):
+        last = last.next()
+    calendar = engine.calendar_build(kind=period.kind, first=periods_start.start, last=last.start)
+
+    def predict(candidate: forecast_calc.States) -> forecast_calc.Prediction:
+        return forecast_calc.predict(
+            fitted, candidate, calendar, moment, method=method, horizons=engine.HORIZONS
+        )
+
+    no_override = replace(states, probability_override=np.full(len(states), np.nan))
+    inside_close = np.full(len(states), period.start.toordinal(), dtype=np.int64)
+    return calendar, {
+        "actual": predict(states),
+        "model": predict(no_override),
+        "entry": predict(replace(no_override, age_days=np.zeros(len(states)))),
+        "inside": predict(replace(states, close_on=inside_close)),
+        "outside": predict(
+            replace(states, close_on=np.full(len(states), forecast_calc.NO_DATE, dtype=np.int64))
+        ),
+    }
+
+
+def _closed_so_far(scope: ReviewScope, owners, period: Period, *, as_of_on: dt.date, at: dt.datetime) -> int:
+    """Won in the period up to ``at`` (base currency, minor units)."""
+    return int(
+        Deal.objects.filter(
+            scope.deals_q(owners),
+            status=DealStatus.WON,
+            closed_on__gte=period.start,
+            closed_on__lte=as_of_on,
+            won_at__lte=at,
+        ).aggregate(total=Sum("amount_base_minor"))["total"]
+        or 0
+    )
+
+
+def _deal_row(
+    row_index: int,
+    deal_index: int,
+    *,
+    history: forecast_calc.History,
+    states: forecast_calc.States,
+    predictions: dict[str, forecast_calc.Prediction],
+    context: _DealContext,
+    stage_events,
+    peaks,
+    pushes,
+    thresholds,
+    period: Period,
+    as_of_on: dt.date,
+    moment: int,
+    horizon: int,
+    use_current_next_step: bool,
+) -> dict[str, Any]:
+    """One open deal's row: its probabilities, activity, flags and priority values."""
+    prediction, model, entry = predictions["actual"], predictions["model"], predictions["entry"]
+    deal_id = int(history.deal_ids[deal_index])
+    stage_id = int(history.stage_ids[states.stage[row_index]])
+    stage = context.stages[stage_id]
+    events = stage_events.get(deal_index, [])
+    touches = [int(history.deal_created[deal_index])] + [time for time, _stage, _status in events]
+    done = context.last_done.get(deal_id)
+    if done is not None:
+        touches.append(int(done.timestamp()))
+    quiet_days = max(0.0, (moment - max(touches)) / forecast_calc.DAY)
+    previous_stage = None
+    if len(events) >= 2:
+        (_time, before_stage, before_status), (_now, _stage_now, _status_now) = events[-2], events[-1]
+        before = context.stages.get(before_stage)
+        if before_status == forecast_calc.OPEN and before is not None and before[2] > stage[2]:
+            previous_stage = before[1]
+    deal_row = context.deals.get(deal_id)
+    next_step_text = deal_row[3] if deal_row and use_current_next_step else ""
+    next_step_on = deal_row[4] if deal_row and use_current_next_step else None
+    has_next_step = deal_id in context.planned or bool(
+        next_step_text and (next_step_on is None or next_step_on >= as_of_on)
+    )
+    close_ordinal = int(states.close_on[row_index])
+    close_on = dt.date.fromordinal(close_ordinal) if close_ordinal != forecast_calc.NO_DATE else None
+    amount = round(float(states.amount[row_index]))
+    p_win = float(prediction.p_win[row_index])
+    p_period = float(prediction.p_period[row_index, horizon])
+    p_model = float(model.p_win[row_index])
+    p_entry = float(entry.p_win[row_index])
+    threshold = thresholds.get(stage_id) or calc.StageThreshold(stage[4], "stage", 2 * stage[4], "stage")
+    facts = calc.DealFacts(
+        as_of_on=as_of_on,
+        period_kind=period.kind,
+        stage_name=stage[1],
+        days_in_stage=float(states.age_days[row_index]),
+        days_since_activity=quiet_days,
+        expected_close_on=close_on,
+        close_pushes=pushes.get(deal_index, []),
+        previous_stage_name=previous_stage,
+        amount_minor=amount,
+        peak_amount_minor=round(peaks.get(deal_index, float(amount))),
+        has_next_step=has_next_step,
+        p_entry=p_entry,
+        p_model=p_model,
+    )
+    priority = calc.priority_values(
+        amount_minor=amount,
+        p_win=p_win,
+        p_period=p_period,
+        p_entry=p_entry,
+        p_model=p_model,
+        expected_close_on=close_on,
+        as_of_on=as_of_on,
+    )
+    category_code = int(states.category[row_index])
+    return {
+        "deal_id": deal_id,
+        "title": (deal_row[1] if deal_row else str(deal_id))[:200],
+        "owner_id": int(states.owner[row_index]),
+        "pipeline_id": stage[3],
+        "stage_id": stage_id,
+        "stage_name": stage[1],
+        "stage_order": stage[2],
+        "days_in_stage": round(float(states.age_days[row_index]), 3),
+        "amount_minor": amount,
+        "expected_close_on": close_on,
+        "category": forecast_calc.CATEGORIES[category_code] if category_code >= 0 else "",
+        "configured_probability": float(history.stage_probability[states.stage[row_index]]),
+        "p_win": round(p_win, 6),
+        "p_entry": round(p_entry, 6),
+        "p_model": round(p_model, 6),
+        "p_period": round(p_period, 6),
+        "p_period_in": round(float(predictions["inside"].p_period[row_index, horizon]), 6),
+        "p_period_out": round(float(predictions["outside"].p_period[row_index, horizon]), 6),
+        "is_overridden": not np.isnan(states.probability_override[row_index]),
+        "days_since_activity": round(quiet_days, 3),
+        "has_next_step": has_next_step,
+        "next_step": next_step_text[:200] if next_step_text else "",
+        "close_date_pushes": len(facts.close_pushes),
+        "peak_amount_minor": facts.peak_amount_minor,
+        "flags": calc.flags_for(facts, threshold),
+        "expected_value_minor": priority.expected_value,
+        "expected_period_minor": priority.expected_period,
+        "value_at_risk_minor": priority.value_at_risk,
+        "value_per_day_minor": priority.value_per_day,
+    }
 
 
 def _quota(scope: ReviewScope, period: Period, at: dt.datetime) -> int | None:

@@ -14,6 +14,7 @@ from dealflow.deals.models import ActivityKind, Deal, DealStatus, ForecastCatego
 from dealflow.deals.selectors import lead_source_list, lost_reason_list, pipeline_list, stage_list
 from dealflow.products.selectors import product_list
 from dealflow.web.forms import EMPTY, DateInput, DateTimeInput, LocalizedDecimalField, set_queryset
+from dealflow.web.forms.contacts import ContactPicker
 from dealflow.web.forms.contents import add_custom_filters
 
 
@@ -197,7 +198,9 @@ class DealOrganizationForm(DealFieldForm):
 
     field_key = "organization"
     label = _("Organization")
-    organization = forms.CharField(label=_("Organization"), max_length=200, required=False)
+    organization = forms.CharField(
+        label=_("Organization"), max_length=200, required=False, widget=ContactPicker()
+    )
 
     @classmethod
     def initial_for(cls, deal: Deal) -> dict[str, Any]:
@@ -405,7 +408,9 @@ class DealCreateForm(forms.Form):
     amount = LocalizedDecimalField(label=_("Amount"), min_value=0, decimal_places=3, required=False)
     currency = forms.CharField(label=_("Currency"), max_length=3, min_length=3, initial="EUR")
     expected_close_on = forms.DateField(label=_("Expected close date"), required=False, widget=DateInput)
-    organization = forms.CharField(label=_("Organization"), max_length=200, required=False)
+    organization = forms.CharField(
+        label=_("Organization"), max_length=200, required=False, widget=ContactPicker()
+    )
     owner = UserChoiceField(queryset=EMPTY, label=_("Owner"))
     source = forms.ModelChoiceField(
         queryset=EMPTY, label=_("Source"), required=False, empty_label=_("Unknown")

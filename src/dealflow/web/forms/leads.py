@@ -11,6 +11,7 @@ from dealflow.accounts.models import User
 from dealflow.accounts.selectors import user_list_visible
 from dealflow.deals.selectors import lead_source_list, pipeline_list
 from dealflow.web.forms import EMPTY, DateInput, LocalizedDecimalField, set_queryset
+from dealflow.web.forms.contacts import ContactPicker
 from dealflow.web.forms.deals import UserChoiceField
 
 CHECKLIST = [
@@ -41,7 +42,9 @@ class LeadChecklistForm(forms.Form):
 class LeadCreateForm(LeadChecklistForm):
     title = forms.CharField(label=_("Title"), max_length=200)
     source = forms.ModelChoiceField(queryset=EMPTY, label=_("Source"), empty_label=_("Pick a source"))
-    organization = forms.CharField(label=_("Organization"), max_length=200, required=False)
+    organization = forms.CharField(
+        label=_("Organization"), max_length=200, required=False, widget=ContactPicker()
+    )
     owner = UserChoiceField(queryset=EMPTY, label=_("Owner"))
 
     field_order = ["title", "source", "organization", "owner"]

@@ -10,42 +10,17 @@ They only format; the numbers come prepared from selectors.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
-from django.utils import formats, timezone, translation
+from django.utils import formats, timezone
 from django.utils.dateformat import format as date_format
 
-from dealflow.core.money import from_minor, minor_digits
+from dealflow.core.formatting import CURRENCY_SYMBOLS, format_money, format_number, format_percent
 
 register = template.Library()
 
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥", "KRW": "₩"}
-
-
-def _is_dutch() -> bool:
-    return (translation.get_language() or "en").split("-")[0] == "nl"
-
-
-def format_money(amount_minor: int | None, currency: str, *, whole: bool = False) -> str:
-    """Format integer minor units of `currency` for the active language (the one place that does it)."""
-    if amount_minor is None:
-        return ""
-    code = (currency or "").upper()
-    value = from_minor(int(amount_minor), code)
-    digits = 0 if whole else minor_digits(code)
-    if whole:
-        value = value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    negative = value < 0
-    number = formats.number_format(abs(value), digits, use_l10n=True, force_grouping=True)
-    symbol = CURRENCY_SYMBOLS.get(code, code)
-    sign = "-" if negative else ""
-    if _is_dutch():
-        return f"{symbol} {sign}{number}"
-    if len(symbol) > 1:
-        return f"{sign}{symbol} {number}"
-    return f"{sign}{symbol}{number}"
+__all__ = ["CURRENCY_SYMBOLS", "format_money"]
 
 
 @register.filter
@@ -65,25 +40,13 @@ def money_whole(amount_minor: Any, currency: str = "") -> str:
 
 @register.filter
 def number(value: Any, decimals: int = 0) -> str:
-    if value is None or value == "":
-        return ""
-    try:
-        decimal_value = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    return formats.number_format(decimal_value, int(decimals), use_l10n=True, force_grouping=True)
+    return format_number(value, decimals)
 
 
 @register.filter
 def percent(fraction: Any, decimals: int = 0) -> str:
     """A fraction (0.256) as a percentage for the active language: ``25.6%`` / ``25,6%``."""
-    if fraction is None or fraction == "":
-        return ""
-    try:
-        value = Decimal(str(fraction)) * 100
-    except InvalidOperation:
-        return ""
-    return f"{formats.number_format(value, int(decimals), use_l10n=True)}%"
+    return format_percent(fraction, decimals)
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -128,3 +91,14 @@ def initials(value: Any) -> str:
         return value.initials
     parts = str(value).split()
     return "".join(part[:1].upper() for part in parts[:3])
+
+
+@register.filter
+def method_label(value: Any) -> str:
+    """A forecast method's key (``run_rate``) as its translated label (``Run-rate``)."""
+    from dealflow.forecasting.models import Method
+
+    try:
+        return str(Method(value).label)
+    except ValueError:
+        return str(value)

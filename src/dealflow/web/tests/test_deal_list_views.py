@@ -125,18 +125,36 @@ def _bulk(client, data, deals):
     return client.post(reverse("web:deal_bulk"), payload)
 
 
-def test_bulk_reassign_reports_each_refusal(client, manager, rep2, deals):
+def test_bulk_reassign_is_all_or_nothing_and_lists_each_refusal(client, manager, rep2, deals):
     client.force_login(manager)
     response = _bulk(client, {"action": "owner", "owner": rep2.pk}, [deals["alpha"], deals["foreign"]])
     assert response.status_code == 302 and response["Location"] == "/deals/?q=a"
     deals["alpha"].refresh_from_db()
     deals["foreign"].refresh_from_db()
-    assert deals["alpha"].owner == rep2
+    assert deals["alpha"].owner.username == "rep"  # one refusal: nothing changed
     assert deals["foreign"].owner.username == "outsider"
     texts = [str(message) for message in response.wsgi_request._messages]
-    assert "1 deal updated." in texts
-    assert f"Deal #{deals['foreign'].pk}: no such deal." in texts
+    assert texts == [
+        "Nothing was changed: 1 of 2 deals refused the bulk edit.",
+        f"Deal #{deals['foreign'].pk}: no such deal.",
+    ]
+    assert not DealEvent.objects.filter(origin="web:bulk").exists()
+    # Without the deal the user may not see, the edit goes through.
+    response = _bulk(client, {"action": "owner", "owner": rep2.pk}, [deals["alpha"]])
+    deals["alpha"].refresh_from_db()
+    assert deals["alpha"].owner == rep2
+    assert [str(message) for message in response.wsgi_request._messages][-1] == "1 deal updated."
     assert DealEvent.objects.filter(deal=deals["alpha"], kind="owner_changed", origin="web:bulk").exists()
+
+
+def test_bulk_edit_to_the_value_a_deal_has_bumps_no_version(client, rep, deals):
+    client.force_login(rep)
+    alpha = deals["alpha"]
+    response = _bulk(
+        client, {"action": "close_date", "expected_close_on": str(alpha.expected_close_on)}, [alpha]
+    )
+    assert [str(message) for message in response.wsgi_request._messages] == ["0 deals updated."]
+    assert Deal.objects.get(pk=alpha.pk).version == alpha.version  # no false conflict for the next editor
 
 
 def test_bulk_move_stage_and_close_date(client, rep, deals, pipeline):
@@ -157,7 +175,7 @@ def test_bulk_move_stage_and_close_date(client, rep, deals, pipeline):
     }
 
 
-def test_bulk_reports_a_stale_deal_and_applies_the_rest(client, rep, deals, pipeline):
+def test_bulk_with_a_stale_deal_changes_nothing_and_says_which(client, rep, deals, pipeline):
     client.force_login(rep)
     stale = Deal.objects.get(pk=deals["alpha"].pk)
     services.deal_update(deal=stale, by=rep, data={"title": "Alpha (renamed)"})
@@ -167,8 +185,9 @@ def test_bulk_reports_a_stale_deal_and_applies_the_rest(client, rep, deals, pipe
         [deals["alpha"], deals["bravo"]],  # alpha still carries version 1
     )
     texts = [str(message) for message in response.wsgi_request._messages]
-    assert any(text.startswith("Alpha (renamed): This deal was changed by someone else") for text in texts)
-    assert Deal.objects.get(pk=deals["bravo"].pk).expected_close_on == dt.date(2027, 2, 1)
+    assert texts[0] == "Nothing was changed: 1 of 2 deals refused the bulk edit."
+    assert texts[1].startswith("Alpha (renamed): This deal was changed by someone else")
+    assert Deal.objects.get(pk=deals["bravo"].pk).expected_close_on == dt.date(2027, 1, 20)
     assert Deal.objects.get(pk=deals["alpha"].pk).expected_close_on == dt.date(2026, 12, 5)
 
 
@@ -177,7 +196,10 @@ def test_bulk_stage_of_another_pipeline_is_reported_per_deal(client, rep, deals)
     client.force_login(rep)
     response = _bulk(client, {"action": "stage", "stage": other.stages.first().pk}, [deals["alpha"]])
     texts = [str(message) for message in response.wsgi_request._messages]
-    assert texts == ["Alpha: Pick an open stage of this deal's pipeline."]
+    assert texts == [
+        "Nothing was changed: 1 of 1 deals refused the bulk edit.",
+        "Alpha: Pick an open stage of this deal's pipeline.",
+    ]
 
 
 def test_bulk_without_value_or_deals_is_refused(client, rep, deals):

@@ -116,7 +116,7 @@ def test_amount_edit_records_an_event_and_answers_htmx_with_the_workspace(client
     assert deal.amount_minor == 1_500_000
     event = DealEvent.objects.filter(deal=deal, kind=EventKind.AMOUNT_CHANGED).get()
     assert (event.from_value, event.to_value) == ("12000.00 EUR", "15000.00 EUR")
-    assert "Amount changed from 12000.00 EUR to 15000.00 EUR" in html
+    assert "Amount changed from €12,000.00 to €15,000.00" in html
 
 
 def test_dutch_amounts_are_shown_and_parsed_the_dutch_way(client, rep, deal):

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from dealflow.deals.models import Stage
 from dealflow.deals.services import deal_update
 from dealflow.deals.tests.factories import DealFactory
 from dealflow.people.tests.factories import OneOnOneSeriesFactory
@@ -36,6 +37,24 @@ def test_series_page_lists_the_reps_deals_needing_attention(
     assert "Healthy deal" not in page and "Colleague deal" not in page
 
 
+def test_a_stage_with_zero_rotting_days_never_makes_a_deal_stale_on_the_one_on_one_page(
+    client, time_machine, manager, rep, pipeline
+):
+    time_machine.move_to(dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC), tick=False)
+    quiet = DealFactory(owner=rep, title="Quiet deal", expected_close_on=dt.date(2026, 6, 30))
+    Stage.objects.filter(pk=quiet.stage_id).update(rotting_days=0)  # this stage never rots
+    time_machine.move_to(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC), tick=False)
+    series = OneOnOneSeriesFactory(manager=manager, rep=rep, first_meeting_at=MONDAY_TEN)
+    client.force_login(manager)
+    page = client.get(reverse("web:people_series", args=[series.pk])).content.decode()
+    assert "stale for" not in page and f'data-deal="{quiet.pk}"' not in page
+    # The same deal once its stage rots after 14 days:
+    Stage.objects.filter(pk=quiet.stage_id).update(rotting_days=14)
+    page = client.get(reverse("web:people_series", args=[series.pk])).content.decode()
+    assert "stale for 56 days" in page
+
+
+@pytest.mark.django_db
 def test_series_page_shows_only_deals_the_viewer_may_see(
     client, time_machine, manager, rep, admin_user, pipeline
 ):

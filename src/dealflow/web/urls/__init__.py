@@ -4,6 +4,7 @@ from dealflow.web.urls import (
     account,
     automation,
     commissions,
+    contacts,
     contents,
     dashboard,
     forecast,
@@ -11,6 +12,7 @@ from dealflow.web.urls import (
     people,
     pipeline,
     reviews,
+    search,
     settings,
 )
 
@@ -26,6 +28,8 @@ urlpatterns = [
     *imports.urlpatterns,
     *settings.urlpatterns,
     *contents.urlpatterns,
+    *contacts.urlpatterns,
+    *search.urlpatterns,
     *automation.urlpatterns,
     *commissions.urlpatterns,
 ]

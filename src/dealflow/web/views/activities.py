@@ -16,9 +16,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from dealflow.core import clock
-from dealflow.deals.models import Activity
-from dealflow.deals.selectors import activity_get_for_user, activity_list_for_user
-from dealflow.deals.services import activity_complete
+from dealflow.core.errors import ApplicationError
+from dealflow.deals.models import Activity, DealStatus
+from dealflow.deals.selectors import (
+    activity_get_for_user,
+    activity_list_for_user,
+    deal_list_for_user,
+    user_check_can_write,
+)
+from dealflow.deals.services import activity_complete, activity_create
+from dealflow.web.forms.contacts import ActivityQuickForm
+from dealflow.web.forms.deals import ACTIVITY_KIND_CHOICES
 from dealflow.web.views.workspace import (
     AuthenticatedRequest,
     is_htmx,
@@ -29,6 +37,7 @@ from dealflow.web.views.workspace import (
 
 UPCOMING_LIMIT = 200
 OPEN_LIMIT = 1000
+QUICK_DEALS = 200  # the user's open deals offered in the quick form, by title
 
 
 def _buckets(activities: list[Activity], *, now: dt.datetime) -> dict[str, list[Activity]]:
@@ -63,6 +72,7 @@ def my_activities(request: AuthenticatedRequest) -> HttpResponse:
         {"key": "upcoming", "title": _("Upcoming"), "items": buckets["upcoming"][:UPCOMING_LIMIT]},
     ]
     context = {
+        "quick_form": _quick_form(request),
         "sections": sections,
         "action_items_url": url_if_exists("web:people_action_items"),
         "total": len(activities),
@@ -86,4 +96,44 @@ def activity_done(request: AuthenticatedRequest, activity_id: int) -> HttpRespon
         }
         return render(request, "web/activities/_row.html", context)
     messages.success(request, _("Marked done: %(subject)s") % {"subject": activity.subject})
+    return redirect_next(request, reverse("web:my_activities"))
+
+
+def _quick_form(request: AuthenticatedRequest, data: Any = None) -> ActivityQuickForm:
+    deals = deal_list_for_user(user=request.user).filter(owner=request.user, status=DealStatus.OPEN)
+    first = list(deals.order_by("title", "id").values_list("pk", flat=True)[:QUICK_DEALS])
+    deals = (
+        deals.select_related(None).filter(pk__in=first).order_by("title", "id")
+    )  # a form field cannot use a slice
+    return ActivityQuickForm(data, deals=deals, kinds=ACTIVITY_KIND_CHOICES)
+
+
+@login_required
+@require_POST
+@permission_errors_as_403
+def activity_quick_create(request: AuthenticatedRequest) -> HttpResponse:
+    """Plan or log an activity from My activities (about one of the user's open deals, or none)."""
+    user_check_can_write(user=request.user)
+    form = _quick_form(request, request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            activity_create(
+                owner=request.user,
+                by=request.user,
+                deal=data["deal"],
+                person=data["deal"].person if data["deal"] else None,
+                kind=data["kind"],
+                subject=data["subject"],
+                notes=data["notes"],
+                due_at=data["due_at"],
+                origin="web",
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Activity added."))
+    else:
+        for errors in form.errors.values():
+            messages.error(request, " ".join(str(error) for error in errors))
     return redirect_next(request, reverse("web:my_activities"))

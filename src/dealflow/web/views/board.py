@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, QueryDict
+from django.http import HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -206,7 +206,10 @@ def _toast(response: HttpResponse, text: str) -> HttpResponse:
 @login_required
 @require_GET
 def board(request: AuthenticatedRequest) -> HttpResponse:
-    """The home page: the stage board of one pipeline."""
+    """The home page: the stage board of one pipeline (with the filter the user last used on it)."""
+    remembered = board_filter_remembered(request)
+    if remembered is not None:
+        return remembered
     query = BoardQuery.parse(request.GET, user=request.user)
     if query.pipeline is None:
         return render(request, "web/board/no_pipeline.html")
@@ -217,6 +220,22 @@ def board(request: AuthenticatedRequest) -> HttpResponse:
     context["move_options"] = _stage_move_options([column.stage for column in board.columns])
     context["lost_reasons"] = list(lost_reason_list())
     return render(request, "web/board/board.html", context)
+
+
+BOARD_FILTER_KEY = "dealflow.board_filter"
+BOARD_FILTER_FIELDS = {"pipeline", "owner", "period", "q"}
+
+
+def board_filter_remembered(request: AuthenticatedRequest) -> HttpResponse | None:
+    """The board remembers its last filter in the session: a bare visit goes back to it."""
+    if request.GET:
+        kept = {name: value for name, value in request.GET.items() if name in BOARD_FILTER_FIELDS}
+        request.session[BOARD_FILTER_KEY] = urlencode(kept)
+        return None
+    last = request.session.get(BOARD_FILTER_KEY)
+    if last:
+        return HttpResponseRedirect(f"{request.path}?{last}")
+    return None
 
 
 @login_required

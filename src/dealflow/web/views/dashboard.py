@@ -8,7 +8,6 @@ web:metrics_definitions, defines each number.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -24,9 +23,11 @@ from django.views.decorators.http import require_GET
 
 from dealflow.accounts.selectors import team_list_visible, user_list_visible
 from dealflow.core.errors import ApplicationError
+from dealflow.core.formatting import format_number, format_percent
 from dealflow.core.parameters import boolean_parameter, choice_parameter, id_parameter
 from dealflow.core.periods import Period
 from dealflow.deals.selectors import lead_source_list, pipeline_list
+from dealflow.forecasting.accuracy_tile import forecast_accuracy_tile_for_user
 from dealflow.metrics import selectors
 from dealflow.metrics.selectors import BREAKDOWN_ORDERINGS, MetricFilters
 from dealflow.web.views.workspace import AuthenticatedRequest
@@ -99,7 +100,8 @@ def _funnel_figure(funnel: selectors.Funnel, links: list[str | None]) -> dict:
     steps = funnel.steps
     colors = {"top": "#93c5fd", "middle": "#3b82f6", "bottom": "#1d4ed8"}
     text = [
-        f"{step.count:,}" + (f" · {step.conversion * 100:.0f}% →" if step.conversion is not None else "")
+        format_number(step.count)
+        + (f" · {format_percent(step.conversion)} →" if step.conversion is not None else "")
         for step in steps
     ]
     return {
@@ -157,15 +159,6 @@ def _filter_options(request: AuthenticatedRequest) -> dict[str, Any]:
     }
 
 
-def _accuracy(request: AuthenticatedRequest, filters: MetricFilters) -> selectors.ForecastAccuracy:
-    try:
-        module = importlib.import_module("dealflow.forecasting.selectors")
-    except ImportError:
-        module = None
-    lookup = getattr(module, "forecast_accuracy_for_period", None)
-    return selectors.forecast_accuracy_for_user(user=request.user, filters=filters, lookup=lookup)
-
-
 @login_required
 @require_GET
 def dashboard_page(request: AuthenticatedRequest) -> HttpResponse:
@@ -202,7 +195,7 @@ def _dashboard_context(
         "summary": board.summary,
         "current": board.summary.current,
         "previous": board.summary.previous,
-        "accuracy": _accuracy(request, filters),
+        "accuracy": forecast_accuracy_tile_for_user(user=request.user, filters=filters),
         "options": _filter_options(request),
         "links": {
             "won": links.closed("won"),

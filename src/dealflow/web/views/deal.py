@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -32,7 +33,8 @@ from dealflow.contacts.selectors import organization_list_for_user
 from dealflow.contacts.services import organization_create
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, ConflictError, PermissionDeniedError
-from dealflow.core.money import from_minor
+from dealflow.core.formatting import format_money, format_number
+from dealflow.core.money import from_minor, to_minor
 from dealflow.deals.models import (
     Deal,
     DealEvent,
@@ -196,7 +198,49 @@ def _event_values(events: list[DealEvent]) -> dict[int, str]:
     return {user.pk: user.display_name for user in User.objects.filter(pk__in=owner_ids)}
 
 
-def _display(event: DealEvent, value: str, names: dict[int, str]) -> Any:
+def _custom_fields_of(events: list[DealEvent]) -> dict[str, Any]:
+    """The deal custom fields named by ``custom.<key>`` events (one query, only when there are any)."""
+    from dealflow.customfields.models import CustomField
+
+    keys = {event.field[7:] for event in events if (event.field or "").startswith("custom.")}
+    if not keys:
+        return {}
+    return {field.key: field for field in CustomField.objects.filter(entity="deal", key__in=keys)}
+
+
+def _custom_display(field: Any, value: str) -> Any:
+    """A custom field's stored text (``52150.00``, ``yes``, ``2026-10-01``) in the reader's formats."""
+    if not value or field is None:
+        return value
+    try:
+        if field.kind in ("number", "money"):
+            number = format_number(value, max(0, -Decimal(value).as_tuple().exponent))  # type: ignore[operator]
+            return f"{number} {field.currency}" if field.kind == "money" and field.currency else number
+        if field.kind == "date":
+            return dt.date.fromisoformat(value)
+    except (ArithmeticError, ValueError):
+        return value
+    if field.kind == "checkbox":
+        return _("Yes") if value == "yes" else _("No") if value == "no" else value
+    return value
+
+
+def _amount_display(value: str) -> str:
+    """``52150.00 EUR`` (as the event stores it) -> ``€ 52.150,00`` in Dutch."""
+    amount, _space, currency = value.partition(" ")
+    try:
+        return format_money(to_minor(amount, currency), currency) if currency else value
+    except (ApplicationError, ArithmeticError, ValueError):
+        return value
+
+
+def _display(
+    event: DealEvent, value: str, names: dict[int, str], fields: dict[str, Any] | None = None
+) -> Any:
+    if event.kind == EventKind.AMOUNT_CHANGED and value:
+        return _amount_display(value)
+    if (event.field or "").startswith("custom.") and fields is not None:
+        return _custom_display(fields.get(event.field[7:]), value)
     if event.kind == EventKind.OWNER_CHANGED and value.isdigit():
         return names.get(int(value), value)
     if event.kind == EventKind.CLOSE_DATE_CHANGED and value:
@@ -218,13 +262,17 @@ def _timeline(deal: Deal, user: User) -> tuple[list[dict[str, Any]], list[Any]]:
     events = list(deal_list_events_for_user(deal_id=deal.pk, user=user))
     activities = list(activity_list_for_user(user=user, deal_id=deal.pk))
     names = _event_values(events)
+    fields = _custom_fields_of(events)
     items: list[dict[str, Any]] = [
         {
             "type": "event",
             "at": event.occurred_at,
             "event": event,
-            "from": _display(event, event.from_value, names),
-            "to": _display(event, event.to_value, names),
+            "from": _display(event, event.from_value, names, fields),
+            "to": _display(event, event.to_value, names, fields),
+            "field": getattr(fields.get((event.field or "")[7:]), "label", None)
+            if (event.field or "").startswith("custom.")
+            else None,
         }
         for event in events
     ]
@@ -529,7 +577,10 @@ def deal_create_view(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     user_check_can_write(user=user)
     parent = _parent_deal(request)
-    form = DealCreateForm(request.POST or None, user=user, initial=_create_initial(user, parent))
+    initial = _create_initial(user, parent)
+    if parent is None and request.GET.get("organization"):
+        initial["organization"] = request.GET["organization"][:200]  # "New deal" on an organization's page
+    form = DealCreateForm(request.POST or None, user=user, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

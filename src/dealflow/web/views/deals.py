@@ -9,7 +9,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,16 +16,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from dealflow.accounts.models import User
 from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.core.errors import ApplicationError
 from dealflow.core.parameters import period_parameter
-from dealflow.deals.models import Deal
-from dealflow.deals.selectors import DealFilters, deal_check_can_edit, deal_list_for_user, user_can_write
-from dealflow.deals.services import deal_move_to_stage, deal_tags_add_bulk, deal_update
+from dealflow.deals.selectors import DealFilters, deal_list_for_user, user_can_write
+from dealflow.deals.services import BulkEditRefusedError, deal_bulk_edit
 from dealflow.web.forms import form_add_application_error
 from dealflow.web.forms.deals import DealBulkForm, DealFilterForm
 from dealflow.web.views.contents import list_custom_cells, list_custom_fields
+from dealflow.web.views.saved_views import saved_views_context
 from dealflow.web.views.workspace import AuthenticatedRequest, redirect_next, url_if_exists
 
 PAGE_SIZE = 50
@@ -108,41 +106,15 @@ def deal_list(request: AuthenticatedRequest) -> HttpResponse:
         "bulk_form": DealBulkForm(user=user, initial={"next": request.get_full_path()}),
         "can_write": user_can_write(user=user),
         "is_filtered": any(value for name, value in request.GET.items() if name not in {"order", "page"}),
+        **saved_views_context(request),
     }
     return render(request, "web/deals/list.html", context, status=400 if refused else 200)
-
-
-def _bulk_apply(*, deal: Deal, user: User, data: dict[str, Any], version: int | None) -> None:
-    """Apply one bulk action to one deal through the same services as the deal page."""
-    deal_check_can_edit(deal=deal, user=user)
-    action = data["action"]
-    if action == "owner":
-        if data["owner"].pk != deal.owner_id:
-            owner = user_get_assignable_for_user(user_id=data["owner"].pk, user=user)
-            deal_update(
-                deal=deal, by=user, data={"owner": owner}, expected_version=version, origin="web:bulk"
-            )
-    elif action == "tag":
-        deal_tags_add_bulk(deals=[deal], tags=data["tags"], by=user, origin="web:bulk")
-    elif action == "stage":
-        if data["stage"].pk != deal.stage_id:
-            deal_move_to_stage(
-                deal=deal, stage=data["stage"], by=user, expected_version=version, origin="web:bulk"
-            )
-    else:
-        deal_update(
-            deal=deal,
-            by=user,
-            data={"expected_close_on": data["expected_close_on"]},
-            expected_version=version,
-            origin="web:bulk",
-        )
 
 
 @login_required
 @require_POST
 def deal_bulk(request: AuthenticatedRequest) -> HttpResponse:
-    """Apply a bulk action deal by deal; each deal's refusal is reported, the others go through."""
+    """Apply a bulk action to the ticked deals, all or nothing; every refusal is listed, nothing changes."""
     user = request.user
     form = DealBulkForm(request.POST, user=user)
     if not form.is_valid():
@@ -151,31 +123,50 @@ def deal_bulk(request: AuthenticatedRequest) -> HttpResponse:
             text = " ".join(str(error) for error in errors)
             messages.error(request, f"{label}: {text}" if label else text)
         return redirect_next(request, reverse("web:deal_list"))
-    ids = form.cleaned_data["deal"]
-    deals = {deal.pk: deal for deal in deal_list_for_user(user=user).filter(pk__in=ids)}
-    done, failures = 0, []
-    for deal_id in ids:
-        deal = deals.get(deal_id)
-        if deal is None:
-            failures.append(_("Deal #%(id)s: no such deal.") % {"id": deal_id})
-            continue
-        version = request.POST.get(f"version_{deal_id}")
-        try:
-            with transaction.atomic():
-                _bulk_apply(
-                    deal=deal,
-                    user=user,
-                    data=form.cleaned_data,
-                    version=int(version) if version and version.isdigit() else None,
-                )
-        except ApplicationError as error:
-            failures.append(f"{deal.title}: {error.message}")
-        else:
-            done += 1
-    if done:
-        messages.success(
-            request, ngettext("%(count)d deal updated.", "%(count)d deals updated.", done) % {"count": done}
+    data = form.cleaned_data
+    ids = data["deal"]
+    visible = {deal.pk: deal for deal in deal_list_for_user(user=user).filter(pk__in=ids)}
+    versions = {
+        deal_id: int(value)
+        for deal_id in ids
+        if (value := request.POST.get(f"version_{deal_id}", "")).isdigit()
+    }
+    try:
+        owner = (
+            user_get_assignable_for_user(user_id=data["owner"].pk, user=user)
+            if data["action"] == "owner"
+            else None
         )
-    for failure in failures:
-        messages.error(request, failure)
+        done = deal_bulk_edit(
+            deals=[visible[deal_id] for deal_id in ids if deal_id in visible],
+            missing_ids=[deal_id for deal_id in ids if deal_id not in visible],
+            user=user,
+            action=data["action"],
+            owner=owner,
+            stage=data["stage"],
+            expected_close_on=data["expected_close_on"],
+            tags=data["tags"],
+            versions=versions,
+            origin="web:bulk",
+        )
+    except BulkEditRefusedError as error:
+        messages.error(
+            request,
+            _("Nothing was changed: %(count)d of %(total)d deals refused the bulk edit.")
+            % {"count": len(error.refusals), "total": len(ids)},
+        )
+        for refusal in error.refusals:
+            messages.error(
+                request,
+                f"{refusal.title}: {refusal.message}"
+                if refusal.title
+                else _("Deal #%(id)s: no such deal.") % {"id": refusal.deal_id},
+            )
+        return redirect_next(request, reverse("web:deal_list"))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect_next(request, reverse("web:deal_list"))
+    messages.success(
+        request, ngettext("%(count)d deal updated.", "%(count)d deals updated.", done) % {"count": done}
+    )
     return redirect_next(request, reverse("web:deal_list"))

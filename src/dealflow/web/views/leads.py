@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -37,7 +38,7 @@ from dealflow.web.views.deal import organization_for_name
 from dealflow.web.views.workspace import AuthenticatedRequest, is_htmx, permission_errors_as_403
 
 INBOX_STATUSES = f"{LeadStatus.NEW},{LeadStatus.WORKING},{LeadStatus.QUALIFIED}"
-INBOX_LIMIT = 300
+INBOX_PAGE_SIZE = 50
 CHECKLIST_FIELDS = [name for name, _label, _help in CHECKLIST] + ["qualification_notes"]
 
 
@@ -64,7 +65,9 @@ def lead_inbox(request: AuthenticatedRequest) -> HttpResponse:
     leads = lead_list_for_user(
         user=request.user, status=INBOX_STATUSES, search=search, owner_id=request.user.pk if mine else None
     ).order_by("source__order", "source__name", "-created_at", "-id")
-    shown = list(leads[: INBOX_LIMIT + 1])
+    # 50 a page: 298 leads on one page made a 27,000 px page (issue 15).
+    page = Paginator(leads, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
     # A teammate's lead (team visibility) is shown read-only: one query finds the ones the user may change.
     editable = set(
         leads.filter(owner_editable_q(user=request.user), pk__in=[lead.pk for lead in shown]).values_list(
@@ -72,17 +75,19 @@ def lead_inbox(request: AuthenticatedRequest) -> HttpResponse:
         )
     )
     groups: list[dict[str, Any]] = []
-    for lead in shown[:INBOX_LIMIT]:
+    for lead in shown:
         if not groups or groups[-1]["source"].pk != lead.source_id:
             groups.append({"source": lead.source, "cards": []})
         groups[-1]["cards"].append(_lead_card(lead, can_edit=lead.pk in editable))
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "groups": groups,
-        "is_truncated": len(shown) > INBOX_LIMIT,
-        "limit": INBOX_LIMIT,
+        "page": page,
+        "query": query.urlencode(),
         "search": search or "",
         "mine": mine,
-        "count": min(len(shown), INBOX_LIMIT),
+        "count": page.paginator.count,
         "can_write": user_can_write(user=request.user),
     }
     return render(request, "web/leads/inbox.html", context)

@@ -26,6 +26,7 @@ from dealflow.core.errors import ApplicationError
 from dealflow.core.parameters import id_parameter
 from dealflow.deals.models import DealEvent, EventKind
 from dealflow.deals.selectors import DealFilters, deal_list_for_user
+from dealflow.metrics.calculations import stale_days
 from dealflow.people import selectors, services
 from dealflow.people.calendar import meeting_ics, series_ics
 from dealflow.people.exports import results_csv
@@ -137,6 +138,7 @@ def people_survey(request: AuthenticatedRequest, survey_id: int) -> HttpResponse
 
 @login_required
 @require_POST
+@permission_errors_as_403
 def people_survey_deactivate(request: AuthenticatedRequest, survey_id: int) -> HttpResponse:
     survey = selectors.survey_get_for_user(survey_id=survey_id, user=request.user)
     services.survey_deactivate(survey=survey, by=request.user)
@@ -313,9 +315,13 @@ def _deals_needing_attention(*, rep: User, viewer: User) -> list[dict[str, Any]]
             reasons.append(
                 _("close date passed %(days)d days ago") % {"days": (today - deal.expected_close_on).days}
             )
-        touched = max(moment for moment in (deal.last_activity_at, deal.stage_entered_at) if moment)
-        idle = (now - touched).days
-        if idle > deal.stage.rotting_days:
+        idle = stale_days(
+            now=now,
+            last_activity_at=deal.last_activity_at,
+            stage_entered_at=deal.stage_entered_at,
+            rotting_days=deal.stage.rotting_days,
+        )
+        if idle is not None:
             reasons.append(_("stale for %(days)d days") % {"days": idle})
         if pushes.get(deal.pk):
             reasons.append(

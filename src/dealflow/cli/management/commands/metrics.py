@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
-import importlib
 import json
 from decimal import Decimal
 from typing import Any
@@ -20,17 +19,9 @@ from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import User
 from dealflow.cli.base import DealflowCommand, acting_user, user_get_by_username
+from dealflow.forecasting.accuracy_tile import forecast_accuracy_tile_for_user
 from dealflow.metrics import selectors
 from dealflow.metrics.selectors import MetricFilters
-
-
-def _accuracy_lookup():
-    """forecasting's accuracy selector when that app provides one (metrics itself must not import it)."""
-    try:
-        module = importlib.import_module("dealflow.forecasting.selectors")
-    except ImportError:
-        return None
-    return getattr(module, "forecast_accuracy_for_period", None)
 
 
 def _plain(value: Any) -> Any:
@@ -124,7 +115,7 @@ def _by_product(user: User, filters: MetricFilters) -> Read:
 
 def _summary(user: User, filters: MetricFilters) -> Read:
     summary = selectors.metric_summary_for_user(user=user, filters=filters)
-    accuracy = selectors.forecast_accuracy_for_user(user=user, filters=filters, lookup=_accuracy_lookup())
+    accuracy = forecast_accuracy_tile_for_user(user=user, filters=filters)
     return {"summary": summary, "forecast_accuracy": accuracy}, _summary_rows(summary, accuracy)
 
 

@@ -7,7 +7,7 @@
     dealflow people results 34 --user mona [--team 3] [--csv]
     dealflow people enps 12 --user mona [--team 3]
     dealflow people one-on-ones --user mona
-    dealflow people open-due-runs | send-reminders
+    dealflow people open-due-runs | send-reminders | publish-answers
 
 Results go through the same selectors as the page and the API, so the anonymity threshold holds here too.
 """
@@ -116,6 +116,10 @@ class Command(DealflowCommand):
         commands.add_parser(
             "send-reminders", help=_("Send today's reminders now (the worker does this hourly).")
         )
+        commands.add_parser(
+            "publish-answers",
+            help=_("Publish the survey answers whose batch is full, and pool closed runs' rest (hourly)."),
+        )
 
     def handle(self, *args, action: str, **options):
         getattr(self, "handle_" + action.replace("-", "_"))(**options)
@@ -220,3 +224,7 @@ class Command(DealflowCommand):
             self.stdout.write(
                 _("Reminded run %(id)d of %(title)s") % {"id": run.pk, "title": run.survey.title}
             )
+
+    def handle_publish_answers(self, **_options):
+        published = services.survey_runs_publish_closed()
+        self.stdout.write(_("Published %(count)d survey answers.") % {"count": published})

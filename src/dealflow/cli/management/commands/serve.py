@@ -7,7 +7,7 @@ import os
 from django.utils.translation import gettext as _
 
 from dealflow.cli.base import DealflowCommand
-from dealflow.cli.processes import default_bind, default_web_workers, gunicorn_command
+from dealflow.cli.processes import default_bind, default_web_threads, default_web_workers, gunicorn_command
 
 
 class Command(DealflowCommand):
@@ -20,9 +20,15 @@ class Command(DealflowCommand):
         parser.add_argument(
             "--workers", type=int, default=default_web_workers(), help=_("Web worker processes.")
         )
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=default_web_threads(),
+            help=_("Threads per web worker, so slow clients do not hold the server (default: %(default)s)."),
+        )
 
-    def handle(self, *args, bind: str, workers: int, **options):
-        command = gunicorn_command(bind=bind, workers=workers)
+    def handle(self, *args, bind: str, workers: int, threads: int, **options):
+        command = gunicorn_command(bind=bind, workers=workers, threads=threads)
         self.stdout.write(_("Serving Dealflow on http://%(bind)s") % {"bind": bind})
         self.stdout.flush()
         os.execv(command[0], command)  # noqa: S606 - gunicorn takes over this process and its signals

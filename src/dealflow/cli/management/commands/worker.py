@@ -1,14 +1,49 @@
-"""`dealflow worker`: run queued background tasks (django_tasks_db's db_worker) and the periodic scheduler."""
+"""`dealflow worker`: run queued background tasks (django_tasks_db's db_worker) and the periodic scheduler.
+
+When the database goes away (PostgreSQL restarts, a failover), the worker does not exit: it closes its
+connections, waits (1 s, doubling up to 30 s) and starts again. A task it had claimed but could not
+finish is put back in the queue first, so no job is lost (a job may run twice after an outage, never
+zero times; the periodic jobs and the import jobs are written to be run again).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
+import time
 
 from django.core.management import call_command
+from django.db import InterfaceError, OperationalError, connections
+from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 
 from dealflow.cli.base import DealflowCommand
 from dealflow.cli.scheduler import scheduler_thread_start
+
+logger = logging.getLogger("dealflow.worker")
+
+FIRST_WAIT = 1.0
+LONGEST_WAIT = 30.0
+DATABASE_GONE = (OperationalError, InterfaceError)
+
+
+def tasks_requeue_unfinished(*, worker_id: str) -> int:
+    """Put back in the queue the tasks this worker claimed and never finished; returns how many."""
+    from django_tasks_db.models import DBTaskResult
+
+    try:
+        from django_tasks.base import TaskResultStatus
+    except ImportError:  # pragma: no cover - older django-tasks
+        from django_tasks.task import ResultStatus as TaskResultStatus  # type: ignore[no-redef]
+
+    running = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).values_list("pk", "worker_ids")
+    mine = [pk for pk, worker_ids in running if worker_ids and worker_ids[-1] == worker_id]
+    if not mine:
+        return 0
+    return DBTaskResult.objects.filter(pk__in=mine, status=TaskResultStatus.RUNNING).update(
+        status=TaskResultStatus.READY, started_at=None
+    )
 
 
 class Command(DealflowCommand):
@@ -32,14 +67,38 @@ class Command(DealflowCommand):
         stop = threading.Event()
         if not no_scheduler:
             scheduler_thread_start(tick_seconds=tick, stop=stop, report=self.stdout.write)
+        worker_id = get_random_string(32)
+        wait = FIRST_WAIT
         try:
-            call_command(
-                "db_worker",
-                queue_name=queue_name,
-                interval=interval,
-                reload=False,
-                startup_delay=False,
-                verbosity=options["verbosity"],
-            )
+            while True:
+                started = time.monotonic()
+                try:
+                    tasks_requeue_unfinished(worker_id=worker_id)
+                    call_command(
+                        "db_worker",
+                        queue_name=queue_name,
+                        interval=interval,
+                        reload=False,
+                        startup_delay=False,
+                        worker_id=worker_id,
+                        verbosity=options["verbosity"],
+                    )
+                    return
+                except DATABASE_GONE as error:
+                    if time.monotonic() - started > LONGEST_WAIT:
+                        wait = FIRST_WAIT  # it had been running fine: a new outage starts short
+                    for connection in connections.all():
+                        with contextlib.suppress(*DATABASE_GONE):
+                            connection.close()
+                    message = _("The database is unavailable (%(error)s); trying again in %(seconds)s s.") % {
+                        "error": str(error).strip().splitlines()[0]
+                        if str(error).strip()
+                        else type(error).__name__,
+                        "seconds": f"{wait:g}",
+                    }
+                    logger.warning(message)
+                    self.stderr.write(message)
+                    time.sleep(wait)
+                    wait = min(wait * 2, LONGEST_WAIT)
         finally:
             stop.set()

@@ -1,0 +1,115 @@
+"""The derived analytics rows of replayed deals (``BulkWriter(derived_rows=True)``): DealFact, StayFact and
+the DealMonthlyTotals cells, by the rules of deals.services.derived (derived_rebuild() in SQL), in memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dealflow.deals import lifecycle
+from dealflow.deals.bulk.replay import DealReplay
+from dealflow.deals.choices import EventKind, SpellExit
+
+CLOSE_DATE_CHANGED = EventKind.CLOSE_DATE_CHANGED.value
+CLOSED_EXITS = (SpellExit.WON.value, SpellExit.LOST.value)
+
+
+def deal_facts_add(
+    replay: DealReplay,
+    spell_ids: list[int],
+    deal_facts: list[Any],
+    stay_facts: list[Any],
+    totals: dict[tuple[Any, ...], list[int]],
+    lead_facts: dict[int, tuple[Any, ...]],
+) -> None:
+    """Append the deal's DealFact row and its spells' StayFact rows, and add its DealMonthlyTotals cells;
+    the rules of derived_rebuild(), for the deal as it stands after its history."""
+    writer, deal, state = replay.writer, replay.deal, replay.state
+    day, stages = writer.day, writer.stages
+    deal_id, pipeline_id, status = deal.id, deal.pipeline_id, state.status
+    owner_id, team_id, source_id = state.owner_id, state.team_id, state.source_id
+    # The open stage of highest (order, id) the deal entered; its current stage if it has no spell.
+    furthest: lifecycle.StageInfo | None = None
+    for spell in replay.spells:
+        stage = stages[spell[0]]
+        if furthest is None or (stage.order, stage.pk) > (furthest.order, furthest.pk):
+            furthest = stage
+    furthest = furthest or state.stage
+    pushes, last_pushed_at = 0, None
+    events = replay.events
+    for index in range(replay.first_event, replay.last_event):
+        event = events[index]
+        # A push moves the expected close date later (ISO dates compare as text).
+        if event[1] == CLOSE_DATE_CHANGED and event[3] and event[4] and event[4] > event[3]:
+            pushes += 1
+            if last_pushed_at is None or event[12] > last_pushed_at:
+                last_pushed_at = event[12]
+    lead = deal.lead
+    lead_created_on, lead_owner_id, lead_team_id, lead_source_id = (
+        lead_facts.get(lead.id, (None,) * 4) if lead is not None and lead.id is not None else (None,) * 4
+    )
+    deal_facts.append(
+        (
+            deal_id, pipeline_id, state.stage.pk, owner_id, team_id, source_id, status, day(state.created_on),
+            day(state.closed_on), day(state.expected_close_on), state.cycle_days, state.lead_cycle_days,
+            state.amount_minor, state.currency, state.amount_base_minor, furthest.pk, day(lead_created_on),
+            lead_owner_id, lead_team_id, lead_source_id, pushes, last_pushed_at,
+        )
+    )  # fmt: skip
+    # Stays in the order they were entered (then by id), each knowing how the one before it ended.
+    first = replay.first_spell
+    spells = replay.spells
+    order = sorted(range(len(spells)), key=lambda index: spells[index][2])
+    previous_exit = ""
+    for index in order:
+        stage_id, _owner, _entered_at, entered_on, _exited_at, exited_on, exit_kind, next_id, _days = spells[
+            index
+        ]
+        if not previous_exit:
+            entry_kind = "created"
+        elif previous_exit in CLOSED_EXITS:
+            entry_kind = "reopened"
+        else:
+            entry_kind = previous_exit
+        stay_facts.append(
+            (
+                spell_ids[first + index], deal_id, pipeline_id, stage_id, next_id, owner_id, team_id,
+                source_id, status, entry_kind, day(entered_on), day(exited_on),
+                None if exited_on is None else (exited_on - entered_on).days, exit_kind,
+            )
+        )  # fmt: skip
+        previous_exit = exit_kind
+    # DealMonthlyTotals: created by the creation month, won / lost by the closing month (current owner),
+    # lead_deals / lead_won by the lead's month under the lead's owner and source.
+    team_key, source_key = team_id or 0, source_id or 0
+    cell = totals.setdefault(
+        (state.created_on.replace(day=1), pipeline_id, owner_id, team_key, source_key), [0] * 10
+    )
+    cell[0] += 1
+    is_won = status == lifecycle.WON
+    if status in (lifecycle.WON, lifecycle.LOST) and state.closed_on is not None:
+        cell = totals.setdefault(
+            (state.closed_on.replace(day=1), pipeline_id, owner_id, team_key, source_key), [0] * 10
+        )
+        if is_won:
+            cell[1] += 1
+            cell[2] += state.amount_base_minor or 0
+            cell[3] += state.cycle_days or 0
+            if state.lead_cycle_days is not None:
+                cell[4] += state.lead_cycle_days
+                cell[5] += 1
+        else:
+            cell[6] += 1
+            cell[7] += state.amount_base_minor or 0
+    if lead_created_on is not None:
+        cell = totals.setdefault(
+            (
+                lead_created_on.replace(day=1),
+                pipeline_id,
+                lead_owner_id,
+                lead_team_id or 0,
+                lead_source_id or 0,
+            ),
+            [0] * 10,
+        )
+        cell[8] += 1
+        cell[9] += int(is_won)

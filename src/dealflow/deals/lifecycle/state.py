@@ -1,0 +1,190 @@
+"""What the lifecycle rules read (DealState and the facts) and what they return (Change), plus the constants."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dealflow.deals.choices import DealStatus, ForecastCategory, StageKind
+
+POST_SALE_FOLLOW_UP_DAYS = 14
+POST_SALE_FOLLOW_UP_NOTES = "Check that the customer is live and happy; look for an upsell."
+TITLE_MAX_LENGTH = 200
+
+# Plain strings: the bulk writer puts them in rows by the million (an Enum member's value is a descriptor
+# call, and psycopg may dump a member by its name).
+OPEN, WON, LOST = DealStatus.OPEN.value, DealStatus.WON.value, DealStatus.LOST.value
+STAGE_OPEN, STAGE_WON, STAGE_LOST = StageKind.OPEN.value, StageKind.WON.value, StageKind.LOST.value
+CATEGORY_OVERRIDES = frozenset(
+    {
+        "",
+        ForecastCategory.PIPELINE.value,
+        ForecastCategory.BEST_CASE.value,
+        ForecastCategory.COMMIT.value,
+        ForecastCategory.OMITTED.value,
+    }
+)
+
+# Columns ``update`` may change, in the vocabulary of the Deal table (``amount`` is a decimal in the
+# deal's currency; ``amount_minor`` the same in minor units).
+UPDATE_FIELDS = frozenset(
+    {
+        "title",
+        "organization_id",
+        "person_id",
+        "source_id",
+        "next_step",
+        "next_step_on",
+        "lost_note",
+        "amount",
+        "amount_minor",
+        "currency",
+        "expected_close_on",
+        "owner",
+        "probability_override",
+        "forecast_category_override",
+    }
+)
+
+
+# --- What the rules read -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StageInfo:
+    pk: int
+    pipeline_id: int
+    name: str
+    kind: str
+    order: int
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerInfo:
+    """A user who may own the deal: their team is the deal's team."""
+
+    pk: int
+    team_id: int | None
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonInfo:
+    pk: int
+    name: str
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The calendar and the rates: ``local_date`` of a moment in the site's time zone, and
+    ``to_base_minor(amount_minor, currency, day)`` at the rate valid on that day (core.money.RateTable)."""
+
+    local_date: Callable[[dt.datetime], dt.date]
+    to_base_minor: Callable[[int, str, dt.date], int]
+
+
+@dataclass(frozen=True, slots=True)
+class DealState:
+    """A deal's columns the rules read and write (``stage`` stands for ``stage_id``)."""
+
+    pipeline_id: int
+    stage: StageInfo
+    status: str
+    title: str
+    owner_id: int
+    team_id: int | None
+    amount_minor: int
+    currency: str
+    expected_close_on: dt.date | None
+    probability_override: int | None
+    forecast_category_override: str
+    organization_id: int | None
+    person_id: int | None
+    source_id: int | None
+    next_step: str
+    next_step_on: dt.date | None
+    lost_reason_id: int | None
+    lost_note: str
+    created_on: dt.date
+    lead_created_at: dt.datetime | None
+    stage_entered_at: dt.datetime
+    last_activity_at: dt.datetime
+    won_at: dt.datetime | None
+    lost_at: dt.datetime | None
+    closed_on: dt.date | None
+    cycle_days: int | None
+    lead_cycle_days: int | None
+    amount_base_minor: int | None
+    version: int
+    has_lines: bool = False  # its amount is the sum of its lines (deals/services/contents.py)
+
+
+# --- What the rules return ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One DealEvent; ``amount_minor`` and ``currency`` are the deal's after the change."""
+
+    kind: str
+    at: dt.datetime
+    by_id: int | None
+    origin: str
+    note: str
+    field: str
+    from_value: str
+    to_value: str
+    from_stage_id: int | None
+    to_stage_id: int | None
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpellOpen:
+    stage_id: int
+    owner_id: int
+    entered_at: dt.datetime
+    entered_on: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class SpellClose:
+    """How the open spell ends; ``duration_days`` counts from ``entered_at`` (the deal's stage_entered_at)."""
+
+    exited_at: dt.datetime
+    exited_on: dt.date
+    exit_kind: str
+    next_stage_id: int
+    duration_days: float
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """The post-sale task a win schedules."""
+
+    subject: str
+    notes: str
+    due_at: dt.datetime
+    owner_id: int
+    person_id: int | None
+    at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The state after a lifecycle step and what a writer must write for it."""
+
+    state: DealState
+    fields: tuple[str, ...] = ()  # Deal columns that changed (``stage_id`` for the stage)
+    events: tuple[Event, ...] = ()
+    spell_close: SpellClose | None = None
+    spell_open: SpellOpen | None = None
+    follow_up: FollowUp | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.fields and not self.events

@@ -1,0 +1,157 @@
+"""The global search: kept current by the services, prefix and accent-blind on both engines, and only
+over what the user may see (rep, manager, outsider, analyst)."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from dealflow.contacts.services import organization_create, organization_update, person_create
+from dealflow.deals.services import activity_create, deal_create, deal_update, lead_create
+from dealflow.deals.tests.factories import lead_source
+from dealflow.directory.services import search_rebuild
+from dealflow.search.models import SearchEntry
+from dealflow.search.selectors import search_for_user, search_words
+
+pytestmark = pytest.mark.django_db
+
+
+def _found(user, query, **options):
+    return [(entry.kind, entry.title) for entry in search_for_user(user=user, query=query, **options)]
+
+
+@pytest.fixture
+def records(rep, outsider, pipeline):
+    cafe = organization_create(name="Café Zürich B.V.", country="NL", owner=rep)
+    jan = person_create(
+        first_name="Jan", last_name="Müller", email="jan@cafe.nl", organization=cafe, owner=rep
+    )
+    deal = deal_create(title="Espresso machines", owner=rep, by=rep, organization=cafe, person=jan)
+    lead = lead_create(
+        title="Second espresso bar", source=lead_source("website"), owner=rep, organization=cafe
+    )
+    call = activity_create(owner=rep, by=rep, deal=deal, kind="call", subject="Call about grinders")
+    shared = organization_create(name="Zürich Insurance")  # the company's, everybody sees it
+    foreign = deal_create(title="Zürich espresso for Globex", owner=outsider, by=outsider)
+    return {
+        "cafe": cafe,
+        "jan": jan,
+        "deal": deal,
+        "lead": lead,
+        "call": call,
+        "shared": shared,
+        "foreign": foreign,
+    }
+
+
+def test_words_lose_case_accents_and_punctuation():
+    assert search_words("Café  Zürich B.V.") == ["cafe", "zurich", "b", "v", "bv"]
+    assert search_words("  ") == []
+
+
+def test_every_kind_is_found_by_word_prefixes_whatever_the_accents(rep, records):
+    # Newest first, unless the title starts with the first word typed.
+    assert _found(rep, "zur") == [
+        ("organization", "Zürich Insurance"),
+        ("lead", "Second espresso bar"),
+        ("deal", "Espresso machines"),
+        ("person", "Jan Müller"),
+        ("organization", "Café Zürich B.V."),
+    ]
+    assert _found(rep, "espresso") == [
+        ("deal", "Espresso machines"),
+        ("lead", "Second espresso bar"),
+    ]
+    assert _found(rep, "muller jan") == [("deal", "Espresso machines"), ("person", "Jan Müller")]
+    assert _found(rep, "jan mul") == [("person", "Jan Müller"), ("deal", "Espresso machines")]
+    assert _found(rep, "grind") == [("activity", "Call about grinders")]
+    assert _found(rep, "cafe bv", kinds=["organization"]) == [("organization", "Café Zürich B.V.")]
+    assert _found(rep, "cafe b.v.", kinds=["organization"]) == [("organization", "Café Zürich B.V.")]
+    assert _found(rep, "cafe gmbh") == []
+    assert _found(rep, "") == []
+
+
+def test_only_what_the_user_may_see_is_found(rep, manager, outsider, analyst, records):
+    assert ("deal", "Zürich espresso for Globex") not in _found(rep, "zurich")
+    assert _found(outsider, "zurich") == [
+        ("deal", "Zürich espresso for Globex"),
+        ("organization", "Zürich Insurance"),
+    ]
+    assert ("deal", "Espresso machines") in _found(manager, "espresso")  # rep's manager
+    assert len(_found(analyst, "espresso")) == 3  # an analyst reads everything
+
+
+def test_the_services_keep_the_index_current(rep, records):
+    organization_update(organization=records["cafe"], data={"name": "Kaffee Haus"}, by=rep)
+    deal_update(deal=records["deal"], by=rep, data={"title": "Cold brew line"})
+    assert _found(rep, "kaffee", kinds=["organization"]) == [("organization", "Kaffee Haus")]
+    assert _found(rep, "cold brew") == [("deal", "Cold brew line")]
+    assert _found(rep, "machines") == []
+    assert SearchEntry.objects.filter(kind="deal", object_id=records["deal"].pk).count() == 1
+
+
+def test_a_rebuild_writes_what_the_services_wrote(records):
+    written = sorted(
+        SearchEntry.objects.values_list("kind", "object_id", "owner_id", "title", "subtitle", "text")
+    )
+    assert search_rebuild() == len(written) == 7
+    rebuilt = sorted(
+        SearchEntry.objects.values_list("kind", "object_id", "owner_id", "title", "subtitle", "text")
+    )
+    assert rebuilt == written
+    assert [title for _kind, title in _found(records["deal"].owner, "grinders")] == ["Call about grinders"]
+
+
+def test_a_bad_limit_or_kind_names_the_field(rep):
+    from dealflow.core.errors import ApplicationError
+
+    with pytest.raises(ApplicationError) as error:
+        search_for_user(user=rep, query="x", limit=0)
+    assert error.value.field == "limit"
+    with pytest.raises(ApplicationError) as error:
+        search_for_user(user=rep, query="x", kinds=["planet"])
+    assert error.value.field == "kind"
+
+
+def test_the_search_page_the_dialog_and_the_api(client, rep, outsider, records):
+    client.force_login(rep)
+    partial = client.get(reverse("web:search"), {"q": "espr"}, HTTP_HX_REQUEST="true")
+    html = partial.content.decode()
+    assert "Espresso machines" in html and "Globex" not in html and "<html" not in html
+    page = client.get(reverse("web:search"), {"q": "espr"})
+    assert page.status_code == 200 and "<html" in page.content.decode()
+    opened = client.get(reverse("web:search_open", args=["deal", records["deal"].pk]))
+    assert opened["Location"] == reverse("web:deal_detail", args=[records["deal"].pk])
+    call = client.get(reverse("web:search_open", args=["activity", records["call"].pk]))
+    assert call["Location"] == reverse("web:deal_detail", args=[records["deal"].pk])
+    api = client.get("/api/v1/search", {"q": "zurich", "kind": "organization"})
+    assert [item["title"] for item in api.json()] == ["Zürich Insurance", "Café Zürich B.V."]
+    assert api.json()[1] == {
+        "kind": "organization",
+        "id": records["cafe"].pk,
+        "title": "Café Zürich B.V.",
+        "subtitle": "NL",
+    }
+    assert client.get("/api/v1/search", {"q": "x", "limit": 99}).json()["field"] == "limit"
+    client.force_login(outsider)
+    assert client.get(reverse("web:search_open", args=["deal", records["deal"].pk])).status_code == 404
+    assert "Espresso machines" not in client.get(reverse("web:search"), {"q": "espr"}).content.decode()
+
+
+def test_the_command_searches_as_a_user_and_rebuilds(rep, outsider, records):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("search", "espresso", user="rep", stdout=out)
+    assert out.getvalue().splitlines() == [
+        f"deal         {records['deal'].pk:>8}  Espresso machines  (Café Zürich B.V.)",
+        f"lead         {records['lead'].pk:>8}  Second espresso bar  (Café Zürich B.V.)",
+    ]
+    out = StringIO()
+    call_command("search", "espresso", user="outsider", kind="deal", stdout=out)
+    assert "Globex" in out.getvalue() and "machines" not in out.getvalue()
+    out = StringIO()
+    call_command("search", rebuild=True, stdout=out)
+    assert out.getvalue() == "Indexed 7 records.\n"
