@@ -119,6 +119,7 @@ class Clawback:
     credit_minor: int  # the original credit (positive); the line carries it negated
     commission_minor: int  # the original commission (positive or zero); negated too
     share_percent: Decimal = HUNDRED
+    won_on: dt.date | None = None  # the day of the win it reverses
 
 
 @dataclass

@@ -142,7 +142,7 @@ def statements_recompute(
         statement.adjustment_minor = adjustments.get(statement.pk, 0)
         statement.total_minor = statement.commission_minor + statement.adjustment_minor
         saved.append(statement)
-    StatementLine.objects.bulk_create(new_lines, batch_size=2000)
+    _insert_lines(new_lines)
     _write_totals(drafts, moment)
     if by is not None or wanted is None:
         audit_record(
@@ -152,6 +152,32 @@ def statements_recompute(
             detail={"drafts": len(drafts), "kept": len(saved) - len(drafts)},
         )
     return sorted(saved, key=lambda statement: statement.user_id)
+
+
+LINE_COLUMNS = [
+    "statement_id", "kind", "position", "deal_id", "deal_title", "source_event_id", "occurred_on", "credit_minor",
+    "share_percent", "rule", "tier", "rate_percent", "commission_minor", "reason", "created_by_id", "created_at",
+]  # fmt: skip
+
+
+def _insert_lines(lines: list[StatementLine]) -> None:
+    """Computed lines through executemany: bulk_create spent 2.5 s compiling 300 statements' lines."""
+    if not lines:
+        return
+    ops = connection.ops
+    table = ops.quote_name(StatementLine._meta.db_table)
+    columns = ", ".join(ops.quote_name(column) for column in LINE_COLUMNS)
+    marks = ", ".join(["%s"] * len(LINE_COLUMNS))
+    rows = [
+        (line.statement_id, line.kind, line.position, line.deal_id, line.deal_title, line.source_event_id,
+         ops.adapt_datefield_value(line.occurred_on), line.credit_minor,
+         ops.adapt_decimalfield_value(line.share_percent, 5, 2), line.rule, line.tier,
+         ops.adapt_decimalfield_value(line.rate_percent, 9, 4), line.commission_minor, line.reason,
+         line.created_by_id, ops.adapt_datetimefield_value(line.created_at))
+        for line in lines
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608 (our names)
 
 
 def _write_totals(drafts: list[Statement], moment: dt.datetime) -> None:

@@ -203,3 +203,18 @@ def test_recompute_twice_gives_the_same_statement(rep, rep2):
     second = lines(statements.statement_recompute(user=rep, period=Q4))
     assert first == second and len(first) == 3
     assert LineKind.CREDIT in {line[0] for line in first}
+
+
+def test_rate_book_matches_the_deals_helper():
+    from dealflow.commissions.selectors import RateBook
+    from dealflow.deals.services.money import convert_minor_to_base
+
+    exchange_rate_set(currency="USD", rate=Decimal("0.9"), valid_from=dt.date(2026, 3, 1))
+    exchange_rate_set(currency="USD", rate=Decimal("0.95"), valid_from=dt.date(2026, 6, 1))
+    exchange_rate_set(currency="JPY", rate=Decimal("0.0061"), valid_from=dt.date(2026, 1, 1))
+    book = RateBook()
+    for currency, amount in (("USD", 123_457), ("JPY", 1_500_001), ("EUR", 999)):
+        for day in (dt.date(2025, 1, 1), dt.date(2026, 3, 1), dt.date(2026, 5, 31), dt.date(2026, 6, 1)):
+            assert book.to_base(amount, currency, day) == convert_minor_to_base(
+                amount_minor=amount, currency=currency, day=day
+            ), (currency, day)
