@@ -20,30 +20,13 @@ from django.utils.translation import gettext as _
 
 from dealflow.cli.base import DealflowCommand
 from dealflow.cli.scheduler import scheduler_thread_start
+from dealflow.core.taskqueue import tasks_requeue_unfinished
 
 logger = logging.getLogger("dealflow.worker")
 
 FIRST_WAIT = 1.0
 LONGEST_WAIT = 30.0
 DATABASE_GONE = (OperationalError, InterfaceError)
-
-
-def tasks_requeue_unfinished(*, worker_id: str) -> int:
-    """Put back in the queue the tasks this worker claimed and never finished; returns how many."""
-    from django_tasks_db.models import DBTaskResult
-
-    try:
-        from django_tasks.base import TaskResultStatus
-    except ImportError:  # pragma: no cover - older django-tasks
-        from django_tasks.task import ResultStatus as TaskResultStatus  # type: ignore[no-redef]
-
-    running = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).values_list("pk", "worker_ids")
-    mine = [pk for pk, worker_ids in running if worker_ids and worker_ids[-1] == worker_id]
-    if not mine:
-        return 0
-    return DBTaskResult.objects.filter(pk__in=mine, status=TaskResultStatus.RUNNING).update(
-        status=TaskResultStatus.READY, started_at=None
-    )
 
 
 class Command(DealflowCommand):
