@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from dealflow.cli.base import DealflowCommand
 from dealflow.cli.scheduler import scheduler_thread_start
-from dealflow.core.task_queue import tasks_requeue_unfinished
+from dealflow.core.taskqueue import tasks_requeue_unfinished
 
 logger = logging.getLogger("dealflow.worker")
 

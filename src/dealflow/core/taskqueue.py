@@ -1,4 +1,4 @@
-"""Writes to django-tasks' queue that the worker command needs (adapters only call services: tests/test_architecture.py)."""
+"""The background task queue (django-tasks' database backend): recovery after a lost database connection."""
 
 from __future__ import annotations
 
