@@ -196,8 +196,8 @@ def test_the_forecast_speaks_dutch_with_dutch_amounts(client, dutch_manager, rep
     DealFactory(owner=rep, amount=Decimal("1234.56"), expected_close_on=clock.today())
     html = _dutch_page(client, dutch_manager, "web:forecast")
     assert "Prognose (gemiddelde)" in html and "Tot nu toe gesloten" in html and "Jouw inschatting" in html
-    # The forecast shows whole amounts in the base currency: the pipeline row holds 1.234 (Dutch thousands).
-    assert '<td class="num">1.234</td>' in html
+    # The forecast shows whole amounts in the base currency: the pipeline row holds 1.235 (1,234.56 rounded half up, Dutch thousands).
+    assert '<td class="num">1.235</td>' in html
 
 
 @pytest.mark.django_db

@@ -242,7 +242,10 @@ def api_rule_table() -> dict[str, Rule]:
         "PUT /api/v1/forecast/quotas": Rule(record=False, body={}, expect=MANAGERS_ONLY),
         "GET /api/v1/forecast/accuracy": Rule(record=False),
         "GET /api/v1/forecast/calibration": Rule(record=False),
-        "POST /api/v1/forecast/backtests": Rule(record=False, body={}, expect=MANAGERS_ONLY),
+        # A backtest with no arguments covers the last 12 full months; analysts may run one too.
+        "POST /api/v1/forecast/backtests": Rule(
+            record=False, body={}, expect={**MANAGERS_ONLY, "analyst": OK}
+        ),
         "GET /api/v1/forecast/backtests/{run_id}": Rule({"run_id": "backtest"}, expect={"rep": DENIED}),
         # Reviews belong to the reviewed team (started here by rep's manager).
         "GET /api/v1/reviews/deals/{deal_id}/history": Rule(DEAL, expect=REVIEWS),
