@@ -346,7 +346,9 @@ def test_full_demo_backup_restores_into_an_empty_database_with_equal_rows_and_ch
 
     time_machine.move_to(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), tick=False)
     summary = demo_generate(deals=60, progress=False, today=dt.date(2026, 3, 2))
-    assert len(summary.optional_steps) == 5  # people, forecasting, reviews, contents, commissions: every optional step
+    assert (
+        len(summary.optional_steps) == 5
+    )  # people, forecasting, reviews, contents, commissions: every optional step
     _fill_what_the_demo_leaves_empty(admin_user, rep)
     assert _fill_every_empty_table(dt.datetime(2026, 3, 2, 9, 30, 15, 250000, tzinfo=dt.UTC)) == []
     empty = [model._meta.label for model in backup_models() if not model._base_manager.exists()]
