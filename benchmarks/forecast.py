@@ -340,15 +340,20 @@ def backtest_database(deals: int, keep: bool) -> None:
 
 
 def scenarios(argv: list[str]) -> int:
+    """Every scenario twice in one run: the method before 2026-12-06 (no recent-exit trend; coverage
+    counting every actual on an end of the range as inside) and now; the detail per method and horizon
+    of the current one, then both summary tables (Markdown, as docs/forecasting.md shows them)."""
     from dealflow.forecasting.tests import scenarios as catalogue
 
     scale = float(argv[argv.index("--scale") + 1]) if "--scale" in argv else 1.0
     only = argv[argv.index("--only") + 1].split(",") if "--only" in argv else None
     missed = 0
+    summary: dict[str, list[str]] = {"before": [], "after": []}
     print(f"Forecast scenarios: calibrated backtests, 1,000 draws, scale {scale} ({_load()})")
     for scenario in catalogue.SCENARIOS:
         if only and scenario.name not in only:
             continue
+        _, before = _timed(catalogue.scenario_run, scenario, scale=scale, trend=False)
         timing, table = _timed(catalogue.scenario_run, scenario, scale=scale)
         print(
             f"\n{scenario.name}: {scenario.description}; {table['deals']:,} deals, last "
@@ -371,10 +376,10 @@ def scenarios(argv: list[str]) -> int:
                         else ("baseline" if method in ("run_rate", "last_year", "configured") else "")
                     )
                 )
-                coverage = "-" if score["coverage"] is None else f"{100 * score['coverage']:.0f}%"
-                wape = "-" if score["wape"] is None else f"{100 * score['wape']:.1f}%"
-                bias = "-" if score["bias"] is None else f"{100 * score['bias']:+.1f}%"
-                print(f"  {label:<13}{method:<13}{wape:>7}{bias:>8}{coverage:>10}  {role}")
+                print(
+                    f"  {label:<13}{method:<13}{_percent(score['wape']):>7}"
+                    f"{_percent(score['bias'], sign=True):>8}{_percent(score['coverage']):>10}  {role}"
+                )
             met = catalogue.targets_met(entry)
             if horizon == "0":
                 missed += not all(met.values())
@@ -382,8 +387,45 @@ def scenarios(argv: list[str]) -> int:
                 f"  {label}: default {entry['default']}, "
                 + ", ".join(f"{name} {'met' if value else 'MISSED'}" for name, value in met.items())
             )
-    print(f"\nScenarios missing a this-month target: {missed}")
+        summary["before"].append(_summary_row(scenario.name, before["by_horizon"]["0"], plain=True))
+        summary["after"].append(_summary_row(scenario.name, table["by_horizon"]["0"], plain=False))
+    header = (
+        "| scenario | default | WAPE | bias | coverage | run-rate | last year | weighted pipeline | targets |\n"
+        "|---|---|---|---|---|---|---|---|---|"
+    )
+    for label, key in (
+        ("Before (no recent-exit trend; coverage counts an actual on an end as inside)", "before"),
+        ("After (recent-exit trend; coverage counts an outcome on an end by its share of the band)", "after"),
+    ):
+        print(f"\n{label}, this month:\n{header}")
+        print("\n".join(summary[key]))
+    print(f"\nScenarios missing a this-month target now: {missed}")
     return 0
+
+
+def _percent(value: float | None, *, sign: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:+.1f}%" if sign else f"{100 * value:.1f}%"
+
+
+def _summary_row(name: str, entry: dict, *, plain: bool) -> str:
+    """One Markdown row: the default's WAPE, bias and coverage, the baselines' WAPE and the targets."""
+    from dealflow.forecasting.tests import scenarios as catalogue
+
+    scores = entry["scores"]
+    default = scores[entry["default"]]
+    coverage = default["coverage_plain"] if plain else default["coverage"]
+    met = catalogue.targets_met(entry, coverage=coverage)
+    baselines = [
+        _percent(scores[method]["wape"]) if method in scores else "-"
+        for method in ("run_rate", "last_year", "configured")
+    ]
+    verdict = ", ".join(f"{name} {'met' if value else 'MISSED'}" for name, value in met.items())
+    return (
+        f"| {name.replace('_', ' ')} | `{entry['default']}` | {_percent(default['wape'])} | "
+        f"{_percent(default['bias'], sign=True)} | {_percent(coverage)} | {' | '.join(baselines)} | {verdict} |"
+    )
 
 
 def main(argv: list[str]) -> int:
