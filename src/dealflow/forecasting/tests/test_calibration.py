@@ -217,3 +217,20 @@ def test_learned_counts_undated_deals_by_timing_instead_of_nowhere():
     assert prediction.level == "L2" and np.all(states.close_on == calc.NO_DATE)
     assert prediction.p_period[:, 0].sum() > 0.2 * prediction.p_win.sum()
     assert np.all(prediction.p_period.sum(axis=1) <= prediction.p_win + 1e-9)
+
+
+def test_a_deal_reason_names_the_recent_trend_when_it_moves_the_probability():
+    from django.utils import translation
+
+    from dealflow.forecasting.selectors.explanations import deal_reason
+
+    now = syn.epoch(dt.date(2025, 6, 1))
+    history = syn.to_history(syn.generate(seed=2, start=dt.date(2024, 1, 1), days=400), now=now)
+    fitted = calc.fit(history, syn.month_calendar(dt.date(2024, 1, 1), 24), None, now, horizons=2)
+    common = {"fit_result": fitted, "stage": 2, "stage_name": "S3", "age_days": 3.0, "level": "L2",
+              "overridden": float("nan"), "p_period": 0.2, "in_period": True, "period_key": "2025-06"}  # fmt: skip
+    with translation.override("en"):
+        assert "recent trend" not in deal_reason(**common, trend=1.03)
+        assert "Times 0.80 for the recent trend" in deal_reason(**common, trend=0.8)
+    with translation.override("nl"):
+        assert "Maal 0,80 voor de recente trend" in deal_reason(**common, trend=0.8)
