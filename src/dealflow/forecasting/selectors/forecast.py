@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -205,7 +204,7 @@ def method_default() -> tuple[str, str]:
 
 VIEW_CACHE_SECONDS = 600  # a kept forecast is never older than this
 VIEW_STALE_SECONDS = 120  # a slow one is still shown this long after the data changed (its time shown)
-VIEW_SLOW_SECONDS = 0.3  # computations at least this slow may be shown stale (large scopes)
+VIEW_STALE_MIN_OPEN = 5_000  # scopes with this many open deals (0.3 s or more to compute) may be shown stale
 
 
 def forecast_for_user(
@@ -223,8 +222,8 @@ def forecast_for_user(
     Computed by ``forecast_compute`` and kept (Django's cache) per user, scope, period kind, method and
     language under a data version: the newest deal event, the day's fit, the latest backtest and the
     quotas, calls, memberships, stages and rates (a handful of index look-ups). The same version answers
-    from the kept view without reading a deal; a different one recomputes, except that a computation
-    slower than VIEW_SLOW_SECONDS (a company of tens of thousands of open deals) is shown for up to
+    from the kept view without reading a deal; a different one recomputes, except that a scope with
+    VIEW_STALE_MIN_OPEN open deals or more (0.3 s or more to compute) is shown for up to
     VIEW_STALE_SECONDS after a change, with the time it was computed (``as_of``). Never older than
     VIEW_CACHE_SECONDS. The scope's access check runs on every request (404 as before).
     """
@@ -242,23 +241,22 @@ def forecast_for_user(
     moment = clock.now()
     kept = cache.get(key)
     if kept is not None:
-        kept_version, view, computed_at, seconds = kept
+        kept_version, view, computed_at = kept
         age = (moment - computed_at).total_seconds()
         same_day = computed_at.date() == moment.date()
-        fresh = kept_version == version or (seconds >= VIEW_SLOW_SECONDS and age < VIEW_STALE_SECONDS)
+        large = view.open_deals >= VIEW_STALE_MIN_OPEN
+        fresh = kept_version == version or (large and age < VIEW_STALE_SECONDS)
         if same_day and 0 <= age < VIEW_CACHE_SECONDS and fresh:
             return view
-    started_at = time.perf_counter()
     view = forecast_compute(
         user=user, kind=kind, scope_kind=scope_kind, scope_id=scope_id, method=method, draws=draws, seed=seed
     )
-    seconds = time.perf_counter() - started_at
     after = _data_version(kind)
     # The computation may have stored the day's fit (part of the version); anything else that changed
     # meanwhile keeps the version read before, so the next request recomputes.
     if after[:2] + after[3:] == version[:2] + version[3:]:
         version = after
-    cache.set(key, (version, view, moment, seconds), VIEW_CACHE_SECONDS)
+    cache.set(key, (version, view, moment), VIEW_CACHE_SECONDS)
     return view
 
 

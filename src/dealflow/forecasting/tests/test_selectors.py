@@ -300,12 +300,12 @@ def test_the_forecast_is_kept_until_the_data_changes_and_reads_no_deal_meanwhile
     assert selectors.forecast_for_user(user=manager).periods[0].weighted == 450.0 + 2000 * 0.85
 
 
-def test_a_slow_forecast_is_shown_up_to_two_minutes_after_a_change_with_its_time(
+def test_a_large_forecast_is_shown_up_to_two_minutes_after_a_change_with_its_time(
     two_deals, manager, rep, monkeypatch
 ):
     from dealflow.forecasting.selectors import forecast as module
 
-    monkeypatch.setattr(module, "VIEW_SLOW_SECONDS", 0.0)  # every computation counts as slow
+    monkeypatch.setattr(module, "VIEW_STALE_MIN_OPEN", 2)  # two open deals count as a large scope
     with time_machine.travel(NOW, tick=False):
         first = selectors.forecast_for_user(user=manager)
         DealFactory(owner=rep, amount=Decimal("4000"), expected_close_on=dt.date(2026, 11, 20))
