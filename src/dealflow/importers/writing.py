@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import sys
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -63,7 +65,6 @@ from dealflow.deals.services import (
 )
 from dealflow.directory.services import search_index_bulk_loaded
 from dealflow.importers.fields import Entity
-from dealflow.importers.parsing import LINE, REJECTED
 from dealflow.importers.planning import (
     ActivityOp,
     DealChange,
@@ -142,23 +143,22 @@ def plan_write(
 ) -> WriteResult:
     """Write the plan atomically; with ``keep_valid`` a failing row is rejected instead of the whole file."""
     plan_check_writable(plan)
+    if plan.stream is not None and plan.stream.creates is None:
+        raise ApplicationError(
+            "This plan was built for a preview only and kept none of its rows; build it with for_writing=True.",
+            field="file",
+        )  # a programming error, said plainly instead of importing nothing
     started = clock.now()
     result = WriteResult()
-    for parsed in plan.sheets:
-        for row in parsed.rows:
-            if row.get(REJECTED):
-                reasons = [
-                    problem.reason
-                    for problem in plan.problems.items
-                    if problem.sheet == parsed.name
-                    and problem.line == row[LINE]
-                    and problem.severity == "error"
-                ]
-                result.rejected.append(
-                    Rejection(parsed.name, row[LINE], "; ".join(reasons[:3]) or _("Rejected."))
-                )
+    reasons_by_row: dict[tuple[str, int | None], list[str]] = {}
+    for problem in plan.problems.items:
+        if problem.severity == "error":
+            reasons_by_row.setdefault((problem.sheet, problem.line), []).append(problem.reason)
+    for sheet, line in plan.rejected_rows():
+        reasons = reasons_by_row.get((sheet, line), [])
+        result.rejected.append(Rejection(sheet, line, "; ".join(reasons[:3]) or _("Rejected.")))
     if use_bulk is None:
-        use_bulk = len(plan.deals_create) + len(plan.leads) > bulk_threshold()
+        use_bulk = plan.deals_create_count + len(plan.leads) > bulk_threshold()
     with transaction.atomic():
         writer = _Writer(plan, result, progress, use_bulk=use_bulk)
         writer.run()
@@ -195,8 +195,8 @@ class _Writer:
             len(plan.organizations)
             + len(plan.persons)
             + len(plan.leads)
-            + len(plan.deals_create)
-            + len(plan.deals_change)
+            + plan.deals_create_count
+            + plan.deals_change_count
             + len(plan.activities)
         )
         self.total = max(1, total)
@@ -490,6 +490,8 @@ class _Writer:
     # -- leads --
 
     def lead_conversion_times(self) -> dict[Ref, dt.datetime]:
+        if self.plan.stream is not None:
+            return self.plan.stream.conversions
         created = {spec.key: spec.created_at for spec in self.plan.deals_create}
         return {
             lead: created[deal_key] for lead, deal_key in self.plan.lead_conversions if deal_key in created
@@ -592,7 +594,7 @@ class _Writer:
     def deals(self) -> None:
         stages = {stage.pk: stage for stage in Stage.objects.all()}
         reasons = {reason.pk: reason for reason in LostReason.objects.all()}
-        for spec in self.plan.deals_create:
+        for spec in itertools.chain.from_iterable(self.plan.deal_create_chunks()):
 
             def create(spec: DealCreate = spec) -> None:
                 owner = self.user(spec.owner)
@@ -774,15 +776,73 @@ class _Writer:
             )
             new_leads[operation.key] = new_lead
             lead_specs.append(new_lead)
+        # Moving in: a big first import into a database without deals builds the secondary indexes once
+        # at the end (the bulk writer's defer_indexes) instead of row by row; nobody reads those tables yet.
+        # On PostgreSQL the foreign keys go aside too and come back with one validating join per key instead
+        # of a trigger per row (most of the time of a 100,000-deal import); a bad reference still fails the
+        # whole import, as the deferred checks did at the end.
+        has_deals = Deal.objects.exists()
+        defer = self.plan.deals_create_count >= DEFER_INDEXES_FROM and not has_deals
+        # Into a database with deals, the writer works out the analytics rows (DealFact, StayFact, monthly
+        # totals) of the deals it writes during the replay, so closing does not rebuild those tables from
+        # every deal in the database. Into an empty one, the rebuild in SQL covers only the new deals and
+        # was faster (docs/benchmarks.md, "Import").
+        writer = bulk.BulkWriter(defer_indexes=defer, defer_foreign_keys=defer, derived_rows=has_deals)
+        bulk_deal_ids: array[int] = array("q")
+        with_product: list[tuple[int, Ref, dt.datetime]] = []  # (deal id, product, at)
+        try:
+            if lead_specs:
+                self._bulk_write(writer, leads=lead_specs, deals=[], label=_("Leads"))
+                for key, lead in new_leads.items():
+                    self.ids[key] = lead.id  # type: ignore[assignment]
+                self.count(self.result.created, Entity.LEADS.value, len(lead_specs))
+            # A chunk of the plan at a time (a streamed plan reads them back from disk), BULK_CHUNK deals a write.
+            for specs in self.plan.deal_create_chunks():
+                for start in range(0, len(specs), BULK_CHUNK):
+                    chunk = self._bulk_deals(specs[start : start + BULK_CHUNK], new_leads)
+                    writer.users_activated(self.to_deactivate)  # owners made active for the import
+                    written = self._bulk_write(writer, leads=[], deals=chunk, label=_("Deals"))
+                    for spec, bulk_deal in written:
+                        assert bulk_deal.id is not None
+                        if self.plan.stream is None:
+                            self.ids[spec.key] = bulk_deal.id  # activities of other sheets may refer to it
+                        bulk_deal_ids.append(bulk_deal.id)
+                        if spec.product is not None:
+                            with_product.append((bulk_deal.id, spec.product, spec.created_at))
+                        self.count(self.result.created, Entity.DEALS.value)
+                        if spec.activities:
+                            self.count(self.result.created, Entity.ACTIVITIES.value, len(spec.activities))
+                del specs
+            self.phase(_("Indexes and analytics tables"))
+            timings = self.result.timings
+            timings.update({f"writes: {name}": value for name, value in writer.write_seconds.items()})
+            writer.close(timings=timings)  # deferred indexes, derived tables, statistics
+            search_index_bulk_loaded(  # the bulk writer bypasses the services that keep the search index
+                deal_ids=list(bulk_deal_ids),
+                lead_ids=[lead.id for lead in new_leads.values() if lead.id is not None]
+                if lead_specs
+                else [],
+            )
+        except BaseException:
+            writer.__exit__(*sys.exc_info())
+            raise
+        self.convert_existing_leads(converted)
+        for deal_id, product, at in with_product:
+            self.product_line(Deal.objects.get(pk=deal_id), product, at)
+
+    def _bulk_deals(
+        self, specs: list[DealCreate], new_leads: dict[str, bulk.BulkLead]
+    ) -> list[tuple[DealCreate, bulk.BulkDeal]]:
+        """The bulk writer's view of some planned deals (ids resolved, leads attached, steps built)."""
         existing_leads: dict[int, bulk.BulkLead] = {}
-        wanted = {self.ref(spec.lead) for spec in self.plan.deals_create if isinstance(spec.lead, int)}
+        wanted = {self.ref(spec.lead) for spec in specs if isinstance(spec.lead, int)}
         for lead_row in Lead.objects.filter(pk__in=[pk for pk in wanted if pk]):
             existing_leads[lead_row.pk] = bulk.BulkLead(
                 title=lead_row.title, source_id=lead_row.source_id, owner_id=lead_row.owner_id,
                 created_at=lead_row.created_at, id=lead_row.pk,
             )  # fmt: skip
         deals: list[tuple[DealCreate, bulk.BulkDeal]] = []
-        for spec in self.plan.deals_create:
+        for spec in specs:
             owner = self.user(spec.owner)
             assert owner is not None
             lead: bulk.BulkLead | None = (
@@ -792,83 +852,32 @@ class _Writer:
                 if spec.lead
                 else None
             )  # type: ignore[arg-type]
-            stage_id = self.ref(spec.stage)
-            pipeline_id = self.ref(spec.pipeline)
-            deals.append(
-                (
-                    spec,
-                    bulk.BulkDeal(
-                        title=spec.title,
-                        owner_id=owner.pk,
-                        pipeline_id=pipeline_id,  # type: ignore[arg-type]
-                        stage_id=stage_id,  # type: ignore[arg-type]
-                        created_at=spec.created_at,
-                        amount_minor=spec.amount_minor,
-                        currency=spec.currency,
-                        expected_close_on=spec.expected_close_on,
-                        organization_id=self.ref(spec.organization),
-                        person_id=self.ref(spec.person),
-                        source_id=self.ref(spec.source),
-                        lead=lead,
-                        probability_override=spec.probability_override,
-                        forecast_category_override=spec.forecast_category_override,
-                        next_step=spec.next_step,
-                        by_id=self.by.pk,
-                        origin=ORIGIN,
-                        external_source=self.source if spec.external_id else "",
-                        external_id=spec.external_id,
-                        steps=[],
-                    ),
-                )
+            bulk_deal = bulk.BulkDeal(
+                title=spec.title,
+                owner_id=owner.pk,
+                pipeline_id=self.ref(spec.pipeline),  # type: ignore[arg-type]
+                stage_id=self.ref(spec.stage),  # type: ignore[arg-type]
+                created_at=spec.created_at,
+                amount_minor=spec.amount_minor,
+                currency=spec.currency,
+                expected_close_on=spec.expected_close_on,
+                organization_id=self.ref(spec.organization),
+                person_id=self.ref(spec.person),
+                source_id=self.ref(spec.source),
+                lead=lead,
+                probability_override=spec.probability_override,
+                forecast_category_override=spec.forecast_category_override,
+                next_step=spec.next_step,
+                by_id=self.by.pk,
+                origin=ORIGIN,
+                external_source=self.source if spec.external_id else "",
+                external_id=spec.external_id,
+                steps=[],
             )
+            deals.append((spec, bulk_deal))
         for spec, bulk_deal in deals:
             bulk_deal.steps = self._bulk_steps(spec)
-        # Moving in: a big first import into a database without deals builds the secondary indexes once
-        # at the end (the bulk writer's defer_indexes) instead of row by row; nobody reads those tables yet.
-        # On PostgreSQL the foreign keys go aside too and come back with one validating join per key instead
-        # of a trigger per row (most of the time of a 100,000-deal import); a bad reference still fails the
-        # whole import, as the deferred checks did at the end.
-        has_deals = Deal.objects.exists()
-        defer = len(deals) >= DEFER_INDEXES_FROM and not has_deals
-        # Into a database with deals, the writer works out the analytics rows (DealFact, StayFact, monthly
-        # totals) of the deals it writes during the replay, so closing does not rebuild those tables from
-        # every deal in the database. Into an empty one, the rebuild in SQL covers only the new deals and
-        # was faster (docs/benchmarks.md, "Import").
-        writer = bulk.BulkWriter(defer_indexes=defer, defer_foreign_keys=defer, derived_rows=has_deals)
-        bulk_deal_ids: list[int] = []
-        try:
-            if lead_specs:
-                self._bulk_write(writer, leads=lead_specs, deals=[], label=_("Leads"))
-                for key, lead in new_leads.items():
-                    self.ids[key] = lead.id  # type: ignore[assignment]
-                self.count(self.result.created, Entity.LEADS.value, len(lead_specs))
-            for start in range(0, len(deals), BULK_CHUNK):
-                chunk = deals[start : start + BULK_CHUNK]
-                written = self._bulk_write(writer, leads=[], deals=chunk, label=_("Deals"))
-                for spec, bulk_deal in written:
-                    self.ids[spec.key] = bulk_deal.id  # type: ignore[assignment]
-                    bulk_deal_ids.append(bulk_deal.id)
-                    self.count(self.result.created, Entity.DEALS.value)
-                    if spec.activities:
-                        self.count(self.result.created, Entity.ACTIVITIES.value, len(spec.activities))
-            with_product = [(spec, bulk_deal) for spec, bulk_deal in deals if spec.product is not None]
-            self.phase(_("Indexes and analytics tables"))
-            timings = self.result.timings
-            timings.update({f"writes: {name}": value for name, value in writer.write_seconds.items()})
-            writer.close(timings=timings)  # deferred indexes, derived tables, statistics
-            search_index_bulk_loaded(  # the bulk writer bypasses the services that keep the search index
-                deal_ids=bulk_deal_ids,
-                lead_ids=[lead.id for lead in new_leads.values() if lead.id is not None]
-                if lead_specs
-                else [],
-            )
-        except BaseException:
-            writer.__exit__(*sys.exc_info())
-            raise
-        self.convert_existing_leads(converted)
-        for spec, bulk_deal in with_product:
-            if bulk_deal.id is not None and spec.product is not None:
-                self.product_line(Deal.objects.get(pk=bulk_deal.id), spec.product, spec.created_at)
+        return deals
 
     def _bulk_write(self, writer: bulk.BulkWriter, *, leads, deals, label: str) -> list:
         """One bulk write (a savepoint); a refused chunk is retried deal by deal to name the row at fault."""
@@ -889,11 +898,11 @@ class _Writer:
     # -- changes to deals that exist --
 
     def deal_changes(self) -> None:
-        if not self.plan.deals_change:
+        if not self.plan.deals_change_count:
             return
         stages = {stage.pk: stage for stage in Stage.objects.all()}
         reasons = {reason.pk: reason for reason in LostReason.objects.all()}
-        for change in self.plan.deals_change:
+        for change in itertools.chain.from_iterable(self.plan.deal_change_chunks()):
 
             def apply(change: DealChange = change) -> None:
                 deal = Deal.objects.select_related("stage", "pipeline").get(pk=change.deal.pk)

@@ -85,6 +85,11 @@ class BuilderBase:
         self._sources_seen: dict[Any, bool] = {}
         self._minor: dict[tuple[Decimal, str], int] = {}
         self.undated: dict[str, int] = {}  # rows without a creation date, per sheet
+        self.seen_ids: dict[Entity, dict[str, tuple[str, int]]] = defaultdict(
+            dict
+        )  # external id -> first row
+        self.sheets_with_signs: set[str] = set()  # deals sheets with an amount that names its currency
+        self.deals_dated = False  # some deals row has a creation date
 
     # -- helpers --
 
@@ -102,7 +107,7 @@ class BuilderBase:
                 yield parsed, row
 
     def check_duplicates(self, entity: Entity) -> None:
-        seen: dict[str, tuple[str, int]] = {}
+        seen = self.seen_ids[entity]  # kept across the chunks of a streamed file
         for parsed, row in self.rows(entity):
             external_id = row.get("external_id")
             if not external_id:
@@ -232,6 +237,8 @@ class BuilderBase:
         cached = self._minor.get(key)
         if cached is not None:
             return cached
+        if len(self._minor) >= 50_000:
+            self._minor.clear()  # amounts repeat within a file, but not without limit
         try:
             value = self._minor[key] = to_minor(amount, currency)
         except ApplicationError as error:
