@@ -29,9 +29,21 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import Team, User
-from dealflow.accounts.services import audit_record, membership_set, team_create, user_create
+from dealflow.accounts.services import (
+    audit_record,
+    membership_set,
+    team_create,
+    user_create,
+    user_source_set,
+    users_active_set,
+)
 from dealflow.contacts.models import Organization, Person
-from dealflow.contacts.services import organization_update, person_update
+from dealflow.contacts.services import (
+    organization_update,
+    organizations_create_many,
+    person_update,
+    persons_create_many,
+)
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.core.money import from_minor
@@ -62,6 +74,13 @@ from dealflow.deals.services import (
     pipeline_create,
     stage_create,
     stage_deactivate,
+)
+from dealflow.deals.services.sourced import (
+    activity_source_set,
+    activity_update_from_source,
+    lead_status_set_from_source,
+    lead_update_from_source,
+    leads_convert_from_source,
 )
 from dealflow.directory.services import search_index_bulk_loaded
 from dealflow.importers.fields import Entity
@@ -226,7 +245,7 @@ class _Writer:
             self.users[user_id] = User.objects.get(pk=user_id)
         user = self.users[user_id]
         if not user.is_active:
-            User.objects.filter(pk=user_id).update(is_active=True)
+            users_active_set(user_ids=[user_id], is_active=True)
             user.is_active = True
             self.to_deactivate.add(user_id)
         return user
@@ -285,7 +304,7 @@ class _Writer:
         self.phase(_("Activities"))
         self.activities()
         if self.to_deactivate:
-            User.objects.filter(pk__in=self.to_deactivate).update(is_active=False)
+            users_active_set(user_ids=self.to_deactivate, is_active=False)
 
     def reference_data(self) -> None:
         """Lost reasons, lead sources, pipelines, stages and products the file adds, through the services that
@@ -378,7 +397,7 @@ class _Writer:
                 is_active=True,
                 by=self.by,
             )
-            User.objects.filter(pk=user.pk).update(external_source=self.source, external_id=new.external_id)
+            user_source_set(user=user, external_source=self.source, external_id=new.external_id)
             self.ids[key] = user.pk
             self.users[user.pk] = user
             self.to_deactivate.add(user.pk)
@@ -394,24 +413,13 @@ class _Writer:
         return values
 
     def organizations(self) -> None:
-        now = clock.now()
-        creates: list[tuple[RecordOp, Organization]] = []
+        creates: list[tuple[RecordOp, dict[str, Any]]] = []
         for operation in self.plan.organizations:
             values = self.record_values(operation)
             if operation.existing is None:
-                owner = values.pop("owner", None)
-                creates.append(
-                    (
-                        operation,
-                        Organization(
-                            **{name: value for name, value in values.items() if name != "external_id"},
-                            owner=owner,
-                            created_at=now,
-                            external_source=self.source if values.get("external_id") else "",
-                            external_id=values.get("external_id", ""),
-                        ),
-                    )
-                )
+                if values.get("external_id"):
+                    values["external_source"] = self.source
+                creates.append((operation, values))
             else:
                 data = {
                     name: value
@@ -425,43 +433,43 @@ class _Writer:
                 ):
                     self.count(self.result.updated, Entity.ORGANIZATIONS.value)
             self.tick(label=_("Organizations"))
+        self._create_many(creates, organizations_create_many, Entity.ORGANIZATIONS)
+
+    def _create_many(self, creates: list[tuple[RecordOp, dict[str, Any]]], service, entity: Entity) -> None:
+        """New contacts through the contacts service that creates many at once, 2,000 a call; a refused
+        batch is retried one record at a time, so the refusal names its line (and keep_valid leaves it out)."""
+        now = clock.now()
+        created = 0
         for start in range(0, len(creates), 2000):
             batch = creates[start : start + 2000]
-            Organization.objects.bulk_create([record for _operation, record in batch])
-            for operation, record in batch:
+            try:
+                records = service(records=[values for _operation, values in batch], at=now)
+            except ApplicationError:
+                records = []
+                for operation, values in batch:
+                    try:
+                        records.extend(service(records=[values], at=now))
+                    except ApplicationError as refusal:
+                        self.reject(operation.sheet, operation.line, refusal)  # raises unless keep_valid
+                        records.append(None)
+            for (operation, _values), record in zip(batch, records, strict=True):
+                if record is None:
+                    continue
+                if record.pk is None:  # SQLite and PostgreSQL return the new ids; a guard for others
+                    raise ApplicationError(f"The database did not return ids for new {entity.value}.")
                 self.ids[operation.key] = record.pk
-        if creates:
-            self._fill_missing_ids(Organization, creates)
-            self.count(self.result.created, Entity.ORGANIZATIONS.value, len(creates))
-
-    def _fill_missing_ids(self, model, creates) -> None:
-        # SQLite and PostgreSQL both return primary keys from bulk_create; this is a guard for others.
-        if any(record.pk is None for _operation, record in creates):
-            raise ApplicationError(
-                f"The database did not return ids for new {model._meta.verbose_name_plural}."
-            )
+                created += 1
+        if created:
+            self.count(self.result.created, entity.value, created)
 
     def persons(self) -> None:
-        now = clock.now()
-        creates: list[tuple[RecordOp, Person]] = []
+        creates: list[tuple[RecordOp, dict[str, Any]]] = []
         for operation in self.plan.persons:
             values = self.record_values(operation)
             if operation.existing is None:
-                owner = values.pop("owner", None)
-                organization_id = values.pop("organization", None)
-                creates.append(
-                    (
-                        operation,
-                        Person(
-                            **{name: value for name, value in values.items() if name != "external_id"},
-                            organization_id=organization_id,
-                            owner=owner,
-                            created_at=now,
-                            external_source=self.source if values.get("external_id") else "",
-                            external_id=values.get("external_id", ""),
-                        ),
-                    )
-                )
+                if values.get("external_id"):
+                    values["external_source"] = self.source
+                creates.append((operation, values))
             else:
                 data = {
                     name: value
@@ -478,14 +486,7 @@ class _Writer:
                 ):
                     self.count(self.result.updated, Entity.PERSONS.value)
             self.tick(label=_("Persons"))
-        for start in range(0, len(creates), 2000):
-            batch = creates[start : start + 2000]
-            Person.objects.bulk_create([record for _operation, record in batch])
-            for operation, record in batch:
-                self.ids[operation.key] = record.pk
-        if creates:
-            self._fill_missing_ids(Person, creates)
-            self.count(self.result.created, Entity.PERSONS.value, len(creates))
+        self._create_many(creates, persons_create_many, Entity.PERSONS)
 
     # -- leads --
 
@@ -550,44 +551,20 @@ class _Writer:
         self, lead: Lead, status: str, closed_at: dt.datetime | None, values: dict[str, Any]
     ) -> None:
         """Imports carry the source system's lead status as a fact; the lead services only move forward."""
-        if status == LeadStatus.NEW:
-            return
-        lead.status = status
-        if status in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED):
-            lead.closed_at = closed_at or lead.created_at
-        if status == LeadStatus.QUALIFIED:
-            lead.qualified_at = lead.created_at
-        lead.disqualified_reason = values.get("disqualified_reason", "")
-        lead.save(update_fields=["status", "closed_at", "qualified_at", "disqualified_reason", "updated_at"])
+        lead_status_set_from_source(
+            lead=lead,
+            status=status,
+            closed_at=closed_at,
+            disqualified_reason=values.get("disqualified_reason", ""),
+        )
 
     def _lead_update(self, lead: Lead, values: dict[str, Any]) -> None:
-        fields = []
-        for name, value in values.items():
-            if name in (
-                "title",
-                "status",
-                "disqualified_reason",
-                "has_budget",
-                "has_authority",
-                "has_need",
-                "has_timeline",
-            ):
-                setattr(lead, name, value)
-                fields.append(name)
-            elif name in ("owner", "organization", "person", "source"):
-                setattr(lead, f"{name}_id", value.pk if isinstance(value, User) else value)
-                fields.append(name)
-        if lead.status in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED) and lead.closed_at is None:
-            lead.closed_at = clock.now()
-            fields.append("closed_at")
-        lead.save(update_fields=[*fields, "updated_at"])
+        lead_update_from_source(lead=lead, values=values)
 
     def convert_existing_leads(self, converted: dict[Ref, dt.datetime]) -> None:
-        for lead_ref, closed_at in converted.items():
-            if isinstance(lead_ref, int):
-                Lead.objects.filter(pk=lead_ref).exclude(status=LeadStatus.CONVERTED).update(
-                    status=LeadStatus.CONVERTED, closed_at=closed_at, updated_at=clock.now()
-                )
+        leads_convert_from_source(
+            converted={lead: closed_at for lead, closed_at in converted.items() if isinstance(lead, int)}
+        )
 
     # -- deals through the services --
 
@@ -955,8 +932,8 @@ class _Writer:
             origin=ORIGIN,
         )
         if values.get("external_id"):
-            Activity.objects.filter(pk=activity.pk).update(
-                external_source=self.source, external_id=values["external_id"]
+            activity_source_set(
+                activity=activity, external_source=self.source, external_id=values["external_id"]
             )
         return activity
 
@@ -965,11 +942,14 @@ class _Writer:
             if operation.existing is not None:
 
                 def update(operation: ActivityOp = operation) -> None:
-                    activity = operation.existing
-                    assert activity is not None
-                    for name, value in operation.values.items():
-                        setattr(activity, name, self.user(value) if name == "owner" else value)
-                    activity.save()
+                    assert operation.existing is not None
+                    activity_update_from_source(
+                        activity=operation.existing,
+                        values={
+                            name: self.user(value) if name == "owner" else value
+                            for name, value in operation.values.items()
+                        },
+                    )
 
                 if self.guarded(operation.sheet, operation.line, update):
                     self.count(self.result.updated, Entity.ACTIVITIES.value)

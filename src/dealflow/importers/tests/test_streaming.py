@@ -102,7 +102,11 @@ def test_the_streamed_preview_and_import_equal_the_whole_file_ones(
     summary = whole_preview
     assert summary["sheets"][0]["rows"] == 40
     assert summary["counts"]["deals"] == {"create": 38, "update": 0, "skip": 0, "reject": 2, "wait": 0}
-    errors = {(problem["line"], problem["column"]) for problem in summary["problems"] if problem["severity"] == "error"}
+    errors = {
+        (problem["line"], problem["column"])
+        for problem in summary["problems"]
+        if problem["severity"] == "error"
+    }
     assert errors == {(25, "Amount"), (30, "Deal ID")}
 
     plan, result = import_apply(path=path, by=admin_user, options=options, use_bulk=True)
@@ -127,7 +131,9 @@ def test_the_streamed_plan_holds_a_sample_not_the_rows(tmp_path, settings, admin
     assert [row["_line"] for row in parsed.rows] == [2, 3, 4, 5, 6]
 
 
-def test_a_streamed_import_asks_the_date_order_from_the_whole_file(tmp_path, settings, admin_user, rep, small_chunks):
+def test_a_streamed_import_asks_the_date_order_from_the_whole_file(
+    tmp_path, settings, admin_user, rep, small_chunks
+):
     """Day-first evidence only on the last line: the whole file decides, not the chunk the row is in."""
     _streamed(settings, True)
     lines = ["Title,Amount,Created\n"]
