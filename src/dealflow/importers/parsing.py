@@ -42,7 +42,7 @@ from dealflow.importers.values import (
 LINE = "_line"
 REJECTED = "_rejected"
 MAX_PROBLEMS_PER_COLUMN = 1000
-MAX_CACHED_CELLS = 20_000  # per column: repeated cells (stages, owners, dates) parse once; ids do not pile up
+MAX_CACHED_CELLS = 5_000  # per column: repeated cells (stages, owners, dates) parse once; ids do not pile up
 UNDECIDED = "?"  # a column decision a streamed parse leaves open (the whole sheet could not settle it)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
