@@ -58,7 +58,9 @@ def _history(rep, rep2):
     return won, other
 
 
-def test_a_deleted_deal_leaves_the_derived_tables_and_comes_back_as_a_rebuild_computes_it(rep, rep2, pipeline):
+def test_a_deleted_deal_leaves_the_derived_tables_and_comes_back_as_a_rebuild_computes_it(
+    rep, rep2, pipeline
+):
     won, other = _history(rep, rep2)
     before = _snapshot()
     assert DealFact.objects.get(deal=won).furthest_stage == stage_named("Negotiation")
@@ -94,7 +96,9 @@ def test_metrics_drop_a_deleted_deal_and_count_it_again_after_restore(rep, manag
 
     def figures():
         current = metric_summary_for_user(user=manager, filters=Q1).current
-        january = next(point for point in metric_trends_for_user(user=manager, filters=Q1) if point.month == "2025-01")
+        january = next(
+            point for point in metric_trends_for_user(user=manager, filters=Q1) if point.month == "2025-01"
+        )
         return (
             current.win_rate.won,
             current.win_rate.lost,

@@ -40,6 +40,7 @@ from dealflow.web.forms import form_add_application_error
 from dealflow.web.forms.contacts import ContactFilterForm, OrganizationForm, PersonForm
 from dealflow.web.forms.deals import DealActivityForm
 from dealflow.web.views.deal import organization_for_name
+from dealflow.web.views.trash import delete_context
 from dealflow.web.views.workspace import AuthenticatedRequest, is_htmx, permission_errors_as_403
 
 PAGE_SIZE = 50
@@ -153,7 +154,7 @@ def _detail_context(
             contact.pk, []
         ),
         "now": clock.now(),
-    }
+    } | (delete_context(contact=contact) if _can_edit(contact, user) else {})
 
 
 def _activity_targets(contact: Organization | Person, overview: Any) -> list[tuple[str, str]]:
