@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 
@@ -23,14 +23,17 @@ class BaseModel(models.Model):
         super().save(*args, **kwargs)
 
 
-class LiveManager(models.Manager):  # type: ignore[type-arg]
+_Model = TypeVar("_Model", bound=models.Model)
+
+
+class LiveManager(models.Manager[_Model]):
     """The default manager of a record that can go to the trash: it hides rows with ``deleted_at`` set.
 
     Trash pages and restore read through ``all_objects``; Django's base manager (related-object access,
     backups) keeps every row, so a deal still names its deleted organisation.
     """
 
-    def get_queryset(self) -> models.QuerySet[Any]:
+    def get_queryset(self) -> models.QuerySet[_Model]:
         return super().get_queryset().filter(deleted_at__isnull=True)
 
 

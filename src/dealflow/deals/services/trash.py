@@ -36,7 +36,7 @@ def _by_id(by: User | None) -> int | None:
     return by.pk if by is not None else None
 
 
-def _deleted_together(queryset, *, at: dt.datetime):  # type: ignore[no-untyped-def]
+def _deleted_together(queryset, *, at: dt.datetime | None):  # type: ignore[no-untyped-def]
     """The rows that went to the trash in the same step (one ``at`` for a record and what went with it)."""
     return queryset.filter(deleted_at=at)
 
