@@ -134,7 +134,8 @@ def deal_save_versioned(*, deal: Deal, fields: list[str], expected_version: int 
         )
     deal.version = version + 1
     deal.updated_at = values["updated_at"]
-    derived_deal_sync(deal=deal, fields=fields)
+    if deal.deleted_at is None:  # a deal in the trash is out of the derived tables (services/trash.py)
+        derived_deal_sync(deal=deal, fields=fields)
 
 
 # --- Applying a lifecycle change to one deal --------------------------------------------------------
