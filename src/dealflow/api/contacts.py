@@ -20,14 +20,16 @@ from dealflow.contacts.selectors import (
     person_get_for_user,
     person_list_for_user,
 )
-from dealflow.contacts.services import (
-    organization_create,
-    organization_update,
-    person_create,
-    person_update,
-)
+from dealflow.contacts.services import organization_create, person_create
 from dealflow.deals.selectors import user_check_can_write
-from dealflow.directory.services import organization_merge, person_erase, person_export, person_merge
+from dealflow.directory.services import (
+    organization_change,
+    organization_merge,
+    person_change,
+    person_erase,
+    person_export,
+    person_merge,
+)
 from dealflow.directory.trash import contact_delete
 
 router = Router(tags=["Contacts"])
@@ -150,7 +152,7 @@ def update_organization(request, organization_id: Id, payload: OrganizationUpdat
         organization_id=organization_id, user=request.user, for_write=True
     )
     data = contact_references(payload.dict(exclude_unset=True), user=request.user)
-    return organization_update(organization=organization, data=data, by=request.user)
+    return organization_change(organization=organization, data=data, by=request.user)
 
 
 @router.delete("/organizations/{organization_id}", response=TrashedOut)
@@ -193,7 +195,7 @@ def get_person(request, person_id: Id):
 def update_person(request, person_id: Id, payload: PersonUpdateIn):
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
     data = contact_references(payload.dict(exclude_unset=True), user=request.user)
-    return person_update(person=person, data=data, by=request.user)
+    return person_change(person=person, data=data, by=request.user)
 
 
 @router.delete("/persons/{person_id}", response=TrashedOut)

@@ -408,3 +408,49 @@ def saved_view_delete(*, view: SavedView, by: User) -> None:
     if view.owner_id != by.pk:
         raise PermissionDeniedError("Only its owner deletes a saved view.", field="view")
     view.delete()
+
+
+# ---- Renames reach the search entries that carry the name ----------------------------------------------
+
+
+def _reindex_named(contact: Organization | Person) -> None:
+    """Refresh the entries of the deals, leads (and, for an organisation, people) that show its name."""
+    column = "organization" if isinstance(contact, Organization) else "person"
+    search_index_put_many(
+        documents=[
+            deal_document(deal)
+            for deal in Deal.objects.filter(**{column: contact}).select_related("organization", "person")
+        ]
+        + [
+            lead_document(lead)
+            for lead in Lead.objects.filter(**{column: contact}).select_related("organization", "person")
+        ]
+    )
+    if isinstance(contact, Organization):
+        search_index_put_many(
+            documents=[
+                person_document(person)
+                for person in Person.objects.filter(organization=contact).select_related("organization")
+            ]
+        )
+
+
+@transaction.atomic
+def organization_change(*, organization: Organization, data: dict[str, Any], by: User | None) -> Organization:
+    """Change an organisation (contacts' rules) and, when its name changes, the search entries of its
+    deals, leads and people, which are found by it."""
+    old_name = organization.name
+    organization = organization_update(organization=organization, data=data, by=by)
+    if organization.name != old_name:
+        _reindex_named(organization)
+    return organization
+
+
+@transaction.atomic
+def person_change(*, person: Person, data: dict[str, Any], by: User | None) -> Person:
+    """Change a person and, when their name changes, the search entries of their deals and leads."""
+    old_name = person.full_name
+    person = person_update(person=person, data=data, by=by)
+    if person.full_name != old_name:
+        _reindex_named(person)
+    return person
