@@ -75,9 +75,17 @@ def test_move_on_the_board_then_undo_puts_the_card_back(signed_in_page, rep, pip
 
 
 def test_save_a_view_and_reopen_it(signed_in_page, rep, pipeline):
+    """A view keeps the filters, the sort and the columns shown."""
     DealFactory(owner=rep, title="Acme expansion")
     DealFactory(owner=rep, title="Globex pilot")
     page = signed_in_page(rep, path="/deals/?q=Acme")
+    assert page.locator("tr[data-deal-id]").count() == 1
+    page.click("[data-columns] summary")
+    page.uncheck("[data-columns] [data-column=owner]")
+    page.uncheck("[data-columns] [data-column=updated_at]")
+    with page.expect_navigation():
+        page.click("[data-action=set-columns]")
+    assert page.locator("th [data-sort=owner]").count() == 0
     assert page.locator("tr[data-deal-id]").count() == 1
     page.click("[data-saved-views] summary")
     page.fill("#saved-view-name", "Acme only")
@@ -94,3 +102,5 @@ def test_save_a_view_and_reopen_it(signed_in_page, rep, pipeline):
         "Acme expansion" in page.locator("tr[data-deal-id]").inner_text()
     )
     assert page.locator("[data-saved-view='Acme only']").get_attribute("aria-current") == "true"
+    assert page.locator("th [data-sort=owner]").count() == 0
+    assert page.locator("th [data-sort=stage]").count() == 1
