@@ -22,3 +22,14 @@ def test_columns_are_chosen_kept_by_a_saved_view_and_checked(client, rep, pipeli
     refused = client.get("/deals/?col=nonsense")
     assert refused.status_code == 400
     assert "There is no column &#x27;nonsense&#x27;" in refused.content.decode()
+
+
+def test_a_filter_parameter_named_like_a_method_does_not_break_the_column_chooser(client, rep):
+    """The chooser once read request.GET.lists in the template, which a parameter named "lists" replaced
+    (a 500 found by the parameter fuzz): the carried filters come from the view."""
+    client.force_login(rep)
+    response = client.get("/deals/?lists=9999-Q4&q=acme&col=stage")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<input type="hidden" name="lists" value="9999-Q4">' in page
+    assert '<input type="hidden" name="q" value="acme">' in page

@@ -125,6 +125,11 @@ def deal_list(request: AuthenticatedRequest) -> HttpResponse:
         "columns": columns,
         "column_choices": [(key, label, key in columns) for key, label in COLUMNS],
         "query_without_columns": _query_without(request.GET, "col", "page").urlencode(),
+        # The filters the column chooser carries along, as pairs: a template reading request.GET.lists would
+        # get a parameter named "lists" instead of the method.
+        "kept_parameters": [
+            (key, item) for key, items in _query_without(request.GET, "col", "page").lists() for item in items
+        ],
         "query": query.urlencode(),
         "export_url": f"{export_url}?{query.urlencode()}" if export_url else None,
         "bulk_form": DealBulkForm(user=user, initial={"next": request.get_full_path()}),
