@@ -1,7 +1,7 @@
 """What the notifications watch looks at on each pass (notifications.tasks runs it in the worker).
 
-Two kinds of source: growing tables read once through a cursor (deal events for assignments, notes for
-@mentions, new leads, new pipeline reviews), and moments that fall due (an activity due or overdue, a deal
+Two kinds of source: growing tables read once through a cursor (deal events for assignments, the audit
+log for leads handed over, notes for @mentions, new leads, new pipeline reviews), and moments that fall due (an activity due or overdue, a deal
 that starts to rot, a forecast call, a survey, tomorrow's one-on-one). Each occasion has a key, and
 ``services.notify`` notifies once per user and key, so a pass repeated after a crash changes nothing.
 """
@@ -18,11 +18,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dealflow.accounts.models import Membership, Role, User
+from dealflow.accounts.models import AuditEntry, Membership, Role, User
 from dealflow.accounts.selectors import owner_visibility_q
 from dealflow.core import clock
 from dealflow.core.periods import period_containing
 from dealflow.deals.models import Activity, Deal, DealEvent, DealStatus, EventKind, Lead, Stage
+from dealflow.deals.services.leads import LEAD_OWNER_CHANGED
 from dealflow.forecasting.models import CallKind, ForecastCall
 from dealflow.notifications.calculations import mentioned_usernames
 from dealflow.notifications.models import NotificationKind, NotificationPreference, WatchCursor
@@ -146,6 +147,42 @@ def _new_leads(leads: list[Lead], prefs: Preferences) -> None:
             message=Message(
                 _("A new lead is yours: “%(lead)s” (%(source)s)"),
                 {"lead": lead.title, "source": lead.source.name},
+                url=url_for("web:lead_inbox"),
+            ),
+            preferences=prefs.channels,
+        )
+
+
+def _lead_handovers(entries: list[AuditEntry], prefs: Preferences) -> None:
+    """A lead handed to someone else (audited by ``lead_update``): its new owner hears of it, unless they
+    took it themselves."""
+    handovers = [
+        entry
+        for entry in entries
+        if entry.action == LEAD_OWNER_CHANGED and isinstance(entry.detail.get("to"), int)
+    ]
+    if not handovers:
+        return
+    leads = Lead.objects.select_related("source").in_bulk(
+        {entry.detail.get("lead_id") for entry in handovers if isinstance(entry.detail.get("lead_id"), int)}
+    )
+    users = _users(
+        {entry.detail["to"] for entry in handovers}
+        | {entry.actor_id for entry in handovers if entry.actor_id}
+    )
+    for entry in handovers:
+        owner = users.get(entry.detail["to"])
+        lead = leads.get(entry.detail.get("lead_id"))
+        if owner is None or lead is None or entry.actor_id == owner.pk:
+            continue
+        actor = users.get(entry.actor_id or 0)
+        notify(
+            user=owner,
+            kind=NotificationKind.LEAD_ASSIGNED,
+            key=f"lead_handover:{entry.pk}",
+            message=Message(
+                _("%(actor)s handed the lead “%(lead)s” to you"),
+                {"actor": actor.display_name if actor else _("Dealflow"), "lead": lead.title},
                 url=url_for("web:lead_inbox"),
             ),
             preferences=prefs.channels,
@@ -386,6 +423,7 @@ def watch_pass(*, now: dt.datetime | None = None) -> dict[str, int]:
         "leads": _read(
             "notifications.leads", Lead.objects.select_related("owner", "source"), _new_leads, prefs
         ),
+        "lead_handovers": _read("notifications.audit", AuditEntry.objects.all(), _lead_handovers, prefs),
         "notes": _read("notifications.notes", notes, _mentions, prefs),
         "reviews": _read("notifications.reviews", PipelineReview.objects.all(), _reviews, prefs),
         "activities": _activities_due(moment, prefs),
