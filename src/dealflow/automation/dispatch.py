@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import logging
 import time
+import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 
 from dealflow.accounts.selectors import user_access_scope
@@ -42,6 +45,7 @@ from dealflow.automation.calculations import (
     rule_matches,
 )
 from dealflow.automation.models import (
+    Action,
     Rule,
     RuleRun,
     RunStatus,
@@ -61,6 +65,7 @@ from dealflow.automation.payloads import (
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, ConflictError
 from dealflow.core.money import minor_digits
+from dealflow.deals.bulk.tables import Table, copy_rows
 from dealflow.deals.models import Activity, Deal, DealEvent, DealStatus, EventKind, Lead
 from dealflow.notifications.models import WatchCursor
 from dealflow.notifications.services import cursor_filter, cursor_lock, cursor_save
@@ -164,7 +169,7 @@ class Dispatcher:
         self.batch = Batch(queue_webhook=self.queue_for_rule, preferences=Preferences().channels)
         self.done_runs: set[tuple[int, str]] = set()  # (rule id, key) already run, read per batch
         self.runs: list[RuleRun] = []  # written at the end of the batch (flush)
-        self.buffered: list[WebhookDelivery] = []
+        self.buffered: list[QueuedDelivery] = []
 
     def _read_done(self, keys: list[str]) -> None:
         """The runs of this batch's occasions already recorded (a batch done again after a crash), in one query."""
@@ -197,19 +202,10 @@ class Dispatcher:
         ]
         if not chosen:
             return 0
-        payload = envelope(key=key, event_type=event_type, occurred_at=occurred_at, data=data)
+        payload = json.dumps(envelope(key=key, event_type=event_type, occurred_at=occurred_at, data=data))
         event_id = event_id_for(key)
         self.buffered += [
-            WebhookDelivery(
-                subscription=subscription,
-                key=key,
-                event_id=event_id,
-                event_type=event_type,
-                deal_id=deal_id,
-                payload=payload,
-                next_attempt_at=self.now,
-                created_at=self.now,
-            )
+            QueuedDelivery(subscription.pk, key, event_id, event_type, deal_id, payload, self.now)
             for subscription in chosen
         ]
         self.result.deliveries += len(chosen)
@@ -244,13 +240,10 @@ class Dispatcher:
 
     def flush(self) -> None:
         """Write what the batch added, one statement per table: activities, notifications, webhook deliveries
-        (in the order the events happened: ids keep a deal's deliveries in order) and the rule runs.
-
-        Deliveries skip a key already taken (``ignore_conflicts``): a rule's webhook queued again after
-        another worker recorded the same run."""
+        (in the order the events happened: ids keep a deal's deliveries in order) and the rule runs."""
         self.batch.write()
         if self.buffered:
-            WebhookDelivery.objects.bulk_create(self.buffered, ignore_conflicts=True, batch_size=1000)
+            deliveries_write(self.buffered)
             self.buffered = []
         if self.runs:
             RuleRun.objects.bulk_create(self.runs, batch_size=1000)
@@ -268,15 +261,16 @@ class Dispatcher:
         parent_depths: dict[int, int],
         deal: Deal | None = None,
         lead: Lead | None = None,
-    ) -> Deal | Lead | None:
-        """Run the rules that fire on the occasion, in id order; returns the record as the last rule left it."""
+    ) -> tuple[Any, Any]:
+        """Run the rules that fire on the occasion, in id order; returns the deal and lead as the last rule
+        left them."""
         for rule_id in self.index.matching(occasion):
             rule = self.rules[rule_id]
             if happened_at < rule.created_at or origin == rule_origin(rule):
                 continue  # a rule hears what happens after it was made, and never fires on its own change
             depth = chain_depth(origin=origin, parent_depths=parent_depths)
             deal, lead = self._run(rule=rule, key=key, deal=deal, lead=lead, depth=depth)
-        return deal or lead
+        return deal, lead
 
     def _record(self, *, rule: Rule, key: str, deal, lead, depth: int, status: str, detail: str) -> None:
         self.runs.append(
@@ -323,7 +317,9 @@ class Dispatcher:
                         rule=rule, key=key, deal=deal, lead=lead, now=self.now, batch=self.batch
                     )
                     break
-                with transaction.atomic():
+                # set_field is one deals service call, atomic by itself; assign_owner also moves the rule's turn.
+                savepoint = transaction.atomic() if rule.action == Action.ASSIGN_OWNER else nullcontext()
+                with savepoint:
                     if attempt == 2 and deal is not None:
                         deal = Deal.objects.select_related("owner", "stage").get(pk=deal.pk)
                     if attempt == 2 and lead is not None:
@@ -392,7 +388,7 @@ class Dispatcher:
                 if deal is None:
                     continue  # gone since (or hidden: a deleted deal triggers nothing)
                 if self.rules:
-                    deal = self.run_rules(
+                    deal, _lead = self.run_rules(
                         occasion=deal_occasion(event, deal),
                         key=f"event:{event.pk}",
                         happened_at=event.recorded_at,
@@ -432,7 +428,7 @@ class Dispatcher:
             for lead in leads:
                 if self.rules:
                     occasion = Occasion(kind="lead_created", team_id=lead.team_id, source_id=lead.source_id)
-                    lead = self.run_rules(
+                    _deal, lead = self.run_rules(
                         occasion=occasion,
                         key=f"lead:{lead.pk}",
                         happened_at=lead.created_at,
@@ -507,6 +503,91 @@ class Dispatcher:
                         if rule_matches(self.index.specs[rule.pk], occasion):
                             self._run(rule=rule, key=keys[deal.pk], deal=deal, lead=None, depth=0)
                     self.flush()
+
+
+@dataclass(slots=True)
+class QueuedDelivery:
+    """A delivery queued in a batch, its payload already JSON (one text per event, shared by subscriptions)."""
+
+    subscription_id: int
+    key: str
+    event_id: uuid.UUID
+    event_type: str
+    deal_id: int | None
+    payload: str
+    at: dt.datetime
+
+
+DELIVERY_COLUMNS = [
+    "subscription_id",
+    "key",
+    "event_id",
+    "event_type",
+    "deal_id",
+    "payload",
+    "next_attempt_at",
+    "created_at",
+]
+
+
+def deliveries_write(deliveries: list[QueuedDelivery]) -> int:
+    """Write queued deliveries (pending, due at once) in the order given, skipping a (subscription, key)
+    already taken (a lead converted into a second deal, say); returns how many were written.
+
+    PostgreSQL gets them by COPY: Django's bulk insert sends each column as an array (UNNEST) and psycopg
+    escapes every quote of every JSON payload in Python, 6 of the 12 s a benchmark spent writing 7,255
+    deliveries (docs/benchmarks.md). The dispatch is the only writer, one at a time (its cursors' locks), so
+    the check before the COPY is not raced."""
+    taken = set(
+        WebhookDelivery.objects.filter(
+            subscription_id__in={delivery.subscription_id for delivery in deliveries},
+            key__in={delivery.key for delivery in deliveries},
+        ).values_list("subscription_id", "key")
+    )
+    new = []
+    for delivery in deliveries:
+        if (delivery.subscription_id, delivery.key) not in taken:
+            taken.add((delivery.subscription_id, delivery.key))
+            new.append(delivery)
+    if connection.vendor != "postgresql":
+        WebhookDelivery.objects.bulk_create(
+            [
+                WebhookDelivery(
+                    subscription_id=delivery.subscription_id,
+                    key=delivery.key,
+                    event_id=delivery.event_id,
+                    event_type=delivery.event_type,
+                    deal_id=delivery.deal_id,
+                    payload=json.loads(delivery.payload),
+                    next_attempt_at=delivery.at,
+                    created_at=delivery.at,
+                )
+                for delivery in new
+            ],
+            batch_size=1000,
+        )
+        return len(new)
+    table = Table.for_model(WebhookDelivery, DELIVERY_COLUMNS, connection)
+    with connection.cursor() as cursor:
+        copy_rows(
+            cursor,
+            is_postgres=True,
+            table=table,
+            rows=(
+                (
+                    delivery.subscription_id,
+                    delivery.key,
+                    delivery.event_id,
+                    delivery.event_type,
+                    delivery.deal_id,
+                    delivery.payload,
+                    delivery.at,
+                    delivery.at,
+                )
+                for delivery in new
+            ),
+        )
+    return len(new)
 
 
 def _read(name: str, queryset, handle) -> int:
