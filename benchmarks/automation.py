@@ -12,7 +12,7 @@ dispatch worked before it read events in batches) and a plain read of the replay
 floor). Then the sending rate and the delivery latency (queued -> received, and the HTTP response time), and
 what a request pays: a deal update (the work a web request does) timed with no rules and with the 20 rules
 and 5 subscriptions active; the ratio should be 1.00, since rules and webhooks run in the worker.
-BENCH_PROFILE=1 prints a cProfile of the dispatch.
+BENCH_PROFILE=dispatch (or deliver) prints a cProfile of the dispatch (or of sending).
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def main(argv: list[str]) -> int:
         single_seconds, single_cpu = replay(per_event.deal_events, [[event] for event in earlier])
         dispatcher = Dispatcher(now=clock.now())
         profiler = None
-        if os.environ.get("BENCH_PROFILE"):
+        if os.environ.get("BENCH_PROFILE") == "dispatch":
             import cProfile
 
             profiler = cProfile.Profile()
@@ -281,7 +281,15 @@ def main(argv: list[str]) -> int:
             f"{dispatch_seconds / scan_seconds:.1f}x that in wall time"
         )
         started = time.perf_counter()
-        sent = deliveries_send_due(limit=500, rounds=10_000)
+        if os.environ.get("BENCH_PROFILE") == "deliver":
+            import cProfile
+            import pstats
+
+            with cProfile.Profile() as send_profiler:
+                sent = deliveries_send_due(limit=500, rounds=10_000)
+            pstats.Stats(send_profiler).sort_stats("cumulative").print_stats(30)
+        else:
+            sent = deliveries_send_due(limit=500, rounds=10_000)
         send_seconds = time.perf_counter() - started
         received = [request for receiver in receivers for request in receiver.requests]
         created = dict(WebhookDelivery.objects.values_list("event_id", "created_at"))

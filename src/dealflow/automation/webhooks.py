@@ -208,7 +208,18 @@ def _record(answered: list[tuple[WebhookDelivery, Answer]], now: dt.datetime) ->
             subscription = subscriptions[delivery.subscription_id]
             if _answer_apply(delivery, subscription, answer, now):
                 paused.append((subscription, answer))
-        WebhookDelivery.objects.bulk_update([delivery for delivery, _answer in answered], DELIVERY_FIELDS)
+        # One UPDATE per set of equal values (most of a round: delivered, with a handful of response times).
+        # Django's bulk_update (one CASE per column over every row) took 51 of the 65 s a benchmark spent
+        # sending 4,427 deliveries, compiling its expressions in Python.
+        groups: dict[tuple[object, ...], list[int]] = {}
+        for delivery, _answer in answered:
+            groups.setdefault(tuple(getattr(delivery, name) for name in DELIVERY_FIELDS), []).append(
+                delivery.pk
+            )
+        for values, ids in groups.items():
+            WebhookDelivery.objects.filter(pk__in=ids).update(
+                **dict(zip(DELIVERY_FIELDS, values, strict=True))
+            )
         for pk, subscription in subscriptions.items():
             if (subscription.consecutive_failures, subscription.paused_at) != before[pk]:
                 subscription.save(update_fields=["consecutive_failures", "paused_at"])
