@@ -426,3 +426,23 @@ def test_a_pass_reads_and_writes_per_batch_not_per_event(rep, admin_user):
         counts.append(len(queries))
     assert counts[0] == counts[1]
     assert Notification.objects.filter(user=rep, kind=NotificationKind.RULE).count() == 14
+
+
+def test_a_deal_in_the_trash_triggers_no_rule_and_no_webhook(rep, admin_user):
+    from dealflow.automation.models import WebhookDelivery
+    from dealflow.automation.services import subscription_create
+    from dealflow.deals.services.trash import deal_delete
+
+    _follow_up(admin_user)
+    subscription_create(
+        by=admin_user, name="Hook", url="https://example.com/hook", event_types=["deal.moved"]
+    )
+    kept, deleted = DealFactory(owner=rep), DealFactory(owner=rep)
+    for deal in (kept, deleted):
+        deal_move_to_stage(deal=deal, stage=stage_named("Proposal"), by=rep)
+    deal_delete(deal=deleted, by=rep)
+    result = dispatch_pass()
+    assert (result.runs, result.deliveries) == (1, 1)
+    assert list(RuleRun.objects.values_list("deal_id", flat=True)) == [kept.pk]
+    assert list(WebhookDelivery.objects.values_list("deal_id", flat=True)) == [kept.pk]
+    assert not Activity.all_objects.filter(deal=deleted, origin__startswith="rule:").exists()

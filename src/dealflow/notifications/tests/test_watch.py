@@ -209,3 +209,15 @@ def test_a_lead_handed_over_notifies_its_new_owner_by_their_choice_not_who_took_
         "Dealflow heeft de lead “Inbound: 40 desks, Q3” aan jou overgedragen",
     )
     assert [message.subject for message in mail.outbox] == [handed_back.title]
+
+
+def test_a_lead_in_the_trash_notifies_nobody_of_its_hand_over(rep, rep2, manager):
+    from dealflow.deals.services import lead_update
+    from dealflow.deals.services.trash import lead_delete
+
+    lead = LeadFactory(owner=rep, title="Gone soon")
+    watch_pass()
+    lead_update(lead=lead, data={"owner": rep2}, by=manager)
+    lead_delete(lead=lead, by=manager)
+    watch_pass()
+    assert _kinds(rep2) == []
