@@ -5,10 +5,14 @@ loaded with the demo generator (default 20,000 deals), the most recent ``--event
 about one day of the 1M-deal demo, whose 24 months hold ~5M events) are replayed through the worker's dispatch
 with 20 active rules and 5 webhook subscriptions to local receivers, then the queued deliveries are sent.
 
-Prints: dispatch events/s (rules matched, actions run through the deals services, deliveries queued), the
-sending rate and the delivery latency (queued -> received, and the HTTP response time), and what a request
-pays: a deal update (the work a web request does) timed with no rules and with the 20 rules and 5
-subscriptions active; the ratio should be 1.00, since rules and webhooks run in the worker.
+Prints: dispatch events/s and events per CPU second of this process (the machine is shared: wall time
+depends on the other load, the process's CPU time much less), with two baselines from the same run: the same
+dispatch fed one event per step (the events just before the replayed ones, about a fifth as many: as the
+dispatch worked before it read events in batches) and a plain read of the replayed events and their deals (the
+floor). Then the sending rate and the delivery latency (queued -> received, and the HTTP response time), and
+what a request pays: a deal update (the work a web request does) timed with no rules and with the 20 rules
+and 5 subscriptions active; the ratio should be 1.00, since rules and webhooks run in the worker.
+BENCH_PROFILE=dispatch (or deliver) prints a cProfile of the dispatch (or of sending).
 """
 
 from __future__ import annotations
@@ -213,45 +217,79 @@ def main(argv: list[str]) -> int:
         from dealflow.automation.payloads import deal_data
 
         deal_data(sample[0])  # warm up: resolving the first link imports the URL configuration
-        events = list(DealEvent.objects.order_by("-occurred_at", "-id")[:wanted])
-        events.sort(key=lambda event: event.pk)
+        recent = list(DealEvent.objects.order_by("-occurred_at", "-id")[: wanted + wanted // 5])
+        events = sorted(recent[:wanted], key=lambda event: event.pk)
+        # Baseline in the same run: the events just before the replayed ones (same kinds, same rules), through
+        # the same dispatch one event per step, as the dispatch ran before it read events in batches.
+        earlier = sorted(recent[wanted:], key=lambda event: event.pk)
+
+        def plain_scan(chunk) -> None:
+            """The floor: read the same events and the deals they touch, nothing else."""
+            rows = list(DealEvent.objects.filter(pk__in=[event.pk for event in chunk]))
+            Deal.objects.select_related("stage", "owner").in_bulk({row.deal_id for row in rows})
+
+        def replay(dispatcher_, chunks) -> tuple[float, float]:
+            began, cpu_began = time.perf_counter(), time.process_time()
+            for chunk in chunks:
+                with transaction.atomic():
+                    dispatcher_(chunk)
+            return time.perf_counter() - began, time.process_time() - cpu_began
+
+        batches = [events[offset : offset + BATCH] for offset in range(0, len(events), BATCH)]
+        scan_seconds, scan_cpu = replay(plain_scan, batches)
+        per_event = Dispatcher(now=clock.now())
+        single_seconds, single_cpu = replay(per_event.deal_events, [[event] for event in earlier])
         dispatcher = Dispatcher(now=clock.now())
-        started, cpu_started = time.perf_counter(), time.process_time()
         profiler = None
-        if os.environ.get("BENCH_PROFILE"):
+        if os.environ.get("BENCH_PROFILE") == "dispatch":
             import cProfile
 
             profiler = cProfile.Profile()
             profiler.enable()
-        for offset in range(0, len(events), BATCH):
-            with transaction.atomic():
-                dispatcher.deal_events(events[offset : offset + BATCH])
-        dispatch_seconds = time.perf_counter() - started
-        dispatch_cpu = time.process_time() - cpu_started
+        dispatch_seconds, dispatch_cpu = replay(dispatcher.deal_events, batches)
         if profiler is not None:
             import pstats
 
             profiler.disable()
             stats = pstats.Stats(profiler)
             stats.sort_stats("cumulative").print_stats("dealflow", 40)
-            stats.print_callers("builtins.compile")
+            stats.sort_stats("tottime").print_stats(25)
         result = dispatcher.result
-        queued = WebhookDelivery.objects.count()
+        queued = WebhookDelivery.objects.filter(created_at=dispatcher.now).count()
         first_day = min(event.occurred_at for event in events)
         print(
             f"replayed {len(events):,} events (occurred {first_day:%Y-%m-%d} .. {max(e.occurred_at for e in events):%Y-%m-%d}) "
             f"through {len(rules)} rules and {len(subscriptions)} subscriptions"
         )
+        rate, cpu_rate = len(events) / dispatch_seconds, len(events) / dispatch_cpu
+        single_rate, single_cpu_rate = len(earlier) / single_seconds, len(earlier) / single_cpu
         print(
-            f"dispatch: {dispatch_seconds:.2f} s = {len(events) / dispatch_seconds:,.0f} events/s "
-            f"({dispatch_cpu:.2f} s of this process's CPU = {len(events) / dispatch_cpu:,.0f} events per CPU second); "
+            f"dispatch, {BATCH} events per step: {dispatch_seconds:.2f} s = {rate:,.0f} events/s "
+            f"({dispatch_cpu:.2f} s of this process's CPU = {cpu_rate:,.0f} events per CPU second); "
             f"{result.runs:,} rule runs ({RuleRun.objects.filter(status='failed').count()} failed, "
             f"{result.skipped} skipped by the loop guard); {queued:,} deliveries queued; "
-            f"{result.action_seconds:.2f} s of it in the rules' actions (the deals services), "
-            f"{len(events) / max(dispatch_seconds - result.action_seconds, 1e-9):,.0f} events/s without them"
+            f"{result.action_seconds:.2f} s of it in the deals services (rules that set a field or assign)"
+        )
+        print(
+            f"baseline, the same dispatch one event per step ({len(earlier):,} earlier events, "
+            f"{per_event.result.runs:,} runs): {single_rate:,.0f} events/s, {single_cpu_rate:,.0f} per CPU second; "
+            f"batched / per event: {rate / single_rate:.1f}x wall, {cpu_rate / single_cpu_rate:.1f}x CPU"
+        )
+        print(
+            f"floor, a plain read of the same events and their deals: {len(events) / scan_seconds:,.0f} events/s "
+            f"({len(events) / max(scan_cpu, 1e-9):,.0f} per CPU second); the dispatch costs "
+            f"{dispatch_seconds / scan_seconds:.1f}x that in wall time"
         )
         started = time.perf_counter()
-        sent = deliveries_send_due(limit=500, rounds=10_000)
+        if os.environ.get("BENCH_PROFILE") == "deliver":
+            import cProfile
+            import pstats
+
+            with cProfile.Profile() as send_profiler:
+                sent = deliveries_send_due(limit=500, rounds=10_000)
+            pstats.Stats(send_profiler).sort_stats("cumulative").print_stats(30)
+        else:
+            sent = deliveries_send_due(limit=500, rounds=10_000)
         send_seconds = time.perf_counter() - started
         received = [request for receiver in receivers for request in receiver.requests]
         created = dict(WebhookDelivery.objects.values_list("event_id", "created_at"))
@@ -268,7 +306,7 @@ def main(argv: list[str]) -> int:
         )
         print(
             f"latency queued -> received: p50 {_percentile(latencies, 0.5):.2f} s, p95 {_percentile(latencies, 0.95):.2f} s "
-            f"(the whole backlog of {queued:,} sent at once); HTTP response p50 "
+            f"(the whole backlog of {WebhookDelivery.objects.count():,} sent at once); HTTP response p50 "
             f"{_percentile(sent.latencies_ms or [], 0.5):.0f} ms, p95 {_percentile(sent.latencies_ms or [], 0.95):.0f} ms"
         )
         print(

@@ -1,4 +1,6 @@
-"""What a rule does, always through the deals services so each change is a DealEvent like a person's.
+"""What a rule does. Changes to a deal or lead go through the deals services, so each is a DealEvent like a
+person's; what a rule adds (a follow-up activity, a notification, a webhook) is collected per batch and
+written at once (``Batch``).
 
 Every change carries ``origin="rule:<id>"`` and no actor, so the deal's history shows it as done by the
 rule; the rule's run log (RuleRun) says what it did, and the deal page lists those runs on the timeline.
@@ -7,17 +9,22 @@ rule; the rule's run log (RuleRun) says what it did, and the deal page lists tho
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dealflow.accounts.models import Role, User
-from dealflow.accounts.selectors import user_access_scope
+from dealflow.accounts.selectors import AccessScope, user_access_scope
 from dealflow.automation.models import Action, Rule, WebhookEventType
-from dealflow.deals.models import Deal, Lead
-from dealflow.deals.services import activity_create, deal_update, lead_update
+from dealflow.deals import lifecycle
+from dealflow.deals.models import Activity, Deal, Lead
+from dealflow.deals.services import deal_update, lead_update
+from dealflow.deals.services.search import activity_document
 from dealflow.notifications.models import NotificationKind
-from dealflow.notifications.services import Message, notify
+from dealflow.notifications.services import Message, NotificationDraft, notify_many
+from dealflow.search.services import search_index_add_many
 
 
 def rule_origin(rule: Rule) -> str:
@@ -42,33 +49,96 @@ def _next_in_turn(rule: Rule, team_id: int) -> User:
     return chosen
 
 
+@dataclass
+class Batch:
+    """What the actions of a batch of occasions write together at the end of the batch (``write``): the
+    activities and the notifications, plus what the notify action looks up once per pass (users, a team's
+    managers, who may see whose records)."""
+
+    queue_webhook: Callable[..., bool]
+    preferences: dict[tuple[int, str], str] | None = None
+    activities: list[Activity] = field(default_factory=list)
+    notifications: list[NotificationDraft] = field(default_factory=list)
+    _users: dict[int, User | None] = field(default_factory=dict)
+    _managers: dict[int, list[User]] = field(default_factory=dict)
+    _scopes: dict[int, AccessScope] = field(default_factory=dict)
+
+    def user(self, user_id: int | None) -> User | None:
+        if user_id is None:
+            return None
+        if user_id not in self._users:
+            self._users[user_id] = User.objects.filter(pk=user_id, is_active=True).first()
+        return self._users[user_id]
+
+    def team_managers(self, team_id: int | None) -> list[User]:
+        if not team_id:
+            return []
+        if team_id not in self._managers:
+            self._managers[team_id] = list(
+                User.objects.filter(
+                    is_active=True,
+                    memberships__team_id=team_id,
+                    memberships__role__in=[Role.MANAGER, Role.ADMIN],
+                )
+                .distinct()
+                .order_by("pk")
+            )
+        return self._managers[team_id]
+
+    def may_see(self, user: User, owner_id: int) -> bool:
+        if user.pk not in self._scopes:
+            self._scopes[user.pk] = user_access_scope(user=user)
+        scope = self._scopes[user.pk]
+        return scope.sees_everything or owner_id in scope.readable_owner_ids
+
+    def write(self) -> None:
+        """Write the batch's activities (with their search entries) and notifications, each in one go."""
+        if self.activities:
+            Activity.objects.bulk_create(self.activities, batch_size=1000)
+            search_index_add_many(documents=[activity_document(activity) for activity in self.activities])
+            self.activities = []
+        if self.notifications:
+            notify_many(drafts=self.notifications, preferences=self.preferences)
+            self.notifications = []
+
+
+# Actions whose writes wait for the end of the batch (Batch.write); the others call the deals services at once.
+BATCHED_ACTIONS = frozenset({Action.CREATE_ACTIVITY, Action.NOTIFY, Action.WEBHOOK})
+
+
+def activity_for_rule(*, rule: Rule, deal: Deal | None, lead: Lead | None, now: dt.datetime) -> Activity:
+    """The activity a rule creates, as ``activity_create`` would write it (a follow-up, not done, by nobody;
+    ``lifecycle.valid_activity`` checks it), to be written with the batch."""
+    params = rule.params
+    due_at = now + dt.timedelta(days=params.get("due_in_days", 0), hours=params.get("due_in_hours", 0))
+    kind = params.get("kind", "task")
+    subject, done_at = lifecycle.valid_activity(kind=kind, subject=params["subject"], at=now, done_at=None)
+    return Activity(
+        kind=kind,
+        subject=subject,
+        notes="",
+        owner=deal.owner if deal else lead.owner,  # type: ignore[union-attr]
+        deal=deal,
+        lead=lead if deal is None else None,
+        person=None,
+        due_at=due_at,
+        done_at=done_at,
+        created_at=now,
+        origin=rule_origin(rule),
+    )
+
+
 def action_perform(
-    *,
-    rule: Rule,
-    key: str,
-    deal: Deal | None,
-    lead: Lead | None,
-    now: dt.datetime,
-    queue_webhook,
-    preferences: dict[tuple[int, str], str] | None = None,
+    *, rule: Rule, key: str, deal: Deal | None, lead: Lead | None, now: dt.datetime, batch: Batch
 ) -> str:
     """Carry out the rule's action on the deal (or lead); returns a line for the run log."""
     params = rule.params
     origin = rule_origin(rule)
     note = f"Rule: {rule.name}"[:300]
     if rule.action == Action.CREATE_ACTIVITY:
-        due_at = now + dt.timedelta(days=params.get("due_in_days", 0), hours=params.get("due_in_hours", 0))
-        owner = deal.owner if deal else lead.owner  # type: ignore[union-attr]
-        activity = activity_create(
-            owner=owner,
-            subject=params["subject"],
-            kind=params.get("kind", "task"),
-            deal=deal,
-            lead=lead if deal is None else None,
-            due_at=due_at,
-            origin=origin,
-            by=None,
-        )
+        activity = activity_for_rule(rule=rule, deal=deal, lead=lead, now=now)
+        batch.activities.append(activity)
+        due_at = activity.due_at or now
         return f"Created the activity “{activity.subject}” due {timezone.localtime(due_at):%Y-%m-%d %H:%M}."
     if rule.action == Action.ASSIGN_OWNER:
         owner = _next_in_turn(rule, params["team_id"])
@@ -85,9 +155,9 @@ def action_perform(
         deal_update(deal=deal, by=None, data={name: value}, origin=origin, note=note)
         return f"Set {name} to {value}."
     if rule.action == Action.NOTIFY:
-        return _notify(rule=rule, key=key, deal=deal, lead=lead, preferences=preferences)
+        return _notify(rule=rule, key=key, deal=deal, lead=lead, batch=batch)
     if rule.action == Action.WEBHOOK:
-        queued = queue_webhook(
+        queued = batch.queue_webhook(
             subscription_id=params["subscription_id"],
             key=f"rule:{rule.pk}:{key}",
             event_type=WebhookEventType.RULE_FIRED,
@@ -99,44 +169,30 @@ def action_perform(
     return ""
 
 
-def _notify(*, rule: Rule, key: str, deal: Deal | None, lead: Lead | None, preferences=None) -> str:
-    record_owner = deal.owner_id if deal else lead.owner_id  # type: ignore[union-attr]
-    team_id = deal.team_id if deal else lead.team_id  # type: ignore[union-attr]
+def _notify(*, rule: Rule, key: str, deal: Deal | None, lead: Lead | None, batch: Batch) -> str:
+    record = deal or lead
+    assert record is not None
     recipient = rule.params.get("recipient", "owner")
     if recipient == "owner":
-        users = list(User.objects.filter(pk=record_owner, is_active=True))
+        users = [user for user in [batch.user(record.owner_id)] if user is not None]
     elif recipient == "team_managers":
-        users = (
-            list(
-                User.objects.filter(
-                    is_active=True,
-                    memberships__team_id=team_id,
-                    memberships__role__in=[Role.MANAGER, Role.ADMIN],
-                ).distinct()
-            )
-            if team_id
-            else []
-        )
+        users = batch.team_managers(record.team_id)
     else:
-        users = list(User.objects.filter(pk=rule.params.get("user_id"), is_active=True))
-    record = deal or lead
-    sent = []
-    for user in users:
-        # Nobody learns of a record they may not see, whatever the rule says.
-        scope = user_access_scope(user=user)
-        if not (scope.sees_everything or record_owner in scope.readable_owner_ids):
-            continue
-        notify(
+        users = [user for user in [batch.user(rule.params.get("user_id"))] if user is not None]
+    # Nobody learns of a record they may not see, whatever the rule says.
+    users = [user for user in users if batch.may_see(user, record.owner_id)]
+    batch.notifications += [
+        NotificationDraft(
             user=user,
             kind=NotificationKind.RULE,
             key=f"rule:{rule.pk}:{key}",
             message=Message(
                 _("%(rule)s: %(message)s (%(record)s)"),
-                {"rule": rule.name, "message": rule.params.get("message", ""), "record": record.title},  # type: ignore[union-attr]
+                {"rule": rule.name, "message": rule.params.get("message", ""), "record": record.title},
                 url=f"/deals/{deal.pk}/" if deal else "/leads/",
             ),
             deal_id=deal.pk if deal else None,
-            preferences=preferences,
         )
-        sent.append(user.username)
-    return f"Notified {', '.join(sent)}." if sent else "Nobody to notify."
+        for user in users
+    ]
+    return f"Notified {', '.join(user.username for user in users)}." if users else "Nobody to notify."

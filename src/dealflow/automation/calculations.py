@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # DealEvent kinds (deals.models.EventKind values), repeated as text so this module imports no models.
@@ -51,20 +52,32 @@ class Occasion:
     days: int | None = None  # rotting: the days the deal has sat in its stage
 
 
+# The occasions each trigger listens to: a rule is never asked about any other kind (the dispatch's index,
+# the dry run's query and rule_matches all read this).
+TRIGGER_KINDS: dict[str, tuple[str, ...]] = {
+    "stage_entered": (CREATED, STAGE_CHANGED, REOPENED),
+    "won": (WON,),
+    "lost": (LOST,),
+    "amount_above": (CREATED, AMOUNT_CHANGED),
+    "lead_source": ("lead_created",),
+    "rotting": ("rotting",),
+}
+
+
 def rule_matches(rule: RuleSpec, occasion: Occasion) -> bool:
     """Would the rule fire on this occasion? (A team's rule only sees its team's deals and leads.)"""
+    if occasion.kind not in TRIGGER_KINDS.get(rule.trigger, ()):
+        return False
     if rule.team_id is not None and occasion.team_id != rule.team_id:
         return False
     if rule.pipeline_id is not None and occasion.pipeline_id not in (None, rule.pipeline_id):
         return False
     if rule.trigger == "stage_entered":
-        return occasion.kind in (CREATED, STAGE_CHANGED, REOPENED) and occasion.to_stage_id == rule.stage_id
-    if rule.trigger == "won":
-        return occasion.kind == WON
-    if rule.trigger == "lost":
-        return occasion.kind == LOST
+        return occasion.to_stage_id == rule.stage_id
+    if rule.trigger in ("won", "lost"):
+        return True
     if rule.trigger == "amount_above":
-        if occasion.kind not in (CREATED, AMOUNT_CHANGED) or rule.amount_minor is None:
+        if rule.amount_minor is None:
             return False
         if occasion.currency != rule.currency or occasion.amount_minor is None:
             return False
@@ -72,10 +85,39 @@ def rule_matches(rule: RuleSpec, occasion: Occasion) -> bool:
         # Fires when the amount crosses the line, not on every change above it.
         return occasion.amount_minor > rule.amount_minor and (before is None or before <= rule.amount_minor)
     if rule.trigger == "lead_source":
-        return occasion.kind == "lead_created" and occasion.source_id == rule.source_id
+        return occasion.source_id == rule.source_id
     if rule.trigger == "rotting":
-        return occasion.kind == "rotting" and occasion.days is not None and occasion.days >= (rule.days or 0)
+        return occasion.days is not None and occasion.days >= (rule.days or 0)
     return False
+
+
+class RuleIndex:
+    """The rules by the occasion kind they listen to (and, for "enters a stage" and "lead from a source", by
+    that stage or source), so an occasion is put only to the few rules that may fire on it. The index only
+    narrows the field: ``rule_matches`` still decides, so it stays the one statement of each rule."""
+
+    def __init__(self, specs: Iterable[tuple[int, RuleSpec]]) -> None:
+        self.specs = dict(specs)
+        self._by_key: dict[tuple[str, int | None], list[int]] = {}
+        for rule_id, spec in sorted(self.specs.items()):
+            for kind in TRIGGER_KINDS.get(spec.trigger, ()):
+                self._by_key.setdefault((kind, self._narrow(spec, kind)), []).append(rule_id)
+
+    @staticmethod
+    def _narrow(spec: RuleSpec, kind: str) -> int | None:
+        if spec.trigger == "stage_entered":
+            return spec.stage_id
+        if spec.trigger == "lead_source":
+            return spec.source_id
+        return None
+
+    def matching(self, occasion: Occasion) -> list[int]:
+        """Ids of the rules that fire on the occasion, in id order."""
+        narrowed = occasion.source_id if occasion.kind == "lead_created" else occasion.to_stage_id
+        candidates = list(self._by_key.get((occasion.kind, None), []))
+        if narrowed is not None:
+            candidates += self._by_key.get((occasion.kind, narrowed), [])
+        return [rule_id for rule_id in sorted(candidates) if rule_matches(self.specs[rule_id], occasion)]
 
 
 def minor_from_event_value(value: str, *, digits: int) -> int | None:

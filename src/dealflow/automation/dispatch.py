@@ -1,9 +1,14 @@
 """The worker's dispatch: read what happened since the last pass, run the rules, queue the webhooks.
 
-Sources, each read once through a cursor (notifications.services.cursor_*): the DealEvent log (deal created,
-moved, won, lost, amount changed; a deal made from a lead is also "lead converted"), the leads table (lead
-created) and, by time, activities marked done. Rotting is a moment, not an event: open deals that reached a
-rule's N days in their stage.
+Sources, each read once through a cursor (notifications.services.cursor_*), a batch at a time: the DealEvent
+log (deal created, moved, won, lost, amount changed; a deal made from a lead is also "lead converted"), the
+leads table (lead created) and, by time, activities marked done. Rotting is a moment, not an event: open
+deals that reached a rule's N days in their stage.
+
+Per batch (``Dispatcher``): one query for the records the occasions touch, one for the runs already done,
+the rules that may fire found in memory, changes to deals and leads through the deals services, and what
+the batch adds (rule runs, activities, notifications, webhook deliveries) written at the end in one
+statement per table.
 
 Exactly once per (occasion, rule): a RuleRun row with a unique (rule, key) is written in the same transaction
 as the rule's changes and the cursor's move; a pass that fails rolls all three back and the next pass does
@@ -16,25 +21,31 @@ triggers C) stops after ``MAX_CHAIN_DEPTH`` links, recorded as "skipped: loop gu
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import json
 import logging
 import time
+import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Max, Q
 
 from dealflow.accounts.selectors import user_access_scope
-from dealflow.automation.actions import action_perform, rule_origin
+from dealflow.automation.actions import BATCHED_ACTIONS, Batch, action_perform, rule_origin
 from dealflow.automation.calculations import (
     MAX_CHAIN_DEPTH,
     Occasion,
+    RuleIndex,
     RuleSpec,
     chain_depth,
     minor_from_event_value,
     rule_matches,
 )
 from dealflow.automation.models import (
+    Action,
     Rule,
     RuleRun,
     RunStatus,
@@ -54,6 +65,7 @@ from dealflow.automation.payloads import (
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, ConflictError
 from dealflow.core.money import minor_digits
+from dealflow.deals.bulk.tables import Table, copy_rows
 from dealflow.deals.models import Activity, Deal, DealEvent, DealStatus, EventKind, Lead
 from dealflow.notifications.models import WatchCursor
 from dealflow.notifications.services import cursor_filter, cursor_lock, cursor_save
@@ -126,30 +138,41 @@ class DispatchResult:
     failed: int = 0
     skipped: int = 0
     deliveries: int = 0
-    action_seconds: float = (
-        0.0  # wall time spent in the rules' actions (the deals services), for the benchmark
-    )
+    # Wall time spent in the deals services called by rules (assign an owner, set a field), for the benchmark.
+    action_seconds: float = 0.0
 
 
 class Dispatcher:
-    """One pass: the active rules and subscriptions, read once, applied to every new occasion."""
+    """One pass: the active rules and subscriptions, read once, applied to batches of occasions.
+
+    Per batch: the records the occasions touch are read in one query, the rules that may fire are found in
+    memory (``calculations.RuleIndex``, then ``rule_matches``), changes to deals and leads go through the
+    deals services one by one, and what the batch adds (rule runs, activities, notifications, webhook
+    deliveries) is written at the end of the batch in one statement each, in the batch's transaction: a
+    run's action and its RuleRun row commit together or not at all.
+    """
 
     def __init__(self, *, now: dt.datetime) -> None:
         self.now = now
-        self.rules = list(Rule.objects.filter(is_active=True).select_related("team").order_by("pk"))
-        self.specs = {rule.pk: rule_spec(rule) for rule in self.rules}
+        self.rules = {
+            rule.pk: rule
+            for rule in Rule.objects.filter(is_active=True).select_related("team").order_by("pk")
+        }
+        self.index = RuleIndex((rule.pk, rule_spec(rule)) for rule in self.rules.values())
         self.subscriptions = list(WebhookSubscription.objects.filter(is_active=True).select_related("owner"))
         self.audiences = {subscription.pk: Audience(subscription) for subscription in self.subscriptions}
+        self.listeners: dict[str, list[WebhookSubscription]] = {}
+        for subscription in self.subscriptions:
+            for event_type in subscription.event_types:
+                self.listeners.setdefault(event_type, []).append(subscription)
         self.result = DispatchResult()
-        self.preferences = Preferences().channels
+        self.batch = Batch(queue_webhook=self.queue_for_rule, preferences=Preferences().channels)
         self.done_runs: set[tuple[int, str]] = set()  # (rule id, key) already run, read per batch
-        self.batch_keys: set[str] = set()
-        self.changed_deals: set[int] = set()  # deals a rule changed in this pass: read again before acting
-        self.buffered: list[WebhookDelivery] = []
+        self.runs: list[RuleRun] = []  # written at the end of the batch (flush)
+        self.buffered: list[QueuedDelivery] = []
 
     def _read_done(self, keys: list[str]) -> None:
         """The runs of this batch's occasions already recorded (a batch done again after a crash), in one query."""
-        self.batch_keys = set(keys)
         if self.rules and keys:
             self.done_runs |= set(RuleRun.objects.filter(key__in=keys).values_list("rule_id", "key"))
 
@@ -166,39 +189,27 @@ class Dispatcher:
         deal_id: int | None,
         subscriptions: list[WebhookSubscription] | None = None,
     ) -> int:
-        rows = []
-        for subscription in subscriptions if subscriptions is not None else self.subscriptions:
-            if subscriptions is None and event_type not in subscription.event_types:
-                continue
-            if occurred_at < subscription.created_at and subscriptions is None:
-                continue  # a subscription hears what happens after it was made
-            if not self.audiences[subscription.pk].sees(owner_id):
-                continue
-            rows.append(
-                WebhookDelivery(
-                    subscription=subscription,
-                    key=key,
-                    event_id=event_id_for(key),
-                    event_type=event_type,
-                    deal_id=deal_id,
-                    payload=envelope(key=key, event_type=event_type, occurred_at=occurred_at, data=data),
-                    next_attempt_at=self.now,
-                    created_at=self.now,
-                )
+        """Queue one delivery per subscription that hears this event type and may see the record; the
+        subscriptions named (a rule's webhook) hear it whatever their types."""
+        chosen = [
+            subscription
+            for subscription in (
+                subscriptions if subscriptions is not None else self.listeners.get(event_type, [])
             )
-        # Written once per batch, in the order the events happened (flush). A rule's webhook is buffered
-        # too: the only step after it that can fail is the run's own insert, when another worker did the run
-        # first, and then the delivery's key is taken as well (ignore_conflicts).
-        self.buffered += rows
-        self.result.deliveries += len(rows)
-        return len(rows)
-
-    def flush(self) -> None:
-        """Write the deliveries queued for a batch of events in one statement, in event order (ids keep a
-        deal's deliveries in order)."""
-        if self.buffered:
-            WebhookDelivery.objects.bulk_create(self.buffered, ignore_conflicts=True, batch_size=1000)
-            self.buffered = []
+            # a subscription hears what happens after it was made
+            if (subscriptions is not None or occurred_at >= subscription.created_at)
+            and self.audiences[subscription.pk].sees(owner_id)
+        ]
+        if not chosen:
+            return 0
+        payload = json.dumps(envelope(key=key, event_type=event_type, occurred_at=occurred_at, data=data))
+        event_id = event_id_for(key)
+        self.buffered += [
+            QueuedDelivery(subscription.pk, key, event_id, event_type, deal_id, payload, self.now)
+            for subscription in chosen
+        ]
+        self.result.deliveries += len(chosen)
+        return len(chosen)
 
     def queue_for_rule(
         self, *, subscription_id: int, key: str, event_type: str, deal, lead, extra: dict[str, Any]
@@ -227,52 +238,65 @@ class Dispatcher:
             )
         )
 
+    def flush(self) -> None:
+        """Write what the batch added, one statement per table: activities, notifications, webhook deliveries
+        (in the order the events happened: ids keep a deal's deliveries in order) and the rule runs."""
+        self.batch.write()
+        if self.buffered:
+            deliveries_write(self.buffered)
+            self.buffered = []
+        if self.runs:
+            RuleRun.objects.bulk_create(self.runs, batch_size=1000)
+            self.runs = []
+
     # --- rules ----------------------------------------------------------------------------------------
 
     def run_rules(
-        self, *, occasion: Occasion, key: str, happened_at: dt.datetime, origin: str, deal=None, lead=None
-    ) -> None:
-        parent_depths: dict[int, int] | None = None
-        for rule in self.rules:
-            if happened_at < rule.created_at or not rule_matches(self.specs[rule.pk], occasion):
-                continue
-            if origin == rule_origin(rule):
-                continue  # a rule never fires on its own change
-            if parent_depths is None:
-                parent_depths = self._parent_depths(origin, deal, lead)
+        self,
+        *,
+        occasion: Occasion,
+        key: str,
+        happened_at: dt.datetime,
+        origin: str,
+        parent_depths: dict[int, int],
+        deal: Deal | None = None,
+        lead: Lead | None = None,
+    ) -> tuple[Any, Any]:
+        """Run the rules that fire on the occasion, in id order; returns the deal and lead as the last rule
+        left them."""
+        for rule_id in self.index.matching(occasion):
+            rule = self.rules[rule_id]
+            if happened_at < rule.created_at or origin == rule_origin(rule):
+                continue  # a rule hears what happens after it was made, and never fires on its own change
             depth = chain_depth(origin=origin, parent_depths=parent_depths)
-            self._run(rule=rule, key=key, deal=deal, lead=lead, depth=depth)
-
-    def _parent_depths(self, origin: str, deal, lead) -> dict[int, int]:
-        if not origin.startswith("rule:") or not origin[5:].isdigit():
-            return {}
-        run = (
-            RuleRun.objects.filter(rule_id=int(origin[5:]), deal=deal, lead=lead if deal is None else None)
-            .order_by("-id")
-            .first()
-        )
-        return {int(origin[5:]): run.depth if run else 0}
+            deal, lead = self._run(rule=rule, key=key, deal=deal, lead=lead, depth=depth)
+        return deal, lead
 
     def _record(self, *, rule: Rule, key: str, deal, lead, depth: int, status: str, detail: str) -> None:
-        RuleRun.objects.create(
-            rule=rule,
-            key=key,
-            deal=deal,
-            lead=lead,
-            status=status,
-            depth=depth,
-            detail=detail[:300],
-            created_at=self.now,
+        self.runs.append(
+            RuleRun(
+                rule=rule,
+                key=key,
+                deal=deal,
+                lead=lead,
+                status=status,
+                depth=depth,
+                detail=detail[:300],
+                created_at=self.now,
+            )
         )
         self.done_runs.add((rule.pk, key))
+        self.result.runs += status != RunStatus.SKIPPED_LOOP
+        self.result.failed += status == RunStatus.FAILED
+        self.result.skipped += status == RunStatus.SKIPPED_LOOP
 
-    def _run(self, *, rule: Rule, key: str, deal, lead, depth: int) -> None:
-        """Act once: the action and its RuleRun row commit together (one savepoint) or neither does; a
-        failed action is rolled back and its run recorded as failed, with the reason."""
+    def _run(self, *, rule: Rule, key: str, deal, lead, depth: int) -> tuple[Any, Any]:
+        """Act once. A batched action (activity, notification, webhook) only adds to the batch; a change to a
+        deal or lead runs its deals service in a savepoint, so a failure leaves nothing behind. Either way a
+        failed run is recorded with the reason and the other rules go on. Returns the deal and lead as they
+        are now (read again after a conflict)."""
         if (rule.pk, key) in self.done_runs:
-            return  # this rule already ran on this occasion
-        if key not in self.batch_keys and RuleRun.objects.filter(rule=rule, key=key).exists():
-            return  # (occasions found by time, such as rotting, are not read per batch)
+            return deal, lead  # this rule already ran on this occasion
         if depth > MAX_CHAIN_DEPTH:
             detail = f"A chain of {depth} rules stopped here."
             self._record(
@@ -284,97 +308,134 @@ class Dispatcher:
                 status=RunStatus.SKIPPED_LOOP,
                 detail=detail,
             )
-            self.result.skipped += 1
-            return
+            return deal, lead
         status, detail = RunStatus.DONE, ""
         for attempt in (1, 2):
             try:
-                with transaction.atomic():
-                    if attempt == 2 or (deal is not None and deal.pk in self.changed_deals):
+                if rule.action in BATCHED_ACTIONS:
+                    detail = action_perform(
+                        rule=rule, key=key, deal=deal, lead=lead, now=self.now, batch=self.batch
+                    )
+                    break
+                # set_field is one deals service call, atomic by itself; assign_owner also moves the rule's turn.
+                savepoint = transaction.atomic() if rule.action == Action.ASSIGN_OWNER else nullcontext()
+                with savepoint:
+                    if attempt == 2 and deal is not None:
                         deal = Deal.objects.select_related("owner", "stage").get(pk=deal.pk)
-                    if lead is not None and attempt == 2:
+                    if attempt == 2 and lead is not None:
                         lead = Lead.objects.select_related("owner", "source").get(pk=lead.pk)
                     began = time.perf_counter()
                     detail = action_perform(
-                        rule=rule,
-                        key=key,
-                        deal=deal,
-                        lead=lead,
-                        now=self.now,
-                        queue_webhook=self.queue_for_rule,
-                        preferences=self.preferences,
+                        rule=rule, key=key, deal=deal, lead=lead, now=self.now, batch=self.batch
                     )
                     self.result.action_seconds += time.perf_counter() - began
-                    self._record(
-                        rule=rule, key=key, deal=deal, lead=lead, depth=depth, status=status, detail=detail
-                    )
-                if deal is not None and rule.action in ("assign_owner", "set_field"):
-                    self.changed_deals.add(deal.pk)
                 break
             except ConflictError:
                 status, detail = RunStatus.FAILED, "The deal kept changing; gave up."
             except ApplicationError as error:
                 status, detail = RunStatus.FAILED, str(error.message)
                 break
-            except IntegrityError:
-                return  # another worker recorded this run first; its transaction did the work
             except Exception as error:  # a bug must not stop the other rules: logged, shown on the run
                 logger.exception("Rule %s failed on %s.", rule.pk, key)
                 status, detail = RunStatus.FAILED, f"Internal error: {type(error).__name__}"
                 break
-        if status == RunStatus.FAILED:
-            self._record(rule=rule, key=key, deal=deal, lead=lead, depth=depth, status=status, detail=detail)
-        self.result.runs += 1
-        self.result.failed += status == RunStatus.FAILED
+        self._record(rule=rule, key=key, deal=deal, lead=lead, depth=depth, status=status, detail=detail)
+        return deal, lead
+
+    def _parent_depths(
+        self, *, origins: list[tuple[str, int | None, int | None]]
+    ) -> dict[tuple[int, int | None, int | None], int]:
+        """For changes made by a rule (origin ``rule:<id>``): the depth of that rule's latest run on the
+        same deal or lead, read in one query for the batch."""
+        wanted = {
+            (int(origin[5:]), deal_id, lead_id)
+            for origin, deal_id, lead_id in origins
+            if origin.startswith("rule:") and origin[5:].isdigit()
+        }
+        if not wanted:
+            return {}
+        rows = RuleRun.objects.filter(rule_id__in={rule_id for rule_id, _deal, _lead in wanted})
+        deal_ids = {deal_id for _rule, deal_id, _lead in wanted if deal_id is not None}
+        lead_ids = {lead_id for _rule, _deal, lead_id in wanted if lead_id is not None}
+        rows = rows.filter(Q(deal_id__in=deal_ids) | Q(deal__isnull=True, lead_id__in=lead_ids))
+        depths: dict[tuple[int, int | None, int | None], int] = {}
+        for rule_id, deal_id, lead_id, depth in rows.order_by("id").values_list(
+            "rule_id", "deal_id", "lead_id", "depth"
+        ):
+            depths[(rule_id, deal_id, None if deal_id is not None else lead_id)] = depth  # the latest wins
+        return depths
+
+    @staticmethod
+    def _depths_for(
+        depths: dict[tuple[int, int | None, int | None], int], origin: str, deal_id, lead_id
+    ) -> dict[int, int]:
+        if not origin.startswith("rule:") or not origin[5:].isdigit():
+            return {}
+        parent = int(origin[5:])
+        return {parent: depths.get((parent, deal_id, lead_id), 0)}
 
     # --- sources --------------------------------------------------------------------------------------
 
     def deal_events(self, events: list[DealEvent]) -> None:
-        self._read_done([f"event:{event.pk}" for event in events])
-        deals = Deal.objects.select_related("stage", "owner").in_bulk({event.deal_id for event in events})
-        for event in events:
-            deal = deals.get(event.deal_id)
-            if deal is None:
-                continue
-            key = f"event:{event.pk}"
-            self.run_rules(
-                occasion=deal_occasion(event, deal),
-                key=key,
-                happened_at=event.recorded_at,
-                origin=event.origin,
-                deal=deal,
-            )
-            event_type = EVENT_TYPES.get(event.kind)
-            if event_type and self.subscriptions:
-                data = {"deal": deal_data(deal), "event": event_data(event)}
-                self.queue(
-                    event_type=event_type,
-                    key=f"deal_event:{event.pk}",
-                    occurred_at=event.recorded_at,
-                    owner_id=deal.owner_id,
-                    data=data,
-                    deal_id=deal.pk,
-                )
-                if event.kind == EventKind.CREATED and deal.lead_id:
+        """A batch of DealEvents: the rules, then the webhooks, then one write per table."""
+        with transaction.atomic():
+            if self.rules:
+                self._read_done([f"event:{event.pk}" for event in events])
+            deals = Deal.objects.select_related("stage", "owner").in_bulk({event.deal_id for event in events})
+            depths = self._parent_depths(origins=[(event.origin, event.deal_id, None) for event in events])
+            for event in events:
+                deal = deals.get(event.deal_id)
+                if deal is None:
+                    continue  # gone since (or hidden: a deleted deal triggers nothing)
+                if self.rules:
+                    deal, _lead = self.run_rules(
+                        occasion=deal_occasion(event, deal),
+                        key=f"event:{event.pk}",
+                        happened_at=event.recorded_at,
+                        origin=event.origin,
+                        parent_depths=self._depths_for(depths, event.origin, deal.pk, None),
+                        deal=deal,
+                    )
+                    deals[deal.pk] = deal
+                event_type = EVENT_TYPES.get(event.kind)
+                if event_type and self.listeners:
+                    data = {"deal": deal_data(deal), "event": event_data(event)}
                     self.queue(
-                        event_type=WebhookEventType.LEAD_CONVERTED,
-                        key=f"lead_converted:{deal.lead_id}",
+                        event_type=event_type,
+                        key=f"deal_event:{event.pk}",
                         occurred_at=event.recorded_at,
                         owner_id=deal.owner_id,
-                        data={**data, "lead_id": deal.lead_id},
+                        data=data,
                         deal_id=deal.pk,
                     )
-        self.flush()
+                    if event.kind == EventKind.CREATED and deal.lead_id:
+                        self.queue(
+                            event_type=WebhookEventType.LEAD_CONVERTED,
+                            key=f"lead_converted:{deal.lead_id}",
+                            occurred_at=event.recorded_at,
+                            owner_id=deal.owner_id,
+                            data={**data, "lead_id": deal.lead_id},
+                            deal_id=deal.pk,
+                        )
+            self.flush()
         self.result.events += len(events)
 
     def leads(self, leads: list[Lead]) -> None:
-        self._read_done([f"lead:{lead.pk}" for lead in leads])
-        for lead in leads:
-            occasion = Occasion(kind="lead_created", team_id=lead.team_id, source_id=lead.source_id)
-            self.run_rules(
-                occasion=occasion, key=f"lead:{lead.pk}", happened_at=lead.created_at, origin="", lead=lead
-            )
-            if self.subscriptions:
+        """A batch of new leads: the lead-source rules, then the webhooks, then one write per table."""
+        with transaction.atomic():
+            if self.rules:
+                self._read_done([f"lead:{lead.pk}" for lead in leads])
+            for lead in leads:
+                if self.rules:
+                    occasion = Occasion(kind="lead_created", team_id=lead.team_id, source_id=lead.source_id)
+                    _deal, lead = self.run_rules(
+                        occasion=occasion,
+                        key=f"lead:{lead.pk}",
+                        happened_at=lead.created_at,
+                        origin="",
+                        parent_depths={},
+                        lead=lead,
+                    )
                 self.queue(
                     event_type=WebhookEventType.LEAD_CREATED,
                     key=f"lead_created:{lead.pk}",
@@ -383,11 +444,11 @@ class Dispatcher:
                     data={"lead": lead_data(lead)},
                     deal_id=None,
                 )
-        self.flush()
+            self.flush()
         self.result.leads += len(leads)
 
     def activities_done(self) -> None:
-        if not any(WebhookEventType.ACTIVITY_DONE in item.event_types for item in self.subscriptions):
+        if WebhookEventType.ACTIVITY_DONE not in self.listeners:
             return
         with transaction.atomic():
             cursor = cursor_lock(name="automation.activities_done", start_at=int(self.now.timestamp()))
@@ -408,37 +469,125 @@ class Dispatcher:
             cursor.save(update_fields=["high"])
 
     def rotting(self) -> None:
-        for rule in self.rules:
-            if rule.trigger != Trigger.ROTTING or not rule.days:
-                continue
-            reached = self.now - dt.timedelta(days=rule.days)
-            deals = Deal.objects.filter(
-                status=DealStatus.OPEN,
-                stage_entered_at__lte=reached,
-                stage_entered_at__gt=max(
-                    reached - dt.timedelta(days=ROT_CATCH_UP_DAYS),
-                    rule.created_at - dt.timedelta(days=rule.days),
-                ),
-            ).select_related("owner", "stage")
-            if rule.team_id:
-                deals = deals.filter(team_id=rule.team_id)
-            if rule.pipeline_id:
-                deals = deals.filter(pipeline_id=rule.pipeline_id)
-            for deal in deals.iterator(chunk_size=500):
-                occasion = Occasion(
-                    kind="rotting",
-                    team_id=deal.team_id,
-                    pipeline_id=deal.pipeline_id,
-                    days=(self.now - deal.stage_entered_at).days,
+        """Open deals that reached a rotting rule's N days in their stage (found by time, not by cursor)."""
+        rules = [rule for rule in self.rules.values() if rule.trigger == Trigger.ROTTING and rule.days]
+        if not rules:
+            return
+        with transaction.atomic():
+            cursor_lock(name="automation.rotting")  # one worker at a time: the runs are written per batch
+            for rule in rules:
+                reached = self.now - dt.timedelta(days=rule.days or 0)
+                deals = Deal.objects.filter(
+                    status=DealStatus.OPEN,
+                    stage_entered_at__lte=reached,
+                    stage_entered_at__gt=max(
+                        reached - dt.timedelta(days=ROT_CATCH_UP_DAYS),
+                        rule.created_at - dt.timedelta(days=rule.days or 0),
+                    ),
+                ).select_related("owner", "stage")
+                if rule.team_id:
+                    deals = deals.filter(team_id=rule.team_id)
+                if rule.pipeline_id:
+                    deals = deals.filter(pipeline_id=rule.pipeline_id)
+                rows = deals.order_by("pk").iterator(chunk_size=BATCH)
+                while chunk := list(itertools.islice(rows, BATCH)):
+                    keys = {deal.pk: f"rot:{deal.pk}:{deal.stage_entered_at:%Y%m%d%H%M%S}" for deal in chunk}
+                    self._read_done(list(keys.values()))
+                    for deal in chunk:
+                        occasion = Occasion(
+                            kind="rotting",
+                            team_id=deal.team_id,
+                            pipeline_id=deal.pipeline_id,
+                            days=(self.now - deal.stage_entered_at).days,
+                        )
+                        if rule_matches(self.index.specs[rule.pk], occasion):
+                            self._run(rule=rule, key=keys[deal.pk], deal=deal, lead=None, depth=0)
+                    self.flush()
+
+
+@dataclass(slots=True)
+class QueuedDelivery:
+    """A delivery queued in a batch, its payload already JSON (one text per event, shared by subscriptions)."""
+
+    subscription_id: int
+    key: str
+    event_id: uuid.UUID
+    event_type: str
+    deal_id: int | None
+    payload: str
+    at: dt.datetime
+
+
+DELIVERY_COLUMNS = [
+    "subscription_id",
+    "key",
+    "event_id",
+    "event_type",
+    "deal_id",
+    "payload",
+    "next_attempt_at",
+    "created_at",
+]
+
+
+def deliveries_write(deliveries: list[QueuedDelivery]) -> int:
+    """Write queued deliveries (pending, due at once) in the order given, skipping a (subscription, key)
+    already taken (a lead converted into a second deal, say); returns how many were written.
+
+    PostgreSQL gets them by COPY: Django's bulk insert sends each column as an array (UNNEST) and psycopg
+    escapes every quote of every JSON payload in Python, 6 of the 12 s a benchmark spent writing 7,255
+    deliveries (docs/benchmarks.md). The dispatch is the only writer, one at a time (its cursors' locks), so
+    the check before the COPY is not raced."""
+    taken = set(
+        WebhookDelivery.objects.filter(
+            subscription_id__in={delivery.subscription_id for delivery in deliveries},
+            key__in={delivery.key for delivery in deliveries},
+        ).values_list("subscription_id", "key")
+    )
+    new = []
+    for delivery in deliveries:
+        if (delivery.subscription_id, delivery.key) not in taken:
+            taken.add((delivery.subscription_id, delivery.key))
+            new.append(delivery)
+    if connection.vendor != "postgresql":
+        WebhookDelivery.objects.bulk_create(
+            [
+                WebhookDelivery(
+                    subscription_id=delivery.subscription_id,
+                    key=delivery.key,
+                    event_id=delivery.event_id,
+                    event_type=delivery.event_type,
+                    deal_id=delivery.deal_id,
+                    payload=json.loads(delivery.payload),
+                    next_attempt_at=delivery.at,
+                    created_at=delivery.at,
                 )
-                if rule_matches(self.specs[rule.pk], occasion):
-                    self._run(
-                        rule=rule,
-                        key=f"rot:{deal.pk}:{deal.stage_entered_at:%Y%m%d%H%M%S}",
-                        deal=deal,
-                        lead=None,
-                        depth=0,
-                    )
+                for delivery in new
+            ],
+            batch_size=1000,
+        )
+        return len(new)
+    table = Table.for_model(WebhookDelivery, DELIVERY_COLUMNS, connection)
+    with connection.cursor() as cursor:
+        copy_rows(
+            cursor,
+            is_postgres=True,
+            table=table,
+            rows=(
+                (
+                    delivery.subscription_id,
+                    delivery.key,
+                    delivery.event_id,
+                    delivery.event_type,
+                    delivery.deal_id,
+                    delivery.payload,
+                    delivery.at,
+                    delivery.at,
+                )
+                for delivery in new
+            ),
+        )
+    return len(new)
 
 
 def _read(name: str, queryset, handle) -> int:
@@ -475,7 +624,5 @@ def dispatch_pass(*, now: dt.datetime | None = None) -> DispatchResult:
     _read("automation.deal_events", DealEvent.objects.all(), dispatcher.deal_events)
     _read("automation.leads", Lead.objects.select_related("owner", "source"), dispatcher.leads)
     dispatcher.activities_done()
-    with transaction.atomic():
-        dispatcher.rotting()
-        dispatcher.flush()
+    dispatcher.rotting()
     return dispatcher.result

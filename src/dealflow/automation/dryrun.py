@@ -8,18 +8,17 @@ Rotting is judged from the stays: a stay that lasted N days reached the rule's m
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db.models import Q
 
 from dealflow.accounts.models import User
 from dealflow.accounts.selectors import owner_visibility_q
-from dealflow.automation.calculations import Occasion, RuleSpec, rule_matches
+from dealflow.automation.calculations import TRIGGER_KINDS, Occasion, RuleSpec, rule_matches
 from dealflow.automation.dispatch import deal_occasion
 from dealflow.automation.models import Trigger
 from dealflow.core import clock
-from dealflow.deals.models import Deal, DealEvent, EventKind, Lead, StageSpell
+from dealflow.deals.models import Deal, DealEvent, Lead, StageSpell
 
 WINDOW_DAYS = 90
 LIST_LIMIT = 50
@@ -82,12 +81,7 @@ def rule_dry_run(*, spec: RuleSpec, user: User, now: dt.datetime | None = None) 
             if rule_matches(spec, occasion):
                 hits.append(DryRunHit(stay.entered_at + days, stay.deal_id, None, stay.deal.title))
     else:
-        kinds: Sequence[str] = {
-            Trigger.STAGE_ENTERED: [EventKind.CREATED, EventKind.STAGE_CHANGED, EventKind.REOPENED],
-            Trigger.WON: [EventKind.WON],
-            Trigger.LOST: [EventKind.LOST],
-            Trigger.AMOUNT_ABOVE: [EventKind.CREATED, EventKind.AMOUNT_CHANGED],
-        }[Trigger(spec.trigger)]
+        kinds = TRIGGER_KINDS[spec.trigger]
         events = DealEvent.objects.filter(
             kind__in=kinds,
             occurred_at__gte=since,

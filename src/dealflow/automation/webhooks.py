@@ -1,7 +1,8 @@
 """Sending webhook deliveries: signed, timed, retried with exponential backoff, in order per deal.
 
 A run claims due deliveries (a short transaction moves their next try a lease ahead, so two workers never
-send one twice at once), sends them over HTTP in a few threads, then records each answer. Per subscription,
+send one twice at once), sends them over HTTP in a pool of threads, then records the round's answers in one
+transaction. Per subscription,
 a deal's deliveries go out one at a time in the order they were queued: a delivery waits while an older one
 of the same deal is still pending. A subscription whose requests fail ``PAUSE_AFTER_FAILURES`` times in a row
 is paused and its owner notified; its deliveries wait until it is resumed.
@@ -141,66 +142,103 @@ def _send(delivery: WebhookDelivery) -> Answer:
     return _post(delivery.subscription.url, body, headers)
 
 
-def _record(delivery: WebhookDelivery, answer: Answer, now: dt.datetime) -> None:
+DELIVERY_FIELDS = [
+    "attempts",
+    "last_status_code",
+    "last_response_ms",
+    "last_error",
+    "status",
+    "delivered_at",
+    "next_attempt_at",
+]
+
+
+def _answer_apply(
+    delivery: WebhookDelivery, subscription: WebhookSubscription, answer: Answer, now: dt.datetime
+) -> bool:
+    """Apply one answer to the delivery and its subscription (in memory); True when it pauses the subscription."""
+    delivery.attempts += 1
+    delivery.last_status_code = answer.status_code
+    delivery.last_response_ms = answer.response_ms
+    delivery.last_error = answer.error
+    if answer.is_success:
+        delivery.status = DeliveryStatus.DELIVERED
+        delivery.delivered_at = now
+        subscription.consecutive_failures = 0
+        return False
+    if delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = DeliveryStatus.FAILED
+    delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+    subscription.consecutive_failures += 1
+    if subscription.consecutive_failures >= PAUSE_AFTER_FAILURES and subscription.paused_at is None:
+        subscription.paused_at = now
+        return True
+    return False
+
+
+def _record(answered: list[tuple[WebhookDelivery, Answer]], now: dt.datetime) -> None:
+    """Log a round's answers in one transaction: the attempts and the deliveries in one statement each, then
+    each subscription's failure count (in delivery order), pausing and telling the owner of one that failed
+    ``PAUSE_AFTER_FAILURES`` times in a row."""
+    if not answered:
+        return
     with transaction.atomic():
-        WebhookAttempt.objects.create(
-            delivery=delivery,
-            at=now,
-            status_code=answer.status_code,
-            response_ms=answer.response_ms,
-            error=answer.error,
-        )
-        delivery.attempts += 1
-        delivery.last_status_code = answer.status_code
-        delivery.last_response_ms = answer.response_ms
-        delivery.last_error = answer.error
-        subscription = WebhookSubscription.objects.select_for_update().get(pk=delivery.subscription_id)
-        if answer.is_success:
-            delivery.status = DeliveryStatus.DELIVERED
-            delivery.delivered_at = now
-            if subscription.consecutive_failures:
-                subscription.consecutive_failures = 0
-                subscription.save(update_fields=["consecutive_failures"])
-        else:
-            if delivery.attempts >= MAX_ATTEMPTS:
-                delivery.status = DeliveryStatus.FAILED
-            delivery.next_attempt_at = now + retry_delay(delivery.attempts)
-            subscription.consecutive_failures += 1
-            fields = ["consecutive_failures"]
-            pausing = (
-                subscription.consecutive_failures >= PAUSE_AFTER_FAILURES and subscription.paused_at is None
-            )
-            if pausing:
-                subscription.paused_at = now
-                fields.append("paused_at")
-            subscription.save(update_fields=fields)
-            if pausing:
-                notify(
-                    user=subscription.owner,
-                    kind=NotificationKind.WEBHOOK_PAUSED,
-                    key=f"webhook_paused:{subscription.pk}:{now:%Y%m%d%H%M%S}",
-                    message=Message(
-                        _("The webhook “%(name)s” was paused after %(count)s failed deliveries in a row"),
-                        {
-                            "name": subscription.name,
-                            "count": subscription.consecutive_failures,
-                            "error": answer.error or f"HTTP {answer.status_code}",
-                        },
-                        body=_("Last answer: %(error)s. Fix the receiver, then resume the subscription."),
-                        url=f"/automation/webhooks/{subscription.pk}/",
-                    ),
+        WebhookAttempt.objects.bulk_create(
+            [
+                WebhookAttempt(
+                    delivery=delivery,
+                    at=now,
+                    status_code=answer.status_code,
+                    response_ms=answer.response_ms,
+                    error=answer.error,
                 )
-        delivery.save(
-            update_fields=[
-                "attempts",
-                "last_status_code",
-                "last_response_ms",
-                "last_error",
-                "status",
-                "delivered_at",
-                "next_attempt_at",
+                for delivery, answer in answered
             ]
         )
+        subscriptions = {
+            subscription.pk: subscription
+            for subscription in WebhookSubscription.objects.select_for_update()
+            .select_related("owner")
+            .filter(pk__in={delivery.subscription_id for delivery, _answer in answered})
+            .order_by("pk")
+        }
+        before = {pk: (item.consecutive_failures, item.paused_at) for pk, item in subscriptions.items()}
+        paused: list[tuple[WebhookSubscription, Answer]] = []
+        for delivery, answer in sorted(answered, key=lambda pair: pair[0].pk):
+            subscription = subscriptions[delivery.subscription_id]
+            if _answer_apply(delivery, subscription, answer, now):
+                paused.append((subscription, answer))
+        # One UPDATE per set of equal values (most of a round: delivered, with a handful of response times).
+        # Django's bulk_update (one CASE per column over every row) took 51 of the 65 s a benchmark spent
+        # sending 4,427 deliveries, compiling its expressions in Python.
+        groups: dict[tuple[object, ...], list[int]] = {}
+        for delivery, _answer in answered:
+            groups.setdefault(tuple(getattr(delivery, name) for name in DELIVERY_FIELDS), []).append(
+                delivery.pk
+            )
+        for values, ids in groups.items():
+            WebhookDelivery.objects.filter(pk__in=ids).update(
+                **dict(zip(DELIVERY_FIELDS, values, strict=True))
+            )
+        for pk, subscription in subscriptions.items():
+            if (subscription.consecutive_failures, subscription.paused_at) != before[pk]:
+                subscription.save(update_fields=["consecutive_failures", "paused_at"])
+        for subscription, answer in paused:
+            notify(
+                user=subscription.owner,
+                kind=NotificationKind.WEBHOOK_PAUSED,
+                key=f"webhook_paused:{subscription.pk}:{now:%Y%m%d%H%M%S}",
+                message=Message(
+                    _("The webhook “%(name)s” was paused after %(count)s failed deliveries in a row"),
+                    {
+                        "name": subscription.name,
+                        "count": subscription.consecutive_failures,
+                        "error": answer.error or f"HTTP {answer.status_code}",
+                    },
+                    body=_("Last answer: %(error)s. Fix the receiver, then resume the subscription."),
+                    url=f"/automation/webhooks/{subscription.pk}/",
+                ),
+            )
 
 
 @dataclass
@@ -223,9 +261,9 @@ def deliveries_send_due(
             batch = _claim(now=moment, limit=limit, subscription_id=subscription_id)
             if not batch:
                 break
-            answers = list(pool.map(_send, batch))
-            for delivery, answer in zip(batch, answers, strict=True):
-                _record(delivery, answer, now or clock.now())
+            answered = list(zip(batch, pool.map(_send, batch), strict=True))
+            _record(answered, now or clock.now())
+            for _delivery, answer in answered:
                 result.sent += 1
                 result.delivered += answer.is_success
                 result.failed += not answer.is_success

@@ -74,6 +74,42 @@ class Message:
         return title[:200], body
 
 
+@dataclass(frozen=True)
+class NotificationDraft:
+    """One notification to make: to whom, of which kind, for which occasion (``key``), saying what."""
+
+    user: User
+    kind: str
+    key: str
+    message: Message
+    deal_id: int | None = None
+
+
+def _row(draft: NotificationDraft, channel: str) -> Notification:
+    """The notification as stored: written in the recipient's language, shown in the bell unless e-mail only."""
+    title, body = draft.message.render(draft.user.language)
+    return Notification(
+        user=draft.user,
+        kind=draft.kind,
+        key=draft.key[:120],
+        title=title,
+        body=body,
+        url=draft.message.url[:300],
+        deal_id=draft.deal_id,
+        is_shown=channel in (Channel.IN_APP, Channel.BOTH),
+        created_at=clock.now(),
+    )
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in NotificationKind.values:
+        raise ApplicationError(f"Unknown notification kind {kind!r}.", field="kind")
+
+
+def _wants_email(channel: str, user: User) -> bool:
+    return channel in (Channel.EMAIL, Channel.BOTH) and bool(user.email)
+
+
 def notify(
     *,
     user: User,
@@ -88,29 +124,61 @@ def notify(
     Returns the new notification, or None when this occasion was already notified. A row is kept even
     for "off" so a later pass does not reconsider the occasion.
     """
-    if kind not in NotificationKind.values:
-        raise ApplicationError(f"Unknown notification kind {kind!r}.", field="kind")
+    _check_kind(kind)
     if not user.is_active:
         return None
     channel = channel_for(user=user, kind=kind, preferences=preferences)
-    title, body = message.render(user.language)
+    notification = _row(
+        NotificationDraft(user=user, kind=kind, key=key, message=message, deal_id=deal_id), channel
+    )
     try:
         with transaction.atomic():
-            notification = Notification.objects.create(
-                user=user,
-                kind=kind,
-                key=key[:120],
-                title=title,
-                body=body,
-                url=message.url[:300],
-                deal_id=deal_id,
-                is_shown=channel in (Channel.IN_APP, Channel.BOTH),
-            )
+            notification.save()
     except IntegrityError:
         return None  # notified before: each occasion once
-    if channel in (Channel.EMAIL, Channel.BOTH) and user.email:
+    if _wants_email(channel, user):
         _email(notification, user)
     return notification
+
+
+def notify_many(
+    *, drafts: Iterable[NotificationDraft], preferences: dict[tuple[int, str], str] | None = None
+) -> int:
+    """``notify`` for many occasions at once (one read of those already notified, one insert, then the
+    e-mails); returns how many notifications are new. The worker's sources hand in a batch at a time."""
+    chosen: dict[tuple[int, str], tuple[NotificationDraft, str]] = {}
+    for draft in drafts:
+        _check_kind(draft.kind)
+        if draft.user.is_active and (draft.user.pk, draft.key[:120]) not in chosen:
+            channel = channel_for(user=draft.user, kind=draft.kind, preferences=preferences)
+            chosen[(draft.user.pk, draft.key[:120])] = (draft, channel)
+    if not chosen:
+        return 0
+    done = set(
+        Notification.objects.filter(
+            user_id__in={user_id for user_id, _key in chosen}, key__in={key for _user_id, key in chosen}
+        ).values_list("user_id", "key")
+    )
+    new = [(draft, channel) for pair, (draft, channel) in chosen.items() if pair not in done]
+    # A concurrent writer of the same key (another worker) wins the constraint; the row is skipped.
+    Notification.objects.bulk_create(
+        [_row(draft, channel) for draft, channel in new], ignore_conflicts=True, batch_size=500
+    )
+    emailed = {
+        (draft.user.pk, draft.key[:120]): draft.user
+        for draft, channel in new
+        if _wants_email(channel, draft.user)
+    }
+    if emailed:
+        for notification in Notification.objects.filter(
+            user_id__in={user_id for user_id, _key in emailed},
+            key__in={key for _user_id, key in emailed},
+            emailed_at__isnull=True,
+        ):
+            user = emailed.get((notification.user_id, notification.key))
+            if user is not None:
+                _email(notification, user)
+    return len(new)
 
 
 def _email(notification: Notification, user: User) -> None:

@@ -1,7 +1,7 @@
 """What the notifications watch looks at on each pass (notifications.tasks runs it in the worker).
 
-Two kinds of source: growing tables read once through a cursor (deal events for assignments, notes for
-@mentions, new leads, new pipeline reviews), and moments that fall due (an activity due or overdue, a deal
+Two kinds of source: growing tables read once through a cursor (deal events for assignments, the audit
+log for leads handed over, notes for @mentions, new leads, new pipeline reviews), and moments that fall due (an activity due or overdue, a deal
 that starts to rot, a forecast call, a survey, tomorrow's one-on-one). Each occasion has a key, and
 ``services.notify`` notifies once per user and key, so a pass repeated after a crash changes nothing.
 """
@@ -9,7 +9,8 @@ that starts to rot, a forecast call, a survey, tomorrow's one-on-one). Each occa
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
@@ -18,15 +19,23 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dealflow.accounts.models import Membership, Role, User
+from dealflow.accounts.models import AuditEntry, Membership, Role, User
 from dealflow.accounts.selectors import owner_visibility_q
 from dealflow.core import clock
 from dealflow.core.periods import period_containing
 from dealflow.deals.models import Activity, Deal, DealEvent, DealStatus, EventKind, Lead, Stage
+from dealflow.deals.services.leads import LEAD_OWNER_CHANGED
 from dealflow.forecasting.models import CallKind, ForecastCall
 from dealflow.notifications.calculations import mentioned_usernames
 from dealflow.notifications.models import NotificationKind, NotificationPreference, WatchCursor
-from dealflow.notifications.services import Message, cursor_filter, cursor_lock, cursor_save, notify
+from dealflow.notifications.services import (
+    Message,
+    NotificationDraft,
+    cursor_filter,
+    cursor_lock,
+    cursor_save,
+    notify_many,
+)
 from dealflow.people.models import OneOnOneMeeting, SurveyInvitation
 from dealflow.reviews.models import PipelineReview
 
@@ -58,6 +67,15 @@ class Preferences:
 
 def _users(ids: set[int]) -> dict[int, User]:
     return {user.pk: user for user in User.objects.filter(pk__in=ids, is_active=True)}
+
+
+def _notify_all(drafts: Iterable[NotificationDraft], prefs: Preferences) -> int:
+    """Make the drafts a source found (each source decides only who hears of what), 500 at a time; returns
+    how many are new."""
+    count, iterator = 0, iter(drafts)
+    while chunk := list(itertools.islice(iterator, 500)):
+        count += notify_many(drafts=chunk, preferences=prefs.channels)
+    return count
 
 
 def _read(name: str, queryset, handle: Callable[[list[Any], Preferences], None], prefs: Preferences) -> int:
@@ -115,118 +133,164 @@ def _assignments(events: list[DealEvent], prefs: Preferences) -> None:
         elif event.kind == EventKind.OWNER_CHANGED and event.to_value.isdigit():
             owner_ids[event.pk] = int(event.to_value)
     users = _users(set(owner_ids.values()) | {event.actor_id for event in wanted if event.actor_id})
-    for event in wanted:
-        owner = users.get(owner_ids.get(event.pk, 0))
-        if owner is None or event.actor_id == owner.pk:
-            continue
-        deal = deals[event.deal_id]
-        actor = users.get(event.actor_id or 0)
-        notify(
-            user=owner,
-            kind=NotificationKind.DEAL_ASSIGNED,
-            key=f"deal_assigned:{event.pk}",
-            message=Message(
-                _("%(actor)s assigned the deal “%(deal)s” to you"),
-                {"actor": actor.display_name if actor else _("Dealflow"), "deal": deal.title},
-                url=url_for("web:deal_detail", deal.pk),
-            ),
-            deal_id=deal.pk,
-            preferences=prefs.channels,
-        )
+
+    def drafts() -> Iterator[NotificationDraft]:
+        for event in wanted:
+            owner = users.get(owner_ids.get(event.pk, 0))
+            if owner is None or event.actor_id == owner.pk:
+                continue
+            deal = deals[event.deal_id]
+            actor = users.get(event.actor_id or 0)
+            yield NotificationDraft(
+                user=owner,
+                kind=NotificationKind.DEAL_ASSIGNED,
+                key=f"deal_assigned:{event.pk}",
+                message=Message(
+                    _("%(actor)s assigned the deal “%(deal)s” to you"),
+                    {"actor": actor.display_name if actor else _("Dealflow"), "deal": deal.title},
+                    url=url_for("web:deal_detail", deal.pk),
+                ),
+                deal_id=deal.pk,
+            )
+
+    _notify_all(drafts(), prefs)
 
 
 def _new_leads(leads: list[Lead], prefs: Preferences) -> None:
-    for lead in leads:
-        if lead.external_source:  # imported in bulk
-            continue
-        notify(
-            user=lead.owner,
-            kind=NotificationKind.LEAD_ASSIGNED,
-            key=f"lead_assigned:{lead.pk}:{lead.owner_id}",
-            message=Message(
-                _("A new lead is yours: “%(lead)s” (%(source)s)"),
-                {"lead": lead.title, "source": lead.source.name},
-                url=url_for("web:lead_inbox"),
-            ),
-            preferences=prefs.channels,
-        )
+    _notify_all(
+        (
+            NotificationDraft(
+                user=lead.owner,
+                kind=NotificationKind.LEAD_ASSIGNED,
+                key=f"lead_assigned:{lead.pk}:{lead.owner_id}",
+                message=Message(
+                    _("A new lead is yours: “%(lead)s” (%(source)s)"),
+                    {"lead": lead.title, "source": lead.source.name},
+                    url=url_for("web:lead_inbox"),
+                ),
+            )
+            for lead in leads
+            if not lead.external_source  # imported in bulk
+        ),
+        prefs,
+    )
+
+
+def _lead_handovers(entries: list[AuditEntry], prefs: Preferences) -> None:
+    """A lead handed to someone else (audited by ``lead_update``): its new owner hears of it, unless they
+    took it themselves."""
+    handovers = [
+        entry
+        for entry in entries
+        if entry.action == LEAD_OWNER_CHANGED
+        and isinstance(entry.detail.get("to"), int)
+        and isinstance(entry.detail.get("lead_id"), int)
+    ]
+    if not handovers:
+        return
+    leads = Lead.objects.in_bulk({entry.detail["lead_id"] for entry in handovers})
+    users = _users(
+        {entry.detail["to"] for entry in handovers}
+        | {entry.actor_id for entry in handovers if entry.actor_id}
+    )
+
+    def drafts() -> Iterator[NotificationDraft]:
+        for entry in handovers:
+            owner = users.get(entry.detail["to"])
+            lead = leads.get(entry.detail["lead_id"])
+            if owner is None or lead is None or entry.actor_id == owner.pk:
+                continue
+            actor = users.get(entry.actor_id or 0)
+            yield NotificationDraft(
+                user=owner,
+                kind=NotificationKind.LEAD_ASSIGNED,
+                key=f"lead_handover:{entry.pk}",
+                message=Message(
+                    _("%(actor)s handed the lead “%(lead)s” to you"),
+                    {"actor": actor.display_name if actor else _("Dealflow"), "lead": lead.title},
+                    url=url_for("web:lead_inbox"),
+                ),
+            )
+
+    _notify_all(drafts(), prefs)
 
 
 def _mentions(notes: list[Activity], prefs: Preferences) -> None:
     """Everyone @mentioned in a note who may see what the note is on (nobody learns of a hidden deal)."""
-    for note in notes:
-        if "@" not in note.subject and "@" not in note.notes:
+    _notify_all((draft for note in notes for draft in _mention_drafts(note)), prefs)
+
+
+def _mention_drafts(note: Activity) -> Iterator[NotificationDraft]:
+    if "@" not in note.subject and "@" not in note.notes:
+        return
+    names = mentioned_usernames(f"{note.subject}\n{note.notes}")
+    if not names:
+        return
+    query = Q()
+    for name in names:
+        query |= Q(username__iexact=name)
+    for user in User.objects.filter(query, is_active=True).exclude(pk=note.owner_id):
+        if note.deal_id and not Deal.objects.filter(owner_visibility_q(user=user), pk=note.deal_id).exists():
             continue
-        names = mentioned_usernames(f"{note.subject}\n{note.notes}")
-        if not names:
+        if note.lead_id and not Lead.objects.filter(owner_visibility_q(user=user), pk=note.lead_id).exists():
             continue
-        query = Q()
-        for name in names:
-            query |= Q(username__iexact=name)
-        for user in User.objects.filter(query, is_active=True).exclude(pk=note.owner_id):
-            if (
-                note.deal_id
-                and not Deal.objects.filter(owner_visibility_q(user=user), pk=note.deal_id).exists()
-            ):
-                continue
-            if (
-                note.lead_id
-                and not Lead.objects.filter(owner_visibility_q(user=user), pk=note.lead_id).exists()
-            ):
-                continue
-            if (
-                not note.deal_id
-                and not note.lead_id
-                and not Activity.objects.filter(owner_visibility_q(user=user), pk=note.pk).exists()
-            ):
-                continue
-            on = note.deal.title if note.deal else (note.lead.title if note.lead else note.subject)
-            notify(
-                user=user,
-                kind=NotificationKind.MENTION,
-                key=f"mention:{note.pk}",
-                message=Message(
-                    _("%(author)s mentioned you on “%(on)s”"),
-                    {"author": note.owner.display_name, "on": on},
-                    body=note.notes[:1000],
-                    url=url_for("web:deal_detail", note.deal_id)
-                    if note.deal_id
-                    else url_for("web:my_activities"),
-                ),
-                deal_id=note.deal_id,
-                preferences=prefs.channels,
-            )
+        if (
+            not note.deal_id
+            and not note.lead_id
+            and not Activity.objects.filter(owner_visibility_q(user=user), pk=note.pk).exists()
+        ):
+            continue
+        on = note.deal.title if note.deal else (note.lead.title if note.lead else note.subject)
+        yield NotificationDraft(
+            user=user,
+            kind=NotificationKind.MENTION,
+            key=f"mention:{note.pk}",
+            message=Message(
+                _("%(author)s mentioned you on “%(on)s”"),
+                {"author": note.owner.display_name, "on": on},
+                body=note.notes[:1000],
+                url=url_for("web:deal_detail", note.deal_id)
+                if note.deal_id
+                else url_for("web:my_activities"),
+            ),
+            deal_id=note.deal_id,
+        )
 
 
 def _reviews(reviews: list[PipelineReview], prefs: Preferences) -> None:
     """A pipeline review was started: the reviewed team's managers (and the rep, for a rep's review)."""
-    for review in reviews:
-        recipients: set[int] = set()
-        if review.team_id:
-            recipients |= set(
-                Membership.objects.filter(
-                    team_id=review.team_id, role__in=[Role.MANAGER, Role.ADMIN]
-                ).values_list("user_id", flat=True)
-            )
-        if review.rep_id:
-            recipients.add(review.rep_id)
-        recipients.discard(review.started_by_id)
-        for user in _users(recipients).values():
-            notify(
-                user=user,
-                kind=NotificationKind.REVIEW_SCHEDULED,
-                key=f"review:{review.pk}",
-                message=Message(
-                    _("A pipeline review is scheduled: %(period)s"),
-                    {"period": f"{review.period_start:%Y-%m-%d}"},
-                    url=url_for("web:review_detail", review.pk),
-                ),
-                preferences=prefs.channels,
-            )
+    _notify_all((draft for review in reviews for draft in _review_drafts(review)), prefs)
 
 
-def _activities_due(now: dt.datetime, prefs: Preferences) -> int:
-    count = 0
+def _review_drafts(review: PipelineReview) -> Iterator[NotificationDraft]:
+    recipients: set[int] = set()
+    if review.team_id:
+        recipients |= set(
+            Membership.objects.filter(
+                team_id=review.team_id, role__in=[Role.MANAGER, Role.ADMIN]
+            ).values_list("user_id", flat=True)
+        )
+    if review.rep_id:
+        recipients.add(review.rep_id)
+    recipients.discard(review.started_by_id)
+    for user in _users(recipients).values():
+        yield NotificationDraft(
+            user=user,
+            kind=NotificationKind.REVIEW_SCHEDULED,
+            key=f"review:{review.pk}",
+            message=Message(
+                _("A pipeline review is scheduled: %(period)s"),
+                {"period": f"{review.period_start:%Y-%m-%d}"},
+                url=url_for("web:review_detail", review.pk),
+            ),
+        )
+
+
+# Moments that fall due. Each function below says who hears of what (its drafts); _notify_all makes them,
+# once per key, as the recipient chose.
+
+
+def _activities_due(now: dt.datetime) -> Iterator[NotificationDraft]:
     soon = Activity.objects.filter(
         done_at__isnull=True, due_at__gt=now, due_at__lte=now + dt.timedelta(hours=1)
     ).select_related("owner", "deal")
@@ -239,28 +303,23 @@ def _activities_due(now: dt.datetime, prefs: Preferences) -> int:
     ):
         for activity in activities.iterator(chunk_size=500):
             due = timezone.localtime(activity.due_at)
-            count += bool(
-                notify(
-                    user=activity.owner,
-                    kind=kind,
-                    key=f"{kind}:{activity.pk}:{activity.due_at:%Y%m%d%H%M}",
-                    message=Message(
-                        text,
-                        {"time": f"{due:%Y-%m-%d %H:%M}", "subject": activity.subject},
-                        url=url_for("web:deal_detail", activity.deal_id)
-                        if activity.deal_id
-                        else url_for("web:my_activities"),
-                    ),
-                    deal_id=activity.deal_id,
-                    preferences=prefs.channels,
-                )
+            yield NotificationDraft(
+                user=activity.owner,
+                kind=kind,
+                key=f"{kind}:{activity.pk}:{activity.due_at:%Y%m%d%H%M}",
+                message=Message(
+                    text,
+                    {"time": f"{due:%Y-%m-%d %H:%M}", "subject": activity.subject},
+                    url=url_for("web:deal_detail", activity.deal_id)
+                    if activity.deal_id
+                    else url_for("web:my_activities"),
+                ),
+                deal_id=activity.deal_id,
             )
-    return count
 
 
-def _rotting(now: dt.datetime, prefs: Preferences) -> int:
+def _rotting(now: dt.datetime) -> Iterator[NotificationDraft]:
     """Open deals that passed their stage's rotting days in the last few days (the board's red mark)."""
-    count = 0
     for stage in Stage.objects.filter(kind="open", rotting_days__gt=0):
         threshold = now - dt.timedelta(days=stage.rotting_days + 1)  # the board: more than N whole days
         deals = Deal.objects.filter(
@@ -270,28 +329,24 @@ def _rotting(now: dt.datetime, prefs: Preferences) -> int:
             stage_entered_at__gt=threshold - dt.timedelta(days=ROT_CATCH_UP_DAYS),
         ).select_related("owner")
         for deal in deals.iterator(chunk_size=500):
-            count += bool(
-                notify(
-                    user=deal.owner,
-                    kind=NotificationKind.DEAL_ROTTING,
-                    key=f"deal_rotting:{deal.pk}:{deal.stage_entered_at:%Y%m%d%H%M%S}",
-                    message=Message(
-                        _("“%(deal)s” has sat in %(stage)s for more than %(days)s days"),
-                        {"deal": deal.title, "stage": stage.name, "days": stage.rotting_days},
-                        url=url_for("web:deal_detail", deal.pk),
-                    ),
-                    deal_id=deal.pk,
-                    preferences=prefs.channels,
-                )
+            yield NotificationDraft(
+                user=deal.owner,
+                kind=NotificationKind.DEAL_ROTTING,
+                key=f"deal_rotting:{deal.pk}:{deal.stage_entered_at:%Y%m%d%H%M%S}",
+                message=Message(
+                    _("“%(deal)s” has sat in %(stage)s for more than %(days)s days"),
+                    {"deal": deal.title, "stage": stage.name, "days": stage.rotting_days},
+                    url=url_for("web:deal_detail", deal.pk),
+                ),
+                deal_id=deal.pk,
             )
-    return count
 
 
-def _forecast_calls(today: dt.date, prefs: Preferences) -> int:
+def _forecast_calls(today: dt.date) -> Iterator[NotificationDraft]:
     """In the last days of the month, reps who own open deals and have not called the month yet."""
     period = period_containing(today)
     if (period.end - today).days > FORECAST_CALL_DAYS_BEFORE_END:
-        return 0
+        return
     called = ForecastCall.objects.filter(period_key=period.key, kind=CallKind.REP).values("user_id")
     reps = (
         User.objects.filter(is_active=True, memberships__role=Role.REP)
@@ -299,50 +354,40 @@ def _forecast_calls(today: dt.date, prefs: Preferences) -> int:
         .exclude(pk__in=called)
         .distinct()
     )
-    count = 0
     for user in reps:
-        count += bool(
-            notify(
-                user=user,
-                kind=NotificationKind.FORECAST_CALL_DUE,
-                key=f"forecast_call_due:{period.key}",
-                message=Message(
-                    _("Your forecast call for %(period)s is due by %(day)s"),
-                    {"period": period.key, "day": f"{period.end - dt.timedelta(days=1):%Y-%m-%d}"},
-                    url=url_for("web:forecast"),
-                ),
-                preferences=prefs.channels,
-            )
+        yield NotificationDraft(
+            user=user,
+            kind=NotificationKind.FORECAST_CALL_DUE,
+            key=f"forecast_call_due:{period.key}",
+            message=Message(
+                _("Your forecast call for %(period)s is due by %(day)s"),
+                {"period": period.key, "day": f"{period.end - dt.timedelta(days=1):%Y-%m-%d}"},
+                url=url_for("web:forecast"),
+            ),
         )
-    return count
 
 
-def _surveys(today: dt.date, prefs: Preferences) -> int:
+def _surveys(today: dt.date) -> Iterator[NotificationDraft]:
     invitations = SurveyInvitation.objects.filter(
         is_answered=False,
         run__opens_on__lte=today,
         run__closes_on__gte=today,
         run__closed_early_on__isnull=True,
     ).select_related("user", "run__survey")
-    count = 0
     for invitation in invitations:
-        count += bool(
-            notify(
-                user=invitation.user,
-                kind=NotificationKind.SURVEY_OPEN,
-                key=f"survey_open:{invitation.run_id}",
-                message=Message(
-                    _("The survey “%(survey)s” is open for you until %(day)s"),
-                    {"survey": invitation.run.survey.title, "day": f"{invitation.run.closes_on:%Y-%m-%d}"},
-                    url=url_for("web:people_answer", invitation.run_id),
-                ),
-                preferences=prefs.channels,
-            )
+        yield NotificationDraft(
+            user=invitation.user,
+            kind=NotificationKind.SURVEY_OPEN,
+            key=f"survey_open:{invitation.run_id}",
+            message=Message(
+                _("The survey “%(survey)s” is open for you until %(day)s"),
+                {"survey": invitation.run.survey.title, "day": f"{invitation.run.closes_on:%Y-%m-%d}"},
+                url=url_for("web:people_answer", invitation.run_id),
+            ),
         )
-    return count
 
 
-def _one_on_ones(today: dt.date, prefs: Preferences) -> int:
+def _one_on_ones(today: dt.date) -> Iterator[NotificationDraft]:
     tomorrow = today + dt.timedelta(days=1)
     start = timezone.make_aware(dt.datetime.combine(tomorrow, dt.time.min))
     meetings = OneOnOneMeeting.objects.filter(
@@ -351,27 +396,22 @@ def _one_on_ones(today: dt.date, prefs: Preferences) -> int:
         scheduled_at__lt=start + dt.timedelta(days=1),
         series__is_active=True,
     ).select_related("series__manager", "series__rep")
-    count = 0
     for meeting in meetings:
         series = meeting.series
         for user, other in ((series.manager, series.rep), (series.rep, series.manager)):
-            count += bool(
-                notify(
-                    user=user,
-                    kind=NotificationKind.ONE_ON_ONE_TOMORROW,
-                    key=f"one_on_one:{meeting.pk}",
-                    message=Message(
-                        _("One-on-one with %(other)s tomorrow at %(time)s"),
-                        {
-                            "other": other.display_name,
-                            "time": f"{timezone.localtime(meeting.scheduled_at):%H:%M}",
-                        },
-                        url=url_for("web:people_meeting", meeting.pk),
-                    ),
-                    preferences=prefs.channels,
-                )
+            yield NotificationDraft(
+                user=user,
+                kind=NotificationKind.ONE_ON_ONE_TOMORROW,
+                key=f"one_on_one:{meeting.pk}",
+                message=Message(
+                    _("One-on-one with %(other)s tomorrow at %(time)s"),
+                    {
+                        "other": other.display_name,
+                        "time": f"{timezone.localtime(meeting.scheduled_at):%H:%M}",
+                    },
+                    url=url_for("web:people_meeting", meeting.pk),
+                ),
             )
-    return count
 
 
 def watch_pass(*, now: dt.datetime | None = None) -> dict[str, int]:
@@ -386,11 +426,12 @@ def watch_pass(*, now: dt.datetime | None = None) -> dict[str, int]:
         "leads": _read(
             "notifications.leads", Lead.objects.select_related("owner", "source"), _new_leads, prefs
         ),
+        "lead_handovers": _read("notifications.audit", AuditEntry.objects.all(), _lead_handovers, prefs),
         "notes": _read("notifications.notes", notes, _mentions, prefs),
         "reviews": _read("notifications.reviews", PipelineReview.objects.all(), _reviews, prefs),
-        "activities": _activities_due(moment, prefs),
-        "rotting": _rotting(moment, prefs),
-        "forecast_calls": _forecast_calls(today, prefs),
-        "surveys": _surveys(today, prefs),
-        "one_on_ones": _one_on_ones(today, prefs),
+        "activities": _notify_all(_activities_due(moment), prefs),
+        "rotting": _notify_all(_rotting(moment), prefs),
+        "forecast_calls": _notify_all(_forecast_calls(today), prefs),
+        "surveys": _notify_all(_surveys(today), prefs),
+        "one_on_ones": _notify_all(_one_on_ones(today), prefs),
     }

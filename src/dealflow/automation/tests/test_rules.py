@@ -357,3 +357,92 @@ def test_a_failing_action_is_logged_and_does_not_stop_the_others(rep, admin_user
     assert (result.runs, result.failed) == (2, 1)
     assert RuleRun.objects.get(rule=rule).detail == "The team has no active reps to take turns."
     assert RuleRun.objects.get(rule=later).status == RunStatus.DONE
+
+
+def test_a_rules_follow_up_is_the_row_activity_create_writes(rep, admin_user):
+    """The dispatch writes a batch's follow-ups in one statement; each row, and its search entry, is what
+    activity_create writes for the same activity."""
+    from dealflow.deals.services import activity_create
+    from dealflow.search.models import SearchEntry
+
+    with time_machine.travel(MONDAY, tick=False):
+        rule = _follow_up(admin_user)
+        deal = DealFactory(owner=rep, title="Fleet renewal")
+        deal_move_to_stage(deal=deal, stage=stage_named("Proposal"), by=rep)
+        dispatch_pass()
+        by_service = activity_create(
+            owner=rep,
+            subject="Chase the proposal",
+            kind="call",
+            deal=deal,
+            due_at=MONDAY + dt.timedelta(days=3),
+            origin=f"rule:{rule.pk}",
+        )
+    by_rule = Activity.objects.exclude(pk=by_service.pk).get(deal=deal)
+    skip = {"id", "updated_at"}
+    fields = [field.attname for field in Activity._meta.concrete_fields if field.attname not in skip]
+    assert [getattr(by_rule, name) for name in fields] == [getattr(by_service, name) for name in fields]
+    entries = {
+        entry.object_id: (entry.owner_id, entry.title, entry.subtitle, entry.text)
+        for entry in SearchEntry.objects.filter(kind="activity")
+    }
+    assert (
+        entries[by_rule.pk]
+        == entries[by_service.pk]
+        == (rep.pk, "Chase the proposal", "Fleet renewal", entries[by_service.pk][3])
+    )
+
+
+def test_a_pass_reads_and_writes_per_batch_not_per_event(rep, admin_user):
+    """Follow-ups, notifications, runs and webhook deliveries of many events cost the queries of a few."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dealflow.automation.services import subscription_create
+
+    _follow_up(admin_user)
+    rule_create(
+        by=admin_user,
+        data={
+            "name": "Tell the owner",
+            "trigger": Trigger.STAGE_ENTERED,
+            "stage": stage_named("Proposal"),
+            "action": Action.NOTIFY,
+            "params": {"recipient": "owner", "message": "In proposal"},
+        },
+    )
+    subscription_create(
+        by=admin_user, name="Hook", url="https://example.com/hook", event_types=["deal.moved"]
+    )
+    counts = []
+    for how_many in (2, 12):
+        deals = [DealFactory(owner=rep) for _ in range(how_many)]
+        dispatch_pass()  # their creation
+        for deal in deals:
+            deal_move_to_stage(deal=deal, stage=stage_named("Proposal"), by=rep)
+        with CaptureQueriesContext(connection) as queries:
+            result = dispatch_pass()
+        assert (result.events, result.runs, result.deliveries) == (how_many, 2 * how_many, how_many)
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert Notification.objects.filter(user=rep, kind=NotificationKind.RULE).count() == 14
+
+
+def test_a_deal_in_the_trash_triggers_no_rule_and_no_webhook(rep, admin_user):
+    from dealflow.automation.models import WebhookDelivery
+    from dealflow.automation.services import subscription_create
+    from dealflow.deals.services.trash import deal_delete
+
+    _follow_up(admin_user)
+    subscription_create(
+        by=admin_user, name="Hook", url="https://example.com/hook", event_types=["deal.moved"]
+    )
+    kept, deleted = DealFactory(owner=rep), DealFactory(owner=rep)
+    for deal in (kept, deleted):
+        deal_move_to_stage(deal=deal, stage=stage_named("Proposal"), by=rep)
+    deal_delete(deal=deleted, by=rep)
+    result = dispatch_pass()
+    assert (result.runs, result.deliveries) == (1, 1)
+    assert list(RuleRun.objects.values_list("deal_id", flat=True)) == [kept.pk]
+    assert list(WebhookDelivery.objects.values_list("deal_id", flat=True)) == [kept.pk]
+    assert not Activity.all_objects.filter(deal=deleted, origin__startswith="rule:").exists()

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from dealflow.accounts.models import User
+from dealflow.accounts.services import audit_record
 from dealflow.contacts.models import Organization, Person
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
@@ -17,6 +18,8 @@ from dealflow.deals.services.deals import deal_create, team_for_owner
 from dealflow.deals.services.history import local_date
 from dealflow.deals.services.search import lead_search_index
 
+# The audit action of a lead handed to another owner (read by the notifications watch).
+LEAD_OWNER_CHANGED = "lead.owner_changed"
 _QUALIFICATION_FIELDS = ("has_budget", "has_authority", "has_need", "has_timeline", "qualification_notes")
 
 
@@ -79,6 +82,7 @@ def _ensure_open(lead: Lead) -> None:
 def lead_update(*, lead: Lead, data: dict[str, Any], by: User | None = None) -> Lead:
     """Edit a lead's details or qualification answers; a new lead being worked on becomes 'working'."""
     _ensure_open(lead)
+    previous_owner_id = lead.owner_id
     allowed = {"title", "organization", "person", "owner", "source", *_QUALIFICATION_FIELDS}
     for name, value in data.items():
         if name not in allowed:
@@ -101,6 +105,14 @@ def lead_update(*, lead: Lead, data: dict[str, Any], by: User | None = None) -> 
     lead.save()
     if {"title", "organization", "person", "owner"} & set(data):
         lead_search_index(lead)
+    if lead.owner_id != previous_owner_id:
+        # Leads keep no event log: the hand-over is audited, and the notifications watch tells the new owner.
+        audit_record(
+            actor=by,
+            action=LEAD_OWNER_CHANGED,
+            target=f"lead:{lead.pk}",
+            detail={"lead_id": lead.pk, "from": previous_owner_id, "to": lead.owner_id},
+        )
     return lead
 
 

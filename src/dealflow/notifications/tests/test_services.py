@@ -17,9 +17,11 @@ from dealflow.notifications.selectors import (
 )
 from dealflow.notifications.services import (
     Message,
+    NotificationDraft,
     notification_mark_all_read,
     notification_mark_read,
     notify,
+    notify_many,
     preference_set,
 )
 from dealflow.notifications.watch import watch_pass
@@ -120,3 +122,31 @@ def test_list_is_newest_first_and_hides_email_only(rep):
     notify(user=rep, kind=NotificationKind.SURVEY_OPEN, key="b", message=_message("two"))
     notify(user=rep, kind=NotificationKind.RULE, key="c", message=_message("three"))
     assert [item.title for item in notification_list_for_user(user=rep)] == ["three", "one"]
+
+
+def test_notify_many_makes_each_occasion_once_as_each_recipient_chose(rep, rep2, outsider):
+    preference_set(user=rep2, kind=NotificationKind.RULE, channel=Channel.EMAIL)
+    rep2.email = "rep2@example.com"
+    rep2.save()
+    outsider.is_active = False
+    outsider.save()
+    notify(user=rep, kind=NotificationKind.RULE, key="rule:1:event:9", message=_message())
+    drafts = [
+        NotificationDraft(rep, NotificationKind.RULE, "rule:1:event:9", _message("Again")),  # notified before
+        NotificationDraft(rep, NotificationKind.RULE, "rule:1:event:10", _message("New %(name)s")),
+        NotificationDraft(rep, NotificationKind.RULE, "rule:1:event:10", _message("Twice in one batch")),
+        NotificationDraft(rep2, NotificationKind.RULE, "rule:1:event:9", _message("Mail %(name)s")),
+        NotificationDraft(outsider, NotificationKind.RULE, "rule:1:event:9", _message()),  # inactive
+    ]
+    assert notify_many(drafts=drafts) == 2
+    rows = Notification.objects.order_by("user__username", "key")
+    assert [
+        (row.user.username, row.key, row.title, row.is_shown, row.emailed_at is not None) for row in rows
+    ] == [
+        ("rep", "rule:1:event:10", "New Rita", True, False),
+        ("rep", "rule:1:event:9", "Hello Rita", True, False),
+        ("rep2", "rule:1:event:9", "Mail Rita", False, True),
+    ]
+    assert [message.subject for message in mail.outbox] == ["Mail Rita"]
+    with pytest.raises(ApplicationError):
+        notify_many(drafts=[NotificationDraft(rep, "no_such_kind", "x", _message())])

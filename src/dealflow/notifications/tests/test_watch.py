@@ -173,3 +173,51 @@ def test_review_started_notifies_the_teams_managers(rep, manager, admin_user, te
     assert _kinds(manager) == [NotificationKind.REVIEW_SCHEDULED]
     assert _kinds(admin_user) == []  # started it
     assert Notification.objects.get(user=manager).url == f"/reviews/{review.pk}/"
+
+
+def test_a_lead_handed_over_notifies_its_new_owner_by_their_choice_not_who_took_it(rep, rep2, manager):
+    from django.core import mail
+
+    from dealflow.deals.services import lead_update
+    from dealflow.notifications.services import preference_set
+
+    lead = LeadFactory(owner=rep, title="Inbound: 40 desks")
+    taken = LeadFactory(owner=rep, title="Walk-in")
+    watch_pass()  # the new leads: rep hears of them
+    lead_update(lead=lead, data={"owner": rep2}, by=manager)
+    lead_update(lead=lead, data={"title": "Inbound: 40 desks, Q3"}, by=rep2)  # no hand-over
+    lead_update(lead=taken, data={"owner": manager}, by=manager)  # took it themselves: nobody is told
+    watch_pass()
+    watch_pass()  # again: nothing new
+    assert list(Notification.objects.filter(user=rep2).values_list("kind", "title", "url")) == [
+        (
+            NotificationKind.LEAD_ASSIGNED,
+            "Mona Manager handed the lead “Inbound: 40 desks, Q3” to you",
+            "/leads/",
+        )
+    ]
+    assert _kinds(manager) == []
+    # Handed back by a rule (no actor), to someone who chose e-mail only for this kind, in Dutch.
+    preference_set(user=rep, kind=NotificationKind.LEAD_ASSIGNED, channel="email")
+    rep.language, rep.email = "nl", "rep@example.com"
+    rep.save()
+    lead_update(lead=lead, data={"owner": rep}, by=None)
+    watch_pass()
+    handed_back = Notification.objects.get(user=rep, key__startswith="lead_handover:")
+    assert (handed_back.is_shown, handed_back.title) == (
+        False,
+        "Dealflow heeft de lead “Inbound: 40 desks, Q3” aan jou overgedragen",
+    )
+    assert [message.subject for message in mail.outbox] == [handed_back.title]
+
+
+def test_a_lead_in_the_trash_notifies_nobody_of_its_hand_over(rep, rep2, manager):
+    from dealflow.deals.services import lead_update
+    from dealflow.deals.services.trash import lead_delete
+
+    lead = LeadFactory(owner=rep, title="Gone soon")
+    watch_pass()
+    lead_update(lead=lead, data={"owner": rep2}, by=manager)
+    lead_delete(lead=lead, by=manager)
+    watch_pass()
+    assert _kinds(rep2) == []
