@@ -143,7 +143,8 @@ class PlanBook:
     by_role: dict[str, list[Assigned]]
     memberships: dict[int, list[tuple[int, str]]]
     _levels: dict[int, tuple[list[Assigned], ...]] = field(default_factory=dict, repr=False)
-    _answers: dict[tuple[int, dt.date], int | None] = field(default_factory=dict, repr=False)
+    _edges: dict[int, list[dt.date]] = field(default_factory=dict, repr=False)
+    _answers: dict[tuple[int, int], int | None] = field(default_factory=dict, repr=False)
 
     def _levels_of(self, user_id: int) -> tuple[list[Assigned], ...]:
         """The user's own assignments, then their teams', then their roles' (gathered once per person)."""
@@ -158,11 +159,22 @@ class PlanBook:
         return self._levels[user_id]
 
     def plan_id_on(self, user_id: int, day: dt.date) -> int | None:
-        """User assignment first, then the user's teams, then the user's roles; the latest start wins."""
-        key = (user_id, day)
-        if key in self._answers:
-            return self._answers[key]
-        answer = None
+        """User assignment first, then the user's teams, then the user's roles; the latest start wins.
+
+        The answer only changes on a day some candidate assignment starts or ends, so it is worked out once
+        per person and stretch between two such days (a quarter's 44,000 credits asked 40,000 times)."""
+        if user_id not in self._edges:
+            levels = self._levels_of(user_id)
+            self._edges[user_id] = sorted(
+                {item.effective_from for level in levels for item in level}
+                | {item.effective_to for level in levels for item in level if item.effective_to is not None}
+            )
+        key = (user_id, bisect.bisect_right(self._edges[user_id], day))
+        if key not in self._answers:
+            self._answers[key] = self._plan_id_rule(user_id, day)
+        return self._answers[key]
+
+    def _plan_id_rule(self, user_id: int, day: dt.date) -> int | None:
         for assignments in self._levels_of(user_id):
             candidates = [
                 item
@@ -170,10 +182,8 @@ class PlanBook:
                 if item.effective_from <= day and (item.effective_to is None or day < item.effective_to)
             ]
             if candidates:
-                answer = max(candidates, key=lambda item: (item.effective_from, item.pk)).plan_id
-                break
-        self._answers[key] = answer
-        return answer
+                return max(candidates, key=lambda item: (item.effective_from, item.pk)).plan_id
+        return None
 
     def terms_on(self, user_id: int, day: dt.date) -> calc.PlanTerms | None:
         plan_id = self.plan_id_on(user_id, day)
