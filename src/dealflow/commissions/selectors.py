@@ -527,10 +527,15 @@ def _period_inputs(
             .exclude(source_event_id=None)
             .values_list("statement__user_id", "source_event_id")
         }
+    # A deal in the trash earns nothing (a draft drops its credit and clawback; restored, they come back).
     won_query = DealEvent.objects.filter(
-        kind=EventKind.WON, occurred_at__gte=day_start(window_start), occurred_at__lt=day_start(period.end)
+        kind=EventKind.WON,
+        occurred_at__gte=day_start(window_start),
+        occurred_at__lt=day_start(period.end),
+        deal__deleted_at__isnull=True,
     )
     reopen_query = DealEvent.objects.filter(
+        deal__deleted_at__isnull=True,
         kind=EventKind.REOPENED,
         from_value=DealStatus.WON,
         occurred_at__gte=day_start(window_start),
