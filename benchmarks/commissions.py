@@ -44,7 +44,7 @@ SELECT who, SUM(credit) FROM (
          ORDER BY r.valid_from DESC LIMIT 1),
       (SELECT r.rate FROM {rate} r WHERE r.currency = e.currency ORDER BY r.valid_from LIMIT 1))) END AS credit
   FROM {event} e JOIN {deal} d ON d.id = e.deal_id
-  WHERE e.kind = 'won' AND e.occurred_at >= %s AND e.occurred_at < %s
+  WHERE e.kind = 'won' AND e.occurred_at >= %s AND e.occurred_at < %s AND d.deleted_at IS NULL
 ) credits GROUP BY who
 """
 

@@ -172,26 +172,35 @@ def _flat_rule(terms: PlanTerms, credit: Credit) -> RateRule | None:
     return None
 
 
-Schedule = tuple[list[tuple[Decimal, Decimal, str]], list[Decimal]]
+# A person's rate schedule for the period: (low, high or None, rate, tier label, multiplier) segments of
+# cumulative credit, in order.
+Schedule = list[tuple[Decimal, Decimal | None, Decimal, str, Decimal]]
 
 
 def _schedule(terms: PlanTerms, *, quota: int | None, final_attainment: Decimal | None) -> Schedule:
-    """The rate schedule of a person's period under ``terms``: (start of credit, rate, tier label) steps and
-    the points where the rate or the multiplier changes. Fixed for the period, so built once per plan."""
+    """The tier schedule and the accelerator as segments of cumulative credit: between two points where the
+    rate or the multiplier changes, one rate, tier and multiplier. Fixed for the period, so built once per
+    plan and person."""
     if not terms.is_tiered:
-        schedule = [(Decimal(0), terms.base_rate_percent, "")]
+        steps = [(Decimal(0), terms.base_rate_percent, "")]
     elif quota is None:  # no quota, no attainment: the first tier's rate
-        schedule = [(Decimal(0), terms.tiers[0].rate_percent, "1")]
+        steps = [(Decimal(0), terms.tiers[0].rate_percent, "1")]
     elif terms.tier_mode == RETROACTIVE:
         index = terms.tier_index_at(final_attainment or Decimal(0))
-        schedule = [(Decimal(0), terms.tiers[index].rate_percent, str(index + 1))]
+        steps = [(Decimal(0), terms.tiers[index].rate_percent, str(index + 1))]
     else:
-        schedule = [
+        steps = [
             (Decimal(quota) * tier.from_percent / HUNDRED, tier.rate_percent, str(position + 1))
             for position, tier in enumerate(terms.tiers)
         ]
-    points = sorted({point for point, _rate, _label in schedule} | ({Decimal(quota)} if quota else set()))
-    return schedule, points
+    points = sorted({point for point, _rate, _label in steps} | ({Decimal(quota)} if quota else set()))
+    segments: Schedule = []
+    for position, low in enumerate(points):
+        high = points[position + 1] if position + 1 < len(points) else None
+        _point, rate, label = [entry for entry in steps if entry[0] <= low][-1]
+        multiplier = terms.accelerator_multiplier if quota and low >= Decimal(quota) else Decimal(1)
+        segments.append((low, high, rate, label, multiplier))
+    return segments
 
 
 def _scheduled_commission(
@@ -207,21 +216,19 @@ def _scheduled_commission(
     accelerator (credit above the quota earns its rate times the multiplier). Returns it with the tier label."""
     if amount <= 0:
         return Decimal(0), ""
-    steps, points = schedule or _schedule(terms, quota=quota, final_attainment=final_attainment)
+    segments = (
+        schedule if schedule is not None else _schedule(terms, quota=quota, final_attainment=final_attainment)
+    )
     end = start + amount
     total = Decimal(0)
     labels: list[str] = []
-    for position, low in enumerate(points):
-        high = points[position + 1] if position + 1 < len(points) else None
+    for low, high, rate, label, multiplier in segments:
         if high is not None and high <= start:
             continue
         if low >= end:
             break
-        slice_low, slice_high = max(low, start), (end if high is None else min(high, end))
-        if slice_high <= slice_low:
-            continue
-        _point, rate, label = [entry for entry in steps if entry[0] <= low][-1]
-        multiplier = terms.accelerator_multiplier if quota and low >= Decimal(quota) else Decimal(1)
+        slice_low = low if low > start else start
+        slice_high = end if high is None or high > end else high
         total += (slice_high - slice_low) * rate / HUNDRED * multiplier
         if label and label not in labels:
             labels.append(label)

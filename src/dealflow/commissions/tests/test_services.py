@@ -15,6 +15,7 @@ from dealflow.commissions.tests.factories import at, plan_for, reopen, won_deal
 from dealflow.core.errors import ApplicationError, ConflictError, PermissionDeniedError
 from dealflow.core.periods import parse_period
 from dealflow.deals import services as deal_services
+from dealflow.deals.models import Deal
 from dealflow.deals.services import exchange_rate_set
 from dealflow.forecasting.services import quota_set
 
@@ -206,6 +207,20 @@ def test_board_what_if_only_when_switched_on_and_only_for_deals_crediting_the_us
     preference_set(user=rep, is_board_what_if_on=True)
     # EUR 2,500 x 10 % = 250; the other rep's deal would credit someone else.
     assert insights.board_what_if_for_user(user=rep, today=dt.date(2026, 11, 20)) == {mine.pk: 25_000}
+
+
+def test_a_deal_in_the_trash_earns_nothing_until_it_is_restored(rep, manager):
+    from dealflow.deals.services.trash import deal_delete, deal_restore
+
+    plan_for(rep)
+    won_deal(rep, "10000", dt.date(2026, 11, 10), title="Kept")
+    trashed = won_deal(rep, "4000", dt.date(2026, 11, 12), title="Trashed")
+    deal_delete(deal=trashed, by=manager, at=at(dt.date(2026, 11, 20)))
+    (statement,) = statements.statements_recompute(period=Q4, user_ids=[rep.pk])
+    assert lines(statement) == [("credit", "Kept", 1_000_000, 100_000)]  # 10,000 x 10 %; the 4,000 earns 0
+    deal_restore(deal=Deal.all_objects.get(pk=trashed.pk), by=manager, at=at(dt.date(2026, 11, 21)))
+    (statement,) = statements.statements_recompute(period=Q4, user_ids=[rep.pk])
+    assert statement.total_minor == 140_000  # back: 1,000 + 400
 
 
 def test_plan_assignment_precedence_and_overlap(rep, team):
