@@ -167,12 +167,12 @@ def forecast_accuracy_table_for_user(
     period_list = [parse_period(key) for key in dict.fromkeys(keys)]
     period_list = [period for period in period_list if period.kind == kind][:periods]
     rows: list[AccuracyResult] = []
-    actuals = _actuals_minor(user=user, scope=scope, periods=period_list)
+    actual_by_period = _actuals_minor(user=user, scope=scope, periods=period_list)
     by_period: dict[str, list[ForecastSnapshot]] = {period.key: [] for period in period_list}
     for snapshot in _scope_snapshots(scope).filter(period_key__in=list(by_period)).order_by("as_of", "id"):
         by_period[snapshot.period_key].append(snapshot)
     for period in period_list:
-        actual = actuals[period.key]
+        actual = actual_by_period[period.key]
         seen_weeks = set()
         for snapshot in by_period[period.key]:
             week = (

@@ -298,6 +298,11 @@ def test_the_forecast_is_kept_until_the_data_changes_and_reads_no_deal_meanwhile
     assert changed.open_deals == 3 and changed.periods[0].weighted == 450.0 + 4000 * 0.85
     deal_services.deal_update(deal=deal, by=manager, data={"amount": Decimal("2000")})
     assert selectors.forecast_for_user(user=manager).periods[0].weighted == 450.0 + 2000 * 0.85
+    # The trash: the deal leaves the forecast at once.
+    from dealflow.deals.services import trash
+
+    trash.deal_delete(deal=deal, by=manager)
+    assert selectors.forecast_for_user(user=manager).open_deals == 2
 
 
 def test_a_large_forecast_is_shown_up_to_two_minutes_after_a_change_with_its_time(

@@ -89,11 +89,10 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
         )[:20],
     }
     quotas = selectors.quota_list_for_user(user=user, period_keys=[item.period.key for item in view.periods])
-    context["quotas"] = list(quotas[:QUOTAS_SHOWN])
+    shown = list(quotas[:QUOTAS_SHOWN])
     # An admin's four periods hold hundreds of quotas: the first ones, and how many there are.
-    context["quota_count"] = (
-        quotas.count() if len(context["quotas"]) == QUOTAS_SHOWN else len(context["quotas"])
-    )
+    context["quotas"] = shown
+    context["quota_count"] = quotas.count() if len(shown) == QUOTAS_SHOWN else len(shown)
     return render(request, "web/forecast/page.html", context)
 
 
