@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -228,14 +229,25 @@ def forecast_for_user(
     VIEW_CACHE_SECONDS. The scope's access check runs on every request (404 as before).
     """
     period_kind_check(kind)
-    scope_resolve_for_user(user=user, kind=scope_kind, scope_id=scope_id)
+    scope = scope_resolve_for_user(user=user, kind=scope_kind, scope_id=scope_id)
     if method and method not in live.METHODS:
         raise ApplicationError(
             "Method must be dealflow, learned, configured, run_rate, last_year or blend.", field="method"
         )
+    # The user's access as it is now (roles, readable owners) and the scope it resolves to: a user whose
+    # rights changed never gets a view computed under the old ones.
+    rights = user_access_scope(user=user)
+    access = hashlib.sha256(
+        repr(
+            [
+                sorted(value) if isinstance(value, frozenset) else value
+                for value in (getattr(rights, name) for name in rights.__dataclass_fields__)
+            ]
+        ).encode()
+    ).hexdigest()[:16]
     key = "forecast-view:" + ":".join(
         str(part)
-        for part in (user.pk, kind, scope_kind, scope_id, method, draws, seed, translation.get_language())
+        for part in (user.pk, access, scope.key, kind, method, draws, seed, translation.get_language())
     )
     version = _data_version(kind)
     moment = clock.now()

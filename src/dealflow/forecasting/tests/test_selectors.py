@@ -325,3 +325,13 @@ def test_a_large_forecast_is_shown_up_to_two_minutes_after_a_change_with_its_tim
         assert selectors.forecast_for_user(user=manager).as_of == NOW + dt.timedelta(seconds=121)
     with time_machine.travel(NOW + dt.timedelta(seconds=121 + 601), tick=False):
         assert selectors.forecast_for_user(user=manager).as_of == NOW + dt.timedelta(seconds=722)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_kept_view_is_never_shown_under_rights_the_user_no_longer_has(two_deals, manager, team):
+    from dealflow.accounts.models import Membership, Role, User
+
+    assert selectors.forecast_for_user(user=manager).scope.kind == ScopeKind.TEAM
+    Membership.objects.filter(user=manager, team=team).update(role=Role.REP)  # no updated_at change
+    demoted = User.objects.get(pk=manager.pk)  # a new request: roles read again
+    assert selectors.forecast_for_user(user=demoted).scope.kind == ScopeKind.REP
