@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -228,14 +229,25 @@ def forecast_for_user(
     VIEW_CACHE_SECONDS. The scope's access check runs on every request (404 as before).
     """
     period_kind_check(kind)
-    scope_resolve_for_user(user=user, kind=scope_kind, scope_id=scope_id)
+    scope = scope_resolve_for_user(user=user, kind=scope_kind, scope_id=scope_id)
     if method and method not in live.METHODS:
         raise ApplicationError(
             "Method must be dealflow, learned, configured, run_rate, last_year or blend.", field="method"
         )
+    # The user's access as it is now (roles, readable owners) and the scope it resolves to: a user whose
+    # rights changed never gets a view computed under the old ones.
+    rights = user_access_scope(user=user)
+    access = hashlib.sha256(
+        repr(
+            [
+                sorted(value) if isinstance(value, frozenset) else value
+                for value in (getattr(rights, name) for name in rights.__dataclass_fields__)
+            ]
+        ).encode()
+    ).hexdigest()[:16]
     key = "forecast-view:" + ":".join(
         str(part)
-        for part in (user.pk, kind, scope_kind, scope_id, method, draws, seed, translation.get_language())
+        for part in (user.pk, access, scope.key, kind, method, draws, seed, translation.get_language())
     )
     version = _data_version(kind)
     moment = clock.now()
@@ -254,7 +266,7 @@ def forecast_for_user(
     after = _data_version(kind)
     # The computation may have stored the day's fit (part of the version); anything else that changed
     # meanwhile keeps the version read before, so the next request recomputes.
-    if after[:2] + after[3:] == version[:2] + version[3:]:
+    if after[:4] + after[5:] == version[:4] + version[5:]:
         version = after
     cache.set(key, (version, view, moment), VIEW_CACHE_SECONDS)
     return view
@@ -263,13 +275,16 @@ def forecast_for_user(
 def _data_version(kind: str) -> tuple:
     """What a forecast depends on besides the clock, in one query of index look-ups: the newest deal
     event (every change of stage, amount, close date, owner, category or probability, and every win, loss
-    and new deal writes one) and the newest deal, the day's fit and the latest backtest, and count + last
+    and new deal writes one), the newest deal and the trash's count and latest deletion, the day's fit and the latest backtest, and count + last
     change of quotas, calls, memberships, stages and exchange rates."""
     # Our own table names, never input.
     event, deal, fit, run = (model._meta.db_table for model in (DealEvent, Deal, ForecastFit, BacktestRun))
     parts = [
         f"(SELECT MAX(id) FROM {event})",  # noqa: S608 - our names
         f"(SELECT MAX(id) FROM {deal})",  # noqa: S608 - our names
+        # Deals moved to or restored from the trash (indexed deleted_at: a look-up, not a scan).
+        f"(SELECT COUNT(*) FROM {deal} WHERE deleted_at IS NOT NULL)",  # noqa: S608 - our names
+        f"(SELECT MAX(deleted_at) FROM {deal})",  # noqa: S608 - our names
         f"(SELECT MAX(id) FROM {fit} WHERE data_key = %s)",  # noqa: S608 - our names
         f"(SELECT MAX(id) FROM {run} WHERE status = %s)",  # noqa: S608 - our names
     ]

@@ -210,3 +210,18 @@ def test_nothing_of_another_teams_deals_reaches_an_outsider_or_a_rep_who_may_not
     assert client.get(f"/api/v1/forecast/?scope=team&id={team.pk}").status_code == 404
     assert client.get(f"/api/v1/forecast/?scope=rep&id={rep2.pk}").status_code == 404
     assert "Rep2 Globex" not in client.get(reverse("web:forecast")).content.decode()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_page_lists_the_first_quotas_with_their_count(client, deals, manager, team, monkeypatch):
+    from dealflow.web.views import forecast as view
+
+    client.force_login(manager)
+    for period, amount in (("2026-11", "3000"), ("2026-12", "4000"), ("2027-01", "5000")):
+        client.post(reverse("web:forecast_quota"), {"period": period, "amount": amount, "team": team.pk})
+    assert Quota.objects.count() == 3
+    monkeypatch.setattr(view, "QUOTAS_SHOWN", 2)
+    html = client.get(reverse("web:forecast")).content.decode()
+    assert 'data-quota-count="3"' in html and "The first 2 of 3 quotas" in html
+    monkeypatch.setattr(view, "QUOTAS_SHOWN", 3)
+    assert "data-quota-count" not in client.get(reverse("web:forecast")).content.decode()

@@ -298,6 +298,11 @@ def test_the_forecast_is_kept_until_the_data_changes_and_reads_no_deal_meanwhile
     assert changed.open_deals == 3 and changed.periods[0].weighted == 450.0 + 4000 * 0.85
     deal_services.deal_update(deal=deal, by=manager, data={"amount": Decimal("2000")})
     assert selectors.forecast_for_user(user=manager).periods[0].weighted == 450.0 + 2000 * 0.85
+    # The trash: the deal leaves the forecast at once.
+    from dealflow.deals.services import trash
+
+    trash.deal_delete(deal=deal, by=manager)
+    assert selectors.forecast_for_user(user=manager).open_deals == 2
 
 
 def test_a_large_forecast_is_shown_up_to_two_minutes_after_a_change_with_its_time(
@@ -320,3 +325,13 @@ def test_a_large_forecast_is_shown_up_to_two_minutes_after_a_change_with_its_tim
         assert selectors.forecast_for_user(user=manager).as_of == NOW + dt.timedelta(seconds=121)
     with time_machine.travel(NOW + dt.timedelta(seconds=121 + 601), tick=False):
         assert selectors.forecast_for_user(user=manager).as_of == NOW + dt.timedelta(seconds=722)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_kept_view_is_never_shown_under_rights_the_user_no_longer_has(two_deals, manager, team):
+    from dealflow.accounts.models import Membership, Role, User
+
+    assert selectors.forecast_for_user(user=manager).scope.kind == ScopeKind.TEAM
+    Membership.objects.filter(user=manager, team=team).update(role=Role.REP)  # no updated_at change
+    demoted = User.objects.get(pk=manager.pk)  # a new request: roles read again
+    assert selectors.forecast_for_user(user=demoted).scope.kind == ScopeKind.REP

@@ -55,6 +55,9 @@ def fan_chart(view: selectors.ForecastView) -> dict:
     }  # fmt: skip
 
 
+QUOTAS_SHOWN = 40
+
+
 @login_required
 @require_GET
 def forecast_page(request: HttpRequest) -> HttpResponse:
@@ -84,10 +87,12 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
         "calls": selectors.call_list_for_user(
             user=user, period_keys=[item.period.key for item in view.periods]
         )[:20],
-        "quotas": selectors.quota_list_for_user(
-            user=user, period_keys=[item.period.key for item in view.periods]
-        ),
     }
+    quotas = selectors.quota_list_for_user(user=user, period_keys=[item.period.key for item in view.periods])
+    shown = list(quotas[:QUOTAS_SHOWN])
+    # An admin's four periods hold hundreds of quotas: the first ones, and how many there are.
+    context["quotas"] = shown
+    context["quota_count"] = quotas.count() if len(shown) == QUOTAS_SHOWN else len(shown)
     return render(request, "web/forecast/page.html", context)
 
 
