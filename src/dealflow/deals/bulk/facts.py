@@ -9,8 +9,8 @@ from typing import Any
 
 from dealflow.deals import lifecycle
 from dealflow.deals.bulk.replay import DealReplay
-from dealflow.deals.choices import EventKind, SpellExit
 from dealflow.deals.bulk.tables import identity, sqlite_date
+from dealflow.deals.choices import EventKind, SpellExit
 from dealflow.deals.models import DealGroupTotals
 from dealflow.deals.services.derived import GROUP_KEY, GROUP_VALUES, fact_group_cells, stay_group_cells
 

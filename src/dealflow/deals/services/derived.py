@@ -257,7 +257,11 @@ def stay_group_cells(into: dict[tuple[Any, ...], list[int]], stay: dict[str, Any
     entered_on, exited_on, days = stay["entered_on"], stay["exited_on"], stay["days"]
     entered_month = _month(entered_on)
     _group_add(
-        into, (ENTRY, pipeline_id, owner_id, entered_month, stage_id, 0, stay["entry_kind"], "", -1), sign, 0, 0
+        into,
+        (ENTRY, pipeline_id, owner_id, entered_month, stage_id, 0, stay["entry_kind"], "", -1),
+        sign,
+        0,
+        0,
     )
     if exited_on is None:
         _group_add(into, (OPEN_STAY, pipeline_id, owner_id, entered_on, stage_id, 0, "", "", -1), sign, 0, 0)
@@ -266,13 +270,25 @@ def stay_group_cells(into: dict[tuple[Any, ...], list[int]], stay: dict[str, Any
     _group_add(into, (DONE_STAY, pipeline_id, owner_id, entered_month, stage_id, 0, "", "", days), sign, 0, 0)
     _group_add(
         into,
-        (EXIT, pipeline_id, owner_id, exited_month, stage_id, stay["next_stage_id"] or 0, stay["exit_kind"], "", -1),
+        (
+            EXIT,
+            pipeline_id,
+            owner_id,
+            exited_month,
+            stage_id,
+            stay["next_stage_id"] or 0,
+            stay["exit_kind"],
+            "",
+            -1,
+        ),
         sign,
         0,
         0,
     )
     if stay["deal_status"] == DealStatus.WON:
-        _group_add(into, (WON_STAY, pipeline_id, owner_id, exited_month, stage_id, 0, "", "", days), sign, 0, 0)
+        _group_add(
+            into, (WON_STAY, pipeline_id, owner_id, exited_month, stage_id, 0, "", "", days), sign, 0, 0
+        )
 
 
 def groups_apply(groups: dict[tuple[Any, ...], list[int]], *, using: str) -> None:
@@ -363,7 +379,9 @@ def derived_deal_sync(*, deal: Deal, fields: list[str] | None = None) -> None:
             if "owner_id" in changed or "status" in changed:
                 for stay in stays.values(*_STAY_GROUP_FIELDS):
                     stay_group_cells(groups, stay, -1)
-                    stay_group_cells(groups, {**stay, "owner_id": deal.owner_id, "deal_status": deal.status}, 1)
+                    stay_group_cells(
+                        groups, {**stay, "owner_id": deal.owner_id, "deal_status": deal.status}, 1
+                    )
             stays.update(
                 owner_id=deal.owner_id,
                 team_id=deal.team_id,
