@@ -88,14 +88,34 @@ def english_findings(text: str) -> list[str]:
     return found
 
 
-@pytest.fixture
-def demo(db, settings):
+@pytest.fixture(scope="module")
+def _module_demo(django_db_setup, django_db_blocker):
+    """The demo, generated once for the module inside a transaction that is rolled back when the module
+    ends: each test runs in a savepoint within it (the ``db`` fixture), so what one persona's test changes
+    is undone before the next, and the four personas share one generation instead of four."""
+    from django.db import transaction
+
     from dealflow.demo import generate
 
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            with time_machine.travel(dt.datetime(2026, 6, 30, 10, 0, tzinfo=dt.UTC), tick=False):
+                generate.demo_generate(deals=300, seed=4, today=TODAY, progress=False, chunk_size=300)
+        except BaseException:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+            raise
+    yield
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        atomic.__exit__(None, None, None)
+
+
+@pytest.fixture
+def demo(_module_demo, db, settings):
     settings.DEALFLOW = {**settings.DEALFLOW, "API_RATE_LIMIT_PER_MINUTE": 0}
-    with time_machine.travel(dt.datetime(2026, 6, 30, 10, 0, tzinfo=dt.UTC), tick=False):
-        generate.demo_generate(deals=300, seed=4, today=TODAY, progress=False, chunk_size=300)
-        yield
 
 
 def test_the_scanner_finds_english_formats():

@@ -16,6 +16,7 @@ import time
 import urllib.request
 
 import pytest
+from django.conf import settings
 
 from dealflow.cli.processes import gunicorn_command
 from tests.faults.conftest import ROOT, dealflow_env, free_port, run_dealflow
@@ -44,6 +45,10 @@ def _hold_slowly(port: int, stop: threading.Event) -> None:
             stop.wait(1.0)
 
 
+@pytest.mark.skipif(
+    settings.IS_POSTGRES,
+    reason="its own SQLite file whatever the suite's engine: runs once, in the SQLite pass",
+)
 def test_slow_clients_do_not_hold_the_server(tmp_path):
     environment = dealflow_env(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path)
     run_dealflow(environment, "migrate", "--noinput", "-v0")
@@ -80,7 +85,11 @@ def test_slow_clients_do_not_hold_the_server(tmp_path):
             f"{statistics.median(during) * 1000:.0f} ms (max {max(during) * 1000:.0f} ms) "
             f"with {SLOW_CLIENTS} slow clients on 2 workers"
         )
-        assert max(during) < 3.0  # the sync workers took 19 s; on a loaded 2-core machine allow 3 s
+        # The sync workers held every request until the slow clients gave up (19 s each). With threads the
+        # typical answer stays fast; one answer may wait for a core on a loaded 2-core machine (4.2 s seen
+        # at load 14), which is why the bound on the slowest is loose and the median's is tight.
+        assert statistics.median(during) < 1.0
+        assert max(during) < 10.0
     finally:
         stop.set()
         server.terminate()
