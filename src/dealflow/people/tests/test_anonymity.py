@@ -178,4 +178,6 @@ def test_a_crash_while_sealing_keeps_the_person_free_to_answer(run, sales_team, 
     surveys.survey_response_submit(run=run, user=person, answers=answer_values(run))
     invitation.refresh_from_db()
     assert invitation.is_answered
-    assert SealedResponse.objects.filter(run=run).count() + SurveyResponse.objects.filter(run=run).count() == 1
+    assert (
+        SealedResponse.objects.filter(run=run).count() + SurveyResponse.objects.filter(run=run).count() == 1
+    )

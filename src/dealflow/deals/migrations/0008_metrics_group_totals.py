@@ -14,7 +14,7 @@ def fill_group_totals(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deals', '0006_metrics_partial_indexes_cover'),
+        ('deals', '0007_trash'),
     ]
 
     operations = [
