@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from dealflow.accounts.selectors import owner_visibility_q, user_access_scope
 from dealflow.core.periods import Period
 from dealflow.deals.models import DealGroupTotals
-from dealflow.deals.services.derived import EVERY_OWNER
+from dealflow.deals.services.derived import EVERY_OWNER, GROUP_VALUES
 from dealflow.metrics.selectors.scope import MetricScope
 from dealflow.metrics.selectors.sql import plain_rows
 
@@ -59,4 +59,13 @@ def group_rows(
     if extra is not None:
         rows = rows.filter(extra)
     rows = rows.exclude(count=0)  # groups the services brought back to zero
-    return plain_rows(rows.values_list(*columns).order_by())
+    # Summed over the owners in the database: a manager's team reads one row per group, as an admin does.
+    keys = [column for column in columns if column not in GROUP_VALUES]
+    sums = {f"sum_{column}": Sum(column) for column in columns if column in GROUP_VALUES}
+    assert list(columns) == keys + [name.removeprefix("sum_") for name in sums], "group columns, then values"
+    width = len(keys)
+    # PostgreSQL sums bigints as numeric (Decimal through the plain cursor): back to int.
+    return [
+        (*row[:width], *(int(value) for value in row[width:]))
+        for row in plain_rows(rows.values(*keys).annotate(**sums).order_by())
+    ]
