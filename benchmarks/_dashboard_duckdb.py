@@ -132,11 +132,13 @@ def duckdb_numbers(database, period) -> dict[str, Any]:
         'SELECT id, name, "order", kind, is_active FROM stage WHERE pipeline_id = ? ORDER BY "order", id',
         [pipeline_id],
     )
-    rates = RateTable(base="EUR")
-    for currency, valid_from, rate in rows(
-        "SELECT currency, valid_from, rate FROM rate ORDER BY currency, valid_from"
-    ):
-        rates.rates.setdefault(currency, []).append((valid_from, Decimal(str(rate))))
+    rates = RateTable(
+        "EUR",
+        [
+            (currency, valid_from, Decimal(str(rate)))
+            for currency, valid_from, rate in rows("SELECT currency, valid_from, rate FROM rate")
+        ],
+    )
 
     def closed(start: dt.date, end: dt.date) -> tuple:
         return rows(

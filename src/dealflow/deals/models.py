@@ -645,3 +645,50 @@ class DealMonthlyTotals(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} pipeline {self.pipeline_id} owner {self.owner_id}"
+
+
+class DealGroupTotals(models.Model):
+    """Additive counts of DealFact and StayFact rows per group a metrics page shows (issue #19).
+
+    Each row adds up the facts of one group: a ``measure`` (what is counted), the pipeline, the owner
+    (0 = every owner, kept beside the per-owner rows so a company-wide page reads one row per group
+    instead of one per owner), a day (the first of the month, or the day itself for open stays), and the
+    group's columns. The services keep it in step in the same transaction as the facts, the bulk writer
+    adds the cells of the deals it writes, and derived_rebuild() recomputes it; a test compares the
+    three after random histories. Rows are never deleted by the services: a group can fall back to 0.
+    """
+
+    measure = models.CharField(max_length=8)  # see deals.services.derived, GROUP_MEASURES
+    pipeline_id = models.BigIntegerField()
+    owner_id = models.BigIntegerField()
+    day = models.DateField()
+    stage_id = models.BigIntegerField()  # stage of the stay, furthest stage of the deal (cohort)
+    other_id = models.BigIntegerField()  # next stage of an exit; 0 otherwise
+    label = models.CharField(max_length=8)  # status (cohort), exit or entry kind; "" otherwise
+    currency = models.CharField(max_length=3)  # cohort and open deals; "" otherwise
+    days = models.IntegerField()  # a finished stay's length in calendar days; -1 otherwise
+    count = models.BigIntegerField(default=0)
+    amount_minor = models.BigIntegerField(default=0)
+    amount_base_minor = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Also the read path: measure, pipeline and owner pick the rows, then a range of days.
+            models.UniqueConstraint(
+                fields=[
+                    "measure",
+                    "pipeline_id",
+                    "owner_id",
+                    "day",
+                    "stage_id",
+                    "other_id",
+                    "label",
+                    "currency",
+                    "days",
+                ],
+                name="dealgrouptotals_cell",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.measure} {self.day} pipeline {self.pipeline_id} owner {self.owner_id}"

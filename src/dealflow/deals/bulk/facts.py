@@ -1,13 +1,18 @@
 """The derived analytics rows of replayed deals (``BulkWriter(derived_rows=True)``): DealFact, StayFact and
-the DealMonthlyTotals cells, by the rules of deals.services.derived (derived_rebuild() in SQL), in memory."""
+the DealMonthlyTotals and DealGroupTotals cells, by the rules of deals.services.derived (derived_rebuild()
+in SQL), in memory."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from dealflow.deals import lifecycle
 from dealflow.deals.bulk.replay import DealReplay
+from dealflow.deals.bulk.tables import identity, sqlite_date
 from dealflow.deals.choices import EventKind, SpellExit
+from dealflow.deals.models import DealGroupTotals
+from dealflow.deals.services.derived import GROUP_KEY, GROUP_VALUES, fact_group_cells, stay_group_cells
 
 CLOSE_DATE_CHANGED = EventKind.CLOSE_DATE_CHANGED.value
 CLOSED_EXITS = (SpellExit.WON.value, SpellExit.LOST.value)
@@ -20,9 +25,10 @@ def deal_facts_add(
     stay_facts: list[Any],
     totals: dict[tuple[Any, ...], list[int]],
     lead_facts: dict[int, tuple[Any, ...]],
+    groups: dict[tuple[Any, ...], list[int]],
 ) -> None:
-    """Append the deal's DealFact row and its spells' StayFact rows, and add its DealMonthlyTotals cells;
-    the rules of derived_rebuild(), for the deal as it stands after its history."""
+    """Append the deal's DealFact row and its spells' StayFact rows, and add its DealMonthlyTotals and
+    DealGroupTotals cells; the rules of derived_rebuild(), for the deal as it stands after its history."""
     writer, deal, state = replay.writer, replay.deal, replay.state
     day, stages = writer.day, writer.stages
     deal_id, pipeline_id, status = deal.id, deal.pipeline_id, state.status
@@ -55,6 +61,21 @@ def deal_facts_add(
             lead_owner_id, lead_team_id, lead_source_id, pushes, last_pushed_at,
         )
     )  # fmt: skip
+    fact_group_cells(
+        groups,
+        {
+            "pipeline_id": pipeline_id,
+            "owner_id": owner_id,
+            "stage_id": state.stage.pk,
+            "furthest_stage_id": furthest.pk,
+            "status": status,
+            "created_on": state.created_on,
+            "currency": state.currency,
+            "amount_minor": state.amount_minor,
+            "amount_base_minor": state.amount_base_minor,
+        },
+        1,
+    )
     # Stays in the order they were entered (then by id), each knowing how the one before it ended.
     first = replay.first_spell
     spells = replay.spells
@@ -78,6 +99,22 @@ def deal_facts_add(
             )
         )  # fmt: skip
         previous_exit = exit_kind
+        stay_group_cells(
+            groups,
+            {
+                "pipeline_id": pipeline_id,
+                "owner_id": owner_id,
+                "stage_id": stage_id,
+                "next_stage_id": next_id,
+                "deal_status": status,
+                "entry_kind": entry_kind,
+                "entered_on": entered_on,
+                "exited_on": exited_on,
+                "days": None if exited_on is None else (exited_on - entered_on).days,
+                "exit_kind": exit_kind,
+            },
+            1,
+        )
     # DealMonthlyTotals: created by the creation month, won / lost by the closing month (current owner),
     # lead_deals / lead_won by the lead's month under the lead's owner and source.
     team_key, source_key = team_id or 0, source_id or 0
@@ -113,3 +150,24 @@ def deal_facts_add(
         )
         cell[8] += 1
         cell[9] += int(is_won)
+
+
+def groups_add(cursor: Any, *, is_postgres: bool, groups: dict[tuple[Any, ...], list[int]]) -> None:
+    """Add the cells to DealGroupTotals (an upsert, the same SQL on PostgreSQL and SQLite)."""
+    rows = [key_values for key_values in sorted(groups.items()) if any(key_values[1])]
+    if not rows:
+        return
+    table = DealGroupTotals._meta.db_table
+    columns = [*GROUP_KEY, *GROUP_VALUES]
+    updates = ", ".join(f'"{name}" = "{table}"."{name}" + excluded."{name}"' for name in GROUP_VALUES)
+    placeholder = "%s" if is_postgres else "?"
+    sql = (
+        f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({", ".join([placeholder] * len(columns))}) '  # noqa: S608
+        f"ON CONFLICT ({', '.join(GROUP_KEY)}) DO UPDATE SET {updates}"
+    )
+    day = identity if is_postgres else sqlite_date
+    values = [(*key[:3], day(key[3]), *key[4:], *cell) for key, cell in rows]
+    if is_postgres:
+        cursor.executemany(sql, values)
+    else:
+        sqlite3.Cursor.executemany(cursor.cursor, sql, values)

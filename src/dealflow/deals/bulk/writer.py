@@ -14,7 +14,7 @@ from dealflow.accounts.models import Membership, User
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.deals import lifecycle
-from dealflow.deals.bulk.facts import deal_facts_add
+from dealflow.deals.bulk.facts import deal_facts_add, groups_add
 from dealflow.deals.bulk.replay import DealReplay
 from dealflow.deals.bulk.steps import BulkActivity, BulkCounts, BulkDeal, BulkLead
 from dealflow.deals.bulk.tables import (
@@ -360,7 +360,12 @@ class BulkWriter:
 
     def _derived_rows(
         self, cursor: Any, replays: list[DealReplay], spell_ids: list[int]
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], dict[tuple[Any, ...], list[int]]]:
+    ) -> tuple[
+        list[tuple[Any, ...]],
+        list[tuple[Any, ...]],
+        dict[tuple[Any, ...], list[int]],
+        dict[tuple[Any, ...], list[int]],
+    ]:
         """The DealFact and StayFact rows of the deals replayed, and what they add to DealMonthlyTotals:
         the rules of deals.services.derived (derived_rebuild() in SQL), applied in memory."""
         wanted: set[int] = {
@@ -380,9 +385,10 @@ class BulkWriter:
         deal_facts: list[tuple[Any, ...]] = []
         stay_facts: list[tuple[Any, ...]] = []
         totals: dict[tuple[Any, ...], list[int]] = {}
+        groups: dict[tuple[Any, ...], list[int]] = {}
         for replay in replays:
-            deal_facts_add(replay, spell_ids, deal_facts, stay_facts, totals, self._lead_facts)
-        return deal_facts, stay_facts, totals
+            deal_facts_add(replay, spell_ids, deal_facts, stay_facts, totals, self._lead_facts, groups)
+        return deal_facts, stay_facts, totals, groups
 
     # -- writing --
 
@@ -422,10 +428,11 @@ class BulkWriter:
             self._copy(cursor, self.tables["spell"], spells)
             self._copy(cursor, self.tables["activity"], activity_rows)
             if self.derived_rows:
-                deal_facts, stay_facts, totals = derived
+                deal_facts, stay_facts, totals, groups = derived
                 self._copy(cursor, self.tables["deal_fact"], deal_facts)
                 self._copy(cursor, self.tables["stay_fact"], stay_facts)
                 totals_add(cursor, is_postgres=self.is_postgres, totals=totals)
+                groups_add(cursor, is_postgres=self.is_postgres, groups=groups)
             seconds = self.write_seconds
             seconds["replay"] += replayed - started
             seconds["derived rows"] += derived_done - replayed

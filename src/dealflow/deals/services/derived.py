@@ -7,7 +7,10 @@ covering indexes instead of joining deals to their history per request:
   often its expected close date was pushed later;
 - ``StayFact``: one row per stage spell with the deal's *current* owner, team, source and status, how the
   deal entered the stage (created / forward / back / reopened) and the stay's length in calendar days;
-- ``DealMonthlyTotals``: additive monthly totals per pipeline, owner, team and source (the trends).
+- ``DealMonthlyTotals``: additive monthly totals per pipeline, owner, team and source (the trends);
+- ``DealGroupTotals``: counts of DealFact and StayFact rows per group a dashboard shows (cohorts by
+  furthest stage, stays by length, exits, entries, open stays and open deals), per owner and for every
+  owner together, so a page's cost follows the number of groups it shows, not the number of deals.
 
 The services keep them in step inside their own transaction through the hooks below, which
 ``deals.services.history`` calls. Bulk loaders (the demo generator, big imports) write deals, events and
@@ -28,6 +31,7 @@ from django.db.models.functions import Coalesce, Greatest
 from dealflow.deals.models import (
     Deal,
     DealFact,
+    DealGroupTotals,
     DealMonthlyTotals,
     DealStatus,
     SpellExit,
@@ -162,6 +166,164 @@ def _totals_apply(delta: dict[tuple[Any, ...], Counter[Any]], *, using: str) -> 
         cursor.execute(sql, params)
 
 
+# --- DealGroupTotals: facts counted per group, per owner and for every owner (owner 0) ----------------
+# A key is (measure, pipeline, owner, day, stage, other stage, label, currency, days); its value is
+# [count, amount_minor, amount_base_minor]. Every rule below has its SQL twin in _group_statements().
+COHORT = "cohort"  # deals by creation month, furthest stage, status and currency (funnel)
+LIVE = "live"  # open deals by current stage and currency (waiting work); day is NO_DAY
+OPEN_STAY = "open"  # open stays by the day they began (their age is counted at read time)
+DONE_STAY = "done"  # finished stays by entry month and length (time in stage)
+WON_STAY = "won"  # finished stays of won deals by exit month and length (the won-deal benchmark)
+EXIT = "exit"  # finished stays by exit month, next stage and exit kind (flow)
+ENTRY = "entry"  # stays by entry month and entry kind (flow)
+GROUP_MEASURES = (COHORT, LIVE, OPEN_STAY, DONE_STAY, WON_STAY, EXIT, ENTRY)
+EVERY_OWNER = 0
+NO_DAY = dt.date(1970, 1, 1)
+GROUP_KEY = ("measure", "pipeline_id", "owner_id", "day", "stage_id", "other_id", "label", "currency", "days")
+GROUP_VALUES = ("count", "amount_minor", "amount_base_minor")
+_FACT_GROUP_FIELDS = (
+    "pipeline_id",
+    "owner_id",
+    "stage_id",
+    "furthest_stage_id",
+    "status",
+    "created_on",
+    "currency",
+    "amount_minor",
+    "amount_base_minor",
+)
+_STAY_GROUP_FIELDS = (
+    "pipeline_id",
+    "owner_id",
+    "stage_id",
+    "next_stage_id",
+    "deal_status",
+    "entry_kind",
+    "entered_on",
+    "exited_on",
+    "days",
+    "exit_kind",
+)
+
+
+def _group_add(
+    into: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], count: int, amount: int, base: int
+) -> None:
+    """Add to the owner's cell and to the every-owner cell (key[2] is the owner)."""
+    for owner_key in (key, (key[0], key[1], EVERY_OWNER, *key[3:])):
+        cell = into.get(owner_key)
+        if cell is None:
+            into[owner_key] = [count, amount, base]
+        else:
+            cell[0] += count
+            cell[1] += amount
+            cell[2] += base
+
+
+def fact_group_cells(into: dict[tuple[Any, ...], list[int]], fact: dict[str, Any], sign: int) -> None:
+    """Add ``sign`` times what one DealFact row counts in DealGroupTotals to ``into``."""
+    pipeline_id, owner_id = fact["pipeline_id"], fact["owner_id"]
+    amount = fact["amount_minor"] or 0
+    _group_add(
+        into,
+        (
+            COHORT,
+            pipeline_id,
+            owner_id,
+            _month(fact["created_on"]),
+            fact["furthest_stage_id"],
+            0,
+            fact["status"],
+            fact["currency"],
+            -1,
+        ),
+        sign,
+        sign * amount,
+        sign * (fact["amount_base_minor"] or 0),
+    )
+    if fact["status"] == DealStatus.OPEN:
+        _group_add(
+            into,
+            (LIVE, pipeline_id, owner_id, NO_DAY, fact["stage_id"], 0, "", fact["currency"], -1),
+            sign,
+            sign * amount,
+            0,
+        )
+
+
+def stay_group_cells(into: dict[tuple[Any, ...], list[int]], stay: dict[str, Any], sign: int) -> None:
+    """Add ``sign`` times what one StayFact row counts in DealGroupTotals to ``into``."""
+    pipeline_id, owner_id, stage_id = stay["pipeline_id"], stay["owner_id"], stay["stage_id"]
+    entered_on, exited_on, days = stay["entered_on"], stay["exited_on"], stay["days"]
+    entered_month = _month(entered_on)
+    _group_add(
+        into,
+        (ENTRY, pipeline_id, owner_id, entered_month, stage_id, 0, stay["entry_kind"], "", -1),
+        sign,
+        0,
+        0,
+    )
+    if exited_on is None:
+        _group_add(into, (OPEN_STAY, pipeline_id, owner_id, entered_on, stage_id, 0, "", "", -1), sign, 0, 0)
+        return
+    exited_month = _month(exited_on)
+    _group_add(into, (DONE_STAY, pipeline_id, owner_id, entered_month, stage_id, 0, "", "", days), sign, 0, 0)
+    _group_add(
+        into,
+        (
+            EXIT,
+            pipeline_id,
+            owner_id,
+            exited_month,
+            stage_id,
+            stay["next_stage_id"] or 0,
+            stay["exit_kind"],
+            "",
+            -1,
+        ),
+        sign,
+        0,
+        0,
+    )
+    if stay["deal_status"] == DealStatus.WON:
+        _group_add(
+            into, (WON_STAY, pipeline_id, owner_id, exited_month, stage_id, 0, "", "", days), sign, 0, 0
+        )
+
+
+def groups_apply(groups: dict[tuple[Any, ...], list[int]], *, using: str) -> None:
+    """Add the cells to DealGroupTotals in one upsert (same SQL on PostgreSQL and SQLite)."""
+    rows = sorted((key, values) for key, values in groups.items() if any(values))
+    if not rows:
+        return
+    table = DealGroupTotals._meta.db_table
+    columns = [*GROUP_KEY, *GROUP_VALUES]
+    placeholders = ", ".join("(" + ", ".join(["%s"] * len(columns)) + ")" for _ in rows)
+    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in GROUP_VALUES)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {placeholders} "  # noqa: S608 - our names
+        f"ON CONFLICT ({', '.join(GROUP_KEY)}) DO UPDATE SET {updates}"
+    )
+    params: list[Any] = []
+    for key, values in rows:
+        params.extend(key)
+        params.extend(values)
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def derived_groups_deal(*, deal_id: int, sign: int) -> None:
+    """Add (``sign`` 1) or take out (-1) what one deal's DealFact and StayFact rows count in
+    DealGroupTotals: for code that inserts or deletes a deal's facts wholesale (the trash) - call it
+    after inserting them, or before deleting them."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for fact in DealFact.objects.filter(deal_id=deal_id).values(*_FACT_GROUP_FIELDS):
+        fact_group_cells(groups, fact, sign)
+    for stay in StayFact.objects.filter(deal_id=deal_id).values(*_STAY_GROUP_FIELDS):
+        stay_group_cells(groups, stay, sign)
+    groups_apply(groups, using=DealFact.objects.db)
+
+
 def _lead_values(deal: Deal) -> dict[str, Any]:
     if not deal.lead_id:
         return dict.fromkeys(_LEAD_FIELDS)
@@ -196,10 +358,12 @@ def derived_deal_sync(*, deal: Deal, fields: list[str] | None = None) -> None:
         .first()
     )
     delta: dict[tuple[Any, ...], Counter[Any]] = defaultdict(Counter[Any])
+    groups: dict[tuple[Any, ...], list[int]] = {}
     if old is None:
         lead = _lead_values(deal)
         DealFact.objects.create(deal_id=deal.pk, furthest_stage_id=deal.stage_id, **new, **lead)
         _totals_add(cells=monthly_cells({**new, **lead}), sign=1, into=delta)
+        fact_group_cells(groups, {**new, "furthest_stage_id": deal.stage_id}, 1)
     else:
         changed = {name: value for name, value in new.items() if old[name] != value}
         if not changed:
@@ -208,14 +372,24 @@ def derived_deal_sync(*, deal: Deal, fields: list[str] | None = None) -> None:
         lead = {name: old[name] for name in _LEAD_FIELDS}
         _totals_add(cells=monthly_cells(old), sign=-1, into=delta)
         _totals_add(cells=monthly_cells({**new, **lead}), sign=1, into=delta)
+        fact_group_cells(groups, old, -1)
+        fact_group_cells(groups, {**old, **changed}, 1)
         if any(name in changed for name in _STAY_FIELDS):
-            StayFact.objects.filter(deal_id=deal.pk).update(
+            stays = StayFact.objects.filter(deal_id=deal.pk)
+            if "owner_id" in changed or "status" in changed:
+                for stay in stays.values(*_STAY_GROUP_FIELDS):
+                    stay_group_cells(groups, stay, -1)
+                    stay_group_cells(
+                        groups, {**stay, "owner_id": deal.owner_id, "deal_status": deal.status}, 1
+                    )
+            stays.update(
                 owner_id=deal.owner_id,
                 team_id=deal.team_id,
                 source_id=deal.source_id,
                 deal_status=deal.status,
             )
     _totals_apply(delta, using=DealFact.objects.db)
+    groups_apply(groups, using=DealFact.objects.db)
 
 
 def _entry_kind(previous_exit: str | None) -> str:
@@ -235,7 +409,7 @@ def derived_stay_open(*, spell: StageSpell, deal: Deal, stage: Stage) -> None:
         .values_list("exit_kind", flat=True)
         .first()
     )
-    StayFact.objects.create(
+    stay = StayFact.objects.create(
         spell_id=spell.pk,
         deal_id=deal.pk,
         pipeline_id=spell.pipeline_id,
@@ -247,21 +421,41 @@ def derived_stay_open(*, spell: StageSpell, deal: Deal, stage: Stage) -> None:
         entry_kind=_entry_kind(previous_exit),
         entered_on=spell.entered_on,
     )
-    DealFact.objects.filter(deal_id=deal.pk).filter(
-        Q(furthest_stage__order__lt=stage.order)
-        | Q(furthest_stage__order=stage.order, furthest_stage_id__lt=stage.pk)
-    ).update(furthest_stage_id=stage.pk)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    stay_group_cells(groups, {name: getattr(stay, name) for name in _STAY_GROUP_FIELDS}, 1)
+    fact = (
+        DealFact.objects.filter(deal_id=deal.pk)
+        .filter(
+            Q(furthest_stage__order__lt=stage.order)
+            | Q(furthest_stage__order=stage.order, furthest_stage_id__lt=stage.pk)
+        )
+        .values(*_FACT_GROUP_FIELDS)
+        .first()
+    )
+    if fact is not None:  # the stage lies beyond the furthest one: the deal's cohort group moves
+        DealFact.objects.filter(deal_id=deal.pk).update(furthest_stage_id=stage.pk)
+        fact_group_cells(groups, fact, -1)
+        fact_group_cells(groups, {**fact, "furthest_stage_id": stage.pk}, 1)
+    groups_apply(groups, using=StayFact.objects.db)
 
 
 def derived_stay_close(*, spell: StageSpell) -> None:
     """Store how and when a stay ended, and its length in calendar days."""
     assert spell.exited_on is not None
-    StayFact.objects.filter(spell_id=spell.pk).update(
-        exited_on=spell.exited_on,
-        days=(spell.exited_on - spell.entered_on).days,
-        exit_kind=spell.exit_kind,
-        next_stage_id=spell.next_stage_id,
-    )
+    stays = StayFact.objects.filter(spell_id=spell.pk)
+    old = stays.values(*_STAY_GROUP_FIELDS).first()
+    closed = {
+        "exited_on": spell.exited_on,
+        "days": (spell.exited_on - spell.entered_on).days,
+        "exit_kind": spell.exit_kind,
+        "next_stage_id": spell.next_stage_id,
+    }
+    stays.update(**closed)
+    if old is not None:
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        stay_group_cells(groups, old, -1)
+        stay_group_cells(groups, {**old, **closed}, 1)
+        groups_apply(groups, using=StayFact.objects.db)
 
 
 def is_close_date_push(from_value: str, to_value: str) -> bool:
@@ -376,16 +570,59 @@ def _rebuild_statements(vendor: str, *, live_only: bool = True) -> list[str]:
     ]
 
 
-def derived_rebuild(*, using: str = "default", rebuild_indexes: bool = True) -> None:
+def _group_statements(vendor: str) -> list[str]:
+    """DealGroupTotals from DealFact and StayFact: the per-owner cells, then every owner's (owner 0)."""
+    fact = DealFact._meta.db_table
+    stay = StayFact._meta.db_table
+    groups = DealGroupTotals._meta.db_table
+    no_day = f"CAST('{NO_DAY.isoformat()}' AS date)" if vendor == "postgresql" else f"'{NO_DAY.isoformat()}'"
+    key = ", ".join(GROUP_KEY)
+    columns = f"{key}, {', '.join(GROUP_VALUES)}"
+    empty = "''"
+
+    def part(measure: str, day: str, stage: str, other: str, label: str, currency: str, days: str) -> str:
+        return (
+            f"'{measure}' AS measure, pipeline_id, owner_id, {day} AS day, {stage} AS stage_id, "
+            f"{other} AS other_id, {label} AS label, {currency} AS currency, {days} AS days"
+        )
+
+    entered, exited = _sql_month("entered_on", vendor), _sql_month("exited_on", vendor)
+    parts = [
+        f"SELECT {part(COHORT, _sql_month('created_on', vendor), 'furthest_stage_id', '0', 'status', 'currency', '-1')}, "  # noqa: S608
+        f"1 AS c, amount_minor AS a, COALESCE(amount_base_minor, 0) AS b FROM {fact}",
+        f"SELECT {part(LIVE, no_day, 'stage_id', '0', empty, 'currency', '-1')}, "  # noqa: S608
+        f"1, amount_minor, 0 FROM {fact} WHERE status = '{DealStatus.OPEN.value}'",
+        f"SELECT {part(ENTRY, entered, 'stage_id', '0', 'entry_kind', empty, '-1')}, 1, 0, 0 FROM {stay}",  # noqa: S608
+        f"SELECT {part(OPEN_STAY, 'entered_on', 'stage_id', '0', empty, empty, '-1')}, 1, 0, 0 "  # noqa: S608
+        f"FROM {stay} WHERE exited_on IS NULL",
+        f"SELECT {part(DONE_STAY, entered, 'stage_id', '0', empty, empty, 'days')}, 1, 0, 0 "  # noqa: S608
+        f"FROM {stay} WHERE exited_on IS NOT NULL",
+        f"SELECT {part(EXIT, exited, 'stage_id', 'COALESCE(next_stage_id, 0)', 'exit_kind', empty, '-1')}, "  # noqa: S608
+        f"1, 0, 0 FROM {stay} WHERE exited_on IS NOT NULL",
+        f"SELECT {part(WON_STAY, exited, 'stage_id', '0', empty, empty, 'days')}, 1, 0, 0 "  # noqa: S608
+        f"FROM {stay} WHERE exited_on IS NOT NULL AND deal_status = '{DealStatus.WON.value}'",
+    ]
+    every = ", ".join(name if name != "owner_id" else f"{EVERY_OWNER} AS owner_id" for name in GROUP_KEY)
+    group_but_owner = ", ".join(name for name in GROUP_KEY if name != "owner_id")
+    return [
+        f"INSERT INTO {groups} ({columns}) SELECT {key}, SUM(c), SUM(a), SUM(b) "  # noqa: S608
+        f"FROM ({' UNION ALL '.join(parts)}) cells GROUP BY {key}",
+        f"INSERT INTO {groups} ({columns}) SELECT {every}, SUM(count), SUM(amount_minor), "  # noqa: S608
+        f"SUM(amount_base_minor) FROM {groups} WHERE owner_id <> {EVERY_OWNER} GROUP BY {group_but_owner}",
+    ]
+
+
+def derived_rebuild(*, using: str = "default", rebuild_indexes: bool = True, groups: bool = True) -> None:
     """Rebuild every derived analytics table from the deals, events and spells (after a bulk load).
 
     The indexes are dropped for the load and built again afterwards, which is several times faster than
     maintaining them row by row at a million deals. Migrations pass ``rebuild_indexes=False``: the indexes
-    of that point in the migration history are not necessarily the models' current ones.
+    of that point in the migration history are not necessarily the models' current ones; those before
+    DealGroupTotals existed pass ``groups=False``.
     """
     connection = connections[using]
     vendor = connection.vendor
-    models = [DealMonthlyTotals, StayFact, DealFact]
+    models = [*([DealGroupTotals] if groups else []), DealMonthlyTotals, StayFact, DealFact]
     editor = connection.schema_editor(collect_sql=True)  # only renders index DDL; never entered
     with transaction.atomic(using=using), connection.cursor() as cursor:
         if vendor == "postgresql":
@@ -404,7 +641,10 @@ def derived_rebuild(*, using: str = "default", rebuild_indexes: bool = True) -> 
         columns = {
             column.name for column in connection.introspection.get_table_description(cursor, "deals_deal")
         }
-        for statement in _rebuild_statements(vendor, live_only="deleted_at" in columns):
+        for statement in [
+            *_rebuild_statements(vendor, live_only="deleted_at" in columns),
+            *(_group_statements(vendor) if groups else []),
+        ]:
             cursor.execute(statement)
         if vendor == "postgresql":  # CREATE INDEX refuses tables with the inserts' FK checks pending
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -413,6 +653,16 @@ def derived_rebuild(*, using: str = "default", rebuild_indexes: bool = True) -> 
             cursor.execute(str(index.create_sql(model, editor)))
         for model in models:
             cursor.execute(f"ANALYZE {model._meta.db_table}")
+
+
+def derived_groups_rebuild(*, using: str = "default") -> None:
+    """Count DealGroupTotals again from DealFact and StayFact (a migration; derived_rebuild() does it too)."""
+    connection = connections[using]
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {DealGroupTotals._meta.db_table}")  # noqa: S608 - our table
+        for statement in _group_statements(connection.vendor):
+            cursor.execute(statement)
+        cursor.execute(f"ANALYZE {DealGroupTotals._meta.db_table}")
 
 
 # ------------------------------------------------------------------------------ the trash (soft delete)
@@ -430,6 +680,7 @@ def derived_remove_deal(*, deal_id: int) -> None:
     delta: dict[tuple[Any, ...], Counter[Any]] = defaultdict(Counter[Any])
     _totals_add(cells=monthly_cells(old), sign=-1, into=delta)
     _totals_apply(delta, using=DealFact.objects.db)
+    derived_groups_deal(deal_id=deal_id, sign=-1)
     StayFact.objects.filter(deal_id=deal_id).delete()
     DealFact.objects.filter(deal_id=deal_id).delete()
 
@@ -484,6 +735,7 @@ def derived_restore_deal(*, deal: Deal) -> None:
         )
         previous_exit = spell.exit_kind
     StayFact.objects.bulk_create(stays)
+    derived_groups_deal(deal_id=deal.pk, sign=1)
     delta: dict[tuple[Any, ...], Counter[Any]] = defaultdict(Counter[Any])
     _totals_add(cells=monthly_cells({**new, **lead}), sign=1, into=delta)
     _totals_apply(delta, using=DealFact.objects.db)

@@ -14,7 +14,9 @@ from django.utils.translation import gettext as _
 from dealflow.core.errors import ApplicationError
 from dealflow.core.periods import Period
 from dealflow.deals.models import Deal, DealFact, DealStatus, ForecastCategory, Lead, Stage, StageKind
+from dealflow.deals.services.derived import COHORT
 from dealflow.metrics import calculations as calc
+from dealflow.metrics.selectors.groups import group_owner_q, group_rows, is_whole_months
 from dealflow.metrics.selectors.scope import MetricScope
 from dealflow.metrics.selectors.sql import plain_rows
 
@@ -65,6 +67,17 @@ def _cohort_rows(scope: MetricScope) -> list[tuple[Any, ...]]:
     day, furthest stage, status and currency (cached). Grouping by day first follows the index order, so
     SQLite streams the groups instead of sorting the rows; Python adds the days up."""
     key = ("cohort",)
+    owners = group_owner_q(scope)
+    if key not in scope.cache and owners is not None and is_whole_months(scope.period, scope.previous):
+        # Per creation month instead of day: DealGroupTotals (stage_reach compares whole months alike).
+        scope.cache[key] = group_rows(
+            scope,
+            owners,
+            COHORT,
+            ("day", "stage_id", "label", "currency", "count", "amount_minor", "amount_base_minor"),
+            start=min(scope.previous.start, scope.period.start),
+            end=scope.period.end,
+        )
     if key not in scope.cache:
         scope.cache[key] = plain_rows(
             DealFact.objects.filter(

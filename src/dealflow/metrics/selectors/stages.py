@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from dealflow.core.formatting import format_money_major, format_number
 from dealflow.deals.models import DealFact, DealStatus, SpellExit, StageKind, StayFact
+from dealflow.deals.services.derived import DONE_STAY, ENTRY, EXIT, LIVE, OPEN_STAY, WON_STAY
 from dealflow.metrics import calculations as calc
 from dealflow.metrics.selectors.funnel import stage_reach
+from dealflow.metrics.selectors.groups import group_owner_q, group_rows, is_whole_months
 from dealflow.metrics.selectors.scope import MetricScope
 from dealflow.metrics.selectors.sql import as_day, plain_rows
 
@@ -83,13 +85,29 @@ def _survival_counts(scope: MetricScope) -> dict[tuple[Any, ...], dict[str, dict
     took and the ages of open ones, in calendar days. Counted per entry day first, the index's order, so
     SQLite streams the groups instead of sorting the stays."""
     current, previous = scope.period, scope.previous
-    rows = plain_rows(
-        _stays(scope)
-        .filter(entered_on__gte=min(previous.start, current.start), entered_on__lt=current.end)
-        .values("entered_on", "stage_id", "days")
-        .annotate(count=Count("*"))
-        .order_by()
-    )
+    start_day, end_day = min(previous.start, current.start), current.end
+    owners = group_owner_q(scope)
+    if owners is not None and is_whole_months(current, previous):
+        # Finished stays per entry month and length, open ones (days -1) per entry day: DealGroupTotals.
+        rows = [
+            (day, stage_id, None if days < 0 else days, count)
+            for day, stage_id, days, count in group_rows(
+                scope,
+                owners,
+                (DONE_STAY, OPEN_STAY),
+                ("day", "stage_id", "days", "count"),
+                start=start_day,
+                end=end_day,
+            )
+        ]
+    else:
+        rows = plain_rows(
+            _stays(scope)
+            .filter(entered_on__gte=start_day, entered_on__lt=end_day)
+            .values("entered_on", "stage_id", "days")
+            .annotate(count=Count("*"))
+            .order_by()
+        )
     result: dict[tuple[Any, ...], dict[str, dict[int, int]]] = defaultdict(
         lambda: {"finished": defaultdict(int), "open": defaultdict(int)}
     )
@@ -106,18 +124,31 @@ def _survival_counts(scope: MetricScope) -> dict[tuple[Any, ...], dict[str, dict
 def _won_benchmark(scope: MetricScope) -> dict[int, dict[int, int]]:
     """Days that stays of won deals took, per stage, for stays that ended in the year before the period ends."""
     end = scope.period.end
-    rows = plain_rows(
-        _stays(scope)
-        .filter(
-            deal_status=DealStatus.WON,
-            exited_on__gte=end - dt.timedelta(days=BENCHMARK_DAYS),
-            exited_on__lt=end,
-            days__isnull=False,
+    start = end - dt.timedelta(days=BENCHMARK_DAYS)
+    owners = group_owner_q(scope)
+    # Whole months of the window from DealGroupTotals (by exit month), the days before the first of them
+    # (when a 29 February makes the window start on the 2nd) from the stays.
+    months_from = start if start.day == 1 else (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    if owners is None or end.day != 1:
+        months_from = end
+    rows: list[tuple[Any, ...]] = []
+    if start < months_from:
+        rows += plain_rows(
+            _stays(scope)
+            .filter(
+                deal_status=DealStatus.WON,
+                exited_on__gte=start,
+                exited_on__lt=months_from,
+                days__isnull=False,
+            )
+            .values("exited_on", "stage_id", "days")
+            .annotate(count=Count("*"))
+            .order_by()
         )
-        .values("exited_on", "stage_id", "days")
-        .annotate(count=Count("*"))
-        .order_by()
-    )
+    if months_from < end and owners is not None:
+        rows += group_rows(
+            scope, owners, WON_STAY, ("day", "stage_id", "days", "count"), start=months_from, end=end
+        )
     result: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for _exited_on, stage_id, days, count in rows:
         result[stage_id][days] += count
@@ -127,17 +158,30 @@ def _won_benchmark(scope: MetricScope) -> dict[int, dict[int, int]]:
 def _open_now(scope: MetricScope) -> dict[int, tuple[int, int]]:
     """Open deals per stage today: (count, value in base minor units at today's rate)."""
     rates = scope.rates
-    rows = (
-        DealFact.objects.filter(scope.deal_q(), status=DealStatus.OPEN, pipeline_id=scope.pipeline_id)
-        .values("stage_id", "currency")
-        .annotate(count=Count("*"), amount=Sum("amount_minor"))
-        .order_by()
-    )
+    owners = group_owner_q(scope)
+    rows: list[tuple[Any, ...]]
+    if owners is not None:
+        rows = group_rows(scope, owners, LIVE, ("stage_id", "currency", "count", "amount_minor"))
+    else:
+        rows = plain_rows(
+            DealFact.objects.filter(scope.deal_q(), status=DealStatus.OPEN, pipeline_id=scope.pipeline_id)
+            .values("stage_id", "currency")
+            .annotate(count=Count("*"), amount=Sum("amount_minor"))
+            .order_by()
+        )
+    # Per stage and currency first: each currency's sum is converted once (exact minor units).
+    amounts: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    for stage_id, currency, count, amount in rows:
+        cell = amounts[(stage_id, currency)]
+        cell[0] += count
+        cell[1] += int(amount or 0)
     result: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
-    for row in rows:
-        count, value = result[row["stage_id"]]
-        converted = rates.to_base_minor_or_none(int(row["amount"] or 0), row["currency"], scope.today) or 0
-        result[row["stage_id"]] = (count + row["count"], value + converted)
+    for (stage_id, currency), (count, amount) in amounts.items():
+        if not count:
+            continue
+        before_count, value = result[stage_id]
+        converted = rates.to_base_minor_or_none(amount, currency, scope.today) or 0
+        result[stage_id] = (before_count + count, value + converted)
     return result
 
 
@@ -269,25 +313,51 @@ def stage_flow(*, scope: MetricScope) -> Flow:
     stages = [stage for stage in scope.stages if stage.kind == StageKind.OPEN]
     # Counted per day first (the index's order), then added up here: see _survival_counts.
     exits: dict[tuple[Any, ...], int] = defaultdict(int)
-    for _exited_on, stage_id, next_stage_id, exit_kind, count in plain_rows(
-        _stays(scope)
-        .filter(exited_on__gte=period.start, exited_on__lt=period.end)
-        .values("exited_on", "stage_id", "next_stage_id", "exit_kind")
-        .annotate(count=Count("*"))
-        .order_by()
-    ):
-        exits[(stage_id, next_stage_id, exit_kind)] += count
     entries: dict[tuple[Any, ...], int] = defaultdict(int)
-    for _entered_on, stage_id, _days, entry_kind, count in plain_rows(
-        _stays(scope)
-        .filter(
-            entered_on__gte=period.start, entered_on__lt=period.end, entry_kind__in=["created", "reopened"]
-        )
-        .values("entered_on", "stage_id", "days", "entry_kind")
-        .annotate(count=Count("*"))
-        .order_by()
-    ):
-        entries[(entry_kind, stage_id)] += count
+    owners = group_owner_q(scope)
+    if owners is not None and is_whole_months(period):
+        for stage_id, next_stage_id, exit_kind, count in group_rows(
+            scope,
+            owners,
+            EXIT,
+            ("stage_id", "other_id", "label", "count"),
+            start=period.start,
+            end=period.end,
+        ):
+            exits[(stage_id, next_stage_id or None, exit_kind)] += count
+        for stage_id, entry_kind, count in group_rows(
+            scope,
+            owners,
+            ENTRY,
+            ("stage_id", "label", "count"),
+            start=period.start,
+            end=period.end,
+            extra=Q(label__in=["created", "reopened"]),
+        ):
+            entries[(entry_kind, stage_id)] += count
+    else:
+        for _exited_on, stage_id, next_stage_id, exit_kind, count in plain_rows(
+            _stays(scope)
+            .filter(exited_on__gte=period.start, exited_on__lt=period.end)
+            .values("exited_on", "stage_id", "next_stage_id", "exit_kind")
+            .annotate(count=Count("*"))
+            .order_by()
+        ):
+            exits[(stage_id, next_stage_id, exit_kind)] += count
+        for _entered_on, stage_id, _days, entry_kind, count in plain_rows(
+            _stays(scope)
+            .filter(
+                entered_on__gte=period.start,
+                entered_on__lt=period.end,
+                entry_kind__in=["created", "reopened"],
+            )
+            .values("entered_on", "stage_id", "days", "entry_kind")
+            .annotate(count=Count("*"))
+            .order_by()
+        ):
+            entries[(entry_kind, stage_id)] += count
+    exits = {key: count for key, count in exits.items() if count}
+    entries = {key: count for key, count in entries.items() if count}
     nodes = [FlowNode("created", _("New deals")), FlowNode("reopened", _("Reopened"))]
     index = {"created": 0, "reopened": 1}
     for stage in stages:
