@@ -105,3 +105,47 @@ def test_one_on_one_section_loads_lazily_when_the_people_route_exists(client, re
     assert 'hx-get="/people/action-items/" hx-trigger="load"' in html
     monkeypatch.setattr(activity_views, "url_if_exists", lambda name, *args: None)
     assert "One-on-one action items" not in client.get(reverse("web:my_activities")).content.decode()
+
+
+def test_each_section_shows_a_page_with_the_full_count_and_more_on_request(client, rep, monkeypatch):
+    """Issue #19: My activities of a rep with hundreds of open activities was 1.3 MB of HTML. Each section
+    shows a page of rows, the badge counts them all, and "Load more" answers the next rows."""
+    monkeypatch.setattr(activity_views, "SECTION_PAGE", 3)
+    for number in range(7):
+        services.activity_create(
+            owner=rep, subject=f"Old call {number}", kind="call", due_at=_utc(20, 8 + number)
+        )
+    services.activity_create(owner=rep, subject="Later", kind="task", due_at=_utc(28, 9))
+    client.force_login(rep)
+    response = client.get(reverse("web:my_activities"))
+    sections = {section["key"]: section for section in response.context["sections"]}
+    assert [item.subject for item in sections["overdue"]["items"]] == [
+        "Old call 0",
+        "Old call 1",
+        "Old call 2",
+    ]
+    assert (sections["overdue"]["count"], sections["today"]["count"], sections["upcoming"]["count"]) == (
+        7,
+        0,
+        1,
+    )
+    assert response.context["total"] == 8
+    assert sections["upcoming"]["more_url"] is None
+    more = sections["overdue"]["more_url"]
+    assert more == "/activities/?section=overdue&offset=3"
+
+    rows = client.get(more, HTTP_HX_REQUEST="true")
+    assert [item.subject for item in rows.context["items"]] == ["Old call 3", "Old call 4", "Old call 5"]
+    assert rows.context["more_url"] == "/activities/?section=overdue&offset=6"
+    assert "<html" not in rows.content.decode()
+    last = client.get(rows.context["more_url"], HTTP_HX_REQUEST="true")
+    assert [item.subject for item in last.context["items"]] == ["Old call 6"] and last.context[
+        "more_url"
+    ] is None
+
+    # Without HTMX the page reloads with that section starting there; a bad offset names the parameter.
+    page = client.get(more)
+    sections = {section["key"]: section for section in page.context["sections"]}
+    assert sections["overdue"]["items"][0].subject == "Old call 3"
+    refused = client.get("/activities/?section=overdue&offset=-1")
+    assert refused.status_code == 400 and "offset" in refused.content.decode()

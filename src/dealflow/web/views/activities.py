@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
+from dealflow.core.parameters import choice_parameter, integer_parameter
 from dealflow.deals.models import Activity, DealStatus
 from dealflow.deals.selectors import (
     activity_get_for_user,
@@ -35,47 +37,82 @@ from dealflow.web.views.workspace import (
     url_if_exists,
 )
 
-UPCOMING_LIMIT = 200
-OPEN_LIMIT = 1000
+SECTION_PAGE = 50  # rows of a section per page; "Load more" fetches the next ones (issue #19: <= 200 KB)
+SECTIONS = ("overdue", "today", "upcoming")
 QUICK_DEALS = 200  # the user's open deals offered in the quick form, by title
 
 
-def _buckets(activities: list[Activity], *, now: dt.datetime) -> dict[str, list[Activity]]:
-    """Split open activities by due time in the user's time zone: before today, today, later or undated."""
+def _day_bounds(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The start of today and of tomorrow in the user's time zone."""
     start_of_today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    start_of_tomorrow = start_of_today + dt.timedelta(days=1)
-    buckets: dict[str, list[Activity]] = {"overdue": [], "today": [], "upcoming": []}
-    for activity in activities:
-        if activity.due_at is None or activity.due_at >= start_of_tomorrow:
-            buckets["upcoming"].append(activity)
-        elif activity.due_at < start_of_today:
-            buckets["overdue"].append(activity)
-        else:
-            buckets["today"].append(activity)
-    return buckets
+    return start_of_today, start_of_today + dt.timedelta(days=1)
+
+
+def _section_filters(now: dt.datetime) -> dict[str, Q]:
+    """Open activities by due time in the user's time zone: before today, today, later or undated."""
+    start_of_today, start_of_tomorrow = _day_bounds(now)
+    return {
+        "overdue": Q(due_at__lt=start_of_today),
+        "today": Q(due_at__gte=start_of_today, due_at__lt=start_of_tomorrow),
+        "upcoming": Q(due_at__isnull=True) | Q(due_at__gte=start_of_tomorrow),
+    }
+
+
+def _section_page(
+    request: AuthenticatedRequest, key: str, *, now: dt.datetime, offset: int
+) -> list[Activity]:
+    mine = activity_list_for_user(user=request.user, mine=True, open_only=True)
+    return list(
+        mine.filter(_section_filters(now)[key]).order_by(F("due_at").asc(nulls_last=True), "id")[
+            offset : offset + SECTION_PAGE
+        ]
+    )
+
+
+def _more_url(key: str, offset: int, count: int) -> str | None:
+    if offset + SECTION_PAGE >= count:
+        return None
+    return reverse("web:my_activities") + "?" + urlencode({"section": key, "offset": offset + SECTION_PAGE})
 
 
 @login_required
 @require_GET
 def my_activities(request: AuthenticatedRequest) -> HttpResponse:
-    """The signed-in user's open activities."""
+    """The signed-in user's open activities, by section, a page of each at a time with the full counts.
+
+    ``?section=KEY&offset=N`` answers the next rows of one section (the "Load more" button): over HTMX the
+    rows alone, otherwise the page with that section starting there.
+    """
     now = clock.now()
-    activities = list(
-        activity_list_for_user(user=request.user, mine=True, open_only=True).order_by(
-            F("due_at").asc(nulls_last=True), "id"
-        )[:OPEN_LIMIT]
-    )
-    buckets = _buckets(activities, now=now)
+    filters = _section_filters(now)
+    mine = activity_list_for_user(user=request.user, mine=True, open_only=True)
+    counts = mine.aggregate(**{key: Count("pk", filter=condition) for key, condition in filters.items()})
+    section = choice_parameter(request.GET, "section", SECTIONS)
+    offset = (integer_parameter(request.GET, "offset", minimum=0) or 0) if section else 0
+    if section is not None and is_htmx(request):
+        context = {
+            "items": _section_page(request, section, now=now, offset=offset),
+            "more_url": _more_url(section, offset, counts[section]),
+            "now": now,
+        }
+        return render(request, "web/activities/_section_rows.html", context)
+    titles = {"overdue": _("Overdue"), "today": _("Today"), "upcoming": _("Upcoming")}
     sections: list[dict[str, Any]] = [
-        {"key": "overdue", "title": _("Overdue"), "items": buckets["overdue"]},
-        {"key": "today", "title": _("Today"), "items": buckets["today"]},
-        {"key": "upcoming", "title": _("Upcoming"), "items": buckets["upcoming"][:UPCOMING_LIMIT]},
+        {
+            "key": key,
+            "title": titles[key],
+            # Without HTMX, "Load more" reloads the page with that section's next rows.
+            "items": _section_page(request, key, now=now, offset=offset if key == section else 0),
+            "count": counts[key],
+            "more_url": _more_url(key, offset if key == section else 0, counts[key]),
+        }
+        for key in SECTIONS
     ]
     context = {
         "quick_form": _quick_form(request),
         "sections": sections,
         "action_items_url": url_if_exists("web:people_action_items"),
-        "total": len(activities),
+        "total": sum(counts.values()),
         "now": now,
     }
     return render(request, "web/activities/mine.html", context)
