@@ -223,6 +223,24 @@ def test_a_deal_in_the_trash_earns_nothing_until_it_is_restored(rep, manager):
     assert statement.total_minor == 140_000  # back: 1,000 + 400
 
 
+def test_recompute_keeps_unchanged_lines_and_rewrites_changed_ones(rep, manager):
+    from dealflow.commissions.services.disputes import dispute_open
+
+    plan_for(rep)
+    won_deal(rep, "10000", dt.date(2026, 11, 10), title="Acme")
+    (statement,) = statements.statements_recompute(period=Q4, user_ids=[rep.pk])
+    line = statement.lines.get()
+    dispute = dispute_open(statement=statement, line=line, body="Is this right?", by=rep)
+    statements.statements_recompute(period=Q4)  # nothing changed: the line and the dispute's link stay
+    dispute.refresh_from_db()
+    assert dispute.line_id == line.pk
+    won_deal(rep, "2000", dt.date(2026, 11, 12), title="Beta")
+    (statement,) = statements.statements_recompute(period=Q4, user_ids=[rep.pk])
+    assert lines(statement) == [("credit", "Acme", 1_000_000, 100_000), ("credit", "Beta", 200_000, 20_000)]
+    dispute.refresh_from_db()
+    assert dispute.line_id is None  # the lines were rewritten; the thread stays on the statement
+
+
 def test_plan_assignment_precedence_and_overlap(rep, team):
     user_plan = plan_for(None, name="Personal")
     team_plan = plan_for(None, name="Team", base_rate_percent="7")
