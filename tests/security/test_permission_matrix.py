@@ -58,6 +58,7 @@ ADMIN_ONLY = {persona: allow(403, 404, 400) for persona in ("rep", "manager", "a
 DEAL = {"deal_id": "deal"}
 LEAD = {"lead_id": "lead"}
 ACTIVITY = {"activity_id": "activity"}
+TRASHED = {"kind": "trash_kind", "record_id": "deal"}
 RUN = {"run_id": "run"}
 SURVEY = {"survey_id": "survey"}
 MEETING = {"meeting_id": "meeting"}
@@ -160,7 +161,28 @@ def api_rule_table() -> dict[str, Rule]:
         "POST /api/v1/organizations": Rule(record=False, body={"name": "x"}),
         "GET /api/v1/organizations/{organization_id}": Rule({"organization_id": "organization"}),
         "PATCH /api/v1/organizations/{organization_id}": Rule({"organization_id": "organization"}, body={}),
+        # Deletes go to the trash; an organisation that deals, leads or people use answers 400 naming them.
         "DELETE /api/v1/organizations/{organization_id}": Rule({"organization_id": "organization"}),
+        "DELETE /api/v1/deals/{deal_id}": Rule(DEAL),
+        "DELETE /api/v1/leads/{lead_id}": Rule(LEAD),
+        "DELETE /api/v1/activities/{activity_id}": Rule(ACTIVITY),
+        "POST /api/v1/deals/{deal_id}/undo": Rule(
+            DEAL,
+            body={"version": 1, "previous_stage_id": "@stage"},
+            expect={"rep": REFUSED_OR_DONE, "manager": REFUSED_OR_DONE, "admin": REFUSED_OR_DONE},
+        ),
+        "GET /api/v1/trash": Rule(record=False),
+        # Before the deletes (writes run first) nothing is in the trash: 404 for everyone, as for a record
+        # one may not see. tests/security/test_trash_doors.py walks the trash's own doors.
+        "POST /api/v1/trash/{kind}/{record_id}/restore": Rule(
+            TRASHED,
+            body={},
+            expect={persona: allow(404) for persona in ("rep", "manager", "admin", "analyst")},
+        ),
+        # After DELETE /deals/{id}: each persona's own deletion is in their trash; only the admin purges.
+        "DELETE /api/v1/trash/{kind}/{record_id}": Rule(
+            TRASHED, expect={"rep": DENIED, "manager": DENIED, "analyst": DENIED}
+        ),
         "GET /api/v1/persons": Rule(record=False, lists="person"),
         "POST /api/v1/persons": Rule(record=False, body={"first_name": "x"}),
         "GET /api/v1/persons/{person_id}": Rule({"person_id": "person"}),
@@ -483,6 +505,7 @@ class World:
         from dealflow.reviews.services.decisions import review_decision_record
         from dealflow.reviews.services.reviews import review_start
 
+        self.trash_kind = "deal"
         self.organization = Organization.objects.create(name=f"{MARK} organization", owner=rep)
         self.person = Person.objects.create(
             first_name=MARK, last_name="Person", organization=self.organization, owner=rep
@@ -790,6 +813,7 @@ def commission_web_rules() -> dict[str, WebRule]:
         "web:commission_what_if": WebRule(_web(deal_id="deal")),
         "web:commission_deal_split": WebRule(_web(deal_id="deal"), data={"user": [], "share": []}),
         "web:commission_celebration": page,
+        "web:commission_board_what_if": page,
     }
 
 
@@ -813,6 +837,20 @@ def web_rule_table() -> dict[str, WebRule]:
         "web:metrics_definitions": page,
         "web:board_column": WebRule(_web(stage_id="stage"), record=False),
         "web:board_move": WebRule(_web(deal_id="deal")),
+        "web:board_undo": WebRule(
+            _web(deal_id="deal"), data={"version": "1", "previous_stage": "1"}, expect={"analyst": DENIED}
+        ),
+        "web:trash": page,
+        # Nothing is in the trash before web:trash_delete runs (deletes run last): 404 as for a stranger's.
+        "web:trash_restore": WebRule(
+            _web(kind="trash_kind", record_id="deal"),
+            expect={persona: allow(404) for persona in ("rep", "manager", "admin", "analyst")},
+        ),
+        "web:trash_purge": WebRule(
+            _web(kind="trash_kind", record_id="deal"),
+            expect={persona: allow(404) for persona in ("rep", "manager", "admin", "analyst")},
+        ),
+        "web:trash_delete": WebRule(_web(kind="trash_kind", record_id="deal")),
         "web:deal_list": WebRule(record=False, shows="deal"),
         "web:deal_create": WebRule(record=False, expect={"analyst": allow(403)}),
         "web:deal_bulk": WebRule(record=False, expect=WEB_FORM),

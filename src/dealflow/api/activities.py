@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema, Status
 from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.api.base import paginate
 from dealflow.api.schemas import Id, Offset, PageOut, UserRef
+from dealflow.api.trash import TrashedOut, trashed_out
 from dealflow.contacts.selectors import person_get_for_user
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.models import Activity
@@ -21,6 +22,7 @@ from dealflow.deals.selectors import (
     user_check_can_write,
 )
 from dealflow.deals.services import activity_complete, activity_create, activity_update
+from dealflow.deals.services.trash import activity_delete
 
 router = Router(tags=["Activities"])
 
@@ -134,3 +136,12 @@ def complete_activity(request, activity_id: Id):
     """Mark the activity done (doing it twice changes nothing)."""
     activity = activity_get_for_user(activity_id=activity_id, user=request.user, for_write=True)
     return activity_complete(activity=activity, by=request.user)
+
+
+@router.delete("/activities/{activity_id}", response=TrashedOut)
+def delete_activity(request, activity_id: Id):
+    """Move an activity to the trash (audit log). Undo: POST the `restore_url`."""
+    activity = activity_get_for_user(activity_id=activity_id, user=request.user, for_write=True)
+    user_check_can_write(user=request.user)
+    activity_delete(activity=activity, by=request.user)
+    return trashed_out(kind="activity", record_id=activity_id, went={"activities": [activity_id]})

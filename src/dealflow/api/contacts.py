@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema, Status
 from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.api.base import paginate
 from dealflow.api.schemas import Id, Offset, PageOut, UserRef
+from dealflow.api.trash import TrashedOut, trashed_out
 from dealflow.contacts.models import Person
 from dealflow.contacts.selectors import (
     organization_duplicates_for_user,
@@ -19,16 +20,17 @@ from dealflow.contacts.selectors import (
     person_get_for_user,
     person_list_for_user,
 )
-from dealflow.contacts.services import (
-    organization_create,
-    organization_delete,
-    organization_update,
-    person_create,
-    person_delete,
-    person_update,
-)
+from dealflow.contacts.services import organization_create, person_create
 from dealflow.deals.selectors import user_check_can_write
-from dealflow.directory.services import organization_merge, person_erase, person_export, person_merge
+from dealflow.directory.services import (
+    organization_change,
+    organization_merge,
+    person_change,
+    person_erase,
+    person_export,
+    person_merge,
+)
+from dealflow.directory.trash import contact_delete
 
 router = Router(tags=["Contacts"])
 
@@ -150,17 +152,19 @@ def update_organization(request, organization_id: Id, payload: OrganizationUpdat
         organization_id=organization_id, user=request.user, for_write=True
     )
     data = contact_references(payload.dict(exclude_unset=True), user=request.user)
-    return organization_update(organization=organization, data=data, by=request.user)
+    return organization_change(organization=organization, data=data, by=request.user)
 
 
-@router.delete("/organizations/{organization_id}", response={204: None})
-def delete_organization(request, organization_id: Id):
-    """Delete an organization nothing refers to."""
+@router.delete("/organizations/{organization_id}", response=TrashedOut)
+def delete_organization(request, organization_id: Id, with_records: bool = False):
+    """Move an organization to the trash. When deals, leads or people refer to it, 400 names how many,
+    unless `with_records=true`: then they go to the trash with it (and come back with it on restore)."""
     organization = organization_get_for_user(
         organization_id=organization_id, user=request.user, for_write=True
     )
-    organization_delete(organization=organization, by=request.user)
-    return Status(204, None)
+    user_check_can_write(user=request.user)
+    went = contact_delete(contact=organization, by=request.user, with_records=with_records)
+    return trashed_out(kind="organization", record_id=organization_id, went=went)
 
 
 @router.get("/persons", response=PageOut[PersonOut])
@@ -191,15 +195,17 @@ def get_person(request, person_id: Id):
 def update_person(request, person_id: Id, payload: PersonUpdateIn):
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
     data = contact_references(payload.dict(exclude_unset=True), user=request.user)
-    return person_update(person=person, data=data, by=request.user)
+    return person_change(person=person, data=data, by=request.user)
 
 
-@router.delete("/persons/{person_id}", response={204: None})
-def delete_person(request, person_id: Id):
-    """Delete a person no deal or lead refers to."""
+@router.delete("/persons/{person_id}", response=TrashedOut)
+def delete_person(request, person_id: Id, with_records: bool = False):
+    """Move a person to the trash; with deals or leads referring to them, 400 names how many unless
+    `with_records=true` (they go to the trash too)."""
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
-    person_delete(person=person, by=request.user)
-    return Status(204, None)
+    user_check_can_write(user=request.user)
+    went = contact_delete(contact=person, by=request.user, with_records=with_records)
+    return trashed_out(kind="person", record_id=person_id, went=went)
 
 
 @router.get("/persons/{person_id}/export", response=dict)

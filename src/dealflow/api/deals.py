@@ -12,6 +12,7 @@ from dealflow.accounts.models import display_name_of
 from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.api.base import paginate, rendered
 from dealflow.api.schemas import Id, Offset, PageOut, PageQuery, UserRef, Version, money_text
+from dealflow.api.trash import TrashedOut, trashed_out
 from dealflow.contacts.models import person_name_of
 from dealflow.contacts.selectors import organization_get_for_user, person_get_for_user
 from dealflow.core.errors import ApplicationError
@@ -40,6 +41,7 @@ from dealflow.deals.services import (
     deal_reopen,
     deal_update,
 )
+from dealflow.deals.services.trash import deal_delete, deal_undo_stage_step
 
 router = Router(tags=["Deals"])
 
@@ -422,6 +424,34 @@ def reopen_deal(request, deal_id: Id, payload: DealReopenIn):
             expected_version=payload.version,
             origin="api",
             note=payload.note,
+        )
+    )
+
+
+class DealUndoIn(Schema):
+    version: Version  # the deal's version right after the step being undone
+    previous_stage_id: Id  # the stage it was in before
+
+
+@router.delete("/deals/{deal_id}", response=TrashedOut)
+def delete_deal(request, deal_id: Id, version: Version | None = None):
+    """Move a deal and its activities to the trash (a `deleted` event; it leaves lists, search and
+    metrics). `version`, when sent, refuses a stale delete with 409. Undo: POST the `restore_url`."""
+    deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+    user_check_can_write(user=request.user)
+    deal_delete(deal=deal, by=request.user, expected_version=version, origin="api")
+    return trashed_out(kind="deal", record_id=deal_id, went={"deals": [deal_id]})
+
+
+@router.post("/deals/{deal_id}/undo", response=DealOut)
+def undo_deal_step(request, deal_id: Id, payload: DealUndoIn):
+    """Undo a move, win or loss just made: back to `previous_stage_id` (a move, or a reopen), written as
+    events; 409 when the deal changed after that step (`version` is its version right after it)."""
+    deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+    stage = stage_get(stage_id=payload.previous_stage_id, field="previous_stage_id")
+    return deal_out(
+        deal_undo_stage_step(
+            deal=deal, previous_stage=stage, expected_version=payload.version, by=request.user, origin="api"
         )
     )
 

@@ -10,9 +10,11 @@ from ninja import Query, Router, Schema, Status
 from dealflow.api.base import paginate
 from dealflow.api.deals import DealOut, deal_out, deal_references
 from dealflow.api.schemas import Id, Offset, PageOut, UserRef
+from dealflow.api.trash import TrashedOut, trashed_out
 from dealflow.deals.models import Lead
 from dealflow.deals.selectors import lead_get_for_user, lead_list_for_user, user_check_can_write
 from dealflow.deals.services import lead_convert, lead_create, lead_disqualify, lead_qualify, lead_update
+from dealflow.deals.services.trash import lead_delete
 
 router = Router(tags=["Leads"])
 
@@ -170,3 +172,13 @@ def convert_lead(request, lead_id: Id, payload: LeadConvertIn):
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
     data = deal_references(payload.dict(exclude_none=True), user=request.user)
     return Status(201, deal_out(lead_convert(lead=lead, by=request.user, origin="api", **data)))
+
+
+@router.delete("/leads/{lead_id}", response=TrashedOut)
+def delete_lead(request, lead_id: Id):
+    """Move a lead and its activities to the trash (audit log); a converted lead belongs to its deal (400).
+    Undo: POST the `restore_url`."""
+    lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
+    user_check_can_write(user=request.user)
+    lead_delete(lead=lead, by=request.user)
+    return trashed_out(kind="lead", record_id=lead_id, went={"leads": [lead_id]})

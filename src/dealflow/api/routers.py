@@ -22,6 +22,7 @@ from dealflow.api import (
     reviews,
     saved_views,
     search,
+    trash,
 )
 
 ROUTERS = [
@@ -43,5 +44,6 @@ ROUTERS = [
     ("/v1/", saved_views.router),
     ("/v1/", notifications.router),
     ("/v1/", automation.router),
+    ("/v1/", trash.router),
     ("/v1/commissions/", commissions.router),
 ]

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django.db import models
 
-from dealflow.core.models import BaseModel
+from dealflow.core.models import BaseModel, TrashableModel
 
 
-class Organization(BaseModel):
+class Organization(TrashableModel, BaseModel):
     name = models.CharField(max_length=200, db_index=True)
     website = models.CharField(max_length=200, blank=True, default="")
     industry = models.CharField(max_length=80, blank=True, default="")
@@ -24,7 +24,7 @@ class Organization(BaseModel):
         return self.name
 
 
-class Person(BaseModel):
+class Person(TrashableModel, BaseModel):
     first_name = models.CharField(max_length=100, blank=True, default="")
     last_name = models.CharField(max_length=100, blank=True, default="")
     email = models.EmailField(blank=True, default="", db_index=True)

@@ -226,21 +226,34 @@ def person_update(*, person: Person, data: dict[str, Any], by: User | None = Non
 
 
 @transaction.atomic
-def organization_delete(*, organization: Organization, by: User | None = None) -> None:
-    """Delete an organization that no deal, lead or person refers to (history keeps its name otherwise)."""
-    if organization.deals.exists() or organization.leads.exists():  # type: ignore[attr-defined]
-        raise ApplicationError("Deals or leads refer to this organization; it stays.", field="organization")
-    if organization.people.exists():
+def organization_purge(*, organization: Organization, by: User | None = None) -> None:
+    """Delete an organization for good (a merge, or the trash): refused while any deal, lead or person,
+    in the trash or not, refers to it, since its name is part of their record."""
+    deals = organization.deals(manager="all_objects").count()  # type: ignore[attr-defined]
+    leads = organization.leads(manager="all_objects").count()  # type: ignore[attr-defined]
+    if deals or leads:
+        raise ApplicationError(
+            f"{deals} deal(s) and {leads} lead(s), counting those in the trash, refer to {organization.name}; "
+            "purge or move them first.",
+            field="organization",
+        )
+    if organization.people(manager="all_objects").exists():  # type: ignore[attr-defined]
         raise ApplicationError("Move or delete the people of this organization first.", field="organization")
     search_index_remove(kind="organization", object_ids=[organization.pk])
     organization.delete()
 
 
 @transaction.atomic
-def person_delete(*, person: Person, by: User | None = None) -> None:
-    """Delete a person that no deal or lead refers to."""
-    if person.deals.exists() or person.leads.exists():  # type: ignore[attr-defined]
-        raise ApplicationError("Deals or leads refer to this person; they stay.", field="person")
+def person_purge(*, person: Person, by: User | None = None) -> None:
+    """Delete a person for good: refused while any deal or lead, in the trash or not, refers to them."""
+    deals = person.deals(manager="all_objects").count()  # type: ignore[attr-defined]
+    leads = person.leads(manager="all_objects").count()  # type: ignore[attr-defined]
+    if deals or leads:
+        raise ApplicationError(
+            f"{deals} deal(s) and {leads} lead(s), counting those in the trash, refer to {person.full_name}; "
+            "purge or move them first.",
+            field="person",
+        )
     search_index_remove(kind="person", object_ids=[person.pk])
     person.delete()
 

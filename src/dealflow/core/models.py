@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 
@@ -21,6 +21,39 @@ class BaseModel(models.Model):
 
             self.created_at = now()
         super().save(*args, **kwargs)
+
+
+_Model = TypeVar("_Model", bound=models.Model)
+
+
+class LiveManager(models.Manager[_Model]):
+    """The default manager of a record that can go to the trash: it hides rows with ``deleted_at`` set.
+
+    Trash pages and restore read through ``all_objects``; Django's base manager (related-object access,
+    backups) keeps every row, so a deal still names its deleted organisation.
+    """
+
+    def get_queryset(self) -> models.QuerySet[_Model]:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class TrashableModel(models.Model):
+    """``deleted_at``/``deleted_by``: moved to the trash (soft delete) at and by; restore clears both."""
+
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    deleted_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = LiveManager()
+    all_objects = models.Manager()  # noqa: DJ012 - a manager; ruff reads models.Manager() as a field
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
 
 class PeriodicRun(models.Model):

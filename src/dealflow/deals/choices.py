@@ -38,6 +38,8 @@ class EventKind(models.TextChoices):
     WON = "won", _("Won")
     LOST = "lost", _("Lost")
     REOPENED = "reopened", _("Reopened")
+    DELETED = "deleted", _("Moved to the trash")
+    RESTORED = "restored", _("Restored from the trash")
 
 
 class SpellExit(models.TextChoices):

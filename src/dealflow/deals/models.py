@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from dealflow.core.models import BaseModel
+from dealflow.core.models import BaseModel, TrashableModel
 from dealflow.deals.choices import ActivityKind as ActivityKind
 from dealflow.deals.choices import DealStatus as DealStatus
 from dealflow.deals.choices import EventKind as EventKind
@@ -112,7 +112,7 @@ class LeadStatus(models.TextChoices):
     CONVERTED = "converted", _("Converted")
 
 
-class Lead(BaseModel):
+class Lead(TrashableModel, BaseModel):
     """A prospect not yet qualified. Converting it creates a Deal that keeps its source and date."""
 
     title = models.CharField(max_length=200)
@@ -150,7 +150,10 @@ class Lead(BaseModel):
             models.Index(fields=["owner", "status"]),
             # Lead conversion counts leads per period from this index alone (metrics).
             # (created_on, source) first: SQLite groups leads per day and source in index order, no sort.
-            models.Index(fields=["created_on", "source", "owner", "team"], name="lead_created_by_source"),
+            # deleted_at last: the default manager hides the trash, and the index still covers the count.
+            models.Index(
+                fields=["created_on", "source", "owner", "team", "deleted_at"], name="lead_created_by_source"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -161,7 +164,7 @@ class Lead(BaseModel):
         return sum([self.has_budget, self.has_authority, self.has_need, self.has_timeline])
 
 
-class Deal(BaseModel):
+class Deal(TrashableModel, BaseModel):
     title = models.CharField(max_length=200)
     organization = models.ForeignKey(
         "contacts.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
@@ -212,6 +215,8 @@ class Deal(BaseModel):
     amount_base_minor = models.BigIntegerField(null=True, blank=True)  # in base currency at close-date rate
     external_source = models.CharField(max_length=40, blank=True, default="")
     external_id = models.CharField(max_length=120, blank=True, default="")
+    # Purged from the trash: the words and links are gone; the row stays for its append-only history.
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -240,6 +245,7 @@ class Deal(BaseModel):
                     "stage_entered_at",
                     "currency",
                     "amount_minor",
+                    "deleted_at",  # the default manager hides the trash; the index still covers the query
                 ],
                 name="deal_stale_by_stage",
             ),
@@ -346,7 +352,7 @@ class StageSpell(models.Model):
         return f"{self.deal_id} in {self.stage_id} from {self.entered_at:%Y-%m-%d}"
 
 
-class Activity(BaseModel):
+class Activity(TrashableModel, BaseModel):
     kind = models.CharField(max_length=8, choices=ActivityKind.choices, default=ActivityKind.TASK)
     subject = models.CharField(max_length=200)
     notes = models.TextField(blank=True, default="")

@@ -12,7 +12,7 @@ from dealflow.accounts.models import Membership, User
 from dealflow.accounts.services import audit_record
 from dealflow.contacts.models import Organization, Person
 from dealflow.contacts.search import organization_document, person_document
-from dealflow.contacts.services import organization_delete, organization_update, person_delete, person_update
+from dealflow.contacts.services import organization_purge, organization_update, person_purge, person_update
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.core.money import from_minor
@@ -302,19 +302,21 @@ def organization_merge(*, survivor: Organization, merged: Organization, by: User
     snapshot = _snapshot(merged)
     moved = {
         "deals": _move_deals(
-            deals=Deal.objects.filter(organization=merged),
+            deals=Deal.all_objects.filter(organization=merged),  # those in the trash follow too
             column="organization",
             survivor=survivor,
             merged_name=merged.name,
             by=by,
         ),
-        "leads": list(Lead.objects.filter(organization=merged).order_by("id").values_list("id", flat=True)),
+        "leads": list(
+            Lead.all_objects.filter(organization=merged).order_by("id").values_list("id", flat=True)
+        ),
         "persons": list(
-            Person.objects.filter(organization=merged).order_by("id").values_list("id", flat=True)
+            Person.all_objects.filter(organization=merged).order_by("id").values_list("id", flat=True)
         ),
     }
-    Lead.objects.filter(pk__in=moved["leads"]).update(organization=survivor)
-    Person.objects.filter(pk__in=moved["persons"]).update(organization=survivor)
+    Lead.all_objects.filter(pk__in=moved["leads"]).update(organization=survivor)
+    Person.all_objects.filter(pk__in=moved["persons"]).update(organization=survivor)
     _merge_extras(entity="organization", survivor=survivor, merged=merged)
     fill = {
         name: getattr(merged, name)
@@ -326,7 +328,7 @@ def organization_merge(*, survivor: Organization, merged: Organization, by: User
     merge = _record_merge(
         kind="organization", survivor=survivor, merged=merged, snapshot=snapshot, moved=moved, by=by
     )
-    organization_delete(organization=merged, by=by)
+    organization_purge(organization=merged, by=by)
     search_index_put_many(
         documents=[
             lead_document(lead)
@@ -351,19 +353,19 @@ def person_merge(*, survivor: Person, merged: Person, by: User | None) -> Contac
     snapshot = _snapshot(merged)
     moved = {
         "deals": _move_deals(
-            deals=Deal.objects.filter(person=merged),
+            deals=Deal.all_objects.filter(person=merged),  # those in the trash follow too
             column="person",
             survivor=survivor,
             merged_name=str(merged),
             by=by,
         ),
-        "leads": list(Lead.objects.filter(person=merged).order_by("id").values_list("id", flat=True)),
+        "leads": list(Lead.all_objects.filter(person=merged).order_by("id").values_list("id", flat=True)),
         "activities": list(
-            Activity.objects.filter(person=merged).order_by("id").values_list("id", flat=True)
+            Activity.all_objects.filter(person=merged).order_by("id").values_list("id", flat=True)
         ),
     }
-    Lead.objects.filter(pk__in=moved["leads"]).update(person=survivor)
-    Activity.objects.filter(pk__in=moved["activities"]).update(person=survivor)
+    Lead.all_objects.filter(pk__in=moved["leads"]).update(person=survivor)
+    Activity.all_objects.filter(pk__in=moved["activities"]).update(person=survivor)
     _merge_extras(entity="person", survivor=survivor, merged=merged)
     fill: dict[str, Any] = {
         name: getattr(merged, name)
@@ -375,7 +377,7 @@ def person_merge(*, survivor: Person, merged: Person, by: User | None) -> Contac
     merge = _record_merge(
         kind="person", survivor=survivor, merged=merged, snapshot=snapshot, moved=moved, by=by
     )
-    person_delete(person=merged, by=by)
+    person_purge(person=merged, by=by)
     search_index_put_many(
         documents=[
             lead_document(lead)
@@ -418,3 +420,49 @@ def saved_view_delete(*, view: SavedView, by: User) -> None:
     if view.owner_id != by.pk:
         raise PermissionDeniedError("Only its owner deletes a saved view.", field="view")
     view.delete()
+
+
+# ---- Renames reach the search entries that carry the name ----------------------------------------------
+
+
+def _reindex_named(contact: Organization | Person) -> None:
+    """Refresh the entries of the deals, leads (and, for an organisation, people) that show its name."""
+    column = "organization" if isinstance(contact, Organization) else "person"
+    search_index_put_many(
+        documents=[
+            deal_document(deal)
+            for deal in Deal.objects.filter(**{column: contact}).select_related("organization", "person")
+        ]
+        + [
+            lead_document(lead)
+            for lead in Lead.objects.filter(**{column: contact}).select_related("organization", "person")
+        ]
+    )
+    if isinstance(contact, Organization):
+        search_index_put_many(
+            documents=[
+                person_document(person)
+                for person in Person.objects.filter(organization=contact).select_related("organization")
+            ]
+        )
+
+
+@transaction.atomic
+def organization_change(*, organization: Organization, data: dict[str, Any], by: User | None) -> Organization:
+    """Change an organisation (contacts' rules) and, when its name changes, the search entries of its
+    deals, leads and people, which are found by it."""
+    old_name = organization.name
+    organization = organization_update(organization=organization, data=data, by=by)
+    if organization.name != old_name:
+        _reindex_named(organization)
+    return organization
+
+
+@transaction.atomic
+def person_change(*, person: Person, data: dict[str, Any], by: User | None) -> Person:
+    """Change a person and, when their name changes, the search entries of their deals and leads."""
+    old_name = person.full_name
+    person = person_update(person=person, data=data, by=by)
+    if person.full_name != old_name:
+        _reindex_named(person)
+    return person

@@ -21,6 +21,7 @@ NAVIGATION = [
     ("web:import_start", _("Import")),
     ("web:automation_rules", _("Automation")),
     ("web:commission_earnings", _("Earnings")),
+    ("web:trash", _("Trash")),
 ]
 # Shown to admins only (the pages answer 403 to anyone else).
 ADMIN_NAVIGATION = [

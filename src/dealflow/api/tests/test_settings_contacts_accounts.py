@@ -122,8 +122,14 @@ def test_contacts_crud_and_visibility(api_as, rep, manager, outsider, analyst):
 
     DealFactory(owner=rep, organization=Organization.objects.get(pk=company.data["id"]))
     kept = api.delete(f"/organizations/{company.data['id']}")
-    assert (kept.status_code, kept.data["field"]) == (400, "organization")
-    assert api.delete(f"/organizations/{private.data['id']}").status_code == 204
+    assert (kept.status_code, kept.data["field"]) == (400, "with_records")
+    assert kept.data["detail"].startswith("1 deal, 1 person refer to")
+    trashed = api.delete(f"/organizations/{private.data['id']}")
+    assert (trashed.status_code, trashed.data["restore_url"]) == (
+        200,
+        f"/api/v1/trash/organization/{private.data['id']}/restore",
+    )
+    assert api.get(f"/organizations/{private.data['id']}").status_code == 404
 
 
 @pytest.mark.django_db

@@ -50,12 +50,12 @@ def test_contacts_that_deals_or_leads_refer_to_stay(rep):
     DealFactory(owner=rep, organization=organization)
     LeadFactory(owner=rep, person=person)
     with pytest.raises(ApplicationError):
-        services.organization_delete(organization=organization)
+        services.organization_purge(organization=organization)
     with pytest.raises(ApplicationError):
-        services.person_delete(person=person)
+        services.person_purge(person=person)
     loner = services.person_create(last_name="Hopper")
-    services.person_delete(person=loner)
+    services.person_purge(person=loner)
     assert not Person.objects.filter(pk=loner.pk).exists()
     empty = services.organization_create(name="Empty")
-    services.organization_delete(organization=empty)
+    services.organization_purge(organization=empty)
     assert not Organization.objects.filter(pk=empty.pk).exists()

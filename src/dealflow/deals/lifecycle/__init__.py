@@ -40,10 +40,13 @@ from dealflow.deals.lifecycle.state import (
 )
 from dealflow.deals.lifecycle.steps import (
     create,
+    delete,
     lose,
     move,
     reopen,
     reopen_stage,
+    restore,
+    undo_stage_step,
     win,
 )
 from dealflow.deals.lifecycle.values import (
@@ -84,12 +87,15 @@ __all__ = [
     "closing_stage_required",
     "contents_changed",
     "create",
+    "delete",
     "lose",
     "move",
     "open_stage_required",
     "reopen",
     "reopen_stage",
+    "restore",
     "touched",
+    "undo_stage_step",
     "update",
     "valid_activity",
     "valid_amount_minor",

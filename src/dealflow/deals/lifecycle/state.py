@@ -120,6 +120,8 @@ class DealState:
     amount_base_minor: int | None
     version: int
     has_lines: bool = False  # its amount is the sum of its lines (deals/services/contents.py)
+    deleted_at: dt.datetime | None = None  # in the trash since (soft delete; restore clears it)
+    deleted_by_id: int | None = None
 
 
 # --- What the rules return ---------------------------------------------------------------------------

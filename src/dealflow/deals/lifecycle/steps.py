@@ -1,4 +1,4 @@
-"""The steps that move a deal through its life: create, move, win, lose, reopen."""
+"""The steps that move a deal through its life: create, move, win, lose, reopen, delete, restore, undo."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-from dealflow.core.errors import ApplicationError
+from dealflow.core.errors import ApplicationError, ConflictError
 from dealflow.core.money import normalize_currency
 from dealflow.deals.choices import EventKind, SpellExit
 from dealflow.deals.lifecycle.edges import event_for, spell_close_for, spell_open_for
@@ -363,3 +363,55 @@ def reopen(
     return Change(
         after, fields=fields, events=(event,), spell_open=spell_open_for(context, after, target, at)
     )
+
+
+def delete(
+    state: DealState, *, at: dt.datetime, by_id: int | None, origin: str = "", note: str = ""
+) -> Change:
+    """Move a deal to the trash: it leaves boards, lists, search and metrics until restored or purged."""
+    if state.deleted_at is not None:
+        raise ApplicationError("The deal is already in the trash.", field="deal")
+    after = replace(state, deleted_at=at, deleted_by_id=by_id, version=state.version + 1)
+    event = event_for(after, EventKind.DELETED.value, at=at, by_id=by_id, origin=origin, note=note)
+    return Change(after, fields=("deleted_at", "deleted_by_id"), events=(event,))
+
+
+def restore(
+    state: DealState, *, at: dt.datetime, by_id: int | None, origin: str = "", note: str = ""
+) -> Change:
+    """Bring a deal back from the trash exactly as it was (its stage, status and history untouched)."""
+    if state.deleted_at is None:
+        raise ApplicationError("The deal is not in the trash.", field="deal")
+    after = replace(state, deleted_at=None, deleted_by_id=None, version=state.version + 1)
+    event = event_for(after, EventKind.RESTORED.value, at=at, by_id=by_id, origin=origin, note=note)
+    return Change(after, fields=("deleted_at", "deleted_by_id"), events=(event,))
+
+
+UNDO_NOTE = "Undo"
+
+
+def undo_stage_step(
+    context: Context,
+    state: DealState,
+    *,
+    expected_version: int,
+    previous_stage: StageInfo | None,
+    at: dt.datetime,
+    by_id: int | None,
+    origin: str = "",
+) -> Change:
+    """Undo a quick move, win or loss: back to ``previous_stage`` (a move, or a reopen of a closed deal).
+
+    ``expected_version`` is the deal's version right after the step being undone; anything written since
+    (someone else's change, or an earlier undo) refuses the undo rather than overwrite it.
+    """
+    if state.version != expected_version:
+        raise ConflictError(
+            "The deal changed after this action, so it cannot be undone here; open the deal to change it.",
+            field="version",
+        )
+    if previous_stage is None or previous_stage.pipeline_id != state.pipeline_id:
+        raise ApplicationError("There is nothing to undo for this deal.", field="stage")
+    if state.status == OPEN:
+        return move(context, state, stage=previous_stage, at=at, by_id=by_id, origin=origin, note=UNDO_NOTE)
+    return reopen(context, state, stage=previous_stage, at=at, by_id=by_id, origin=origin, note=UNDO_NOTE)

@@ -294,7 +294,7 @@ def _sql_days(start: str, end: str, vendor: str) -> str:
     return f"CAST(julianday({end}) - julianday({start}) AS INTEGER)"
 
 
-def _rebuild_statements(vendor: str) -> list[str]:
+def _rebuild_statements(vendor: str, *, live_only: bool = True) -> list[str]:
     deal_columns = ", ".join(_FACT_FIELDS)
     fact = DealFact._meta.db_table
     stay = StayFact._meta.db_table
@@ -352,6 +352,7 @@ def _rebuild_statements(vendor: str) -> list[str]:
         "GROUP BY deal_id"
     )
     prefixed = ", ".join(f"d.{name}" for name in _FACT_FIELDS)
+    live = " WHERE d.deleted_at IS NULL" if live_only else ""  # the trash is out of the metrics
     return [
         f"INSERT INTO {fact} (deal_id, {deal_columns}, furthest_stage_id, lead_created_on, lead_owner_id, "  # noqa: S608
         "lead_team_id, lead_source_id, close_date_pushes, last_pushed_at) "
@@ -359,7 +360,7 @@ def _rebuild_statements(vendor: str) -> list[str]:
         "l.source_id, COALESCE(p.pushes, 0), p.last_pushed_at FROM deals_deal d "
         f"LEFT JOIN ({furthest}) f ON f.deal_id = d.id "
         "LEFT JOIN deals_lead l ON l.id = d.lead_id "
-        f"LEFT JOIN ({pushes}) p ON p.deal_id = d.id",
+        f"LEFT JOIN ({pushes}) p ON p.deal_id = d.id{live}",
         f"INSERT INTO {stay} (spell_id, deal_id, pipeline_id, stage_id, next_stage_id, owner_id, team_id, "  # noqa: S608
         "source_id, deal_status, entry_kind, entered_on, exited_on, days, exit_kind) "
         "SELECT s.id, s.deal_id, s.pipeline_id, s.stage_id, s.next_stage_id, d.owner_id, d.team_id, "
@@ -369,7 +370,7 @@ def _rebuild_statements(vendor: str) -> list[str]:
         f"{_sql_days('s.entered_on', 's.exited_on', vendor)} END, s.exit_kind "
         "FROM (SELECT spell.*, LAG(spell.exit_kind) OVER (PARTITION BY spell.deal_id "
         "ORDER BY spell.entered_at, spell.id) AS previous_exit FROM deals_stagespell spell) s "
-        "JOIN deals_deal d ON d.id = s.deal_id",
+        f"JOIN deals_deal d ON d.id = s.deal_id{live}",
         f"INSERT INTO {totals} ({cell_group}, {', '.join(_TOTALS)}) "  # noqa: S608
         f"SELECT {cell_group}, {sums} FROM ({' UNION ALL '.join(parts)}) cells GROUP BY {cell_group}",
     ]
@@ -399,7 +400,11 @@ def derived_rebuild(*, using: str = "default", rebuild_indexes: bool = True) -> 
         )
         for _model, index in indexes:
             cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(index.name)}")
-        for statement in _rebuild_statements(vendor):
+        # A migration older than the trash rebuilds before deals_deal has deleted_at.
+        columns = {
+            column.name for column in connection.introspection.get_table_description(cursor, "deals_deal")
+        }
+        for statement in _rebuild_statements(vendor, live_only="deleted_at" in columns):
             cursor.execute(statement)
         if vendor == "postgresql":  # CREATE INDEX refuses tables with the inserts' FK checks pending
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -408,3 +413,77 @@ def derived_rebuild(*, using: str = "default", rebuild_indexes: bool = True) -> 
             cursor.execute(str(index.create_sql(model, editor)))
         for model in models:
             cursor.execute(f"ANALYZE {model._meta.db_table}")
+
+
+# ------------------------------------------------------------------------------ the trash (soft delete)
+# A deal in the trash is not in the derived tables at all: derived_rebuild() reads live deals only, and
+# these two keep a single deal in step when it goes to the trash or comes back, with the same rules as
+# the incremental hooks above (monthly_cells, _entry_kind, is_close_date_push) so that a restored deal's
+# rows equal what a rebuild computes (deals/tests/test_trash.py compares them).
+
+
+def derived_remove_deal(*, deal_id: int) -> None:
+    """Take a deal out of DealFact, StayFact and the monthly totals (it went to the trash)."""
+    old = DealFact.objects.filter(deal_id=deal_id).values(*_FACT_FIELDS, *_LEAD_FIELDS).first()
+    if old is None:
+        return
+    delta: dict[tuple[Any, ...], Counter[Any]] = defaultdict(Counter[Any])
+    _totals_add(cells=monthly_cells(old), sign=-1, into=delta)
+    _totals_apply(delta, using=DealFact.objects.db)
+    StayFact.objects.filter(deal_id=deal_id).delete()
+    DealFact.objects.filter(deal_id=deal_id).delete()
+
+
+def derived_restore_deal(*, deal: Deal) -> None:
+    """Put a deal back into the derived tables from its row, spells and events (it left the trash)."""
+    from dealflow.deals.models import DealEvent, EventKind
+
+    if DealFact.objects.filter(deal_id=deal.pk).exists():
+        return
+    spells = list(
+        StageSpell.objects.filter(deal_id=deal.pk).select_related("stage").order_by("entered_at", "id")
+    )
+    furthest = max(spells, key=lambda spell: (spell.stage.order, spell.stage_id), default=None)
+    pushes = [
+        occurred_at
+        for from_value, to_value, occurred_at in DealEvent.objects.filter(
+            deal_id=deal.pk, kind=EventKind.CLOSE_DATE_CHANGED
+        ).values_list("from_value", "to_value", "occurred_at")
+        if is_close_date_push(from_value, to_value)
+    ]
+    new = _fact_values(deal)
+    lead = _lead_values(deal)
+    DealFact.objects.create(
+        deal_id=deal.pk,
+        furthest_stage_id=furthest.stage_id if furthest is not None else deal.stage_id,
+        close_date_pushes=len(pushes),
+        last_pushed_at=max(pushes, default=None),
+        **new,
+        **lead,
+    )
+    previous_exit: str | None = None
+    stays = []
+    for spell in spells:
+        stays.append(
+            StayFact(
+                spell_id=spell.pk,
+                deal_id=deal.pk,
+                pipeline_id=spell.pipeline_id,
+                stage_id=spell.stage_id,
+                next_stage_id=spell.next_stage_id,
+                owner_id=deal.owner_id,
+                team_id=deal.team_id,
+                source_id=deal.source_id,
+                deal_status=deal.status,
+                entry_kind=_entry_kind(previous_exit),
+                entered_on=spell.entered_on,
+                exited_on=spell.exited_on,
+                days=(spell.exited_on - spell.entered_on).days if spell.exited_on is not None else None,
+                exit_kind=spell.exit_kind,
+            )
+        )
+        previous_exit = spell.exit_kind
+    StayFact.objects.bulk_create(stays)
+    delta: dict[tuple[Any, ...], Counter[Any]] = defaultdict(Counter[Any])
+    _totals_add(cells=monthly_cells({**new, **lead}), sign=1, into=delta)
+    _totals_apply(delta, using=DealFact.objects.db)

@@ -124,9 +124,9 @@ def deal_save_versioned(*, deal: Deal, fields: list[str], expected_version: int 
     values = {name: getattr(deal, name) for name in fields}
     values["version"] = version + 1
     values["updated_at"] = clock.now()
-    updated = Deal.objects.filter(pk=deal.pk, version=version).update(**values)
+    updated = Deal.all_objects.filter(pk=deal.pk, version=version).update(**values)
     if updated != 1:
-        current = Deal.objects.filter(pk=deal.pk).values_list("version", flat=True).first()
+        current = Deal.all_objects.filter(pk=deal.pk).values_list("version", flat=True).first()
         raise ConflictError(
             "This deal was changed by someone else since you opened it. Reload it and apply your change again.",
             field="version",
@@ -134,7 +134,8 @@ def deal_save_versioned(*, deal: Deal, fields: list[str], expected_version: int 
         )
     deal.version = version + 1
     deal.updated_at = values["updated_at"]
-    derived_deal_sync(deal=deal, fields=fields)
+    if deal.deleted_at is None:  # a deal in the trash is out of the derived tables (services/trash.py)
+        derived_deal_sync(deal=deal, fields=fields)
 
 
 # --- Applying a lifecycle change to one deal --------------------------------------------------------
@@ -195,6 +196,8 @@ def deal_state(deal: Deal, *, has_lines: bool = False) -> lifecycle.DealState:
         amount_base_minor=deal.amount_base_minor,
         version=deal.version,
         has_lines=has_lines,
+        deleted_at=deal.deleted_at,
+        deleted_by_id=deal.deleted_by_id,
     )
 
 
@@ -239,8 +242,9 @@ def change_apply(
         event_write(deal=deal, event=event)
     if change.spell_open is not None:
         spell_open(deal=deal, stage=stage or deal.stage, at=change.spell_open.entered_at)
-    if any(event.kind == EventKind.CREATED for event in change.events) or SEARCHED_FIELDS & set(
-        change.fields
+    if deal.deleted_at is None and (  # a deal in the trash stays out of the search (services/trash.py)
+        any(event.kind == EventKind.CREATED for event in change.events)
+        or SEARCHED_FIELDS & set(change.fields)
     ):
         deal_search_index(deal)
     follow_up = change.follow_up

@@ -14,6 +14,7 @@ from dealflow.web.urls import (
     reviews,
     search,
     settings,
+    trash,
 )
 
 app_name = "web"
@@ -32,4 +33,5 @@ urlpatterns = [
     *search.urlpatterns,
     *automation.urlpatterns,
     *commissions.urlpatterns,
+    *trash.urlpatterns,
 ]

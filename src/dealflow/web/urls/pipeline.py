@@ -6,6 +6,7 @@ urlpatterns = [
     path("", board.board, name="home"),
     path("board/stages/<int:stage_id>/cards/", board.board_column, name="board_column"),
     path("board/deals/<int:deal_id>/move/", board.board_move, name="board_move"),
+    path("board/deals/<int:deal_id>/undo/", board.board_undo, name="board_undo"),
     path("forecast-board/", board.forecast_board, name="forecast_board"),
     path(
         "forecast-board/columns/<slug:column_key>/cards/",

@@ -47,6 +47,7 @@ from dealflow.deals.selectors_board import (
     forecast_months,
 )
 from dealflow.deals.services import deal_mark_lost, deal_mark_won, deal_move_to_stage, deal_update
+from dealflow.deals.services.trash import deal_undo_stage_step
 from dealflow.web.views.workspace import AuthenticatedRequest
 
 ORIGIN = "web"
@@ -195,8 +196,11 @@ def _error_response(error: ApplicationError) -> HttpResponse:
     return response
 
 
-def _toast(response: HttpResponse, text: str) -> HttpResponse:
-    response["HX-Trigger"] = json.dumps({"dealflow:toast": {"text": text, "level": "success"}})
+def _toast(response: HttpResponse, text: str, *, undo: dict | None = None) -> HttpResponse:
+    toast: dict = {"text": text, "level": "success"}
+    if undo is not None:
+        toast["undo"] = undo
+    response["HX-Trigger"] = json.dumps({"dealflow:toast": toast})
     return response
 
 
@@ -263,11 +267,52 @@ def board_move(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
     except ApplicationError as error:
         return _error_response(error)
     response = render(request, "web/board/_moved.html", _moved_context(request, query, deal, from_stage))
+    undo = {
+        "url": reverse("web:board_undo", args=[deal.pk]),
+        "target": f"#deal-{deal.pk}",
+        "values": {"version": deal.version, "previous_stage": from_stage.pk, **_query_values(request)},
+    }
     if deal.status == "won":
-        return _toast(response, _("“%(title)s” is won.") % {"title": deal.title})
-    if deal.status == "lost":
-        return _toast(response, _("“%(title)s” is lost.") % {"title": deal.title})
-    return response
+        text = _("“%(title)s” is won.") % {"title": deal.title}
+    elif deal.status == "lost":
+        text = _("“%(title)s” is lost.") % {"title": deal.title}
+    else:
+        text = _("“%(title)s” moved to %(stage)s.") % {"title": deal.title, "stage": deal.stage.name}
+    return _toast(response, text, undo=undo)
+
+
+def _query_values(request: AuthenticatedRequest) -> dict[str, str]:
+    """The board's filters, so the undo's answer re-renders the columns as the user sees them."""
+    return {name: request.POST[name] for name in BOARD_FILTER_FIELDS if request.POST.get(name)}
+
+
+@login_required
+@require_POST
+def board_undo(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
+    """Undo a move, win or loss made on the board: back to the stage it came from (a move, or a reopen),
+    refused with a red toast when the deal changed since (someone else's change, or an undo already done)."""
+    query = BoardQuery.parse(request.POST, user=request.user)
+    try:
+        deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+        from_stage = deal.stage
+        previous = id_parameter(request.POST, "previous_stage")
+        version = _version(request)
+        if previous is None or version is None:
+            raise ApplicationError(_("There is nothing to undo for this deal."), field="version")
+        deal = deal_undo_stage_step(
+            deal=deal,
+            previous_stage=stage_get(stage_id=previous),
+            expected_version=version,
+            by=request.user,
+            origin=ORIGIN,
+        )
+    except ApplicationError as error:
+        return _error_response(error)
+    response = render(request, "web/board/_moved.html", _moved_context(request, query, deal, from_stage))
+    return _toast(
+        response,
+        _("Undone: “%(title)s” is back in %(stage)s.") % {"title": deal.title, "stage": deal.stage.name},
+    )
 
 
 def _version(request: AuthenticatedRequest) -> int | None:

@@ -28,18 +28,26 @@ from dealflow.contacts.selectors import (
     person_get_for_user,
     person_list_for_user,
 )
-from dealflow.contacts.services import organization_create, organization_update, person_create, person_update
+from dealflow.contacts.services import organization_create, person_create
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.deals.selectors import deal_get_for_user, user_can_write, user_check_can_write
 from dealflow.deals.services import activity_create
 from dealflow.directory.selectors import contact_merge_list_for_user, contact_overview_for_user
-from dealflow.directory.services import organization_merge, person_erase, person_export, person_merge
+from dealflow.directory.services import (
+    organization_change,
+    organization_merge,
+    person_change,
+    person_erase,
+    person_export,
+    person_merge,
+)
 from dealflow.tags.selectors import tag_names_map
 from dealflow.web.forms import form_add_application_error
 from dealflow.web.forms.contacts import ContactFilterForm, OrganizationForm, PersonForm
 from dealflow.web.forms.deals import DealActivityForm
 from dealflow.web.views.deal import organization_for_name
+from dealflow.web.views.trash import delete_context
 from dealflow.web.views.workspace import AuthenticatedRequest, is_htmx, permission_errors_as_403
 
 PAGE_SIZE = 50
@@ -153,7 +161,7 @@ def _detail_context(
             contact.pk, []
         ),
         "now": clock.now(),
-    }
+    } | (delete_context(contact=contact) if _can_edit(contact, user) else {})
 
 
 def _activity_targets(contact: Organization | Person, overview: Any) -> list[tuple[str, str]]:
@@ -202,9 +210,9 @@ def _save(request: AuthenticatedRequest, contact: Organization | Person) -> Http
         try:
             with transaction.atomic():
                 if isinstance(contact, Person):
-                    person_update(person=contact, data=_person_data(form, user), by=user)  # type: ignore[arg-type]
+                    person_change(person=contact, data=_person_data(form, user), by=user)  # type: ignore[arg-type]
                 else:
-                    organization_update(organization=contact, data=_organization_data(form, user), by=user)  # type: ignore[arg-type]
+                    organization_change(organization=contact, data=_organization_data(form, user), by=user)  # type: ignore[arg-type]
         except PermissionDeniedError:
             raise
         except ApplicationError as error:

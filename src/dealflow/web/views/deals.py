@@ -41,6 +41,21 @@ COLUMNS = [
 ]
 
 
+def visible_columns(query: QueryDict) -> list[str]:
+    """The columns the list shows (``col`` repeated, in COLUMNS order; all by default). The title always
+    shows. Saved views keep them, since they keep the whole query string."""
+    asked = [value for value in query.getlist("col") if value]
+    if not asked:
+        return [key for key, _label in COLUMNS]
+    known = {key for key, _label in COLUMNS}
+    unknown = [value for value in asked if value not in known]
+    if unknown:
+        raise ApplicationError(
+            f"There is no column {unknown[0]!r}; pick from {', '.join(sorted(known))}.", field="col"
+        )
+    return [key for key, _label in COLUMNS if key in asked or key == "title"]
+
+
 def deal_filters_from_query(query: QueryDict) -> DealFilters:
     """DealFilters from the list's query string; ``period`` (2026-11, 2026-Q3, ...) sets the close range."""
     filters = DealFilters.from_mapping(query)
@@ -58,11 +73,12 @@ def _query_without(query: QueryDict, *names: str) -> QueryDict:
 
 
 def _sort_headers(
-    query: QueryDict, order: str, extra: Sequence[tuple[str, Any]] = ()
+    query: QueryDict, order: str, extra: Sequence[tuple[str, Any]] = (), columns: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
     base = _query_without(query, "order", "page")
     headers = []
-    for key, label in [*COLUMNS, *extra]:
+    shown = [(key, label) for key, label in COLUMNS if columns is None or key in columns]
+    for key, label in [*shown, *extra]:
         direction = "asc" if order == key else "desc" if order == f"-{key}" else ""
         base["order"] = f"-{key}" if direction == "asc" else key
         headers.append({"key": key, "label": label, "direction": direction, "query": base.urlencode()})
@@ -77,6 +93,11 @@ def deal_list(request: AuthenticatedRequest) -> HttpResponse:
     filter_form = DealFilterForm(request.GET or None, user=user)
     order = request.GET.get("order") or ""
     refused = False
+    try:
+        columns = visible_columns(request.GET)
+    except ApplicationError as error:
+        form_add_application_error(filter_form, error)
+        columns, refused = [key for key, _label in COLUMNS], True
     try:
         deals = deal_list_for_user(
             user=user, filters=deal_filters_from_query(request.GET), order=order or None
@@ -99,13 +120,18 @@ def deal_list(request: AuthenticatedRequest) -> HttpResponse:
         "filter_form": filter_form,
         "page": page,
         "headers": _sort_headers(
-            request.GET, order, [(f"cf_{field.key}", field.label) for field in custom_fields]
+            request.GET, order, [(f"cf_{field.key}", field.label) for field in custom_fields], columns
         ),
+        "columns": columns,
+        "column_choices": [(key, label, key in columns) for key, label in COLUMNS],
+        "query_without_columns": _query_without(request.GET, "col", "page").urlencode(),
         "query": query.urlencode(),
         "export_url": f"{export_url}?{query.urlencode()}" if export_url else None,
         "bulk_form": DealBulkForm(user=user, initial={"next": request.get_full_path()}),
         "can_write": user_can_write(user=user),
-        "is_filtered": any(value for name, value in request.GET.items() if name not in {"order", "page"}),
+        "is_filtered": any(
+            value for name, value in request.GET.items() if name not in {"order", "page", "col", "view"}
+        ),
         **saved_views_context(request),
     }
     return render(request, "web/deals/list.html", context, status=400 if refused else 200)

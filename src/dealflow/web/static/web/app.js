@@ -6,7 +6,26 @@
 (function () {
   "use strict";
 
-  function toast(text, level) {
+  function undoButton(undo, item) {
+    // An Undo for a few seconds after a delete or a board step: it posts to undo.url (restore, or the
+    // board's undo with undo.values); the answer swaps the board back or redirects (HX-Redirect).
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn btn-small";
+    button.setAttribute("data-action", "undo");
+    button.textContent = document.documentElement.lang === "nl" ? "Ongedaan maken" : "Undo";
+    button.addEventListener("click", function () {
+      item.remove();
+      if (!window.htmx) return;
+      var target = undo.target ? document.querySelector(undo.target) : null;  // a board card: replaced
+      window.htmx.ajax("POST", undo.url, {
+        values: undo.values || {}, target: target || "body", swap: target ? "outerHTML" : "none"
+      });
+    });
+    return button;
+  }
+
+  function toast(text, level, undo) {
     var box = document.getElementById("messages");
     if (!box || !text) return;
     var item = document.createElement("div");
@@ -21,9 +40,10 @@
     close.setAttribute("aria-label", "×");
     close.textContent = "×";
     item.appendChild(span);
+    if (undo && undo.url) item.appendChild(undoButton(undo, item));
     item.appendChild(close);
     box.appendChild(item);
-    if (level !== "error") setTimeout(function () { item.remove(); }, 6000);
+    if (level !== "error") setTimeout(function () { item.remove(); }, undo ? 8000 : 6000);
   }
 
   window.Dealflow = window.Dealflow || {};
@@ -92,7 +112,7 @@
 
   document.body.addEventListener("dealflow:toast", function (event) {
     var detail = event.detail || {};
-    toast(detail.text || detail.value, detail.level);
+    toast(detail.text || detail.value, detail.level, detail.undo);
   });
 
   document.body.addEventListener("htmx:responseError", function (event) {
