@@ -13,8 +13,10 @@ WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def text_words(text: str) -> list[str]:
-    plain = unicodedata.normalize("NFKD", text or "")
-    plain = "".join(char for char in plain if not unicodedata.combining(char))
+    plain = text or ""
+    if not plain.isascii():  # ASCII has no accents to strip; most names are (a big import indexes 400,000)
+        plain = unicodedata.normalize("NFKD", plain)
+        plain = "".join(char for char in plain if not unicodedata.combining(char))
     words = [word.casefold() for word in WORD.findall(plain)]
     joined: list[str] = []
     run: list[str] = []
