@@ -26,6 +26,12 @@ from django.conf import settings
 NONCE_BYTES = 16
 TAG_BYTES = 32
 BLOCK = 32  # bytes of keystream per HMAC-SHA256 call
+# The plain text is padded (JSON allows trailing white space) to a power of two of at least this many
+# bytes, so the length of a sealed row does not tell the length of the answers in it: one sealed row can be
+# told apart from the invitation next to it, and a published free-text answer must not be matched to it
+# by its length. Answers of scales and short texts all seal to the same size; only very long texts fall
+# into a larger bucket (8, 16, 32 ... KB).
+PADDED_BYTES = 4096
 
 
 class SealBroken(ValueError):
@@ -55,6 +61,10 @@ def seal(value: Any) -> str:
     """Encrypt and authenticate a JSON-serialisable value; returns ASCII text for a TextField."""
     encrypt_key, mac_key = _keys(settings.SECRET_KEY)
     plain = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    padded = PADDED_BYTES
+    while padded < len(plain):
+        padded *= 2
+    plain += b" " * (padded - len(plain))
     nonce = secrets.token_bytes(NONCE_BYTES)
     body = nonce + _xor(plain, _keystream(encrypt_key, nonce, len(plain)))
     tag = hmac.new(mac_key, body, hashlib.sha256).digest()

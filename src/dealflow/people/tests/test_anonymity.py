@@ -181,3 +181,16 @@ def test_a_crash_while_sealing_keeps_the_person_free_to_answer(run, sales_team, 
     assert (
         SealedResponse.objects.filter(run=run).count() + SurveyResponse.objects.filter(run=run).count() == 1
     )
+
+
+def test_a_sealed_answer_is_as_long_as_any_other_whatever_its_text():
+    """A database reader sees which sealed row belongs to which invitation (written together); its size
+    must not give away the length of a free-text answer that is later published under no name."""
+    from dealflow.people.sealing import seal, unseal
+
+    short = [[1, 7, ""], [2, None, "ok"]]
+    long = [[1, 3, ""], [2, None, "Too many meetings, and my manager never listens to me. " * 20]]
+    assert len(seal(short)) == len(seal(long)) == len(seal([]))
+    assert unseal(seal(long)) == long
+    very_long = [[2, None, "x" * 5000]]
+    assert len(seal(very_long)) > len(seal(long)) and unseal(seal(very_long)) == very_long
