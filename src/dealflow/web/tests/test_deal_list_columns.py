@@ -22,3 +22,11 @@ def test_columns_are_chosen_kept_by_a_saved_view_and_checked(client, rep, pipeli
     refused = client.get("/deals/?col=nonsense")
     assert refused.status_code == 400
     assert "There is no column &#x27;nonsense&#x27;" in refused.content.decode()
+
+
+def test_a_parameter_named_lists_is_no_server_error(client, rep, pipeline):
+    """Found by the parameter fuzz: the chooser once read request.GET.lists in the template."""
+    client.force_login(rep)
+    response = client.get("/deals/?lists=x&col=stage&q=a")
+    assert response.status_code == 200
+    assert '<input type="hidden" name="lists" value="x">' in response.content.decode()

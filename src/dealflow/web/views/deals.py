@@ -124,7 +124,13 @@ def deal_list(request: AuthenticatedRequest) -> HttpResponse:
         ),
         "columns": columns,
         "column_choices": [(key, label, key in columns) for key, label in COLUMNS],
-        "query_without_columns": _query_without(request.GET, "col", "page").urlencode(),
+        # (a template's request.GET.lists would look up a parameter named "lists" first)
+        "column_kept": [
+            (name, value)
+            for name, values in request.GET.lists()
+            if name not in ("col", "page")
+            for value in values
+        ],
         "query": query.urlencode(),
         "export_url": f"{export_url}?{query.urlencode()}" if export_url else None,
         "bulk_form": DealBulkForm(user=user, initial={"next": request.get_full_path()}),
