@@ -1,11 +1,16 @@
-"""Commission statements benchmark: `python -m benchmarks commissions [--deals N] [--reps N] [--keep-world]`.
+"""Commission statements benchmark: `python -m benchmarks commissions [--deals N] [--reps N] [--database NAME]`.
 
-In a fresh test database (SQLite in memory, or PostgreSQL when DATABASE_URL says so; name it with
-DEALFLOW_TEST_DB) loaded with the demo generator (default 100,000 deals), the demo's deals are spread over
-``--reps`` people (default 2,000: extra users are added and every deal gets owner ``id mod reps``; the
-demo's owner changes stay in the history and still decide who is credited). Each person gets a tiered plan
-(0 %: 5 %, 50 %: 8 %, 100 %: 12 %, accelerator x1.5 above quota, cap EUR 50,000) and a quota for the
-last full quarter. Timed, best of three:
+Without ``--database``: a fresh test database (SQLite in memory, or PostgreSQL when DATABASE_URL says so;
+name it with DEALFLOW_TEST_DB) loaded with the demo generator (default 100,000 deals), dropped at the end.
+With ``--database NAME``: the PostgreSQL database NAME on the server of DATABASE_URL (else
+127.0.0.1:5432), kept between runs; the demo is generated into it only when it has no deals, so a million
+deals can be built once beforehand with `DATABASE_URL=.../NAME dealflow migrate && dealflow demo --deals
+1000000 --pipeline-only --today 2026-11-26`.
+
+The demo's deals are spread over ``--reps`` people (default 2,000: extra users are added and every deal gets
+owner ``id mod reps``; the demo's owner changes stay in the history and still decide who is credited). Each
+person gets a tiered plan (0 %: 5 %, 50 %: 8 %, 100 %: 12 %, accelerator x1.5 above quota, cap EUR 50,000)
+and a quota for the last full quarter (done once per database). Timed, best of three:
 
 - the baseline: a hand-written SQL sum of the same credits per person (WON events of the quarter, the
   owner at the moment of the win from the owner-change events, the amount converted at the won day's
@@ -53,15 +58,27 @@ def _best(function, repeat: int = 3):
     return best, result
 
 
+def _arg(argv: list[str], flag: str, default: str | None = None) -> str | None:
+    return argv[argv.index(flag) + 1] if flag in argv else default
+
+
 def main(argv: list[str]) -> int:
-    deals = int(argv[argv.index("--deals") + 1]) if "--deals" in argv else 100_000
-    reps = int(argv[argv.index("--reps") + 1]) if "--reps" in argv else 2_000
+    deals = int(_arg(argv, "--deals", "100000") or 0)
+    reps = int(_arg(argv, "--reps", "2000") or 0)
+    database = _arg(argv, "--database")
+    if database is not None:
+        from benchmarks.common import database_url, postgres_create_database
+
+        url = database_url("postgres", database)
+        postgres_create_database(url)
+        os.environ["DATABASE_URL"] = url
     sys.path.insert(0, "src")
     import django
 
     django.setup()
     from decimal import Decimal
 
+    from django.core.management import call_command
     from django.db import connection
     from django.test.utils import setup_test_environment
     from django.utils import timezone
@@ -69,7 +86,7 @@ def main(argv: list[str]) -> int:
     import dealflow.demo.generate as generate_module
     from dealflow.accounts.models import User
     from dealflow.commissions import selectors
-    from dealflow.commissions.models import PlanAssignment, Statement, StatementLine
+    from dealflow.commissions.models import CommissionPlan, PlanAssignment, Statement, StatementLine
     from dealflow.commissions.services.plans import PlanInput, plan_create
     from dealflow.commissions.services.statements import statements_recompute
     from dealflow.core import clock
@@ -79,40 +96,53 @@ def main(argv: list[str]) -> int:
     from dealflow.forecasting.models import Quota
 
     setup_test_environment()
-    name = connection.creation.create_test_db(verbosity=0, keepdb=False)
+    name = None
+    if database is None:
+        name = connection.creation.create_test_db(verbosity=0, keepdb=False)
+    else:
+        call_command("migrate", verbosity=0)
     try:
         started = time.perf_counter()
-        generate_module.demo_generate(deals=deals, seed=1, progress=False, optional_steps=False)
-        existing = User.objects.count()
-        now = timezone.now()
-        User.objects.bulk_create(
-            [User(username=f"bench{index:05d}", first_name="Bench", last_name=str(index)) for index in range(max(0, reps - existing))],
-            batch_size=2000,
-        )  # fmt: skip
-        user_ids = list(User.objects.order_by("id").values_list("id", flat=True)[:reps])
-        deal_table = Deal._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE TEMPORARY TABLE bench_slot (slot integer PRIMARY KEY, user_id bigint)")
-            cursor.executemany("INSERT INTO bench_slot VALUES (%s, %s)", list(enumerate(user_ids)))
-            cursor.execute(
-                f"UPDATE {deal_table} SET owner_id = (SELECT user_id FROM bench_slot "
-                f"WHERE slot = {deal_table}.id %% %s)",
-                [len(user_ids)],
-            )
         period = period_containing(clock.today(), kind="quarter").previous()
-        plan = plan_create(
-            data=PlanInput(name="Bench plan", tier_mode="marginal", tiers=[("0", "5"), ("50", "8"), ("100", "12")],
-                           accelerator_multiplier="1.5", cap="50000"),
-            by=None,
-        )  # fmt: skip
-        PlanAssignment.objects.bulk_create(
-            [PlanAssignment(plan=plan, user_id=user_id, effective_from=period.start, created_at=now) for user_id in user_ids]
-        )  # fmt: skip
-        Quota.objects.filter(period_key=period.key).delete()
-        Quota.objects.bulk_create(
-            [Quota(period_key=period.key, period_start=period.start, period_end=period.end, user_id=user_id,
-                   amount_minor=20_000_000, currency=base_currency(), created_at=now) for user_id in user_ids]
-        )  # fmt: skip
+        deal_table = Deal._meta.db_table
+        if not Deal.objects.exists():
+            generate_module.demo_generate(deals=deals, seed=1, progress=False, optional_steps=False)
+        deals = Deal.objects.count()
+        plan = CommissionPlan.objects.filter(name="Bench plan").first()
+        if plan is None:  # spread the deals over the people and give each a plan and a quota (once)
+            existing = User.objects.count()
+            now = timezone.now()
+            User.objects.bulk_create(
+                [User(username=f"bench{index:05d}", first_name="Bench", last_name=str(index)) for index in range(max(0, reps - existing))],
+                batch_size=2000,
+            )  # fmt: skip
+            user_ids = list(User.objects.order_by("id").values_list("id", flat=True)[:reps])
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE TEMPORARY TABLE bench_slot (slot integer PRIMARY KEY, user_id bigint)")
+                cursor.executemany("INSERT INTO bench_slot VALUES (%s, %s)", list(enumerate(user_ids)))
+                cursor.execute(
+                    f"UPDATE {deal_table} SET owner_id = (SELECT user_id FROM bench_slot "
+                    f"WHERE slot = {deal_table}.id %% %s)",
+                    [len(user_ids)],
+                )
+                cursor.execute("DROP TABLE bench_slot")
+            plan = plan_create(
+                data=PlanInput(name="Bench plan", tier_mode="marginal", tiers=[("0", "5"), ("50", "8"), ("100", "12")],
+                               accelerator_multiplier="1.5", cap="50000"),
+                by=None,
+            )  # fmt: skip
+            PlanAssignment.objects.bulk_create(
+                [PlanAssignment(plan=plan, user_id=user_id, effective_from=period.start, created_at=now) for user_id in user_ids]
+            )  # fmt: skip
+            Quota.objects.filter(period_key=period.key).delete()
+            Quota.objects.bulk_create(
+                [Quota(period_key=period.key, period_start=period.start, period_end=period.end, user_id=user_id,
+                       amount_minor=20_000_000, currency=base_currency(), created_at=now) for user_id in user_ids]
+            )  # fmt: skip
+            if connection.vendor == "postgresql" and database is not None:
+                with connection.cursor() as cursor:
+                    cursor.execute("ANALYZE")
+        user_ids = list(PlanAssignment.objects.filter(plan=plan).values_list("user_id", flat=True))
         loaded = time.perf_counter() - started
         won = DealEvent.objects.filter(
             kind="won",
@@ -244,5 +274,6 @@ def main(argv: list[str]) -> int:
               f"differing: {len(mismatches)} (largest gap "
               f"{max((abs(by_sql.get(u, 0) - by_engine.get(u, 0)) for u in mismatches), default=0)} cents)")  # fmt: skip
     finally:
-        connection.creation.destroy_test_db(name, verbosity=0)
+        if name is not None:
+            connection.creation.destroy_test_db(name, verbosity=0)
     return 0

@@ -339,16 +339,156 @@ def backtest_database(deals: int, keep: bool) -> None:
             connection.creation.destroy_test_db(test_name, verbosity=0)
 
 
+def page_existing(name: str, engine_name: str, repeat: int) -> None:
+    """``--page-db NAME [--engine postgres|sqlite] [--repeat N]``: on a demo database built by
+    ``python -m benchmarks pages --database NAME`` (every optional step), the Forecast page and the
+    forecast API per persona, computed (the first request, with the kept views cleared) and kept (median of
+    ``repeat`` after it), against DuckDB computing the same page's expected values from a copy of the deals
+    table: per owner and period, sum amount x the day's fit's in-period probability (stage, age bucket,
+    close date in the period), plus closed-to-date per owner (median of ``repeat``; the copy is not timed)."""
+    import statistics
+
+    from benchmarks import common
+
+    common.setup_django(common.database_url(engine_name, name))
+    from django.core.cache import cache
+    from django.test import Client
+
+    from dealflow.accounts.models import User
+    from dealflow.deals.models import Deal
+
+    deals = Deal.objects.count()
+    open_count = Deal.objects.filter(status="open").count()
+    print(f"Forecast page on {engine_name} database {name}: {deals:,} deals, {open_count:,} open ({_load()})")
+    for persona in ("admin", "manager", "rep"):
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(User.objects.get(username=persona))
+        for label, url in (("page", "/forecast/"), ("API", "/api/v1/forecast")):
+            client.get(url)  # the day's fit, the calibration table: computed once a day, not per view
+            cache.clear()
+            started = time.perf_counter()
+            response = client.get(url)
+            computed = time.perf_counter() - started
+            assert response.status_code == 200, (url, response.status_code)
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                response = client.get(url)
+                times.append(time.perf_counter() - started)
+            print(
+                f"  {persona:<8}{label:<5} computed {1000 * computed:7.0f} ms, kept {1000 * statistics.median(times):6.0f} ms "
+                f"(median of {repeat}), {len(response.content) / 1024:.0f} KB"
+            )
+    scan = _duckdb_forecast_scan(repeat)
+    print(
+        f"  DuckDB scan of the deals for the same expected values: {1000 * scan:.0f} ms (median of {repeat})"
+    )
+
+
+def _duckdb_forecast_scan(repeat: int) -> float:
+    """Median seconds of DuckDB computing expected open value per owner and period (4 months) and
+    closed-to-date per owner from a copy of deals_deal, with the day's fit's in-period probabilities."""
+    import statistics
+
+    import duckdb
+    from django.db import connection
+
+    from dealflow.core import clock
+    from dealflow.forecasting import calculations as calc
+    from dealflow.forecasting import engine
+
+    fit = engine.fit_for_today(kind="month", allow_stale=True)
+    stage_ids, *_ = engine.stages_arrays()
+    periods = engine.periods_ahead(kind="month", day=clock.today())
+    calendar = engine.calendar_build(kind="month", first=periods[0].start, last=periods[-1].start)
+    now = engine.moment_of(clock.now())
+    phase = calendar.phase_of(now)
+    database = duckdb.connect()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, owner_id, stage_id, status, amount_base_minor, expected_close_on, stage_entered_at, "
+            "closed_on FROM deals_deal"
+        )
+        rows = cursor.fetchall()
+    import csv
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", delete=False) as handle:
+        csv.writer(handle).writerows(
+            [
+                "" if value is None else (value.isoformat() if hasattr(value, "isoformat") else value)
+                for value in row
+            ]
+            for row in rows
+        )
+    database.execute(
+        "CREATE TABLE deal AS SELECT * FROM read_csv(?, header = false, nullstr = '', columns = {'id': 'BIGINT', "
+        "'owner_id': 'BIGINT', 'stage_id': 'BIGINT', 'status': 'VARCHAR', 'amount': 'BIGINT', 'close': 'DATE', "
+        "'entered': 'TIMESTAMPTZ', 'closed_on': 'DATE'})",
+        [handle.name],
+    )
+    Path(handle.name).unlink()
+    within = np.asarray(fit.within) if fit.within is not None else None
+    probability = []
+    for stage_index in range(len(stage_ids)):
+        for bucket in range(len(calc.AGE_BUCKETS)):
+            for flag in (0, 1):
+                for horizon in range(len(periods)):
+                    if within is not None:
+                        value = float(within[horizon, phase, stage_index, bucket, flag])
+                    else:
+                        value = float(fit.aged[stage_index][bucket]) * flag
+                    probability.append((int(stage_ids[stage_index]), bucket, flag, horizon, value))
+    database.execute("CREATE TABLE p (stage_id BIGINT, bucket INT, flag INT, horizon INT, p DOUBLE)")
+    database.executemany("INSERT INTO p VALUES (?, ?, ?, ?, ?)", probability)
+    bounds = [(index, period.start, period.end) for index, period in enumerate(periods)]
+    database.execute("CREATE TABLE period (horizon INT, first DATE, after DATE)")
+    database.executemany("INSERT INTO period VALUES (?, ?, ?)", bounds)
+    query = """
+        WITH open AS (
+            SELECT owner_id, stage_id, amount, close,
+                   CASE WHEN age < 7 THEN 0 WHEN age < 14 THEN 1 WHEN age < 30 THEN 2 WHEN age < 60 THEN 3
+                        ELSE 4 END AS bucket
+            FROM (SELECT *, date_diff('second', entered, to_timestamp(?)) / 86400.0 AS age FROM deal
+                  WHERE status = 'open')
+        ),
+        flagged AS (
+            SELECT o.owner_id, o.stage_id, o.amount, o.bucket, period.horizon,
+                   CASE WHEN o.close IS NULL THEN 0
+                        WHEN period.horizon = 0 AND o.close < period.after THEN 1
+                        WHEN o.close >= period.first AND o.close < period.after THEN 1 ELSE 0 END AS flag
+            FROM open o CROSS JOIN period
+        )
+        SELECT owner_id, horizon, SUM(amount * p.p) AS expected FROM flagged
+        JOIN p USING (stage_id, bucket, flag, horizon) GROUP BY owner_id, horizon
+        UNION ALL
+        SELECT owner_id, -1, SUM(amount) FROM deal
+        WHERE status = 'won' AND closed_on >= ? AND closed_on <= ? GROUP BY owner_id
+    """
+    arguments = [now, periods[0].start, clock.today()]
+    times = []
+    for _ in range(max(repeat, 1)):
+        started = time.perf_counter()
+        database.execute(query, arguments).fetchall()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def scenarios(argv: list[str]) -> int:
+    """Every scenario twice in one run: the method before 2026-12-06 (no recent-exit trend; coverage
+    counting every actual on an end of the range as inside) and now; the detail per method and horizon
+    of the current one, then both summary tables (Markdown, as docs/forecasting.md shows them)."""
     from dealflow.forecasting.tests import scenarios as catalogue
 
     scale = float(argv[argv.index("--scale") + 1]) if "--scale" in argv else 1.0
     only = argv[argv.index("--only") + 1].split(",") if "--only" in argv else None
     missed = 0
+    summary: dict[str, list[str]] = {"before": [], "after": []}
     print(f"Forecast scenarios: calibrated backtests, 1,000 draws, scale {scale} ({_load()})")
     for scenario in catalogue.SCENARIOS:
         if only and scenario.name not in only:
             continue
+        _, before = _timed(catalogue.scenario_run, scenario, scale=scale, trend=False)
         timing, table = _timed(catalogue.scenario_run, scenario, scale=scale)
         print(
             f"\n{scenario.name}: {scenario.description}; {table['deals']:,} deals, last "
@@ -371,10 +511,10 @@ def scenarios(argv: list[str]) -> int:
                         else ("baseline" if method in ("run_rate", "last_year", "configured") else "")
                     )
                 )
-                coverage = "-" if score["coverage"] is None else f"{100 * score['coverage']:.0f}%"
-                wape = "-" if score["wape"] is None else f"{100 * score['wape']:.1f}%"
-                bias = "-" if score["bias"] is None else f"{100 * score['bias']:+.1f}%"
-                print(f"  {label:<13}{method:<13}{wape:>7}{bias:>8}{coverage:>10}  {role}")
+                print(
+                    f"  {label:<13}{method:<13}{_percent(score['wape']):>7}"
+                    f"{_percent(score['bias'], sign=True):>8}{_percent(score['coverage']):>10}  {role}"
+                )
             met = catalogue.targets_met(entry)
             if horizon == "0":
                 missed += not all(met.values())
@@ -382,11 +522,53 @@ def scenarios(argv: list[str]) -> int:
                 f"  {label}: default {entry['default']}, "
                 + ", ".join(f"{name} {'met' if value else 'MISSED'}" for name, value in met.items())
             )
-    print(f"\nScenarios missing a this-month target: {missed}")
+        summary["before"].append(_summary_row(scenario.name, before["by_horizon"]["0"], plain=True))
+        summary["after"].append(_summary_row(scenario.name, table["by_horizon"]["0"], plain=False))
+    header = (
+        "| scenario | default | WAPE | bias | coverage | run-rate | last year | weighted pipeline | targets |\n"
+        "|---|---|---|---|---|---|---|---|---|"
+    )
+    for label, key in (
+        ("Before (no recent-exit trend; coverage counts an actual on an end as inside)", "before"),
+        ("After (recent-exit trend; coverage counts an outcome on an end by its share of the band)", "after"),
+    ):
+        print(f"\n{label}, this month:\n{header}")
+        print("\n".join(summary[key]))
+    print(f"\nScenarios missing a this-month target now: {missed}")
     return 0
 
 
+def _percent(value: float | None, *, sign: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:+.1f}%" if sign else f"{100 * value:.1f}%"
+
+
+def _summary_row(name: str, entry: dict, *, plain: bool) -> str:
+    """One Markdown row: the default's WAPE, bias and coverage, the baselines' WAPE and the targets."""
+    from dealflow.forecasting.tests import scenarios as catalogue
+
+    scores = entry["scores"]
+    default = scores[entry["default"]]
+    coverage = default["coverage_plain"] if plain else default["coverage"]
+    met = catalogue.targets_met(entry, coverage=coverage)
+    baselines = [
+        _percent(scores[method]["wape"]) if method in scores else "-"
+        for method in ("run_rate", "last_year", "configured")
+    ]
+    verdict = ", ".join(f"{name} {'met' if value else 'MISSED'}" for name, value in met.items())
+    return (
+        f"| {name.replace('_', ' ')} | `{entry['default']}` | {_percent(default['wape'])} | "
+        f"{_percent(default['bias'], sign=True)} | {_percent(coverage)} | {' | '.join(baselines)} | {verdict} |"
+    )
+
+
 def main(argv: list[str]) -> int:
+    if "--page-db" in argv:
+        engine_name = argv[argv.index("--engine") + 1] if "--engine" in argv else "postgres"
+        repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 5
+        page_existing(argv[argv.index("--page-db") + 1], engine_name, repeat)
+        return 0
     if "--scenarios" in argv:
         sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
         return scenarios(argv)

@@ -2,6 +2,15 @@
 
     python -m benchmarks import_deals [--deals 100000] [--keep] [--profile]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m benchmarks import_deals
+    python -m benchmarks import_deals --csv-mb 100 [--database NAME] [--whole-too]
+
+With ``--csv-mb`` it measures memory instead (issue #13): one deals CSV of about that size with realistic
+columns (id, title, amount, currency, stage, status, owner, organization, contact, e-mail, source,
+probability, dates, lost reason, next step, a description), checked (``import_preview``) and imported
+(``import_apply``) each in a child process that reports its own peak RSS, rows/s and CPU time; then the
+plain-SQL baseline of the same rows in this process, and the ratio. ``--whole-too`` also runs the import
+with streaming switched off (the whole-file path, ``IMPORT_STREAM_FROM_BYTES`` beyond the file) into a
+second database, for the before/after.
 
 It builds a throw-away database (SQLite file var/bench_import.sqlite3, or PostgreSQL database
 bench_import), writes a ZIP like a CRM export (deals.csv: one row per deal with its current stage,
@@ -20,6 +29,7 @@ import argparse
 import csv
 import datetime as dt
 import io
+import json
 import os
 import random
 import resource
@@ -74,6 +84,88 @@ def write_export(
         archive.writestr("deals.csv", deals_text.getvalue())
         archive.writestr("history.csv", history_text.getvalue())
     return deals, history_rows
+
+
+FIRST_NAMES = [
+    "Anna",
+    "Bram",
+    "Chloe",
+    "Daan",
+    "Emma",
+    "Finn",
+    "Greta",
+    "Hugo",
+    "Iris",
+    "Jan",
+    "Lotte",
+    "Milan",
+]
+LAST_NAMES = [
+    "de Vries",
+    "Jansen",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "Mulder",
+    "de Boer",
+    "Dekker",
+    "Brouwer",
+]
+SOURCES = ["Website", "Referral", "Cold call", "Event", "Partner", "Advertisement"]
+WORDS = [
+    "renewal",
+    "expansion",
+    "pilot",
+    "licences",
+    "support",
+    "migration",
+    "onboarding",
+    "hardware",
+    "training",
+]
+
+
+def write_deals_csv(path: Path, megabytes: float, owners: list[str], seed: int = 11) -> int:
+    """One deals CSV of about ``megabytes`` MB, like a CRM's deal export; returns the number of rows."""
+    rng = random.Random(seed)
+    start = dt.datetime(2023, 1, 1, 9, 0)
+    target = int(megabytes * 1_000_000)
+    rows = 0
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["Deal ID", "Deal Name", "Amount", "Currency", "Stage", "Status", "Owner", "Organization",
+             "Contact person", "Contact e-mail", "Lead source", "Probability", "Created", "Expected close date",
+             "Closed on", "Lost reason", "Next step", "Description"]
+        )  # fmt: skip
+        while handle.tell() < target:
+            created = start + dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 900))
+            amount = rng.randrange(500, 100_000) * 10
+            reached = 1 + min(len(STAGES) - 1, int(rng.expovariate(0.6)))
+            outcome = rng.random()
+            status = "open" if outcome < 0.4 else "won" if outcome < 0.65 else "lost"
+            closed = created + dt.timedelta(days=rng.randrange(5, 120)) if status != "open" else None
+            expected = (closed or created + dt.timedelta(days=rng.randrange(10, 120))).date()
+            company = f"Customer {rng.randrange(20_000)} B.V."
+            first, last = (
+                FIRST_NAMES[rng.randrange(len(FIRST_NAMES))],
+                LAST_NAMES[rng.randrange(len(LAST_NAMES))],
+            )
+            product = WORDS[rng.randrange(len(WORDS))]
+            writer.writerow(
+                [f"PD-{rows:08d}", f"{company} - {product} {created.year}", f"{amount / 100:.2f}", "EUR",
+                 STAGES[reached - 1], status, owners[rng.randrange(len(owners))], company,
+                 f"{first} {last}", f"{first.lower()}.{last.replace(' ', '').lower()}{rng.randrange(20)}@example.com",
+                 SOURCES[rng.randrange(len(SOURCES))], 10 * reached + 10 if status == "open" else "",
+                 created.strftime("%Y-%m-%d %H:%M:%S"), expected.isoformat(),
+                 closed.strftime("%Y-%m-%d %H:%M:%S") if closed else "",
+                 REASONS[rng.randrange(len(REASONS))] if status == "lost" else "",
+                 "Call back about the " + product if status == "open" else "",
+                 f"{product.capitalize()} for {rng.randrange(5, 500)} seats; asked for a quote in {created:%B}."]
+            )  # fmt: skip
+            rows += 1
+    return rows
 
 
 def _copy_tables(cursor, vendor: str, tables: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -179,9 +271,141 @@ def _derived_models() -> list:
     ]
 
 
+def _child(options) -> int:
+    """Run one preview or import of ``options.path`` in this fresh process and print what it cost as JSON."""
+    setup_django_test_database(options.database)
+    from django.conf import settings
+    from django.db import connection
+
+    settings.DATABASES["default"]["NAME"] = settings.DATABASES["default"]["TEST"]["NAME"]
+    connection.settings_dict["NAME"] = settings.DATABASES["default"]["NAME"]
+    if options.whole:
+        settings.DEALFLOW = {**settings.DEALFLOW, "IMPORT_STREAM_FROM_BYTES": 1 << 62}
+    from dealflow.accounts.models import User
+    from dealflow.importers.mapping import ImportOptions
+    from dealflow.importers.services import import_apply, import_preview
+
+    admin = User.objects.get(username="admin")
+    import_options = ImportOptions(create_stages=True)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if options.child == "preview":
+        plan = import_preview(path=options.path, by=admin, options=import_options)
+        created = plan.counts
+        summary = plan.summary()
+        result: dict = {
+            "counts": summary["counts"],
+            "errors": summary["errors"],
+            "questions": summary["questions"],
+        }
+    else:
+        plan, written = import_apply(path=options.path, by=admin, options=import_options, use_bulk=True)
+        created = written.created
+        result = {"created": created, "errors": plan.error_count, "timings": written.timings}
+    result.update(
+        seconds=time.perf_counter() - started,
+        cpu=time.process_time() - cpu_started,
+        rss_before=before,
+        peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
+    print("RESULT " + json.dumps(result, default=str))
+    return 0
+
+
+def _run_child(step: str, path: Path, database: str, *, whole: bool = False) -> dict:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "benchmarks", "import_deals", "--child", step, "--path", str(path),
+               "--database", database, *(["--whole"] if whole else [])]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    for line in completed.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"the {step} child failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+
+
+def memory_main(options) -> int:
+    """Issue #13: a CSV of ``options.csv_mb`` MB checked and imported in child processes; peak RSS, rows/s, ratio."""
+    setup_django_test_database(options.database)
+    from django.db import connection
+
+    from dealflow.accounts.services import user_create
+
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        user_create(username="admin", password=None, is_superuser=True)
+        owners = []
+        for number in range(20):
+            user_create(
+                username=f"rep{number}", password=None, first_name="Rep", last_name=f"Number {number}"
+            )
+            owners.append(f"rep{number}")
+        path = ROOT / "var" / f"{options.database}_deals.csv"
+        generated = time.perf_counter()
+        rows = write_deals_csv(path, options.csv_mb, owners)
+        size = path.stat().st_size / 1e6
+        print(f"CSV written: {rows:,} deal rows, {size:.1f} MB in {time.perf_counter() - generated:.1f} s")
+        connection.close()  # the children write to the same database
+        load_before = os.getloadavg()
+        results = {step: _run_child(step, path, options.database) for step in ("preview", "apply")}
+        print(
+            f"engine: {connection.vendor}; load average before: {load_before[0]:.2f}, after: {os.getloadavg()[0]:.2f}"
+        )
+        for step, result in results.items():
+            print(
+                f"{step:<8} peak RSS {result['peak_rss']:7,.0f} MB (Django started: {result['rss_before']:,.0f} MB); "
+                f"{result['seconds']:6.1f} s wall = {rows / result['seconds']:8,.0f} rows/s; CPU {result['cpu']:.1f} s"
+                + (f"; errors {result['errors']}" if result.get("errors") else "")
+            )
+        print("created: " + json.dumps(results["apply"]["created"]))
+        tables = [
+            "contacts_organization",
+            "contacts_person",
+            "deals_deal",
+            "deals_dealevent",
+            "deals_stagespell",
+        ]
+        tables += [model._meta.db_table for model in _derived_models()]
+        baselines, baseline_cpu, written = plain_sql_baseline(connection, tables)
+        fastest = min(baselines.values())
+        print("rows written: " + ", ".join(f"{count:,} {table}" for table, count in written.items()))
+        for way, seconds in baselines.items():
+            print(f"plain SQL, same rows, {way + ':':<32} {seconds:6.1f} s = {rows / seconds:9,.0f} rows/s")
+        apply = results["apply"]
+        print(f"ratio: the import takes {apply['seconds'] / fastest:.2f}x the faster plain-SQL way (wall, target <= 2x); "
+              f"CPU {apply['cpu']:.1f} s vs {min(baseline_cpu.values()):.1f} s = {apply['cpu'] / min(baseline_cpu.values()):.2f}x")  # fmt: skip
+        budget = "meets" if max(result["peak_rss"] for result in results.values()) < 500 else "misses"
+        print(f"issue #13's budget (a 100 MB CSV under 500 MB peak RSS): {budget} at {size:.0f} MB")
+        if options.whole_too:
+            with connection.cursor() as cursor:
+                for table in ("deals_dealevent", "deals_stagespell", *[m._meta.db_table for m in _derived_models()],
+                              "deals_deal", "contacts_person", "contacts_organization"):  # fmt: skip
+                    cursor.execute(f'DELETE FROM "{table}"')
+            connection.close()
+            whole = _run_child("apply", path, options.database, whole=True)
+            print(
+                f"whole-file path (streaming off): peak RSS {whole['peak_rss']:,.0f} MB; {whole['seconds']:.1f} s wall = "
+                f"{rows / whole['seconds']:,.0f} rows/s; CPU {whole['cpu']:.1f} s"
+            )
+    finally:
+        if not options.keep:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+        path.unlink(missing_ok=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks import_deals")
     parser.add_argument("--deals", type=int, default=100_000)
+    parser.add_argument(
+        "--csv-mb", type=float, default=None, help="measure memory with one deals CSV of this size"
+    )
+    parser.add_argument("--database", default="bench_import", help="the throw-away database's name")
+    parser.add_argument("--whole-too", action="store_true", help="with --csv-mb: also the whole-file path")
+    parser.add_argument("--child", choices=["preview", "apply"], help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--whole", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--profile", action="store_true", help="print the import's 30 costliest functions")
     parser.add_argument(
@@ -192,7 +416,11 @@ def main(argv: list[str]) -> int:
         help="afterwards, import DEALS more (default: a tenth) into the database that now has deals",
     )
     options = parser.parse_args(argv)
-    setup_django_test_database("bench_import")
+    if options.child:
+        return _child(options)
+    if options.csv_mb:
+        return memory_main(options)
+    setup_django_test_database(options.database)
     from django.db import connection
 
     from dealflow.accounts.services import user_create

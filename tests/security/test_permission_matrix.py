@@ -813,6 +813,7 @@ def commission_web_rules() -> dict[str, WebRule]:
         "web:commission_what_if": WebRule(_web(deal_id="deal")),
         "web:commission_deal_split": WebRule(_web(deal_id="deal"), data={"user": [], "share": []}),
         "web:commission_celebration": page,
+        "web:commission_board_what_if": page,
     }
 
 

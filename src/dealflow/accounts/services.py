@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
@@ -203,4 +204,19 @@ def user_language_set(*, user: User, language: str) -> User:
     if user.language != code:
         user.language = code
         user.save(update_fields=["language"])
+    return user
+
+
+@transaction.atomic
+def users_active_set(*, user_ids: Iterable[int], is_active: bool) -> int:
+    """Make users active or inactive; an import's owners are active only inside its transaction (the
+    services refuse inactive owners), so nobody can sign in as them in between. Returns the count changed."""
+    return User.objects.filter(pk__in=list(user_ids)).exclude(is_active=is_active).update(is_active=is_active)
+
+
+@transaction.atomic
+def user_source_set(*, user: User, external_source: str, external_id: str) -> User:
+    """Record which account of another system a user stands for (an owner an import created)."""
+    user.external_source, user.external_id = external_source, external_id
+    user.save(update_fields=["external_source", "external_id"])
     return user

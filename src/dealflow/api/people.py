@@ -365,6 +365,13 @@ class TextIn(Schema):
     text: str
 
 
+class CompleteIn(Schema):
+    """What the participant typed and has not saved yet; each part given is saved first, when it changed."""
+
+    shared_notes: str | None = None
+    private_note: str | None = None
+
+
 class PrivateNoteOut(Schema):
     meeting_id: int
     text: str
@@ -629,10 +636,21 @@ def set_private_note(request, meeting_id: int, payload: TextIn):
 
 
 @router.post("/meetings/{meeting_id}/complete", response=MeetingOut)
-def complete_meeting(request, meeting_id: int):
-    """Mark the meeting held; returns the next meeting, with the unchecked agenda items carried over."""
+def complete_meeting(request, meeting_id: int, payload: CompleteIn | None = None):
+    """Mark the meeting held; returns the next meeting, with the unchecked agenda items carried over.
+
+    The body is optional: ``shared_notes`` and ``private_note``, when given, are saved first in the same
+    transaction (as the page does with what was typed), so marking the meeting held never drops them."""
     meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
-    return _meeting_out(services.meeting_complete(meeting=meeting, by=request.user))
+    typed = payload or CompleteIn()
+    return _meeting_out(
+        services.meeting_complete(
+            meeting=meeting,
+            by=request.user,
+            shared_notes=typed.shared_notes,
+            private_note=typed.private_note,
+        )
+    )
 
 
 @router.post("/meetings/{meeting_id}/action-items", response={201: ActionItemOut})

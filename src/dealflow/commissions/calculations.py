@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 HUNDRED = Decimal(100)
 RATE_PLACES = Decimal("0.0001")
@@ -83,6 +84,11 @@ class PlanTerms:
             if attainment >= tier.from_percent:
                 index = position
         return index
+
+    @cached_property
+    def product_rules(self) -> dict[str, RateRule]:
+        """The product rules by product id (read once per credit)."""
+        return {rule.value: rule for rule in self.rules if rule.kind == "product"}
 
     @property
     def is_tiered(self) -> bool:
@@ -166,13 +172,12 @@ def _flat_rule(terms: PlanTerms, credit: Credit) -> RateRule | None:
     return None
 
 
-def _scheduled_commission(
-    terms: PlanTerms, *, start: Decimal, amount: Decimal, quota: int | None, final_attainment: Decimal | None
-) -> tuple[Decimal, str]:
-    """Commission of ``amount`` credit placed at cumulative ``start`` under the tier schedule and the
-    accelerator (credit above the quota earns its rate times the multiplier). Returns it with the tier label."""
-    if amount <= 0:
-        return Decimal(0), ""
+Schedule = tuple[list[tuple[Decimal, Decimal, str]], list[Decimal]]
+
+
+def _schedule(terms: PlanTerms, *, quota: int | None, final_attainment: Decimal | None) -> Schedule:
+    """The rate schedule of a person's period under ``terms``: (start of credit, rate, tier label) steps and
+    the points where the rate or the multiplier changes. Fixed for the period, so built once per plan."""
     if not terms.is_tiered:
         schedule = [(Decimal(0), terms.base_rate_percent, "")]
     elif quota is None:  # no quota, no attainment: the first tier's rate
@@ -186,15 +191,36 @@ def _scheduled_commission(
             for position, tier in enumerate(terms.tiers)
         ]
     points = sorted({point for point, _rate, _label in schedule} | ({Decimal(quota)} if quota else set()))
+    return schedule, points
+
+
+def _scheduled_commission(
+    terms: PlanTerms,
+    *,
+    start: Decimal,
+    amount: Decimal,
+    quota: int | None,
+    final_attainment: Decimal | None,
+    schedule: Schedule | None = None,
+) -> tuple[Decimal, str]:
+    """Commission of ``amount`` credit placed at cumulative ``start`` under the tier schedule and the
+    accelerator (credit above the quota earns its rate times the multiplier). Returns it with the tier label."""
+    if amount <= 0:
+        return Decimal(0), ""
+    steps, points = schedule or _schedule(terms, quota=quota, final_attainment=final_attainment)
     end = start + amount
     total = Decimal(0)
     labels: list[str] = []
     for position, low in enumerate(points):
         high = points[position + 1] if position + 1 < len(points) else None
+        if high is not None and high <= start:
+            continue
+        if low >= end:
+            break
         slice_low, slice_high = max(low, start), (end if high is None else min(high, end))
         if slice_high <= slice_low:
             continue
-        _point, rate, label = [entry for entry in schedule if entry[0] <= low][-1]
+        _point, rate, label = [entry for entry in steps if entry[0] <= low][-1]
         multiplier = terms.accelerator_multiplier if quota and low >= Decimal(quota) else Decimal(1)
         total += (slice_high - slice_low) * rate / HUNDRED * multiplier
         if label and label not in labels:
@@ -222,13 +248,19 @@ def compute_statement(
     cumulative = Decimal(0)
     credit_commission = 0
     spiff_lines: list[Line] = []
+    schedules: dict[int, Schedule] = {}
     for credit, terms in ordered:
         start = cumulative
         cumulative += credit.credit_minor
         if terms is None:
             result.lines.append(_credit_line(credit, 0, rule="no plan", tier="", rate=Decimal(0)))
             continue
-        line = _rate_credit(terms, credit, start=start, quota=quota_minor, final_attainment=final)
+        if terms.plan_id not in schedules:
+            schedules[terms.plan_id] = _schedule(terms, quota=quota_minor, final_attainment=final)
+        line = _rate_credit(
+            terms, credit, start=start, quota=quota_minor, final_attainment=final,
+            schedule=schedules[terms.plan_id],
+        )  # fmt: skip
         credit_commission += line.commission_minor
         result.lines.append(line)
         spiff_lines.extend(_spiff_lines(terms, credit))
@@ -287,14 +319,20 @@ def _credit_line(credit: Credit, commission: int, *, rule: str, tier: str, rate:
 
 
 def _rate_credit(
-    terms: PlanTerms, credit: Credit, *, start: Decimal, quota: int | None, final_attainment: Decimal | None
+    terms: PlanTerms,
+    credit: Credit,
+    *,
+    start: Decimal,
+    quota: int | None,
+    final_attainment: Decimal | None,
+    schedule: Schedule | None = None,
 ) -> Line:
     """One credit's line: product portions at their product rates, the rest under a pipeline or deal-type
     rule if one matches, else under the tier schedule."""
     exact = Decimal(0)
     rules_used: list[str] = []
     scheduled_amount = Decimal(credit.credit_minor)
-    product_rules = {rule.value: rule for rule in terms.rules if rule.kind == "product"}
+    product_rules = terms.product_rules
     for product_id, portion in credit.product_credit:
         rule = product_rules.get(str(product_id))
         if rule is not None and portion > 0:
@@ -315,6 +353,7 @@ def _rate_credit(
             amount=scheduled_amount,
             quota=quota,
             final_attainment=final_attainment,
+            schedule=schedule,
         )
         exact += amount
         if scheduled_amount > 0:

@@ -94,6 +94,12 @@ def what_if_for_deals(*, user: User, deals: list[Deal], today: dt.date) -> dict[
         if user_id == user.pk:
             splits[deal_id] = split_share
     terms = earnings.inputs.book.terms_on(user.pk, today)
+    # Product rates and product SPIFFs read the deal's current lines, as a statement does when it is won.
+    history = selectors.deal_history(deal_ids=[deal.pk for deal in open_deals], with_products=True)
+    without = calc.compute_statement(
+        credits=person.credits, clawbacks=[], quota_minor=person.quota_minor,
+        period_terms=person.period_terms or terms,
+    )  # fmt: skip
     answers: dict[int, int] = {}
     for deal in open_deals:
         share: Decimal | None = (
@@ -104,16 +110,18 @@ def what_if_for_deals(*, user: User, deals: list[Deal], today: dt.date) -> dict[
         if share is None:
             continue
         deal_minor = rates.to_base(deal.amount_minor, deal.currency, today)
+        credit_minor = calc.round_minor(Decimal(deal_minor) * share / calc.HUNDRED)
         credit = calc.Credit(
             deal_id=deal.pk,
             event_id=10**18,  # after every real event of today
             won_on=today,
             title=deal.title,
-            credit_minor=calc.round_minor(Decimal(deal_minor) * share / calc.HUNDRED),
+            credit_minor=credit_minor,
             share_percent=share,
             deal_minor=deal_minor,
             pipeline_id=deal.pipeline_id,
             deal_type=DealType.UPSELL if deal.parent_id else DealType.NEW,
+            product_credit=history.product_credit(deal.pk, credit_minor),
         )
         result = calc.compute_statement(
             credits=[*person.credits, (credit, terms)],
@@ -121,12 +129,22 @@ def what_if_for_deals(*, user: User, deals: list[Deal], today: dt.date) -> dict[
             quota_minor=person.quota_minor,
             period_terms=person.period_terms or terms,
         )
-        without = calc.compute_statement(
-            credits=person.credits, clawbacks=[], quota_minor=person.quota_minor,
-            period_terms=person.period_terms or terms,
-        )  # fmt: skip
         answers[deal.pk] = result.commission_minor - without.commission_minor
     return answers
+
+
+def board_what_if_for_user(*, user: User, today: dt.date) -> dict[int, int]:
+    """The what-if of every open deal that would credit the user (owned, or split with them now), for the
+    board cards; empty unless the user switched the board what-if on."""
+    if not selectors.preference_for(user=user).is_board_what_if_on:
+        return {}
+    split_deals = DealSplit.objects.filter(user=user, valid_to__isnull=True).values("deal_id")
+    deals = list(
+        Deal.objects.filter(Q(owner=user) | Q(pk__in=split_deals), status=DealStatus.OPEN).only(
+            "pk", "title", "status", "owner_id", "amount_minor", "currency", "pipeline_id", "parent_id"
+        )
+    )
+    return what_if_for_deals(user=user, deals=deals, today=today)
 
 
 # ------------------------------------------------------------------------------------ leaderboards

@@ -122,39 +122,58 @@ def plan_get_for_user(*, plan_id: int, user: User) -> CommissionPlan:
     return plan
 
 
+@dataclass(frozen=True)
+class Assigned:
+    """One assignment as the plan book reads it (a row, not a model: a book holds thousands)."""
+
+    pk: int
+    plan_id: int
+    effective_from: dt.date
+    effective_to: dt.date | None
+
+
 @dataclass
 class PlanBook:
     """Every assignment and plan, loaded once, answering "which plan for this person on this day"."""
 
     terms: dict[int, calc.PlanTerms]
     period_kinds: dict[int, str]
-    by_user: dict[int, list[PlanAssignment]]
-    by_team: dict[int, list[PlanAssignment]]
-    by_role: dict[str, list[PlanAssignment]]
+    by_user: dict[int, list[Assigned]]
+    by_team: dict[int, list[Assigned]]
+    by_role: dict[str, list[Assigned]]
     memberships: dict[int, list[tuple[int, str]]]
+    _levels: dict[int, tuple[list[Assigned], ...]] = field(default_factory=dict, repr=False)
+    _answers: dict[tuple[int, dt.date], int | None] = field(default_factory=dict, repr=False)
+
+    def _levels_of(self, user_id: int) -> tuple[list[Assigned], ...]:
+        """The user's own assignments, then their teams', then their roles' (gathered once per person)."""
+        if user_id not in self._levels:
+            teams = [team_id for team_id, _role in self.memberships.get(user_id, [])]
+            roles = sorted({role for _team, role in self.memberships.get(user_id, [])})
+            self._levels[user_id] = (
+                list(self.by_user.get(user_id, [])),
+                [item for team_id in teams for item in self.by_team.get(team_id, [])],
+                [item for role in roles for item in self.by_role.get(role, [])],
+            )
+        return self._levels[user_id]
 
     def plan_id_on(self, user_id: int, day: dt.date) -> int | None:
         """User assignment first, then the user's teams, then the user's roles; the latest start wins."""
-
-        def active(assignments: Iterable[PlanAssignment]) -> list[PlanAssignment]:
-            return [
+        key = (user_id, day)
+        if key in self._answers:
+            return self._answers[key]
+        answer = None
+        for assignments in self._levels_of(user_id):
+            candidates = [
                 item
                 for item in assignments
                 if item.effective_from <= day and (item.effective_to is None or day < item.effective_to)
             ]
-
-        teams = [team_id for team_id, _role in self.memberships.get(user_id, [])]
-        roles = {role for _team, role in self.memberships.get(user_id, [])}
-        levels = [
-            active(self.by_user.get(user_id, [])),
-            active(item for team_id in teams for item in self.by_team.get(team_id, [])),
-            active(item for role in sorted(roles) for item in self.by_role.get(role, [])),
-        ]
-        for candidates in levels:
             if candidates:
-                chosen = max(candidates, key=lambda item: (item.effective_from, item.pk))
-                return chosen.plan_id
-        return None
+                answer = max(candidates, key=lambda item: (item.effective_from, item.pk)).plan_id
+                break
+        self._answers[key] = answer
+        return answer
 
     def terms_on(self, user_id: int, day: dt.date) -> calc.PlanTerms | None:
         plan_id = self.plan_id_on(user_id, day)
@@ -163,9 +182,13 @@ class PlanBook:
 
 def plan_book(*, extra_plan: CommissionPlan | None = None) -> PlanBook:
     """Load assignments, plans and memberships (four queries plus the plans' prefetches)."""
-    assignments = list(PlanAssignment.objects.all())
-    plan_ids = {item.plan_id for item in assignments}
-    plans = list(plan_list(include_archived=True).filter(pk__in=plan_ids))
+    rows = list(
+        PlanAssignment.objects.values_list(
+            "pk", "plan_id", "effective_from", "effective_to", "user_id", "team_id", "role"
+        )
+    )
+    plan_ids = {row[1] for row in rows}
+    plans = list(CommissionPlan.objects.filter(pk__in=plan_ids).prefetch_related("tiers", "rules", "spiffs"))
     if extra_plan is not None:
         plans.append(extra_plan)
     book = PlanBook(
@@ -176,13 +199,14 @@ def plan_book(*, extra_plan: CommissionPlan | None = None) -> PlanBook:
         by_role=defaultdict(list),
         memberships=defaultdict(list),
     )
-    for item in assignments:
-        if item.user_id is not None:
-            book.by_user[item.user_id].append(item)
-        elif item.team_id is not None:
-            book.by_team[item.team_id].append(item)
+    for pk, plan_id, effective_from, effective_to, user_id, team_id, role in rows:
+        item = Assigned(pk, plan_id, effective_from, effective_to)
+        if user_id is not None:
+            book.by_user[user_id].append(item)
+        elif team_id is not None:
+            book.by_team[team_id].append(item)
         else:
-            book.by_role[item.role].append(item)
+            book.by_role[role].append(item)
     for user_id, team_id, role in Membership.objects.values_list("user_id", "team_id", "role"):
         book.memberships[user_id].append((team_id, role))
     return book
@@ -243,12 +267,20 @@ class WonEvent:
     owner_id: int  # today's owner (only used when the history has no owner change)
 
 
+@dataclass(frozen=True)
+class SplitRow:
+    user_id: int
+    share_percent: Decimal
+    valid_from: dt.datetime
+    valid_to: dt.datetime | None
+
+
 @dataclass
 class History:
     """What the deal history says about credit: owner changes and splits per deal."""
 
     owner_changes: dict[int, list[tuple[dt.datetime, int, str, str]]] = field(default_factory=dict)
-    splits: dict[int, list[DealSplit]] = field(default_factory=dict)
+    splits: dict[int, list[SplitRow]] = field(default_factory=dict)
     product_values: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # deal -> (product, value)
     line_totals: dict[int, int] = field(default_factory=dict)
 
@@ -289,6 +321,7 @@ class History:
 
 
 def _won_events(queryset: QuerySet[DealEvent], rates: RateBook) -> list[WonEvent]:
+    """The WON events of ``queryset`` with what credit needs of their deal, in one query."""
     rows = queryset.values_list(
         "id",
         "deal_id",
@@ -300,9 +333,10 @@ def _won_events(queryset: QuerySet[DealEvent], rates: RateBook) -> list[WonEvent
         "deal__parent_id",
         "deal__owner_id",
     )
+    zone = timezone.get_current_timezone()
     events = []
     for event_id, deal_id, at, amount, currency, title, pipeline_id, parent_id, owner_id in rows:
-        on = local_day(at)
+        on = at.astimezone(zone).date() if timezone.is_aware(at) else at.date()
         events.append(
             WonEvent(
                 event_id,
@@ -319,29 +353,56 @@ def _won_events(queryset: QuerySet[DealEvent], rates: RateBook) -> list[WonEvent
     return events
 
 
-def _history(deal_ids: set[int], *, with_products: bool) -> History:
+def _history(deals: Q, *, with_products: bool) -> History:
+    """Owner changes, splits and (when a plan needs them) product lines of the deals ``deals`` picks (a
+    ``deal_id`` condition: a subquery or a few ids), one query per kind of row whatever their number."""
     history = History()
-    ordered = sorted(deal_ids)
-    for chunk in _chunks(ordered):
-        changes = (
-            DealEvent.objects.filter(deal_id__in=chunk, kind=EventKind.OWNER_CHANGED)
-            .order_by("deal_id", "occurred_at", "id")
-            .values_list("deal_id", "occurred_at", "id", "from_value", "to_value")
-        )
-        for deal_id, at, event_id, from_value, to_value in changes:
-            history.owner_changes.setdefault(deal_id, []).append((at, event_id, from_value, to_value))
-        for split in DealSplit.objects.filter(deal_id__in=chunk).order_by("deal_id", "valid_from", "id"):
-            history.splits.setdefault(split.deal_id, []).append(split)
-        if with_products:
-            from dealflow.products.models import DealLine
+    if not deals:
+        return history
+    changes = (
+        DealEvent.objects.filter(deals, kind=EventKind.OWNER_CHANGED)
+        .order_by("deal_id", "occurred_at", "id")
+        .values_list("deal_id", "occurred_at", "id", "from_value", "to_value")
+    )
+    for deal_id, at, event_id, from_value, to_value in changes:
+        history.owner_changes.setdefault(deal_id, []).append((at, event_id, from_value, to_value))
+    splits = (
+        DealSplit.objects.filter(deals)
+        .order_by("deal_id", "valid_from", "id")
+        .values_list("deal_id", "user_id", "share_percent", "valid_from", "valid_to")
+    )
+    for deal_id, user_id, share, valid_from, valid_to in splits:
+        history.splits.setdefault(deal_id, []).append(SplitRow(user_id, share, valid_from, valid_to))
+    if with_products:
+        from dealflow.products.models import DealLine
 
-            for deal_id, product_id, value in DealLine.objects.filter(deal_id__in=chunk).values_list(
-                "deal_id", "product_id", "deal_value_minor"
-            ):
-                history.line_totals[deal_id] = history.line_totals.get(deal_id, 0) + value
-                if product_id is not None:
-                    history.product_values.setdefault(deal_id, []).append((product_id, value))
+        for deal_id, product_id, value in DealLine.objects.filter(deals).values_list(
+            "deal_id", "product_id", "deal_value_minor"
+        ):
+            history.line_totals[deal_id] = history.line_totals.get(deal_id, 0) + value
+            if product_id is not None:
+                history.product_values.setdefault(deal_id, []).append((product_id, value))
     return history
+
+
+def deal_history(*, deal_ids: Iterable[int], with_products: bool = False) -> History:
+    """Owner changes, splits and (``with_products``) current product lines of a few deals."""
+    return _history(Q(deal_id__in=sorted(set(deal_ids))), with_products=with_products)
+
+
+def _deals_crediting(user_ids: set[int]) -> Q:
+    """Won events of deals that may credit one of ``user_ids``: owned by one now, handed to or from one, or
+    split with one. A superset: ``History.shares_at`` still decides who is credited."""
+    names = [str(user_id) for user_id in sorted(user_ids)]
+    handed = DealEvent.objects.filter(kind=EventKind.OWNER_CHANGED).filter(
+        Q(to_value__in=names) | Q(from_value__in=names)
+    )
+    split = DealSplit.objects.filter(user_id__in=sorted(user_ids))
+    return (
+        Q(deal__owner_id__in=sorted(user_ids))
+        | Q(deal_id__in=handed.values("deal_id"))
+        | Q(deal_id__in=split.values("deal_id"))
+    )
 
 
 def _uses_products(book: PlanBook) -> bool:
@@ -430,6 +491,9 @@ def period_inputs(
         occurred_at__gte=day_start(window_start),
         occurred_at__lt=day_start(period.end),
     )
+    if user_ids is not None and len(user_ids) <= CHUNK:
+        won_query = won_query.filter(_deals_crediting(user_ids))
+        reopen_query = reopen_query.filter(_deals_crediting(user_ids))
     won = _won_events(won_query, rates)
     reopens = (
         []
@@ -438,11 +502,19 @@ def period_inputs(
     )
     reopened_deals = {deal_id for _id, deal_id, _at, _title in reopens}
     earlier_won: list[WonEvent] = []
-    for chunk in _chunks(sorted(reopened_deals)):
-        earlier_won.extend(
-            _won_events(DealEvent.objects.filter(kind=EventKind.WON, deal_id__in=chunk), rates)
+    if reopened_deals:
+        earlier_won = _won_events(
+            DealEvent.objects.filter(kind=EventKind.WON, deal_id__in=reopen_query.values("deal_id")), rates
         )
-    history = _history({event.deal_id for event in won} | reopened_deals, with_products=_uses_products(book))
+    # The history of the credited deals, read set-wise: a subquery names them (a list of ids in chunks
+    # cost more to compile than to run), a few ids go as they are.
+    named = {event.deal_id for event in won} | reopened_deals
+    deals_q = Q(deal_id__in=sorted(named))
+    if len(named) > CHUNK:
+        deals_q = Q(deal_id__in=won_query.values("deal_id"))
+        if reopened_deals:
+            deals_q |= Q(deal_id__in=reopen_query.values("deal_id"))
+    history = _history(deals_q, with_products=_uses_products(book))
     people: dict[int, PersonInputs] = defaultdict(PersonInputs)
 
     def wanted(user_id: int) -> bool:

@@ -67,6 +67,12 @@ def search_rebuild() -> int:
     return search_index_add_many(documents=_documents())
 
 
+_DOCUMENT_FIELDS = (
+    "id", "title", "owner_id", "organization_id", "person_id", "organization__name",
+    "person__first_name", "person__last_name", "person__email",
+)  # fmt: skip
+
+
 @transaction.atomic
 def search_index_bulk_loaded(*, deal_ids: list[int], lead_ids: list[int]) -> int:
     """Index deals and leads a bulk writer created (they bypass the services that index one at a time)."""
@@ -79,7 +85,13 @@ def search_index_bulk_loaded(*, deal_ids: list[int], lead_ids: list[int]) -> int
         for model, document_of, ids in sources:
             for start in range(0, len(ids), REBUILD_CHUNK):
                 chunk = ids[start : start + REBUILD_CHUNK]
-                records = model.objects.filter(pk__in=chunk).select_related("organization", "person")
+                records = (
+                    model.objects.filter(pk__in=chunk)
+                    .select_related("organization", "person")
+                    .only(
+                        *_DOCUMENT_FIELDS
+                    )  # what deal_document / lead_document read; model setup was most of it
+                )
                 SearchEntry.objects.filter(kind=model.__name__.lower(), object_id__in=chunk).delete()
                 yield from (document_of(record) for record in records)
 

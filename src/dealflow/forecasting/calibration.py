@@ -53,6 +53,9 @@ class Correction:
     high: float
     points: int
     calibrated: bool
+    # share of the past ratios at 0 or below (nothing more came in): the chance that the range's
+    # lower end is exactly what has closed so far (``score`` counts such an outcome by it)
+    floor: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,7 +92,8 @@ def correction_from(
     ratios = np.sort(came_in / uncertain)
     low = float(ratios[max(math.floor(LOW * (points + 1)) - 1, 0)])
     high = float(ratios[min(math.ceil(HIGH * (points + 1)) - 1, points - 1)])
-    return Correction(ratio, min(low, ratio), float(np.median(ratios)), max(high, ratio), points, True)
+    floor = float(np.mean(ratios <= 0))
+    return Correction(ratio, min(low, ratio), float(np.median(ratios)), max(high, ratio), points, True, floor)
 
 
 def _bias_ratio(ends: np.ndarray, uncertain: np.ndarray, came_in: np.ndarray) -> float:
@@ -129,6 +133,7 @@ class Calibrated:
     p90: float
     calibrated: bool
     scored: bool  # False for warm-up rows (they only feed the calibration)
+    floor: float = 0.0  # the correction's ``floor``: predicted chance that nothing more comes in
 
 
 def _select(history: list[tuple[int, int, float, float]], moment: int, phase: int) -> Correction:
@@ -181,11 +186,31 @@ def calibrate(rows: list[Row], *, scored_from: int | None = None) -> list[Calibr
 def _ranged(row: Row, uncertain: float, correction: Correction, scored: bool) -> Calibrated:
     mean = row.closed + correction.ratio * uncertain
     if uncertain <= 0:
-        return Calibrated(row, row.closed, row.closed, row.closed, correction.calibrated, scored)
+        return Calibrated(row, row.closed, row.closed, row.closed, correction.calibrated, scored, 1.0)
     low, high = row.closed + correction.low * uncertain, row.closed + correction.high * uncertain
     if not correction.calibrated and row.p10 is not None and row.p90 is not None:
         low, high = min(low, row.p10), max(high, row.p90)  # uncalibrated: never narrower than simulated
-    return Calibrated(row, mean, low, high, correction.calibrated, scored)
+    return Calibrated(row, mean, low, high, correction.calibrated, scored, correction.floor)
+
+
+def inside_share(item: Calibrated) -> float:
+    """How much of the P10-P90 band an actual counts for: 1 strictly inside, 0 outside, and for an actual
+    of exactly what had closed (nothing more came in) on a lower end at that value, the part of that
+    outcome's predicted chance f (``floor``) that lies between the 10th and 90th percentiles:
+    (min(f, 0.9) - 0.1) / f.
+
+    A small team often ends a month with nothing more closed: if that happens 4 times in 10, the 10th
+    percentile *is* "nothing more", no range can leave out the bottom 10 % alone, and counting every such
+    month as inside would report 90 % or more for a range that is right. This is the randomised PIT of
+    discrete forecasts (Czado, Gneiting and Held, 2009), in expectation."""
+    actual, low, high = item.row.actual, item.p10, item.p90
+    tolerance = 1e-9 * max(1.0, abs(actual))
+    if actual < low - tolerance or actual > high + tolerance:
+        return 0.0
+    at_floor = abs(actual - item.row.closed) <= tolerance and abs(low - item.row.closed) <= tolerance
+    if not at_floor or item.floor <= LOW:
+        return 1.0
+    return (min(item.floor, HIGH) - LOW) / item.floor
 
 
 def _blend_weights(errors: dict, horizon: int, moment: int, methods: list[str]) -> dict[str, float]:
@@ -281,7 +306,7 @@ def score(items: list[Calibrated]) -> dict[str, Any]:
     forecast = np.array([item.forecast for item in scored], dtype=float)
     total = float(actual.sum())
     ranged = [item for item in scored if item.calibrated]
-    inside = [item.p10 <= item.row.actual <= item.p90 for item in ranged]
+    inside = [inside_share(item) for item in ranged]
     accuracies = [
         1 - abs(a - f) / a for a, f in zip(actual.tolist(), forecast.tolist(), strict=True) if a > 0
     ]
@@ -291,6 +316,10 @@ def score(items: list[Calibrated]) -> dict[str, Any]:
         "bias": float((forecast - actual).sum() / total) if total > 0 else None,
         "accuracy": float(np.mean(accuracies)) if accuracies else None,
         "coverage": float(np.mean(inside)) if inside else None,
+        # every actual on or inside an end counted as inside (what was reported until 2026-12-06)
+        "coverage_plain": float(np.mean([item.p10 <= item.row.actual <= item.p90 for item in ranged]))
+        if ranged
+        else None,
         "calibrated": len(ranged),
     }
 

@@ -22,7 +22,7 @@ from dealflow.forecasting import calculations as calc
 from dealflow.forecasting.models import ForecastFit
 
 HORIZONS = 4
-FIT_VERSION = "3"  # 2: fine phases and the drift factor (2026-11-26); 3: bookings per owner
+FIT_VERSION = "4"  # 2: fine phases and the drift factor (2026-11-26); 3: bookings per owner; 4: stage_trend
 STALE_FIT_DAYS = 2  # the page may use a fit this many days old while today's is computed
 _STAGE_KINDS: dict[str, int] = {
     EventKind.CREATED: calc.OPEN,

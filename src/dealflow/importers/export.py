@@ -295,6 +295,7 @@ def export_write(
 
 def _write_xlsx(columns: list[Column], records: QuerySet, path: str | Path, title: str) -> int:
     import openpyxl
+    from openpyxl.writer.excel import save_workbook
 
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31])
@@ -303,7 +304,7 @@ def _write_xlsx(columns: list[Column], records: QuerySet, path: str | Path, titl
     for row in export_rows(columns, records):
         sheet.append([_xlsx_cell(sheet, value) for value in row])
         count += 1
-    book.save(path)
+    save_workbook(book, path)  # a file, not a record
     return count
 
 

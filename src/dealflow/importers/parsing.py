@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from dealflow.core.errors import ApplicationError
 from dealflow.importers.fields import FIELDS_BY_NAME, Entity, FieldSpec
-from dealflow.importers.reading import Sheet
+from dealflow.importers.reading import Row, Sheet
 from dealflow.importers.values import (
     CURRENCY_SIGNS,
     PLAIN_NUMBER,
@@ -42,6 +42,8 @@ from dealflow.importers.values import (
 LINE = "_line"
 REJECTED = "_rejected"
 MAX_PROBLEMS_PER_COLUMN = 1000
+MAX_CACHED_CELLS = 5_000  # per column: repeated cells (stages, owners, dates) parse once; ids do not pile up
+UNDECIDED = "?"  # a column decision a streamed parse leaves open (the whole sheet could not settle it)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -103,10 +105,18 @@ class ParsedSheet:
     decimals: dict[str, str] = field(default_factory=dict)  # header -> "," / "."
     unmapped: list[str] = field(default_factory=list)  # headers neither mapped nor explicitly ignored
     ignored: list[str] = field(default_factory=list)  # headers the user said not to import
+    row_count: int | None = (
+        None  # a streamed sheet: every row read (``rows`` then holds the preview's sample)
+    )
 
     @property
     def name(self) -> str:
         return self.sheet.name
+
+    @property
+    def size(self) -> int:
+        """The number of data rows read."""
+        return len(self.rows) if self.row_count is None else self.row_count
 
 
 class Problems:
@@ -220,8 +230,15 @@ def sheet_parse(
     dates: dict[str, str],
     decimals: dict[str, str],
     progress: Callable[[], None] | None = None,
-) -> None:
-    """Read every row of a sheet into ``parsed.rows`` (dicts of field -> value plus the line number)."""
+    rows_in: Iterable[Row] | None = None,
+    keep: bool = True,
+) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """Read every row of a sheet into ``parsed.rows`` (dicts of field -> value plus the line number).
+
+    ``rows_in`` reads those rows instead of the whole sheet (one chunk of a streamed import). With ``keep``
+    off nothing is kept: the pass only gathers the column decisions (day/month order, decimal mark) and
+    their questions, for a streamed import to parse its chunks with.
+    """
     sheet, entity = parsed.sheet, parsed.entity
     specs = FIELDS_BY_NAME[entity]
     width = len(sheet.headers)
@@ -250,7 +267,7 @@ def sheet_parse(
     rows = parsed.rows
     name_of_sheet = sheet.name
     count = 0
-    for line, cells in sheet.rows():
+    for line, cells in sheet.rows() if rows_in is None else rows_in:
         row: dict[str, Any] = {LINE: line}
         size = len(cells)
         if size != width:
@@ -285,6 +302,8 @@ def sheet_parse(
                     continue
                 except TypeError:
                     value = None
+                if len(cache) >= MAX_CACHED_CELLS:
+                    cache.clear()
                 cache[cell] = value
             if value is not None and value != "":
                 row[name] = value
@@ -303,12 +322,19 @@ def sheet_parse(
                 except ValueError as error:
                     problems.add(name_of_sheet, row, header, cell, str(error))
                     continue
+                if len(cache) >= MAX_CACHED_CELLS:
+                    cache.clear()
                 cache[cell] = value
             if value is None:
                 continue
             if isinstance(value, PendingDate):
                 column.observe(value)
-                pending_dates.append((row, name, header, value))
+                if keep:
+                    pending_dates.append((row, name, header, value))
+                elif len(column.examples) < 5 or value.text < max(column.examples):
+                    column.examples.add(value.text)
+                    if len(column.examples) > 5:
+                        column.examples.remove(max(column.examples))
             row[name] = value
         for index, name, header, numbers in money:
             if index >= size:
@@ -324,7 +350,8 @@ def sheet_parse(
                     numbers.seen.add(".")
                 continue
             try:
-                amount, sign = parse_money(cell, decimal=numbers.decimal or ".")
+                mark = numbers.decimal if numbers.decimal != UNDECIDED else None
+                amount, sign = parse_money(cell, decimal=mark or ".")
             except ValueError as error:
                 problems.add(name_of_sheet, row, header, cell, str(error))
                 continue
@@ -333,24 +360,60 @@ def sheet_parse(
             if isinstance(cell, str):
                 text = money_text(cell)
                 numbers.observe(text)
-                if not numbers.decimal and number_evidence(text) is None and ("," in text or "." in text):
+                if (
+                    keep
+                    and (not numbers.decimal or numbers.decimal == UNDECIDED)
+                    and number_evidence(text) is None
+                    and ("," in text or "." in text)
+                ):
                     doubtful_money.append((row, name, header, cell))
             row[name] = amount
             if sign or header_codes[header]:
                 row[name + "_currency"] = sign or header_codes[header]
-        rows.append(row)
+        if keep:
+            rows.append(row)
         count += 1
         if progress is not None and count % 2000 == 0:
             progress()
-    _settle_dates(parsed, date_fields, pending_dates, problems, questions)
-    _settle_money(parsed, money, doubtful_money, problems, questions)
+    orders = _settle_dates(parsed, date_fields, pending_dates, problems, questions)
+    marks = _settle_money(parsed, money, doubtful_money, problems, questions)
     _check_date_years(parsed, date_fields, problems)
+    return orders, marks
 
 
-def _settle_dates(parsed, date_fields, pending_dates, problems: Problems, questions: list[Question]) -> None:
+def sheet_decisions(
+    parsed: ParsedSheet,
+    *,
+    problems: Problems,
+    questions: list[Question],
+    dates: dict[str, str],
+    decimals: dict[str, str],
+    progress: Callable[[], None] | None = None,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """One pass over a sheet that keeps no rows: the day/month order and decimal mark of each column, as the
+    whole-sheet parse settles them, with its questions. A column left open comes back as UNDECIDED, so
+    the chunks of a streamed import leave its cells waiting instead of deciding from a part of the file."""
+    scratch = Problems()  # the cells' problems come again, with their rows, when the chunks are parsed
+    orders, marks = sheet_parse(
+        parsed, problems=scratch, questions=questions, dates=dates, decimals=decimals,
+        progress=progress, keep=False,
+    )  # fmt: skip
+    problems.items.extend(problem for problem in scratch.items if problem.line is None)  # "mixes ..."
+    parsed.rows = []
+    return (
+        {header: order or UNDECIDED for header, order in orders.items()},
+        {header: mark or UNDECIDED for header, mark in marks.items()},
+    )
+
+
+def _settle_dates(
+    parsed, date_fields, pending_dates, problems: Problems, questions: list[Question]
+) -> dict[str, str | None]:
     orders: dict[str, str | None] = {}
     for _index, _name, header, column in date_fields:
         order, why = column.decide()
+        if order == UNDECIDED:
+            order, why = None, None  # settled (open) by the streamed import's first pass, which asked already
         orders[header] = order
         if why == "mixed":
             problems.add(
@@ -362,6 +425,7 @@ def _settle_dates(parsed, date_fields, pending_dates, problems: Problems, questi
         if why == "ambiguous":
             examples = sorted(
                 {pending.text for _row, _field, col, pending in pending_dates if col == header}
+                | column.examples
             )[:5]
             questions.append(
                 Question(
@@ -389,13 +453,18 @@ def _settle_dates(parsed, date_fields, pending_dates, problems: Problems, questi
         except ValueError as error:
             row.pop(name, None)
             problems.add(parsed.name, row, header, pending.text, str(error))
+    return orders
 
 
-def _settle_money(parsed, money, doubtful, problems: Problems, questions: list[Question]) -> None:
+def _settle_money(
+    parsed, money, doubtful, problems: Problems, questions: list[Question]
+) -> dict[str, str | None]:
     hint = "," if parsed.sheet.delimiter == ";" else ("." if parsed.sheet.delimiter == "," else None)
     marks: dict[str, str | None] = {}
     for _index, _name, header, numbers in money:
         mark, why = numbers.decide(hint=hint)
+        if mark == UNDECIDED:
+            mark, why = None, None
         marks[header] = mark
         if why == "mixed":
             problems.add(
@@ -426,6 +495,7 @@ def _settle_money(parsed, money, doubtful, problems: Problems, questions: list[Q
                 problems.add(parsed.name, row, header, cell, str(error))
                 continue
             row[name] = amount
+    return marks
 
 
 def _check_date_years(parsed, date_fields, problems: Problems) -> None:

@@ -74,10 +74,16 @@ def import_preview(
     options: ImportOptions | None = None,
     name: str | None = None,
     progress: Progress | None = None,
+    for_writing: bool = False,
 ) -> ImportPlan:
-    """Read and check a file against the database; nothing is written (the dry run)."""
+    """Read and check a file against the database; nothing is written (the dry run).
+
+    ``for_writing`` keeps a streamed plan's operations (in temporary files) for ``import_write``.
+    """
     import_check_allowed(user=by)
-    return plan_build(path=path, by=by, options=options, name=name, progress=progress)
+    return plan_build(
+        path=path, by=by, options=options, name=name, progress=progress, for_writing=for_writing
+    )
 
 
 def import_apply(
@@ -91,7 +97,7 @@ def import_apply(
     use_bulk: bool | None = None,
 ) -> tuple[ImportPlan, WriteResult]:
     """Import a file: all rows or none, or (``options.keep_valid``) the valid rows plus a file of the rejected ones."""
-    plan = import_preview(path=path, by=by, options=options, name=name, progress=progress)
+    plan = import_preview(path=path, by=by, options=options, name=name, progress=progress, for_writing=True)
     return plan, import_write(plan=plan, progress=progress, rejects_path=rejects_path, use_bulk=use_bulk)
 
 
@@ -103,7 +109,11 @@ def import_write(
     use_bulk: bool | None = None,
 ) -> WriteResult:
     """Write a previewed plan in one transaction; rejected rows (keep_valid) go to ``rejects_path``."""
-    result = plan_write(plan, progress=progress, use_bulk=use_bulk)
+    try:
+        result = plan_write(plan, progress=progress, use_bulk=use_bulk)
+    finally:
+        if plan.stream is not None:
+            plan.stream.close()  # its temporary files
     if result.rejected and rejects_path is not None:
         rejects_write(plan, result.rejected, rejects_path)
     return result

@@ -376,6 +376,7 @@ class ColumnDates:
         self.order = order  # "dmy" / "mdy": chosen by the user; else decided by the data
         self.evidence: dict[str, str] = {}  # order -> first example proving it
         self.pending = 0
+        self.examples: set[str] = set()  # the smallest pending texts, when the rows are not kept
 
     def observe(self, parsed: Any) -> None:
         if isinstance(parsed, PendingDate):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from dealflow.core import clock
 from dealflow.search.models import SearchEntry
@@ -69,25 +70,52 @@ def search_index_remove(*, kind: str, object_ids: Iterable[int]) -> int:
 
 
 def search_index_add_many(*, documents: Iterable[SearchDocument], batch_size: int = 5000) -> int:
-    """Index records that have no entry yet (a bulk load), in batches; returns how many were written."""
+    """Index records that have no entry yet (a bulk load), in batches; returns how many were written.
+
+    Rows go in with one ``executemany`` (SQLite) or COPY (PostgreSQL) per batch: ``bulk_create`` spent most
+    of a big import's indexing time building model instances and SQL (docs/benchmarks.md, "Import"). The
+    database's triggers fill the full-text columns as they do for every insert.
+    """
     now = clock.now()
-    batch: list[SearchEntry] = []
+    batch: list[tuple[Any, ...]] = []
     count = 0
     for document in documents:
         batch.append(
-            SearchEntry(
-                kind=document.kind,
-                object_id=document.object_id,
-                owner_id=document.owner_id,
-                title=search_text_clean(document.title, 300),
-                subtitle=search_text_clean(document.subtitle, 300),
-                text=search_text_words(document.text or document.title),
-                updated_at=now,
+            (
+                document.kind,
+                document.object_id,
+                document.owner_id,
+                search_text_clean(document.title, 300),
+                search_text_clean(document.subtitle, 300),
+                search_text_words(document.text or document.title),
+                now,
             )
         )
         if len(batch) >= batch_size:
-            SearchEntry.objects.bulk_create(batch)
-            count += len(batch)
+            count += _entries_insert(batch)
             batch = []
-    SearchEntry.objects.bulk_create(batch)
-    return count + len(batch)
+    return count + _entries_insert(batch)
+
+
+_ENTRY_COLUMNS = ("kind", "object_id", "owner_id", "title", "subtitle", "text", "updated_at")
+
+
+def _entries_insert(rows: list[tuple[Any, ...]]) -> int:
+    if not rows:
+        return 0
+    table = SearchEntry._meta.db_table
+    columns = ", ".join(f'"{column}"' for column in _ENTRY_COLUMNS)
+    field = SearchEntry._meta.get_field("updated_at")
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f'COPY "{table}" ({columns}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(_ENTRY_COLUMNS))
+            moment = field.get_db_prep_value(rows[0][-1], connection)  # one time for the whole batch
+            cursor.executemany(
+                f'INSERT INTO "{table}" ({columns}) VALUES ({placeholders})',  # noqa: S608 (names from the model)
+                [(*row[:-1], moment) for row in rows],
+            )
+    return len(rows)

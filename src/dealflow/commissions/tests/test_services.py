@@ -172,6 +172,42 @@ def test_every_workflow_step_is_audited(rep, manager):
         statements.statement_return_to_draft(statement=statement, by=manager, reason="too late")
 
 
+def test_product_rate_reads_the_deals_current_lines_in_the_statement_and_the_what_if(rep):
+    from dealflow.commissions import insights
+    from dealflow.deals.tests.factories import DealFactory
+    from dealflow.products.tests.factories import ProductFactory
+
+    seat = ProductFactory(name="Seat", prices={"EUR": "4000.00"})
+    setup = ProductFactory(name="Setup", prices={"EUR": "6000.00"})
+    plan_for(rep, rules=[{"kind": "product", "product_id": seat.pk, "rate_percent": "20"}])
+    won, open_deal = (DealFactory(owner=rep, currency="EUR", title=title, at=at(dt.date(2026, 11, 1)))
+                      for title in ("Won", "Open"))  # fmt: skip
+    for deal in (won, open_deal):
+        deal_services.deal_lines_set(deal=deal, lines=[{"product": seat}, {"product": setup}], by=rep)
+    won.refresh_from_db()
+    deal_services.deal_mark_won(deal=won, by=rep, at=at(dt.date(2026, 11, 10)), schedule_follow_up=False)
+    (statement,) = statements.statements_recompute(period=Q4, user_ids=[rep.pk])
+    # EUR 4,000 of seats at the product rate 20 % = 800, the EUR 6,000 setup at the base 10 % = 600.
+    assert lines(statement) == [("credit", "Won", 1_000_000, 140_000)]
+    open_deal.refresh_from_db()
+    adds = insights.what_if_for_deals(user=rep, deals=[open_deal], today=dt.date(2026, 11, 20))
+    assert adds == {open_deal.pk: 140_000}  # the same rule on the open deal's current lines
+
+
+def test_board_what_if_only_when_switched_on_and_only_for_deals_crediting_the_user(rep, rep2):
+    from dealflow.commissions import insights
+    from dealflow.commissions.services.gamification import preference_set
+    from dealflow.deals.tests.factories import DealFactory
+
+    plan_for(rep)
+    mine = DealFactory(owner=rep, amount=Decimal("2500"), currency="EUR")
+    DealFactory(owner=rep2, amount=Decimal("9000"), currency="EUR")
+    assert insights.board_what_if_for_user(user=rep, today=dt.date(2026, 11, 20)) == {}
+    preference_set(user=rep, is_board_what_if_on=True)
+    # EUR 2,500 x 10 % = 250; the other rep's deal would credit someone else.
+    assert insights.board_what_if_for_user(user=rep, today=dt.date(2026, 11, 20)) == {mine.pk: 25_000}
+
+
 def test_plan_assignment_precedence_and_overlap(rep, team):
     user_plan = plan_for(None, name="Personal")
     team_plan = plan_for(None, name="Team", base_rate_percent="7")

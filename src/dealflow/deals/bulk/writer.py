@@ -283,6 +283,10 @@ class BulkWriter:
             if self.is_postgres:
                 cursor.execute("RESET maintenance_work_mem")
 
+    def users_activated(self, user_ids: Iterable[int]) -> None:
+        """Users made active after the writer started (an import's owners, active while it writes)."""
+        self.active_users.update(user_ids)
+
     # -- helpers that mirror the services --
 
     # -- what the lifecycle reads --

@@ -42,6 +42,7 @@ from dealflow.forecasting.calculations.fitting import (
     drift_factors,
     drift_from_residuals,
     fit,
+    stage_trend,
     weekly_points,
 )
 from dealflow.forecasting.calculations.fitting import (
@@ -193,6 +194,7 @@ __all__ = [
     "predict",
     "simulate",
     "simulate_plain_python",
+    "stage_trend",
     "states_as_of",
     "summarise",
     "wape",

@@ -108,6 +108,7 @@ def backtest(
     draws: int = 2000,
     seed: int = 0,
     progress=None,
+    trend: bool = True,
 ) -> list[BacktestRow]:
     """Forecast each target period from each weekly as-of point with every method, fitted on older data only.
 
@@ -118,7 +119,7 @@ def backtest(
     for done, point in enumerate(points, start=1):
         moment = int(panel.times[point])
         current = int(calendar.index_of(moment))
-        fit_result = fit(history, calendar, panel, moment, horizons=horizons)
+        fit_result = fit(history, calendar, panel, moment, horizons=horizons, trend=trend)
         states = panel.states.subset(panel.states.point == point)
         owners = np.unique(states.owner)
         all_owners = np.unique(

@@ -17,6 +17,7 @@ from dealflow.forecasting.calculations.history import (
     L2_MIN_CLOSED,
     L3_MIN_POINTS,
     L3_MIN_ROWS,
+    LOST,
     OPEN,
     PHASES,
     PRIOR_STRENGTH,
@@ -72,6 +73,8 @@ class Fit:
     # and the P90 of their stays in it (0: too few spells) beyond which a deal's probability decays
     stage_close_days: list[float] = field(default_factory=list)
     stage_stay_days: list[float] = field(default_factory=list)
+    # per stage: recent against long-run survival of the stage and the later ones (``stage_trend``)
+    stage_trend: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -255,8 +258,17 @@ def drift_factors(drift: np.ndarray, draws: int, seed: int) -> np.ndarray:
     return factor / factor.mean(axis=1, keepdims=True)
 
 
-def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, *, horizons: int = 4) -> Fit:
-    """Fit L1, L2 and L3 and the run-rate at ``moment`` from data known then (see module docstring)."""
+def fit(
+    history: History,
+    calendar: Calendar,
+    panel: Panel | None,
+    moment: int,
+    *,
+    horizons: int = 4,
+    trend: bool = True,
+) -> Fit:
+    """Fit L1, L2 and L3 and the run-rate at ``moment`` from data known then (see module docstring).
+    ``trend=False`` leaves out the recent-exit factor (``stage_trend``; the benchmark's "before")."""
     stages = len(history.stage_ids)
     closed, wins, count, aged_wins, aged_count, close_days, stay_days = _stage_fit(history, moment)
     configured = history.stage_probability.astype(float)
@@ -396,6 +408,7 @@ def fit(history: History, calendar: Calendar, panel: Panel | None, moment: int, 
         owner_bookings=owner_booked,
         stage_close_days=close_days.tolist(),
         stage_stay_days=stay_days.tolist(),
+        stage_trend=stage_trend(history, moment).tolist() if trend else [],
     )
 
 
@@ -406,3 +419,49 @@ def _p_win_for(level: str, configured, learned, aged, stage: np.ndarray, buckets
     if level == "L1":
         return np.asarray(learned)[stage]
     return np.asarray(aged)[stage, buckets]
+
+
+TREND_DAYS = 42  # recent stage exits: the last six weeks
+TREND_PRIOR = 30.0  # pseudo-exits at the long-run rate the recent rate is shrunk to
+
+
+def stage_trend(history: History, moment: int) -> np.ndarray:
+    """Per stage, how much more (or less) likely a deal in it is to win now than over the trailing window,
+    from stage exits: the share of the spells leaving stage s that did not end lost, over the last
+    TREND_DAYS against the trailing TRAILING_DAYS, shrunk with TREND_PRIOR pseudo-exits at the long-run
+    share: k_s = ((S_r + m q_s) / (N_r + m)) / q_s. A deal in stage s still has to leave s and every
+    later open stage of its pipeline, so its factor is the product of k over those stages."""
+    stages = len(history.stage_ids)
+    result = np.ones(stages)
+    rows = np.nonzero(history.stage_time <= moment)[0]
+    if len(rows) < 2:
+        return result
+    deal = history.stage_deal[rows]
+    same_next = np.r_[deal[1:] == deal[:-1], False]
+    spell = (history.stage_status[rows] == OPEN) & same_next
+    exit_time = np.r_[history.stage_time[rows][1:], 0][spell]
+    survived = (np.r_[history.stage_status[rows][1:], 0][spell] != LOST).astype(float)
+    stage = history.stage_event_index()[rows][spell]
+    window = exit_time > moment - TRAILING_DAYS * DAY
+    recent = exit_time > moment - TREND_DAYS * DAY
+    n_long = np.bincount(stage[window], minlength=stages).astype(float)
+    s_long = np.bincount(stage[window], weights=survived[window], minlength=stages)
+    n_recent = np.bincount(stage[recent], minlength=stages).astype(float)
+    s_recent = np.bincount(stage[recent], weights=survived[recent], minlength=stages)
+    share = np.divide(s_long, n_long, out=np.ones(stages), where=n_long > 0)
+    ratio = np.divide(
+        (s_recent + TREND_PRIOR * share) / (n_recent + TREND_PRIOR),
+        share,
+        out=np.ones(stages),
+        where=share > 0,
+    )
+    is_open = np.asarray(history.stage_is_open, dtype=bool)
+    for index in range(stages):
+        if not is_open[index]:
+            continue
+        factor, later = 1.0, index
+        while later < stages and is_open[later]:
+            factor *= ratio[later]
+            later += 1
+        result[index] = factor
+    return result

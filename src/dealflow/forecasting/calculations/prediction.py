@@ -74,6 +74,11 @@ def predict(
             undated = np.nonzero(states.close_on == NO_DATE)[0]
             mean_days = np.asarray(fit_result.stage_close_days)[states.stage[undated]]
             p_period[undated] = p_win[undated, None] * closing_shares(mean_days, calendar, moment, horizons)
+    if method == "dealflow" and fit_result.stage_trend:
+        # Rates that drift: scale by how the stage and the later ones convert lately (``stage_trend``).
+        trend = np.asarray(fit_result.stage_trend)[states.stage]
+        p_win = np.minimum(p_win * trend, 1.0)
+        p_period = np.minimum(p_period * trend[:, None], p_win[:, None])
     overridden = ~np.isnan(states.probability_override)
     if overridden.any():
         override = states.probability_override[overridden]

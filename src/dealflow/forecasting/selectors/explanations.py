@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.utils.translation import gettext as _
 
+from dealflow.core.formatting import format_number
 from dealflow.forecasting import calculations as calc
 from dealflow.forecasting.selectors.scopes import EXPLAINED_DEALS, _major
 
@@ -32,9 +33,10 @@ class DealExplanation:
 
 def deal_reason(
     *, fit_result: calc.Fit, stage: int, stage_name: str, age_days: float, level: str, overridden: float | None,
-    p_period: float, in_period: bool, period_key: str,
+    p_period: float, in_period: bool, period_key: str, trend: float = 1.0,
 ) -> str:  # fmt: skip
-    """Why a deal has its probability, in words."""
+    """Why a deal has its probability, in words. ``trend``: the recent-exit factor applied (Dealflow's
+    method; ``calculations.stage_trend``), named when it moves the probability by 5 % or more."""
     bucket = int(calc.age_bucket(np.array([age_days]))[0])
     if overridden is not None and not np.isnan(overridden):
         text = _("The owner set the win probability to %(p)d %%.") % {"p": round(100 * overridden)}
@@ -59,6 +61,11 @@ def deal_reason(
             "p": round(100 * fit_result.aged[stage][bucket]),
             "n": fit_result.aged_count[stage][bucket],
         }
+    if abs(trend - 1) >= 0.05 and (overridden is None or np.isnan(overridden)):
+        text += " " + _(
+            "Times %(factor)s for the recent trend: in the last 6 weeks deals got through %(stage)s and the "
+            "stages after it without being lost %(factor)s times as often as over 24 months."
+        ) % {"factor": format_number(trend, 2), "stage": stage_name}
     if level == "L3":
         text += " " + _(
             "Won inside %(period)s: %(p)d %%, learned from past weekly pipelines (stage, age, close date %(flag)s the period)."
@@ -106,6 +113,9 @@ def _explain(rows, states, prediction, fit_result, stage_names, period, currency
                     p_period=float(prediction.p_period[index, 0]),
                     in_period=bool(in_period[index]),
                     period_key=period.key,
+                    trend=float(fit_result.stage_trend[stage])
+                    if prediction.method == "dealflow" and fit_result.stage_trend
+                    else 1.0,
                 ),
             )
         )

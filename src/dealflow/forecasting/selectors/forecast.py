@@ -7,8 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import Membership, User
@@ -17,11 +19,19 @@ from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.core.formatting import format_number, format_percent
 from dealflow.core.periods import Period
-from dealflow.deals.models import Deal, DealStatus
+from dealflow.deals.models import Deal, DealEvent, DealStatus, ExchangeRate, Stage
 from dealflow.deals.selectors import base_currency
 from dealflow.forecasting import calculations as calc
 from dealflow.forecasting import calibration, engine, live
-from dealflow.forecasting.models import BacktestRun, BacktestStatus, Method, ScopeKind
+from dealflow.forecasting.models import (
+    BacktestRun,
+    BacktestStatus,
+    ForecastCall,
+    ForecastFit,
+    Method,
+    Quota,
+    ScopeKind,
+)
 from dealflow.forecasting.selectors.explanations import DealExplanation, _explain
 from dealflow.forecasting.selectors.scopes import (
     DRAWS,
@@ -192,6 +202,11 @@ def method_default() -> tuple[str, str]:
     return model, choice.reason
 
 
+VIEW_CACHE_SECONDS = 600  # a kept forecast is never older than this
+VIEW_STALE_SECONDS = 120  # a slow one is still shown this long after the data changed (its time shown)
+VIEW_STALE_MIN_OPEN = 5_000  # scopes with this many open deals (0.3 s or more to compute) may be shown stale
+
+
 def forecast_for_user(
     *,
     user: User,
@@ -203,6 +218,82 @@ def forecast_for_user(
     seed: int = SEED,
 ) -> ForecastView:
     """This period and the next three for a scope: category totals, weighted, and the simulated range.
+
+    Computed by ``forecast_compute`` and kept (Django's cache) per user, scope, period kind, method and
+    language under a data version: the newest deal event, the day's fit, the latest backtest and the
+    quotas, calls, memberships, stages and rates (a handful of index look-ups). The same version answers
+    from the kept view without reading a deal; a different one recomputes, except that a scope with
+    VIEW_STALE_MIN_OPEN open deals or more (0.3 s or more to compute) is shown for up to
+    VIEW_STALE_SECONDS after a change, with the time it was computed (``as_of``). Never older than
+    VIEW_CACHE_SECONDS. The scope's access check runs on every request (404 as before).
+    """
+    period_kind_check(kind)
+    scope_resolve_for_user(user=user, kind=scope_kind, scope_id=scope_id)
+    if method and method not in live.METHODS:
+        raise ApplicationError(
+            "Method must be dealflow, learned, configured, run_rate, last_year or blend.", field="method"
+        )
+    key = "forecast-view:" + ":".join(
+        str(part)
+        for part in (user.pk, kind, scope_kind, scope_id, method, draws, seed, translation.get_language())
+    )
+    version = _data_version(kind)
+    moment = clock.now()
+    kept = cache.get(key)
+    if kept is not None:
+        kept_version, view, computed_at = kept
+        age = (moment - computed_at).total_seconds()
+        same_day = computed_at.date() == moment.date()
+        large = view.open_deals >= VIEW_STALE_MIN_OPEN
+        fresh = kept_version == version or (large and age < VIEW_STALE_SECONDS)
+        if same_day and 0 <= age < VIEW_CACHE_SECONDS and fresh:
+            return view
+    view = forecast_compute(
+        user=user, kind=kind, scope_kind=scope_kind, scope_id=scope_id, method=method, draws=draws, seed=seed
+    )
+    after = _data_version(kind)
+    # The computation may have stored the day's fit (part of the version); anything else that changed
+    # meanwhile keeps the version read before, so the next request recomputes.
+    if after[:2] + after[3:] == version[:2] + version[3:]:
+        version = after
+    cache.set(key, (version, view, moment), VIEW_CACHE_SECONDS)
+    return view
+
+
+def _data_version(kind: str) -> tuple:
+    """What a forecast depends on besides the clock, in one query of index look-ups: the newest deal
+    event (every change of stage, amount, close date, owner, category or probability, and every win, loss
+    and new deal writes one) and the newest deal, the day's fit and the latest backtest, and count + last
+    change of quotas, calls, memberships, stages and exchange rates."""
+    # Our own table names, never input.
+    event, deal, fit, run = (model._meta.db_table for model in (DealEvent, Deal, ForecastFit, BacktestRun))
+    parts = [
+        f"(SELECT MAX(id) FROM {event})",  # noqa: S608 - our names
+        f"(SELECT MAX(id) FROM {deal})",  # noqa: S608 - our names
+        f"(SELECT MAX(id) FROM {fit} WHERE data_key = %s)",  # noqa: S608 - our names
+        f"(SELECT MAX(id) FROM {run} WHERE status = %s)",  # noqa: S608 - our names
+    ]
+    for model in (Quota, ForecastCall, Membership, Stage, ExchangeRate):
+        table = model._meta.db_table
+        parts += [f"(SELECT COUNT(*) FROM {table})", f"(SELECT MAX(updated_at) FROM {table})"]  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(parts), [f"{engine.FIT_VERSION}:{kind}", BacktestStatus.DONE.value]
+        )
+        return tuple(str(value) for value in cursor.fetchone())
+
+
+def forecast_compute(
+    *,
+    user: User,
+    kind: str = "month",
+    scope_kind: str | None = None,
+    scope_id: int | None = None,
+    method: str | None = None,
+    draws: int = DRAWS,
+    seed: int = SEED,
+) -> ForecastView:
+    """The forecast computed now (``forecast_for_user`` keeps it).
 
     Queries: scope, stages, rates, open deals, closed-to-date, memberships, quotas, calls, fit (cached
     per day) and the latest backtest, whatever the number of deals.

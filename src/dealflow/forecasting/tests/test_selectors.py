@@ -72,11 +72,12 @@ def test_forecast_query_count_does_not_grow_with_deals(
     two_deals, manager, rep, django_assert_max_num_queries
 ):
     selectors.forecast_for_user(user=manager)  # computes and stores the day's fit
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(4):  # kept: the access check and the version
         selectors.forecast_for_user(user=manager)
     for _ in range(5):
         DealFactory(owner=rep, amount=Decimal("10"), expected_close_on=dt.date(2026, 11, 30))
-    with django_assert_max_num_queries(16):
+    # Recomputed: the computation's 16 queries, the access check and the version before and after.
+    with django_assert_max_num_queries(19):
         selectors.forecast_for_user(user=manager)
 
 
@@ -270,3 +271,52 @@ def test_the_page_uses_the_backtests_default_even_a_baseline_with_its_calibrated
         in view.method_reason
     )
     assert "held the actual in 80% of 40 forecasts" in view.method_reason
+
+
+# ----------------------------------------------------------------------------------- the kept view
+@time_machine.travel(NOW, tick=False)
+def test_the_forecast_is_kept_until_the_data_changes_and_reads_no_deal_meanwhile(
+    two_deals, manager, rep, outsider, team
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = selectors.forecast_for_user(user=manager)
+    with CaptureQueriesContext(connection) as captured:
+        kept = selectors.forecast_for_user(user=manager)
+    assert kept.periods[0].mean == first.periods[0].mean and kept.open_deals == 2
+    # The access check, the user's scope and one version query: no deal row is read.
+    assert len(captured.captured_queries) <= 4
+    assert not any('"deals_deal"."' in query["sql"] for query in captured.captured_queries)
+    # Another user never gets it, and the access check still answers 404.
+    with pytest.raises(Http404):
+        selectors.forecast_for_user(user=outsider, scope_kind="team", scope_id=team.pk)
+    # A change through the services writes an event: recomputed at once (a small scope is fast).
+    deal = DealFactory(owner=rep, amount=Decimal("4000"), stage=stage_named("Closing"),
+                       expected_close_on=dt.date(2026, 11, 20))  # fmt: skip
+    changed = selectors.forecast_for_user(user=manager)
+    assert changed.open_deals == 3 and changed.periods[0].weighted == 450.0 + 4000 * 0.85
+    deal_services.deal_update(deal=deal, by=manager, data={"amount": Decimal("2000")})
+    assert selectors.forecast_for_user(user=manager).periods[0].weighted == 450.0 + 2000 * 0.85
+
+
+def test_a_large_forecast_is_shown_up_to_two_minutes_after_a_change_with_its_time(
+    two_deals, manager, rep, monkeypatch
+):
+    from dealflow.forecasting.selectors import forecast as module
+
+    monkeypatch.setattr(module, "VIEW_STALE_MIN_OPEN", 2)  # two open deals count as a large scope
+    with time_machine.travel(NOW, tick=False):
+        first = selectors.forecast_for_user(user=manager)
+        DealFactory(owner=rep, amount=Decimal("4000"), expected_close_on=dt.date(2026, 11, 20))
+    with time_machine.travel(NOW + dt.timedelta(seconds=119), tick=False):
+        stale = selectors.forecast_for_user(user=manager)
+        assert stale.open_deals == 2 and stale.as_of == first.as_of == NOW
+    with time_machine.travel(NOW + dt.timedelta(seconds=121), tick=False):
+        fresh = selectors.forecast_for_user(user=manager)
+        assert fresh.open_deals == 3 and fresh.as_of == NOW + dt.timedelta(seconds=121)
+    # Unchanged data: kept up to 10 minutes, then recomputed (the clock moves the forecast too).
+    with time_machine.travel(NOW + dt.timedelta(seconds=121 + 599), tick=False):
+        assert selectors.forecast_for_user(user=manager).as_of == NOW + dt.timedelta(seconds=121)
+    with time_machine.travel(NOW + dt.timedelta(seconds=121 + 601), tick=False):
+        assert selectors.forecast_for_user(user=manager).as_of == NOW + dt.timedelta(seconds=722)

@@ -155,9 +155,16 @@ class DealsPart(HistoryPart):
                 history_counts.skip += len(steps_rows)
             self.deal_by_id[history_id] = record.pk
         for parsed in self.by_entity[Entity.DEALS]:
-            if "currency" not in parsed.columns.values() and not any(
-                row.get("amount_currency") for row in parsed.rows
-            ):
+            if any(row.get("amount_currency") for row in parsed.rows):
+                self.sheets_with_signs.add(parsed.name)
+        self.deals_dated = self.deals_dated or any(row.get("created_at") for row in deal_rows)
+        if self.plan.stream is None:
+            self.deal_notices()
+
+    def deal_notices(self) -> None:
+        """What the preview says about the deals sheets as a whole (after the last chunk, when streamed)."""
+        for parsed in self.by_entity[Entity.DEALS]:
+            if "currency" not in parsed.columns.values() and parsed.name not in self.sheets_with_signs:
                 self.plan.notices.append(
                     _("%(sheet)s has no currency column: its amounts are in %(currency)s (%(why)s).")
                     % {
@@ -168,7 +175,7 @@ class DealsPart(HistoryPart):
                         else _("the base currency"),
                     }
                 )
-        if self.plan.deals_create and not any(row.get("created_at") for row in deal_rows):
+        if self.plan.deals_create_count and not self.deals_dated:
             self.plan.notices.append(
                 _(
                     "The deals have no creation date; each counts as created at its first history date, its close date or today."

@@ -12,7 +12,6 @@ from dealflow.core import clock
 from dealflow.deals.models import (
     Deal,
     DealStatus,
-    ForecastCategory,
 )
 from dealflow.importers.parsing import (
     LINE,
@@ -23,6 +22,7 @@ from dealflow.importers.planning.operations import (
     DealChange,
     DealCreate,
     DealStep,
+    stage_overrides_settle,
 )
 from dealflow.importers.planning.words import (
     _final_amount,
@@ -36,28 +36,10 @@ class HistoryPart(LeadsPart):
     """History rows as steps, the close-date rule, and changes to deals that exist."""
 
     def settle_new_stage_overrides(self) -> None:
-        """Deals in stages this import creates keep their own probability and forecast category.
-
-        A new stage takes the mean probability of its rows and the default forecast category, known only
-        now; a deal whose own value differs keeps it as its override, so the weighted pipeline is the
-        source system's and a second import finds nothing to change.
-        """
-        for spec in self.plan.deals_create:
-            reference = spec.reference_stage
-            if not isinstance(reference, str) or reference not in self.stages.new_stages:
-                continue
-            stage_probability = self.stages.new_stages[reference].probability
-            spec.probability_override = (
-                spec.probability_given
-                if spec.probability_given is not None and spec.probability_given != stage_probability
-                else None
-            )
-            category = spec.category_given
-            spec.forecast_category_override = (
-                category
-                if category and category not in (ForecastCategory.PIPELINE, ForecastCategory.CLOSED)
-                else ""
-            )
+        """Deals in stages this import creates keep their own probability and forecast category (once the
+        new stages' probabilities are known; a streamed plan settles each chunk as the writer reads it)."""
+        if self.plan.stream is None:
+            stage_overrides_settle(self.plan.deals_create, self.stages)
 
     def close_on_file_date(self, parsed, row, steps: list[DealStep], close_at: dt.datetime) -> None:
         """The close date in the deals row wins over a history that closes the deal on another day.

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 from dealflow.accounts.models import User
 from dealflow.deals.models import (
     Activity,
     Deal,
+    ForecastCategory,
 )
 from dealflow.importers.fields import Entity
 from dealflow.importers.mapping import ImportOptions
@@ -130,6 +133,69 @@ class Counts:
 
 
 @dataclass
+class StreamedOperations:
+    """A streamed plan's rows, kept out of memory: the deals to create and change go to temporary files chunk
+    by chunk (the writer reads them back the same way); what the preview needs of the rows is counted."""
+
+    creates: IO[bytes] | None = None  # pickled lists of DealCreate, one per chunk (None: a preview only)
+    changes: IO[bytes] | None = None  # pickled lists of DealChange
+    create_count: int = 0
+    change_count: int = 0
+    waiting: dict[Entity, int] = field(default_factory=lambda: defaultdict(int))
+    rejected: list[tuple[str, int]] = field(default_factory=list)  # (sheet, line) of each rejected row
+    conversions: dict[Ref, dt.datetime] = field(default_factory=dict)  # lead -> its deal's creation
+
+    def spill(self, creates: list[DealCreate], changes: list[DealChange]) -> None:
+        self.create_count += len(creates)
+        self.change_count += len(changes)
+        if self.creates is not None and creates:
+            pickle.dump(creates, self.creates, protocol=pickle.HIGHEST_PROTOCOL)
+        if self.changes is not None and changes:
+            pickle.dump(changes, self.changes, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def _read(handle: IO[bytes] | None) -> Iterator[list[Any]]:
+        if handle is None:
+            return
+        handle.seek(0)
+        while True:
+            try:
+                yield pickle.load(handle)  # noqa: S301 (a temporary file this process wrote)
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        for handle in (self.creates, self.changes):
+            if handle is not None:
+                handle.close()
+
+
+def stage_overrides_settle(specs: list[DealCreate], stages: StageBook) -> None:
+    """Deals in stages this import creates keep their own probability and forecast category.
+
+    A new stage takes the mean probability of its rows and the default forecast category, known only once
+    every row is read; a deal whose own value differs keeps it as its override, so the weighted pipeline
+    is the source system's and a second import finds nothing to change.
+    """
+    for spec in specs:
+        reference = spec.reference_stage
+        if not isinstance(reference, str) or reference not in stages.new_stages:
+            continue
+        stage_probability = stages.new_stages[reference].probability
+        spec.probability_override = (
+            spec.probability_given
+            if spec.probability_given is not None and spec.probability_given != stage_probability
+            else None
+        )
+        category = spec.category_given
+        spec.forecast_category_override = (
+            category
+            if category and category not in (ForecastCategory.PIPELINE, ForecastCategory.CLOSED)
+            else ""
+        )
+
+
+@dataclass
 class ImportPlan:
     workbook: Workbook
     options: ImportOptions
@@ -152,6 +218,43 @@ class ImportPlan:
     deals_change: list[DealChange] = field(default_factory=list)
     activities: list[ActivityOp] = field(default_factory=list)
     mappings_used: dict[str, str] = field(default_factory=dict)
+    stream: StreamedOperations | None = None  # a big single-sheet file: its operations stay on disk
+
+    @property
+    def deals_create_count(self) -> int:
+        return self.stream.create_count if self.stream is not None else len(self.deals_create)
+
+    @property
+    def deals_change_count(self) -> int:
+        return self.stream.change_count if self.stream is not None else len(self.deals_change)
+
+    def deal_create_chunks(self) -> Iterator[list[DealCreate]]:
+        """The deals to create, in file order, a chunk at a time (all at once when not streamed)."""
+        if self.stream is None:
+            if self.deals_create:
+                yield self.deals_create
+            return
+        assert self.stages is not None
+        for chunk in self.stream._read(self.stream.creates):
+            stage_overrides_settle(chunk, self.stages)  # new stages' probabilities are known now
+            yield chunk
+
+    def deal_change_chunks(self) -> Iterator[list[DealChange]]:
+        if self.stream is None:
+            if self.deals_change:
+                yield self.deals_change
+            return
+        yield from self.stream._read(self.stream.changes)
+
+    def rejected_rows(self) -> Iterator[tuple[str, int]]:
+        """(sheet, line) of each rejected row, in file order."""
+        if self.stream is not None:
+            yield from self.stream.rejected
+            return
+        for parsed in self.sheets:
+            for row in parsed.rows:
+                if row.get(REJECTED):
+                    yield parsed.name, row[LINE]
 
     @property
     def blocking_questions(self) -> list[Question]:
@@ -170,6 +273,8 @@ class ImportPlan:
     @property
     def waiting(self) -> dict[Entity, int]:
         """Rows that wait for an answer to one of the questions, per entity."""
+        if self.stream is not None:
+            return self.stream.waiting
         waiting: dict[Entity, int] = defaultdict(int)
         for parsed in self.sheets:
             for row in parsed.rows:
@@ -180,10 +285,8 @@ class ImportPlan:
     @property
     def rejected_lines(self) -> dict[str, set[int]]:
         lines: dict[str, set[int]] = defaultdict(set)
-        for parsed in self.sheets:
-            for row in parsed.rows:
-                if row.get(REJECTED):
-                    lines[parsed.name].add(row[LINE])
+        for sheet, line in self.rejected_rows():
+            lines[sheet].add(line)
         return lines
 
     def summary(self) -> dict[str, Any]:
@@ -201,7 +304,7 @@ class ImportPlan:
                     "name": parsed.name,
                     "entity": parsed.entity.value,
                     "how": parsed.how,
-                    "rows": len(parsed.rows),
+                    "rows": parsed.size,
                     "headers": parsed.sheet.headers,
                     "columns": parsed.columns,
                     "unmapped": parsed.unmapped,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import User
@@ -15,16 +19,19 @@ from dealflow.importers.fields import Entity
 from dealflow.importers.mapping import ImportOptions
 from dealflow.importers.models import ImportMapping
 from dealflow.importers.parsing import (
+    LINE,
     REJECTED,
     ParsedSheet,
     Problems,
     Question,
+    sheet_decisions,
     sheet_parse,
 )
 from dealflow.importers.planning.activities import ActivitiesPart
 from dealflow.importers.planning.operations import (
     Counts,
     ImportPlan,
+    StreamedOperations,
 )
 from dealflow.importers.planning.sheets import _sheet_setup
 from dealflow.importers.planning.words import (
@@ -32,10 +39,18 @@ from dealflow.importers.planning.words import (
     title_render,
     undated_label,
 )
-from dealflow.importers.reading import workbook_open
+from dealflow.importers.reading import Workbook, workbook_open
 from dealflow.importers.values import normalize_name
 
 # ------------------------------------------------------------------------------------------------ plan
+
+
+STREAM_CHUNK = 5000  # rows parsed, matched and set aside at a time when a file is streamed
+
+
+def stream_from_bytes() -> int:
+    """From this size on, a single deals sheet is streamed (bounded memory) instead of held whole."""
+    return int(str(settings.DEALFLOW.get("IMPORT_STREAM_FROM_BYTES", 8 * 1024 * 1024)))
 
 
 def plan_build(
@@ -45,8 +60,14 @@ def plan_build(
     options: ImportOptions | None = None,
     name: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    for_writing: bool = False,
 ) -> ImportPlan:
-    """Read, parse and match a file into an ImportPlan; writes nothing."""
+    """Read, parse and match a file into an ImportPlan; writes nothing.
+
+    A big file with one deals sheet is streamed: a first pass settles the column decisions, a second
+    parses, matches and plans a chunk of rows at a time, keeping only counts, the problems, a sample and
+    (``for_writing``) the operations in temporary files. Everything else holds the whole file's rows.
+    """
     options = options or ImportOptions()
     workbook = workbook_open(path, name=name)
     notices: list[str] = list(workbook.notices)
@@ -60,6 +81,16 @@ def plan_build(
     notices = list(dict.fromkeys([*notices, *column_notices]))
     problems = Problems()
     questions: list[Question] = []
+    if (
+        len(sheets) == 1
+        and sheets[0].entity == Entity.DEALS
+        and workbook.kind in ("csv", "zip")
+        and workbook.size >= stream_from_bytes()
+    ):
+        return _plan_stream(
+            workbook, sheets[0], options=options, by=by, source=source, problems=problems,
+            questions=questions, notices=notices, progress=progress, for_writing=for_writing,
+        )  # fmt: skip
     total = max(1, workbook.size)
     done_before = 0
     for parsed in sheets:
@@ -94,6 +125,79 @@ def plan_build(
     for parsed in sheets:
         if parsed.entity in plan.counts:
             plan.counts[parsed.entity].reject = sum(1 for row in parsed.rows if row.get(REJECTED))
+    return plan
+
+
+def _plan_stream(
+    workbook: Workbook,
+    parsed: ParsedSheet,
+    *,
+    options: ImportOptions,
+    by: User,
+    source: str,
+    problems: Problems,
+    questions: list[Question],
+    notices: list[str],
+    progress: Callable[[int, int, str], None] | None,
+    for_writing: bool,
+) -> ImportPlan:
+    total = 2 * max(1, workbook.size)
+
+    def tick(offset: int, label: str) -> Callable[[], None]:
+        def report() -> None:
+            if progress is not None:
+                progress(offset + parsed.sheet.position(), total, label)
+
+        return report
+
+    orders, marks = sheet_decisions(
+        parsed, problems=problems, questions=questions, dates=parsed.dates, decimals=parsed.decimals,
+        progress=tick(0, _("Checking the columns of %(sheet)s") % {"sheet": parsed.name}),
+    )  # fmt: skip
+    stream = StreamedOperations()
+    if for_writing:
+        # closed by import_write (StreamedOperations.close), or on failure below
+        stream.creates, stream.changes = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
+    plan = ImportPlan(
+        workbook=workbook, options=options, by=by, source=source, sheets=[parsed], problems=problems,
+        questions=questions, notices=notices, counts={parsed.entity: Counts()}, stream=stream,
+    )  # fmt: skip
+    builder = PlanBuilder(plan)
+    counts = plan.counts[parsed.entity]
+    reading = tick(workbook.size, _("Reading %(sheet)s") % {"sheet": parsed.name})
+    sample: list[dict[str, Any]] = []
+    row_count = 0
+    rows = parsed.sheet.rows()
+    try:
+        while chunk := list(itertools.islice(rows, STREAM_CHUNK)):
+            parsed.rows = []
+            # The column decisions are settled; a chunk asks nothing again.
+            sheet_parse(parsed, problems=problems, questions=[], dates=orders, decimals=marks, rows_in=chunk)
+            del chunk
+            row_count += len(parsed.rows)
+            sample = sample or parsed.rows[:5]
+            builder.build_chunk()
+            for row in parsed.rows:
+                if row.get(REJECTED):
+                    counts.reject += 1
+                    stream.rejected.append((parsed.name, row[LINE]))
+                elif row.get("_waiting"):
+                    stream.waiting[parsed.entity] += 1
+            for spec in plan.deals_create:
+                if spec.lead is not None:
+                    stream.conversions[spec.lead] = spec.created_at
+            stream.spill(plan.deals_create, plan.deals_change)
+            plan.deals_create, plan.deals_change = [], []
+            builder.deal_rows.clear()  # one deals sheet: no other sheet refers to these rows
+            builder.deal_by_id.clear()
+            reading()
+    except BaseException:
+        stream.close()
+        raise
+    parsed.rows, parsed.row_count = sample, row_count
+    builder.deal_notices()
+    builder.collect_questions()
+    plan.notices[:] = list(dict.fromkeys(plan.notices))  # a chunk repeats a sheet's notices
     return plan
 
 
@@ -136,13 +240,23 @@ class PlanBuilder(ActivitiesPart):
                     }
                 )
 
-    def build(self) -> None:
+    def build_chunk(self) -> None:
+        """The deals of one chunk of a streamed deals sheet (the builder keeps what spans chunks)."""
+        self.title_rows()
+        self.synthesize_ids()
+        self.check_duplicates(Entity.DEALS)
+        self.build_deals()
+
+    def title_rows(self) -> None:
         template = self.plan.options.title_template
         for parsed in self.by_entity[Entity.DEALS] if template else []:
             if "title" not in parsed.columns.values():
                 for row in parsed.rows:
                     row["title"] = title_render(template, row, parsed)
                     row["_templated"] = True
+
+    def build(self) -> None:
+        self.title_rows()
         self.synthesize_ids()
         for entity in (Entity.ORGANIZATIONS, Entity.PERSONS, Entity.LEADS, Entity.DEALS, Entity.ACTIVITIES):
             self.check_duplicates(entity)

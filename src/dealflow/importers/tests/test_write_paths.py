@@ -165,7 +165,7 @@ def test_a_big_first_import_sets_indexes_and_keys_aside_and_puts_them_back(
 
     before = constraints()
     settings.DEALFLOW = {**settings.DEALFLOW, "IMPORT_BULK_THRESHOLD": 10}
-    monkeypatch.setattr(writing, "DEFER_INDEXES_FROM", 20)
+    monkeypatch.setattr(writing.bulk, "DEFER_INDEXES_FROM", 20)
     # New organizations are written first in the same transaction: their foreign-key checks are pending
     # when the deals' keys go aside, which PostgreSQL allows only once they have run.
     lines = ["Deal ID,Title,Amount,Stage,Status,Owner,Organization,Created,Closed on"]

@@ -416,18 +416,20 @@ def survey_response_submit(
 ) -> None:
     """Record one person's answers anonymously, once.
 
-    Three short transactions, so no two of these writes share a transaction id (PostgreSQL's xmin):
+    Two transactions:
 
-    1. The invitation is flipped to answered with a conditional UPDATE (``is_answered = false`` in the
-       WHERE clause): of two concurrent submissions one updates the row and the other finds nothing to
-       update and is refused, on PostgreSQL (row lock, then re-check) and on SQLite (one writer at a time).
-    2. The answers are stored *sealed* (encrypted with a key from the settings, people/sealing.py) in a
-       ``SealedResponse`` with a random key, the run and, when the member's team had at least the
-       anonymity threshold of invitations in this run, the team. Its row sits next to the invitation's
-       in the database, but nobody reading the database can open it.
-    3. ``survey_run_publish_ready`` turns sealed responses into readable ones only in shuffled batches
-       of at least the threshold per group, so results (and the rows' xmin, ctid, rowid and keys)
-       change only in steps of that many answers.
+    1. In one transaction, so that a crash cannot mark a person answered without keeping the answer (nor
+       keep an answer twice): the invitation is flipped to answered with a conditional UPDATE
+       (``is_answered = false`` in the WHERE clause; of two concurrent submissions one updates the row and
+       the other finds nothing to update and is refused, on PostgreSQL by row lock and re-check, on SQLite
+       by one writer at a time), and the answers are stored *sealed* (encrypted with a key from the
+       settings, people/sealing.py) in a ``SealedResponse`` with a random key, the run and, when the
+       member's team had at least the anonymity threshold of invitations in this run, the team. That row
+       shares the invitation's transaction id (xmin) and sits next to it on disk, but nobody reading the
+       database can open it, and it is deleted when published.
+    2. ``survey_run_publish_ready`` turns sealed responses into readable ones only in shuffled batches
+       of at least the threshold per group, in a transaction of their own, so results (and the rows'
+       xmin, ctid, rowid and keys) change only in steps of that many answers.
 
     Nothing refers back to the invitation or the person, and nothing is written to the audit log.
     Returns nothing, so no caller holds a handle that ties the person to the response.
@@ -445,12 +447,11 @@ def survey_response_submit(
         )
         if not claimed:
             raise ConflictError(_("You have already answered this survey."), field="run")
-    team_id: int | None = invitation["team_id"]
-    if team_id is not None:
-        team_size = SurveyInvitation.objects.filter(run=run, team_id=team_id).aggregate(n=Count("*"))["n"]
-        if team_size < anonymity_threshold():
-            team_id = None
-    with transaction.atomic():
+        team_id: int | None = invitation["team_id"]
+        if team_id is not None:
+            team_size = SurveyInvitation.objects.filter(run=run, team_id=team_id).aggregate(n=Count("*"))["n"]
+            if team_size < anonymity_threshold():
+                team_id = None
         SealedResponse.objects.create(
             run=run,
             team_id=team_id,

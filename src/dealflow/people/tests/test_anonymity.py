@@ -154,3 +154,30 @@ def test_no_door_returns_a_handle_on_the_response(door, run, sales_team, client)
     payload = {"answers": {str(key): value for key, value in answer_values(run).items()}}
     reply = client.post(f"/api/v1/people/runs/{run.pk}/responses", payload, content_type="application/json")
     assert reply.status_code == 204 and reply.content == b""
+
+
+def test_a_crash_while_sealing_keeps_the_person_free_to_answer(run, sales_team, monkeypatch):
+    """Claiming the invitation and storing the sealed answer happen in one transaction: a failure in
+    between (here the sealing itself) marks nobody answered and keeps nothing, and the answer can be given
+    again and is then kept once."""
+    from dealflow.people.services import surveys
+
+    person = sales_team[0]
+
+    def broken_seal(value):
+        raise OSError("the process died while sealing")
+
+    monkeypatch.setattr(surveys, "seal", broken_seal)
+    with pytest.raises(OSError):
+        surveys.survey_response_submit(run=run, user=person, answers=answer_values(run))
+    invitation = SurveyInvitation.objects.get(run=run, user=person)
+    assert not invitation.is_answered
+    assert SealedResponse.objects.filter(run=run).count() == 0
+
+    monkeypatch.undo()
+    surveys.survey_response_submit(run=run, user=person, answers=answer_values(run))
+    invitation.refresh_from_db()
+    assert invitation.is_answered
+    assert (
+        SealedResponse.objects.filter(run=run).count() + SurveyResponse.objects.filter(run=run).count() == 1
+    )

@@ -185,7 +185,8 @@ def test_one_on_ones_through_the_api(client, today, manager, rep):
         **headers,
     )
     assert action.status_code == 201
-    following = client.post(f"{BASE}/meetings/{meeting_id}/complete", **headers).json()
+    # No body at all (as `curl -X POST` sends): nothing typed to save.
+    following = client.generic("POST", f"{BASE}/meetings/{meeting_id}/complete", b"", **headers).json()
     assert [entry["text"] for entry in following["agenda"]] == ["Targets"]
     assert following["scheduled_at"].startswith("2026-03-09")
     mine = client.get(f"{BASE}/action-items", **bearer(rep)).json()
@@ -194,6 +195,33 @@ def test_one_on_ones_through_the_api(client, today, manager, rep):
         client.get(f"{BASE}/one-on-ones/{series['id']}/calendar.ics", **headers).content
     )
     assert calendar.walk("VEVENT")[0].decoded("dtstart") == dt.datetime(2026, 3, 9, 9, 0, tzinfo=dt.UTC)
+
+
+def test_completing_a_meeting_through_the_api_keeps_the_notes_sent_with_it(client, today, manager, rep, rep2):
+    from dealflow.people.models import OneOnOneMeeting, PrivateNote
+
+    series = OneOnOneSeriesFactory(manager=manager, rep=rep)
+    meeting = series.meetings.get()
+    body = {"shared_notes": "Agreed: two demos a week.", "private_note": "Seems tired; ask about workload."}
+    answer = client.post(
+        f"{BASE}/meetings/{meeting.pk}/complete", body, content_type="application/json", **bearer(manager)
+    )
+    assert answer.status_code == 200, answer.content
+    held = OneOnOneMeeting.objects.get(pk=meeting.pk)
+    assert held.is_completed and held.shared_notes == "Agreed: two demos a week."
+    assert PrivateNote.objects.get(meeting=held, author=manager).text == "Seems tired; ask about workload."
+    assert answer.json()["id"] != meeting.pk  # the next meeting
+
+    # A body that is not notes is refused, naming the field, and holds nothing.
+    second = OneOnOneSeriesFactory(manager=manager, rep=rep2).meetings.get()
+    refused = client.post(
+        f"{BASE}/meetings/{second.pk}/complete",
+        {"shared_notes": ["not", "text"]},
+        content_type="application/json",
+        **bearer(manager),
+    )
+    assert refused.status_code in (400, 422) and "shared_notes" in refused.content.decode()
+    assert not OneOnOneMeeting.objects.get(pk=second.pk).is_completed
 
 
 def test_one_on_ones_are_404_for_others(client, today, manager, rep, rep2):

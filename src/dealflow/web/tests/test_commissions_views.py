@@ -92,3 +92,21 @@ def test_split_set_on_the_deal_page_with_its_history(rep, rep2, manager, outside
     assert (
         client_for(outsider).post(reverse("web:commission_deal_split", args=[deal.pk]), {}).status_code == 404
     )
+
+
+@time_machine.travel(NOW, tick=False)
+def test_board_cards_show_the_what_if_once_the_rep_switches_it_on(rep):
+    from dealflow.commissions.tests.factories import plan_for
+
+    plan_for(rep)
+    deal = DealFactory(owner=rep, amount=Decimal("2500"), currency="EUR")
+    client = client_for(rep)
+    assert reverse("web:commission_board_what_if") in client.get(reverse("web:home")).content.decode()
+    assert "board-what-if" not in client.get(reverse("web:commission_board_what_if")).content.decode()
+    client.post(
+        reverse("web:commission_leaderboard"), {"is_board_what_if_on": "on", "is_celebration_on": "on"}
+    )
+    data = client.get(reverse("web:commission_board_what_if")).content.decode()
+    assert f'<li data-deal="{deal.pk}">' in data
+    assert "Winning this adds €250.00" in data  # EUR 2,500 x 10 %
+    assert "board_what_if.js" in data

@@ -42,4 +42,5 @@ urlpatterns = [
     path("commissions/deals/<int:deal_id>/what-if/", commissions.deal_what_if, name="commission_what_if"),
     path("commissions/deals/<int:deal_id>/split/", commissions.deal_split, name="commission_deal_split"),
     path("commissions/celebration/", commissions.celebration, name="commission_celebration"),
+    path("commissions/board-what-if/", commissions.board_what_if, name="commission_board_what_if"),
 ]

@@ -124,6 +124,16 @@ def celebration(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "commissions/_celebration.html", {"is_on": preference.is_celebration_on})
 
 
+@login_required
+@require_GET
+def board_what_if(request: AuthenticatedRequest) -> HttpResponse:
+    """What winning each of the user's open deals adds, for the board cards (HTMX partial: a script puts
+    each amount on its card); nothing unless the user switched the board what-if on."""
+    adds = insights.board_what_if_for_user(user=request.user, today=clock.today())
+    context = {"adds": sorted(adds.items()), "currency": base_currency()}
+    return render(request, "commissions/_board_what_if_data.html", context)
+
+
 # --------------------------------------------------------------------------------------- statements
 @login_required
 @require_GET
@@ -445,6 +455,7 @@ def leaderboard(request: AuthenticatedRequest) -> HttpResponse:
             gamification.preference_set(
                 user=request.user, is_leaderboard_opt_out=data.get("is_leaderboard_opt_out") == "on",
                 is_celebration_on=data.get("is_celebration_on") == "on",
+                is_board_what_if_on=data.get("is_board_what_if_on") == "on",
             )  # fmt: skip
             messages.success(request, _("Preferences saved."))
         return HttpResponseRedirect(reverse("web:commission_leaderboard"))

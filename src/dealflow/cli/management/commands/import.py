@@ -173,7 +173,7 @@ class Command(DealflowCommand):
             rejects = (
                 Path(arguments["rejects"]) if arguments.get("rejects") else path.with_suffix(".rejected.csv")
             )
-            plan = import_preview(path=path, by=user, options=options, progress=progress)
+            plan = import_preview(path=path, by=user, options=options, progress=progress, for_writing=True)
             self.report(plan)
             self.refuse_if_not_ready(plan, dry_run=False)
             result = import_write(plan=plan, progress=progress, rejects_path=rejects)
@@ -223,7 +223,7 @@ class Command(DealflowCommand):
                 _("%(sheet)s: %(rows)s rows of %(entity)s (%(how)s)")
                 % {
                     "sheet": parsed.name,
-                    "rows": len(parsed.rows),
+                    "rows": parsed.size,
                     "entity": parsed.entity.value,
                     "how": parsed.how,
                 }
