@@ -332,7 +332,8 @@ def board_activity(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
         form = DealActivityForm(request.POST)
         if not form.is_valid():
             errors = "; ".join(
-                f"{form.fields[name].label}: {' '.join(error)}" for name, error in form.errors.items()
+                f"{form.fields[name].label}: {' '.join(str(item) for item in error)}"
+                for name, error in form.errors.items()
             )
             raise ApplicationError(errors, field="activity")
         data = form.cleaned_data
