@@ -104,3 +104,17 @@ def test_save_a_view_and_reopen_it(signed_in_page, rep, pipeline):
     assert page.locator("[data-saved-view='Acme only']").get_attribute("aria-current") == "true"
     assert page.locator("th [data-sort=owner]").count() == 0
     assert page.locator("th [data-sort=stage]").count() == 1
+
+
+def test_add_an_activity_from_the_board_card_menu(signed_in_page, rep, pipeline):
+    deal = DealFactory(owner=rep, title="Globex pilot")
+    page = signed_in_page(rep, path="/")
+    page.click(f"#deal-{deal.pk} [data-open-move-menu]")
+    page.click("#move-menu [data-add-activity]")
+    page.select_option("#activity-kind", "call")
+    page.fill("#activity-subject", "Call about the pilot")
+    page.click("#activity-form button[type=submit]")
+    page.locator(".message-success", has_text="Activity added to “Globex pilot”.").wait_for()
+    assert page.locator(f"#deal-{deal.pk}").count() == 1
+    activity = deal.activities.get()
+    assert (activity.subject, activity.kind, activity.owner) == ("Call about the pilot", "call", rep)

@@ -840,6 +840,7 @@ def web_rule_table() -> dict[str, WebRule]:
         "web:board_undo": WebRule(
             _web(deal_id="deal"), data={"version": "1", "previous_stage": "1"}, expect={"analyst": DENIED}
         ),
+        "web:board_activity": WebRule(_web(deal_id="deal"), data={"kind": "call", "subject": "x"}),
         "web:trash": page,
         # Nothing is in the trash before web:trash_delete runs (deletes run last): 404 as for a stranger's.
         "web:trash_restore": WebRule(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from dealflow.core.models import BaseModel, TrashableModel
 
@@ -18,7 +19,12 @@ class Organization(TrashableModel, BaseModel):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["external_source", "external_id"])]
+        indexes = [
+            models.Index(fields=["external_source", "external_id"]),
+            models.Index(
+                fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="organization_in_trash"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -41,7 +47,12 @@ class Person(TrashableModel, BaseModel):
 
     class Meta:
         ordering = ["last_name", "first_name"]
-        indexes = [models.Index(fields=["external_source", "external_id"])]
+        indexes = [
+            models.Index(fields=["external_source", "external_id"]),
+            models.Index(
+                fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="person_in_trash"
+            ),
+        ]
 
     @property
     def full_name(self) -> str:

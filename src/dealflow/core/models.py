@@ -40,7 +40,10 @@ class LiveManager(models.Manager[_Model]):
 class TrashableModel(models.Model):
     """``deleted_at``/``deleted_by``: moved to the trash (soft delete) at and by; restore clears both."""
 
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # No plain index: `deleted_at IS NULL` is true of nearly every row, and SQLite's planner, seeing an
+    # equality on an indexed column, picked it over the covering indexes (EXPLAIN, docs/trash.md). Each model
+    # has a partial index on the trash instead (`deleted_at IS NOT NULL`), which only the trash page uses.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

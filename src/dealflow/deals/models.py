@@ -146,6 +146,7 @@ class Lead(TrashableModel, BaseModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            models.Index(fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="lead_in_trash"),
             models.Index(fields=["external_source", "external_id"]),
             models.Index(fields=["owner", "status"]),
             # Lead conversion counts leads per period from this index alone (metrics).
@@ -231,6 +232,7 @@ class Deal(TrashableModel, BaseModel):
             ),
         ]
         indexes = [
+            models.Index(fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="deal_in_trash"),
             models.Index(fields=["pipeline", "status", "stage"]),
             models.Index(fields=["owner", "status"]),
             models.Index(fields=["status", "closed_on"]),
@@ -376,6 +378,9 @@ class Activity(TrashableModel, BaseModel):
         ordering = ["due_at", "id"]
         verbose_name_plural = "activities"
         indexes = [
+            models.Index(
+                fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="activity_in_trash"
+            ),
             models.Index(fields=["owner", "done_at", "due_at"]),
             models.Index(fields=["deal", "done_at", "due_at"]),
         ]

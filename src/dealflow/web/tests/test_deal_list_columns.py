@@ -24,12 +24,9 @@ def test_columns_are_chosen_kept_by_a_saved_view_and_checked(client, rep, pipeli
     assert "There is no column &#x27;nonsense&#x27;" in refused.content.decode()
 
 
-def test_a_filter_parameter_named_like_a_method_does_not_break_the_column_chooser(client, rep):
-    """The chooser once read request.GET.lists in the template, which a parameter named "lists" replaced
-    (a 500 found by the parameter fuzz): the carried filters come from the view."""
+def test_a_parameter_named_lists_is_no_server_error(client, rep, pipeline):
+    """Found by the parameter fuzz: the chooser once read request.GET.lists in the template."""
     client.force_login(rep)
-    response = client.get("/deals/?lists=9999-Q4&q=acme&col=stage")
+    response = client.get("/deals/?lists=x&col=stage&q=a")
     assert response.status_code == 200
-    page = response.content.decode()
-    assert '<input type="hidden" name="lists" value="9999-Q4">' in page
-    assert '<input type="hidden" name="q" value="acme">' in page
+    assert '<input type="hidden" name="lists" value="x">' in response.content.decode()

@@ -7,6 +7,7 @@ urlpatterns = [
     path("board/stages/<int:stage_id>/cards/", board.board_column, name="board_column"),
     path("board/deals/<int:deal_id>/move/", board.board_move, name="board_move"),
     path("board/deals/<int:deal_id>/undo/", board.board_undo, name="board_undo"),
+    path("board/deals/<int:deal_id>/activity/", board.board_activity, name="board_activity"),
     path("forecast-board/", board.forecast_board, name="forecast_board"),
     path(
         "forecast-board/columns/<slug:column_key>/cards/",

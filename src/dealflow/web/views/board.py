@@ -46,8 +46,15 @@ from dealflow.deals.selectors_board import (
     forecast_column_key,
     forecast_months,
 )
-from dealflow.deals.services import deal_mark_lost, deal_mark_won, deal_move_to_stage, deal_update
+from dealflow.deals.services import (
+    activity_create,
+    deal_mark_lost,
+    deal_mark_won,
+    deal_move_to_stage,
+    deal_update,
+)
 from dealflow.deals.services.trash import deal_undo_stage_step
+from dealflow.web.forms.deals import ACTIVITY_KIND_CHOICES, DealActivityForm
 from dealflow.web.views.workspace import AuthenticatedRequest
 
 ORIGIN = "web"
@@ -223,6 +230,7 @@ def board(request: AuthenticatedRequest) -> HttpResponse:
     )
     context["move_options"] = _stage_move_options([column.stage for column in board.columns])
     context["lost_reasons"] = list(lost_reason_list())
+    context["activity_kinds"] = ACTIVITY_KIND_CHOICES
     return render(request, "web/board/board.html", context)
 
 
@@ -313,6 +321,39 @@ def board_undo(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
         response,
         _("Undone: “%(title)s” is back in %(stage)s.") % {"title": deal.title, "stage": deal.stage.name},
     )
+
+
+@login_required
+@require_POST
+def board_activity(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
+    """Plan or log an activity from a card's menu; the card comes back with its activity marker updated."""
+    try:
+        deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
+        form = DealActivityForm(request.POST)
+        if not form.is_valid():
+            errors = "; ".join(
+                f"{form.fields[name].label}: {' '.join(str(item) for item in error)}"
+                for name, error in form.errors.items()
+            )
+            raise ApplicationError(errors, field="activity")
+        data = form.cleaned_data
+        activity_create(
+            owner=request.user,
+            by=request.user,
+            deal=deal,
+            person=deal.person,
+            kind=data["kind"],
+            subject=data["subject"],
+            notes=data["notes"],
+            due_at=data["due_at"],
+            done_at=(data["due_at"] or clock.now()) if data["is_done"] else None,
+            origin=ORIGIN,
+        )
+    except ApplicationError as error:
+        return _error_response(error)
+    context = {"card": board_card_for_user(user=request.user, deal=deal), "column_key": str(deal.stage_id)}
+    response = render(request, "web/board/_card.html", context | _card_context("stage"))
+    return _toast(response, _("Activity added to “%(title)s”.") % {"title": deal.title})
 
 
 def _version(request: AuthenticatedRequest) -> int | None:

@@ -124,11 +124,12 @@ def deal_list(request: AuthenticatedRequest) -> HttpResponse:
         ),
         "columns": columns,
         "column_choices": [(key, label, key in columns) for key, label in COLUMNS],
-        "query_without_columns": _query_without(request.GET, "col", "page").urlencode(),
-        # The filters the column chooser carries along, as pairs: a template reading request.GET.lists would
-        # get a parameter named "lists" instead of the method.
-        "kept_parameters": [
-            (key, item) for key, items in _query_without(request.GET, "col", "page").lists() for item in items
+        # (a template's request.GET.lists would look up a parameter named "lists" first)
+        "column_kept": [
+            (name, value)
+            for name, values in request.GET.lists()
+            if name not in ("col", "page")
+            for value in values
         ],
         "query": query.urlencode(),
         "export_url": f"{export_url}?{query.urlencode()}" if export_url else None,

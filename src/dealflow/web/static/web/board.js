@@ -41,6 +41,34 @@
     lostDialog.querySelector("select").focus();
   }
 
+  // "Add an activity..." in a card's menu: a small form whose answer is the card, re-rendered.
+  var activityDialog = document.getElementById("activity-dialog");
+  var activityCard = null;
+  function openActivity(card) {
+    if (!activityDialog) return;
+    activityCard = card;
+    var form = activityDialog.querySelector("form");
+    form.reset();
+    var title = card.querySelector(".deal-title");
+    activityDialog.querySelector("[data-activity-title]").textContent = title ? title.textContent : "";
+    activityDialog.showModal();
+    activityDialog.querySelector("#activity-subject").focus();
+  }
+  if (activityDialog) {
+    activityDialog.querySelector("form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = event.target;
+      if (!activityCard) return;
+      var url = activityDialog.getAttribute("data-activity-url").replace("2147480001", activityCard.getAttribute("data-deal"));
+      window.htmx.ajax("POST", url, {
+        source: activityCard, target: activityCard, swap: "outerHTML",
+        values: { kind: form.kind.value, subject: form.subject.value, due_at: form.due_at.value }
+      });
+      activityCard = null;
+      activityDialog.close();
+    });
+  }
+
   if (lostDialog) {
     lostDialog.querySelector("form").addEventListener("submit", function (event) {
       event.preventDefault();
@@ -142,6 +170,13 @@
     }
     var option = target.closest("#move-menu [data-move-to]");
     var lost = target.closest("#move-menu [data-lost-deal]");
+    var addActivity = target.closest("#move-menu [data-add-activity]");
+    if (addActivity) {
+      var activityFor = target.closest(".deal-card");
+      closeMenu(false);
+      openActivity(activityFor);
+      return;
+    }
     if (!option && !lost) {
       if (menu && !menu.hidden && !menu.contains(target)) closeMenu(false);
       return;
