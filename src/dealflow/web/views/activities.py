@@ -90,7 +90,7 @@ def my_activities(request: AuthenticatedRequest) -> HttpResponse:
     section = choice_parameter(request.GET, "section", SECTIONS)
     offset = (integer_parameter(request.GET, "offset", minimum=0) or 0) if section else 0
     if section is not None and is_htmx(request):
-        context = {
+        context: dict[str, Any] = {
             "items": _section_page(request, section, now=now, offset=offset),
             "more_url": _more_url(section, offset, counts[section]),
             "now": now,
