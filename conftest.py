@@ -64,8 +64,28 @@ def _append_only_guards_lift(connection) -> list[str]:
         cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
         triggers = cursor.fetchall()
         for name, _ in triggers:
-            cursor.execute(f'DROP TRIGGER "{name}"')
+            _while_sqlite_is_busy(cursor, f'DROP TRIGGER "{name}"')
     return [sql for _, sql in triggers]
+
+
+def _while_sqlite_is_busy(cursor, sql: str, *, seconds: float = 20.0) -> None:
+    """Run a schema change on the shared in-memory SQLite database, waiting while another connection holds
+    it: a browser test ends while its page may still have a request in flight on the live server's thread
+    (a lazy panel, an HTMX poll), and SQLite's shared cache then refuses the change with "database table is
+    locked" instead of waiting for its busy timeout."""
+    import time
+
+    from django.db import OperationalError
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            cursor.execute(sql)
+            return
+        except OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _append_only_guards_restore(connection, sqlite_triggers: list[str]) -> None:
@@ -73,7 +93,7 @@ def _append_only_guards_restore(connection, sqlite_triggers: list[str]) -> None:
         if connection.vendor == "postgresql":
             cursor.execute("RESET session_replication_role")
         for sql in sqlite_triggers:
-            cursor.execute(sql)
+            _while_sqlite_is_busy(cursor, sql)
 
 
 @pytest.hookimpl(hookwrapper=True)
