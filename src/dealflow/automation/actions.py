@@ -20,7 +20,8 @@ from dealflow.accounts.selectors import AccessScope, user_access_scope
 from dealflow.automation.models import Action, Rule, WebhookEventType
 from dealflow.deals import lifecycle
 from dealflow.deals.models import Activity, Deal, Lead
-from dealflow.deals.services import deal_update, lead_update
+from dealflow.deals.services import lead_update
+from dealflow.deals.services.bulk_update import DealUpdateBatch
 from dealflow.deals.services.search import activity_document
 from dealflow.notifications.models import NotificationKind
 from dealflow.notifications.services import Message, NotificationDraft, notify_many
@@ -52,13 +53,15 @@ def _next_in_turn(rule: Rule, team_id: int) -> User:
 @dataclass
 class Batch:
     """What the actions of a batch of occasions write together at the end of the batch (``write``): the
-    activities and the notifications, plus what the notify action looks up once per pass (users, a team's
-    managers, who may see whose records)."""
+    changes to deals (``DealUpdateBatch``: decided at once by the same lifecycle step as ``deal_update``,
+    written together), the activities and the notifications, plus what the notify action looks up once per
+    pass (users, a team's managers, who may see whose records)."""
 
     queue_webhook: Callable[..., bool]
     preferences: dict[tuple[int, str], str] | None = None
     activities: list[Activity] = field(default_factory=list)
     notifications: list[NotificationDraft] = field(default_factory=list)
+    deal_updates: DealUpdateBatch = field(default_factory=DealUpdateBatch)
     _users: dict[int, User | None] = field(default_factory=dict)
     _managers: dict[int, list[User]] = field(default_factory=dict)
     _scopes: dict[int, AccessScope] = field(default_factory=dict)
@@ -92,7 +95,10 @@ class Batch:
         return scope.sees_everything or owner_id in scope.readable_owner_ids
 
     def write(self) -> None:
-        """Write the batch's activities (with their search entries) and notifications, each in one go."""
+        """Write the batch's deal changes, activities (with their search entries) and notifications, each in
+        one go. A deal changed in the database since the batch read it raises ConflictError (nothing of the
+        deal changes written; the caller rolls the batch back and does it again)."""
+        self.deal_updates.write()
         if self.activities:
             Activity.objects.bulk_create(self.activities, batch_size=1000)
             search_index_add_many(documents=[activity_document(activity) for activity in self.activities])
@@ -101,9 +107,15 @@ class Batch:
             notify_many(drafts=self.notifications, preferences=self.preferences)
             self.notifications = []
 
+    def clear(self) -> None:
+        """Forget what the batch added (its transaction was rolled back); the per-pass lookups stay."""
+        self.activities, self.notifications = [], []
+        self.deal_updates.clear()
 
-# Actions whose writes wait for the end of the batch (Batch.write); the others call the deals services at once.
-BATCHED_ACTIONS = frozenset({Action.CREATE_ACTIVITY, Action.NOTIFY, Action.WEBHOOK})
+
+# Actions whose writes wait for the end of the batch (Batch.write) and need no savepoint; assigning an owner
+# moves the rule's turn at once (in a savepoint) and its deal change waits for the batch too.
+BATCHED_ACTIONS = frozenset({Action.CREATE_ACTIVITY, Action.NOTIFY, Action.WEBHOOK, Action.SET_FIELD})
 
 
 def activity_for_rule(*, rule: Rule, deal: Deal | None, lead: Lead | None, now: dt.datetime) -> Activity:
@@ -143,7 +155,7 @@ def action_perform(
     if rule.action == Action.ASSIGN_OWNER:
         owner = _next_in_turn(rule, params["team_id"])
         if deal is not None:
-            deal_update(deal=deal, by=None, data={"owner": owner}, origin=origin, note=note)
+            batch.deal_updates.add(deal=deal, by=None, data={"owner": owner}, origin=origin, note=note)
         else:
             lead_update(lead=lead, data={"owner": owner}, by=None)  # type: ignore[arg-type]
         return f"Assigned to {owner.username}."
@@ -152,7 +164,7 @@ def action_perform(
         name, value = params["field"], params["value"]
         if name == "expected_close_in_days":
             name, value = "expected_close_on", timezone.localdate(now) + dt.timedelta(days=int(value))
-        deal_update(deal=deal, by=None, data={name: value}, origin=origin, note=note)
+        batch.deal_updates.add(deal=deal, by=None, data={name: value}, origin=origin, note=note)
         return f"Set {name} to {value}."
     if rule.action == Action.NOTIFY:
         return _notify(rule=rule, key=key, deal=deal, lead=lead, batch=batch)
