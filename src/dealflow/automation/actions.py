@@ -66,9 +66,13 @@ class Batch:
     _managers: dict[int, list[User]] = field(default_factory=dict)
     _scopes: dict[int, AccessScope] = field(default_factory=dict)
 
-    def user(self, user_id: int | None) -> User | None:
+    def user(self, user_id: int | None, *, known: User | None = None) -> User | None:
+        """The active user with this id (None if inactive or gone); ``known`` is that user when the caller
+        holds the row already (a deal's owner, read with the deal)."""
         if user_id is None:
             return None
+        if user_id not in self._users and known is not None and known.pk == user_id:
+            self._users[user_id] = known if known.is_active else None
         if user_id not in self._users:
             self._users[user_id] = User.objects.filter(pk=user_id, is_active=True).first()
         return self._users[user_id]
@@ -181,12 +185,18 @@ def action_perform(
     return ""
 
 
+def _owner_loaded(record: Deal | Lead) -> bool:
+    """Whether the record's owner was read with it (select_related), so reading it costs no query."""
+    return record._meta.get_field("owner").is_cached(record)  # type: ignore[union-attr]
+
+
 def _notify(*, rule: Rule, key: str, deal: Deal | None, lead: Lead | None, batch: Batch) -> str:
     record = deal or lead
     assert record is not None
     recipient = rule.params.get("recipient", "owner")
     if recipient == "owner":
-        users = [user for user in [batch.user(record.owner_id)] if user is not None]
+        owner = record.owner if _owner_loaded(record) else None
+        users = [user for user in [batch.user(record.owner_id, known=owner)] if user is not None]
     elif recipient == "team_managers":
         users = batch.team_managers(record.team_id)
     else:

@@ -170,7 +170,7 @@ class Dispatcher:
         self.result = DispatchResult()
         self.batch = Batch(queue_webhook=self.queue_for_rule, preferences=Preferences().channels)
         self.done_runs: set[tuple[int, str]] = set()  # (rule id, key) already run, read per batch
-        self.runs: list[RuleRun] = []  # written at the end of the batch (flush)
+        self.runs: list[tuple[Any, ...]] = []  # RUN_COLUMNS, written at the end of the batch (flush)
         self.buffered: list[QueuedDelivery] = []
 
     def _read_done(self, keys: list[str]) -> None:
@@ -251,7 +251,7 @@ class Dispatcher:
             deliveries_write(self.buffered)
             self.buffered = []
         if self.runs:
-            RuleRun.objects.bulk_create(self.runs, batch_size=1000)
+            runs_write(self.runs)
             self.runs = []
 
     # --- rules ----------------------------------------------------------------------------------------
@@ -279,15 +279,15 @@ class Dispatcher:
 
     def _record(self, *, rule: Rule, key: str, deal, lead, depth: int, status: str, detail: str) -> None:
         self.runs.append(
-            RuleRun(
-                rule=rule,
-                key=key,
-                deal=deal,
-                lead=lead,
-                status=status,
-                depth=depth,
-                detail=detail[:300],
-                created_at=self.now,
+            (
+                rule.pk,
+                key,
+                deal.pk if deal is not None else None,
+                lead.pk if lead is not None else None,
+                status,
+                depth,
+                detail[:300],
+                self.now,
             )
         )
         self.done_runs.add((rule.pk, key))
@@ -621,6 +621,22 @@ def deliveries_write(deliveries: list[QueuedDelivery]) -> int:
             ),
         )
     return len(new)
+
+
+RUN_COLUMNS = ["rule_id", "key", "deal_id", "lead_id", "status", "depth", "detail", "created_at"]
+
+
+def runs_write(runs: list[tuple[Any, ...]]) -> None:
+    """Write a batch's RuleRun rows (RUN_COLUMNS): by COPY on PostgreSQL, where building 2,000 model
+    instances and Django's UNNEST insert cost more than the runs' actions (docs/benchmarks.md)."""
+    if connection.vendor != "postgresql":
+        RuleRun.objects.bulk_create(
+            [RuleRun(**dict(zip(RUN_COLUMNS, run, strict=True))) for run in runs], batch_size=1000
+        )
+        return
+    table = Table.for_model(RuleRun, RUN_COLUMNS, connection)
+    with connection.cursor() as cursor:
+        copy_rows(cursor, is_postgres=True, table=table, rows=runs)
 
 
 def _read(name: str, queryset, handle) -> int:

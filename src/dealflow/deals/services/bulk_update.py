@@ -4,7 +4,8 @@ A rule that sets a field or assigns an owner changes one deal per occasion; the 
 them per batch of events. ``DealUpdateBatch.add`` takes each change from the same place as ``deal_update``
 (``deal_update_decide``: the pure ``lifecycle.update`` step) and applies it to the deal in memory at once, so
 the next rule reads the deal as it now is; ``write`` then writes what the batch changed with one statement per
-table: the deals' columns (with the version check of ``deal_save_versioned``), their DealEvents, the derived
+table: the deals' columns (one UPDATE per set of equal new values, after the version check of
+``deal_save_versioned``), their DealEvents, the derived
 tables (the services' own hooks, called once per deal) and the search entries.
 
 The rows written are those ``deal_update`` would write one at a time (tests/test_bulk_update.py): the same
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 
 from dealflow.accounts.models import User
 from dealflow.core import clock
@@ -119,12 +121,17 @@ class DealUpdateBatch:
                 field="version",
                 extra={"deal_ids": stale},
             )
-        by_fields: dict[tuple[str, ...], list[Deal]] = {}
-        for item in pending.values():
+        # One UPDATE per set of equal new values (a rule sets the same value on many deals): Django's
+        # bulk_update builds a CASE per column and row, which cost more than the queries it saved.
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for deal_id, item in pending.items():
             item.deal.updated_at = now
-            by_fields.setdefault(tuple(sorted(item.fields)), []).append(item.deal)
-        for names, deals in by_fields.items():
-            Deal.all_objects.bulk_update(deals, [*names, "version", "updated_at"], batch_size=500)
+            values = tuple((name, getattr(item.deal, name)) for name in sorted(item.fields))
+            groups.setdefault((values, item.deal.version - item.read_version), []).append(deal_id)
+        for (values, versions), deal_ids in groups.items():
+            Deal.all_objects.filter(pk__in=deal_ids).update(
+                **dict(values), version=F("version") + versions, updated_at=now
+            )
         DealEvent.objects.bulk_create(
             [event_row(deal=deal, event=event, recorded_at=now) for deal, event in events],
             batch_size=1000,
