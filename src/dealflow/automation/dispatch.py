@@ -172,6 +172,7 @@ class Dispatcher:
         self.done_runs: set[tuple[int, str]] = set()  # (rule id, key) already run, read per batch
         self.runs: list[tuple[Any, ...]] = []  # RUN_COLUMNS, written at the end of the batch (flush)
         self.buffered: list[QueuedDelivery] = []
+        self.lock_deals = False  # read a batch's deals FOR UPDATE (its last attempt after conflicts)
 
     def _read_done(self, keys: list[str]) -> None:
         """The runs of this batch's occasions already recorded (a batch done again after a crash), in one query."""
@@ -384,9 +385,12 @@ class Dispatcher:
     def _again_on_conflict(self, handle, *args) -> None:
         """Run ``handle`` (one batch) in a savepoint; when a deal it changed was changed by someone else since
         the batch read it (ConflictError from the batch's write), roll the batch back and do it again from
-        fresh rows, as ``deal_update``'s callers do for one deal."""
+        fresh rows, as ``deal_update``'s callers do for one deal. The last attempt reads the deals locked
+        (``_deals``), so a deal that people keep editing cannot hold the worker back for ever; only then does
+        a request on one of them wait, for the rest of that batch."""
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             result, done_runs = replace(self.result), set(self.done_runs)
+            self.lock_deals = attempt == CONFLICT_ATTEMPTS
             try:
                 with transaction.atomic():
                     handle(*args)
@@ -399,6 +403,11 @@ class Dispatcher:
                 self.runs, self.buffered = [], []
                 self.batch.clear()
 
+    def _deals(self):
+        """The deals a batch reads (with their stage and owner); locked on a batch's last attempt."""
+        deals = Deal.objects.select_related("stage", "owner")
+        return deals.select_for_update(of=("self",)) if self.lock_deals else deals
+
     def deal_events(self, events: list[DealEvent]) -> None:
         """A batch of DealEvents: the rules, then the webhooks, then one write per table."""
         self._again_on_conflict(self._deal_events, events)
@@ -407,7 +416,7 @@ class Dispatcher:
         with transaction.atomic():
             if self.rules:
                 self._read_done([f"event:{event.pk}" for event in events])
-            deals = Deal.objects.select_related("stage", "owner").in_bulk({event.deal_id for event in events})
+            deals = self._deals().in_bulk({event.deal_id for event in events})
             depths = self._parent_depths(origins=[(event.origin, event.deal_id, None) for event in events])
             for event in events:
                 deal = deals.get(event.deal_id)
@@ -523,7 +532,7 @@ class Dispatcher:
                     self._again_on_conflict(self._rotting_chunk, rule, ids[offset : offset + BATCH])
 
     def _rotting_chunk(self, rule: Rule, deal_ids: list[int]) -> None:
-        chunk = list(Deal.objects.filter(pk__in=deal_ids).select_related("owner", "stage").order_by("pk"))
+        chunk = list(self._deals().filter(pk__in=deal_ids).order_by("pk"))
         keys = {deal.pk: f"rot:{deal.pk}:{deal.stage_entered_at:%Y%m%d%H%M%S}" for deal in chunk}
         self._read_done(list(keys.values()))
         for deal in chunk:

@@ -506,7 +506,7 @@ def test_a_batch_whose_deal_changed_meanwhile_is_done_again(rep, admin_user, mon
     writes = []
 
     def add_read_before_the_save(self, *, deal, **kwargs):
-        if not writes:
+        if len(writes) < 2:  # the first two attempts read the deal before the save; the last one locks it
             deal.version -= 1
             deal.next_step = ""
         return add(self, deal=deal, **kwargs)
@@ -518,7 +518,7 @@ def test_a_batch_whose_deal_changed_meanwhile_is_done_again(rep, admin_user, mon
     monkeypatch.setattr(DealUpdateBatch, "add", add_read_before_the_save)
     monkeypatch.setattr(DealUpdateBatch, "write", write_counted)
     result = dispatch_pass()
-    assert writes[:2] == [1, 1]  # tried, refused, done again
+    assert [size for size in writes if size] == [1, 1, 1]  # refused twice, then done with the deals locked
     assert (result.events, result.runs, result.failed) == (1, 1, 0)
     deal.refresh_from_db()
     assert (deal.next_step, deal.forecast_category_override) == ("Mine", "commit")
