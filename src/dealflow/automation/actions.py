@@ -128,7 +128,9 @@ def activities_write(activities: list[Activity]) -> None:
         Activity.objects.bulk_create(activities, batch_size=1000)
         return
     fields = [model_field for model_field in Activity._meta.concrete_fields if not model_field.primary_key]
-    table = Table.for_model(Activity, ["id", *[model_field.column for model_field in fields]], connection)
+    table = Table.for_model(
+        Activity, ["id", *[str(model_field.column) for model_field in fields]], connection
+    )
     with connection.cursor() as cursor:
         ids = reserve_ids(cursor, is_postgres=True, table=table.name, count=len(activities))
         rows = []
