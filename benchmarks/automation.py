@@ -10,8 +10,11 @@ depends on the other load, the process's CPU time much less), with two baselines
 dispatch fed one event per step (the events just before the replayed ones, about a fifth as many: as the
 dispatch worked before it read events in batches) and a plain read of the replayed events and their deals (the
 floor). Then the sending rate and the delivery latency (queued -> received, and the HTTP response time), and
-what a request pays: a deal update (the work a web request does) timed with no rules and with the 20 rules
-and 5 subscriptions active; the ratio should be 1.00, since rules and webhooks run in the worker.
+what a request pays: a deal update (the work a web request does) timed, and its queries counted, with no rules
+and with the 20 rules and 5 subscriptions active (the same, since rules and webhooks run in the worker), and
+timed while a worker process dispatches the replayed batches (forked, each batch rolled back) against rounds
+with the worker idle. Next to the dispatch's own CPU it prints the CPU seconds of its PostgreSQL backend
+(read from /proc: the database runs on this machine).
 BENCH_PROFILE=dispatch (or deliver) prints a cProfile of the dispatch (or of sending).
 """
 
