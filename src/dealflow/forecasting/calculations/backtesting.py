@@ -67,6 +67,9 @@ def forecast_draws(
                 for owners in leaf_owners
             ]
             new_samples.append(np.stack(columns, axis=1) if columns else np.zeros((matrix.shape[0], 0)))
+        if fit_result.new_deal_trend != 1.0:
+            # deals not created yet go through every stage: the recent trend applies to them too
+            new_samples = [matrix * fit_result.new_deal_trend for matrix in new_samples]
         prediction.new_mean = float(sum(matrix.mean(axis=0).sum() for matrix in new_samples))
     revenue = simulate(
         amounts=states.amount,
@@ -109,6 +112,7 @@ def backtest(
     seed: int = 0,
     progress=None,
     trend: bool = True,
+    trend_new_deals: bool = True,
 ) -> list[BacktestRow]:
     """Forecast each target period from each weekly as-of point with every method, fitted on older data only.
 
@@ -119,7 +123,9 @@ def backtest(
     for done, point in enumerate(points, start=1):
         moment = int(panel.times[point])
         current = int(calendar.index_of(moment))
-        fit_result = fit(history, calendar, panel, moment, horizons=horizons, trend=trend)
+        fit_result = fit(
+            history, calendar, panel, moment, horizons=horizons, trend=trend, trend_new_deals=trend_new_deals
+        )
         states = panel.states.subset(panel.states.point == point)
         owners = np.unique(states.owner)
         all_owners = np.unique(
