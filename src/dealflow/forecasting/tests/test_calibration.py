@@ -89,6 +89,32 @@ def test_the_default_is_the_lowest_error_even_when_it_is_a_baseline():
     assert choice["scores"]["dealflow"]["wape"] > 0  # corrected, but only once its errors are known
 
 
+def test_next_period_is_corrected_and_ranged_from_next_periods_own_errors_hand_worked():
+    """This period's forecasts of 100 are right every time; next period's forecasts of 100 come in at 80
+    every time. Next period learns r = 80 / 100 = 0.8 (no spread, so no standard error to hold back) and
+    the range 0.8 .. 0.8 from its own 12+ past ratios; this period keeps r = 1. Pooled across horizons,
+    both would have been about 0.9."""
+    rows = []
+    for day in range(0, 400, 7):
+        rows.append(replace(_row(day, "dealflow", 100.0, 100.0), horizon=0))
+        rows.append(_row(day, "dealflow", 100.0, 80.0))
+    items = {
+        (item.row.horizon, item.row.as_of): item
+        for item in cal.calibrate(rows)
+        if item.row.method == "dealflow"
+    }
+    late = 399 // 7 * 7 * DAY
+    assert (items[(1, late)].forecast, items[(1, late)].p10, items[(1, late)].p90) == (
+        pytest.approx(80.0),
+        pytest.approx(80.0),
+        pytest.approx(80.0),
+    )
+    assert items[(1, late)].calibrated and items[(0, late)].forecast == pytest.approx(100.0)
+    table = cal.current_corrections(rows, now=500 * DAY)["corrections"]
+    assert table["1"]["dealflow"][0]["ratio"] == pytest.approx(0.8)
+    assert table["0"]["dealflow"][0]["ratio"] == pytest.approx(1.0)
+
+
 # --------------------------------------------------------------------------- the backtest, no look-ahead
 @cache
 def _world():
