@@ -67,9 +67,6 @@ def forecast_draws(
                 for owners in leaf_owners
             ]
             new_samples.append(np.stack(columns, axis=1) if columns else np.zeros((matrix.shape[0], 0)))
-        if fit_result.new_deal_trend != 1.0:
-            # deals not created yet go through every stage: the recent trend applies to them too
-            new_samples = [matrix * fit_result.new_deal_trend for matrix in new_samples]
         prediction.new_mean = float(sum(matrix.mean(axis=0).sum() for matrix in new_samples))
     revenue = simulate(
         amounts=states.amount,
