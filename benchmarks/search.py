@@ -129,7 +129,7 @@ def _scan(user, query: str):
         entries = SearchEntry.objects.filter(search_visible_q(user=user))
         for word in search_words(query):
             entries = entries.filter(text__icontains=word)
-        return list(entries.order_by("-updated_at", "-id")[:20])
+        return list(entries.order_by("-id")[:20])
 
     return work
 
