@@ -61,6 +61,7 @@ from dealflow.deals.services import (
     deal_reopen,
     deal_update,
 )
+from dealflow.deals.services.trash import follow_up_note_text
 from dealflow.web.forms import form_add_application_error
 from dealflow.web.forms.deals import (
     DEAL_FIELD_FORMS,
@@ -383,9 +384,10 @@ def _perform(
     form: DealFieldForm | DealActionForm | forms.Form,
     action: Callable[[int | None], Any],
     *,
-    success: str,
+    success: str | Callable[[], str],
 ) -> HttpResponse:
-    """Run one service for a valid form; answer with the workspace, a field error or the conflict."""
+    """Run one service for a valid form; answer with the workspace, a field error or the conflict.
+    ``success`` may be a function, to word the message after the service has run."""
     if form.is_valid():
         try:
             with transaction.atomic():
@@ -401,6 +403,8 @@ def _perform(
         except ApplicationError as error:
             form_add_application_error(form, error)
         else:
+            if callable(success):
+                success = success()
             if is_htmx(request):
                 response = _render_workspace(request, deal.pk)
                 response["HX-Trigger"] = json.dumps({"dealflow:toast": {"text": success, "level": "success"}})
@@ -537,7 +541,9 @@ def deal_reopen_view(request: AuthenticatedRequest, deal_id: int) -> HttpRespons
             expected_version=version,
             origin="web",
         ),
-        success=_("The deal is open again."),
+        success=lambda: " ".join(
+            part for part in (_("The deal is open again."), follow_up_note_text(deal)) if part
+        ),
     )
 
 
