@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.models import Team, User
+from dealflow.api.base import ApiRequest
 from dealflow.api.schemas import decimal_text, money_text
 from dealflow.commissions import exports, insights, selectors
 from dealflow.commissions.models import Badge, CommissionPlan, DealSplit, Dispute, Statement
@@ -351,33 +352,33 @@ class SettingsIn(Schema):
 
 # -------------------------------------------------------------------------------------------- plans
 @router.get("/plans", response=list[PlanOut])
-def plan_list(request):
+def plan_list(request: ApiRequest):
     """Every plan (admins)."""
     selectors.plan_check_admin(user=request.user)
     return list(selectors.plan_list())
 
 
 @router.post("/plans", response={201: PlanOut})
-def plan_create_endpoint(request, payload: PlanIn):
+def plan_create_endpoint(request: ApiRequest, payload: PlanIn):
     """Create a plan with its tiers, rate rules and SPIFFs (admins)."""
     selectors.plan_check_admin(user=request.user)
     return Status(201, plan_create(data=payload.as_input(), by=request.user))
 
 
 @router.get("/plans/{plan_id}", response=PlanOut)
-def plan_detail(request, plan_id: int):
+def plan_detail(request: ApiRequest, plan_id: int):
     return selectors.plan_get_for_user(plan_id=plan_id, user=request.user)
 
 
 @router.put("/plans/{plan_id}", response=PlanOut)
-def plan_update_endpoint(request, plan_id: int, payload: PlanIn):
+def plan_update_endpoint(request: ApiRequest, plan_id: int, payload: PlanIn):
     """Replace a plan's terms; draft statements follow on their next recompute."""
     plan = selectors.plan_get_for_user(plan_id=plan_id, user=request.user)
     return plan_update(plan=plan, data=payload.as_input(), by=request.user)
 
 
 @router.post("/plans/{plan_id}/assignments", response={201: AssignmentOut})
-def plan_assign_endpoint(request, plan_id: int, payload: AssignmentIn):
+def plan_assign_endpoint(request: ApiRequest, plan_id: int, payload: AssignmentIn):
     """Assign the plan to one user, team or role from a day on."""
     plan = selectors.plan_get_for_user(plan_id=plan_id, user=request.user)
     user = User.objects.filter(pk=payload.user_id).first() if payload.user_id else None
@@ -392,7 +393,7 @@ def plan_assign_endpoint(request, plan_id: int, payload: AssignmentIn):
 
 
 @router.get("/plans/{plan_id}/preview", response=list[PreviewOut])
-def plan_preview(request, plan_id: int, period: str | None = None):
+def plan_preview(request: ApiRequest, plan_id: int, period: str | None = None):
     """What last period's statements would have been under this plan (or the period given)."""
     plan = selectors.plan_get_for_user(plan_id=plan_id, user=request.user)
     chosen = selectors.period_parse(period, default_kind=plan.period_kind, today=clock.today())
@@ -410,14 +411,14 @@ def plan_preview(request, plan_id: int, period: str | None = None):
 
 # ------------------------------------------------------------------------------------------- splits
 @router.get("/deals/{deal_id}/splits", response=list[SplitOut])
-def split_history(request, deal_id: int):
+def split_history(request: ApiRequest, deal_id: int):
     """The deal's splits over time (current ones have no valid_to)."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user)
     return list(DealSplit.objects.filter(deal=deal).order_by("valid_from", "id"))
 
 
 @router.put("/deals/{deal_id}/splits", response=list[SplitOut])
-def split_set(request, deal_id: int, payload: SplitIn):
+def split_set(request: ApiRequest, deal_id: int, payload: SplitIn):
     """Replace the deal's split from now on (shares add up to 100; an empty list credits the owner)."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     people = []
@@ -440,7 +441,7 @@ def statement_list(
 
 
 @router.post("/statements/recompute", response=list[StatementOut])
-def statement_recompute(request, payload: RecomputeIn):
+def statement_recompute(request: ApiRequest, payload: RecomputeIn):
     """Recompute the drafts of a period for the people you may see (approved and paid ones stay)."""
     period = selectors.period_parse(payload.period, today=clock.today())
     allowed = set(selectors.people_for_statements(user=request.user).values_list("pk", flat=True))
@@ -451,30 +452,30 @@ def statement_recompute(request, payload: RecomputeIn):
 
 
 @router.get("/statements/{statement_id}", response=StatementDetailOut)
-def statement_detail(request, statement_id: int):
+def statement_detail(request: ApiRequest, statement_id: int):
     return selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
 
 
 @router.post("/statements/{statement_id}/approve", response=StatementDetailOut)
-def statement_approve(request, statement_id: int):
+def statement_approve(request: ApiRequest, statement_id: int):
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     return statements.statement_approve(statement=statement, by=request.user)
 
 
 @router.post("/statements/{statement_id}/return", response=StatementDetailOut)
-def statement_return(request, statement_id: int, payload: ReasonIn):
+def statement_return(request: ApiRequest, statement_id: int, payload: ReasonIn):
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     return statements.statement_return_to_draft(statement=statement, by=request.user, reason=payload.reason)
 
 
 @router.post("/statements/{statement_id}/pay", response=StatementDetailOut)
-def statement_pay(request, statement_id: int):
+def statement_pay(request: ApiRequest, statement_id: int):
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     return statements.statement_mark_paid(statement=statement, by=request.user)
 
 
 @router.post("/statements/{statement_id}/adjustments", response={201: StatementLineOut})
-def statement_adjust(request, statement_id: int, payload: AdjustmentIn):
+def statement_adjust(request: ApiRequest, statement_id: int, payload: AdjustmentIn):
     """A manager's signed adjustment with a reason, on a draft."""
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     line = statements.statement_adjust(statement=statement, amount_minor=signed_minor(payload.amount, "amount"),
@@ -490,7 +491,7 @@ def signed_minor(text: str, field: str) -> int:
 
 
 @router.get("/statements/{statement_id}/pdf")
-def statement_pdf(request, statement_id: int):
+def statement_pdf(request: ApiRequest, statement_id: int):
     """The statement as a PDF in the person's language."""
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     response = HttpResponse(exports.statement_pdf(statement=statement), content_type="application/pdf")
@@ -501,7 +502,12 @@ def statement_pdf(request, statement_id: int):
 
 
 @router.get("/payroll")
-def payroll(request, period: str, format: Literal["csv", "xlsx", "json"] = "csv", status: str | None = None):
+def payroll(
+    request: ApiRequest,
+    period: str,
+    format: Literal["csv", "xlsx", "json"] = "csv",
+    status: str | None = None,
+):
     """The period's statements you may see as a payroll file (CSV, XLSX or JSON rows)."""
     chosen = selectors.period_parse(period, today=clock.today())
     rows = selectors.statement_list_for_user(user=request.user, period_key=chosen.key, status=status)
@@ -523,7 +529,7 @@ def payroll(request, period: str, format: Literal["csv", "xlsx", "json"] = "csv"
 
 # ------------------------------------------------------------------------------------ rep's own view
 @router.get("/earnings", response=EarningsOut)
-def earnings(request, period: str | None = None):
+def earnings(request: ApiRequest, period: str | None = None):
     """Your commission this period so far, the next tier and what it takes."""
     chosen = selectors.period_parse(period, today=clock.today()) if period else None
     data = insights.earnings_for_user(user=request.user, today=clock.today(), period=chosen)
@@ -556,7 +562,7 @@ def earnings_out(data: insights.Earnings) -> dict[str, Any]:
 
 
 @router.get("/deals/{deal_id}/what-if", response=WhatIfOut)
-def what_if(request, deal_id: int):
+def what_if(request: ApiRequest, deal_id: int):
     """What winning this open deal today would add to your commission this period."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user)
     adds = insights.what_if_for_deals(user=request.user, deals=[deal], today=clock.today()).get(deal.pk)
@@ -566,14 +572,14 @@ def what_if(request, deal_id: int):
 
 # ----------------------------------------------------------------------------------------- disputes
 @router.get("/disputes", response=list[DisputeOut])
-def dispute_list(request, status: str | None = None):
+def dispute_list(request: ApiRequest, status: str | None = None):
     return list(
         selectors.dispute_list_for_user(user=request.user, status=status).prefetch_related("messages")
     )
 
 
 @router.post("/statements/{statement_id}/disputes", response={201: DisputeOut})
-def dispute_open(request, statement_id: int, payload: DisputeIn):
+def dispute_open(request: ApiRequest, statement_id: int, payload: DisputeIn):
     """Question a line of your statement (or the whole statement)."""
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     line = statement.lines.filter(pk=payload.line_id).first() if payload.line_id else None
@@ -585,19 +591,19 @@ def dispute_open(request, statement_id: int, payload: DisputeIn):
 
 
 @router.get("/disputes/{dispute_id}", response=DisputeOut)
-def dispute_detail(request, dispute_id: int):
+def dispute_detail(request: ApiRequest, dispute_id: int):
     return selectors.dispute_get_for_user(dispute_id=dispute_id, user=request.user)
 
 
 @router.post("/disputes/{dispute_id}/messages", response={201: DisputeOut})
-def dispute_reply(request, dispute_id: int, payload: MessageIn):
+def dispute_reply(request: ApiRequest, dispute_id: int, payload: MessageIn):
     dispute = selectors.dispute_get_for_user(dispute_id=dispute_id, user=request.user)
     disputes.dispute_reply(dispute=dispute, body=payload.body, by=request.user)
     return Status(201, dispute)
 
 
 @router.post("/disputes/{dispute_id}/resolve", response=DisputeOut)
-def dispute_resolve(request, dispute_id: int, payload: ResolveIn):
+def dispute_resolve(request: ApiRequest, dispute_id: int, payload: ResolveIn):
     """Resolve into an adjustment (signed amount) or a note."""
     dispute = selectors.dispute_get_for_user(dispute_id=dispute_id, user=request.user)
     amount = signed_minor(payload.adjustment, "adjustment") if payload.adjustment else None
@@ -608,7 +614,7 @@ def dispute_resolve(request, dispute_id: int, payload: ResolveIn):
 
 # ------------------------------------------------------------------------------------- gamification
 @router.get("/leaderboard")
-def leaderboard(request, query: Query[BoardQuery]):
+def leaderboard(request: ApiRequest, query: Query[BoardQuery]):
     """Ranked people by a measure for a period (default: this quarter), as visibility allows."""
     chosen = selectors.period_parse(query.period, today=clock.today())
     rows = insights.leaderboard_for_user(user=request.user, measure=query.measure, period=chosen,
@@ -626,12 +632,12 @@ def leaderboard(request, query: Query[BoardQuery]):
 
 
 @router.get("/contests", response=list[ContestOut])
-def contest_list(request):
+def contest_list(request: ApiRequest):
     return insights.contest_list_for_user(user=request.user)
 
 
 @router.post("/contests", response={201: ContestOut})
-def contest_create(request, payload: ContestIn):
+def contest_create(request: ApiRequest, payload: ContestIn):
     team = Team.objects.filter(pk=payload.team_id).first() if payload.team_id else None
     if payload.team_id and team is None:
         raise ApplicationError("No such team.", field="team_id")
@@ -643,7 +649,7 @@ def contest_create(request, payload: ContestIn):
 
 
 @router.get("/contests/{contest_id}")
-def contest_detail(request, contest_id: int):
+def contest_detail(request: ApiRequest, contest_id: int):
     """The contest with each participant's progress, share of the target and rank."""
     contest = insights.contest_get_for_user(contest_id=contest_id, user=request.user)
     rows = insights.contest_progress(contest=contest)
@@ -656,24 +662,24 @@ def contest_detail(request, contest_id: int):
 
 
 @router.get("/badges")
-def badge_list(request):
+def badge_list(request: ApiRequest):
     """Your badges."""
     return [{"kind": badge.kind, "label": str(badge.get_kind_display()), "key": badge.key,
              "awarded_on": badge.awarded_on} for badge in Badge.objects.filter(user=request.user)]  # fmt: skip
 
 
 @router.get("/preferences", response=PreferencesOut)
-def preferences(request):
+def preferences(request: ApiRequest):
     return selectors.preference_for(user=request.user)
 
 
 @router.put("/preferences", response=PreferencesOut)
-def preferences_set(request, payload: GamificationPreferencesIn):
+def preferences_set(request: ApiRequest, payload: GamificationPreferencesIn):
     return gamification.preference_set(user=request.user, **payload.dict())
 
 
 @router.put("/settings")
-def settings_set(request, payload: SettingsIn):
+def settings_set(request: ApiRequest, payload: SettingsIn):
     """Company-wide leaderboard visibility (admins)."""
     selectors.plan_check_admin(user=request.user)
     gamification.settings_set(leaderboard_visibility=payload.leaderboard_visibility, by=request.user)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.models import Team, User
+from dealflow.api.base import ApiRequest
 from dealflow.core.errors import ApplicationError
 from dealflow.people import selectors, services
 from dealflow.people.calculations import Enps
@@ -391,7 +392,7 @@ class ActionItemIn(Schema):
 
 
 @router.get("/questions/library", response=list[LibraryQuestionOut])
-def list_library(request):
+def list_library(request: ApiRequest):
     """Ready questions (workload, recognition, tools, manager support, growth, eNPS), in English and Dutch."""
     language = translation.get_language()
     return [
@@ -409,13 +410,13 @@ def list_library(request):
 
 
 @router.get("/surveys", response=list[SurveyOut])
-def list_surveys(request):
+def list_surveys(request: ApiRequest):
     """Surveys of the teams you manage (all for admins)."""
     return list(selectors.survey_list_for_user(user=request.user)[:500])
 
 
 @router.post("/surveys", response={201: SurveyOut})
-def create_survey(request, payload: SurveyIn):
+def create_survey(request: ApiRequest, payload: SurveyIn):
     """Create a survey for teams you manage; at most 10 questions. The first run opens when it starts today."""
     teams = list(Team.objects.filter(pk__in=payload.team_ids))
     if len(teams) != len(set(payload.team_ids)):
@@ -433,19 +434,19 @@ def create_survey(request, payload: SurveyIn):
 
 
 @router.get("/surveys/{survey_id}", response=SurveyOut)
-def get_survey(request, survey_id: int):
+def get_survey(request: ApiRequest, survey_id: int):
     return selectors.survey_get_for_user(survey_id=survey_id, user=request.user)
 
 
 @router.post("/surveys/{survey_id}/stop", response=SurveyOut)
-def stop_survey(request, survey_id: int):
+def stop_survey(request: ApiRequest, survey_id: int):
     """Open no further runs of this survey."""
     survey = selectors.survey_get_for_user(survey_id=survey_id, user=request.user)
     return services.survey_deactivate(survey=survey, by=request.user)
 
 
 @router.get("/surveys/{survey_id}/runs", response=list[RunOut])
-def list_runs(request, survey_id: int):
+def list_runs(request: ApiRequest, survey_id: int):
     """Runs, newest first, with invited and answered counts (never who answered)."""
     return [
         _run_out(row) for row in selectors.survey_run_list_for_user(survey_id=survey_id, user=request.user)
@@ -453,7 +454,7 @@ def list_runs(request, survey_id: int):
 
 
 @router.get("/surveys/{survey_id}/enps", response=PulseTrendOut)
-def enps_trend(request, survey_id: int, query: Query[TeamQuery]):
+def enps_trend(request: ApiRequest, survey_id: int, query: Query[TeamQuery]):
     """eNPS per run, oldest first; runs below the anonymity threshold carry no score."""
     trend = selectors.survey_enps_trend_for_user(survey_id=survey_id, user=request.user, team_id=query.team)
     return {
@@ -476,7 +477,7 @@ def enps_trend(request, survey_id: int, query: Query[TeamQuery]):
 
 
 @router.get("/runs/{run_id}/results", response=ResultsOut)
-def run_results(request, run_id: int, query: Query[TeamQuery]):
+def run_results(request: ApiRequest, run_id: int, query: Query[TeamQuery]):
     """Results of a run; `visible: false` below the threshold; a team filter that would narrow below it is a 400."""
     return _results_out(
         selectors.survey_run_results_for_user(run_id=run_id, user=request.user, team_id=query.team)
@@ -484,7 +485,7 @@ def run_results(request, run_id: int, query: Query[TeamQuery]):
 
 
 @router.get("/runs/{run_id}/results.csv")
-def run_results_csv(request, run_id: int, query: Query[TeamQuery]):
+def run_results_csv(request: ApiRequest, run_id: int, query: Query[TeamQuery]):
     """The results as CSV (aggregates only); 400 while they are hidden by the threshold."""
     results = selectors.survey_run_results_for_user(run_id=run_id, user=request.user, team_id=query.team)
     response = HttpResponse(results_csv(results=results), content_type="text/csv; charset=utf-8")
@@ -493,7 +494,7 @@ def run_results_csv(request, run_id: int, query: Query[TeamQuery]):
 
 
 @router.post("/runs/{run_id}/close", response=RunOut)
-def close_run(request, run_id: int):
+def close_run(request: ApiRequest, run_id: int):
     """Stop accepting answers today."""
     run = selectors.survey_run_get_for_user(run_id=run_id, user=request.user)
     services.survey_run_close(run=run, by=request.user)
@@ -506,7 +507,7 @@ def close_run(request, run_id: int):
 
 
 @router.get("/invitations", response=list[InvitationOut])
-def list_invitations(request):
+def list_invitations(request: ApiRequest):
     """Open surveys waiting for your answer."""
     return [
         {
@@ -520,7 +521,7 @@ def list_invitations(request):
 
 
 @router.get("/runs/{run_id}/questions", response=AnswerFormOut)
-def run_questions(request, run_id: int):
+def run_questions(request: ApiRequest, run_id: int):
     """The questions of a run you are invited to."""
     page = selectors.survey_run_get_for_respondent(run_id=run_id, user=request.user)
     return {
@@ -534,7 +535,7 @@ def run_questions(request, run_id: int):
 
 
 @router.post("/runs/{run_id}/responses", response={204: None})
-def submit_response(request, run_id: int, payload: ResponseIn):
+def submit_response(request: ApiRequest, run_id: int, payload: ResponseIn):
     """Answer a run once, anonymously: `answers` maps question id to a number (option index for a choice) or text."""
     page = selectors.survey_run_get_for_respondent(run_id=run_id, user=request.user)
     services.survey_response_submit(run=page.run, user=request.user, answers=payload.answers)
@@ -545,19 +546,19 @@ def submit_response(request, run_id: int, payload: ResponseIn):
 
 
 @router.get("/one-on-ones", response=list[SeriesOut])
-def list_series(request):
+def list_series(request: ApiRequest):
     """Your one-on-one series (as manager or rep)."""
     return list(selectors.one_on_one_series_list_for_user(user=request.user)[:500])
 
 
 @router.post("/one-on-ones", response={201: SeriesDetailOut})
-def create_series(request, payload: SeriesIn):
+def create_series(request: ApiRequest, payload: SeriesIn):
     """Plan recurring one-on-ones with someone in a team you manage."""
-    manager = request.user
+    manager: User | None = request.user
     if payload.manager_id is not None and payload.manager_id != request.user.pk:
         manager = User.objects.filter(pk=payload.manager_id, is_active=True).first()
-        if manager is None:
-            raise ApplicationError(_("No such manager."), field="manager_id")
+    if manager is None:
+        raise ApplicationError(_("No such manager."), field="manager_id")
     rep = User.objects.filter(pk=payload.rep_id, is_active=True).first()
     if rep is None:
         raise ApplicationError(_("No such person."), field="rep_id")
@@ -573,12 +574,12 @@ def create_series(request, payload: SeriesIn):
 
 
 @router.get("/one-on-ones/{series_id}", response=SeriesDetailOut)
-def get_series(request, series_id: int):
+def get_series(request: ApiRequest, series_id: int):
     return selectors.one_on_one_series_get_for_user(series_id=series_id, user=request.user)
 
 
 @router.get("/one-on-ones/{series_id}/calendar.ics")
-def series_calendar(request, series_id: int):
+def series_calendar(request: ApiRequest, series_id: int):
     """The series as a recurring iCalendar event."""
     series = selectors.one_on_one_series_get_for_user(series_id=series_id, user=request.user)
     upcoming = selectors.meeting_next_for_series(series=series)
@@ -587,31 +588,31 @@ def series_calendar(request, series_id: int):
 
 
 @router.get("/meetings/{meeting_id}", response=MeetingOut)
-def get_meeting(request, meeting_id: int):
+def get_meeting(request: ApiRequest, meeting_id: int):
     """A meeting's shared agenda, shared notes and action items (private notes have their own endpoint)."""
     return _meeting_out(selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user))
 
 
 @router.get("/meetings/{meeting_id}/calendar.ics")
-def meeting_calendar(request, meeting_id: int):
+def meeting_calendar(request: ApiRequest, meeting_id: int):
     meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
     return HttpResponse(meeting_ics(meeting=meeting), content_type="text/calendar; charset=utf-8")
 
 
 @router.post("/meetings/{meeting_id}/agenda", response={201: AgendaItemOut})
-def add_agenda_item(request, meeting_id: int, payload: TextIn):
+def add_agenda_item(request: ApiRequest, meeting_id: int, payload: TextIn):
     meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
     return Status(201, services.agenda_item_add(meeting=meeting, text=payload.text, by=request.user))
 
 
 @router.patch("/agenda/{item_id}", response=AgendaItemOut)
-def update_agenda_item(request, item_id: int, payload: DoneIn):
+def update_agenda_item(request: ApiRequest, item_id: int, payload: DoneIn):
     item: AgendaItem = selectors.agenda_item_get_for_user(item_id=item_id, user=request.user)
     return services.agenda_item_set_done(item=item, is_done=payload.is_done, by=request.user)
 
 
 @router.put("/meetings/{meeting_id}/shared-notes", response=MeetingOut)
-def set_shared_notes(request, meeting_id: int, payload: TextIn):
+def set_shared_notes(request: ApiRequest, meeting_id: int, payload: TextIn):
     meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
     return _meeting_out(
         services.meeting_shared_notes_set(meeting=meeting, text=payload.text, by=request.user)
@@ -619,7 +620,7 @@ def set_shared_notes(request, meeting_id: int, payload: TextIn):
 
 
 @router.get("/meetings/{meeting_id}/private-note", response=PrivateNoteOut)
-def get_private_note(request, meeting_id: int):
+def get_private_note(request: ApiRequest, meeting_id: int):
     """Your own private note on the meeting; nobody else's is ever returned."""
     meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
     return {
@@ -629,14 +630,14 @@ def get_private_note(request, meeting_id: int):
 
 
 @router.put("/meetings/{meeting_id}/private-note", response=PrivateNoteOut)
-def set_private_note(request, meeting_id: int, payload: TextIn):
+def set_private_note(request: ApiRequest, meeting_id: int, payload: TextIn):
     meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
     note = services.private_note_set(meeting=meeting, text=payload.text, by=request.user)
     return {"meeting_id": meeting.pk, "text": note.text}
 
 
 @router.post("/meetings/{meeting_id}/complete", response=MeetingOut)
-def complete_meeting(request, meeting_id: int, payload: CompleteIn | None = None):
+def complete_meeting(request: ApiRequest, meeting_id: int, payload: CompleteIn | None = None):
     """Mark the meeting held; returns the next meeting, with the unchecked agenda items carried over.
 
     The body is optional: ``shared_notes`` and ``private_note``, when given, are saved first in the same
@@ -654,7 +655,7 @@ def complete_meeting(request, meeting_id: int, payload: CompleteIn | None = None
 
 
 @router.post("/meetings/{meeting_id}/action-items", response={201: ActionItemOut})
-def add_action_item(request, meeting_id: int, payload: ActionItemIn):
+def add_action_item(request: ApiRequest, meeting_id: int, payload: ActionItemIn):
     meeting = selectors.meeting_get_for_user(meeting_id=meeting_id, user=request.user)
     owner = User.objects.filter(pk=payload.owner_id).first()
     if owner is None:
@@ -666,12 +667,12 @@ def add_action_item(request, meeting_id: int, payload: ActionItemIn):
 
 
 @router.patch("/action-items/{item_id}", response=ActionItemOut)
-def update_action_item(request, item_id: int, payload: DoneIn):
+def update_action_item(request: ApiRequest, item_id: int, payload: DoneIn):
     item: ActionItem = selectors.action_item_get_for_user(item_id=item_id, user=request.user)
     return services.action_item_set_done(item=item, is_done=payload.is_done, by=request.user)
 
 
 @router.get("/action-items", response=list[ActionItemOut])
-def list_action_items(request):
+def list_action_items(request: ApiRequest):
     """Your open action items from one-on-ones, soonest due first."""
     return list(selectors.action_item_list_open_for_user(user=request.user)[:500])

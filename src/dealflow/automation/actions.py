@@ -113,11 +113,13 @@ def activity_for_rule(*, rule: Rule, deal: Deal | None, lead: Lead | None, now: 
     due_at = now + dt.timedelta(days=params.get("due_in_days", 0), hours=params.get("due_in_hours", 0))
     kind = params.get("kind", "task")
     subject, done_at = lifecycle.valid_activity(kind=kind, subject=params["subject"], at=now, done_at=None)
+    record = deal if deal is not None else lead
+    assert record is not None, "a rule acts on a deal or a lead"
     return Activity(
         kind=kind,
         subject=subject,
         notes="",
-        owner=deal.owner if deal else lead.owner,  # type: ignore[union-attr]
+        owner=record.owner,
         deal=deal,
         lead=lead if deal is None else None,
         person=None,
@@ -145,7 +147,8 @@ def action_perform(
         if deal is not None:
             deal_update(deal=deal, by=None, data={"owner": owner}, origin=origin, note=note)
         else:
-            lead_update(lead=lead, data={"owner": owner}, by=None)  # type: ignore[arg-type]
+            assert lead is not None, "a rule acts on a deal or a lead"
+            lead_update(lead=lead, data={"owner": owner}, by=None)
         return f"Assigned to {owner.username}."
     if rule.action == Action.SET_FIELD:
         assert deal is not None  # rule_validate refuses set_field on lead rules

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from dealflow.accounts.models import User
 from dealflow.accounts.services import audit_record
@@ -36,7 +37,7 @@ def _by_id(by: User | None) -> int | None:
     return by.pk if by is not None else None
 
 
-def _deleted_together(queryset, *, at: dt.datetime | None):  # type: ignore[no-untyped-def]
+def _deleted_together(queryset: QuerySet[Activity], *, at: dt.datetime | None) -> QuerySet[Activity]:
     """The rows that went to the trash in the same step (one ``at`` for a record and what went with it)."""
     return queryset.filter(deleted_at=at)
 

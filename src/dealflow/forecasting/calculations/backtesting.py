@@ -287,7 +287,9 @@ def _score(method: str, members: list[BacktestRow]) -> dict:
     accuracies = [
         value for value in (accuracy(row.actual, row.forecast) for row in members) if value is not None
     ]
-    with_range = [row for row in members if row.p10 is not None and row.p90 is not None]
+    with_range = [
+        (row.actual, row.p10, row.p90) for row in members if row.p10 is not None and row.p90 is not None
+    ]
     return {
         "method": method,
         "count": len(members),
@@ -295,9 +297,9 @@ def _score(method: str, members: list[BacktestRow]) -> dict:
         "wape": wape(actuals, forecasts),
         "bias": bias(actuals, forecasts),
         "coverage": coverage(
-            [row.actual for row in with_range],
-            [float(row.p10) for row in with_range],  # type: ignore[arg-type]
-            [float(row.p90) for row in with_range],  # type: ignore[arg-type]
+            [actual for actual, _low, _high in with_range],
+            [float(low) for _actual, low, _high in with_range],
+            [float(high) for _actual, _low, high in with_range],
         )
         if with_range
         else None,

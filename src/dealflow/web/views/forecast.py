@@ -17,7 +17,7 @@ from dealflow.accounts.selectors import user_access_scope
 from dealflow.core.errors import ApplicationError
 from dealflow.core.parameters import choice_parameter, id_parameter, text_parameter
 from dealflow.forecasting import selectors, services
-from dealflow.web.views.workspace import permission_errors_as_403, safe_next
+from dealflow.web.views.workspace import AuthenticatedRequest, permission_errors_as_403, safe_next
 
 
 def _integer(value: Any) -> int | None:
@@ -60,9 +60,9 @@ QUOTAS_SHOWN = 40
 
 @login_required
 @require_GET
-def forecast_page(request: HttpRequest) -> HttpResponse:
+def forecast_page(request: AuthenticatedRequest) -> HttpResponse:
     """GET ?kind=month|quarter&scope=company|team|rep&id=&method=."""
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     query = request.GET
     kind = choice_parameter(query, "kind", ("month", "quarter"), default="month") or "month"
     view = selectors.forecast_for_user(
@@ -107,17 +107,17 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
 @login_required
 @require_POST
 @permission_errors_as_403
-def forecast_call(request: HttpRequest) -> HttpResponse:
+def forecast_call(request: AuthenticatedRequest) -> HttpResponse:
     """A rep's call, or with ``team`` and a note a manager's adjustment of the team's call."""
     data = request.POST
     try:
         if data.get("team"):
             team = get_object_or_404(Team, pk=_integer(data["team"]))
-            services.call_adjust(by=request.user, team=team, period=data.get("period", ""),  # type: ignore[arg-type]
+            services.call_adjust(by=request.user, team=team, period=data.get("period", ""),
                                  commit=data.get("commit", ""), best_case=data.get("best_case", ""),
                                  note=data.get("note", ""))  # fmt: skip
         else:
-            services.call_submit(by=request.user, period=data.get("period", ""), commit=data.get("commit", ""),  # type: ignore[arg-type]
+            services.call_submit(by=request.user, period=data.get("period", ""), commit=data.get("commit", ""),
                                  best_case=data.get("best_case", ""), note=data.get("note", ""))  # fmt: skip
         messages.success(request, _("Your call is recorded."))
     except ApplicationError as error:
@@ -128,13 +128,13 @@ def forecast_call(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @permission_errors_as_403
-def forecast_quota(request: HttpRequest) -> HttpResponse:
+def forecast_quota(request: AuthenticatedRequest) -> HttpResponse:
     """Set a team's or a rep's quota for a period (the team's manager or an admin)."""
     data = request.POST
     team = get_object_or_404(Team, pk=_integer(data["team"])) if data.get("team") else None
     rep = get_object_or_404(User, pk=_integer(data["user"])) if data.get("user") else None
     try:
-        services.quota_set(by=request.user, period=data.get("period", ""), amount=data.get("amount", ""),  # type: ignore[arg-type]
+        services.quota_set(by=request.user, period=data.get("period", ""), amount=data.get("amount", ""),
                            team=team, user=rep)  # fmt: skip
         messages.success(request, _("Quota saved."))
     except ApplicationError as error:
@@ -145,9 +145,9 @@ def forecast_quota(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @permission_errors_as_403
-def forecast_snapshot(request: HttpRequest) -> HttpResponse:
+def forecast_snapshot(request: AuthenticatedRequest) -> HttpResponse:
     """Take a snapshot now (managers and admins)."""
-    services.snapshot_take(origin="web", by=request.user, kind=request.POST.get("kind") or "month")  # type: ignore[arg-type]
+    services.snapshot_take(origin="web", by=request.user, kind=request.POST.get("kind") or "month")
     messages.success(request, _("Snapshot taken. It will be scored when the period closes."))
     return _back(request)
 
@@ -155,10 +155,10 @@ def forecast_snapshot(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @permission_errors_as_403
-def forecast_backtest(request: HttpRequest) -> HttpResponse:
+def forecast_backtest(request: AuthenticatedRequest) -> HttpResponse:
     """Queue a backtest; the page shows its progress bar (polled with HTMX)."""
     try:
-        run = services.backtest_start(by=request.user, period_from=request.POST.get("period_from", ""),  # type: ignore[arg-type]
+        run = services.backtest_start(by=request.user, period_from=request.POST.get("period_from", ""),
                                       period_to=request.POST.get("period_to", ""),
                                       kind=request.POST.get("kind") or "month")  # fmt: skip
     except ApplicationError as error:
@@ -172,7 +172,7 @@ def forecast_backtest(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def forecast_backtest_status(request: HttpRequest, run_id: int) -> HttpResponse:
+def forecast_backtest_status(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
     """The progress bar or, when done, the backtest table (HTMX polls this while it runs)."""
-    run = selectors.backtest_get_for_user(run_id=run_id, user=request.user)  # type: ignore[arg-type]
+    run = selectors.backtest_get_for_user(run_id=run_id, user=request.user)
     return render(request, "web/forecast/_backtest.html", {"backtest": run})
