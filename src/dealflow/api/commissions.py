@@ -48,14 +48,20 @@ class PlanIn(Schema):
 
     def as_input(self) -> PlanInput:
         return PlanInput(
-            name=self.name, description=self.description, period_kind=self.period_kind,
-            base_rate_percent=self.base_rate_percent, tier_mode=self.tier_mode,
+            name=self.name,
+            description=self.description,
+            period_kind=self.period_kind,
+            base_rate_percent=self.base_rate_percent,
+            tier_mode=self.tier_mode,
             tiers=[(tier.from_percent, tier.rate_percent) for tier in self.tiers],
             accelerator_multiplier=self.accelerator_multiplier,
             decelerator_floor_percent=self.decelerator_floor_percent,
-            decelerator_multiplier=self.decelerator_multiplier, cap=self.cap, clawback_days=self.clawback_days,
-            rules=self.rules, spiffs=self.spiffs,
-        )  # fmt: skip
+            decelerator_multiplier=self.decelerator_multiplier,
+            cap=self.cap,
+            clawback_days=self.clawback_days,
+            rules=self.rules,
+            spiffs=self.spiffs,
+        )
 
 
 class PlanOut(Schema):
@@ -80,8 +86,10 @@ class PlanOut(Schema):
 
     @staticmethod
     def resolve_tiers(plan: CommissionPlan) -> list[dict[str, str | None]]:
-        return [{"from_percent": decimal_text(tier.from_percent), "rate_percent": decimal_text(tier.rate_percent)}
-                for tier in plan.tiers.all()]  # fmt: skip
+        return [
+            {"from_percent": decimal_text(tier.from_percent), "rate_percent": decimal_text(tier.rate_percent)}
+            for tier in plan.tiers.all()
+        ]
 
     @staticmethod
     def resolve_accelerator_multiplier(plan: CommissionPlan) -> str | None:
@@ -101,18 +109,34 @@ class PlanOut(Schema):
 
     @staticmethod
     def resolve_rules(plan: CommissionPlan) -> list[dict[str, Any]]:
-        return [{"kind": rule.kind, "product_id": rule.product_id, "pipeline_id": rule.pipeline_id,
-                 "deal_type": rule.deal_type, "rate_percent": decimal_text(rule.rate_percent)}
-                for rule in plan.rules.all()]  # fmt: skip
+        return [
+            {
+                "kind": rule.kind,
+                "product_id": rule.product_id,
+                "pipeline_id": rule.pipeline_id,
+                "deal_type": rule.deal_type,
+                "rate_percent": decimal_text(rule.rate_percent),
+            }
+            for rule in plan.rules.all()
+        ]
 
     @staticmethod
     def resolve_spiffs(plan: CommissionPlan) -> list[dict[str, Any]]:
         currency = base_currency()
-        return [{"name": spiff.name, "starts_on": spiff.starts_on, "ends_on": spiff.ends_on,
-                 "pipeline_id": spiff.pipeline_id, "product_id": spiff.product_id, "deal_type": spiff.deal_type,
-                 "min_amount": money_text(spiff.min_amount_minor, currency),
-                 "bonus": money_text(spiff.bonus_minor, currency), "rate_percent": decimal_text(spiff.rate_percent)}
-                for spiff in plan.spiffs.all()]  # fmt: skip
+        return [
+            {
+                "name": spiff.name,
+                "starts_on": spiff.starts_on,
+                "ends_on": spiff.ends_on,
+                "pipeline_id": spiff.pipeline_id,
+                "product_id": spiff.product_id,
+                "deal_type": spiff.deal_type,
+                "min_amount": money_text(spiff.min_amount_minor, currency),
+                "bonus": money_text(spiff.bonus_minor, currency),
+                "rate_percent": decimal_text(spiff.rate_percent),
+            }
+            for spiff in plan.spiffs.all()
+        ]
 
 
 class AssignmentIn(Schema):
@@ -234,12 +258,19 @@ class StatementDetailOut(StatementOut):
 
 def line_out(line: Any, currency: str) -> dict[str, Any]:
     return {
-        "id": line.pk, "kind": line.kind, "deal_id": line.deal_id, "deal_title": line.deal_title,
-        "occurred_on": line.occurred_on, "credited": money_text(line.credit_minor, currency),
-        "share_percent": decimal_text(line.share_percent), "rule": line.rule, "tier": line.tier,
-        "rate_percent": decimal_text(line.rate_percent), "commission": money_text(line.commission_minor, currency),
+        "id": line.pk,
+        "kind": line.kind,
+        "deal_id": line.deal_id,
+        "deal_title": line.deal_title,
+        "occurred_on": line.occurred_on,
+        "credited": money_text(line.credit_minor, currency),
+        "share_percent": decimal_text(line.share_percent),
+        "rule": line.rule,
+        "tier": line.tier,
+        "rate_percent": decimal_text(line.rate_percent),
+        "commission": money_text(line.commission_minor, currency),
         "reason": line.reason,
-    }  # fmt: skip
+    }
 
 
 class RecomputeIn(Schema):
@@ -301,8 +332,10 @@ class DisputeOut(Schema):
 
     @staticmethod
     def resolve_messages(dispute: Dispute) -> list[dict[str, Any]]:
-        return [{"author_id": message.author_id, "body": message.body, "created_at": message.created_at}
-                for message in dispute.messages.all()]  # fmt: skip
+        return [
+            {"author_id": message.author_id, "body": message.body, "created_at": message.created_at}
+            for message in dispute.messages.all()
+        ]
 
 
 class BoardQuery(Schema):
@@ -387,8 +420,15 @@ def plan_assign_endpoint(request: ApiRequest, plan_id: int, payload: AssignmentI
         raise ApplicationError("No such user.", field="user_id")
     if payload.team_id and team is None:
         raise ApplicationError("No such team.", field="team_id")
-    assignment = plan_assign(plan=plan, user=user, team=team, role=payload.role,
-                             effective_from=payload.effective_from, effective_to=payload.effective_to, by=request.user)  # fmt: skip
+    assignment = plan_assign(
+        plan=plan,
+        user=user,
+        team=team,
+        role=payload.role,
+        effective_from=payload.effective_from,
+        effective_to=payload.effective_to,
+        by=request.user,
+    )
     return Status(201, assignment)
 
 
@@ -401,12 +441,16 @@ def plan_preview(request: ApiRequest, plan_id: int, period: str | None = None):
         chosen = chosen.previous()
     currency = base_currency()
     return [
-        {"user_id": row.user_id, "name": row.name, "credited": money_text(row.credit_minor, currency),
-         "attainment_percent": decimal_text(row.attainment_percent),
-         "actual_commission": money_text(row.actual_minor, currency),
-         "preview_commission": money_text(row.preview_minor, currency)}
+        {
+            "user_id": row.user_id,
+            "name": row.name,
+            "credited": money_text(row.credit_minor, currency),
+            "attainment_percent": decimal_text(row.attainment_percent),
+            "actual_commission": money_text(row.actual_minor, currency),
+            "preview_commission": money_text(row.preview_minor, currency),
+        }
         for row in insights.plan_preview(plan=plan, period=chosen)
-    ]  # fmt: skip
+    ]
 
 
 # ------------------------------------------------------------------------------------------- splits
@@ -436,8 +480,11 @@ def statement_list(
     request, period: str | None = None, person_id: int | None = None, status: str | None = None
 ):
     """Statements you may see (own; managed teams'; all for admins)."""
-    return list(selectors.statement_list_for_user(user=request.user, period_key=period, person_id=person_id,
-                                                  status=status)[:2000])  # fmt: skip
+    return list(
+        selectors.statement_list_for_user(
+            user=request.user, period_key=period, person_id=person_id, status=status
+        )[:2000]
+    )
 
 
 @router.post("/statements/recompute", response=list[StatementOut])
@@ -478,8 +525,12 @@ def statement_pay(request: ApiRequest, statement_id: int):
 def statement_adjust(request: ApiRequest, statement_id: int, payload: AdjustmentIn):
     """A manager's signed adjustment with a reason, on a draft."""
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
-    line = statements.statement_adjust(statement=statement, amount_minor=signed_minor(payload.amount, "amount"),
-                                       reason=payload.reason, by=request.user)  # fmt: skip
+    line = statements.statement_adjust(
+        statement=statement,
+        amount_minor=signed_minor(payload.amount, "amount"),
+        reason=payload.reason,
+        by=request.user,
+    )
     return Status(201, line_out(line, statement.currency))
 
 
@@ -513,8 +564,12 @@ def payroll(
     rows = selectors.statement_list_for_user(user=request.user, period_key=chosen.key, status=status)
     from dealflow.accounts.services import audit_record
 
-    audit_record(actor=request.user, action="commissions.payroll_exported", target=chosen.key,
-                 detail={"format": format, "count": rows.count()})  # fmt: skip
+    audit_record(
+        actor=request.user,
+        action="commissions.payroll_exported",
+        target=chosen.key,
+        detail={"format": format, "count": rows.count()},
+    )
     if format == "json":
         return exports.payroll_rows(statements=rows)
     name = f"payroll-{chosen.key}.{format}"
@@ -540,25 +595,37 @@ def earnings_out(data: insights.Earnings) -> dict[str, Any]:
     currency = base_currency()
     upcoming = data.next_tier
     return {
-        "period": data.period.key, "currency": currency, "plan": data.terms.name if data.terms else None,
+        "period": data.period.key,
+        "currency": currency,
+        "plan": data.terms.name if data.terms else None,
         "quota": money_text(data.result.quota_minor, currency),
         "credited": money_text(data.result.credit_minor, currency),
         "attainment_percent": decimal_text(data.result.attainment_percent),
         "commission": money_text(data.result.commission_minor, currency),
         "adjustments": money_text(data.adjustment_minor, currency),
         "total": money_text(data.total_minor, currency),
-        "next_tier": None if upcoming is None else {
-            "tier": upcoming.tier_number, "from_percent": decimal_text(upcoming.from_percent),
+        "next_tier": None
+        if upcoming is None
+        else {
+            "tier": upcoming.tier_number,
+            "from_percent": decimal_text(upcoming.from_percent),
             "rate_percent": decimal_text(upcoming.rate_percent),
             "credit_needed": money_text(upcoming.credit_needed_minor, currency),
         },
         "lines": [
-            {"kind": line.kind, "deal_id": line.deal_id, "title": line.title, "on": line.on,
-             "credited": money_text(line.credit_minor, currency), "rule": line.rule, "tier": line.tier,
-             "commission": money_text(line.commission_minor, currency)}
+            {
+                "kind": line.kind,
+                "deal_id": line.deal_id,
+                "title": line.title,
+                "on": line.on,
+                "credited": money_text(line.credit_minor, currency),
+                "rule": line.rule,
+                "tier": line.tier,
+                "commission": money_text(line.commission_minor, currency),
+            }
             for line in data.result.lines
         ],
-    }  # fmt: skip
+    }
 
 
 @router.get("/deals/{deal_id}/what-if", response=WhatIfOut)
@@ -617,8 +684,9 @@ def dispute_resolve(request: ApiRequest, dispute_id: int, payload: ResolveIn):
 def leaderboard(request: ApiRequest, query: Query[BoardQuery]):
     """Ranked people by a measure for a period (default: this quarter), as visibility allows."""
     chosen = selectors.period_parse(query.period, today=clock.today())
-    rows = insights.leaderboard_for_user(user=request.user, measure=query.measure, period=chosen,
-                                         team_id=query.team_id)  # fmt: skip
+    rows = insights.leaderboard_for_user(
+        user=request.user, measure=query.measure, period=chosen, team_id=query.team_id
+    )
     currency = base_currency()
 
     def shown(value: Any) -> Any:
@@ -626,9 +694,20 @@ def leaderboard(request: ApiRequest, query: Query[BoardQuery]):
             return money_text(value, currency)
         return decimal_text(value) if value is not None and not isinstance(value, int) else value
 
-    return {"measure": query.measure, "period": chosen.key,
-            "rows": [{"rank": row.rank, "user_id": row.user_id, "name": row.name, "value": shown(row.value),
-                      "is_me": row.is_me} for row in rows]}  # fmt: skip
+    return {
+        "measure": query.measure,
+        "period": chosen.key,
+        "rows": [
+            {
+                "rank": row.rank,
+                "user_id": row.user_id,
+                "name": row.name,
+                "value": shown(row.value),
+                "is_me": row.is_me,
+            }
+            for row in rows
+        ],
+    }
 
 
 @router.get("/contests", response=list[ContestOut])
@@ -642,9 +721,16 @@ def contest_create(request: ApiRequest, payload: ContestIn):
     if payload.team_id and team is None:
         raise ApplicationError("No such team.", field="team_id")
     contest = gamification.contest_create(
-        name=payload.name, measure=payload.measure, starts_on=payload.starts_on, ends_on=payload.ends_on,
-        target=payload.target, prize=payload.prize, team=team, is_for_teams=payload.is_for_teams, by=request.user,
-    )  # fmt: skip
+        name=payload.name,
+        measure=payload.measure,
+        starts_on=payload.starts_on,
+        ends_on=payload.ends_on,
+        target=payload.target,
+        prize=payload.prize,
+        team=team,
+        is_for_teams=payload.is_for_teams,
+        by=request.user,
+    )
     return Status(201, contest)
 
 
@@ -653,19 +739,39 @@ def contest_detail(request: ApiRequest, contest_id: int):
     """The contest with each participant's progress, share of the target and rank."""
     contest = insights.contest_get_for_user(contest_id=contest_id, user=request.user)
     rows = insights.contest_progress(contest=contest)
-    return {"id": contest.pk, "name": contest.name, "measure": contest.measure, "target": contest.target,
-            "prize": contest.prize, "is_finished": contest.ends_on < clock.today(),
-            "rows": [{"rank": row.rank, "key": row.key, "name": row.name,
-                      "value": row.value if isinstance(row.value, int) or row.value is None else str(row.value),
-                      "share_percent": decimal_text(row.share_percent), "has_reached": row.has_reached}
-                     for row in rows]}  # fmt: skip
+    return {
+        "id": contest.pk,
+        "name": contest.name,
+        "measure": contest.measure,
+        "target": contest.target,
+        "prize": contest.prize,
+        "is_finished": contest.ends_on < clock.today(),
+        "rows": [
+            {
+                "rank": row.rank,
+                "key": row.key,
+                "name": row.name,
+                "value": row.value if isinstance(row.value, int) or row.value is None else str(row.value),
+                "share_percent": decimal_text(row.share_percent),
+                "has_reached": row.has_reached,
+            }
+            for row in rows
+        ],
+    }
 
 
 @router.get("/badges")
 def badge_list(request: ApiRequest):
     """Your badges."""
-    return [{"kind": badge.kind, "label": str(badge.get_kind_display()), "key": badge.key,
-             "awarded_on": badge.awarded_on} for badge in Badge.objects.filter(user=request.user)]  # fmt: skip
+    return [
+        {
+            "kind": badge.kind,
+            "label": str(badge.get_kind_display()),
+            "key": badge.key,
+            "awarded_on": badge.awarded_on,
+        }
+        for badge in Badge.objects.filter(user=request.user)
+    ]
 
 
 @router.get("/preferences", response=PreferencesOut)

@@ -265,15 +265,23 @@ def call_create(request: ApiRequest, payload: CallIn):
     if payload.team_id is not None:
         team = get_object_or_404(Team, pk=payload.team_id)
         call = services.call_adjust(
-            by=request.user, team=team, period=payload.period, commit=payload.commit,
-            best_case=payload.best_case, note=payload.note,
-        )  # fmt: skip
+            by=request.user,
+            team=team,
+            period=payload.period,
+            commit=payload.commit,
+            best_case=payload.best_case,
+            note=payload.note,
+        )
     else:
         user = get_object_or_404(User, pk=payload.user_id) if payload.user_id else None
         call = services.call_submit(
-            by=request.user, user=user, period=payload.period, commit=payload.commit,
-            best_case=payload.best_case, note=payload.note,
-        )  # fmt: skip
+            by=request.user,
+            user=user,
+            period=payload.period,
+            commit=payload.commit,
+            best_case=payload.best_case,
+            note=payload.note,
+        )
     return Status(201, call)
 
 

@@ -264,9 +264,13 @@ def review_start(request: ApiRequest, payload: ReviewStartIn):
         return found
 
     review = services.review_start(
-        by=request.user, period=payload.period, team=pick(Team, payload.team_id), rep=pick(User, payload.rep_id),
-        pipeline=pick(Pipeline, payload.pipeline_id), recurring=payload.recurring,
-    )  # fmt: skip
+        by=request.user,
+        period=payload.period,
+        team=pick(Team, payload.team_id),
+        rep=pick(User, payload.rep_id),
+        pipeline=pick(Pipeline, payload.pipeline_id),
+        recurring=payload.recurring,
+    )
     return Status(201, review)
 
 
@@ -321,9 +325,14 @@ def review_decide(request: ApiRequest, review_id: int, payload: ReviewDecisionIn
     """Record a decision (``apply: true`` makes the adjustment now, as DealEvents with origin review:<id>)."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     decision = services.review_decision_record(
-        review=review, deal_id=payload.deal_id, kind=payload.kind, by=request.user, params=payload.params,
-        note=payload.note, apply=payload.apply,
-    )  # fmt: skip
+        review=review,
+        deal_id=payload.deal_id,
+        kind=payload.kind,
+        by=request.user,
+        params=payload.params,
+        note=payload.note,
+        apply=payload.apply,
+    )
     return Status(201, decision)
 
 
@@ -332,9 +341,14 @@ def review_bulk(request: ApiRequest, review_id: int, payload: ReviewBulkIn):
     """The same decision for many deals, all or nothing (e.g. push close dates by 14 days)."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     decisions = services.review_decisions_bulk(
-        review=review, deal_ids=payload.deal_ids, kind=payload.kind, by=request.user, params=payload.params,
-        note=payload.note, apply=payload.apply,
-    )  # fmt: skip
+        review=review,
+        deal_ids=payload.deal_ids,
+        kind=payload.kind,
+        by=request.user,
+        params=payload.params,
+        note=payload.note,
+        apply=payload.apply,
+    )
     return Status(201, decisions)
 
 
@@ -352,11 +366,15 @@ def review_what_if(request: ApiRequest, review_id: int, payload: ReviewWhatIfIn)
     """The period forecast with one deal changed (nothing is written)."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     result = selectors.review_what_if_for_user(
-        review_id=review_id, deal_id=payload.deal_id, user=request.user,
+        review_id=review_id,
+        deal_id=payload.deal_id,
+        user=request.user,
         probability=payload.probability / 100 if payload.probability is not None else None,
-        amount_minor=to_minor(payload.amount, review.snapshot.currency) if payload.amount is not None else None,
+        amount_minor=to_minor(payload.amount, review.snapshot.currency)
+        if payload.amount is not None
+        else None,
         expected_close_on=payload.expected_close_on,
-    )  # fmt: skip
+    )
     return vars(result)
 
 
@@ -382,12 +400,24 @@ def review_report(request: ApiRequest, review_id: int, query: Query[ReviewReport
     return {
         "review": ReviewOut.from_orm(report.workspace.review).model_dump(mode="json"),
         "markdown": exports.report_markdown(report),
-        "decisions": [ReviewDecisionOut.from_orm(item).model_dump(mode="json") for item in report.workspace.decisions],
+        "decisions": [
+            ReviewDecisionOut.from_orm(item).model_dump(mode="json") for item in report.workspace.decisions
+        ],
         "adjustments": [
-            {"event_id": item.event.pk, "deal_id": item.event.deal_id, "kind": item.event.kind,
-             "text": exports.event_text(item.event), "note": item.event.note, "actor_id": item.event.actor_id,
-             "occurred_at": item.event.occurred_at.isoformat(), "decision_id": item.decision.pk if item.decision else None}
+            {
+                "event_id": item.event.pk,
+                "deal_id": item.event.deal_id,
+                "kind": item.event.kind,
+                "text": exports.event_text(item.event),
+                "note": item.event.note,
+                "actor_id": item.event.actor_id,
+                "occurred_at": item.event.occurred_at.isoformat(),
+                "decision_id": item.decision.pk if item.decision else None,
+            }
             for item in report.adjustments
         ],
-        "tasks": [{"activity_id": item.pk, "deal_id": item.deal_id, "subject": item.subject} for item in report.activities],
-    }  # fmt: skip
+        "tasks": [
+            {"activity_id": item.pk, "deal_id": item.deal_id, "subject": item.subject}
+            for item in report.activities
+        ],
+    }

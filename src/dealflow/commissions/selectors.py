@@ -476,9 +476,14 @@ def period_inputs(
     """Everything the calculation needs for the people's statements of ``period`` (``_period_inputs``)."""
     with collection_paused():
         return _period_inputs(
-            period=period, user_ids=user_ids, book=book, rates=rates, extra_credits=extra_credits,
-            skip_clawbacks=skip_clawbacks, as_if_open=as_if_open,
-        )  # fmt: skip
+            period=period,
+            user_ids=user_ids,
+            book=book,
+            rates=rates,
+            extra_credits=extra_credits,
+            skip_clawbacks=skip_clawbacks,
+            as_if_open=as_if_open,
+        )
 
 
 def _period_inputs(
@@ -712,10 +717,13 @@ class _Originals:
             won_period = period_containing(clawback.won_on or clawback.on, kind=self.inputs.period.kind)
             result = self._computed(won_period).get(user_id)
             won_line = next(
-                (item for item in (result.lines if result else []) if item.event_id == clawback.won_event_id
-                 and item.kind == calc.CREDIT),
+                (
+                    item
+                    for item in (result.lines if result else [])
+                    if item.event_id == clawback.won_event_id and item.kind == calc.CREDIT
+                ),
                 None,
-            )  # fmt: skip
+            )
             credit = won_line.credit_minor if won_line else clawback.credit_minor
             commission = won_line.commission_minor if won_line else 0
         return calc.Clawback(

@@ -343,10 +343,16 @@ class Waterfall:
     def adds_up(self) -> bool:
         t = self.totals
         return (
-            t["start"] + t["new"] + t["pulled_in"] - t["pushed_out"] + t["increased"] - t["decreased"] - t["won"]
+            t["start"]
+            + t["new"]
+            + t["pulled_in"]
+            - t["pushed_out"]
+            + t["increased"]
+            - t["decreased"]
+            - t["won"]
             - t["lost"]
             == t["end"]
-        )  # fmt: skip
+        )
 
 
 def _dated_in(close_on: dt.date | None, start: dt.date, end: dt.date) -> bool:

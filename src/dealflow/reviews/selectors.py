@@ -572,14 +572,22 @@ def review_what_if_for_user(
 
     def summary(values_amounts: list[int], values_p: list[float]) -> dict[str, float]:
         draws = calc.simulate_rows(
-            amounts=values_amounts, p_period=values_p, new_samples=list(snapshot.new_samples),
-            draws=snapshot.draws, seed=snapshot.seed,
-        )  # fmt: skip
+            amounts=values_amounts,
+            p_period=values_p,
+            new_samples=list(snapshot.new_samples),
+            draws=snapshot.draws,
+            seed=snapshot.seed,
+        )
         result = forecast_calc.summarise(
             draws, closed=float(snapshot.closed_minor), quota=snapshot.quota_minor
         )
-        return {"mean": result.mean, "p10": result.p10, "p50": result.p50, "p90": result.p90,
-                "p_quota": result.p_quota if result.p_quota is not None else -1.0}  # fmt: skip
+        return {
+            "mean": result.mean,
+            "p10": result.p10,
+            "p50": result.p50,
+            "p90": result.p90,
+            "p_quota": result.p_quota if result.p_quota is not None else -1.0,
+        }
 
     before = summary(amounts, probabilities)
     amounts[index], probabilities[index] = new_amount, new_p

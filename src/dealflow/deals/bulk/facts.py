@@ -55,12 +55,30 @@ def deal_facts_add(
     )
     deal_facts.append(
         (
-            deal_id, pipeline_id, state.stage.pk, owner_id, team_id, source_id, status, day(state.created_on),
-            day(state.closed_on), day(state.expected_close_on), state.cycle_days, state.lead_cycle_days,
-            state.amount_minor, state.currency, state.amount_base_minor, furthest.pk, day(lead_created_on),
-            lead_owner_id, lead_team_id, lead_source_id, pushes, last_pushed_at,
+            deal_id,
+            pipeline_id,
+            state.stage.pk,
+            owner_id,
+            team_id,
+            source_id,
+            status,
+            day(state.created_on),
+            day(state.closed_on),
+            day(state.expected_close_on),
+            state.cycle_days,
+            state.lead_cycle_days,
+            state.amount_minor,
+            state.currency,
+            state.amount_base_minor,
+            furthest.pk,
+            day(lead_created_on),
+            lead_owner_id,
+            lead_team_id,
+            lead_source_id,
+            pushes,
+            last_pushed_at,
         )
-    )  # fmt: skip
+    )
     fact_group_cells(
         groups,
         {
@@ -93,11 +111,22 @@ def deal_facts_add(
             entry_kind = previous_exit
         stay_facts.append(
             (
-                spell_ids[first + index], deal_id, pipeline_id, stage_id, next_id, owner_id, team_id,
-                source_id, status, entry_kind, day(entered_on), day(exited_on),
-                None if exited_on is None else (exited_on - entered_on).days, exit_kind,
+                spell_ids[first + index],
+                deal_id,
+                pipeline_id,
+                stage_id,
+                next_id,
+                owner_id,
+                team_id,
+                source_id,
+                status,
+                entry_kind,
+                day(entered_on),
+                day(exited_on),
+                None if exited_on is None else (exited_on - entered_on).days,
+                exit_kind,
             )
-        )  # fmt: skip
+        )
         previous_exit = exit_kind
         stay_group_cells(
             groups,

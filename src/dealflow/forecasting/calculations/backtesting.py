@@ -311,9 +311,14 @@ def bookings_by_owner(history: History, start: int, end: int) -> dict[int, float
     won = (history.stage_status == WON) & (history.stage_time >= start) & (history.stage_time < end)
     deals, times, amounts = history.stage_deal[won], history.stage_time[won], history.stage_amount[won]
     owners = _value_as_of(
-        history.owner_deal, history.owner_time, history.owner_from, history.owner_to,
-        history.deal_owner, deals, times,
-    )  # fmt: skip
+        history.owner_deal,
+        history.owner_time,
+        history.owner_from,
+        history.owner_to,
+        history.deal_owner,
+        deals,
+        times,
+    )
     totals: dict[int, float] = {}
     for owner, amount in zip(owners.tolist(), amounts.tolist(), strict=True):
         totals[int(owner)] = totals.get(int(owner), 0.0) + amount
