@@ -1,5 +1,5 @@
 """The derived analytics rows of replayed deals (``BulkWriter(derived_rows=True)``): DealFact, StayFact and
-the DealMonthlyTotals and DealGroupTotals cells, by the rules of deals.services.derived (derived_rebuild()
+the DealMonthlyTotals and DealGroupTotals cells, by the rules of deals.services.derived_cells (derived_rebuild()
 in SQL), in memory."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dealflow.deals.bulk.replay import DealReplay
 from dealflow.deals.bulk.tables import identity, sqlite_date
 from dealflow.deals.choices import EventKind, SpellExit
 from dealflow.deals.models import DealGroupTotals
-from dealflow.deals.services.derived import GROUP_KEY, GROUP_VALUES, fact_group_cells, stay_group_cells
+from dealflow.deals.services.derived_cells import GROUP_KEY, GROUP_VALUES, fact_group_cells, stay_group_cells
 
 CLOSE_DATE_CHANGED = EventKind.CLOSE_DATE_CHANGED.value
 CLOSED_EXITS = (SpellExit.WON.value, SpellExit.LOST.value)

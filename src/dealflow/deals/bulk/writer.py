@@ -48,7 +48,7 @@ from dealflow.deals.models import (
     StayFact,
 )
 from dealflow.deals.rates import rate_table
-from dealflow.deals.services.derived import derived_rebuild
+from dealflow.deals.services.derived_rebuild import derived_rebuild
 
 _UTC = dt.UTC
 SQLITE_BULK_CACHE_KIB = 256 * 1024
@@ -394,7 +394,7 @@ class BulkWriter:
         dict[tuple[Any, ...], list[int]],
     ]:
         """The DealFact and StayFact rows of the deals replayed, and what they add to DealMonthlyTotals:
-        the rules of deals.services.derived (derived_rebuild() in SQL), applied in memory."""
+        the rules of deals.services.derived_cells (derived_rebuild() in SQL), applied in memory."""
         wanted: set[int] = {
             replay.deal.lead.id
             for replay in replays

@@ -315,7 +315,7 @@ def test_derived_rows_written_with_the_deals_equal_a_rebuild(rep, rep2, pipeline
     """derived_rows=True works out DealFact, StayFact and DealMonthlyTotals in memory; derived_rebuild()
     computes them in SQL from the deals, events and spells. Both give the same rows, next to deals the
     services wrote (their cells are added to, not replaced)."""
-    from dealflow.deals.services.derived import derived_rebuild
+    from dealflow.deals.services.derived_rebuild import derived_rebuild
 
     with time_machine.travel(NOW, tick=False):
         _history_through_services(rep, rep2, pipeline)
