@@ -289,7 +289,12 @@ def test_the_page_uses_the_backtests_default_even_a_baseline_with_its_calibrated
             "default_method": "run_rate",
             "by_horizon": {
                 "0": {"default": "run_rate", "best_baseline": "run_rate", "margin": 0.0, "scores": scores},
-                "1": {"default": "run_rate", "best_baseline": "run_rate", "margin": 0.0, "scores": next_scores},
+                "1": {
+                    "default": "run_rate",
+                    "best_baseline": "run_rate",
+                    "margin": 0.0,
+                    "scores": next_scores,
+                },
             },
             "calibration": {
                 "corrections": {
