@@ -224,7 +224,7 @@ def action_perform(
 
 def _owner_loaded(record: Deal | Lead) -> bool:
     """Whether the record's owner was read with it (select_related), so reading it costs no query."""
-    return record._meta.get_field("owner").is_cached(record)  # type: ignore[union-attr]
+    return record._meta.get_field("owner").is_cached(record)
 
 
 def _notify(*, rule: Rule, key: str, deal: Deal | None, lead: Lead | None, batch: Batch) -> str:
