@@ -492,9 +492,10 @@ def _duckdb_forecast_scan(repeat: int) -> float:
 VARIANTS = (
     # (key, label, scenario_run keywords)
     ("trendless", "before 2026-12-06: no recent-exit trend; an actual on an end of the range counts as inside",
-     {"trend": False}),
-    ("open_only", "before the new-deal trend: the recent-exit trend on open deals only", {"trend_new_deals": False}),
-    ("now", "now: the recent-exit trend on open deals and on deals not created yet", {}),
+     {"trend": False, "seasonal": False}),
+    ("unseasonal", "before the run-rate's month-of-year factor: the recent-exit trend on open and new deals",
+     {"seasonal": False}),
+    ("now", "now: the recent-exit trend, and the run-rate's month-of-year factor", {}),
 )  # fmt: skip
 
 

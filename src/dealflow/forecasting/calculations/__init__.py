@@ -14,7 +14,7 @@ forecast made at time ``t`` uses is computed from events with ``occurred_at <= t
 * accuracy, WAPE, bias, coverage and calibration (Brier, skill, ECE).
 
 The package splits it by responsibility: ``history`` (arrays, periods, as-of states), ``fitting``,
-``prediction``, ``simulation``, ``scoring`` and ``backtesting``; every name is importable from here."""
+``prediction``, ``seasonality``, ``simulation``, ``scoring`` and ``backtesting``; every name is importable from here."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ from dealflow.forecasting.calculations.fitting import (
     drift_from_residuals,
     fit,
     new_deal_trend,
+    season_run_rate,
     stage_trend,
     weekly_points,
 )
@@ -124,6 +125,7 @@ from dealflow.forecasting.calculations.scoring import (
     coverage,
     wape,
 )
+from dealflow.forecasting.calculations.seasonality import run_rate_factors, season_factors
 from dealflow.forecasting.calculations.simulation import (
     Summary,
     expected_and_variance,
@@ -194,6 +196,9 @@ __all__ = [
     "new_deal_trend",
     "owner_bookings_by_period",
     "predict",
+    "run_rate_factors",
+    "season_factors",
+    "season_run_rate",
     "simulate",
     "simulate_plain_python",
     "stage_trend",

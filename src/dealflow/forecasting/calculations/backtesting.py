@@ -55,7 +55,12 @@ def forecast_draws(
         drift = np.array([fit_result.drift[min(horizon, last)][quarter] for horizon in range(horizons)])
         all_owners = np.unique(np.concatenate(leaf_owners)) if leaf_owners else np.zeros(0, dtype=np.int64)
         per_owner = new_bookings_samples(
-            fit_result, all_owners, calendar.phase_of(moment), horizons, calendar.remaining_fraction(moment)
+            fit_result,
+            all_owners,
+            calendar.phase_of(moment),
+            horizons,
+            calendar.remaining_fraction(moment),
+            season=calendar.season_of(int(calendar.index_of(moment))),
         )
         position = {int(owner): index for index, owner in enumerate(all_owners)}
         new_samples = []
@@ -110,6 +115,7 @@ def backtest(
     progress=None,
     trend: bool = True,
     trend_new_deals: bool = True,
+    seasonal: bool = True,
 ) -> list[BacktestRow]:
     """Forecast each target period from each weekly as-of point with every method, fitted on older data only.
 
@@ -121,7 +127,14 @@ def backtest(
         moment = int(panel.times[point])
         current = int(calendar.index_of(moment))
         fit_result = fit(
-            history, calendar, panel, moment, horizons=horizons, trend=trend, trend_new_deals=trend_new_deals
+            history,
+            calendar,
+            panel,
+            moment,
+            horizons=horizons,
+            trend=trend,
+            trend_new_deals=trend_new_deals,
+            seasonal=seasonal,
         )
         states = panel.states.subset(panel.states.point == point)
         owners = np.unique(states.owner)

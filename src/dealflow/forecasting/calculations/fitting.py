@@ -37,6 +37,7 @@ from dealflow.forecasting.calculations.history import (
     owner_bookings_by_period,
     states_as_of,
 )
+from dealflow.forecasting.calculations.seasonality import run_rate_factors, season_factors
 
 
 # ------------------------------------------------------------------------------------------- fitting
@@ -62,7 +63,8 @@ class Fit:
     within: list | None  # L3 [horizon][phase][stage][bucket][flag]
     within_count: list | None
     l3_points: int
-    new_points: list[list[dict]]  # per horizon: [{"phase": p, "by_owner": {owner: amount}}]
+    # per horizon: [{"phase": p, "by_owner": {owner: amount}, "season": period of the year of the target}]
+    new_points: list[list[dict]]
     bookings: list[float]  # won per completed period before as_of, oldest first (run-rate)
     last_year: list[float]  # per horizon: bookings of the same period a year earlier, nan unknown
     drift: list[list[float]]  # [horizon][coarse phase]: relative SD of the per-draw drift factor
@@ -78,6 +80,10 @@ class Fit:
     # the same for a deal not created yet: ``stage_trend`` of the stages new deals start in, weighted by
     # how many of the trailing window's deals started there (``new_deal_trend``; 1: no trend)
     new_deal_trend: float = 1.0
+    # per horizon: the run-rate's factor per period of the year (``season_factors``; empty: none), and the
+    # period of the year of the as-of time's period (what horizon 0 targets; -1 unknown)
+    new_season: list[list[float]] = field(default_factory=list)
+    season: int = -1
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -275,10 +281,12 @@ def fit(
     horizons: int = 4,
     trend: bool = True,
     trend_new_deals: bool = True,
+    seasonal: bool = True,
 ) -> Fit:
     """Fit L1, L2 and L3 and the run-rate at ``moment`` from data known then (see module docstring).
     ``trend=False`` leaves out the recent-exit factor (``stage_trend``; the benchmark's "before"), and
-    ``trend_new_deals=False`` only its part for deals not created yet (``new_deal_trend``)."""
+    ``trend_new_deals=False`` only its part for deals not created yet (``new_deal_trend``);
+    ``seasonal=False`` leaves out the run-rate's period-of-year factors (``season_factors``)."""
     stages = len(history.stage_ids)
     closed, wins, count, aged_wins, aged_count, close_days, stay_days = _stage_fit(history, moment)
     configured = history.stage_probability.astype(float)
@@ -328,6 +336,7 @@ def fit(
                         {
                             "phase": int(panel.phase[point]),
                             "by_owner": {str(k): v for k, v in panel.new_wins[point][horizon].items()},
+                            "season": calendar.season_of(end_index - 1),
                         }
                     )
         if level == "L2" and l3_points >= L3_MIN_POINTS and count3[0].sum() >= L3_MIN_ROWS:
@@ -397,6 +406,7 @@ def fit(
         history, calendar, as_of=moment, first=max(0, current - 2 * calendar.periods_per_year), last=current
     )
     trend_factors = stage_trend(history, moment) if trend else np.ones(stages)
+    new_season = season_run_rate(history, calendar, moment, horizons) if seasonal else []
     return Fit(
         as_of=int(moment),
         level=level,
@@ -421,6 +431,8 @@ def fit(
         stage_stay_days=stay_days.tolist(),
         stage_trend=trend_factors.tolist() if trend else [],
         new_deal_trend=new_deal_trend(history, moment, trend_factors) if trend and trend_new_deals else 1.0,
+        new_season=new_season,
+        season=calendar.season_of(current),
     )
 
 
@@ -493,3 +505,47 @@ def new_deal_trend(history: History, moment: int, trend: np.ndarray) -> float:
     if len(first) == 0:
         return 1.0
     return float(np.mean(np.asarray(trend, dtype=float)[history.stage_event_index()[first]]))
+
+
+def season_run_rate(history: History, calendar: Calendar, moment: int, horizons: int) -> list[list[float]]:
+    """Per horizon, the run-rate's factor per target period of the year at ``moment`` (``run_rate_factors``).
+
+    From the periods that started in the trailing window and ended by ``moment``: the amounts of the deals
+    created in each (``season_factors``), and, from the deals won in them (first win, at or before
+    ``moment``), the share of the horizon-h run-rate's bookings created 0..h periods before their win's
+    period. Nothing after ``moment`` is seen: a period counts once it has ended, a win once it happened."""
+    current = int(calendar.index_of(moment))
+    first = int(calendar.index_of(moment - TRAILING_DAYS * DAY))
+    periods = np.arange(max(first + 1, 0), current, dtype=np.int64)
+    periods = periods[calendar.start_times[periods + 1] <= moment]
+    ones = [[1.0] * calendar.periods_per_year for _ in range(horizons)]
+    if len(periods) == 0 or len(history.stage_deal) == 0:
+        return ones
+    # Arrivals: the amount each deal was created with, by the period it was created in.
+    opening = np.r_[0, np.nonzero(np.diff(history.stage_deal))[0] + 1]
+    created_deal = history.stage_deal[opening]
+    created_period = calendar.index_of(history.deal_created[created_deal])
+    amount = history.stage_amount[opening].astype(float)
+    position = created_period - periods[0]
+    inside = (position >= 0) & (position < len(periods))
+    inside &= np.isin(created_period, periods)
+    size = len(periods)
+    totals = np.bincount(position[inside], weights=amount[inside], minlength=size)[:size]
+    squares = np.bincount(position[inside], weights=amount[inside] ** 2, minlength=size)[:size]
+    seasons = np.array([calendar.season_of(int(period)) for period in periods], dtype=np.int64)
+    arrivals = season_factors(totals, squares, seasons, calendar.periods_per_year)
+    # Shares: of the bookings won in the window's periods, how much was created 0, 1, ... periods before.
+    won = (history.stage_status == WON) & (history.stage_time <= moment)
+    won_deal, index = np.unique(history.stage_deal[won], return_index=True)  # a deal's first win counts
+    won_period = calendar.index_of(history.stage_time[won][index])
+    won_amount = history.stage_amount[won][index].astype(float)
+    lag = won_period - calendar.index_of(history.deal_created[won_deal])
+    in_window = np.isin(won_period, periods)
+    result = []
+    for horizon in range(horizons):
+        chosen = in_window & (lag >= 0) & (lag <= horizon)
+        by_lag = np.bincount(lag[chosen], weights=won_amount[chosen], minlength=horizon + 1)
+        total = float(by_lag.sum())
+        shares = by_lag / total if total > 0 else np.r_[1.0, np.zeros(horizon)]
+        result.append(run_rate_factors(arrivals, shares).tolist())
+    return result

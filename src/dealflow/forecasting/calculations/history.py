@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +120,13 @@ class Calendar:
         index = int(self.index_of(moment))
         start, end = self.start_times[index], self.start_times[index + 1]
         return min(PHASES - 1, int(PHASES * (moment - start) / (end - start)))
+
+    def season_of(self, index: int) -> int:
+        """The period of the year (0..periods_per_year-1) of period ``index``, from its start date: the
+        same month (or quarter) of every year gets the same number whatever the calendar's first period."""
+        day = dt.date.fromordinal(int(self.start_ordinals[index]))
+        months = day.year * 12 + day.month - 1
+        return (months // (12 // self.periods_per_year)) % self.periods_per_year
 
     def remaining_fraction(self, moment: int) -> float:
         index = int(self.index_of(moment))

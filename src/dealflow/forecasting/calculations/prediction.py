@@ -126,14 +126,24 @@ def closing_shares(mean_days: np.ndarray, calendar: Calendar, moment: int, horiz
 
 
 def new_bookings_samples(
-    fit_result: Fit, owners: np.ndarray, phase: int, horizons: int, remaining: float
+    fit_result: Fit,
+    owners: np.ndarray,
+    phase: int,
+    horizons: int,
+    remaining: float,
+    *,
+    season: int | None = None,
 ) -> list[np.ndarray]:
     """Per horizon: a (samples x owners) matrix of past bookings from deals created after the as-of time.
 
     Samples come from past weeks in the same quarter of their period when there are enough of them; with
     fewer than RUN_RATE_MIN_POINTS no run-rate is added (zero matrix). They are scaled by the fit's
     ``new_deal_trend``: deals not created yet go through every stage, so the recent trend applies to them.
+    With the fit's period-of-year factors (``new_season``), a sample taken for a target in period of the
+    year s counts f[target] / f[s]: taken out of its own season and put into the target's. ``season`` is
+    the period of the year of the current period (default: that of the fit's as-of time).
     """
+    current_season = fit_result.season if season is None else season
     result = []
     for horizon in range(horizons):
         points = fit_result.new_points[horizon] if horizon < len(fit_result.new_points) else []
@@ -146,5 +156,12 @@ def new_bookings_samples(
         matrix = np.array(
             [[point["by_owner"].get(str(int(owner)), 0.0) for owner in owners] for point in chosen]
         )
-        result.append(matrix * fit_result.new_deal_trend if fit_result.new_deal_trend != 1.0 else matrix)
+        if fit_result.new_deal_trend != 1.0:
+            matrix = matrix * fit_result.new_deal_trend
+        factors = fit_result.new_season[horizon] if horizon < len(fit_result.new_season) else []
+        if factors and current_season >= 0 and all(point.get("season", -1) >= 0 for point in chosen):
+            target = factors[(current_season + horizon) % len(factors)]
+            scale = np.array([target / factors[point["season"]] for point in chosen])
+            matrix = matrix * scale[:, None]
+        result.append(matrix)
     return result
