@@ -322,6 +322,7 @@ def score(items: list[Calibrated]) -> dict[str, Any]:
         if ranged
         else None,
         "calibrated": len(ranged),
+        "actual_total": total,  # the WAPE's and the bias's denominator: pools scores of several histories
     }
 
 
