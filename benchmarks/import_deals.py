@@ -478,6 +478,7 @@ def main(argv: list[str]) -> int:
             import pstats
 
             profiler.disable()
+            profiler.dump_stats(str(ROOT / "var" / "import_deals.pstats"))  # for pstats / snakeviz
             pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(30)
         assert plan.error_count == 0, plan.problems.items[:5]
         tables = ["contacts_organization", "deals_deal", "deals_dealevent", "deals_stagespell"]
