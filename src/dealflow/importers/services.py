@@ -9,7 +9,6 @@ next to the upload (a row updated inside the import's own transaction would stay
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from dealflow.accounts.models import User
 from dealflow.accounts.services import audit_record
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
+from dealflow.deals.bulk import collector_calm
 from dealflow.deals.selectors import DealFilters
 from dealflow.importers.export import export_write
 from dealflow.importers.fields import Entity
@@ -68,35 +68,6 @@ def acting_user_get(*, username: str | None) -> User:
     return user
 
 
-_calm_lock = threading.Lock()
-_calm_depth = 0
-_calm_thresholds: tuple[int, int, int] = gc.get_threshold()
-
-
-@contextmanager
-def _collector_calm() -> Iterator[None]:
-    """Keep Python's cycle collector from rescanning what was there before the import, and from running
-    every 700 allocations: a big import allocates millions of short-lived objects (cells, rows, steps), and
-    each full collection walked Django's own objects again, 14 % of a 5 MB import's CPU time
-    (docs/benchmarks.md, "Import"). Freezing moves the objects alive now out of the collector's sight; the
-    import's own cycles are still collected, less often. Nested or concurrent imports share one calm."""
-    global _calm_depth, _calm_thresholds
-    with _calm_lock:
-        if _calm_depth == 0:
-            _calm_thresholds = gc.get_threshold()
-            gc.freeze()
-            gc.set_threshold(50_000, 20, 100)
-        _calm_depth += 1
-    try:
-        yield
-    finally:
-        with _calm_lock:
-            _calm_depth -= 1
-            if _calm_depth == 0:
-                gc.set_threshold(*_calm_thresholds)
-                gc.unfreeze()
-
-
 def import_preview(
     *,
     path: str | Path,
@@ -111,7 +82,7 @@ def import_preview(
     ``for_writing`` keeps a streamed plan's operations (in temporary files) for ``import_write``.
     """
     import_check_allowed(user=by)
-    with _collector_calm():
+    with collector_calm():  # bulk/collector.py: the collector's full scans were 14 % of the CPU
         return plan_build(
             path=path, by=by, options=options, name=name, progress=progress, for_writing=for_writing
         )
@@ -141,7 +112,7 @@ def import_write(
 ) -> WriteResult:
     """Write a previewed plan in one transaction; rejected rows (keep_valid) go to ``rejects_path``."""
     try:
-        with _collector_calm():
+        with collector_calm():  # bulk/collector.py: the collector's full scans were 14 % of the CPU
             result = plan_write(plan, progress=progress, use_bulk=use_bulk)
     finally:
         if plan.stream is not None:

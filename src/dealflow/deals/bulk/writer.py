@@ -14,6 +14,7 @@ from dealflow.accounts.models import Membership, User
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.deals import lifecycle
+from dealflow.deals.bulk.collector import collector_calm
 from dealflow.deals.bulk.facts import deal_facts_add, groups_add
 from dealflow.deals.bulk.replay import DealReplay
 from dealflow.deals.bulk.steps import BulkActivity, BulkCounts, BulkDeal, BulkLead
@@ -402,7 +403,7 @@ class BulkWriter:
         """Write leads, deals with their histories, and activities not on a deal, in one transaction."""
         now = clock.now()
         now_value = self.moment(now)  # updated_at of every row and recorded_at of every event
-        with transaction.atomic(using=self.using), self.connection.cursor() as cursor:
+        with collector_calm(), transaction.atomic(using=self.using), self.connection.cursor() as cursor:
             for lead, pk in zip(leads, self._reserve(cursor, Lead, len(leads)), strict=True):
                 lead.id = pk
             for deal, pk in zip(deals, self._reserve(cursor, Deal, len(deals)), strict=True):
