@@ -224,7 +224,9 @@ def plain_sql_baseline(
             columns = [column[0] for column in cursor.description]
             data[table] = (columns, cursor.fetchall())
         if connection.vendor == "sqlite":
-            cursor.execute("PRAGMA cache_size = -262144")  # the page cache the bulk writer gives itself
+            from dealflow.deals.bulk import SQLITE_BULK_CACHE_KIB
+
+            cursor.execute(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")  # the bulk writer's page cache
     seconds, cpu = {}, {}
     for way in ("indexed tables", "bare tables, then CREATE INDEX"):
         with connection.cursor() as cursor:

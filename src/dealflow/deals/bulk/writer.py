@@ -52,7 +52,9 @@ from dealflow.deals.rates import rate_table
 from dealflow.deals.services.derived import derived_rebuild
 
 _UTC = dt.UTC
-SQLITE_BULK_CACHE_KIB = 256 * 1024
+# 192 MB: with 256 MB the import of a 100 MB CSV peaked at 517 MB RSS, over issue #13's 500 MB budget; the
+# largest index a load sorts (StayFact's covering index at 378,000 deals) is a few tens of MB.
+SQLITE_BULK_CACHE_KIB = 192 * 1024
 # Settings of the SQLite connection for the load only; the writer puts the old values back when it closes.
 # Index pages of million-row tables do not fit SQLite's default 2 MB page cache; the sorts of CREATE INDEX
 # stay in memory instead of temporary files; reads of pages written earlier in the load skip a copy.
