@@ -336,7 +336,9 @@ def main(argv: list[str]) -> int:
                 f"  {label:57s}{wall:7.3f}s  {wall / baseline[0]:5.2f}x  {client:8.3f} + {server:6.3f} s  "
                 f"{(client + server) / base_cpu:5.2f}x"
             )
-        print(f"  load average (1, 5, 15 min) at the end: {', '.join(f'{value:.1f}' for value in os.getloadavg())}")
+        print(
+            f"  load average (1, 5, 15 min) at the end: {', '.join(f'{value:.1f}' for value in os.getloadavg())}"
+        )
         print(f"  people credited: SQL {len(by_sql):,}, engine {len(by_engine):,}; equal to the cent: {exact:,}; "
               f"differing: {len(mismatches)} (largest gap "
               f"{max((abs(by_sql.get(u, 0) - by_engine.get(u, 0)) for u in mismatches), default=0)} cents)")  # fmt: skip
