@@ -120,9 +120,12 @@ def _statements_recompute(
         statement.credit_minor = result.credit_minor
         statement.attainment_percent = result.attainment_percent
         statement.computed_at = moment
+        if statement.pk is None:  # a new statement is written with its figures (no adjustments yet)
+            statement.commission_minor = statement.total_minor = result.commission_minor
+            statement.adjustment_minor = 0
         drafts.append(statement)
     to_create = [statement for statement in drafts if statement.pk is None]
-    Statement.objects.bulk_create(to_create)
+    _create_statements(to_create, period_key=period.key, moment=moment)
     for statement in drafts:
         if statement.pk is None:  # SQLite before 3.35 returns no ids: read them back
             statement.pk = Statement.objects.get(user_id=statement.user_id, period_key=period.key).pk
@@ -147,7 +150,7 @@ def _statements_recompute(
         saved.append(statement)
     _clear_computed_lines(changed)
     _insert_lines(new_lines)
-    _write_totals(drafts, moment)
+    _write_totals([statement for statement in drafts if id(statement) not in created], moment)
     if by is not None or wanted is None:
         audit_record(
             actor=by,
@@ -220,6 +223,32 @@ def _clear_computed_lines(statement_ids: list[int]) -> None:
                        statement_ids, [LineKind.ADJUSTMENT.value])  # fmt: skip
         _in_chunks(cursor, f"DELETE FROM {line} WHERE kind <> %s AND statement_id IN ({{ids}})",  # noqa: S608
                    statement_ids, [LineKind.ADJUSTMENT.value])  # fmt: skip
+
+
+def _create_statements(statements: list[Statement], *, period_key: str, moment: dt.datetime) -> None:
+    """Insert new statements: on PostgreSQL, 50 or more by COPY, their ids read back by person (bulk_create
+    prepared 40,000 values field by field, 0.2 s of CPU for a quarter's 2,000); else bulk_create."""
+    if connection.vendor != "postgresql" or len(statements) < 50:
+        Statement.objects.bulk_create(statements)
+        return
+    fields = [field for field in Statement._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    table = quote(Statement._meta.db_table)
+    names = ", ".join(quote(field.column) for field in fields)
+    with connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for statement in statements:
+                statement.updated_at = moment  # what auto_now would set
+                copy.write_row([getattr(statement, field.attname) for field in fields])
+        cursor.execute(
+            f"SELECT user_id, id FROM {table} WHERE period_key = %s AND user_id = ANY(%s::bigint[])",  # noqa: S608
+            [period_key, "{" + ",".join(str(statement.user_id) for statement in statements) + "}"],
+        )
+        ids = dict(cursor.fetchall())
+    for statement in statements:
+        statement.pk = ids[statement.user_id]
+        statement._state.adding = False
+        statement._state.db = connection.alias
 
 
 def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
