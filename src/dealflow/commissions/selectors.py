@@ -388,7 +388,7 @@ def _won_events(queryset: QuerySet[DealEvent], rates: RateBook) -> list[WonEvent
     zone = timezone.get_current_timezone()
     to_base = rates.to_base
     epoch, microseconds = UNIX_EPOCH, dt.timedelta(microseconds=1)
-    events = []
+    events: list[WonEvent] = []
     append = events.append
     for event_id, deal_id, at, amount, currency, title, pipeline_id, parent_id, owner_id in rows:
         if isinstance(at, int):

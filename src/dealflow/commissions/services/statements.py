@@ -236,7 +236,7 @@ def _create_statements(statements: list[Statement], *, period_key: str, moment: 
     fields = [field for field in Statement._meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
     table = quote(Statement._meta.db_table)
-    names = ", ".join(quote(field.column) for field in fields)
+    names = ", ".join(quote(field.column or field.attname) for field in fields)
     with connection.cursor() as cursor:
         with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for statement in statements:
