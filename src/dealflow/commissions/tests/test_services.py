@@ -337,3 +337,22 @@ def test_the_bulk_paths_give_the_same_statements_as_the_small_ones(rep, rep2, ma
     ]  # fmt: skip
     statements.statements_recompute(period=Q4)  # again, nothing changed: kept as they are
     assert written() == small
+
+
+def test_product_lines_read_by_the_bulk_path_give_the_product_rate(rep, monkeypatch):
+    from dealflow.commissions import selectors
+    from dealflow.deals.tests.factories import DealFactory
+    from dealflow.products.tests.factories import ProductFactory
+
+    seat = ProductFactory(name="Seat", prices={"EUR": "4000.00"})
+    setup = ProductFactory(name="Setup", prices={"EUR": "6000.00"})
+    plan_for(rep, rules=[{"kind": "product", "product_id": seat.pk, "rate_percent": "20"}])
+    won = DealFactory(owner=rep, currency="EUR", title="Won", at=at(dt.date(2026, 11, 1)))
+    deal_services.deal_lines_set(deal=won, lines=[{"product": seat}, {"product": setup}], by=rep)
+    won.refresh_from_db()
+    deal_services.deal_mark_won(deal=won, by=rep, at=at(dt.date(2026, 11, 10)), schedule_follow_up=False)
+    monkeypatch.setattr(selectors.periods, "CHUNK", 0)  # the history by id array (PostgreSQL) or subquery
+    statements.statements_recompute(period=Q4)
+    statement = Statement.objects.get(user=rep, period_key=Q4.key)
+    # EUR 4,000 of seats at the product rate 20 % = 800, the EUR 6,000 setup at the base 10 % = 600.
+    assert lines(statement) == [("credit", "Won", 1_000_000, 140_000)]
