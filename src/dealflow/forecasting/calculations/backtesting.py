@@ -109,6 +109,7 @@ def backtest(
     seed: int = 0,
     progress=None,
     trend: bool = True,
+    trend_new_deals: bool = True,
 ) -> list[BacktestRow]:
     """Forecast each target period from each weekly as-of point with every method, fitted on older data only.
 
@@ -119,7 +120,9 @@ def backtest(
     for done, point in enumerate(points, start=1):
         moment = int(panel.times[point])
         current = int(calendar.index_of(moment))
-        fit_result = fit(history, calendar, panel, moment, horizons=horizons, trend=trend)
+        fit_result = fit(
+            history, calendar, panel, moment, horizons=horizons, trend=trend, trend_new_deals=trend_new_deals
+        )
         states = panel.states.subset(panel.states.point == point)
         owners = np.unique(states.owner)
         all_owners = np.unique(

@@ -89,6 +89,32 @@ def test_the_default_is_the_lowest_error_even_when_it_is_a_baseline():
     assert choice["scores"]["dealflow"]["wape"] > 0  # corrected, but only once its errors are known
 
 
+def test_next_period_is_corrected_and_ranged_from_next_periods_own_errors_hand_worked():
+    """This period's forecasts of 100 are right every time; next period's forecasts of 100 come in at 80
+    every time. Next period learns r = 80 / 100 = 0.8 (no spread, so no standard error to hold back) and
+    the range 0.8 .. 0.8 from its own 12+ past ratios; this period keeps r = 1. Pooled across horizons,
+    both would have been about 0.9."""
+    rows = []
+    for day in range(0, 400, 7):
+        rows.append(replace(_row(day, "dealflow", 100.0, 100.0), horizon=0))
+        rows.append(_row(day, "dealflow", 100.0, 80.0))
+    items = {
+        (item.row.horizon, item.row.as_of): item
+        for item in cal.calibrate(rows)
+        if item.row.method == "dealflow"
+    }
+    late = 399 // 7 * 7 * DAY
+    assert (items[(1, late)].forecast, items[(1, late)].p10, items[(1, late)].p90) == (
+        pytest.approx(80.0),
+        pytest.approx(80.0),
+        pytest.approx(80.0),
+    )
+    assert items[(1, late)].calibrated and items[(0, late)].forecast == pytest.approx(100.0)
+    table = cal.current_corrections(rows, now=500 * DAY)["corrections"]
+    assert table["1"]["dealflow"][0]["ratio"] == pytest.approx(0.8)
+    assert table["0"]["dealflow"][0]["ratio"] == pytest.approx(1.0)
+
+
 # --------------------------------------------------------------------------- the backtest, no look-ahead
 @cache
 def _world():
@@ -185,6 +211,64 @@ def test_recent_stage_exits_scale_a_stage_and_the_ones_before_it_hand_worked():
     assert trend[:5] == pytest.approx([0.48 / 0.54] * 5)
     assert trend[5:].tolist() == [1.0, 1.0]
     assert calc.stage_trend(history, now - 100 * DAY)[:5] == pytest.approx([1.0] * 5)
+
+
+def test_a_deal_not_created_yet_gets_the_trend_of_the_stage_deals_start_in_hand_worked():
+    """New deals start in stage 1 (index 0), except one that started in stage 3 (index 2), as a second
+    pipeline's first stage would. Factors 0.8 for index 0 and 0.5 for index 2: the three deals created in
+    the trailing 24 months give (0.8 + 0.8 + 0.5) / 3 = 0.7; the one created 900 days ago does not count."""
+    now = syn.epoch(dt.date(2025, 6, 1))
+    deals = [
+        syn.SyntheticDeal(owner=1, created=now - days * DAY, amount=1000.0, close_on=calc.NO_DATE)
+        for days in (100, 50, 10, 900)
+    ]
+    history = syn.to_history(deals, now=now)
+    history.stage_stage[history.stage_deal == 2] = syn.OPEN_STAGE_IDS[
+        2
+    ]  # the third deal (created 10 days ago)
+    history._cache.clear()
+    trend = np.array([0.8, 1.0, 0.5, 1.0, 1.0, 1.0, 1.0])
+    assert calc.new_deal_trend(history, now, trend) == pytest.approx(0.7)
+    assert calc.new_deal_trend(history, now - 60 * DAY, trend) == pytest.approx(0.8)  # one in the window then
+    assert calc.new_deal_trend(history, now - 2000 * DAY, trend) == 1.0  # no deal yet: no trend
+
+
+def test_the_new_deal_trend_at_t_is_the_same_without_the_data_after_t():
+    """Fitted at t on the history as it was at t, or on today's history (which holds later stage exits
+    and later deals), the factor for deals not created yet is the same: it sees nothing after t."""
+    deals = syn.generate_drifting(
+        seed=3, start=dt.date(2023, 1, 1), months=30, deals_per_day=3.0, drift=0.08, walk=True
+    )
+    then = syn.epoch(dt.date(2024, 9, 16))
+    seen_then = syn.to_history(deals, now=then)
+    seen_today = syn.to_history(deals, now=syn.epoch(dt.date(2025, 6, 1)))
+    value = calc.new_deal_trend(seen_then, then, calc.stage_trend(seen_then, then))
+    assert value == calc.new_deal_trend(seen_today, then, calc.stage_trend(seen_today, then))
+    assert value != 1.0  # the rates drift: there is a trend to see
+    # ... and a later date does see more: the test can fail.
+    later = syn.epoch(dt.date(2025, 3, 3))
+    assert calc.new_deal_trend(seen_today, later, calc.stage_trend(seen_today, later)) != value
+
+
+def test_dealflow_scales_the_bookings_of_deals_not_created_yet_by_the_new_deal_trend():
+    now = syn.epoch(dt.date(2025, 6, 2))
+    history = syn.to_history(syn.generate(seed=2, start=dt.date(2023, 1, 1), days=880), now=now)
+    calendar = syn.month_calendar(dt.date(2022, 1, 1), 48)
+    points = calc.weekly_points(int(history.deal_created.min()), now, anchor=syn.epoch(dt.date(2023, 1, 2)))
+    panel = calc.build_panel(history, calendar, points, horizons=2)
+    fitted = calc.fit(history, calendar, panel, now, horizons=2)
+    states = calc.states_as_of(history, [now])
+    owners = np.unique(states.owner)
+
+    def new_mean(factor: float) -> float:
+        prediction, _ = calc.forecast_draws(
+            replace(fitted, new_deal_trend=factor), states, calendar, now, method="dealflow", horizons=2,
+            leaf=np.zeros(len(states), dtype=np.int64), leaf_owners=[owners], draws=200, seed=1,
+        )  # fmt: skip
+        return prediction.new_mean
+
+    assert new_mean(1.0) > 0
+    assert new_mean(0.6) == pytest.approx(0.6 * new_mean(1.0))
 
 
 # ---------------------------------------------------------------- deals without a date, deals that age

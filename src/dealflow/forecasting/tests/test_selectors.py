@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from dealflow.deals import services as deal_services
 from dealflow.deals.tests.factories import DealFactory, stage_named
@@ -240,13 +240,15 @@ def test_the_page_uses_the_backtests_default_even_a_baseline_with_its_calibrated
             deal_services.deal_mark_won(deal=deal, by=rep, at=at, schedule_follow_up=False)
     scores = {"run_rate": {"wape": 0.10, "count": 40, "coverage": 0.8, "calibrated": 40, "bias": 0.0, "accuracy": 0.9},
               "dealflow": {"wape": 0.15, "count": 40, "coverage": 0.7, "calibrated": 40, "bias": 0.0, "accuracy": 0.85}}  # fmt: skip
+    next_scores = {"run_rate": {"wape": 0.125, "count": 36, "coverage": 0.75, "calibrated": 36, "bias": -0.03, "accuracy": 0.8},
+                   "dealflow": {"wape": 0.2, "count": 36, "coverage": 0.7, "calibrated": 36, "bias": 0.0, "accuracy": 0.8}}  # fmt: skip
     BacktestRun.objects.create(
         period_from="2025-11", period_to="2026-10", status=BacktestStatus.DONE, finished_at=NOW,
         result={
             "scored": True, "default_method": "run_rate",
             "by_horizon": {
                 "0": {"default": "run_rate", "best_baseline": "run_rate", "margin": 0.0, "scores": scores},
-                "1": {"default": "run_rate", "best_baseline": "run_rate", "margin": 0.0, "scores": scores},
+                "1": {"default": "run_rate", "best_baseline": "run_rate", "margin": 0.0, "scores": next_scores},
             },
             "calibration": {
                 "corrections": {"0": {"run_rate": _correction(1.1, 0.8, 1.3)}, "1": {"run_rate": _correction(1.0, 0.5, 1.5)}},
@@ -271,6 +273,15 @@ def test_the_page_uses_the_backtests_default_even_a_baseline_with_its_calibrated
         in view.method_reason
     )
     assert "held the actual in 80% of 40 forecasts" in view.method_reason
+    assert "Next period: WAPE 12.5%, bias -3.0%; P10-P90 held the actual in 75% of 36 forecasts." in (
+        view.method_reason
+    )
+    with translation.override("nl"):
+        dutch = selectors.forecast_for_user(user=admin_user).method_reason
+    assert (
+        "Volgende periode: WAPE 12,5%, bias -3,0%; P10-P90 bevatte de werkelijke uitkomst in 75% van 36"
+        in dutch
+    )
 
 
 # ----------------------------------------------------------------------------------- the kept view
