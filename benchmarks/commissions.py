@@ -115,9 +115,12 @@ def main(argv: list[str]) -> int:
             existing = User.objects.count()
             now = timezone.now()
             User.objects.bulk_create(
-                [User(username=f"bench{index:05d}", first_name="Bench", last_name=str(index)) for index in range(max(0, reps - existing))],
+                [
+                    User(username=f"bench{index:05d}", first_name="Bench", last_name=str(index))
+                    for index in range(max(0, reps - existing))
+                ],
                 batch_size=2000,
-            )  # fmt: skip
+            )
             user_ids = list(User.objects.order_by("id").values_list("id", flat=True)[:reps])
             with connection.cursor() as cursor:
                 cursor.execute("CREATE TEMPORARY TABLE bench_slot (slot integer PRIMARY KEY, user_id bigint)")
@@ -129,18 +132,36 @@ def main(argv: list[str]) -> int:
                 )
                 cursor.execute("DROP TABLE bench_slot")
             plan = plan_create(
-                data=PlanInput(name="Bench plan", tier_mode="marginal", tiers=[("0", "5"), ("50", "8"), ("100", "12")],
-                               accelerator_multiplier="1.5", cap="50000"),
+                data=PlanInput(
+                    name="Bench plan",
+                    tier_mode="marginal",
+                    tiers=[("0", "5"), ("50", "8"), ("100", "12")],
+                    accelerator_multiplier="1.5",
+                    cap="50000",
+                ),
                 by=None,
-            )  # fmt: skip
+            )
             PlanAssignment.objects.bulk_create(
-                [PlanAssignment(plan=plan, user_id=user_id, effective_from=period.start, created_at=now) for user_id in user_ids]
-            )  # fmt: skip
+                [
+                    PlanAssignment(plan=plan, user_id=user_id, effective_from=period.start, created_at=now)
+                    for user_id in user_ids
+                ]
+            )
             Quota.objects.filter(period_key=period.key).delete()
             Quota.objects.bulk_create(
-                [Quota(period_key=period.key, period_start=period.start, period_end=period.end, user_id=user_id,
-                       amount_minor=20_000_000, currency=base_currency(), created_at=now) for user_id in user_ids]
-            )  # fmt: skip
+                [
+                    Quota(
+                        period_key=period.key,
+                        period_start=period.start,
+                        period_end=period.end,
+                        user_id=user_id,
+                        amount_minor=20_000_000,
+                        currency=base_currency(),
+                        created_at=now,
+                    )
+                    for user_id in user_ids
+                ]
+            )
             if connection.vendor == "postgresql" and database is not None:
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE")
@@ -160,8 +181,13 @@ def main(argv: list[str]) -> int:
                 else "date(e.occurred_at, %s)"
             )
             owner_text = "CAST(d.owner_id AS TEXT)"
-            sql = HAND_SQL.format(event=DealEvent._meta.db_table, deal=deal_table, rate=ExchangeRate._meta.db_table,
-                                  won_day=won_day, owner_text=owner_text)  # fmt: skip
+            sql = HAND_SQL.format(
+                event=DealEvent._meta.db_table,
+                deal=deal_table,
+                rate=ExchangeRate._meta.db_table,
+                won_day=won_day,
+                owner_text=owner_text,
+            )
             params: list[object] = [base_currency()]
             if vendor == "postgresql":
                 params.append(str(timezone.get_current_timezone()))
@@ -208,9 +234,10 @@ def main(argv: list[str]) -> int:
         first = min(from_scratch() for _ in range(3))
         recompute, saved = _best(lambda: statements_recompute(period=period))
         mismatches = sorted(
-            user_id for user_id in set(by_sql) | set(by_engine)
+            user_id
+            for user_id in set(by_sql) | set(by_engine)
             if by_sql.get(user_id, 0) != by_engine.get(user_id, 0)
-        )  # fmt: skip
+        )
         if os.environ.get("BENCH_DEBUG"):
             import cProfile
             import pstats
@@ -236,8 +263,16 @@ def main(argv: list[str]) -> int:
             for who, credit in per_event_sql.values():
                 summed[who] = summed.get(who, 0) + credit
             for user_id in mismatches:
-                print("user", user_id, "sql", by_sql.get(user_id), "sql-per-event", summed.get(user_id),
-                      "engine", by_engine.get(user_id))  # fmt: skip
+                print(
+                    "user",
+                    user_id,
+                    "sql",
+                    by_sql.get(user_id),
+                    "sql-per-event",
+                    summed.get(user_id),
+                    "engine",
+                    by_engine.get(user_id),
+                )
             for user_id in mismatches[-2:]:
                 print(
                     "engine events",
@@ -290,9 +325,11 @@ def main(argv: list[str]) -> int:
         print(
             f"  statements_recompute, again (nothing changed)            {recompute:8.3f} s   {recompute / baseline:5.2f}x"
         )
-        print(f"  people credited: SQL {len(by_sql):,}, engine {len(by_engine):,}; equal to the cent: {exact:,}; "
-              f"differing: {len(mismatches)} (largest gap "
-              f"{max((abs(by_sql.get(u, 0) - by_engine.get(u, 0)) for u in mismatches), default=0)} cents)")  # fmt: skip
+        print(
+            f"  people credited: SQL {len(by_sql):,}, engine {len(by_engine):,}; equal to the cent: {exact:,}; "
+            f"differing: {len(mismatches)} (largest gap "
+            f"{max((abs(by_sql.get(u, 0) - by_engine.get(u, 0)) for u in mismatches), default=0)} cents)"
+        )
     finally:
         if name is not None:
             connection.creation.destroy_test_db(name, verbosity=0)

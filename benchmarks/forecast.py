@@ -133,8 +133,14 @@ def monte_carlo(quick: bool) -> float:
         slice_draws,
         1,
     )
-    sliced = {"amounts": amounts[:slice_deals], "p_period": p_period[:slice_deals], "leaf": np.zeros(slice_deals, dtype=np.int64),
-              "leaves": 1, "draws": slice_draws, "seed": 1}  # fmt: skip
+    sliced = {
+        "amounts": amounts[:slice_deals],
+        "p_period": p_period[:slice_deals],
+        "leaf": np.zeros(slice_deals, dtype=np.int64),
+        "leaves": 1,
+        "draws": slice_draws,
+        "seed": 1,
+    }
     slice_vector, _ = _timed(calc.simulate, **sliced, repeat=5)
     print(
         f"  plain-Python loop, {slice_deals} x {slice_draws:,} slice: {baseline}; vectorised on the slice: "
@@ -167,9 +173,17 @@ def page_compute(quick: bool) -> None:
 
     def compute():
         _, revenue = calc.forecast_draws(
-            fit, states, calendar, now, method="dealflow", horizons=4, leaf=states.owner - 1,
-            leaf_owners=[np.array([owner]) for owner in owners], draws=10_000, seed=1,
-        )  # fmt: skip
+            fit,
+            states,
+            calendar,
+            now,
+            method="dealflow",
+            horizons=4,
+            leaf=states.owner - 1,
+            leaf_owners=[np.array([owner]) for owner in owners],
+            draws=10_000,
+            seed=1,
+        )
         team_of = (owners - 1) // 10
         for horizon in range(4):
             calc.summarise(revenue[:, horizon].sum(axis=0), quota=1e9)

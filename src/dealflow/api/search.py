@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ninja import Query, Router, Schema
 
+from dealflow.api.base import ApiRequest
 from dealflow.search.selectors import search_for_user
 
 router = Router(tags=["Search"])
@@ -27,7 +28,7 @@ class SearchResultOut(Schema):
 
 
 @router.get("/search", response=list[SearchResultOut])
-def search(request, query: Query[SearchQuery]):
+def search(request: ApiRequest, query: Query[SearchQuery]):
     """Deals, organizations, persons, leads and activities whose words start with every word of ``q``
     (accents and case ignored); ``kind`` narrows to one kind; at most ``limit`` (1-50), best first."""
     kinds = [query.kind] if query.kind else None

@@ -163,11 +163,13 @@ def activity_for_rule(*, rule: Rule, deal: Deal | None, lead: Lead | None, now: 
     due_at = now + dt.timedelta(days=params.get("due_in_days", 0), hours=params.get("due_in_hours", 0))
     kind = params.get("kind", "task")
     subject, done_at = lifecycle.valid_activity(kind=kind, subject=params["subject"], at=now, done_at=None)
+    record = deal if deal is not None else lead
+    assert record is not None, "a rule acts on a deal or a lead"
     return Activity(
         kind=kind,
         subject=subject,
         notes="",
-        owner=deal.owner if deal else lead.owner,  # type: ignore[union-attr]
+        owner=record.owner,
         deal=deal,
         lead=lead if deal is None else None,
         person=None,
@@ -195,7 +197,8 @@ def action_perform(
         if deal is not None:
             batch.deal_updates.add(deal=deal, by=None, data={"owner": owner}, origin=origin, note=note)
         else:
-            lead_update(lead=lead, data={"owner": owner}, by=None)  # type: ignore[arg-type]
+            assert lead is not None, "a rule acts on a deal or a lead"
+            lead_update(lead=lead, data={"owner": owner}, by=None)
         return f"Assigned to {owner.username}."
     if rule.action == Action.SET_FIELD:
         assert deal is not None  # rule_validate refuses set_field on lead rules
@@ -221,7 +224,7 @@ def action_perform(
 
 def _owner_loaded(record: Deal | Lead) -> bool:
     """Whether the record's owner was read with it (select_related), so reading it costs no query."""
-    return record._meta.get_field("owner").is_cached(record)  # type: ignore[union-attr]
+    return record._meta.get_field("owner").is_cached(record)
 
 
 def _notify(*, rule: Rule, key: str, deal: Deal | None, lead: Lead | None, batch: Batch) -> str:

@@ -265,9 +265,13 @@ def compute_statement(
         if terms.plan_id not in schedules:
             schedules[terms.plan_id] = _schedule(terms, quota=quota_minor, final_attainment=final)
         line = _rate_credit(
-            terms, credit, start=start, quota=quota_minor, final_attainment=final,
+            terms,
+            credit,
+            start=start,
+            quota=quota_minor,
+            final_attainment=final,
             schedule=schedules[terms.plan_id],
-        )  # fmt: skip
+        )
         credit_commission += line.commission_minor
         result.lines.append(line)
         spiff_lines.extend(_spiff_lines(terms, credit))

@@ -30,11 +30,26 @@ def _line_rows(statement_id: int, result: calc.Result, at: dt.datetime) -> list[
     """The computed lines of one statement as rows in LINE_COLUMNS order (no model instances: a quarter
     of a million deals has tens of thousands of lines)."""
     return [
-        (statement_id, line.kind, position, line.deal_id, line.title[:200], line.event_id, line.on,
-         line.credit_minor, line.share_percent, line.rule[:200], line.tier[:80], line.rate_percent,
-         line.commission_minor, "", None, at)
+        (
+            statement_id,
+            line.kind,
+            position,
+            line.deal_id,
+            line.title[:200],
+            line.event_id,
+            line.on,
+            line.credit_minor,
+            line.share_percent,
+            line.rule[:200],
+            line.tier[:80],
+            line.rate_percent,
+            line.commission_minor,
+            "",
+            None,
+            at,
+        )
         for position, line in enumerate(result.lines, start=1)
-    ]  # fmt: skip
+    ]
 
 
 def _totals(statement: Statement) -> None:
@@ -207,10 +222,18 @@ def _clear_computed_lines(statement_ids: list[int]) -> None:
     computed = f"SELECT id FROM {line} WHERE kind <> %s AND statement_id IN ({{ids}})"  # noqa: S608
     with connection.cursor() as cursor:
         if Dispute.objects.filter(line__isnull=False).exists():
-            _in_chunks(cursor, f"UPDATE {dispute} SET line_id = NULL WHERE line_id IN ({computed})",  # noqa: S608
-                       statement_ids, [LineKind.ADJUSTMENT.value])  # fmt: skip
-        _in_chunks(cursor, f"DELETE FROM {line} WHERE kind <> %s AND statement_id IN ({{ids}})",  # noqa: S608
-                   statement_ids, [LineKind.ADJUSTMENT.value])  # fmt: skip
+            _in_chunks(
+                cursor,
+                f"UPDATE {dispute} SET line_id = NULL WHERE line_id IN ({computed})",  # noqa: S608
+                statement_ids,
+                [LineKind.ADJUSTMENT.value],
+            )
+        _in_chunks(
+            cursor,
+            f"DELETE FROM {line} WHERE kind <> %s AND statement_id IN ({{ids}})",  # noqa: S608
+            statement_ids,
+            [LineKind.ADJUSTMENT.value],
+        )
 
 
 def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
@@ -229,11 +252,19 @@ def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
             return
         marks = ", ".join(["%s"] * len(LINE_COLUMNS))
         adapted = [
-            (*row[:6], ops.adapt_datefield_value(row[6]), row[7], ops.adapt_decimalfield_value(row[8], 5, 2),
-             row[9], row[10], ops.adapt_decimalfield_value(row[11], 9, 4), *row[12:15],
-             ops.adapt_datetimefield_value(row[15]))
+            (
+                *row[:6],
+                ops.adapt_datefield_value(row[6]),
+                row[7],
+                ops.adapt_decimalfield_value(row[8], 5, 2),
+                row[9],
+                row[10],
+                ops.adapt_decimalfield_value(row[11], 9, 4),
+                *row[12:15],
+                ops.adapt_datetimefield_value(row[15]),
+            )
             for row in rows
-        ]  # fmt: skip
+        ]
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", adapted)  # noqa: S608 (our names)
 
 
@@ -256,12 +287,20 @@ def _write_totals(drafts: list[Statement], moment: dt.datetime) -> None:
         if connection.vendor != "postgresql" or len(drafts) < 50:
             at = connection.ops.adapt_datetimefield_value(moment)
             rows = [
-                (statement.plan_id, statement.quota_minor, statement.credit_minor,
-                 connection.ops.adapt_decimalfield_value(statement.attainment_percent, 9, 2),
-                 at, statement.commission_minor, statement.adjustment_minor, statement.total_minor, at,
-                 statement.pk)
+                (
+                    statement.plan_id,
+                    statement.quota_minor,
+                    statement.credit_minor,
+                    connection.ops.adapt_decimalfield_value(statement.attainment_percent, 9, 2),
+                    at,
+                    statement.commission_minor,
+                    statement.adjustment_minor,
+                    statement.total_minor,
+                    at,
+                    statement.pk,
+                )
                 for statement in drafts
-            ]  # fmt: skip
+            ]
             assignments = ", ".join(f"{quote(column)} = %s" for column, _type in TOTAL_COLUMNS)
             cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", rows)  # noqa: S608 (our names)
             return
@@ -276,10 +315,19 @@ def _write_totals(drafts: list[Statement], moment: dt.datetime) -> None:
         with cursor.copy(f"COPY {scratch} ({names}, id) FROM STDIN") as copy:
             for statement in drafts:
                 copy.write_row(
-                    (statement.plan_id, statement.quota_minor, statement.credit_minor,
-                     statement.attainment_percent, moment, statement.commission_minor,
-                     statement.adjustment_minor, statement.total_minor, moment, statement.pk)
-                )  # fmt: skip
+                    (
+                        statement.plan_id,
+                        statement.quota_minor,
+                        statement.credit_minor,
+                        statement.attainment_percent,
+                        moment,
+                        statement.commission_minor,
+                        statement.adjustment_minor,
+                        statement.total_minor,
+                        moment,
+                        statement.pk,
+                    )
+                )
         assignments = ", ".join(f"{quote(column)} = v.{quote(column)}" for column, _type in TOTAL_COLUMNS)
         cursor.execute(f"UPDATE {table} AS s SET {assignments} FROM {scratch} AS v WHERE s.id = v.id")  # noqa: S608
         cursor.execute(f"DROP TABLE {scratch}")
@@ -313,8 +361,12 @@ def statement_approve(*, statement: Statement, by: User) -> Statement:
     statement.approved_by = by
     statement.approved_at = clock.now()
     save_fields(statement, ["status", "approved_by", "approved_at"])
-    audit_record(actor=by, action="commissions.statement_approved", target=str(statement.pk),
-                 detail={"user": statement.user_id, "period": statement.period_key, "total": statement.total_minor})  # fmt: skip
+    audit_record(
+        actor=by,
+        action="commissions.statement_approved",
+        target=str(statement.pk),
+        detail={"user": statement.user_id, "period": statement.period_key, "total": statement.total_minor},
+    )
     return statement
 
 
@@ -329,8 +381,12 @@ def statement_return_to_draft(*, statement: Statement, by: User, reason: str) ->
     statement.approved_by = None
     statement.approved_at = None
     save_fields(statement, ["status", "approved_by", "approved_at"])
-    audit_record(actor=by, action="commissions.statement_returned", target=str(statement.pk),
-                 detail={"user": statement.user_id, "period": statement.period_key, "reason": reason})  # fmt: skip
+    audit_record(
+        actor=by,
+        action="commissions.statement_returned",
+        target=str(statement.pk),
+        detail={"user": statement.user_id, "period": statement.period_key, "reason": reason},
+    )
     return statement
 
 
@@ -343,8 +399,12 @@ def statement_mark_paid(*, statement: Statement, by: User) -> Statement:
     statement.paid_by = by
     statement.paid_at = clock.now()
     save_fields(statement, ["status", "paid_by", "paid_at"])
-    audit_record(actor=by, action="commissions.statement_paid", target=str(statement.pk),
-                 detail={"user": statement.user_id, "period": statement.period_key, "total": statement.total_minor})  # fmt: skip
+    audit_record(
+        actor=by,
+        action="commissions.statement_paid",
+        target=str(statement.pk),
+        detail={"user": statement.user_id, "period": statement.period_key, "total": statement.total_minor},
+    )
     return statement
 
 
@@ -373,8 +433,12 @@ def statement_adjust(*, statement: Statement, amount_minor: int, reason: str, by
     )
     _totals(statement)
     save_fields(statement, ["commission_minor", "adjustment_minor", "total_minor"])
-    audit_record(actor=by, action="commissions.statement_adjusted", target=str(statement.pk),
-                 detail={"line": line.pk, "amount": amount_minor, "reason": reason.strip()})  # fmt: skip
+    audit_record(
+        actor=by,
+        action="commissions.statement_adjusted",
+        target=str(statement.pk),
+        detail={"line": line.pk, "amount": amount_minor, "reason": reason.strip()},
+    )
     return line
 
 

@@ -163,12 +163,17 @@ def test_every_workflow_step_is_audited(rep, manager):
     statement.refresh_from_db()
     statements.statement_approve(statement=statement, by=manager)
     statements.statement_mark_paid(statement=statement, by=manager)
-    actions = list(AuditEntry.objects.filter(action__startswith="commissions.statement").order_by("id")
-                   .values_list("action", flat=True))  # fmt: skip
+    actions = list(
+        AuditEntry.objects.filter(action__startswith="commissions.statement")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
     assert actions == [
-        "commissions.statement_approved", "commissions.statement_returned",
-        "commissions.statement_approved", "commissions.statement_paid",
-    ]  # fmt: skip
+        "commissions.statement_approved",
+        "commissions.statement_returned",
+        "commissions.statement_approved",
+        "commissions.statement_paid",
+    ]
     with pytest.raises(ConflictError):
         statements.statement_return_to_draft(statement=statement, by=manager, reason="too late")
 
@@ -181,8 +186,10 @@ def test_product_rate_reads_the_deals_current_lines_in_the_statement_and_the_wha
     seat = ProductFactory(name="Seat", prices={"EUR": "4000.00"})
     setup = ProductFactory(name="Setup", prices={"EUR": "6000.00"})
     plan_for(rep, rules=[{"kind": "product", "product_id": seat.pk, "rate_percent": "20"}])
-    won, open_deal = (DealFactory(owner=rep, currency="EUR", title=title, at=at(dt.date(2026, 11, 1)))
-                      for title in ("Won", "Open"))  # fmt: skip
+    won, open_deal = (
+        DealFactory(owner=rep, currency="EUR", title=title, at=at(dt.date(2026, 11, 1)))
+        for title in ("Won", "Open")
+    )
     for deal in (won, open_deal):
         deal_services.deal_lines_set(deal=deal, lines=[{"product": seat}, {"product": setup}], by=rep)
     won.refresh_from_db()

@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext, gettext_noop
 
 from dealflow.accounts.models import User
@@ -38,7 +39,7 @@ def _by_id(by: User | None) -> int | None:
     return by.pk if by is not None else None
 
 
-def _deleted_together(queryset, *, at: dt.datetime | None):  # type: ignore[no-untyped-def]
+def _deleted_together(queryset: QuerySet[Activity], *, at: dt.datetime | None) -> QuerySet[Activity]:
     """The rows that went to the trash in the same step (one ``at`` for a record and what went with it)."""
     return queryset.filter(deleted_at=at)
 

@@ -14,7 +14,7 @@ from dealflow.core.periods import parse_period
 from dealflow.deals import services
 from dealflow.deals.models import Activity, Deal, DealEvent, DealFact, Lead, StayFact
 from dealflow.deals.selectors import deal_list_for_user
-from dealflow.deals.services.derived import derived_rebuild
+from dealflow.deals.services.derived_rebuild import derived_rebuild
 from dealflow.deals.services.trash import (
     activity_delete,
     activity_purge,

@@ -185,9 +185,14 @@ def build_panel(history: History, calendar: Calendar, times: np.ndarray, *, hori
     won_amount = history.stage_amount[won][first_win[1]]
     won_created = history.deal_created[won_deal]
     won_owner = _value_as_of(
-        history.owner_deal, history.owner_time, history.owner_from, history.owner_to,
-        history.deal_owner, won_deal, won_time,
-    )  # fmt: skip
+        history.owner_deal,
+        history.owner_time,
+        history.owner_from,
+        history.owner_to,
+        history.deal_owner,
+        won_deal,
+        won_time,
+    )
     won_period = calendar.index_of(won_time)
     new_wins = []
     for moment in times:

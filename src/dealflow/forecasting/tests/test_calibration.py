@@ -311,8 +311,17 @@ def test_a_deal_reason_names_the_recent_trend_when_it_moves_the_probability():
     now = syn.epoch(dt.date(2025, 6, 1))
     history = syn.to_history(syn.generate(seed=2, start=dt.date(2024, 1, 1), days=400), now=now)
     fitted = calc.fit(history, syn.month_calendar(dt.date(2024, 1, 1), 24), None, now, horizons=2)
-    common = {"fit_result": fitted, "stage": 2, "stage_name": "S3", "age_days": 3.0, "level": "L2",
-              "overridden": float("nan"), "p_period": 0.2, "in_period": True, "period_key": "2025-06"}  # fmt: skip
+    common = {
+        "fit_result": fitted,
+        "stage": 2,
+        "stage_name": "S3",
+        "age_days": 3.0,
+        "level": "L2",
+        "overridden": float("nan"),
+        "p_period": 0.2,
+        "in_period": True,
+        "period_key": "2025-06",
+    }
     with translation.override("en"):
         assert "recent trend" not in deal_reason(**common, trend=1.03)
         assert "Times 0.80 for the recent trend" in deal_reason(**common, trend=0.8)

@@ -215,7 +215,8 @@ def _custom_display(field: Any, value: str) -> Any:
         return value
     try:
         if field.kind in ("number", "money"):
-            number = format_number(value, max(0, -Decimal(value).as_tuple().exponent))  # type: ignore[operator]
+            exponent = Decimal(value).as_tuple().exponent  # "n", "N" or "F" for NaN and infinity
+            number = format_number(value, max(0, -exponent) if isinstance(exponent, int) else 0)
             return f"{number} {field.currency}" if field.kind == "money" and field.currency else number
         if field.kind == "date":
             return dt.date.fromisoformat(value)
