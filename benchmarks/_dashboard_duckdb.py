@@ -167,9 +167,11 @@ def duckdb_numbers(database, period) -> dict[str, Any]:
     lead_count, converted, lead_won = leads(q0, q1)
     open_now = open_at(q1)
     velocity = calc.velocity(
-        open_deals=open_now, win_rate=calc.ratio(won, won + lost), average_size=calc.ratio(won_amount, won),
+        open_deals=open_now,
+        win_rate=calc.ratio(won, won + lost),
+        average_size=calc.ratio(won_amount, won),
         cycle_days=calc.ratio(cycle, won),
-    )  # fmt: skip
+    )
     before = closed(p0, q0)
 
     # Funnel: the furthest stage of each deal, from its spells.
@@ -239,10 +241,17 @@ def duckdb_numbers(database, period) -> dict[str, Any]:
         if not stage[4] and not now_curve.count and not waiting.get(stage[0]):
             continue
         stage_rows.append(
-            (stage[1], now_curve.count, now_curve.median, now_curve.p80, before_curve.median,
-             calc.quantile_of_counts(benchmark[stage[0]], 0.5), calc.quantile_of_counts(benchmark[stage[0]], 0.8),
-             waiting.get(stage[0], 0))
-        )  # fmt: skip
+            (
+                stage[1],
+                now_curve.count,
+                now_curve.median,
+                now_curve.p80,
+                before_curve.median,
+                calc.quantile_of_counts(benchmark[stage[0]], 0.5),
+                calc.quantile_of_counts(benchmark[stage[0]], 0.8),
+                waiting.get(stage[0], 0),
+            )
+        )
 
     # Flow: exits in the period, and entries of new and reopened deals (LAG over each deal's spells).
     keys = {stage[0]: f"stage-{stage[0]}" for stage in stages}
@@ -319,11 +328,13 @@ def duckdb_numbers(database, period) -> dict[str, Any]:
             [months[0], q1],
         )
     )
-    opened = dict(rows(
-        "SELECT m, (SELECT count(*) FROM deal WHERE created_on < m) - (SELECT count(*) FROM deal WHERE status IN ('won', 'lost') "
-        "AND closed_on < m) FROM (SELECT unnest(?::DATE[]) AS m)",
-        [[_months_back(q1, 23 - index) for index in range(24)]],
-    ))  # fmt: skip
+    opened = dict(
+        rows(
+            "SELECT m, (SELECT count(*) FROM deal WHERE created_on < m) - (SELECT count(*) FROM deal WHERE status IN ('won', 'lost') "
+            "AND closed_on < m) FROM (SELECT unnest(?::DATE[]) AS m)",
+            [[_months_back(q1, 23 - index) for index in range(24)]],
+        )
+    )
     trends = []
     for month in months:
         won_m, lost_m = monthly.get(month, (0, 0))

@@ -10,14 +10,18 @@ depends on the other load, the process's CPU time much less), with two baselines
 dispatch fed one event per step (the events just before the replayed ones, about a fifth as many: as the
 dispatch worked before it read events in batches) and a plain read of the replayed events and their deals (the
 floor). Then the sending rate and the delivery latency (queued -> received, and the HTTP response time), and
-what a request pays: a deal update (the work a web request does) timed with no rules and with the 20 rules
-and 5 subscriptions active; the ratio should be 1.00, since rules and webhooks run in the worker.
+what a request pays: a deal update (the work a web request does) timed, and its queries counted, with no rules
+and with the 20 rules and 5 subscriptions active (the same, since rules and webhooks run in the worker), and
+timed while a worker process dispatches the replayed batches (forked, each batch rolled back) against rounds
+with the worker idle. Next to the dispatch's own CPU it prints the CPU seconds of its PostgreSQL backend
+(read from /proc: the database runs on this machine).
 BENCH_PROFILE=dispatch (or deliver) prints a cProfile of the dispatch (or of sending).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import statistics
 import sys
@@ -136,6 +140,67 @@ def _rules(admin, teams, stages, sources, subscription_ids) -> list:
     return [rule_create(by=admin, data=spec) for spec in specs[:20]]
 
 
+def _database_cpu(connection) -> float:
+    """CPU seconds the database server process of this connection has used (PostgreSQL on this machine;
+    NaN when its /proc entry cannot be read)."""
+    if connection.vendor != "postgresql":
+        return float("nan")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _worker(batches, stop, done) -> None:
+    """A forked worker: dispatch the batches again and again, each rolled back, until told to stop."""
+    from django.db import connection, transaction
+
+    from dealflow.automation.dispatch import Dispatcher
+    from dealflow.core import clock
+
+    try:
+        while not stop.is_set():
+            dispatcher = Dispatcher(now=clock.now())
+            for chunk in batches:
+                if stop.is_set():
+                    break
+                with transaction.atomic():
+                    dispatcher.deal_events(chunk)
+                    transaction.set_rollback(True)
+                dispatcher.done_runs.clear()
+                with done.get_lock():
+                    done.value += 1
+    finally:
+        connection.close()
+
+
+def worker_rounds(batches, deals, request_time_once, rounds: int = 3) -> tuple[list[float], list[float], int]:
+    """Deal-update medians with the worker dispatching in a forked process and with it idle, alternating."""
+    import multiprocessing
+
+    from django.db import connection
+
+    context = multiprocessing.get_context("fork")
+    busy, idle = [], []
+    done = context.Value("i", 0)
+    for _round in range(rounds):
+        idle.append(request_time_once(deals))
+        connection.close()  # the child opens its own connection
+        stop = context.Event()
+        worker = context.Process(target=_worker, args=(batches, stop, done))
+        worker.start()
+        time.sleep(0.5)  # let it reach its first batch
+        busy.append(request_time_once(deals))
+        stop.set()
+        worker.join()
+    return busy, idle, done.value
+
+
 def main(argv: list[str]) -> int:
     deals = int(argv[argv.index("--deals") + 1]) if "--deals" in argv else 20_000
     wanted = int(argv[argv.index("--events") + 1]) if "--events" in argv else 7_000
@@ -177,6 +242,18 @@ def main(argv: list[str]) -> int:
         # A request's work (a deal update through the service) before any rule or subscription exists.
         sample = list(Deal.objects.filter(status="open").order_by("pk")[:400])
 
+        def request_time_once(deals_to_touch) -> float:
+            """The median of a deal update over the deals, in ms."""
+            times = []
+            for deal in deals_to_touch:
+                began = time.perf_counter()
+                with transaction.atomic():
+                    deal_update(
+                        deal=deal, by=deal.owner, data={"next_step": f"w {time.time()}"}, origin="web"
+                    )
+                times.append(time.perf_counter() - began)
+            return statistics.median(times) * 1000
+
         def request_time(deals_to_touch) -> float:
             """The lowest of three medians of a deal update (the machine is shared: the lowest is the cost)."""
             medians = []
@@ -192,9 +269,17 @@ def main(argv: list[str]) -> int:
                 medians.append(statistics.median(times) * 1000)
             return min(medians)
 
+        def request_queries(deal) -> int:
+            from django.test.utils import CaptureQueriesContext
+
+            with CaptureQueriesContext(connection) as queries, transaction.atomic():
+                deal_update(deal=deal, by=deal.owner, data={"next_step": f"q {time.time()}"}, origin="web")
+            return len(queries)
+
         half = len(sample) // 2
         request_time(sample[:20])  # warm up
         before_ms = request_time(sample[:half])
+        before_queries = request_queries(sample[0])
 
         subscriptions = []
         for index, receiver in enumerate(receivers):
@@ -213,6 +298,7 @@ def main(argv: list[str]) -> int:
         WebhookSubscription.objects.update(created_at=past)
 
         after_ms = request_time(sample[half : 2 * half])
+        after_queries = request_queries(sample[0])
 
         from dealflow.automation.payloads import deal_data
 
@@ -236,6 +322,13 @@ def main(argv: list[str]) -> int:
             return time.perf_counter() - began, time.process_time() - cpu_began
 
         batches = [events[offset : offset + BATCH] for offset in range(0, len(events), BATCH)]
+        # A request while the worker runs: the dispatch of the replayed batches in a forked process (each batch
+        # rolled back, so the replay below finds them new), deal updates timed here meanwhile, alternating
+        # with rounds while the worker is idle (same deals, so only the worker differs).
+        # (PostgreSQL only: SQLite's test database lives in this process's memory.)
+        worker_measured = connection.vendor == "postgresql"
+        if worker_measured:
+            busy_ms, idle_ms, worker_batches = worker_rounds(batches, sample[:half], request_time_once)
         scan_seconds, scan_cpu = replay(plain_scan, batches)
         per_event = Dispatcher(now=clock.now())
         single_seconds, single_cpu = replay(per_event.deal_events, [[event] for event in earlier])
@@ -246,7 +339,9 @@ def main(argv: list[str]) -> int:
 
             profiler = cProfile.Profile()
             profiler.enable()
+        database_cpu_began = _database_cpu(connection)
         dispatch_seconds, dispatch_cpu = replay(dispatcher.deal_events, batches)
+        database_cpu = _database_cpu(connection) - database_cpu_began
         if profiler is not None:
             import pstats
 
@@ -266,7 +361,8 @@ def main(argv: list[str]) -> int:
         print(
             f"dispatch, {BATCH} events per step: {dispatch_seconds:.2f} s = {rate:,.0f} events/s "
             f"({dispatch_cpu:.2f} s of this process's CPU = {cpu_rate:,.0f} events per CPU second); "
-            f"{result.runs:,} rule runs ({RuleRun.objects.filter(status='failed').count()} failed, "
+            + (f"PostgreSQL's backend {database_cpu:.2f} CPU s; " if not math.isnan(database_cpu) else "")
+            + f"{result.runs:,} rule runs ({RuleRun.objects.filter(status='failed').count()} failed, "
             f"{result.skipped} skipped by the loop guard); {queued:,} deliveries queued; "
             f"{result.action_seconds:.2f} s of it in the deals services (rules that set a field or assign)"
         )
@@ -311,7 +407,19 @@ def main(argv: list[str]) -> int:
         )
         print(
             f"a request (deal update): median {before_ms:.2f} ms without rules, {after_ms:.2f} ms with 20 rules and "
-            f"5 subscriptions (ratio {after_ms / before_ms:.2f})"
+            f"5 subscriptions (ratio {after_ms / before_ms:.2f}); {before_queries} queries without, "
+            f"{after_queries} with"
+        )
+        if not worker_measured:
+            print("a request while the worker dispatches: measured on PostgreSQL only")
+            return 0
+        print(
+            f"a request while the worker dispatches (in another process: {worker_batches} batches of {BATCH} "
+            f"events done and rolled back meanwhile): median {statistics.median(busy_ms):.2f} ms (rounds "
+            f"{', '.join(f'{value:.2f}' for value in busy_ms)}), worker idle {statistics.median(idle_ms):.2f} ms "
+            f"(rounds {', '.join(f'{value:.2f}' for value in idle_ms)}); ratio "
+            f"{statistics.median(busy_ms) / statistics.median(idle_ms):.2f} (the CPU the two share, not work the "
+            f"request does: the query counts above)"
         )
     finally:
         for receiver in receivers:

@@ -429,9 +429,11 @@ def hand_written(connection, period) -> dict[str, Any]:
             middle[name] = calc.median_of_middle([int(value) for (value,) in values])
         open_now = open_at(period.end)
         velocity = calc.velocity(
-            open_deals=open_now, win_rate=calc.ratio(won, won + lost), average_size=calc.ratio(won_amount, won),
+            open_deals=open_now,
+            win_rate=calc.ratio(won, won + lost),
+            average_size=calc.ratio(won_amount, won),
             cycle_days=calc.ratio(won_cycle, won),
-        )  # fmt: skip
+        )
         # Funnel, time in stage, flow.
         by_id = {stage[0]: stage for stage in stages}
         active = [stage for stage in stages if stage[3] == "open" and stage[4]]
@@ -459,8 +461,14 @@ def hand_written(connection, period) -> dict[str, Any]:
                     reach[is_current][candidate[0]] += count
                     if is_current:
                         reach_amount[candidate[0]] += value
-        funnel = [("Leads", sum(leads_month[month] for month in leads_month if period.start <= month < period.end), "None"),
-                  ("Converted to a deal", lead_deals, "None")]  # fmt: skip
+        funnel = [
+            (
+                "Leads",
+                sum(leads_month[month] for month in leads_month if period.start <= month < period.end),
+                "None",
+            ),
+            ("Converted to a deal", lead_deals, "None"),
+        ]
         funnel += [
             (stage[1], reach[1][stage[0]], str(rates.money(reach_amount[stage[0]]))) for stage in active
         ]
@@ -490,10 +498,17 @@ def hand_written(connection, period) -> dict[str, Any]:
             if not stage[4] and not now_curve.count and not waiting.get(stage[0]):
                 continue
             stage_rows.append(
-                (stage[1], now_curve.count, now_curve.median, now_curve.p80, before_curve.median,
-                 calc.quantile_of_counts(benchmark[stage[0]], 0.5), calc.quantile_of_counts(benchmark[stage[0]], 0.8),
-                 waiting.get(stage[0], 0))
-            )  # fmt: skip
+                (
+                    stage[1],
+                    now_curve.count,
+                    now_curve.median,
+                    now_curve.p80,
+                    before_curve.median,
+                    calc.quantile_of_counts(benchmark[stage[0]], 0.5),
+                    calc.quantile_of_counts(benchmark[stage[0]], 0.8),
+                    waiting.get(stage[0], 0),
+                )
+            )
         keys = {stage[0]: f"stage-{stage[0]}" for stage in stages}
         flows: dict[tuple, int] = defaultdict(int)
         for _day, stage_id, _days, kind, count in rows(

@@ -1,5 +1,5 @@
 """Forecast benchmarks: `python -m benchmarks forecast [--quick] [--page N] [--backtest-db N] [--keep]`,
-and `python -m benchmarks forecast --scenarios [--scale X] [--only name,name]` (alone).
+and `python -m benchmarks forecast --scenarios [--scale X] [--only name,name] [--seeds 1,2,3]` (alone).
 
 ``--scenarios``: six synthetic company histories of different shapes (forecasting/tests/scenarios.py:
 the demo's shape, no expected close dates, 20 % never closing, strong seasonality, win rates drifting
@@ -133,8 +133,14 @@ def monte_carlo(quick: bool) -> float:
         slice_draws,
         1,
     )
-    sliced = {"amounts": amounts[:slice_deals], "p_period": p_period[:slice_deals], "leaf": np.zeros(slice_deals, dtype=np.int64),
-              "leaves": 1, "draws": slice_draws, "seed": 1}  # fmt: skip
+    sliced = {
+        "amounts": amounts[:slice_deals],
+        "p_period": p_period[:slice_deals],
+        "leaf": np.zeros(slice_deals, dtype=np.int64),
+        "leaves": 1,
+        "draws": slice_draws,
+        "seed": 1,
+    }
     slice_vector, _ = _timed(calc.simulate, **sliced, repeat=5)
     print(
         f"  plain-Python loop, {slice_deals} x {slice_draws:,} slice: {baseline}; vectorised on the slice: "
@@ -167,9 +173,17 @@ def page_compute(quick: bool) -> None:
 
     def compute():
         _, revenue = calc.forecast_draws(
-            fit, states, calendar, now, method="dealflow", horizons=4, leaf=states.owner - 1,
-            leaf_owners=[np.array([owner]) for owner in owners], draws=10_000, seed=1,
-        )  # fmt: skip
+            fit,
+            states,
+            calendar,
+            now,
+            method="dealflow",
+            horizons=4,
+            leaf=states.owner - 1,
+            leaf_owners=[np.array([owner]) for owner in owners],
+            draws=10_000,
+            seed=1,
+        )
         team_of = (owners - 1) // 10
         for horizon in range(4):
             calc.summarise(revenue[:, horizon].sum(axis=0), quota=1e9)
@@ -475,22 +489,51 @@ def _duckdb_forecast_scan(repeat: int) -> float:
     return statistics.median(times)
 
 
+VARIANTS = (
+    # (key, label, scenario_run keywords)
+    ("trendless", "before 2026-12-06: no recent-exit trend; an actual on an end of the range counts as inside",
+     {"trend": False}),
+    ("open_only", "before the new-deal trend: the recent-exit trend on open deals only", {"trend_new_deals": False}),
+    ("now", "now: the recent-exit trend on open deals and on deals not created yet", {}),
+)  # fmt: skip
+
+
 def scenarios(argv: list[str]) -> int:
-    """Every scenario twice in one run: the method before 2026-12-06 (no recent-exit trend; coverage
-    counting every actual on an end of the range as inside) and now; the detail per method and horizon
-    of the current one, then both summary tables (Markdown, as docs/forecasting.md shows them)."""
+    """Every scenario under each method of ``VARIANTS`` in one run; the detail per method and horizon of
+    the current one, then per horizon the summary tables (Markdown, as docs/forecasting.md shows them).
+    ``--seeds 1,2,3``: the same scenarios generated from other seeds, summary rows only, and how many
+    (scenario, seed) pairs meet every target per horizon: a check that a change is not tuned to seed 1."""
     from dealflow.forecasting.tests import scenarios as catalogue
 
     scale = float(argv[argv.index("--scale") + 1]) if "--scale" in argv else 1.0
     only = argv[argv.index("--only") + 1].split(",") if "--only" in argv else None
+    seeds = [int(value) for value in argv[argv.index("--seeds") + 1].split(",")] if "--seeds" in argv else [1]
+    detail = seeds == [1]
+    variants = VARIANTS if detail else VARIANTS[1:]
     missed = 0
-    summary: dict[str, list[str]] = {"before": [], "after": []}
-    print(f"Forecast scenarios: calibrated backtests, 1,000 draws, scale {scale} ({_load()})")
-    for scenario in catalogue.SCENARIOS:
+    summary: dict[tuple[str, str], list[str]] = {}
+    met_count: dict[tuple[str, str], list[float]] = {}
+    print(f"Forecast scenarios: calibrated backtests, 1,000 draws, scale {scale}, seeds {seeds} ({_load()})")
+    for seed, scenario in itertools.product(seeds, catalogue.SCENARIOS):
         if only and scenario.name not in only:
             continue
-        _, before = _timed(catalogue.scenario_run, scenario, scale=scale, trend=False)
-        timing, table = _timed(catalogue.scenario_run, scenario, scale=scale)
+        tables = {}
+        for key, _, keywords in variants:
+            timing, tables[key] = _timed(catalogue.scenario_run, scenario, scale=scale, seed=seed, **keywords)
+        table = tables["now"]
+        name = scenario.name if detail else f"{scenario.name} (seed {seed})"
+        for key, _, _ in variants:
+            for horizon in ("0", "1"):
+                entry = tables[key]["by_horizon"][horizon]
+                summary.setdefault((key, horizon), []).append(
+                    _summary_row(name, entry, plain=key == "trendless")
+                )
+                counts = met_count.setdefault((key, horizon), [0, 0, 0])
+                counts[0] += all(catalogue.targets_met(entry).values())
+                counts[1] += 1
+                counts[2] += entry["scores"][entry["default"]]["coverage"] or 0.0
+        if not detail:
+            continue
         print(
             f"\n{scenario.name}: {scenario.description}; {table['deals']:,} deals, last "
             f"{scenario.scored_months} months scored ({timing})"
@@ -523,19 +566,20 @@ def scenarios(argv: list[str]) -> int:
                 f"  {label}: default {entry['default']}, "
                 + ", ".join(f"{name} {'met' if value else 'MISSED'}" for name, value in met.items())
             )
-        summary["before"].append(_summary_row(scenario.name, before["by_horizon"]["0"], plain=True))
-        summary["after"].append(_summary_row(scenario.name, table["by_horizon"]["0"], plain=False))
     header = (
         "| scenario | default | WAPE | bias | coverage | run-rate | last year | weighted pipeline | targets |\n"
         "|---|---|---|---|---|---|---|---|---|"
     )
-    for label, key in (
-        ("Before (no recent-exit trend; coverage counts an actual on an end as inside)", "before"),
-        ("After (recent-exit trend; coverage counts an outcome on an end by its share of the band)", "after"),
-    ):
-        print(f"\n{label}, this month:\n{header}")
-        print("\n".join(summary[key]))
-    print(f"\nScenarios missing a this-month target now: {missed}")
+    for horizon, period in (("0", "this month"), ("1", "next month")):
+        for key, label, _ in variants:
+            met, total, coverage = met_count.get((key, horizon), [0, 0, 0.0])
+            print(
+                f"\n{label[0].upper()}{label[1:]}; {period} (every target met: {met:.0f} of {total:.0f}; the "
+                f"default's coverage averages {_percent(coverage / max(total, 1))}):\n{header}"
+            )
+            print("\n".join(summary.get((key, horizon), [])))
+    if detail:
+        print(f"\nScenarios missing a this-month target now: {missed}")
     return 0
 
 

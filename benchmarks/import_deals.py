@@ -75,11 +75,21 @@ def write_export(
         closed = moment + dt.timedelta(days=rng.randrange(1, 20)) if status != "open" else None
         expected = (closed or moment + dt.timedelta(days=rng.randrange(10, 90))).date()
         deal_writer.writerow(
-            [deal_id, f"Deal {number}", f"{amount / 100:.2f}", "EUR", STAGES[reached - 1], status,
-             owners[rng.randrange(len(owners))], f"Customer {rng.randrange(2000)}", created.strftime("%Y-%m-%d %H:%M:%S"),
-             expected.isoformat(), closed.strftime("%Y-%m-%d %H:%M:%S") if closed else "",
-             REASONS[rng.randrange(len(REASONS))] if status == "lost" else ""]
-        )  # fmt: skip
+            [
+                deal_id,
+                f"Deal {number}",
+                f"{amount / 100:.2f}",
+                "EUR",
+                STAGES[reached - 1],
+                status,
+                owners[rng.randrange(len(owners))],
+                f"Customer {rng.randrange(2000)}",
+                created.strftime("%Y-%m-%d %H:%M:%S"),
+                expected.isoformat(),
+                closed.strftime("%Y-%m-%d %H:%M:%S") if closed else "",
+                REASONS[rng.randrange(len(REASONS))] if status == "lost" else "",
+            ]
+        )
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("deals.csv", deals_text.getvalue())
         archive.writestr("history.csv", history_text.getvalue())
@@ -154,16 +164,27 @@ def write_deals_csv(path: Path, megabytes: float, owners: list[str], seed: int =
             )
             product = WORDS[rng.randrange(len(WORDS))]
             writer.writerow(
-                [f"PD-{rows:08d}", f"{company} - {product} {created.year}", f"{amount / 100:.2f}", "EUR",
-                 STAGES[reached - 1], status, owners[rng.randrange(len(owners))], company,
-                 f"{first} {last}", f"{first.lower()}.{last.replace(' ', '').lower()}{rng.randrange(20)}@example.com",
-                 SOURCES[rng.randrange(len(SOURCES))], 10 * reached + 10 if status == "open" else "",
-                 created.strftime("%Y-%m-%d %H:%M:%S"), expected.isoformat(),
-                 closed.strftime("%Y-%m-%d %H:%M:%S") if closed else "",
-                 REASONS[rng.randrange(len(REASONS))] if status == "lost" else "",
-                 "Call back about the " + product if status == "open" else "",
-                 f"{product.capitalize()} for {rng.randrange(5, 500)} seats; asked for a quote in {created:%B}."]
-            )  # fmt: skip
+                [
+                    f"PD-{rows:08d}",
+                    f"{company} - {product} {created.year}",
+                    f"{amount / 100:.2f}",
+                    "EUR",
+                    STAGES[reached - 1],
+                    status,
+                    owners[rng.randrange(len(owners))],
+                    company,
+                    f"{first} {last}",
+                    f"{first.lower()}.{last.replace(' ', '').lower()}{rng.randrange(20)}@example.com",
+                    SOURCES[rng.randrange(len(SOURCES))],
+                    10 * reached + 10 if status == "open" else "",
+                    created.strftime("%Y-%m-%d %H:%M:%S"),
+                    expected.isoformat(),
+                    closed.strftime("%Y-%m-%d %H:%M:%S") if closed else "",
+                    REASONS[rng.randrange(len(REASONS))] if status == "lost" else "",
+                    "Call back about the " + product if status == "open" else "",
+                    f"{product.capitalize()} for {rng.randrange(5, 500)} seats; asked for a quote in {created:%B}.",
+                ]
+            )
             rows += 1
     return rows
 
@@ -318,8 +339,19 @@ def _run_child(step: str, path: Path, database: str, *, whole: bool = False) -> 
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "benchmarks", "import_deals", "--child", step, "--path", str(path),
-               "--database", database, *(["--whole"] if whole else [])]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks",
+        "import_deals",
+        "--child",
+        step,
+        "--path",
+        str(path),
+        "--database",
+        database,
+        *(["--whole"] if whole else []),
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     for line in completed.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -378,14 +410,23 @@ def memory_main(options) -> int:
         for way, seconds in baselines.items():
             print(f"plain SQL, same rows, {way + ':':<32} {seconds:6.1f} s = {rows / seconds:9,.0f} rows/s")
         apply = results["apply"]
-        print(f"ratio: the import takes {apply['seconds'] / fastest:.2f}x the faster plain-SQL way (wall, target <= 2x); "
-              f"CPU {apply['cpu']:.1f} s vs {min(baseline_cpu.values()):.1f} s = {apply['cpu'] / min(baseline_cpu.values()):.2f}x")  # fmt: skip
+        print(
+            f"ratio: the import takes {apply['seconds'] / fastest:.2f}x the faster plain-SQL way (wall, target <= 2x); "
+            f"CPU {apply['cpu']:.1f} s vs {min(baseline_cpu.values()):.1f} s = {apply['cpu'] / min(baseline_cpu.values()):.2f}x"
+        )
         budget = "meets" if max(result["peak_rss"] for result in results.values()) < 500 else "misses"
         print(f"issue #13's budget (a 100 MB CSV under 500 MB peak RSS): {budget} at {size:.0f} MB")
         if options.whole_too:
             with connection.cursor() as cursor:
-                for table in ("deals_dealevent", "deals_stagespell", *[m._meta.db_table for m in _derived_models()],
-                              "deals_deal", "contacts_person", "contacts_organization", "search_searchentry"):  # fmt: skip
+                for table in (
+                    "deals_dealevent",
+                    "deals_stagespell",
+                    *[m._meta.db_table for m in _derived_models()],
+                    "deals_deal",
+                    "contacts_person",
+                    "contacts_organization",
+                    "search_searchentry",
+                ):
                     cursor.execute(f'DELETE FROM "{table}"')
             connection.close()
             whole = _run_child("apply", path, options.database, whole=True)
@@ -514,15 +555,23 @@ def main(argv: list[str]) -> int:
         if connection.vendor == "sqlite":
             # SQLite works inside this process, so its CPU time is what the run would take on an idle machine.
             fastest_cpu = min(baseline_cpu.values())
-            print(f"CPU time of this process (idle-machine estimate): import {import_cpu:.1f} s = {deal_rows / import_cpu:,.0f} deal rows/s; "
-                  f"plain SQL {fastest_cpu:.1f} s = {deal_rows / fastest_cpu:,.0f} deal rows/s; ratio {import_cpu / fastest_cpu:.2f}x")  # fmt: skip
+            print(
+                f"CPU time of this process (idle-machine estimate): import {import_cpu:.1f} s = {deal_rows / import_cpu:,.0f} deal rows/s; "
+                f"plain SQL {fastest_cpu:.1f} s = {deal_rows / fastest_cpu:,.0f} deal rows/s; ratio {import_cpu / fastest_cpu:.2f}x"
+            )
         else:
             # The server's work runs in other processes; this is the Python side alone.
-            print(f"CPU time of this process (client side only): import {import_cpu:.1f} s; plain SQL {min(baseline_cpu.values()):.1f} s")  # fmt: skip
-        print(f"peak RSS of this process after the import: {peak:,.0f} MB ({path.stat().st_size / 1e6:.1f} MB zip; "
-              "issue #13's budget: a 100 MB CSV under 500 MB)")  # fmt: skip
-        print(f"ratio: the import takes {import_seconds / baseline_seconds:.2f}x the faster plain-SQL way (target <= 2x); "
-              f"{'meets' if import_rate >= 10_000 else 'misses'} 10,000 deal rows/s")  # fmt: skip
+            print(
+                f"CPU time of this process (client side only): import {import_cpu:.1f} s; plain SQL {min(baseline_cpu.values()):.1f} s"
+            )
+        print(
+            f"peak RSS of this process after the import: {peak:,.0f} MB ({path.stat().st_size / 1e6:.1f} MB zip; "
+            "issue #13's budget: a 100 MB CSV under 500 MB)"
+        )
+        print(
+            f"ratio: the import takes {import_seconds / baseline_seconds:.2f}x the faster plain-SQL way (target <= 2x); "
+            f"{'meets' if import_rate >= 10_000 else 'misses'} 10,000 deal rows/s"
+        )
         del result
         more = options.deals // 10 if options.then is None else options.then
         if more:
@@ -542,7 +591,7 @@ def main(argv: list[str]) -> int:
                 "  bulk writer (wall clock): "
                 + ", ".join(f"{name} {value:.1f} s" for name, value in second.timings.items())
             )
-            from dealflow.deals.services.derived import derived_rebuild
+            from dealflow.deals.services.derived_rebuild import derived_rebuild
 
             started = time.perf_counter()
             derived_rebuild()  # what closing that import cost before: the same rows, recomputed for every deal

@@ -72,10 +72,21 @@ def test_build_a_deal_from_two_products_quote_it_and_see_the_pdf(
     if shutil.which("pdftoppm"):  # Debian's poppler-utils: the PDF's first page for docs/screenshots
         (tmp_path / "quote.pdf").write_bytes(pdf)
         subprocess.run(
-            ["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(tmp_path / "quote.pdf"),
-             str(tmp_path / "quote")],
+            [
+                "pdftoppm",
+                "-png",
+                "-r",
+                "80",
+                "-f",
+                "1",
+                "-l",
+                "1",
+                "-singlefile",
+                str(tmp_path / "quote.pdf"),
+                str(tmp_path / "quote"),
+            ],
             check=True,
-        )  # fmt: skip
+        )
         from tests.browser.conftest import SCREENSHOTS
 
         shutil.copy(tmp_path / "quote.png", SCREENSHOTS / "quote-pdf.png")

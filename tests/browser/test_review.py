@@ -124,8 +124,9 @@ def test_a_whole_review_with_the_keyboard(signed_in_page, manager, team_pipeline
         assert deal.expected_close_on == old + dt.timedelta(days=7)
     pushes = DealEvent.objects.filter(origin=f"review:{review.pk}", kind=EventKind.CLOSE_DATE_CHANGED)
     assert pushes.count() == 3 and set(pushes.values_list("note", flat=True)) == {
-        "Budget moves to next year", "Month-end freeze",
-    }  # fmt: skip
+        "Budget moves to next year",
+        "Month-end freeze",
+    }
 
     # Finish with a summary: the report opens.
     page.fill("#finish-summary", "Two deals slip a week; Globex needs the CFO.")

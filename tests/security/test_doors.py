@@ -184,9 +184,11 @@ def test_the_review_markdown_export_escapes_raw_html_from_titles_and_notes(clien
 
     with time_machine.travel(dt.datetime(2026, 10, 17, 9, 0, tzinfo=dt.UTC), tick=False):
         deal = DealFactory(
-            owner=rep, title="<img src=x onerror=alert(1)> Deal", amount=Decimal("1000"),
+            owner=rep,
+            title="<img src=x onerror=alert(1)> Deal",
+            amount=Decimal("1000"),
             expected_close_on=dt.date(2026, 11, 28),
-        )  # fmt: skip
+        )
     with time_machine.travel(dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.UTC), tick=False):
         review = review_services.review_start(by=manager, team=team, period="2026-11")
         review_services.review_decision_record(

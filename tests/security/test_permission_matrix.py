@@ -90,10 +90,13 @@ def commission_api_rules() -> dict[str, Rule]:
         f"GET {base}/plans": Rule(record=False, expect=ADMIN_ONLY),
         f"POST {base}/plans": Rule(record=False, body={"name": "Matrix plan 2"}, expect=ADMIN_ONLY),
         f"GET {base}/plans/{{plan_id}}": Rule(COMMISSION_PLAN, record=False, expect=ADMIN_ONLY),
-        f"PUT {base}/plans/{{plan_id}}": Rule(COMMISSION_PLAN, record=False, body={"name": "Matrix plan"},
-                                              expect=ADMIN_ONLY),
+        f"PUT {base}/plans/{{plan_id}}": Rule(
+            COMMISSION_PLAN, record=False, body={"name": "Matrix plan"}, expect=ADMIN_ONLY
+        ),
         f"POST {base}/plans/{{plan_id}}/assignments": Rule(
-            COMMISSION_PLAN, record=False, body={"role": "analyst", "effective_from": "2026-01-01"},
+            COMMISSION_PLAN,
+            record=False,
+            body={"role": "analyst", "effective_from": "2026-01-01"},
             expect=ADMIN_ONLY,
         ),
         f"GET {base}/plans/{{plan_id}}/preview": Rule(COMMISSION_PLAN, record=False, expect=ADMIN_ONLY),
@@ -105,7 +108,9 @@ def commission_api_rules() -> dict[str, Rule]:
         f"GET {base}/statements/{{statement_id}}": Rule(STATEMENT),
         f"GET {base}/statements/{{statement_id}}/pdf": Rule(STATEMENT),
         f"POST {base}/statements/{{statement_id}}/approve": Rule(STATEMENT, body={}, expect=NOT_OWN),
-        f"POST {base}/statements/{{statement_id}}/return": Rule(STATEMENT, body={"reason": "x"}, expect=NOT_OWN),
+        f"POST {base}/statements/{{statement_id}}/return": Rule(
+            STATEMENT, body={"reason": "x"}, expect=NOT_OWN
+        ),
         f"POST {base}/statements/{{statement_id}}/pay": Rule(STATEMENT, body={}, expect=NOT_OWN),
         f"POST {base}/statements/{{statement_id}}/adjustments": Rule(
             STATEMENT, body={"amount": "1", "reason": "x"}, expect=NOT_OWN
@@ -121,17 +126,26 @@ def commission_api_rules() -> dict[str, Rule]:
         f"GET {base}/contests": Rule(record=False),
         f"POST {base}/contests": Rule(
             record=False,
-            body={"name": "x", "measure": "activities", "starts_on": "2026-01-01", "ends_on": "2026-01-31",
-                  "target": "5"},
+            body={
+                "name": "x",
+                "measure": "activities",
+                "starts_on": "2026-01-01",
+                "ends_on": "2026-01-31",
+                "target": "5",
+            },
             expect=ADMIN_ONLY,
         ),
         f"GET {base}/contests/{{contest_id}}": Rule({"contest_id": "contest"}, record=False),
         f"GET {base}/badges": Rule(record=False),
         f"GET {base}/preferences": Rule(record=False),
         # Own preferences: an analyst keeps theirs too.
-        f"PUT {base}/preferences": Rule(record=False, body={"is_celebration_on": False}, expect={"analyst": OK}),
-        f"PUT {base}/settings": Rule(record=False, body={"leaderboard_visibility": "team"}, expect=ADMIN_ONLY),
-    }  # fmt: skip
+        f"PUT {base}/preferences": Rule(
+            record=False, body={"is_celebration_on": False}, expect={"analyst": OK}
+        ),
+        f"PUT {base}/settings": Rule(
+            record=False, body={"leaderboard_visibility": "team"}, expect=ADMIN_ONLY
+        ),
+    }
 
 
 def api_rule_table() -> dict[str, Rule]:

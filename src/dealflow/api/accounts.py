@@ -14,6 +14,7 @@ from dealflow.accounts.selectors import (
     user_memberships,
 )
 from dealflow.accounts.services import token_create, token_revoke
+from dealflow.api.base import ApiRequest
 from dealflow.api.schemas import Id
 
 router = Router(tags=["Accounts"])
@@ -78,19 +79,19 @@ class TokenIn(Schema):
 
 
 @router.get("/me", response=MeOut)
-def me(request):
+def me(request: ApiRequest):
     """The signed-in user, with teams and roles."""
     return request.user
 
 
 @router.get("/tokens", response=list[TokenOut])
-def list_tokens(request):
+def list_tokens(request: ApiRequest):
     """Your API tokens (never their secrets)."""
     return token_list_for_user(user=request.user)
 
 
 @router.post("/tokens", response={201: TokenCreatedOut})
-def create_token(request, payload: TokenIn):
+def create_token(request: ApiRequest, payload: TokenIn):
     """Create a token for yourself; `secret` appears in this answer only, so store it now."""
     token, secret = token_create(
         user=request.user,
@@ -99,11 +100,10 @@ def create_token(request, payload: TokenIn):
         expires_at=payload.expires_at,
         by=request.user,
     )
-    token.secret = secret  # type: ignore[attr-defined]
-    return Status(201, token)
+    return Status(201, TokenCreatedOut(**TokenOut.from_orm(token).model_dump(), secret=secret))
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut)
-def revoke_token(request, token_id: Id):
+def revoke_token(request: ApiRequest, token_id: Id):
     """Revoke one of your tokens; scripts using it get 401 from now on."""
     return token_revoke(token=token_get_for_user(token_id=token_id, user=request.user), by=request.user)

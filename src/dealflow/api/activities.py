@@ -8,7 +8,7 @@ from typing import Any
 from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.selectors import user_get_assignable_for_user
-from dealflow.api.base import paginate
+from dealflow.api.base import ApiRequest, paginate
 from dealflow.api.schemas import Id, Offset, PageOut, UserRef
 from dealflow.api.trash import TrashedOut, trashed_out
 from dealflow.contacts.selectors import person_get_for_user
@@ -101,7 +101,7 @@ def activity_references(data: dict[str, Any], *, user) -> dict[str, Any]:
 
 
 @router.get("/activities", response=PageOut[ActivityOut])
-def list_activities(request, query: Query[ActivityQuery]):
+def list_activities(request: ApiRequest, query: Query[ActivityQuery]):
     """Activities you may see (or all of one deal's), open ones first."""
     activities = activity_list_for_user(
         user=request.user, deal_id=query.deal, open_only=query.open, mine=query.mine
@@ -110,7 +110,7 @@ def list_activities(request, query: Query[ActivityQuery]):
 
 
 @router.post("/activities", response={201: ActivityOut})
-def create_activity(request, payload: ActivityCreateIn):
+def create_activity(request: ApiRequest, payload: ActivityCreateIn):
     """Log or schedule an activity (owner: you, unless you manage the owner's team)."""
     user_check_can_write(user=request.user)
     data = activity_references(payload.dict(exclude_none=True), user=request.user)
@@ -119,12 +119,12 @@ def create_activity(request, payload: ActivityCreateIn):
 
 
 @router.get("/activities/{activity_id}", response=ActivityOut)
-def get_activity(request, activity_id: Id):
+def get_activity(request: ApiRequest, activity_id: Id):
     return activity_get_for_user(activity_id=activity_id, user=request.user)
 
 
 @router.patch("/activities/{activity_id}", response=ActivityOut)
-def update_activity(request, activity_id: Id, payload: ActivityUpdateIn):
+def update_activity(request: ApiRequest, activity_id: Id, payload: ActivityUpdateIn):
     """Edit an activity's subject, kind, notes, due time or owner."""
     activity = activity_get_for_user(activity_id=activity_id, user=request.user, for_write=True)
     data = activity_references(payload.dict(exclude_unset=True), user=request.user)
@@ -132,14 +132,14 @@ def update_activity(request, activity_id: Id, payload: ActivityUpdateIn):
 
 
 @router.post("/activities/{activity_id}/complete", response=ActivityOut)
-def complete_activity(request, activity_id: Id):
+def complete_activity(request: ApiRequest, activity_id: Id):
     """Mark the activity done (doing it twice changes nothing)."""
     activity = activity_get_for_user(activity_id=activity_id, user=request.user, for_write=True)
     return activity_complete(activity=activity, by=request.user)
 
 
 @router.delete("/activities/{activity_id}", response=TrashedOut)
-def delete_activity(request, activity_id: Id):
+def delete_activity(request: ApiRequest, activity_id: Id):
     """Move an activity to the trash (audit log). Undo: POST the `restore_url`."""
     activity = activity_get_for_user(activity_id=activity_id, user=request.user, for_write=True)
     user_check_can_write(user=request.user)

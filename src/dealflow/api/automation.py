@@ -13,7 +13,7 @@ from typing import Any, Literal
 from ninja import Field, Query, Router, Schema, Status
 
 from dealflow.accounts.models import Team
-from dealflow.api.base import paginate
+from dealflow.api.base import ApiRequest, paginate
 from dealflow.api.schemas import Id, Offset, PageOut
 from dealflow.automation.models import Rule, WebhookSubscription
 from dealflow.automation.selectors import (
@@ -144,37 +144,37 @@ def _rule_data(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/automation/rules", response=list[RuleOut])
-def list_rules(request):
+def list_rules(request: ApiRequest):
     """Admins: every rule; managers: company rules and their teams'; others: none."""
     return list(rule_list_for_user(user=request.user))
 
 
 @router.post("/automation/rules", response={201: RuleOut})
-def create_rule(request, payload: RuleIn):
+def create_rule(request: ApiRequest, payload: RuleIn):
     """Admins create company or team rules, managers rules for a team they manage; reps get 403."""
     return Status(201, rule_create(by=request.user, data=_rule_data(payload.dict())))
 
 
 @router.post("/automation/rules/dry-run", response=DryRunOut)
-def dry_run_rule(request, payload: RuleIn):
+def dry_run_rule(request: ApiRequest, payload: RuleIn):
     """How often this rule would have fired over the last 90 days, and on which deals; nothing is saved."""
     return rule_dry_run_unsaved(by=request.user, data=_rule_data(payload.dict()))
 
 
 @router.get("/automation/rules/{rule_id}", response=RuleOut)
-def get_rule(request, rule_id: Id):
+def get_rule(request: ApiRequest, rule_id: Id):
     return rule_get_for_user(rule_id=rule_id, user=request.user)
 
 
 @router.patch("/automation/rules/{rule_id}", response=RuleOut)
-def update_rule(request, rule_id: Id, payload: RulePatchIn):
+def update_rule(request: ApiRequest, rule_id: Id, payload: RulePatchIn):
     """Rename, switch on or off, or change the action's parameters."""
     rule = rule_get_for_user(rule_id=rule_id, user=request.user)
     return rule_update(rule=rule, by=request.user, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/automation/rules/{rule_id}", response={204: None})
-def delete_rule(request, rule_id: Id):
+def delete_rule(request: ApiRequest, rule_id: Id):
     rule_delete(rule=rule_get_for_user(rule_id=rule_id, user=request.user), by=request.user)
     return Status(204, None)
 
@@ -185,7 +185,7 @@ class PageQuery(Schema):
 
 
 @router.get("/automation/rules/{rule_id}/runs", response=PageOut[RuleRunOut])
-def list_rule_runs(request, rule_id: Id, query: Query[PageQuery]):
+def list_rule_runs(request: ApiRequest, rule_id: Id, query: Query[PageQuery]):
     """What the rule did, newest first: done, failed (with the reason) or skipped by the loop guard."""
     rule = rule_get_for_user(rule_id=rule_id, user=request.user)
     return paginate(rule_run_list(rule=rule), limit=query.limit, offset=query.offset)
@@ -345,13 +345,13 @@ class WebhookEnvelope(Schema):
 
 
 @router.get("/webhooks", response=list[SubscriptionOut])
-def list_subscriptions(request):
+def list_subscriptions(request: ApiRequest):
     """Your webhook subscriptions (admins: everyone's)."""
     return list(subscription_list_for_user(user=request.user))
 
 
 @router.post("/webhooks", response={201: SubscriptionCreatedOut})
-def create_subscription(request, payload: SubscriptionIn):
+def create_subscription(request: ApiRequest, payload: SubscriptionIn):
     """Subscribe a URL to event types. Unless you are an admin it only carries records you may see."""
     subscription, _ = subscription_create(
         by=request.user, name=payload.name, url=payload.url, event_types=list(payload.event_types)
@@ -360,12 +360,12 @@ def create_subscription(request, payload: SubscriptionIn):
 
 
 @router.get("/webhooks/{subscription_id}", response=SubscriptionOut)
-def get_subscription(request, subscription_id: Id):
+def get_subscription(request: ApiRequest, subscription_id: Id):
     return subscription_get_for_user(subscription_id=subscription_id, user=request.user)
 
 
 @router.patch("/webhooks/{subscription_id}", response=SubscriptionOut)
-def update_subscription(request, subscription_id: Id, payload: SubscriptionPatchIn):
+def update_subscription(request: ApiRequest, subscription_id: Id, payload: SubscriptionPatchIn):
     subscription = subscription_get_for_user(subscription_id=subscription_id, user=request.user)
     return subscription_update(
         subscription=subscription, by=request.user, data=payload.dict(exclude_unset=True)
@@ -373,28 +373,28 @@ def update_subscription(request, subscription_id: Id, payload: SubscriptionPatch
 
 
 @router.delete("/webhooks/{subscription_id}", response={204: None})
-def delete_subscription(request, subscription_id: Id):
+def delete_subscription(request: ApiRequest, subscription_id: Id):
     subscription = subscription_get_for_user(subscription_id=subscription_id, user=request.user)
     subscription_delete(subscription=subscription, by=request.user)
     return Status(204, None)
 
 
 @router.post("/webhooks/{subscription_id}/resume", response=SubscriptionOut)
-def resume_subscription(request, subscription_id: Id):
+def resume_subscription(request: ApiRequest, subscription_id: Id):
     """Unpause a subscription paused after failures; its waiting deliveries go out at once."""
     subscription = subscription_get_for_user(subscription_id=subscription_id, user=request.user)
     return subscription_resume(subscription=subscription, by=request.user)
 
 
 @router.post("/webhooks/{subscription_id}/secret", response=SecretOut)
-def rotate_subscription_secret(request, subscription_id: Id):
+def rotate_subscription_secret(request: ApiRequest, subscription_id: Id):
     """A new signing secret (deliveries from now on use it)."""
     subscription = subscription_get_for_user(subscription_id=subscription_id, user=request.user)
     return {"secret": subscription_rotate_secret(subscription=subscription, by=request.user)}
 
 
 @router.get("/webhooks/{subscription_id}/deliveries", response=PageOut[DeliveryOut])
-def list_deliveries(request, subscription_id: Id, query: Query[DeliveryQuery]):
+def list_deliveries(request: ApiRequest, subscription_id: Id, query: Query[DeliveryQuery]):
     """The subscription's deliveries, newest first, with their status and last answer."""
     subscription = subscription_get_for_user(subscription_id=subscription_id, user=request.user)
     return paginate(
@@ -403,14 +403,14 @@ def list_deliveries(request, subscription_id: Id, query: Query[DeliveryQuery]):
 
 
 @router.get("/webhooks/{subscription_id}/attempts", response=list[AttemptOut])
-def list_attempts(request, subscription_id: Id):
+def list_attempts(request: ApiRequest, subscription_id: Id):
     """The last 100 HTTP requests: status code (or error) and response time."""
     subscription = subscription_get_for_user(subscription_id=subscription_id, user=request.user)
     return attempt_list(subscription=subscription)
 
 
 @router.get("/webhooks/{subscription_id}/sample", response=WebhookEnvelope, by_alias=True)
-def sample_payload(request, subscription_id: Id):
+def sample_payload(request: ApiRequest, subscription_id: Id):
     """An example of what this subscription receives (the body of a deal.moved delivery)."""
     subscription: WebhookSubscription = subscription_get_for_user(
         subscription_id=subscription_id, user=request.user

@@ -24,7 +24,7 @@ class ApiRequest(HttpRequest):
     """The request an endpoint receives after authentication: ``user`` is a signed-in User and, for a
     bearer token, ``api_token`` is the token. Annotate ``request: ApiRequest`` instead of ignoring types."""
 
-    user: User  # type: ignore[assignment]  # HttpRequest.user may be anonymous; here it never is
+    user: User  # HttpRequest.user may be anonymous; here it never is
     api_token: ApiToken
 
 

@@ -1,21 +1,51 @@
 """Commissions: plans (admins), splits, statements with their workflow and exports, earnings and what-if,
 disputes, leaderboards, contests, badges and preferences. Statements follow the statement gate (own,
-managed teams', everybody's for admins); everything else is a 404."""
+managed teams', everybody's for admins); everything else is a 404.
+The shapes (schemas) are in commissions_schemas.py.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpResponse
-from ninja import Query, Router, Schema, Status
+from ninja import Query, Router, Status
 
 from dealflow.accounts.models import Team, User
+from dealflow.api.base import ApiRequest
+from dealflow.api.commissions_schemas import (
+    AdjustmentIn,
+    AssignmentIn,
+    AssignmentOut,
+    BoardQuery,
+    ContestIn,
+    ContestOut,
+    DisputeIn,
+    DisputeOut,
+    EarningsOut,
+    GamificationPreferencesIn,
+    MessageIn,
+    PlanIn,
+    PlanOut,
+    PreferencesOut,
+    PreviewOut,
+    ReasonIn,
+    RecomputeIn,
+    ResolveIn,
+    SettingsIn,
+    SplitIn,
+    SplitOut,
+    StatementDetailOut,
+    StatementLineOut,
+    StatementOut,
+    WhatIfOut,
+    line_out,
+)
 from dealflow.api.schemas import decimal_text, money_text
 from dealflow.commissions import exports, insights, selectors
-from dealflow.commissions.models import Badge, CommissionPlan, DealSplit, Dispute, Statement
+from dealflow.commissions.models import Badge, DealSplit
 from dealflow.commissions.services import disputes, gamification, splits, statements
-from dealflow.commissions.services.plans import PlanInput, money_of, plan_assign, plan_create, plan_update
+from dealflow.commissions.services.plans import money_of, plan_assign, plan_create, plan_update
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.selectors import deal_get_for_user
@@ -24,360 +54,35 @@ from dealflow.deals.services.money import base_currency
 router = Router(tags=["Commissions"])
 
 
-# ------------------------------------------------------------------------------------------ schemas
-class TierIn(Schema):
-    from_percent: str
-    rate_percent: str
-
-
-class PlanIn(Schema):
-    name: str
-    description: str = ""
-    period_kind: Literal["month", "quarter"] = "quarter"
-    base_rate_percent: str = "0"
-    tier_mode: Literal["none", "marginal", "retroactive"] = "none"
-    tiers: list[TierIn] = []
-    accelerator_multiplier: str = "1"
-    decelerator_floor_percent: str | None = None
-    decelerator_multiplier: str = "1"
-    cap: str | None = None
-    clawback_days: int = 90
-    rules: list[dict[str, Any]] = []
-    spiffs: list[dict[str, Any]] = []
-
-    def as_input(self) -> PlanInput:
-        return PlanInput(
-            name=self.name, description=self.description, period_kind=self.period_kind,
-            base_rate_percent=self.base_rate_percent, tier_mode=self.tier_mode,
-            tiers=[(tier.from_percent, tier.rate_percent) for tier in self.tiers],
-            accelerator_multiplier=self.accelerator_multiplier,
-            decelerator_floor_percent=self.decelerator_floor_percent,
-            decelerator_multiplier=self.decelerator_multiplier, cap=self.cap, clawback_days=self.clawback_days,
-            rules=self.rules, spiffs=self.spiffs,
-        )  # fmt: skip
-
-
-class PlanOut(Schema):
-    id: int
-    name: str
-    description: str
-    period_kind: str
-    base_rate_percent: str
-    tier_mode: str
-    tiers: list[dict[str, str]]
-    accelerator_multiplier: str
-    decelerator_floor_percent: str | None
-    decelerator_multiplier: str
-    cap: str | None
-    clawback_days: int
-    rules: list[dict[str, Any]]
-    spiffs: list[dict[str, Any]]
-
-    @staticmethod
-    def resolve_base_rate_percent(plan: CommissionPlan) -> str | None:
-        return decimal_text(plan.base_rate_percent)
-
-    @staticmethod
-    def resolve_tiers(plan: CommissionPlan) -> list[dict[str, str | None]]:
-        return [{"from_percent": decimal_text(tier.from_percent), "rate_percent": decimal_text(tier.rate_percent)}
-                for tier in plan.tiers.all()]  # fmt: skip
-
-    @staticmethod
-    def resolve_accelerator_multiplier(plan: CommissionPlan) -> str | None:
-        return decimal_text(plan.accelerator_multiplier)
-
-    @staticmethod
-    def resolve_decelerator_floor_percent(plan: CommissionPlan) -> str | None:
-        return decimal_text(plan.decelerator_floor_percent)
-
-    @staticmethod
-    def resolve_decelerator_multiplier(plan: CommissionPlan) -> str | None:
-        return decimal_text(plan.decelerator_multiplier)
-
-    @staticmethod
-    def resolve_cap(plan: CommissionPlan) -> str | None:
-        return money_text(plan.cap_minor, base_currency())
-
-    @staticmethod
-    def resolve_rules(plan: CommissionPlan) -> list[dict[str, Any]]:
-        return [{"kind": rule.kind, "product_id": rule.product_id, "pipeline_id": rule.pipeline_id,
-                 "deal_type": rule.deal_type, "rate_percent": decimal_text(rule.rate_percent)}
-                for rule in plan.rules.all()]  # fmt: skip
-
-    @staticmethod
-    def resolve_spiffs(plan: CommissionPlan) -> list[dict[str, Any]]:
-        currency = base_currency()
-        return [{"name": spiff.name, "starts_on": spiff.starts_on, "ends_on": spiff.ends_on,
-                 "pipeline_id": spiff.pipeline_id, "product_id": spiff.product_id, "deal_type": spiff.deal_type,
-                 "min_amount": money_text(spiff.min_amount_minor, currency),
-                 "bonus": money_text(spiff.bonus_minor, currency), "rate_percent": decimal_text(spiff.rate_percent)}
-                for spiff in plan.spiffs.all()]  # fmt: skip
-
-
-class AssignmentIn(Schema):
-    user_id: int | None = None
-    team_id: int | None = None
-    role: str = ""
-    effective_from: dt.date
-    effective_to: dt.date | None = None
-
-
-class AssignmentOut(Schema):
-    id: int
-    plan_id: int
-    user_id: int | None
-    team_id: int | None
-    role: str
-    effective_from: dt.date
-    effective_to: dt.date | None
-
-
-class PreviewOut(Schema):
-    user_id: int
-    name: str
-    credited: str | None
-    attainment_percent: str | None
-    actual_commission: str | None
-    preview_commission: str | None
-
-
-class SplitShareIn(Schema):
-    user_id: int
-    share_percent: str
-
-
-class SplitIn(Schema):
-    shares: list[SplitShareIn]
-    note: str = ""
-
-
-class SplitOut(Schema):
-    user_id: int
-    share_percent: str
-    valid_from: dt.datetime
-    valid_to: dt.datetime | None
-    note: str
-
-    @staticmethod
-    def resolve_share_percent(split: DealSplit) -> str | None:
-        return decimal_text(split.share_percent)
-
-
-class StatementLineOut(Schema):
-    id: int
-    kind: str
-    deal_id: int | None
-    deal_title: str
-    occurred_on: dt.date | None
-    credited: str
-    share_percent: str | None
-    rule: str
-    tier: str
-    rate_percent: str | None
-    commission: str
-    reason: str
-
-
-class StatementOut(Schema):
-    id: int
-    user_id: int
-    person: str
-    period_key: str
-    status: str
-    currency: str
-    quota: str | None
-    credited: str | None
-    attainment_percent: str | None
-    commission: str | None
-    adjustments: str | None
-    total: str | None
-    approved_at: dt.datetime | None
-    paid_at: dt.datetime | None
-
-    @staticmethod
-    def resolve_person(statement: Statement) -> str:
-        return statement.user.display_name
-
-    @staticmethod
-    def resolve_quota(statement: Statement) -> str | None:
-        return money_text(statement.quota_minor, statement.currency)
-
-    @staticmethod
-    def resolve_credited(statement: Statement) -> str | None:
-        return money_text(statement.credit_minor, statement.currency)
-
-    @staticmethod
-    def resolve_attainment_percent(statement: Statement) -> str | None:
-        return decimal_text(statement.attainment_percent)
-
-    @staticmethod
-    def resolve_commission(statement: Statement) -> str | None:
-        return money_text(statement.commission_minor, statement.currency)
-
-    @staticmethod
-    def resolve_adjustments(statement: Statement) -> str | None:
-        return money_text(statement.adjustment_minor, statement.currency)
-
-    @staticmethod
-    def resolve_total(statement: Statement) -> str | None:
-        return money_text(statement.total_minor, statement.currency)
-
-
-class StatementDetailOut(StatementOut):
-    lines: list[StatementLineOut]
-
-    @staticmethod
-    def resolve_lines(statement: Statement) -> list[dict[str, Any]]:
-        return [line_out(line, statement.currency) for line in selectors.statement_lines(statement=statement)]
-
-
-def line_out(line: Any, currency: str) -> dict[str, Any]:
-    return {
-        "id": line.pk, "kind": line.kind, "deal_id": line.deal_id, "deal_title": line.deal_title,
-        "occurred_on": line.occurred_on, "credited": money_text(line.credit_minor, currency),
-        "share_percent": decimal_text(line.share_percent), "rule": line.rule, "tier": line.tier,
-        "rate_percent": decimal_text(line.rate_percent), "commission": money_text(line.commission_minor, currency),
-        "reason": line.reason,
-    }  # fmt: skip
-
-
-class RecomputeIn(Schema):
-    period: str
-    person_ids: list[int] | None = None
-
-
-class AdjustmentIn(Schema):
-    amount: str  # signed, in the statement's currency
-    reason: str
-
-
-class ReasonIn(Schema):
-    reason: str
-
-
-class EarningsOut(Schema):
-    period: str
-    currency: str
-    plan: str | None
-    quota: str | None
-    credited: str | None
-    attainment_percent: str | None
-    commission: str | None
-    adjustments: str | None
-    total: str | None
-    next_tier: dict[str, Any] | None
-    lines: list[dict[str, Any]]
-
-
-class WhatIfOut(Schema):
-    deal_id: int
-    currency: str
-    adds: str | None
-
-
-class DisputeIn(Schema):
-    line_id: int | None = None
-    body: str
-
-
-class MessageIn(Schema):
-    body: str
-
-
-class ResolveIn(Schema):
-    note: str
-    adjustment: str | None = None  # signed amount; empty resolves with a note
-
-
-class DisputeOut(Schema):
-    id: int
-    statement_id: int
-    line_id: int | None
-    line_text: str
-    status: str
-    opened_by_id: int
-    messages: list[dict[str, Any]]
-
-    @staticmethod
-    def resolve_messages(dispute: Dispute) -> list[dict[str, Any]]:
-        return [{"author_id": message.author_id, "body": message.body, "created_at": message.created_at}
-                for message in dispute.messages.all()]  # fmt: skip
-
-
-class BoardQuery(Schema):
-    measure: Literal["won_revenue", "attainment", "activities", "data_quality"] = "won_revenue"
-    period: str | None = None
-    team_id: int | None = None
-
-
-class ContestIn(Schema):
-    name: str
-    measure: Literal["won_revenue", "attainment", "activities", "data_quality"]
-    starts_on: dt.date
-    ends_on: dt.date
-    target: str
-    prize: str = ""
-    team_id: int | None = None
-    is_for_teams: bool = False
-
-
-class ContestOut(Schema):
-    id: int
-    name: str
-    measure: str
-    starts_on: dt.date
-    ends_on: dt.date
-    target: int
-    prize: str
-    team_id: int | None
-    is_for_teams: bool
-
-
-class GamificationPreferencesIn(Schema):
-    is_leaderboard_opt_out: bool | None = None
-    is_celebration_on: bool | None = None
-    is_board_what_if_on: bool | None = None
-
-
-class PreferencesOut(Schema):
-    is_leaderboard_opt_out: bool
-    is_celebration_on: bool
-    is_board_what_if_on: bool
-
-
-class SettingsIn(Schema):
-    leaderboard_visibility: Literal["team", "company", "off"]
-
-
 # -------------------------------------------------------------------------------------------- plans
 @router.get("/plans", response=list[PlanOut])
-def plan_list(request):
+def plan_list(request: ApiRequest):
     """Every plan (admins)."""
     selectors.plan_check_admin(user=request.user)
     return list(selectors.plan_list())
 
 
 @router.post("/plans", response={201: PlanOut})
-def plan_create_endpoint(request, payload: PlanIn):
+def plan_create_endpoint(request: ApiRequest, payload: PlanIn):
     """Create a plan with its tiers, rate rules and SPIFFs (admins)."""
     selectors.plan_check_admin(user=request.user)
     return Status(201, plan_create(data=payload.as_input(), by=request.user))
 
 
 @router.get("/plans/{plan_id}", response=PlanOut)
-def plan_detail(request, plan_id: int):
+def plan_detail(request: ApiRequest, plan_id: int):
     return selectors.plan_get_for_user(plan_id=plan_id, user=request.user)
 
 
 @router.put("/plans/{plan_id}", response=PlanOut)
-def plan_update_endpoint(request, plan_id: int, payload: PlanIn):
+def plan_update_endpoint(request: ApiRequest, plan_id: int, payload: PlanIn):
     """Replace a plan's terms; draft statements follow on their next recompute."""
     plan = selectors.plan_get_for_user(plan_id=plan_id, user=request.user)
     return plan_update(plan=plan, data=payload.as_input(), by=request.user)
 
 
 @router.post("/plans/{plan_id}/assignments", response={201: AssignmentOut})
-def plan_assign_endpoint(request, plan_id: int, payload: AssignmentIn):
+def plan_assign_endpoint(request: ApiRequest, plan_id: int, payload: AssignmentIn):
     """Assign the plan to one user, team or role from a day on."""
     plan = selectors.plan_get_for_user(plan_id=plan_id, user=request.user)
     user = User.objects.filter(pk=payload.user_id).first() if payload.user_id else None
@@ -386,13 +91,20 @@ def plan_assign_endpoint(request, plan_id: int, payload: AssignmentIn):
         raise ApplicationError("No such user.", field="user_id")
     if payload.team_id and team is None:
         raise ApplicationError("No such team.", field="team_id")
-    assignment = plan_assign(plan=plan, user=user, team=team, role=payload.role,
-                             effective_from=payload.effective_from, effective_to=payload.effective_to, by=request.user)  # fmt: skip
+    assignment = plan_assign(
+        plan=plan,
+        user=user,
+        team=team,
+        role=payload.role,
+        effective_from=payload.effective_from,
+        effective_to=payload.effective_to,
+        by=request.user,
+    )
     return Status(201, assignment)
 
 
 @router.get("/plans/{plan_id}/preview", response=list[PreviewOut])
-def plan_preview(request, plan_id: int, period: str | None = None):
+def plan_preview(request: ApiRequest, plan_id: int, period: str | None = None):
     """What last period's statements would have been under this plan (or the period given)."""
     plan = selectors.plan_get_for_user(plan_id=plan_id, user=request.user)
     chosen = selectors.period_parse(period, default_kind=plan.period_kind, today=clock.today())
@@ -400,24 +112,28 @@ def plan_preview(request, plan_id: int, period: str | None = None):
         chosen = chosen.previous()
     currency = base_currency()
     return [
-        {"user_id": row.user_id, "name": row.name, "credited": money_text(row.credit_minor, currency),
-         "attainment_percent": decimal_text(row.attainment_percent),
-         "actual_commission": money_text(row.actual_minor, currency),
-         "preview_commission": money_text(row.preview_minor, currency)}
+        {
+            "user_id": row.user_id,
+            "name": row.name,
+            "credited": money_text(row.credit_minor, currency),
+            "attainment_percent": decimal_text(row.attainment_percent),
+            "actual_commission": money_text(row.actual_minor, currency),
+            "preview_commission": money_text(row.preview_minor, currency),
+        }
         for row in insights.plan_preview(plan=plan, period=chosen)
-    ]  # fmt: skip
+    ]
 
 
 # ------------------------------------------------------------------------------------------- splits
 @router.get("/deals/{deal_id}/splits", response=list[SplitOut])
-def split_history(request, deal_id: int):
+def split_history(request: ApiRequest, deal_id: int):
     """The deal's splits over time (current ones have no valid_to)."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user)
     return list(DealSplit.objects.filter(deal=deal).order_by("valid_from", "id"))
 
 
 @router.put("/deals/{deal_id}/splits", response=list[SplitOut])
-def split_set(request, deal_id: int, payload: SplitIn):
+def split_set(request: ApiRequest, deal_id: int, payload: SplitIn):
     """Replace the deal's split from now on (shares add up to 100; an empty list credits the owner)."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     people = []
@@ -435,12 +151,15 @@ def statement_list(
     request, period: str | None = None, person_id: int | None = None, status: str | None = None
 ):
     """Statements you may see (own; managed teams'; all for admins)."""
-    return list(selectors.statement_list_for_user(user=request.user, period_key=period, person_id=person_id,
-                                                  status=status)[:2000])  # fmt: skip
+    return list(
+        selectors.statement_list_for_user(
+            user=request.user, period_key=period, person_id=person_id, status=status
+        )[:2000]
+    )
 
 
 @router.post("/statements/recompute", response=list[StatementOut])
-def statement_recompute(request, payload: RecomputeIn):
+def statement_recompute(request: ApiRequest, payload: RecomputeIn):
     """Recompute the drafts of a period for the people you may see (approved and paid ones stay)."""
     period = selectors.period_parse(payload.period, today=clock.today())
     allowed = set(selectors.people_for_statements(user=request.user).values_list("pk", flat=True))
@@ -451,34 +170,38 @@ def statement_recompute(request, payload: RecomputeIn):
 
 
 @router.get("/statements/{statement_id}", response=StatementDetailOut)
-def statement_detail(request, statement_id: int):
+def statement_detail(request: ApiRequest, statement_id: int):
     return selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
 
 
 @router.post("/statements/{statement_id}/approve", response=StatementDetailOut)
-def statement_approve(request, statement_id: int):
+def statement_approve(request: ApiRequest, statement_id: int):
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     return statements.statement_approve(statement=statement, by=request.user)
 
 
 @router.post("/statements/{statement_id}/return", response=StatementDetailOut)
-def statement_return(request, statement_id: int, payload: ReasonIn):
+def statement_return(request: ApiRequest, statement_id: int, payload: ReasonIn):
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     return statements.statement_return_to_draft(statement=statement, by=request.user, reason=payload.reason)
 
 
 @router.post("/statements/{statement_id}/pay", response=StatementDetailOut)
-def statement_pay(request, statement_id: int):
+def statement_pay(request: ApiRequest, statement_id: int):
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     return statements.statement_mark_paid(statement=statement, by=request.user)
 
 
 @router.post("/statements/{statement_id}/adjustments", response={201: StatementLineOut})
-def statement_adjust(request, statement_id: int, payload: AdjustmentIn):
+def statement_adjust(request: ApiRequest, statement_id: int, payload: AdjustmentIn):
     """A manager's signed adjustment with a reason, on a draft."""
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
-    line = statements.statement_adjust(statement=statement, amount_minor=signed_minor(payload.amount, "amount"),
-                                       reason=payload.reason, by=request.user)  # fmt: skip
+    line = statements.statement_adjust(
+        statement=statement,
+        amount_minor=signed_minor(payload.amount, "amount"),
+        reason=payload.reason,
+        by=request.user,
+    )
     return Status(201, line_out(line, statement.currency))
 
 
@@ -490,7 +213,7 @@ def signed_minor(text: str, field: str) -> int:
 
 
 @router.get("/statements/{statement_id}/pdf")
-def statement_pdf(request, statement_id: int):
+def statement_pdf(request: ApiRequest, statement_id: int):
     """The statement as a PDF in the person's language."""
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     response = HttpResponse(exports.statement_pdf(statement=statement), content_type="application/pdf")
@@ -501,14 +224,23 @@ def statement_pdf(request, statement_id: int):
 
 
 @router.get("/payroll")
-def payroll(request, period: str, format: Literal["csv", "xlsx", "json"] = "csv", status: str | None = None):
+def payroll(
+    request: ApiRequest,
+    period: str,
+    format: Literal["csv", "xlsx", "json"] = "csv",
+    status: str | None = None,
+):
     """The period's statements you may see as a payroll file (CSV, XLSX or JSON rows)."""
     chosen = selectors.period_parse(period, today=clock.today())
     rows = selectors.statement_list_for_user(user=request.user, period_key=chosen.key, status=status)
     from dealflow.accounts.services import audit_record
 
-    audit_record(actor=request.user, action="commissions.payroll_exported", target=chosen.key,
-                 detail={"format": format, "count": rows.count()})  # fmt: skip
+    audit_record(
+        actor=request.user,
+        action="commissions.payroll_exported",
+        target=chosen.key,
+        detail={"format": format, "count": rows.count()},
+    )
     if format == "json":
         return exports.payroll_rows(statements=rows)
     name = f"payroll-{chosen.key}.{format}"
@@ -523,7 +255,7 @@ def payroll(request, period: str, format: Literal["csv", "xlsx", "json"] = "csv"
 
 # ------------------------------------------------------------------------------------ rep's own view
 @router.get("/earnings", response=EarningsOut)
-def earnings(request, period: str | None = None):
+def earnings(request: ApiRequest, period: str | None = None):
     """Your commission this period so far, the next tier and what it takes."""
     chosen = selectors.period_parse(period, today=clock.today()) if period else None
     data = insights.earnings_for_user(user=request.user, today=clock.today(), period=chosen)
@@ -534,29 +266,41 @@ def earnings_out(data: insights.Earnings) -> dict[str, Any]:
     currency = base_currency()
     upcoming = data.next_tier
     return {
-        "period": data.period.key, "currency": currency, "plan": data.terms.name if data.terms else None,
+        "period": data.period.key,
+        "currency": currency,
+        "plan": data.terms.name if data.terms else None,
         "quota": money_text(data.result.quota_minor, currency),
         "credited": money_text(data.result.credit_minor, currency),
         "attainment_percent": decimal_text(data.result.attainment_percent),
         "commission": money_text(data.result.commission_minor, currency),
         "adjustments": money_text(data.adjustment_minor, currency),
         "total": money_text(data.total_minor, currency),
-        "next_tier": None if upcoming is None else {
-            "tier": upcoming.tier_number, "from_percent": decimal_text(upcoming.from_percent),
+        "next_tier": None
+        if upcoming is None
+        else {
+            "tier": upcoming.tier_number,
+            "from_percent": decimal_text(upcoming.from_percent),
             "rate_percent": decimal_text(upcoming.rate_percent),
             "credit_needed": money_text(upcoming.credit_needed_minor, currency),
         },
         "lines": [
-            {"kind": line.kind, "deal_id": line.deal_id, "title": line.title, "on": line.on,
-             "credited": money_text(line.credit_minor, currency), "rule": line.rule, "tier": line.tier,
-             "commission": money_text(line.commission_minor, currency)}
+            {
+                "kind": line.kind,
+                "deal_id": line.deal_id,
+                "title": line.title,
+                "on": line.on,
+                "credited": money_text(line.credit_minor, currency),
+                "rule": line.rule,
+                "tier": line.tier,
+                "commission": money_text(line.commission_minor, currency),
+            }
             for line in data.result.lines
         ],
-    }  # fmt: skip
+    }
 
 
 @router.get("/deals/{deal_id}/what-if", response=WhatIfOut)
-def what_if(request, deal_id: int):
+def what_if(request: ApiRequest, deal_id: int):
     """What winning this open deal today would add to your commission this period."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user)
     adds = insights.what_if_for_deals(user=request.user, deals=[deal], today=clock.today()).get(deal.pk)
@@ -566,14 +310,14 @@ def what_if(request, deal_id: int):
 
 # ----------------------------------------------------------------------------------------- disputes
 @router.get("/disputes", response=list[DisputeOut])
-def dispute_list(request, status: str | None = None):
+def dispute_list(request: ApiRequest, status: str | None = None):
     return list(
         selectors.dispute_list_for_user(user=request.user, status=status).prefetch_related("messages")
     )
 
 
 @router.post("/statements/{statement_id}/disputes", response={201: DisputeOut})
-def dispute_open(request, statement_id: int, payload: DisputeIn):
+def dispute_open(request: ApiRequest, statement_id: int, payload: DisputeIn):
     """Question a line of your statement (or the whole statement)."""
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     line = statement.lines.filter(pk=payload.line_id).first() if payload.line_id else None
@@ -585,19 +329,19 @@ def dispute_open(request, statement_id: int, payload: DisputeIn):
 
 
 @router.get("/disputes/{dispute_id}", response=DisputeOut)
-def dispute_detail(request, dispute_id: int):
+def dispute_detail(request: ApiRequest, dispute_id: int):
     return selectors.dispute_get_for_user(dispute_id=dispute_id, user=request.user)
 
 
 @router.post("/disputes/{dispute_id}/messages", response={201: DisputeOut})
-def dispute_reply(request, dispute_id: int, payload: MessageIn):
+def dispute_reply(request: ApiRequest, dispute_id: int, payload: MessageIn):
     dispute = selectors.dispute_get_for_user(dispute_id=dispute_id, user=request.user)
     disputes.dispute_reply(dispute=dispute, body=payload.body, by=request.user)
     return Status(201, dispute)
 
 
 @router.post("/disputes/{dispute_id}/resolve", response=DisputeOut)
-def dispute_resolve(request, dispute_id: int, payload: ResolveIn):
+def dispute_resolve(request: ApiRequest, dispute_id: int, payload: ResolveIn):
     """Resolve into an adjustment (signed amount) or a note."""
     dispute = selectors.dispute_get_for_user(dispute_id=dispute_id, user=request.user)
     amount = signed_minor(payload.adjustment, "adjustment") if payload.adjustment else None
@@ -608,11 +352,12 @@ def dispute_resolve(request, dispute_id: int, payload: ResolveIn):
 
 # ------------------------------------------------------------------------------------- gamification
 @router.get("/leaderboard")
-def leaderboard(request, query: Query[BoardQuery]):
+def leaderboard(request: ApiRequest, query: Query[BoardQuery]):
     """Ranked people by a measure for a period (default: this quarter), as visibility allows."""
     chosen = selectors.period_parse(query.period, today=clock.today())
-    rows = insights.leaderboard_for_user(user=request.user, measure=query.measure, period=chosen,
-                                         team_id=query.team_id)  # fmt: skip
+    rows = insights.leaderboard_for_user(
+        user=request.user, measure=query.measure, period=chosen, team_id=query.team_id
+    )
     currency = base_currency()
 
     def shown(value: Any) -> Any:
@@ -620,60 +365,98 @@ def leaderboard(request, query: Query[BoardQuery]):
             return money_text(value, currency)
         return decimal_text(value) if value is not None and not isinstance(value, int) else value
 
-    return {"measure": query.measure, "period": chosen.key,
-            "rows": [{"rank": row.rank, "user_id": row.user_id, "name": row.name, "value": shown(row.value),
-                      "is_me": row.is_me} for row in rows]}  # fmt: skip
+    return {
+        "measure": query.measure,
+        "period": chosen.key,
+        "rows": [
+            {
+                "rank": row.rank,
+                "user_id": row.user_id,
+                "name": row.name,
+                "value": shown(row.value),
+                "is_me": row.is_me,
+            }
+            for row in rows
+        ],
+    }
 
 
 @router.get("/contests", response=list[ContestOut])
-def contest_list(request):
+def contest_list(request: ApiRequest):
     return insights.contest_list_for_user(user=request.user)
 
 
 @router.post("/contests", response={201: ContestOut})
-def contest_create(request, payload: ContestIn):
+def contest_create(request: ApiRequest, payload: ContestIn):
     team = Team.objects.filter(pk=payload.team_id).first() if payload.team_id else None
     if payload.team_id and team is None:
         raise ApplicationError("No such team.", field="team_id")
     contest = gamification.contest_create(
-        name=payload.name, measure=payload.measure, starts_on=payload.starts_on, ends_on=payload.ends_on,
-        target=payload.target, prize=payload.prize, team=team, is_for_teams=payload.is_for_teams, by=request.user,
-    )  # fmt: skip
+        name=payload.name,
+        measure=payload.measure,
+        starts_on=payload.starts_on,
+        ends_on=payload.ends_on,
+        target=payload.target,
+        prize=payload.prize,
+        team=team,
+        is_for_teams=payload.is_for_teams,
+        by=request.user,
+    )
     return Status(201, contest)
 
 
 @router.get("/contests/{contest_id}")
-def contest_detail(request, contest_id: int):
+def contest_detail(request: ApiRequest, contest_id: int):
     """The contest with each participant's progress, share of the target and rank."""
     contest = insights.contest_get_for_user(contest_id=contest_id, user=request.user)
     rows = insights.contest_progress(contest=contest)
-    return {"id": contest.pk, "name": contest.name, "measure": contest.measure, "target": contest.target,
-            "prize": contest.prize, "is_finished": contest.ends_on < clock.today(),
-            "rows": [{"rank": row.rank, "key": row.key, "name": row.name,
-                      "value": row.value if isinstance(row.value, int) or row.value is None else str(row.value),
-                      "share_percent": decimal_text(row.share_percent), "has_reached": row.has_reached}
-                     for row in rows]}  # fmt: skip
+    return {
+        "id": contest.pk,
+        "name": contest.name,
+        "measure": contest.measure,
+        "target": contest.target,
+        "prize": contest.prize,
+        "is_finished": contest.ends_on < clock.today(),
+        "rows": [
+            {
+                "rank": row.rank,
+                "key": row.key,
+                "name": row.name,
+                "value": row.value if isinstance(row.value, int) or row.value is None else str(row.value),
+                "share_percent": decimal_text(row.share_percent),
+                "has_reached": row.has_reached,
+            }
+            for row in rows
+        ],
+    }
 
 
 @router.get("/badges")
-def badge_list(request):
+def badge_list(request: ApiRequest):
     """Your badges."""
-    return [{"kind": badge.kind, "label": str(badge.get_kind_display()), "key": badge.key,
-             "awarded_on": badge.awarded_on} for badge in Badge.objects.filter(user=request.user)]  # fmt: skip
+    return [
+        {
+            "kind": badge.kind,
+            "label": str(badge.get_kind_display()),
+            "key": badge.key,
+            "awarded_on": badge.awarded_on,
+        }
+        for badge in Badge.objects.filter(user=request.user)
+    ]
 
 
 @router.get("/preferences", response=PreferencesOut)
-def preferences(request):
+def preferences(request: ApiRequest):
     return selectors.preference_for(user=request.user)
 
 
 @router.put("/preferences", response=PreferencesOut)
-def preferences_set(request, payload: GamificationPreferencesIn):
+def preferences_set(request: ApiRequest, payload: GamificationPreferencesIn):
     return gamification.preference_set(user=request.user, **payload.dict())
 
 
 @router.put("/settings")
-def settings_set(request, payload: SettingsIn):
+def settings_set(request: ApiRequest, payload: SettingsIn):
     """Company-wide leaderboard visibility (admins)."""
     selectors.plan_check_admin(user=request.user)
     gamification.settings_set(leaderboard_visibility=payload.leaderboard_visibility, by=request.user)

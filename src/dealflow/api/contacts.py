@@ -8,7 +8,7 @@ from typing import Any
 from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.selectors import user_get_assignable_for_user
-from dealflow.api.base import paginate
+from dealflow.api.base import ApiRequest, paginate
 from dealflow.api.schemas import Id, Offset, PageOut, UserRef
 from dealflow.api.trash import TrashedOut, trashed_out
 from dealflow.contacts.models import Person
@@ -127,7 +127,7 @@ def contact_references(data: dict[str, Any], *, user) -> dict[str, Any]:
 
 
 @router.get("/organizations", response=PageOut[OrganizationOut])
-def list_organizations(request, query: Query[ContactQuery]):
+def list_organizations(request: ApiRequest, query: Query[ContactQuery]):
     organizations = organization_list_for_user(
         user=request.user, search=query.q, owner_id=query.owner, order=query.order
     )
@@ -135,19 +135,19 @@ def list_organizations(request, query: Query[ContactQuery]):
 
 
 @router.post("/organizations", response={201: OrganizationOut})
-def create_organization(request, payload: OrganizationIn):
+def create_organization(request: ApiRequest, payload: OrganizationIn):
     user_check_can_write(user=request.user)
     data = contact_references(payload.dict(), user=request.user)
     return Status(201, organization_create(by=request.user, **data))
 
 
 @router.get("/organizations/{organization_id}", response=OrganizationOut)
-def get_organization(request, organization_id: Id):
+def get_organization(request: ApiRequest, organization_id: Id):
     return organization_get_for_user(organization_id=organization_id, user=request.user)
 
 
 @router.patch("/organizations/{organization_id}", response=OrganizationOut)
-def update_organization(request, organization_id: Id, payload: OrganizationUpdateIn):
+def update_organization(request: ApiRequest, organization_id: Id, payload: OrganizationUpdateIn):
     organization = organization_get_for_user(
         organization_id=organization_id, user=request.user, for_write=True
     )
@@ -156,7 +156,7 @@ def update_organization(request, organization_id: Id, payload: OrganizationUpdat
 
 
 @router.delete("/organizations/{organization_id}", response=TrashedOut)
-def delete_organization(request, organization_id: Id, with_records: bool = False):
+def delete_organization(request: ApiRequest, organization_id: Id, with_records: bool = False):
     """Move an organization to the trash. When deals, leads or people refer to it, 400 names how many,
     unless `with_records=true`: then they go to the trash with it (and come back with it on restore)."""
     organization = organization_get_for_user(
@@ -168,7 +168,7 @@ def delete_organization(request, organization_id: Id, with_records: bool = False
 
 
 @router.get("/persons", response=PageOut[PersonOut])
-def list_persons(request, query: Query[PersonQuery]):
+def list_persons(request: ApiRequest, query: Query[PersonQuery]):
     people = person_list_for_user(
         user=request.user,
         search=query.q,
@@ -180,26 +180,26 @@ def list_persons(request, query: Query[PersonQuery]):
 
 
 @router.post("/persons", response={201: PersonOut})
-def create_person(request, payload: PersonIn):
+def create_person(request: ApiRequest, payload: PersonIn):
     user_check_can_write(user=request.user)
     data = contact_references(payload.dict(), user=request.user)
     return Status(201, person_create(by=request.user, **data))
 
 
 @router.get("/persons/{person_id}", response=PersonOut)
-def get_person(request, person_id: Id):
+def get_person(request: ApiRequest, person_id: Id):
     return person_get_for_user(person_id=person_id, user=request.user)
 
 
 @router.patch("/persons/{person_id}", response=PersonOut)
-def update_person(request, person_id: Id, payload: PersonUpdateIn):
+def update_person(request: ApiRequest, person_id: Id, payload: PersonUpdateIn):
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
     data = contact_references(payload.dict(exclude_unset=True), user=request.user)
     return person_change(person=person, data=data, by=request.user)
 
 
 @router.delete("/persons/{person_id}", response=TrashedOut)
-def delete_person(request, person_id: Id, with_records: bool = False):
+def delete_person(request: ApiRequest, person_id: Id, with_records: bool = False):
     """Move a person to the trash; with deals or leads referring to them, 400 names how many unless
     `with_records=true` (they go to the trash too)."""
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
@@ -209,14 +209,14 @@ def delete_person(request, person_id: Id, with_records: bool = False):
 
 
 @router.get("/persons/{person_id}/export", response=dict)
-def export_person(request, person_id: Id):
+def export_person(request: ApiRequest, person_id: Id):
     """Everything held about a person (deals, leads, activities, custom fields, tags) as JSON; audited."""
     person = person_get_for_user(person_id=person_id, user=request.user)
     return person_export(person=person, by=request.user)
 
 
 @router.post("/persons/{person_id}/erase", response=PersonOut)
-def erase_person(request, person_id: Id):
+def erase_person(request: ApiRequest, person_id: Id):
     """Anonymise a person everywhere (their deals keep their figures); audited. Cannot be undone."""
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
     return person_erase(person=person, by=request.user)
@@ -265,14 +265,14 @@ class MergeOut(Schema):
 
 
 @router.get("/organizations-duplicates", response=list[DuplicateOut])
-def organization_duplicates(request, query: Query[OrganizationDuplicateQuery]):
+def organization_duplicates(request: ApiRequest, query: Query[OrganizationDuplicateQuery]):
     """Organizations the caller may see that look like this one (same name without legal forms, a similar
     name, the same website domain): ask before creating."""
     return organization_duplicates_for_user(user=request.user, name=query.name, website=query.website)
 
 
 @router.get("/persons-duplicates", response=list[DuplicateOut])
-def person_duplicates(request, query: Query[PersonDuplicateQuery]):
+def person_duplicates(request: ApiRequest, query: Query[PersonDuplicateQuery]):
     """People the caller may see that look like this one (same e-mail, same phone in E.164, a similar name
     at the same organization)."""
     organization = (
@@ -293,7 +293,7 @@ def person_duplicates(request, query: Query[PersonDuplicateQuery]):
 
 
 @router.post("/organizations/{organization_id}/merge", response=MergeOut)
-def merge_organization(request, organization_id: Id, payload: MergeIn):
+def merge_organization(request: ApiRequest, organization_id: Id, payload: MergeIn):
     """Fold organization ``merged_id`` into this one (deals, leads, people move; the other is deleted)."""
     survivor = organization_get_for_user(organization_id=organization_id, user=request.user, for_write=True)
     merged = organization_get_for_user(
@@ -303,7 +303,7 @@ def merge_organization(request, organization_id: Id, payload: MergeIn):
 
 
 @router.post("/persons/{person_id}/merge", response=MergeOut)
-def merge_person(request, person_id: Id, payload: MergeIn):
+def merge_person(request: ApiRequest, person_id: Id, payload: MergeIn):
     """Fold person ``merged_id`` into this one (deals, leads, activities move; the other is deleted)."""
     survivor = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
     merged = person_get_for_user(

@@ -11,6 +11,7 @@ from typing import Any
 
 from ninja import Query, Router, Schema, Status
 
+from dealflow.api.base import ApiRequest
 from dealflow.api.schemas import Id
 from dealflow.contacts.selectors import organization_get_for_user, person_get_for_user
 from dealflow.contacts.services import (
@@ -88,7 +89,7 @@ class CustomFieldQuery(Schema):
 
 
 @router.get("/custom-fields", response=list[CustomFieldOut])
-def list_custom_fields(request, query: Query[CustomFieldQuery]):
+def list_custom_fields(request: ApiRequest, query: Query[CustomFieldQuery]):
     """The custom fields of every entity (or of `entity`), in form order."""
     entities = [query.entity] if query.entity else list(Entity.values)
     if query.entity and query.entity not in Entity.values:
@@ -103,7 +104,7 @@ def list_custom_fields(request, query: Query[CustomFieldQuery]):
 
 
 @router.post("/custom-fields", response={201: CustomFieldOut})
-def create_custom_field(request, payload: CustomFieldIn):
+def create_custom_field(request: ApiRequest, payload: CustomFieldIn):
     """Define a custom field (admins). Its key names it in the API, exports and import mappings."""
     settings_check_admin(user=request.user)
     data = payload.dict()
@@ -113,7 +114,7 @@ def create_custom_field(request, payload: CustomFieldIn):
 
 
 @router.patch("/custom-fields/{field_id}", response=CustomFieldOut)
-def update_custom_field(request, field_id: Id, payload: CustomFieldUpdateIn):
+def update_custom_field(request: ApiRequest, field_id: Id, payload: CustomFieldUpdateIn):
     """Relabel, require, reorder, retire or change the options of a field (admins)."""
     settings_check_admin(user=request.user)
     data = payload.dict(exclude_unset=True)
@@ -144,7 +145,7 @@ def values_out(entity: str, document: dict[str, Any], *, pipeline_id: int | None
 
 
 @router.get("/deals/{deal_id}/custom-fields", response=CustomValuesOut, tags=["Deals"])
-def get_deal_custom_values(request, deal_id: Id):
+def get_deal_custom_values(request: ApiRequest, deal_id: Id):
     deal = deal_get_for_user(deal_id=deal_id, user=request.user)
     return values_out(
         Entity.DEAL, custom_values_get(entity=Entity.DEAL, object_id=deal.pk), pipeline_id=deal.pipeline_id
@@ -152,7 +153,7 @@ def get_deal_custom_values(request, deal_id: Id):
 
 
 @router.patch("/deals/{deal_id}/custom-fields", response=CustomValuesOut, tags=["Deals"])
-def set_deal_custom_values(request, deal_id: Id, payload: CustomValuesIn):
+def set_deal_custom_values(request: ApiRequest, deal_id: Id, payload: CustomValuesIn):
     """Set the given keys (null clears one); every change is an event in the deal's history."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     document = deal_custom_values_set(deal=deal, values=payload.values, by=request.user, origin="api")
@@ -160,7 +161,7 @@ def set_deal_custom_values(request, deal_id: Id, payload: CustomValuesIn):
 
 
 @router.get("/organizations/{organization_id}/custom-fields", response=CustomValuesOut, tags=["Contacts"])
-def get_organization_custom_values(request, organization_id: Id):
+def get_organization_custom_values(request: ApiRequest, organization_id: Id):
     organization = organization_get_for_user(organization_id=organization_id, user=request.user)
     return values_out(
         Entity.ORGANIZATION, custom_values_get(entity=Entity.ORGANIZATION, object_id=organization.pk)
@@ -168,7 +169,7 @@ def get_organization_custom_values(request, organization_id: Id):
 
 
 @router.patch("/organizations/{organization_id}/custom-fields", response=CustomValuesOut, tags=["Contacts"])
-def set_organization_custom_values(request, organization_id: Id, payload: CustomValuesIn):
+def set_organization_custom_values(request: ApiRequest, organization_id: Id, payload: CustomValuesIn):
     organization = organization_get_for_user(
         organization_id=organization_id, user=request.user, for_write=True
     )
@@ -179,13 +180,13 @@ def set_organization_custom_values(request, organization_id: Id, payload: Custom
 
 
 @router.get("/persons/{person_id}/custom-fields", response=CustomValuesOut, tags=["Contacts"])
-def get_person_custom_values(request, person_id: Id):
+def get_person_custom_values(request: ApiRequest, person_id: Id):
     person = person_get_for_user(person_id=person_id, user=request.user)
     return values_out(Entity.PERSON, custom_values_get(entity=Entity.PERSON, object_id=person.pk))
 
 
 @router.patch("/persons/{person_id}/custom-fields", response=CustomValuesOut, tags=["Contacts"])
-def set_person_custom_values(request, person_id: Id, payload: CustomValuesIn):
+def set_person_custom_values(request: ApiRequest, person_id: Id, payload: CustomValuesIn):
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
     return values_out(
         Entity.PERSON, person_custom_values_set(person=person, values=payload.values, by=request.user)
@@ -193,13 +194,13 @@ def set_person_custom_values(request, person_id: Id, payload: CustomValuesIn):
 
 
 @router.get("/leads/{lead_id}/custom-fields", response=CustomValuesOut, tags=["Leads"])
-def get_lead_custom_values(request, lead_id: Id):
+def get_lead_custom_values(request: ApiRequest, lead_id: Id):
     lead = lead_get_for_user(lead_id=lead_id, user=request.user)
     return values_out(Entity.LEAD, custom_values_get(entity=Entity.LEAD, object_id=lead.pk))
 
 
 @router.patch("/leads/{lead_id}/custom-fields", response=CustomValuesOut, tags=["Leads"])
-def set_lead_custom_values(request, lead_id: Id, payload: CustomValuesIn):
+def set_lead_custom_values(request: ApiRequest, lead_id: Id, payload: CustomValuesIn):
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
     return values_out(Entity.LEAD, lead_custom_values_set(lead=lead, values=payload.values, by=request.user))
 
@@ -227,26 +228,26 @@ class TagOut(Schema):
 
 
 @router.get("/tags", response=list[TagOut])
-def list_tags(request, q: str = ""):
+def list_tags(request: ApiRequest, q: str = ""):
     """Every tag (or those whose name contains `q`), by name."""
     return tag_list(search=q.strip())
 
 
 @router.put("/deals/{deal_id}/tags", response=TagsOut, tags=["Deals"])
-def set_deal_tags(request, deal_id: Id, payload: TagsIn):
+def set_deal_tags(request: ApiRequest, deal_id: Id, payload: TagsIn):
     """Make the deal's tags exactly these (new names become tags); a change is an event in its history."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     return {"tags": deal_tags_set(deal=deal, tags=payload.tags, by=request.user, origin="api")}
 
 
 @router.get("/deals/{deal_id}/tags", response=TagsOut, tags=["Deals"])
-def get_deal_tags(request, deal_id: Id):
+def get_deal_tags(request: ApiRequest, deal_id: Id):
     deal = deal_get_for_user(deal_id=deal_id, user=request.user)
     return {"tags": tag_names_of(entity="deal", object_id=deal.pk)}
 
 
 @router.post("/bulk-tags/deals", response=BulkTagsOut, tags=["Deals"])
-def bulk_tag_deals(request, payload: BulkTagsIn):
+def bulk_tag_deals(request: ApiRequest, payload: BulkTagsIn):
     """Add tags to many deals you may change; any id you may not change answers 404 and changes nothing."""
     user_check_can_write(user=request.user)
     deals = [
@@ -257,7 +258,7 @@ def bulk_tag_deals(request, payload: BulkTagsIn):
 
 
 @router.put("/organizations/{organization_id}/tags", response=TagsOut, tags=["Contacts"])
-def set_organization_tags(request, organization_id: Id, payload: TagsIn):
+def set_organization_tags(request: ApiRequest, organization_id: Id, payload: TagsIn):
     organization = organization_get_for_user(
         organization_id=organization_id, user=request.user, for_write=True
     )
@@ -265,13 +266,13 @@ def set_organization_tags(request, organization_id: Id, payload: TagsIn):
 
 
 @router.put("/persons/{person_id}/tags", response=TagsOut, tags=["Contacts"])
-def set_person_tags(request, person_id: Id, payload: TagsIn):
+def set_person_tags(request: ApiRequest, person_id: Id, payload: TagsIn):
     person = person_get_for_user(person_id=person_id, user=request.user, for_write=True)
     return {"tags": contact_tags_set(contact=person, tags=payload.tags, by=request.user)}
 
 
 @router.post("/bulk-tags/organizations", response=BulkTagsOut, tags=["Contacts"])
-def bulk_tag_organizations(request, payload: BulkTagsIn):
+def bulk_tag_organizations(request: ApiRequest, payload: BulkTagsIn):
     """Add tags to many organisations you may change."""
     organizations = [
         organization_get_for_user(organization_id=pk, user=request.user, for_write=True)
@@ -281,7 +282,7 @@ def bulk_tag_organizations(request, payload: BulkTagsIn):
 
 
 @router.post("/bulk-tags/persons", response=BulkTagsOut, tags=["Contacts"])
-def bulk_tag_persons(request, payload: BulkTagsIn):
+def bulk_tag_persons(request: ApiRequest, payload: BulkTagsIn):
     """Add tags to many persons you may change."""
     persons = [
         person_get_for_user(person_id=pk, user=request.user, for_write=True)

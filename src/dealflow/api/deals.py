@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.models import display_name_of
 from dealflow.accounts.selectors import user_get_assignable_for_user
-from dealflow.api.base import paginate, rendered
+from dealflow.api.base import ApiRequest, paginate, rendered
 from dealflow.api.schemas import Id, Offset, PageOut, PageQuery, UserRef, Version, money_text
 from dealflow.api.trash import TrashedOut, trashed_out
 from dealflow.contacts.models import person_name_of
@@ -289,7 +289,7 @@ def _parent(deal_id: int, *, user) -> Deal:
 
 
 @router.get("/deals", response=PageOut[DealOut])
-def list_deals(request, query: Query[DealQuery]):
+def list_deals(request: ApiRequest, query: Query[DealQuery]):
     """Deals you may see, filtered, ordered (`order=-amount`) and paginated with a total count.
 
     Custom fields filter as `cf_<key>=value` (a multiple choice: includes it) and `cf_<key>_from` / `_to`
@@ -310,7 +310,7 @@ def list_deals(request, query: Query[DealQuery]):
 
 
 @router.post("/deals", response={201: DealOut})
-def create_deal(request, payload: DealCreateIn):
+def create_deal(request: ApiRequest, payload: DealCreateIn):
     """Create an open deal (owner: you, unless you manage the owner's team)."""
     user_check_can_write(user=request.user)
     data = deal_references(payload.dict(exclude_none=True), user=request.user)
@@ -319,7 +319,7 @@ def create_deal(request, payload: DealCreateIn):
 
 
 @router.post("/deals/bulk-edit", response=DealBulkEditOut)
-def bulk_edit_deals(request, payload: DealBulkEditIn):
+def bulk_edit_deals(request: ApiRequest, payload: DealBulkEditIn):
     """One action on many deals, all or nothing: any refusal answers 400 listing each (`refusals`) and
     changes nothing. An id you may not see answers 404; a value a deal already has is no change."""
     user_check_can_write(user=request.user)
@@ -348,12 +348,12 @@ def bulk_edit_deals(request, payload: DealBulkEditIn):
 
 
 @router.get("/deals/{deal_id}", response=DealOut)
-def get_deal(request, deal_id: Id):
+def get_deal(request: ApiRequest, deal_id: Id):
     return deal_out(deal_get_for_user(deal_id=deal_id, user=request.user))
 
 
 @router.patch("/deals/{deal_id}", response=DealOut)
-def update_deal(request, deal_id: Id, payload: DealUpdateIn):
+def update_deal(request: ApiRequest, deal_id: Id, payload: DealUpdateIn):
     """Change fields; send the `version` you read: a stale one answers 409 and changes nothing."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     data = payload.dict(exclude_unset=True)
@@ -367,7 +367,7 @@ def update_deal(request, deal_id: Id, payload: DealUpdateIn):
 
 
 @router.post("/deals/{deal_id}/move", response=DealOut)
-def move_deal(request, deal_id: Id, payload: DealMoveIn):
+def move_deal(request: ApiRequest, deal_id: Id, payload: DealMoveIn):
     """Move an open deal to another open stage of its pipeline."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     stage = stage_get(stage_id=payload.stage_id, field="stage_id")
@@ -384,7 +384,7 @@ def move_deal(request, deal_id: Id, payload: DealMoveIn):
 
 
 @router.post("/deals/{deal_id}/win", response=DealOut)
-def win_deal(request, deal_id: Id, payload: DealWinIn):
+def win_deal(request: ApiRequest, deal_id: Id, payload: DealWinIn):
     """Close the deal as won (schedules the post-sale follow-up)."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     return deal_out(
@@ -395,7 +395,7 @@ def win_deal(request, deal_id: Id, payload: DealWinIn):
 
 
 @router.post("/deals/{deal_id}/lose", response=DealOut)
-def lose_deal(request, deal_id: Id, payload: DealLoseIn):
+def lose_deal(request: ApiRequest, deal_id: Id, payload: DealLoseIn):
     """Close the deal as lost; `reason_id` (a lost reason) is required."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     reason = lost_reason_get(reason_id=payload.reason_id, field="reason_id")
@@ -412,7 +412,7 @@ def lose_deal(request, deal_id: Id, payload: DealLoseIn):
 
 
 @router.post("/deals/{deal_id}/reopen", response=DealOut)
-def reopen_deal(request, deal_id: Id, payload: DealReopenIn):
+def reopen_deal(request: ApiRequest, deal_id: Id, payload: DealReopenIn):
     """Reopen a won or lost deal, into `stage_id` or the last open stage it was in."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     stage = stage_get(stage_id=payload.stage_id, field="stage_id") if payload.stage_id else None
@@ -434,7 +434,7 @@ class DealUndoIn(Schema):
 
 
 @router.delete("/deals/{deal_id}", response=TrashedOut)
-def delete_deal(request, deal_id: Id, version: Version | None = None):
+def delete_deal(request: ApiRequest, deal_id: Id, version: Version | None = None):
     """Move a deal and its activities to the trash (a `deleted` event; it leaves lists, search and
     metrics). `version`, when sent, refuses a stale delete with 409. Undo: POST the `restore_url`."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
@@ -444,7 +444,7 @@ def delete_deal(request, deal_id: Id, version: Version | None = None):
 
 
 @router.post("/deals/{deal_id}/undo", response=DealOut)
-def undo_deal_step(request, deal_id: Id, payload: DealUndoIn):
+def undo_deal_step(request: ApiRequest, deal_id: Id, payload: DealUndoIn):
     """Undo a move, win or loss just made: back to `previous_stage_id` (a move, or a reopen), written as
     events; 409 when the deal changed after that step (`version` is its version right after it)."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
@@ -457,7 +457,7 @@ def undo_deal_step(request, deal_id: Id, payload: DealUndoIn):
 
 
 @router.get("/deals/{deal_id}/events", response=PageOut[DealEventOut])
-def list_deal_events(request, deal_id: Id, page: Query[PageQuery]):
+def list_deal_events(request: ApiRequest, deal_id: Id, page: Query[PageQuery]):
     """The deal's append-only history, oldest first."""
     events = deal_list_events_for_user(deal_id=deal_id, user=request.user)
     return paginate(events, limit=page.limit, offset=page.offset)

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.models import Team, User
+from dealflow.api.base import ApiRequest
 from dealflow.forecasting import selectors, services
 from dealflow.forecasting.models import BacktestRun
 
@@ -128,7 +129,7 @@ def _forecast_out(view: selectors.ForecastView) -> dict:
 
 
 @router.get("", response=ForecastOut)
-def forecast(request, query: Query[ScopeQuery]):
+def forecast(request: ApiRequest, query: Query[ScopeQuery]):
     """This period and the next three: closed, categories, weighted, mean, P10/P50/P90, P(quota), per-deal reasons."""
     view = selectors.forecast_for_user(
         user=request.user, kind=query.kind, scope_kind=query.scope, scope_id=query.id, method=query.method
@@ -203,7 +204,7 @@ class SnapshotIn(Schema):
 
 
 @router.get("/snapshots", response=list[SnapshotOut])
-def snapshot_list(request, query: Query[SnapshotQuery]):
+def snapshot_list(request: ApiRequest, query: Query[SnapshotQuery]):
     """Snapshots of a scope (default: the widest you may see), newest first."""
     snapshots = selectors.snapshot_list_for_user(
         user=request.user, scope_kind=query.scope, scope_id=query.id, period=query.period
@@ -212,7 +213,7 @@ def snapshot_list(request, query: Query[SnapshotQuery]):
 
 
 @router.get("/snapshots/{snapshot_id}", response=SnapshotDetailOut)
-def snapshot_detail(request, snapshot_id: int):
+def snapshot_detail(request: ApiRequest, snapshot_id: int):
     """One snapshot with the open deals it saw (those you may see)."""
     snapshot = selectors.snapshot_get_for_user(snapshot_id=snapshot_id, user=request.user)
     return {
@@ -222,7 +223,7 @@ def snapshot_detail(request, snapshot_id: int):
 
 
 @router.post("/snapshots", response={201: list[SnapshotOut]})
-def snapshot_create(request, payload: SnapshotIn):
+def snapshot_create(request: ApiRequest, payload: SnapshotIn):
     """Take a snapshot now (managers and admins); snapshots are never edited afterwards."""
     return Status(201, services.snapshot_take(origin="api", by=request.user, kind=payload.kind))
 
@@ -251,7 +252,7 @@ class CallIn(Schema):
 
 
 @router.get("/calls", response=list[CallOut])
-def call_list(request, period: str | None = None):
+def call_list(request: ApiRequest, period: str | None = None):
     """Calls of the teams and reps you may see, newest first (the newest per scope counts)."""
     return list(
         selectors.call_list_for_user(user=request.user, period_keys=[period] if period else None)[:500]
@@ -259,20 +260,28 @@ def call_list(request, period: str | None = None):
 
 
 @router.post("/calls", response={201: CallOut})
-def call_create(request, payload: CallIn):
+def call_create(request: ApiRequest, payload: CallIn):
     """Submit a rep call, or (with team_id and a note) adjust the team's call as its manager."""
     if payload.team_id is not None:
         team = get_object_or_404(Team, pk=payload.team_id)
         call = services.call_adjust(
-            by=request.user, team=team, period=payload.period, commit=payload.commit,
-            best_case=payload.best_case, note=payload.note,
-        )  # fmt: skip
+            by=request.user,
+            team=team,
+            period=payload.period,
+            commit=payload.commit,
+            best_case=payload.best_case,
+            note=payload.note,
+        )
     else:
         user = get_object_or_404(User, pk=payload.user_id) if payload.user_id else None
         call = services.call_submit(
-            by=request.user, user=user, period=payload.period, commit=payload.commit,
-            best_case=payload.best_case, note=payload.note,
-        )  # fmt: skip
+            by=request.user,
+            user=user,
+            period=payload.period,
+            commit=payload.commit,
+            best_case=payload.best_case,
+            note=payload.note,
+        )
     return Status(201, call)
 
 
@@ -293,7 +302,7 @@ class QuotaIn(Schema):
 
 
 @router.get("/quotas", response=list[QuotaOut])
-def quota_list(request, period: str | None = None):
+def quota_list(request: ApiRequest, period: str | None = None):
     """Quotas of the teams and reps you may see."""
     return list(
         selectors.quota_list_for_user(user=request.user, period_keys=[period] if period else None)[:1000]
@@ -301,7 +310,7 @@ def quota_list(request, period: str | None = None):
 
 
 @router.put("/quotas", response=QuotaOut)
-def quota_put(request, payload: QuotaIn):
+def quota_put(request: ApiRequest, payload: QuotaIn):
     """Set the quota of a team or a rep for a period (the team's manager or an admin)."""
     team = get_object_or_404(Team, pk=payload.team_id) if payload.team_id else None
     user = get_object_or_404(User, pk=payload.user_id) if payload.user_id else None
@@ -333,7 +342,7 @@ class AccuracyTableOut(Schema):
 
 
 @router.get("/accuracy", response=AccuracyTableOut)
-def accuracy(request, query: Query[ScopeQuery]):
+def accuracy(request: ApiRequest, query: Query[ScopeQuery]):
     """Closed periods: the snapshot forecast per week of the period against the actual, model and human call."""
     table = selectors.forecast_accuracy_table_for_user(
         user=request.user, kind=query.kind, scope_kind=query.scope, scope_id=query.id
@@ -354,7 +363,7 @@ class StageCalibrationOut(Schema):
 
 
 @router.get("/calibration", response=list[StageCalibrationOut])
-def calibration(request):
+def calibration(request: ApiRequest):
     """Per stage: configured and model probabilities against observed win rates, Brier, skill, ECE."""
     return [vars(stage) for stage in selectors.forecast_calibration_for_user(user=request.user)["stages"]]
 
@@ -379,7 +388,7 @@ class BacktestOut(Schema):
 
 
 @router.post("/backtests", response={202: BacktestOut})
-def backtest_create(request, payload: BacktestIn):
+def backtest_create(request: ApiRequest, payload: BacktestIn):
     """Queue a backtest (managers, analysts, admins); poll it for progress and the report."""
     run = services.backtest_start(
         by=request.user, period_from=payload.period_from, period_to=payload.period_to, kind=payload.kind
@@ -389,7 +398,7 @@ def backtest_create(request, payload: BacktestIn):
 
 
 @router.get("/backtests/{run_id}", response=BacktestOut)
-def backtest_detail(request, run_id: int):
+def backtest_detail(request: ApiRequest, run_id: int):
     """A backtest's progress and, when done, its table of accuracy, WAPE, bias and coverage per method."""
     run: BacktestRun = selectors.backtest_get_for_user(run_id=run_id, user=request.user)
     return run

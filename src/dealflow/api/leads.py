@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from ninja import Query, Router, Schema, Status
 
-from dealflow.api.base import paginate
+from dealflow.api.base import ApiRequest, paginate
 from dealflow.api.deals import DealOut, deal_out, deal_references
 from dealflow.api.schemas import Id, Offset, PageOut, UserRef
 from dealflow.api.trash import TrashedOut, trashed_out
@@ -117,7 +117,7 @@ class LeadConvertIn(Schema):
 
 
 @router.get("/leads", response=PageOut[LeadOut])
-def list_leads(request, query: Query[LeadQuery]):
+def list_leads(request: ApiRequest, query: Query[LeadQuery]):
     """Leads you may see; `status` takes a comma-separated list."""
     leads = lead_list_for_user(
         user=request.user,
@@ -131,7 +131,7 @@ def list_leads(request, query: Query[LeadQuery]):
 
 
 @router.post("/leads", response={201: LeadOut})
-def create_lead(request, payload: LeadCreateIn):
+def create_lead(request: ApiRequest, payload: LeadCreateIn):
     """Create a new lead (owner: you, unless you manage the owner's team)."""
     user_check_can_write(user=request.user)
     data = deal_references(payload.dict(exclude_none=True), user=request.user)
@@ -140,12 +140,12 @@ def create_lead(request, payload: LeadCreateIn):
 
 
 @router.get("/leads/{lead_id}", response=LeadOut)
-def get_lead(request, lead_id: Id):
+def get_lead(request: ApiRequest, lead_id: Id):
     return lead_get_for_user(lead_id=lead_id, user=request.user)
 
 
 @router.patch("/leads/{lead_id}", response=LeadOut)
-def update_lead(request, lead_id: Id, payload: LeadUpdateIn):
+def update_lead(request: ApiRequest, lead_id: Id, payload: LeadUpdateIn):
     """Edit a lead's details or qualification answers."""
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
     data = deal_references(payload.dict(exclude_unset=True), user=request.user)
@@ -153,21 +153,21 @@ def update_lead(request, lead_id: Id, payload: LeadUpdateIn):
 
 
 @router.post("/leads/{lead_id}/qualify", response=LeadOut)
-def qualify_lead(request, lead_id: Id, payload: LeadQualifyIn):
+def qualify_lead(request: ApiRequest, lead_id: Id, payload: LeadQualifyIn):
     """Mark the lead qualified: need plus one of budget, authority or timeline must be yes."""
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
     return lead_qualify(lead=lead, by=request.user, **payload.dict(exclude_none=True))
 
 
 @router.post("/leads/{lead_id}/disqualify", response=LeadOut)
-def disqualify_lead(request, lead_id: Id, payload: LeadDisqualifyIn):
+def disqualify_lead(request: ApiRequest, lead_id: Id, payload: LeadDisqualifyIn):
     """Close the lead as disqualified; `reason` is required."""
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
     return lead_disqualify(lead=lead, reason=payload.reason, by=request.user)
 
 
 @router.post("/leads/{lead_id}/convert", response={201: DealOut})
-def convert_lead(request, lead_id: Id, payload: LeadConvertIn):
+def convert_lead(request: ApiRequest, lead_id: Id, payload: LeadConvertIn):
     """Turn a qualified lead into a deal that keeps its source and creation date."""
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)
     data = deal_references(payload.dict(exclude_none=True), user=request.user)
@@ -175,7 +175,7 @@ def convert_lead(request, lead_id: Id, payload: LeadConvertIn):
 
 
 @router.delete("/leads/{lead_id}", response=TrashedOut)
-def delete_lead(request, lead_id: Id):
+def delete_lead(request: ApiRequest, lead_id: Id):
     """Move a lead and its activities to the trash (audit log); a converted lead belongs to its deal (400).
     Undo: POST the `restore_url`."""
     lead = lead_get_for_user(lead_id=lead_id, user=request.user, for_write=True)

@@ -14,6 +14,7 @@ from typing import Any
 from ninja import Query, Router, Schema
 
 from dealflow.accounts.models import User
+from dealflow.api.base import ApiRequest
 from dealflow.core.errors import ApplicationError
 from dealflow.forecasting.accuracy_tile import forecast_accuracy_tile_for_user
 from dealflow.metrics import selectors
@@ -302,7 +303,7 @@ def _summary(user: User, filters: MetricFilters, summary: Any) -> dict[str, Any]
 
 
 @router.get("/summary", response=SummaryOut)
-def metric_summary(request, query: Query[MetricQuery]):
+def metric_summary(request: ApiRequest, query: Query[MetricQuery]):
     """The six metrics for the period and the previous one, with the change of each."""
     filters = _filters(query)
     return _summary(
@@ -311,26 +312,28 @@ def metric_summary(request, query: Query[MetricQuery]):
 
 
 @router.get("/trends", response=list[TrendOut])
-def metric_trends(request, query: Query[MetricQuery], months: int = 24):
+def metric_trends(request: ApiRequest, query: Query[MetricQuery], months: int = 24):
     """Each metric month by month, ending with the period's last month (at most 24 months)."""
     return selectors.metric_trends_for_user(user=request.user, filters=_filters(query), months=months)
 
 
 @router.get("/breakdown", response=list[BreakdownOut])
-def metric_breakdown(request, query: Query[MetricQuery], by: str = "owner", order: str = "-won_value"):
+def metric_breakdown(
+    request: ApiRequest, query: Query[MetricQuery], by: str = "owner", order: str = "-won_value"
+):
     """The period's metrics per owner or team (`by`), sorted by any column (`order=-win_rate`)."""
     return selectors.metric_breakdown_for_user(user=request.user, filters=_filters(query), by=by, order=order)
 
 
 @router.get("/products", response=list[ProductFiguresOut])
-def metric_products(request, query: Query[MetricQuery]):
+def metric_products(request: ApiRequest, query: Query[MetricQuery]):
     """Won revenue, win rate, average deal size and cycle length per product, for the deals closed in the
     period that hold it (docs/metrics.md, "By product"); `basis` says what recurring lines count."""
     return selectors.product_figures_for_user(user=request.user, filters=_filters(query))
 
 
 @router.get("/funnel", response=FunnelOut)
-def metric_funnel(request, query: Query[MetricQuery]):
+def metric_funnel(request: ApiRequest, query: Query[MetricQuery]):
     """Leads, then the period's deals by the furthest stage they reached, then won."""
     return selectors.funnel_for_user(user=request.user, filters=_filters(query))
 
@@ -349,25 +352,27 @@ def metric_funnel_deals(
 
 
 @router.get("/stages", response=list[StageTimeOut])
-def metric_stages(request, query: Query[MetricQuery]):
+def metric_stages(request: ApiRequest, query: Query[MetricQuery]):
     """Time in stage (median, P80; open stays censored), conversion, waiting work and bottleneck flags."""
     return selectors.stage_times_for_user(user=request.user, filters=_filters(query))
 
 
 @router.get("/flow", response=FlowOut)
-def metric_flow(request, query: Query[MetricQuery]):
+def metric_flow(request: ApiRequest, query: Query[MetricQuery]):
     """Stage-to-stage movements in the period, including backward moves, won and lost (a Sankey)."""
     return selectors.stage_flow_for_user(user=request.user, filters=_filters(query))
 
 
 @router.get("/attention", response=AttentionOut)
-def metric_attention(request, query: Query[MetricQuery]):
+def metric_attention(request: ApiRequest, query: Query[MetricQuery]):
     """Stale open deals (idle past their stage's rotting days) and slipped ones (close date passed or pushed)."""
     return selectors.deal_attention_for_user(user=request.user, filters=_filters(query))
 
 
 @router.get("/dashboard", response=DashboardOut)
-def metric_dashboard(request, query: Query[MetricQuery], by: str = "owner", order: str = "-won_value"):
+def metric_dashboard(
+    request: ApiRequest, query: Query[MetricQuery], by: str = "owner", order: str = "-won_value"
+):
     """Everything the dashboard page shows, in one answer."""
     filters = _filters(query)
     board = selectors.dashboard_for_user(user=request.user, filters=filters, by=by, order=order)

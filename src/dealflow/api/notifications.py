@@ -7,7 +7,7 @@ import datetime as dt
 from django.urls import reverse
 from ninja import Query, Router, Schema, Status
 
-from dealflow.api.base import paginate
+from dealflow.api.base import ApiRequest, paginate
 from dealflow.api.schemas import Id, Offset, PageOut
 from dealflow.notifications.selectors import (
     calendar_feed_active_for_user,
@@ -70,44 +70,44 @@ class CalendarFeedOut(Schema):
 
 
 @router.get("/notifications", response=PageOut[NotificationOut])
-def list_notifications(request, query: Query[NotificationQuery]):
+def list_notifications(request: ApiRequest, query: Query[NotificationQuery]):
     """Your notifications shown in the app, newest first (``unread=true`` for the unread ones)."""
     notifications = notification_list_for_user(user=request.user, unread_only=query.unread)
     return paginate(notifications, limit=query.limit, offset=query.offset)
 
 
 @router.get("/notifications/count", response=CountOut)
-def count_notifications(request):
+def count_notifications(request: ApiRequest):
     """The number on the bell."""
     return {"unread": notification_unread_count(user=request.user)}
 
 
 @router.post("/notifications/{notification_id}/read", response=NotificationOut)
-def read_notification(request, notification_id: Id):
+def read_notification(request: ApiRequest, notification_id: Id):
     notification = notification_get_for_user(notification_id=notification_id, user=request.user)
     return notification_mark_read(notification=notification, by=request.user)
 
 
 @router.post("/notifications/read-all", response=CountOut)
-def read_all_notifications(request):
+def read_all_notifications(request: ApiRequest):
     """Mark every notification read; answers how many were unread."""
     return {"unread": notification_mark_all_read(user=request.user)}
 
 
 @router.get("/notifications/preferences", response=list[PreferenceOut])
-def list_preferences(request):
+def list_preferences(request: ApiRequest):
     """Every kind of notification with the channel you chose (or the default)."""
     return preference_list_for_user(user=request.user)
 
 
 @router.put("/notifications/preferences", response=list[PreferenceOut])
-def set_preferences(request, payload: PreferencesIn):
+def set_preferences(request: ApiRequest, payload: PreferencesIn):
     preferences_set(user=request.user, channels=payload.channels)
     return preference_list_for_user(user=request.user)
 
 
 @router.get("/notifications/calendar-feed", response=CalendarFeedOut)
-def get_calendar_feed(request):
+def get_calendar_feed(request: ApiRequest):
     feed = calendar_feed_active_for_user(user=request.user)
     if feed is None:
         return {"is_active": False}
@@ -120,7 +120,7 @@ def get_calendar_feed(request):
 
 
 @router.post("/notifications/calendar-feed", response={201: CalendarFeedOut})
-def create_calendar_feed(request):
+def create_calendar_feed(request: ApiRequest):
     """A new secret .ics URL of your activities and one-on-ones; the previous URL stops working."""
     feed, secret = calendar_feed_create(user=request.user)
     url = request.build_absolute_uri(reverse("web:calendar_feed", args=[secret]))
@@ -128,6 +128,6 @@ def create_calendar_feed(request):
 
 
 @router.delete("/notifications/calendar-feed", response={204: None})
-def revoke_calendar_feed(request):
+def revoke_calendar_feed(request: ApiRequest):
     calendar_feed_revoke(user=request.user)
     return Status(204, None)

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from ninja import Query, Router, Schema, Status
 
+from dealflow.api.base import ApiRequest
 from dealflow.api.schemas import Id, Version, decimal_text, money_text
 from dealflow.deals.selectors import deal_get_for_user
 from dealflow.deals.selectors_contents import DealContents, deal_contents_of
@@ -71,13 +72,13 @@ class ProductQuery(Schema):
 
 
 @router.get("/products", response=list[ProductOut])
-def list_products(request, query: Query[ProductQuery]):
+def list_products(request: ApiRequest, query: Query[ProductQuery]):
     """The catalogue by name (active products unless `include_inactive`), searched by name or code."""
     return product_list(include_inactive=query.include_inactive, search=query.q.strip())
 
 
 @router.post("/products", response={201: ProductOut})
-def create_product(request, payload: ProductIn):
+def create_product(request: ApiRequest, payload: ProductIn):
     """Add a product with its unit price per currency (admins)."""
     product_check_admin(user=request.user)
     product = product_create(**payload.dict(), by=request.user)
@@ -85,12 +86,12 @@ def create_product(request, payload: ProductIn):
 
 
 @router.get("/products/{product_id}", response=ProductOut)
-def get_product(request, product_id: Id):
+def get_product(request: ApiRequest, product_id: Id):
     return product_get(product_id=product_id)
 
 
 @router.patch("/products/{product_id}", response=ProductOut)
-def update_product(request, product_id: Id, payload: ProductUpdateIn):
+def update_product(request: ApiRequest, product_id: Id, payload: ProductUpdateIn):
     """Change a product (admins); `prices` replaces the whole price list. Lines on deals keep their prices."""
     product_check_admin(user=request.user)
     product = product_get(product_id=product_id)
@@ -206,13 +207,13 @@ class DealLinesIn(Schema):
 
 
 @router.get("/deals/{deal_id}/lines", response=DealLinesOut, tags=["Deals"])
-def get_deal_lines(request, deal_id: Id):
+def get_deal_lines(request: ApiRequest, deal_id: Id):
     """A deal's line items with one-off, MRR, ARR and TCV per line and in total (in the deal's currency)."""
     return deal_lines_out(deal_contents_of(deal=deal_get_for_user(deal_id=deal_id, user=request.user)))
 
 
 @router.put("/deals/{deal_id}/lines", response=DealLinesOut, tags=["Deals"])
-def set_deal_lines(request, deal_id: Id, payload: DealLinesIn):
+def set_deal_lines(request: ApiRequest, deal_id: Id, payload: DealLinesIn):
     """Replace the deal's lines; its amount becomes their sum (an amount event, like any amount change)."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     lines = []

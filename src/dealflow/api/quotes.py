@@ -7,6 +7,7 @@ import datetime as dt
 from django.http import HttpResponse
 from ninja import Router, Schema, Status
 
+from dealflow.api.base import ApiRequest
 from dealflow.api.schemas import Id, decimal_text, money_text
 from dealflow.deals.selectors import (
     deal_get_for_user,
@@ -138,13 +139,13 @@ class QuoteSendIn(Schema):
 
 
 @router.get("/deals/{deal_id}/quotes", response=list[QuoteOut])
-def list_quotes(request, deal_id: Id):
+def list_quotes(request: ApiRequest, deal_id: Id):
     """A deal's quotes, newest first (every version)."""
     return [quote_out(quote) for quote in quote_list_for_deal(deal_id=deal_id, user=request.user)]
 
 
 @router.post("/deals/{deal_id}/quotes", response={201: QuoteOut})
-def create_quote(request, deal_id: Id, payload: QuoteIn):
+def create_quote(request: ApiRequest, deal_id: Id, payload: QuoteIn):
     """A draft quote of the deal's lines: a new version of its sent quote, or a new number."""
     deal = deal_get_for_user(deal_id=deal_id, user=request.user, for_write=True)
     quote = quote_create(deal=deal, by=request.user, origin="api", **payload.dict())
@@ -152,40 +153,40 @@ def create_quote(request, deal_id: Id, payload: QuoteIn):
 
 
 @router.get("/quotes/{quote_id}", response=QuoteOut)
-def get_quote(request, quote_id: Id):
+def get_quote(request: ApiRequest, quote_id: Id):
     return quote_out(quote_get_for_user(quote_id=quote_id, user=request.user))
 
 
 @router.patch("/quotes/{quote_id}", response=QuoteOut)
-def update_quote(request, quote_id: Id, payload: QuoteUpdateIn):
+def update_quote(request: ApiRequest, quote_id: Id, payload: QuoteUpdateIn):
     """Edit a draft; a sent quote answers 400 (create a new version instead)."""
     quote = quote_get_for_user(quote_id=quote_id, user=request.user, for_write=True)
     return quote_out(quote_update(quote=quote, data=payload.dict(exclude_unset=True), by=request.user))
 
 
 @router.post("/quotes/{quote_id}/send", response=QuoteOut)
-def send_quote(request, quote_id: Id, payload: QuoteSendIn):
+def send_quote(request: ApiRequest, quote_id: Id, payload: QuoteSendIn):
     """Freeze the draft and e-mail it with its PDF (`send_email: false` only marks it sent)."""
     quote = quote_get_for_user(quote_id=quote_id, user=request.user, for_write=True)
     return quote_out(quote_send(quote=quote, by=request.user, send_email=payload.send_email, origin="api"))
 
 
 @router.post("/quotes/{quote_id}/accept", response=QuoteOut)
-def accept_quote(request, quote_id: Id):
+def accept_quote(request: ApiRequest, quote_id: Id):
     """Record that the customer accepted; the pipeline's quote rule may move or win the deal."""
     quote = quote_get_for_user(quote_id=quote_id, user=request.user, for_write=True)
     return quote_out(quote_mark_accepted(quote=quote, by=request.user, origin="api"))
 
 
 @router.post("/quotes/{quote_id}/decline", response=QuoteOut)
-def decline_quote(request, quote_id: Id):
+def decline_quote(request: ApiRequest, quote_id: Id):
     """Record that the customer declined; the pipeline's quote rule may mark the deal lost."""
     quote = quote_get_for_user(quote_id=quote_id, user=request.user, for_write=True)
     return quote_out(quote_mark_declined(quote=quote, by=request.user, origin="api"))
 
 
 @router.get("/quotes/{quote_id}/pdf", response={200: bytes})
-def quote_pdf_download(request, quote_id: Id):
+def quote_pdf_download(request: ApiRequest, quote_id: Id):
     """The quote as a PDF file."""
     quote = quote_get_for_user(quote_id=quote_id, user=request.user)
     response = HttpResponse(quote_pdf(quote=quote), content_type="application/pdf")
@@ -228,13 +229,13 @@ def _rule_out(pipeline_id: int) -> dict:
 
 
 @router.get("/pipelines/{pipeline_id}/quote-rule", response=QuoteRuleOut, tags=["Settings"])
-def get_quote_rule(request, pipeline_id: Id):
+def get_quote_rule(request: ApiRequest, pipeline_id: Id):
     """What accepting or declining a quote does to a deal of this pipeline."""
     return _rule_out(pipeline_get(pipeline_id=pipeline_id).pk)
 
 
 @router.put("/pipelines/{pipeline_id}/quote-rule", response=QuoteRuleOut, tags=["Settings"])
-def set_quote_rule(request, pipeline_id: Id, payload: QuoteRuleIn):
+def set_quote_rule(request: ApiRequest, pipeline_id: Id, payload: QuoteRuleIn):
     """Set the pipeline's quote rule (admins)."""
     settings_check_admin(user=request.user)
     pipeline = pipeline_get(pipeline_id=pipeline_id)

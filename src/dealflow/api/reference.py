@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from ninja import Query, Router, Schema, Status
 
-from dealflow.api.base import paginate
+from dealflow.api.base import ApiRequest, paginate
 from dealflow.api.schemas import Id, PageOut, PageQuery, SmallNumber, decimal_text
 from dealflow.deals.models import ExchangeRate
 from dealflow.deals.selectors import (
@@ -152,13 +152,13 @@ class ExchangeRateQuery(PageQuery):
 
 
 @router.get("/pipelines", response=list[PipelineOut])
-def list_pipelines(request, include_inactive: bool = False):
+def list_pipelines(request: ApiRequest, include_inactive: bool = False):
     """Pipelines with their active stages, in board order."""
     return pipeline_list(include_inactive=include_inactive).prefetch_related("stages")
 
 
 @router.post("/pipelines", response={201: PipelineOut})
-def create_pipeline(request, payload: PipelineIn):
+def create_pipeline(request: ApiRequest, payload: PipelineIn):
     """Create a pipeline (admins), by default with three open stages plus Won and Lost."""
     settings_check_admin(user=request.user)
     return Status(
@@ -168,12 +168,12 @@ def create_pipeline(request, payload: PipelineIn):
 
 
 @router.get("/pipelines/{pipeline_id}", response=PipelineOut)
-def get_pipeline(request, pipeline_id: Id):
+def get_pipeline(request: ApiRequest, pipeline_id: Id):
     return pipeline_get(pipeline_id=pipeline_id)
 
 
 @router.patch("/pipelines/{pipeline_id}", response=PipelineOut)
-def update_pipeline(request, pipeline_id: Id, payload: PipelineUpdateIn):
+def update_pipeline(request: ApiRequest, pipeline_id: Id, payload: PipelineUpdateIn):
     """Rename, reorder, (de)activate or make a pipeline the default (admins)."""
     settings_check_admin(user=request.user)
     pipeline = pipeline_get(pipeline_id=pipeline_id)
@@ -181,14 +181,14 @@ def update_pipeline(request, pipeline_id: Id, payload: PipelineUpdateIn):
 
 
 @router.delete("/pipelines/{pipeline_id}", response=PipelineOut)
-def delete_pipeline(request, pipeline_id: Id):
+def delete_pipeline(request: ApiRequest, pipeline_id: Id):
     """Retire a pipeline without open deals (admins); its history stays."""
     settings_check_admin(user=request.user)
     return pipeline_deactivate(pipeline=pipeline_get(pipeline_id=pipeline_id), by=request.user)
 
 
 @router.post("/pipelines/{pipeline_id}/stage-order", response=PipelineOut)
-def reorder_stages(request, pipeline_id: Id, payload: StageOrderIn):
+def reorder_stages(request: ApiRequest, pipeline_id: Id, payload: StageOrderIn):
     """Put the pipeline's open stages in the given order (admins)."""
     settings_check_admin(user=request.user)
     pipeline = pipeline_get(pipeline_id=pipeline_id)
@@ -197,12 +197,12 @@ def reorder_stages(request, pipeline_id: Id, payload: StageOrderIn):
 
 
 @router.get("/stages", response=list[StageOut])
-def list_stages(request, query: Query[StageQuery]):
+def list_stages(request: ApiRequest, query: Query[StageQuery]):
     return stage_list(pipeline_id=query.pipeline, include_inactive=query.include_inactive)
 
 
 @router.post("/stages", response={201: StageOut})
-def create_stage(request, payload: StageIn):
+def create_stage(request: ApiRequest, payload: StageIn):
     """Add an open stage to a pipeline (admins); without `order` it goes after the last open stage."""
     settings_check_admin(user=request.user)
     pipeline = pipeline_get(pipeline_id=payload.pipeline_id, field="pipeline_id")
@@ -211,37 +211,37 @@ def create_stage(request, payload: StageIn):
 
 
 @router.get("/stages/{stage_id}", response=StageOut)
-def get_stage(request, stage_id: Id):
+def get_stage(request: ApiRequest, stage_id: Id):
     return stage_get(stage_id=stage_id, field=None)
 
 
 @router.patch("/stages/{stage_id}", response=StageOut)
-def update_stage(request, stage_id: Id, payload: StageUpdateIn):
+def update_stage(request: ApiRequest, stage_id: Id, payload: StageUpdateIn):
     settings_check_admin(user=request.user)
     stage = stage_get(stage_id=stage_id, field=None)
     return stage_update(stage=stage, data=payload.dict(exclude_unset=True), by=request.user)
 
 
 @router.delete("/stages/{stage_id}", response=StageOut)
-def delete_stage(request, stage_id: Id):
+def delete_stage(request: ApiRequest, stage_id: Id):
     """Retire an open stage that holds no open deal (admins); its history stays."""
     settings_check_admin(user=request.user)
     return stage_deactivate(stage=stage_get(stage_id=stage_id, field=None), by=request.user)
 
 
 @router.get("/lost-reasons", response=list[LostReasonOut])
-def list_lost_reasons(request, include_inactive: bool = False):
+def list_lost_reasons(request: ApiRequest, include_inactive: bool = False):
     return lost_reason_list(include_inactive=include_inactive)
 
 
 @router.post("/lost-reasons", response={201: LostReasonOut})
-def create_lost_reason(request, payload: LostReasonIn):
+def create_lost_reason(request: ApiRequest, payload: LostReasonIn):
     settings_check_admin(user=request.user)
     return Status(201, lost_reason_create(name=payload.name, by=request.user))
 
 
 @router.patch("/lost-reasons/{reason_id}", response=LostReasonOut)
-def update_lost_reason(request, reason_id: Id, payload: LostReasonUpdateIn):
+def update_lost_reason(request: ApiRequest, reason_id: Id, payload: LostReasonUpdateIn):
     """Rename, reorder or retire (`is_active: false`) a lost reason (admins)."""
     settings_check_admin(user=request.user)
     reason = lost_reason_get(reason_id=reason_id, field=None)
@@ -249,18 +249,18 @@ def update_lost_reason(request, reason_id: Id, payload: LostReasonUpdateIn):
 
 
 @router.get("/lead-sources", response=list[LeadSourceOut])
-def list_lead_sources(request):
+def list_lead_sources(request: ApiRequest):
     return lead_source_list()
 
 
 @router.get("/exchange-rates", response=PageOut[ExchangeRateOut])
-def list_exchange_rates(request, query: Query[ExchangeRateQuery]):
+def list_exchange_rates(request: ApiRequest, query: Query[ExchangeRateQuery]):
     """Rates to the base currency, newest first per currency."""
     return paginate(exchange_rate_list(currency=query.currency), limit=query.limit, offset=query.offset)
 
 
 @router.post("/exchange-rates", response={201: ExchangeRateOut})
-def set_exchange_rate(request, payload: ExchangeRateIn):
+def set_exchange_rate(request: ApiRequest, payload: ExchangeRateIn):
     """Set a currency's rate from a day on (admins); replaces that day's rate if there is one."""
     settings_check_admin(user=request.user)
     return Status(
@@ -272,7 +272,7 @@ def set_exchange_rate(request, payload: ExchangeRateIn):
 
 
 @router.delete("/exchange-rates/{rate_id}", response={204: None})
-def delete_exchange_rate(request, rate_id: Id):
+def delete_exchange_rate(request: ApiRequest, rate_id: Id):
     settings_check_admin(user=request.user)
     exchange_rate_delete(exchange_rate=exchange_rate_get(rate_id=rate_id), by=request.user)
     return Status(204, None)

@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.models import Team, User
-from dealflow.api.base import paginate
+from dealflow.api.base import ApiRequest, paginate
 from dealflow.api.schemas import PageOut
 from dealflow.core.errors import ApplicationError
 from dealflow.core.money import to_minor
@@ -236,7 +236,7 @@ class ReviewHistoryEntryOut(Schema):
 
 
 @router.get("/deals/{deal_id}/history", response=list[ReviewHistoryEntryOut])
-def review_deal_history(request, deal_id: int):
+def review_deal_history(request: ApiRequest, deal_id: int):
     """How the reviews you may open saw and decided a deal, newest first."""
     return [
         {"review": entry.review, "row": entry.row, "decisions": entry.decisions}
@@ -245,14 +245,14 @@ def review_deal_history(request, deal_id: int):
 
 
 @router.get("", response=PageOut[ReviewOut])
-def review_list(request, query: Query[ReviewListQuery]):
+def review_list(request: ApiRequest, query: Query[ReviewListQuery]):
     """Reviews you may open (managers: their teams'; admins: all), newest first."""
     reviews = selectors.review_list_for_user(user=request.user, team_id=query.team_id, status=query.status)
     return paginate(reviews, limit=query.limit, offset=query.offset)
 
 
 @router.post("", response={201: ReviewOut})
-def review_start(request, payload: ReviewStartIn):
+def review_start(request: ApiRequest, payload: ReviewStartIn):
     """Start a review of a team, a rep or a pipeline for a period; freezes every open deal in scope."""
 
     def pick(model, pk):
@@ -264,14 +264,18 @@ def review_start(request, payload: ReviewStartIn):
         return found
 
     review = services.review_start(
-        by=request.user, period=payload.period, team=pick(Team, payload.team_id), rep=pick(User, payload.rep_id),
-        pipeline=pick(Pipeline, payload.pipeline_id), recurring=payload.recurring,
-    )  # fmt: skip
+        by=request.user,
+        period=payload.period,
+        team=pick(Team, payload.team_id),
+        rep=pick(User, payload.rep_id),
+        pipeline=pick(Pipeline, payload.pipeline_id),
+        recurring=payload.recurring,
+    )
     return Status(201, review)
 
 
 @router.get("/{review_id}", response=ReviewDetailOut)
-def review_detail(request, review_id: int):
+def review_detail(request: ApiRequest, review_id: int):
     """Gather: the frozen forecast, totals by stage and category, waterfall, bottlenecks, data quality."""
     workspace = selectors.review_workspace_for_user(review_id=review_id, user=request.user)
     return {
@@ -290,14 +294,14 @@ def review_detail(request, review_id: int):
 
 
 @router.get("/{review_id}/deals", response=list[ReviewDealOut])
-def review_deals(request, review_id: int):
+def review_deals(request: ApiRequest, review_id: int):
     """Every deal of the frozen snapshot, with its probabilities, priority values and flags."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     return selectors.review_rows(review=review)
 
 
 @router.get("/{review_id}/agenda", response=ReviewAgendaOut)
-def review_agenda(request, review_id: int, all: bool = False):
+def review_agenda(request: ApiRequest, review_id: int, all: bool = False):
     """The two ranked lists: close this period (expected value in it) and rescue (value at risk)."""
     workspace = selectors.review_workspace_for_user(review_id=review_id, user=request.user, show_all=all)
     return {
@@ -310,36 +314,46 @@ def review_agenda(request, review_id: int, all: bool = False):
 
 
 @router.get("/{review_id}/decisions", response=list[ReviewDecisionOut])
-def review_decisions(request, review_id: int):
+def review_decisions(request: ApiRequest, review_id: int):
     """The review's decisions, oldest first."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     return selectors.review_decisions(review=review)
 
 
 @router.post("/{review_id}/decisions", response={201: ReviewDecisionOut})
-def review_decide(request, review_id: int, payload: ReviewDecisionIn):
+def review_decide(request: ApiRequest, review_id: int, payload: ReviewDecisionIn):
     """Record a decision (``apply: true`` makes the adjustment now, as DealEvents with origin review:<id>)."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     decision = services.review_decision_record(
-        review=review, deal_id=payload.deal_id, kind=payload.kind, by=request.user, params=payload.params,
-        note=payload.note, apply=payload.apply,
-    )  # fmt: skip
+        review=review,
+        deal_id=payload.deal_id,
+        kind=payload.kind,
+        by=request.user,
+        params=payload.params,
+        note=payload.note,
+        apply=payload.apply,
+    )
     return Status(201, decision)
 
 
 @router.post("/{review_id}/decisions/bulk", response={201: list[ReviewDecisionOut]})
-def review_bulk(request, review_id: int, payload: ReviewBulkIn):
+def review_bulk(request: ApiRequest, review_id: int, payload: ReviewBulkIn):
     """The same decision for many deals, all or nothing (e.g. push close dates by 14 days)."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     decisions = services.review_decisions_bulk(
-        review=review, deal_ids=payload.deal_ids, kind=payload.kind, by=request.user, params=payload.params,
-        note=payload.note, apply=payload.apply,
-    )  # fmt: skip
+        review=review,
+        deal_ids=payload.deal_ids,
+        kind=payload.kind,
+        by=request.user,
+        params=payload.params,
+        note=payload.note,
+        apply=payload.apply,
+    )
     return Status(201, decisions)
 
 
 @router.post("/{review_id}/decisions/{decision_id}/apply", response=ReviewDecisionOut)
-def review_decision_apply(request, review_id: int, decision_id: int):
+def review_decision_apply(request: ApiRequest, review_id: int, decision_id: int):
     """Apply a recorded or carried-over decision."""
     decision = selectors.decision_get_for_user(
         review_id=review_id, decision_id=decision_id, user=request.user
@@ -348,27 +362,31 @@ def review_decision_apply(request, review_id: int, decision_id: int):
 
 
 @router.post("/{review_id}/what-if", response=ReviewWhatIfOut)
-def review_what_if(request, review_id: int, payload: ReviewWhatIfIn):
+def review_what_if(request: ApiRequest, review_id: int, payload: ReviewWhatIfIn):
     """The period forecast with one deal changed (nothing is written)."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     result = selectors.review_what_if_for_user(
-        review_id=review_id, deal_id=payload.deal_id, user=request.user,
+        review_id=review_id,
+        deal_id=payload.deal_id,
+        user=request.user,
         probability=payload.probability / 100 if payload.probability is not None else None,
-        amount_minor=to_minor(payload.amount, review.snapshot.currency) if payload.amount is not None else None,
+        amount_minor=to_minor(payload.amount, review.snapshot.currency)
+        if payload.amount is not None
+        else None,
         expected_close_on=payload.expected_close_on,
-    )  # fmt: skip
+    )
     return vars(result)
 
 
 @router.post("/{review_id}/finish", response=ReviewOut)
-def review_finish(request, review_id: int, payload: ReviewFinishIn):
+def review_finish(request: ApiRequest, review_id: int, payload: ReviewFinishIn):
     """Finish the review; decisions still to do carry over to the next review of the scope."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     return services.review_finish(review=review, by=request.user, summary=payload.summary)
 
 
 @router.get("/{review_id}/report", response=dict)
-def review_report(request, review_id: int, query: Query[ReviewReportQuery]):
+def review_report(request: ApiRequest, review_id: int, query: Query[ReviewReportQuery]):
     """The report: ``format=md`` or ``csv`` for a file, ``json`` (default) for its parts."""
     report = selectors.review_report_for_user(review_id=review_id, user=request.user)
     if query.format in ("md", "csv"):
@@ -382,12 +400,24 @@ def review_report(request, review_id: int, query: Query[ReviewReportQuery]):
     return {
         "review": ReviewOut.from_orm(report.workspace.review).model_dump(mode="json"),
         "markdown": exports.report_markdown(report),
-        "decisions": [ReviewDecisionOut.from_orm(item).model_dump(mode="json") for item in report.workspace.decisions],
+        "decisions": [
+            ReviewDecisionOut.from_orm(item).model_dump(mode="json") for item in report.workspace.decisions
+        ],
         "adjustments": [
-            {"event_id": item.event.pk, "deal_id": item.event.deal_id, "kind": item.event.kind,
-             "text": exports.event_text(item.event), "note": item.event.note, "actor_id": item.event.actor_id,
-             "occurred_at": item.event.occurred_at.isoformat(), "decision_id": item.decision.pk if item.decision else None}
+            {
+                "event_id": item.event.pk,
+                "deal_id": item.event.deal_id,
+                "kind": item.event.kind,
+                "text": exports.event_text(item.event),
+                "note": item.event.note,
+                "actor_id": item.event.actor_id,
+                "occurred_at": item.event.occurred_at.isoformat(),
+                "decision_id": item.decision.pk if item.decision else None,
+            }
             for item in report.adjustments
         ],
-        "tasks": [{"activity_id": item.pk, "deal_id": item.deal_id, "subject": item.subject} for item in report.activities],
-    }  # fmt: skip
+        "tasks": [
+            {"activity_id": item.pk, "deal_id": item.deal_id, "subject": item.subject}
+            for item in report.activities
+        ],
+    }

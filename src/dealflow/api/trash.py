@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from ninja import Query, Router, Schema, Status
 
+from dealflow.api.base import ApiRequest
 from dealflow.api.schemas import Id
 from dealflow.directory.trash import trash_get_for_user, trash_list_for_user, trash_purge, trash_restore
 
@@ -53,7 +54,7 @@ class RestoredOut(Schema):
 
 
 @router.get("/trash", response=list[TrashItemOut])
-def list_trash(request, query: Query[TrashQuery]):
+def list_trash(request: ApiRequest, query: Query[TrashQuery]):
     """Records in the trash: an admin sees all; others those they deleted and may still change (newest first)."""
     return [
         {
@@ -68,7 +69,7 @@ def list_trash(request, query: Query[TrashQuery]):
 
 
 @router.post("/trash/{kind}/{record_id}/restore", response=RestoredOut)
-def restore_from_trash(request, kind: Kind, record_id: Id):
+def restore_from_trash(request: ApiRequest, kind: Kind, record_id: Id):
     """Bring a record back with what was deleted with it (a deal's `restored` event; audit for the rest)."""
     record = trash_get_for_user(kind=kind, record_id=record_id, user=request.user)
     came_back = trash_restore(kind=kind, record=record, by=request.user)
@@ -76,7 +77,7 @@ def restore_from_trash(request, kind: Kind, record_id: Id):
 
 
 @router.delete("/trash/{kind}/{record_id}", response={204: None})
-def purge_from_trash(request, kind: Kind, record_id: Id):
+def purge_from_trash(request: ApiRequest, kind: Kind, record_id: Id):
     """Delete a record in the trash for good (admins; written to the audit log). Cannot be undone."""
     record = trash_get_for_user(kind=kind, record_id=record_id, user=request.user)
     trash_purge(kind=kind, record=record, by=request.user)

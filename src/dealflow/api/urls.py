@@ -8,7 +8,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, Throttled, ValidationError
 
 from dealflow.api import routers
-from dealflow.api.base import AUTH, THROTTLES
+from dealflow.api.base import AUTH, THROTTLES, ApiRequest
 from dealflow.core.errors import ApplicationError
 
 ERROR_RESPONSES = {
@@ -70,24 +70,24 @@ api = DealflowAPI(
 
 
 @api.exception_handler(ApplicationError)
-def application_error(request, error: ApplicationError):
+def application_error(request: ApiRequest, error: ApplicationError):
     return api.create_response(request, error.as_dict(), status=error.status_code)
 
 
 @api.exception_handler(Http404)
-def not_found(request, error):
+def not_found(request: ApiRequest, error):
     return api.create_response(request, {"detail": "Not found.", "field": None}, status=404)
 
 
 @api.exception_handler(AuthenticationError)
-def unauthenticated(request, error):
+def unauthenticated(request: ApiRequest, error):
     return api.create_response(
         request, {"detail": "Sign in or send a valid bearer token.", "field": None}, status=401
     )
 
 
 @api.exception_handler(ValidationError)
-def invalid_input(request, error: ValidationError):
+def invalid_input(request: ApiRequest, error: ValidationError):
     first = error.errors[0] if error.errors else {}
     location = [
         str(part) for part in first.get("loc", []) if part not in ("body", "query", "path", "payload")
@@ -102,20 +102,20 @@ def invalid_input(request, error: ValidationError):
 
 
 @api.exception_handler(OverflowError)
-def number_out_of_range(request, error):
+def number_out_of_range(request: ApiRequest, error):
     # A number past 64 bits reaches the database driver only as an id or filter; it matches nothing.
     return api.create_response(request, {"detail": "A number is out of range.", "field": None}, status=400)
 
 
 @api.exception_handler(DataError)
-def database_refused_value(request, error):
+def database_refused_value(request: ApiRequest, error):
     return api.create_response(
         request, {"detail": "A value is out of range or malformed.", "field": None}, status=400
     )
 
 
 @api.exception_handler(Throttled)
-def throttled(request, error: Throttled):
+def throttled(request: ApiRequest, error: Throttled):
     return api.create_response(
         request, {"detail": "Too many requests; slow down.", "field": None}, status=429
     )

@@ -6,7 +6,8 @@ leads table (lead created) and, by time, activities marked done. Rotting is a mo
 deals that reached a rule's N days in their stage.
 
 Per batch (``Dispatcher``): one query for the records the occasions touch, one for the runs already done,
-the rules that may fire found in memory, changes to deals and leads through the deals services, and what
+the rules that may fire found in memory, changes to deals decided by the deals app's lifecycle step (the
+same as ``deal_update``'s) and written per batch (``deals.services.bulk_update``), and what
 the batch adds (rule runs, activities, notifications, webhook deliveries) written at the end in one
 statement per table.
 
@@ -21,13 +22,12 @@ triggers C) stops after ``MAX_CHAIN_DEPTH`` links, recorded as "skipped: loop gu
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import logging
 import time
 import uuid
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import connection, transaction
@@ -74,6 +74,7 @@ from dealflow.notifications.watch import Preferences
 logger = logging.getLogger(__name__)
 BATCH = 500
 ROT_CATCH_UP_DAYS = 3
+CONFLICT_ATTEMPTS = 3  # a batch whose deals someone changed meanwhile is done again, at most this often
 ACTIVITY_LOOKBACK = dt.timedelta(minutes=5)  # done activities are found by time; the key dedupes the overlap
 
 EVENT_TYPES: dict[str, str] = {
@@ -138,7 +139,7 @@ class DispatchResult:
     failed: int = 0
     skipped: int = 0
     deliveries: int = 0
-    # Wall time spent in the deals services called by rules (assign an owner, set a field), for the benchmark.
+    # Wall time spent writing the rules' deal changes (DealUpdateBatch.write) and assigning owners, for the benchmark.
     action_seconds: float = 0.0
 
 
@@ -146,10 +147,11 @@ class Dispatcher:
     """One pass: the active rules and subscriptions, read once, applied to batches of occasions.
 
     Per batch: the records the occasions touch are read in one query, the rules that may fire are found in
-    memory (``calculations.RuleIndex``, then ``rule_matches``), changes to deals and leads go through the
-    deals services one by one, and what the batch adds (rule runs, activities, notifications, webhook
-    deliveries) is written at the end of the batch in one statement each, in the batch's transaction: a
-    run's action and its RuleRun row commit together or not at all.
+    memory (``calculations.RuleIndex``, then ``rule_matches``), changes to deals are decided at once by the
+    lifecycle step ``deal_update`` uses, a lead's go through the leads service, and what the batch adds (deal
+    changes, rule runs, activities, notifications, webhook deliveries) is written at the end of the batch in
+    one statement each, in the batch's transaction: a run's action and its RuleRun row commit together or
+    not at all. A batch whose deals someone changed meanwhile is done again (``_again_on_conflict``).
     """
 
     def __init__(self, *, now: dt.datetime) -> None:
@@ -168,8 +170,9 @@ class Dispatcher:
         self.result = DispatchResult()
         self.batch = Batch(queue_webhook=self.queue_for_rule, preferences=Preferences().channels)
         self.done_runs: set[tuple[int, str]] = set()  # (rule id, key) already run, read per batch
-        self.runs: list[RuleRun] = []  # written at the end of the batch (flush)
+        self.runs: list[tuple[Any, ...]] = []  # RUN_COLUMNS, written at the end of the batch (flush)
         self.buffered: list[QueuedDelivery] = []
+        self.lock_deals = False  # read a batch's deals FOR UPDATE (its last attempt after conflicts)
 
     def _read_done(self, keys: list[str]) -> None:
         """The runs of this batch's occasions already recorded (a batch done again after a crash), in one query."""
@@ -241,12 +244,15 @@ class Dispatcher:
     def flush(self) -> None:
         """Write what the batch added, one statement per table: activities, notifications, webhook deliveries
         (in the order the events happened: ids keep a deal's deliveries in order) and the rule runs."""
+        began = time.perf_counter()
+        self.batch.deal_updates.write()
+        self.result.action_seconds += time.perf_counter() - began
         self.batch.write()
         if self.buffered:
             deliveries_write(self.buffered)
             self.buffered = []
         if self.runs:
-            RuleRun.objects.bulk_create(self.runs, batch_size=1000)
+            runs_write(self.runs)
             self.runs = []
 
     # --- rules ----------------------------------------------------------------------------------------
@@ -274,15 +280,15 @@ class Dispatcher:
 
     def _record(self, *, rule: Rule, key: str, deal, lead, depth: int, status: str, detail: str) -> None:
         self.runs.append(
-            RuleRun(
-                rule=rule,
-                key=key,
-                deal=deal,
-                lead=lead,
-                status=status,
-                depth=depth,
-                detail=detail[:300],
-                created_at=self.now,
+            (
+                rule.pk,
+                key,
+                deal.pk if deal is not None else None,
+                lead.pk if lead is not None else None,
+                status,
+                depth,
+                detail[:300],
+                self.now,
             )
         )
         self.done_runs.add((rule.pk, key))
@@ -291,10 +297,12 @@ class Dispatcher:
         self.result.skipped += status == RunStatus.SKIPPED_LOOP
 
     def _run(self, *, rule: Rule, key: str, deal, lead, depth: int) -> tuple[Any, Any]:
-        """Act once. A batched action (activity, notification, webhook) only adds to the batch; a change to a
-        deal or lead runs its deals service in a savepoint, so a failure leaves nothing behind. Either way a
-        failed run is recorded with the reason and the other rules go on. Returns the deal and lead as they
-        are now (read again after a conflict)."""
+        """Act once. A batched action (activity, notification, webhook, a change to a deal) only adds to the
+        batch: a change to a deal is decided at once (a refusal fails the run here) and written with the batch
+        (``DealUpdateBatch``). Assigning an owner moves the rule's turn in a savepoint, so a refusal leaves
+        nothing behind; a lead's new owner goes through ``lead_update`` at once. Either way a failed run is
+        recorded with the reason and the other rules go on. Returns the deal and lead as they are now (a lead
+        is read again after a conflict)."""
         if (rule.pk, key) in self.done_runs:
             return deal, lead  # this rule already ran on this occasion
         if depth > MAX_CHAIN_DEPTH:
@@ -317,11 +325,9 @@ class Dispatcher:
                         rule=rule, key=key, deal=deal, lead=lead, now=self.now, batch=self.batch
                     )
                     break
-                # set_field is one deals service call, atomic by itself; assign_owner also moves the rule's turn.
+                # assign_owner moves the rule's turn and changes the deal (in the batch) or the lead (at once).
                 savepoint = transaction.atomic() if rule.action == Action.ASSIGN_OWNER else nullcontext()
                 with savepoint:
-                    if attempt == 2 and deal is not None:
-                        deal = Deal.objects.select_related("owner", "stage").get(pk=deal.pk)
                     if attempt == 2 and lead is not None:
                         lead = Lead.objects.select_related("owner", "source").get(pk=lead.pk)
                     began = time.perf_counter()
@@ -376,12 +382,41 @@ class Dispatcher:
 
     # --- sources --------------------------------------------------------------------------------------
 
+    def _again_on_conflict(self, handle, *args) -> None:
+        """Run ``handle`` (one batch) in a savepoint; when a deal it changed was changed by someone else since
+        the batch read it (ConflictError from the batch's write), roll the batch back and do it again from
+        fresh rows, as ``deal_update``'s callers do for one deal. The last attempt reads the deals locked
+        (``_deals``), so a deal that people keep editing cannot hold the worker back for ever; only then does
+        a request on one of them wait, for the rest of that batch."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            result, done_runs = replace(self.result), set(self.done_runs)
+            self.lock_deals = attempt == CONFLICT_ATTEMPTS
+            try:
+                with transaction.atomic():
+                    handle(*args)
+                return
+            except ConflictError:
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+                logger.info("A deal changed during a dispatch batch; doing the batch again.")
+                self.result, self.done_runs = result, done_runs
+                self.runs, self.buffered = [], []
+                self.batch.clear()
+
+    def _deals(self):
+        """The deals a batch reads (with their stage and owner); locked on a batch's last attempt."""
+        deals = Deal.objects.select_related("stage", "owner")
+        return deals.select_for_update(of=("self",)) if self.lock_deals else deals
+
     def deal_events(self, events: list[DealEvent]) -> None:
         """A batch of DealEvents: the rules, then the webhooks, then one write per table."""
+        self._again_on_conflict(self._deal_events, events)
+
+    def _deal_events(self, events: list[DealEvent]) -> None:
         with transaction.atomic():
             if self.rules:
                 self._read_done([f"event:{event.pk}" for event in events])
-            deals = Deal.objects.select_related("stage", "owner").in_bulk({event.deal_id for event in events})
+            deals = self._deals().in_bulk({event.deal_id for event in events})
             depths = self._parent_depths(origins=[(event.origin, event.deal_id, None) for event in events])
             for event in events:
                 deal = deals.get(event.deal_id)
@@ -422,6 +457,9 @@ class Dispatcher:
 
     def leads(self, leads: list[Lead]) -> None:
         """A batch of new leads: the lead-source rules, then the webhooks, then one write per table."""
+        self._again_on_conflict(self._leads, leads)
+
+    def _leads(self, leads: list[Lead]) -> None:
         with transaction.atomic():
             if self.rules:
                 self._read_done([f"lead:{lead.pk}" for lead in leads])
@@ -489,20 +527,24 @@ class Dispatcher:
                     deals = deals.filter(team_id=rule.team_id)
                 if rule.pipeline_id:
                     deals = deals.filter(pipeline_id=rule.pipeline_id)
-                rows = deals.order_by("pk").iterator(chunk_size=BATCH)
-                while chunk := list(itertools.islice(rows, BATCH)):
-                    keys = {deal.pk: f"rot:{deal.pk}:{deal.stage_entered_at:%Y%m%d%H%M%S}" for deal in chunk}
-                    self._read_done(list(keys.values()))
-                    for deal in chunk:
-                        occasion = Occasion(
-                            kind="rotting",
-                            team_id=deal.team_id,
-                            pipeline_id=deal.pipeline_id,
-                            days=(self.now - deal.stage_entered_at).days,
-                        )
-                        if rule_matches(self.index.specs[rule.pk], occasion):
-                            self._run(rule=rule, key=keys[deal.pk], deal=deal, lead=None, depth=0)
-                    self.flush()
+                ids = list(deals.order_by("pk").values_list("pk", flat=True))
+                for offset in range(0, len(ids), BATCH):
+                    self._again_on_conflict(self._rotting_chunk, rule, ids[offset : offset + BATCH])
+
+    def _rotting_chunk(self, rule: Rule, deal_ids: list[int]) -> None:
+        chunk = list(self._deals().filter(pk__in=deal_ids).order_by("pk"))
+        keys = {deal.pk: f"rot:{deal.pk}:{deal.stage_entered_at:%Y%m%d%H%M%S}" for deal in chunk}
+        self._read_done(list(keys.values()))
+        for deal in chunk:
+            occasion = Occasion(
+                kind="rotting",
+                team_id=deal.team_id,
+                pipeline_id=deal.pipeline_id,
+                days=(self.now - deal.stage_entered_at).days,
+            )
+            if rule_matches(self.index.specs[rule.pk], occasion):
+                self._run(rule=rule, key=keys[deal.pk], deal=deal, lead=None, depth=0)
+        self.flush()
 
 
 @dataclass(slots=True)
@@ -588,6 +630,22 @@ def deliveries_write(deliveries: list[QueuedDelivery]) -> int:
             ),
         )
     return len(new)
+
+
+RUN_COLUMNS = ["rule_id", "key", "deal_id", "lead_id", "status", "depth", "detail", "created_at"]
+
+
+def runs_write(runs: list[tuple[Any, ...]]) -> None:
+    """Write a batch's RuleRun rows (RUN_COLUMNS): by COPY on PostgreSQL, where building 2,000 model
+    instances and Django's UNNEST insert cost more than the runs' actions (docs/benchmarks.md)."""
+    if connection.vendor != "postgresql":
+        RuleRun.objects.bulk_create(
+            [RuleRun(**dict(zip(RUN_COLUMNS, run, strict=True))) for run in runs], batch_size=1000
+        )
+        return
+    table = Table.for_model(RuleRun, RUN_COLUMNS, connection)
+    with connection.cursor() as cursor:
+        copy_rows(cursor, is_postgres=True, table=table, rows=runs)
 
 
 def _read(name: str, queryset, handle) -> int:

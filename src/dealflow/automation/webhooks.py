@@ -254,7 +254,8 @@ def deliveries_send_due(
 ) -> DeliverResult:
     """Send what is due, round after round (a deal's next delivery becomes due when the one before it is
     delivered), until nothing is due or ``rounds`` is reached."""
-    result = DeliverResult(latencies_ms=[])
+    latencies_ms: list[int] = []
+    result = DeliverResult(latencies_ms=latencies_ms)
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         for _round in range(rounds):
             moment = now or clock.now()
@@ -267,5 +268,5 @@ def deliveries_send_due(
                 result.sent += 1
                 result.delivered += answer.is_success
                 result.failed += not answer.is_success
-                result.latencies_ms.append(answer.response_ms)  # type: ignore[union-attr]
+                latencies_ms.append(answer.response_ms)
     return result

@@ -33,12 +33,29 @@ def gunicorn_command(*, bind: str, workers: int, threads: int | None = None) -> 
     limits slow ones (docs/deploy.md); keep-alive connections are closed after 5 idle seconds.
     """
     return [
-        sys.executable, "-m", "gunicorn", "config.wsgi:application",
-        "--bind", bind, "--workers", str(workers),
-        "--worker-class", "gthread", "--threads", str(threads or default_web_threads()),
-        "--timeout", "60", "--graceful-timeout", "10", "--keep-alive", "5",
-        "--limit-request-line", "8190", "--limit-request-fields", "100",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads or default_web_threads()),
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "10",
+        "--keep-alive",
+        "5",
+        "--limit-request-line",
+        "8190",
+        "--limit-request-fields",
+        "100",
+    ]
 
 
 def worker_command() -> list[str]:

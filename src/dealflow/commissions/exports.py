@@ -26,19 +26,28 @@ def payroll_rows(*, statements: Iterable[Statement]) -> list[dict[str, Any]]:
     rows = []
     for statement in statements:
         currency = statement.currency
-        rows.append({
-            "person": statement.user.display_name, "username": statement.user.username,
-            "email": statement.user.email, "period": statement.period_key, "status": statement.status,
-            "currency": currency,
-            "quota": str(from_minor(statement.quota_minor, currency)) if statement.quota_minor is not None else "",
-            "credited": str(from_minor(statement.credit_minor, currency)),
-            "attainment_percent": str(statement.attainment_percent) if statement.attainment_percent is not None else "",
-            "commission": str(from_minor(statement.commission_minor, currency)),
-            "adjustments": str(from_minor(statement.adjustment_minor, currency)),
-            "total": str(from_minor(statement.total_minor, currency)),
-            "approved_at": statement.approved_at.isoformat() if statement.approved_at else "",
-            "paid_at": statement.paid_at.isoformat() if statement.paid_at else "",
-        })  # fmt: skip
+        rows.append(
+            {
+                "person": statement.user.display_name,
+                "username": statement.user.username,
+                "email": statement.user.email,
+                "period": statement.period_key,
+                "status": statement.status,
+                "currency": currency,
+                "quota": str(from_minor(statement.quota_minor, currency))
+                if statement.quota_minor is not None
+                else "",
+                "credited": str(from_minor(statement.credit_minor, currency)),
+                "attainment_percent": str(statement.attainment_percent)
+                if statement.attainment_percent is not None
+                else "",
+                "commission": str(from_minor(statement.commission_minor, currency)),
+                "adjustments": str(from_minor(statement.adjustment_minor, currency)),
+                "total": str(from_minor(statement.total_minor, currency)),
+                "approved_at": statement.approved_at.isoformat() if statement.approved_at else "",
+                "paid_at": statement.paid_at.isoformat() if statement.paid_at else "",
+            }
+        )
     return rows
 
 

@@ -56,9 +56,11 @@ def earnings_for_user(*, user: User, today: dt.date, period: Period | None = Non
     statement = Statement.objects.filter(user=user, period_key=period.key).first()
     if statement is not None and not statement.is_draft:
         result = calc.Result(
-            lines=[], credit_minor=statement.credit_minor, quota_minor=statement.quota_minor,
+            lines=[],
+            credit_minor=statement.credit_minor,
+            quota_minor=statement.quota_minor,
             attainment_percent=statement.attainment_percent,
-        )  # fmt: skip
+        )
         result.lines.append(calc.Line("credit", statement.commission_minor))
     upcoming = (
         calc.next_tier(terms, credit_minor=result.credit_minor, quota_minor=result.quota_minor)
@@ -97,9 +99,11 @@ def what_if_for_deals(*, user: User, deals: list[Deal], today: dt.date) -> dict[
     # Product rates and product SPIFFs read the deal's current lines, as a statement does when it is won.
     history = selectors.deal_history(deal_ids=[deal.pk for deal in open_deals], with_products=True)
     without = calc.compute_statement(
-        credits=person.credits, clawbacks=[], quota_minor=person.quota_minor,
+        credits=person.credits,
+        clawbacks=[],
+        quota_minor=person.quota_minor,
         period_terms=person.period_terms or terms,
-    )  # fmt: skip
+    )
     answers: dict[int, int] = {}
     for deal in open_deals:
         share: Decimal | None = (
@@ -216,8 +220,10 @@ def _as_key_period(period: Period) -> Period:
 
 
 def _ranked(values: dict[int, Decimal | int | None], names: dict[int, str], me: int) -> list[BoardRow]:
-    rows = [BoardRow(user_id, names.get(user_id, str(user_id)), value, is_me=user_id == me)
-            for user_id, value in values.items()]  # fmt: skip
+    rows = [
+        BoardRow(user_id, names.get(user_id, str(user_id)), value, is_me=user_id == me)
+        for user_id, value in values.items()
+    ]
     rows.sort(key=lambda row: (row.value is None, -(row.value or 0), row.name))
     rank = 0
     previous: object = object()

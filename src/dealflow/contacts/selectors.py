@@ -73,8 +73,8 @@ def contact_used_by_others(*, contact: Organization | Person, user: User) -> boo
     """Whether a deal or lead the user may not change refers to this contact (another team's, say)."""
     if user_access_scope(user=user).is_admin:
         return False  # an admin may change every deal (and exclude(Q()) would exclude nothing)
-    deals = contact.deals.exclude(owner_editable_q(user=user))  # type: ignore[union-attr]
-    leads = contact.leads.exclude(owner_editable_q(user=user))  # type: ignore[union-attr]
+    deals = contact.deals.exclude(owner_editable_q(user=user))
+    leads = contact.leads.exclude(owner_editable_q(user=user))
     return deals.exists() or leads.exists()
 
 

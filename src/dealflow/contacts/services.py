@@ -229,15 +229,15 @@ def person_update(*, person: Person, data: dict[str, Any], by: User | None = Non
 def organization_purge(*, organization: Organization, by: User | None = None) -> None:
     """Delete an organization for good (a merge, or the trash): refused while any deal, lead or person,
     in the trash or not, refers to it, since its name is part of their record."""
-    deals = organization.deals(manager="all_objects").count()  # type: ignore[attr-defined]
-    leads = organization.leads(manager="all_objects").count()  # type: ignore[attr-defined]
+    deals = organization.deals(manager="all_objects").count()
+    leads = organization.leads(manager="all_objects").count()
     if deals or leads:
         raise ApplicationError(
             f"{deals} deal(s) and {leads} lead(s), counting those in the trash, refer to {organization.name}; "
             "purge or move them first.",
             field="organization",
         )
-    if organization.people(manager="all_objects").exists():  # type: ignore[attr-defined]
+    if organization.people(manager="all_objects").exists():
         raise ApplicationError("Move or delete the people of this organization first.", field="organization")
     search_index_remove(kind="organization", object_ids=[organization.pk])
     organization.delete()
@@ -246,8 +246,8 @@ def organization_purge(*, organization: Organization, by: User | None = None) ->
 @transaction.atomic
 def person_purge(*, person: Person, by: User | None = None) -> None:
     """Delete a person for good: refused while any deal or lead, in the trash or not, refers to them."""
-    deals = person.deals(manager="all_objects").count()  # type: ignore[attr-defined]
-    leads = person.leads(manager="all_objects").count()  # type: ignore[attr-defined]
+    deals = person.deals(manager="all_objects").count()
+    leads = person.leads(manager="all_objects").count()
     if deals or leads:
         raise ApplicationError(
             f"{deals} deal(s) and {leads} lead(s), counting those in the trash, refer to {person.full_name}; "

@@ -663,7 +663,7 @@ class DealGroupTotals(models.Model):
     three after random histories. Rows are never deleted by the services: a group can fall back to 0.
     """
 
-    measure = models.CharField(max_length=8)  # see deals.services.derived, GROUP_MEASURES
+    measure = models.CharField(max_length=8)  # see deals.services.derived_cells, GROUP_MEASURES
     pipeline_id = models.BigIntegerField()
     owner_id = models.BigIntegerField()
     day = models.DateField()

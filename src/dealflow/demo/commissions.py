@@ -21,12 +21,15 @@ def seed(*, seed: int, today: dt.date, stdout: TextIO | Any = None) -> None:
     admin = User.objects.filter(is_superuser=True).order_by("pk").first()
     plan = plan_create(
         data=PlanInput(
-            name="Account executives", description="Demo plan: tiers by quarterly attainment.",
-            tier_mode="marginal", tiers=[("0", "5"), ("50", "8"), ("100", "12")], accelerator_multiplier="1.25",
+            name="Account executives",
+            description="Demo plan: tiers by quarterly attainment.",
+            tier_mode="marginal",
+            tiers=[("0", "5"), ("50", "8"), ("100", "12")],
+            accelerator_multiplier="1.25",
             clawback_days=90,
         ),
         by=admin,
-    )  # fmt: skip
+    )
     plan_assign(plan=plan, role=Role.REP, effective_from=today.replace(year=today.year - 3), by=admin)
     current = period_containing(today, kind="quarter")
     last = current.previous()
@@ -38,9 +41,14 @@ def seed(*, seed: int, today: dt.date, stdout: TextIO | Any = None) -> None:
     statements.statements_recompute(period=current)
     if admin is not None:
         gamification.contest_create(
-            name="Quarter sprint", measure="won_revenue", starts_on=current.start,
-            ends_on=current.end - dt.timedelta(days=1), target="50000", prize="Team dinner", by=admin,
-        )  # fmt: skip
+            name="Quarter sprint",
+            measure="won_revenue",
+            starts_on=current.start,
+            ends_on=current.end - dt.timedelta(days=1),
+            target="50000",
+            prize="Team dinner",
+            by=admin,
+        )
     gamification.badges_award(today=today)
     if stdout is not None:
         stdout.write("commissions: plan, statements, contest, badges\n")

@@ -67,29 +67,65 @@ def seed(*, seed: int, today: dt.date, stdout: TextIO | None = None) -> None:
                 average = sum(won[(rep_id, key)] for key in recent) / len(recent)
                 amount = int(round(average * rng.uniform(1.05, 1.25), -4))
                 team_total += amount
-                quotas.append(Quota(period_key=period.key, period_start=period.start, period_end=period.end,
-                                    user_id=rep_id, amount_minor=amount, currency=currency, created_at=now))  # fmt: skip
+                quotas.append(
+                    Quota(
+                        period_key=period.key,
+                        period_start=period.start,
+                        period_end=period.end,
+                        user_id=rep_id,
+                        amount_minor=amount,
+                        currency=currency,
+                        created_at=now,
+                    )
+                )
                 if period.start > today:
                     continue
                 actual = won[(rep_id, period.key)]
                 commit = int(round(actual * rng.uniform(0.65, 1.05), -3))
-                calls.append(ForecastCall(
-                    period_key=period.key, period_start=period.start, period_end=period.end, kind=CallKind.REP,
-                    user_id=rep_id, commit_minor=commit, best_case_minor=int(commit * rng.uniform(1.2, 1.5)),
-                    currency=currency, submitted_by_id=rep_id,
-                    created_at=timezone.make_aware(dt.datetime.combine(period.start, dt.time(0, 5))) - dt.timedelta(days=1),
-                ))  # fmt: skip
-            quotas.append(Quota(period_key=period.key, period_start=period.start, period_end=period.end,
-                                team_id=team_id, amount_minor=team_total, currency=currency, created_at=now))  # fmt: skip
+                calls.append(
+                    ForecastCall(
+                        period_key=period.key,
+                        period_start=period.start,
+                        period_end=period.end,
+                        kind=CallKind.REP,
+                        user_id=rep_id,
+                        commit_minor=commit,
+                        best_case_minor=int(commit * rng.uniform(1.2, 1.5)),
+                        currency=currency,
+                        submitted_by_id=rep_id,
+                        created_at=timezone.make_aware(dt.datetime.combine(period.start, dt.time(0, 5)))
+                        - dt.timedelta(days=1),
+                    )
+                )
+            quotas.append(
+                Quota(
+                    period_key=period.key,
+                    period_start=period.start,
+                    period_end=period.end,
+                    team_id=team_id,
+                    amount_minor=team_total,
+                    currency=currency,
+                    created_at=now,
+                )
+            )
             if period.start <= today and rng.random() < 0.3:
                 actual = sum(won[(rep_id, period.key)] for rep_id in reps)
                 commit = int(round(actual * rng.uniform(0.85, 1.1), -3))
-                calls.append(ForecastCall(
-                    period_key=period.key, period_start=period.start, period_end=period.end,
-                    kind=CallKind.ADJUSTMENT, team_id=team_id, commit_minor=commit,
-                    best_case_minor=int(commit * 1.25), currency=currency, note=rng.choice(NOTES),
-                    created_at=timezone.make_aware(dt.datetime.combine(period.start, dt.time(0, 30))) - dt.timedelta(days=1),
-                ))  # fmt: skip
+                calls.append(
+                    ForecastCall(
+                        period_key=period.key,
+                        period_start=period.start,
+                        period_end=period.end,
+                        kind=CallKind.ADJUSTMENT,
+                        team_id=team_id,
+                        commit_minor=commit,
+                        best_case_minor=int(commit * 1.25),
+                        currency=currency,
+                        note=rng.choice(NOTES),
+                        created_at=timezone.make_aware(dt.datetime.combine(period.start, dt.time(0, 30)))
+                        - dt.timedelta(days=1),
+                    )
+                )
     Quota.objects.bulk_create(quotas, batch_size=1000, ignore_conflicts=True)
     ForecastCall.objects.bulk_create(calls, batch_size=1000)
 

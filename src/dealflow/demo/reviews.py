@@ -95,9 +95,14 @@ def _decide(review: PipelineReview, manager_id: int, rng: random.Random, moment:
             )
             note = ""
         decision = ReviewDecision.objects.create(
-            review=review, deal_id=deal_id, kind=kind, params=params, note=note, decided_by_id=manager_id,
+            review=review,
+            deal_id=deal_id,
+            kind=kind,
+            params=params,
+            note=note,
+            decided_by_id=manager_id,
             created_at=decided_at,
-        )  # fmt: skip
+        )
         if kind == DecisionKind.KEEP:
             decision.status = DecisionStatus.APPLIED
             decision.applied_by_id, decision.applied_at = manager_id, decided_at
@@ -133,8 +138,13 @@ def seed(*, seed: int, today: dt.date, stdout: TextIO | None = None) -> None:
     context = SnapshotContext.load(kind="month")
     count = decisions = 0
     for moment in _mondays(min(today, clock.today())):
-        fitted = forecast_calc.fit(context.history, context.calendar, context.panel, engine.moment_of(moment),
-                                   horizons=engine.HORIZONS)  # fmt: skip
+        fitted = forecast_calc.fit(
+            context.history,
+            context.calendar,
+            context.panel,
+            engine.moment_of(moment),
+            horizons=engine.HORIZONS,
+        )
         for membership in managers:
             period = f"{timezone.localdate(moment):%Y-%m}"
             review = services.review_start(
@@ -148,9 +158,11 @@ def seed(*, seed: int, today: dt.date, stdout: TextIO | None = None) -> None:
             _decide(review, membership.user_id, rng, moment)
             decisions += review.decisions.count()
             services.review_finish(
-                review=review, by=membership.user, at=moment + dt.timedelta(minutes=50),
+                review=review,
+                by=membership.user,
+                at=moment + dt.timedelta(minutes=50),
                 summary=f"Weekly review of {membership.team.name}, {moment:%d %b}.",
-            )  # fmt: skip
+            )
             count += 1
     if stdout is not None:
         stdout.write(f"Reviews: {count} past weekly reviews with {decisions} decisions.\n")

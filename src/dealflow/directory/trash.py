@@ -152,8 +152,8 @@ class Dependents:
 def contact_dependents(*, contact: Organization | Person) -> Dependents:
     """The live deals, leads and (for an organisation) people that refer to a contact."""
     return Dependents(
-        deals=contact.deals.count(),  # type: ignore[union-attr]
-        leads=contact.leads.count(),  # type: ignore[union-attr]
+        deals=contact.deals.count(),
+        leads=contact.leads.count(),
         people=contact.people.count() if isinstance(contact, Organization) else 0,
     )
 
@@ -161,7 +161,7 @@ def contact_dependents(*, contact: Organization | Person) -> Dependents:
 def _check_may_delete_records(*, contact: Organization | Person, by: User | None) -> None:
     if by is None or user_is_admin(user=by):
         return
-    for related in (contact.deals, contact.leads):  # type: ignore[union-attr]
+    for related in (contact.deals, contact.leads):
         if related.exclude(owner_editable_q(user=by)).exists():
             raise PermissionDeniedError(
                 f"Deals or leads you may not change refer to {contact}; ask their manager or an admin.",
@@ -192,10 +192,10 @@ def contact_delete(
     _check_may_delete_records(contact=contact, by=by)
     at = at or clock.now()  # one moment for everything that goes together, so it comes back together
     went: dict[str, list[int]] = {"deals": [], "leads": [], "persons": []}
-    for deal in contact.deals.select_related("stage").order_by("id"):  # type: ignore[union-attr]
+    for deal in contact.deals.select_related("stage").order_by("id"):
         deal_delete(deal=deal, by=by, at=at, origin=f"{kind}:{contact.pk}")
         went["deals"].append(deal.pk)
-    for lead in contact.leads.order_by("id"):  # type: ignore[union-attr]
+    for lead in contact.leads.order_by("id"):
         lead_delete(lead=lead, by=by, at=at)
         went["leads"].append(lead.pk)
     if isinstance(contact, Organization):

@@ -8,8 +8,9 @@ Each past forecast whose target period has ended gives a ratio e = (A - C) / U, 
 against what the method expected. From the ratios known at the time of a forecast (targets ended at or
 before its as-of time: nothing later), per method, horizon and quarter of the period:
 
-* bias correction: r = (sum (A - C) + K U_mean) / (sum U + K U_mean), the ratio of sums shrunk to 1
-  with K pseudo-points; the corrected forecast is C + r U.
+* bias correction: R = sum (A - C) / sum U over the last BIAS_POINTS past forecasts, moved towards 1 by
+  one standard error of its per-period ratios (``_bias_ratio``); the corrected forecast is C + r U. Each
+  horizon has its own history: next period's forecasts are corrected from next period's past errors.
 * range: P10 = C + q10 U and P90 = C + q90 U, with q10, q90 the empirical 10th and 90th percentiles of
   the ratios (a split-conformal interval: if the next ratio is drawn like the past ones, it falls in
   between 80 % of the time). With fewer than MIN_POINTS ratios the range is "uncalibrated": C + r U

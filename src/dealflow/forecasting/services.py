@@ -248,20 +248,53 @@ def _snapshot_deals_insert(*, run_key, at, history, states, prediction, stage_pr
     for index in range(len(states)):
         close_on = int(states.close_on[index])
         category = int(states.category[index])
-        rows.append((
-            run_key, as_of, deal_ids[index], int(states.owner[index]), stage_ids[index],
-            round(float(states.age_days[index]), 2), round(float(states.amount[index])),
-            connection.ops.adapt_datefield_value(dt.date.fromordinal(close_on)) if close_on != calc.NO_DATE else None,
-            calc.CATEGORIES[category] if category >= 0 else "", configured[index], p_win[index],
-            json_field.get_db_prep_save(dict(zip(keys, p_period[index], strict=False)), connection),
-            prediction.source[index], prediction.level,
-        ))  # fmt: skip
+        rows.append(
+            (
+                run_key,
+                as_of,
+                deal_ids[index],
+                int(states.owner[index]),
+                stage_ids[index],
+                round(float(states.age_days[index]), 2),
+                round(float(states.amount[index])),
+                connection.ops.adapt_datefield_value(dt.date.fromordinal(close_on))
+                if close_on != calc.NO_DATE
+                else None,
+                calc.CATEGORIES[category] if category >= 0 else "",
+                configured[index],
+                p_win[index],
+                json_field.get_db_prep_save(dict(zip(keys, p_period[index], strict=False)), connection),
+                prediction.source[index],
+                prediction.level,
+            )
+        )
         samples.append((deal_ids[index], stage_ids[index], as_of, configured[index], p_win[index]))
-    _rows_insert(SnapshotDeal, ["run_key", "as_of", "deal_id", "owner_id_at", "stage_id", "age_days", "amount_minor",
-                                "expected_close_on", "category", "configured_probability", "p_win", "p_by_period",
-                                "source", "level"], rows)  # fmt: skip
-    _rows_insert(CalibrationSample, ["deal_id", "stage_id", "as_of", "configured_probability", "p_win"], samples,
-                 on_conflict=_SAMPLE_KEEPS_EARLIEST)  # fmt: skip
+    _rows_insert(
+        SnapshotDeal,
+        [
+            "run_key",
+            "as_of",
+            "deal_id",
+            "owner_id_at",
+            "stage_id",
+            "age_days",
+            "amount_minor",
+            "expected_close_on",
+            "category",
+            "configured_probability",
+            "p_win",
+            "p_by_period",
+            "source",
+            "level",
+        ],
+        rows,
+    )
+    _rows_insert(
+        CalibrationSample,
+        ["deal_id", "stage_id", "as_of", "configured_probability", "p_win"],
+        samples,
+        on_conflict=_SAMPLE_KEEPS_EARLIEST,
+    )
 
 
 def snapshot_check_can_take(*, user: User) -> None:
@@ -400,8 +433,15 @@ def snapshot_take(
                 )
             )
     ForecastSnapshot.objects.bulk_create(created, batch_size=500)
-    _snapshot_deals_insert(run_key=run_key, at=at, history=history, states=states, prediction=prediction,
-                           stage_probability=stage_probability, keys=keys)  # fmt: skip
+    _snapshot_deals_insert(
+        run_key=run_key,
+        at=at,
+        history=history,
+        states=states,
+        prediction=prediction,
+        stage_probability=stage_probability,
+        keys=keys,
+    )
     return created
 
 

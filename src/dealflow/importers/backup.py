@@ -319,7 +319,7 @@ def restore_read(
         listed = [by_key[table["model"]] for table in tables]
         for model in reversed(_dependency_order(listed)):
             if model not in (DealEvent, AuditEntry):
-                model._base_manager.all()._raw_delete(model._base_manager.db)  # type: ignore[attr-defined]
+                model._base_manager.all()._raw_delete(model._base_manager.db)
         with connection.cursor() as cursor:
             for index, table in enumerate(tables):
                 model = by_key[table["model"]]

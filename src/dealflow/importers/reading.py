@@ -151,7 +151,7 @@ class _CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         data = self.raw.read(len(buffer))
         size = len(data)
         buffer[:size] = data
@@ -377,7 +377,7 @@ class _ZipMember(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         try:
             data = self.handle.read(len(buffer))
         except (zipfile.BadZipFile, EOFError, OSError) as error:
@@ -385,7 +385,7 @@ class _ZipMember(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int = -1) -> bytes:
         try:
             return self.handle.read(size)
         except (zipfile.BadZipFile, EOFError, OSError) as error:

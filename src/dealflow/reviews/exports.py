@@ -158,30 +158,45 @@ def report_markdown(report: Report) -> str:
     lines += ["", f"## {_('Forecast for the period')} ({currency})", ""]
     lines += _table(
         [_("Closed so far"), _("Mean"), "P10", "P50", "P90", _("Quota"), _("P(reaching quota)")],
-        [[
-            whole(snapshot.closed_minor, currency), whole(snapshot.mean_minor, currency),
-            whole(snapshot.p10_minor, currency), whole(snapshot.p50_minor, currency),
-            whole(snapshot.p90_minor, currency), whole(snapshot.quota_minor, currency), percent(snapshot.p_quota),
-        ]],
-    )  # fmt: skip
+        [
+            [
+                whole(snapshot.closed_minor, currency),
+                whole(snapshot.mean_minor, currency),
+                whole(snapshot.p10_minor, currency),
+                whole(snapshot.p50_minor, currency),
+                whole(snapshot.p90_minor, currency),
+                whole(snapshot.quota_minor, currency),
+                percent(snapshot.p_quota),
+            ]
+        ],
+    )
     lines += ["", f"## {_('Open deals by stage')}", ""]
     lines += _table(
         [_("Stage"), _("Deals"), _("Amount"), _("Expected (p × amount)"), _("Dated in the period")],
         [
-            [stage.stage, stage.count, whole(stage.amount_minor, currency), whole(stage.expected_minor, currency),
-             whole(stage.in_period_minor, currency)]
+            [
+                stage.stage,
+                stage.count,
+                whole(stage.amount_minor, currency),
+                whole(stage.expected_minor, currency),
+                whole(stage.in_period_minor, currency),
+            ]
             for stage in workspace.stages
         ],
-    )  # fmt: skip
+    )
     lines += ["", f"## {_('Dated in the period, by forecast category')}", ""]
     lines += _table(
         [_("Category"), _("Deals"), _("Amount"), _("Expected in the period")],
         [
-            [category["label"], category["count"], whole(category["amount_minor"], currency),
-             whole(category["expected_minor"], currency)]
+            [
+                category["label"],
+                category["count"],
+                whole(category["amount_minor"], currency),
+                whole(category["expected_minor"], currency),
+            ]
             for category in workspace.categories
         ],
-    )  # fmt: skip
+    )
     lines += ["", f"## {_('What changed since the last review')}", ""]
     if workspace.waterfall:
         totals = workspace.waterfall["totals"]
@@ -201,48 +216,93 @@ def report_markdown(report: Report) -> str:
         lines.append(_("This is the first review of this scope: the next one will show what changed."))
     lines += ["", f"## {_('Bottlenecks')}", ""]
     lines += _table(
-        [_("Stage"), _("Entered"), _("Conversion"), _("Median days"), _("P80 days"), _("Won deals"), _("Open"),
-         _("Waiting value"), _("Why")],
         [
-            [row["stage"], row["entered"], percent(row["conversion"]), _blank(row["median_days"]),
-             _blank(row["p80_days"]), f"{row['won_days']} ({row['won_label']})" if row["won_days"] is not None else "",
-             row["open_deals"], whole(row["open_value_minor"], currency), " ".join(row["reasons"])]
+            _("Stage"),
+            _("Entered"),
+            _("Conversion"),
+            _("Median days"),
+            _("P80 days"),
+            _("Won deals"),
+            _("Open"),
+            _("Waiting value"),
+            _("Why"),
+        ],
+        [
+            [
+                row["stage"],
+                row["entered"],
+                percent(row["conversion"]),
+                _blank(row["median_days"]),
+                _blank(row["p80_days"]),
+                f"{row['won_days']} ({row['won_label']})" if row["won_days"] is not None else "",
+                row["open_deals"],
+                whole(row["open_value_minor"], currency),
+                " ".join(row["reasons"]),
+            ]
             for row in workspace.bottlenecks
         ],
-    )  # fmt: skip
+    )
     lines += ["", f"## {_('Data quality per rep')}", ""]
     lines += _table(
-        [_("Rep"), _("Open deals"), _("No amount"), _("No close date"), _("No next step"), _("Past close date")],
         [
-            [item.owner, item.quality.open_deals, percent(item.quality.missing_amount_share),
-             percent(item.quality.missing_close_date_share), percent(item.quality.missing_next_step_share),
-             percent(item.quality.past_close_date_share)]
+            _("Rep"),
+            _("Open deals"),
+            _("No amount"),
+            _("No close date"),
+            _("No next step"),
+            _("Past close date"),
+        ],
+        [
+            [
+                item.owner,
+                item.quality.open_deals,
+                percent(item.quality.missing_amount_share),
+                percent(item.quality.missing_close_date_share),
+                percent(item.quality.missing_next_step_share),
+                percent(item.quality.past_close_date_share),
+            ]
             for item in workspace.quality
         ],
-    )  # fmt: skip
+    )
     titles = {row.deal_id: row.title for row in workspace.rows}
     lines += ["", f"## {_('Decisions')}", ""]
     lines += _table(
         [_("Deal"), _("Decision"), _("Note"), _("Status"), _("Decided by"), _("Applied by")],
         [
-            [titles.get(decision.deal_id, decision.deal_id), decision_text(decision), decision.note,
-             str(DecisionStatus(decision.status).label) + (" ↩" if decision.carried_from_id else ""),
-             f"{decision.decided_by.display_name} {_stamp(decision.created_at)}",
-             f"{decision.applied_by.display_name} {_stamp(decision.applied_at)}" if decision.applied_by else ""]
+            [
+                titles.get(decision.deal_id, decision.deal_id),
+                decision_text(decision),
+                decision.note,
+                str(DecisionStatus(decision.status).label) + (" ↩" if decision.carried_from_id else ""),
+                f"{decision.decided_by.display_name} {_stamp(decision.created_at)}",
+                f"{decision.applied_by.display_name} {_stamp(decision.applied_at)}"
+                if decision.applied_by
+                else "",
+            ]
             for decision in workspace.decisions
         ],
-    )  # fmt: skip
+    )
     lines += ["", f"## {_('Adjustments')}", ""]
     rows = [
-        [adjustment.event.deal.title, event_text(adjustment.event), adjustment.event.note,
-         adjustment.event.actor.display_name if adjustment.event.actor else "", _stamp(adjustment.event.occurred_at)]
+        [
+            adjustment.event.deal.title,
+            event_text(adjustment.event),
+            adjustment.event.note,
+            adjustment.event.actor.display_name if adjustment.event.actor else "",
+            _stamp(adjustment.event.occurred_at),
+        ]
         for adjustment in report.adjustments
-    ]  # fmt: skip
+    ]
     rows += [
-        [activity.deal.title if activity.deal else "", _("task: %(subject)s") % {"subject": activity.subject},
-         activity.notes, activity.owner.display_name, _stamp(activity.created_at)]
+        [
+            activity.deal.title if activity.deal else "",
+            _("task: %(subject)s") % {"subject": activity.subject},
+            activity.notes,
+            activity.owner.display_name,
+            _stamp(activity.created_at),
+        ]
         for activity in report.activities
-    ]  # fmt: skip
+    ]
     lines += _table([_("Deal"), _("Change"), _("Note"), _("By"), _("When")], rows)
     return "\n".join(lines) + "\n"
 
@@ -278,16 +338,27 @@ def report_csv(report: Report) -> str:
         writer.writerow(
             spreadsheet_safe(value)
             for value in [
-                row.deal_id, row.title, workspace.owners.get(row.owner_id, row.owner_id), row.stage_name,
-                str(from_minor(row.amount_minor, currency)), currency, row.expected_close_on or "", row.category,
-                f"{row.p_win:.4f}", f"{row.p_period:.4f}", str(from_minor(row.expected_value_minor, currency)),
-                str(from_minor(row.expected_period_minor, currency)), str(from_minor(row.value_at_risk_minor, currency)),
-                "; ".join(calc.flag_text(flag) for flag in row.flags), close_rank.get(row.deal_id, ""),
-                rescue_rank.get(row.deal_id, ""), "; ".join(decision_text(item) for item in decisions),
+                row.deal_id,
+                row.title,
+                workspace.owners.get(row.owner_id, row.owner_id),
+                row.stage_name,
+                str(from_minor(row.amount_minor, currency)),
+                currency,
+                row.expected_close_on or "",
+                row.category,
+                f"{row.p_win:.4f}",
+                f"{row.p_period:.4f}",
+                str(from_minor(row.expected_value_minor, currency)),
+                str(from_minor(row.expected_period_minor, currency)),
+                str(from_minor(row.value_at_risk_minor, currency)),
+                "; ".join(calc.flag_text(flag) for flag in row.flags),
+                close_rank.get(row.deal_id, ""),
+                rescue_rank.get(row.deal_id, ""),
+                "; ".join(decision_text(item) for item in decisions),
                 "; ".join(item.note for item in decisions if item.note),
                 "; ".join(item.status for item in decisions),
                 "; ".join(item.decided_by.display_name for item in decisions),
                 "; ".join(item.applied_by.display_name for item in decisions if item.applied_by),
             ]
-        )  # fmt: skip
+        )
     return buffer.getvalue()

@@ -22,13 +22,23 @@ TODAY = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
 @pytest.fixture
 def plan(api_as, admin_user, rep, team):
     admin = api_as(admin_user)
-    response = admin.post("/commissions/plans", {
-        "name": "AE plan", "tier_mode": "marginal", "base_rate_percent": "0",
-        "tiers": [{"from_percent": "0", "rate_percent": "5"}, {"from_percent": "100", "rate_percent": "10"}],
-    })  # fmt: skip
+    response = admin.post(
+        "/commissions/plans",
+        {
+            "name": "AE plan",
+            "tier_mode": "marginal",
+            "base_rate_percent": "0",
+            "tiers": [
+                {"from_percent": "0", "rate_percent": "5"},
+                {"from_percent": "100", "rate_percent": "10"},
+            ],
+        },
+    )
     assert response.status_code == 201, response.data
-    assigned = admin.post(f"/commissions/plans/{response.data['id']}/assignments",
-                          {"team_id": team.pk, "effective_from": "2026-01-01"})  # fmt: skip
+    assigned = admin.post(
+        f"/commissions/plans/{response.data['id']}/assignments",
+        {"team_id": team.pk, "effective_from": "2026-01-01"},
+    )
     assert assigned.status_code == 201, assigned.data
     return response.data
 
@@ -100,8 +110,10 @@ def test_dispute_resolved_into_an_adjustment(api_as, plan, rep, manager):
     assert (
         api_as(manager).post(f"/commissions/statements/{statement['id']}/approve").status_code == 400
     )  # open dispute
-    resolved = api_as(manager).post(f"/commissions/disputes/{opened.data['id']}/resolve",
-                                    {"note": "Agreed, EUR 20 more", "adjustment": "20"})  # fmt: skip
+    resolved = api_as(manager).post(
+        f"/commissions/disputes/{opened.data['id']}/resolve",
+        {"note": "Agreed, EUR 20 more", "adjustment": "20"},
+    )
     assert resolved.data["status"] == "adjusted"
     assert api_as(rep).get(f"/commissions/statements/{statement['id']}").data["total"] == "70.00"
 
@@ -120,8 +132,9 @@ def test_leaderboard_ranks_and_respects_the_opt_out(api_as, plan, rep, rep2, man
     won_deal(rep2, "3000", dt.date(2026, 11, 3))
     board = api_as(rep).get("/commissions/leaderboard", measure="won_revenue").data
     assert [(row["name"], row["value"], row["rank"]) for row in board["rows"]][:2] == [
-        ("Ruud Tweede", "3000.00", 1), ("Rita Rep", "1000.00", 2)
-    ]  # fmt: skip
+        ("Ruud Tweede", "3000.00", 1),
+        ("Rita Rep", "1000.00", 2),
+    ]
     assert "Otto Outsider" not in [row["name"] for row in board["rows"]]  # team-only by default
     api_as(rep2).put("/commissions/preferences", {"is_leaderboard_opt_out": True})
     board = api_as(rep).get("/commissions/leaderboard", measure="won_revenue").data

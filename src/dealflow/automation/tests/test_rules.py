@@ -446,3 +446,82 @@ def test_a_deal_in_the_trash_triggers_no_rule_and_no_webhook(rep, admin_user):
     assert list(RuleRun.objects.values_list("deal_id", flat=True)) == [kept.pk]
     assert list(WebhookDelivery.objects.values_list("deal_id", flat=True)) == [kept.pk]
     assert not Activity.all_objects.filter(deal=deleted, origin__startswith="rule:").exists()
+
+
+def _commit_in_negotiation(admin_user):
+    return rule_create(
+        by=admin_user,
+        data={
+            "name": "Negotiation is commit",
+            "trigger": Trigger.STAGE_ENTERED,
+            "stage": stage_named("Negotiation"),
+            "action": Action.SET_FIELD,
+            "params": {"field": "forecast_category_override", "value": "commit"},
+        },
+    )
+
+
+def test_set_field_rules_write_per_batch_not_per_deal(rep, admin_user):
+    """The deals a batch's rules change are written together (deals.services.bulk_update)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _commit_in_negotiation(admin_user)
+    counts = []
+    for how_many in (2, 12):
+        deals = [DealFactory(owner=rep) for _ in range(how_many)]
+        dispatch_pass()  # their creation
+        for deal in deals:
+            deal_move_to_stage(deal=deal, stage=stage_named("Negotiation"), by=rep)
+        with CaptureQueriesContext(connection) as queries:
+            result = dispatch_pass()
+        assert (result.events, result.runs) == (how_many, how_many)
+        counts.append(len(queries))
+        versions = {deal.pk: deal.version + 1 for deal in deals}
+        for deal in deals:
+            deal.refresh_from_db()
+            assert (deal.forecast_category_override, deal.version) == ("commit", versions[deal.pk])
+    assert counts[0] == counts[1]
+    # the second round's 12 events of the rule are read on the next pass (the first round's 2 were read by
+    # the second round's first pass) and fire no rule
+    assert (dispatch_pass().events, RuleRun.objects.count()) == (12, 14)
+
+
+def test_a_batch_whose_deal_changed_meanwhile_is_done_again(rep, admin_user, monkeypatch):
+    """Someone saves a deal between the batch's read and its write: the batch is rolled back and done again
+    from the fresh row, keeping both changes and running the rule once."""
+    from django.db.models import F
+
+    from dealflow.deals.models import Deal
+    from dealflow.deals.services.bulk_update import DealUpdateBatch
+
+    rule = _commit_in_negotiation(admin_user)
+    deal = DealFactory(owner=rep)
+    dispatch_pass()
+    deal_move_to_stage(deal=deal, stage=stage_named("Negotiation"), by=rep)
+    # Someone saves the deal; the batch's first read of it is made to predate that save (one connection in a
+    # test: a real concurrent save cannot land inside the batch's transaction).
+    Deal.objects.filter(pk=deal.pk).update(next_step="Mine", version=F("version") + 1)
+    add, write = DealUpdateBatch.add, DealUpdateBatch.write
+    writes = []
+
+    def add_read_before_the_save(self, *, deal, **kwargs):
+        if len(writes) < 2:  # the first two attempts read the deal before the save; the last one locks it
+            deal.version -= 1
+            deal.next_step = ""
+        return add(self, deal=deal, **kwargs)
+
+    def write_counted(self):
+        writes.append(len(self))
+        return write(self)
+
+    monkeypatch.setattr(DealUpdateBatch, "add", add_read_before_the_save)
+    monkeypatch.setattr(DealUpdateBatch, "write", write_counted)
+    result = dispatch_pass()
+    assert [size for size in writes if size] == [1, 1, 1]  # refused twice, then done with the deals locked
+    assert (result.events, result.runs, result.failed) == (1, 1, 0)
+    deal.refresh_from_db()
+    assert (deal.next_step, deal.forecast_category_override) == ("Mine", "commit")
+    assert deal.version == 4  # created 1, moved 2, someone 3, the rule 4
+    assert RuleRun.objects.filter(rule=rule).count() == 1
+    assert DealEvent.objects.filter(deal=deal, kind=EventKind.CATEGORY_CHANGED).count() == 1

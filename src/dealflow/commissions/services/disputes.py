@@ -35,8 +35,12 @@ def dispute_open(*, statement: Statement, line: StatementLine | None, body: str,
     summary = f"{line.get_kind_display()} {line.deal_title} {line.commission_minor}" if line else ""
     dispute = Dispute.objects.create(statement=statement, line=line, line_text=summary[:300], opened_by=by)
     DisputeMessage.objects.create(dispute=dispute, author=by, body=text, created_at=clock.now())
-    audit_record(actor=by, action="commissions.dispute_opened", target=str(statement.pk),
-                 detail={"dispute": dispute.pk, "line": line.pk if line else None})  # fmt: skip
+    audit_record(
+        actor=by,
+        action="commissions.dispute_opened",
+        target=str(statement.pk),
+        detail={"dispute": dispute.pk, "line": line.pk if line else None},
+    )
     return dispute
 
 
@@ -69,6 +73,10 @@ def dispute_resolve(*, dispute: Dispute, by: User, note: str, adjustment_minor: 
     dispute.resolved_by = by
     dispute.resolved_at = clock.now()
     save_fields(dispute, ["status", "resolved_by", "resolved_at"])
-    audit_record(actor=by, action="commissions.dispute_resolved", target=str(dispute.statement_id),
-                 detail={"dispute": dispute.pk, "status": dispute.status, "adjustment": adjustment_minor})  # fmt: skip
+    audit_record(
+        actor=by,
+        action="commissions.dispute_resolved",
+        target=str(dispute.statement_id),
+        detail={"dispute": dispute.pk, "status": dispute.status, "adjustment": adjustment_minor},
+    )
     return dispute

@@ -93,9 +93,16 @@ def contest_create(
     if target_value <= 0:
         raise ApplicationError("The target must be above 0.", field="target")
     contest = Contest.objects.create(
-        name=name.strip(), measure=measure, starts_on=starts_on, ends_on=ends_on, target=target_value,
-        prize=prize.strip()[:300], team=team, is_for_teams=is_for_teams, created_by=by,
-    )  # fmt: skip
+        name=name.strip(),
+        measure=measure,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        target=target_value,
+        prize=prize.strip()[:300],
+        team=team,
+        is_for_teams=is_for_teams,
+        created_by=by,
+    )
     audit_record(
         actor=by, action="commissions.contest_created", target=contest.name, detail={"contest": contest.pk}
     )

@@ -267,10 +267,15 @@ def plan_assign(
         actor=by,
         action="commissions.plan_assigned",
         target=plan.name,
-        detail={"assignment": assignment.pk, "user": user.pk if user else None, "team": team.pk if team else None,
-                "role": role, "from": effective_from.isoformat(),
-                "to": effective_to.isoformat() if effective_to else None},
-    )  # fmt: skip
+        detail={
+            "assignment": assignment.pk,
+            "user": user.pk if user else None,
+            "team": team.pk if team else None,
+            "role": role,
+            "from": effective_from.isoformat(),
+            "to": effective_to.isoformat() if effective_to else None,
+        },
+    )
     return assignment
 
 
@@ -281,6 +286,10 @@ def plan_assignment_end(*, assignment: PlanAssignment, on: dt.date, by: User | N
         raise ApplicationError("The end must come after the start.", field="effective_to")
     assignment.effective_to = on
     save_fields(assignment, ["effective_to"])
-    audit_record(actor=by, action="commissions.plan_assignment_ended", target=assignment.plan.name,
-                 detail={"assignment": assignment.pk, "to": on.isoformat()})  # fmt: skip
+    audit_record(
+        actor=by,
+        action="commissions.plan_assignment_ended",
+        target=assignment.plan.name,
+        detail={"assignment": assignment.pk, "to": on.isoformat()},
+    )
     return assignment

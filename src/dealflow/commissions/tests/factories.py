@@ -32,8 +32,14 @@ def won_deal(
     owner: User, amount: str | Decimal, day: dt.date, *, currency: str = "EUR", title: str = "", **extra: Any
 ) -> Deal:
     created = day - dt.timedelta(days=10)
-    deal = DealFactory(owner=owner, amount=Decimal(amount), currency=currency, at=at(created),
-                       title=title or f"Deal {amount} {day}", **extra)  # fmt: skip
+    deal = DealFactory(
+        owner=owner,
+        amount=Decimal(amount),
+        currency=currency,
+        at=at(created),
+        title=title or f"Deal {amount} {day}",
+        **extra,
+    )
     return deal_services.deal_mark_won(deal=deal, by=owner, at=at(day), schedule_follow_up=False)
 
 

@@ -135,8 +135,15 @@ def test_pipeline_rule_and_deal_type_rule_replace_the_rate():
 
 
 def test_spiff_pays_share_of_the_bonus_plus_its_rate_inside_the_window_only():
-    spiff = calc.SpiffTerms(1, "November push", dt.date(2026, 11, 1), dt.date(2026, 11, 30),
-                            min_amount_minor=500_000, bonus_minor=25_000, rate_percent=D(1))  # fmt: skip
+    spiff = calc.SpiffTerms(
+        1,
+        "November push",
+        dt.date(2026, 11, 1),
+        dt.date(2026, 11, 30),
+        min_amount_minor=500_000,
+        bonus_minor=25_000,
+        rate_percent=D(1),
+    )
     plan = terms(base_rate_percent=D(0), spiffs=(spiff,))
 
     def spiff_lines(won_on: dt.date, deal_minor: int) -> list[int]:
@@ -165,8 +172,15 @@ def test_credit_without_a_plan_counts_for_attainment_but_earns_nothing():
 
 
 def test_clawback_negates_the_original_line():
-    clawback = calc.Clawback(deal_id=1, event_id=99, won_event_id=1, on=dt.date(2026, 12, 3), title="Deal 1",
-                             credit_minor=4_000_000, commission_minor=200_000)  # fmt: skip
+    clawback = calc.Clawback(
+        deal_id=1,
+        event_id=99,
+        won_event_id=1,
+        on=dt.date(2026, 12, 3),
+        title="Deal 1",
+        credit_minor=4_000_000,
+        commission_minor=200_000,
+    )
     result = run(terms(), clawbacks=[clawback], quota=QUOTA)
     assert [(line.kind, line.credit_minor, line.commission_minor) for line in result.lines] == [
         ("clawback", -4_000_000, -200_000)

@@ -59,16 +59,29 @@ def test_team_contest_progress_and_result(rep, rep2, team, admin_user):
     won_deal(rep2, "2500", dt.date(2026, 10, 4))
     won_deal(rep2, "9999", dt.date(2026, 12, 1))  # after the contest
     contest = gamification.contest_create(
-        name="October", measure="won_revenue", starts_on=dt.date(2026, 10, 1), ends_on=dt.date(2026, 10, 31),
-        target="5000", prize="Dinner", is_for_teams=True, team=team, by=admin_user,
-    )  # fmt: skip
+        name="October",
+        measure="won_revenue",
+        starts_on=dt.date(2026, 10, 1),
+        ends_on=dt.date(2026, 10, 31),
+        target="5000",
+        prize="Dinner",
+        is_for_teams=True,
+        team=team,
+        by=admin_user,
+    )
     rows = insights.contest_progress(contest=contest)
     assert [(row.name, row.value, row.share_percent, row.has_reached) for row in rows] == [
         ("Benelux", 550_000, Decimal("110.0"), True)
     ]
     with pytest.raises(Http404):  # contests are the admins'
-        gamification.contest_create(name="x", measure="activities", starts_on=dt.date(2026, 1, 1),
-                                    ends_on=dt.date(2026, 1, 2), target="1", by=rep)  # fmt: skip
+        gamification.contest_create(
+            name="x",
+            measure="activities",
+            starts_on=dt.date(2026, 1, 1),
+            ends_on=dt.date(2026, 1, 2),
+            target="1",
+            by=rep,
+        )
     assert Contest.objects.count() == 1
 
 
@@ -109,8 +122,12 @@ def test_payroll_csv_neutralises_formulas(rep):
 actions = st.lists(st.sampled_from(["win", "lose", "reopen", "nothing"]), min_size=1, max_size=4)
 
 
-@settings(derandomize=True, deadline=None, max_examples=12,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@settings(
+    derandomize=True,
+    deadline=None,
+    max_examples=12,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(histories=st.lists(actions, min_size=1, max_size=4))
 def test_property_no_credit_without_a_won_event(rep, histories):
     from dealflow.commissions.models import PlanAssignment

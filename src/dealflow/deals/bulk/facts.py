@@ -1,5 +1,5 @@
 """The derived analytics rows of replayed deals (``BulkWriter(derived_rows=True)``): DealFact, StayFact and
-the DealMonthlyTotals and DealGroupTotals cells, by the rules of deals.services.derived (derived_rebuild()
+the DealMonthlyTotals and DealGroupTotals cells, by the rules of deals.services.derived_cells (derived_rebuild()
 in SQL), in memory."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dealflow.deals.bulk.replay import DealReplay
 from dealflow.deals.bulk.tables import identity, sqlite_date
 from dealflow.deals.choices import EventKind, SpellExit
 from dealflow.deals.models import DealGroupTotals
-from dealflow.deals.services.derived import GROUP_KEY, GROUP_VALUES, fact_group_cells, stay_group_cells
+from dealflow.deals.services.derived_cells import GROUP_KEY, GROUP_VALUES, fact_group_cells, stay_group_cells
 
 CLOSE_DATE_CHANGED = EventKind.CLOSE_DATE_CHANGED.value
 CLOSED_EXITS = (SpellExit.WON.value, SpellExit.LOST.value)
@@ -55,12 +55,30 @@ def deal_facts_add(
     )
     deal_facts.append(
         (
-            deal_id, pipeline_id, state.stage.pk, owner_id, team_id, source_id, status, day(state.created_on),
-            day(state.closed_on), day(state.expected_close_on), state.cycle_days, state.lead_cycle_days,
-            state.amount_minor, state.currency, state.amount_base_minor, furthest.pk, day(lead_created_on),
-            lead_owner_id, lead_team_id, lead_source_id, pushes, last_pushed_at,
+            deal_id,
+            pipeline_id,
+            state.stage.pk,
+            owner_id,
+            team_id,
+            source_id,
+            status,
+            day(state.created_on),
+            day(state.closed_on),
+            day(state.expected_close_on),
+            state.cycle_days,
+            state.lead_cycle_days,
+            state.amount_minor,
+            state.currency,
+            state.amount_base_minor,
+            furthest.pk,
+            day(lead_created_on),
+            lead_owner_id,
+            lead_team_id,
+            lead_source_id,
+            pushes,
+            last_pushed_at,
         )
-    )  # fmt: skip
+    )
     fact_group_cells(
         groups,
         {
@@ -93,11 +111,22 @@ def deal_facts_add(
             entry_kind = previous_exit
         stay_facts.append(
             (
-                spell_ids[first + index], deal_id, pipeline_id, stage_id, next_id, owner_id, team_id,
-                source_id, status, entry_kind, day(entered_on), day(exited_on),
-                None if exited_on is None else (exited_on - entered_on).days, exit_kind,
+                spell_ids[first + index],
+                deal_id,
+                pipeline_id,
+                stage_id,
+                next_id,
+                owner_id,
+                team_id,
+                source_id,
+                status,
+                entry_kind,
+                day(entered_on),
+                day(exited_on),
+                None if exited_on is None else (exited_on - entered_on).days,
+                exit_kind,
             )
-        )  # fmt: skip
+        )
         previous_exit = exit_kind
         stay_group_cells(
             groups,

@@ -98,11 +98,22 @@ class DealReplay:
         for event in change.events:
             self.events.append(
                 (
-                    deal_id, event.kind, event.field, event.from_value, event.to_value, event.from_stage_id,
-                    event.to_stage_id, event.amount_minor, event.currency, event.by_id, event.origin, event.note,
-                    moment(event.at), now,
+                    deal_id,
+                    event.kind,
+                    event.field,
+                    event.from_value,
+                    event.to_value,
+                    event.from_stage_id,
+                    event.to_stage_id,
+                    event.amount_minor,
+                    event.currency,
+                    event.by_id,
+                    event.origin,
+                    event.note,
+                    moment(event.at),
+                    now,
                 )
-            )  # fmt: skip
+            )
         opened = change.spell_open
         if opened is not None:
             self.spells.append(
@@ -122,10 +133,22 @@ class DealReplay:
         if task is not None:
             self.activities.append(
                 (
-                    moment(task.at), now, _TASK, task.subject, task.notes, moment(task.due_at),
-                    moment(follow_up_done_at), task.owner_id, deal_id, None, task.person_id, "post_sale", "", "",
+                    moment(task.at),
+                    now,
+                    _TASK,
+                    task.subject,
+                    task.notes,
+                    moment(task.due_at),
+                    moment(follow_up_done_at),
+                    task.owner_id,
+                    deal_id,
+                    None,
+                    task.person_id,
+                    "post_sale",
+                    "",
+                    "",
                 )
-            )  # fmt: skip
+            )
             if follow_up_done_at is not None:
                 self.state = lifecycle.touched(self.state, follow_up_done_at)
 
@@ -252,19 +275,55 @@ class DealReplay:
         ) in self.spells:
             spells.append(
                 (
-                    deal_id, stage_id, pipeline_id, owner_id, moment(entered_at), day(entered_on), moment(exited_at),
-                    day(exited_on), exit_kind, next_id, days,
+                    deal_id,
+                    stage_id,
+                    pipeline_id,
+                    owner_id,
+                    moment(entered_at),
+                    day(entered_on),
+                    moment(exited_at),
+                    day(exited_on),
+                    exit_kind,
+                    next_id,
+                    days,
                 )
-            )  # fmt: skip
+            )
         parent_id = deal.parent.id if deal.parent is not None else deal.parent_id
         return (
-            deal_id, moment(deal.created_at), self.now, state.title, state.organization_id, state.person_id,
-            state.owner_id, state.team_id, pipeline_id, state.stage.pk, state.status, state.amount_minor,
-            state.currency, day(state.expected_close_on), state.probability_override,
-            state.forecast_category_override, state.source_id, self.lead_id, moment(state.lead_created_at),
-            parent_id, state.lost_reason_id, state.lost_note, state.next_step, day(state.next_step_on),
-            moment(state.stage_entered_at), moment(state.won_at), moment(state.lost_at),
-            moment(state.last_activity_at), state.version, day(state.created_on), day(state.closed_on),
-            state.cycle_days, state.lead_cycle_days, state.amount_base_minor, deal.external_source,
+            deal_id,
+            moment(deal.created_at),
+            self.now,
+            state.title,
+            state.organization_id,
+            state.person_id,
+            state.owner_id,
+            state.team_id,
+            pipeline_id,
+            state.stage.pk,
+            state.status,
+            state.amount_minor,
+            state.currency,
+            day(state.expected_close_on),
+            state.probability_override,
+            state.forecast_category_override,
+            state.source_id,
+            self.lead_id,
+            moment(state.lead_created_at),
+            parent_id,
+            state.lost_reason_id,
+            state.lost_note,
+            state.next_step,
+            day(state.next_step_on),
+            moment(state.stage_entered_at),
+            moment(state.won_at),
+            moment(state.lost_at),
+            moment(state.last_activity_at),
+            state.version,
+            day(state.created_on),
+            day(state.closed_on),
+            state.cycle_days,
+            state.lead_cycle_days,
+            state.amount_base_minor,
+            deal.external_source,
             deal.external_id,
-        )  # fmt: skip
+        )

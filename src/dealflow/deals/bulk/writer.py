@@ -49,7 +49,7 @@ from dealflow.deals.models import (
     StayFact,
 )
 from dealflow.deals.rates import rate_table
-from dealflow.deals.services.derived import derived_rebuild
+from dealflow.deals.services.derived_rebuild import derived_rebuild
 
 _UTC = dt.UTC
 # 192 MB: with 256 MB the import of a 100 MB CSV peaked at 517 MB RSS, over issue #13's 500 MB budget; the
@@ -338,12 +338,28 @@ class BulkWriter:
         if self.derived_rows and lead.id is not None:
             self._lead_facts[lead.id] = (created_on, lead.owner_id, team_id, lead.source_id)
         return (
-            lead.id, moment(lead.created_at), now, lead.title.strip()[:200], lead.source_id, str(lead.status),
-            lead.owner_id, team_id, lead.organization_id, lead.person_id,
-            lead.has_budget, lead.has_authority, lead.has_need, lead.has_timeline, lead.qualification_notes,
-            lead.disqualified_reason[:300], moment(lead.qualified_at), moment(lead.closed_at),
-            self.day(created_on), lead.external_source, lead.external_id,
-        )  # fmt: skip
+            lead.id,
+            moment(lead.created_at),
+            now,
+            lead.title.strip()[:200],
+            lead.source_id,
+            str(lead.status),
+            lead.owner_id,
+            team_id,
+            lead.organization_id,
+            lead.person_id,
+            lead.has_budget,
+            lead.has_authority,
+            lead.has_need,
+            lead.has_timeline,
+            lead.qualification_notes,
+            lead.disqualified_reason[:300],
+            moment(lead.qualified_at),
+            moment(lead.closed_at),
+            self.day(created_on),
+            lead.external_source,
+            lead.external_id,
+        )
 
     def activity_row(
         self, activity: BulkActivity, deal_id: int | None, now: Any
@@ -355,10 +371,21 @@ class BulkWriter:
         lead_id = activity.lead.id if activity.lead is not None else activity.lead_id
         moment = self.moment
         row = (
-            moment(activity.at), now, str(activity.kind), subject, activity.notes, moment(activity.due_at),
-            moment(done_at), activity.owner_id, deal_id, lead_id, activity.person_id, activity.origin,
-            activity.external_source, activity.external_id,
-        )  # fmt: skip
+            moment(activity.at),
+            now,
+            str(activity.kind),
+            subject,
+            activity.notes,
+            moment(activity.due_at),
+            moment(done_at),
+            activity.owner_id,
+            deal_id,
+            lead_id,
+            activity.person_id,
+            activity.origin,
+            activity.external_source,
+            activity.external_id,
+        )
         return row, done_at
 
     def _derived_rows(
@@ -370,7 +397,7 @@ class BulkWriter:
         dict[tuple[Any, ...], list[int]],
     ]:
         """The DealFact and StayFact rows of the deals replayed, and what they add to DealMonthlyTotals:
-        the rules of deals.services.derived (derived_rebuild() in SQL), applied in memory."""
+        the rules of deals.services.derived_cells (derived_rebuild() in SQL), applied in memory."""
         wanted: set[int] = {
             replay.deal.lead.id
             for replay in replays

@@ -7,8 +7,8 @@ from django.db import migrations, models
 
 def fill_derived_tables(apps, schema_editor):
     # Existing databases get their derived analytics tables filled once; from here on the services keep
-    # them in step and bulk loaders call derived_rebuild() (deals/services/derived.py).
-    from dealflow.deals.services.derived import derived_rebuild
+    # them in step and bulk loaders call derived_rebuild() (deals/services/derived_rebuild.py).
+    from dealflow.deals.services.derived_rebuild import derived_rebuild
 
     derived_rebuild(using=schema_editor.connection.alias, rebuild_indexes=False, groups=False)
 

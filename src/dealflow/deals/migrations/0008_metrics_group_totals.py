@@ -5,8 +5,8 @@ from django.db import migrations, models
 
 def fill_group_totals(apps, schema_editor):
     # Existing databases get DealGroupTotals counted once from DealFact and StayFact; from here on the
-    # services keep it in step and bulk loaders add their cells (deals/services/derived.py).
-    from dealflow.deals.services.derived import derived_groups_rebuild
+    # services keep it in step and bulk loaders add their cells (deals/services/derived_rebuild.py).
+    from dealflow.deals.services.derived_rebuild import derived_groups_rebuild
 
     derived_groups_rebuild(using=schema_editor.connection.alias)
 

@@ -7,6 +7,7 @@ lifecycle for the change and writes it in one transaction (``history.change_appl
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +28,7 @@ from dealflow.deals.services.history import (
     owner_info,
     stage_info,
 )
+from dealflow.deals.services.trash import follow_up_undo_apply, follow_up_undo_plan, note_with
 
 __all__ = [
     "POST_SALE_FOLLOW_UP_DAYS",
@@ -36,6 +38,7 @@ __all__ = [
     "deal_move_to_stage",
     "deal_reopen",
     "deal_update",
+    "deal_update_decide",
     "team_for_owner",
 ]
 
@@ -188,6 +191,27 @@ def deal_update(
     Stage and status change only through the move/win/lose/reopen services. Values equal to the deal's
     change nothing and bump no version.
     """
+    change = deal_update_decide(
+        deal=deal, by=by, data=data, at=at, origin=origin, note=note, from_lines=from_lines
+    )
+    return change_apply(deal=deal, change=change, expected_version=expected_version)
+
+
+def deal_update_decide(
+    *,
+    deal: Deal,
+    by: User | None,
+    data: dict[str, Any],
+    at: dt.datetime | None = None,
+    origin: str = "",
+    note: str = "",
+    from_lines: bool = False,
+    team_id_for: Callable[[User], int | None] = _team_id_for_owner,
+) -> lifecycle.Change:
+    """What ``deal_update`` changes, decided by the lifecycle and nothing written: the one place both
+    ``deal_update`` and the bulk path (``bulk_update.DealUpdateBatch``) take the change from. Sets the
+    deal's related objects (owner, organization, person, source) that change, as the write will need them.
+    ``team_id_for`` finds a new owner's team (the bulk path remembers it per user)."""
     changes: dict[str, Any] = {}
     for name, value in data.items():
         key = _UPDATE_KEYS.get(name)
@@ -196,7 +220,7 @@ def deal_update(
         if key in {"organization_id", "person_id", "source_id"}:
             value = value.pk if value is not None else None
         elif key == "owner":
-            value = owner_info(value, team_id=_team_id_for_owner(value) if isinstance(value, User) else None)
+            value = owner_info(value, team_id=team_id_for(value) if isinstance(value, User) else None)
         changes[key] = value
     amount_may_change = "amount" in changes or "currency" in changes
     state = deal_state(deal, has_lines=amount_may_change and not from_lines and deal.lines.exists())
@@ -215,7 +239,7 @@ def deal_update(
     for name, key in (("organization", "organization_id"), ("person", "person_id"), ("source", "source_id")):
         if key in change.fields:
             setattr(deal, name, data[name])
-    return change_apply(deal=deal, change=change, expected_version=expected_version)
+    return change
 
 
 @transaction.atomic
@@ -309,7 +333,10 @@ def deal_reopen(
     origin: str = "",
     note: str = "",
 ) -> Deal:
-    """Reopen a won or lost deal into an open stage (by default the last one it was in)."""
+    """Reopen a won or lost deal into an open stage (by default the last one it was in). Reopening a won
+    deal trashes the follow-up task its win created if nobody has done or changed it (``deal.follow_up_note``
+    and the event's note say which)."""
+    follow_up = follow_up_undo_plan(deal=deal)
     state = deal_state(deal)
     if stage is None and state.status != lifecycle.OPEN:
         last_spell = deal.spells.select_related("stage").order_by("-entered_at", "-id").first()
@@ -331,6 +358,9 @@ def deal_reopen(
         at=at or clock.now(),
         by_id=by.pk if by is not None else None,
         origin=origin,
-        note=note,
+        note=note_with(note, follow_up.note),
     )
-    return change_apply(deal=deal, change=change, expected_version=expected_version, stage=stage)
+    deal = change_apply(deal=deal, change=change, expected_version=expected_version, stage=stage)
+    follow_up_undo_apply(plan=follow_up, by=by)
+    deal.follow_up_note = follow_up.note  # type: ignore[attr-defined]  # for the page's message
+    return deal

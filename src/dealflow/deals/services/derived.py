@@ -13,9 +13,10 @@ covering indexes instead of joining deals to their history per request:
   owner together, so a page's cost follows the number of groups it shows, not the number of deals.
 
 The services keep them in step inside their own transaction through the hooks below, which
-``deals.services.history`` calls. Bulk loaders (the demo generator, big imports) write deals, events and
-spells directly and then call ``derived_rebuild()``, which recomputes all three in SQL with the same
-rules; a test checks that both paths give identical rows.
+``deals.services.history`` calls; the rules they apply (what a deal or a stay counts where) live in
+``derived_cells``. Bulk loaders (the demo generator, big imports) write deals, events and spells directly
+and then call ``derived_rebuild()`` (``derived_rebuild.py``), which recomputes all of them in SQL with the
+same rules; a test checks that both paths give identical rows.
 """
 
 from __future__ import annotations
@@ -24,292 +25,32 @@ import datetime as dt
 from collections import Counter, defaultdict
 from typing import Any
 
-from django.db import connections, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 
-from dealflow.deals.models import (
-    Deal,
-    DealFact,
-    DealGroupTotals,
-    DealMonthlyTotals,
-    DealStatus,
-    SpellExit,
-    Stage,
-    StageSpell,
-    StayFact,
+from dealflow.deals.models import Deal, DealFact, SpellExit, Stage, StageSpell, StayFact
+from dealflow.deals.services.derived_cells import (
+    FACT_FIELDS,
+    FACT_GROUP_FIELDS,
+    LEAD_FIELDS,
+    SAVED_NAMES,
+    STAY_FIELDS,
+    STAY_GROUP_FIELDS,
+    fact_group_cells,
+    groups_apply,
+    monthly_cells,
+    stay_group_cells,
+    totals_add,
+    totals_apply,
 )
 
-# Deal fields DealFact mirrors; a save touching none of them leaves the facts alone.
-_FACT_FIELDS = (
-    "pipeline_id",
-    "stage_id",
-    "owner_id",
-    "team_id",
-    "source_id",
-    "status",
-    "created_on",
-    "closed_on",
-    "expected_close_on",
-    "cycle_days",
-    "lead_cycle_days",
-    "amount_minor",
-    "currency",
-    "amount_base_minor",
-)
-_LEAD_FIELDS = ("lead_created_on", "lead_owner_id", "lead_team_id", "lead_source_id")
-_STAY_FIELDS = ("owner_id", "team_id", "source_id", "status")
-_SAVED_NAMES = {name.removesuffix("_id") for name in _FACT_FIELDS} | set(_FACT_FIELDS)
-_TOTALS = (
-    "created",
-    "won",
-    "won_amount_base_minor",
-    "won_cycle_days",
-    "won_lead_cycle_days",
-    "won_from_lead",
-    "lost",
-    "lost_amount_base_minor",
-    "lead_deals",
-    "lead_won",
-)
-_CELL = ("month", "pipeline_id", "owner_id", "team_id", "source_id")
-
-
-def _month(day: dt.date) -> dt.date:
-    return day.replace(day=1)
+# derived_rebuild() lived here; callers outside deals (the importers' tests) still import it from here.
+from dealflow.deals.services.derived_rebuild import derived_groups_rebuild as derived_groups_rebuild
+from dealflow.deals.services.derived_rebuild import derived_rebuild as derived_rebuild
 
 
 def _fact_values(deal: Deal) -> dict[str, Any]:
-    return {name: getattr(deal, name) for name in _FACT_FIELDS}
-
-
-def monthly_cells(fact: dict[str, Any]) -> dict[tuple[Any, ...], Counter[Any]]:
-    """What one deal adds to DealMonthlyTotals, by cell (the rule derived_rebuild() applies in SQL)."""
-    cells: dict[tuple[Any, ...], Counter[Any]] = defaultdict(Counter[Any])
-    pipeline_id = fact["pipeline_id"]
-    created = cells[
-        (
-            _month(fact["created_on"]),
-            pipeline_id,
-            fact["owner_id"],
-            fact["team_id"] or 0,
-            fact["source_id"] or 0,
-        )
-    ]
-    created["created"] += 1
-    is_won = fact["status"] == DealStatus.WON
-    if fact["status"] in (DealStatus.WON, DealStatus.LOST) and fact["closed_on"] is not None:
-        closed = cells[
-            (
-                _month(fact["closed_on"]),
-                pipeline_id,
-                fact["owner_id"],
-                fact["team_id"] or 0,
-                fact["source_id"] or 0,
-            )
-        ]
-        if is_won:
-            closed["won"] += 1
-            closed["won_amount_base_minor"] += fact["amount_base_minor"] or 0
-            closed["won_cycle_days"] += fact["cycle_days"] or 0
-            if fact["lead_cycle_days"] is not None:
-                closed["won_lead_cycle_days"] += fact["lead_cycle_days"]
-                closed["won_from_lead"] += 1
-        else:
-            closed["lost"] += 1
-            closed["lost_amount_base_minor"] += fact["amount_base_minor"] or 0
-    if fact.get("lead_created_on") is not None:
-        lead = cells[
-            (
-                _month(fact["lead_created_on"]),
-                pipeline_id,
-                fact["lead_owner_id"],
-                fact["lead_team_id"] or 0,
-                fact["lead_source_id"] or 0,
-            )
-        ]
-        lead["lead_deals"] += 1
-        lead["lead_won"] += int(is_won)
-    return cells
-
-
-def _totals_add(
-    *, cells: dict[tuple[Any, ...], Counter[Any]], sign: int, into: dict[tuple[Any, ...], Counter[Any]]
-) -> None:
-    for key, values in cells.items():
-        for name, value in values.items():
-            into[key][name] += sign * value
-
-
-def _totals_apply(delta: dict[tuple[Any, ...], Counter[Any]], *, using: str) -> None:
-    """Add ``delta`` to DealMonthlyTotals in one upsert (same SQL on PostgreSQL and SQLite)."""
-    rows = [
-        (key, values)
-        for key, values in sorted(delta.items(), key=lambda item: str(item[0]))
-        if any(values.values())
-    ]
-    if not rows:
-        return
-    table = DealMonthlyTotals._meta.db_table
-    columns = [*_CELL, *_TOTALS]
-    placeholders = ", ".join("(" + ", ".join(["%s"] * len(columns)) + ")" for _ in rows)
-    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in _TOTALS)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {placeholders} "  # noqa: S608 - our names
-        f"ON CONFLICT ({', '.join(_CELL)}) DO UPDATE SET {updates}"
-    )
-    params: list[Any] = []
-    for key, values in rows:
-        params.extend(key)
-        params.extend(values.get(name, 0) for name in _TOTALS)
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-# --- DealGroupTotals: facts counted per group, per owner and for every owner (owner 0) ----------------
-# A key is (measure, pipeline, owner, day, stage, other stage, label, currency, days); its value is
-# [count, amount_minor, amount_base_minor]. Every rule below has its SQL twin in _group_statements().
-COHORT = "cohort"  # deals by creation month, furthest stage, status and currency (funnel)
-LIVE = "live"  # open deals by current stage and currency (waiting work); day is NO_DAY
-OPEN_STAY = "open"  # open stays by the day they began (their age is counted at read time)
-DONE_STAY = "done"  # finished stays by entry month and length (time in stage)
-WON_STAY = "won"  # finished stays of won deals by exit month and length (the won-deal benchmark)
-EXIT = "exit"  # finished stays by exit month, next stage and exit kind (flow)
-ENTRY = "entry"  # stays by entry month and entry kind (flow)
-GROUP_MEASURES = (COHORT, LIVE, OPEN_STAY, DONE_STAY, WON_STAY, EXIT, ENTRY)
-EVERY_OWNER = 0
-NO_DAY = dt.date(1970, 1, 1)
-GROUP_KEY = ("measure", "pipeline_id", "owner_id", "day", "stage_id", "other_id", "label", "currency", "days")
-GROUP_VALUES = ("count", "amount_minor", "amount_base_minor")
-_FACT_GROUP_FIELDS = (
-    "pipeline_id",
-    "owner_id",
-    "stage_id",
-    "furthest_stage_id",
-    "status",
-    "created_on",
-    "currency",
-    "amount_minor",
-    "amount_base_minor",
-)
-_STAY_GROUP_FIELDS = (
-    "pipeline_id",
-    "owner_id",
-    "stage_id",
-    "next_stage_id",
-    "deal_status",
-    "entry_kind",
-    "entered_on",
-    "exited_on",
-    "days",
-    "exit_kind",
-)
-
-
-def _group_add(
-    into: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], count: int, amount: int, base: int
-) -> None:
-    """Add to the owner's cell and to the every-owner cell (key[2] is the owner)."""
-    for owner_key in (key, (key[0], key[1], EVERY_OWNER, *key[3:])):
-        cell = into.get(owner_key)
-        if cell is None:
-            into[owner_key] = [count, amount, base]
-        else:
-            cell[0] += count
-            cell[1] += amount
-            cell[2] += base
-
-
-def fact_group_cells(into: dict[tuple[Any, ...], list[int]], fact: dict[str, Any], sign: int) -> None:
-    """Add ``sign`` times what one DealFact row counts in DealGroupTotals to ``into``."""
-    pipeline_id, owner_id = fact["pipeline_id"], fact["owner_id"]
-    amount = fact["amount_minor"] or 0
-    _group_add(
-        into,
-        (
-            COHORT,
-            pipeline_id,
-            owner_id,
-            _month(fact["created_on"]),
-            fact["furthest_stage_id"],
-            0,
-            fact["status"],
-            fact["currency"],
-            -1,
-        ),
-        sign,
-        sign * amount,
-        sign * (fact["amount_base_minor"] or 0),
-    )
-    if fact["status"] == DealStatus.OPEN:
-        _group_add(
-            into,
-            (LIVE, pipeline_id, owner_id, NO_DAY, fact["stage_id"], 0, "", fact["currency"], -1),
-            sign,
-            sign * amount,
-            0,
-        )
-
-
-def stay_group_cells(into: dict[tuple[Any, ...], list[int]], stay: dict[str, Any], sign: int) -> None:
-    """Add ``sign`` times what one StayFact row counts in DealGroupTotals to ``into``."""
-    pipeline_id, owner_id, stage_id = stay["pipeline_id"], stay["owner_id"], stay["stage_id"]
-    entered_on, exited_on, days = stay["entered_on"], stay["exited_on"], stay["days"]
-    entered_month = _month(entered_on)
-    _group_add(
-        into,
-        (ENTRY, pipeline_id, owner_id, entered_month, stage_id, 0, stay["entry_kind"], "", -1),
-        sign,
-        0,
-        0,
-    )
-    if exited_on is None:
-        _group_add(into, (OPEN_STAY, pipeline_id, owner_id, entered_on, stage_id, 0, "", "", -1), sign, 0, 0)
-        return
-    exited_month = _month(exited_on)
-    _group_add(into, (DONE_STAY, pipeline_id, owner_id, entered_month, stage_id, 0, "", "", days), sign, 0, 0)
-    _group_add(
-        into,
-        (
-            EXIT,
-            pipeline_id,
-            owner_id,
-            exited_month,
-            stage_id,
-            stay["next_stage_id"] or 0,
-            stay["exit_kind"],
-            "",
-            -1,
-        ),
-        sign,
-        0,
-        0,
-    )
-    if stay["deal_status"] == DealStatus.WON:
-        _group_add(
-            into, (WON_STAY, pipeline_id, owner_id, exited_month, stage_id, 0, "", "", days), sign, 0, 0
-        )
-
-
-def groups_apply(groups: dict[tuple[Any, ...], list[int]], *, using: str) -> None:
-    """Add the cells to DealGroupTotals in one upsert (same SQL on PostgreSQL and SQLite)."""
-    rows = sorted((key, values) for key, values in groups.items() if any(values))
-    if not rows:
-        return
-    table = DealGroupTotals._meta.db_table
-    columns = [*GROUP_KEY, *GROUP_VALUES]
-    placeholders = ", ".join("(" + ", ".join(["%s"] * len(columns)) + ")" for _ in rows)
-    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in GROUP_VALUES)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {placeholders} "  # noqa: S608 - our names
-        f"ON CONFLICT ({', '.join(GROUP_KEY)}) DO UPDATE SET {updates}"
-    )
-    params: list[Any] = []
-    for key, values in rows:
-        params.extend(key)
-        params.extend(values)
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
+    return {name: getattr(deal, name) for name in FACT_FIELDS}
 
 
 def derived_groups_deal(*, deal_id: int, sign: int) -> None:
@@ -317,23 +58,23 @@ def derived_groups_deal(*, deal_id: int, sign: int) -> None:
     DealGroupTotals: for code that inserts or deletes a deal's facts wholesale (the trash) - call it
     after inserting them, or before deleting them."""
     groups: dict[tuple[Any, ...], list[int]] = {}
-    for fact in DealFact.objects.filter(deal_id=deal_id).values(*_FACT_GROUP_FIELDS):
+    for fact in DealFact.objects.filter(deal_id=deal_id).values(*FACT_GROUP_FIELDS):
         fact_group_cells(groups, fact, sign)
-    for stay in StayFact.objects.filter(deal_id=deal_id).values(*_STAY_GROUP_FIELDS):
+    for stay in StayFact.objects.filter(deal_id=deal_id).values(*STAY_GROUP_FIELDS):
         stay_group_cells(groups, stay, sign)
     groups_apply(groups, using=DealFact.objects.db)
 
 
 def _lead_values(deal: Deal) -> dict[str, Any]:
     if not deal.lead_id:
-        return dict.fromkeys(_LEAD_FIELDS)
+        return dict.fromkeys(LEAD_FIELDS)
     from dealflow.deals.models import Lead
 
     lead = (
         Lead.objects.filter(pk=deal.lead_id).values("created_on", "owner_id", "team_id", "source_id").first()
     )
     if lead is None:
-        return dict.fromkeys(_LEAD_FIELDS)
+        return dict.fromkeys(LEAD_FIELDS)
     return {
         "lead_created_on": lead["created_on"],
         "lead_owner_id": lead["owner_id"],
@@ -349,12 +90,12 @@ def derived_deal_sync(*, deal: Deal, fields: list[str] | None = None) -> None:
     so two writers of one deal update its facts one after the other). ``fields`` names what was saved;
     a save that touches no mirrored field costs nothing.
     """
-    if fields is not None and not _SAVED_NAMES.intersection(fields):
+    if fields is not None and not SAVED_NAMES.intersection(fields):
         return
     new = _fact_values(deal)
     old = (
         DealFact.objects.filter(deal_id=deal.pk)
-        .values(*_FACT_FIELDS, *_LEAD_FIELDS, "furthest_stage_id")
+        .values(*FACT_FIELDS, *LEAD_FIELDS, "furthest_stage_id")
         .first()
     )
     delta: dict[tuple[Any, ...], Counter[Any]] = defaultdict(Counter[Any])
@@ -362,22 +103,22 @@ def derived_deal_sync(*, deal: Deal, fields: list[str] | None = None) -> None:
     if old is None:
         lead = _lead_values(deal)
         DealFact.objects.create(deal_id=deal.pk, furthest_stage_id=deal.stage_id, **new, **lead)
-        _totals_add(cells=monthly_cells({**new, **lead}), sign=1, into=delta)
+        totals_add(cells=monthly_cells({**new, **lead}), sign=1, into=delta)
         fact_group_cells(groups, {**new, "furthest_stage_id": deal.stage_id}, 1)
     else:
         changed = {name: value for name, value in new.items() if old[name] != value}
         if not changed:
             return
         DealFact.objects.filter(deal_id=deal.pk).update(**changed)
-        lead = {name: old[name] for name in _LEAD_FIELDS}
-        _totals_add(cells=monthly_cells(old), sign=-1, into=delta)
-        _totals_add(cells=monthly_cells({**new, **lead}), sign=1, into=delta)
+        lead = {name: old[name] for name in LEAD_FIELDS}
+        totals_add(cells=monthly_cells(old), sign=-1, into=delta)
+        totals_add(cells=monthly_cells({**new, **lead}), sign=1, into=delta)
         fact_group_cells(groups, old, -1)
         fact_group_cells(groups, {**old, **changed}, 1)
-        if any(name in changed for name in _STAY_FIELDS):
+        if any(name in changed for name in STAY_FIELDS):
             stays = StayFact.objects.filter(deal_id=deal.pk)
             if "owner_id" in changed or "status" in changed:
-                for stay in stays.values(*_STAY_GROUP_FIELDS):
+                for stay in stays.values(*STAY_GROUP_FIELDS):
                     stay_group_cells(groups, stay, -1)
                     stay_group_cells(
                         groups, {**stay, "owner_id": deal.owner_id, "deal_status": deal.status}, 1
@@ -388,7 +129,7 @@ def derived_deal_sync(*, deal: Deal, fields: list[str] | None = None) -> None:
                 source_id=deal.source_id,
                 deal_status=deal.status,
             )
-    _totals_apply(delta, using=DealFact.objects.db)
+    totals_apply(delta, using=DealFact.objects.db)
     groups_apply(groups, using=DealFact.objects.db)
 
 
@@ -422,14 +163,14 @@ def derived_stay_open(*, spell: StageSpell, deal: Deal, stage: Stage) -> None:
         entered_on=spell.entered_on,
     )
     groups: dict[tuple[Any, ...], list[int]] = {}
-    stay_group_cells(groups, {name: getattr(stay, name) for name in _STAY_GROUP_FIELDS}, 1)
+    stay_group_cells(groups, {name: getattr(stay, name) for name in STAY_GROUP_FIELDS}, 1)
     fact = (
         DealFact.objects.filter(deal_id=deal.pk)
         .filter(
             Q(furthest_stage__order__lt=stage.order)
             | Q(furthest_stage__order=stage.order, furthest_stage_id__lt=stage.pk)
         )
-        .values(*_FACT_GROUP_FIELDS)
+        .values(*FACT_GROUP_FIELDS)
         .first()
     )
     if fact is not None:  # the stage lies beyond the furthest one: the deal's cohort group moves
@@ -443,7 +184,7 @@ def derived_stay_close(*, spell: StageSpell) -> None:
     """Store how and when a stay ended, and its length in calendar days."""
     assert spell.exited_on is not None
     stays = StayFact.objects.filter(spell_id=spell.pk)
-    old = stays.values(*_STAY_GROUP_FIELDS).first()
+    old = stays.values(*STAY_GROUP_FIELDS).first()
     closed = {
         "exited_on": spell.exited_on,
         "days": (spell.exited_on - spell.entered_on).days,
@@ -473,198 +214,6 @@ def derived_close_date_changed(*, deal: Deal, from_value: str, to_value: str, at
     )
 
 
-# ------------------------------------------------------------------------------------------- rebuild
-
-
-def _sql_month(column: str, vendor: str) -> str:
-    if vendor == "postgresql":
-        return f"CAST(date_trunc('month', {column}) AS date)"
-    return f"(substr({column}, 1, 7) || '-01')"
-
-
-def _sql_days(start: str, end: str, vendor: str) -> str:
-    if vendor == "postgresql":
-        return f"({end} - {start})"
-    return f"CAST(julianday({end}) - julianday({start}) AS INTEGER)"
-
-
-def _rebuild_statements(vendor: str, *, live_only: bool = True) -> list[str]:
-    deal_columns = ", ".join(_FACT_FIELDS)
-    fact = DealFact._meta.db_table
-    stay = StayFact._meta.db_table
-    totals = DealMonthlyTotals._meta.db_table
-    cell_group = ", ".join(_CELL)
-    sums = ", ".join(f"SUM({name})" for name in _TOTALS)
-
-    def totals_select(
-        month: str, owner: str, team: str, source: str, values: dict[str, str], where: str
-    ) -> str:
-        columns = ", ".join(values.get(name, "0") + f" AS {name}" for name in _TOTALS)
-        return (
-            f"SELECT {_sql_month(month, vendor)} AS month, pipeline_id, {owner} AS owner_id, "  # noqa: S608
-            f"COALESCE({team}, 0) AS team_id, COALESCE({source}, 0) AS source_id, {columns} "
-            f"FROM {fact} WHERE {where}"
-        )
-
-    won = "CASE WHEN status = 'won' THEN 1 ELSE 0 END"
-    lost = "CASE WHEN status = 'lost' THEN 1 ELSE 0 END"
-    parts = [
-        totals_select("created_on", "owner_id", "team_id", "source_id", {"created": "1"}, "1 = 1"),
-        totals_select(
-            "closed_on",
-            "owner_id",
-            "team_id",
-            "source_id",
-            {
-                "won": won,
-                "won_amount_base_minor": "CASE WHEN status = 'won' THEN COALESCE(amount_base_minor, 0) ELSE 0 END",
-                "won_cycle_days": "CASE WHEN status = 'won' THEN COALESCE(cycle_days, 0) ELSE 0 END",
-                "won_lead_cycle_days": "CASE WHEN status = 'won' THEN COALESCE(lead_cycle_days, 0) ELSE 0 END",
-                "won_from_lead": "CASE WHEN status = 'won' AND lead_cycle_days IS NOT NULL THEN 1 ELSE 0 END",
-                "lost": lost,
-                "lost_amount_base_minor": "CASE WHEN status = 'lost' THEN COALESCE(amount_base_minor, 0) ELSE 0 END",
-            },
-            "status IN ('won', 'lost') AND closed_on IS NOT NULL",
-        ),
-        totals_select(
-            "lead_created_on",
-            "lead_owner_id",
-            "lead_team_id",
-            "lead_source_id",
-            {"lead_deals": "1", "lead_won": won},
-            "lead_created_on IS NOT NULL",
-        ),
-    ]
-    furthest = (
-        "SELECT deal_id, stage_id FROM (SELECT s.deal_id, s.stage_id, ROW_NUMBER() OVER ("
-        'PARTITION BY s.deal_id ORDER BY st."order" DESC, st.id DESC) AS position '
-        "FROM deals_stagespell s JOIN deals_stage st ON st.id = s.stage_id) ranked WHERE position = 1"
-    )
-    pushes = (
-        "SELECT deal_id, COUNT(*) AS pushes, MAX(occurred_at) AS last_pushed_at FROM deals_dealevent "
-        "WHERE kind = 'close_date_changed' AND from_value <> '' AND to_value <> '' AND to_value > from_value "
-        "GROUP BY deal_id"
-    )
-    prefixed = ", ".join(f"d.{name}" for name in _FACT_FIELDS)
-    live = " WHERE d.deleted_at IS NULL" if live_only else ""  # the trash is out of the metrics
-    return [
-        f"INSERT INTO {fact} (deal_id, {deal_columns}, furthest_stage_id, lead_created_on, lead_owner_id, "  # noqa: S608
-        "lead_team_id, lead_source_id, close_date_pushes, last_pushed_at) "
-        f"SELECT d.id, {prefixed}, COALESCE(f.stage_id, d.stage_id), l.created_on, l.owner_id, l.team_id, "
-        "l.source_id, COALESCE(p.pushes, 0), p.last_pushed_at FROM deals_deal d "
-        f"LEFT JOIN ({furthest}) f ON f.deal_id = d.id "
-        "LEFT JOIN deals_lead l ON l.id = d.lead_id "
-        f"LEFT JOIN ({pushes}) p ON p.deal_id = d.id{live}",
-        f"INSERT INTO {stay} (spell_id, deal_id, pipeline_id, stage_id, next_stage_id, owner_id, team_id, "  # noqa: S608
-        "source_id, deal_status, entry_kind, entered_on, exited_on, days, exit_kind) "
-        "SELECT s.id, s.deal_id, s.pipeline_id, s.stage_id, s.next_stage_id, d.owner_id, d.team_id, "
-        "d.source_id, d.status, CASE WHEN s.previous_exit IS NULL OR s.previous_exit = '' THEN 'created' "
-        "WHEN s.previous_exit IN ('won', 'lost') THEN 'reopened' ELSE s.previous_exit END, "
-        f"s.entered_on, s.exited_on, CASE WHEN s.exited_on IS NULL THEN NULL ELSE "
-        f"{_sql_days('s.entered_on', 's.exited_on', vendor)} END, s.exit_kind "
-        "FROM (SELECT spell.*, LAG(spell.exit_kind) OVER (PARTITION BY spell.deal_id "
-        "ORDER BY spell.entered_at, spell.id) AS previous_exit FROM deals_stagespell spell) s "
-        f"JOIN deals_deal d ON d.id = s.deal_id{live}",
-        f"INSERT INTO {totals} ({cell_group}, {', '.join(_TOTALS)}) "  # noqa: S608
-        f"SELECT {cell_group}, {sums} FROM ({' UNION ALL '.join(parts)}) cells GROUP BY {cell_group}",
-    ]
-
-
-def _group_statements(vendor: str) -> list[str]:
-    """DealGroupTotals from DealFact and StayFact: the per-owner cells, then every owner's (owner 0)."""
-    fact = DealFact._meta.db_table
-    stay = StayFact._meta.db_table
-    groups = DealGroupTotals._meta.db_table
-    no_day = f"CAST('{NO_DAY.isoformat()}' AS date)" if vendor == "postgresql" else f"'{NO_DAY.isoformat()}'"
-    key = ", ".join(GROUP_KEY)
-    columns = f"{key}, {', '.join(GROUP_VALUES)}"
-    empty = "''"
-
-    def part(measure: str, day: str, stage: str, other: str, label: str, currency: str, days: str) -> str:
-        return (
-            f"'{measure}' AS measure, pipeline_id, owner_id, {day} AS day, {stage} AS stage_id, "
-            f"{other} AS other_id, {label} AS label, {currency} AS currency, {days} AS days"
-        )
-
-    entered, exited = _sql_month("entered_on", vendor), _sql_month("exited_on", vendor)
-    parts = [
-        f"SELECT {part(COHORT, _sql_month('created_on', vendor), 'furthest_stage_id', '0', 'status', 'currency', '-1')}, "  # noqa: S608
-        f"1 AS c, amount_minor AS a, COALESCE(amount_base_minor, 0) AS b FROM {fact}",
-        f"SELECT {part(LIVE, no_day, 'stage_id', '0', empty, 'currency', '-1')}, "  # noqa: S608
-        f"1, amount_minor, 0 FROM {fact} WHERE status = '{DealStatus.OPEN.value}'",
-        f"SELECT {part(ENTRY, entered, 'stage_id', '0', 'entry_kind', empty, '-1')}, 1, 0, 0 FROM {stay}",  # noqa: S608
-        f"SELECT {part(OPEN_STAY, 'entered_on', 'stage_id', '0', empty, empty, '-1')}, 1, 0, 0 "  # noqa: S608
-        f"FROM {stay} WHERE exited_on IS NULL",
-        f"SELECT {part(DONE_STAY, entered, 'stage_id', '0', empty, empty, 'days')}, 1, 0, 0 "  # noqa: S608
-        f"FROM {stay} WHERE exited_on IS NOT NULL",
-        f"SELECT {part(EXIT, exited, 'stage_id', 'COALESCE(next_stage_id, 0)', 'exit_kind', empty, '-1')}, "  # noqa: S608
-        f"1, 0, 0 FROM {stay} WHERE exited_on IS NOT NULL",
-        f"SELECT {part(WON_STAY, exited, 'stage_id', '0', empty, empty, 'days')}, 1, 0, 0 "  # noqa: S608
-        f"FROM {stay} WHERE exited_on IS NOT NULL AND deal_status = '{DealStatus.WON.value}'",
-    ]
-    every = ", ".join(name if name != "owner_id" else f"{EVERY_OWNER} AS owner_id" for name in GROUP_KEY)
-    group_but_owner = ", ".join(name for name in GROUP_KEY if name != "owner_id")
-    return [
-        f"INSERT INTO {groups} ({columns}) SELECT {key}, SUM(c), SUM(a), SUM(b) "  # noqa: S608
-        f"FROM ({' UNION ALL '.join(parts)}) cells GROUP BY {key}",
-        f"INSERT INTO {groups} ({columns}) SELECT {every}, SUM(count), SUM(amount_minor), "  # noqa: S608
-        f"SUM(amount_base_minor) FROM {groups} WHERE owner_id <> {EVERY_OWNER} GROUP BY {group_but_owner}",
-    ]
-
-
-def derived_rebuild(*, using: str = "default", rebuild_indexes: bool = True, groups: bool = True) -> None:
-    """Rebuild every derived analytics table from the deals, events and spells (after a bulk load).
-
-    The indexes are dropped for the load and built again afterwards, which is several times faster than
-    maintaining them row by row at a million deals. Migrations pass ``rebuild_indexes=False``: the indexes
-    of that point in the migration history are not necessarily the models' current ones; those before
-    DealGroupTotals existed pass ``groups=False``.
-    """
-    connection = connections[using]
-    vendor = connection.vendor
-    models = [*([DealGroupTotals] if groups else []), DealMonthlyTotals, StayFact, DealFact]
-    editor = connection.schema_editor(collect_sql=True)  # only renders index DDL; never entered
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        if vendor == "postgresql":
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # TRUNCATE refuses pending deferred FK checks
-            cursor.execute("TRUNCATE " + ", ".join(model._meta.db_table for model in models))
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # back to Django's INITIALLY DEFERRED foreign keys
-        else:
-            for model in models:
-                cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608 - our table
-        indexes = (
-            [(model, index) for model in models for index in model._meta.indexes] if rebuild_indexes else []
-        )
-        for _model, index in indexes:
-            cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(index.name)}")
-        # A migration older than the trash rebuilds before deals_deal has deleted_at.
-        columns = {
-            column.name for column in connection.introspection.get_table_description(cursor, "deals_deal")
-        }
-        for statement in [
-            *_rebuild_statements(vendor, live_only="deleted_at" in columns),
-            *(_group_statements(vendor) if groups else []),
-        ]:
-            cursor.execute(statement)
-        if vendor == "postgresql":  # CREATE INDEX refuses tables with the inserts' FK checks pending
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        for model, index in indexes:
-            cursor.execute(str(index.create_sql(model, editor)))
-        for model in models:
-            cursor.execute(f"ANALYZE {model._meta.db_table}")
-
-
-def derived_groups_rebuild(*, using: str = "default") -> None:
-    """Count DealGroupTotals again from DealFact and StayFact (a migration; derived_rebuild() does it too)."""
-    connection = connections[using]
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {DealGroupTotals._meta.db_table}")  # noqa: S608 - our table
-        for statement in _group_statements(connection.vendor):
-            cursor.execute(statement)
-        cursor.execute(f"ANALYZE {DealGroupTotals._meta.db_table}")
-
-
 # ------------------------------------------------------------------------------ the trash (soft delete)
 # A deal in the trash is not in the derived tables at all: derived_rebuild() reads live deals only, and
 # these two keep a single deal in step when it goes to the trash or comes back, with the same rules as
@@ -674,12 +223,12 @@ def derived_groups_rebuild(*, using: str = "default") -> None:
 
 def derived_remove_deal(*, deal_id: int) -> None:
     """Take a deal out of DealFact, StayFact and the monthly totals (it went to the trash)."""
-    old = DealFact.objects.filter(deal_id=deal_id).values(*_FACT_FIELDS, *_LEAD_FIELDS).first()
+    old = DealFact.objects.filter(deal_id=deal_id).values(*FACT_FIELDS, *LEAD_FIELDS).first()
     if old is None:
         return
     delta: dict[tuple[Any, ...], Counter[Any]] = defaultdict(Counter[Any])
-    _totals_add(cells=monthly_cells(old), sign=-1, into=delta)
-    _totals_apply(delta, using=DealFact.objects.db)
+    totals_add(cells=monthly_cells(old), sign=-1, into=delta)
+    totals_apply(delta, using=DealFact.objects.db)
     derived_groups_deal(deal_id=deal_id, sign=-1)
     StayFact.objects.filter(deal_id=deal_id).delete()
     DealFact.objects.filter(deal_id=deal_id).delete()
@@ -737,5 +286,5 @@ def derived_restore_deal(*, deal: Deal) -> None:
     StayFact.objects.bulk_create(stays)
     derived_groups_deal(deal_id=deal.pk, sign=1)
     delta: dict[tuple[Any, ...], Counter[Any]] = defaultdict(Counter[Any])
-    _totals_add(cells=monthly_cells({**new, **lead}), sign=1, into=delta)
-    _totals_apply(delta, using=DealFact.objects.db)
+    totals_add(cells=monthly_cells({**new, **lead}), sign=1, into=delta)
+    totals_apply(delta, using=DealFact.objects.db)

@@ -59,9 +59,9 @@ def event_record(
     )
 
 
-def event_write(*, deal: Deal, event: lifecycle.Event) -> DealEvent:
-    """Write an event the lifecycle (or ``event_record``) described, and keep the derived tables in step."""
-    row = DealEvent.objects.create(
+def event_row(*, deal: Deal, event: lifecycle.Event, recorded_at: dt.datetime) -> DealEvent:
+    """The DealEvent row of an event the lifecycle described (not saved)."""
+    return DealEvent(
         deal=deal,
         kind=event.kind,
         field=event.field,
@@ -75,8 +75,14 @@ def event_write(*, deal: Deal, event: lifecycle.Event) -> DealEvent:
         origin=event.origin,
         note=event.note,
         occurred_at=event.at,
-        recorded_at=clock.now(),
+        recorded_at=recorded_at,
     )
+
+
+def event_write(*, deal: Deal, event: lifecycle.Event) -> DealEvent:
+    """Write an event the lifecycle (or ``event_record``) described, and keep the derived tables in step."""
+    row = event_row(deal=deal, event=event, recorded_at=clock.now())
+    row.save(force_insert=True)
     # Derived analytics tables follow in the same transaction (services/derived.py).
     if event.kind == EventKind.CREATED:
         derived_deal_sync(deal=deal)
@@ -205,6 +211,19 @@ def deal_state(deal: Deal, *, has_lines: bool = False) -> lifecycle.DealState:
 SEARCHED_FIELDS = {"title", "organization_id", "person_id", "owner_id"}
 
 
+def change_set_fields(*, deal: Deal, change: lifecycle.Change, stage: Stage | None = None) -> None:
+    """Copy the columns a lifecycle change changed onto the deal in memory (not saved)."""
+    state = change.state
+    for name in change.fields:
+        if name == "stage_id":
+            if stage is not None and stage.pk == state.stage.pk:
+                deal.stage = stage
+            else:
+                deal.stage_id = state.stage.pk
+        else:
+            setattr(deal, name, getattr(state, name))
+
+
 def change_apply(
     *,
     deal: Deal,
@@ -225,15 +244,7 @@ def change_apply(
                 extra={"current_version": deal.version, "your_version": expected_version},
             )
         return deal
-    state = change.state
-    for name in change.fields:
-        if name == "stage_id":
-            if stage is not None and stage.pk == state.stage.pk:
-                deal.stage = stage
-            else:
-                deal.stage_id = state.stage.pk
-        else:
-            setattr(deal, name, getattr(state, name))
+    change_set_fields(deal=deal, change=change, stage=stage)
     if change.fields:
         deal_save_versioned(deal=deal, fields=list(change.fields), expected_version=expected_version)
     if change.spell_close is not None:

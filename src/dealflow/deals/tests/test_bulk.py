@@ -315,7 +315,7 @@ def test_derived_rows_written_with_the_deals_equal_a_rebuild(rep, rep2, pipeline
     """derived_rows=True works out DealFact, StayFact and DealMonthlyTotals in memory; derived_rebuild()
     computes them in SQL from the deals, events and spells. Both give the same rows, next to deals the
     services wrote (their cells are added to, not replaced)."""
-    from dealflow.deals.services.derived import derived_rebuild
+    from dealflow.deals.services.derived_rebuild import derived_rebuild
 
     with time_machine.travel(NOW, tick=False):
         _history_through_services(rep, rep2, pipeline)
@@ -324,13 +324,22 @@ def test_derived_rows_written_with_the_deals_equal_a_rebuild(rep, rep2, pipeline
             title="Older lead", source=lead_source("website"), owner=rep2, at=at(200)
         )
         written_lead = bulk.BulkLead(
-            title="New lead", source_id=lead_source("trade_show").pk, owner_id=rep.pk, created_at=at(90),
-            status="converted", closed_at=at(80),
-        )  # fmt: skip
+            title="New lead",
+            source_id=lead_source("trade_show").pk,
+            owner_id=rep.pk,
+            created_at=at(90),
+            status="converted",
+            closed_at=at(80),
+        )
         deals = [
             bulk.BulkDeal(
-                title="From the lead", owner_id=rep.pk, pipeline_id=pipeline.pk, stage_id=stage["Qualification"],
-                created_at=at(80), amount_minor=50000, lead=written_lead,
+                title="From the lead",
+                owner_id=rep.pk,
+                pipeline_id=pipeline.pk,
+                stage_id=stage["Qualification"],
+                created_at=at(80),
+                amount_minor=50000,
+                lead=written_lead,
                 steps=[
                     bulk.Update(at=at(79), changes={"expected_close_on": dt.date(2026, 2, 1)}),
                     bulk.Update(at=at(78), changes={"expected_close_on": dt.date(2026, 3, 1)}),
@@ -341,10 +350,18 @@ def test_derived_rows_written_with_the_deals_equal_a_rebuild(rep, rep2, pipeline
                 ],
             ),
             bulk.BulkDeal(
-                title="Lost and back", owner_id=rep2.pk, pipeline_id=pipeline.pk, stage_id=stage["Proposal"],
-                created_at=at(50), amount_minor=700, currency="USD",
+                title="Lost and back",
+                owner_id=rep2.pk,
+                pipeline_id=pipeline.pk,
+                stage_id=stage["Proposal"],
+                created_at=at(50),
+                amount_minor=700,
+                currency="USD",
                 lead=bulk.BulkLead(
-                    title="", source_id=existing_lead.source_id, owner_id=rep2.pk, created_at=at(200),
+                    title="",
+                    source_id=existing_lead.source_id,
+                    owner_id=rep2.pk,
+                    created_at=at(200),
                     id=existing_lead.pk,
                 ),
                 steps=[
@@ -354,10 +371,13 @@ def test_derived_rows_written_with_the_deals_equal_a_rebuild(rep, rep2, pipeline
                 ],
             ),
             bulk.BulkDeal(
-                title="Still open", owner_id=rep.pk, pipeline_id=pipeline.pk, stage_id=stage["Needs analysis"],
+                title="Still open",
+                owner_id=rep.pk,
+                pipeline_id=pipeline.pk,
+                stage_id=stage["Needs analysis"],
                 created_at=at(10),
             ),
-        ]  # fmt: skip
+        ]
         with bulk.BulkWriter(derived_rows=True, defer_indexes=defer_indexes) as writer:
             writer.write(leads=[written_lead], deals=deals[:1])
             writer.write(deals=deals[1:])

@@ -29,9 +29,21 @@ def test_the_demo_fills_every_table_and_keeps_every_amount(monkeypatch):
     amount_events = DealEvent.objects.filter(kind=EventKind.AMOUNT_CHANGED).count()
     contents.seed(seed=4, today=TODAY)
     for model in (
-        Product, ProductPrice, DealLine, DealFieldValues, OrganizationFieldValues, PersonFieldValues,
-        LeadFieldValues, Tag, DealTag, OrganizationTag, PersonTag, Quote, QuoteLine, QuoteRule,
-    ):  # fmt: skip
+        Product,
+        ProductPrice,
+        DealLine,
+        DealFieldValues,
+        OrganizationFieldValues,
+        PersonFieldValues,
+        LeadFieldValues,
+        Tag,
+        DealTag,
+        OrganizationTag,
+        PersonTag,
+        Quote,
+        QuoteLine,
+        QuoteRule,
+    ):
         assert model.objects.exists(), model.__name__
     assert dict(Deal.objects.values_list("id", "amount_minor")) == amounts
     assert DealEvent.objects.filter(kind=EventKind.AMOUNT_CHANGED).count() == amount_events

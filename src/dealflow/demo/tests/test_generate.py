@@ -125,7 +125,7 @@ def test_dealflow_run_loads_no_demo_into_a_database_with_users(rep):
 def test_optional_steps_run_the_modules_that_exist(monkeypatch, tmp_path):
     calls = []
     present = types.ModuleType("dealflow_test_demo_step")
-    present.seed = lambda **kwargs: calls.append(kwargs)  # type: ignore[attr-defined]
+    present.seed = lambda **kwargs: calls.append(kwargs)
     monkeypatch.setitem(sys.modules, "dealflow_test_demo_step", present)
     monkeypatch.setattr(
         generate, "OPTIONAL_STEPS", ["dealflow.demo.not_written_yet", "dealflow_test_demo_step"]

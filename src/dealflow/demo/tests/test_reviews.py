@@ -36,9 +36,15 @@ def test_demo_reviews(monkeypatch, time_machine):
     assert later.previous is not None and later.snapshot.waterfall is not None
     totals = later.snapshot.waterfall["totals"]
     assert (
-        totals["start"] + totals["new"] + totals["pulled_in"] - totals["pushed_out"] + totals["increased"]
-        - totals["decreased"] - totals["won"] - totals["lost"]
-    ) == totals["end"]  # fmt: skip
+        totals["start"]
+        + totals["new"]
+        + totals["pulled_in"]
+        - totals["pushed_out"]
+        + totals["increased"]
+        - totals["decreased"]
+        - totals["won"]
+        - totals["lost"]
+    ) == totals["end"]
     kinds = dict(ReviewDecision.objects.values_list("kind").annotate(count=Count("id")))
     assert kinds.get("keep") and len(kinds) >= 3
     applied = ReviewDecision.objects.filter(status=DecisionStatus.APPLIED).exclude(kind="keep")

@@ -42,6 +42,7 @@ from dealflow.forecasting.calculations.fitting import (
     drift_factors,
     drift_from_residuals,
     fit,
+    new_deal_trend,
     stage_trend,
     weekly_points,
 )
@@ -190,6 +191,7 @@ __all__ = [
     "in_period_flags",
     "method_level",
     "new_bookings_samples",
+    "new_deal_trend",
     "owner_bookings_by_period",
     "predict",
     "simulate",

@@ -109,6 +109,7 @@ def backtest(
     seed: int = 0,
     progress=None,
     trend: bool = True,
+    trend_new_deals: bool = True,
 ) -> list[BacktestRow]:
     """Forecast each target period from each weekly as-of point with every method, fitted on older data only.
 
@@ -119,7 +120,9 @@ def backtest(
     for done, point in enumerate(points, start=1):
         moment = int(panel.times[point])
         current = int(calendar.index_of(moment))
-        fit_result = fit(history, calendar, panel, moment, horizons=horizons, trend=trend)
+        fit_result = fit(
+            history, calendar, panel, moment, horizons=horizons, trend=trend, trend_new_deals=trend_new_deals
+        )
         states = panel.states.subset(panel.states.point == point)
         owners = np.unique(states.owner)
         all_owners = np.unique(
@@ -287,7 +290,9 @@ def _score(method: str, members: list[BacktestRow]) -> dict:
     accuracies = [
         value for value in (accuracy(row.actual, row.forecast) for row in members) if value is not None
     ]
-    with_range = [row for row in members if row.p10 is not None and row.p90 is not None]
+    with_range = [
+        (row.actual, row.p10, row.p90) for row in members if row.p10 is not None and row.p90 is not None
+    ]
     return {
         "method": method,
         "count": len(members),
@@ -295,9 +300,9 @@ def _score(method: str, members: list[BacktestRow]) -> dict:
         "wape": wape(actuals, forecasts),
         "bias": bias(actuals, forecasts),
         "coverage": coverage(
-            [row.actual for row in with_range],
-            [float(row.p10) for row in with_range],  # type: ignore[arg-type]
-            [float(row.p90) for row in with_range],  # type: ignore[arg-type]
+            [actual for actual, _low, _high in with_range],
+            [float(low) for _actual, low, _high in with_range],
+            [float(high) for _actual, _low, high in with_range],
         )
         if with_range
         else None,
@@ -309,9 +314,14 @@ def bookings_by_owner(history: History, start: int, end: int) -> dict[int, float
     won = (history.stage_status == WON) & (history.stage_time >= start) & (history.stage_time < end)
     deals, times, amounts = history.stage_deal[won], history.stage_time[won], history.stage_amount[won]
     owners = _value_as_of(
-        history.owner_deal, history.owner_time, history.owner_from, history.owner_to,
-        history.deal_owner, deals, times,
-    )  # fmt: skip
+        history.owner_deal,
+        history.owner_time,
+        history.owner_from,
+        history.owner_to,
+        history.deal_owner,
+        deals,
+        times,
+    )
     totals: dict[int, float] = {}
     for owner, amount in zip(owners.tolist(), amounts.tolist(), strict=True):
         totals[int(owner)] = totals.get(int(owner), 0.0) + amount

@@ -75,6 +75,9 @@ class Fit:
     stage_stay_days: list[float] = field(default_factory=list)
     # per stage: recent against long-run survival of the stage and the later ones (``stage_trend``)
     stage_trend: list[float] = field(default_factory=list)
+    # the same for a deal not created yet: ``stage_trend`` of the stages new deals start in, weighted by
+    # how many of the trailing window's deals started there (``new_deal_trend``; 1: no trend)
+    new_deal_trend: float = 1.0
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -182,9 +185,14 @@ def build_panel(history: History, calendar: Calendar, times: np.ndarray, *, hori
     won_amount = history.stage_amount[won][first_win[1]]
     won_created = history.deal_created[won_deal]
     won_owner = _value_as_of(
-        history.owner_deal, history.owner_time, history.owner_from, history.owner_to,
-        history.deal_owner, won_deal, won_time,
-    )  # fmt: skip
+        history.owner_deal,
+        history.owner_time,
+        history.owner_from,
+        history.owner_to,
+        history.deal_owner,
+        won_deal,
+        won_time,
+    )
     won_period = calendar.index_of(won_time)
     new_wins = []
     for moment in times:
@@ -266,9 +274,11 @@ def fit(
     *,
     horizons: int = 4,
     trend: bool = True,
+    trend_new_deals: bool = True,
 ) -> Fit:
     """Fit L1, L2 and L3 and the run-rate at ``moment`` from data known then (see module docstring).
-    ``trend=False`` leaves out the recent-exit factor (``stage_trend``; the benchmark's "before")."""
+    ``trend=False`` leaves out the recent-exit factor (``stage_trend``; the benchmark's "before"), and
+    ``trend_new_deals=False`` only its part for deals not created yet (``new_deal_trend``)."""
     stages = len(history.stage_ids)
     closed, wins, count, aged_wins, aged_count, close_days, stay_days = _stage_fit(history, moment)
     configured = history.stage_probability.astype(float)
@@ -386,6 +396,7 @@ def fit(
     owner_booked = owner_bookings_by_period(
         history, calendar, as_of=moment, first=max(0, current - 2 * calendar.periods_per_year), last=current
     )
+    trend_factors = stage_trend(history, moment) if trend else np.ones(stages)
     return Fit(
         as_of=int(moment),
         level=level,
@@ -408,7 +419,8 @@ def fit(
         owner_bookings=owner_booked,
         stage_close_days=close_days.tolist(),
         stage_stay_days=stay_days.tolist(),
-        stage_trend=stage_trend(history, moment).tolist() if trend else [],
+        stage_trend=trend_factors.tolist() if trend else [],
+        new_deal_trend=new_deal_trend(history, moment, trend_factors) if trend and trend_new_deals else 1.0,
     )
 
 
@@ -465,3 +477,19 @@ def stage_trend(history: History, moment: int) -> np.ndarray:
             later += 1
         result[index] = factor
     return result
+
+
+def new_deal_trend(history: History, moment: int, trend: np.ndarray) -> float:
+    """The recent-exit factor of a deal that does not exist yet: it will start in a first stage and has to
+    get through it and every later one, so its factor is ``trend`` of the stage deals start in, averaged
+    over the deals created in the trailing window (by where they started; several pipelines can have
+    different first stages). 1 when no deal was created in the window."""
+    if len(history.stage_deal) == 0:
+        return 1.0
+    first = np.r_[0, np.nonzero(np.diff(history.stage_deal))[0] + 1]
+    first = first[history.stage_time[first] <= moment]
+    created = history.deal_created[history.stage_deal[first]]
+    first = first[(created <= moment) & (created > moment - TRAILING_DAYS * DAY)]
+    if len(first) == 0:
+        return 1.0
+    return float(np.mean(np.asarray(trend, dtype=float)[history.stage_event_index()[first]]))

@@ -209,22 +209,42 @@ def states_as_of(history: History, times: list[int] | np.ndarray) -> States:
     amount_index, _ = _last_at_or_before(history.amount_deal, history.amount_time, deals, moments)
     amount = history.amount_value[amount_index] if len(history.amount_value) else np.zeros(len(deals))
     close_on = _value_as_of(
-        history.close_deal, history.close_time, history.close_from, history.close_to,
-        history.deal_close_on, deals, moments,
-    )  # fmt: skip
+        history.close_deal,
+        history.close_time,
+        history.close_from,
+        history.close_to,
+        history.deal_close_on,
+        deals,
+        moments,
+    )
     owner = _value_as_of(
-        history.owner_deal, history.owner_time, history.owner_from, history.owner_to,
-        history.deal_owner, deals, moments,
-    )  # fmt: skip
+        history.owner_deal,
+        history.owner_time,
+        history.owner_from,
+        history.owner_to,
+        history.deal_owner,
+        deals,
+        moments,
+    )
     category = _value_as_of(
-        history.category_deal, history.category_time, history.category_from, history.category_to,
-        history.deal_category, deals, moments,
-    )  # fmt: skip
+        history.category_deal,
+        history.category_time,
+        history.category_from,
+        history.category_to,
+        history.deal_category,
+        deals,
+        moments,
+    )
     category = np.where(category < 0, history.stage_category[stage], category)
     probability = _value_as_of(
-        history.probability_deal, history.probability_time, history.probability_from,
-        history.probability_to, history.deal_probability, deals, moments,
-    )  # fmt: skip
+        history.probability_deal,
+        history.probability_time,
+        history.probability_from,
+        history.probability_to,
+        history.deal_probability,
+        deals,
+        moments,
+    )
     return States(
         point=points,
         time=moments,

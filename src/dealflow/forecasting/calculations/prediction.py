@@ -131,7 +131,8 @@ def new_bookings_samples(
     """Per horizon: a (samples x owners) matrix of past bookings from deals created after the as-of time.
 
     Samples come from past weeks in the same quarter of their period when there are enough of them; with
-    fewer than RUN_RATE_MIN_POINTS no run-rate is added (zero matrix).
+    fewer than RUN_RATE_MIN_POINTS no run-rate is added (zero matrix). They are scaled by the fit's
+    ``new_deal_trend``: deals not created yet go through every stage, so the recent trend applies to them.
     """
     result = []
     for horizon in range(horizons):
@@ -145,5 +146,5 @@ def new_bookings_samples(
         matrix = np.array(
             [[point["by_owner"].get(str(int(owner)), 0.0) for owner in owners] for point in chosen]
         )
-        result.append(matrix)
+        result.append(matrix * fit_result.new_deal_trend if fit_result.new_deal_trend != 1.0 else matrix)
     return result

@@ -32,9 +32,18 @@ class DealExplanation:
 
 
 def deal_reason(
-    *, fit_result: calc.Fit, stage: int, stage_name: str, age_days: float, level: str, overridden: float | None,
-    p_period: float, in_period: bool, period_key: str, trend: float = 1.0,
-) -> str:  # fmt: skip
+    *,
+    fit_result: calc.Fit,
+    stage: int,
+    stage_name: str,
+    age_days: float,
+    level: str,
+    overridden: float | None,
+    p_period: float,
+    in_period: bool,
+    period_key: str,
+    trend: float = 1.0,
+) -> str:
     """Why a deal has its probability, in words. ``trend``: the recent-exit factor applied (Dealflow's
     method; ``calculations.stage_trend``), named when it moves the probability by 5 % or more."""
     bucket = int(calc.age_bucket(np.array([age_days]))[0])

@@ -190,6 +190,18 @@ def method_choice() -> MethodChoice:
         reason += " " + _("Later periods: %(method)s, the lowest error next period.") % {
             "method": _method_label(later)
         }
+    later_score = result["by_horizon"].get("1", {}).get("scores", {}).get(later, {})
+    if later_score.get("coverage") is not None and later_score.get("wape") is not None:
+        # Next period's forecasts are calibrated from their own backtest errors, and hold differently.
+        reason += " " + _(
+            "Next period: WAPE %(wape)s, bias %(bias)s; P10-P90 held the actual in %(coverage)s of "
+            "%(count)s forecasts."
+        ) % {
+            "wape": format_percent(later_score["wape"], 1),
+            "bias": format_percent(later_score["bias"], 1),
+            "coverage": format_percent(later_score["coverage"]),
+            "count": format_number(later_score.get("calibrated", 0)),
+        }
     reason += " " + _("Backtest of %(start)s to %(end)s.") % {"start": run.period_from, "end": run.period_to}
     return MethodChoice(first, later, reason, result.get("calibration"), coverage, coverage is not None)
 

@@ -28,9 +28,14 @@ def load_pipeline(*, owners, start: dt.date, days: int, per_day: float, seed: in
             continue
         owner = owners[synthetic.owner - 1]
         deal = deal_services.deal_create(
-            title=f"Deal {created}", owner=owner, by=owner, stage=stages[0],
-            amount=Decimal(synthetic.amount) / 100, expected_close_on=dt.date.fromordinal(synthetic.close_on), at=at,
-        )  # fmt: skip
+            title=f"Deal {created}",
+            owner=owner,
+            by=owner,
+            stage=stages[0],
+            amount=Decimal(synthetic.amount) / 100,
+            expected_close_on=dt.date.fromordinal(synthetic.close_on),
+            at=at,
+        )
         created += 1
         for moment, kind, value in synthetic.steps:
             at = dt.datetime.fromtimestamp(moment, tz=dt.UTC)

@@ -91,9 +91,11 @@ def backtest_for(
     warmup_months: int = 6,
     draws: int = 1000,
     trend: bool = True,
+    trend_new_deals: bool = True,
 ) -> tuple[list[calc.BacktestRow], dict]:
     """Raw backtest rows and the calibrated table (``calc.backtest_table``) of the last full months.
-    ``trend=False``: without the recent-exit factor (the method before 2026-12-06, for comparison)."""
+    ``trend=False``: without the recent-exit factor (the method before 2026-12-06, for comparison);
+    ``trend_new_deals=False``: the factor for open deals only (the method until the new-deal trend)."""
     calendar = syn.month_calendar(dt.date(2020, 1, 1), 96)
     points = calc.weekly_points(int(history.deal_created.min()), now, anchor=syn.epoch(dt.date(2023, 1, 2)))
     panel = calc.build_panel(history, calendar, points, horizons=2)
@@ -102,18 +104,28 @@ def backtest_for(
     warm_from = int(calendar.start_times[current - scored_months - warmup_months])
     chosen = [index for index, moment in enumerate(panel.times.tolist()) if moment >= warm_from]
     rows = calc.backtest(
-        history, calendar, panel, points=chosen, now=now, horizons=2, draws=draws, trend=trend
-    )
+        history, calendar, panel, points=chosen, now=now, horizons=2, draws=draws, trend=trend,
+        trend_new_deals=trend_new_deals,
+    )  # fmt: skip
     return rows, calc.backtest_table(rows, scored_from=scored_from, now=now)
 
 
 def scenario_run(
-    scenario: Scenario, *, scale: float = 1.0, seed: int = 1, draws: int = 1000, trend: bool = True
+    scenario: Scenario,
+    *,
+    scale: float = 1.0,
+    seed: int = 1,
+    draws: int = 1000,
+    trend: bool = True,
+    trend_new_deals: bool = True,
 ) -> dict:
     """Generate the scenario's history and return its calibrated backtest table."""
     now = syn.epoch(NOW_DAY)
     _, history = history_for(scenario, scale=scale, seed=seed, now=now)
-    _, table = backtest_for(history, now=now, scored_months=scenario.scored_months, draws=draws, trend=trend)
+    _, table = backtest_for(
+        history, now=now, scored_months=scenario.scored_months, draws=draws, trend=trend,
+        trend_new_deals=trend_new_deals,
+    )  # fmt: skip
     table["deals"] = len(history.deal_ids)
     return table
 

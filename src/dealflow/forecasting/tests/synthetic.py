@@ -131,9 +131,12 @@ def generate_drifting(
             factor = float(np.exp(rng.normal(0, drift)))
         forward = tuple(min(0.97, rate * factor) for rate in FORWARD)
         deals += generate(
-            seed=seed * 1000 + month, start=day, days=(following - day).days,
-            deals_per_day=deals_per_day, forward=forward,
-        )  # fmt: skip
+            seed=seed * 1000 + month,
+            start=day,
+            days=(following - day).days,
+            deals_per_day=deals_per_day,
+            forward=forward,
+        )
         day = following
     return deals
 

@@ -80,8 +80,15 @@ def test_drift_factor_has_mean_one_its_sd_and_is_shared_by_leaves():
     assert factors[1].std() == pytest.approx(0.2, rel=0.03)
     assert factors[1].min() > 0
     # one certain 100 in each of two leaves: every draw is 100 x the same factor in both leaves
-    revenue = calc.simulate(amounts=np.array([100.0, 100.0]), p_period=np.array([[1.0], [1.0]]),
-                            leaf=np.array([0, 1]), leaves=2, draws=20_000, seed=4, drift=np.array([0.2]))  # fmt: skip
+    revenue = calc.simulate(
+        amounts=np.array([100.0, 100.0]),
+        p_period=np.array([[1.0], [1.0]]),
+        leaf=np.array([0, 1]),
+        leaves=2,
+        draws=20_000,
+        seed=4,
+        drift=np.array([0.2]),
+    )
     assert np.allclose(revenue[0, 0], 100 * factors[1])
     assert np.array_equal(revenue[0, 0], revenue[1, 0])
     assert revenue[0, 0].mean() == pytest.approx(100.0, abs=1e-9)
@@ -256,9 +263,17 @@ def test_events_after_t_never_change_a_forecast_made_at_t():
         fit = calc.fit(source, calendar, panel, moment, horizons=2)
         states = calc.states_as_of(source, [moment])
         _, revenue = calc.forecast_draws(
-            fit, states, calendar, moment, method="dealflow", horizons=2,
-            leaf=np.zeros(len(states), dtype=np.int64), leaf_owners=[np.array([1, 2, 3, 4])], draws=2000, seed=1,
-        )  # fmt: skip
+            fit,
+            states,
+            calendar,
+            moment,
+            method="dealflow",
+            horizons=2,
+            leaf=np.zeros(len(states), dtype=np.int64),
+            leaf_owners=[np.array([1, 2, 3, 4])],
+            draws=2000,
+            seed=1,
+        )
         return fit, states, revenue
 
     fit_then, states_then, revenue_then = forecast(seen_then)
@@ -373,8 +388,16 @@ def test_calibration_from_sql_groups_equals_calibration_of_the_rows():
     outcome = (rng.uniform(0, 1, 5000) < predicted).astype(float)
     bins = np.minimum((predicted * 10).astype(int), 9)
     keys = bins * 2 + outcome.astype(int)
-    groups = [(key // 2, key % 2, (keys == key).sum(), predicted[keys == key].sum(), (predicted[keys == key] ** 2).sum())
-              for key in np.unique(keys)]  # fmt: skip
+    groups = [
+        (
+            key // 2,
+            key % 2,
+            (keys == key).sum(),
+            predicted[keys == key].sum(),
+            (predicted[keys == key] ** 2).sum(),
+        )
+        for key in np.unique(keys)
+    ]
     grouped = calc.calibration_from_groups(*map(np.array, zip(*groups, strict=True)), base_rate=0.4)
     direct = calc.calibration(predicted, outcome, base_rate=0.4)
     for name in ("count", "predicted", "observed", "brier", "base_rate_brier", "skill", "ece"):
@@ -386,9 +409,16 @@ def test_calibration_from_sql_groups_equals_calibration_of_the_rows():
 
 def test_monte_carlo_with_no_deal_that_can_win_draws_only_zeros_and_certain_wins_always_win():
     amounts = np.array([100.0, 200.0])
-    nothing = calc.simulate(amounts=amounts, p_period=np.zeros((2, 4)), leaf=np.array([0, 1]), leaves=2,
-                            draws=500, seed=1)  # fmt: skip
+    nothing = calc.simulate(
+        amounts=amounts, p_period=np.zeros((2, 4)), leaf=np.array([0, 1]), leaves=2, draws=500, seed=1
+    )
     assert nothing.shape == (2, 4, 500) and not nothing.any()
-    certain = calc.simulate(amounts=amounts, p_period=np.array([[0.0, 1.0], [0.0, 0.0]]), leaf=np.array([0, 0]),
-                            leaves=1, draws=70_000, seed=2)  # fmt: skip
+    certain = calc.simulate(
+        amounts=amounts,
+        p_period=np.array([[0.0, 1.0], [0.0, 0.0]]),
+        leaf=np.array([0, 0]),
+        leaves=1,
+        draws=70_000,
+        seed=2,
+    )
     assert np.all(certain[0, 1] == 100.0) and not certain[0, 0].any()  # u = 65535 included

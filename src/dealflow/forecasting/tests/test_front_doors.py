@@ -22,10 +22,19 @@ NOW = dt.datetime(2026, 11, 16, 12, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def deals(rep, outsider):
     with time_machine.travel(NOW - dt.timedelta(days=3), tick=False):
-        DealFactory(owner=rep, title="Acme renewal", amount=Decimal("1000"), stage=stage_named("Proposal"),
-                    expected_close_on=dt.date(2026, 11, 28))  # fmt: skip
-        DealFactory(owner=outsider, title="Secret DACH deal", amount=Decimal("7777"),
-                    expected_close_on=dt.date(2026, 11, 20))  # fmt: skip
+        DealFactory(
+            owner=rep,
+            title="Acme renewal",
+            amount=Decimal("1000"),
+            stage=stage_named("Proposal"),
+            expected_close_on=dt.date(2026, 11, 28),
+        )
+        DealFactory(
+            owner=outsider,
+            title="Secret DACH deal",
+            amount=Decimal("7777"),
+            expected_close_on=dt.date(2026, 11, 20),
+        )
 
 
 @time_machine.travel(NOW, tick=False)
@@ -48,8 +57,14 @@ def test_api_quotas_calls_snapshots_and_backtests(
     client.force_login(rep)
     payload = {"period": "2026-12", "amount": "5000", "team_id": team.pk}
     assert client.put("/api/v1/forecast/quotas", payload, content_type="application/json").status_code == 403
-    assert client.post("/api/v1/forecast/calls", {"period": "2026-12", "commit": "100", "best_case": "200"},
-                       content_type="application/json").status_code == 201  # fmt: skip
+    assert (
+        client.post(
+            "/api/v1/forecast/calls",
+            {"period": "2026-12", "commit": "100", "best_case": "200"},
+            content_type="application/json",
+        ).status_code
+        == 201
+    )
     assert client.post("/api/v1/forecast/snapshots", {}, content_type="application/json").status_code == 403
     client.force_login(manager)
     response = client.put("/api/v1/forecast/quotas", payload, content_type="application/json")
@@ -63,8 +78,11 @@ def test_api_quotas_calls_snapshots_and_backtests(
     detail = client.get(f"/api/v1/forecast/snapshots/{snapshot_id}").json()
     assert [row["stage"] for row in detail["deals"]] == ["Proposal"]
     with django_capture_on_commit_callbacks(execute=True):
-        started = client.post("/api/v1/forecast/backtests", {"period_from": "2026-08", "period_to": "2026-10"},
-                              content_type="application/json")  # fmt: skip
+        started = client.post(
+            "/api/v1/forecast/backtests",
+            {"period_from": "2026-08", "period_to": "2026-10"},
+            content_type="application/json",
+        )
     assert started.status_code == 202
     run = client.get(f"/api/v1/forecast/backtests/{started.json()['id']}").json()
     assert run["status"] == "done" and run["percent"] == 100
@@ -161,8 +179,12 @@ def test_nothing_of_another_teams_deals_reaches_an_outsider_or_a_rep_who_may_not
     """Reasons quote company-wide learned rates (counts, percentages), never another team's deals."""
     from dealflow.forecasting import services
 
-    DealFactory(owner=rep2, title="Rep2 Globex expansion", amount=Decimal("4321"),
-                expected_close_on=dt.date(2026, 11, 25))  # fmt: skip
+    DealFactory(
+        owner=rep2,
+        title="Rep2 Globex expansion",
+        amount=Decimal("4321"),
+        expected_close_on=dt.date(2026, 11, 25),
+    )
     services.snapshot_take(origin="test", draws=200)
     services.call_submit(by=rep, period="2026-11", commit="900", best_case="1000", note="Acme signs Friday")
     services.quota_set(by=manager, period="2026-11", amount="5000", user=rep)

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from dealflow.deals import services as deal_services
 from dealflow.deals.tests.factories import DealFactory, stage_named
@@ -88,17 +88,48 @@ def test_forecast_accuracy_for_period_hand_worked(admin_user, rep, manager, team
             deal_services.deal_mark_won(deal=deal, by=rep, schedule_follow_up=False)
         DealFactory(owner=rep, amount=Decimal("5000"))  # still open: not in the actual
     common = {
-        "run_key": "hand", "period_key": "2026-09", "period_start": dt.date(2026, 9, 1), "period_end": dt.date(2026, 10, 1),
-        "scope_kind": ScopeKind.COMPANY, "method": "dealflow", "level": "L3", "currency": "EUR", "closed_to_date_minor": 0,
-        "expected_open_minor": 0, "expected_new_minor": 0, "weighted_minor": 0, "commit_minor": 0, "best_case_minor": 0,
-        "pipeline_minor": 0, "p50_minor": 0, "open_deals": 1, "draws": 10, "seed": 1, "origin": "test",
-    }  # fmt: skip
+        "run_key": "hand",
+        "period_key": "2026-09",
+        "period_start": dt.date(2026, 9, 1),
+        "period_end": dt.date(2026, 10, 1),
+        "scope_kind": ScopeKind.COMPANY,
+        "method": "dealflow",
+        "level": "L3",
+        "currency": "EUR",
+        "closed_to_date_minor": 0,
+        "expected_open_minor": 0,
+        "expected_new_minor": 0,
+        "weighted_minor": 0,
+        "commit_minor": 0,
+        "best_case_minor": 0,
+        "pipeline_minor": 0,
+        "p50_minor": 0,
+        "open_deals": 1,
+        "draws": 10,
+        "seed": 1,
+        "origin": "test",
+    }
     at = dt.datetime(2026, 9, 1, 6, tzinfo=dt.UTC)
-    ForecastSnapshot.objects.create(**common, as_of=at, as_of_on=at.date(), created_at=at, mean_minor=90_000,
-                                    p10_minor=80_000, p90_minor=95_000, call_commit_minor=110_000)  # fmt: skip
+    ForecastSnapshot.objects.create(
+        **common,
+        as_of=at,
+        as_of_on=at.date(),
+        created_at=at,
+        mean_minor=90_000,
+        p10_minor=80_000,
+        p90_minor=95_000,
+        call_commit_minor=110_000,
+    )
     later = at + dt.timedelta(days=8)
-    ForecastSnapshot.objects.create(**common, as_of=later, as_of_on=later.date(), created_at=later,
-                                    mean_minor=125_000, p10_minor=90_000, p90_minor=130_000)  # fmt: skip
+    ForecastSnapshot.objects.create(
+        **common,
+        as_of=later,
+        as_of_on=later.date(),
+        created_at=later,
+        mean_minor=125_000,
+        p10_minor=90_000,
+        p90_minor=130_000,
+    )
     with time_machine.travel(dt.datetime(2026, 11, 1, tzinfo=dt.UTC), tick=False):
         result = selectors.forecast_accuracy_for_period(user=admin_user, period="2026-09")
         assert result.actual == 1000.0 and result.forecast == 900.0
@@ -164,11 +195,15 @@ def test_calibration_hand_worked_once_per_deal_and_stage_and_only_visible_deals(
         open_deal = DealFactory(owner=rep)  # not closed: no outcome yet
     seen = NOW - dt.timedelta(days=30)
     for deal, stage, configured, p_win in [
-        (won_a, proposal, 0.45, 0.8), (lost_b, proposal, 0.45, 0.3), (won_c, closing, 0.85, 0.9),
-        (hidden, proposal, 0.45, 0.1), (open_deal, proposal, 0.45, 0.5),
-    ]:  # fmt: skip
-        CalibrationSample.objects.create(deal=deal, stage=stage, as_of=seen, configured_probability=configured,
-                                         p_win=p_win)  # fmt: skip
+        (won_a, proposal, 0.45, 0.8),
+        (lost_b, proposal, 0.45, 0.3),
+        (won_c, closing, 0.85, 0.9),
+        (hidden, proposal, 0.45, 0.1),
+        (open_deal, proposal, 0.45, 0.5),
+    ]:
+        CalibrationSample.objects.create(
+            deal=deal, stage=stage, as_of=seen, configured_probability=configured, p_win=p_win
+        )
     with time_machine.travel(NOW, tick=False):
         result = selectors.forecast_calibration_for_user(user=manager)
         assert [row.stage for row in result["stages"]] == ["Proposal", "Closing"]
@@ -198,8 +233,10 @@ def test_calibration_sample_is_the_earliest_snapshot_that_saw_the_deal_in_its_st
 
     def assert_samples_are_the_first_rows() -> None:
         pairs = set(SnapshotDeal.objects.values_list("deal_id", "stage_id"))
-        samples = {(deal, stage): as_of for deal, stage, as_of in
-                   CalibrationSample.objects.values_list("deal_id", "stage_id", "as_of")}  # fmt: skip
+        samples = {
+            (deal, stage): as_of
+            for deal, stage, as_of in CalibrationSample.objects.values_list("deal_id", "stage_id", "as_of")
+        }
         assert set(samples) == pairs and len(samples) == CalibrationSample.objects.count()
         for (deal_id, stage_id), as_of in samples.items():
             first = SnapshotDeal.objects.filter(deal_id=deal_id, stage_id=stage_id).order_by("as_of").first()
@@ -240,20 +277,34 @@ def test_the_page_uses_the_backtests_default_even_a_baseline_with_its_calibrated
             deal_services.deal_mark_won(deal=deal, by=rep, at=at, schedule_follow_up=False)
     scores = {"run_rate": {"wape": 0.10, "count": 40, "coverage": 0.8, "calibrated": 40, "bias": 0.0, "accuracy": 0.9},
               "dealflow": {"wape": 0.15, "count": 40, "coverage": 0.7, "calibrated": 40, "bias": 0.0, "accuracy": 0.85}}  # fmt: skip
+    next_scores = {"run_rate": {"wape": 0.125, "count": 36, "coverage": 0.75, "calibrated": 36, "bias": -0.03, "accuracy": 0.8},
+                   "dealflow": {"wape": 0.2, "count": 36, "coverage": 0.7, "calibrated": 36, "bias": 0.0, "accuracy": 0.8}}  # fmt: skip
     BacktestRun.objects.create(
-        period_from="2025-11", period_to="2026-10", status=BacktestStatus.DONE, finished_at=NOW,
+        period_from="2025-11",
+        period_to="2026-10",
+        status=BacktestStatus.DONE,
+        finished_at=NOW,
         result={
-            "scored": True, "default_method": "run_rate",
+            "scored": True,
+            "default_method": "run_rate",
             "by_horizon": {
                 "0": {"default": "run_rate", "best_baseline": "run_rate", "margin": 0.0, "scores": scores},
-                "1": {"default": "run_rate", "best_baseline": "run_rate", "margin": 0.0, "scores": scores},
+                "1": {
+                    "default": "run_rate",
+                    "best_baseline": "run_rate",
+                    "margin": 0.0,
+                    "scores": next_scores,
+                },
             },
             "calibration": {
-                "corrections": {"0": {"run_rate": _correction(1.1, 0.8, 1.3)}, "1": {"run_rate": _correction(1.0, 0.5, 1.5)}},
+                "corrections": {
+                    "0": {"run_rate": _correction(1.1, 0.8, 1.3)},
+                    "1": {"run_rate": _correction(1.0, 0.5, 1.5)},
+                },
                 "blend_weights": {"0": {"dealflow": 1.0}, "1": {"dealflow": 1.0}},
             },
         },
-    )  # fmt: skip
+    )
     view = selectors.forecast_for_user(user=admin_user)
     november, december = view.periods[0], view.periods[1]
     assert (november.method, december.method, view.calibrated) == ("run_rate", "run_rate", True)
@@ -271,6 +322,15 @@ def test_the_page_uses_the_backtests_default_even_a_baseline_with_its_calibrated
         in view.method_reason
     )
     assert "held the actual in 80% of 40 forecasts" in view.method_reason
+    assert "Next period: WAPE 12.5%, bias -3.0%; P10-P90 held the actual in 75% of 36 forecasts." in (
+        view.method_reason
+    )
+    with translation.override("nl"):
+        dutch = selectors.forecast_for_user(user=admin_user).method_reason
+    assert (
+        "Volgende periode: WAPE 12,5%, bias -3,0%; P10-P90 bevatte de werkelijke uitkomst in 75% van 36"
+        in dutch
+    )
 
 
 # ----------------------------------------------------------------------------------- the kept view
@@ -292,8 +352,12 @@ def test_the_forecast_is_kept_until_the_data_changes_and_reads_no_deal_meanwhile
     with pytest.raises(Http404):
         selectors.forecast_for_user(user=outsider, scope_kind="team", scope_id=team.pk)
     # A change through the services writes an event: recomputed at once (a small scope is fast).
-    deal = DealFactory(owner=rep, amount=Decimal("4000"), stage=stage_named("Closing"),
-                       expected_close_on=dt.date(2026, 11, 20))  # fmt: skip
+    deal = DealFactory(
+        owner=rep,
+        amount=Decimal("4000"),
+        stage=stage_named("Closing"),
+        expected_close_on=dt.date(2026, 11, 20),
+    )
     changed = selectors.forecast_for_user(user=manager)
     assert changed.open_deals == 3 and changed.periods[0].weighted == 450.0 + 4000 * 0.85
     deal_services.deal_update(deal=deal, by=manager, data={"amount": Decimal("2000")})

@@ -192,7 +192,7 @@ class BulkPart(DealsPart):
                 else existing_leads.get(spec.lead)
                 if spec.lead
                 else None
-            )  # type: ignore[arg-type]
+            )
             bulk_deal = bulk.BulkDeal(
                 title=spec.title,
                 owner_id=owner.pk,

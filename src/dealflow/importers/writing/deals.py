@@ -119,13 +119,13 @@ class DealsPart(LeadsPart):
         if step.kind == "move":
             deal_move_to_stage(
                 deal=deal, stage=stages[self.id(step.stage)], by=self.by, at=step.at, origin=ORIGIN
-            )  # type: ignore[index]
+            )
         elif step.kind == "won":
             deal_mark_won(deal=deal, by=self.by, at=step.at, origin=ORIGIN, schedule_follow_up=False)
         elif step.kind == "lost":
             deal_mark_lost(
                 deal=deal, reason=reasons.get(self.id(step.reason)), by=self.by, at=step.at, origin=ORIGIN
-            )  # type: ignore[arg-type]
+            )
         elif step.kind == "reopen":
             stage_id = self.ref(step.stage)
             deal_reopen(

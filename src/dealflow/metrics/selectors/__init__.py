@@ -20,7 +20,6 @@ from dealflow.metrics.selectors.dashboard import Dashboard, dashboard
 from dealflow.metrics.selectors.funnel import Funnel, FunnelStep, funnel, funnel_deals
 from dealflow.metrics.selectors.pipeline import (
     BREAKDOWN_ORDERINGS,
-    TREND_MONTHS,
     BreakdownRow,
     MetricSummary,
     PeriodMetrics,
@@ -32,6 +31,7 @@ from dealflow.metrics.selectors.pipeline import (
 from dealflow.metrics.selectors.products import ProductRow, product_figures
 from dealflow.metrics.selectors.scope import MetricFilters, MetricScope, metric_scope_for_user
 from dealflow.metrics.selectors.stages import Flag, Flow, StageTime, stage_flow, stage_times
+from dealflow.metrics.selectors.totals import TREND_MONTHS
 
 
 def metric_summary_for_user(*, user: User, filters: MetricFilters) -> MetricSummary:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from dealflow.core.errors import ApplicationError
 from dealflow.core.periods import Period
 from dealflow.deals.models import Deal, DealFact, DealStatus, ForecastCategory, Lead, Stage, StageKind
-from dealflow.deals.services.derived import COHORT
+from dealflow.deals.services.derived_cells import COHORT
 from dealflow.metrics import calculations as calc
 from dealflow.metrics.selectors.groups import group_owner_q, group_rows, is_whole_months
 from dealflow.metrics.selectors.scope import MetricScope

@@ -17,7 +17,7 @@ from django.db.models import Q, Sum
 from dealflow.accounts.selectors import owner_visibility_q, user_access_scope
 from dealflow.core.periods import Period
 from dealflow.deals.models import DealGroupTotals
-from dealflow.deals.services.derived import EVERY_OWNER, GROUP_VALUES
+from dealflow.deals.services.derived_cells import EVERY_OWNER, GROUP_VALUES
 from dealflow.metrics.selectors.scope import MetricScope
 from dealflow.metrics.selectors.sql import plain_rows
 

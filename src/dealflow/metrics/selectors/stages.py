@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from dealflow.core.formatting import format_money_major, format_number
 from dealflow.deals.models import DealFact, DealStatus, SpellExit, StageKind, StayFact
-from dealflow.deals.services.derived import DONE_STAY, ENTRY, EXIT, LIVE, OPEN_STAY, WON_STAY
+from dealflow.deals.services.derived_cells import DONE_STAY, ENTRY, EXIT, LIVE, OPEN_STAY, WON_STAY
 from dealflow.metrics import calculations as calc
 from dealflow.metrics.selectors.funnel import stage_reach
 from dealflow.metrics.selectors.groups import group_owner_q, group_rows, is_whole_months

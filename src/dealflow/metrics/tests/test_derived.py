@@ -10,7 +10,7 @@ import pytest
 
 from dealflow.deals import services
 from dealflow.deals.models import DealFact, DealGroupTotals, DealMonthlyTotals, StayFact
-from dealflow.deals.services.derived import derived_rebuild
+from dealflow.deals.services.derived_rebuild import derived_rebuild
 from dealflow.deals.tests.factories import DealFactory, LeadFactory, lead_source, lost_reason, stage_named
 
 pytestmark = pytest.mark.django_db

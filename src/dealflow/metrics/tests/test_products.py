@@ -51,6 +51,10 @@ def test_won_revenue_win_rate_size_and_cycle_by_product(rep, outsider):
     assert (onb.win_rate, onb.cycle_days, onb.currency, onb.basis) == (1.0, Decimal("15.0"), "EUR", "tcv")
     # Seats: 1,200.00 won (first deal), the third deal lost: win rate 1/2; cycle 10 days.
     assert (seats.won, seats.lost, seats.won_revenue, seats.win_rate, seats.cycle_days) == (
-        1, 1, Decimal("1200.00"), 0.5, Decimal("10.0"),
-    )  # fmt: skip
+        1,
+        1,
+        Decimal("1200.00"),
+        0.5,
+        Decimal("10.0"),
+    )
     assert [row.code for row in rows] == ["ONB", "SEAT"]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from dealflow.core.periods import parse_period
 from dealflow.deals import services
 from dealflow.deals.models import DealFact, DealMonthlyTotals, StayFact
-from dealflow.deals.services.derived import derived_rebuild
+from dealflow.deals.services.derived_rebuild import derived_rebuild
 from dealflow.deals.tests.factories import DealFactory, lead_source, lost_reason
 from dealflow.metrics.selectors import (
     MetricFilters,

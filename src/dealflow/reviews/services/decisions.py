@@ -197,9 +197,12 @@ def review_decision_apply(*, decision: ReviewDecision, by: User) -> ReviewDecisi
     activity_id = None
     if kind == DecisionKind.PUSH_CLOSE_DATE:
         deal_services.deal_update(
-            deal=deal, data={"expected_close_on": _date(params["expected_close_on"], field="expected_close_on")},
-            note=note, by=by, origin=origin,
-        )  # fmt: skip
+            deal=deal,
+            data={"expected_close_on": _date(params["expected_close_on"], field="expected_close_on")},
+            note=note,
+            by=by,
+            origin=origin,
+        )
     elif kind == DecisionKind.MOVE_STAGE:
         deal_services.deal_move_to_stage(
             deal=deal, stage=stage_get(stage_id=params["stage_id"]), note=note, by=by, origin=origin

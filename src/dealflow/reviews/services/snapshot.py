@@ -21,30 +21,22 @@ from django.utils import timezone
 
 from dealflow.accounts.models import Membership, Team, User
 from dealflow.core.errors import ApplicationError
-from dealflow.core.money import to_minor
-from dealflow.core.periods import Period, parse_period, period_containing
+from dealflow.core.periods import Period, period_containing
 from dealflow.deals.models import (
     Activity,
     Deal,
-    DealEvent,
     DealStatus,
-    EventKind,
     Pipeline,
     Stage,
-    StageKind,
-    StayFact,
 )
 from dealflow.deals.selectors import base_currency
 from dealflow.forecasting import calculations as forecast_calc
 from dealflow.forecasting import engine
 from dealflow.forecasting.selectors import DRAWS, SEED, TargetBook, method_default
-from dealflow.metrics.selectors import MetricFilters, stage_times_for_user
 from dealflow.reviews import calculations as calc
 from dealflow.reviews.models import ScopeKind
-
-BOTTLENECK_WINDOW_DAYS = 90
-THRESHOLD_WINDOW_DAYS = 730
-QUIET_SAMPLE_DEALS = 400  # won deals whose quiet spells teach the stale threshold (most recent first)
+from dealflow.reviews.services.bottlenecks import bottlenecks_build, bottlenecks_live
+from dealflow.reviews.services.thresholds import stage_thresholds
 
 
 @dataclass(frozen=True)
@@ -149,71 +141,6 @@ def _close_pushes(history: forecast_calc.History, moment: int) -> dict[int, list
         ):
             pushes[deal].append((dt.date.fromordinal(before), dt.date.fromordinal(after)))
     return pushes
-
-
-def stage_thresholds(*, pipeline_ids: list[int], as_of: dt.datetime) -> dict[int, calc.StageThreshold]:
-    """Stale and stuck thresholds per open stage of the pipelines, learned from won deals (2 years back)."""
-    as_of_on = timezone.localdate(as_of)
-    since = as_of_on - dt.timedelta(days=THRESHOLD_WINDOW_DAYS)
-    stages = list(
-        Stage.objects.filter(pipeline_id__in=pipeline_ids, kind=StageKind.OPEN).values_list(
-            "id", "rotting_days"
-        )
-    )
-    stays: dict[int, list[float]] = defaultdict(list)
-    for stage_id, days in StayFact.objects.filter(
-        deal_status=DealStatus.WON,
-        exited_on__gte=since,
-        exited_on__lte=as_of_on,
-        pipeline_id__in=pipeline_ids,
-    ).values_list("stage_id", "days"):
-        if days is not None:
-            stays[stage_id].append(float(days))
-    quiet = _won_quiet_spells(pipeline_ids=pipeline_ids, since=since, as_of=as_of)
-    return {
-        stage_id: calc.stage_threshold(
-            rotting_days=rotting_days,
-            won_stay_days=stays.get(stage_id, []),
-            won_quiet_days=quiet.get(stage_id, []),
-        )
-        for stage_id, rotting_days in stages
-    }
-
-
-def _won_quiet_spells(
-    *, pipeline_ids: list[int], since: dt.date, as_of: dt.datetime
-) -> dict[int, list[float]]:
-    """Days between touches of recently won deals, per the stage the deal was in when the quiet began."""
-    won = (
-        Deal.objects.filter(
-            pipeline_id__in=pipeline_ids, status=DealStatus.WON, closed_on__gte=since, won_at__lte=as_of
-        )
-        .order_by("-closed_on", "-id")
-        .values("id")[:QUIET_SAMPLE_DEALS]
-    )
-    touches: dict[int, list[tuple[dt.datetime, int | None]]] = defaultdict(list)
-    for deal_id, occurred_at, to_stage_id in DealEvent.objects.filter(
-        deal_id__in=won,
-        kind__in=[EventKind.CREATED, EventKind.STAGE_CHANGED, EventKind.REOPENED, EventKind.WON],
-    ).values_list("deal_id", "occurred_at", "to_stage_id"):
-        touches[deal_id].append((occurred_at, to_stage_id))
-    for deal_id, done_at in Activity.objects.filter(deal_id__in=won, done_at__isnull=False).values_list(
-        "deal_id", "done_at"
-    ):
-        if done_at is not None:
-            touches[deal_id].append((done_at, None))
-    result: dict[int, list[float]] = defaultdict(list)
-    for items in touches.values():
-        items.sort(key=lambda item: (item[0], item[1] is None))
-        stage: int | None = None
-        previous: dt.datetime | None = None
-        for moment, to_stage in items:
-            if previous is not None and stage is not None:
-                result[stage].append((moment - previous).total_seconds() / 86400)
-            if to_stage is not None:
-                stage = to_stage
-            previous = moment
-    return result
 
 
 def _fit_for(kind: str, history: forecast_calc.History, fit_result: forecast_calc.Fit | None):
@@ -567,116 +494,3 @@ def _run_rate_samples(
     if not matrix.any():
         return []
     return [float(value) for value in matrix.sum(axis=1)]
-
-
-def bottlenecks_build(
-    *,
-    scope: ReviewScope,
-    owners: frozenset[int] | None,
-    at: dt.datetime,
-    rows: list[dict[str, Any]],
-    pipeline_ids: list[int],
-    thresholds: dict[int, calc.StageThreshold],
-) -> list[dict[str, Any]]:
-    """Per open stage, as of ``at``: the last 90 days' stays in scope (StayFact), ended or running then.
-
-    For backdated snapshots (the demo's history): the Dashboard's stage times only know "now".
-    """
-    as_of_on = timezone.localdate(at)
-    window_start = as_of_on - dt.timedelta(days=BOTTLENECK_WINDOW_DAYS)
-    stays = StayFact.objects.filter(
-        scope.deals_q(owners), pipeline_id__in=pipeline_ids, entered_on__lte=as_of_on
-    ).filter(Q(exited_on__isnull=True) | Q(exited_on__gte=window_start))
-    flows = {
-        stage_id: calc.StageFlow(stage_id=stage_id, name=name, order=order)
-        for stage_id, name, order in Stage.objects.filter(
-            pipeline_id__in=pipeline_ids, kind=StageKind.OPEN
-        ).values_list("id", "name", "order")
-    }
-    for stage_id, entered_on, exited_on, exit_kind in stays.values_list(
-        "stage_id", "entered_on", "exited_on", "exit_kind"
-    ):
-        flow = flows.get(stage_id)
-        if flow is None:
-            continue
-        if exited_on is not None and exited_on <= as_of_on:
-            days = (exited_on - entered_on).days
-            flow.finished_days[days] = flow.finished_days.get(days, 0) + 1
-            if exit_kind in ("forward", "won"):
-                flow.advanced += 1
-            elif exit_kind == "lost":
-                flow.lost += 1
-            elif exit_kind == "back":
-                flow.back += 1
-        else:
-            days = (as_of_on - entered_on).days
-            flow.open_days[days] = flow.open_days.get(days, 0) + 1
-        if entered_on >= window_start:
-            flow.entered += 1
-    _stuck_and_waiting(flows, rows)
-    for stage_id, flow in flows.items():
-        threshold = thresholds.get(stage_id)
-        if threshold is not None and threshold.stuck_source == "learned":
-            flow.won_days = threshold.stuck_days
-    ordered = sorted(flows.values(), key=lambda flow: (flow.order, flow.stage_id))
-    return calc.bottleneck_rows(ordered, window_days=BOTTLENECK_WINDOW_DAYS)
-
-
-def _stuck_and_waiting(flows: dict[int, calc.StageFlow], rows: list[dict[str, Any]]) -> None:
-    for row in rows:
-        flow = flows.get(row["stage_id"])
-        if flow is None:
-            continue
-        flow.open_deals += 1
-        flow.open_value_minor += row["amount_minor"]
-        if any(flag["code"] == "stuck" for flag in row["flags"]):
-            flow.stuck_deals.append(row["deal_id"])
-
-
-def bottlenecks_live(
-    *, user: User, scope: ReviewScope, at: dt.datetime, rows: list[dict[str, Any]], pipeline_ids: list[int]
-) -> list[dict[str, Any]]:
-    """The Dashboard's stage times (dealflow.metrics: Kaplan-Meier time in stage against the previous 90
-    days and won deals, funnel conversion with its Wilson interval, Little's law, its bottleneck flags)
-    for the review's scope over the 90 days up to today, frozen, plus the deals the review finds stuck."""
-    as_of_on = timezone.localdate(at)
-    period = parse_period(f"{as_of_on - dt.timedelta(days=BOTTLENECK_WINDOW_DAYS - 1)}..{as_of_on}")
-    currency = base_currency()
-    stuck: dict[int, list[int]] = defaultdict(list)
-    for row in rows:
-        if any(flag["code"] == "stuck" for flag in row["flags"]):
-            stuck[row["stage_id"]].append(row["deal_id"])
-    result = []
-    for pipeline_id in pipeline_ids:
-        filters = MetricFilters(
-            period=period,
-            pipeline_id=pipeline_id,
-            team_id=scope.team.pk if scope.team is not None and scope.kind != ScopeKind.REP else None,
-            owner_id=scope.rep.pk if scope.kind == ScopeKind.REP and scope.rep is not None else None,
-        )
-        for stage in stage_times_for_user(user=user, filters=filters):
-            stuck_ids = stuck.get(stage.stage_id, [])
-            result.append(
-                {
-                    "stage_id": stage.stage_id,
-                    "stage": stage.name,
-                    "entered": stage.entered,
-                    "finished": stage.finished,
-                    "conversion": stage.conversion,
-                    "conversion_low": stage.conversion_low,
-                    "conversion_high": stage.conversion_high,
-                    "lost_share": None,
-                    "median_days": stage.median_days,
-                    "p80_days": stage.p80_days,
-                    "won_days": stage.won_p80_days,
-                    "won_label": "P80",
-                    "open_deals": stage.open_now,
-                    "open_value_minor": to_minor(stage.open_value, currency),
-                    "little_days": stage.implied_wait_days,
-                    "stuck_deals": stuck_ids,
-                    "reasons": [flag.message for flag in stage.flags]
-                    + ([calc.stuck_reason(len(stuck_ids))] if stuck_ids else []),
-                    "source": "metrics",
-                }
-            )
-    return result

@@ -34,25 +34,40 @@ def team_deals(rep, rep2, manager, outsider) -> TeamDeals:
     with time_machine.travel(CREATED, tick=False):
         return TeamDeals(
             proposal=DealFactory(
-                title="Proposal deal", owner=rep, amount=Decimal("1000"), stage=stage_named("Proposal"),
+                title="Proposal deal",
+                owner=rep,
+                amount=Decimal("1000"),
+                stage=stage_named("Proposal"),
                 expected_close_on=dt.date(2026, 11, 28),
             ),
             closing=DealFactory(
-                title="Closing deal", owner=rep, amount=Decimal("2000"), stage=stage_named("Closing"),
+                title="Closing deal",
+                owner=rep,
+                amount=Decimal("2000"),
+                stage=stage_named("Closing"),
                 expected_close_on=dt.date(2026, 12, 5),
             ),
             negotiation=DealFactory(
-                title="Negotiation deal", owner=rep2, amount=Decimal("4000"), stage=stage_named("Negotiation"),
+                title="Negotiation deal",
+                owner=rep2,
+                amount=Decimal("4000"),
+                stage=stage_named("Negotiation"),
                 expected_close_on=dt.date(2026, 11, 20),
             ),
             undated=DealFactory(
-                title="Undated deal", owner=rep2, amount=Decimal("500"), stage=stage_named("Qualification"),
+                title="Undated deal",
+                owner=rep2,
+                amount=Decimal("500"),
+                stage=stage_named("Qualification"),
             ),
             outsider=DealFactory(
-                title="Outsider deal", owner=outsider, amount=Decimal("9000"), stage=stage_named("Closing"),
+                title="Outsider deal",
+                owner=outsider,
+                amount=Decimal("9000"),
+                stage=stage_named("Closing"),
                 expected_close_on=dt.date(2026, 11, 25),
             ),
-        )  # fmt: skip
+        )
 
 
 @pytest.fixture

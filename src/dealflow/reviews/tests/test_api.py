@@ -58,31 +58,59 @@ def test_start_and_read_the_review(client, started, team, team_deals):
     ]
     # Rescue with the configured model (no ageing, value at risk 0): by expected value.
     assert [row["deal_id"] for row in agenda["rescue"]] == [
-        team_deals.negotiation.pk, team_deals.closing.pk, team_deals.proposal.pk, team_deals.undated.pk,
-    ]  # fmt: skip
+        team_deals.negotiation.pk,
+        team_deals.closing.pk,
+        team_deals.proposal.pk,
+        team_deals.undated.pk,
+    ]
     listing = client.get(f"{BASE}/", **auth).json()
     assert listing["count"] == 1 and listing["items"][0]["id"] == review_id
 
 
 def test_decisions_singly_and_in_bulk_become_events(client, started, team_deals):
     review_id, auth = started
-    single = post(client, f"{BASE}/{review_id}/decisions", {
-        "deal_id": team_deals.negotiation.pk, "kind": "move_stage", "params": {"stage_id": stage_named("Closing").pk},
-        "note": "Verbal yes", "apply": True,
-    }, auth)  # fmt: skip
+    single = post(
+        client,
+        f"{BASE}/{review_id}/decisions",
+        {
+            "deal_id": team_deals.negotiation.pk,
+            "kind": "move_stage",
+            "params": {"stage_id": stage_named("Closing").pk},
+            "note": "Verbal yes",
+            "apply": True,
+        },
+        auth,
+    )
     assert single.status_code == 201 and single.json()["status"] == "applied"
     assert single.json()["text"] == "Move stage: Closing"
-    bulk = post(client, f"{BASE}/{review_id}/decisions/bulk", {
-        "deal_ids": [team_deals.proposal.pk, team_deals.closing.pk], "kind": "push_close_date",
-        "params": {"days": 14}, "note": "Freeze",
-    }, auth)  # fmt: skip
+    bulk = post(
+        client,
+        f"{BASE}/{review_id}/decisions/bulk",
+        {
+            "deal_ids": [team_deals.proposal.pk, team_deals.closing.pk],
+            "kind": "push_close_date",
+            "params": {"days": 14},
+            "note": "Freeze",
+        },
+        auth,
+    )
     assert bulk.status_code == 201 and [item["status"] for item in bulk.json()] == ["applied", "applied"]
     events = DealEvent.objects.filter(origin=f"review:{review_id}").order_by("id")
-    assert [event.kind for event in events] == [EventKind.STAGE_CHANGED, EventKind.CLOSE_DATE_CHANGED,
-                                               EventKind.CLOSE_DATE_CHANGED]  # fmt: skip
-    pending = post(client, f"{BASE}/{review_id}/decisions", {
-        "deal_id": team_deals.undated.pk, "kind": "add_next_step", "params": {"next_step": "Discovery call"},
-    }, auth).json()  # fmt: skip
+    assert [event.kind for event in events] == [
+        EventKind.STAGE_CHANGED,
+        EventKind.CLOSE_DATE_CHANGED,
+        EventKind.CLOSE_DATE_CHANGED,
+    ]
+    pending = post(
+        client,
+        f"{BASE}/{review_id}/decisions",
+        {
+            "deal_id": team_deals.undated.pk,
+            "kind": "add_next_step",
+            "params": {"next_step": "Discovery call"},
+        },
+        auth,
+    ).json()
     assert pending["status"] == "pending"
     applied = client.post(f"{BASE}/{review_id}/decisions/{pending['id']}/apply", **auth)
     assert applied.json()["status"] == "applied" and applied.json()["activity_id"]
@@ -91,9 +119,16 @@ def test_decisions_singly_and_in_bulk_become_events(client, started, team_deals)
 
 def test_errors_are_400_with_the_field(client, started, team_deals):
     review_id, auth = started
-    response = post(client, f"{BASE}/{review_id}/decisions", {
-        "deal_id": team_deals.proposal.pk, "kind": "push_close_date", "params": {"expected_close_on": "next week"},
-    }, auth)  # fmt: skip
+    response = post(
+        client,
+        f"{BASE}/{review_id}/decisions",
+        {
+            "deal_id": team_deals.proposal.pk,
+            "kind": "push_close_date",
+            "params": {"expected_close_on": "next week"},
+        },
+        auth,
+    )
     assert response.status_code == 400 and response.json()["field"] == "expected_close_on"
     assert post(client, f"{BASE}/", {"period": "2026-11"}, auth).json()["field"] == "scope"
     assert (
@@ -110,8 +145,12 @@ def test_errors_are_400_with_the_field(client, started, team_deals):
 
 def test_what_if_finish_and_report(client, started, team_deals):
     review_id, auth = started
-    what_if = post(client, f"{BASE}/{review_id}/what-if", {"deal_id": team_deals.closing.pk,
-                                                            "expected_close_on": "2026-11-30"}, auth).json()  # fmt: skip
+    what_if = post(
+        client,
+        f"{BASE}/{review_id}/what-if",
+        {"deal_id": team_deals.closing.pk, "expected_close_on": "2026-11-30"},
+        auth,
+    ).json()
     assert what_if["expected_change_minor"] == 170_000  # 2,000 x 85 % moves into November
     assert what_if["after"]["mean"] > what_if["before"]["mean"]
     finished = post(client, f"{BASE}/{review_id}/finish", {"summary": "Done"}, auth)
@@ -131,8 +170,12 @@ def test_others_get_404(client, started, team, team_deals, request, persona):
     auth = bearer(request.getfixturevalue(persona))
     assert client.get(f"{BASE}/{review_id}", **auth).status_code == 404
     assert client.get(f"{BASE}/{review_id}/deals", **auth).status_code == 404
-    assert post(client, f"{BASE}/{review_id}/decisions", {"deal_id": team_deals.proposal.pk, "kind": "keep"},
-                auth).status_code == 404  # fmt: skip
+    assert (
+        post(
+            client, f"{BASE}/{review_id}/decisions", {"deal_id": team_deals.proposal.pk, "kind": "keep"}, auth
+        ).status_code
+        == 404
+    )
     assert post(client, f"{BASE}/", {"team_id": team.pk, "period": "2026-11"}, auth).status_code == 404
     assert client.get(f"{BASE}/deals/{team_deals.proposal.pk}/history", **auth).status_code == 404
     assert client.get(f"{BASE}/", **auth).json()["count"] == 0
@@ -145,8 +188,12 @@ def test_anonymous_gets_401(client, started):
 
 def test_deal_history(client, started, team_deals, manager, frozen_now):
     review_id, auth = started
-    post(client, f"{BASE}/{review_id}/decisions", {"deal_id": team_deals.proposal.pk, "kind": "keep",
-                                                    "note": "on track"}, auth)  # fmt: skip
+    post(
+        client,
+        f"{BASE}/{review_id}/decisions",
+        {"deal_id": team_deals.proposal.pk, "kind": "keep", "note": "on track"},
+        auth,
+    )
     history = client.get(f"{BASE}/deals/{team_deals.proposal.pk}/history", **auth).json()
     assert len(history) == 1 and history[0]["row"]["stage"] == "Proposal"
     assert history[0]["decisions"][0]["note"] == "on track"

@@ -256,14 +256,24 @@ def test_priority_values_hand_worked():
         expected_value=4500, expected_period=3000, value_at_risk=2000, value_per_day=225
     )
     soon = calc.priority_values(
-        amount_minor=10_000, p_win=0.45, p_period=0.3, p_entry=0.5, p_model=0.6,
-        expected_close_on=D(2026, 11, 18), as_of_on=D(2026, 11, 16),
-    )  # fmt: skip
+        amount_minor=10_000,
+        p_win=0.45,
+        p_period=0.3,
+        p_entry=0.5,
+        p_model=0.6,
+        expected_close_on=D(2026, 11, 18),
+        as_of_on=D(2026, 11, 16),
+    )
     assert soon.value_per_day == round(4500 / 7) and soon.value_at_risk == 0
     undated = calc.priority_values(
-        amount_minor=9_000, p_win=0.5, p_period=0, p_entry=0.5, p_model=0.5, expected_close_on=None,
+        amount_minor=9_000,
+        p_win=0.5,
+        p_period=0,
+        p_entry=0.5,
+        p_model=0.5,
+        expected_close_on=None,
         as_of_on=D(2026, 11, 16),
-    )  # fmt: skip
+    )
     assert undated.value_per_day == 50  # 4500 / 90 days assumed
 
 
@@ -321,14 +331,33 @@ def test_data_quality_per_rep_hand_worked():
 # ---------------------------------------------------------------------------------------- bottlenecks
 def test_bottleneck_rows_of_a_backdated_snapshot_hand_worked():
     qualification = calc.StageFlow(
-        1, "Qualification", 0, entered=30, advanced=10, lost=10, back=0,
-        finished_days={5: 1, 6: 1, 7: 1}, open_days={}, open_deals=3, open_value_minor=300,
-    )  # fmt: skip
+        1,
+        "Qualification",
+        0,
+        entered=30,
+        advanced=10,
+        lost=10,
+        back=0,
+        finished_days={5: 1, 6: 1, 7: 1},
+        open_days={},
+        open_deals=3,
+        open_value_minor=300,
+    )
     proposal = calc.StageFlow(
-        2, "Proposal", 1, entered=9, advanced=8, lost=1, back=1,
-        finished_days={20: 1, 30: 1}, open_days={40: 1}, open_deals=9, open_value_minor=9000, stuck_deals=[42],
+        2,
+        "Proposal",
+        1,
+        entered=9,
+        advanced=8,
+        lost=1,
+        back=1,
+        finished_days={20: 1, 30: 1},
+        open_days={40: 1},
+        open_deals=9,
+        open_value_minor=9000,
+        stuck_deals=[42],
         won_days=25,
-    )  # fmt: skip
+    )
     first, second = calc.bottleneck_rows([qualification, proposal], window_days=90)
     assert (first["conversion"], first["lost_share"], first["median_days"]) == (0.5, 0.5, 6)
     # 10 of 20 moved on: Wilson 95 % interval 0.2993-0.7007
@@ -347,9 +376,13 @@ def test_bottleneck_rows_of_a_backdated_snapshot_hand_worked():
 
 # ----------------------------------------------------------------------------------------------- what-if
 ROW = calc.WhatIfRow(
-    amount_minor=100_000, p_win=0.5, p_period=0.4, p_period_in=0.4, p_period_out=0.05,
+    amount_minor=100_000,
+    p_win=0.5,
+    p_period=0.4,
+    p_period_in=0.4,
+    p_period_out=0.05,
     expected_close_on=D(2026, 11, 20),
-)  # fmt: skip
+)
 
 
 def test_what_if_changes_amount_probability_and_close_date_like_the_forecast():

@@ -48,8 +48,11 @@ def test_start_freezes_every_open_deal_of_the_team_hand_worked(team_deals, manag
     }  # not the outsider's deal, not the lost one
     proposal = rows[team_deals.proposal.pk]
     assert (proposal.stage_name, proposal.amount_minor, proposal.p_win, proposal.p_period) == (
-        "Proposal", 100_000, 0.45, 0.45,
-    )  # fmt: skip
+        "Proposal",
+        100_000,
+        0.45,
+        0.45,
+    )
     assert (proposal.expected_value_minor, proposal.expected_period_minor) == (45_000, 45_000)
     assert proposal.category == "best_case" and proposal.days_in_stage == 30.0
     closing = rows[team_deals.closing.pk]
@@ -70,13 +73,19 @@ def test_start_freezes_every_open_deal_of_the_team_hand_worked(team_deals, manag
     stages = {row["stage"]: row for row in snapshot.bottlenecks}
     closing = stages["Closing"]
     assert (closing["source"], closing["entered"], closing["open_deals"], closing["open_value_minor"]) == (
-        "metrics", 1, 1, 200_000,
-    )  # fmt: skip
+        "metrics",
+        1,
+        1,
+        200_000,
+    )
     assert closing["stuck_deals"] == [team_deals.closing.pk]  # 30 days, past 2 x 10 rotting days
     assert "1 open deal is past the won-deal benchmark." in closing["reasons"]
     assert snapshot.thresholds[str(stage_named("Proposal").pk)] == {
-        "stale_days": 21, "stale_source": "stage", "stuck_days": 42, "stuck_source": "stage",
-    }  # fmt: skip
+        "stale_days": 21,
+        "stale_source": "stage",
+        "stuck_days": 42,
+        "stuck_source": "stage",
+    }
 
 
 def test_start_refuses_periods_the_forecast_does_not_cover(team_deals, manager, team, frozen_now):
@@ -122,8 +131,10 @@ def test_only_managers_of_the_team_and_admins_start_reviews(
 # --------------------------------------------------------------------------------------- immutability
 def test_the_frozen_snapshot_does_not_change_when_deals_move(team_deals, manager, team, frozen_now):
     review = services.review_start(by=manager, team=team, period="2026-11")
-    before = {deal_id: (row.stage_name, row.amount_minor, row.expected_close_on, row.p_win, row.flags)
-              for deal_id, row in rows_by_deal(review).items()}  # fmt: skip
+    before = {
+        deal_id: (row.stage_name, row.amount_minor, row.expected_close_on, row.p_win, row.flags)
+        for deal_id, row in rows_by_deal(review).items()
+    }
     frozen_now.shift(dt.timedelta(days=2))
     deal_services.deal_move_to_stage(deal=team_deals.proposal, stage=stage_named("Closing"), by=manager)
     deal_services.deal_update(
@@ -132,8 +143,10 @@ def test_the_frozen_snapshot_does_not_change_when_deals_move(team_deals, manager
         data={"amount": Decimal("9999"), "expected_close_on": "2027-01-10"},
     )
     deal_services.deal_mark_won(deal=team_deals.closing, by=manager)
-    after = {deal_id: (row.stage_name, row.amount_minor, row.expected_close_on, row.p_win, row.flags)
-             for deal_id, row in rows_by_deal(review).items()}  # fmt: skip
+    after = {
+        deal_id: (row.stage_name, row.amount_minor, row.expected_close_on, row.p_win, row.flags)
+        for deal_id, row in rows_by_deal(review).items()
+    }
     assert after == before
     workspace = selectors.review_workspace_for_user(review_id=review.pk, user=manager)
     assert [item.row.deal_id for item in workspace.close_list] == [
@@ -164,22 +177,73 @@ def test_decisions_become_deal_events_with_the_review_origin(team_deals, manager
     review = services.review_start(by=manager, team=team, period="2026-11")
     origin = f"review:{review.pk}"
     record = services.review_decision_record
-    push = record(review=review, deal_id=team_deals.proposal.pk, kind="push_close_date", by=manager,
-                  params={"expected_close_on": "2026-12-15"}, note="Budget moves to December", apply=True)  # fmt: skip
-    move = record(review=review, deal_id=team_deals.negotiation.pk, kind="move_stage", by=manager,
-                  params={"stage_id": stage_named("Closing").pk}, note="Verbal yes", apply=True)  # fmt: skip
-    amount = record(review=review, deal_id=team_deals.closing.pk, kind="change_amount", by=manager,
-                    params={"amount": "1800"}, apply=True)  # fmt: skip
-    category = record(review=review, deal_id=team_deals.closing.pk, kind="change_category", by=manager,
-                      params={"category": "commit"}, apply=True)  # fmt: skip
-    probability = record(review=review, deal_id=team_deals.closing.pk, kind="change_probability", by=manager,
-                         params={"probability": 70}, apply=True)  # fmt: skip
-    reassign = record(review=review, deal_id=team_deals.undated.pk, kind="reassign", by=manager,
-                      params={"owner_id": rep.pk}, apply=True)  # fmt: skip
-    next_step = record(review=review, deal_id=team_deals.undated.pk, kind="add_next_step", by=manager,
-                       params={"next_step": "Call the CFO", "next_step_on": "2026-11-20"}, apply=True)  # fmt: skip
-    lost = record(review=review, deal_id=team_deals.undated.pk, kind="mark_lost", by=manager,
-                  params={"reason_id": lost_reason("Timing").pk}, note="No project this year", apply=True)  # fmt: skip
+    push = record(
+        review=review,
+        deal_id=team_deals.proposal.pk,
+        kind="push_close_date",
+        by=manager,
+        params={"expected_close_on": "2026-12-15"},
+        note="Budget moves to December",
+        apply=True,
+    )
+    move = record(
+        review=review,
+        deal_id=team_deals.negotiation.pk,
+        kind="move_stage",
+        by=manager,
+        params={"stage_id": stage_named("Closing").pk},
+        note="Verbal yes",
+        apply=True,
+    )
+    amount = record(
+        review=review,
+        deal_id=team_deals.closing.pk,
+        kind="change_amount",
+        by=manager,
+        params={"amount": "1800"},
+        apply=True,
+    )
+    category = record(
+        review=review,
+        deal_id=team_deals.closing.pk,
+        kind="change_category",
+        by=manager,
+        params={"category": "commit"},
+        apply=True,
+    )
+    probability = record(
+        review=review,
+        deal_id=team_deals.closing.pk,
+        kind="change_probability",
+        by=manager,
+        params={"probability": 70},
+        apply=True,
+    )
+    reassign = record(
+        review=review,
+        deal_id=team_deals.undated.pk,
+        kind="reassign",
+        by=manager,
+        params={"owner_id": rep.pk},
+        apply=True,
+    )
+    next_step = record(
+        review=review,
+        deal_id=team_deals.undated.pk,
+        kind="add_next_step",
+        by=manager,
+        params={"next_step": "Call the CFO", "next_step_on": "2026-11-20"},
+        apply=True,
+    )
+    lost = record(
+        review=review,
+        deal_id=team_deals.undated.pk,
+        kind="mark_lost",
+        by=manager,
+        params={"reason_id": lost_reason("Timing").pk},
+        note="No project this year",
+        apply=True,
+    )
     keep = record(review=review, deal_id=team_deals.proposal.pk, kind="keep", by=manager, note="On track")
 
     events = DealEvent.objects.filter(origin=origin).order_by("id")
@@ -259,9 +323,13 @@ def test_bulk_close_date_push_applies_to_each_deal(team_deals, manager, team, fr
     review = services.review_start(by=manager, team=team, period="2026-11")
     deals = [team_deals.proposal, team_deals.negotiation, team_deals.closing]
     decisions = services.review_decisions_bulk(
-        review=review, deal_ids=[deal.pk for deal in deals], kind="push_close_date", by=manager,
-        params={"days": 14}, note="Quarter-end freeze",
-    )  # fmt: skip
+        review=review,
+        deal_ids=[deal.pk for deal in deals],
+        kind="push_close_date",
+        by=manager,
+        params={"days": 14},
+        note="Quarter-end freeze",
+    )
     assert [decision.status for decision in decisions] == [DecisionStatus.APPLIED] * 3
     for deal, old in zip(
         deals, [dt.date(2026, 11, 28), dt.date(2026, 11, 20), dt.date(2026, 12, 5)], strict=True
@@ -285,9 +353,13 @@ def test_bulk_is_all_or_nothing(team_deals, manager, team, frozen_now):
 def test_unresolved_items_carry_over_to_the_next_review(team_deals, manager, team, frozen_now):
     first = services.review_start(by=manager, team=team, period="2026-11")
     todo = services.review_decision_record(
-        review=first, deal_id=team_deals.proposal.pk, kind="add_next_step", by=manager,
-        params={"next_step": "Get the signed NDA"}, note="Rita to chase",
-    )  # fmt: skip
+        review=first,
+        deal_id=team_deals.proposal.pk,
+        kind="add_next_step",
+        by=manager,
+        params={"next_step": "Get the signed NDA"},
+        note="Rita to chase",
+    )
     gone = services.review_decision_record(
         review=first,
         deal_id=team_deals.closing.pk,
@@ -309,8 +381,10 @@ def test_unresolved_items_carry_over_to_the_next_review(team_deals, manager, tea
     gone.refresh_from_db()
     done.refresh_from_db()
     assert (todo.status, gone.status, done.status) == (
-        DecisionStatus.CARRIED_OVER, DecisionStatus.CARRIED_OVER, DecisionStatus.APPLIED,
-    )  # fmt: skip
+        DecisionStatus.CARRIED_OVER,
+        DecisionStatus.CARRIED_OVER,
+        DecisionStatus.APPLIED,
+    )
     frozen_now.shift(dt.timedelta(days=7))
     deal_services.deal_mark_won(deal=team_deals.closing, by=manager)  # its item has nothing left to decide
     second = services.review_start(by=manager, team=team, period="2026-11")
@@ -318,8 +392,11 @@ def test_unresolved_items_carry_over_to_the_next_review(team_deals, manager, tea
     assert len(carried) == 1
     item = carried[0]
     assert (item.deal_id, item.kind, item.status, item.carried_from) == (
-        team_deals.proposal.pk, "add_next_step", DecisionStatus.PENDING, todo,
-    )  # fmt: skip
+        team_deals.proposal.pk,
+        "add_next_step",
+        DecisionStatus.PENDING,
+        todo,
+    )
     assert item.note == "Rita to chase" and second.previous == first
     workspace = selectors.review_workspace_for_user(review_id=second.pk, user=manager)
     assert workspace.agenda_ids[0] == team_deals.proposal.pk  # carried items come first on the agenda
@@ -363,9 +440,15 @@ def test_waterfall_between_two_reviews_hand_worked(team_deals, manager, rep, tea
     assert [item["deal_id"] for item in waterfall["items"]["new"]] == [new.pk]
     totals = waterfall["totals"]
     assert (
-        totals["start"] + totals["new"] + totals["pulled_in"] - totals["pushed_out"] + totals["increased"]
-        - totals["decreased"] - totals["won"] - totals["lost"]
-    ) == totals["end"]  # fmt: skip
+        totals["start"]
+        + totals["new"]
+        + totals["pulled_in"]
+        - totals["pushed_out"]
+        + totals["increased"]
+        - totals["decreased"]
+        - totals["won"]
+        - totals["lost"]
+    ) == totals["end"]
     assert second.snapshot.closed_minor == 400_000  # won this month, to date
 
 
@@ -373,8 +456,12 @@ def test_waterfall_between_two_reviews_hand_worked(team_deals, manager, rep, tea
 def test_flags_fire_at_their_thresholds_through_the_snapshot(rep, manager, team):
     created = dt.datetime(2026, 10, 1, 8, 0, tzinfo=dt.UTC)
     with time_machine.travel(created, tick=False):
-        deal = DealFactory(owner=rep, amount=Decimal("1000"), stage=stage_named("Proposal"),
-                           expected_close_on=dt.date(2026, 10, 20))  # fmt: skip
+        deal = DealFactory(
+            owner=rep,
+            amount=Decimal("1000"),
+            stage=stage_named("Proposal"),
+            expected_close_on=dt.date(2026, 10, 20),
+        )
     with time_machine.travel(created + dt.timedelta(days=2), tick=False):
         deal_services.deal_update(deal=deal, by=rep, data={"expected_close_on": "2026-10-25"})
     # No activity since 3 Oct 08:00 (the stage move); Proposal's rotting threshold is 21 days.
@@ -411,8 +498,9 @@ def test_flags_fire_at_their_thresholds_through_the_snapshot(rep, manager, team)
 
 
 def test_a_planned_activity_is_a_next_step(team_deals, manager, rep, team, frozen_now):
-    deal_services.activity_create(owner=rep, subject="Demo", deal=team_deals.proposal,
-                                  due_at=NOW + dt.timedelta(days=3))  # fmt: skip
+    deal_services.activity_create(
+        owner=rep, subject="Demo", deal=team_deals.proposal, due_at=NOW + dt.timedelta(days=3)
+    )
     review = services.review_start(by=manager, team=team, period="2026-11")
     rows = rows_by_deal(review)
     assert rows[team_deals.proposal.pk].has_next_step
@@ -469,9 +557,13 @@ def test_a_deal_closed_since_the_review_began_is_not_adjusted(team_deals, manage
     deal_services.deal_mark_won(deal=team_deals.proposal, by=manager)
     with pytest.raises(ApplicationError, match="won since the review began"):
         services.review_decision_record(
-            review=review, deal_id=team_deals.proposal.pk, kind="push_close_date", by=manager,
-            params={"days": 7}, apply=True,
-        )  # fmt: skip
+            review=review,
+            deal_id=team_deals.proposal.pk,
+            kind="push_close_date",
+            by=manager,
+            params={"days": 7},
+            apply=True,
+        )
     kept = services.review_decision_record(
         review=review, deal_id=team_deals.proposal.pk, kind="keep", by=manager
     )

@@ -57,8 +57,18 @@ def test_review_page_shows_every_step(client, manager, review, team_deals):
     page = client.get(reverse("web:review_detail", args=[review.pk]))
     assert page.status_code == 200
     text = page.content.decode()
-    for marker in ("data-forecast", "data-categories", "data-stages", "data-no-waterfall", "data-bottlenecks",
-                   'data-agenda="close"', 'data-agenda="rescue"', "data-quality", "data-decisions", "data-finish"):  # fmt: skip
+    for marker in (
+        "data-forecast",
+        "data-categories",
+        "data-stages",
+        "data-no-waterfall",
+        "data-bottlenecks",
+        'data-agenda="close"',
+        'data-agenda="rescue"',
+        "data-quality",
+        "data-decisions",
+        "data-finish",
+    ):
         assert marker in text, marker
     assert "Negotiation deal" in text and "Outsider deal" not in text
     assert "no next step" in text  # a reason in words
@@ -131,9 +141,16 @@ def test_decide_and_apply_from_the_card(client, manager, review, team_deals):
     url = reverse("web:review_deal", args=[review.pk, team_deals.proposal.pk])
     response = client.post(
         reverse("web:review_decide", args=[review.pk, team_deals.proposal.pk]),
-        {"kind": "push_close_date", "expected_close_on": "2026-12-12", "days": "", "stage_id": "3",
-         "note": "After the board meeting", "apply": "1", "next": url},
-    )  # fmt: skip
+        {
+            "kind": "push_close_date",
+            "expected_close_on": "2026-12-12",
+            "days": "",
+            "stage_id": "3",
+            "note": "After the board meeting",
+            "apply": "1",
+            "next": url,
+        },
+    )
     assert response.status_code == 302 and response["Location"] == url
     event = DealEvent.objects.get(origin=review.origin)
     assert (event.deal_id, event.to_value, event.note) == (
@@ -141,8 +158,11 @@ def test_decide_and_apply_from_the_card(client, manager, review, team_deals):
         "2026-12-12",
         "After the board meeting",
     )
-    bad = client.post(reverse("web:review_decide", args=[review.pk, team_deals.proposal.pk]),
-                      {"kind": "change_amount", "amount": "lots", "next": url}, follow=True)  # fmt: skip
+    bad = client.post(
+        reverse("web:review_decide", args=[review.pk, team_deals.proposal.pk]),
+        {"kind": "change_amount", "amount": "lots", "next": url},
+        follow=True,
+    )
     assert b"Give an amount" in bad.content
 
 
@@ -216,13 +236,19 @@ def test_finish_then_report_and_exports(client, manager, review, team_deals):
 
 
 def test_deal_history_across_reviews(client, manager, review, team_deals, frozen_now):
-    services.review_decision_record(review=review, deal_id=team_deals.proposal.pk, kind="keep", by=manager,
-                                    note="Week one: on track")  # fmt: skip
+    services.review_decision_record(
+        review=review, deal_id=team_deals.proposal.pk, kind="keep", by=manager, note="Week one: on track"
+    )
     services.review_finish(review=review, by=manager)
     frozen_now.shift(dt.timedelta(days=7))
     second = services.review_start(by=manager, team=review.team, period="2026-11")
-    services.review_decision_record(review=second, deal_id=team_deals.proposal.pk, kind="keep", by=manager,
-                                    note="Week two: still on track")  # fmt: skip
+    services.review_decision_record(
+        review=second,
+        deal_id=team_deals.proposal.pk,
+        kind="keep",
+        by=manager,
+        note="Week two: still on track",
+    )
     client.force_login(manager)
     page = client.get(reverse("web:review_deal_history", args=[team_deals.proposal.pk]))
     text = page.content.decode()

@@ -38,6 +38,20 @@ class ListedChoiceIterator(forms.models.ModelChoiceIterator):
             yield self.choice(choice)
 
 
+def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """The form's choice field ``name``, typed as one (``form.fields`` holds plain Fields)."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    return field
+
+
+def model_choice_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField[Any]:
+    """The form's model choice field ``name``, typed as one, to point it at the rows this user may pick."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField)
+    return field
+
+
 def set_queryset(form: forms.Form, name: str, queryset: QuerySet[Any]) -> None:
     """Point a model choice field at the rows this user may pick (querysets depend on the user)."""
     field = form.fields[name]

@@ -219,13 +219,13 @@ def lines_submitted(data: Any) -> list[dict[str, str]]:
     return rows
 
 
-def add_custom_filters(form: forms.Form) -> None:
+def add_custom_filters(form: forms.Form) -> list[CustomField]:
     """The deals list's filters on custom fields: equals for choices and checkboxes, a range for numbers,
     amounts and dates, contains-this-text for the rest. Names are DealFilters' ``cf_<key>[_from|_to]``."""
     from dealflow.customfields.selectors import custom_field_list
 
-    form.custom_fields = custom_field_list(entity=Entity.DEAL, all_pipelines=True)  # type: ignore[attr-defined]
-    for field in form.custom_fields:  # type: ignore[attr-defined]
+    custom_fields = custom_field_list(entity=Entity.DEAL, all_pipelines=True)
+    for field in custom_fields:
         name = f"cf_{field.key}"
         if field.kind in (FieldKind.CHOICE, FieldKind.MULTI_CHOICE):
             form.fields[name] = forms.ChoiceField(
@@ -249,3 +249,4 @@ def add_custom_filters(form: forms.Form) -> None:
             )
         elif field.kind != FieldKind.LONG_TEXT:
             form.fields[name] = forms.CharField(label=field.label, required=False)
+    return custom_fields

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from dealflow.accounts.models import User
 from dealflow.accounts.selectors import team_list_visible, user_list_visible
 from dealflow.contacts.selectors import person_list_for_user
+from dealflow.customfields.models import CustomField
 from dealflow.deals.models import ActivityKind, Deal, DealStatus, ForecastCategory, LeadSource, Stage
 from dealflow.deals.selectors import lead_source_list, lost_reason_list, pipeline_list, stage_list
 from dealflow.products.selectors import product_list
@@ -61,7 +62,8 @@ class DealFilterForm(forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         set_queryset(self, "product", product_list(include_inactive=True))
-        add_custom_filters(self)  # cf_<key> (and _from/_to) for the deal custom fields (forms/contents.py)
+        # cf_<key> (and _from/_to) for the deal custom fields (forms/contents.py)
+        self.custom_fields: list[CustomField] = add_custom_filters(self)
         set_queryset(self, "pipeline", pipeline_list())
         set_queryset(self, "stage", stage_list())
         set_queryset(self, "owner", user_list_visible(user=user))

@@ -13,7 +13,7 @@ from dealflow.people.library import LIBRARY, library_text
 from dealflow.people.models import Cadence, MeetingCadence, QuestionKind
 from dealflow.people.selectors import one_on_one_partner_list, survey_team_list_manageable
 from dealflow.people.services import QuestionSpec
-from dealflow.web.forms import DateInput, DateTimeInput
+from dealflow.web.forms import DateInput, DateTimeInput, choice_field, model_choice_field
 
 CUSTOM_ROWS = 3
 
@@ -34,9 +34,9 @@ class SurveyForm(forms.Form):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["teams"].queryset = survey_team_list_manageable(user=user).order_by("name")  # type: ignore[attr-defined]
+        model_choice_field(self, "teams").queryset = survey_team_list_manageable(user=user).order_by("name")
         language = translation.get_language()
-        self.fields["library"].choices = [  # type: ignore[attr-defined]
+        choice_field(self, "library").choices = [
             (question.key, f"{library_text(question.key, language)} ({QuestionKind(question.kind).label})")
             for question in LIBRARY
         ]

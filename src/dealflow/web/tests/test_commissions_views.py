@@ -29,15 +29,24 @@ def client_for(user) -> Client:
 @time_machine.travel(NOW, tick=False)
 def test_admin_plan_rep_earnings_manager_workflow(admin_user, rep, manager, outsider, team):
     admin = client_for(admin_user)
-    created = admin.post(reverse("web:commission_plans"), {
-        "name": "Tiered", "period_kind": "quarter", "base_rate_percent": "0", "tier_mode": "marginal",
-        "tiers": "0 : 5\n100 : 10", "clawback_days": "90",
-    })  # fmt: skip
+    created = admin.post(
+        reverse("web:commission_plans"),
+        {
+            "name": "Tiered",
+            "period_kind": "quarter",
+            "base_rate_percent": "0",
+            "tier_mode": "marginal",
+            "tiers": "0 : 5\n100 : 10",
+            "clawback_days": "90",
+        },
+    )
     plan = CommissionPlan.objects.get(name="Tiered")
     assert created.status_code == 302
     assert [(tier.from_percent, tier.rate_percent) for tier in plan.tiers.all()] == [(0, 5), (100, 10)]
-    admin.post(reverse("web:commission_plan", args=[plan.pk]),
-               {"action": "assign", "team": team.pk, "effective_from": "2026-01-01"})  # fmt: skip
+    admin.post(
+        reverse("web:commission_plan", args=[plan.pk]),
+        {"action": "assign", "team": team.pk, "effective_from": "2026-01-01"},
+    )
     assert plan.assignments.count() == 1
     quota_set(by=manager, period="2026-Q4", amount=Decimal("10000"), user=rep)
     won_deal(rep, "8000", dt.date(2026, 11, 2), title="Acme")
@@ -55,8 +64,10 @@ def test_admin_plan_rep_earnings_manager_workflow(admin_user, rep, manager, outs
     assert (
         client_for(outsider).get(reverse("web:commission_statement", args=[statement.pk])).status_code == 404
     )
-    boss.post(reverse("web:commission_statement_action", args=[statement.pk, "adjust"]),
-              {"amount": "-25", "reason": "Shared lead"})  # fmt: skip
+    boss.post(
+        reverse("web:commission_statement_action", args=[statement.pk, "adjust"]),
+        {"amount": "-25", "reason": "Shared lead"},
+    )
     boss.post(reverse("web:commission_statement_action", args=[statement.pk, "approve"]))
     statement.refresh_from_db()
     assert (statement.status, statement.total_minor) == ("approved", 37_500)
@@ -82,10 +93,13 @@ def test_pages_render_in_dutch(rep, manager):
 def test_split_set_on_the_deal_page_with_its_history(rep, rep2, manager, outsider):
     deal = DealFactory(owner=rep, amount=Decimal("1000"), title="Shared")
     boss = client_for(manager)
-    boss.post(reverse("web:commission_deal_split", args=[deal.pk]),
-              {"user": [rep.pk, rep2.pk, ""], "share": ["70", "30", ""], "note": "Joint pitch"})  # fmt: skip
-    bad = boss.post(reverse("web:commission_deal_split", args=[deal.pk]),
-                    {"user": [rep.pk], "share": ["90"]}, follow=True)  # fmt: skip
+    boss.post(
+        reverse("web:commission_deal_split", args=[deal.pk]),
+        {"user": [rep.pk, rep2.pk, ""], "share": ["70", "30", ""], "note": "Joint pitch"},
+    )
+    bad = boss.post(
+        reverse("web:commission_deal_split", args=[deal.pk]), {"user": [rep.pk], "share": ["90"]}, follow=True
+    )
     assert "add up to 100" in bad.content.decode()
     panel = client_for(rep).get(reverse("web:commission_what_if", args=[deal.pk])).content.decode()
     assert "Rita Rep: 70 %" in panel and "Ruud Tweede: 30 %" in panel and "Joint pitch" in panel

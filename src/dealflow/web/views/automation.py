@@ -41,7 +41,7 @@ from dealflow.automation.services import (
 )
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.models import ActivityKind, LeadSource, Stage
-from dealflow.web.forms import form_add_application_error
+from dealflow.web.forms import form_add_application_error, model_choice_field
 from dealflow.web.views.workspace import AuthenticatedRequest, permission_errors_as_403
 
 RECIPIENT_LABELS = {
@@ -65,6 +65,13 @@ FIELD_MAP = {
 }
 
 
+class StageChoiceField(forms.ModelChoiceField[Stage]):
+    """Open stages of every pipeline, labelled "Pipeline: Stage"."""
+
+    def label_from_instance(self, obj: Stage) -> str:
+        return f"{obj.pipeline.name}: {obj.name}"
+
+
 class RuleForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=120)
     team = forms.ModelChoiceField(
@@ -75,7 +82,7 @@ class RuleForm(forms.Form):
         help_text=gettext_lazy("A team's rule acts only on that team's deals and leads."),
     )
     trigger = forms.ChoiceField(label=gettext_lazy("When"), choices=Trigger.choices)
-    stage = forms.ModelChoiceField(label=gettext_lazy("Stage"), queryset=Stage.objects.none(), required=False)
+    stage = StageChoiceField(label=gettext_lazy("Stage"), queryset=Stage.objects.none(), required=False)
     days = forms.IntegerField(label=gettext_lazy("Days"), required=False, min_value=1)
     amount = forms.DecimalField(label=gettext_lazy("Amount"), required=False, min_value=0)
     currency = forms.CharField(label=gettext_lazy("Currency"), required=False, initial="EUR", max_length=3)
@@ -117,19 +124,19 @@ class RuleForm(forms.Form):
         super().__init__(*args, **kwargs)
         scope = user_access_scope(user=user)
         teams = Team.objects.all() if scope.is_admin else Team.objects.filter(pk__in=scope.managed_team_ids)
-        self.fields["team"].queryset = teams  # type: ignore[attr-defined]
-        self.fields["assign_team"].queryset = teams  # type: ignore[attr-defined]
+        team = model_choice_field(self, "team")
+        team.queryset = teams
+        model_choice_field(self, "assign_team").queryset = teams
         if not scope.is_admin:
-            self.fields["team"].required = True
-            self.fields["team"].empty_label = None  # type: ignore[attr-defined]
-        self.fields["stage"].queryset = Stage.objects.filter(  # type: ignore[attr-defined]
+            team.required = True
+            team.empty_label = None
+        model_choice_field(self, "stage").queryset = Stage.objects.filter(
             kind="open", is_active=True
         ).select_related("pipeline")
-        self.fields["stage"].label_from_instance = lambda stage: f"{stage.pipeline.name}: {stage.name}"  # type: ignore[attr-defined]
-        self.fields["notify_user"].queryset = User.objects.filter(  # type: ignore[attr-defined]
+        model_choice_field(self, "notify_user").queryset = User.objects.filter(
             is_active=True, memberships__team__in=teams
         ).distinct()
-        self.fields["subscription"].queryset = subscription_list_for_user(user=user)  # type: ignore[attr-defined]
+        model_choice_field(self, "subscription").queryset = subscription_list_for_user(user=user)
 
     def rule_data(self) -> dict[str, Any]:
         """The service's input: the trigger's values and only the chosen action's parameters."""

@@ -32,6 +32,7 @@ from dealflow.web.forms.contents import (
     prices_text,
 )
 from dealflow.web.views.settings import Failed, _pick, _submit, admin_only
+from dealflow.web.views.workspace import AuthenticatedRequest
 
 # ---- Products -------------------------------------------------------------------------------------
 
@@ -50,7 +51,7 @@ def _product_initial(product: Any) -> dict[str, Any]:
     }
 
 
-def _products_page(request, failed: Failed = None) -> HttpResponse:
+def _products_page(request: AuthenticatedRequest, failed: Failed = None) -> HttpResponse:
     products = list(product_list(include_inactive=True))
     rows = [
         {
@@ -73,7 +74,7 @@ def _products_page(request, failed: Failed = None) -> HttpResponse:
 
 @admin_only
 @require_http_methods(["GET", "POST"])
-def settings_products(request) -> HttpResponse:
+def settings_products(request: AuthenticatedRequest) -> HttpResponse:
     """The catalogue; POST adds a product."""
     if request.method == "GET":
         return _products_page(request)
@@ -90,7 +91,7 @@ def settings_products(request) -> HttpResponse:
 
 @admin_only
 @require_POST
-def settings_product_update(request, product_id: int) -> HttpResponse:
+def settings_product_update(request: AuthenticatedRequest, product_id: int) -> HttpResponse:
     product = product_get(product_id=product_id)
     return _submit(
         request,
@@ -106,7 +107,7 @@ def settings_product_update(request, product_id: int) -> HttpResponse:
 # ---- Custom fields --------------------------------------------------------------------------------
 
 
-def _fields_page(request, failed: Failed = None) -> HttpResponse:
+def _fields_page(request: AuthenticatedRequest, failed: Failed = None) -> HttpResponse:
     pipelines = list(pipeline_list())
     fields = [
         field
@@ -140,7 +141,7 @@ def _fields_page(request, failed: Failed = None) -> HttpResponse:
     return render(request, "web/settings/custom_fields.html", context)
 
 
-def _create_field(request, data: dict[str, Any]) -> Any:
+def _create_field(request: AuthenticatedRequest, data: dict[str, Any]) -> Any:
     pipeline_id = data.pop("pipeline")
     data["pipeline"] = pipeline_get(pipeline_id=pipeline_id, field="pipeline") if pipeline_id else None
     return custom_field_create(**data, by=request.user)
@@ -148,7 +149,7 @@ def _create_field(request, data: dict[str, Any]) -> Any:
 
 @admin_only
 @require_http_methods(["GET", "POST"])
-def settings_custom_fields(request) -> HttpResponse:
+def settings_custom_fields(request: AuthenticatedRequest) -> HttpResponse:
     """Custom fields of deals, organisations, persons and leads; POST defines one."""
     if request.method == "GET":
         return _fields_page(request)
@@ -165,7 +166,7 @@ def settings_custom_fields(request) -> HttpResponse:
 
 @admin_only
 @require_POST
-def settings_custom_field_update(request, field_id: int) -> HttpResponse:
+def settings_custom_field_update(request: AuthenticatedRequest, field_id: int) -> HttpResponse:
     field = custom_field_get(field_id=field_id)
     form = CustomFieldUpdateForm(request.POST, prefix=f"f{field.pk}")
 
@@ -209,7 +210,7 @@ def _rule_form(pipeline: Any, data: Any = None) -> QuoteRuleForm:
     )
 
 
-def _rules_page(request, failed: Failed = None) -> HttpResponse:
+def _rules_page(request: AuthenticatedRequest, failed: Failed = None) -> HttpResponse:
     rows = [
         {"pipeline": pipeline, "form": _pick(failed, f"rule-{pipeline.pk}", _rule_form(pipeline))}
         for pipeline in pipeline_list()
@@ -219,14 +220,14 @@ def _rules_page(request, failed: Failed = None) -> HttpResponse:
 
 @admin_only
 @require_http_methods(["GET"])
-def settings_quote_rules(request) -> HttpResponse:
+def settings_quote_rules(request: AuthenticatedRequest) -> HttpResponse:
     """What accepting or declining a quote does to a deal, per pipeline."""
     return _rules_page(request)
 
 
 @admin_only
 @require_POST
-def settings_quote_rule_update(request, pipeline_id: int) -> HttpResponse:
+def settings_quote_rule_update(request: AuthenticatedRequest, pipeline_id: int) -> HttpResponse:
     pipeline = pipeline_get(pipeline_id=pipeline_id)
 
     def save(data: dict[str, Any]) -> Any:

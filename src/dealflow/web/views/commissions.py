@@ -68,11 +68,12 @@ def earnings(request: AuthenticatedRequest) -> HttpResponse:
     open_deals = list(selectors.open_deals_of(user=request.user).order_by("-amount_minor")[:15])
     what_if = insights.what_if_for_deals(user=request.user, deals=open_deals, today=today)
     context = {
-        "earnings": data, "currency": base_currency(),
+        "earnings": data,
+        "currency": base_currency(),
         "deals": [(deal, what_if.get(deal.pk)) for deal in open_deals],
         "badges": Badge.objects.filter(user=request.user),
         "statements": selectors.statement_list_for_user(user=request.user, person_id=request.user.pk)[:12],
-    }  # fmt: skip
+    }
     return render(request, "commissions/earnings.html", context)
 
 
@@ -84,10 +85,14 @@ def deal_what_if(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
     deal = deal_get_for_user(deal_id=deal_id, user=request.user)
     adds = insights.what_if_for_deals(user=request.user, deals=[deal], today=clock.today()).get(deal.pk)
     context = {
-        "deal": deal, "adds": adds, "currency": base_currency(),
-        "splits": selectors.deal_split_history(deal=deal), "people": user_list_visible(user=request.user),
-        "can_edit": user_can_write(user=request.user), "rows": range(3),
-    }  # fmt: skip
+        "deal": deal,
+        "adds": adds,
+        "currency": base_currency(),
+        "splits": selectors.deal_split_history(deal=deal),
+        "people": user_list_visible(user=request.user),
+        "can_edit": user_can_write(user=request.user),
+        "rows": range(3),
+    }
     return render(request, "commissions/_what_if.html", context)
 
 
@@ -148,10 +153,13 @@ def statement_list(request: AuthenticatedRequest) -> HttpResponse:
         period = selectors.period_parse(None, today=clock.today())
     rows = selectors.statement_list_for_user(user=request.user, period_key=period.key)
     context = {
-        "period": period, "statements": rows, "currency": base_currency(),
+        "period": period,
+        "statements": rows,
+        "currency": base_currency(),
         "is_manager": user_is_manager(user=request.user),
-        "previous": period.previous().key, "next": period.next().key,
-    }  # fmt: skip
+        "previous": period.previous().key,
+        "next": period.next().key,
+    }
     return render(request, "commissions/statements.html", context)
 
 
@@ -178,11 +186,12 @@ def statement_recompute(request: AuthenticatedRequest) -> HttpResponse:
 def statement_detail(request: AuthenticatedRequest, statement_id: int) -> HttpResponse:
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     context = {
-        "statement": statement, "lines": selectors.statement_lines(statement=statement),
+        "statement": statement,
+        "lines": selectors.statement_lines(statement=statement),
         "can_manage": selectors.statement_can_manage(statement=statement, user=request.user),
         "is_mine": statement.user_id == request.user.pk,
         "disputes": statement.disputes.prefetch_related("messages__author").select_related("opened_by"),
-    }  # fmt: skip
+    }
     return render(request, "commissions/statement.html", context)
 
 
@@ -203,10 +212,18 @@ def statement_action(request: AuthenticatedRequest, statement_id: int, action: s
         elif action == "pay":
             statements.statement_mark_paid(statement=statement, by=request.user)
         elif action == "adjust":
-            statements.statement_adjust(statement=statement, amount_minor=_signed_minor(data.get("amount", ""), "amount"),
-                                        reason=data.get("reason", ""), by=request.user)  # fmt: skip
+            statements.statement_adjust(
+                statement=statement,
+                amount_minor=_signed_minor(data.get("amount", ""), "amount"),
+                reason=data.get("reason", ""),
+                by=request.user,
+            )
         elif action == "recompute":
-            statements.statement_recompute(user=statement.user, period=selectors.period_parse(statement.period_key, today=clock.today()), by=request.user)  # fmt: skip
+            statements.statement_recompute(
+                user=statement.user,
+                period=selectors.period_parse(statement.period_key, today=clock.today()),
+                by=request.user,
+            )
         else:
             raise ApplicationError(_("Unknown action."), field="action")
         messages.success(request, _("Done."))
@@ -242,8 +259,12 @@ def payroll_export(request: AuthenticatedRequest, export_format: str) -> HttpRes
         messages.error(request, error.message)
         return HttpResponseRedirect(reverse("web:commission_statements"))
     rows = selectors.statement_list_for_user(user=request.user, period_key=period.key)
-    audit_record(actor=request.user, action="commissions.payroll_exported", target=period.key,
-                 detail={"format": export_format, "count": rows.count()})  # fmt: skip
+    audit_record(
+        actor=request.user,
+        action="commissions.payroll_exported",
+        target=period.key,
+        detail={"format": export_format, "count": rows.count()},
+    )
     if export_format == "xlsx":
         content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         response = HttpResponse(exports.payroll_xlsx(statements=rows), content_type=content_type)
@@ -284,8 +305,12 @@ def dispute_action(request: AuthenticatedRequest, dispute_id: int, action: str) 
             disputes.dispute_reply(dispute=dispute, body=request.POST.get("body", ""), by=request.user)
         elif action == "resolve":
             amount = request.POST.get("adjustment", "").strip()
-            disputes.dispute_resolve(dispute=dispute, by=request.user, note=request.POST.get("body", ""),
-                                     adjustment_minor=_signed_minor(amount, "adjustment") if amount else None)  # fmt: skip
+            disputes.dispute_resolve(
+                dispute=dispute,
+                by=request.user,
+                note=request.POST.get("body", ""),
+                adjustment_minor=_signed_minor(amount, "adjustment") if amount else None,
+            )
         else:
             raise ApplicationError(_("Unknown action."), field="action")
     except PermissionDeniedError:
@@ -315,30 +340,50 @@ def _plan_input(data: Any) -> PlanInput:
         head, _sep, rate = line.replace("%", "").partition(":")
         words = head.split()
         if len(words) != 2 or words[0] not in RuleKind.values or not rate.strip():
-            raise ApplicationError(_("Rule line %(n)s: write it as pipeline 3 : 15, product 7 : 20 or deal_type upsell : 5.") % {"n": number}, field="rules")  # fmt: skip
+            raise ApplicationError(
+                _("Rule line %(n)s: write it as pipeline 3 : 15, product 7 : 20 or deal_type upsell : 5.")
+                % {"n": number},
+                field="rules",
+            )
         key = {"product": "product_id", "pipeline": "pipeline_id", "deal_type": "deal_type"}[words[0]]
         rules.append({"kind": words[0], key: words[1], "rate_percent": rate.strip()})
     spiffs = []
     if (data.get("spiff_name") or "").strip():
-        spiffs.append({"name": data.get("spiff_name"), "starts_on": data.get("spiff_starts_on"),
-                       "ends_on": data.get("spiff_ends_on"), "bonus": data.get("spiff_bonus") or 0,
-                       "rate_percent": data.get("spiff_rate_percent") or 0,
-                       "min_amount": data.get("spiff_min_amount") or 0,
-                       "pipeline_id": data.get("spiff_pipeline_id") or None})  # fmt: skip
+        spiffs.append(
+            {
+                "name": data.get("spiff_name"),
+                "starts_on": data.get("spiff_starts_on"),
+                "ends_on": data.get("spiff_ends_on"),
+                "bonus": data.get("spiff_bonus") or 0,
+                "rate_percent": data.get("spiff_rate_percent") or 0,
+                "min_amount": data.get("spiff_min_amount") or 0,
+                "pipeline_id": data.get("spiff_pipeline_id") or None,
+            }
+        )
     return PlanInput(
-        name=data.get("name", ""), description=data.get("description", ""),
-        period_kind=data.get("period_kind", PeriodKind.QUARTER), base_rate_percent=data.get("base_rate_percent") or 0,
-        tier_mode=data.get("tier_mode", TierMode.NONE), tiers=tiers,
+        name=data.get("name", ""),
+        description=data.get("description", ""),
+        period_kind=data.get("period_kind", PeriodKind.QUARTER),
+        base_rate_percent=data.get("base_rate_percent") or 0,
+        tier_mode=data.get("tier_mode", TierMode.NONE),
+        tiers=tiers,
         accelerator_multiplier=data.get("accelerator_multiplier") or 1,
         decelerator_floor_percent=data.get("decelerator_floor_percent") or None,
-        decelerator_multiplier=data.get("decelerator_multiplier") or 1, cap=data.get("cap") or None,
-        clawback_days=data.get("clawback_days") or 90, rules=rules, spiffs=spiffs,
-    )  # fmt: skip
+        decelerator_multiplier=data.get("decelerator_multiplier") or 1,
+        cap=data.get("cap") or None,
+        clawback_days=data.get("clawback_days") or 90,
+        rules=rules,
+        spiffs=spiffs,
+    )
 
 
 def _plan_form_context() -> dict[str, Any]:
-    return {"period_kinds": PeriodKind.choices, "tier_modes": TierMode.choices, "pipelines": pipeline_list(),
-            "currency": base_currency()}  # fmt: skip
+    return {
+        "period_kinds": PeriodKind.choices,
+        "tier_modes": TierMode.choices,
+        "pipelines": pipeline_list(),
+        "currency": base_currency(),
+    }
 
 
 @login_required
@@ -352,8 +397,12 @@ def plan_list(request: AuthenticatedRequest) -> HttpResponse:
             raise  # a 403 (permission_errors_as_403), not a message
         except ApplicationError as error:
             messages.error(request, error.message)
-            return render(request, "commissions/plans.html",
-                          {"plans": selectors.plan_list(), "form": request.POST, **_plan_form_context()}, status=400)  # fmt: skip
+            return render(
+                request,
+                "commissions/plans.html",
+                {"plans": selectors.plan_list(), "form": request.POST, **_plan_form_context()},
+                status=400,
+            )
         messages.success(request, _("Plan created. Assign it to people, a team or a role."))
         return HttpResponseRedirect(reverse("web:commission_plan", args=[plan.pk]))
     return render(
@@ -388,8 +437,15 @@ def plan_detail(request: AuthenticatedRequest, plan_id: int) -> HttpResponse:
                     raise ApplicationError(
                         _("Dates must read YYYY-MM-DD."), field="effective_from"
                     ) from error
-                plan_assign(plan=plan, user=user, team=team, role=data.get("role", ""), effective_from=starts,
-                            effective_to=ends, by=request.user)  # fmt: skip
+                plan_assign(
+                    plan=plan,
+                    user=user,
+                    team=team,
+                    role=data.get("role", ""),
+                    effective_from=starts,
+                    effective_to=ends,
+                    by=request.user,
+                )
                 messages.success(request, _("Assigned."))
             else:
                 plan_update(plan=plan, data=_plan_input(request.POST), by=request.user)
@@ -412,26 +468,40 @@ def plan_detail(request: AuthenticatedRequest, plan_id: int) -> HttpResponse:
         period = period.previous()
     preview = insights.plan_preview(plan=plan, period=period)
     form = {
-        "name": plan.name, "description": plan.description, "period_kind": plan.period_kind,
-        "base_rate_percent": plan.base_rate_percent.normalize(), "tier_mode": plan.tier_mode,
-        "tiers": "\n".join(f"{tier.from_percent.normalize():f} : {tier.rate_percent.normalize():f}" for tier in plan.tiers.all()),
+        "name": plan.name,
+        "description": plan.description,
+        "period_kind": plan.period_kind,
+        "base_rate_percent": plan.base_rate_percent.normalize(),
+        "tier_mode": plan.tier_mode,
+        "tiers": "\n".join(
+            f"{tier.from_percent.normalize():f} : {tier.rate_percent.normalize():f}"
+            for tier in plan.tiers.all()
+        ),
         "rules": "\n".join(
             f"{rule.kind} {rule.product_id or rule.pipeline_id or rule.deal_type} : {rule.rate_percent.normalize():f}"
             for rule in plan.rules.all()
         ),
         "accelerator_multiplier": plan.accelerator_multiplier.normalize(),
-        "decelerator_floor_percent": plan.decelerator_floor_percent.normalize() if plan.decelerator_floor_percent is not None else "",
+        "decelerator_floor_percent": plan.decelerator_floor_percent.normalize()
+        if plan.decelerator_floor_percent is not None
+        else "",
         "decelerator_multiplier": plan.decelerator_multiplier.normalize(),
-        "cap": Decimal(plan.cap_minor) / 100 if plan.cap_minor is not None else "", "clawback_days": plan.clawback_days,
-    }  # fmt: skip
+        "cap": Decimal(plan.cap_minor) / 100 if plan.cap_minor is not None else "",
+        "clawback_days": plan.clawback_days,
+    }
     context = {
-        "plan": plan, "form": form, "preview": preview, "period": period,
+        "plan": plan,
+        "form": form,
+        "preview": preview,
+        "period": period,
         "preview_total": sum(row.preview_minor for row in preview),
         "actual_total": sum(row.actual_minor or 0 for row in preview),
         "assignments": selectors.assignment_list(plan=plan),
-        "users": User.objects.filter(is_active=True).order_by("username"), "teams": Team.objects.all(),
-        "roles": Role.choices, **_plan_form_context(),
-    }  # fmt: skip
+        "users": User.objects.filter(is_active=True).order_by("username"),
+        "teams": Team.objects.all(),
+        "roles": Role.choices,
+        **_plan_form_context(),
+    }
     return render(request, "commissions/plan.html", context)
 
 
@@ -453,10 +523,11 @@ def leaderboard(request: AuthenticatedRequest) -> HttpResponse:
                 messages.error(request, error.message)
         else:
             gamification.preference_set(
-                user=request.user, is_leaderboard_opt_out=data.get("is_leaderboard_opt_out") == "on",
+                user=request.user,
+                is_leaderboard_opt_out=data.get("is_leaderboard_opt_out") == "on",
                 is_celebration_on=data.get("is_celebration_on") == "on",
                 is_board_what_if_on=data.get("is_board_what_if_on") == "on",
-            )  # fmt: skip
+            )
             messages.success(request, _("Preferences saved."))
         return HttpResponseRedirect(reverse("web:commission_leaderboard"))
     chosen = request.GET.get("measure", "")
@@ -477,20 +548,32 @@ def leaderboard(request: AuthenticatedRequest) -> HttpResponse:
     except Http404:  # leaderboards are switched off: the page still shows contests and preferences
         is_off = True
     context = {
-        "rows": rows, "measure": measure, "measures": Measure.choices, "period": period, "is_off": is_off,
-        "currency": base_currency(), "contests": insights.contest_list_for_user(user=request.user),
-        "preference": selectors.preference_for(user=request.user), "settings": selectors.settings_get(),
-        "visibilities": LeaderboardVisibility.choices, "is_admin": user_access_scope(user=request.user).is_admin,
-        "previous": period.previous().key, "next": period.next().key,
-    }  # fmt: skip
+        "rows": rows,
+        "measure": measure,
+        "measures": Measure.choices,
+        "period": period,
+        "is_off": is_off,
+        "currency": base_currency(),
+        "contests": insights.contest_list_for_user(user=request.user),
+        "preference": selectors.preference_for(user=request.user),
+        "settings": selectors.settings_get(),
+        "visibilities": LeaderboardVisibility.choices,
+        "is_admin": user_access_scope(user=request.user).is_admin,
+        "previous": period.previous().key,
+        "next": period.next().key,
+    }
     return render(request, "commissions/leaderboard.html", context)
 
 
 @login_required
 def contest_detail(request: AuthenticatedRequest, contest_id: int) -> HttpResponse:
     contest = insights.contest_get_for_user(contest_id=contest_id, user=request.user)
-    context = {"contest": contest, "rows": insights.contest_progress(contest=contest), "currency": base_currency(),
-               "is_finished": contest.ends_on < clock.today()}  # fmt: skip
+    context = {
+        "contest": contest,
+        "rows": insights.contest_progress(contest=contest),
+        "currency": base_currency(),
+        "is_finished": contest.ends_on < clock.today(),
+    }
     return render(request, "commissions/contest.html", context)
 
 
@@ -509,10 +592,16 @@ def contest_create(request: AuthenticatedRequest) -> HttpResponse:
             raise ApplicationError(_("Dates must read YYYY-MM-DD."), field="starts_on") from error
         team = Team.objects.filter(pk=int(data["team"])).first() if data.get("team", "").isdigit() else None
         contest = gamification.contest_create(
-            name=data.get("name", ""), measure=data.get("measure", ""), starts_on=starts, ends_on=ends,
-            target=data.get("target", ""), prize=data.get("prize", ""), team=team,
-            is_for_teams=data.get("is_for_teams") == "on", by=request.user,
-        )  # fmt: skip
+            name=data.get("name", ""),
+            measure=data.get("measure", ""),
+            starts_on=starts,
+            ends_on=ends,
+            target=data.get("target", ""),
+            prize=data.get("prize", ""),
+            team=team,
+            is_for_teams=data.get("is_for_teams") == "on",
+            by=request.user,
+        )
     except PermissionDeniedError:
         raise  # a 403 (permission_errors_as_403), not a message
     except ApplicationError as error:

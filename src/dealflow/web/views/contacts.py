@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -48,7 +49,12 @@ from dealflow.web.forms.contacts import ContactFilterForm, OrganizationForm, Per
 from dealflow.web.forms.deals import DealActivityForm
 from dealflow.web.views.deal import organization_for_name
 from dealflow.web.views.trash import delete_context
-from dealflow.web.views.workspace import AuthenticatedRequest, is_htmx, permission_errors_as_403
+from dealflow.web.views.workspace import (
+    AuthenticatedRequest,
+    attach_for_template,
+    is_htmx,
+    permission_errors_as_403,
+)
 
 PAGE_SIZE = 50
 AUTOCOMPLETE_LIMIT = 8
@@ -77,7 +83,7 @@ def _list(request: AuthenticatedRequest, *, people: bool) -> HttpResponse:
         entity="person" if people else "organization", object_ids=[contact.pk for contact in page.object_list]
     )
     for contact in page.object_list:
-        contact.tag_names = tags.get(contact.pk, [])  # type: ignore[attr-defined]
+        attach_for_template(contact, tag_names=tags.get(contact.pk, []))
     context = {
         "form": form,
         "page": page,
@@ -109,13 +115,13 @@ def _owner(form_owner: User | None, user: User) -> User | None:
     return user_get_assignable_for_user(user_id=form_owner.pk, user=user, field="owner")
 
 
-def _organization_data(form: OrganizationForm, user: User) -> dict[str, Any]:
+def _organization_data(form: forms.BaseForm, user: User) -> dict[str, Any]:
     data = dict(form.cleaned_data)
     data["owner"] = _owner(data["owner"], user)
     return data
 
 
-def _person_data(form: PersonForm, user: User) -> dict[str, Any]:
+def _person_data(form: forms.BaseForm, user: User) -> dict[str, Any]:
     data = dict(form.cleaned_data)
     data["owner"] = _owner(data["owner"], user)
     data["organization"] = organization_for_name(name=data["organization"], user=user)
@@ -210,9 +216,9 @@ def _save(request: AuthenticatedRequest, contact: Organization | Person) -> Http
         try:
             with transaction.atomic():
                 if isinstance(contact, Person):
-                    person_change(person=contact, data=_person_data(form, user), by=user)  # type: ignore[arg-type]
+                    person_change(person=contact, data=_person_data(form, user), by=user)
                 else:
-                    organization_change(organization=contact, data=_organization_data(form, user), by=user)  # type: ignore[arg-type]
+                    organization_change(organization=contact, data=_organization_data(form, user), by=user)
         except PermissionDeniedError:
             raise
         except ApplicationError as error:
@@ -261,9 +267,9 @@ def _create(request: AuthenticatedRequest, *, people: bool) -> HttpResponse:
         try:
             with transaction.atomic():
                 if people:
-                    contact: Any = person_create(by=user, **_person_data(form, user))  # type: ignore[arg-type]
+                    contact: Any = person_create(by=user, **_person_data(form, user))
                 else:
-                    contact = organization_create(by=user, **_organization_data(form, user))  # type: ignore[arg-type]
+                    contact = organization_create(by=user, **_organization_data(form, user))
         except PermissionDeniedError:
             raise
         except ApplicationError as error:

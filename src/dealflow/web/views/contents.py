@@ -46,7 +46,7 @@ from dealflow.web.forms.contents import (
     custom_values_submitted,
     lines_submitted,
 )
-from dealflow.web.views.workspace import AuthenticatedRequest, permission_errors_as_403
+from dealflow.web.views.workspace import AuthenticatedRequest, attach_for_template, permission_errors_as_403
 
 BLANK_LINES = 2
 
@@ -295,9 +295,12 @@ def list_custom_cells(deals: list[Deal], fields: list[CustomField]) -> None:
     tags = tag_names_map(entity="deal", object_ids=ids)
     for deal in deals:
         document = documents.get(deal.pk, {})
-        deal.custom_cells = [  # type: ignore[attr-defined]
-            (field, dt.date.fromisoformat(value) if field.kind == "date" and value else value)
-            for field in fields
-            for value in [document.get(field.key)]
-        ]
-        deal.tag_names = tags.get(deal.pk, [])  # type: ignore[attr-defined]
+        attach_for_template(
+            deal,
+            custom_cells=[
+                (field, dt.date.fromisoformat(value) if field.kind == "date" and value else value)
+                for field in fields
+                for value in [document.get(field.key)]
+            ],
+            tag_names=tags.get(deal.pk, []),
+        )

@@ -87,13 +87,24 @@ def _sparkline(values: list[Any], *, percent: bool = False) -> dict:
     numbers = [None if value is None else float(value) * (100 if percent else 1) for value in values]
     return {
         "data": [
-            {"y": numbers, "type": "scatter", "mode": "lines", "line": {"color": COLORS["line"], "width": 2},
-             "hoverinfo": "y", "connectgaps": False}
+            {
+                "y": numbers,
+                "type": "scatter",
+                "mode": "lines",
+                "line": {"color": COLORS["line"], "width": 2},
+                "hoverinfo": "y",
+                "connectgaps": False,
+            }
         ],
-        "layout": {"height": 44, "margin": {"t": 2, "r": 2, "b": 2, "l": 2}, "showlegend": False,
-                   "xaxis": {"visible": False}, "yaxis": {"visible": False}},
+        "layout": {
+            "height": 44,
+            "margin": {"t": 2, "r": 2, "b": 2, "l": 2},
+            "showlegend": False,
+            "xaxis": {"visible": False},
+            "yaxis": {"visible": False},
+        },
         "config": {"staticPlot": True},
-    }  # fmt: skip
+    }
 
 
 def _funnel_figure(funnel: selectors.Funnel, links: list[str | None]) -> dict:
@@ -106,29 +117,49 @@ def _funnel_figure(funnel: selectors.Funnel, links: list[str | None]) -> dict:
     ]
     return {
         "data": [
-            {"type": "funnel", "y": [step.label for step in steps], "x": [step.count for step in steps],
-             "text": text, "textinfo": "text", "customdata": links, "hoverinfo": "y+x",
-             "marker": {"color": [colors[step.segment] for step in steps]}, "connector": {"line": {"width": 0}}}
+            {
+                "type": "funnel",
+                "y": [step.label for step in steps],
+                "x": [step.count for step in steps],
+                "text": text,
+                "textinfo": "text",
+                "customdata": links,
+                "hoverinfo": "y+x",
+                "marker": {"color": [colors[step.segment] for step in steps]},
+                "connector": {"line": {"width": 0}},
+            }
         ],
         "layout": {"height": 340, "margin": {"t": 10, "r": 10, "b": 10, "l": 130}},
-    }  # fmt: skip
+    }
 
 
 def _sankey_figure(flow: selectors.Flow) -> dict:
-    colors = {"created": COLORS["line"], "reopened": COLORS["back"], "forward": COLORS["line"],
-              "back": COLORS["back"], "won": COLORS["won"], "lost": COLORS["lost"]}  # fmt: skip
+    colors = {
+        "created": COLORS["line"],
+        "reopened": COLORS["back"],
+        "forward": COLORS["line"],
+        "back": COLORS["back"],
+        "won": COLORS["won"],
+        "lost": COLORS["lost"],
+    }
     return {
         "data": [
-            {"type": "sankey", "arrangement": "snap",
-             "node": {"label": [node.label for node in flow.nodes], "pad": 14, "thickness": 14},
-             "link": {"source": [link.source for link in flow.links], "target": [link.target for link in flow.links],
-                      "value": [link.count for link in flow.links],
-                      "color": [colors.get(link.kind, COLORS["muted"]) + "66" for link in flow.links],
-                      "customdata": [link.kind for link in flow.links],
-                      "hovertemplate": "%{source.label} → %{target.label}: %{value} (%{customdata})<extra></extra>"}}
+            {
+                "type": "sankey",
+                "arrangement": "snap",
+                "node": {"label": [node.label for node in flow.nodes], "pad": 14, "thickness": 14},
+                "link": {
+                    "source": [link.source for link in flow.links],
+                    "target": [link.target for link in flow.links],
+                    "value": [link.count for link in flow.links],
+                    "color": [colors.get(link.kind, COLORS["muted"]) + "66" for link in flow.links],
+                    "customdata": [link.kind for link in flow.links],
+                    "hovertemplate": "%{source.label} → %{target.label}: %{value} (%{customdata})<extra></extra>",
+                },
+            }
         ],
         "layout": {"height": 360, "margin": {"t": 10, "r": 10, "b": 10, "l": 10}},
-    }  # fmt: skip
+    }
 
 
 def _stage_time_figure(stages: list[selectors.StageTime]) -> dict:
@@ -144,9 +175,13 @@ def _stage_time_figure(stages: list[selectors.StageTime]) -> dict:
             bars(_("Median, previous period"), [row.previous_median_days for row in stages], COLORS["muted"]),
             bars(_("P80 of won deals"), [row.won_p80_days for row in stages], COLORS["won"]),
         ],
-        "layout": {"height": 320, "barmode": "group", "yaxis": {"title": _("days"), "rangemode": "tozero"},
-                   "legend": {"orientation": "h"}},
-    }  # fmt: skip
+        "layout": {
+            "height": 320,
+            "barmode": "group",
+            "yaxis": {"title": _("days"), "rangemode": "tozero"},
+            "legend": {"orientation": "h"},
+        },
+    }
 
 
 def _filter_options(request: AuthenticatedRequest) -> dict[str, Any]:
@@ -185,10 +220,13 @@ def _dashboard_context(
         direction = f"-{name}" if order != f"-{name}" else name
         sort_links[name] = "?" + urlencode({**base_query, "by": by, "order": direction})
     rows = [
-        {"row": row, "url": links.url(**{by: row.key}) if row.key else None,
-         "won_url": links.closed("won", **{by: row.key}) if row.key else None}
+        {
+            "row": row,
+            "url": links.url(**{by: row.key}) if row.key else None,
+            "won_url": links.closed("won", **{by: row.key}) if row.key else None,
+        }
         for row in board.breakdown
-    ]  # fmt: skip
+    ]
     return {
         "filters": filters,
         "board": board,

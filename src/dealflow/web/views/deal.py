@@ -61,6 +61,7 @@ from dealflow.deals.services import (
     deal_reopen,
     deal_update,
 )
+from dealflow.deals.services.trash import follow_up_note_text
 from dealflow.web.forms import form_add_application_error
 from dealflow.web.forms.deals import (
     DEAL_FIELD_FORMS,
@@ -214,7 +215,8 @@ def _custom_display(field: Any, value: str) -> Any:
         return value
     try:
         if field.kind in ("number", "money"):
-            number = format_number(value, max(0, -Decimal(value).as_tuple().exponent))  # type: ignore[operator]
+            exponent = Decimal(value).as_tuple().exponent  # "n", "N" or "F" for NaN and infinity
+            number = format_number(value, max(0, -exponent) if isinstance(exponent, int) else 0)
             return f"{number} {field.currency}" if field.kind == "money" and field.currency else number
         if field.kind == "date":
             return dt.date.fromisoformat(value)
@@ -383,9 +385,10 @@ def _perform(
     form: DealFieldForm | DealActionForm | forms.Form,
     action: Callable[[int | None], Any],
     *,
-    success: str,
+    success: str | Callable[[], str],
 ) -> HttpResponse:
-    """Run one service for a valid form; answer with the workspace, a field error or the conflict."""
+    """Run one service for a valid form; answer with the workspace, a field error or the conflict.
+    ``success`` may be a function, to word the message after the service has run."""
     if form.is_valid():
         try:
             with transaction.atomic():
@@ -401,6 +404,8 @@ def _perform(
         except ApplicationError as error:
             form_add_application_error(form, error)
         else:
+            if callable(success):
+                success = success()
             if is_htmx(request):
                 response = _render_workspace(request, deal.pk)
                 response["HX-Trigger"] = json.dumps({"dealflow:toast": {"text": success, "level": "success"}})
@@ -537,7 +542,9 @@ def deal_reopen_view(request: AuthenticatedRequest, deal_id: int) -> HttpRespons
             expected_version=version,
             origin="web",
         ),
-        success=_("The deal is open again."),
+        success=lambda: " ".join(
+            part for part in (_("The deal is open again."), follow_up_note_text(deal)) if part
+        ),
     )
 
 

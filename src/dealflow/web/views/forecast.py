@@ -17,7 +17,7 @@ from dealflow.accounts.selectors import user_access_scope
 from dealflow.core.errors import ApplicationError
 from dealflow.core.parameters import choice_parameter, id_parameter, text_parameter
 from dealflow.forecasting import selectors, services
-from dealflow.web.views.workspace import permission_errors_as_403, safe_next
+from dealflow.web.views.workspace import AuthenticatedRequest, permission_errors_as_403, safe_next
 
 
 def _integer(value: Any) -> int | None:
@@ -31,28 +31,70 @@ def fan_chart(view: selectors.ForecastView) -> dict:
     """Plotly figure: P10-P90 band, P50 and mean per period, against quota and closed to date."""
     keys = [item.period.key for item in view.periods]
     data: list[dict] = [
-        {"x": keys, "y": [item.p90 for item in view.periods], "type": "scatter", "mode": "lines",
-         "line": {"width": 0}, "name": "P90", "hoverinfo": "y+name"},
-        {"x": keys, "y": [item.p10 for item in view.periods], "type": "scatter", "mode": "lines",
-         "fill": "tonexty", "fillcolor": "rgba(37,99,235,0.18)", "line": {"width": 0}, "name": "P10-P90"},
-        {"x": keys, "y": [item.p50 for item in view.periods], "type": "scatter", "mode": "lines+markers",
-         "line": {"color": "#2563eb"}, "name": "P50"},
-        {"x": keys, "y": [item.mean for item in view.periods], "type": "scatter", "mode": "markers",
-         "marker": {"color": "#1e3a8a", "symbol": "diamond"}, "name": _("Mean")},
-        {"x": keys, "y": [item.closed for item in view.periods], "type": "bar", "name": _("Closed so far"),
-         "marker": {"color": "rgba(22,163,74,0.55)"}},
-    ]  # fmt: skip
+        {
+            "x": keys,
+            "y": [item.p90 for item in view.periods],
+            "type": "scatter",
+            "mode": "lines",
+            "line": {"width": 0},
+            "name": "P90",
+            "hoverinfo": "y+name",
+        },
+        {
+            "x": keys,
+            "y": [item.p10 for item in view.periods],
+            "type": "scatter",
+            "mode": "lines",
+            "fill": "tonexty",
+            "fillcolor": "rgba(37,99,235,0.18)",
+            "line": {"width": 0},
+            "name": "P10-P90",
+        },
+        {
+            "x": keys,
+            "y": [item.p50 for item in view.periods],
+            "type": "scatter",
+            "mode": "lines+markers",
+            "line": {"color": "#2563eb"},
+            "name": "P50",
+        },
+        {
+            "x": keys,
+            "y": [item.mean for item in view.periods],
+            "type": "scatter",
+            "mode": "markers",
+            "marker": {"color": "#1e3a8a", "symbol": "diamond"},
+            "name": _("Mean"),
+        },
+        {
+            "x": keys,
+            "y": [item.closed for item in view.periods],
+            "type": "bar",
+            "name": _("Closed so far"),
+            "marker": {"color": "rgba(22,163,74,0.55)"},
+        },
+    ]
     if any(item.quota is not None for item in view.periods):
         data.append(
-            {"x": keys, "y": [item.quota for item in view.periods], "type": "scatter", "mode": "lines+markers",
-             "line": {"color": "#dc2626", "dash": "dash"}, "name": _("Quota")}
-        )  # fmt: skip
+            {
+                "x": keys,
+                "y": [item.quota for item in view.periods],
+                "type": "scatter",
+                "mode": "lines+markers",
+                "line": {"color": "#dc2626", "dash": "dash"},
+                "name": _("Quota"),
+            }
+        )
     return {
         "data": data,
-        "layout": {"height": 320, "xaxis": {"type": "category"},  # "2026-11" is a period, not a date
-                   "yaxis": {"title": view.currency, "rangemode": "tozero"},
-                   "legend": {"orientation": "h"}, "barmode": "overlay"},
-    }  # fmt: skip
+        "layout": {
+            "height": 320,
+            "xaxis": {"type": "category"},  # "2026-11" is a period, not a date
+            "yaxis": {"title": view.currency, "rangemode": "tozero"},
+            "legend": {"orientation": "h"},
+            "barmode": "overlay",
+        },
+    }
 
 
 QUOTAS_SHOWN = 40
@@ -60,15 +102,18 @@ QUOTAS_SHOWN = 40
 
 @login_required
 @require_GET
-def forecast_page(request: HttpRequest) -> HttpResponse:
+def forecast_page(request: AuthenticatedRequest) -> HttpResponse:
     """GET ?kind=month|quarter&scope=company|team|rep&id=&method=."""
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     query = request.GET
     kind = choice_parameter(query, "kind", ("month", "quarter"), default="month") or "month"
     view = selectors.forecast_for_user(
-        user=user, kind=kind, scope_kind=choice_parameter(query, "scope", ("company", "team", "rep")),
-        scope_id=id_parameter(query, "id"), method=text_parameter(query, "method"),
-    )  # fmt: skip
+        user=user,
+        kind=kind,
+        scope_kind=choice_parameter(query, "scope", ("company", "team", "rep")),
+        scope_id=id_parameter(query, "id"),
+        method=text_parameter(query, "method"),
+    )
     access = user_access_scope(user=user)
     context = {
         "view": view,
@@ -107,18 +152,28 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
 @login_required
 @require_POST
 @permission_errors_as_403
-def forecast_call(request: HttpRequest) -> HttpResponse:
+def forecast_call(request: AuthenticatedRequest) -> HttpResponse:
     """A rep's call, or with ``team`` and a note a manager's adjustment of the team's call."""
     data = request.POST
     try:
         if data.get("team"):
             team = get_object_or_404(Team, pk=_integer(data["team"]))
-            services.call_adjust(by=request.user, team=team, period=data.get("period", ""),  # type: ignore[arg-type]
-                                 commit=data.get("commit", ""), best_case=data.get("best_case", ""),
-                                 note=data.get("note", ""))  # fmt: skip
+            services.call_adjust(
+                by=request.user,
+                team=team,
+                period=data.get("period", ""),
+                commit=data.get("commit", ""),
+                best_case=data.get("best_case", ""),
+                note=data.get("note", ""),
+            )
         else:
-            services.call_submit(by=request.user, period=data.get("period", ""), commit=data.get("commit", ""),  # type: ignore[arg-type]
-                                 best_case=data.get("best_case", ""), note=data.get("note", ""))  # fmt: skip
+            services.call_submit(
+                by=request.user,
+                period=data.get("period", ""),
+                commit=data.get("commit", ""),
+                best_case=data.get("best_case", ""),
+                note=data.get("note", ""),
+            )
         messages.success(request, _("Your call is recorded."))
     except ApplicationError as error:
         messages.error(request, error.message)
@@ -128,14 +183,15 @@ def forecast_call(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @permission_errors_as_403
-def forecast_quota(request: HttpRequest) -> HttpResponse:
+def forecast_quota(request: AuthenticatedRequest) -> HttpResponse:
     """Set a team's or a rep's quota for a period (the team's manager or an admin)."""
     data = request.POST
     team = get_object_or_404(Team, pk=_integer(data["team"])) if data.get("team") else None
     rep = get_object_or_404(User, pk=_integer(data["user"])) if data.get("user") else None
     try:
-        services.quota_set(by=request.user, period=data.get("period", ""), amount=data.get("amount", ""),  # type: ignore[arg-type]
-                           team=team, user=rep)  # fmt: skip
+        services.quota_set(
+            by=request.user, period=data.get("period", ""), amount=data.get("amount", ""), team=team, user=rep
+        )
         messages.success(request, _("Quota saved."))
     except ApplicationError as error:
         messages.error(request, error.message)
@@ -145,9 +201,9 @@ def forecast_quota(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @permission_errors_as_403
-def forecast_snapshot(request: HttpRequest) -> HttpResponse:
+def forecast_snapshot(request: AuthenticatedRequest) -> HttpResponse:
     """Take a snapshot now (managers and admins)."""
-    services.snapshot_take(origin="web", by=request.user, kind=request.POST.get("kind") or "month")  # type: ignore[arg-type]
+    services.snapshot_take(origin="web", by=request.user, kind=request.POST.get("kind") or "month")
     messages.success(request, _("Snapshot taken. It will be scored when the period closes."))
     return _back(request)
 
@@ -155,12 +211,15 @@ def forecast_snapshot(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @permission_errors_as_403
-def forecast_backtest(request: HttpRequest) -> HttpResponse:
+def forecast_backtest(request: AuthenticatedRequest) -> HttpResponse:
     """Queue a backtest; the page shows its progress bar (polled with HTMX)."""
     try:
-        run = services.backtest_start(by=request.user, period_from=request.POST.get("period_from", ""),  # type: ignore[arg-type]
-                                      period_to=request.POST.get("period_to", ""),
-                                      kind=request.POST.get("kind") or "month")  # fmt: skip
+        run = services.backtest_start(
+            by=request.user,
+            period_from=request.POST.get("period_from", ""),
+            period_to=request.POST.get("period_to", ""),
+            kind=request.POST.get("kind") or "month",
+        )
     except ApplicationError as error:
         messages.error(request, error.message)
         return _back(request)
@@ -172,7 +231,7 @@ def forecast_backtest(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def forecast_backtest_status(request: HttpRequest, run_id: int) -> HttpResponse:
+def forecast_backtest_status(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
     """The progress bar or, when done, the backtest table (HTMX polls this while it runs)."""
-    run = selectors.backtest_get_for_user(run_id=run_id, user=request.user)  # type: ignore[arg-type]
+    run = selectors.backtest_get_for_user(run_id=run_id, user=request.user)
     return render(request, "web/forecast/_backtest.html", {"backtest": run})

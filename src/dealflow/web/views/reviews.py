@@ -58,15 +58,20 @@ def waterfall_figure(workspace: selectors.Workspace) -> dict | None:
     keys = list(calculations.WATERFALL_BUCKETS)
     values = [WATERFALL_SIGNS.get(key, 1) * totals[key] / 100 for key in keys]
     return {
-        "data": [{
-            "type": "waterfall", "x": [str(exports.WATERFALL_LABELS[key]) for key in keys],
-            "measure": [WATERFALL_MEASURES.get(key, "relative") for key in keys], "y": values,
-            "connector": {"line": {"color": "#c5ccd5"}},
-            "increasing": {"marker": {"color": "#1c8a4c"}}, "decreasing": {"marker": {"color": "#c9302c"}},
-            "totals": {"marker": {"color": "#2f5bea"}},
-        }],
+        "data": [
+            {
+                "type": "waterfall",
+                "x": [str(exports.WATERFALL_LABELS[key]) for key in keys],
+                "measure": [WATERFALL_MEASURES.get(key, "relative") for key in keys],
+                "y": values,
+                "connector": {"line": {"color": "#c5ccd5"}},
+                "increasing": {"marker": {"color": "#1c8a4c"}},
+                "decreasing": {"marker": {"color": "#c9302c"}},
+                "totals": {"marker": {"color": "#2f5bea"}},
+            }
+        ],
         "layout": {"height": 300, "showlegend": False, "yaxis": {"title": workspace.snapshot.currency}},
-    }  # fmt: skip
+    }
 
 
 def review_context(workspace: selectors.Workspace) -> dict[str, Any]:
@@ -79,29 +84,48 @@ def review_context(workspace: selectors.Workspace) -> dict[str, Any]:
             sign = (
                 {-1: "−", 1: "+"}.get(WATERFALL_SIGNS.get(key, 1), "") if key not in ("start", "end") else ""
             )
-            waterfall_rows.append({"key": key, "label": exports.WATERFALL_LABELS[key], "sign": sign,
-                                   "amount": totals[key], "items": items.get(key, [])})  # fmt: skip
+            waterfall_rows.append(
+                {
+                    "key": key,
+                    "label": exports.WATERFALL_LABELS[key],
+                    "sign": sign,
+                    "amount": totals[key],
+                    "items": items.get(key, []),
+                }
+            )
     bottlenecks = [
         {**row, "stuck_titles": [titles.get(deal_id, str(deal_id)) for deal_id in row["stuck_deals"]]}
         for row in workspace.bottlenecks
-    ]  # fmt: skip
+    ]
 
     def rows_of(decisions):
-        return [{"decision": item, "title": titles.get(item.deal_id, str(item.deal_id)),
-                 "text": exports.decision_text(item)} for item in decisions]  # fmt: skip
+        return [
+            {
+                "decision": item,
+                "title": titles.get(item.deal_id, str(item.deal_id)),
+                "text": exports.decision_text(item),
+            }
+            for item in decisions
+        ]
 
     return {
-        "workspace": workspace, "review": workspace.review, "snapshot": workspace.snapshot,
-        "chart": waterfall_figure(workspace), "waterfall_rows": waterfall_rows, "bottlenecks": bottlenecks,
-        "decision_rows": rows_of(workspace.decisions), "carried_rows": rows_of(workspace.carried),
+        "workspace": workspace,
+        "review": workspace.review,
+        "snapshot": workspace.snapshot,
+        "chart": waterfall_figure(workspace),
+        "waterfall_rows": waterfall_rows,
+        "bottlenecks": bottlenecks,
+        "decision_rows": rows_of(workspace.decisions),
+        "carried_rows": rows_of(workspace.carried),
         "pending_count": sum(1 for item in workspace.decisions if item.is_pending),
-    }  # fmt: skip
+    }
 
 
 BULK_KINDS = [
-    (kind, label) for kind, label in DecisionKind.choices
+    (kind, label)
+    for kind, label in DecisionKind.choices
     if kind in ("push_close_date", "keep", "change_category", "mark_lost")
-]  # fmt: skip
+]
 
 
 @login_required
@@ -151,8 +175,12 @@ def review_detail(request: AuthenticatedRequest, review_id: int) -> HttpResponse
         user=request.user,
         show_all=boolean_parameter(request.GET, "all"),
     )
-    context = {**review_context(workspace), "bulk_kinds": BULK_KINDS, "lost_reasons": lost_reason_list(),
-               "categories": [item for item in ForecastCategory.choices if item[0] != ForecastCategory.CLOSED]}  # fmt: skip
+    context = {
+        **review_context(workspace),
+        "bulk_kinds": BULK_KINDS,
+        "lost_reasons": lost_reason_list(),
+        "categories": [item for item in ForecastCategory.choices if item[0] != ForecastCategory.CLOSED],
+    }
     return render(request, "web/reviews/detail.html", context)
 
 
@@ -161,10 +189,14 @@ def review_detail(request: AuthenticatedRequest, review_id: int) -> HttpResponse
 def review_deal(request: AuthenticatedRequest, review_id: int, deal_id: int) -> HttpResponse:
     """One deal card: j/k or arrows walk the agenda, 1-9 pick a decision (review.js)."""
     card = selectors.review_deal_card_for_user(
-        review_id=review_id, deal_id=deal_id, user=request.user,
-        list_name=choice_parameter(request.GET, "list", ("agenda", "close", "rescue", "all"), default="agenda")
+        review_id=review_id,
+        deal_id=deal_id,
+        user=request.user,
+        list_name=choice_parameter(
+            request.GET, "list", ("agenda", "close", "rescue", "all"), default="agenda"
+        )
         or "agenda",
-    )  # fmt: skip
+    )
     return render(
         request, "web/reviews/deal.html", {"card": card, "review": card.review, "kinds": DecisionKind.choices}
     )
@@ -179,9 +211,14 @@ def review_decide(request: AuthenticatedRequest, review_id: int, deal_id: int) -
     data = request.POST
     try:
         decision = services.review_decision_record(
-            review=review, deal_id=deal_id, kind=data.get("kind", ""), by=request.user,
-            params=_params(data), note=data.get("note", ""), apply=data.get("apply") == "1",
-        )  # fmt: skip
+            review=review,
+            deal_id=deal_id,
+            kind=data.get("kind", ""),
+            by=request.user,
+            params=_params(data),
+            note=data.get("note", ""),
+            apply=data.get("apply") == "1",
+        )
         messages.success(
             request, _("Decision recorded: %(decision)s.") % {"decision": exports.decision_text(decision)}
         )
@@ -204,11 +241,13 @@ def review_what_if(request: AuthenticatedRequest, review_id: int, deal_id: int) 
         probability = integer_parameter(data, "probability", minimum=0, maximum=100)
         amount = text_parameter(data, "amount")
         context["result"] = selectors.review_what_if_for_user(
-            review_id=review_id, deal_id=deal_id, user=request.user,
+            review_id=review_id,
+            deal_id=deal_id,
+            user=request.user,
             probability=probability / 100 if probability is not None else None,
             amount_minor=to_minor(amount, snapshot_currency) if amount else None,
             expected_close_on=date_parameter(data, "expected_close_on"),
-        )  # fmt: skip
+        )
     except ApplicationError as error:
         context["error"] = error.message
     return render(request, "web/reviews/_what_if.html", context)
@@ -240,9 +279,14 @@ def review_bulk(request: AuthenticatedRequest, review_id: int) -> HttpResponse:
     deal_ids = [value for value in (_integer(item) for item in data.getlist("deal")) if value is not None]
     try:
         decisions = services.review_decisions_bulk(
-            review=review, deal_ids=deal_ids, kind=data.get("kind", ""), by=request.user,
-            params=_params(data), note=data.get("note", ""), apply=data.get("apply", "1") == "1",
-        )  # fmt: skip
+            review=review,
+            deal_ids=deal_ids,
+            kind=data.get("kind", ""),
+            by=request.user,
+            params=_params(data),
+            note=data.get("note", ""),
+            apply=data.get("apply", "1") == "1",
+        )
         messages.success(
             request,
             ngettext("%(count)d decision recorded.", "%(count)d decisions recorded.", len(decisions))

@@ -18,7 +18,14 @@ from dealflow.core.errors import PermissionDeniedError
 class AuthenticatedRequest(HttpRequest):
     """The request of a view behind ``login_required``: ``user`` is a signed-in User."""
 
-    user: User  # type: ignore[assignment]
+    user: User
+
+
+def attach_for_template(record: object, **values: Any) -> None:
+    """Give a listed record display-only values its template reads (``deal.tag_names``): they are no
+    model fields, so mypy cannot see them; this is the one place that sets them."""
+    for name, value in values.items():
+        setattr(record, name, value)
 
 
 def permission_errors_as_403(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

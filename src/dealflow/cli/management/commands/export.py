@@ -24,9 +24,14 @@ class Command(DealflowCommand):
         parser.add_argument("--format", choices=FORMATS, help=_("csv (UTF-8 with BOM) or xlsx."))
         parser.add_argument("--user", help=_("Export what this user may see (default: the first superuser)."))
         parser.add_argument(
-            "--filter", action="append", default=[], metavar="NAME=VALUE",
-            help=_("A deal list filter: pipeline, stage, owner, team, status, source, close_from, close_to, q."),
-        )  # fmt: skip
+            "--filter",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help=_(
+                "A deal list filter: pipeline, stage, owner, team, status, source, close_from, close_to, q."
+            ),
+        )
 
     def handle(self, *args, entity: str, file: str, **options):
         path = Path(file)

@@ -51,9 +51,14 @@ class Command(DealflowCommand):
             deal = deal_get_for_user(deal_id=options["deal_id"], user=user, for_write=action == "create")
             if action == "create":
                 quote = quote_create(
-                    deal=deal, by=user, origin="cli",
-                    **{name: options[name] for name in ("language", "valid_until", "terms", "recipient_email")},
-                )  # fmt: skip
+                    deal=deal,
+                    by=user,
+                    origin="cli",
+                    **{
+                        name: options[name]
+                        for name in ("language", "valid_until", "terms", "recipient_email")
+                    },
+                )
                 self.stdout.write(
                     self.style.SUCCESS(_("Drafted %(quote)s (id %(id)s).") % {"quote": quote, "id": quote.pk})
                 )

@@ -65,10 +65,13 @@ class Command(DealflowCommand):
 
     def handle_start(self, *, team, rep, pipeline, period, weekly, user, **options):
         review = services.review_start(
-            by=acting_user(user), period=period, team=_named(Team, team, field="team"),
-            rep=user_get_by_username(rep) if rep else None, pipeline=_named(Pipeline, pipeline, field="pipeline"),
+            by=acting_user(user),
+            period=period,
+            team=_named(Team, team, field="team"),
+            rep=user_get_by_username(rep) if rep else None,
+            pipeline=_named(Pipeline, pipeline, field="pipeline"),
             recurring=weekly,
-        )  # fmt: skip
+        )
         snapshot = review.snapshot
         self.stdout.write(
             _("Review %(id)d of %(label)s for %(period)s: %(deals)d open deals frozen.")

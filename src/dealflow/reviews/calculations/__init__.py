@@ -1,0 +1,101 @@
+"""Review maths without the ORM: flags, priority values, the two ranked lists, the waterfall, data quality,
+bottleneck statistics and the what-if adjustment (docs/reviews.md gives every definition).
+
+Money is integer minor units of the base currency; probabilities are fractions 0..1; days are floats
+(elapsed time) compared in whole days, so a flag with a threshold of N days fires on day N, not before.
+
+One module per topic: flags (thresholds and risk flags), ranking (priority values, the ranked lists,
+what-if), waterfalls, quality (data quality, bottlenecks). Callers use ``calculations.<name>``.
+"""
+
+from dealflow.reviews.calculations.flags import (
+    FLAG_CODES,
+    FLAG_LABELS,
+    MIN_DAYS_TO_CLOSE,
+    MIN_WON_GAPS,
+    MIN_WON_SPELLS,
+    MODEL_DROP_FACTOR,
+    NO_DATE_DAYS_TO_CLOSE,
+    SHRINK_FACTOR,
+    SLIPPED_PUSHES,
+    STALE_QUANTILE,
+    STUCK_FALLBACK_FACTOR,
+    STUCK_QUANTILE,
+    DealFacts,
+    StageThreshold,
+    flag_text,
+    flags_for,
+    quantile_days,
+    quiet_spells,
+    stage_threshold,
+    whole_days,
+)
+from dealflow.reviews.calculations.quality import (
+    BOTTLENECK_REASONS,
+    QualityRow,
+    RepQuality,
+    StageFlow,
+    bottleneck_rows,
+    data_quality,
+    stuck_reason,
+)
+from dealflow.reviews.calculations.ranking import (
+    MIN_SIMULATED_P,
+    Priority,
+    RankedRow,
+    WhatIfRow,
+    priority_values,
+    rank_close_this_period,
+    rank_rescue,
+    simulate_rows,
+    what_if_row,
+)
+from dealflow.reviews.calculations.waterfalls import (
+    WATERFALL_BUCKETS,
+    Waterfall,
+    WaterfallDeal,
+    waterfall,
+)
+
+__all__ = [
+    "BOTTLENECK_REASONS",
+    "FLAG_CODES",
+    "FLAG_LABELS",
+    "MIN_DAYS_TO_CLOSE",
+    "MIN_SIMULATED_P",
+    "MIN_WON_GAPS",
+    "MIN_WON_SPELLS",
+    "MODEL_DROP_FACTOR",
+    "NO_DATE_DAYS_TO_CLOSE",
+    "SHRINK_FACTOR",
+    "SLIPPED_PUSHES",
+    "STALE_QUANTILE",
+    "STUCK_FALLBACK_FACTOR",
+    "STUCK_QUANTILE",
+    "WATERFALL_BUCKETS",
+    "DealFacts",
+    "Priority",
+    "QualityRow",
+    "RankedRow",
+    "RepQuality",
+    "StageFlow",
+    "StageThreshold",
+    "Waterfall",
+    "WaterfallDeal",
+    "WhatIfRow",
+    "bottleneck_rows",
+    "data_quality",
+    "flag_text",
+    "flags_for",
+    "priority_values",
+    "quantile_days",
+    "quiet_spells",
+    "rank_close_this_period",
+    "rank_rescue",
+    "simulate_rows",
+    "stage_threshold",
+    "stuck_reason",
+    "waterfall",
+    "what_if_row",
+    "whole_days",
+]

@@ -1,0 +1,264 @@
+"""A deal's card in a review (its rows across the series' reviews) and the what-if of changing it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q
+from django.http import Http404
+
+from dealflow.accounts.models import Membership, User
+from dealflow.core.errors import ApplicationError
+from dealflow.deals.models import Activity, Deal, DealEvent, Stage, StageKind
+from dealflow.deals.selectors import deal_get_for_user, lost_reason_list
+from dealflow.forecasting import calculations as forecast_calc
+from dealflow.reviews import calculations as calc
+from dealflow.reviews.models import (
+    PipelineReview,
+    ReviewDeal,
+    ReviewDecision,
+)
+from dealflow.reviews.selectors.access import review_get_for_user, review_list_for_user
+from dealflow.reviews.selectors.workspace import (
+    agenda_lists,
+    agenda_order,
+    owner_names,
+    review_decisions,
+    review_rows,
+)
+
+
+# ------------------------------------------------------------------------------------------- deal card
+@dataclass
+class DealHistoryEntry:
+    review: PipelineReview
+    row: ReviewDeal | None
+    decisions: list[ReviewDecision]
+
+    @property
+    def reasons(self) -> list[str]:
+        return [calc.flag_text(flag) for flag in self.row.flags] if self.row else []
+
+
+@dataclass
+class DealCard:
+    review: PipelineReview
+    row: ReviewDeal
+    deal: Deal | None
+    owner: str
+    reasons: list[str]
+    events: list[DealEvent]
+    activities: list[Activity]
+    stage_definition: str
+    decisions: list[ReviewDecision]
+    history: list[DealHistoryEntry]
+    position: int
+    count: int
+    previous_id: int | None
+    next_id: int | None
+    list_name: str
+    stages: list[Stage]
+    assignees: list[User]
+    lost_reasons: list[Any]
+
+
+def _walk_ids(
+    review: PipelineReview, rows: list[ReviewDeal], list_name: str, decisions: list[ReviewDecision]
+) -> list[int]:
+    close, rescue, _close_total, _rescue_total = agenda_lists(rows, limit=None)
+    if list_name == "close":
+        return [row.deal_id for row in close]
+    if list_name == "rescue":
+        return [row.deal_id for row in rescue]
+    if list_name == "all":
+        return [row.deal_id for row in sorted(rows, key=lambda row: (-row.amount_minor, row.deal_id))]
+    carried = [decision.deal_id for decision in decisions if decision.carried_from_id is not None]
+    short_close, short_rescue, _c, _r = agenda_lists(rows)
+    return agenda_order(short_close, short_rescue, carried)
+
+
+def review_deal_card_for_user(
+    *, review_id: int, deal_id: int, user: User, list_name: str = "agenda"
+) -> DealCard:
+    """One deal in a review: the frozen row, the deal now, its history, activities, the stage's definition
+    of done, this review's decisions, how earlier reviews discussed it, and its neighbours in the walk."""
+    review = review_get_for_user(review_id=review_id, user=user)
+    rows = review_rows(review=review)
+    row = next((item for item in rows if item.deal_id == deal_id), None)
+    if row is None:
+        raise Http404("This deal is not in the review.")
+    try:
+        deal: Deal | None = deal_get_for_user(deal_id=deal_id, user=user)
+    except Http404:
+        deal = None  # reassigned out of the user's sight since: the frozen row still shows
+    decisions = review_decisions(review=review)
+    walk = _walk_ids(review, rows, list_name, decisions)
+    if deal_id not in walk:
+        walk = [row.deal_id for row in sorted(rows, key=lambda item: (-item.amount_minor, item.deal_id))]
+        list_name = "all"
+    position = walk.index(deal_id)
+    stage = Stage.objects.filter(pk=row.stage_id).values_list("definition_of_done", flat=True).first() or ""
+    owners = owner_names({row.owner_id})
+    team_members = (
+        Membership.objects.filter(team_id=review.team_id).values("user_id")
+        if review.team_id
+        else Membership.objects.values("user_id")
+    )
+    return DealCard(
+        review=review,
+        row=row,
+        deal=deal,
+        owner=owners.get(row.owner_id, str(row.owner_id)),
+        reasons=[calc.flag_text(flag) for flag in row.flags],
+        events=list(
+            DealEvent.objects.filter(deal_id=deal_id)
+            .select_related("actor", "from_stage", "to_stage")
+            .order_by("-occurred_at", "-id")[:25]
+        ),
+        activities=list(
+            Activity.objects.filter(deal_id=deal_id)
+            .select_related("owner")
+            .order_by("done_at", "-due_at", "-id")[:15]
+        ),
+        stage_definition=stage,
+        decisions=[decision for decision in decisions if decision.deal_id == deal_id],
+        history=deal_review_history_for_user(deal_id=deal_id, user=user, exclude_review_id=review.pk),
+        position=position + 1,
+        count=len(walk),
+        previous_id=walk[position - 1] if position > 0 else None,
+        next_id=walk[position + 1] if position + 1 < len(walk) else None,
+        list_name=list_name,
+        stages=list(
+            Stage.objects.filter(pipeline_id=row.pipeline_id, kind=StageKind.OPEN, is_active=True).order_by(
+                "order"
+            )
+        ),
+        assignees=list(
+            User.objects.filter(pk__in=team_members, is_active=True).order_by("first_name", "username")
+        ),
+        lost_reasons=list(lost_reason_list()),
+    )
+
+
+def deal_review_history_for_user(
+    *, deal_id: int, user: User, exclude_review_id: int | None = None
+) -> list[DealHistoryEntry]:
+    """How the reviews the user may open saw and decided a deal, newest first (week after week).
+
+    404 when no review the user may open holds the deal (unless ``exclude_review_id`` is given: the deal
+    card asks for the *other* reviews, which may be none).
+    """
+    reviews = (
+        review_list_for_user(user=user)
+        .filter(Q(deals__deal_id=deal_id) | Q(decisions__deal_id=deal_id))
+        .distinct()
+    )
+    if exclude_review_id is not None:
+        reviews = reviews.exclude(pk=exclude_review_id)
+    review_list = list(reviews.order_by("-created_at", "-id"))
+    if not review_list and exclude_review_id is None:
+        raise Http404("No review holds this deal.")
+    ids = [review.pk for review in review_list]
+    rows = {row.review_id: row for row in ReviewDeal.objects.filter(review_id__in=ids, deal_id=deal_id)}
+    decisions: dict[int, list[ReviewDecision]] = defaultdict(list)
+    for decision in (
+        ReviewDecision.objects.filter(review_id__in=ids, deal_id=deal_id)
+        .select_related("decided_by", "applied_by")
+        .order_by("created_at", "id")
+    ):
+        decisions[decision.review_id].append(decision)
+    return [
+        DealHistoryEntry(review, rows.get(review.pk), decisions.get(review.pk, [])) for review in review_list
+    ]
+
+
+# --------------------------------------------------------------------------------------------- what-if
+@dataclass
+class WhatIfResult:
+    deal_id: int
+    currency: str
+    before: dict[str, float]
+    after: dict[str, float]
+    expected_change_minor: int
+    amount_minor: int
+    p_period: float
+
+
+def review_what_if_for_user(
+    *,
+    review_id: int,
+    deal_id: int,
+    user: User,
+    probability: float | None = None,
+    amount_minor: int | None = None,
+    expected_close_on: dt.date | None = None,
+) -> WhatIfResult:
+    """The period forecast (mean, P10, P50, P90) with one deal changed, against the frozen one.
+
+    Re-runs the review's own Monte Carlo (same rows, seed and run-rate draws) with the deal's amount and
+    in-period probability as the change would make them (calculations.what_if_row). Nothing is written.
+    """
+    review = review_get_for_user(review_id=review_id, user=user)
+    snapshot = review.snapshot
+    if probability is not None and not 0 <= probability <= 1:
+        raise ApplicationError("Probability must be from 0 to 100 %.", field="probability")
+    if amount_minor is not None and amount_minor < 0:
+        raise ApplicationError("Amount cannot be negative.", field="amount")
+    rows = review_rows(review=review)
+    index = next((position for position, row in enumerate(rows) if row.deal_id == deal_id), None)
+    if index is None:
+        raise Http404("This deal is not in the review.")
+    row = rows[index]
+    new_amount, new_p = calc.what_if_row(
+        calc.WhatIfRow(
+            row.amount_minor,
+            row.p_win,
+            row.p_period,
+            row.p_period_in,
+            row.p_period_out,
+            row.expected_close_on,
+        ),
+        period_start=review.period_start,
+        period_end=review.period_end,
+        horizon=snapshot.horizon,
+        probability=probability,
+        amount_minor=amount_minor,
+        expected_close_on=expected_close_on,
+    )
+    amounts = [item.amount_minor for item in rows]
+    probabilities = [item.p_period for item in rows]
+
+    def summary(values_amounts: list[int], values_p: list[float]) -> dict[str, float]:
+        draws = calc.simulate_rows(
+            amounts=values_amounts,
+            p_period=values_p,
+            new_samples=list(snapshot.new_samples),
+            draws=snapshot.draws,
+            seed=snapshot.seed,
+        )
+        result = forecast_calc.summarise(
+            draws, closed=float(snapshot.closed_minor), quota=snapshot.quota_minor
+        )
+        return {
+            "mean": result.mean,
+            "p10": result.p10,
+            "p50": result.p50,
+            "p90": result.p90,
+            "p_quota": result.p_quota if result.p_quota is not None else -1.0,
+        }
+
+    before = summary(amounts, probabilities)
+    amounts[index], probabilities[index] = new_amount, new_p
+    after = summary(amounts, probabilities)
+    return WhatIfResult(
+        deal_id=deal_id,
+        currency=snapshot.currency,
+        before=before,
+        after=after,
+        expected_change_minor=round(new_amount * new_p - row.amount_minor * row.p_period),
+        amount_minor=new_amount,
+        p_period=new_p,
+    )
