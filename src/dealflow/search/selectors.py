@@ -26,7 +26,7 @@ from django.db.models import Max, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import User
-from dealflow.accounts.selectors import owner_visibility_q
+from dealflow.accounts.selectors import owner_visibility_q, user_access_scope
 from dealflow.core.errors import ApplicationError
 from dealflow.search.models import SearchEntry, SearchKind
 from dealflow.search.text import WORD, query_words
@@ -35,7 +35,7 @@ MAX_WORDS = 8
 MAX_LIMIT = 50
 MIN_WORD_LENGTH = 2  # as Pipedrive: a search starts at the second character
 RECENT_WINDOW = 2_000  # PostgreSQL: newest entries checked in id order before the GIN index is asked
-RESTRICTED_WINDOW_FACTOR = 50  # ... and for a user who sees some owners only (their rows alone are read)
+RESTRICTED_WINDOW_FACTOR = 50  # at most this many times further back for a user who sees some owners only
 TITLE_FIRST_CAP = 200  # a first word that starts more titles than this ranks none of them first
 
 
@@ -92,13 +92,16 @@ def _title_first(
 
 
 def _newest_matching(
-    entries: QuerySet[SearchEntry], words: list[str], limit: int, *, restricted: bool
+    entries: QuerySet[SearchEntry], words: list[str], limit: int, *, reach: int
 ) -> list[SearchEntry]:
+    """Newest first by id. ``reach`` > 1 for a user who sees some owners only: about 1 / the share of the
+    owners they see, how much further back their window may reach for the same number of rows read."""
+    restricted = reach > 1
     if connection.vendor == "postgresql":
         query = " & ".join(f"{word}:*" for word in words)
         # A user who sees some owners only has the window's other rows skipped by the owner index before
         # any is read, so their window reaches further back for the same work.
-        window = RECENT_WINDOW * (RESTRICTED_WINDOW_FACTOR if restricted else 1)
+        window = RECENT_WINDOW * reach
         newest = SearchEntry.objects.aggregate(newest=Max("id"))["newest"] or 0
         floor = [newest - window + 1] if newest > window else []  # ids have gaps: at most ``window`` rows
         # In the window the words are checked row by row (coalesce() keeps the GIN index out of it: asked
@@ -138,6 +141,14 @@ def _newest_matching(
     return list(matching[:limit])
 
 
+def _reach(user: User, visible: Q) -> int:
+    """How many times further back a restricted user's window reaches: users / owners they see, capped."""
+    if visible == Q():
+        return 1
+    owners = len(user_access_scope(user=user).readable_owner_ids) or 1
+    return max(2, min(RESTRICTED_WINDOW_FACTOR, User.objects.count() // owners))
+
+
 def search_for_user(
     *, user: User, query: str, kinds: list[str] | None = None, limit: int = 20
 ) -> list[SearchEntry]:
@@ -162,5 +173,5 @@ def search_for_user(
     found = _title_first(entries, words, kinds, limit)
     if len(found) < limit:
         rest = entries.exclude(id__in=[entry.pk for entry in found]) if found else entries
-        found += _newest_matching(rest, words, limit - len(found), restricted=visible != Q())
+        found += _newest_matching(rest, words, limit - len(found), reach=_reach(user, visible))
     return found
