@@ -494,10 +494,10 @@ def _duckdb_forecast_scan(repeat: int) -> float:
 VARIANTS = (
     # (key, label, scenario_run keywords)
     ("trendless", "before 2026-12-06: no recent-exit trend; an actual on an end of the range counts as inside",
-     {"trend": False, "seasonal": False}),
-    ("unseasonal", "before the run-rate's month-of-year factor: the recent-exit trend on open and new deals",
-     {"seasonal": False}),
-    ("now", "now: the recent-exit trend, and the run-rate's month-of-year factor", {}),
+     {"trend": False, "seasonal": False, "stage_mass": False}),
+    ("unseasonal", "main before this round: no month-of-year factor on the run-rate, L3 cells not rescaled per stage",
+     {"seasonal": False, "stage_mass": False}),
+    ("now", "now: the run-rate's month-of-year factor and the L3 cells rescaled per stage", {}),
 )  # fmt: skip
 
 

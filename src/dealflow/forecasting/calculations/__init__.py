@@ -44,6 +44,7 @@ from dealflow.forecasting.calculations.fitting import (
     fit,
     new_deal_trend,
     season_run_rate,
+    stage_mass_scale,
     stage_trend,
     weekly_points,
 )
@@ -201,6 +202,7 @@ __all__ = [
     "season_run_rate",
     "simulate",
     "simulate_plain_python",
+    "stage_mass_scale",
     "stage_trend",
     "states_as_of",
     "summarise",

@@ -116,6 +116,7 @@ def backtest(
     trend: bool = True,
     trend_new_deals: bool = True,
     seasonal: bool = True,
+    stage_mass: bool = True,
 ) -> list[BacktestRow]:
     """Forecast each target period from each weekly as-of point with every method, fitted on older data only.
 
@@ -135,6 +136,7 @@ def backtest(
             trend=trend,
             trend_new_deals=trend_new_deals,
             seasonal=seasonal,
+            stage_mass=stage_mass,
         )
         states = panel.states.subset(panel.states.point == point)
         owners = np.unique(states.owner)

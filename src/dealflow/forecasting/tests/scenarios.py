@@ -93,11 +93,13 @@ def backtest_for(
     trend: bool = True,
     trend_new_deals: bool = True,
     seasonal: bool = True,
+    stage_mass: bool = True,
 ) -> tuple[list[calc.BacktestRow], dict]:
     """Raw backtest rows and the calibrated table (``calc.backtest_table``) of the last full months.
     ``trend=False``: without the recent-exit factor (the method before 2026-12-06, for comparison);
     ``trend_new_deals=False``: the factor for open deals only (the method until the new-deal trend);
-    ``seasonal=False``: no period-of-year factor on the run-rate (the method until 2026-12-06 afternoon)."""
+    ``seasonal=False``: no period-of-year factor on the run-rate (the method until 2026-12-06 afternoon);
+    ``stage_mass=False``: L3 cells not rescaled per stage (the method until 2026-12-06 evening)."""
     calendar = syn.month_calendar(dt.date(2020, 1, 1), 96)
     points = calc.weekly_points(int(history.deal_created.min()), now, anchor=syn.epoch(dt.date(2023, 1, 2)))
     panel = calc.build_panel(history, calendar, points, horizons=2)
@@ -107,7 +109,7 @@ def backtest_for(
     chosen = [index for index, moment in enumerate(panel.times.tolist()) if moment >= warm_from]
     rows = calc.backtest(
         history, calendar, panel, points=chosen, now=now, horizons=2, draws=draws, trend=trend,
-        trend_new_deals=trend_new_deals, seasonal=seasonal,
+        trend_new_deals=trend_new_deals, seasonal=seasonal, stage_mass=stage_mass,
     )  # fmt: skip
     return rows, calc.backtest_table(rows, scored_from=scored_from, now=now)
 
@@ -121,13 +123,14 @@ def scenario_run(
     trend: bool = True,
     trend_new_deals: bool = True,
     seasonal: bool = True,
+    stage_mass: bool = True,
 ) -> dict:
     """Generate the scenario's history and return its calibrated backtest table."""
     now = syn.epoch(NOW_DAY)
     _, history = history_for(scenario, scale=scale, seed=seed, now=now)
     _, table = backtest_for(
         history, now=now, scored_months=scenario.scored_months, draws=draws, trend=trend,
-        trend_new_deals=trend_new_deals, seasonal=seasonal,
+        trend_new_deals=trend_new_deals, seasonal=seasonal, stage_mass=stage_mass,
     )  # fmt: skip
     table["deals"] = len(history.deal_ids)
     return table

@@ -138,6 +138,34 @@ def test_a_fine_phase_without_rows_takes_the_rate_of_its_quarter():
     assert shrunk[1, 0, 0, 1] == pytest.approx((400 + 10 * quarter) / 1010)
 
 
+def test_stage_mass_scale_makes_each_stage_add_up_to_its_wins_hand_worked():
+    """Stage 0 in the first quarter: 100 rows at fine phase 0 shrunk to 0.1 and 100 at phase 1 shrunk to
+    0.2 expect 10 + 20 = 30 wins where 36 happened: factor 1.2 for every cell of stage 0 in that quarter.
+    Stage 1 has no rows (nothing expected): 1; the other quarters: 1."""
+    shape = (calc.PHASES, 2, len(calc.AGE_BUCKETS), 2)
+    wins, count, shrunk = np.zeros(shape), np.zeros(shape), np.full(shape, 0.5)
+    count[0, 0, 0, 0], shrunk[0, 0, 0, 0], wins[0, 0, 0, 0] = 100, 0.1, 20
+    count[1, 0, 2, 1], shrunk[1, 0, 2, 1], wins[1, 0, 2, 1] = 100, 0.2, 16
+    scale = np.broadcast_to(calc.stage_mass_scale(wins, count, shrunk), shape)
+    assert scale[0:4, 0] == pytest.approx(np.full((4, len(calc.AGE_BUCKETS), 2), 1.2))
+    assert np.all(scale[0:4, 1] == 1.0) and np.all(scale[4:] == 1.0)
+
+
+def test_shrunk_cells_of_a_stage_add_up_to_its_wins_on_the_training_rows():
+    """A late stage with few, mostly won rows next to a busy early stage with few wins: shrinking towards
+    the pooled rate pulls the late stage down; rescaled per stage, each stage's expected wins over its
+    own rows equal its wins again (and the plain shrink does not)."""
+    shape = (calc.PHASES, 2, len(calc.AGE_BUCKETS), 2)
+    wins, count = np.zeros(shape), np.zeros(shape)
+    count[0, 0, 0, 0], wins[0, 0, 0, 0] = 2000, 100  # early stage: 5 %
+    count[0, 1, 0, 1], wins[0, 1, 0, 1] = 12, 9  # late stage: 75 % from 12 rows
+    count[1, 1, 3, 1], wins[1, 1, 3, 1] = 8, 6
+    for stage_mass, equal in ((True, True), (False, False)):
+        shrunk = calc._shrink_within(wins, count, stage_mass=stage_mass)
+        expected = (count * shrunk)[0:4].sum(axis=(0, 2, 3))
+        assert (expected == pytest.approx(wins[0:4].sum(axis=(0, 2, 3)))) is equal
+
+
 def test_monte_carlo_is_seeded_and_splits_by_leaf():
     amounts = np.array([100.0, 200.0, 300.0])
     p_period = np.array([[0.5, 0.2], [1.0, 0.0], [0.0, 0.0]])
