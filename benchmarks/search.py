@@ -3,17 +3,20 @@
     python -m benchmarks search --deals 100000                     (SQLite, FTS5)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m benchmarks search --deals 100000
 
-It builds a throw-away database (var/everyday_bench_search.sqlite3, or PostgreSQL database
-everyday_bench_search; ``--keep`` keeps it), writes one index entry per deal plus one per organization
+It builds a throw-away database (var/<name>.sqlite3, or PostgreSQL database <name>; ``--database NAME``,
+default everyday_bench_search; ``--keep`` keeps it for the next run), writes one index entry per deal plus one per organization
 (a deal is "<company> <product> <number>", found by its company's name as the services index it),
 with the search app's own bulk path, and times ``search_for_user`` (what the Ctrl-K dialog, the API
 and the CLI call) against the same query written as ``icontains`` per word over the same table, for
-an admin (sees everything) and a rep (one owner of 100).
+an admin (sees everything) and a rep (one owner of 100). The queries are what a person types as they go:
+one, two and three letters, a word, two words, a company's full name, a rare word and a word found nowhere.
+A query the search refuses (one letter: it asks for a second) prints its message instead of a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 
@@ -49,6 +52,22 @@ SYLLABLES = [
     "in",
     "te",
     "ch",
+]
+
+
+# As typed: 1, 2, 3 letters, a word, two words, a company's whole name, a rare word (one deal's number),
+# a word found nowhere.
+QUERIES = [
+    "a",
+    "ac",
+    "acm",
+    "acme",
+    "ro",
+    "acme ind",
+    "robots 4711",
+    "Acme Industrial B.V.",
+    "471147",
+    "nothing-like-it",
 ]
 
 
@@ -110,7 +129,7 @@ def _scan(user, query: str):
         entries = SearchEntry.objects.filter(search_visible_q(user=user))
         for word in search_words(query):
             entries = entries.filter(text__icontains=word)
-        return list(entries.order_by("-updated_at", "-id")[:20])
+        return list(entries.order_by("-id")[:20])
 
     return work
 
@@ -126,11 +145,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--deals", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the database for the next run")
+    parser.add_argument("--database", default="everyday_bench_search", help="benchmark database/file name")
+    parser.add_argument("--query", action="append", help="time only these queries (repeatable)")
     options = parser.parse_args(argv)
-    setup_django_test_database("everyday_bench_search", testing=True)
+    setup_django_test_database(options.database, testing=True)
     from django.db import connection
 
     from dealflow.accounts.models import User
+    from dealflow.core.errors import ApplicationError
     from dealflow.search.models import SearchEntry
 
     old_name = connection.creation.create_test_db(
@@ -143,17 +165,26 @@ def main(argv: list[str]) -> int:
         rep = User.objects.get(username="bench-rep-7")
         total = SearchEntry.objects.count()
         print(
-            f"\nengine: {connection.vendor}; {total:,} entries; medians of {options.repeat} runs after a warm-up"
+            f"\nengine: {connection.vendor}; {total:,} entries; medians of {options.repeat} runs after a warm-up;"
+            f" load average {os.getloadavg()[0]:.1f}"
         )
-        print(f"{'query':28} {'user':6} {'found':>5} {'index ms':>9} {'scan ms':>9} {'scan/index':>10}")
-        for query in ["acme", "acme ind", "a", "robots 4711", "nothing-like-it"]:
+        print(
+            f"{'query':28} {'user':6} {'found':>5} {'index ms':>9} {'scan ms':>9} {'scan/index':>10} {'load':>5}"
+        )
+        for query in options.query or QUERIES:
             for label, user in (("admin", admin), ("rep", rep)):
+                try:
+                    _indexed(user, query)()
+                except ApplicationError as refused:
+                    print(f"{query!r:28} {label:6} refused: {refused.message}")
+                    continue
                 (index_time, _, found), (scan_time, _, _) = timed_together(
                     _indexed(user, query), _scan(user, query), repeat=options.repeat
                 )
                 print(
                     f"{query!r:28} {label:6} {len(found):5} {index_time * 1000:9.1f} {scan_time * 1000:9.1f}"
-                    f" {scan_time / index_time:10.1f}"
+                    f" {scan_time / index_time:10.1f} {os.getloadavg()[0]:5.1f}",
+                    flush=True,
                 )
     finally:
         if not options.keep:

@@ -126,6 +126,51 @@ def test_board_undo_of_a_loss_and_a_refused_stale_undo(client, rep, manager, pip
     assert Deal.objects.get(pk=deal.pk).status == "lost"
 
 
+def test_board_undo_of_a_win_trashes_its_follow_up_and_the_api_undo_keeps_a_done_one(client, rep, pipeline):
+    import json
+
+    from dealflow.deals.models import Activity
+    from dealflow.deals.services import activity_complete
+
+    qualification = stage_named("Qualification")
+    deal = DealFactory(owner=rep, stage=qualification, title="Presses")
+    client.force_login(rep)
+    won = client.post(
+        f"/board/deals/{deal.pk}/move/", {"outcome": "won", "version": deal.version}, HTTP_HX_REQUEST="true"
+    )
+    assert won.status_code == 200
+    follow_up = Activity.objects.get(deal=deal, origin="post_sale")
+    undo = json.loads(won["HX-Trigger"])["dealflow:toast"]["undo"]
+    undone = client.post(undo["url"], undo["values"], HTTP_HX_REQUEST="true")
+    assert json.loads(undone["HX-Trigger"])["dealflow:toast"]["text"] == (
+        "Undone: “Presses” is back in Qualification. "
+        "The post-sale follow-up task the win created went to the trash."
+    )
+    assert Activity.all_objects.get(pk=follow_up.pk).deleted_at is not None
+    timeline = client.get(f"/deals/{deal.pk}/").content.decode()
+    assert "The post-sale follow-up task the win created went to the trash." in timeline
+
+    # The API's undo, after the new follow-up was done: it stays, and the event says so.
+    deal.refresh_from_db()
+    won = client.post(
+        f"/api/v1/deals/{deal.pk}/win", {"version": deal.version}, content_type="application/json"
+    )
+    assert won.status_code == 200, won.content
+    activity_complete(activity=Activity.objects.get(deal=deal, origin="post_sale"), by=rep)
+    undone = client.post(
+        f"/api/v1/deals/{deal.pk}/undo",
+        {"version": won.json()["version"], "previous_stage_id": qualification.pk},
+        content_type="application/json",
+    )
+    assert undone.status_code == 200, undone.content
+    assert Activity.objects.filter(deal=deal, origin="post_sale").count() == 1
+    events = client.get(f"/api/v1/deals/{deal.pk}/events", {"limit": 50}).json()["items"]
+    assert events[-1]["kind"] == "reopened"
+    assert events[-1]["note"] == (
+        "Undo. The post-sale follow-up task the win created was kept: it has been done or changed."
+    )
+
+
 def test_cli_trash_list_restore_purge(rep, admin_user, pipeline):
     deal = DealFactory(owner=rep, title="CLI junk")
     output = io.StringIO()

@@ -30,6 +30,7 @@ class SearchResultOut(Schema):
 @router.get("/search", response=list[SearchResultOut])
 def search(request: ApiRequest, query: Query[SearchQuery]):
     """Deals, organizations, persons, leads and activities whose words start with every word of ``q``
-    (accents and case ignored); ``kind`` narrows to one kind; at most ``limit`` (1-50), best first."""
+    (accents and case ignored); ``kind`` narrows to one kind; at most ``limit`` (1-50), best first. One
+    word at least needs two characters: a single letter answers 400 with ``field: "q"``."""
     kinds = [query.kind] if query.kind else None
     return search_for_user(user=request.user, query=query.q[:200], kinds=kinds, limit=query.limit)

@@ -139,7 +139,7 @@ class DispatchResult:
     failed: int = 0
     skipped: int = 0
     deliveries: int = 0
-    # Wall time spent in the deals services called by rules (assign an owner, set a field), for the benchmark.
+    # Wall time spent writing the rules' deal changes (DealUpdateBatch.write) and assigning owners, for the benchmark.
     action_seconds: float = 0.0
 
 

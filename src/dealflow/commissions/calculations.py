@@ -165,6 +165,8 @@ def attainment_of(credit_minor: int, quota_minor: int | None) -> Decimal | None:
 
 def _flat_rule(terms: PlanTerms, credit: Credit) -> RateRule | None:
     """The pipeline rule, else the deal-type rule, that replaces the rate of a whole credit."""
+    if not terms.rules:
+        return None
     for kind, value in (("pipeline", str(credit.pipeline_id)), ("deal_type", credit.deal_type)):
         for rule in terms.rules:
             if rule.kind == kind and rule.value == value:
@@ -274,7 +276,8 @@ def compute_statement(
         )
         credit_commission += line.commission_minor
         result.lines.append(line)
-        spiff_lines.extend(_spiff_lines(terms, credit))
+        if terms.spiffs:
+            spiff_lines.extend(_spiff_lines(terms, credit))
     result.lines.extend(spiff_lines)
     rule_total = credit_commission + sum(line.commission_minor for line in spiff_lines)
     if period_terms is not None:
@@ -314,19 +317,11 @@ def compute_statement(
 
 
 def _credit_line(credit: Credit, commission: int, *, rule: str, tier: str, rate: Decimal | None) -> Line:
+    # Positional, in Line's field order: a quarter makes tens of thousands of these.
     return Line(
-        CREDIT,
-        commission,
-        deal_id=credit.deal_id,
-        event_id=credit.event_id,
-        title=credit.title,
-        on=credit.won_on,
-        credit_minor=credit.credit_minor,
-        share_percent=credit.share_percent,
-        rule=rule,
-        tier=tier,
-        rate_percent=rate,
-    )
+        CREDIT, commission, credit.deal_id, credit.event_id, credit.title, credit.won_on, credit.credit_minor,
+        credit.share_percent, rule, tier, rate,
+    )  # fmt: skip
 
 
 def _rate_credit(
@@ -342,14 +337,16 @@ def _rate_credit(
     rule if one matches, else under the tier schedule."""
     exact = Decimal(0)
     rules_used: list[str] = []
-    scheduled_amount = Decimal(credit.credit_minor)
-    product_rules = terms.product_rules
-    for product_id, portion in credit.product_credit:
-        rule = product_rules.get(str(product_id))
-        if rule is not None and portion > 0:
-            exact += Decimal(portion) * rule.rate_percent / HUNDRED
-            scheduled_amount -= portion
-            rules_used.append(rule.label or f"product {product_id}")
+    whole = Decimal(credit.credit_minor)
+    scheduled_amount = whole
+    if credit.product_credit:
+        product_rules = terms.product_rules
+        for product_id, portion in credit.product_credit:
+            rule = product_rules.get(str(product_id))
+            if rule is not None and portion > 0:
+                exact += Decimal(portion) * rule.rate_percent / HUNDRED
+                scheduled_amount -= portion
+                rules_used.append(rule.label or f"product {product_id}")
     tier = ""
     flat = _flat_rule(terms, credit)
     if flat is not None:
@@ -357,7 +354,7 @@ def _rate_credit(
         rules_used.append(flat.label or f"{flat.kind} {flat.value}")
     else:
         # Product-ruled credit still counts towards attainment; the scheduled rest sits after it.
-        offset = Decimal(credit.credit_minor) - scheduled_amount
+        offset = whole - scheduled_amount
         amount, tier = _scheduled_commission(
             terms,
             start=start + offset,
@@ -371,7 +368,7 @@ def _rate_credit(
             rules_used.append(terms.name)
     commission = round_minor(exact)
     rate = (
-        (exact * HUNDRED / Decimal(credit.credit_minor)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+        (exact * HUNDRED / whole).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
         if credit.credit_minor
         else Decimal(0)
     )

@@ -10,7 +10,7 @@ from django.http import QueryDict
 
 from dealflow.accounts.models import Membership, User
 from dealflow.accounts.services import audit_record
-from dealflow.contacts.models import Organization, Person
+from dealflow.contacts.models import Organization, Person, person_name_of
 from dealflow.contacts.search import organization_document, person_document
 from dealflow.contacts.services import organization_purge, organization_update, person_purge, person_update
 from dealflow.core import clock
@@ -22,10 +22,10 @@ from dealflow.deals.models import Activity, Deal, EventKind, Lead
 from dealflow.deals.selectors import DealFilters, deal_ordering, user_check_can_write
 from dealflow.deals.services import deal_update
 from dealflow.deals.services.history import event_record
-from dealflow.deals.services.search import activity_document, deal_document, lead_document
+from dealflow.deals.services.search import activity_document, deal_document, lead_document, record_document
 from dealflow.directory.models import ContactMerge, SavedView
 from dealflow.quotes.models import Quote
-from dealflow.search.models import SearchEntry
+from dealflow.search.models import SearchEntry, SearchKind
 from dealflow.search.services import (
     SearchDocument,
     search_index_add_many,
@@ -68,32 +68,54 @@ def search_rebuild() -> int:
 
 
 _DOCUMENT_FIELDS = (
-    "id", "title", "owner_id", "organization_id", "person_id", "organization__name",
-    "person__first_name", "person__last_name", "person__email",
+    "id", "owner_id", "title", "organization__name", "person__first_name", "person__last_name", "person__email",
 )  # fmt: skip
 
 
 @transaction.atomic
 def search_index_bulk_loaded(*, deal_ids: list[int], lead_ids: list[int]) -> int:
-    """Index deals and leads a bulk writer created (they bypass the services that index one at a time)."""
-    sources: list[tuple[Any, Any, list[int]]] = [
-        (Deal, deal_document, deal_ids),
-        (Lead, lead_document, lead_ids),
+    """Index deals and leads a bulk writer created (they bypass the services that index one at a time).
+
+    The rows are read as plain values, a range of ids at a time (the writer's new ids; a Python set keeps
+    out any other row in the range): model instances and 5,000-value ``IN`` lists were most of a big
+    import's indexing time (docs/benchmarks.md, "Import"). ``record_document`` is what ``deal_document``
+    and ``lead_document`` build too.
+    """
+    sources: list[tuple[Any, str, list[int]]] = [
+        (Deal, SearchKind.DEAL, sorted(deal_ids)),
+        (Lead, SearchKind.LEAD, sorted(lead_ids)),
     ]
 
     def documents() -> Iterator[SearchDocument]:
-        for model, document_of, ids in sources:
+        for model, kind, ids in sources:
             for start in range(0, len(ids), REBUILD_CHUNK):
                 chunk = ids[start : start + REBUILD_CHUNK]
-                records = (
-                    model.objects.filter(pk__in=chunk)
-                    .select_related("organization", "person")
-                    .only(
-                        *_DOCUMENT_FIELDS
-                    )  # what deal_document / lead_document read; model setup was most of it
-                )
-                SearchEntry.objects.filter(kind=model.__name__.lower(), object_id__in=chunk).delete()
-                yield from (document_of(record) for record in records)
+                wanted = set(chunk)
+                span = (chunk[0], chunk[-1])
+                stale = [
+                    entry_id
+                    for entry_id, object_id in SearchEntry.objects.filter(
+                        kind=kind, object_id__range=span
+                    ).values_list("id", "object_id")
+                    if object_id in wanted
+                ]
+                if stale:  # an id used before (SQLite reuses the highest ids of deleted rows)
+                    SearchEntry.objects.filter(id__in=stale).delete()
+                rows = model.objects.filter(id__range=span).order_by("id").values_list(*_DOCUMENT_FIELDS)
+                for pk, owner_id, title, organization, first_name, last_name, email in rows.iterator(
+                    chunk_size=REBUILD_CHUNK
+                ):
+                    if pk in wanted:
+                        yield record_document(
+                            kind=kind,
+                            pk=pk,
+                            owner_id=owner_id,
+                            title=title,
+                            organization=organization or "",
+                            person=person_name_of(first_name, last_name, email)
+                            if first_name is not None
+                            else "",
+                        )
 
     return search_index_add_many(documents=documents())
 

@@ -267,6 +267,10 @@ def sheet_parse(
     rows = parsed.rows
     name_of_sheet = sheet.name
     count = 0
+    if not keep:
+        # The decisions pass reads only the date and money columns: the other cells' values and problems
+        # would be dropped with the rows (their problems come again when the chunks are parsed).
+        plain = []
     for line, cells in sheet.rows() if rows_in is None else rows_in:
         row: dict[str, Any] = {LINE: line}
         size = len(cells)

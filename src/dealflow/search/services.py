@@ -43,24 +43,34 @@ def search_index_put(*, document: SearchDocument) -> None:
 
 @transaction.atomic
 def search_index_put_many(*, documents: Iterable[SearchDocument]) -> int:
-    """Add or refresh many entries; returns how many were written."""
-    count = 0
+    """Add or refresh many entries; returns how many were written.
+
+    A refreshed entry is written anew (delete, then insert) so that it gets a new id: the search lists the
+    most recently changed first in id order, which both engines' indexes read without sorting (selectors.py).
+    """
     now = clock.now()
-    for document in documents:
-        values = {
-            "owner_id": document.owner_id,
-            "title": search_text_clean(document.title, 300),
-            "subtitle": search_text_clean(document.subtitle, 300),
-            "text": search_text_words(document.text or document.title),
-            "updated_at": now,
-        }
-        updated = SearchEntry.objects.filter(kind=document.kind, object_id=document.object_id).update(
-            **values
-        )
-        if not updated:
-            SearchEntry.objects.create(kind=document.kind, object_id=document.object_id, **values)
-        count += 1
-    return count
+    latest = {(document.kind, document.object_id): document for document in documents}
+    by_kind: dict[str, list[int]] = {}
+    for kind, object_id in latest:
+        by_kind.setdefault(kind, []).append(object_id)
+    for kind, object_ids in by_kind.items():
+        for start in range(0, len(object_ids), 500):
+            SearchEntry.objects.filter(kind=kind, object_id__in=object_ids[start : start + 500]).delete()
+    SearchEntry.objects.bulk_create(
+        [
+            SearchEntry(
+                kind=document.kind,
+                object_id=document.object_id,
+                owner_id=document.owner_id,
+                title=search_text_clean(document.title, 300),
+                subtitle=search_text_clean(document.subtitle, 300),
+                text=search_text_words(document.text or document.title),
+                updated_at=now,
+            )
+            for document in latest.values()
+        ]
+    )
+    return len(latest)
 
 
 def search_index_remove(*, kind: str, object_ids: Iterable[int]) -> int:

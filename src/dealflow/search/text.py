@@ -12,12 +12,17 @@ import unicodedata
 WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def text_words(text: str) -> list[str]:
+def _plain_words(text: str) -> list[str]:
     plain = text or ""
     if not plain.isascii():  # ASCII has no accents to strip; most names are (a big import indexes 400,000)
         plain = unicodedata.normalize("NFKD", plain)
         plain = "".join(char for char in plain if not unicodedata.combining(char))
-    words = [word.casefold() for word in WORD.findall(plain)]
+    return [word.casefold() for word in WORD.findall(plain)]
+
+
+def text_words(text: str) -> list[str]:
+    """What an entry is indexed by: its words, then each run of single letters joined."""
+    words = _plain_words(text)
     joined: list[str] = []
     run: list[str] = []
     for word in [*words, ""]:
@@ -28,3 +33,20 @@ def text_words(text: str) -> list[str]:
             joined.append("".join(run))
         run = []
     return words + joined
+
+
+def query_words(text: str) -> list[str]:
+    """What a query asks for: its words, with letters written together as one ("B.V." -> "bv").
+
+    The index holds the joined word beside the letters, so the joined word alone finds "Acme B.V." and
+    "Acme BV" alike, and the query carries no one-letter prefixes, the costliest kind to look up. Letters
+    typed apart ("j a smith") stay letters.
+    """
+    words: list[str] = []
+    for chunk in (text or "").split():
+        chunk_words = _plain_words(chunk)
+        if len(chunk_words) > 1 and all(len(word) == 1 for word in chunk_words):
+            words.append("".join(chunk_words))
+        else:
+            words.extend(chunk_words)
+    return words

@@ -7,7 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 
 from dealflow.commissions import calculations as calc
 from dealflow.commissions.models import (
@@ -154,11 +156,17 @@ def _period_inputs(
         earlier_won = won_events(
             DealEvent.objects.filter(kind=EventKind.WON, deal_id__in=reopen_query.values("deal_id")), rates
         )
-    # The history of the credited deals, read set-wise: a subquery names them (a list of ids in chunks
-    # cost more to compile than to run), a few ids go as they are.
+    # The history of the credited deals, read set-wise: on PostgreSQL their ids as one array, elsewhere a
+    # subquery names them (a list of ids in chunks cost more to compile than to run); a few ids go as they are.
     named = {event.deal_id for event in won} | reopened_deals
     deals_q = Q(deal_id__in=sorted(named))
-    if len(named) > CHUNK:
+    if len(named) > CHUNK and connection.vendor == "postgresql":
+        # "= ANY(array)": the planner reads the few owner changes by kind and tests each against the hashed
+        # array ("IN (SELECT unnest(...))" made it probe the deal index 44,000 times: 1.3 s against 0.45 s).
+        # The array goes as its text: psycopg's list dumper spent 0.12 s per query on 44,000 ids.
+        ids = "{" + ",".join(map(str, sorted(named))) + "}"
+        deals_q = Q(RawSQL('"deal_id" = ANY(%s::bigint[])', (ids,), output_field=BooleanField()))
+    elif len(named) > CHUNK:
         deals_q = Q(deal_id__in=won_query.values("deal_id"))
         if reopened_deals:
             deals_q |= Q(deal_id__in=reopen_query.values("deal_id"))
@@ -168,28 +176,36 @@ def _period_inputs(
     def wanted(user_id: int) -> bool:
         return user_ids is None or user_id in user_ids
 
+    # The loop runs once per WON event of the quarter (44,000 at 1M deals): names bound once, the
+    # per-person checks skipped when nothing is approved, plain positional Credits.
+    no_closed: set[str] = set()
+    with_products = bool(history.line_totals)
+    terms_on, hundred, period_key = book.terms_on, calc.HUNDRED, period.key
     for event in won:
+        on = event.on
         for user_id, share in history.shares_at(event):
-            if not wanted(user_id) or (user_id, event.event_id) in settled:
+            if user_ids is not None and user_id not in user_ids:
                 continue
-            if event.on < period.start and _target_key(event.on, kind, closed_keys[user_id]) != period.key:
+            if settled and (user_id, event.event_id) in settled:
                 continue
-            if event.on >= period.start and period.key in closed_keys[user_id]:
-                continue
-            credit_minor = calc.round_minor(Decimal(event.deal_minor) * share / calc.HUNDRED)
-            credit = calc.Credit(
-                deal_id=event.deal_id,
-                event_id=event.event_id,
-                won_on=event.on,
-                title=event.title,
-                credit_minor=credit_minor,
-                share_percent=share,
-                deal_minor=event.deal_minor,
-                pipeline_id=event.pipeline_id,
-                deal_type=event.deal_type,
-                product_credit=history.product_credit(event.deal_id, credit_minor),
+            closed_of = closed_keys.get(user_id, no_closed)
+            if closed_of or on < period.start:
+                if on < period.start and _target_key(on, kind, closed_of) != period_key:
+                    continue
+                if on >= period.start and period_key in closed_of:
+                    continue
+            deal_minor = event.deal_minor
+            credit_minor = (
+                deal_minor  # a whole deal's credit is its value (no Decimal work for 9 in 10)
+                if share == hundred
+                else calc.round_minor(Decimal(deal_minor) * share / hundred)
             )
-            people[user_id].credits.append((credit, book.terms_on(user_id, event.on)))
+            credit = calc.Credit(
+                event.deal_id, event.event_id, on, event.title, credit_minor, share, deal_minor,
+                event.pipeline_id, event.deal_type,
+                history.product_credit(event.deal_id, credit_minor) if with_products else (),
+            )  # fmt: skip
+            people[user_id].credits.append((credit, terms_on(user_id, on)))
     won_by_deal: dict[int, list[WonEvent]] = defaultdict(list)
     for event in earlier_won:
         won_by_deal[event.deal_id].append(event)

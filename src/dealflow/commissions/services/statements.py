@@ -20,6 +20,8 @@ from dealflow.core.periods import Period
 from dealflow.deals.selectors import user_check_can_write
 from dealflow.deals.services.money import base_currency
 
+COPY_FROM = 50  # statements written by COPY on PostgreSQL from this many on
+
 LINE_COLUMNS = [
     "statement_id", "kind", "position", "deal_id", "deal_title", "source_event_id", "occurred_on", "credit_minor",
     "share_percent", "rule", "tier", "rate_percent", "commission_minor", "reason", "created_by_id", "created_at",
@@ -70,6 +72,15 @@ def statements_recompute(
 ) -> list[Statement]:
     """Recompute the draft statements of ``period`` (for the people given, else for everybody credited or
     with a plan). Approved and paid statements are left exactly as they are."""
+    # The garbage collector is held throughout, not only while credits are rated: the rows and statements
+    # written afterwards are tens of thousands more small acyclic objects (0.1-0.15 s of collections).
+    with selectors.collection_paused():
+        return _statements_recompute(period=period, user_ids=user_ids, by=by)
+
+
+def _statements_recompute(
+    *, period: Period, user_ids: Iterable[int] | None, by: User | None
+) -> list[Statement]:
     if by is not None:
         user_check_can_write(user=by)  # an analyst reads statements but does not recompute them
     wanted = set(user_ids) if user_ids is not None else None
@@ -126,9 +137,12 @@ def statements_recompute(
         statement.credit_minor = result.credit_minor
         statement.attainment_percent = result.attainment_percent
         statement.computed_at = moment
+        if statement.pk is None:  # a new statement is written with its figures (no adjustments yet)
+            statement.commission_minor = statement.total_minor = result.commission_minor
+            statement.adjustment_minor = 0
         drafts.append(statement)
     to_create = [statement for statement in drafts if statement.pk is None]
-    Statement.objects.bulk_create(to_create)
+    _create_statements(to_create, period_key=period.key, moment=moment)
     for statement in drafts:
         if statement.pk is None:  # SQLite before 3.35 returns no ids: read them back
             statement.pk = Statement.objects.get(user_id=statement.user_id, period_key=period.key).pk
@@ -153,7 +167,7 @@ def statements_recompute(
         saved.append(statement)
     _clear_computed_lines(changed)
     _insert_lines(new_lines)
-    _write_totals(drafts, moment)
+    _write_totals([statement for statement in drafts if id(statement) not in created], moment)
     if by is not None or wanted is None:
         audit_record(
             actor=by,
@@ -236,6 +250,32 @@ def _clear_computed_lines(statement_ids: list[int]) -> None:
         )
 
 
+def _create_statements(statements: list[Statement], *, period_key: str, moment: dt.datetime) -> None:
+    """Insert new statements: on PostgreSQL, 50 or more by COPY, their ids read back by person (bulk_create
+    prepared 40,000 values field by field, 0.2 s of CPU for a quarter's 2,000); else bulk_create."""
+    if connection.vendor != "postgresql" or len(statements) < COPY_FROM:
+        Statement.objects.bulk_create(statements)
+        return
+    fields = [field for field in Statement._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    table = quote(Statement._meta.db_table)
+    names = ", ".join(quote(field.column or field.attname) for field in fields)
+    with connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for statement in statements:
+                statement.updated_at = moment  # what auto_now would set
+                copy.write_row([getattr(statement, field.attname) for field in fields])
+        cursor.execute(
+            f"SELECT user_id, id FROM {table} WHERE period_key = %s AND user_id = ANY(%s::bigint[])",  # noqa: S608
+            [period_key, "{" + ",".join(str(statement.user_id) for statement in statements) + "}"],
+        )
+        ids = dict(cursor.fetchall())
+    for statement in statements:
+        statement.pk = ids[statement.user_id]
+        statement._state.adding = False
+        statement._state.db = connection.alias
+
+
 def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
     """Computed lines by COPY on PostgreSQL, executemany on SQLite: bulk_create spent 2.5 s compiling 300
     statements' lines, and executemany 0.5 s on 1,500 lines on PostgreSQL."""
@@ -246,7 +286,15 @@ def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
     columns = ", ".join(ops.quote_name(column) for column in LINE_COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # Binary COPY with the columns' types named up front: 0.11 -> 0.07 s of CPU here and less
+            # parsing on the server for a quarter's 45,000 lines (each value's dumper is not looked up).
+            cursor.execute(
+                "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+                [StatementLine._meta.db_table],
+            )
+            type_of = dict(cursor.fetchall())
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types([int(type_of[column]) for column in LINE_COLUMNS])
                 for row in rows:
                     copy.write_row(row)
             return
@@ -284,7 +332,7 @@ def _write_totals(drafts: list[Statement], moment: dt.datetime) -> None:
     quote = connection.ops.quote_name
     table = quote(Statement._meta.db_table)
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql" or len(drafts) < 50:
+        if connection.vendor != "postgresql" or len(drafts) < COPY_FROM:
             at = connection.ops.adapt_datetimefield_value(moment)
             rows = [
                 (

@@ -294,3 +294,65 @@ def test_rate_book_matches_the_deals_helper():
             assert book.to_base(amount, currency, day) == convert_minor_to_base(
                 amount_minor=amount, currency=currency, day=day
             ), (currency, day)
+
+
+def test_the_bulk_paths_give_the_same_statements_as_the_small_ones(rep, rep2, manager, monkeypatch):
+    """A quarter of many people reads the history by an id array and writes new statements by COPY on
+    PostgreSQL (from CHUNK deals and COPY_FROM statements on); forced here with a few, the statements and
+    their lines are the ones the small paths write, and the ones worked out by hand."""
+    from dealflow.commissions import selectors
+
+    plan_for(rep)
+    plan_for(rep2, name="Other", base_rate_percent="5")
+    exchange_rate_set(currency="USD", rate=Decimal("0.9"), valid_from=dt.date(2026, 1, 1))
+    handed = won_deal(rep, "10000", dt.date(2026, 10, 5), title="Handed on later")
+    deal_services.deal_update(deal=handed, by=manager, data={"owner": rep2}, at=at(dt.date(2026, 10, 20)))
+    shared = won_deal(rep2, "5000", dt.date(2026, 11, 3), currency="USD", title="Shared")
+    splits.deal_split_set(
+        deal=shared, shares=[(rep, "25"), (rep2, "75")], by=manager, at=at(dt.date(2026, 11, 1))
+    )
+    won_deal(rep2, "2000", dt.date(2026, 12, 1), title="Own")
+
+    def written() -> list[tuple[int, int, int, list[tuple[str, str, int, int]]]]:
+        return [
+            (statement.user_id, statement.credit_minor, statement.total_minor, lines(statement))
+            for statement in Statement.objects.filter(period_key=Q4.key).order_by("user_id")
+            if statement.user_id in (rep.pk, rep2.pk)
+        ]
+
+    statements.statements_recompute(period=Q4)
+    small = written()
+    Statement.objects.filter(period_key=Q4.key).delete()
+    monkeypatch.setattr(selectors.periods, "CHUNK", 1)
+    monkeypatch.setattr(statements, "COPY_FROM", 1)
+    statements.statements_recompute(period=Q4)
+    assert written() == small
+    # Rita: the handed-on deal (won while hers) 10,000 at 10 % and a quarter of USD 5,000 x 0.9 = 1,125;
+    # Ruud: three quarters of 4,500 = 3,375 and his own 2,000, at 5 %.
+    assert small == [
+        (rep.pk, 1_112_500, 111_250,
+         [("credit", "Handed on later", 1_000_000, 100_000), ("credit", "Shared", 112_500, 11_250)]),
+        (rep2.pk, 537_500, 26_875,
+         [("credit", "Shared", 337_500, 16_875), ("credit", "Own", 200_000, 10_000)]),
+    ]  # fmt: skip
+    statements.statements_recompute(period=Q4)  # again, nothing changed: kept as they are
+    assert written() == small
+
+
+def test_product_lines_read_by_the_bulk_path_give_the_product_rate(rep, monkeypatch):
+    from dealflow.commissions import selectors
+    from dealflow.deals.tests.factories import DealFactory
+    from dealflow.products.tests.factories import ProductFactory
+
+    seat = ProductFactory(name="Seat", prices={"EUR": "4000.00"})
+    setup = ProductFactory(name="Setup", prices={"EUR": "6000.00"})
+    plan_for(rep, rules=[{"kind": "product", "product_id": seat.pk, "rate_percent": "20"}])
+    won = DealFactory(owner=rep, currency="EUR", title="Won", at=at(dt.date(2026, 11, 1)))
+    deal_services.deal_lines_set(deal=won, lines=[{"product": seat}, {"product": setup}], by=rep)
+    won.refresh_from_db()
+    deal_services.deal_mark_won(deal=won, by=rep, at=at(dt.date(2026, 11, 10)), schedule_follow_up=False)
+    monkeypatch.setattr(selectors.periods, "CHUNK", 0)  # the history by id array (PostgreSQL) or subquery
+    statements.statements_recompute(period=Q4)
+    statement = Statement.objects.get(user=rep, period_key=Q4.key)
+    # EUR 4,000 of seats at the product rate 20 % = 800, the EUR 6,000 setup at the base 10 % = 600.
+    assert lines(statement) == [("credit", "Won", 1_000_000, 140_000)]

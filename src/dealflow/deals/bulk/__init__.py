@@ -26,6 +26,7 @@ as rows), ``facts`` (derived analytics rows, in memory), ``tables`` (columns, CO
 ``writer`` (BulkWriter: reference data, ids, transactions, deferred indexes).
 """
 
+from dealflow.deals.bulk.collector import collector_calm
 from dealflow.deals.bulk.steps import (
     BulkActivity,
     BulkCounts,
@@ -58,4 +59,5 @@ __all__ = [
     "Step",
     "Update",
     "Won",
+    "collector_calm",
 ]

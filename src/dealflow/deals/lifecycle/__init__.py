@@ -39,6 +39,7 @@ from dealflow.deals.lifecycle.state import (
     StageInfo,
 )
 from dealflow.deals.lifecycle.steps import (
+    UNDO_NOTE,
     create,
     delete,
     lose,
@@ -72,6 +73,7 @@ __all__ = [
     "STAGE_OPEN",
     "STAGE_WON",
     "TITLE_MAX_LENGTH",
+    "UNDO_NOTE",
     "UPDATE_FIELDS",
     "WON",
     "Change",

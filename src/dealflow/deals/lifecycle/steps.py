@@ -399,6 +399,7 @@ def undo_stage_step(
     at: dt.datetime,
     by_id: int | None,
     origin: str = "",
+    note: str = UNDO_NOTE,
 ) -> Change:
     """Undo a quick move, win or loss: back to ``previous_stage`` (a move, or a reopen of a closed deal).
 
@@ -413,5 +414,5 @@ def undo_stage_step(
     if previous_stage is None or previous_stage.pipeline_id != state.pipeline_id:
         raise ApplicationError("There is nothing to undo for this deal.", field="stage")
     if state.status == OPEN:
-        return move(context, state, stage=previous_stage, at=at, by_id=by_id, origin=origin, note=UNDO_NOTE)
-    return reopen(context, state, stage=previous_stage, at=at, by_id=by_id, origin=origin, note=UNDO_NOTE)
+        return move(context, state, stage=previous_stage, at=at, by_id=by_id, origin=origin, note=note)
+    return reopen(context, state, stage=previous_stage, at=at, by_id=by_id, origin=origin, note=note)

@@ -5,8 +5,8 @@ them per batch of events. ``DealUpdateBatch.add`` takes each change from the sam
 (``deal_update_decide``: the pure ``lifecycle.update`` step) and applies it to the deal in memory at once, so
 the next rule reads the deal as it now is; ``write`` then writes what the batch changed with one statement per
 table: the deals' columns (one UPDATE per set of equal new values, after the version check of
-``deal_save_versioned``), their DealEvents, the derived
-tables (the services' own hooks, called once per deal) and the search entries.
+``deal_save_versioned``) and their DealEvents; then the derived tables (the services' own hooks, once per
+changed deal) and the search entries.
 
 The rows written are those ``deal_update`` would write one at a time (tests/test_bulk_update.py): the same
 columns, the same events in the same order, the same facts and group totals, the same search words. Only the
@@ -139,15 +139,14 @@ class DealUpdateBatch:
         documents = []
         for item in pending.values():
             deal = item.deal
-            if deal.deleted_at is not None:  # a deal in the trash is out of the derived tables and the search
-                continue
-            derived_deal_sync(deal=deal, fields=sorted(item.fields))
-            for event in item.events:
+            if deal.deleted_at is None:  # a deal in the trash is out of the derived tables and the search
+                derived_deal_sync(deal=deal, fields=sorted(item.fields))
+            for event in item.events:  # as event_write: whatever the trash (a trashed deal has no facts)
                 if event.kind == EventKind.CLOSE_DATE_CHANGED:
                     derived_close_date_changed(
                         deal=deal, from_value=event.from_value, to_value=event.to_value, at=event.at
                     )
-            if SEARCHED_FIELDS & item.fields:
+            if deal.deleted_at is None and SEARCHED_FIELDS & item.fields:
                 documents.append(deal_document(deal))
         if documents:
             search_index_put_many(documents=documents)

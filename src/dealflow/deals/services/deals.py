@@ -28,6 +28,7 @@ from dealflow.deals.services.history import (
     owner_info,
     stage_info,
 )
+from dealflow.deals.services.trash import follow_up_undo_apply, follow_up_undo_plan, note_with
 
 __all__ = [
     "POST_SALE_FOLLOW_UP_DAYS",
@@ -332,7 +333,10 @@ def deal_reopen(
     origin: str = "",
     note: str = "",
 ) -> Deal:
-    """Reopen a won or lost deal into an open stage (by default the last one it was in)."""
+    """Reopen a won or lost deal into an open stage (by default the last one it was in). Reopening a won
+    deal trashes the follow-up task its win created if nobody has done or changed it (``deal.follow_up_note``
+    and the event's note say which)."""
+    follow_up = follow_up_undo_plan(deal=deal)
     state = deal_state(deal)
     if stage is None and state.status != lifecycle.OPEN:
         last_spell = deal.spells.select_related("stage").order_by("-entered_at", "-id").first()
@@ -354,6 +358,9 @@ def deal_reopen(
         at=at or clock.now(),
         by_id=by.pk if by is not None else None,
         origin=origin,
-        note=note,
+        note=note_with(note, follow_up.note),
     )
-    return change_apply(deal=deal, change=change, expected_version=expected_version, stage=stage)
+    deal = change_apply(deal=deal, change=change, expected_version=expected_version, stage=stage)
+    follow_up_undo_apply(plan=follow_up, by=by)
+    deal.follow_up_note = follow_up.note  # type: ignore[attr-defined]  # for the page's message
+    return deal

@@ -12,9 +12,11 @@ history under a blank title and loses its words, links, activities, custom value
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils.translation import gettext, gettext_noop
 
 from dealflow.accounts.models import User
 from dealflow.accounts.services import audit_record
@@ -22,7 +24,7 @@ from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.customfields.services import custom_values_store
 from dealflow.deals import lifecycle
-from dealflow.deals.models import Activity, Deal, Lead, LeadStatus, Stage
+from dealflow.deals.models import Activity, ActivityKind, Deal, DealStatus, Lead, LeadStatus, Stage
 from dealflow.deals.services.derived import derived_remove_deal, derived_restore_deal
 from dealflow.deals.services.history import change_apply, deal_state, lifecycle_context, stage_info
 from dealflow.deals.services.search import activity_search_index, deal_search_index, lead_search_index
@@ -139,13 +141,76 @@ def deal_purge(*, deal: Deal, by: User | None) -> None:
 
 # --- Undo of the board's quick steps (move, win, lose) ----------------------------------------------------
 
+# What the reopened event's note (and the page that undid the win, translated) says about the win's task.
+FOLLOW_UP_TRASHED = gettext_noop("The post-sale follow-up task the win created went to the trash.")
+FOLLOW_UP_KEPT = gettext_noop(
+    "The post-sale follow-up task the win created was kept: it has been done or changed."
+)
+
+
+@dataclass(frozen=True)
+class FollowUpUndo:
+    """What undoing a win does to the follow-up task it created: nothing (none), trash it, or keep it."""
+
+    activity: Activity | None = None
+    is_untouched: bool = False
+
+    @property
+    def note(self) -> str:
+        if self.activity is None:
+            return ""
+        return FOLLOW_UP_TRASHED if self.is_untouched else FOLLOW_UP_KEPT
+
+
+def follow_up_undo_plan(*, deal: Deal) -> FollowUpUndo:
+    """Before a won deal is reopened (the board's undo, or a reopen): the post-sale task its win created,
+    and whether it is still as the win wrote it (open, same subject, notes, due time, owner, contact)."""
+    if deal.status != DealStatus.WON or deal.won_at is None:
+        return FollowUpUndo()
+    activity = (
+        Activity.objects.filter(deal_id=deal.pk, origin="post_sale", created_at=deal.won_at)
+        .order_by("-id")
+        .first()
+    )
+    if activity is None:
+        return FollowUpUndo()
+    as_written = (
+        activity.done_at is None
+        and activity.kind == ActivityKind.TASK
+        and activity.subject == f"Post-sale follow-up: {deal.title}"[:200]
+        and activity.notes == lifecycle.POST_SALE_FOLLOW_UP_NOTES
+        and activity.due_at == deal.won_at + dt.timedelta(days=lifecycle.POST_SALE_FOLLOW_UP_DAYS)
+        and activity.owner_id == deal.owner_id
+        and activity.person_id == deal.person_id
+    )
+    return FollowUpUndo(activity=activity, is_untouched=as_written)
+
+
+def follow_up_undo_apply(*, plan: FollowUpUndo, by: User | None) -> None:
+    """Trash the win's follow-up task when the plan says it is untouched (audited, out of search)."""
+    if plan.activity is not None and plan.is_untouched:
+        activity_delete(activity=plan.activity, by=by)
+
+
+def follow_up_note_text(deal: Deal) -> str:
+    """What ``deal_reopen``/``deal_undo_stage_step`` did with the win's follow-up task, in the user's language."""
+    note = getattr(deal, "follow_up_note", "")
+    return gettext(note) if note else ""
+
+
+def note_with(note: str, addition: str) -> str:
+    """An event note with a sentence added (DealEvent.note holds 300 characters)."""
+    return (f"{note}. {addition}" if note and addition else note or addition)[:300]
+
 
 @transaction.atomic
 def deal_undo_stage_step(
     *, deal: Deal, previous_stage: Stage, expected_version: int, by: User | None, origin: str = ""
 ) -> Deal:
     """Undo a move, win or loss just made: move back, or reopen into ``previous_stage``; refused when the
-    deal changed since (``expected_version`` is its version right after the step)."""
+    deal changed since (``expected_version`` is its version right after the step). Undoing a win trashes
+    the follow-up task it created if nobody has done or changed it; ``deal.follow_up_note`` says which."""
+    follow_up = follow_up_undo_plan(deal=deal)
     change = lifecycle.undo_stage_step(
         lifecycle_context(),
         deal_state(deal),
@@ -154,8 +219,12 @@ def deal_undo_stage_step(
         at=clock.now(),
         by_id=_by_id(by),
         origin=origin,
+        note=note_with(lifecycle.UNDO_NOTE, follow_up.note),
     )
-    return change_apply(deal=deal, change=change, expected_version=expected_version, stage=previous_stage)
+    deal = change_apply(deal=deal, change=change, expected_version=expected_version, stage=previous_stage)
+    follow_up_undo_apply(plan=follow_up, by=by)
+    deal.follow_up_note = follow_up.note  # type: ignore[attr-defined]  # for the page's message
+    return deal
 
 
 # --- Leads ----------------------------------------------------------------------------------------------

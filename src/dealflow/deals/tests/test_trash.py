@@ -236,8 +236,72 @@ def test_undo_a_move_a_win_and_a_loss(rep, pipeline):
         ("lost", ""),
         ("reopened", "Undo"),
         ("won", ""),
-        ("reopened", "Undo"),
+        ("reopened", "Undo. The post-sale follow-up task the win created went to the trash."),
     ]
+
+
+def test_undoing_a_win_trashes_its_untouched_follow_up_task(rep, pipeline):
+    qualification = stage_named("Qualification")
+    deal = DealFactory(owner=rep, stage=qualification)
+    services.deal_mark_won(deal=deal, by=rep)
+    follow_up = Activity.objects.get(deal=deal, origin="post_sale")
+    deal = deal_undo_stage_step(
+        deal=deal, previous_stage=qualification, expected_version=deal.version, by=rep
+    )
+    assert deal.follow_up_note == "The post-sale follow-up task the win created went to the trash."
+    trashed = Activity.all_objects.get(pk=follow_up.pk)
+    assert (trashed.deleted_at is not None, trashed.deleted_by) == (True, rep)
+    assert not Activity.objects.filter(deal=deal).exists()
+    assert AuditEntry.objects.filter(action="activity.deleted", target=f"activity:{follow_up.pk}").exists()
+    assert not SearchEntry.objects.filter(kind="activity", object_id=follow_up.pk).exists()
+    # Winning again schedules a new one; reopening (the deal page, the API) trashes that one as well.
+    services.deal_mark_won(deal=deal, by=rep)
+    second = Activity.objects.get(deal=deal, origin="post_sale")
+    deal = services.deal_reopen(deal=deal, by=rep, note="Customer backed out")
+    assert Activity.all_objects.get(pk=second.pk).deleted_at is not None
+    assert DealEvent.objects.filter(deal=deal).order_by("-id").values_list("kind", "note")[0] == (
+        "reopened",
+        "Customer backed out. The post-sale follow-up task the win created went to the trash.",
+    )
+
+
+@pytest.mark.parametrize("change", ["done", "edited"])
+def test_undoing_a_win_keeps_a_follow_up_task_already_done_or_edited_and_says_so(rep, pipeline, change):
+    qualification = stage_named("Qualification")
+    deal = DealFactory(owner=rep, stage=qualification)
+    services.deal_mark_won(deal=deal, by=rep)
+    follow_up = Activity.objects.get(deal=deal, origin="post_sale")
+    if change == "done":
+        services.activity_complete(activity=follow_up, by=rep)
+    else:
+        services.activity_update(activity=follow_up, data={"notes": "Call Jan about the invoice"}, by=rep)
+    deal.refresh_from_db()
+    deal = deal_undo_stage_step(
+        deal=deal, previous_stage=qualification, expected_version=deal.version, by=rep
+    )
+    kept = "The post-sale follow-up task the win created was kept: it has been done or changed."
+    assert deal.follow_up_note == kept
+    assert Activity.objects.filter(pk=follow_up.pk).exists()
+    assert DealEvent.objects.filter(deal=deal).order_by("-id").values_list("kind", "note")[0] == (
+        "reopened",
+        f"Undo. {kept}",
+    )
+
+
+def test_undoing_a_loss_or_a_move_leaves_activities_alone(rep, pipeline):
+    qualification, proposal = stage_named("Qualification"), stage_named("Proposal")
+    deal = DealFactory(owner=rep, stage=qualification)
+    task = services.activity_create(owner=rep, by=rep, deal=deal, subject="Send the quote")
+    services.deal_mark_lost(deal=deal, reason=lost_reason(), by=rep)
+    deal = deal_undo_stage_step(
+        deal=deal, previous_stage=qualification, expected_version=deal.version, by=rep
+    )
+    services.deal_move_to_stage(deal=deal, stage=proposal, by=rep)
+    deal = deal_undo_stage_step(
+        deal=deal, previous_stage=qualification, expected_version=deal.version, by=rep
+    )
+    assert deal.follow_up_note == ""
+    assert list(Activity.objects.filter(deal=deal)) == [task]
 
 
 def test_an_undo_after_someone_elses_change_is_refused(rep, manager, pipeline):

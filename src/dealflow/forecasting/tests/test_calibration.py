@@ -148,13 +148,32 @@ def test_calibrated_backtest_made_at_t_is_the_same_with_or_without_the_data_afte
 
 
 # ------------------------------------------------------------------------------------- the scenarios
+@cache
+def _half_size(name: str) -> dict:
+    return scenarios.scenario_run(scenarios.scenario_get(name), scale=0.5, draws=300)
+
+
+def test_small_scenarios_next_month_ranges_are_calibrated_from_next_month_and_hold_on_average():
+    """Next month: every scored forecast of the half-size scenarios is calibrated (12 or more past
+    next-month ratios), and the default's P10-P90 coverage, pooled over the four, is within 75-85 %. Per
+    scenario it moves in steps of one month (11 outcomes, about 9 points), so only the pool is asserted
+    (2026-12-06: demo, no close dates and seasonal 83.0 %, drifting 70.2 %; pooled 79.8 %)."""
+    coverages = []
+    for name in ("demo", "no_close_dates", "seasonal", "drifting"):
+        entry = _half_size(name)["by_horizon"]["1"]
+        default = entry["scores"][entry["default"]]
+        assert default["calibrated"] == default["count"] == 47
+        coverages.append(default["coverage"])
+    assert 0.75 <= sum(coverages) / len(coverages) <= 0.85
+
+
 @pytest.mark.parametrize("name", ["demo", "no_close_dates", "seasonal", "drifting"])
 def test_small_scenarios_choose_a_default_that_beats_the_baselines_with_ranges_that_hold(name):
     """Half-size versions (3 deals a day) of the benchmark's scenarios: the model (alone or blended) beats
     every baseline this month, |bias| <= 5 % and P10-P90 coverage in 70-90 % (2026-12-06, with the
     recent-exit trend: demo 11.6 % WAPE, +0.2 %, 87 %; no close dates 11.4 %, +0.3 %, 87 %; seasonal
     11.0 %, -2.2 %, 88 %; drifting 9.5 %, +2.8 %, 73 %)."""
-    table = scenarios.scenario_run(scenarios.scenario_get(name), scale=0.5, draws=300)
+    table = _half_size(name)
     entry = table["by_horizon"]["0"]
     assert entry["default"] in {"dealflow", "blend"}
     assert entry["margin"] > 0

@@ -188,3 +188,40 @@ def test_a_big_first_import_sets_indexes_and_keys_aside_and_puts_them_back(
     written = _derived()
     derived_rebuild()
     assert _derived() == written
+
+
+def test_bulk_import_indexes_for_search_what_a_rebuild_indexes(tmp_path, admin_user, rep):
+    """The bulk path reads the new deals as plain values to index them; a rebuild from the models (the
+    services' document functions) must write the same entries."""
+    from dealflow.directory.services import search_rebuild
+    from dealflow.search.models import SearchEntry
+
+    def entries() -> list[tuple]:
+        return sorted(
+            SearchEntry.objects.values_list("kind", "object_id", "owner_id", "title", "subtitle", "text")
+        )
+
+    path = tmp_path / "deals.csv"
+    path.write_text(
+        "Deal ID,Title,Amount,Stage,Status,Owner,Organization,Contact person,Contact e-mail,Created,Closed on\n"
+        "1,Renewal 2025,100,Proposal,open,rep,Acme B.V.,Zoë Müller,zoe@example.com,2025-10-01 09:00,\n"
+        "2,Pilot,200,Proposal,won,rep,Acme B.V.,,,2025-10-02 09:00,2025-11-02 10:00\n"
+        "3,Licences,300,Proposal,open,rep,,Jan Smit,jan@example.com,2025-10-03 09:00,\n"
+        "4,Training,400,Proposal,open,rep,,,,2025-10-04 09:00,\n",
+        encoding="utf-8",
+    )
+    _plan, result = import_apply(
+        path=path, by=admin_user, options=ImportOptions(create_stages=True), use_bulk=True
+    )
+
+    assert result.used_bulk and result.created["deals"] == 4
+    written = entries()
+    deal_texts = sorted(entry[5] for entry in written if entry[0] == "deal")
+    assert deal_texts == [
+        "licences jan smit",
+        "pilot acme b v bv",
+        "renewal 2025 acme b v zoe muller bv",
+        "training",
+    ]
+    search_rebuild()
+    assert entries() == written

@@ -16,12 +16,7 @@ from dealflow.accounts.services import (
     user_source_set,
 )
 from dealflow.contacts.models import Organization
-from dealflow.contacts.services import (
-    organization_update,
-    organizations_create_many,
-    person_update,
-    persons_create_many,
-)
+from dealflow.contacts.services import organizations_create_many, persons_create_many
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.models import (
@@ -38,6 +33,10 @@ from dealflow.deals.services import (
     stage_create,
     stage_deactivate,
 )
+
+# The web/API rename's services: a new name also refreshes the search entries of the deals, leads and people
+# that carry it (one rule, directory.services._reindex_named).
+from dealflow.directory.services import organization_change, person_change
 from dealflow.importers.fields import Entity
 from dealflow.importers.planning import (
     RecordOp,
@@ -163,7 +162,7 @@ class ContactsPart(WriterBase):
                 if self.guarded(
                     operation.sheet,
                     operation.line,
-                    partial(organization_update, organization=operation.existing, data=data, by=self.by),
+                    partial(organization_change, organization=operation.existing, data=data, by=self.by),
                 ):
                     self.count(self.result.updated, Entity.ORGANIZATIONS.value)
             self.tick(label=_("Organizations"))
@@ -216,7 +215,7 @@ class ContactsPart(WriterBase):
                 if self.guarded(
                     operation.sheet,
                     operation.line,
-                    partial(person_update, person=operation.existing, data=data, by=self.by),
+                    partial(person_change, person=operation.existing, data=data, by=self.by),
                 ):
                     self.count(self.result.updated, Entity.PERSONS.value)
             self.tick(label=_("Persons"))

@@ -53,7 +53,7 @@ from dealflow.deals.services import (
     deal_move_to_stage,
     deal_update,
 )
-from dealflow.deals.services.trash import deal_undo_stage_step
+from dealflow.deals.services.trash import deal_undo_stage_step, follow_up_note_text
 from dealflow.web.forms.deals import ACTIVITY_KIND_CHOICES, DealActivityForm
 from dealflow.web.views.workspace import AuthenticatedRequest
 
@@ -317,10 +317,8 @@ def board_undo(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
     except ApplicationError as error:
         return _error_response(error)
     response = render(request, "web/board/_moved.html", _moved_context(request, query, deal, from_stage))
-    return _toast(
-        response,
-        _("Undone: “%(title)s” is back in %(stage)s.") % {"title": deal.title, "stage": deal.stage.name},
-    )
+    undone = _("Undone: “%(title)s” is back in %(stage)s.") % {"title": deal.title, "stage": deal.stage.name}
+    return _toast(response, " ".join(part for part in (undone, follow_up_note_text(deal)) if part))
 
 
 @login_required

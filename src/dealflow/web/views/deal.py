@@ -45,6 +45,7 @@ from dealflow.deals.services import (
     deal_reopen,
     deal_update,
 )
+from dealflow.deals.services.trash import follow_up_note_text
 from dealflow.web.forms import form_add_application_error
 from dealflow.web.forms.deals import (
     DEAL_FIELD_FORMS,
@@ -188,7 +189,9 @@ def deal_reopen_view(request: AuthenticatedRequest, deal_id: int) -> HttpRespons
             expected_version=version,
             origin="web",
         ),
-        success=_("The deal is open again."),
+        success=lambda: " ".join(
+            part for part in (_("The deal is open again."), follow_up_note_text(deal)) if part
+        ),
     )
 
 

@@ -362,9 +362,10 @@ def perform(
     form: DealFieldForm | DealActionForm | forms.Form,
     action: Callable[[int | None], Any],
     *,
-    success: str,
+    success: str | Callable[[], str],
 ) -> HttpResponse:
-    """Run one service for a valid form; answer with the workspace, a field error or the conflict."""
+    """Run one service for a valid form; answer with the workspace, a field error or the conflict.
+    ``success`` may be a function, to word the message after the service has run."""
     if form.is_valid():
         try:
             with transaction.atomic():
@@ -380,6 +381,8 @@ def perform(
         except ApplicationError as error:
             form_add_application_error(form, error)
         else:
+            if callable(success):
+                success = success()
             if is_htmx(request):
                 response = _render_workspace(request, deal.pk)
                 response["HX-Trigger"] = json.dumps({"dealflow:toast": {"text": success, "level": "success"}})
