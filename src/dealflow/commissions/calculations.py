@@ -319,9 +319,18 @@ def compute_statement(
 def _credit_line(credit: Credit, commission: int, *, rule: str, tier: str, rate: Decimal | None) -> Line:
     # Positional, in Line's field order: a quarter makes tens of thousands of these.
     return Line(
-        CREDIT, commission, credit.deal_id, credit.event_id, credit.title, credit.won_on, credit.credit_minor,
-        credit.share_percent, rule, tier, rate,
-    )  # fmt: skip
+        CREDIT,
+        commission,
+        credit.deal_id,
+        credit.event_id,
+        credit.title,
+        credit.won_on,
+        credit.credit_minor,
+        credit.share_percent,
+        rule,
+        tier,
+        rate,
+    )
 
 
 def _rate_credit(

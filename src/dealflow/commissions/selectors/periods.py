@@ -201,10 +201,17 @@ def _period_inputs(
                 else calc.round_minor(Decimal(deal_minor) * share / hundred)
             )
             credit = calc.Credit(
-                event.deal_id, event.event_id, on, event.title, credit_minor, share, deal_minor,
-                event.pipeline_id, event.deal_type,
+                event.deal_id,
+                event.event_id,
+                on,
+                event.title,
+                credit_minor,
+                share,
+                deal_minor,
+                event.pipeline_id,
+                event.deal_type,
                 history.product_credit(event.deal_id, credit_minor) if with_products else (),
-            )  # fmt: skip
+            )
             people[user_id].credits.append((credit, terms_on(user_id, on)))
     won_by_deal: dict[int, list[WonEvent]] = defaultdict(list)
     for event in earlier_won:

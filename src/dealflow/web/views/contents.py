@@ -105,9 +105,11 @@ def contents_context(
 
 
 def _deal_page(request: AuthenticatedRequest, deal: Deal, failed: tuple[str, Any]) -> HttpResponse:
-    from dealflow.web.views.deal import _workspace_context  # the deal page's own context, with ours on top
+    from dealflow.web.views.deal_page import (
+        workspace_context,  # the deal page's own context, with ours on top
+    )
 
-    context = _workspace_context(request, deal)
+    context = workspace_context(request, deal)
     context.update(contents_context(request, deal, failed=failed))
     return render(request, "web/deal/detail.html", context, status=400)
 
