@@ -331,6 +331,8 @@ def _insert_many(model: type[models.Model], objects: list[Any]) -> None:
     )
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     pk_column = quote(str(model._meta.pk.column))
+    adapted: dict[dt.datetime, Any] = {}
+    alias = connection.alias
     with connection.cursor() as cursor:
         for start in range(0, len(objects), per_batch):
             batch = objects[start : start + per_batch]
@@ -338,13 +340,17 @@ def _insert_many(model: type[models.Model], objects: list[Any]) -> None:
             for obj in batch:
                 row = [getattr(obj, attname) for attname in attnames]
                 for index in datetimes:
-                    row[index] = adapt(row[index])
+                    value = row[index]
+                    if value is not None:  # the rows of a call share created_at/updated_at: adapt each once
+                        row[index] = (
+                            adapted[value] if value in adapted else adapted.setdefault(value, adapt(value))
+                        )
                 parameters.extend(row)
             cursor.execute(f"{head}{', '.join([row_sql] * len(batch))} RETURNING {pk_column}", parameters)
             for obj, (pk,) in zip(batch, cursor.fetchall(), strict=True):
                 obj.pk = pk
                 obj._state.adding = False
-                obj._state.db = connection.alias
+                obj._state.db = alias
 
 
 @transaction.atomic
