@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import User
@@ -299,6 +301,58 @@ def contact_tags_add_bulk(
     return changed
 
 
+def _insert_many(model: type[models.Model], objects: list[Any]) -> None:
+    """INSERT unsaved ``objects`` of ``model`` and set their ids: one multi-row ``INSERT ... RETURNING id``
+    per batch of prepared tuples (SQLite 3.35+ and PostgreSQL both return the ids in row order).
+
+    ``bulk_create`` does the same statement but prepares every value of every row through its field (about
+    a seventh of a 5,000-deal import's CPU); the contacts' values are already plain str/int/None, checked by
+    ``_organization_values``/``_person_values``, so only the datetimes need the backend's adaptation.
+    ``updated_at`` (``auto_now``) is set to now, as ``bulk_create`` would.
+    """
+    if not objects:
+        return
+    now = timezone.now()
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    attnames = [field.attname for field in fields]
+    adapt = connection.ops.adapt_datetimefield_value
+    datetimes = {index for index, field in enumerate(fields) if isinstance(field, models.DateTimeField)}
+    for obj in objects:
+        obj.updated_at = now
+    if connection.vendor == "sqlite":
+        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    else:
+        limit = 65535  # PostgreSQL's parameters per statement
+    per_batch = max(1, min(2000, limit // len(fields)))
+    quote = connection.ops.quote_name
+    # Table and column names come from the model, the values go in as parameters.
+    head = "INSERT INTO {} ({}) VALUES ".format(  # noqa: S608
+        quote(model._meta.db_table), ", ".join(quote(str(field.column)) for field in fields)
+    )
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    pk_column = quote(str(model._meta.pk.column))
+    adapted: dict[dt.datetime, Any] = {}
+    alias = connection.alias
+    with connection.cursor() as cursor:
+        for start in range(0, len(objects), per_batch):
+            batch = objects[start : start + per_batch]
+            parameters: list[Any] = []
+            for obj in batch:
+                row = [getattr(obj, attname) for attname in attnames]
+                for index in datetimes:
+                    value = row[index]
+                    if value is not None:  # the rows of a call share created_at/updated_at: adapt each once
+                        row[index] = (
+                            adapted[value] if value in adapted else adapted.setdefault(value, adapt(value))
+                        )
+                parameters.extend(row)
+            cursor.execute(f"{head}{', '.join([row_sql] * len(batch))} RETURNING {pk_column}", parameters)
+            for obj, (pk,) in zip(batch, cursor.fetchall(), strict=True):
+                obj.pk = pk
+                obj._state.adding = False
+                obj._state.db = alias
+
+
 @transaction.atomic
 def organizations_create_many(
     *, records: list[dict[str, Any]], at: dt.datetime | None = None
@@ -321,7 +375,7 @@ def organizations_create_many(
         )
         for record in records
     ]
-    Organization.objects.bulk_create(organizations, batch_size=2000)
+    _insert_many(Organization, organizations)
     search_index_add_many(documents=(organization_document(organization) for organization in organizations))
     return organizations
 
@@ -352,6 +406,6 @@ def persons_create_many(*, records: list[dict[str, Any]], at: dt.datetime | None
         )
         _check_person_named(person)
         persons.append(person)
-    Person.objects.bulk_create(persons, batch_size=2000)
+    _insert_many(Person, persons)
     search_index_add_many(documents=(person_document(person) for person in persons))
     return persons

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from dealflow.core.errors import ApplicationError
 from dealflow.core.money import from_minor, normalize_currency, to_minor
 from dealflow.deals.choices import EventKind
 from dealflow.deals.lifecycle.edges import event_for
-from dealflow.deals.lifecycle.state import OPEN, UPDATE_FIELDS, Change, Context, DealState, Event
+from dealflow.deals.lifecycle.state import (
+    OPEN,
+    UPDATE_FIELDS,
+    Change,
+    Context,
+    DealState,
+    Event,
+    state_replace,
+)
 from dealflow.deals.lifecycle.values import (
     valid_amount_minor,
     valid_category,
@@ -81,12 +88,12 @@ def update(
         )
     if not differing:
         return Change(state)
-    after = replace(state, version=state.version + 1, **differing)
+    after = state_replace(state, version=state.version + 1, **differing)
     if amount_changed and after.status != OPEN and after.closed_on:
         # An amount changed after closing moves the closed value too (docs/metrics.md, edge cases).
         base = context.to_base_minor(after.amount_minor, after.currency, after.closed_on)
         if base != after.amount_base_minor:
-            after = replace(after, amount_base_minor=base)
+            after = state_replace(after, amount_base_minor=base)
             differing["amount_base_minor"] = base
 
     def event(kind: str, field: str, from_value: object, to_value: object) -> Event:
@@ -151,7 +158,7 @@ def touched(state: DealState, at: dt.datetime) -> DealState:
     """
     if at <= state.last_activity_at:
         return state
-    return replace(state, last_activity_at=at)
+    return state_replace(state, last_activity_at=at)
 
 
 def contents_changed(

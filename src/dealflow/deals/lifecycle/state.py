@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from dealflow.deals.choices import DealStatus, ForecastCategory, StageKind
 
@@ -190,3 +190,38 @@ class Change:
     @property
     def is_empty(self) -> bool:
         return not self.fields and not self.events
+
+
+# --- Copying a state -----------------------------------------------------------------------------------
+
+
+def _state_replace_function() -> Callable[..., DealState]:
+    """Build ``state_replace``: ``dataclasses.replace`` for DealState, about 4x cheaper.
+
+    ``dataclasses.replace`` reads the fields, builds a dict of keyword arguments and calls the frozen
+    ``__init__``, which sets every field by name through ``object.__setattr__``; the bulk import replays
+    every step of every deal through it. The generated function takes the same keyword-only arguments
+    (one per field, so an unknown name is a TypeError as with ``replace``) and fills the new object's
+    slots through their descriptors. It is built from ``fields(DealState)``, so it cannot miss a field
+    added later; DealState has no ``__post_init__`` (it would be skipped here: a test keeps it so).
+    """
+    names = [field.name for field in fields(DealState)]
+    namespace: dict[str, object] = {"_new": object.__new__, "_DealState": DealState, "_KEEP": object()}
+    for name in names:
+        namespace[f"_set_{name}"] = getattr(DealState, name).__set__
+    source = "\n".join(
+        [
+            "def state_replace(state, *, " + ", ".join(f"{name}=_KEEP" for name in names) + "):",
+            "    new = _new(_DealState)",
+            *(f"    _set_{name}(new, state.{name} if {name} is _KEEP else {name})" for name in names),
+            "    return new",
+        ]
+    )
+    exec(source, namespace)  # noqa: S102 - the source is built from the dataclass's own field names
+    function = namespace["state_replace"]
+    assert callable(function)
+    return function
+
+
+state_replace: Callable[..., DealState] = _state_replace_function()
+state_replace.__doc__ = "A copy of ``state`` with ``changes`` (keyword arguments, one per field)."

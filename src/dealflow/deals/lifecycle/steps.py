@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from typing import Any
 
 from dealflow.core.errors import ApplicationError, ConflictError
@@ -25,6 +24,7 @@ from dealflow.deals.lifecycle.state import (
     OwnerInfo,
     ReasonInfo,
     StageInfo,
+    state_replace,
 )
 from dealflow.deals.lifecycle.values import (
     closing_stage_required,
@@ -130,7 +130,7 @@ def move(
         raise ApplicationError(f"The deal is already in {target.name}.", field="stage")
     exit_kind = SpellExit.FORWARD.value if target.order > state.stage.order else SpellExit.BACK.value
     spell_close = spell_close_for(context, state, at=at, exit_kind=exit_kind, next_stage=target)
-    after = replace(
+    after = state_replace(
         state,
         stage=target,
         stage_entered_at=at,
@@ -176,7 +176,7 @@ def _closed(
 ) -> DealState:
     closed_on = context.local_date(at)
     lead_created_at = state.lead_created_at
-    return replace(
+    return state_replace(
         state,
         status=status,
         stage=stage,
@@ -208,7 +208,7 @@ def win(
         raise ApplicationError("Only an open deal can be won.", field="status")
     stage = closing_stage_required(won_stage, kind=STAGE_WON)
     spell_close = spell_close_for(context, state, at=at, exit_kind=SpellExit.WON.value, next_stage=stage)
-    after = replace(_closed(context, state, status=WON, stage=stage, at=at), won_at=at)
+    after = state_replace(_closed(context, state, status=WON, stage=stage, at=at), won_at=at)
     event = event_for(
         after,
         EventKind.WON.value,
@@ -263,7 +263,7 @@ def lose(
         raise ApplicationError("Only an open deal can be lost.", field="status")
     stage = closing_stage_required(lost_stage, kind=STAGE_LOST)
     spell_close = spell_close_for(context, state, at=at, exit_kind=SpellExit.LOST.value, next_stage=stage)
-    after = replace(
+    after = state_replace(
         _closed(context, state, status=LOST, stage=stage, at=at),
         lost_at=at,
         lost_reason_id=reason.pk,
@@ -319,7 +319,7 @@ def reopen(
     if state.status == OPEN:
         raise ApplicationError("The deal is already open.", field="status")
     target = valid_open_stage(stage, pipeline_id=state.pipeline_id)
-    after = replace(
+    after = state_replace(
         state,
         status=OPEN,
         stage=target,
@@ -371,7 +371,7 @@ def delete(
     """Move a deal to the trash: it leaves boards, lists, search and metrics until restored or purged."""
     if state.deleted_at is not None:
         raise ApplicationError("The deal is already in the trash.", field="deal")
-    after = replace(state, deleted_at=at, deleted_by_id=by_id, version=state.version + 1)
+    after = state_replace(state, deleted_at=at, deleted_by_id=by_id, version=state.version + 1)
     event = event_for(after, EventKind.DELETED.value, at=at, by_id=by_id, origin=origin, note=note)
     return Change(after, fields=("deleted_at", "deleted_by_id"), events=(event,))
 
@@ -382,7 +382,7 @@ def restore(
     """Bring a deal back from the trash exactly as it was (its stage, status and history untouched)."""
     if state.deleted_at is None:
         raise ApplicationError("The deal is not in the trash.", field="deal")
-    after = replace(state, deleted_at=None, deleted_by_id=None, version=state.version + 1)
+    after = state_replace(state, deleted_at=None, deleted_by_id=None, version=state.version + 1)
     event = event_for(after, EventKind.RESTORED.value, at=at, by_id=by_id, origin=origin, note=note)
     return Change(after, fields=("deleted_at", "deleted_by_id"), events=(event,))
 

@@ -269,3 +269,20 @@ def test_applying_an_update_twice_changes_nothing_the_second_time(history):
         again = lifecycle.update(CONTEXT, first.state, changes=argument, at=START, by_id=5)
         assert again.is_empty and not again.events
         state = first.state
+
+
+def test_state_replace_copies_like_dataclasses_replace():
+    from dealflow.deals.lifecycle.state import state_replace
+
+    state = new_deal().state
+    assert not hasattr(lifecycle.DealState, "__post_init__")  # state_replace would skip it
+    assert state_replace(state) == state and state_replace(state) is not state
+    for number, field in enumerate(dataclasses.fields(lifecycle.DealState)):
+        value = ("x", number)  # differs from every real value
+        copy = state_replace(state, **{field.name: value})
+        assert copy == dataclasses.replace(state, **{field.name: value})
+        assert getattr(copy, field.name) == value and getattr(state, field.name) != value
+    with pytest.raises(TypeError):
+        state_replace(state, colour="red")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state_replace(state).title = "x"  # type: ignore[misc]
