@@ -52,9 +52,21 @@ def write_export(
     deals_text, history_text = io.StringIO(), io.StringIO()
     deal_writer, history_writer = csv.writer(deals_text), csv.writer(history_text)
     deal_writer.writerow(
-        ["Deal ID", "Deal Name", "Amount", "Currency", "Stage", "Status", "Owner", "Organization",
-         "Created", "Expected close date", "Closed on", "Lost reason"]
-    )  # fmt: skip
+        [
+            "Deal ID",
+            "Deal Name",
+            "Amount",
+            "Currency",
+            "Stage",
+            "Status",
+            "Owner",
+            "Organization",
+            "Created",
+            "Expected close date",
+            "Closed on",
+            "Lost reason",
+        ]
+    )
     history_writer.writerow(["Deal ID", "Changed at", "Stage", "Amount"])
     history_rows = 0
     for number in range(deals):
@@ -145,10 +157,27 @@ def write_deals_csv(path: Path, megabytes: float, owners: list[str], seed: int =
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(
-            ["Deal ID", "Deal Name", "Amount", "Currency", "Stage", "Status", "Owner", "Organization",
-             "Contact person", "Contact e-mail", "Lead source", "Probability", "Created", "Expected close date",
-             "Closed on", "Lost reason", "Next step", "Description"]
-        )  # fmt: skip
+            [
+                "Deal ID",
+                "Deal Name",
+                "Amount",
+                "Currency",
+                "Stage",
+                "Status",
+                "Owner",
+                "Organization",
+                "Contact person",
+                "Contact e-mail",
+                "Lead source",
+                "Probability",
+                "Created",
+                "Expected close date",
+                "Closed on",
+                "Lost reason",
+                "Next step",
+                "Description",
+            ]
+        )
         while handle.tell() < target:
             created = start + dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 900))
             amount = rng.randrange(500, 100_000) * 10

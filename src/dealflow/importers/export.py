@@ -293,7 +293,7 @@ def export_write(
     return count
 
 
-def _write_xlsx(columns: list[Column], records: QuerySet, path: str | Path, title: str) -> int:
+def _write_xlsx(columns: list[Column], records: QuerySet, path: str | Path | io.BytesIO, title: str) -> int:
     import openpyxl
     from openpyxl.writer.excel import save_workbook
 
@@ -321,5 +321,5 @@ def _xlsx_cell(sheet, value: Any) -> Any:
 
 def export_xlsx_bytes(columns: list[Column], records: QuerySet, title: str) -> bytes:
     buffer = io.BytesIO()
-    _write_xlsx(columns, records, buffer, title)  # type: ignore[arg-type]
+    _write_xlsx(columns, records, buffer, title)
     return buffer.getvalue()

@@ -279,16 +279,26 @@ def sheet_parse(
                 pass
             elif size < width:
                 problems.add(
-                    name_of_sheet, row, "", "",
-                    _("This row has %(cells)s cells where the header has %(width)s: the file may be cut off, or a cell holds an unquoted separator.")
+                    name_of_sheet,
+                    row,
+                    "",
+                    "",
+                    _(
+                        "This row has %(cells)s cells where the header has %(width)s: the file may be cut off, or a cell holds an unquoted separator."
+                    )
                     % {"cells": size, "width": width},
-                )  # fmt: skip
+                )
             else:
                 problems.add(
-                    name_of_sheet, row, "", "",
-                    _("This row has %(cells)s cells where the header has %(width)s: a cell may hold an unquoted separator.")
+                    name_of_sheet,
+                    row,
+                    "",
+                    "",
+                    _(
+                        "This row has %(cells)s cells where the header has %(width)s: a cell may hold an unquoted separator."
+                    )
                     % {"cells": size, "width": width},
-                )  # fmt: skip
+                )
         for index, name, header, convert in plain:
             if index >= size:
                 continue
@@ -399,9 +409,14 @@ def sheet_decisions(
     the chunks of a streamed import leave its cells waiting instead of deciding from a part of the file."""
     scratch = Problems()  # the cells' problems come again, with their rows, when the chunks are parsed
     orders, marks = sheet_parse(
-        parsed, problems=scratch, questions=questions, dates=dates, decimals=decimals,
-        progress=progress, keep=False,
-    )  # fmt: skip
+        parsed,
+        problems=scratch,
+        questions=questions,
+        dates=dates,
+        decimals=decimals,
+        progress=progress,
+        keep=False,
+    )
     problems.items.extend(problem for problem in scratch.items if problem.line is None)  # "mixes ..."
     parsed.rows = []
     return (
@@ -421,10 +436,15 @@ def _settle_dates(
         orders[header] = order
         if why == "mixed":
             problems.add(
-                parsed.name, None, header, "",
-                _("Column %(header)s mixes day-first (%(dmy)s) and month-first (%(mdy)s) dates; fix the file or choose an order.")
+                parsed.name,
+                None,
+                header,
+                "",
+                _(
+                    "Column %(header)s mixes day-first (%(dmy)s) and month-first (%(mdy)s) dates; fix the file or choose an order."
+                )
                 % {"header": header, "dmy": column.evidence.get("dmy"), "mdy": column.evidence.get("mdy")},
-            )  # fmt: skip
+            )
             why = "ambiguous"
         if why == "ambiguous":
             examples = sorted(
@@ -433,13 +453,18 @@ def _settle_dates(
             )[:5]
             questions.append(
                 Question(
-                    "dates", header, parsed.name,
-                    _("Are the dates in column %(header)s day/month/year or month/day/year? The file does not say (e.g. %(example)s).")
+                    "dates",
+                    header,
+                    parsed.name,
+                    _(
+                        "Are the dates in column %(header)s day/month/year or month/day/year? The file does not say (e.g. %(example)s)."
+                    )
                     % {"header": header, "example": examples[0] if examples else ""},
                     [("dmy", _("day/month/year (31/12/2024)")), ("mdy", _("month/day/year (12/31/2024)"))],
-                    examples, column.pending,
+                    examples,
+                    column.pending,
                 )
-            )  # fmt: skip
+            )
     resolved: dict[int, Any] = {}
     for row, name, header, pending in pending_dates:
         order = orders.get(header)
@@ -472,20 +497,30 @@ def _settle_money(
         marks[header] = mark
         if why == "mixed":
             problems.add(
-                parsed.name, None, header, "",
-                _("Column %(header)s mixes decimal commas and decimal points; fix the file or choose the decimal mark.")
+                parsed.name,
+                None,
+                header,
+                "",
+                _(
+                    "Column %(header)s mixes decimal commas and decimal points; fix the file or choose the decimal mark."
+                )
                 % {"header": header},
-            )  # fmt: skip
+            )
         if why in ("mixed", "ambiguous"):
             questions.append(
                 Question(
-                    "decimal", header, parsed.name,
-                    _("Is %(example)s in column %(header)s a thousand-separated whole number or a decimal fraction?")
+                    "decimal",
+                    header,
+                    parsed.name,
+                    _(
+                        "Is %(example)s in column %(header)s a thousand-separated whole number or a decimal fraction?"
+                    )
                     % {"example": numbers.example, "header": header},
                     [(",", _("decimal comma (1.250,50)")), (".", _("decimal point (1,250.50)"))],
-                    [numbers.example], 0,
+                    [numbers.example],
+                    0,
                 )
-            )  # fmt: skip
+            )
     for row, name, header, cell in doubtful:
         mark = marks.get(header)
         if mark is None:

@@ -133,8 +133,9 @@ class StageBook:
     def _pipeline_lookup(self, value: str, key: str, sheet: str) -> Ref | None:
         answer = self.answers_pipelines.get(key)
         if answer == "create" or (answer is None and self.create and not self._find_pipeline(key)):
-            if self._find_pipeline(key):
-                return self._find_pipeline(key).pk  # type: ignore[union-attr]
+            found = self._find_pipeline(key)
+            if found is not None:
+                return found.pk
             new_key = f"pipeline:{key}"
             self.new_pipelines.setdefault(new_key, value.strip()[:120])
             return new_key
@@ -148,11 +149,15 @@ class StageBook:
         if found is not None:
             return found.pk
         self.questions[("pipelines", key)] = Question(
-            "pipelines", value, sheet,
-            _("Pipeline %(name)s does not exist here. Map it to an existing pipeline or create it.") % {"name": repr(value)},
+            "pipelines",
+            value,
+            sheet,
+            _("Pipeline %(name)s does not exist here. Map it to an existing pipeline or create it.")
+            % {"name": repr(value)},
             [(pipeline.name, pipeline.name) for pipeline in self.pipelines] + [("create", _("Create it"))],
-            [value], 1,
-        )  # fmt: skip
+            [value],
+            1,
+        )
         return None
 
     def _find_pipeline(self, key: str) -> Pipeline | None:
@@ -267,11 +272,15 @@ class StageBook:
             return StageInfo(new_key, new.name, "open", pipeline)
         open_stages = [stage for stage in existing if stage.kind == StageKind.OPEN and stage.is_active]
         self.questions[("stages", key)] = Question(
-            "stages", value, sheet,
-            _("Stage %(name)s does not exist in this pipeline. Map it to an existing stage or create it.") % {"name": repr(value)},
+            "stages",
+            value,
+            sheet,
+            _("Stage %(name)s does not exist in this pipeline. Map it to an existing stage or create it.")
+            % {"name": repr(value)},
             [(stage.name, stage.name) for stage in open_stages] + [("create", _("Create it"))],
-            [value], 1,
-        )  # fmt: skip
+            [value],
+            1,
+        )
         return None
 
     def new_stage_order(self) -> list[NewStage]:
@@ -400,12 +409,18 @@ class OwnerBook:
             user = self.default
         if user is None:
             self.questions[lowered] = Question(
-                "owners", value, sheet,
-                _("Owner %(name)s is not a user here. Pick the user who takes their records, or create them as an inactive user.")
+                "owners",
+                value,
+                sheet,
+                _(
+                    "Owner %(name)s is not a user here. Pick the user who takes their records, or create them as an inactive user."
+                )
                 % {"name": repr(self._describe(value))},
-                [(user.username, user.display_name) for user in self.users if user.is_active] + [("create", _("Create as inactive user"))],
-                [value], 1,
-            )  # fmt: skip
+                [(user.username, user.display_name) for user in self.users if user.is_active]
+                + [("create", _("Create as inactive user"))],
+                [value],
+                1,
+            )
             return None
         if self.allowed is not None and user.pk not in self.allowed:
             self.forbidden[lowered] = user.username
@@ -517,12 +532,16 @@ class NameBook:
             return
         label = _("lead source") if kind == "sources" else _("lost reason")
         self.questions[(kind, value)] = Question(
-            kind, value, "",
+            kind,
+            value,
+            "",
             _("%(value)s is not a %(label)s here yet: add it as a new one, or map it to an existing one?")
             % {"value": repr(value), "label": label},
             [("create", _("Add it as new"))] + [(name, name) for name in sorted(set(existing.values()))],
-            [value], 1, default="create",
-        )  # fmt: skip
+            [value],
+            1,
+            default="create",
+        )
 
     def product(self, value: str | None) -> Ref | None:
         """A product by code or name; one the catalogue lacks is added (a question whose default says so)."""
@@ -545,12 +564,19 @@ class NameBook:
             self.new_products[new_key] = str(value).strip()[:200]
             if answer != "create":
                 self.questions[("products", str(value).strip())] = Question(
-                    "products", str(value).strip(), "",
-                    _("%(value)s is not in the product catalogue: add it (without a price), or map it to a product?")
+                    "products",
+                    str(value).strip(),
+                    "",
+                    _(
+                        "%(value)s is not in the product catalogue: add it (without a price), or map it to a product?"
+                    )
                     % {"value": repr(str(value).strip())},
-                    [("create", _("Add it as new"))] + [(name, name) for name in sorted(set(self.product_names.values()))],
-                    [str(value)], 1, default="create",
-                )  # fmt: skip
+                    [("create", _("Add it as new"))]
+                    + [(name, name) for name in sorted(set(self.product_names.values()))],
+                    [str(value)],
+                    1,
+                    default="create",
+                )
         return new_key
 
     def default_source(self) -> Ref:

@@ -419,9 +419,12 @@ def import_job_preview(*, job: ImportJob) -> ImportJob:
     try:
         with _heartbeat(job):
             plan = import_preview(
-                path=job.file_path, by=job.created_by, options=ImportOptions.from_json(job.options), name=job.file_name,
+                path=job.file_path,
+                by=job.created_by,
+                options=ImportOptions.from_json(job.options),
+                name=job.file_name,
                 progress=_progress_writer(job),
-            )  # fmt: skip
+            )
     except ApplicationError as error:
         _finish(job, status=ImportStatus.FAILED, error=error.message, preview={})
         return job
@@ -442,9 +445,13 @@ def import_job_apply(*, job: ImportJob) -> ImportJob:
     try:
         with _heartbeat(job):
             plan, result = import_apply(
-                path=job.file_path, by=job.created_by, options=ImportOptions.from_json(job.options), name=job.file_name,
-                progress=_progress_writer(job), rejects_path=rejects,
-            )  # fmt: skip
+                path=job.file_path,
+                by=job.created_by,
+                options=ImportOptions.from_json(job.options),
+                name=job.file_name,
+                progress=_progress_writer(job),
+                rejects_path=rejects,
+            )
     except ApplicationError as error:
         _finish(job, status=ImportStatus.FAILED, error=error.message)
         return job

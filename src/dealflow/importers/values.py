@@ -38,16 +38,57 @@ _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 MONTHS = {
     # English and Dutch month names and their usual abbreviations.
-    **{name: number for number, name in enumerate(
-        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)},
-    **{name: number for number, name in enumerate(
-        ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-         "october", "november", "december"], start=1)},
-    **{name: number for number, name in enumerate(
-        ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-         "oktober", "november", "december"], start=1)},
-    "mrt": 3, "mei": 5, "okt": 10, "sept": 9,
-}  # fmt: skip
+    **{
+        name: number
+        for number, name in enumerate(
+            ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1
+        )
+    },
+    **{
+        name: number
+        for number, name in enumerate(
+            [
+                "january",
+                "february",
+                "march",
+                "april",
+                "may",
+                "june",
+                "july",
+                "august",
+                "september",
+                "october",
+                "november",
+                "december",
+            ],
+            start=1,
+        )
+    },
+    **{
+        name: number
+        for number, name in enumerate(
+            [
+                "januari",
+                "februari",
+                "maart",
+                "april",
+                "mei",
+                "juni",
+                "juli",
+                "augustus",
+                "september",
+                "oktober",
+                "november",
+                "december",
+            ],
+            start=1,
+        )
+    },
+    "mrt": 3,
+    "mei": 5,
+    "okt": 10,
+    "sept": 9,
+}
 
 
 def is_empty(value: Any) -> bool:
@@ -326,9 +367,14 @@ def parse_date_cell(value: Any) -> dt.date | dt.datetime | PendingDate | None:
         if match := _ISO_DATETIME.match(text):
             fraction = int((match[7] or "0").ljust(6, "0"))
             moment = dt.datetime(
-                int(match[1]), int(match[2]), int(match[3]), int(match[4]), int(match[5]),
-                int(match[6] or 0), fraction,
-            )  # fmt: skip
+                int(match[1]),
+                int(match[2]),
+                int(match[3]),
+                int(match[4]),
+                int(match[5]),
+                int(match[6] or 0),
+                fraction,
+            )
             zone = match[8]
             if zone:
                 if zone == "Z":

@@ -330,11 +330,19 @@ def test_the_bulk_paths_give_the_same_statements_as_the_small_ones(rep, rep2, ma
     # Rita: the handed-on deal (won while hers) 10,000 at 10 % and a quarter of USD 5,000 x 0.9 = 1,125;
     # Ruud: three quarters of 4,500 = 3,375 and his own 2,000, at 5 %.
     assert small == [
-        (rep.pk, 1_112_500, 111_250,
-         [("credit", "Handed on later", 1_000_000, 100_000), ("credit", "Shared", 112_500, 11_250)]),
-        (rep2.pk, 537_500, 26_875,
-         [("credit", "Shared", 337_500, 16_875), ("credit", "Own", 200_000, 10_000)]),
-    ]  # fmt: skip
+        (
+            rep.pk,
+            1_112_500,
+            111_250,
+            [("credit", "Handed on later", 1_000_000, 100_000), ("credit", "Shared", 112_500, 11_250)],
+        ),
+        (
+            rep2.pk,
+            537_500,
+            26_875,
+            [("credit", "Shared", 337_500, 16_875), ("credit", "Own", 200_000, 10_000)],
+        ),
+    ]
     statements.statements_recompute(period=Q4)  # again, nothing changed: kept as they are
     assert written() == small
 

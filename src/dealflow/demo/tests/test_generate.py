@@ -29,10 +29,23 @@ def _generate(seed: int, deals: int = 240):
     generate.demo_generate(deals=deals, seed=seed, today=TODAY, progress=False, chunk_size=100)
     added = Deal.objects.filter(pk__gt=before)
     deal_rows = added.order_by("id").values_list(
-        "title", "owner__username", "pipeline__name", "stage__name", "status", "amount_minor", "currency",
-        "created_at", "expected_close_on", "closed_on", "cycle_days", "version", "lost_reason__name", "source__key",
-        "lead__title", "last_activity_at",
-    )  # fmt: skip
+        "title",
+        "owner__username",
+        "pipeline__name",
+        "stage__name",
+        "status",
+        "amount_minor",
+        "currency",
+        "created_at",
+        "expected_close_on",
+        "closed_on",
+        "cycle_days",
+        "version",
+        "lost_reason__name",
+        "source__key",
+        "lead__title",
+        "last_activity_at",
+    )
     event_rows = (
         DealEvent.objects.filter(deal__in=added)
         .order_by("deal_id", "occurred_at", "id")

@@ -108,9 +108,18 @@ def backtest_for(
     warm_from = int(calendar.start_times[current - scored_months - warmup_months])
     chosen = [index for index, moment in enumerate(panel.times.tolist()) if moment >= warm_from]
     rows = calc.backtest(
-        history, calendar, panel, points=chosen, now=now, horizons=2, draws=draws, trend=trend,
-        trend_new_deals=trend_new_deals, seasonal=seasonal, stage_mass=stage_mass,
-    )  # fmt: skip
+        history,
+        calendar,
+        panel,
+        points=chosen,
+        now=now,
+        horizons=2,
+        draws=draws,
+        trend=trend,
+        trend_new_deals=trend_new_deals,
+        seasonal=seasonal,
+        stage_mass=stage_mass,
+    )
     return rows, calc.backtest_table(rows, scored_from=scored_from, now=now)
 
 
@@ -129,9 +138,15 @@ def scenario_run(
     now = syn.epoch(NOW_DAY)
     _, history = history_for(scenario, scale=scale, seed=seed, now=now)
     _, table = backtest_for(
-        history, now=now, scored_months=scenario.scored_months, draws=draws, trend=trend,
-        trend_new_deals=trend_new_deals, seasonal=seasonal, stage_mass=stage_mass,
-    )  # fmt: skip
+        history,
+        now=now,
+        scored_months=scenario.scored_months,
+        draws=draws,
+        trend=trend,
+        trend_new_deals=trend_new_deals,
+        seasonal=seasonal,
+        stage_mass=stage_mass,
+    )
     table["deals"] = len(history.deal_ids)
     return table
 

@@ -281,9 +281,17 @@ def test_dealflow_scales_the_bookings_of_deals_not_created_yet_by_the_new_deal_t
 
     def new_mean(factor: float) -> float:
         prediction, _ = calc.forecast_draws(
-            replace(fitted, new_deal_trend=factor), states, calendar, now, method="dealflow", horizons=2,
-            leaf=np.zeros(len(states), dtype=np.int64), leaf_owners=[owners], draws=200, seed=1,
-        )  # fmt: skip
+            replace(fitted, new_deal_trend=factor),
+            states,
+            calendar,
+            now,
+            method="dealflow",
+            horizons=2,
+            leaf=np.zeros(len(states), dtype=np.int64),
+            leaf_owners=[owners],
+            draws=200,
+            seed=1,
+        )
         return prediction.new_mean
 
     assert new_mean(1.0) > 0

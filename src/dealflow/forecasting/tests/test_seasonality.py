@@ -90,10 +90,25 @@ def test_run_rate_samples_are_moved_from_their_own_month_into_the_target_month()
         for amount, season in ((100.0, 0), (100.0, 0), (50.0, 1), (50.0, 1))
     ]
     base = calc.Fit(
-        as_of=0, level="L1", closed_count=0, stage_ids=[], configured=[], stage_wins=[], stage_count=[],
-        learned=[], aged=[], aged_count=[], within=None, within_count=None, l3_points=0,
-        new_points=[points], bookings=[], last_year=[], drift=[[0.0] * 4], drift_points=[[0] * 4],
-    )  # fmt: skip
+        as_of=0,
+        level="L1",
+        closed_count=0,
+        stage_ids=[],
+        configured=[],
+        stage_wins=[],
+        stage_count=[],
+        learned=[],
+        aged=[],
+        aged_count=[],
+        within=None,
+        within_count=None,
+        l3_points=0,
+        new_points=[points],
+        bookings=[],
+        last_year=[],
+        drift=[[0.0] * 4],
+        drift_points=[[0] * 4],
+    )
     owners = np.array([7])
     seasonal = replace(base, new_season=[[2.0] + [1.0] * 11])
     february = calc.new_bookings_samples(seasonal, owners, 0, 1, 1.0, season=1)[0]

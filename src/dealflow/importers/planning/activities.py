@@ -79,10 +79,16 @@ class ActivitiesPart(DealsPart):
                     else None
                 )
             values = {
-                "subject": subject[:200], "kind": kind, "notes": str(row.get("notes", "")), "due_at": row.get("due_at"),
-                "done_at": done_at, "owner": self.owner(parsed, row), "lead": lead, "person": person,
+                "subject": subject[:200],
+                "kind": kind,
+                "notes": str(row.get("notes", "")),
+                "due_at": row.get("due_at"),
+                "done_at": done_at,
+                "owner": self.owner(parsed, row),
+                "lead": lead,
+                "person": person,
                 "at": done_at or row.get("due_at") or now,
-            }  # fmt: skip
+            }
             if row.get(REJECTED) or row.get("_waiting"):
                 continue
             record = existing.get(row.get("external_id", ""))

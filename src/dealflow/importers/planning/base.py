@@ -56,9 +56,13 @@ class BuilderBase:
                         key: str(value) for key, value in row.items() if not key.startswith("_")
                     }
         plan.owners = self.owners = OwnerBook(
-            by=plan.by, source=self.source, answers=options.owners, create=options.create_owners,
-            default_owner=options.default_owner, aliases=aliases,
-        )  # fmt: skip
+            by=plan.by,
+            source=self.source,
+            answers=options.owners,
+            create=options.create_owners,
+            default_owner=options.default_owner,
+            aliases=aliases,
+        )
         if options.default_owner and self.owners.default is None:
             raise ApplicationError(
                 _("There is no user %(name)s to own rows without an owner.")
@@ -113,11 +117,25 @@ class BuilderBase:
             if external_id in seen:
                 line = seen[external_id]
                 if row.get("_synthetic_id"):
-                    self.error(parsed, row, "", "",
-                               _("This row looks like line %(line)s (same title, organization and creation day); add an id column to import both.") % {"line": line})  # fmt: skip
+                    self.error(
+                        parsed,
+                        row,
+                        "",
+                        "",
+                        _(
+                            "This row looks like line %(line)s (same title, organization and creation day); add an id column to import both."
+                        )
+                        % {"line": line},
+                    )
                 else:
-                    self.error(parsed, row, "external_id", external_id,
-                               _("The id %(id)s is also on line %(line)s; each record may appear once.") % {"id": repr(external_id), "line": line})  # fmt: skip
+                    self.error(
+                        parsed,
+                        row,
+                        "external_id",
+                        external_id,
+                        _("The id %(id)s is also on line %(line)s; each record may appear once.")
+                        % {"id": repr(external_id), "line": line},
+                    )
             else:
                 seen[external_id] = row[LINE]  # only the line: 378,000 ids cost 50 MB less
 

@@ -67,8 +67,13 @@ class ContactsPart(BuilderBase):
                     _role(row.get("role")) if row.get("role") else (Role.REP.value if row.get("team") else "")
                 )
                 if role is None:
-                    self.error(parsed, row, "role", row.get("role"),
-                               _("Unknown role; use admin, manager, rep or analyst."))  # fmt: skip
+                    self.error(
+                        parsed,
+                        row,
+                        "role",
+                        row.get("role"),
+                        _("Unknown role; use admin, manager, rep or analyst."),
+                    )
                     continue
                 team = str(row.get("team") or "").strip()[:120]
                 if role and not team:
@@ -80,8 +85,19 @@ class ContactsPart(BuilderBase):
                 if existing is not None:
                     if team and memberships.get((existing.pk, team.lower())) != role:
                         self.plan.users.append(
-                            UserOp(parsed.name, row[LINE], key, existing.username, email, first, last, team, role, existing)
-                        )  # fmt: skip
+                            UserOp(
+                                parsed.name,
+                                row[LINE],
+                                key,
+                                existing.username,
+                                email,
+                                first,
+                                last,
+                                team,
+                                role,
+                                existing,
+                            )
+                        )
                         counts.update += 1
                     else:
                         counts.skip += 1
@@ -204,10 +220,21 @@ class ContactsPart(BuilderBase):
             if found is not None:
                 self.person_by_email[key] = found
                 return found
-        self.plan.persons.append(RecordOp(parsed.name, row[LINE], key, {
-            "first_name": first[:100], "last_name": last[:100], "email": email or "",
-            "phone": str(row.get("phone", ""))[:40], "organization": values.get("organization"), "owner": None,
-        }))  # fmt: skip
+        self.plan.persons.append(
+            RecordOp(
+                parsed.name,
+                row[LINE],
+                key,
+                {
+                    "first_name": first[:100],
+                    "last_name": last[:100],
+                    "email": email or "",
+                    "phone": str(row.get("phone", ""))[:40],
+                    "organization": values.get("organization"),
+                    "owner": None,
+                },
+            )
+        )
         self.plan.counts.setdefault(Entity.PERSONS, Counts()).create += 1
         self.person_by_email[key] = key
         if email:

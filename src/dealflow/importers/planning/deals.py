@@ -389,19 +389,47 @@ class DealsPart(HistoryPart):
         last_at = steps[-1].at if steps else created_at
         current = self.current_after(start_stage.ref, steps)
         final_amount = amount_minor if row.get("amount") is not None else None
-        self.finish_steps(steps, current, last_at, first_amount, first_close, final_amount, row.get("expected_close_on"),
-                          final_stage, outcome, close_at, pipeline, row, parsed)  # fmt: skip
+        self.finish_steps(
+            steps,
+            current,
+            last_at,
+            first_amount,
+            first_close,
+            final_amount,
+            row.get("expected_close_on"),
+            final_stage,
+            outcome,
+            close_at,
+            pipeline,
+            row,
+            parsed,
+        )
         return DealCreate(
-            sheet=parsed.name, line=row[LINE], key=key, title=title[:200], owner=owner, pipeline=pipeline,
-            stage=start_stage.ref, created_at=created_at, amount_minor=first_amount or 0, currency=currency,
-            expected_close_on=first_close, organization=organization, person=person, source=source, lead=lead,
-            probability_override=probability_override, forecast_category_override=category_override,
-            next_step=str(row.get("next_step", ""))[:200], external_id=row.get("external_id", ""), steps=steps,
+            sheet=parsed.name,
+            line=row[LINE],
+            key=key,
+            title=title[:200],
+            owner=owner,
+            pipeline=pipeline,
+            stage=start_stage.ref,
+            created_at=created_at,
+            amount_minor=first_amount or 0,
+            currency=currency,
+            expected_close_on=first_close,
+            organization=organization,
+            person=person,
+            source=source,
+            lead=lead,
+            probability_override=probability_override,
+            forecast_category_override=category_override,
+            next_step=str(row.get("next_step", ""))[:200],
+            external_id=row.get("external_id", ""),
+            steps=steps,
             product=self.names.product(row.get("product")),
             probability_given=probability if outcome == "open" else None,
             category_given=_forecast_category(row.get("forecast_category")) if outcome == "open" else "",
             reference_stage=(final_stage or start_stage).ref if outcome == "open" else None,
-        )  # fmt: skip
+        )
 
     def deal_outcome(self, parsed, row) -> str | None:
         status = row.get("status")

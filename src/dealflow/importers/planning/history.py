@@ -243,7 +243,7 @@ class HistoryPart(LeadsPart):
         now = clock.now()
         steps: list[DealStep] = []
         if record.status == DealStatus.OPEN:
-            current: Ref = record.stage_id
+            current: Ref | None = record.stage_id
             for step in spec.steps:
                 if (
                     step.kind == "move"
@@ -251,7 +251,7 @@ class HistoryPart(LeadsPart):
                     and step.stage != current
                 ):
                     steps.append(DealStep("move", step.at, stage=step.stage))
-                    current = step.stage  # type: ignore[assignment]
+                    current = step.stage
             if target["status"] == "open":
                 if target["stage"] != current:
                     steps.append(DealStep("move", now, stage=target["stage"]))

@@ -68,8 +68,13 @@ class LeadsPart(ContactsPart):
             if is_converted:
                 status = LeadStatus.CONVERTED.value
             elif status == LeadStatus.CONVERTED.value:
-                self.warn(parsed, row, "is_converted", "false",
-                          _("The status says converted but the converted flag says no; imported as qualified."))  # fmt: skip
+                self.warn(
+                    parsed,
+                    row,
+                    "is_converted",
+                    "false",
+                    _("The status says converted but the converted flag says no; imported as qualified."),
+                )
                 status = LeadStatus.QUALIFIED.value
             created = row.get("created_at")
             if created is None:

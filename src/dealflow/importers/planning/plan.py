@@ -88,9 +88,17 @@ def plan_build(
         and workbook.size >= stream_from_bytes()
     ):
         return _plan_stream(
-            workbook, sheets[0], options=options, by=by, source=source, problems=problems,
-            questions=questions, notices=notices, progress=progress, for_writing=for_writing,
-        )  # fmt: skip
+            workbook,
+            sheets[0],
+            options=options,
+            by=by,
+            source=source,
+            problems=problems,
+            questions=questions,
+            notices=notices,
+            progress=progress,
+            for_writing=for_writing,
+        )
     total = max(1, workbook.size)
     done_before = 0
     for parsed in sheets:
@@ -151,17 +159,29 @@ def _plan_stream(
         return report
 
     orders, marks = sheet_decisions(
-        parsed, problems=problems, questions=questions, dates=parsed.dates, decimals=parsed.decimals,
+        parsed,
+        problems=problems,
+        questions=questions,
+        dates=parsed.dates,
+        decimals=parsed.decimals,
         progress=tick(0, _("Checking the columns of %(sheet)s") % {"sheet": parsed.name}),
-    )  # fmt: skip
+    )
     stream = StreamedOperations()
     if for_writing:
         # closed by import_write (StreamedOperations.close), or on failure below
         stream.creates, stream.changes = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
     plan = ImportPlan(
-        workbook=workbook, options=options, by=by, source=source, sheets=[parsed], problems=problems,
-        questions=questions, notices=notices, counts={parsed.entity: Counts()}, stream=stream,
-    )  # fmt: skip
+        workbook=workbook,
+        options=options,
+        by=by,
+        source=source,
+        sheets=[parsed],
+        problems=problems,
+        questions=questions,
+        notices=notices,
+        counts={parsed.entity: Counts()},
+        stream=stream,
+    )
     builder = PlanBuilder(plan)
     counts = plan.counts[parsed.entity]
     reading = tick(workbook.size, _("Reading %(sheet)s") % {"sheet": parsed.name})
@@ -333,10 +353,16 @@ class PlanBuilder(ActivitiesPart):
                 continue
             self.plan.questions.append(
                 Question(
-                    "undated", parsed.name, parsed.name,
-                    _("%(count)s row(s) of %(sheet)s have no date in %(header)s. Date them by another date of the row, by a fixed date, or skip them? Unanswered, they are skipped: dating them today would count old records as new this month.")
+                    "undated",
+                    parsed.name,
+                    parsed.name,
+                    _(
+                        "%(count)s row(s) of %(sheet)s have no date in %(header)s. Date them by another date of the row, by a fixed date, or skip them? Unanswered, they are skipped: dating them today would count old records as new this month."
+                    )
                     % {"count": count, "sheet": parsed.name, "header": header},
                     [(choice, undated_label(choice)) for choice in ("skip", "first", "today", "date:")],
-                    [], count, default="skip",
+                    [],
+                    count,
+                    default="skip",
                 )
-            )  # fmt: skip
+            )

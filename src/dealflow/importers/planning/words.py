@@ -30,11 +30,21 @@ def is_roster(parsed: ParsedSheet) -> bool:
 
 
 _ROLES = {
-    "admin": Role.ADMIN, "administrator": Role.ADMIN, "beheerder": Role.ADMIN,
-    "manager": Role.MANAGER, "sales manager": Role.MANAGER, "teamleider": Role.MANAGER, "leidinggevende": Role.MANAGER,
-    "rep": Role.REP, "sales rep": Role.REP, "verkoper": Role.REP, "accountmanager": Role.REP, "account manager": Role.REP,
-    "analyst": Role.ANALYST, "analist": Role.ANALYST,
-}  # fmt: skip
+    "admin": Role.ADMIN,
+    "administrator": Role.ADMIN,
+    "beheerder": Role.ADMIN,
+    "manager": Role.MANAGER,
+    "sales manager": Role.MANAGER,
+    "teamleider": Role.MANAGER,
+    "leidinggevende": Role.MANAGER,
+    "rep": Role.REP,
+    "sales rep": Role.REP,
+    "verkoper": Role.REP,
+    "accountmanager": Role.REP,
+    "account manager": Role.REP,
+    "analyst": Role.ANALYST,
+    "analist": Role.ANALYST,
+}
 
 
 def _role(value: Any) -> str | None:
@@ -123,14 +133,25 @@ def _differs(record: Any, values: dict[str, Any]) -> bool:
 
 
 _LEAD_STATUSES = {
-    "new": LeadStatus.NEW, "nieuw": LeadStatus.NEW, "open": LeadStatus.NEW, "open - not contacted": LeadStatus.NEW,
-    "working": LeadStatus.WORKING, "working - contacted": LeadStatus.WORKING, "contacted": LeadStatus.WORKING,
-    "in behandeling": LeadStatus.WORKING, "in progress": LeadStatus.WORKING,
-    "qualified": LeadStatus.QUALIFIED, "gekwalificeerd": LeadStatus.QUALIFIED,
-    "disqualified": LeadStatus.DISQUALIFIED, "unqualified": LeadStatus.DISQUALIFIED,
-    "closed - not converted": LeadStatus.DISQUALIFIED, "gediskwalificeerd": LeadStatus.DISQUALIFIED,
-    "converted": LeadStatus.CONVERTED, "closed - converted": LeadStatus.CONVERTED, "geconverteerd": LeadStatus.CONVERTED,
-}  # fmt: skip
+    "new": LeadStatus.NEW,
+    "nieuw": LeadStatus.NEW,
+    "open": LeadStatus.NEW,
+    "open - not contacted": LeadStatus.NEW,
+    "working": LeadStatus.WORKING,
+    "working - contacted": LeadStatus.WORKING,
+    "contacted": LeadStatus.WORKING,
+    "in behandeling": LeadStatus.WORKING,
+    "in progress": LeadStatus.WORKING,
+    "qualified": LeadStatus.QUALIFIED,
+    "gekwalificeerd": LeadStatus.QUALIFIED,
+    "disqualified": LeadStatus.DISQUALIFIED,
+    "unqualified": LeadStatus.DISQUALIFIED,
+    "closed - not converted": LeadStatus.DISQUALIFIED,
+    "gediskwalificeerd": LeadStatus.DISQUALIFIED,
+    "converted": LeadStatus.CONVERTED,
+    "closed - converted": LeadStatus.CONVERTED,
+    "geconverteerd": LeadStatus.CONVERTED,
+}
 
 
 _LEAD_STATUSES = {normalize_name(key): value for key, value in _LEAD_STATUSES.items()}

@@ -88,16 +88,20 @@ def test_contacts_then_activities_on_imported_deals(tmp_path, admin_user, rep):
 
 
 def test_leads_and_deals_keep_their_conversion(tmp_path, admin_user, rep):
-    path = _zip(tmp_path, "crm.zip", {
-        "leads.csv": "Lead ID,Title,Source,Created,Status,Email\n"
-                     "L1,Acme inbound,Website,2025-08-01,converted,jo@acme.example\n"
-                     "L2,Beta referral,Referral,2025-08-15,converted,\n"
-                     "L3,Gamma fair,Trade show,2025-09-01,disqualified,\n"
-                     "L4,Delta web,Web,2025-09-10,working,\n",
-        "deals.csv": "Deal ID,Title,Lead ID,Amount,Status,Created,Closed on\n"
-                     "D1,Acme deal,L1,5000,won,2025-08-20,2025-10-01\n"
-                     "D2,Beta deal,L2,3000,lost,2025-09-01,2025-10-15\n",
-    })  # fmt: skip
+    path = _zip(
+        tmp_path,
+        "crm.zip",
+        {
+            "leads.csv": "Lead ID,Title,Source,Created,Status,Email\n"
+            "L1,Acme inbound,Website,2025-08-01,converted,jo@acme.example\n"
+            "L2,Beta referral,Referral,2025-08-15,converted,\n"
+            "L3,Gamma fair,Trade show,2025-09-01,disqualified,\n"
+            "L4,Delta web,Web,2025-09-10,working,\n",
+            "deals.csv": "Deal ID,Title,Lead ID,Amount,Status,Created,Closed on\n"
+            "D1,Acme deal,L1,5000,won,2025-08-20,2025-10-01\n"
+            "D2,Beta deal,L2,3000,lost,2025-09-01,2025-10-15\n",
+        },
+    )
 
     _plan, result = import_apply(path=path, by=admin_user)
 

@@ -67,8 +67,12 @@ def test_country_names_in_every_language():
     names = ["United States", "Verenigde Staten", "Vereinigte Staaten", "États-Unis", "Estados Unidos", "US"]
     assert {country_code(name) for name in names} == {"US"}
     assert [country_code(name) for name in ("Nederland", "Duitsland", "België", "UK", "nl")] == [
-        "NL", "DE", "BE", "GB", "NL",
-    ]  # fmt: skip
+        "NL",
+        "DE",
+        "BE",
+        "GB",
+        "NL",
+    ]
     assert country_code("Atlantis") is None and country_code("XX") is None
 
 
@@ -82,8 +86,12 @@ def test_header_words_in_five_languages():
         ["Title", "BEDRAG (EUR)", "Stage", "Close date", "Owner"],
     ):
         assert list(guess_columns(Entity.DEALS, headers).values()) == [
-            "title", "amount", "stage", "expected_close_on", "owner",
-        ], headers  # fmt: skip
+            "title",
+            "amount",
+            "stage",
+            "expected_close_on",
+            "owner",
+        ], headers
 
 
 def test_users_sheet_creates_accounts_teams_and_roles(tmp_path, admin_user, manager, team):

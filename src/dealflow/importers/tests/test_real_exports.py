@@ -118,8 +118,11 @@ def test_salesforce_flat_export_figures(salesforce_flat_zip, admin_user, rep):
     assert _weighted_open() == Decimal("13800")  # 10,000 x 20 % + 30,000 x 30 % + 4,000 x 70 %
     # Picklist values stay apart: four new sources, none folded into "Referral" or "Website inquiry".
     assert set(LeadSource.objects.values_list("name", flat=True)) >= {
-        "Web", "External Referral", "Word of mouth", "Employee Referral",
-    }  # fmt: skip
+        "Web",
+        "External Referral",
+        "Word of mouth",
+        "Employee Referral",
+    }
     assert Deal.objects.get(external_id="006Dn00000opp005").source.name == "Employee Referral"
     assert dict(Organization.objects.filter(external_source="salesforce").values_list("name", "country")) == {
         "Acme Inc": "US",  # "United States"
@@ -149,8 +152,10 @@ def test_pipedrive_deals_export(admin_user, rep, rate_usd):
     assert plan.counts["deals"].skip == 1  # "Consulting" has no creation date: skipped, never dated today
     assert not Deal.objects.filter(external_id="4").exists()
     assert dict(Deal.objects.values_list("external_id", "source__name")) == {
-        "1": "paid_search", "2": "email", "3": "email",
-    }  # fmt: skip
+        "1": "paid_search",
+        "2": "email",
+        "3": "email",
+    }
     assert Deal.objects.get(external_id="2").lost_reason.name == "Too expensive"
     assert dict(Deal.objects.exclude(status="open").values_list("external_id", "cycle_days")) == {
         "1": 50,
@@ -218,8 +223,10 @@ def test_dutch_excel_csv(admin_user, rep):
     assert amounts == {"D-1": 1_250_000, "D-2": 125_050, "D-3": 399_999, "D-4": 750_000}
     assert Deal.objects.get(external_id="D-2").title == "Onderhoud Café Zoë"
     assert dict(Deal.objects.exclude(status="open").values_list("external_id", "cycle_days")) == {
-        "D-1": 83, "D-2": 35, "D-4": 66,
-    }  # fmt: skip
+        "D-1": 83,
+        "D-2": 35,
+        "D-4": 66,
+    }
     assert win_rate_and_average() == (Decimal("66.7"), Decimal("10000.00"))  # (12,500 + 7,500) / 2
     assert (
         Deal.objects.get(external_id="D-3").probability_override == 30

@@ -22,18 +22,34 @@ def _rows(source: str) -> list[tuple]:
     for deal in Deal.objects.filter(external_source=source).order_by("external_id"):
         events = [
             (
-                event.kind, event.field, event.from_value, event.to_value, event.from_stage_id, event.to_stage_id,
-                event.amount_minor, event.currency, event.actor_id, event.origin, event.occurred_at,
+                event.kind,
+                event.field,
+                event.from_value,
+                event.to_value,
+                event.from_stage_id,
+                event.to_stage_id,
+                event.amount_minor,
+                event.currency,
+                event.actor_id,
+                event.origin,
+                event.occurred_at,
             )
             for event in DealEvent.objects.filter(deal=deal).order_by("occurred_at", "id")
-        ]  # fmt: skip
+        ]
         spells = [
             (
-                spell.stage_id, spell.entered_at, spell.entered_on, spell.exited_at, spell.exited_on, spell.exit_kind,
-                spell.next_stage_id, spell.duration_days, spell.owner_id,
+                spell.stage_id,
+                spell.entered_at,
+                spell.entered_on,
+                spell.exited_at,
+                spell.exited_on,
+                spell.exit_kind,
+                spell.next_stage_id,
+                spell.duration_days,
+                spell.owner_id,
             )
             for spell in StageSpell.objects.filter(deal=deal).order_by("entered_at", "id")
-        ]  # fmt: skip
+        ]
         lead = (
             Lead.objects.filter(pk=deal.lead_id or 0)
             .values_list("title", "status", "closed_at", "created_at")
@@ -41,14 +57,36 @@ def _rows(source: str) -> list[tuple]:
         )
         result.append(
             (
-                deal.external_id, deal.title, deal.status, deal.stage_id, deal.amount_minor, deal.currency,
-                deal.expected_close_on, deal.created_at, deal.created_on, deal.closed_on, deal.cycle_days,
-                deal.lead_cycle_days, deal.amount_base_minor, deal.won_at, deal.lost_at, deal.stage_entered_at,
-                deal.last_activity_at, deal.version, deal.probability_override, deal.forecast_category_override,
-                deal.owner_id, deal.team_id, deal.source_id, deal.lost_reason_id, deal.organization.name if deal.organization else None,
-                lead, events, spells,
+                deal.external_id,
+                deal.title,
+                deal.status,
+                deal.stage_id,
+                deal.amount_minor,
+                deal.currency,
+                deal.expected_close_on,
+                deal.created_at,
+                deal.created_on,
+                deal.closed_on,
+                deal.cycle_days,
+                deal.lead_cycle_days,
+                deal.amount_base_minor,
+                deal.won_at,
+                deal.lost_at,
+                deal.stage_entered_at,
+                deal.last_activity_at,
+                deal.version,
+                deal.probability_override,
+                deal.forecast_category_override,
+                deal.owner_id,
+                deal.team_id,
+                deal.source_id,
+                deal.lost_reason_id,
+                deal.organization.name if deal.organization else None,
+                lead,
+                events,
+                spells,
             )
-        )  # fmt: skip
+        )
     return result
 
 
@@ -94,10 +132,21 @@ def _facts(source: str) -> list[tuple]:
         fact = dict(DealFact.objects.filter(deal=deal).values().get())
         del fact["deal_id"]
         stays = [
-            (stay.stage_id, stay.next_stage_id, stay.owner_id, stay.team_id, stay.source_id, stay.deal_status,
-             stay.entry_kind, stay.entered_on, stay.exited_on, stay.days, stay.exit_kind)
+            (
+                stay.stage_id,
+                stay.next_stage_id,
+                stay.owner_id,
+                stay.team_id,
+                stay.source_id,
+                stay.deal_status,
+                stay.entry_kind,
+                stay.entered_on,
+                stay.exited_on,
+                stay.days,
+                stay.exit_kind,
+            )
             for stay in StayFact.objects.filter(deal_id=deal.pk).order_by("entered_on", "spell_id")
-        ]  # fmt: skip
+        ]
         result.append((deal.external_id, fact, stays))
     return result
 

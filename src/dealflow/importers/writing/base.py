@@ -62,6 +62,12 @@ class WriterBase:
             raise ApplicationError(_("A record this row refers to was not written."), field="file")
         return value
 
+    def user_required(self, ref: Ref | None) -> User:
+        """The user behind a reference that must resolve (an activity's owner)."""
+        user = self.user(self.id(ref))
+        assert user is not None  # an id always loads its user
+        return user
+
     def user(self, ref: Ref | None) -> User | None:
         user_id = self.ref(ref)
         if user_id is None:

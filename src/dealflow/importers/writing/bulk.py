@@ -33,7 +33,7 @@ class BulkPart(DealsPart):
         steps: list[bulk.Step] = []
         for step in spec.steps:
             if step.kind == "move":
-                steps.append(bulk.Move(at=step.at, stage_id=self.ref(step.stage), by_id=by_id, origin=ORIGIN))  # type: ignore[arg-type]
+                steps.append(bulk.Move(at=step.at, stage_id=self.id(step.stage), by_id=by_id, origin=ORIGIN))
             elif step.kind == "won":
                 steps.append(bulk.Won(at=step.at, by_id=by_id, origin=ORIGIN, schedule_follow_up=False))
             elif step.kind == "lost":
@@ -135,7 +135,8 @@ class BulkPart(DealsPart):
             if lead_specs:
                 self._bulk_write(writer, leads=lead_specs, deals=[], label=_("Leads"))
                 for key, lead in new_leads.items():
-                    self.ids[key] = lead.id  # type: ignore[assignment]
+                    assert lead.id is not None  # set by the writer
+                    self.ids[key] = lead.id
                 self.count(self.result.created, Entity.LEADS.value, len(lead_specs))
             # A chunk of the plan at a time (a streamed plan reads them back from disk), BULK_CHUNK deals a write.
             for specs in self.plan.deal_create_chunks():
@@ -179,9 +180,12 @@ class BulkPart(DealsPart):
         wanted = {self.ref(spec.lead) for spec in specs if isinstance(spec.lead, int)}
         for lead_row in Lead.objects.filter(pk__in=[pk for pk in wanted if pk]):
             existing_leads[lead_row.pk] = bulk.BulkLead(
-                title=lead_row.title, source_id=lead_row.source_id, owner_id=lead_row.owner_id,
-                created_at=lead_row.created_at, id=lead_row.pk,
-            )  # fmt: skip
+                title=lead_row.title,
+                source_id=lead_row.source_id,
+                owner_id=lead_row.owner_id,
+                created_at=lead_row.created_at,
+                id=lead_row.pk,
+            )
         deals: list[tuple[DealCreate, bulk.BulkDeal]] = []
         for spec in specs:
             owner = self.user(spec.owner)
@@ -196,8 +200,8 @@ class BulkPart(DealsPart):
             bulk_deal = bulk.BulkDeal(
                 title=spec.title,
                 owner_id=owner.pk,
-                pipeline_id=self.ref(spec.pipeline),  # type: ignore[arg-type]
-                stage_id=self.ref(spec.stage),  # type: ignore[arg-type]
+                pipeline_id=self.id(spec.pipeline),
+                stage_id=self.id(spec.stage),
                 created_at=spec.created_at,
                 amount_minor=spec.amount_minor,
                 currency=spec.currency,

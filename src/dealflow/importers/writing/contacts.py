@@ -112,9 +112,13 @@ class ContactsPart(WriterBase):
                 user = operation.existing
                 if user is None:
                     user = user_create(
-                        username=operation.username, password=None, email=operation.email,
-                        first_name=operation.first_name, last_name=operation.last_name, by=self.by,
-                    )  # fmt: skip
+                        username=operation.username,
+                        password=None,
+                        email=operation.email,
+                        first_name=operation.first_name,
+                        last_name=operation.last_name,
+                        by=self.by,
+                    )
                 self.ids[operation.key] = user.pk
                 if operation.team:
                     team = teams.get(operation.team.lower())

@@ -56,7 +56,7 @@ class DealsPart(LeadsPart):
             def create(spec: DealCreate = spec) -> None:
                 owner = self.user(spec.owner)
                 assert owner is not None
-                stage = stages[self.ref(spec.stage)]  # type: ignore[index]
+                stage = stages[self.id(spec.stage)]
                 lead_id = self.ref(spec.lead)
                 deal = deal_create(
                     title=spec.title,
@@ -184,7 +184,7 @@ class DealsPart(LeadsPart):
         lead_id = self.ref(values.get("lead"))
         person_id = self.ref(values.get("person"))
         activity = activity_create(
-            owner=self.user(values["owner"]),  # type: ignore[arg-type]
+            owner=self.user_required(values["owner"]),
             subject=values["subject"],
             kind=values["kind"],
             by=self.by,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dealflow.web.views import commissions
+from dealflow.web.views import commission_contests, commission_plans, commissions
 
 urlpatterns = [
     path("commissions/", commissions.earnings, name="commission_earnings"),
@@ -34,11 +34,15 @@ urlpatterns = [
         name="commission_dispute_action",
     ),
     path("commissions/payroll.<str:export_format>", commissions.payroll_export, name="commission_payroll"),
-    path("commissions/plans/", commissions.plan_list, name="commission_plans"),
-    path("commissions/plans/<int:plan_id>/", commissions.plan_detail, name="commission_plan"),
-    path("commissions/leaderboard/", commissions.leaderboard, name="commission_leaderboard"),
-    path("commissions/contests/new/", commissions.contest_create, name="commission_contest_create"),
-    path("commissions/contests/<int:contest_id>/", commissions.contest_detail, name="commission_contest"),
+    path("commissions/plans/", commission_plans.plan_list, name="commission_plans"),
+    path("commissions/plans/<int:plan_id>/", commission_plans.plan_detail, name="commission_plan"),
+    path("commissions/leaderboard/", commission_contests.leaderboard, name="commission_leaderboard"),
+    path("commissions/contests/new/", commission_contests.contest_create, name="commission_contest_create"),
+    path(
+        "commissions/contests/<int:contest_id>/",
+        commission_contests.contest_detail,
+        name="commission_contest",
+    ),
     path("commissions/deals/<int:deal_id>/what-if/", commissions.deal_what_if, name="commission_what_if"),
     path("commissions/deals/<int:deal_id>/split/", commissions.deal_split, name="commission_deal_split"),
     path("commissions/celebration/", commissions.celebration, name="commission_celebration"),
