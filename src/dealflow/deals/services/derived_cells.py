@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connections
@@ -119,20 +120,38 @@ def totals_apply(delta: dict[tuple[Any, ...], Counter[Any]], *, using: str) -> N
         for key, values in sorted(delta.items(), key=lambda item: str(item[0]))
         if any(values.values())
     ]
+    _add_upsert(
+        table=DealMonthlyTotals._meta.db_table,
+        key_columns=CELL,
+        value_columns=TOTALS,
+        rows=[(key, [values.get(name, 0) for name in TOTALS]) for key, values in rows],
+        using=using,
+    )
+
+
+def _add_upsert(
+    *,
+    table: str,
+    key_columns: Sequence[str],
+    value_columns: Sequence[str],
+    rows: Sequence[tuple[Sequence[Any], Sequence[Any]]],
+    using: str,
+) -> None:
+    """Add each row's values to the row with its key, inserting it when missing: one statement, the same SQL
+    on PostgreSQL and SQLite (both have ``ON CONFLICT ... DO UPDATE`` with ``excluded``)."""
     if not rows:
         return
-    table = DealMonthlyTotals._meta.db_table
-    columns = [*CELL, *TOTALS]
+    columns = [*key_columns, *value_columns]
     placeholders = ", ".join("(" + ", ".join(["%s"] * len(columns)) + ")" for _ in rows)
-    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in TOTALS)
+    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in value_columns)
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES {placeholders} "  # noqa: S608 - our names
-        f"ON CONFLICT ({', '.join(CELL)}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}"
     )
     params: list[Any] = []
     for key, values in rows:
         params.extend(key)
-        params.extend(values.get(name, 0) for name in TOTALS)
+        params.extend(values)
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
 
@@ -266,19 +285,10 @@ def stay_group_cells(into: dict[tuple[Any, ...], list[int]], stay: dict[str, Any
 def groups_apply(groups: dict[tuple[Any, ...], list[int]], *, using: str) -> None:
     """Add the cells to DealGroupTotals in one upsert (same SQL on PostgreSQL and SQLite)."""
     rows = sorted((key, values) for key, values in groups.items() if any(values))
-    if not rows:
-        return
-    table = DealGroupTotals._meta.db_table
-    columns = [*GROUP_KEY, *GROUP_VALUES]
-    placeholders = ", ".join("(" + ", ".join(["%s"] * len(columns)) + ")" for _ in rows)
-    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in GROUP_VALUES)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {placeholders} "  # noqa: S608 - our names
-        f"ON CONFLICT ({', '.join(GROUP_KEY)}) DO UPDATE SET {updates}"
+    _add_upsert(
+        table=DealGroupTotals._meta.db_table,
+        key_columns=GROUP_KEY,
+        value_columns=GROUP_VALUES,
+        rows=rows,
+        using=using,
     )
-    params: list[Any] = []
-    for key, values in rows:
-        params.extend(key)
-        params.extend(values)
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
