@@ -38,7 +38,8 @@ MEMORY_TARGET_MB = 400
 # A few reads the issue names besides the plain pages.
 EXTRA = [
     ("web", "/deals/?q=acme"),
-    ("web", "/deals/?sort=-amount"),
+    ("web", "/deals/?order=-amount"),
+    ("web", "/leads/?q=acme"),
     ("api", "/api/v1/deals?search=acme"),
     ("api", "/api/v1/activities"),
 ]
@@ -152,6 +153,7 @@ def run_engine(options) -> dict[str, Any]:
         client.force_login(User.objects.get(username=persona))
         clients[persona] = client
     rows = []
+    peak_before = _peak_mb()
     for kind, url in targets:
         row: dict[str, Any] = {"kind": kind, "url": url}
         for persona, client in clients.items():
@@ -174,12 +176,20 @@ def run_engine(options) -> dict[str, Any]:
                 "kb": round(size / 1024, 1),
                 "queries": _query_count(client, url),
             }
+        # Which URL made the process grow: the peak after it, against the peak before it.
+        peak = _peak_mb()
+        row["peak_rss_mb"], row["peak_growth_mb"] = round(peak), round(peak - peak_before)
+        peak_before = peak
         rows.append(row)
         _print_row(row)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_mb()
     result = {"engine": options.engine, "deals": deals, "rows": rows, "peak_rss_mb": round(peak_mb)}
     _print_summary(result)
     return result
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cell(measure: dict | None) -> str:
@@ -193,7 +203,8 @@ def _cell(measure: dict | None) -> str:
 
 def _print_row(row: dict) -> None:
     cells = "  ".join(f"{_cell(row.get(persona)):>28}" for persona in PERSONAS)
-    print(f"{row['kind']:<4} {row['url'][:60]:<60} {cells}", flush=True)
+    grew = f"  peak +{row['peak_growth_mb']} MB" if row.get("peak_growth_mb", 0) >= 10 else ""
+    print(f"{row['kind']:<4} {row['url'][:60]:<60} {cells}{grew}", flush=True)
 
 
 def _print_summary(result: dict) -> None:
@@ -218,4 +229,11 @@ def _print_summary(result: dict) -> None:
     print(
         f"  peak resident memory of the crawling process: {result['peak_rss_mb']} MB "
         f"(target {MEMORY_TARGET_MB} MB)"
+    )
+    growers = sorted(result["rows"], key=lambda row: -row.get("peak_growth_mb", 0))[:5]
+    print(
+        "  the URLs that raised it most: "
+        + ", ".join(
+            f"{row['url']} (+{row['peak_growth_mb']} MB)" for row in growers if row.get("peak_growth_mb")
+        )
     )

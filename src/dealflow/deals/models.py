@@ -238,6 +238,9 @@ class Deal(TrashableModel, BaseModel):
             models.Index(fields=["status", "closed_on"]),
             models.Index(fields=["status", "expected_close_on"]),
             models.Index(fields=["external_source", "external_id"]),
+            # The deals list sorted by amount (either way): the page read from the index, not a sort of
+            # every visible deal (1.3 s at 1M deals).
+            models.Index(fields=["amount_minor", "id"], name="deal_list_by_amount"),
             # Stale open deals per stage past its rotting threshold, from this index alone (metrics).
             models.Index(
                 fields=[
@@ -383,6 +386,13 @@ class Activity(TrashableModel, BaseModel):
             ),
             models.Index(fields=["owner", "done_at", "due_at"]),
             models.Index(fields=["deal", "done_at", "due_at"]),
+            # The activity list's order (deals.selectors.activity_list_for_user): its first page read from
+            # the index instead of sorting every visible activity (API activities, 1.8 s at 1M deals).
+            models.Index(
+                fields=["done_at", "due_at", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="activity_list_order",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -121,12 +121,7 @@ class DealFilters:
         if self.created_to:
             deals = deals.filter(created_on__lte=self.created_to)
         if self.search:
-            deals = deals.filter(
-                Q(title__icontains=self.search)
-                | Q(organization__name__icontains=self.search)
-                | Q(person__last_name__icontains=self.search)
-                | Q(person__email__icontains=self.search)
-            )
+            deals = deals.filter(text_search_q(self.search))
         if self.tag:
             deals = tag_filter(deals, entity="deal", name=self.tag)
         if self.product_id:
@@ -141,6 +136,41 @@ class DealFilters:
             else:
                 deals = custom_field_filter(deals, field=field, value=value)
         return deals
+
+
+# Above this many matching organizations (or persons) a search joins their table instead of listing ids.
+SEARCH_CONTACT_IDS = 1_000
+
+
+def text_search_q(search: str) -> Q:
+    """Deals or leads whose title, organization name, person's last name or e-mail contains ``search`` (any
+    case).
+
+    The organizations and persons that match are looked up first (each a trigram index on PostgreSQL,
+    migrations deals 0009 and contacts 0003) and the rows are then filtered by their ids: one OR over the
+    title's trigram index and the two foreign-key indexes. The same OR across joined tables read every deal
+    (1.4 s at 1M deals for a word nothing contained). Contacts in the trash still match, as the join did.
+    """
+    organizations = list(
+        Organization._base_manager.filter(name__icontains=search).values_list("pk", flat=True)[
+            : SEARCH_CONTACT_IDS + 1
+        ]
+    )
+    persons = list(
+        Person._base_manager.filter(Q(last_name__icontains=search) | Q(email__icontains=search)).values_list(
+            "pk", flat=True
+        )[: SEARCH_CONTACT_IDS + 1]
+    )
+    found = Q(title__icontains=search)
+    if len(organizations) > SEARCH_CONTACT_IDS:
+        found |= Q(organization__name__icontains=search)
+    elif organizations:
+        found |= Q(organization_id__in=organizations)
+    if len(persons) > SEARCH_CONTACT_IDS:
+        found |= Q(person__last_name__icontains=search) | Q(person__email__icontains=search)
+    elif persons:
+        found |= Q(person_id__in=persons)
+    return found
 
 
 def _custom_parameters(data: Any) -> dict[str, Any]:
@@ -365,12 +395,7 @@ def lead_list_for_user(
     if owner_id is not None:
         leads = leads.filter(owner_id=owner_id)
     if search:
-        leads = leads.filter(
-            Q(title__icontains=search)
-            | Q(organization__name__icontains=search)
-            | Q(person__last_name__icontains=search)
-            | Q(person__email__icontains=search)
-        )
+        leads = leads.filter(text_search_q(search))
     if order and order not in LEAD_ORDERINGS:
         raise ApplicationError(f"Cannot order by {order!r}.", field="order")
     return leads.order_by(*LEAD_ORDERINGS[order or "-created_at"])

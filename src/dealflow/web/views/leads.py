@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dealflow.accounts.selectors import owner_editable_q, user_get_assignable_for_user
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
+from dealflow.core.pagination import CappedPaginator
 from dealflow.core.parameters import boolean_parameter, text_parameter
 from dealflow.deals.models import Lead, LeadStatus
 from dealflow.deals.selectors import (
@@ -66,7 +66,7 @@ def lead_inbox(request: AuthenticatedRequest) -> HttpResponse:
         user=request.user, status=INBOX_STATUSES, search=search, owner_id=request.user.pk if mine else None
     ).order_by("source__order", "source__name", "-created_at", "-id")
     # 50 a page: 298 leads on one page made a 27,000 px page (issue 15).
-    page = Paginator(leads, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(leads, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
     shown = list(page.object_list)
     # A teammate's lead (team visibility) is shown read-only: one query finds the ones the user may change.
     editable = set(
