@@ -3,6 +3,7 @@
     python -m benchmarks pages                                  both engines, 100,000 demo deals
     python -m benchmarks pages --deals 1000000 --engine postgres --repeat 5
     python -m benchmarks pages --only forecast,dashboard        paths containing one of the words
+    python -m benchmarks pages --skip export,pdf                 all but the paths containing one of them
 
 The database (var/bench_pages.sqlite3 or PostgreSQL database bench_pages) is built once with the demo
 generator, every optional step included, and reused while it holds the asked number of deals.
@@ -51,6 +52,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--engine", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", help="comma-separated words; crawl only paths containing one")
+    parser.add_argument("--skip", help="comma-separated words; leave out paths containing one (export)")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--json-out")
@@ -145,6 +147,9 @@ def run_engine(options) -> dict[str, Any]:
     if options.only:
         words = [word.strip() for word in options.only.split(",") if word.strip()]
         targets = [(kind, url) for kind, url in targets if any(word in url for word in words)]
+    if options.skip:
+        words = [word.strip() for word in options.skip.split(",") if word.strip()]
+        targets = [(kind, url) for kind, url in targets if not any(word in url for word in words)]
     deals = Deal.objects.count()
     print(f"\n{options.engine}: {deals:,} deals, {len(targets)} URLs x {len(PERSONAS)} personas", flush=True)
     clients = {}

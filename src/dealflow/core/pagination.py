@@ -8,6 +8,7 @@ Pages beyond the cap stay reachable; whether there is a next one comes from read
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -41,10 +42,20 @@ class CappedPage(Page[Any]):
 class CappedPaginator(Paginator[Any]):
     """A Paginator of a QuerySet that counts at most ``cap`` rows (``is_capped`` past it)."""
 
-    def __init__(self, object_list: QuerySet[Any], per_page: int, *, cap: int | None = None) -> None:
+    def __init__(
+        self,
+        object_list: QuerySet[Any],
+        per_page: int,
+        *,
+        cap: int | None = None,
+        rows: Callable[[int, int], list[Any]] | None = None,
+    ) -> None:
+        """``rows(offset, limit)``, when given, reads a page's rows in place of slicing ``object_list`` (which
+        is then only counted): for a list whose order an index serves better piece by piece."""
         super().__init__(object_list, per_page)
         self.queryset = object_list
         self.cap = COUNT_CAP if cap is None else cap
+        self.rows = rows or (lambda offset, limit: list(self.queryset[offset : offset + limit]))
 
     @cached_property
     def count(self) -> int:
@@ -68,8 +79,11 @@ class CappedPaginator(Paginator[Any]):
 
     def page(self, number: Any) -> Page[Any]:
         number = self.validate_number(number)
-        if not self.is_capped:
-            return super().page(number)
         bottom = (number - 1) * self.per_page
-        rows = list(self.queryset[bottom : bottom + self.per_page + 1])
+        if not self.is_capped:
+            top = min(bottom + self.per_page, self.count)
+            if top + self.orphans >= self.count:
+                top = self.count
+            return Page(self.rows(bottom, top - bottom) if top > bottom else [], number, self)
+        rows = self.rows(bottom, self.per_page + 1)
         return CappedPage(rows[: self.per_page], number, self, has_more=len(rows) > self.per_page)

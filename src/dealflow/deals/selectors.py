@@ -401,6 +401,29 @@ def lead_list_for_user(
     return leads.order_by(*LEAD_ORDERINGS[order or "-created_at"])
 
 
+def lead_inbox_rows(*, leads: QuerySet[Lead], offset: int, limit: int) -> list[Lead]:
+    """Rows ``offset`` to ``offset + limit`` of ``leads`` (from ``lead_list_for_user``) in the inbox's order:
+    by source (its order, then name), newest first within one, with their owner, source, organization and
+    person.
+
+    One query per source until the page is full, each reading the (source, created_at) index of open leads
+    (``lead_inbox_by_source``) no further than the page: one ORDER BY over every open lead joined to its
+    source sorted all of them (96,000 at 1M deals, 0.6-0.85 s).
+    """
+    ids: list[int] = []
+    for source_id in LeadSource.objects.order_by("order", "name").values_list("pk", flat=True):
+        ids += (
+            leads.filter(source_id=source_id)
+            .order_by("-created_at", "-id")
+            .values_list("pk", flat=True)[: offset + limit - len(ids)]
+        )
+        if len(ids) >= offset + limit:
+            break
+    page = ids[offset : offset + limit]
+    by_id = leads.filter(pk__in=page).in_bulk()
+    return [by_id[lead_id] for lead_id in page if lead_id in by_id]
+
+
 def lead_get_for_user(*, lead_id: int, user: User, for_write: bool = False) -> Lead:
     """One lead, or 404 when it is missing or not the user's to see; 403 for a read-only viewer's write."""
     lead = lead_list_for_user(user=user).filter(pk=lead_id).first()
