@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, overload
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.http import Http404
@@ -406,20 +407,36 @@ def lead_inbox_rows(*, leads: QuerySet[Lead], offset: int, limit: int) -> list[L
     by source (its order, then name), newest first within one, with their owner, source, organization and
     person.
 
-    One query per source until the page is full, each reading the (source, created_at) index of open leads
-    (``lead_inbox_by_source``) no further than the page: one ORDER BY over every open lead joined to its
-    source sorted all of them (96,000 at 1M deals, 0.6-0.85 s).
+    The page's ids come from one UNION ALL of a part per source, each reading the (source, created_at) index
+    of open leads (``lead_inbox_by_source``) no further than the page; the 50 leads are then read with their
+    relations. One ORDER BY over every open lead joined to its source and contacts sorted all of them
+    (96,000 at 1M deals, 0.6-2 s). The parts sit in sub-selects because SQLite takes no LIMIT in a part of
+    a compound statement.
     """
-    ids: list[int] = []
-    for source_id in LeadSource.objects.order_by("order", "name").values_list("pk", flat=True):
-        ids += (
-            leads.filter(source_id=source_id)
-            .order_by("-created_at", "-id")
-            .values_list("pk", flat=True)[: offset + limit - len(ids)]
+    parts: list[str] = []
+    params: list[Any] = []
+    sources = LeadSource.objects.order_by("order", "name").values_list("pk", flat=True)
+    try:
+        for rank, source_id in enumerate(sources):
+            part = (
+                leads.filter(source_id=source_id)
+                .order_by("-created_at", "-id")
+                .values_list("pk", "created_at")[: offset + limit]
+            )
+            sql, part_params = part.query.sql_with_params()
+            # SQL Django compiled from the queryset; the values stay parameters.
+            parts.append(f"SELECT {rank:d} AS source_rank, part{rank:d}.* FROM ({sql}) part{rank:d}")  # noqa: S608
+            params += part_params
+    except EmptyResultSet:  # a filter that matches nothing
+        return []
+    if not parts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            " UNION ALL ".join(parts) + " ORDER BY 1, 3 DESC, 2 DESC LIMIT %s OFFSET %s",
+            [*params, limit, offset],
         )
-        if len(ids) >= offset + limit:
-            break
-    page = ids[offset : offset + limit]
+        page = [row[1] for row in cursor.fetchall()]
     by_id = leads.filter(pk__in=page).in_bulk()
     return [by_id[lead_id] for lead_id in page if lead_id in by_id]
 

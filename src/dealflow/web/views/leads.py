@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.db.models import BooleanField, Case, Q, Value, When
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -66,6 +67,12 @@ def lead_inbox(request: AuthenticatedRequest) -> HttpResponse:
     leads = lead_list_for_user(
         user=request.user, status=INBOX_STATUSES, search=search, owner_id=request.user.pk if mine else None
     ).order_by("source__order", "source__name", "-created_at", "-id")
+    may_edit = owner_editable_q(user=request.user)
+    leads = leads.annotate(
+        is_editable=Value(True)
+        if may_edit == Q()
+        else Case(When(may_edit, then=Value(True)), default=Value(False), output_field=BooleanField())
+    )
     # 50 a page: 298 leads on one page made a 27,000 px page (issue 15); read source by source (issue #19).
     page = CappedPaginator(
         leads,
@@ -73,12 +80,8 @@ def lead_inbox(request: AuthenticatedRequest) -> HttpResponse:
         rows=lambda offset, limit: lead_inbox_rows(leads=leads, offset=offset, limit=limit),
     ).get_page(request.GET.get("page"))
     shown = list(page.object_list)
-    # A teammate's lead (team visibility) is shown read-only: one query finds the ones the user may change.
-    editable = set(
-        leads.filter(owner_editable_q(user=request.user), pk__in=[lead.pk for lead in shown]).values_list(
-            "pk", flat=True
-        )
-    )
+    # A teammate's lead (team visibility) is shown read-only: the page's leads say which the user may change.
+    editable = {lead.pk for lead in shown if lead.is_editable}
     groups: list[dict[str, Any]] = []
     for lead in shown:
         if not groups or groups[-1]["source"].pk != lead.source_id:
