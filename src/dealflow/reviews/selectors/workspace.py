@@ -211,7 +211,7 @@ def _quality(review: PipelineReview, as_of_on) -> list[calc.RepQuality]:
             missing_close_date=Count("id", filter=no_date),
             missing_next_step=Count("id", filter=no_step),
             past_close_date=Count("id", filter=past),
-            clean=Count("id", filter=~no_amount & ~no_date & ~past & ~no_step),
+            clean_deals=Count("id", filter=~no_amount & ~no_date & ~past & ~no_step),
         )
         .order_by()
     )
@@ -223,7 +223,7 @@ def _quality(review: PipelineReview, as_of_on) -> list[calc.RepQuality]:
             group["missing_close_date"],
             group["missing_next_step"],
             group["past_close_date"],
-            group["clean"],
+            group["clean_deals"],
         )
         for group in groups
     ]
