@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -249,11 +249,12 @@ def forecast_for_user(
     and the quotas, calls, memberships, stages and rates (one query of index look-ups). Everybody who may
     see the scope reads the same numbers (a scope's deals are the same for each of them), so one
     computation serves every user and every web process. The same version answers from the kept forecast
-    without reading a deal for VIEW_CACHE_SECONDS. A scope with VIEW_STALE_MIN_OPEN open deals or more
-    (0.3 s or more to compute) is then still shown, marked ``changed_since`` with the time it was computed
-    (``as_of``), for up to VIEW_STALE_SECONDS after it was computed, while the worker recomputes it
-    (``tasks.forecast_refresh``); after that, or for a smaller scope, the request computes it. The
-    scope's access check runs on every request (404 as before).
+    without reading a deal for VIEW_CACHE_SECONDS. After a change, or later, a scope with
+    VIEW_STALE_MIN_OPEN open deals or more (0.3 s or more to compute) is still shown, marked
+    ``changed_since`` with the time it was computed (``as_of``), while the worker recomputes it
+    (``tasks.forecast_refresh``, asked by the first reader); if the worker has not done so
+    VIEW_STALE_SECONDS after it was asked, or for a smaller scope, or on another day, the request computes
+    it. The scope's access check runs on every request (404 as before).
     """
     period_kind_check(kind)
     scope = scope_resolve_for_user(user=user, kind=scope_kind, scope_id=scope_id)
@@ -294,7 +295,8 @@ def forecast_for_user(
 
 
 def _kept_view(kept: KeptForecast | None, *, version: str, moment: dt.datetime) -> ForecastView | None:
-    """The kept forecast if it may be shown now (fresh, or large and recent: marked changed_since)."""
+    """The kept forecast if it may be shown now: fresh, or (a large scope, the same day) marked
+    ``changed_since`` until the worker has had VIEW_STALE_SECONDS to recompute it."""
     if kept is None:
         return None
     age = (moment - kept.computed_at).total_seconds()
@@ -302,8 +304,9 @@ def _kept_view(kept: KeptForecast | None, *, version: str, moment: dt.datetime) 
     if not same_day or age < 0:
         return None
     fresh = kept.version == version and age < VIEW_CACHE_SECONDS
-    large = kept.open_deals >= VIEW_STALE_MIN_OPEN
-    if not fresh and not (large and age < VIEW_STALE_SECONDS):
+    asked = kept.refresh_requested_at
+    waiting = asked is None or (moment - asked).total_seconds() < VIEW_STALE_SECONDS
+    if not fresh and not (kept.open_deals >= VIEW_STALE_MIN_OPEN and waiting):
         return None
     try:
         view = pickle.loads(bytes(kept.payload))  # noqa: S301 - written by forecast_keep only, never input
@@ -316,12 +319,10 @@ def _kept_view(kept: KeptForecast | None, *, version: str, moment: dt.datetime) 
 
 
 def _refresh_request(kept: KeptForecast, *, moment: dt.datetime, user: User, **arguments) -> None:
-    """Ask the worker to recompute a kept forecast, once per REFRESH_RETRY_SECONDS (whoever asks first)."""
-    retry = moment - dt.timedelta(seconds=REFRESH_RETRY_SECONDS)
-    claimed = (
-        KeptForecast.objects.filter(pk=kept.pk)
-        .filter(Q(refresh_requested_at__isnull=True) | Q(refresh_requested_at__lt=retry))
-        .update(refresh_requested_at=moment)
+    """Ask the worker to recompute a kept forecast, once (whoever reads it first; the request computes it
+    itself when the worker has not within VIEW_STALE_SECONDS)."""
+    claimed = KeptForecast.objects.filter(pk=kept.pk, refresh_requested_at__isnull=True).update(
+        refresh_requested_at=moment
     )
     if claimed:
         from dealflow.forecasting.tasks import forecast_refresh

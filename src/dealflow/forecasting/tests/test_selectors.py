@@ -406,17 +406,29 @@ def test_a_large_forecast_is_shown_marked_while_the_worker_recomputes_it(
             NOW + dt.timedelta(seconds=40),
             False,
         )
-    # No worker: past two minutes the request computes it itself.
+    # Another change, and no worker: shown marked (asked again) until two minutes after the ask, then the
+    # request computes it itself.
     with time_machine.travel(NOW + dt.timedelta(seconds=60), tick=False):
         DealFactory(owner=rep, amount=Decimal("100"), expected_close_on=dt.date(2026, 11, 20))
-    with time_machine.travel(NOW + dt.timedelta(seconds=40 + 121), tick=False):
+    with time_machine.travel(NOW + dt.timedelta(seconds=100), tick=False):
+        assert selectors.forecast_for_user(user=manager).changed_since and len(asked) == 2
+    with time_machine.travel(NOW + dt.timedelta(seconds=219), tick=False):
+        assert selectors.forecast_for_user(user=manager).open_deals == 3 and len(asked) == 2
+    with time_machine.travel(NOW + dt.timedelta(seconds=221), tick=False):
         late = selectors.forecast_for_user(user=manager)
-        assert (late.open_deals, late.changed_since) == (4, False)
-    # Unchanged data: kept up to 10 minutes, then shown marked (the clock moves the forecast too).
-    with time_machine.travel(NOW + dt.timedelta(seconds=161 + 599), tick=False):
-        assert selectors.forecast_for_user(user=manager).as_of == NOW + dt.timedelta(seconds=161)
-    with time_machine.travel(NOW + dt.timedelta(seconds=161 + 601), tick=False):
-        assert selectors.forecast_for_user(user=manager).as_of == NOW + dt.timedelta(seconds=762)
+        assert (late.open_deals, late.as_of, late.changed_since) == (
+            4,
+            NOW + dt.timedelta(seconds=221),
+            False,
+        )
+    # Unchanged data: kept up to 10 minutes, then shown marked while the worker recomputes it (the clock
+    # moves the forecast too), never silently: it says when it was computed.
+    with time_machine.travel(NOW + dt.timedelta(seconds=221 + 599), tick=False):
+        kept = selectors.forecast_for_user(user=manager)
+        assert (kept.as_of, kept.changed_since) == (NOW + dt.timedelta(seconds=221), False)
+    with time_machine.travel(NOW + dt.timedelta(seconds=221 + 601), tick=False):
+        aged = selectors.forecast_for_user(user=manager)
+        assert (aged.as_of, aged.changed_since, len(asked)) == (NOW + dt.timedelta(seconds=221), True, 3)
 
 
 @time_machine.travel(NOW, tick=False)

@@ -115,11 +115,13 @@ def forecast_page(request: AuthenticatedRequest) -> HttpResponse:
         method=text_parameter(query, "method"),
     )
     access = user_access_scope(user=user)
+    options = selectors.scope_options_for_user(user=user)
+    period_keys = [item.period.key for item in view.periods]
     context = {
         "view": view,
         "current": view.periods[0],
         "chart": fan_chart(view),
-        "options": selectors.scope_options_for_user(user=user),
+        "options": options,
         # Calibration, accuracy and the backtest come in a second request (forecast_panels), so the
         # forecast itself answers first (issue #19: the page took 0.3 s beyond the kept forecast).
         "panels_url": reverse("web:forecast_panels") + _query(request),
@@ -127,11 +129,9 @@ def forecast_page(request: AuthenticatedRequest) -> HttpResponse:
         "managed_teams": Team.objects.filter(pk__in=access.managed_team_ids)
         if not access.is_admin
         else Team.objects.all(),
-        "calls": selectors.call_list_for_user(
-            user=user, period_keys=[item.period.key for item in view.periods]
-        )[:20],
+        "calls": selectors.call_list_for_user(user=user, period_keys=period_keys, options=options)[:20],
     }
-    quotas = selectors.quota_list_for_user(user=user, period_keys=[item.period.key for item in view.periods])
+    quotas = selectors.quota_list_for_user(user=user, period_keys=period_keys, options=options)
     shown = list(quotas[:QUOTAS_SHOWN])
     # An admin's four periods hold hundreds of quotas: the first ones, and how many there are.
     context["quotas"] = shown
