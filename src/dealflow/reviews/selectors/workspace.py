@@ -122,12 +122,12 @@ def agenda_order(close: list[ReviewDeal], rescue: list[ReviewDeal], carried_ids:
     return order
 
 
-def _close_candidates(review: PipelineReview) -> QuerySet[ReviewDeal]:
+def close_candidates(review: PipelineReview) -> QuerySet[ReviewDeal]:
     """``calc.rank_close_this_period`` in the database: dated value in the period, in CLOSE_ORDER."""
     return ReviewDeal.objects.filter(review=review, expected_period_minor__gt=0).order_by(*calc.CLOSE_ORDER)
 
 
-def _rescue_candidates(review: PipelineReview) -> QuerySet[ReviewDeal]:
+def rescue_candidates(review: PipelineReview) -> QuerySet[ReviewDeal]:
     """``calc.rank_rescue`` in the database: flagged deals in RESCUE_ORDER."""
     return ReviewDeal.objects.filter(review=review).exclude(flags=[]).order_by(*calc.RESCUE_ORDER)
 
@@ -253,7 +253,7 @@ def review_workspace_for_user(
     by_deal: dict[int, list[ReviewDecision]] = defaultdict(list)
     for decision in decisions:
         by_deal[decision.deal_id].append(decision)
-    close_query, rescue_query = _close_candidates(review), _rescue_candidates(review)
+    close_query, rescue_query = close_candidates(review), rescue_candidates(review)
     limit = None if show_all else AGENDA_SIZE
     close = list(close_query if limit is None else close_query[:limit])
     rescue = list(rescue_query if limit is None else rescue_query[:limit])
