@@ -245,7 +245,9 @@ def test_a_bulk_add_in_batches_is_found_and_keeps_the_full_text_index_whole(rep,
     # search_index_add_many stages each SQLite batch and copies it with one INSERT ... SELECT (FTS5
     # flushes once per statement); the entries must be found exactly like the services' own.
     documents = [
-        SearchDocument(kind="organization", object_id=10_000 + number, owner_id=None, title=f"Kaaskop {number} Zürich")
+        SearchDocument(
+            kind="organization", object_id=10_000 + number, owner_id=None, title=f"Kaaskop {number} Zürich"
+        )
         for number in range(23)
     ]
     assert search_index_add_many(documents=documents, batch_size=5) == 23  # five batches, the last short
@@ -258,6 +260,10 @@ def test_a_bulk_add_in_batches_is_found_and_keeps_the_full_text_index_whole(rep,
     assert _found(rep, "espresso machines") == [("deal", "Espresso machines")]  # the earlier entries too
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:  # raises if the full-text index and the table disagree
-            cursor.execute("INSERT INTO search_entry_fts(search_entry_fts, rank) VALUES ('integrity-check', 1)")
-    SearchEntry.objects.filter(object_id=10_005, kind="organization").delete()  # the delete trigger still works
+            cursor.execute(
+                "INSERT INTO search_entry_fts(search_entry_fts, rank) VALUES ('integrity-check', 1)"
+            )
+    SearchEntry.objects.filter(
+        object_id=10_005, kind="organization"
+    ).delete()  # the delete trigger still works
     assert _found(rep, "kaaskop 5") == []
