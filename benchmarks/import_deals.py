@@ -318,7 +318,7 @@ def _derived_models() -> list:
 
     return [
         getattr(models, name)
-        for name in ("DealFact", "StayFact", "DealMonthlyTotals", "DealGroupTotals")
+        for name in ("DealFact", "StayFact", "DealMonthlyTotals", "DealGroupTotals", "LeadMonthlyTotals")
         if hasattr(models, name)
     ]
 
