@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q, Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from dealflow.core import clock
@@ -16,7 +15,7 @@ from dealflow.core.money import from_minor
 from dealflow.deals.models import Deal, DealFact, DealStatus, Stage, StageKind
 from dealflow.metrics.calculations import quiet_days, stale_threshold
 from dealflow.metrics.selectors.scope import MetricScope
-from dealflow.metrics.selectors.sql import count_if, union_all, union_all_rows
+from dealflow.metrics.selectors.sql import count_if
 
 LISTED = 10
 
@@ -60,39 +59,21 @@ class Attention:
     slipped_deals: list[AttentionDeal] = field(default_factory=list)
 
 
-def _stale_parts(scope: MetricScope, now: dt.datetime) -> list[Q]:
-    """calculations.stale_threshold as filters, one per stage and quiet-since column: quiet since before the
-    stage's threshold. Each is one range of the deal_stale_by_stage index (status, stage, last activity,
-    stage entered), so each part is read from the index alone; a single OR of them makes PostgreSQL
-    combine bitmaps and visit a heap page per stale deal (7,000 of them at 1M deals)."""
+def _stale_q(scope: MetricScope, now: dt.datetime) -> Q:
+    """calculations.stale_days as a filter: quiet since before the stage's threshold."""
     stages = Stage.objects.filter(kind=StageKind.OPEN)
     if scope.filters.pipeline_id:
         stages = stages.filter(pipeline_id=scope.filters.pipeline_id)
-    parts = []
+    condition = Q(pk__in=[])
     for stage_id, rotting_days in stages.values_list("id", "rotting_days"):
         threshold = stale_threshold(now=now, rotting_days=rotting_days)
         if threshold is None:
             continue
-        parts.append(Q(stage_id=stage_id, last_activity_at__lt=threshold))
-        parts.append(Q(stage_id=stage_id, last_activity_at__isnull=True, stage_entered_at__lt=threshold))
-    return parts
-
-
-def _stale_listed(scope: MetricScope, parts: list[Q]) -> list[Deal]:
-    """The LISTED stale deals quiet the longest, by last activity (deals without one after those with one,
-    on both engines), then id: the first LISTED of each part, read from the index, then the winners with
-    their owner and stage, in one statement."""
-    if not parts:
-        return []
-    base = Deal.objects.filter(scope.deal_q(), status=DealStatus.OPEN)
-    sql, params = union_all(
-        [base.filter(part).order_by("last_activity_at", "id").values_list("id")[:LISTED] for part in parts]
-    )
-    return list(
-        Deal.objects.filter(pk__in=RawSQL(sql, params))  # noqa: S611 - compiled by the ORM
-        .select_related("owner", "stage")
-        .order_by(F("last_activity_at").asc(nulls_last=True), "id")[:LISTED]
-    )
+        condition |= Q(stage_id=stage_id) & (
+            Q(last_activity_at__lt=threshold)
+            | Q(last_activity_at__isnull=True, stage_entered_at__lt=threshold)
+        )
+    return condition
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -103,23 +84,15 @@ def deal_attention(*, scope: MetricScope) -> Attention:
     """Stale and slipped open deals: counts, values and the largest few of each."""
     now = clock.now()
     rates = scope.rates
-    parts = _stale_parts(scope, now)
+    stale = Deal.objects.filter(scope.deal_q(), _stale_q(scope, now), status=DealStatus.OPEN)
     stale_count, stale_value = 0, 0
     by_stage: dict[int, int] = {}
-    counted = union_all_rows(
-        [
-            Deal.objects.filter(scope.deal_q(), part, status=DealStatus.OPEN)
-            .values("stage_id", "currency")
-            .annotate(count=Count("*"), amount=Sum("amount_minor"))
-            .order_by()
-            .values_list("stage_id", "currency", "count", "amount")
-            for part in parts
-        ]
-    )
-    for stage_id, currency, count, amount in counted:
-        stale_count += count
-        stale_value += rates.to_base_minor_or_none(int(amount or 0), currency, scope.today) or 0
-        by_stage[stage_id] = by_stage.get(stage_id, 0) + count
+    for row in (
+        stale.values("stage_id", "currency").annotate(count=Count("*"), amount=Sum("amount_minor")).order_by()
+    ):
+        stale_count += row["count"]
+        stale_value += rates.to_base_minor_or_none(int(row["amount"] or 0), row["currency"], scope.today) or 0
+        by_stage[row["stage_id"]] = by_stage.get(row["stage_id"], 0) + row["count"]
     stale_deals = [
         AttentionDeal.of(
             deal,
@@ -127,7 +100,7 @@ def deal_attention(*, scope: MetricScope) -> Attention:
                 now=now, last_activity_at=deal.last_activity_at, stage_entered_at=deal.stage_entered_at
             ),
         )
-        for deal in _stale_listed(scope, parts)
+        for deal in stale.select_related("owner", "stage").order_by("last_activity_at", "id")[:LISTED]
     ]
     period = scope.period
     overdue = Q(expected_close_on__lt=scope.today)

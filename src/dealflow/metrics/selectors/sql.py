@@ -60,32 +60,6 @@ def medians(querysets: dict[str, tuple[QuerySet[Any], str, int | None]]) -> dict
     return {name: median_of_middle(middles[index]) for index, name in enumerate(names)}
 
 
-def union_all(querysets: list[QuerySet[Any]]) -> tuple[str, list[Any]]:
-    """SQL and parameters of several ``values_list`` querysets of the same columns as one UNION ALL.
-
-    Each part keeps its own ORDER BY and LIMIT (wrapped in a subquery: SQLite allows neither directly in a
-    compound statement) and its own index range, which one query with an OR of the parts would merge
-    into one bitmap scan over the table."""
-    parts: list[str] = []
-    params: list[Any] = []
-    for index, queryset in enumerate(querysets):
-        sql, part_params = queryset.query.sql_with_params()
-        parts.append(f"SELECT * FROM ({sql}) part_{index}")  # noqa: S608 - compiled by the ORM
-        params.extend(part_params)
-    return " UNION ALL ".join(parts), params
-
-
-def union_all_rows(querysets: list[QuerySet[Any]]) -> list[tuple[Any, ...]]:
-    """The rows of ``union_all(querysets)``, fetched in one statement (none without querysets)."""
-    if not querysets:
-        return []
-    sql, params = union_all(querysets)
-    with connections[querysets[0].db].cursor() as cursor:
-        cursor.execute(sql, params)
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
-        return rows
-
-
 def plain_rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
     """The rows of a ``values(...).annotate(...)`` queryset as plain tuples (its fields, then annotations).
 
