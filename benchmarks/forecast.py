@@ -559,8 +559,8 @@ def _variants():
         ),
         (
             "now",
-            "now (interpolated ranks; next month's bias from a level that follows a drift; the blend "
-            "corrected like any method)",
+            "now (next month: exact interpolated ranks and a bias level that follows a drift; the blend "
+            "corrected by the window rule)",
             calibration.CURRENT,
         ),
     )
