@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -51,6 +52,11 @@ def main(argv: list[str]) -> int:
         "--database", default=DATABASE, help="database / var file name (default: %(default)s)"
     )
     parser.add_argument("--json-out")
+    parser.add_argument(
+        "--personas",
+        default="admin,manager,rep",
+        help="demo users whose dashboard, API answer and parts are timed too (default: %(default)s; '' for none)",
+    )
     options = parser.parse_args(argv)
     if options.engine == "both":
         engines = ["sqlite"] + (["postgres"] if common.postgres_available() else [])
@@ -193,8 +199,76 @@ def run_engine(options) -> dict[str, Any]:
             )
             print(f"  DuckDB {result['duckdb_s']:.3f} s (load {result['duckdb_load_s']:.1f} s)", flush=True)
             result["agree"] = result["agree"] and result["duckdb_agree"]
+        personas = [name for name in options.personas.split(",") if name]
+        if personas:
+            result["personas"] = personas_run(personas, filters, period, repeat=options.repeat)
     if differences:
         print("  DIFFERENCES (ORM vs hand SQL):", differences[:10], flush=True)
+    return result
+
+
+PARTS = ("summary", "trends", "funnel", "stages", "flow", "attention", "breakdown")
+
+
+def personas_run(usernames: list[str], filters, period, *, repeat: int) -> dict[str, Any]:
+    """Per demo persona: the dashboard's numbers, the API's metrics dashboard and the page (server time
+    through the test client), and each part of the numbers alone (ms, medians of ``repeat`` runs)."""
+    from django.test import Client
+
+    from dealflow.accounts.models import User
+    from dealflow.metrics import selectors
+    from dealflow.metrics.selectors import pipeline, stages
+    from dealflow.metrics.selectors.attention import deal_attention
+    from dealflow.metrics.selectors.funnel import funnel
+
+    parts = {
+        "summary": pipeline.metric_summary,
+        "trends": pipeline.metric_trends,
+        "funnel": funnel,
+        "stages": stages.stage_times,
+        "flow": stages.stage_flow,
+        "attention": deal_attention,
+        "breakdown": pipeline.metric_breakdown,
+    }
+    result: dict[str, Any] = {}
+    print(f"  {'persona':<9}{'numbers':>9}{'API':>9}{'page':>9}  " + "".join(f"{name:>11}" for name in PARTS))
+    for username in usernames:
+        user = User.objects.get(username=username)
+        client = Client()
+        client.force_login(user)
+        numbers, _times, _board = common.timed(
+            lambda user=user: selectors.dashboard_for_user(user=user, filters=filters), repeat=repeat
+        )
+        api, _times, response = common.timed(
+            lambda client=client: client.get(f"/api/v1/metrics/dashboard?period={period.key}"), repeat=repeat
+        )
+        assert response.status_code == 200, response.content[:300]
+        page, _times, response = common.timed(
+            lambda client=client: client.get(f"/dashboard/?period={period.key}"), repeat=repeat
+        )
+        assert response.status_code == 200
+        each = {}
+        for name, function in parts.items():
+            # A fresh scope per call: nothing cached from another part.
+            each[name], _times, _value = common.timed(
+                lambda function=function, user=user: function(
+                    scope=selectors.metric_scope_for_user(user=user, filters=filters)
+                ),
+                repeat=repeat,
+            )
+        result[username] = {
+            "numbers_s": round(numbers, 4),
+            "api_s": round(api, 4),
+            "page_s": round(page, 4),
+            "parts_ms": {name: round(value * 1000, 1) for name, value in each.items()},
+            "load": os.getloadavg(),
+        }
+        print(
+            f"  {username:<9}{numbers * 1000:>7.0f}ms{api * 1000:>7.0f}ms{page * 1000:>7.0f}ms  "
+            + "".join(f"{each[name] * 1000:>9.0f}ms" for name in PARTS)
+            + f"   load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
     return result
 
 

@@ -720,3 +720,31 @@ class DealGroupTotals(models.Model):
 
     def __str__(self) -> str:
         return f"{self.measure} {self.day} pipeline {self.pipeline_id} owner {self.owner_id}"
+
+
+class LeadMonthlyTotals(models.Model):
+    """Leads outside the trash per month of creation, owner, team (0 = none) and source (issue #19).
+
+    The lead counts of the metrics (lead conversion, the 24-month trend, the breakdown) for whole months,
+    read as a few hundred cells instead of a million leads. The lead services keep it in step in their own
+    transaction (create, a change of owner, team or source, trash and restore), the bulk writer adds the
+    leads it writes, and derived_rebuild() recomputes it; a test compares the three after random histories.
+    Rows are never deleted by the services: a cell can fall back to 0.
+    """
+
+    month = models.DateField()  # first day of the month the lead was created (its created_on)
+    owner_id = models.BigIntegerField()
+    team_id = models.BigIntegerField()
+    source_id = models.BigIntegerField()
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Also the read path: a range of months, then the owner, team and source filters.
+            models.UniqueConstraint(
+                fields=["month", "owner_id", "team_id", "source_id"], name="leadmonthlytotals_cell"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} owner {self.owner_id} source {self.source_id}: {self.count} leads"

@@ -82,9 +82,10 @@ def search_index_remove(*, kind: str, object_ids: Iterable[int]) -> int:
 def search_index_add_many(*, documents: Iterable[SearchDocument], batch_size: int = 5000) -> int:
     """Index records that have no entry yet (a bulk load), in batches; returns how many were written.
 
-    Rows go in with one ``executemany`` (SQLite) or COPY (PostgreSQL) per batch: ``bulk_create`` spent most
-    of a big import's indexing time building model instances and SQL (docs/benchmarks.md, "Import"). The
-    database's triggers fill the full-text columns as they do for every insert.
+    Rows go in with COPY (PostgreSQL) or one ``INSERT ... SELECT`` from a temporary table (SQLite) per
+    batch: ``bulk_create`` spent most of a big import's indexing time building model instances and SQL
+    (docs/benchmarks.md, "Import"). The database's triggers fill the full-text columns as they do for every
+    insert.
     """
     now = clock.now()
     batch: list[tuple[Any, ...]] = []
@@ -108,6 +109,8 @@ def search_index_add_many(*, documents: Iterable[SearchDocument], batch_size: in
 
 
 _ENTRY_COLUMNS = ("kind", "object_id", "owner_id", "title", "subtitle", "text", "updated_at")
+# SQLite: a batch is staged here, then copied into the index in one statement (_entries_insert says why).
+_SQLITE_STAGING = "search_entry_load"
 
 
 def _entries_insert(rows: list[tuple[Any, ...]]) -> int:
@@ -122,10 +125,20 @@ def _entries_insert(rows: list[tuple[Any, ...]]) -> int:
                 for row in rows:
                     copy.write_row(row)
         else:
+            # Not ``executemany`` into the table: each of its rows is a statement of its own, and at the end
+            # of each statement FTS5 flushes what the full-text trigger gave it into a new segment, which
+            # then has to be merged: 37 us a row, six times the row's insert (docs/benchmarks.md, "Import
+            # speed, 2026-12-06 evening"). Staged in a temporary table and copied with one INSERT ...
+            # SELECT, the trigger still fires for every row but FTS5 flushes once per batch.
             placeholders = ", ".join(["%s"] * len(_ENTRY_COLUMNS))
             moment = field.get_db_prep_value(rows[0][-1], connection)  # one time for the whole batch
+            cursor.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{_SQLITE_STAGING}" ({columns})')
             cursor.executemany(
-                f'INSERT INTO "{table}" ({columns}) VALUES ({placeholders})',  # noqa: S608 (names from the model)
+                f'INSERT INTO temp."{_SQLITE_STAGING}" ({columns}) VALUES ({placeholders})',  # noqa: S608 (names from the model)
                 [(*row[:-1], moment) for row in rows],
             )
+            cursor.execute(
+                f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM temp."{_SQLITE_STAGING}" ORDER BY rowid'  # noqa: S608
+            )
+            cursor.execute(f'DELETE FROM temp."{_SQLITE_STAGING}"')  # noqa: S608
     return len(rows)

@@ -1,5 +1,5 @@
 """The derived analytics rows of replayed deals (``BulkWriter(derived_rows=True)``): DealFact, StayFact and
-the DealMonthlyTotals and DealGroupTotals cells, by the rules of deals.services.derived_cells (derived_rebuild()
+the DealMonthlyTotals, DealGroupTotals and LeadMonthlyTotals cells, by the rules of deals.services.derived_cells (derived_rebuild()
 in SQL), in memory."""
 
 from __future__ import annotations
@@ -11,8 +11,15 @@ from dealflow.deals import lifecycle
 from dealflow.deals.bulk.replay import DealReplay
 from dealflow.deals.bulk.tables import identity, sqlite_date
 from dealflow.deals.choices import EventKind, SpellExit
-from dealflow.deals.models import DealGroupTotals
-from dealflow.deals.services.derived_cells import GROUP_KEY, GROUP_VALUES, fact_group_cells, stay_group_cells
+from dealflow.deals.models import DealGroupTotals, LeadMonthlyTotals
+from dealflow.deals.services.derived_cells import (
+    GROUP_KEY,
+    GROUP_VALUES,
+    LEAD_CELL,
+    fact_group_cells,
+    lead_cell,
+    stay_group_cells,
+)
 
 CLOSE_DATE_CHANGED = EventKind.CLOSE_DATE_CHANGED.value
 CLOSED_EXITS = (SpellExit.WON.value, SpellExit.LOST.value)
@@ -196,6 +203,30 @@ def groups_add(cursor: Any, *, is_postgres: bool, groups: dict[tuple[Any, ...], 
     )
     day = identity if is_postgres else sqlite_date
     values = [(*key[:3], day(key[3]), *key[4:], *cell) for key, cell in rows]
+    if is_postgres:
+        cursor.executemany(sql, values)
+    else:
+        sqlite3.Cursor.executemany(cursor.cursor, sql, values)
+
+
+def lead_counts_add(cursor: Any, *, is_postgres: bool, leads: list[tuple[Any, int, int | None, int]]) -> None:
+    """Add the leads written, as (created_on, owner_id, team_id, source_id), to LeadMonthlyTotals (an
+    upsert, the same SQL on PostgreSQL and SQLite)."""
+    counts: dict[tuple[Any, ...], int] = {}
+    for created_on, owner_id, team_id, source_id in leads:
+        key = lead_cell(created_on=created_on, owner_id=owner_id, team_id=team_id, source_id=source_id)
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return
+    table = LeadMonthlyTotals._meta.db_table
+    placeholder = "%s" if is_postgres else "?"
+    sql = (
+        f'INSERT INTO "{table}" ({", ".join(LEAD_CELL)}, count) '  # noqa: S608 - our names
+        f"VALUES ({', '.join([placeholder] * (len(LEAD_CELL) + 1))}) "
+        f'ON CONFLICT ({", ".join(LEAD_CELL)}) DO UPDATE SET count = "{table}".count + excluded.count'
+    )
+    day = identity if is_postgres else sqlite_date
+    values = [(day(key[0]), *key[1:], count) for key, count in sorted(counts.items())]
     if is_postgres:
         cursor.executemany(sql, values)
     else:

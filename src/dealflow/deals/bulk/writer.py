@@ -15,7 +15,7 @@ from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.deals import lifecycle
 from dealflow.deals.bulk.collector import collector_calm
-from dealflow.deals.bulk.facts import deal_facts_add, groups_add
+from dealflow.deals.bulk.facts import deal_facts_add, groups_add, lead_counts_add
 from dealflow.deals.bulk.replay import DealReplay
 from dealflow.deals.bulk.steps import BulkActivity, BulkCounts, BulkDeal, BulkLead
 from dealflow.deals.bulk.tables import (
@@ -41,6 +41,7 @@ from dealflow.deals.models import (
     DealFact,
     DealMonthlyTotals,
     Lead,
+    LeadMonthlyTotals,
     LostReason,
     Pipeline,
     Stage,
@@ -205,7 +206,7 @@ class BulkWriter:
             if self.derived_rows:
                 # Only the tables written; a rebuild (above) analyzes the derived ones itself.
                 tables = [table.name for table in self.tables.values()]
-                tables.append(DealMonthlyTotals._meta.db_table)
+                tables += [DealMonthlyTotals._meta.db_table, LeadMonthlyTotals._meta.db_table]
                 if self.is_postgres:
                     cursor.execute("ANALYZE " + ", ".join(f'"{name}"' for name in tables))
                 else:
@@ -463,6 +464,19 @@ class BulkWriter:
                 self._copy(cursor, self.tables["stay_fact"], stay_facts)
                 totals_add(cursor, is_postgres=self.is_postgres, totals=totals)
                 groups_add(cursor, is_postgres=self.is_postgres, groups=groups)
+                lead_counts_add(
+                    cursor,
+                    is_postgres=self.is_postgres,
+                    leads=[
+                        (
+                            self.local_date(lead.created_at),
+                            lead.owner_id,
+                            self.team_of.get(lead.owner_id),
+                            lead.source_id,
+                        )
+                        for lead in leads
+                    ],
+                )
             seconds = self.write_seconds
             seconds["replay"] += replayed - started
             seconds["derived rows"] += derived_done - replayed

@@ -10,7 +10,7 @@ def fill_derived_tables(apps, schema_editor):
     # them in step and bulk loaders call derived_rebuild() (deals/services/derived_rebuild.py).
     from dealflow.deals.services.derived_rebuild import derived_rebuild
 
-    derived_rebuild(using=schema_editor.connection.alias, rebuild_indexes=False, groups=False)
+    derived_rebuild(using=schema_editor.connection.alias, rebuild_indexes=False, groups=False, leads=False)
 
 
 class Migration(migrations.Migration):

@@ -10,7 +10,8 @@ covering indexes instead of joining deals to their history per request:
 - ``DealMonthlyTotals``: additive monthly totals per pipeline, owner, team and source (the trends);
 - ``DealGroupTotals``: counts of DealFact and StayFact rows per group a dashboard shows (cohorts by
   furthest stage, stays by length, exits, entries, open stays and open deals), per owner and for every
-  owner together, so a page's cost follows the number of groups it shows, not the number of deals.
+  owner together, so a page's cost follows the number of groups it shows, not the number of deals;
+- ``LeadMonthlyTotals``: leads outside the trash per month, owner, team and source (the lead counts).
 
 The services keep them in step inside their own transaction through the hooks below, which
 ``deals.services.history`` calls; the rules they apply (what a deal or a stay counts where) live in
@@ -28,7 +29,7 @@ from typing import Any
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 
-from dealflow.deals.models import Deal, DealFact, SpellExit, Stage, StageSpell, StayFact
+from dealflow.deals.models import Deal, DealFact, Lead, SpellExit, Stage, StageSpell, StayFact
 from dealflow.deals.services.derived_cells import (
     FACT_FIELDS,
     FACT_GROUP_FIELDS,
@@ -38,6 +39,8 @@ from dealflow.deals.services.derived_cells import (
     STAY_GROUP_FIELDS,
     fact_group_cells,
     groups_apply,
+    lead_cell,
+    leads_apply,
     monthly_cells,
     stay_group_cells,
     totals_add,
@@ -65,10 +68,34 @@ def derived_groups_deal(*, deal_id: int, sign: int) -> None:
     groups_apply(groups, using=DealFact.objects.db)
 
 
+def lead_cell_of(lead: Lead) -> tuple[Any, ...] | None:
+    """The LeadMonthlyTotals cell ``lead`` counts in as it stands, None for a lead in the trash."""
+    if lead.deleted_at is not None:
+        return None
+    return lead_cell(
+        created_on=lead.created_on, owner_id=lead.owner_id, team_id=lead.team_id, source_id=lead.source_id
+    )
+
+
+def derived_lead_sync(*, before: tuple[Any, ...] | None, lead: Lead) -> None:
+    """Move one lead's count in LeadMonthlyTotals from the cell ``before`` (``lead_cell_of`` taken before
+    the write; None when it was not counted: new, or in the trash) to the cell it counts in now. Called
+    by the lead services after each write of a lead's creation day, owner, team, source or trash state,
+    in the same transaction; no query when the cell did not change."""
+    after = lead_cell_of(lead)
+    if before == after:
+        return
+    counts: dict[tuple[Any, ...], int] = defaultdict(int)
+    if before is not None:
+        counts[before] -= 1
+    if after is not None:
+        counts[after] += 1
+    leads_apply(counts, using=Lead.objects.db)
+
+
 def _lead_values(deal: Deal) -> dict[str, Any]:
     if not deal.lead_id:
         return dict.fromkeys(LEAD_FIELDS)
-    from dealflow.deals.models import Lead
 
     lead = (
         Lead.objects.filter(pk=deal.lead_id).values("created_on", "owner_id", "team_id", "source_id").first()

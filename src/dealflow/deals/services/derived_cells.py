@@ -1,6 +1,6 @@
 """The rules of the derived analytics tables (docs/decisions/0002), one place for both ways of keeping them:
 which deal columns DealFact mirrors, what one deal adds to DealMonthlyTotals and what one DealFact or
-StayFact row counts in DealGroupTotals, and the upserts that add such cells. The per-change hooks
+StayFact row counts in DealGroupTotals, where one lead counts in LeadMonthlyTotals, and the upserts that add such cells. The per-change hooks
 (deals.services.derived) and the bulk writer's in-memory rows (deals.bulk.facts) apply them; the SQL
 rebuild (deals.services.derived_rebuild) is their twin in SQL, and tests compare the two.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connections
 
-from dealflow.deals.models import DealGroupTotals, DealMonthlyTotals, DealStatus
+from dealflow.deals.models import DealGroupTotals, DealMonthlyTotals, DealStatus, LeadMonthlyTotals
 
 # Deal fields DealFact mirrors; a save touching none of them leaves the facts alone.
 FACT_FIELDS = (
@@ -290,5 +290,26 @@ def groups_apply(groups: dict[tuple[Any, ...], list[int]], *, using: str) -> Non
         key_columns=GROUP_KEY,
         value_columns=GROUP_VALUES,
         rows=rows,
+        using=using,
+    )
+
+
+# --- LeadMonthlyTotals: leads outside the trash per month, owner, team and source --------------------
+# Its SQL twin is derived_rebuild._lead_statements().
+LEAD_CELL = ("month", "owner_id", "team_id", "source_id")
+
+
+def lead_cell(*, created_on: dt.date, owner_id: int, team_id: int | None, source_id: int) -> tuple[Any, ...]:
+    """The LeadMonthlyTotals cell one lead counts in."""
+    return (month_start(created_on), owner_id, team_id or 0, source_id)
+
+
+def leads_apply(counts: dict[tuple[Any, ...], int], *, using: str) -> None:
+    """Add {cell: count} to LeadMonthlyTotals in one upsert (same SQL on PostgreSQL and SQLite)."""
+    _add_upsert(
+        table=LeadMonthlyTotals._meta.db_table,
+        key_columns=LEAD_CELL,
+        value_columns=("count",),
+        rows=[(key, [count]) for key, count in sorted(counts.items()) if count],
         using=using,
     )

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from django.db import connections, transaction
 
-from dealflow.deals.models import DealFact, DealGroupTotals, DealMonthlyTotals, DealStatus, StayFact
+from dealflow.deals.models import (
+    DealFact,
+    DealGroupTotals,
+    DealMonthlyTotals,
+    DealStatus,
+    Lead,
+    LeadMonthlyTotals,
+    StayFact,
+)
 from dealflow.deals.services.derived_cells import (
     CELL,
     COHORT,
@@ -19,6 +27,7 @@ from dealflow.deals.services.derived_cells import (
     FACT_FIELDS,
     GROUP_KEY,
     GROUP_VALUES,
+    LEAD_CELL,
     LIVE,
     NO_DAY,
     OPEN_STAY,
@@ -163,17 +172,36 @@ def _group_statements(vendor: str) -> list[str]:
     ]
 
 
-def derived_rebuild(*, using: str = "default", rebuild_indexes: bool = True, groups: bool = True) -> None:
+def _lead_statements(vendor: str) -> list[str]:
+    """LeadMonthlyTotals from the leads outside the trash (derived_cells.lead_cell in SQL)."""
+    month = _sql_month("created_on", vendor)
+    return [
+        f"INSERT INTO {LeadMonthlyTotals._meta.db_table} ({', '.join(LEAD_CELL)}, count) "  # noqa: S608
+        f"SELECT month, owner_id, team_id, source_id, COUNT(*) FROM (SELECT {month} AS month, owner_id, "
+        f"COALESCE(team_id, 0) AS team_id, source_id FROM {Lead._meta.db_table} WHERE deleted_at IS NULL) "
+        "leads GROUP BY month, owner_id, team_id, source_id"
+    ]
+
+
+def derived_rebuild(
+    *, using: str = "default", rebuild_indexes: bool = True, groups: bool = True, leads: bool = True
+) -> None:
     """Rebuild every derived analytics table from the deals, events and spells (after a bulk load).
 
     The indexes are dropped for the load and built again afterwards, which is several times faster than
     maintaining them row by row at a million deals. Migrations pass ``rebuild_indexes=False``: the indexes
     of that point in the migration history are not necessarily the models' current ones; those before
-    DealGroupTotals existed pass ``groups=False``.
+    DealGroupTotals existed pass ``groups=False``, those before LeadMonthlyTotals ``leads=False``.
     """
     connection = connections[using]
     vendor = connection.vendor
-    models = [*([DealGroupTotals] if groups else []), DealMonthlyTotals, StayFact, DealFact]
+    models = [
+        *([LeadMonthlyTotals] if leads else []),
+        *([DealGroupTotals] if groups else []),
+        DealMonthlyTotals,
+        StayFact,
+        DealFact,
+    ]
     editor = connection.schema_editor(collect_sql=True)  # only renders index DDL; never entered
     with transaction.atomic(using=using), connection.cursor() as cursor:
         if vendor == "postgresql":
@@ -195,6 +223,7 @@ def derived_rebuild(*, using: str = "default", rebuild_indexes: bool = True, gro
         for statement in [
             *_rebuild_statements(vendor, live_only="deleted_at" in columns),
             *(_group_statements(vendor) if groups else []),
+            *(_lead_statements(vendor) if leads else []),
         ]:
             cursor.execute(statement)
         if vendor == "postgresql":  # CREATE INDEX refuses tables with the inserts' FK checks pending
@@ -214,3 +243,13 @@ def derived_groups_rebuild(*, using: str = "default") -> None:
         for statement in _group_statements(connection.vendor):
             cursor.execute(statement)
         cursor.execute(f"ANALYZE {DealGroupTotals._meta.db_table}")
+
+
+def derived_leads_rebuild(*, using: str = "default") -> None:
+    """Count LeadMonthlyTotals again from the leads (a migration; derived_rebuild() does it too)."""
+    connection = connections[using]
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {LeadMonthlyTotals._meta.db_table}")  # noqa: S608 - our table
+        for statement in _lead_statements(connection.vendor):
+            cursor.execute(statement)
+        cursor.execute(f"ANALYZE {LeadMonthlyTotals._meta.db_table}")

@@ -15,6 +15,7 @@ from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.models import Deal, Lead, LeadSource, LeadStatus, Pipeline, Stage
 from dealflow.deals.services.deals import deal_create, team_for_owner
+from dealflow.deals.services.derived import derived_lead_sync, lead_cell_of
 from dealflow.deals.services.history import local_date
 from dealflow.deals.services.search import lead_search_index
 
@@ -69,6 +70,7 @@ def lead_create(
         external_id=external_id,
         **qualification,
     )
+    derived_lead_sync(before=None, lead=lead)
     lead_search_index(lead)
     return lead
 
@@ -83,6 +85,7 @@ def lead_update(*, lead: Lead, data: dict[str, Any], by: User | None = None) -> 
     """Edit a lead's details or qualification answers; a new lead being worked on becomes 'working'."""
     _ensure_open(lead)
     previous_owner_id = lead.owner_id
+    counted_in = lead_cell_of(lead)
     allowed = {"title", "organization", "person", "owner", "source", *_QUALIFICATION_FIELDS}
     for name, value in data.items():
         if name not in allowed:
@@ -103,6 +106,7 @@ def lead_update(*, lead: Lead, data: dict[str, Any], by: User | None = None) -> 
     if lead.status == LeadStatus.NEW:
         lead.status = LeadStatus.WORKING
     lead.save()
+    derived_lead_sync(before=counted_in, lead=lead)
     if {"title", "organization", "person", "owner"} & set(data):
         lead_search_index(lead)
     if lead.owner_id != previous_owner_id:

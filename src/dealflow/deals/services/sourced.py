@@ -17,6 +17,7 @@ from dealflow.accounts.models import User
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.models import Activity, Lead, LeadStatus
+from dealflow.deals.services.derived import derived_lead_sync, lead_cell_of
 from dealflow.deals.services.search import activity_search_index, lead_search_index
 
 _LEAD_FIELDS = {
@@ -51,6 +52,7 @@ def lead_update_from_source(*, lead: Lead, values: dict[str, Any]) -> Lead:
     """A lead imported before, changed to what its source system reports now (any status; a lead that
     became converted or disqualified is closed now). ``owner``/``organization``/``person``/``source`` are
     records or ids."""
+    counted_in = lead_cell_of(lead)
     fields = []
     for name, value in values.items():
         if name not in _LEAD_FIELDS:
@@ -66,6 +68,7 @@ def lead_update_from_source(*, lead: Lead, values: dict[str, Any]) -> Lead:
         lead.closed_at = clock.now()
         fields.append("closed_at")
     lead.save(update_fields=[*fields, "updated_at"])
+    derived_lead_sync(before=counted_in, lead=lead)
     if {"title", "organization", "person", "owner"} & set(fields):
         lead_search_index(lead)
     return lead

@@ -25,7 +25,12 @@ from dealflow.core.errors import ApplicationError
 from dealflow.customfields.services import custom_values_store
 from dealflow.deals import lifecycle
 from dealflow.deals.models import Activity, ActivityKind, Deal, DealStatus, Lead, LeadStatus, Stage
-from dealflow.deals.services.derived import derived_remove_deal, derived_restore_deal
+from dealflow.deals.services.derived import (
+    derived_lead_sync,
+    derived_remove_deal,
+    derived_restore_deal,
+    lead_cell_of,
+)
 from dealflow.deals.services.history import change_apply, deal_state, lifecycle_context, stage_info
 from dealflow.deals.services.search import activity_search_index, deal_search_index, lead_search_index
 from dealflow.search.models import SearchKind
@@ -241,8 +246,10 @@ def lead_delete(*, lead: Lead, by: User | None, at: dt.datetime | None = None) -
             field="lead",
         )
     at = at or clock.now()
+    counted_in = lead_cell_of(lead)
     Lead.all_objects.filter(pk=lead.pk).update(deleted_at=at, deleted_by=by)
     lead.deleted_at, lead.deleted_by = at, by
+    derived_lead_sync(before=counted_in, lead=lead)
     activities = Activity.objects.filter(lead_id=lead.pk)
     activity_ids = list(activities.values_list("pk", flat=True))
     activities.update(deleted_at=at, deleted_by=by)
@@ -268,6 +275,7 @@ def lead_restore(*, lead: Lead, by: User | None) -> Lead:
     activities.update(deleted_at=None, deleted_by=None)
     Lead.all_objects.filter(pk=lead.pk).update(deleted_at=None, deleted_by=None)
     lead.deleted_at, lead.deleted_by = None, None
+    derived_lead_sync(before=None, lead=lead)
     lead_search_index(lead)
     for activity in Activity.objects.filter(pk__in=activity_ids).select_related("deal"):
         activity_search_index(activity)

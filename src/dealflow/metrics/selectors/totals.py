@@ -1,5 +1,6 @@
 """The sums the pipeline metrics start from, per period and group: from DealMonthlyTotals for whole months,
-else from DealFact (both give the same numbers; a test checks), and lead counts from Lead.
+else from DealFact (both give the same numbers; a test checks), and lead counts from LeadMonthlyTotals for
+whole months, else from Lead.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any, cast
 from django.db.models import Count, Q, Sum
 
 from dealflow.core.periods import Period
-from dealflow.deals.models import DealFact, DealMonthlyTotals, DealStatus, Lead
+from dealflow.deals.models import DealFact, DealMonthlyTotals, DealStatus, Lead, LeadMonthlyTotals
 from dealflow.metrics.selectors.scope import MetricScope
 from dealflow.metrics.selectors.sql import as_day, count_if, plain_rows
 
@@ -89,27 +90,28 @@ def monthly(scope: MetricScope, *, group: str) -> dict[tuple[Any, ...], Totals]:
 
 
 def monthly_leads(scope: MetricScope) -> dict[tuple[Any, ...], int]:
-    """Leads created per (source, month) over the trend window and the previous period (cached)."""
+    """Leads created per (source, month) over the trend window and the previous period (cached), from
+    LeadMonthlyTotals: a few cells per owner and month instead of every lead."""
     key = ("monthly_leads",)
     if key not in scope.cache:
-        start = min(scope.trend_months(TREND_MONTHS)[0], scope.previous.start)
-        # Per day and source, the order of the index: SQLite streams the groups instead of sorting.
+        start = min(scope.trend_months(TREND_MONTHS)[0], scope.previous.start.replace(day=1))
         rows = plain_rows(
-            Lead.objects.filter(scope.lead_q(), created_on__gte=start, created_on__lt=scope.trend_until)
-            .values("created_on", "source_id")
-            .annotate(count=Count("*"))
+            LeadMonthlyTotals.objects.filter(scope.lead_q(), month__gte=start, month__lt=scope.trend_until)
+            .values("source_id", "month")
+            .annotate(count=Sum("count"))
             .order_by()
         )
-        counts: dict[tuple[Any, ...], int] = defaultdict(int)
-        for created_on, source_id, count in rows:
-            counts[(source_id, as_day(created_on).replace(day=1))] += count
-        scope.cache[key] = dict(counts)
+        scope.cache[key] = {
+            (source_id, as_day(month)): int(count) for source_id, month, count in rows if count
+        }
     return cast("dict[tuple[Any, ...], int]", scope.cache[key])
 
 
 def _whole_month_totals(
     scope: MetricScope, periods: list[Period], group: str
 ) -> dict[tuple[Any, ...], Totals]:
+    if group != "source":
+        return _grouped_month_totals(scope, periods, group)
     result: dict[tuple[Any, ...], Totals] = defaultdict(Totals)
     for (value, month), totals in monthly(scope, group=group).items():
         for period in periods:
@@ -117,6 +119,39 @@ def _whole_month_totals(
                 result[(value, period.key)].add(totals)
             if month < period.end:
                 result[(value, period.key)].open_at_end += totals.net_opened
+    return result
+
+
+def _grouped_month_totals(
+    scope: MetricScope, periods: list[Period], group: str
+) -> dict[tuple[Any, ...], Totals]:
+    """The same numbers as ``_whole_month_totals`` summed per owner or team in the database: one row per
+    group value instead of one per value and month (the monthly rows by source stay cached for the trends).
+    Open deals at a period's end are every month's net openings before it."""
+    column = GROUPS[group][0]
+    sums: dict[str, Any] = {}
+    for index, period in enumerate(periods):
+        inside = Q(month__gte=period.start, month__lt=period.end)
+        for name, source in _MONTHLY_COLUMNS.items():
+            sums[f"{name}_{index}"] = Sum(source, filter=inside)
+        before = Q(month__lt=period.end)
+        for name in ("created", "won", "lost"):
+            sums[f"open_{name}_{index}"] = Sum(name, filter=before)
+    rows = (
+        DealMonthlyTotals.objects.filter(scope.deal_q(), month__lt=max(period.end for period in periods))
+        .values(column)
+        .annotate(**sums)
+        .order_by()
+    )
+    result: dict[tuple[Any, ...], Totals] = {}
+    for row in rows:
+        for index, period in enumerate(periods):
+            totals = Totals(**{name: int(row[f"{name}_{index}"] or 0) for name in _MONTHLY_COLUMNS})
+            totals.open_at_end = sum(
+                sign * int(row[f"open_{name}_{index}"] or 0)
+                for sign, name in ((1, "created"), (-1, "won"), (-1, "lost"))
+            )
+            result[(row[column], period.key)] = totals
     return result
 
 
@@ -183,9 +218,25 @@ def _fact_totals(scope: MetricScope, periods: list[Period], group: str) -> dict[
 def _lead_counts(scope: MetricScope, periods: list[Period], group: str) -> dict[tuple[Any, ...], int]:
     """Leads created in each period: {(group value, period key): count}."""
     column = GROUPS[group][0]
-    if group == "source" and all(_is_whole_months(period) for period in periods):
+    if all(_is_whole_months(period) for period in periods):
         result: dict[tuple[Any, ...], int] = defaultdict(int)
-        for (value, month), count in monthly_leads(scope).items():
+        if group == "source":
+            cells = monthly_leads(scope)
+        else:  # per owner or team: only the periods' months
+            cells = {
+                (value or 0, as_day(month)): int(count)
+                for value, month, count in plain_rows(
+                    LeadMonthlyTotals.objects.filter(
+                        scope.lead_q(),
+                        month__gte=min(period.start for period in periods),
+                        month__lt=max(period.end for period in periods),
+                    )
+                    .values(column, "month")
+                    .annotate(count=Sum("count"))
+                    .order_by()
+                )
+            }
+        for (value, month), count in cells.items():
             for period in periods:
                 if period.start <= month < period.end:
                     result[(value, period.key)] += count

@@ -9,8 +9,18 @@ from decimal import Decimal
 import pytest
 
 from dealflow.deals import services
-from dealflow.deals.models import DealFact, DealGroupTotals, DealMonthlyTotals, StayFact
+from dealflow.deals.models import (
+    DealFact,
+    DealGroupTotals,
+    DealMonthlyTotals,
+    Lead,
+    LeadMonthlyTotals,
+    LeadStatus,
+    StayFact,
+)
+from dealflow.deals.services import trash
 from dealflow.deals.services.derived_rebuild import derived_rebuild
+from dealflow.deals.services.sourced import lead_update_from_source
 from dealflow.deals.tests.factories import DealFactory, LeadFactory, lead_source, lost_reason, stage_named
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +45,13 @@ def _snapshot() -> dict[str, list]:
         )
         if any(row[-3:])
     )
-    return {"facts": facts, "stays": stays, "totals": totals, "groups": groups}
+    # Lead cells the services brought back to zero (a lead moved away or trashed) likewise.
+    leads = sorted(
+        row
+        for row in LeadMonthlyTotals.objects.values_list("month", "owner_id", "team_id", "source_id", "count")
+        if row[-1]
+    )
+    return {"facts": facts, "stays": stays, "totals": totals, "groups": groups, "leads": leads}
 
 
 def test_a_worked_history_is_mirrored_row_for_row(rep, rep2, pipeline, rate_usd):
@@ -132,8 +148,64 @@ def test_random_histories_are_mirrored_row_for_row(seed, rep, rep2, manager, pip
                     data={"owner": randomness.choice(owners), "amount": Decimal(randomness.randint(1, 900))},
                 )
         assert number >= 0
+    random_leads(randomness, owners, rep, start=START)
     incremental = _snapshot()
-    assert len(incremental["facts"]) == 25
+    assert len(incremental["facts"]) == 25 + Lead.objects.filter(status=LeadStatus.CONVERTED).count()
     assert {row[0] for row in incremental["groups"]} >= {"cohort", "entry", "done", "exit"}
+    assert sum(row[-1] for row in incremental["leads"]) == Lead.objects.count() > 5
+    derived_rebuild()
+    assert _snapshot() == incremental
+
+
+def random_leads(randomness: random.Random, owners: list, by, *, start: dt.datetime) -> None:
+    """Create leads; change their owner or source (the services and an import's update), trash and
+    restore them, qualify and convert some: each step moves a count in LeadMonthlyTotals."""
+    sources = [lead_source("website"), lead_source("campaign"), lead_source("referral")]
+    for _number in range(15):
+        moment = start + dt.timedelta(days=randomness.randint(0, 400), hours=randomness.randint(0, 23))
+        lead = LeadFactory(owner=randomness.choice(owners), source=randomness.choice(sources), at=moment)
+        for _step in range(randomness.randint(0, 4)):
+            action = randomness.random()
+            if lead.deleted_at is not None:
+                trash.lead_restore(lead=lead, by=by)
+            elif lead.status == LeadStatus.CONVERTED:
+                break
+            elif action < 0.3:
+                services.lead_update(
+                    lead=lead,
+                    by=by,
+                    data={"owner": randomness.choice(owners), "source": randomness.choice(sources)},
+                )
+            elif action < 0.45:
+                lead_update_from_source(lead=lead, values={"owner": randomness.choice(owners).pk})
+            elif action < 0.7:
+                trash.lead_delete(lead=lead, by=by)
+            elif action < 0.85 and lead.status in (LeadStatus.NEW, LeadStatus.WORKING):
+                services.lead_qualify(lead=lead, by=by, has_need=True, has_budget=True)
+            elif lead.status == LeadStatus.QUALIFIED:
+                services.lead_convert(lead=lead, by=by, amount=Decimal(500), at=moment + dt.timedelta(days=2))
+                lead.refresh_from_db()
+
+
+def test_lead_counts_follow_the_lead_services(rep, rep2, manager, pipeline):
+    """Worked by hand: two website leads of the rep in March 2025, one handed to rep2 with the referral
+    source, the other trashed and restored: one March cell each."""
+    website, referral = lead_source("website"), lead_source("referral")
+    first = LeadFactory(owner=rep, source=website, at=dt.datetime(2025, 3, 4, 9, tzinfo=dt.UTC))
+    second = LeadFactory(owner=rep, source=website, at=dt.datetime(2025, 3, 30, 9, tzinfo=dt.UTC))
+    services.lead_update(lead=first, by=manager, data={"owner": rep2, "source": referral})
+    trash.lead_delete(lead=second, by=rep)
+    march = dt.date(2025, 3, 1)
+    rep_team, rep2_team = (Lead.all_objects.get(pk=lead.pk).team_id or 0 for lead in (second, first))
+    assert rep_team and rep2_team  # the conftest's reps belong to teams
+    assert _snapshot()["leads"] == [(march, rep2.pk, rep2_team, referral.pk, 1)]
+    trash.lead_restore(lead=second, by=rep)
+    assert sorted(_snapshot()["leads"]) == sorted(
+        [
+            (march, rep2.pk, rep2_team, referral.pk, 1),
+            (march, rep.pk, rep_team, website.pk, 1),
+        ]
+    )
+    incremental = _snapshot()
     derived_rebuild()
     assert _snapshot() == incremental

@@ -17,8 +17,18 @@ import pytest
 
 from dealflow.core.periods import parse_period
 from dealflow.deals import services
+from dealflow.deals.models import Lead
 from dealflow.deals.tests.factories import DealFactory, lead_source, lost_reason
-from dealflow.metrics.selectors import MetricFilters, dashboard_for_user
+from dealflow.metrics.selectors import (
+    MetricFilters,
+    dashboard_for_user,
+    funnel_for_user,
+    metric_breakdown_for_user,
+    metric_scope_for_user,
+    metric_summary_for_user,
+    metric_trends_for_user,
+)
+from dealflow.metrics.tests.test_derived import random_leads
 
 pytestmark = pytest.mark.django_db
 START = dt.datetime(2025, 9, 1, 9, 0, tzinfo=dt.UTC)
@@ -103,3 +113,54 @@ def test_a_company_wide_dashboard_reads_the_every_owner_rows(frozen, admin_user,
     assert (board.funnel.deals, board.funnel.won) == (1, 1)
     kinds = sorted((link.kind, link.count) for link in board.flow.links)
     assert kinds == [("created", 1), ("forward", 1), ("won", 1)]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_lead_cells_give_the_counts_of_the_leads(
+    seed, frozen, admin_user, manager, rep, rep2, outsider, pipeline, rate_usd
+):
+    """Whole months read the lead counts from LeadMonthlyTotals, other periods from the leads: a quarter
+    and the same dates as a custom period agree, for every kind of user and filter, after random lead
+    histories (owner and source changes, trash and restore, conversions); each trend month counts the
+    leads themselves."""
+    randomness = random.Random(seed)
+    _random_history(randomness, [rep, rep2, manager, outsider], pipeline, admin_user)
+    random_leads(randomness, [rep, rep2, manager, outsider], admin_user, start=START)
+    team_id = rep.memberships.first().team_id
+    cases = [
+        (admin_user, {}),
+        (manager, {}),
+        (rep, {}),
+        (admin_user, {"team_id": team_id}),
+        (admin_user, {"source": "website"}),
+        (manager, {"owner_id": rep2.pk}),
+    ]
+    compared = 0
+    for quarter, dates in [("2026-Q3", "2026-07-01..2026-09-30"), ("2026-Q1", "2026-01-01..2026-03-31")]:
+        for user, extra in cases:
+            whole = MetricFilters(period=parse_period(quarter), **extra)
+            custom = MetricFilters(period=parse_period(dates), **extra)
+            summary = metric_summary_for_user(user=user, filters=whole).current
+            assert (
+                summary.lead_conversion
+                == metric_summary_for_user(user=user, filters=custom).current.lead_conversion
+            )
+            top = [(step.key, step.count) for step in funnel_for_user(user=user, filters=whole).steps[:2]]
+            assert top == [
+                (step.key, step.count) for step in funnel_for_user(user=user, filters=custom).steps[:2]
+            ]
+            for by in ("owner", "team"):
+                assert metric_breakdown_for_user(
+                    user=user, filters=whole, by=by
+                ) == metric_breakdown_for_user(user=user, filters=custom, by=by), (
+                    quarter,
+                    user.username,
+                    extra,
+                    by,
+                )
+            leads = Lead.objects.filter(metric_scope_for_user(user=user, filters=whole).lead_q())
+            for point in metric_trends_for_user(user=user, filters=whole):
+                year, month = (int(part) for part in point.month.split("-"))
+                assert point.leads == leads.filter(created_on__year=year, created_on__month=month).count()
+            compared += summary.lead_conversion.leads
+    assert compared > 10  # the leads reach the compared periods

@@ -4,6 +4,7 @@ over what the user may see (rep, manager, outsider, analyst)."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from dealflow.contacts.services import organization_create, organization_update, person_create
@@ -12,6 +13,7 @@ from dealflow.deals.tests.factories import lead_source
 from dealflow.directory.services import search_rebuild
 from dealflow.search.models import SearchEntry
 from dealflow.search.selectors import search_for_user, search_words
+from dealflow.search.services import SearchDocument, search_index_add_many
 
 pytestmark = pytest.mark.django_db
 
@@ -237,3 +239,31 @@ def test_a_change_moves_a_record_to_the_front_and_a_small_window_still_finds_eve
             ]
     finally:
         selectors.RECENT_WINDOW, selectors.RESTRICTED_WINDOW_FACTOR = window, factor
+
+
+def test_a_bulk_add_in_batches_is_found_and_keeps_the_full_text_index_whole(rep, records):
+    # search_index_add_many stages each SQLite batch and copies it with one INSERT ... SELECT (FTS5
+    # flushes once per statement); the entries must be found exactly like the services' own.
+    documents = [
+        SearchDocument(
+            kind="organization", object_id=10_000 + number, owner_id=None, title=f"Kaaskop {number} Zürich"
+        )
+        for number in range(23)
+    ]
+    assert search_index_add_many(documents=documents, batch_size=5) == 23  # five batches, the last short
+    entries = list(SearchEntry.objects.filter(object_id__gte=10_000).order_by("id"))
+    assert [entry.object_id for entry in entries] == [10_000 + number for number in range(23)]  # in order
+    assert entries[0].text == "kaaskop 0 zurich"
+    found = search_for_user(user=rep, query="kaask zur", limit=50)
+    assert sorted(entry.object_id for entry in found) == [10_000 + number for number in range(23)]
+    assert _found(rep, "kaaskop 17") == [("organization", "Kaaskop 17 Zürich")]
+    assert _found(rep, "espresso machines") == [("deal", "Espresso machines")]  # the earlier entries too
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:  # raises if the full-text index and the table disagree
+            cursor.execute(
+                "INSERT INTO search_entry_fts(search_entry_fts, rank) VALUES ('integrity-check', 1)"
+            )
+    SearchEntry.objects.filter(
+        object_id=10_005, kind="organization"
+    ).delete()  # the delete trigger still works
+    assert _found(rep, "kaaskop 5") == []

@@ -30,5 +30,5 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("deals", "0008_metrics_group_totals")]
+    dependencies = [("deals", "0009_lead_monthly_totals")]
     operations = [migrations.RunPython(create, drop)]

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0003_audit_log_append_only'),
         ('contacts', '0003_trigram_search'),
-        ('deals', '0009_list_search_trigram'),
+        ('deals', '0010_list_search_trigram'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
