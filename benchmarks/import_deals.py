@@ -510,7 +510,7 @@ def main(argv: list[str]) -> int:
                 username=f"rep{number}", password=None, first_name="Rep", last_name=f"Number {number}"
             )
             owners.append(f"rep{number}")
-        path = ROOT / "var" / "bench_import_export.zip"
+        path = ROOT / "var" / f"{options.database}_export.zip"  # one per database: runs side by side
         generated = time.perf_counter()
         deal_rows, history_rows = write_export(path, options.deals, owners)
         print(
@@ -609,7 +609,7 @@ def main(argv: list[str]) -> int:
         if more:
             # A later import into a database with deals: the bulk writer writes the derived rows of the new
             # deals instead of rebuilding the analytics tables from every deal.
-            second_path = ROOT / "var" / "bench_import_export_2.zip"
+            second_path = ROOT / "var" / f"{options.database}_export_2.zip"
             write_export(second_path, more, owners, seed=8, prefix="E")
             load_before = os.getloadavg()
             started, cpu_started = time.perf_counter(), time.process_time()
