@@ -32,6 +32,7 @@ import io
 import json
 import os
 import random
+import re
 import resource
 import time
 import zipfile
@@ -251,11 +252,15 @@ def _copy_tables(cursor, vendor: str, tables: list[str]) -> tuple[dict[str, str]
                 [table],
             )
             for name, sql in cursor.fetchall():
-                indexes.append(
-                    sql.replace(f'"{name}"', f'"bench_copy_{name}"', 1).replace(
-                        f'ON "{table}"', f'ON "{copy}"', 1
-                    )
+                # Names quoted (Django's) or not (indexes a migration wrote by hand, search_entry_name).
+                statement = re.sub(
+                    rf'^(CREATE (?:UNIQUE )?INDEX )"?{re.escape(name)}"? ',
+                    lambda match, name=name: f'{match.group(1)}"bench_copy_{name}" ',
+                    sql,
+                    count=1,
                 )
+                statement = re.sub(rf' ON "?{re.escape(table)}"? ?\(', f' ON "{copy}" (', statement, count=1)
+                indexes.append(statement)
         copies[table] = copy
     return copies, indexes
 
