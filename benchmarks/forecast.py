@@ -1,14 +1,17 @@
 """Forecast benchmarks: `python -m benchmarks forecast [--quick] [--page N] [--backtest-db N] [--keep]`,
-and `python -m benchmarks forecast --scenarios [--scale X] [--only name,name] [--seeds 1,2,3]` (alone).
+and `python -m benchmarks forecast --scenarios [--scale X] [--only name,name] [--seeds 1,2,3] [--detail]`.
 
 ``--scenarios``: six synthetic company histories of different shapes (forecasting/tests/scenarios.py:
 the demo's shape, no expected close dates, 20 % never closing, strong seasonality, win rates drifting
 month to month, a small team with 30 deals a quarter). For each, the calibrated backtest of its last
 12 full months (24 for the small team) after 6 months of warm-up, and per horizon the WAPE, bias and
 P10-P90 coverage of the default method and of every other method, baselines included, with the
-targets (default WAPE <= best baseline's, |bias| <= 5 %, coverage 70-90 %) checked. ``--seeds 1,2,3,4``:
-the same per seed, then each scenario with its seeds pooled (more scored months per scenario, so the
-coverage is no longer decided by one or two months of one history); both are printed.
+targets (default WAPE <= best baseline's, |bias| <= 5 %, coverage 70-90 %) checked, each backtest
+calibrated the way it was until 2026-12-06 evening and now (same raw forecasts). ``--seeds 1,2,3,4``:
+a row per seed, then each scenario with its seeds pooled (more scored months per scenario, so the
+coverage is no longer decided by one or two months of one history); both are printed. Each row also
+gives the bias's standard error and the chance that a forecast with no bias and a range that holds
+exactly 80 % would meet the bias and the coverage target on that history's number of months.
 
 Every figure is printed as wall time and CPU time of this process (the 2-core machine is often shared:
 at load 10 a wall second holds about a quarter of a CPU second), with the load average.
@@ -357,11 +360,20 @@ def backtest_database(deals: int, keep: bool) -> None:
 
 def page_existing(name: str, engine_name: str, repeat: int) -> None:
     """``--page-db NAME [--engine postgres|sqlite] [--repeat N]``: on a demo database built by
-    ``python -m benchmarks pages --database NAME`` (every optional step), the Forecast page and the
-    forecast API per persona, computed (the first request, with the kept views cleared) and kept (median of
-    ``repeat`` after it), against DuckDB computing the same page's expected values from a copy of the deals
-    table: per owner and period, sum amount x the day's fit's in-period probability (stage, age bucket,
-    close date in the period), plus closed-to-date per owner (median of ``repeat``; the copy is not timed)."""
+    ``python -m benchmarks pages --database NAME`` (every optional step; the benchmark writes kept
+    forecasts, so use a copy), the Forecast page and the forecast API per persona:
+
+    - computed: the first request with nothing kept (the whole computation, what every request cost before
+      the forecast was kept; now the first request of the day per scope, or one with no worker running);
+    - changed: the first request after a deal changed, for a scope of VIEW_STALE_MIN_OPEN open deals or
+      more (the kept forecast, marked, while the worker recomputes it; the refresh itself is not timed);
+    - kept: the median of ``repeat`` requests after it (server time through the test client), with the size
+      of the answer and its query count;
+
+    against DuckDB computing the same page's expected values from a copy of the deals table: per owner and
+    period, sum amount x the day's fit's in-period probability (stage, age bucket, close date in the period),
+    plus closed-to-date per owner (median of ``repeat``; the copy is not timed), and the ratio of each kept
+    page to that scan."""
     import statistics
 
     from benchmarks import common
@@ -369,37 +381,81 @@ def page_existing(name: str, engine_name: str, repeat: int) -> None:
     common.setup_django(common.database_url(engine_name, name))
     common.migrate()  # the database may predate this branch's migrations
     from django.core.cache import cache
+    from django.db import connection
     from django.test import Client
+    from django.test.utils import CaptureQueriesContext
 
     from dealflow.accounts.models import User
     from dealflow.deals.models import Deal
 
+    try:
+        from dealflow.forecasting.models import KeptForecast
+        from dealflow.forecasting.selectors import forecast as forecast_module
+    except ImportError:  # the code before the kept forecast (a baseline run)
+        KeptForecast = None
+
+    def forget() -> None:
+        cache.clear()
+        if KeptForecast is not None:
+            KeptForecast.objects.all().delete()
+
+    def timed(client, url) -> tuple[float, object]:
+        started = time.perf_counter()
+        response = client.get(url)
+        return time.perf_counter() - started, response
+
     deals = Deal.objects.count()
     open_count = Deal.objects.filter(status="open").count()
     print(f"Forecast page on {engine_name} database {name}: {deals:,} deals, {open_count:,} open ({_load()})")
+    kept_times: dict[tuple[str, str], float] = {}
     for persona in ("admin", "manager", "rep"):
         client = Client(HTTP_HOST="127.0.0.1")
         client.force_login(User.objects.get(username=persona))
         for label, url in (("page", "/forecast/"), ("API", "/api/v1/forecast/")):
             client.get(url)  # the day's fit, the calibration table: computed once a day, not per view
-            cache.clear()
-            started = time.perf_counter()
-            response = client.get(url)
-            computed = time.perf_counter() - started
+            forget()
+            computed, response = timed(client, url)
             assert response.status_code == 200, (url, response.status_code)
+            changed_text = "-"
+            if KeptForecast is not None:
+                kept = KeptForecast.objects.order_by("-computed_at").first()
+                if kept is not None and kept.open_deals >= forecast_module.VIEW_STALE_MIN_OPEN:
+                    # As after a deal change: the kept forecast no longer matches the data version.
+                    KeptForecast.objects.filter(pk=kept.pk).update(
+                        version="changed", refresh_requested_at=None
+                    )
+                    refresh = forecast_module._refresh_request
+                    forecast_module._refresh_request = lambda *args, **kwargs: None  # the worker's job
+                    try:
+                        changed, response = timed(client, url)
+                    finally:
+                        forecast_module._refresh_request = refresh
+                    assert response.status_code == 200 and (
+                        b"data-changed-since" in response.content
+                        or b'"changed_since":true' in response.content
+                    )
+                    changed_text = f"{1000 * changed:5.0f} ms"
+                    forget()
+                    client.get(url)  # kept again, fresh
             times = []
             for _ in range(repeat):
-                started = time.perf_counter()
-                response = client.get(url)
-                times.append(time.perf_counter() - started)
+                elapsed, response = timed(client, url)
+                times.append(elapsed)
+            with CaptureQueriesContext(connection) as captured:
+                client.get(url)
+            kept_times[(persona, label)] = statistics.median(times)
             print(
-                f"  {persona:<8}{label:<5} computed {1000 * computed:7.0f} ms, kept {1000 * statistics.median(times):6.0f} ms "
-                f"(median of {repeat}), {len(response.content) / 1024:.0f} KB"
+                f"  {persona:<8}{label:<5} computed {1000 * computed:7.0f} ms, changed {changed_text:>8}, "
+                f"kept {1000 * statistics.median(times):6.0f} ms (median of {repeat}), "
+                f"{len(response.content) / 1024:.0f} KB, {len(captured.captured_queries)} queries"
             )
     scan = _duckdb_forecast_scan(repeat)
     print(
-        f"  DuckDB scan of the deals for the same expected values: {1000 * scan:.0f} ms (median of {repeat})"
+        f"  DuckDB scan of the deals for the same expected values: {1000 * scan:.0f} ms (median of {repeat}; "
+        f"{_load()})"
     )
+    for (persona, label), seconds in kept_times.items():
+        print(f"  {persona:<8}{label:<5} kept / DuckDB scan: {seconds / scan:.2f}x")
 
 
 def _duckdb_forecast_scan(repeat: int) -> float:
@@ -491,104 +547,99 @@ def _duckdb_forecast_scan(repeat: int) -> float:
     return statistics.median(times)
 
 
-VARIANTS = (
-    # (key, label, scenario_run keywords)
-    ("trendless", "before 2026-12-06: no recent-exit trend; an actual on an end of the range counts as inside",
-     {"trend": False, "seasonal": False, "stage_mass": False}),
-    ("unseasonal", "main before this round: no month-of-year factor on the run-rate, L3 cells not rescaled per stage",
-     {"seasonal": False, "stage_mass": False}),
-    ("now", "now: the run-rate's month-of-year factor and the L3 cells rescaled per stage", {}),
-)  # fmt: skip
+def _variants():
+    from dealflow.forecasting import calibration
+
+    return (
+        (
+            "before",
+            "calibration until 2026-12-06 evening (whole conformal ranks; next month's bias from the window "
+            "of the last 26 forecasts; the blend never corrected)",
+            calibration.BEFORE,
+        ),
+        (
+            "now",
+            "now (next month: exact interpolated ranks and a bias level that follows a drift; the blend "
+            "corrected by the window rule)",
+            calibration.CURRENT,
+        ),
+    )
 
 
 def scenarios(argv: list[str]) -> int:
-    """Every scenario under each method of ``VARIANTS`` in one run; the detail per method and horizon of
-    the current one, then per horizon the summary tables (Markdown, as docs/forecasting.md shows them).
-    ``--seeds 1,2,3``: the same scenarios generated from other seeds, summary rows only, and how many
-    (scenario, seed) pairs meet every target per horizon: a check that a change is not tuned to seed 1;
-    then per scenario the seeds pooled (``_print_pooled``), next to the per-seed figures, never instead."""
+    """Every scenario and seed: one raw backtest, calibrated before and now (``_variants``); per horizon
+    and variant a Markdown table with a row per (scenario, seed): the default, its WAPE against the best
+    baseline's, its bias with the bias's standard error, its coverage, and the chance that a forecast
+    with no bias (and that spread) and a range that holds exactly 80 % would meet the bias and coverage
+    targets on that many months (``calibration.score``); then how many rows meet every target, and with
+    several seeds each scenario's seeds pooled (``_print_pooled``). ``--detail``: every method's scores."""
     from dealflow.forecasting.tests import scenarios as catalogue
 
     scale = float(argv[argv.index("--scale") + 1]) if "--scale" in argv else 1.0
     only = argv[argv.index("--only") + 1].split(",") if "--only" in argv else None
     seeds = [int(value) for value in argv[argv.index("--seeds") + 1].split(",")] if "--seeds" in argv else [1]
-    detail = seeds == [1]
-    variants = VARIANTS if detail else VARIANTS[1:]
-    missed = 0
+    variants = _variants()
+    settings = {key: chosen for key, _, chosen in variants}
     pooled: dict[tuple[str, str, str], list[dict]] = {}  # (variant, horizon, scenario) -> entry per seed
-    summary: dict[tuple[str, str], list[str]] = {}
-    met_count: dict[tuple[str, str], list[float]] = {}
+    rows: dict[tuple[str, str], list[str]] = {}
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    started, started_cpu = time.perf_counter(), time.process_time()
     print(f"Forecast scenarios: calibrated backtests, 1,000 draws, scale {scale}, seeds {seeds} ({_load()})")
     for seed, scenario in itertools.product(seeds, catalogue.SCENARIOS):
         if only and scenario.name not in only:
             continue
-        tables = {}
-        for key, _, keywords in variants:
-            timing, tables[key] = _timed(catalogue.scenario_run, scenario, scale=scale, seed=seed, **keywords)
-        table = tables["now"]
-        name = scenario.name if detail else f"{scenario.name} (seed {seed})"
+        timing, tables = _timed(catalogue.scenario_tables, scenario, settings, scale=scale, seed=seed)
+        print(
+            f"  {scenario.name} (seed {seed}): {scenario.description}; {tables['now']['deals']:,} deals, last "
+            f"{scenario.scored_months} months scored ({timing}, {_load()})",
+            flush=True,
+        )
         for key, _, _ in variants:
             for horizon in ("0", "1"):
                 entry = tables[key]["by_horizon"][horizon]
-                summary.setdefault((key, horizon), []).append(
-                    _summary_row(name, entry, plain=key == "trendless")
-                )
+                rows.setdefault((key, horizon), []).append(_summary_row(scenario.name, seed, entry))
                 pooled.setdefault((key, horizon, scenario.name), []).append(entry)
-                counts = met_count.setdefault((key, horizon), [0, 0, 0])
-                counts[0] += all(catalogue.targets_met(entry).values())
-                counts[1] += 1
-                counts[2] += entry["scores"][entry["default"]]["coverage"] or 0.0
-        if not detail:
-            continue
-        print(
-            f"\n{scenario.name}: {scenario.description}; {table['deals']:,} deals, last "
-            f"{scenario.scored_months} months scored ({timing})"
-        )
-        print(f"  {'horizon':<13}{'method':<13}{'WAPE':>7}{'bias':>8}{'coverage':>10}  role")
-        for horizon, entry in table["by_horizon"].items():
-            label = "this month" if horizon == "0" else "next month"
-            ordered = sorted(
-                entry["scores"].items(),
-                key=lambda item: item[1]["wape"] if item[1]["wape"] is not None else 9,
-            )
-            for method, score in ordered:
-                role = (
-                    "default"
-                    if method == entry["default"]
-                    else (
-                        "best baseline"
-                        if method == entry["best_baseline"]
-                        else ("baseline" if method in ("run_rate", "last_year", "configured") else "")
-                    )
+                tally = counts.setdefault(
+                    (key, horizon), {"rows": 0, "all": 0, "wape": 0, "bias": 0, "coverage": 0}
                 )
-                print(
-                    f"  {label:<13}{method:<13}{_percent(score['wape']):>7}"
-                    f"{_percent(score['bias'], sign=True):>8}{_percent(score['coverage']):>10}  {role}"
-                )
-            met = catalogue.targets_met(entry)
-            if horizon == "0":
-                missed += not all(met.values())
-            print(
-                f"  {label}: default {entry['default']}, "
-                + ", ".join(f"{name} {'met' if value else 'MISSED'}" for name, value in met.items())
-            )
+                met = catalogue.targets_met(entry)
+                tally["rows"] += 1
+                tally["all"] += all(met.values())
+                for target, value in met.items():
+                    tally[target] += value
+        if "--detail" in argv:
+            _print_detail(tables["now"])
     header = (
-        "| scenario | default | WAPE | bias | coverage | run-rate | last year | weighted pipeline | targets |\n"
-        "|---|---|---|---|---|---|---|---|---|"
+        "| scenario | seed | default | WAPE | best baseline | bias (SE) | coverage | chance: bias, coverage "
+        "| targets |\n|---|---|---|---|---|---|---|---|---|"
     )
     for horizon, period in (("0", "this month"), ("1", "next month")):
         for key, label, _ in variants:
-            met, total, coverage = met_count.get((key, horizon), [0, 0, 0.0])
+            tally = counts.get((key, horizon), {"rows": 0, "all": 0, "wape": 0, "bias": 0, "coverage": 0})
             print(
-                f"\n{label[0].upper()}{label[1:]}; {period} (every target met: {met:.0f} of {total:.0f}; the "
-                f"default's coverage averages {_percent(coverage / max(total, 1))}):\n{header}"
+                f"\n{label[0].upper()}{label[1:]}; {period}: every target met on {tally['all']} of "
+                f"{tally['rows']} (WAPE {tally['wape']}, bias {tally['bias']}, coverage {tally['coverage']}):"
+                f"\n{header}"
             )
-            print("\n".join(summary.get((key, horizon), [])))
+            print("\n".join(rows.get((key, horizon), [])))
     if len(seeds) > 1:
         _print_pooled(pooled, variants, seeds)
-    if detail:
-        print(f"\nScenarios missing a this-month target now: {missed}")
+    print(
+        f"\nTotal {time.perf_counter() - started:.1f} s wall, {time.process_time() - started_cpu:.1f} s CPU "
+        f"({_load()} at the end)"
+    )
     return 0
+
+
+def _print_detail(table: dict) -> None:
+    for horizon, entry in table["by_horizon"].items():
+        label = "this month" if horizon == "0" else "next month"
+        for method, score in sorted(entry["scores"].items(), key=lambda item: item[1]["wape"] or 9):
+            role = "default" if method == entry["default"] else ""
+            print(
+                f"    {label:<12}{method:<12}{_percent(score['wape']):>7}{_percent(score['bias'], sign=True):>8}"
+                f"{_percent(score['coverage']):>8}  {role}"
+            )
 
 
 def _print_pooled(pooled: dict, variants, seeds: list[int]) -> None:
@@ -605,7 +656,7 @@ def _print_pooled(pooled: dict, variants, seeds: list[int]) -> None:
             rows, met = [], 0
             names = [name for (variant, hz, name) in pooled if variant == key and hz == horizon]
             for name in names:
-                row, all_met = _pooled_row(name, pooled[(key, horizon, name)], plain=key == "trendless")
+                row, all_met = _pooled_row(name, pooled[(key, horizon, name)])
                 rows.append(row)
                 met += all_met
             print(
@@ -615,7 +666,7 @@ def _print_pooled(pooled: dict, variants, seeds: list[int]) -> None:
             print("\n".join(rows))
 
 
-def _pooled_row(name: str, entries: list[dict], *, plain: bool) -> tuple[str, bool]:
+def _pooled_row(name: str, entries: list[dict]) -> tuple[str, bool]:
     """One Markdown row of pooled scores: WAPE and bias weighted by each seed's total actual (the sums
     of |A - F| and F - A over all seeds' forecasts divided by the sum of A), coverage by each seed's
     number of calibrated forecasts; each seed counts its own default method, as the page would."""
@@ -623,11 +674,10 @@ def _pooled_row(name: str, entries: list[dict], *, plain: bool) -> tuple[str, bo
     def pool(scores: list[dict]) -> dict:
         total = sum(score["actual_total"] for score in scores)
         ranged = sum(score["calibrated"] for score in scores)
-        field = "coverage_plain" if plain else "coverage"
         return {
             "wape": sum(score["wape"] * score["actual_total"] for score in scores) / total if total else None,
             "bias": sum(score["bias"] * score["actual_total"] for score in scores) / total if total else None,
-            "coverage": sum((score[field] or 0.0) * score["calibrated"] for score in scores) / ranged
+            "coverage": sum((score["coverage"] or 0.0) * score["calibrated"] for score in scores) / ranged
             if ranged
             else None,
         }
@@ -644,8 +694,7 @@ def _pooled_row(name: str, entries: list[dict], *, plain: bool) -> tuple[str, bo
         "bias": abs(default["bias"]) <= 0.05,
         "coverage": default["coverage"] is not None and 0.70 <= default["coverage"] <= 0.90,
     }
-    field = "coverage_plain" if plain else "coverage"
-    by_seed = " / ".join(_percent(entry["scores"][entry["default"]][field]) for entry in entries)
+    by_seed = " / ".join(_percent(entry["scores"][entry["default"]]["coverage"]) for entry in entries)
     defaults = ", ".join(sorted({entry["default"] for entry in entries}))
     columns = [
         _percent(baselines[method]["wape"]) if method in baselines else "-"
@@ -666,22 +715,23 @@ def _percent(value: float | None, *, sign: bool = False) -> str:
     return f"{100 * value:+.1f}%" if sign else f"{100 * value:.1f}%"
 
 
-def _summary_row(name: str, entry: dict, *, plain: bool) -> str:
-    """One Markdown row: the default's WAPE, bias and coverage, the baselines' WAPE and the targets."""
+def _summary_row(name: str, seed: int, entry: dict) -> str:
+    """One Markdown row: the default's WAPE against the best baseline's, bias (SE), coverage, the chance
+    that a forecast with no bias and a range that holds 80 % meet those two targets, and the verdict."""
     from dealflow.forecasting.tests import scenarios as catalogue
 
     scores = entry["scores"]
     default = scores[entry["default"]]
-    coverage = default["coverage_plain"] if plain else default["coverage"]
-    met = catalogue.targets_met(entry, coverage=coverage)
-    baselines = [
-        _percent(scores[method]["wape"]) if method in scores else "-"
-        for method in ("run_rate", "last_year", "configured")
-    ]
-    verdict = ", ".join(f"{name} {'met' if value else 'MISSED'}" for name, value in met.items())
+    baseline = entry["best_baseline"]
+    met = catalogue.targets_met(entry)
+    missed = [target for target, value in met.items() if not value]
+    chance = f"{_percent(default.get('bias_chance'))}, {_percent(default.get('coverage_chance'))}"
     return (
-        f"| {name.replace('_', ' ')} | `{entry['default']}` | {_percent(default['wape'])} | "
-        f"{_percent(default['bias'], sign=True)} | {_percent(coverage)} | {' | '.join(baselines)} | {verdict} |"
+        f"| {name.replace('_', ' ')} | {seed} | `{entry['default']}` | {_percent(default['wape'])} | "
+        f"`{baseline}` {_percent(scores[baseline]['wape']) if baseline else '-'} | "
+        f"{_percent(default['bias'], sign=True)} ({_percent(default.get('bias_se'))}) | "
+        f"{_percent(default['coverage'])} | {chance} | "
+        f"{'all met' if not missed else 'MISSED ' + ', '.join(missed)} |"
     )
 
 

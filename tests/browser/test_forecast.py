@@ -97,3 +97,28 @@ def test_manager_reads_the_forecast_submits_a_call_and_takes_a_snapshot(
         item.period.key for item in view.periods
     ]
     assert errors == []
+
+
+def test_the_forecast_fits_a_phone_with_short_rows_and_loads_its_lower_panels(
+    signed_in_page, manager, team_history
+):
+    """Issue #19: at 390 px the page was 25,000-29,000 px tall (a squeezed Reason column made each deal's
+    row about 400 px); the page may not be wider than the screen, and a deal's row stays a few lines."""
+    page = signed_in_page(manager)
+    page.set_default_timeout(60_000)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/forecast/")
+    # Calibration, accuracy and the backtest arrive in a second request and replace the placeholder.
+    page.wait_for_selector("#forecast-panels:not([hx-get])")
+    assert page.get_by_text("Accuracy of past forecasts").count() == 1
+    width = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+    heights = page.eval_on_selector_all(
+        "[data-explanations] tbody tr", "rows => rows.map(row => row.getBoundingClientRect().height)"
+    )
+    height = page.evaluate("document.documentElement.scrollHeight")
+    print(
+        f"\nforecast at 390 px: {width} px wide, {height} px tall, {len(heights)} deal rows, tallest {max(heights)} px"
+    )
+    assert width <= 390
+    assert heights and max(heights) < 200
+    assert height < 200 * len(heights) + 8_000

@@ -87,6 +87,7 @@ class ForecastOut(Schema):
     level: str
     currency: str
     as_of: dt.datetime
+    changed_since: bool  # computed before a change (or over ten minutes ago): the worker is recomputing it
     draws: int
     seed: int
     open_deals: int
@@ -108,6 +109,7 @@ def _forecast_out(view: selectors.ForecastView) -> dict:
         "level": view.level,
         "currency": view.currency,
         "as_of": view.as_of,
+        "changed_since": view.changed_since,
         "draws": view.draws,
         "seed": view.seed,
         "open_deals": view.open_deals,

@@ -287,7 +287,7 @@ def review_detail(request: ApiRequest, review_id: int):
         "bottlenecks": workspace.bottlenecks,
         "data_quality": [{**vars(item.quality), "owner": item.owner} for item in workspace.quality],
         "thresholds": workspace.snapshot.thresholds,
-        "open_deals": len(workspace.rows),
+        "open_deals": workspace.open_deals,
         "flagged": workspace.flagged,
         "decided": workspace.decided,
     }

@@ -36,12 +36,15 @@ MIN_POINTS = 12  # fewer past ratios of a method and horizon -> "uncalibrated" (
 TRAILING_POINTS = 52  # the most recent past ratios used for the range (a year of weekly forecasts)
 BIAS_POINTS = 26  # ... and for the bias (half a year: rates that drift are followed sooner)
 BIAS_THRESHOLD = 1.0  # standard errors of the bias that are left uncorrected (noise, not bias)
+LEVEL_PERIODS = 18  # later periods: the bias level from the last 18 ended target periods
+LEVEL_DRIFTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)  # drift variance / noise variance tried (lambda)
 UNCALIBRATED_WIDTH = 0.5  # +-50 % of the uncertain part when the range cannot be calibrated yet
 LOW, HIGH = 0.1, 0.9
 BLEND = "blend"
 FIRST_BLEND = "dealflow"
 BLEND_KEEP = 1.5  # methods whose past MSE is within 1.5x of the best one's take part in the blend
 BASELINES = ("run_rate", "last_year", "configured")  # configured = the weighted pipeline
+BIAS_TARGET = 0.05  # |bias| <= 5 %: the issue's target, for the noise figures of ``score``
 
 
 @dataclass(frozen=True)
@@ -65,36 +68,98 @@ class Correction:
 UNCORRECTED = Correction(1.0, 1 - UNCALIBRATED_WIDTH, 1.0, 1 + UNCALIBRATED_WIDTH, 0, False)
 
 
+@dataclass(frozen=True)
+class Settings:
+    """How past errors become a correction (docs/forecasting.md, "Calibration").
+
+    ``this_period_ranks`` / ``later_ranks``: where P10 and P90 sit among the n sorted past ratios of this
+    period's / later periods' forecasts: "conformal", the whole ranks floor(0.1 (n + 1)) and
+    ceil(0.9 (n + 1)), which hold at least 80 % (84.6 % with 12 ratios); "interpolated", the fractional
+    ranks 0.1 (n + 1) and 0.9 (n + 1), interpolated between neighbours, which hold about 80 % (since
+    2026-12-06 evening for later periods). ``later_bias``: the bias of later periods from a "level" that
+    follows a drift (``_bias_level``) or from the "window" of this period's rule (before).
+    ``blend_bias``: the blend corrected from its own past errors like any method (before: never)."""
+
+    this_period_ranks: str = "conformal"
+    later_ranks: str = "interpolated"
+    later_bias: str = "level"
+    blend_bias: bool = True
+
+
+CURRENT = Settings()
+BEFORE = Settings(later_ranks="conformal", later_bias="window", blend_bias=False)  # until 2026-12-06 evening
+
+
 def correction_from(
-    past: list[tuple[int, float, float]], bias_past: list[tuple[int, float, float]] | None = None
+    past: list[tuple[int, float, float]],
+    bias_past: list[tuple[int, float, float]] | None = None,
+    *,
+    horizon: int = 0,
+    blend: bool = False,
+    settings: Settings = CURRENT,
 ) -> Correction:
     """The correction from past (target end, U, A - C), oldest first; rows with U <= 0 carry no ratio.
 
-    The range uses conformal ranks of the n ratios of ``past``: the floor(0.1 (n + 1))-th smallest and
-    the ceil(0.9 (n + 1))-th. The bias ratio comes from the last BIAS_POINTS of ``bias_past`` (default
-    ``past``), see ``_bias_ratio``.
+    The range uses the n ratios of ``past`` (``Settings``: ranks per horizon); the bias ratio comes from ``bias_past``
+    (default ``past``): for this period (``horizon`` 0) the last BIAS_POINTS of them, see
+    ``_bias_ratio``; for later periods ``_bias_level`` over the last LEVEL_PERIODS periods.
+    ``blend``: the blend's correction: from the window at every horizon (its members' corrections follow
+    a drift already; a level on top of theirs doubled it), ratio 1 without ``Settings.blend_bias``.
     """
     recent = [item for item in past if item[1] > 0][-TRAILING_POINTS:]
     points = len(recent)
     if points == 0:
         return UNCORRECTED
-    uncertain = np.array([item[1] for item in recent], dtype=float)
-    came_in = np.array([item[2] for item in recent], dtype=float)
-    bias_items = [item for item in (recent if bias_past is None else bias_past) if item[1] > 0][-BIAS_POINTS:]
-    ratio = _bias_ratio(
-        np.array([item[0] for item in bias_items]),
-        np.array([item[1] for item in bias_items], dtype=float),
-        np.array([item[2] for item in bias_items], dtype=float),
-    )
+    bias_items = recent if bias_past is None else bias_past
+    if blend:
+        ratio = _bias(bias_items, 0, settings) if settings.blend_bias else 1.0
+    else:
+        ratio = _bias(bias_items, horizon, settings)
     if points < MIN_POINTS:
         return Correction(
             ratio, ratio * (1 - UNCALIBRATED_WIDTH), ratio, ratio * (1 + UNCALIBRATED_WIDTH), points, False
         )
+    uncertain = np.array([item[1] for item in recent], dtype=float)
+    came_in = np.array([item[2] for item in recent], dtype=float)
     ratios = np.sort(came_in / uncertain)
-    low = float(ratios[max(math.floor(LOW * (points + 1)) - 1, 0)])
-    high = float(ratios[min(math.ceil(HIGH * (points + 1)) - 1, points - 1)])
+    if (settings.later_ranks if horizon > 0 else settings.this_period_ranks) == "interpolated":
+        low, high = _at_rank(ratios, LOW * (points + 1)), _at_rank(ratios, HIGH * (points + 1))
+    else:
+        low = float(ratios[max(math.floor(LOW * (points + 1)) - 1, 0)])
+        high = float(ratios[min(math.ceil(HIGH * (points + 1)) - 1, points - 1)])
     floor = float(np.mean(ratios <= 0))
     return Correction(ratio, min(low, ratio), float(np.median(ratios)), max(high, ratio), points, True, floor)
+
+
+def _at_rank(ordered: np.ndarray, rank: float) -> float:
+    """The value at a fractional 1-based rank of sorted values, interpolated between its neighbours and
+    clamped to the smallest and largest: rank 1.3 of 0.5, 0.6, ... is 0.5 + 0.3 x 0.1 = 0.53."""
+    position = min(max(rank, 1.0), float(len(ordered))) - 1
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return float(ordered[below] + (position - below) * (ordered[above] - ordered[below]))
+
+
+def _bias(items: list[tuple[int, float, float]], horizon: int, settings: Settings) -> float:
+    known = [item for item in items if item[1] > 0]
+    if horizon > 0 and settings.later_bias == "level":
+        return _bias_level(*_per_period(known)[-LEVEL_PERIODS:].T)
+    known = known[-BIAS_POINTS:]
+    return _bias_ratio(
+        np.array([item[0] for item in known]),
+        np.array([item[1] for item in known], dtype=float),
+        np.array([item[2] for item in known], dtype=float),
+    )
+
+
+def _per_period(items: list[tuple[int, float, float]]) -> np.ndarray:
+    """[period, 2]: per target period (oldest first) the sums of U and of A - C of its forecasts."""
+    sums: dict[int, list[float]] = {}
+    for end, uncertain, came_in in items:
+        pair = sums.setdefault(end, [0.0, 0.0])
+        pair[0] += uncertain
+        pair[1] += came_in
+    return np.array([sums[end] for end in sorted(sums)], dtype=float).reshape(-1, 2)
 
 
 def _bias_ratio(ends: np.ndarray, uncertain: np.ndarray, came_in: np.ndarray) -> float:
@@ -107,6 +172,52 @@ def _bias_ratio(ends: np.ndarray, uncertain: np.ndarray, came_in: np.ndarray) ->
     per_period = np.array([came_in[ends == end].sum() / uncertain[ends == end].sum() for end in periods])
     error = float(per_period.std(ddof=1)) / math.sqrt(len(periods))
     return 1 + math.copysign(max(0.0, abs(deviation) - BIAS_THRESHOLD * error), deviation)
+
+
+def _bias_level(uncertain: np.ndarray, came_in: np.ndarray, *, threshold: bool = True) -> float:
+    """The bias ratio of later periods: a local level (Kalman filter) over the per-period ratios
+    y_p = (sum A - C) / (sum U), oldest first. The true ratio b wanders from period to period
+    (b_p = b_(p-1) + drift, variance lambda s^2) and each period shows it with noise (y_p = b_p + noise,
+    variance s^2); it starts at b = 1 ("no bias") with the weight of one period (variance s^2). Each
+    period moves the level by the gain k = P / (P + 1) towards y_p (P the level's variance in units of
+    s^2; after the step P = P (1 - k) + lambda). lambda is the value of LEVEL_DRIFTS under which the
+    periods seen were likeliest: 0 when the ratios only scatter (the level is then the mean of the periods
+    and one extra period at 1), large when they wander (the level follows the recent ones). As in this
+    period's rule, what lies within one standard error of 1 is noise: the level's standard error is
+    sqrt(P s^2), with s^2 estimated from the innovations, and r = 1 + sign(L - 1) max(0, |L - 1| - SE)
+    (``threshold``; without it the level chased noise on steady histories, docs/forecasting.md)."""
+    ratios = came_in / uncertain
+    if len(ratios) < 2:
+        return 1.0
+    best: tuple[float, float, float] | None = None
+    for drift in LEVEL_DRIFTS:
+        level, variance, log_total, scaled = _level_path(ratios, drift)
+        noise = scaled / len(ratios)
+        likelihood = -0.5 * (len(ratios) * math.log(max(noise, 1e-12)) + log_total)
+        if best is None or likelihood > best[0] + 1e-9:
+            best = (likelihood, level, math.sqrt(variance * noise))
+    assert best is not None
+    _, level, error = best
+    if threshold:
+        level = 1 + math.copysign(max(0.0, abs(level - 1) - BIAS_THRESHOLD * error), level - 1)
+    return max(level, 0.0)
+
+
+def _level_path(ratios: np.ndarray, drift: float) -> tuple[float, float, float, float]:
+    """Kalman filter of the local level from b = 1, variance 1 (units of the noise variance): the final
+    level and its variance (before the next period's drift), the sum of log (P + 1) and the sum of innovation^2 / (P + 1) (the likelihood's
+    parts, with the noise variance estimated as their mean)."""
+    level, variance, filtered, log_total, scaled = 1.0, 1.0, 1.0, 0.0, 0.0
+    for value in ratios.tolist():
+        total = variance + 1.0
+        innovation = value - level
+        log_total += math.log(total)
+        scaled += innovation * innovation / total
+        gain = variance / total
+        level += gain * innovation
+        filtered = variance * (1 - gain)
+        variance = filtered + drift
+    return level, filtered, log_total, scaled
 
 
 @dataclass(frozen=True)
@@ -137,7 +248,15 @@ class Calibrated:
     floor: float = 0.0  # the correction's ``floor``: predicted chance that nothing more comes in
 
 
-def _select(history: list[tuple[int, int, float, float]], moment: int, phase: int) -> Correction:
+def _select(
+    history: list[tuple[int, int, float, float]],
+    moment: int,
+    phase: int,
+    *,
+    horizon: int = 0,
+    blend: bool = False,
+    settings: Settings = CURRENT,
+) -> Correction:
     """The correction from past (target end, phase, U, A - C) known at ``moment``: the range from those of
     the same quarter of the period when there are MIN_POINTS of them (ratios spread more late in a
     period, when little is left open), else from all; the bias from all (the most recent ones)."""
@@ -147,10 +266,18 @@ def _select(history: list[tuple[int, int, float, float]], moment: int, phase: in
         for item in history
         if item[0] <= moment and item[2] > 0 and item[1] == phase
     ]
-    return correction_from(same if len(same) >= MIN_POINTS else known, known)
+    return correction_from(
+        same if len(same) >= MIN_POINTS else known,
+        known,
+        horizon=horizon,
+        blend=blend,
+        settings=settings,
+    )
 
 
-def calibrate(rows: list[Row], *, scored_from: int | None = None) -> list[Calibrated]:
+def calibrate(
+    rows: list[Row], *, scored_from: int | None = None, settings: Settings = CURRENT
+) -> list[Calibrated]:
     """Every row corrected and ranged from the rows whose targets had ended by its as-of time, plus one
     ``blend`` row per (as-of time, horizon). Rows before ``scored_from`` are warm-up (not scored)."""
     result: list[Calibrated] = []
@@ -166,13 +293,22 @@ def calibrate(rows: list[Row], *, scored_from: int | None = None) -> list[Calibr
         any_row = next(iter(members.values()))
         for method, row in members.items():
             uncertain = row.forecast - row.closed
-            correction = _select(history.get((horizon, method), []), moment, row.phase)
+            correction = _select(
+                history.get((horizon, method), []), moment, row.phase, horizon=horizon, settings=settings
+            )
             corrected[method] = correction.ratio * uncertain
             result.append(_ranged(row, uncertain, correction, scored))
         weights = _blend_weights(errors, horizon, moment, list(members))
         blend_uncertain = sum(weights[method] * corrected[method] for method in weights)
         blend = replace(any_row, method=BLEND, forecast=any_row.closed + blend_uncertain, p10=None, p90=None)
-        correction = replace(_select(history.get((horizon, BLEND), []), moment, blend.phase), ratio=1.0)
+        correction = _select(
+            history.get((horizon, BLEND), []),
+            moment,
+            blend.phase,
+            horizon=horizon,
+            blend=True,
+            settings=settings,
+        )
         result.append(_ranged(blend, blend_uncertain, correction, scored))
         for method, row in [*members.items(), (BLEND, blend)]:
             history.setdefault((horizon, method), []).append(
@@ -239,10 +375,10 @@ def _blend_weights(errors: dict, horizon: int, moment: int, methods: list[str]) 
     return {method: value / total for method, value in inverse.items()}
 
 
-def current_corrections(rows: list[Row], *, now: int) -> dict[str, Any]:
+def current_corrections(rows: list[Row], *, now: int, settings: Settings = CURRENT) -> dict[str, Any]:
     """What the page applies today: per horizon, method and quarter of the period, the correction from
     every row whose target had ended by ``now``; and the blend's weights. JSON-ready."""
-    calibrated = calibrate(rows)
+    calibrated = calibrate(rows, settings=settings)
     blend_rows = [item.row for item in calibrated if item.row.method == BLEND]
     all_rows = [*rows, *blend_rows]
     result: dict[str, Any] = {"corrections": {}, "blend_weights": {}}
@@ -263,10 +399,13 @@ def current_corrections(rows: list[Row], *, now: int) -> dict[str, Any]:
                 if row.horizon == horizon and row.method == method
             ]
             per_method[method] = [
-                (
-                    replace(_select(history, now, phase), ratio=1.0)
-                    if method == BLEND
-                    else _select(history, now, phase)
+                _select(
+                    history,
+                    now,
+                    phase,
+                    horizon=horizon,
+                    blend=method == BLEND,
+                    settings=settings,
                 ).as_dict()
                 for phase in range(4)
             ]
@@ -323,7 +462,43 @@ def score(items: list[Calibrated]) -> dict[str, Any]:
         else None,
         "calibrated": len(ranged),
         "actual_total": total,  # the WAPE's and the bias's denominator: pools scores of several histories
+        **_noise(scored, total),
     }
+
+
+def _noise(scored: list[Calibrated], total: float) -> dict[str, Any]:
+    """How much of the bias and the coverage chance alone explains. The weekly forecasts of one target
+    period share its one actual, so the outcomes are the periods: ``periods`` of them; the bias's standard
+    error SE = SD over periods of sum (F - A) x sqrt(periods) / sum A (``bias_se``), and the chance that a
+    forecast with no bias and this spread lands within +-5 % (``bias_chance``, normal); the chance that a
+    range that holds exactly 80 % lands in 70-90 % over that many periods (``coverage_chance``, binomial;
+    a period counts inside when its forecasts were)."""
+    errors: dict[int, float] = {}
+    for item in scored:
+        errors[item.row.target_end] = errors.get(item.row.target_end, 0.0) + item.forecast - item.row.actual
+    periods = len(errors)
+    if periods < 2 or total <= 0:
+        return {"periods": periods, "bias_se": None, "bias_chance": None, "coverage_chance": None}
+    bias_se = float(np.std(list(errors.values()), ddof=1)) * math.sqrt(periods) / total
+    chance = math.erf(BIAS_TARGET / bias_se / math.sqrt(2)) if bias_se > 0 else 1.0
+    return {
+        "periods": periods,
+        "bias_se": bias_se,
+        "bias_chance": chance,
+        "coverage_chance": band_chance(periods),
+    }
+
+
+def band_chance(periods: int, *, share: float = HIGH - LOW, band: tuple[float, float] = (0.7, 0.9)) -> float:
+    """P(the share of ``periods`` outcomes inside a range that holds ``share`` lies within ``band``):
+    binomial. 11 periods: 8 or 9 inside (72.7 %, 81.8 %), 0.221 + 0.295 = 0.516."""
+    return float(
+        sum(
+            math.comb(periods, inside) * share**inside * (1 - share) ** (periods - inside)
+            for inside in range(periods + 1)
+            if band[0] - 1e-9 <= inside / periods <= band[1] + 1e-9
+        )
+    )
 
 
 def choose_default(items: list[Calibrated]) -> dict[str, Any]:

@@ -278,3 +278,20 @@ class BacktestRun(BaseModel):
         if not self.steps_total:
             return 0 if self.status != BacktestStatus.DONE else 100
         return min(100, round(100 * self.steps_done / self.steps_total))
+
+
+class KeptForecast(models.Model):
+    """A forecast as computed for one scope, period kind, method and language: the page and the API read it
+    while the data it depends on (``version``) is unchanged, and show it with its time while the worker
+    recomputes it (docs/forecasting.md, "The kept forecast"). ``payload`` is the pickled ForecastView,
+    written only by ``forecasting.selectors.forecast``."""
+
+    key = models.CharField(max_length=200, unique=True)
+    version = models.TextField()
+    computed_at = models.DateTimeField()
+    open_deals = models.PositiveIntegerField()
+    payload = models.BinaryField()
+    refresh_requested_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"kept forecast {self.key}"

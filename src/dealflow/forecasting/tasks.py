@@ -34,3 +34,43 @@ def fit_warm() -> int:
             engine.fit_for_today(kind=kind)
             computed += 1
     return computed
+
+
+@task()
+def forecast_refresh(
+    *,
+    user_id: int,
+    language: str,
+    kind: str,
+    scope_kind: str | None,
+    scope_id: int | None,
+    method: str | None,
+    draws: int,
+    seed: int,
+) -> int:
+    """Recompute a kept forecast the page showed with "the deals have changed since" (as the user who saw
+    it: the same scope, so the same numbers for everybody who may see it); returns its open deals, or -1
+    when the user may no longer see the scope."""
+    from django.http import Http404
+    from django.utils import translation
+
+    from dealflow.accounts.models import User
+    from dealflow.forecasting.selectors.forecast import forecast_keep
+
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return -1
+    with translation.override(language or None):
+        try:
+            view = forecast_keep(
+                user=user,
+                kind=kind,
+                scope_kind=scope_kind,
+                scope_id=scope_id,
+                method=method,
+                draws=draws,
+                seed=seed,
+            )
+        except Http404:
+            return -1
+    return view.open_deals

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from dealflow.forecasting.calculations.history import (
 from dealflow.forecasting.calculations.prediction import Prediction, new_bookings_samples, predict
 from dealflow.forecasting.calculations.scoring import accuracy, bias, coverage, wape
 from dealflow.forecasting.calculations.simulation import simulate, summarise
+
+if TYPE_CHECKING:
+    from dealflow.forecasting.calibration import Settings
 
 # ---------------------------------------------------------------------------------------- backtest
 MODEL_METHODS = ("dealflow", "learned", "configured")
@@ -217,7 +221,11 @@ def backtest(
 
 
 def backtest_table(
-    rows: list[BacktestRow], *, scored_from: int | None = None, now: int | None = None
+    rows: list[BacktestRow],
+    *,
+    scored_from: int | None = None,
+    now: int | None = None,
+    settings: Settings | None = None,
 ) -> dict:
     """Accuracy, WAPE, bias and P10-P90 coverage per method and lead time after calibration, the default
     method per horizon, and the corrections the page applies from ``now`` on (``calibration``).
@@ -229,8 +237,9 @@ def backtest_table(
     """
     from dealflow.forecasting import calibration
 
+    settings = settings or calibration.CURRENT
     plain = [_calibration_row(row) for row in rows]
-    items = calibration.calibrate(plain, scored_from=scored_from)
+    items = calibration.calibrate(plain, scored_from=scored_from, settings=settings)
     groups: dict[tuple, list] = {}
     for item in items:
         row = item.row
@@ -277,7 +286,9 @@ def backtest_table(
             | {"scores": {method: score for method, score in entry["scores"].items() if score["count"]}}
             for horizon, entry in choice.items()
         },
-        "calibration": calibration.current_corrections(plain, now=now if now is not None else last_known),
+        "calibration": calibration.current_corrections(
+            plain, now=now if now is not None else last_known, settings=settings
+        ),
     }
 
 

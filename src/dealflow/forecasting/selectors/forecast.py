@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import pickle
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.core.cache import cache
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -29,6 +28,7 @@ from dealflow.forecasting.models import (
     BacktestStatus,
     ForecastCall,
     ForecastFit,
+    KeptForecast,
     Method,
     Quota,
     ScopeKind,
@@ -106,6 +106,9 @@ class ForecastView:
     open_deals: int
     fitted_on: dt.date  # the probabilities were learned from history up to this day's midnight
     later_method: str = "dealflow"
+    changed_since: bool = (
+        False  # kept from before a change (or over VIEW_CACHE_SECONDS ago): being recomputed
+    )
     calibrated: bool = False
     coverage: float | None = None  # measured P10-P90 coverage of the method in the latest backtest
 
@@ -215,9 +218,18 @@ def method_default() -> tuple[str, str]:
     return model, choice.reason
 
 
-VIEW_CACHE_SECONDS = 600  # a kept forecast is never older than this
-VIEW_STALE_SECONDS = 120  # a slow one is still shown this long after the data changed (its time shown)
+VIEW_CACHE_SECONDS = (
+    600  # a kept forecast is recomputed after this even when no data changed (the clock moves it)
+)
+VIEW_STALE_SECONDS = 120  # a large one is still shown this long after it was computed, changed data or not
 VIEW_STALE_MIN_OPEN = 5_000  # scopes with this many open deals (0.3 s or more to compute) may be shown stale
+REFRESH_RETRY_SECONDS = 60  # a refresh asked of the worker is asked again after this
+KEPT_FORMAT = "1"  # part of the key: a new ForecastView layout never unpickles an old payload
+
+
+def _kept_key(scope: Scope, kind: str, method: str | None, draws: int, seed: int) -> str:
+    parts = (KEPT_FORMAT, scope.key, kind, method or "", draws, seed, translation.get_language() or "")
+    return ":".join(str(part) for part in parts)
 
 
 def forecast_for_user(
@@ -232,13 +244,17 @@ def forecast_for_user(
 ) -> ForecastView:
     """This period and the next three for a scope: category totals, weighted, and the simulated range.
 
-    Computed by ``forecast_compute`` and kept (Django's cache) per user, scope, period kind, method and
-    language under a data version: the newest deal event, the day's fit, the latest backtest and the
-    quotas, calls, memberships, stages and rates (a handful of index look-ups). The same version answers
-    from the kept view without reading a deal; a different one recomputes, except that a scope with
-    VIEW_STALE_MIN_OPEN open deals or more (0.3 s or more to compute) is shown for up to
-    VIEW_STALE_SECONDS after a change, with the time it was computed (``as_of``). Never older than
-    VIEW_CACHE_SECONDS. The scope's access check runs on every request (404 as before).
+    Computed by ``forecast_compute`` and kept in the database (``KeptForecast``) per scope, period kind,
+    method and language, with a data version: the newest deal event, the day's fit, the latest backtest
+    and the quotas, calls, memberships, stages and rates (one query of index look-ups). Everybody who may
+    see the scope reads the same numbers (a scope's deals are the same for each of them), so one
+    computation serves every user and every web process. The same version answers from the kept forecast
+    without reading a deal for VIEW_CACHE_SECONDS. After a change, or later, a scope with
+    VIEW_STALE_MIN_OPEN open deals or more (0.3 s or more to compute) is still shown, marked
+    ``changed_since`` with the time it was computed (``as_of``), while the worker recomputes it
+    (``tasks.forecast_refresh``, asked by the first reader); if the worker has not done so
+    VIEW_STALE_SECONDS after it was asked, or for a smaller scope, or on another day, the request computes
+    it. The scope's access check runs on every request (404 as before).
     """
     period_kind_check(kind)
     scope = scope_resolve_for_user(user=user, kind=scope_kind, scope_id=scope_id)
@@ -246,32 +262,88 @@ def forecast_for_user(
         raise ApplicationError(
             "Method must be dealflow, learned, configured, run_rate, last_year or blend.", field="method"
         )
-    # The user's access as it is now (roles, readable owners) and the scope it resolves to: a user whose
-    # rights changed never gets a view computed under the old ones.
-    rights = user_access_scope(user=user)
-    access = hashlib.sha256(
-        repr(
-            [
-                sorted(value) if isinstance(value, frozenset) else value
-                for value in (getattr(rights, name) for name in rights.__dataclass_fields__)
-            ]
-        ).encode()
-    ).hexdigest()[:16]
-    key = "forecast-view:" + ":".join(
-        str(part)
-        for part in (user.pk, access, scope.key, kind, method, draws, seed, translation.get_language())
-    )
+    key = _kept_key(scope, kind, method, draws, seed)
     version = _data_version(kind)
     moment = clock.now()
-    kept = cache.get(key)
-    if kept is not None:
-        kept_version, view, computed_at = kept
-        age = (moment - computed_at).total_seconds()
-        same_day = computed_at.date() == moment.date()
-        large = view.open_deals >= VIEW_STALE_MIN_OPEN
-        fresh = kept_version == version or (large and age < VIEW_STALE_SECONDS)
-        if same_day and 0 <= age < VIEW_CACHE_SECONDS and fresh:
-            return view
+    kept = KeptForecast.objects.filter(key=key).first()
+    view = _kept_view(kept, version=_version_text(version), moment=moment)
+    if kept is not None and view is not None:
+        view.scope = scope  # the scope as resolved now (its team's name, the rep's name)
+        if view.changed_since:
+            _refresh_request(
+                kept,
+                moment=moment,
+                user=user,
+                kind=kind,
+                scope_kind=scope_kind,
+                scope_id=scope_id,
+                method=method,
+                draws=draws,
+                seed=seed,
+            )
+        return view
+    return forecast_keep(
+        user=user,
+        kind=kind,
+        scope_kind=scope_kind,
+        scope_id=scope_id,
+        method=method,
+        draws=draws,
+        seed=seed,
+        version=version,
+    )
+
+
+def _kept_view(kept: KeptForecast | None, *, version: str, moment: dt.datetime) -> ForecastView | None:
+    """The kept forecast if it may be shown now: fresh, or (a large scope, the same day) marked
+    ``changed_since`` until the worker has had VIEW_STALE_SECONDS to recompute it."""
+    if kept is None:
+        return None
+    age = (moment - kept.computed_at).total_seconds()
+    same_day = timezone.localdate(kept.computed_at) == timezone.localdate(moment)
+    if not same_day or age < 0:
+        return None
+    fresh = kept.version == version and age < VIEW_CACHE_SECONDS
+    asked = kept.refresh_requested_at
+    waiting = asked is None or (moment - asked).total_seconds() < VIEW_STALE_SECONDS
+    if not fresh and not (kept.open_deals >= VIEW_STALE_MIN_OPEN and waiting):
+        return None
+    try:
+        view = pickle.loads(bytes(kept.payload))  # noqa: S301 - written by forecast_keep only, never input
+    except Exception:  # a payload of an older code version: compute anew
+        return None
+    if not isinstance(view, ForecastView):
+        return None
+    view.changed_since = not fresh
+    return view
+
+
+def _refresh_request(kept: KeptForecast, *, moment: dt.datetime, user: User, **arguments) -> None:
+    """Ask the worker to recompute a kept forecast, once (whoever reads it first; the request computes it
+    itself when the worker has not within VIEW_STALE_SECONDS)."""
+    claimed = KeptForecast.objects.filter(pk=kept.pk, refresh_requested_at__isnull=True).update(
+        refresh_requested_at=moment
+    )
+    if claimed:
+        from dealflow.forecasting.tasks import forecast_refresh
+
+        forecast_refresh.enqueue(user_id=user.pk, language=translation.get_language() or "", **arguments)
+
+
+def forecast_keep(
+    *,
+    user: User,
+    kind: str = "month",
+    scope_kind: str | None = None,
+    scope_id: int | None = None,
+    method: str | None = None,
+    draws: int = DRAWS,
+    seed: int = SEED,
+    version: tuple | None = None,
+) -> ForecastView:
+    """Compute the forecast now and keep it for everybody who may see its scope (the worker's refresh and
+    the page when nothing recent is kept); ``version``: the data version read just before, if any."""
+    version = version or _data_version(kind)
     view = forecast_compute(
         user=user, kind=kind, scope_kind=scope_kind, scope_id=scope_id, method=method, draws=draws, seed=seed
     )
@@ -280,8 +352,25 @@ def forecast_for_user(
     # meanwhile keeps the version read before, so the next request recomputes.
     if after[:4] + after[5:] == version[:4] + version[5:]:
         version = after
-    cache.set(key, (version, view, moment), VIEW_CACHE_SECONDS)
+    key = _kept_key(view.scope, kind, method, draws, seed)
+    values = {
+        "version": _version_text(version),
+        "computed_at": view.as_of,
+        "open_deals": view.open_deals,
+        "payload": pickle.dumps(view, protocol=pickle.HIGHEST_PROTOCOL),
+        "refresh_requested_at": None,
+    }
+    if not KeptForecast.objects.filter(key=key).update(**values):
+        try:
+            with transaction.atomic():
+                KeptForecast.objects.create(key=key, **values)
+        except IntegrityError:  # another process kept the same forecast at the same moment
+            pass
     return view
+
+
+def _version_text(version: tuple) -> str:
+    return "|".join(version)
 
 
 def _data_version(kind: str) -> tuple:

@@ -14,9 +14,12 @@ from dealflow.forecasting.selectors.scopes import Scope, scope_options_for_user
 
 
 # ------------------------------------------------------------------------------------ quotas, calls
-def quota_list_for_user(*, user: User, period_keys: list[str] | None = None) -> QuerySet[Quota]:
-    """Quotas of the teams and reps the user may see."""
-    options = scope_options_for_user(user=user)
+def quota_list_for_user(
+    *, user: User, period_keys: list[str] | None = None, options: dict[str, list] | None = None
+) -> QuerySet[Quota]:
+    """Quotas of the teams and reps the user may see (``options``: the user's scope_options_for_user, when
+    the caller has them already)."""
+    options = options or scope_options_for_user(user=user)
     team_ids = [team.pk for team in options["teams"]]
     user_ids = [rep.pk for rep in options["reps"]]
     quotas = Quota.objects.filter(Q(team_id__in=team_ids) | Q(user_id__in=user_ids)).select_related(
@@ -27,9 +30,11 @@ def quota_list_for_user(*, user: User, period_keys: list[str] | None = None) -> 
     return quotas.order_by("period_start", "team__name", "user__username")
 
 
-def call_list_for_user(*, user: User, period_keys: list[str] | None = None) -> QuerySet[ForecastCall]:
+def call_list_for_user(
+    *, user: User, period_keys: list[str] | None = None, options: dict[str, list] | None = None
+) -> QuerySet[ForecastCall]:
     """Every call (newest first) of the teams and reps the user may see; the newest per scope counts."""
-    options = scope_options_for_user(user=user)
+    options = options or scope_options_for_user(user=user)
     calls = ForecastCall.objects.filter(
         Q(team_id__in=[team.pk for team in options["teams"]])
         | Q(user_id__in=[rep.pk for rep in options["reps"]])

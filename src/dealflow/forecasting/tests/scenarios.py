@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from dealflow.forecasting import calculations as calc
+from dealflow.forecasting import calibration
 from dealflow.forecasting.tests import synthetic as syn
 
 SEASON = (1.0, 0.8, 1.3, 0.7, 0.5, 0.9, 0.5, 0.4, 1.2, 1.3, 1.9, 1.5)  # strong: 0.4x to 1.9x the mean
@@ -149,6 +150,28 @@ def scenario_run(
     )
     table["deals"] = len(history.deal_ids)
     return table
+
+
+def scenario_tables(
+    scenario: Scenario,
+    settings: dict[str, calibration.Settings],
+    *,
+    scale: float = 1.0,
+    seed: int = 1,
+    draws: int = 1000,
+) -> dict[str, dict]:
+    """One raw backtest of the scenario, calibrated under each of ``settings`` (name -> Settings): the
+    tables differ only by how past errors became corrections and ranges."""
+    now = syn.epoch(NOW_DAY)
+    _, history = history_for(scenario, scale=scale, seed=seed, now=now)
+    rows, _ = backtest_for(history, now=now, scored_months=scenario.scored_months, draws=draws)
+    calendar = syn.month_calendar(dt.date(2020, 1, 1), 96)
+    scored_from = int(calendar.start_times[int(calendar.index_of(now)) - scenario.scored_months])
+    tables = {}
+    for name, chosen in settings.items():
+        tables[name] = calc.backtest_table(rows, scored_from=scored_from, now=now, settings=chosen)
+        tables[name]["deals"] = len(history.deal_ids)
+    return tables
 
 
 def targets_met(entry: dict, *, coverage: float | None = None) -> dict[str, bool]:

@@ -26,19 +26,66 @@ def test_bias_ratio_moves_towards_one_by_one_standard_error_hand_worked():
     assert (correction.low, correction.high) == (pytest.approx(0.55), pytest.approx(1.65))
 
 
-def test_range_from_conformal_ranks_and_a_bias_within_noise_is_left_alone_hand_worked():
-    # Twelve periods with ratios 0.5, 0.6, ..., 1.6. n = 12: the floor(0.1 x 13) = 1st smallest (0.5) and
-    # the ceil(0.9 x 13) = 12th (1.6). R = 1260 / 1200 = 1.05; the ratios' SD is sqrt(0.13) = 0.3606, SE =
-    # 0.3606 / sqrt(12) = 0.104 > 0.05: no correction.
-    past = [(end, 100.0, 50.0 + 10 * end) for end in range(12)]
-    correction = cal.correction_from(past)
+def test_range_from_interpolated_ranks_and_a_bias_within_noise_is_left_alone_hand_worked():
+    # Twelve next-period ratios 0.5, 0.6, ..., 1.6 in a shuffled order. n = 12: ranks 0.1 x 13 = 1.3 and
+    # 0.9 x 13 = 11.7, interpolated: 0.5 + 0.3 x 0.1 = 0.53 and 1.5 + 0.7 x 0.1 = 1.57. Bias: the level of
+    # ratios that only scatter is their mean with one period at 1, (1 + 12.6) / 13 = 1.046, within one
+    # standard error of 1 (this period's window: R = 1.05, SE = 0.3606 / sqrt(12) = 0.104): no correction.
+    order = [1.0, 0.5, 1.4, 0.7, 1.6, 0.9, 1.2, 0.6, 1.5, 0.8, 1.3, 1.1]
+    past = [(end, 100.0, 100.0 * value) for end, value in enumerate(order)]
+    correction = cal.correction_from(past, horizon=1)
     assert correction.calibrated and correction.points == 12
     assert correction.ratio == 1.0
-    assert (correction.low, correction.high) == (pytest.approx(0.5), pytest.approx(1.6))
+    assert (correction.low, correction.high) == (pytest.approx(0.53), pytest.approx(1.57))
     assert cal.apply_correction(1000.0, 200.0, correction)[1:4:2] == (
-        pytest.approx(1100.0),
-        pytest.approx(1320.0),
+        pytest.approx(1106.0),
+        pytest.approx(1314.0),
     )
+    # This period (and later periods before 2026-12-06 evening): the whole ranks floor(1.3) = 1st and
+    # ceil(11.7) = 12th, 0.5 and 1.6, a range that holds 11 / 13 = 84.6 % of the time rather than 80 %.
+    for this_period in (cal.correction_from(past), cal.correction_from(past, horizon=1, settings=cal.BEFORE)):
+        assert (this_period.low, this_period.high) == (pytest.approx(0.5), pytest.approx(1.6))
+
+
+def test_interpolated_ranks_hold_80_percent_of_new_draws_where_whole_ranks_hold_85():
+    """The reason for the interpolated ranks: 12 past ratios from a distribution, the 13th from the same
+    one. Over 20,000 such trials the whole-rank range held 84.6 % (11 / 13), the interpolated one 81.4 %
+    (interpolating between two ratios of a skewed distribution is not exactly its quantile)."""
+    generator = np.random.default_rng(7)
+    held = {"now": 0, "before": 0}
+    trials = 20_000
+    for _ in range(trials):
+        ratios = generator.lognormal(0.0, 0.3, 13)
+        past = [(end, 100.0, 100.0 * value) for end, value in enumerate(ratios[:12])]
+        for name, settings in (("now", cal.CURRENT), ("before", cal.BEFORE)):
+            correction = cal.correction_from(past, horizon=1, settings=settings)
+            held[name] += correction.low <= ratios[12] <= correction.high
+    assert 0.79 <= held["now"] / trials <= 0.83
+    assert held["before"] / trials == pytest.approx(11 / 13, abs=0.012)
+
+
+def test_later_periods_bias_level_follows_a_drift_and_averages_a_scatter_hand_worked():
+    # No drift (lambda = 0), two periods at 1.2: the level starts at 1 with the weight of one period:
+    # step 1: gain 1 / 2, level 1.1, variance 0.5; step 2: gain 0.5 / 1.5, level 1.1 + 0.1 / 3 = 1.1333
+    # = (1 + 1.2 + 1.2) / 3. With lambda = 1: after step 1 the variance is 0.5 + 1 = 1.5, gain 0.6, level
+    # 1.1 + 0.6 x 0.1 = 1.16: a level that may wander trusts the latest period more.
+    assert cal._level_path(np.array([1.2, 1.2]), 0.0)[0] == pytest.approx(3.4 / 3)
+    assert cal._level_path(np.array([1.2, 1.2]), 1.0)[0] == pytest.approx(1.16)
+    # Ratios sliding 0.1 a period (1.0, 0.9, ..., 0.4): the likeliest drift is the largest tried
+    # (lambda = 1): level 0.4616, its variance P = 0.618 and the noise s^2 = (sum of innovation^2 / F) / 7
+    # = 0.05003 / 7 = 0.00715, so SE = sqrt(0.618 x 0.00715) = 0.0665 and r = 1 - (0.5384 - 0.0665) =
+    # 0.528. The window (sum / sum less one SE of the 7 ratios, 0.2160 / sqrt(7) = 0.0816) lags at 0.782.
+    sliding = np.array([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    hundreds = np.full(7, 100.0)
+    assert cal._bias_level(hundreds, 100.0 * sliding, threshold=False) == pytest.approx(0.4616, abs=1e-4)
+    assert cal._bias_level(hundreds, 100.0 * sliding) == pytest.approx(0.5281, abs=1e-4)
+    assert cal._bias_ratio(np.arange(7), hundreds, 100.0 * sliding) == pytest.approx(0.7816, abs=1e-4)
+    # Ratios that only scatter around 1.1 (1.4, 0.8, ...): lambda = 0, the level is their mean with one
+    # period at 1, (1 + 8.8) / 9 = 1.0889, P = 1 / 9, s^2 = 0.7289 / 8 = 0.0911, SE = 0.1006 > 0.0889:
+    # left alone, r = 1.
+    scatter = np.array([1.4, 0.8, 1.4, 0.8, 1.4, 0.8, 1.4, 0.8])
+    assert cal._bias_level(np.full(8, 100.0), 100.0 * scatter, threshold=False) == pytest.approx(9.8 / 9)
+    assert cal._bias_level(np.full(8, 100.0), 100.0 * scatter) == 1.0
 
 
 def _row(as_of_day: int, method: str, forecast: float, actual: float, *, closed: float = 0.0) -> cal.Row:
@@ -91,9 +138,11 @@ def test_the_default_is_the_lowest_error_even_when_it_is_a_baseline():
 
 def test_next_period_is_corrected_and_ranged_from_next_periods_own_errors_hand_worked():
     """This period's forecasts of 100 are right every time; next period's forecasts of 100 come in at 80
-    every time. Next period learns r = 80 / 100 = 0.8 (no spread, so no standard error to hold back) and
-    the range 0.8 .. 0.8 from its own 12+ past ratios; this period keeps r = 1. Pooled across horizons,
-    both would have been about 0.9."""
+    every time. Next period learns r = 0.82 from its own past ratios (its level starts at 1 with the
+    weight of one period, and what the first periods' distance from 1 suggests as noise, one standard
+    error of the level, is left uncorrected) and the range 0.8 .. 0.8 from its own 12+ past ratios,
+    stretched to hold the mean; this period keeps r = 1. Pooled across horizons, both would have been
+    about 0.9."""
     rows = []
     for day in range(0, 400, 7):
         rows.append(replace(_row(day, "dealflow", 100.0, 100.0), horizon=0))
@@ -104,14 +153,12 @@ def test_next_period_is_corrected_and_ranged_from_next_periods_own_errors_hand_w
         if item.row.method == "dealflow"
     }
     late = 399 // 7 * 7 * DAY
-    assert (items[(1, late)].forecast, items[(1, late)].p10, items[(1, late)].p90) == (
-        pytest.approx(80.0),
-        pytest.approx(80.0),
-        pytest.approx(80.0),
-    )
-    assert items[(1, late)].calibrated and items[(0, late)].forecast == pytest.approx(100.0)
+    late_item = items[(1, late)]
+    assert 80.0 < late_item.forecast < 83.0
+    assert (late_item.p10, late_item.p90) == (pytest.approx(80.0), pytest.approx(late_item.forecast))
+    assert late_item.calibrated and items[(0, late)].forecast == pytest.approx(100.0)
     table = cal.current_corrections(rows, now=500 * DAY)["corrections"]
-    assert table["1"]["dealflow"][0]["ratio"] == pytest.approx(0.8)
+    assert 0.8 < table["1"]["dealflow"][0]["ratio"] < 0.83
     assert table["0"]["dealflow"][0]["ratio"] == pytest.approx(1.0)
 
 
@@ -157,7 +204,9 @@ def test_small_scenarios_next_month_ranges_are_calibrated_from_next_month_and_ho
     """Next month: every scored forecast of the half-size scenarios is calibrated (12 or more past
     next-month ratios), and the default's P10-P90 coverage, pooled over the four, is within 75-85 %. Per
     scenario it moves in steps of one month (11 outcomes, about 9 points), so only the pool is asserted
-    (2026-12-06: demo, no close dates and seasonal 83.0 %, drifting 70.2 %; pooled 79.8 %)."""
+    (2026-12-06: demo, no close dates and seasonal 83.0 %, drifting 70.2 %; pooled 79.8 %. Late evening,
+    with the exact ranks and the drift-following level for next month: 78.7, 80.9, 83.0 and 59.6 %,
+    pooled 75.6 %: the drifting ranges are too narrow while its rates slide, docs/forecasting.md)."""
     coverages = []
     for name in ("demo", "no_close_dates", "seasonal", "drifting"):
         entry = _half_size(name)["by_horizon"]["1"]
@@ -178,6 +227,40 @@ def test_small_scenarios_choose_a_default_that_beats_the_baselines_with_ranges_t
     assert entry["default"] in {"dealflow", "blend"}
     assert entry["margin"] > 0
     assert scenarios.targets_met(entry) == {"wape": True, "bias": True, "coverage": True}
+
+
+@pytest.mark.parametrize("name", ["demo", "no_close_dates"])
+def test_small_scenarios_next_month_default_beats_the_baselines_with_a_range_that_holds(name):
+    """Next month on the half-size demo-shaped histories: Dealflow's method is the default and beats
+    every baseline, |bias| <= 5 % and coverage within 70-90 % (2026-12-06 evening: demo 16.6 % WAPE
+    against the run-rate's 25.0 %, -3.0 %, 78.7 %; no close dates 16.0 %, -2.8 %, 80.9 %; with the whole
+    ranks both held 83.0 %). The drifting, seasonal, never-closing and small-team histories are not
+    asserted one by one: their next-month bias has a standard error of 6-17 % (``score``'s ``bias_se``),
+    so a forecast with no bias misses +-5 % on many single histories (docs/forecasting.md)."""
+    entry = _half_size(name)["by_horizon"]["1"]
+    assert entry["default"] == "dealflow" and entry["margin"] > 0
+    assert scenarios.targets_met(entry) == {"wape": True, "bias": True, "coverage": True}
+
+
+def test_noise_figures_of_a_score_hand_worked():
+    """Two target periods, forecasts F against actuals A: period 1 errors +10 and +20 (A = 100 each),
+    period 2 errors -30 (A = 100). Bias = 0 / 300; per-period sums +30 and -30, SD 42.43, SE = 42.43 x
+    sqrt(2) / 300 = 0.2; the chance that |bias| <= 5 % for a forecast with no bias and that spread is
+    erf(0.05 / 0.2 / sqrt(2)) = 0.197. Over 2 periods a range holds 0, 50 or 100 % of them, never
+    70-90 %: the chance is 0."""
+
+    def item(end: int, forecast: float) -> cal.Calibrated:
+        row = replace(_row(0, "dealflow", forecast, 100.0), target_end=end)
+        return cal.Calibrated(row, forecast, forecast - 50, forecast + 50, True, True)
+
+    result = cal.score([item(1, 110.0), item(1, 120.0), item(2, 70.0)])
+    assert result["bias"] == pytest.approx(0.0)
+    assert result["periods"] == 2
+    assert result["bias_se"] == pytest.approx(0.2)
+    assert result["bias_chance"] == pytest.approx(0.1974, abs=1e-4)
+    assert result["coverage_chance"] == 0.0
+    # 11 periods: 8 or 9 inside, binomial(11, 0.8): 0.2215 + 0.2953 = 0.5167.
+    assert cal.band_chance(11) == pytest.approx(0.5167, abs=1e-4)
 
 
 def test_small_team_range_counts_a_month_with_nothing_more_closed_by_its_share_of_the_band():

@@ -105,11 +105,20 @@ def test_forecast_page_per_persona(client, deals, manager, outsider, team):
     figure = json.loads(html.split('id="forecast-fan" type="application/json">')[1].split("</script>")[0])
     assert figure["data"][0]["x"] == ["2026-11", "2026-12", "2027-01", "2027-02"]
     assert "<script>" not in html.split("<main")[1].split("</main>")[0].replace('type="application/json"', "")
+    # Calibration, accuracy and the backtest load in a second request for the same scope.
+    panels_url = reverse("web:forecast_panels") + f"?kind=month&scope=team&id={team.pk}"
+    page = client.get(reverse("web:forecast") + f"?kind=month&scope=team&id={team.pk}").content.decode()
+    assert f'hx-get="{panels_url.replace("&", "&amp;")}" hx-trigger="load"' in page
+    panels = client.get(panels_url).content.decode()
+    assert "Calibration: do the probabilities hold?" in panels and "Accuracy of past forecasts" in panels
+    assert "Take a snapshot now" in panels and 'value="/forecast/?kind=month&amp;scope=team' in panels
     client.force_login(outsider)
     assert client.get(reverse("web:forecast") + f"?scope=team&id={team.pk}").status_code == 404
+    assert client.get(panels_url).status_code == 404
     assert "Acme" not in client.get(reverse("web:forecast")).content.decode()
     client.logout()
     assert client.get(reverse("web:forecast")).status_code == 302
+    assert client.get(panels_url).status_code == 302
 
 
 @time_machine.travel(NOW, tick=False)
@@ -247,3 +256,38 @@ def test_page_lists_the_first_quotas_with_their_count(client, deals, manager, te
     assert 'data-quota-count="3"' in html and "The first 2 of 3 quotas" in html
     monkeypatch.setattr(view, "QUOTAS_SHOWN", 3)
     assert "data-quota-count" not in client.get(reverse("web:forecast")).content.decode()
+
+
+def test_a_forecast_kept_from_before_a_change_says_so_on_the_page_and_in_the_api(
+    client, deals, manager, rep, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from django.utils import translation
+
+    from dealflow.forecasting import tasks
+    from dealflow.forecasting.selectors import forecast as module
+
+    monkeypatch.setattr(module, "VIEW_STALE_MIN_OPEN", 1)  # one open deal counts as a large scope
+    asked: list[dict] = []
+    monkeypatch.setattr(
+        tasks, "forecast_refresh", SimpleNamespace(enqueue=lambda **kwargs: asked.append(kwargs))
+    )
+    client.force_login(manager)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(reverse("web:forecast")).content.decode()
+        assert "data-computed-at" in page and "data-changed-since" not in page
+        assert client.get("/api/v1/forecast/").json()["changed_since"] is False
+        DealFactory(owner=rep, amount=Decimal("50"), expected_close_on=dt.date(2026, 11, 29))
+    with time_machine.travel(NOW + dt.timedelta(seconds=30), tick=False):
+        page = client.get(reverse("web:forecast")).content.decode()
+        assert "Computed at 13:00." in page  # NOW in Amsterdam: the kept forecast's own time
+        assert "a new forecast is being computed" in page and "data-changed-since" in page
+        body = client.get("/api/v1/forecast/").json()
+        assert (body["changed_since"], body["open_deals"]) == (True, 1)
+    assert len(asked) == 1  # the worker is asked once, whoever reads it meanwhile
+    with translation.override("nl"):
+        assert translation.gettext(
+            "Deals or targets have changed since, or it is over ten minutes old: a new forecast is being "
+            "computed. Reload in a minute to see it."
+        ).startswith("Sindsdien zijn deals of doelen gewijzigd")

@@ -72,12 +72,13 @@ def test_forecast_query_count_does_not_grow_with_deals(
     two_deals, manager, rep, django_assert_max_num_queries
 ):
     selectors.forecast_for_user(user=manager)  # computes and stores the day's fit
-    with django_assert_max_num_queries(4):  # kept: the access check and the version
+    with django_assert_max_num_queries(5):  # kept: the access check, the version and the kept forecast
         selectors.forecast_for_user(user=manager)
     for _ in range(5):
         DealFactory(owner=rep, amount=Decimal("10"), expected_close_on=dt.date(2026, 11, 30))
-    # Recomputed: the computation's 16 queries, the access check and the version before and after.
-    with django_assert_max_num_queries(19):
+    # Recomputed: the computation's 16 queries, the access check, the version before and after, the kept
+    # forecast read and written.
+    with django_assert_max_num_queries(21):
         selectors.forecast_for_user(user=manager)
 
 
@@ -345,8 +346,8 @@ def test_the_forecast_is_kept_until_the_data_changes_and_reads_no_deal_meanwhile
     with CaptureQueriesContext(connection) as captured:
         kept = selectors.forecast_for_user(user=manager)
     assert kept.periods[0].mean == first.periods[0].mean and kept.open_deals == 2
-    # The access check, the user's scope and one version query: no deal row is read.
-    assert len(captured.captured_queries) <= 4
+    # The access check, the user's scope, one version query and the kept forecast: no deal row is read.
+    assert len(captured.captured_queries) <= 5
     assert not any('"deals_deal"."' in query["sql"] for query in captured.captured_queries)
     # Another user never gets it, and the access check still answers 404.
     with pytest.raises(Http404):
@@ -369,26 +370,90 @@ def test_the_forecast_is_kept_until_the_data_changes_and_reads_no_deal_meanwhile
     assert selectors.forecast_for_user(user=manager).open_deals == 2
 
 
-def test_a_large_forecast_is_shown_up_to_two_minutes_after_a_change_with_its_time(
+def test_a_large_forecast_is_shown_marked_while_the_worker_recomputes_it(
     two_deals, manager, rep, monkeypatch
 ):
+    from types import SimpleNamespace
+
+    from dealflow.forecasting import tasks
     from dealflow.forecasting.selectors import forecast as module
 
     monkeypatch.setattr(module, "VIEW_STALE_MIN_OPEN", 2)  # two open deals count as a large scope
+    asked: list[dict] = []
+    refresh = tasks.forecast_refresh  # the worker's task; the page's enqueue only records here
+    monkeypatch.setattr(
+        tasks, "forecast_refresh", SimpleNamespace(enqueue=lambda **kwargs: asked.append(kwargs))
+    )
     with time_machine.travel(NOW, tick=False):
         first = selectors.forecast_for_user(user=manager)
+        assert not first.changed_since
         DealFactory(owner=rep, amount=Decimal("4000"), expected_close_on=dt.date(2026, 11, 20))
-    with time_machine.travel(NOW + dt.timedelta(seconds=119), tick=False):
+    with time_machine.travel(NOW + dt.timedelta(seconds=30), tick=False):
         stale = selectors.forecast_for_user(user=manager)
-        assert stale.open_deals == 2 and stale.as_of == first.as_of == NOW
-    with time_machine.travel(NOW + dt.timedelta(seconds=121), tick=False):
+        assert stale.open_deals == 2 and stale.as_of == first.as_of == NOW and stale.changed_since
+        assert selectors.forecast_for_user(user=manager).changed_since  # asked once, not per request
+    assert asked == [
+        {"user_id": manager.pk, "language": "en", "kind": "month", "scope_kind": None, "scope_id": None,
+         "method": None, "draws": selectors.DRAWS, "seed": selectors.SEED}
+    ]  # fmt: skip
+    # The worker runs it (here by hand): everybody reads the new one, marked fresh.
+    with time_machine.travel(NOW + dt.timedelta(seconds=40), tick=False):
+        assert refresh.call(**asked[0]) == 3
+    with time_machine.travel(NOW + dt.timedelta(seconds=50), tick=False):
         fresh = selectors.forecast_for_user(user=manager)
-        assert fresh.open_deals == 3 and fresh.as_of == NOW + dt.timedelta(seconds=121)
-    # Unchanged data: kept up to 10 minutes, then recomputed (the clock moves the forecast too).
-    with time_machine.travel(NOW + dt.timedelta(seconds=121 + 599), tick=False):
-        assert selectors.forecast_for_user(user=manager).as_of == NOW + dt.timedelta(seconds=121)
-    with time_machine.travel(NOW + dt.timedelta(seconds=121 + 601), tick=False):
-        assert selectors.forecast_for_user(user=manager).as_of == NOW + dt.timedelta(seconds=722)
+        assert (fresh.open_deals, fresh.as_of, fresh.changed_since) == (
+            3,
+            NOW + dt.timedelta(seconds=40),
+            False,
+        )
+    # Another change, and no worker: shown marked (asked again) until two minutes after the ask, then the
+    # request computes it itself.
+    with time_machine.travel(NOW + dt.timedelta(seconds=60), tick=False):
+        DealFactory(owner=rep, amount=Decimal("100"), expected_close_on=dt.date(2026, 11, 20))
+    with time_machine.travel(NOW + dt.timedelta(seconds=100), tick=False):
+        assert selectors.forecast_for_user(user=manager).changed_since and len(asked) == 2
+    with time_machine.travel(NOW + dt.timedelta(seconds=219), tick=False):
+        assert selectors.forecast_for_user(user=manager).open_deals == 3 and len(asked) == 2
+    with time_machine.travel(NOW + dt.timedelta(seconds=221), tick=False):
+        late = selectors.forecast_for_user(user=manager)
+        assert (late.open_deals, late.as_of, late.changed_since) == (
+            4,
+            NOW + dt.timedelta(seconds=221),
+            False,
+        )
+    # Unchanged data: kept up to 10 minutes, then shown marked while the worker recomputes it (the clock
+    # moves the forecast too), never silently: it says when it was computed.
+    with time_machine.travel(NOW + dt.timedelta(seconds=221 + 599), tick=False):
+        kept = selectors.forecast_for_user(user=manager)
+        assert (kept.as_of, kept.changed_since) == (NOW + dt.timedelta(seconds=221), False)
+    with time_machine.travel(NOW + dt.timedelta(seconds=221 + 601), tick=False):
+        aged = selectors.forecast_for_user(user=manager)
+        assert (aged.as_of, aged.changed_since, len(asked)) == (NOW + dt.timedelta(seconds=221), True, 3)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_one_kept_forecast_serves_everybody_who_may_see_the_scope_with_the_same_numbers(
+    two_deals, manager, rep, admin_user, team
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dealflow.forecasting.models import KeptForecast
+    from dealflow.forecasting.selectors.forecast import forecast_compute
+
+    computed = forecast_compute(user=manager)
+    kept = selectors.forecast_for_user(user=manager)
+    assert KeptForecast.objects.count() == 1
+    # The admin asks for the same team: read from the kept one, equal to computing it for the admin.
+    with CaptureQueriesContext(connection) as captured:
+        shared = selectors.forecast_for_user(user=admin_user, scope_kind="team", scope_id=team.pk)
+    assert not any('"deals_deal"' in query["sql"] for query in captured.captured_queries)
+    own = forecast_compute(user=admin_user, scope_kind="team", scope_id=team.pk)
+    for view in (kept, shared, own):
+        assert [vars(item) for item in view.periods] == [vars(item) for item in computed.periods]
+        assert [vars(item) for item in view.deals] == [vars(item) for item in computed.deals]
+        assert view.open_deals == computed.open_deals == 2
+    assert KeptForecast.objects.count() == 1
 
 
 @time_machine.travel(NOW, tick=False)

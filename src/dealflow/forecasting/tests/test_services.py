@@ -122,6 +122,11 @@ def test_backtest_records_progress_and_a_table(pipeline_history):
     default = run.result["default_method"]
     assert overall[default]["wape"] == min(row["wape"] for row in overall.values())  # never a loser
     assert set(run.result["calibration"]["corrections"]["0"]) == methods
+    # stored with the noise figures of each score (how much of a bias or coverage miss chance explains)
+    later = run.result["by_horizon"]["1"]
+    stored = later["scores"][later["default"]]
+    assert {"periods", "bias_se", "bias_chance", "coverage_chance"} <= set(stored)
+    assert stored["periods"] >= 1
     with pytest.raises(ApplicationError):
         services.backtest_create(by=None, period_from="2030-01", period_to="2030-03")
 

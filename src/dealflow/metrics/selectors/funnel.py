@@ -19,6 +19,7 @@ from dealflow.metrics import calculations as calc
 from dealflow.metrics.selectors.groups import group_owner_q, group_rows, is_whole_months
 from dealflow.metrics.selectors.scope import MetricScope
 from dealflow.metrics.selectors.sql import plain_rows
+from dealflow.metrics.selectors.totals import period_totals
 
 
 @dataclass
@@ -169,12 +170,19 @@ def funnel(*, scope: MetricScope) -> Funnel:
     period = scope.period
     rates = scope.rates
     reach = stage_reach(scope, period)
-    leads = Lead.objects.filter(
-        scope.lead_q(), created_on__gte=period.start, created_on__lt=period.end
-    ).count()
-    converted = DealFact.objects.filter(
-        scope.lead_fact_q(), lead_created_on__gte=period.start, lead_created_on__lt=period.end
-    ).count()
+    if is_whole_months(period):
+        # The monthly cells the summary and the trends read too (cached per request): leads from
+        # LeadMonthlyTotals, deals from the period's leads from DealMonthlyTotals.
+        totals = period_totals(scope, [period], group="source").values()
+        leads = sum(item.leads for item in totals)
+        converted = sum(item.lead_deals for item in totals)
+    else:
+        leads = Lead.objects.filter(
+            scope.lead_q(), created_on__gte=period.start, created_on__lt=period.end
+        ).count()
+        converted = DealFact.objects.filter(
+            scope.lead_fact_q(), lead_created_on__gte=period.start, lead_created_on__lt=period.end
+        ).count()
     lead_step = FunnelStep("leads", _("Leads"), "top", None, leads, None, None, None, None, None)
     converted_step = FunnelStep(
         "converted", _("Converted to a deal"), "top", None, converted, None, None, None, None, None

@@ -22,6 +22,7 @@ from dealflow.deals.tests.factories import DealFactory, lead_source, lost_reason
 from dealflow.metrics.selectors import (
     MetricFilters,
     dashboard_for_user,
+    funnel_for_user,
     metric_breakdown_for_user,
     metric_scope_for_user,
     metric_summary_for_user,
@@ -144,6 +145,10 @@ def test_the_lead_cells_give_the_counts_of_the_leads(
                 summary.lead_conversion
                 == metric_summary_for_user(user=user, filters=custom).current.lead_conversion
             )
+            top = [(step.key, step.count) for step in funnel_for_user(user=user, filters=whole).steps[:2]]
+            assert top == [
+                (step.key, step.count) for step in funnel_for_user(user=user, filters=custom).steps[:2]
+            ]
             for by in ("owner", "team"):
                 assert metric_breakdown_for_user(
                     user=user, filters=whole, by=by

@@ -40,7 +40,9 @@ from dealflow.reviews.calculations.quality import (
     stuck_reason,
 )
 from dealflow.reviews.calculations.ranking import (
+    CLOSE_ORDER,
     MIN_SIMULATED_P,
+    RESCUE_ORDER,
     Priority,
     RankedRow,
     WhatIfRow,
@@ -59,6 +61,7 @@ from dealflow.reviews.calculations.waterfalls import (
 
 __all__ = [
     "BOTTLENECK_REASONS",
+    "CLOSE_ORDER",
     "FLAG_CODES",
     "FLAG_LABELS",
     "MIN_DAYS_TO_CLOSE",
@@ -67,6 +70,7 @@ __all__ = [
     "MIN_WON_SPELLS",
     "MODEL_DROP_FACTOR",
     "NO_DATE_DAYS_TO_CLOSE",
+    "RESCUE_ORDER",
     "SHRINK_FACTOR",
     "SLIPPED_PUSHES",
     "STALE_QUANTILE",

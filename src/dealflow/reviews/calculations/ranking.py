@@ -55,19 +55,27 @@ class RankedRow(Protocol):
     flags: list
 
 
+# The two lists' orders as field names ("-" = descending), so the database can rank them the same way
+# (the review page asks it for the top 20 instead of loading every row).
+CLOSE_ORDER = ("-expected_period_minor", "-amount_minor", "deal_id")
+RESCUE_ORDER = ("-value_at_risk_minor", "-expected_value_minor", "-amount_minor", "deal_id")
+
+
+def _order_key(order: tuple[str, ...]):
+    fields = [(name.lstrip("-"), -1 if name.startswith("-") else 1) for name in order]
+    return lambda row: tuple(sign * getattr(row, name) for name, sign in fields)
+
+
 def rank_close_this_period(rows: Iterable[RankedRow]) -> list:
     """Deals that may close inside the period, by expected value within it (then amount, then id)."""
     candidates = [row for row in rows if row.expected_period_minor > 0]
-    return sorted(candidates, key=lambda row: (-row.expected_period_minor, -row.amount_minor, row.deal_id))
+    return sorted(candidates, key=_order_key(CLOSE_ORDER))
 
 
 def rank_rescue(rows: Iterable[RankedRow]) -> list:
     """Flagged deals by value at risk; ties (a model without ageing puts every risk at 0) by expected value."""
     candidates = [row for row in rows if row.flags]
-    return sorted(
-        candidates,
-        key=lambda row: (-row.value_at_risk_minor, -row.expected_value_minor, -row.amount_minor, row.deal_id),
-    )
+    return sorted(candidates, key=_order_key(RESCUE_ORDER))
 
 
 # --------------------------------------------------------------------------------------------- what-if

@@ -23,9 +23,11 @@ from dealflow.reviews.models import (
 )
 from dealflow.reviews.selectors.access import review_get_for_user, review_list_for_user
 from dealflow.reviews.selectors.workspace import (
-    agenda_lists,
+    AGENDA_SIZE,
     agenda_order,
+    close_candidates,
     owner_names,
+    rescue_candidates,
     review_decisions,
     review_rows,
 )
@@ -65,19 +67,27 @@ class DealCard:
     lost_reasons: list[Any]
 
 
-def _walk_ids(
-    review: PipelineReview, rows: list[ReviewDeal], list_name: str, decisions: list[ReviewDecision]
-) -> list[int]:
-    close, rescue, _close_total, _rescue_total = agenda_lists(rows, limit=None)
+def _walk_ids(review: PipelineReview, list_name: str, decisions: list[ReviewDecision]) -> list[int]:
+    """The deal ids of the list the card walks, ranked by the database (no frozen row is loaded)."""
     if list_name == "close":
-        return [row.deal_id for row in close]
+        return list(close_candidates(review).values_list("deal_id", flat=True))
     if list_name == "rescue":
-        return [row.deal_id for row in rescue]
+        return list(rescue_candidates(review).values_list("deal_id", flat=True))
     if list_name == "all":
-        return [row.deal_id for row in sorted(rows, key=lambda row: (-row.amount_minor, row.deal_id))]
+        return _all_ids(review)
     carried = [decision.deal_id for decision in decisions if decision.carried_from_id is not None]
-    short_close, short_rescue, _c, _r = agenda_lists(rows)
+    short_close = list(close_candidates(review)[:AGENDA_SIZE])
+    short_rescue = list(rescue_candidates(review)[:AGENDA_SIZE])
     return agenda_order(short_close, short_rescue, carried)
+
+
+def _all_ids(review: PipelineReview) -> list[int]:
+    """Every deal of the review, largest amount first."""
+    return list(
+        ReviewDeal.objects.filter(review=review)
+        .order_by("-amount_minor", "deal_id")
+        .values_list("deal_id", flat=True)
+    )
 
 
 def review_deal_card_for_user(
@@ -86,8 +96,7 @@ def review_deal_card_for_user(
     """One deal in a review: the frozen row, the deal now, its history, activities, the stage's definition
     of done, this review's decisions, how earlier reviews discussed it, and its neighbours in the walk."""
     review = review_get_for_user(review_id=review_id, user=user)
-    rows = review_rows(review=review)
-    row = next((item for item in rows if item.deal_id == deal_id), None)
+    row = ReviewDeal.objects.filter(review=review, deal_id=deal_id).first()
     if row is None:
         raise Http404("This deal is not in the review.")
     try:
@@ -95,9 +104,9 @@ def review_deal_card_for_user(
     except Http404:
         deal = None  # reassigned out of the user's sight since: the frozen row still shows
     decisions = review_decisions(review=review)
-    walk = _walk_ids(review, rows, list_name, decisions)
+    walk = _walk_ids(review, list_name, decisions)
     if deal_id not in walk:
-        walk = [row.deal_id for row in sorted(rows, key=lambda item: (-item.amount_minor, item.deal_id))]
+        walk = _all_ids(review)
         list_name = "all"
     position = walk.index(deal_id)
     stage = Stage.objects.filter(pk=row.stage_id).values_list("definition_of_done", flat=True).first() or ""

@@ -39,7 +39,7 @@ def review_report_for_user(*, review_id: int, user: User) -> Report:
     """Everything the report lists: snapshot totals, waterfall, bottlenecks, every decision and every
     adjustment (the DealEvents and tasks with the review's origin, and the events decisions point at)
     with who made it."""
-    workspace = review_workspace_for_user(review_id=review_id, user=user, show_all=True)
+    workspace = review_workspace_for_user(review_id=review_id, user=user, show_all=True, with_rows=True)
     review = workspace.review
     decisions_by_event = {
         event_id: decision for decision in workspace.decisions for event_id in decision.event_ids

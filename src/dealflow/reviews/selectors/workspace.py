@@ -6,6 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Count, Min, Q, QuerySet, Sum
+
 from dealflow.accounts.models import User
 from dealflow.deals.models import ForecastCategory
 from dealflow.reviews import calculations as calc
@@ -57,7 +59,7 @@ class Workspace:
     review: PipelineReview
     snapshot: ReviewSnapshot
     label: str
-    rows: list[ReviewDeal]
+    rows: list[ReviewDeal]  # every frozen row, only with ``with_rows`` (the report)
     stages: list[StageTotal]
     categories: list[dict[str, Any]]
     close_list: list[AgendaRow]
@@ -73,12 +75,14 @@ class Workspace:
     flagged: int
     decided: int
     owners: dict[int, str] = field(default_factory=dict)
+    open_deals: int = 0
+    first_deal_id: int | None = None  # the first in deal order: "walk every deal" starts there
+    titles: dict[int, str] = field(default_factory=dict)  # of the deals the page names (lists, decisions)
 
 
-def _in_period(row: ReviewDeal, review: PipelineReview) -> bool:
-    return (
-        row.expected_close_on is not None and review.period_start <= row.expected_close_on < review.period_end
-    )
+def _in_period_q(review: PipelineReview) -> Q:
+    """Open deals dated inside the review's period."""
+    return Q(expected_close_on__gte=review.period_start, expected_close_on__lt=review.period_end)
 
 
 def owner_names(owner_ids: set[int]) -> dict[int, str]:
@@ -118,19 +122,154 @@ def agenda_order(close: list[ReviewDeal], rescue: list[ReviewDeal], carried_ids:
     return order
 
 
-def review_workspace_for_user(*, review_id: int, user: User, show_all: bool = False) -> Workspace:
+def close_candidates(review: PipelineReview) -> QuerySet[ReviewDeal]:
+    """``calc.rank_close_this_period`` in the database: dated value in the period, in CLOSE_ORDER."""
+    return ReviewDeal.objects.filter(review=review, expected_period_minor__gt=0).order_by(*calc.CLOSE_ORDER)
+
+
+def rescue_candidates(review: PipelineReview) -> QuerySet[ReviewDeal]:
+    """``calc.rank_rescue`` in the database: flagged deals in RESCUE_ORDER."""
+    return ReviewDeal.objects.filter(review=review).exclude(flags=[]).order_by(*calc.RESCUE_ORDER)
+
+
+def _stage_totals(review: PipelineReview) -> tuple[list[StageTotal], int | None]:
+    """Per stage: deals, amount, expected value and the amount dated in the period; in stage order (ties:
+    the stage whose first deal comes first, as a pass over the rows in deal order would meet them). And
+    the review's first deal in deal order."""
+    groups = (
+        ReviewDeal.objects.filter(review=review)
+        .values("stage_id")
+        .annotate(
+            name=Min("stage_name"),
+            order=Min("stage_order"),
+            first=Min("deal_id"),
+            count=Count("*"),
+            amount=Sum("amount_minor"),
+            expected=Sum("expected_value_minor"),
+            in_period=Sum("amount_minor", filter=_in_period_q(review), default=0),
+        )
+        .order_by()
+    )
+    ordered = sorted(groups, key=lambda group: (group["order"], group["first"]))
+    first = min((group["first"] for group in ordered), default=None)
+    return [
+        StageTotal(
+            group["name"],
+            group["order"],
+            group["count"],
+            group["amount"],
+            group["expected"],
+            group["in_period"],
+        )
+        for group in ordered
+    ], first
+
+
+def _category_totals(review: PipelineReview) -> list[dict[str, Any]]:
+    """Deals dated in the period per forecast category (CATEGORY_ORDER first, every one listed)."""
+    categories: dict[str, dict[str, Any]] = {
+        code: {"category": code, "count": 0, "amount_minor": 0, "expected_minor": 0}
+        for code in CATEGORY_ORDER
+    }
+    groups = (
+        ReviewDeal.objects.filter(_in_period_q(review), review=review)
+        .values("category")
+        .annotate(
+            first=Min("deal_id"),
+            count=Count("*"),
+            amount=Sum("amount_minor"),
+            expected=Sum("expected_period_minor"),
+        )
+        .order_by()
+    )
+    for group in sorted(groups, key=lambda group: group["first"]):
+        category = categories.setdefault(
+            group["category"],
+            {"category": group["category"], "count": 0, "amount_minor": 0, "expected_minor": 0},
+        )
+        category["count"] += group["count"]
+        category["amount_minor"] += group["amount"]
+        category["expected_minor"] += group["expected"]
+    labels = dict(ForecastCategory.choices)
+    return [{**values, "label": str(labels.get(code, code))} for code, values in categories.items()]
+
+
+def _quality(review: PipelineReview, as_of_on) -> list[calc.RepQuality]:
+    """``calc.data_quality`` counted by the database: per rep, open deals without an amount (<= 0), a close
+    date or a next step, or dated before the snapshot, and those with none of these (a test holds the two
+    equal)."""
+    no_amount = Q(amount_minor__lte=0)
+    no_date = Q(expected_close_on__isnull=True)
+    past = Q(expected_close_on__lt=as_of_on)
+    no_step = Q(has_next_step=False)
+    groups = (
+        ReviewDeal.objects.filter(review=review)
+        .values("owner_id")
+        .annotate(
+            open_deals=Count("*"),
+            missing_amount=Count("id", filter=no_amount),
+            missing_close_date=Count("id", filter=no_date),
+            missing_next_step=Count("id", filter=no_step),
+            past_close_date=Count("id", filter=past),
+            clean_deals=Count("id", filter=~no_amount & ~no_date & ~past & ~no_step),
+        )
+        .order_by()
+    )
+    qualities = [
+        calc.RepQuality(
+            group["owner_id"],
+            group["open_deals"],
+            group["missing_amount"],
+            group["missing_close_date"],
+            group["missing_next_step"],
+            group["past_close_date"],
+            group["clean_deals"],
+        )
+        for group in groups
+    ]
+    return sorted(qualities, key=lambda quality: (-(quality.open_deals - quality.clean), quality.owner_id))
+
+
+def review_titles(*, review: PipelineReview, deal_ids) -> dict[int, str]:
+    """The frozen titles of some of a review's deals."""
+    return dict(
+        ReviewDeal.objects.filter(review=review, deal_id__in=set(deal_ids)).values_list("deal_id", "title")
+    )
+
+
+def review_workspace_for_user(
+    *, review_id: int, user: User, show_all: bool = False, with_rows: bool = False
+) -> Workspace:
     """The review page: gather (totals, range, waterfall), bottlenecks, the agenda, data quality, decisions.
 
-    Queries: review with snapshot, rows, owners, decisions, stage order; the same for any number of deals.
+    Totals, data quality and the two ranked lists are counted and cut by the database, so the page costs
+    the same at 100 or 100,000 deals in scope; ``with_rows`` (the report and its exports) also loads every
+    frozen row. Queries: review with snapshot, totals per stage and per category, quality, the two lists
+    and their lengths, owners, titles, decisions (and the rows with ``with_rows``).
     """
     review = review_get_for_user(review_id=review_id, user=user)
     snapshot = review.snapshot
-    rows = review_rows(review=review)
     decisions = review_decisions(review=review)
-    owners = owner_names({row.owner_id for row in rows})
     by_deal: dict[int, list[ReviewDecision]] = defaultdict(list)
     for decision in decisions:
         by_deal[decision.deal_id].append(decision)
+    close_query, rescue_query = close_candidates(review), rescue_candidates(review)
+    limit = None if show_all else AGENDA_SIZE
+    close = list(close_query if limit is None else close_query[:limit])
+    rescue = list(rescue_query if limit is None else rescue_query[:limit])
+    close_total = len(close) if limit is None or len(close) < limit else close_query.count()
+    rescue_total = len(rescue) if limit is None or len(rescue) < limit else rescue_query.count()
+    stages, first_deal_id = _stage_totals(review)
+    quality = _quality(review, snapshot.as_of_on)
+    owners = owner_names({item.owner_id for item in quality})
+    rows = review_rows(review=review) if with_rows else []
+    carried = [decision for decision in decisions if decision.carried_from_id is not None]
+    stuck = [deal_id for row in snapshot.bottlenecks for deal_id in row.get("stuck_deals", [])]
+    titles = (
+        {row.deal_id: row.title for row in rows}
+        if with_rows
+        else review_titles(review=review, deal_ids=[*by_deal, *stuck])
+    )
 
     def agenda_row(row: ReviewDeal) -> AgendaRow:
         items = by_deal.get(row.deal_id, [])
@@ -142,42 +281,16 @@ def review_workspace_for_user(*, review_id: int, user: User, show_all: bool = Fa
             decisions=len(items),
         )
 
-    close, rescue, close_total, rescue_total = agenda_lists(rows, limit=None if show_all else AGENDA_SIZE)
-    carried = [decision for decision in decisions if decision.carried_from_id is not None]
-    stages: dict[int, StageTotal] = {}
-    categories: dict[str, dict[str, Any]] = {
-        code: {"category": code, "count": 0, "amount_minor": 0, "expected_minor": 0}
-        for code in CATEGORY_ORDER
-    }
-    for row in rows:
-        total = stages.setdefault(row.stage_id, StageTotal(row.stage_name, row.stage_order, 0, 0, 0, 0))
-        total.count += 1
-        total.amount_minor += row.amount_minor
-        total.expected_minor += row.expected_value_minor
-        if _in_period(row, review):
-            total.in_period_minor += row.amount_minor
-            category = categories.setdefault(
-                row.category, {"category": row.category, "count": 0, "amount_minor": 0, "expected_minor": 0}
-            )
-            category["count"] += 1
-            category["amount_minor"] += row.amount_minor
-            category["expected_minor"] += row.expected_period_minor
-    labels = dict(ForecastCategory.choices)
-    category_list = [{**values, "label": str(labels.get(code, code))} for code, values in categories.items()]
-    quality = calc.data_quality(
-        (
-            calc.QualityRow(row.owner_id, row.amount_minor, row.expected_close_on, row.has_next_step)
-            for row in rows
-        ),
-        as_of_on=snapshot.as_of_on,
-    )
+    for row in (*close, *rescue):
+        titles[row.deal_id] = row.title
+    open_deals = sum(stage.count for stage in stages)
     return Workspace(
         review=review,
         snapshot=snapshot,
         label=review_label(review),
         rows=rows,
-        stages=sorted(stages.values(), key=lambda total: total.order),
-        categories=category_list,
+        stages=stages,
+        categories=_category_totals(review),
         close_list=[agenda_row(row) for row in close],
         rescue_list=[agenda_row(row) for row in rescue],
         close_total=close_total,
@@ -188,7 +301,10 @@ def review_workspace_for_user(*, review_id: int, user: User, show_all: bool = Fa
         carried=carried,
         waterfall=snapshot.waterfall,
         bottlenecks=snapshot.bottlenecks,
-        flagged=sum(1 for row in rows if row.flags),
+        flagged=rescue_total,
         decided=len(by_deal),
         owners=owners,
+        open_deals=open_deals,
+        first_deal_id=first_deal_id,
+        titles=titles,
     )

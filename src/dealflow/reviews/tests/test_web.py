@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from dealflow.deals import services as deal_services
 from dealflow.deals.models import DealEvent
 from dealflow.deals.tests.factories import DealFactory
 from dealflow.reviews import services
@@ -79,10 +80,12 @@ def test_review_pages_query_counts_do_not_grow_with_deals(
 ):
     client.force_login(manager)
     services.review_decision_record(review=review, deal_id=team_deals.proposal.pk, kind="keep", by=manager)
-    # session, user, roles, review + snapshot, rows, owners, decisions, and nothing per deal
-    with django_assert_num_queries(8):
+    # session, user, roles, review + snapshot, decisions, the two lists (and their lengths when a list is cut
+    # at 20), totals per stage, data quality, owners, titles, totals per category: nothing per deal
+    with django_assert_num_queries(13):
         assert client.get(reverse("web:review_detail", args=[review.pk])).status_code == 200
-    with django_assert_num_queries(15):
+    # the deal card: its row, and the agenda's two top-20 lists ranked by the database (not every row)
+    with django_assert_num_queries(17):
         assert (
             client.get(reverse("web:review_deal", args=[review.pk, team_deals.proposal.pk])).status_code
             == 200
@@ -93,10 +96,10 @@ def test_review_pages_query_counts_do_not_grow_with_deals(
     bigger = services.review_start(by=manager, team=team, period="2026-11")
     for row in bigger.deals.all()[:5]:
         services.review_decision_record(review=bigger, deal_id=row.deal_id, kind="keep", by=manager)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(13):
         assert client.get(reverse("web:review_detail", args=[bigger.pk])).status_code == 200
     # one earlier review holds the deal now: its rows and decisions add two queries
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(19):
         assert (
             client.get(reverse("web:review_deal", args=[bigger.pk, team_deals.proposal.pk])).status_code
             == 200
@@ -255,3 +258,30 @@ def test_deal_history_across_reviews(client, manager, review, team_deals, frozen
     assert text.index("Week two") < text.index("Week one")
     card = client.get(reverse("web:review_deal", args=[second.pk, team_deals.proposal.pk]))
     assert "Week one: on track" in card.content.decode()
+
+
+def test_waterfall_deals_load_on_demand_and_stay_in_the_report(
+    client, manager, outsider, team, review, team_deals, frozen_now
+):
+    """Issue #19: the page listed every deal behind every bar (hundreds of KB for a company review); it now
+    loads a bar's deals when the bar is opened, and the printable report still lists them all."""
+    services.review_finish(review=review, by=manager)
+    frozen_now.shift(dt.timedelta(days=7))
+    deal_services.deal_update(
+        deal=team_deals.negotiation, by=manager, data={"expected_close_on": "2027-01-10"}
+    )
+    second = services.review_start(by=manager, team=team, period="2026-11")
+    assert [item["title"] for item in second.snapshot.waterfall["items"]["pushed_out"]] == [
+        "Negotiation deal"
+    ]
+    client.force_login(manager)
+    page = client.get(reverse("web:review_detail", args=[second.pk])).content.decode()
+    items_url = reverse("web:review_waterfall_items", args=[second.pk, "pushed_out"])
+    assert 'data-waterfall-items="pushed_out"' in page and f'hx-get="{items_url}"' in page
+    assert "Negotiation deal:" not in page
+    part = client.get(items_url)
+    assert part.status_code == 200 and "<li>Negotiation deal:" in part.content.decode()
+    assert "Negotiation deal:" in client.get(reverse("web:review_report", args=[second.pk])).content.decode()
+    assert client.get(reverse("web:review_waterfall_items", args=[second.pk, "nonsense"])).status_code == 404
+    client.force_login(outsider)
+    assert client.get(items_url).status_code == 404

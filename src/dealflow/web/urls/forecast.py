@@ -6,6 +6,7 @@ from dealflow.web.views import forecast
 
 urlpatterns = [
     path("forecast/", forecast.forecast_page, name="forecast"),
+    path("forecast/panels/", forecast.forecast_panels, name="forecast_panels"),
     path("forecast/calls/", forecast.forecast_call, name="forecast_call"),
     path("forecast/quotas/", forecast.forecast_quota, name="forecast_quota"),
     path("forecast/snapshots/", forecast.forecast_snapshot, name="forecast_snapshot"),

@@ -18,6 +18,11 @@ urlpatterns = [
         reviews.review_decision_apply,
         name="review_decision_apply",
     ),
+    path(
+        "reviews/<int:review_id>/waterfall/<str:bar>/",
+        reviews.review_waterfall_items,
+        name="review_waterfall_items",
+    ),
     path("reviews/<int:review_id>/bulk/", reviews.review_bulk, name="review_bulk"),
     path("reviews/<int:review_id>/finish/", reviews.review_finish, name="review_finish"),
     path("reviews/<int:review_id>/report/", reviews.review_report, name="review_report"),

@@ -76,7 +76,7 @@ def waterfall_figure(workspace: selectors.Workspace) -> dict | None:
 
 def review_context(workspace: selectors.Workspace) -> dict[str, Any]:
     """What the review page and the report show, prepared for the templates (titles, texts, labels)."""
-    titles = {row.deal_id: row.title for row in workspace.rows}
+    titles = workspace.titles
     waterfall_rows = []
     if workspace.waterfall:
         totals, items = workspace.waterfall["totals"], workspace.waterfall["items"]
@@ -181,7 +181,19 @@ def review_detail(request: AuthenticatedRequest, review_id: int) -> HttpResponse
         "lost_reasons": lost_reason_list(),
         "categories": [item for item in ForecastCategory.choices if item[0] != ForecastCategory.CLOSED],
     }
-    return render(request, "web/reviews/detail.html", context)
+    return render(request, "web/reviews/detail.html", {**context, "waterfall_on_demand": True})
+
+
+@login_required
+@require_GET
+def review_waterfall_items(request: AuthenticatedRequest, review_id: int, bar: str) -> HttpResponse:
+    """The deals behind one bar of the review's waterfall (the page loads them when the bar is opened)."""
+    review = selectors.review_get_for_user(review_id=review_id, user=request.user)
+    waterfall = review.snapshot.waterfall
+    if bar not in calculations.WATERFALL_BUCKETS or not waterfall:
+        raise Http404("No such bar.")
+    context = {"items": waterfall["items"].get(bar, []), "snapshot": review.snapshot}
+    return render(request, "web/reviews/_waterfall_items.html", context)
 
 
 @login_required
