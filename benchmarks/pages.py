@@ -3,6 +3,7 @@
     python -m benchmarks pages                                  both engines, 100,000 demo deals
     python -m benchmarks pages --deals 1000000 --engine postgres --repeat 5
     python -m benchmarks pages --only forecast,dashboard        paths containing one of the words
+    python -m benchmarks pages --skip export,pdf                 all but the paths containing one of them
 
 The database (var/bench_pages.sqlite3 or PostgreSQL database bench_pages) is built once with the demo
 generator, every optional step included, and reused while it holds the asked number of deals.
@@ -38,7 +39,8 @@ MEMORY_TARGET_MB = 400
 # A few reads the issue names besides the plain pages.
 EXTRA = [
     ("web", "/deals/?q=acme"),
-    ("web", "/deals/?sort=-amount"),
+    ("web", "/deals/?order=-amount"),
+    ("web", "/leads/?q=acme"),
     ("api", "/api/v1/deals?search=acme"),
     ("api", "/api/v1/activities"),
 ]
@@ -50,6 +52,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--engine", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", help="comma-separated words; crawl only paths containing one")
+    parser.add_argument("--skip", help="comma-separated words; leave out paths containing one (export)")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--json-out")
@@ -144,6 +147,9 @@ def run_engine(options) -> dict[str, Any]:
     if options.only:
         words = [word.strip() for word in options.only.split(",") if word.strip()]
         targets = [(kind, url) for kind, url in targets if any(word in url for word in words)]
+    if options.skip:
+        words = [word.strip() for word in options.skip.split(",") if word.strip()]
+        targets = [(kind, url) for kind, url in targets if not any(word in url for word in words)]
     deals = Deal.objects.count()
     print(f"\n{options.engine}: {deals:,} deals, {len(targets)} URLs x {len(PERSONAS)} personas", flush=True)
     clients = {}
@@ -152,6 +158,7 @@ def run_engine(options) -> dict[str, Any]:
         client.force_login(User.objects.get(username=persona))
         clients[persona] = client
     rows = []
+    peak_before = _peak_mb()
     for kind, url in targets:
         row: dict[str, Any] = {"kind": kind, "url": url}
         for persona, client in clients.items():
@@ -174,12 +181,20 @@ def run_engine(options) -> dict[str, Any]:
                 "kb": round(size / 1024, 1),
                 "queries": _query_count(client, url),
             }
+        # Which URL made the process grow: the peak after it, against the peak before it.
+        peak = _peak_mb()
+        row["peak_rss_mb"], row["peak_growth_mb"] = round(peak), round(peak - peak_before)
+        peak_before = peak
         rows.append(row)
         _print_row(row)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_mb()
     result = {"engine": options.engine, "deals": deals, "rows": rows, "peak_rss_mb": round(peak_mb)}
     _print_summary(result)
     return result
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cell(measure: dict | None) -> str:
@@ -193,7 +208,8 @@ def _cell(measure: dict | None) -> str:
 
 def _print_row(row: dict) -> None:
     cells = "  ".join(f"{_cell(row.get(persona)):>28}" for persona in PERSONAS)
-    print(f"{row['kind']:<4} {row['url'][:60]:<60} {cells}", flush=True)
+    grew = f"  peak +{row['peak_growth_mb']} MB" if row.get("peak_growth_mb", 0) >= 10 else ""
+    print(f"{row['kind']:<4} {row['url'][:60]:<60} {cells}{grew}", flush=True)
 
 
 def _print_summary(result: dict) -> None:
@@ -218,4 +234,11 @@ def _print_summary(result: dict) -> None:
     print(
         f"  peak resident memory of the crawling process: {result['peak_rss_mb']} MB "
         f"(target {MEMORY_TARGET_MB} MB)"
+    )
+    growers = sorted(result["rows"], key=lambda row: -row.get("peak_growth_mb", 0))[:5]
+    print(
+        "  the URLs that raised it most: "
+        + ", ".join(
+            f"{row['url']} (+{row['peak_growth_mb']} MB)" for row in growers if row.get("peak_growth_mb")
+        )
     )

@@ -155,6 +155,12 @@ class Lead(TrashableModel, BaseModel):
             models.Index(
                 fields=["created_on", "source", "owner", "team", "deleted_at"], name="lead_created_by_source"
             ),
+            # The leads inbox, a source at a time, newest first (deals.selectors.lead_inbox_rows).
+            models.Index(
+                fields=["source", "created_at", "id"],
+                condition=Q(status__in=["new", "working", "qualified"], deleted_at__isnull=True),
+                name="lead_inbox_by_source",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -238,6 +244,9 @@ class Deal(TrashableModel, BaseModel):
             models.Index(fields=["status", "closed_on"]),
             models.Index(fields=["status", "expected_close_on"]),
             models.Index(fields=["external_source", "external_id"]),
+            # The deals list sorted by amount (either way): the page read from the index, not a sort of
+            # every visible deal (1.3 s at 1M deals).
+            models.Index(fields=["amount_minor", "id"], name="deal_list_by_amount"),
             # Stale open deals per stage past its rotting threshold, from this index alone (metrics).
             models.Index(
                 fields=[
@@ -383,6 +392,20 @@ class Activity(TrashableModel, BaseModel):
             ),
             models.Index(fields=["owner", "done_at", "due_at"]),
             models.Index(fields=["deal", "done_at", "due_at"]),
+            # My activities: a user's open ones by due time. Without it PostgreSQL walked the due_at index of
+            # every activity looking for the user's (2.3 s at 1M deals for an admin with none due).
+            models.Index(
+                fields=["owner", "due_at", "id"],
+                condition=Q(done_at__isnull=True, deleted_at__isnull=True),
+                name="activity_open_by_owner",
+            ),
+            # The activity list's order (deals.selectors.activity_list_for_user): its first page read from
+            # the index instead of sorting every visible activity (API activities, 1.8 s at 1M deals).
+            models.Index(
+                fields=["done_at", "due_at", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="activity_list_order",
+            ),
         ]
 
     def __str__(self) -> str:

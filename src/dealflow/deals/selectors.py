@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, overload
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.http import Http404
@@ -121,12 +122,7 @@ class DealFilters:
         if self.created_to:
             deals = deals.filter(created_on__lte=self.created_to)
         if self.search:
-            deals = deals.filter(
-                Q(title__icontains=self.search)
-                | Q(organization__name__icontains=self.search)
-                | Q(person__last_name__icontains=self.search)
-                | Q(person__email__icontains=self.search)
-            )
+            deals = deals.filter(text_search_q(self.search))
         if self.tag:
             deals = tag_filter(deals, entity="deal", name=self.tag)
         if self.product_id:
@@ -141,6 +137,41 @@ class DealFilters:
             else:
                 deals = custom_field_filter(deals, field=field, value=value)
         return deals
+
+
+# Above this many matching organizations (or persons) a search joins their table instead of listing ids.
+SEARCH_CONTACT_IDS = 1_000
+
+
+def text_search_q(search: str) -> Q:
+    """Deals or leads whose title, organization name, person's last name or e-mail contains ``search`` (any
+    case).
+
+    The organizations and persons that match are looked up first (each a trigram index on PostgreSQL,
+    migrations deals 0009 and contacts 0003) and the rows are then filtered by their ids: one OR over the
+    title's trigram index and the two foreign-key indexes. The same OR across joined tables read every deal
+    (1.4 s at 1M deals for a word nothing contained). Contacts in the trash still match, as the join did.
+    """
+    organizations = list(
+        Organization._base_manager.filter(name__icontains=search).values_list("pk", flat=True)[
+            : SEARCH_CONTACT_IDS + 1
+        ]
+    )
+    persons = list(
+        Person._base_manager.filter(Q(last_name__icontains=search) | Q(email__icontains=search)).values_list(
+            "pk", flat=True
+        )[: SEARCH_CONTACT_IDS + 1]
+    )
+    found = Q(title__icontains=search)
+    if len(organizations) > SEARCH_CONTACT_IDS:
+        found |= Q(organization__name__icontains=search)
+    elif organizations:
+        found |= Q(organization_id__in=organizations)
+    if len(persons) > SEARCH_CONTACT_IDS:
+        found |= Q(person__last_name__icontains=search) | Q(person__email__icontains=search)
+    elif persons:
+        found |= Q(person_id__in=persons)
+    return found
 
 
 def _custom_parameters(data: Any) -> dict[str, Any]:
@@ -365,15 +396,49 @@ def lead_list_for_user(
     if owner_id is not None:
         leads = leads.filter(owner_id=owner_id)
     if search:
-        leads = leads.filter(
-            Q(title__icontains=search)
-            | Q(organization__name__icontains=search)
-            | Q(person__last_name__icontains=search)
-            | Q(person__email__icontains=search)
-        )
+        leads = leads.filter(text_search_q(search))
     if order and order not in LEAD_ORDERINGS:
         raise ApplicationError(f"Cannot order by {order!r}.", field="order")
     return leads.order_by(*LEAD_ORDERINGS[order or "-created_at"])
+
+
+def lead_inbox_rows(*, leads: QuerySet[Lead], offset: int, limit: int) -> list[Lead]:
+    """Rows ``offset`` to ``offset + limit`` of ``leads`` (from ``lead_list_for_user``) in the inbox's order:
+    by source (its order, then name), newest first within one, with their owner, source, organization and
+    person.
+
+    The page's ids come from one UNION ALL of a part per source, each reading the (source, created_at) index
+    of open leads (``lead_inbox_by_source``) no further than the page; the 50 leads are then read with their
+    relations. One ORDER BY over every open lead joined to its source and contacts sorted all of them
+    (96,000 at 1M deals, 0.6-2 s). The parts sit in sub-selects because SQLite takes no LIMIT in a part of
+    a compound statement.
+    """
+    parts: list[str] = []
+    params: list[Any] = []
+    sources = LeadSource.objects.order_by("order", "name").values_list("pk", flat=True)
+    try:
+        for rank, source_id in enumerate(sources):
+            part = (
+                leads.filter(source_id=source_id)
+                .order_by("-created_at", "-id")
+                .values_list("pk", "created_at")[: offset + limit]
+            )
+            sql, part_params = part.query.sql_with_params()
+            # SQL Django compiled from the queryset; the values stay parameters.
+            parts.append(f"SELECT {rank:d} AS source_rank, part{rank:d}.* FROM ({sql}) part{rank:d}")  # noqa: S608
+            params += part_params
+    except EmptyResultSet:  # a filter that matches nothing
+        return []
+    if not parts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            " UNION ALL ".join(parts) + " ORDER BY 1, 3 DESC, 2 DESC LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        )
+        page = [row[1] for row in cursor.fetchall()]
+    by_id = leads.filter(pk__in=page).in_bulk()
+    return [by_id[lead_id] for lead_id in page if lead_id in by_id]
 
 
 def lead_get_for_user(*, lead_id: int, user: User, for_write: bool = False) -> Lead:

@@ -48,13 +48,27 @@ def _deals_of(contact: Organization | Person, user: User) -> QuerySet[Deal]:
 
 
 def _activities_q(contact: Organization | Person) -> Q:
+    """Activities about the contact: on its deals, its leads, or its persons (an organization) or itself.
+
+    One id set from a UNION of three indexed lookups. The same OR across the joined deal, lead and person
+    made the database read every activity (0.4 s per list at 20,000 deals; the page runs three such lists).
+    """
+    rows = Activity._base_manager.order_by().values(
+        "pk"
+    )  # trashed rows go by the default manager of the outer query
     if isinstance(contact, Organization):
-        return (
-            Q(deal__organization_id=contact.pk)
-            | Q(lead__organization_id=contact.pk)
-            | Q(person__organization_id=contact.pk)
-        )
-    return Q(person_id=contact.pk) | Q(deal__person_id=contact.pk) | Q(lead__person_id=contact.pk)
+        parts = [
+            rows.filter(deal__organization_id=contact.pk),
+            rows.filter(lead__organization_id=contact.pk),
+            rows.filter(person__organization_id=contact.pk),
+        ]
+    else:
+        parts = [
+            rows.filter(person_id=contact.pk),
+            rows.filter(deal__person_id=contact.pk),
+            rows.filter(lead__person_id=contact.pk),
+        ]
+    return Q(pk__in=parts[0].union(*parts[1:]))
 
 
 def contact_overview_for_user(*, contact: Organization | Person, user: User) -> ContactOverview:
@@ -85,7 +99,6 @@ def contact_overview_for_user(*, contact: Organization | Person, user: User) -> 
         Activity.objects.filter(owner_visibility_q(user=user))
         .filter(_activities_q(contact))
         .select_related("owner", "deal", "lead", "person")
-        .distinct()
     )
     overview.notes = list(
         activities.filter(kind=ActivityKind.NOTE).order_by("-created_at", "-id")[:OVERVIEW_LIMIT]

@@ -30,9 +30,11 @@ class UserRef(Schema):
 
 
 class PageOut(Schema, Generic[ItemT]):
-    """One page of a list: ``count`` is the total number of matching records."""
+    """One page of a list: ``count`` is the total number of matching records, counted up to 10,000; past that
+    it says 10,000 and ``count_is_capped`` is true (page on with ``offset`` until a page comes back short)."""
 
     count: int
+    count_is_capped: bool = False
     limit: int
     offset: int
     items: list[ItemT]

@@ -118,3 +118,27 @@ def test_activities_log_schedule_and_complete(api_as, rep, outsider):
     bad_kind = api.post("/activities", {"subject": "Fax", "kind": "fax"})
     assert (bad_kind.status_code, bad_kind.data["field"]) == (400, "kind")
     assert Activity.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_activity_list_counts_up_to_the_cap_and_pages_on_past_it(api_as, rep, outsider, monkeypatch):
+    """Issue #19: the total stops at the cap (3 here) and says so; every row stays reachable by offset,
+    and what another team owns is never counted or listed."""
+    monkeypatch.setattr("dealflow.core.pagination.COUNT_CAP", 3)
+    api = api_as(rep)
+    for number in range(5):
+        assert api.post("/activities", {"subject": f"Call {number}"}).status_code == 201
+    assert api_as(outsider).post("/activities", {"subject": "Not yours"}).status_code == 201
+    first = api.get("/activities", limit=2).data
+    assert (first["count"], first["count_is_capped"], len(first["items"])) == (3, True, 2)
+    subjects = [
+        item["subject"]
+        for offset in (0, 2, 4)
+        for item in api.get("/activities", limit=2, offset=offset).data["items"]
+    ]
+    assert sorted(subjects) == [f"Call {number}" for number in range(5)]
+    past = api.get("/activities", limit=2, offset=10).data
+    assert (past["count"], past["count_is_capped"], past["items"]) == (3, True, [])
+    outsiders = api_as(outsider).get("/activities").data
+    assert (outsiders["count"], outsiders["count_is_capped"]) == (1, False)
+    assert api.get("/activities", deal=10**9).status_code == 404

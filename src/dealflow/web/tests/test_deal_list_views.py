@@ -260,3 +260,59 @@ def test_route_names_are_unique_in_the_web_namespace():
 
     names = [pattern.name for pattern in urlpatterns if getattr(pattern, "name", None)]
     assert len(names) == len(set(names)), sorted({name for name in names if names.count(name) > 1})
+
+
+# ---- long lists (issue #19) ------------------------------------------------------------------------
+
+
+def test_past_the_count_cap_the_list_says_more_than_and_every_page_is_reachable(
+    client, rep, pipeline, monkeypatch
+):
+    monkeypatch.setattr("dealflow.core.pagination.COUNT_CAP", 3)
+    monkeypatch.setattr(deal_list_views, "PAGE_SIZE", 2)
+    for number in range(5):
+        DealFactory(title=f"Deal {number}", owner=rep, organization=None)
+    client.force_login(rep)
+    url = reverse("web:deal_list")
+    first = client.get(url, {"order": "title"})
+    html = first.content.decode()
+    assert "More than 3 deals" in html and "Page 1<" in html and " of " not in html.split("Page 1")[1][:5]
+    assert _titles(first) == ["Deal 0", "Deal 1"] and "page=2" in html
+    last = client.get(url, {"order": "title", "page": 3})  # beyond the 3 deals counted
+    assert _titles(last) == ["Deal 4"]
+    assert 'rel="next"' not in last.content.decode() and 'rel="prev"' in last.content.decode()
+    rep.language = "nl"
+    rep.save(update_fields=["language"])
+    html = client.get(url, {"order": "title"}).content.decode()
+    assert "Meer dan 3 deals" in html and "Pagina 1<" in html
+
+
+def test_below_the_cap_the_count_is_exact(client, rep, deals):
+    client.force_login(rep)
+    html = client.get(reverse("web:deal_list")).content.decode()
+    assert "2 deals" in html and "More than" not in html
+
+
+@pytest.mark.parametrize("contact_ids", [1_000, 0])  # the ids of matching contacts, or a join past the limit
+def test_search_finds_title_organization_last_name_and_email_of_visible_deals_only(
+    client, manager, rep, outsider, pipeline, monkeypatch, contact_ids
+):
+    from dealflow.contacts.tests.factories import OrganizationFactory, PersonFactory
+    from dealflow.deals import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_CONTACT_IDS", contact_ids)
+    zebra = OrganizationFactory(name="Zebra Holding")
+    person = PersonFactory(last_name="Quaggason", email="q@stripes.example", organization=None)
+    DealFactory(title="Striped zebra deal", owner=rep, organization=None)
+    DealFactory(title="By organization", owner=rep, organization=zebra)
+    DealFactory(title="By person", owner=rep, organization=None, person=person)
+    DealFactory(title="Plain", owner=rep, organization=None)
+    DealFactory(title="Outsider's zebra", owner=outsider, organization=zebra)
+    client.force_login(manager)
+    url = reverse("web:deal_list")
+    assert sorted(_titles(client.get(url, {"q": "ZEBRA"}))) == ["By organization", "Striped zebra deal"]
+    assert _titles(client.get(url, {"q": "quagga"})) == ["By person"]
+    assert _titles(client.get(url, {"q": "stripes.exa"})) == ["By person"]
+    assert _titles(client.get(url, {"q": "nothing like it"})) == []
+    client.force_login(outsider)
+    assert _titles(client.get(url, {"q": "zebra"})) == ["Outsider's zebra"]

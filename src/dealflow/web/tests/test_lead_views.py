@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from dealflow.deals.models import Deal, Lead, LeadStatus
+from dealflow.deals.models import Deal, Lead, LeadSource, LeadStatus
 from dealflow.deals.services import lead_disqualify
 from dealflow.deals.tests.factories import LeadFactory, lead_source
 
@@ -197,12 +197,39 @@ def test_inbox_query_count_is_fixed(client, rep, django_assert_num_queries):
         LeadFactory(title=f"Lead {number}", owner=rep)
     client.force_login(rep)
     client.get(reverse("web:lead_inbox"))
-    with django_assert_num_queries(6):  # 5, plus the count of the pages
+    # 4, plus the count of the pages, the sources in order, the page's ids (one UNION ALL of a part per
+    # source) and the page's leads with their relations (issue #19).
+    with django_assert_num_queries(7):
         client.get(reverse("web:lead_inbox"))
     for number in range(20):
         LeadFactory(title=f"More {number}", owner=rep, source=lead_source("referral"))
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         client.get(reverse("web:lead_inbox"))
+    for number in range(50):
+        LeadFactory(title=f"Full {number}", owner=rep, source=lead_source("trade_show"))
+    with django_assert_num_queries(7):
+        response = client.get(reverse("web:lead_inbox"))
+    assert len(response.context["page"].object_list) == 50
+
+
+def test_inbox_pages_run_source_by_source_newest_first(client, rep, monkeypatch):
+    """The page order is the sources' order, then newest first; a page may span two sources."""
+    from dealflow.web.views import leads as lead_views
+
+    monkeypatch.setattr(lead_views, "INBOX_PAGE_SIZE", 2)
+    first, second = lead_source("website"), lead_source("referral")
+    LeadSource.objects.filter(pk=first.pk).update(order=0)
+    LeadSource.objects.filter(pk=second.pk).update(order=1)
+    for number in range(3):
+        LeadFactory(title=f"Web {number}", owner=rep, source=first)
+        LeadFactory(title=f"Ref {number}", owner=rep, source=second)
+    client.force_login(rep)
+
+    def titles(page: int) -> list[str]:
+        response = client.get(reverse("web:lead_inbox"), {"page": page})
+        return [lead.title for lead in response.context["page"].object_list]
+
+    assert [titles(1), titles(2), titles(3)] == [["Web 2", "Web 1"], ["Web 0", "Ref 2"], ["Ref 1", "Ref 0"]]
 
 
 def test_teammates_lead_is_read_only_when_the_team_shares_its_leads(client, team, rep, rep2, leads):

@@ -9,7 +9,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
@@ -32,6 +31,7 @@ from dealflow.contacts.selectors import (
 from dealflow.contacts.services import organization_create, person_create
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
+from dealflow.core.pagination import CappedPaginator
 from dealflow.deals.selectors import deal_get_for_user, user_can_write, user_check_can_write
 from dealflow.deals.services import activity_create
 from dealflow.directory.selectors import contact_merge_list_for_user, contact_overview_for_user
@@ -78,7 +78,7 @@ def _list(request: AuthenticatedRequest, *, people: bool) -> HttpResponse:
             contacts = selector(user=user, **form.filters())
         except ApplicationError as error:
             form_add_application_error(form, error)
-    page = Paginator(contacts, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(contacts, PAGE_SIZE).get_page(request.GET.get("page"))
     tags = tag_names_map(
         entity="person" if people else "organization", object_ids=[contact.pk for contact in page.object_list]
     )
@@ -541,7 +541,7 @@ def person_merge_view(request: AuthenticatedRequest, person_id: int) -> HttpResp
 @permission_errors_as_403
 def merge_list(request: AuthenticatedRequest) -> HttpResponse:
     """Every merge, newest first, with what the merged record held and what moved (admins review them)."""
-    page = Paginator(contact_merge_list_for_user(user=request.user), PAGE_SIZE).get_page(
+    page = CappedPaginator(contact_merge_list_for_user(user=request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     return render(request, "web/contacts/merges.html", {"page": page, "query": ""})
