@@ -32,6 +32,7 @@ import io
 import json
 import os
 import random
+import re
 import resource
 import time
 import zipfile
@@ -251,11 +252,15 @@ def _copy_tables(cursor, vendor: str, tables: list[str]) -> tuple[dict[str, str]
                 [table],
             )
             for name, sql in cursor.fetchall():
-                indexes.append(
-                    sql.replace(f'"{name}"', f'"bench_copy_{name}"', 1).replace(
-                        f'ON "{table}"', f'ON "{copy}"', 1
-                    )
+                # Names quoted (Django's) or not (indexes a migration wrote by hand, search_entry_name).
+                statement = re.sub(
+                    rf'^(CREATE (?:UNIQUE )?INDEX )"?{re.escape(name)}"? ',
+                    lambda match, name=name: f'{match.group(1)}"bench_copy_{name}" ',
+                    sql,
+                    count=1,
                 )
+                statement = re.sub(rf' ON "?{re.escape(table)}"? ?\(', f' ON "{copy}" (', statement, count=1)
+                indexes.append(statement)
         copies[table] = copy
     return copies, indexes
 
@@ -510,7 +515,7 @@ def main(argv: list[str]) -> int:
                 username=f"rep{number}", password=None, first_name="Rep", last_name=f"Number {number}"
             )
             owners.append(f"rep{number}")
-        path = ROOT / "var" / "bench_import_export.zip"
+        path = ROOT / "var" / f"{options.database}_export.zip"  # one per database: runs side by side
         generated = time.perf_counter()
         deal_rows, history_rows = write_export(path, options.deals, owners)
         print(
@@ -609,7 +614,7 @@ def main(argv: list[str]) -> int:
         if more:
             # A later import into a database with deals: the bulk writer writes the derived rows of the new
             # deals instead of rebuilding the analytics tables from every deal.
-            second_path = ROOT / "var" / "bench_import_export_2.zip"
+            second_path = ROOT / "var" / f"{options.database}_export_2.zip"
             write_export(second_path, more, owners, seed=8, prefix="E")
             load_before = os.getloadavg()
             started, cpu_started = time.perf_counter(), time.process_time()

@@ -37,6 +37,17 @@ from dealflow.deals.lifecycle.values import (
     valid_title,
 )
 
+# Plain strings once, as state.py does for the statuses: a member's ``.value`` is a descriptor call, and the
+# bulk writer replays every step of every deal of an import through these functions.
+_CREATED, _STAGE_CHANGED, _REOPENED = (
+    EventKind.CREATED.value,
+    EventKind.STAGE_CHANGED.value,
+    EventKind.REOPENED.value,
+)
+_EVENT_WON, _EVENT_LOST = EventKind.WON.value, EventKind.LOST.value
+_FORWARD, _BACK = SpellExit.FORWARD.value, SpellExit.BACK.value
+_EXIT_WON, _EXIT_LOST = SpellExit.WON.value, SpellExit.LOST.value
+
 
 def create(
     context: Context,
@@ -101,7 +112,7 @@ def create(
     )
     event = event_for(
         state,
-        EventKind.CREATED.value,
+        _CREATED,
         at=at,
         by_id=by_id,
         origin=origin,
@@ -128,7 +139,7 @@ def move(
     target = valid_open_stage(stage, pipeline_id=state.pipeline_id)
     if target.pk == state.stage.pk:
         raise ApplicationError(f"The deal is already in {target.name}.", field="stage")
-    exit_kind = SpellExit.FORWARD.value if target.order > state.stage.order else SpellExit.BACK.value
+    exit_kind = _FORWARD if target.order > state.stage.order else _BACK
     spell_close = spell_close_for(context, state, at=at, exit_kind=exit_kind, next_stage=target)
     after = state_replace(
         state,
@@ -139,7 +150,7 @@ def move(
     )
     event = event_for(
         after,
-        EventKind.STAGE_CHANGED.value,
+        _STAGE_CHANGED,
         at=at,
         by_id=by_id,
         origin=origin,
@@ -207,11 +218,11 @@ def win(
     if state.status != OPEN:
         raise ApplicationError("Only an open deal can be won.", field="status")
     stage = closing_stage_required(won_stage, kind=STAGE_WON)
-    spell_close = spell_close_for(context, state, at=at, exit_kind=SpellExit.WON.value, next_stage=stage)
+    spell_close = spell_close_for(context, state, at=at, exit_kind=_EXIT_WON, next_stage=stage)
     after = state_replace(_closed(context, state, status=WON, stage=stage, at=at), won_at=at)
     event = event_for(
         after,
-        EventKind.WON.value,
+        _EVENT_WON,
         at=at,
         by_id=by_id,
         origin=origin,
@@ -262,7 +273,7 @@ def lose(
     if state.status != OPEN:
         raise ApplicationError("Only an open deal can be lost.", field="status")
     stage = closing_stage_required(lost_stage, kind=STAGE_LOST)
-    spell_close = spell_close_for(context, state, at=at, exit_kind=SpellExit.LOST.value, next_stage=stage)
+    spell_close = spell_close_for(context, state, at=at, exit_kind=_EXIT_LOST, next_stage=stage)
     after = state_replace(
         _closed(context, state, status=LOST, stage=stage, at=at),
         lost_at=at,
@@ -271,7 +282,7 @@ def lose(
     )
     event = event_for(
         after,
-        EventKind.LOST.value,
+        _EVENT_LOST,
         at=at,
         by_id=by_id,
         origin=origin,
@@ -336,7 +347,7 @@ def reopen(
     )
     event = event_for(
         after,
-        EventKind.REOPENED.value,
+        _REOPENED,
         at=at,
         by_id=by_id,
         origin=origin,

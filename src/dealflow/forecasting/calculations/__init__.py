@@ -13,7 +13,7 @@ forecast made at time ``t`` uses is computed from events with ``occurred_at <= t
 * ``simulate``: a seeded, vectorised Monte Carlo of revenue per owner, period and draw.
 * accuracy, WAPE, bias, coverage and calibration (Brier, skill, ECE).
 
-The package splits it by responsibility: ``history`` (arrays, periods, as-of states), ``fitting``,
+The package splits it by responsibility: ``history`` (arrays, periods, as-of states), ``fitting`` (and its ``trends``),
 ``prediction``, ``seasonality``, ``simulation``, ``scoring`` and ``backtesting``; every name is importable from here."""
 
 from __future__ import annotations
@@ -42,10 +42,7 @@ from dealflow.forecasting.calculations.fitting import (
     drift_factors,
     drift_from_residuals,
     fit,
-    new_deal_trend,
-    season_run_rate,
     stage_mass_scale,
-    stage_trend,
     weekly_points,
 )
 from dealflow.forecasting.calculations.fitting import (
@@ -134,6 +131,7 @@ from dealflow.forecasting.calculations.simulation import (
     simulate_plain_python,
     summarise,
 )
+from dealflow.forecasting.calculations.trends import new_deal_trend, season_run_rate, stage_trend
 
 __all__ = [
     "AGE_BUCKETS",

@@ -4,7 +4,7 @@ Access: a scope is company (admins and analysts), a team (its managers, admins, 
 when the team lets reps see team deals) or a rep (anyone who may see that rep's deals); anything else
 is a 404, like every ``_for_user`` gate. Deal data is always filtered through ``owner_visibility_q``.
 
-One module per page or read: ``scopes``, ``targets``, ``forecast`` (and its ``explanations``),
+One module per page or read: ``scopes``, ``targets``, ``forecast`` (and its ``explanations``, ``methods`` and ``children``),
 ``snapshots``, ``accuracy``, ``stage_calibration`` and ``backtests``; every public name is importable
 from here.
 """
@@ -21,19 +21,17 @@ from dealflow.forecasting.selectors.backtests import (
     backtest_get_for_user,
     backtest_latest_for_user,
 )
+from dealflow.forecasting.selectors.children import ChildForecast
 from dealflow.forecasting.selectors.explanations import (
     DealExplanation,
     deal_reason,
 )
 from dealflow.forecasting.selectors.forecast import (
-    ChildForecast,
     ForecastView,
-    MethodChoice,
     PeriodForecast,
     forecast_for_user,
-    method_choice,
-    method_default,
 )
+from dealflow.forecasting.selectors.methods import MethodChoice, method_choice, method_default
 from dealflow.forecasting.selectors.scopes import (
     DRAWS,
     EXPLAINED_DEALS,

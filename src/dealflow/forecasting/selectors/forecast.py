@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,26 +13,26 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from dealflow.accounts.models import Membership, User
-from dealflow.accounts.selectors import owner_visibility_q, user_access_scope
+from dealflow.accounts.selectors import owner_visibility_q
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
-from dealflow.core.formatting import format_number, format_percent
 from dealflow.core.periods import Period
 from dealflow.deals.models import Deal, DealEvent, DealStatus, ExchangeRate, Stage
 from dealflow.deals.selectors import base_currency
 from dealflow.forecasting import calculations as calc
-from dealflow.forecasting import calibration, engine, live
+from dealflow.forecasting import engine, live
 from dealflow.forecasting.models import (
     BacktestRun,
     BacktestStatus,
     ForecastCall,
     ForecastFit,
     KeptForecast,
-    Method,
     Quota,
     ScopeKind,
 )
+from dealflow.forecasting.selectors.children import ChildForecast, _child_forecast, _children, _leaf_owners
 from dealflow.forecasting.selectors.explanations import DealExplanation, _explain
+from dealflow.forecasting.selectors.methods import _method_label, method_choice
 from dealflow.forecasting.selectors.scopes import (
     DRAWS,
     HORIZON_COUNT,
@@ -43,22 +42,9 @@ from dealflow.forecasting.selectors.scopes import (
     period_kind_check,
     scope_resolve_for_user,
 )
-from dealflow.forecasting.selectors.targets import ScopeTargets, TargetBook
-
+from dealflow.forecasting.selectors.targets import TargetBook
 
 # ------------------------------------------------------------------------------------- the forecast
-@dataclass
-class ChildForecast:
-    label: str
-    scope_kind: str
-    scope_id: int
-    closed: float
-    mean: float
-    p10: float
-    p90: float
-    quota: float | None
-    p_quota: float | None
-    call_commit: float | None
 
 
 @dataclass
@@ -113,118 +99,13 @@ class ForecastView:
     coverage: float | None = None  # measured P10-P90 coverage of the method in the latest backtest
 
 
-@dataclass
-class MethodChoice:
-    """The method the page uses this period and later, why, and the corrections the backtest measured."""
-
-    method: str
-    later_method: str
-    reason: str
-    calibration: dict | None  # ``calibration.current_corrections`` of the latest backtest
-    coverage: float | None  # measured P10-P90 coverage of the default this period
-    calibrated: bool
-
-
-def _method_label(method: str) -> str:
-    return str(Method(method).label) if method in Method.values else method
-
-
-def method_choice() -> MethodChoice:
-    """The default method per horizon and why: the lowest error on the latest backtest of this company's
-    own data among every method, baselines (run-rate, last year, weighted pipeline) and the blend included."""
-    run = BacktestRun.objects.filter(status=BacktestStatus.DONE).order_by("-finished_at", "-id").first()
-    if run is None or not run.result.get("scored") or "by_horizon" not in run.result:
-        return MethodChoice(
-            Method.DEALFLOW,
-            Method.DEALFLOW,
-            _(
-                "No backtest has been run yet, so Dealflow's own method is used: win rates within the period "
-                "learned from weekly pipeline states, plus a run-rate for deals not yet created. Its range is "
-                "uncalibrated and wide: what is still open, plus or minus half, wider where the simulation says so."
-            ),
-            None,
-            None,
-            False,
-        )
-    result = run.result
-    first, later = live.choice_methods(result)
-    entry = result["by_horizon"]["0"]
-    score = entry["scores"][first]
-    reason = _(
-        "%(method)s had the lowest error on your own data this period: WAPE %(wape)s over %(count)s forecasts"
-    ) % {
-        "method": _method_label(first),
-        "wape": format_percent(score["wape"], 1),
-        "count": format_number(score["count"]),
-    }
-    baseline = entry.get("best_baseline")
-    if baseline and baseline != first:
-        baseline_wape = entry["scores"][baseline]["wape"]
-        reason += _(", %(points)s points better than the best baseline (%(baseline)s, WAPE %(wape)s).") % {
-            "points": format_number(100 * (baseline_wape - score["wape"]), 1),
-            "baseline": _method_label(baseline),
-            "wape": format_percent(baseline_wape, 1),
-        }
-    elif baseline:
-        models = {
-            method: value
-            for method, value in entry["scores"].items()
-            if method not in calibration.BASELINES and value["wape"] is not None
-        }
-        best_model = min(models, key=lambda method: models[method]["wape"]) if models else None
-        if best_model:
-            reason += _("; it is a baseline: the best model, %(model)s, lost to it by %(points)s points.") % {
-                "model": _method_label(best_model),
-                "points": format_number(100 * (models[best_model]["wape"] - score["wape"]), 1),
-            }
-        else:
-            reason += "."
-    coverage = score.get("coverage")
-    if coverage is not None:
-        reason += " " + _(
-            "Ranges calibrated from its own backtest errors: P10-P90 held the actual in %(coverage)s of %(count)s forecasts."
-        ) % {
-            "coverage": format_percent(coverage),
-            "count": format_number(score.get("calibrated", 0)),
-        }
-    else:
-        reason += " " + _("Too little history to calibrate its range yet: it is uncalibrated and wider.")
-    if later != first:
-        reason += " " + _("Later periods: %(method)s, the lowest error next period.") % {
-            "method": _method_label(later)
-        }
-    later_score = result["by_horizon"].get("1", {}).get("scores", {}).get(later, {})
-    if later_score.get("coverage") is not None and later_score.get("wape") is not None:
-        # Next period's forecasts are calibrated from their own backtest errors, and hold differently.
-        reason += " " + _(
-            "Next period: WAPE %(wape)s, bias %(bias)s; P10-P90 held the actual in %(coverage)s of "
-            "%(count)s forecasts."
-        ) % {
-            "wape": format_percent(later_score["wape"], 1),
-            "bias": format_percent(later_score["bias"], 1),
-            "coverage": format_percent(later_score["coverage"]),
-            "count": format_number(later_score.get("calibrated", 0)),
-        }
-    reason += " " + _("Backtest of %(start)s to %(end)s.") % {"start": run.period_from, "end": run.period_to}
-    return MethodChoice(first, later, reason, result.get("calibration"), coverage, coverage is not None)
-
-
-def method_default() -> tuple[str, str]:
-    """The per-deal model behind this period's default and why (``method_choice``): the default itself
-    when it is dealflow, learned or configured; Dealflow's when it is a baseline or the blend (neither has
-    per-deal probabilities). Pipeline reviews use it for their deal rows."""
-    choice = method_choice()
-    model = choice.method if choice.method in calc.MODEL_METHODS else Method.DEALFLOW
-    return model, choice.reason
-
-
 VIEW_CACHE_SECONDS = (
     600  # a kept forecast is recomputed after this even when no data changed (the clock moves it)
 )
 VIEW_STALE_SECONDS = 120  # a large one is still shown this long after it was computed, changed data or not
 VIEW_STALE_MIN_OPEN = 5_000  # scopes with this many open deals (0.3 s or more to compute) may be shown stale
 REFRESH_RETRY_SECONDS = 60  # a refresh asked of the worker is asked again after this
-KEPT_FORMAT = "1"  # part of the key: a new ForecastView layout never unpickles an old payload
+KEPT_FORMAT = "2"  # part of the key: a new layout or a moved class never unpickles an old payload
 
 
 def _kept_key(scope: Scope, kind: str, method: str | None, draws: int, seed: int) -> str:
@@ -550,88 +431,4 @@ def forecast_compute(
         deals=explanations,
         open_deals=len(rows),
         fitted_on=timezone.localdate(dt.datetime.fromtimestamp(fit_result.as_of, tz=dt.UTC)),
-    )
-
-
-def _leaf_owners(scope: Scope, states: calc.States, fit_result: calc.Fit, owner_team, user) -> list[int]:
-    owners = {int(owner) for owner in states.owner}
-    if scope.owner_ids is not None:
-        owners |= set(scope.owner_ids)
-    elif user_access_scope(user=user).sees_everything:
-        owners |= {
-            int(owner) for points in fit_result.new_points for point in points for owner in point["by_owner"]
-        }
-        owners |= {int(owner) for owner in fit_result.owner_bookings}  # the run-rates' past owners
-    return sorted(owners)
-
-
-@dataclass
-class _Child:
-    label: str
-    kind: str
-    scope_id: int
-    leaves: list[int]
-
-
-def _children(
-    scope: Scope, leaf_owner_ids: list[int], owner_team: dict[int, int], team_names: dict[int, str]
-):
-    if scope.kind == ScopeKind.REP:
-        return []
-    if scope.kind == ScopeKind.COMPANY:
-        grouped: dict[int, list[int]] = defaultdict(list)
-        for index, owner in enumerate(leaf_owner_ids):
-            grouped[owner_team.get(owner, 0)].append(index)
-        return [
-            _Child(team_names.get(team_id, str(_("No team"))), ScopeKind.TEAM, team_id, leaves)
-            for team_id, leaves in sorted(grouped.items(), key=lambda item: team_names.get(item[0], ""))
-        ]
-    names = dict(User.objects.filter(pk__in=leaf_owner_ids).values_list("pk", "username"))
-    users = {user.pk: user.display_name for user in User.objects.filter(pk__in=leaf_owner_ids)}
-    return [
-        _Child(users.get(owner, names.get(owner, str(owner))), ScopeKind.REP, owner, [index])
-        for index, owner in enumerate(leaf_owner_ids)
-    ]
-
-
-def _child_forecast(
-    child: _Child,
-    parts: live.Components,
-    horizon,
-    closed_by_owner,
-    book: TargetBook,
-    period: Period,
-    currency,
-    *,
-    method: str,
-    calibration: dict | None,
-):
-    if child.kind == ScopeKind.TEAM:
-        members = set(book.members.get(child.scope_id, []))
-        closed = float(sum(value for owner, value in closed_by_owner.items() if owner in members and value))
-        targets = book.team(period.key, child.scope_id) if child.scope_id else ScopeTargets(None, None, None)
-    else:
-        closed = float(closed_by_owner.get(child.scope_id) or 0)
-        targets = book.rep(period.key, child.scope_id)
-    summary = live.figures(
-        parts,
-        leaves=child.leaves,
-        horizon=horizon,
-        closed=closed,
-        quota=targets.quota,
-        method=method,
-        calibration=calibration,
-        company=False,
-    )
-    return ChildForecast(
-        label=child.label,
-        scope_kind=child.kind,
-        scope_id=child.scope_id,
-        closed=_major(closed, currency) or 0.0,
-        mean=_major(summary.mean, currency) or 0.0,
-        p10=_major(summary.p10, currency) or 0.0,
-        p90=_major(summary.p90, currency) or 0.0,
-        quota=_major(targets.quota, currency),
-        p_quota=summary.p_quota,
-        call_commit=_major(targets.call_commit, currency),
     )

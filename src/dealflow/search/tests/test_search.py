@@ -14,6 +14,7 @@ from dealflow.directory.services import search_rebuild
 from dealflow.search.models import SearchEntry
 from dealflow.search.selectors import search_for_user, search_words
 from dealflow.search.services import SearchDocument, search_index_add_many
+from dealflow.search.text import text_words
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +51,18 @@ def test_words_lose_case_accents_and_punctuation():
     assert search_words("Café  Zürich B.V.") == ["cafe", "zurich", "bv"]  # letters written together: one word
     assert search_words("j a smith") == ["j", "a", "smith"]  # letters typed apart stay letters
     assert search_words("  ") == []
+
+
+def test_index_words_on_the_fast_and_the_unicode_path():
+    # ASCII texts take a shorter path (one lower() for the text, no joining without single letters);
+    # the words are the same as the Unicode path's, worked out by hand.
+    assert text_words("Acme B.V.") == ["acme", "b", "v", "bv"]
+    assert text_words("J A Smith en X Y") == ["j", "a", "smith", "en", "x", "y", "ja", "xy"]  # two runs
+    assert text_words("STRASSE Straße İstanbul") == ["strasse", "strasse", "istanbul"]
+    assert text_words("Customer 748") == ["customer", "748"]
+    assert text_words("a") == ["a"]
+    assert text_words("") == []
+    assert text_words("Ünited A.B. Co") == [*text_words("United A.B. Co")]  # accents stripped, same words
 
 
 def test_every_kind_is_found_by_word_prefixes_whatever_the_accents(rep, records):
