@@ -6,7 +6,9 @@
     python -m benchmarks pages --skip export,pdf                 all but the paths containing one of them
 
 The database (var/bench_pages.sqlite3 or PostgreSQL database bench_pages) is built once with the demo
-generator, every optional step included, and reused while it holds the asked number of deals.
+generator, every optional step included, and reused while it holds the asked number of deals. A database
+that holds deals is not migrated unless --migrate says so: with unapplied migrations the crawl stops and says
+so (crawl a copy of a shared database instead).
 
 Each request goes through Django's test client and the whole middleware stack in this process, as the
 persona (admin, manager, rep of the demo); a route's path parameters are filled with a record that the
@@ -55,6 +57,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip", help="comma-separated words; leave out paths containing one (export)")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--database", default=DATABASE)
+    parser.add_argument(
+        "--migrate", action="store_true", help="apply pending migrations to a filled database"
+    )
     parser.add_argument("--json-out")
     options = parser.parse_args(argv)
     if options.engine == "both":
@@ -83,21 +88,37 @@ def _build(options) -> None:
     elif options.rebuild:
         for suffix in ("", "-wal", "-shm"):
             (common.VAR / f"{options.database}.sqlite3{suffix}").unlink(missing_ok=True)
+    # A database that already holds deals is migrated only when asked (--migrate): the shared 1M reference
+    # database must stay as it was built, and a crawl once migrated it unnoticed (issue #19).
     script = (
-        "import sys; from benchmarks import common; common.setup_django(sys.argv[1]); common.migrate();"
-        "from dealflow.deals.models import Deal; print(Deal.objects.count())"
+        "import sys; from benchmarks import common; common.setup_django(sys.argv[1]);"
+        "from django.db import connection; from django.db.migrations.executor import MigrationExecutor;"
+        "from dealflow.deals.models import Deal;"
+        "tables = connection.introspection.table_names();"
+        "have = Deal.objects.count() if 'deals_deal' in tables else 0;"
+        "executor = MigrationExecutor(connection);"
+        "pending = executor.migration_plan(executor.loader.graph.leaf_nodes());"
+        "migrate = not have or sys.argv[2] == '1';"
+        "common.migrate() if migrate else None;"
+        "print(have, 0 if migrate else len(pending))"
     )
     environment = {**os.environ, "DEALFLOW_TESTING": "1"}
-    have = int(
-        subprocess.run(
-            [sys.executable, "-c", script, url],
+    have, pending = (
+        int(value)
+        for value in subprocess.run(
+            [sys.executable, "-c", script, url, "1" if options.migrate else "0"],
             cwd=common.ROOT,
             env=environment,
             check=True,
             capture_output=True,
             text=True,
-        ).stdout.split()[-1]
+        ).stdout.split()[-2:]
     )
+    if pending:
+        raise SystemExit(
+            f"{options.database} holds {have:,} deals and {pending} unapplied migrations: pass --migrate to "
+            "apply them to it (it writes to that database), or crawl a copy (CREATE DATABASE ... TEMPLATE ...)"
+        )
     if have >= options.deals * 0.99 and not options.rebuild:
         return
     if have:
