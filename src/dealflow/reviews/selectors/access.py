@@ -86,13 +86,29 @@ def scope_reviews(
     )
 
 
+# The frozen forecast's samples, thresholds, waterfall and bottlenecks: megabytes of JSON per review at 1M
+# deals, which no list shows (a list shows the snapshot's totals and currency). Loading them for 30 reviews
+# cost 0.5 s and 480 MB of a web worker (docs/benchmarks.md, issue #19).
+SNAPSHOT_DETAIL = (
+    "snapshot__new_samples",
+    "snapshot__thresholds",
+    "snapshot__waterfall",
+    "snapshot__bottlenecks",
+)
+
+
+def _reviews_for_user(user: User) -> QuerySet[PipelineReview]:
+    return PipelineReview.objects.filter(review_access_q(user=user)).select_related(
+        "team", "rep", "pipeline", "started_by", "finished_by", "snapshot", "series"
+    )
+
+
 def review_list_for_user(
     *, user: User, team_id: int | None = None, status: str | None = None, with_counts: bool = False
 ) -> QuerySet[PipelineReview]:
-    """Reviews the user may open, newest first, with what a list shows (``deal_count`` with ``with_counts``)."""
-    reviews = PipelineReview.objects.filter(review_access_q(user=user)).select_related(
-        "team", "rep", "pipeline", "started_by", "finished_by", "snapshot", "series"
-    )
+    """Reviews the user may open, newest first, with what a list shows (``deal_count`` with ``with_counts``);
+    the snapshot's detail (``SNAPSHOT_DETAIL``) is left out: ``review_get_for_user`` reads one whole review."""
+    reviews = _reviews_for_user(user).defer(*SNAPSHOT_DETAIL)
     if team_id is not None:
         reviews = reviews.filter(team_id=team_id)
     if status:
@@ -114,7 +130,7 @@ def review_list_for_user(
 
 def review_get_for_user(*, review_id: int, user: User) -> PipelineReview:
     """One review, or 404 when it is missing or not the user's to open."""
-    review = review_list_for_user(user=user).filter(pk=review_id).first()
+    review = _reviews_for_user(user).filter(pk=review_id).first()
     if review is None:
         raise Http404("No such review.")
     return review

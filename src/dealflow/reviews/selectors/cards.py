@@ -160,10 +160,11 @@ def deal_review_history_for_user(
     404 when no review the user may open holds the deal (unless ``exclude_review_id`` is given: the deal
     card asks for the *other* reviews, which may be none).
     """
-    reviews = (
-        review_list_for_user(user=user)
-        .filter(Q(deals__deal_id=deal_id) | Q(decisions__deal_id=deal_id))
-        .distinct()
+    # Reviews that froze or decided the deal, by two indexed lookups (an OR across the two joins, made
+    # distinct, compared whole rows of every review the user may open).
+    reviews = review_list_for_user(user=user).filter(
+        Q(pk__in=ReviewDeal.objects.filter(deal_id=deal_id).values("review_id"))
+        | Q(pk__in=ReviewDecision.objects.filter(deal_id=deal_id).values("review_id"))
     )
     if exclude_review_id is not None:
         reviews = reviews.exclude(pk=exclude_review_id)

@@ -166,3 +166,20 @@ def test_a_hand_worked_review(team_deals, manager, team, frozen_now):
     assert page.first_deal_id == team_deals.proposal.pk
     assert page.titles[team_deals.proposal.pk] == "Proposal deal"
     assert NOW.date() == review.snapshot.as_of_on
+
+
+def test_lists_leave_out_the_snapshot_detail_and_one_review_has_it(team_deals, manager, team, frozen_now):
+    """A list of reviews reads the snapshot's totals, not its megabytes of samples, waterfall and bottlenecks
+    (480 MB of a worker for 30 reviews at 1M deals); the deal history finds each review once."""
+    review = services.review_start(by=manager, team=team, period="2026-11")
+    services.review_decision_record(review=review, deal_id=team_deals.proposal.pk, kind="keep", by=manager)
+    listed = selectors.review_list_for_user(user=manager, with_counts=True).get(pk=review.pk)
+    detail = {"new_samples", "thresholds", "waterfall", "bottlenecks"}
+    assert detail <= listed.snapshot.get_deferred_fields()
+    assert listed.deal_count == 4 and listed.snapshot.mean_minor == review.snapshot.mean_minor
+    whole = selectors.review_get_for_user(review_id=review.pk, user=manager)
+    assert not whole.snapshot.get_deferred_fields()
+    assert whole.snapshot.new_samples == review.snapshot.new_samples
+    history = selectors.deal_review_history_for_user(deal_id=team_deals.proposal.pk, user=manager)
+    assert [entry.review.pk for entry in history] == [review.pk]  # frozen in it and decided: once
+    assert [decision.kind for decision in history[0].decisions] == ["keep"]
