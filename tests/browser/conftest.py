@@ -18,6 +18,7 @@ the reference data of migration deals/0002, so the next test finds the database 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -97,7 +98,16 @@ def new_page(browser, live_db, dialogs) -> Iterator[Callable]:
         return page
 
     yield make
+    # Let requests the page started (HTMX loads after a navigation, an autocomplete still typing) finish
+    # before Django empties the database: a live-server thread still reading when the flush runs made
+    # SQLite's shared in-memory database answer "table is locked" and the next test start half-full.
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     for context in contexts:
+        for open_page in context.pages:
+            # A page that keeps polling never goes idle: closing the context below stops it.
+            with contextlib.suppress(PlaywrightTimeout):
+                open_page.wait_for_load_state("networkidle", timeout=5_000)
         context.close()
 
 

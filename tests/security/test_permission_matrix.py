@@ -569,6 +569,7 @@ class World:
         self.field_name = "title"
         self.report_format = "md"
         self.forecast_column = "none"  # the "no close date" column
+        self.waterfall_bar = "new"  # deals new in scope since the previous review
         self.search_kind = "deal"  # web:search_open opens rep's deal
         from dealflow.directory.services import saved_view_save
 
@@ -838,6 +839,7 @@ def web_rule_table() -> dict[str, WebRule]:
         "web:dashboard": page,
         "web:funnel": page,
         "web:forecast": page,
+        "web:forecast_panels": page,
         "web:forecast_board": page,
         "web:forecast_board_column": WebRule(
             _web(column_key="forecast_column"), record=False, expect={"analyst": OK | DENIED}
@@ -950,6 +952,12 @@ def web_rule_table() -> dict[str, WebRule]:
             _web(review_id="review", export_format="report_format"), expect=WEB_REVIEWS
         ),
         "web:review_deal_history": WebRule(_web(deal_id="deal"), expect=WEB_REVIEWS),
+        # The world's review is its scope's first: it has no waterfall, so every bar is 404 for everyone;
+        # what matters here is that rep, analyst and outsider never get more than that.
+        "web:review_waterfall_items": WebRule(
+            _web(review_id="review", bar="waterfall_bar"),
+            expect=WEB_REVIEWS | {"manager": OK | allow(404), "admin": OK | allow(404)},
+        ),
         "web:review_series_stop": WebRule(_web(series_id="review_series"), expect=WEB_REVIEWS),
         # People.
         "web:people_home": page,
