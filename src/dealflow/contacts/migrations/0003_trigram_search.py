@@ -8,6 +8,8 @@ SQLite has no such index; there the search reads the rows (issue #19 measures it
 
 from django.db import migrations
 
+from dealflow.core.trigram import trigram_indexes_operation
+
 INDEXES = [
     ("contacts_org_name_trgm", "contacts_organization", "name"),
     ("contacts_person_last_name_trgm", "contacts_person", "last_name"),
@@ -15,23 +17,6 @@ INDEXES = [
 ]
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    for name, table, column in INDEXES:
-        schema_editor.execute(
-            f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" USING gin (UPPER("{column}"::text) gin_trgm_ops)'
-        )
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for name, _table, _column in INDEXES:
-        schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
-
-
 class Migration(migrations.Migration):
     dependencies = [("contacts", "0002_trash")]
-    operations = [migrations.RunPython(create, drop)]
+    operations = [trigram_indexes_operation(indexes=INDEXES)]

@@ -6,29 +6,14 @@ SQLite has no such index; there the search reads the rows.
 
 from django.db import migrations
 
+from dealflow.core.trigram import trigram_indexes_operation
+
 INDEXES = [
     ("deals_deal_title_trgm", "deals_deal", "title"),
     ("deals_lead_title_trgm", "deals_lead", "title"),
 ]
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    for name, table, column in INDEXES:
-        schema_editor.execute(
-            f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" USING gin (UPPER("{column}"::text) gin_trgm_ops)'
-        )
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for name, _table, _column in INDEXES:
-        schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
-
-
 class Migration(migrations.Migration):
     dependencies = [("deals", "0009_lead_monthly_totals")]
-    operations = [migrations.RunPython(create, drop)]
+    operations = [trigram_indexes_operation(indexes=INDEXES)]
