@@ -8,7 +8,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.models import Team, User
@@ -390,9 +391,11 @@ def review_report(request: ApiRequest, review_id: int, query: Query[ReviewReport
     """The report: ``format=md`` or ``csv`` for a file, ``json`` (default) for its parts."""
     report = selectors.review_report_for_user(review_id=review_id, user=request.user)
     if query.format in ("md", "csv"):
-        content = exports.report_markdown(report) if query.format == "md" else exports.report_csv(report)
-        kind = "text/markdown" if query.format == "md" else "text/csv"
-        response = HttpResponse(content, content_type=f"{kind}; charset=utf-8")
+        response: HttpResponseBase
+        if query.format == "md":
+            response = HttpResponse(exports.report_markdown(report), content_type="text/markdown; charset=utf-8")
+        else:  # every frozen row, streamed as the database returns it
+            response = StreamingHttpResponse(exports.report_csv(report), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="review-{review_id}.{query.format}"'
         return response
     if query.format != "json":

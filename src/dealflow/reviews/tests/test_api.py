@@ -160,7 +160,8 @@ def test_what_if_finish_and_report(client, started, team_deals):
     markdown = client.get(f"{BASE}/{review_id}/report?format=md", **auth)
     assert markdown["Content-Type"].startswith("text/markdown")
     csv_response = client.get(f"{BASE}/{review_id}/report?format=csv", **auth)
-    assert csv_response.content.decode().count("\n") == 5
+    assert csv_response.streaming  # every frozen row, streamed
+    assert b"".join(csv_response.streaming_content).decode().count("\n") == 5
     assert post(client, f"{BASE}/{review_id}/finish", {}, auth).status_code == 400
 
 

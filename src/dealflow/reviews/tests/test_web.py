@@ -232,7 +232,9 @@ def test_finish_then_report_and_exports(client, manager, review, team_deals):
     markdown = client.get(reverse("web:review_export", args=[review.pk, "md"]))
     assert markdown["Content-Disposition"] == f'attachment; filename="review-{review.pk}.md"'
     assert "## Decisions" in markdown.content.decode() and "Move stage: Closing" in markdown.content.decode()
-    csv_text = client.get(reverse("web:review_export", args=[review.pk, "csv"])).content.decode()
+    csv_response = client.get(reverse("web:review_export", args=[review.pk, "csv"]))
+    assert csv_response.streaming and csv_response["Content-Type"] == "text/csv; charset=utf-8"
+    csv_text = b"".join(csv_response.streaming_content).decode()
     assert csv_text.splitlines()[0].startswith("deal_id,title,owner,stage,amount")
     assert len(csv_text.splitlines()) == 1 + 4
     assert client.get(reverse("web:review_export", args=[review.pk, "pdf"])).status_code == 404
