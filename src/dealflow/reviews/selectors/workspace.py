@@ -88,9 +88,9 @@ def owner_names(owner_ids: set[int]) -> dict[int, str]:
     return {user.pk: user.display_name for user in User.objects.filter(pk__in=owner_ids)}
 
 
-def review_rows(*, review: PipelineReview) -> list[ReviewDeal]:
-    """The frozen rows of a review in deal order (the order its simulation used)."""
-    return list(ReviewDeal.objects.filter(review=review).order_by("deal_id"))
+def review_rows(*, review: PipelineReview) -> QuerySet[ReviewDeal]:
+    """The frozen rows of a review in deal order (the order its simulation used); slice it for a page."""
+    return ReviewDeal.objects.filter(review=review).order_by("deal_id")
 
 
 def review_decisions(*, review: PipelineReview) -> list[ReviewDecision]:

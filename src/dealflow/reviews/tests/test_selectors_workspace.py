@@ -124,7 +124,7 @@ def test_database_totals_quality_and_lists_equal_the_calculations_over_every_row
     review = services.review_start(by=manager, team=team, period="2026-11")
     template = ReviewDeal.objects.filter(review=review).order_by("deal_id").first()
     _random_rows(review, template, 120, seed)
-    rows = selectors.review_rows(review=review)
+    rows = list(selectors.review_rows(review=review))
     expected = _reference(review, rows)
 
     page = selectors.review_workspace_for_user(review_id=review.pk, user=manager)
