@@ -219,9 +219,6 @@ def test_what_if_reads_one_row_once_the_review_is_simulated(
     """Issue #19: the what-if read every frozen row and simulated them twice (0.5-0.6 s at 1M deals). It
     simulates a review once per process and then reads the changed row alone; the numbers are those of
     the whole simulation run again with the change."""
-    from dealflow.reviews.selectors import cards
-
-    cards._FROZEN_DRAWS.clear()
     client.force_login(manager)
     url = reverse("web:review_what_if", args=[review.pk, team_deals.proposal.pk])
     # session, user, the user's teams, the review twice (its currency, then the gate), the row, the frozen
