@@ -195,7 +195,7 @@ def _bias(items: list[tuple[float, ...]], horizon: int, settings: Settings) -> f
 
 def _per_period(items: list[tuple[float, ...]]) -> np.ndarray:
     """[period, 2]: per target period (oldest first) the sums of U and of A - C of its forecasts."""
-    sums: dict[int, list[float]] = {}
+    sums: dict[float, list[float]] = {}
     for end, uncertain, came_in, *_ in items:
         pair = sums.setdefault(end, [0.0, 0.0])
         pair[0] += uncertain
@@ -326,9 +326,7 @@ def _select(
     period, when little is left open), else from all; the bias from all (the most recent ones)."""
     known = [(item[0], *item[2:]) for item in history if item[0] <= moment and item[2] > 0]
     same = [
-        (item[0], *item[2:])
-        for item in history
-        if item[0] <= moment and item[2] > 0 and item[1] == phase
+        (item[0], *item[2:]) for item in history if item[0] <= moment and item[2] > 0 and item[1] == phase
     ]
     return correction_from(
         same if len(same) >= MIN_POINTS else known,
@@ -380,7 +378,13 @@ def calibrate(
         applied[BLEND] = correction.ratio
         for method, row in [*members.items(), (BLEND, blend)]:
             history.setdefault((horizon, method), []).append(
-                (row.target_end, row.phase, row.forecast - row.closed, row.actual - row.closed, applied[method])
+                (
+                    row.target_end,
+                    row.phase,
+                    row.forecast - row.closed,
+                    row.actual - row.closed,
+                    applied[method],
+                )
             )
         for method, value in corrected.items():
             error = (members[method].actual - members[method].closed - value) ** 2
