@@ -250,7 +250,9 @@ def test_small_scenarios_next_month_ranges_are_calibrated_from_next_month_and_ho
     scenario it moves in steps of one month (11 outcomes, about 9 points), so only the pool is asserted
     (2026-12-06: demo, no close dates and seasonal 83.0 %, drifting 70.2 %; pooled 79.8 %. Late evening,
     with the exact ranks and the drift-following level for next month: 78.7, 80.9, 83.0 and 59.6 %,
-    pooled 75.6 %: the drifting ranges are too narrow while its rates slide, docs/forecasting.md)."""
+    pooled 75.6 %: the drifting ranges are too narrow while its rates slide, docs/forecasting.md. Since
+    2026-12-06 night, with the re-centred ratios and the drift's stretch: 78.7, 80.9, 85.1 and 78.7 %,
+    pooled 80.9 %)."""
     coverages = []
     for name in ("demo", "no_close_dates", "seasonal", "drifting"):
         entry = _half_size(name)["by_horizon"]["1"]
