@@ -14,7 +14,8 @@ do in production. Timed, each as the median of --repeat runs after a warm-up:
   accuracy, 24-month trends, funnel, time in stage, bottlenecks, flow, stale and slipped deals, breakdown
   by owner) - the ORM and Python that every front door runs;
 - hand SQL: hand-written statements for the same numbers on the same schema, finished with the same maths;
-- page: the whole GET /dashboard/ through Django's test client (middleware, template, charts);
+- page: the whole GET /dashboard/ through Django's test client (middleware, template, charts); per persona
+  also "lists", the GET /dashboard/attention/ the page makes after it (the stale and slipped deals);
 - DuckDB: the same numbers from the plain tables (deals, spells, leads, events - no derived tables)
   copied into DuckDB.
 
@@ -231,7 +232,10 @@ def personas_run(usernames: list[str], filters, period, *, repeat: int) -> dict[
         "breakdown": pipeline.metric_breakdown,
     }
     result: dict[str, Any] = {}
-    print(f"  {'persona':<9}{'numbers':>9}{'API':>9}{'page':>9}  " + "".join(f"{name:>11}" for name in PARTS))
+    print(
+        f"  {'persona':<9}{'numbers':>9}{'API':>9}{'page':>9}{'lists':>9}  "
+        + "".join(f"{name:>11}" for name in PARTS)
+    )
     for username in usernames:
         user = User.objects.get(username=username)
         client = Client()
@@ -247,6 +251,11 @@ def personas_run(usernames: list[str], filters, period, *, repeat: int) -> dict[
             lambda client=client: client.get(f"/dashboard/?period={period.key}"), repeat=repeat
         )
         assert response.status_code == 200
+        # The page loads its stale and slipped deals after the numbers, in a request of their own.
+        lists, _times, response = common.timed(
+            lambda client=client: client.get(f"/dashboard/attention/?period={period.key}"), repeat=repeat
+        )
+        assert response.status_code == 200
         each = {}
         for name, function in parts.items():
             # A fresh scope per call: nothing cached from another part.
@@ -260,11 +269,13 @@ def personas_run(usernames: list[str], filters, period, *, repeat: int) -> dict[
             "numbers_s": round(numbers, 4),
             "api_s": round(api, 4),
             "page_s": round(page, 4),
+            "lists_s": round(lists, 4),
             "parts_ms": {name: round(value * 1000, 1) for name, value in each.items()},
             "load": os.getloadavg(),
         }
         print(
-            f"  {username:<9}{numbers * 1000:>7.0f}ms{api * 1000:>7.0f}ms{page * 1000:>7.0f}ms  "
+            f"  {username:<9}{numbers * 1000:>7.0f}ms{api * 1000:>7.0f}ms{page * 1000:>7.0f}ms"
+            f"{lists * 1000:>7.0f}ms  "
             + "".join(f"{each[name] * 1000:>9.0f}ms" for name in PARTS)
             + f"   load {os.getloadavg()[0]:.1f}",
             flush=True,

@@ -204,3 +204,8 @@ def test_the_forecast_speaks_dutch_with_dutch_amounts(client, dutch_manager, rep
 def test_the_dashboard_speaks_dutch(client, dutch_manager):
     html = _dutch_page(client, dutch_manager, "web:dashboard")
     assert "Winratio" in html and "Verkoopcyclus" in html and "Gemiddelde dealgrootte" in html
+    assert "Stilliggende en verschoven deals" in html  # the link shown until they are loaded
+    response = client.get(reverse("web:dashboard_attention"))  # a partial: no <html>, no menu
+    assert response.status_code == 200 and response["Content-Language"] == "nl"
+    attention = response.content.decode()
+    assert "Stilliggende deals" in attention and "Verschoven deals" in attention and "Stale" not in attention

@@ -40,6 +40,9 @@ def test_the_dashboard_and_the_funnel_page(signed_in_page, screenshot, demo_admi
     assert "%" in page.locator('[data-tile="win_rate"] .stat-value').inner_text()
     assert page.locator("[data-breakdown] tbody tr").count() > 1
     assert page.locator("[data-stage-table] tbody tr").count() >= 5
+    # The stale and slipped deals arrive after the numbers (HTMX) and replace the loading line.
+    page.wait_for_selector('[data-attention] [data-panel="slipped"]')
+    assert page.locator('[data-panel="stale"] h2 .badge').inner_text().replace(",", "").isdigit()
     screenshot(page, "dashboard")
 
     with page.expect_navigation():

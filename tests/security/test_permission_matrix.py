@@ -837,6 +837,7 @@ def web_rule_table() -> dict[str, WebRule]:
     return {
         "web:home": WebRule(record=False, shows="deal"),
         "web:dashboard": page,
+        "web:dashboard_attention": page,
         "web:funnel": page,
         "web:forecast": page,
         "web:forecast_panels": page,

@@ -45,6 +45,10 @@ from dealflow.deals.rates import base_currency, rate_table
 from dealflow.deals.selectors import DealFilters, deal_visible_q
 
 CARDS_PER_COLUMN = 50
+# The forecast board has up to nine columns (earlier, six months, later, no date): 20 cards each keep the
+# first answer under 200 KB of HTML at any size (issue #19: 365 KB with 50); "Load more" brings the rest,
+# and each column's header counts all of its deals.
+FORECAST_CARDS_PER_COLUMN = 20
 FORECAST_MONTHS = 6  # the current month and the five after it each get a column
 
 
@@ -451,7 +455,7 @@ def forecast_board_for_user(
     user: User,
     filters: DealFilters,
     pipeline: Pipeline | None = None,
-    per_column: int = CARDS_PER_COLUMN,
+    per_column: int = FORECAST_CARDS_PER_COLUMN,
 ) -> Board:
     """Open deals in columns by expected-close month: earlier, this month and the next five, later, no date."""
     today = clock.today()

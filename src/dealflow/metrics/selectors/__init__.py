@@ -96,10 +96,21 @@ def forecast_accuracy_for_user(
 
 
 def dashboard_for_user(
-    *, user: User, filters: MetricFilters, by: str = "owner", order: str = "-won_value"
+    *,
+    user: User,
+    filters: MetricFilters,
+    by: str = "owner",
+    order: str = "-won_value",
+    with_attention: bool = True,
 ) -> Dashboard:
-    """Everything the dashboard shows, with a fixed number of queries."""
-    return dashboard(scope=metric_scope_for_user(user=user, filters=filters), by=by, order=order)
+    """Everything the dashboard shows, with a fixed number of queries (the stale and slipped deals left out
+    when ``with_attention`` is False: the page loads them separately)."""
+    return dashboard(
+        scope=metric_scope_for_user(user=user, filters=filters),
+        by=by,
+        order=order,
+        with_attention=with_attention,
+    )
 
 
 __all__ = [

@@ -25,21 +25,24 @@ class Dashboard:
     funnel: Funnel
     stages: list[StageTime]
     flow: Flow
-    attention: Attention
+    attention: Attention | None  # None when the caller loads it on its own (the page, after the numbers)
     breakdown: list[BreakdownRow]
     breakdown_by: str
     breakdown_order: str
 
 
-def dashboard(*, scope: MetricScope, by: str = "owner", order: str = "-won_value") -> Dashboard:
-    """The six metrics with trends, funnel, time in stage, bottlenecks, flow, attention and the breakdown."""
+def dashboard(
+    *, scope: MetricScope, by: str = "owner", order: str = "-won_value", with_attention: bool = True
+) -> Dashboard:
+    """The six metrics with trends, funnel, time in stage, bottlenecks, flow, attention (unless
+    ``with_attention`` is False) and the breakdown."""
     return Dashboard(
         summary=metric_summary(scope=scope),
         trends=metric_trends(scope=scope),
         funnel=funnel(scope=scope),
         stages=stage_times(scope=scope),
         flow=stage_flow(scope=scope),
-        attention=deal_attention(scope=scope),
+        attention=deal_attention(scope=scope) if with_attention else None,
         breakdown=metric_breakdown(scope=scope, by=by, order=order),
         breakdown_by=by,
         breakdown_order=order,

@@ -95,8 +95,35 @@ def test_the_dashboard_page_costs_the_same_queries_for_few_or_many_deals(client,
         counts.append(len(queries))
         for number in range(25):
             DealFactory(owner=manager, at=at(8, 1 + number))
-    # session, user, memberships; 22 for the numbers (pipeline included); forecast accuracy: the user's
-    # scope (4); the filter options (pipelines, teams, owners, sources); figures by product: the scope (1)
-    # and the lines of the period's closed deals (1; their products one more, only when there are some).
+    # session, user, memberships; 16 for the numbers (pipeline included; the stale and slipped deals come
+    # separately, below); forecast accuracy: the user's scope (4); the filter options (pipelines, teams,
+    # owners, sources); figures by product: the scope (1) and the lines of the period's closed deals (1;
+    # their products one more, only when there are some).
     assert counts[0] == counts[1], counts
-    assert counts[0] == 36, counts
+    assert counts[0] == 30, counts
+
+
+def test_the_dashboard_loads_its_stale_and_slipped_deals_after_the_numbers(client, example, manager):
+    client.force_login(manager)
+    page = client.get(reverse("web:dashboard"), {"period": "2026-Q3", "owner": example["D"].owner_id})
+    html = page.content.decode()
+    url = f"{reverse('web:dashboard_attention')}?period=2026-Q3&amp;owner={example['D'].owner_id}"
+    assert f'hx-get="{url}" hx-trigger="load"' in html
+    assert 'data-panel="stale"' not in html  # not computed for the page itself
+    counts, answers = [], []
+    for _round in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            answers.append(client.get(reverse("web:dashboard_attention"), {"period": "2026-Q3"}))
+        counts.append(len(queries))
+        for number in range(25):
+            DealFactory(owner=manager, at=at(8, 1 + number))
+    assert answers[0].status_code == 200
+    attention = answers[0].content.decode()
+    assert 'data-panel="stale"' in attention and 'data-panel="slipped"' in attention
+    assert 'badge-amber">1<' in attention and 'badge-red">1<' in attention  # as /api/v1/metrics/attention
+    assert reverse("web:deal_detail", args=[example["D"].pk]) in attention
+    # session, user, memberships, the scope (pipeline), rates, stages, stale totals and list, slipped
+    # totals, largest and their deals
+    assert counts[0] == counts[1] == 11, counts
+    bad = client.get(reverse("web:dashboard_attention"), {"period": "someday"})
+    assert bad.status_code == 400 and 'data-panel="stale"' in bad.content.decode()

@@ -191,6 +191,31 @@ def test_forecast_board_move_to_another_month(client, rep, pipeline):
     )
 
 
+def test_the_forecast_board_shows_20_cards_a_column_counts_them_all_and_loads_the_rest(client, rep, pipeline):
+    """Issue #19: nine columns of 50 cards were 365 KB at 1M deals; 20 each keep the page light."""
+    for number in range(23):
+        DealFactory(owner=rep, title=f"Card {number:02}", expected_close_on=dt.date(2026, 11, 1 + number))
+    client.force_login(rep)
+    html = client.get(reverse("web:forecast_board")).content.decode()
+    november = html.split('id="cards-2026-11"')[1].split("</ul>")[0]
+    assert november.count('class="deal-card') == 20
+    assert "Card 19" in november and "Card 20" not in november and "Load more" in november
+    assert 'data-count title="Deals in this column">23<' in html  # the header counts every deal
+    more = client.get(
+        reverse("web:forecast_board_column", args=["2026-11"]), {"after": _cursor_after(november)}
+    ).content.decode()
+    assert more.count('class="deal-card') == 3 and "Card 20" in more and "Card 22" in more
+    assert "Load more" not in more
+
+
+def _cursor_after(column_html: str) -> str:
+    from html import unescape
+    from urllib.parse import parse_qs, urlsplit
+
+    url = unescape(column_html.split('hx-get="')[1].split('"')[0])
+    return parse_qs(urlsplit(url).query)["after"][0]
+
+
 def test_a_hostile_title_is_escaped(client, rep, pipeline):
     DealFactory(owner=rep, title="<img src=x onerror=alert(1)>")
     client.force_login(rep)

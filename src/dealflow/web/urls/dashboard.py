@@ -6,6 +6,7 @@ from dealflow.web.views import dashboard
 
 urlpatterns = [
     path("dashboard/", dashboard.dashboard_page, name="dashboard"),
+    path("dashboard/attention/", dashboard.dashboard_attention, name="dashboard_attention"),
     path("funnel/", dashboard.funnel_page, name="funnel"),
     path("metrics/definitions/", dashboard.metrics_definitions, name="metrics_definitions"),
 ]

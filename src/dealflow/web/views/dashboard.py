@@ -26,7 +26,7 @@ from dealflow.core.errors import ApplicationError
 from dealflow.core.formatting import format_number, format_percent
 from dealflow.core.parameters import boolean_parameter, choice_parameter, id_parameter
 from dealflow.core.periods import Period
-from dealflow.deals.selectors import lead_source_list, pipeline_list
+from dealflow.deals.selectors import base_currency, lead_source_list, pipeline_list
 from dealflow.forecasting.accuracy_tile import forecast_accuracy_tile_for_user
 from dealflow.metrics import selectors
 from dealflow.metrics.selectors import BREAKDOWN_ORDERINGS, MetricFilters
@@ -202,9 +202,22 @@ def dashboard_page(request: AuthenticatedRequest) -> HttpResponse:
     by = choice_parameter(request.GET, "by", ("owner", "team"), default="owner") or "owner"
     orderings = [prefix + name for name in BREAKDOWN_ORDERINGS for prefix in ("", "-")]
     order = choice_parameter(request.GET, "order", orderings, default="-won_value") or "-won_value"
-    board = selectors.dashboard_for_user(user=request.user, filters=filters, by=by, order=order)
+    board = selectors.dashboard_for_user(
+        user=request.user, filters=filters, by=by, order=order, with_attention=False
+    )
     context = _dashboard_context(request, filters, board, by, order)
     return render(request, "web/dashboard/page.html", context, status=status)
+
+
+@login_required
+@require_GET
+def dashboard_attention(request: AuthenticatedRequest) -> HttpResponse:
+    """GET ?period=&pipeline=&team=&owner=&source=: the stale and slipped deals, which the dashboard loads
+    after its numbers (they are read from the open deals, not from totals kept at write time)."""
+    filters, status = _filters(request)
+    attention = selectors.deal_attention_for_user(user=request.user, filters=filters)
+    context = {"attention": attention, "currency": base_currency()}
+    return render(request, "web/dashboard/_attention.html", context, status=status)
 
 
 def _dashboard_context(
@@ -262,6 +275,7 @@ def _dashboard_context(
         "bottlenecks": [row for row in board.stages if row.flags],
         "stage_names": {row.stage_id: row.name for row in board.stages},
         "query": urlencode(base_query),
+        "attention_url": reverse("web:dashboard_attention") + "?" + urlencode(base_query),
     }
 
 
