@@ -13,8 +13,8 @@ import datetime as dt
 from typing import Any
 
 from django import template
-from django.utils import formats, timezone
 from django.template.defaultfilters import linebreaksbr
+from django.utils import formats, timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import conditional_escape, format_html
 

@@ -217,16 +217,50 @@ def test_deal_create_picks_the_organization_typed_in_the_picker(client, rep, acm
     assert Deal.objects.get(title="Line 3").status == DealStatus.OPEN
 
 
-def test_the_leads_inbox_is_paginated_50_a_page(client, rep):
-    for number in range(53):
+def test_the_leads_inbox_is_paginated_25_a_page(client, rep):
+    for number in range(28):
         LeadFactory(owner=rep, title=f"Lead {number:02d}")
     client.force_login(rep)
     first = client.get(reverse("web:lead_inbox"))
-    assert first.context["count"] == 53
-    assert sum(len(group["cards"]) for group in first.context["groups"]) == 50
+    assert first.context["count"] == 28
+    assert sum(len(group["cards"]) for group in first.context["groups"]) == 25
     assert 'rel="next"' in first.content.decode()
     second = client.get(reverse("web:lead_inbox"), {"page": 2})
     assert sum(len(group["cards"]) for group in second.context["groups"]) == 3
+
+
+@pytest.mark.parametrize("persona", ["rep", "manager"])
+def test_contact_pages_ask_a_fixed_number_of_queries(
+    client, persona, request, acme, book, django_assert_num_queries
+):
+    """A contact page's queries do not grow with its deals, activities and events, and each section shows at
+    most ``OVERVIEW_LIMIT`` rows (issue #19: 50 a section made a person's page 89 KB)."""
+    from dealflow.directory.selectors import OVERVIEW_LIMIT
+
+    user = request.getfixturevalue(persona)
+    client.force_login(user)
+    organization_page = reverse("web:organization_detail", args=[acme.pk])
+    person_page = reverse("web:person_detail", args=[book["jan"].pk])
+    client.get(organization_page)
+    # Session, user, scope; the contact; deals open/won/lost and their counts in one; leads; notes;
+    # activities; people (organization); the timeline's events and done activities; may edit; tags;
+    # the delete form's dependents; the owner choices.
+    with django_assert_num_queries(20):
+        client.get(organization_page)
+    with django_assert_num_queries(18):
+        client.get(person_page)
+    for number in range(OVERVIEW_LIMIT + 5):
+        deal = DealFactory(
+            owner=user if persona == "rep" else book["open"].owner, organization=acme, person=book["jan"]
+        )
+        activity_create(owner=deal.owner, by=deal.owner, deal=deal, kind="call", subject=f"Call {number}")
+    with django_assert_num_queries(20):
+        response = client.get(organization_page)
+    assert len(response.context["overview"].open_deals) == OVERVIEW_LIMIT == 25
+    assert len(response.context["overview"].activities) == OVERVIEW_LIMIT
+    assert response.context["overview"].deal_counts["open"] == OVERVIEW_LIMIT + 6
+    with django_assert_num_queries(18):
+        client.get(person_page)
 
 
 def test_an_activity_from_my_activities_on_one_of_my_deals_or_none(client, rep, rep2, book):
