@@ -277,3 +277,25 @@ def test_an_activity_from_my_activities_on_one_of_my_deals_or_none(client, rep, 
     refused = client.post(url, {"kind": "call", "subject": "Sneaky", "deal": teammates.pk}, follow=True)
     assert not Activity.objects.filter(subject="Sneaky").exists()
     assert "Select a valid choice" in refused.content.decode()
+
+
+def test_a_contact_another_team_owns_is_listed_for_whoever_sees_a_deal_or_lead_on_it(
+    client, rep, manager, outsider
+):
+    """contact_shared_visible_q: visible owners' contacts, plus those a visible deal or lead names."""
+    from dealflow.contacts.selectors import organization_list_for_user, person_list_for_user
+
+    by_deal = organization_create(name="Named by a deal", country="DE", owner=outsider)
+    by_lead = organization_create(name="Named by a lead", country="DE", owner=outsider)
+    hidden = organization_create(name="Nobody's business", country="DE", owner=outsider)
+    anna = person_create(first_name="Anna", last_name="Lead", organization=by_lead, owner=outsider)
+    DealFactory(owner=rep, organization=by_deal)
+    LeadFactory(owner=rep, organization=by_lead, person=anna)
+    for user in (rep, manager):
+        names = set(organization_list_for_user(user=user).values_list("name", flat=True))
+        assert {"Named by a deal", "Named by a lead"} <= names and "Nobody's business" not in names
+        assert anna in person_list_for_user(user=user)
+    assert hidden in organization_list_for_user(user=outsider)
+    client.force_login(rep)
+    assert client.get(reverse("web:organization_detail", args=[hidden.pk])).status_code == 404
+    assert client.get(reverse("web:person_detail", args=[anna.pk])).status_code == 200
