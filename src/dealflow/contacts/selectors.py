@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import ForeignObjectRel, Q, QuerySet
 from django.http import Http404
 
 from dealflow.accounts.models import Membership, User
@@ -69,6 +69,7 @@ def contact_shared_visible_q(*, model: type[Organization] | type[Person], user: 
     visible = contact_visible_q(user=user)
     for relation_name in ("deals", "leads"):
         relation = model._meta.get_field(relation_name)
+        assert isinstance(relation, ForeignObjectRel) and relation.related_model is not None
         records = relation.related_model._base_manager.filter(owner_visibility_q(user=user))
         visible |= Q(pk__in=records.values(relation.field.attname))
     return visible
