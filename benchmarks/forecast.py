@@ -1,5 +1,6 @@
 """Forecast benchmarks: `python -m benchmarks forecast [--quick] [--page N] [--backtest-db N] [--keep]`,
-and `python -m benchmarks forecast --scenarios [--scale X] [--only name,name] [--seeds 1,2,3] [--detail]`.
+and `python -m benchmarks forecast --scenarios [--scale X] [--only name,name] [--seeds 1,2,3] [--longest]
+[--detail]`.
 
 ``--scenarios``: six synthetic company histories of different shapes (forecasting/tests/scenarios.py:
 the demo's shape, no expected close dates, 20 % never closing, strong seasonality, win rates drifting
@@ -7,7 +8,9 @@ month to month, a small team with 30 deals a quarter). For each, the calibrated 
 12 full months (24 for the small team) after 6 months of warm-up, and per horizon the WAPE, bias and
 P10-P90 coverage of the default method and of every other method, baselines included, with the
 targets (default WAPE <= best baseline's, |bias| <= 5 %, coverage 70-90 %) checked, each backtest
-calibrated the way it was until 2026-12-06 evening and now (same raw forecasts). ``--seeds 1,2,3,4``:
+calibrated the way it was until 2026-12-06 night and now (same raw forecasts). ``--longest``: score the
+most months each history allows (``scenarios.longest_months``: 18, and 42 for the small team) instead of
+12 (24): more outcomes per history, the same scenarios and targets. ``--seeds 1,2,3,4``:
 a row per seed, then each scenario with its seeds pooled (more scored months per scenario, so the
 coverage is no longer decided by one or two months of one history); both are printed. Each row also
 gives the bias's standard error and the chance that a forecast with no bias and a range that holds
@@ -554,14 +557,13 @@ def _variants():
     return (
         (
             "before",
-            "calibration until 2026-12-06 evening (whole conformal ranks; next month's bias from the window "
-            "of the last 26 forecasts; the blend never corrected)",
-            calibration.BEFORE,
+            "calibration until 2026-12-06 night (next month's range from the past ratios as they came)",
+            calibration.PREVIOUS,
         ),
         (
             "now",
-            "now (next month: exact interpolated ranks and a bias level that follows a drift; the blend "
-            "corrected by the window rule)",
+            "now (next month's range also holds the past ratios re-centred on today's correction, and "
+            "widens when the bias level drifts)",
             calibration.CURRENT,
         ),
     )
@@ -579,6 +581,7 @@ def scenarios(argv: list[str]) -> int:
     scale = float(argv[argv.index("--scale") + 1]) if "--scale" in argv else 1.0
     only = argv[argv.index("--only") + 1].split(",") if "--only" in argv else None
     seeds = [int(value) for value in argv[argv.index("--seeds") + 1].split(",")] if "--seeds" in argv else [1]
+    longest = "--longest" in argv
     variants = _variants()
     settings = {key: chosen for key, _, chosen in variants}
     pooled: dict[tuple[str, str, str], list[dict]] = {}  # (variant, horizon, scenario) -> entry per seed
@@ -589,10 +592,13 @@ def scenarios(argv: list[str]) -> int:
     for seed, scenario in itertools.product(seeds, catalogue.SCENARIOS):
         if only and scenario.name not in only:
             continue
-        timing, tables = _timed(catalogue.scenario_tables, scenario, settings, scale=scale, seed=seed)
+        months = catalogue.longest_months(scenario) if longest else scenario.scored_months
+        timing, tables = _timed(
+            catalogue.scenario_tables, scenario, settings, scale=scale, seed=seed, scored_months=months
+        )
         print(
             f"  {scenario.name} (seed {seed}): {scenario.description}; {tables['now']['deals']:,} deals, last "
-            f"{scenario.scored_months} months scored ({timing}, {_load()})",
+            f"{months} months scored ({timing}, {_load()})",
             flush=True,
         )
         for key, _, _ in variants:

@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
         page, workspace = _best(
             lambda: selectors.review_workspace_for_user(review_id=review.pk, user=manager)
         )
-        deal_id = workspace.close_list[0].row.deal_id if workspace.close_list else workspace.rows[0].deal_id
+        deal_id = workspace.close_list[0].row.deal_id if workspace.close_list else workspace.first_deal_id
         what_if, _ = _best(
             lambda: selectors.review_what_if_for_user(
                 review_id=review.pk, deal_id=deal_id, user=manager, probability=0.9
@@ -105,7 +105,7 @@ def main(argv: list[str]) -> int:
         for label, seconds in (
             ("start a review (snapshot, range, bottlenecks)", start),
             ("review page (workspace selector)", page),
-            ("what-if (two simulations of the frozen rows)", what_if),
+            ("what-if (best run: the review's draws kept, one row's change)", what_if),
             ("deal card", card),
             ("report as Markdown", report),
         ):

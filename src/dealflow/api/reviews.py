@@ -8,12 +8,13 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from ninja import Query, Router, Schema, Status
 
 from dealflow.accounts.models import Team, User
 from dealflow.api.base import ApiRequest, paginate
-from dealflow.api.schemas import PageOut
+from dealflow.api.schemas import PageOut, PageQuery
 from dealflow.core.errors import ApplicationError
 from dealflow.core.money import to_minor
 from dealflow.deals.models import Pipeline
@@ -293,11 +294,13 @@ def review_detail(request: ApiRequest, review_id: int):
     }
 
 
-@router.get("/{review_id}/deals", response=list[ReviewDealOut])
-def review_deals(request: ApiRequest, review_id: int):
-    """Every deal of the frozen snapshot, with its probabilities, priority values and flags."""
+@router.get("/{review_id}/deals", response=PageOut[ReviewDealOut])
+def review_deals(request: ApiRequest, review_id: int, page: Query[PageQuery]):
+    """The deals of the frozen snapshot in deal order, with their probabilities, priority values and flags,
+    a page at a time like every list: ``limit`` 1-500 (default 50), ``offset``, and ``count`` (up to
+    10,000; past that ``count_is_capped``). Every row in one file: ``/report?format=csv``."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
-    return selectors.review_rows(review=review)
+    return paginate(selectors.review_rows(review=review), limit=page.limit, offset=page.offset)
 
 
 @router.get("/{review_id}/agenda", response=ReviewAgendaOut)
@@ -390,9 +393,15 @@ def review_report(request: ApiRequest, review_id: int, query: Query[ReviewReport
     """The report: ``format=md`` or ``csv`` for a file, ``json`` (default) for its parts."""
     report = selectors.review_report_for_user(review_id=review_id, user=request.user)
     if query.format in ("md", "csv"):
-        content = exports.report_markdown(report) if query.format == "md" else exports.report_csv(report)
-        kind = "text/markdown" if query.format == "md" else "text/csv"
-        response = HttpResponse(content, content_type=f"{kind}; charset=utf-8")
+        response: HttpResponseBase
+        if query.format == "md":
+            response = HttpResponse(
+                exports.report_markdown(report), content_type="text/markdown; charset=utf-8"
+            )
+        else:  # every frozen row, streamed as the database returns it
+            response = StreamingHttpResponse(
+                exports.report_csv(report), content_type="text/csv; charset=utf-8"
+            )
         response["Content-Disposition"] = f'attachment; filename="review-{review_id}.{query.format}"'
         return response
     if query.format != "json":

@@ -52,7 +52,7 @@ def _mondays(today: dt.date) -> list[dt.datetime]:
 
 def _decide(review: PipelineReview, manager_id: int, rng: random.Random, moment: dt.datetime) -> None:
     """Record what the team decided about the agenda, from what the log shows happened next."""
-    rows = selectors.review_rows(review=review)
+    rows = list(selectors.review_rows(review=review))
     close, rescue, _close_total, _rescue_total = selectors.agenda_lists(rows, limit=AGENDA_PER_LIST)
     by_deal = {row.deal_id: row for row in rows}
     carried = {decision.deal_id: decision for decision in ReviewDecision.objects.filter(review=review)}

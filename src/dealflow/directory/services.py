@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
@@ -38,23 +38,53 @@ from dealflow.tags.services import tag_links_set
 REBUILD_CHUNK = 5000
 
 
+# What the organization, person and activity documents read: only these columns are loaded. A rebuild of a
+# 1M-deal demo spent most of its time building whole model instances and parsing their timestamps
+# (docs/benchmarks.md, "Search rebuild"); deals and leads are read as plain values (``_record_documents``).
+_INSTANCE_COLUMNS: dict[Any, tuple[str, ...]] = {
+    Organization: ("owner_id", "name", "website", "industry", "country"),
+    Person: ("owner_id", "first_name", "last_name", "email", "phone", "job_title", "organization__name"),
+    Activity: ("owner_id", "subject", "notes", "deal__title"),
+}
+
+
 def _documents() -> Iterator[SearchDocument]:
+    # In this order: the search lists the newest entries first, by id.
     sources: list[tuple[Any, Any, tuple[str, ...]]] = [
-        (Organization.objects.all(), organization_document, ()),
-        (Person.objects.all(), person_document, ("organization",)),
-        (Deal.objects.all(), deal_document, ("organization", "person")),
-        (Lead.objects.all(), lead_document, ("organization", "person")),
-        (Activity.objects.all(), activity_document, ("deal",)),
+        (Organization, organization_document, ()),
+        (Person, person_document, ("organization",)),
+        (Deal, SearchKind.DEAL, ()),
+        (Lead, SearchKind.LEAD, ()),
+        (Activity, activity_document, ("deal",)),
     ]
-    for queryset, document_of, related in sources:
+    for model, document_of, related in sources:
         last = 0
         while True:
-            chunk = list(queryset.select_related(*related).filter(pk__gt=last).order_by("pk")[:REBUILD_CHUNK])
+            if isinstance(document_of, str):  # a deal or a lead: plain values
+                rows = model.objects.filter(pk__gt=last).order_by("pk").values_list(*_DOCUMENT_FIELDS)
+                chunk = list(rows[:REBUILD_CHUNK])
+                yield from _record_documents(document_of, chunk)
+            else:
+                queryset = model.objects.select_related(*related).only(*_INSTANCE_COLUMNS[model])
+                chunk = list(queryset.filter(pk__gt=last).order_by("pk")[:REBUILD_CHUNK])
+                yield from (document_of(record) for record in chunk)
             if not chunk:
                 break
-            for record in chunk:
-                yield document_of(record)
-            last = chunk[-1].pk
+            last = chunk[-1][0] if isinstance(document_of, str) else chunk[-1].pk
+
+
+def _record_documents(kind: str, rows: Iterable[tuple[Any, ...]]) -> Iterator[SearchDocument]:
+    """Deal or lead documents from rows of ``_DOCUMENT_FIELDS``; ``record_document`` is what ``deal_document``
+    and ``lead_document`` build too."""
+    for pk, owner_id, title, organization, first_name, last_name, email in rows:
+        yield record_document(
+            kind=kind,
+            pk=pk,
+            owner_id=owner_id,
+            title=title,
+            organization=organization or "",
+            person=person_name_of(first_name, last_name, email) if first_name is not None else "",
+        )
 
 
 @transaction.atomic
@@ -102,20 +132,9 @@ def search_index_bulk_loaded(*, deal_ids: list[int], lead_ids: list[int]) -> int
                 if stale:  # an id used before (SQLite reuses the highest ids of deleted rows)
                     SearchEntry.objects.filter(id__in=stale).delete()
                 rows = model.objects.filter(id__range=span).order_by("id").values_list(*_DOCUMENT_FIELDS)
-                for pk, owner_id, title, organization, first_name, last_name, email in rows.iterator(
-                    chunk_size=REBUILD_CHUNK
-                ):
-                    if pk in wanted:
-                        yield record_document(
-                            kind=kind,
-                            pk=pk,
-                            owner_id=owner_id,
-                            title=title,
-                            organization=organization or "",
-                            person=person_name_of(first_name, last_name, email)
-                            if first_name is not None
-                            else "",
-                        )
+                yield from _record_documents(
+                    kind, (row for row in rows.iterator(chunk_size=REBUILD_CHUNK) if row[0] in wanted)
+                )
 
     return search_index_add_many(documents=documents())
 

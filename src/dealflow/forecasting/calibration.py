@@ -84,21 +84,26 @@ class Settings:
     later_ranks: str = "interpolated"
     later_bias: str = "level"
     blend_bias: bool = True
+    later_ranges: str = "drift"
 
 
 CURRENT = Settings()
-BEFORE = Settings(later_ranks="conformal", later_bias="window", blend_bias=False)  # until 2026-12-06 evening
+PREVIOUS = Settings(later_ranges="ratios")  # until 2026-12-06 night (branch fcst18d)
+BEFORE = Settings(  # until 2026-12-06 evening
+    later_ranks="conformal", later_bias="window", blend_bias=False, later_ranges="ratios"
+)
 
 
 def correction_from(
-    past: list[tuple[int, float, float]],
-    bias_past: list[tuple[int, float, float]] | None = None,
+    past: list[tuple[float, ...]],
+    bias_past: list[tuple[float, ...]] | None = None,
     *,
     horizon: int = 0,
     blend: bool = False,
     settings: Settings = CURRENT,
 ) -> Correction:
-    """The correction from past (target end, U, A - C), oldest first; rows with U <= 0 carry no ratio.
+    """The correction from past (target end, U, A - C[, r]), oldest first; rows with U <= 0 carry no
+    ratio; r, when given, is the ratio that corrected that forecast (later periods' ranges use it).
 
     The range uses the n ratios of ``past`` (``Settings``: ranks per horizon); the bias ratio comes from ``bias_past``
     (default ``past``): for this period (``horizon`` 0) the last BIAS_POINTS of them, see
@@ -122,13 +127,49 @@ def correction_from(
     uncertain = np.array([item[1] for item in recent], dtype=float)
     came_in = np.array([item[2] for item in recent], dtype=float)
     ratios = np.sort(came_in / uncertain)
-    if (settings.later_ranks if horizon > 0 else settings.this_period_ranks) == "interpolated":
-        low, high = _at_rank(ratios, LOW * (points + 1)), _at_rank(ratios, HIGH * (points + 1))
-    else:
-        low = float(ratios[max(math.floor(LOW * (points + 1)) - 1, 0)])
-        high = float(ratios[min(math.ceil(HIGH * (points + 1)) - 1, points - 1)])
+    interpolated = (settings.later_ranks if horizon > 0 else settings.this_period_ranks) == "interpolated"
+    low, high = _range_of(ratios, interpolated)
+    if horizon > 0 and settings.later_ranges == "drift":
+        low, high = _drift_range(recent, bias_items, ratio, (low, high), horizon, interpolated)
     floor = float(np.mean(ratios <= 0))
     return Correction(ratio, min(low, ratio), float(np.median(ratios)), max(high, ratio), points, True, floor)
+
+
+def _range_of(ratios: np.ndarray, interpolated: bool) -> tuple[float, float]:
+    """P10 and P90 among sorted ratios: at the exact ranks 0.1 (n + 1) and 0.9 (n + 1) (``interpolated``)
+    or at the whole ranks floor(0.1 (n + 1)) and ceil(0.9 (n + 1))."""
+    points = len(ratios)
+    if interpolated:
+        return _at_rank(ratios, LOW * (points + 1)), _at_rank(ratios, HIGH * (points + 1))
+    return (
+        float(ratios[max(math.floor(LOW * (points + 1)) - 1, 0)]),
+        float(ratios[min(math.ceil(HIGH * (points + 1)) - 1, points - 1)]),
+    )
+
+
+def _drift_range(
+    recent: list[tuple[float, ...]],
+    bias_items: list[tuple[float, ...]],
+    ratio: float,
+    plain: tuple[float, float],
+    horizon: int,
+    interpolated: bool,
+) -> tuple[float, float]:
+    """Later periods' range when the level may have moved (docs/forecasting.md, "Ranges while rates
+    drift"): the wider of the range of the past ratios and of the same ratios re-centred on today's
+    correction (each e_i times ratio / r_i, with r_i the correction forecast i had), then its distances
+    from ``ratio`` stretched by ``_level_spread`` (1 unless a drift is likelier than a scatter)."""
+    low, high = plain
+    if all(len(item) > 3 and item[3] > 0 for item in recent):
+        moved = np.sort([ratio * (item[2] / item[1]) / item[3] for item in recent])
+        moved_low, moved_high = _range_of(moved, interpolated)
+        low, high = min(low, moved_low), max(high, moved_high)
+    known = [item for item in bias_items if item[1] > 0]
+    stretch = _level_spread(*_per_period(known)[-LEVEL_PERIODS:].T, lead=horizon + 1)
+    if stretch > 1:
+        low = ratio - stretch * max(ratio - low, 0.0)
+        high = ratio + stretch * max(high - ratio, 0.0)
+    return max(low, 0.0), high
 
 
 def _at_rank(ordered: np.ndarray, rank: float) -> float:
@@ -140,7 +181,7 @@ def _at_rank(ordered: np.ndarray, rank: float) -> float:
     return float(ordered[below] + (position - below) * (ordered[above] - ordered[below]))
 
 
-def _bias(items: list[tuple[int, float, float]], horizon: int, settings: Settings) -> float:
+def _bias(items: list[tuple[float, ...]], horizon: int, settings: Settings) -> float:
     known = [item for item in items if item[1] > 0]
     if horizon > 0 and settings.later_bias == "level":
         return _bias_level(*_per_period(known)[-LEVEL_PERIODS:].T)
@@ -152,10 +193,10 @@ def _bias(items: list[tuple[int, float, float]], horizon: int, settings: Setting
     )
 
 
-def _per_period(items: list[tuple[int, float, float]]) -> np.ndarray:
+def _per_period(items: list[tuple[float, ...]]) -> np.ndarray:
     """[period, 2]: per target period (oldest first) the sums of U and of A - C of its forecasts."""
-    sums: dict[int, list[float]] = {}
-    for end, uncertain, came_in in items:
+    sums: dict[float, list[float]] = {}
+    for end, uncertain, came_in, *_ in items:
         pair = sums.setdefault(end, [0.0, 0.0])
         pair[0] += uncertain
         pair[1] += came_in
@@ -201,6 +242,29 @@ def _bias_level(uncertain: np.ndarray, came_in: np.ndarray, *, threshold: bool =
     if threshold:
         level = 1 + math.copysign(max(0.0, abs(level - 1) - BIAS_THRESHOLD * error), level - 1)
     return max(level, 0.0)
+
+
+def _level_spread(uncertain: np.ndarray, came_in: np.ndarray, *, lead: int) -> float:
+    """How much wider the next ratio's spread is, ``lead`` periods after the last period seen, under the
+    drift the periods make likeliest (``_bias_level``'s filter) than under none: sqrt((P + lead lambda
+    + 1) s^2 / ((P0 + 1) s0^2)), with P, s^2 the level's variance and the noise under that drift and P0,
+    s0^2 under lambda = 0; 1 when no drift is likelier than a scatter."""
+    ratios = came_in / uncertain
+    if len(ratios) < 2:
+        return 1.0
+    best: tuple[float, float] | None = None
+    steady = 0.0
+    for drift in LEVEL_DRIFTS:
+        _level, variance, log_total, scaled = _level_path(ratios, drift)
+        noise = scaled / len(ratios)
+        likelihood = -0.5 * (len(ratios) * math.log(max(noise, 1e-12)) + log_total)
+        predicted = noise * (variance + lead * drift + 1)
+        if drift == 0:
+            steady = predicted
+        if best is None or likelihood > best[0] + 1e-9:
+            best = (likelihood, predicted)
+    assert best is not None
+    return math.sqrt(best[1] / steady) if steady > 0 and best[1] > steady else 1.0
 
 
 def _level_path(ratios: np.ndarray, drift: float) -> tuple[float, float, float, float]:
@@ -249,7 +313,7 @@ class Calibrated:
 
 
 def _select(
-    history: list[tuple[int, int, float, float]],
+    history: list[tuple[float, ...]],
     moment: int,
     phase: int,
     *,
@@ -260,11 +324,9 @@ def _select(
     """The correction from past (target end, phase, U, A - C) known at ``moment``: the range from those of
     the same quarter of the period when there are MIN_POINTS of them (ratios spread more late in a
     period, when little is left open), else from all; the bias from all (the most recent ones)."""
-    known = [(item[0], item[2], item[3]) for item in history if item[0] <= moment and item[2] > 0]
+    known = [(item[0], *item[2:]) for item in history if item[0] <= moment and item[2] > 0]
     same = [
-        (item[0], item[2], item[3])
-        for item in history
-        if item[0] <= moment and item[2] > 0 and item[1] == phase
+        (item[0], *item[2:]) for item in history if item[0] <= moment and item[2] > 0 and item[1] == phase
     ]
     return correction_from(
         same if len(same) >= MIN_POINTS else known,
@@ -284,12 +346,14 @@ def calibrate(
     by_key: dict[tuple[int, int], dict[str, Row]] = {}
     for row in rows:
         by_key.setdefault((row.horizon, row.as_of), {})[row.method] = row
-    history: dict[tuple[int, str], list[tuple[int, int, float, float]]] = {}
+    # (target end, phase, U, A - C, the ratio that corrected it) per horizon and method
+    history: dict[tuple[int, str], list[tuple[float, ...]]] = {}
     errors: dict[tuple[int, str], list[tuple[int, float]]] = {}  # (target_end, squared error)
     for horizon, moment in sorted(by_key, key=lambda key: (key[1], key[0])):
         members = by_key[(horizon, moment)]
         scored = scored_from is None or moment >= scored_from
         corrected: dict[str, float] = {}
+        applied: dict[str, float] = {}
         any_row = next(iter(members.values()))
         for method, row in members.items():
             uncertain = row.forecast - row.closed
@@ -297,6 +361,7 @@ def calibrate(
                 history.get((horizon, method), []), moment, row.phase, horizon=horizon, settings=settings
             )
             corrected[method] = correction.ratio * uncertain
+            applied[method] = correction.ratio
             result.append(_ranged(row, uncertain, correction, scored))
         weights = _blend_weights(errors, horizon, moment, list(members))
         blend_uncertain = sum(weights[method] * corrected[method] for method in weights)
@@ -310,9 +375,16 @@ def calibrate(
             settings=settings,
         )
         result.append(_ranged(blend, blend_uncertain, correction, scored))
+        applied[BLEND] = correction.ratio
         for method, row in [*members.items(), (BLEND, blend)]:
             history.setdefault((horizon, method), []).append(
-                (row.target_end, row.phase, row.forecast - row.closed, row.actual - row.closed)
+                (
+                    row.target_end,
+                    row.phase,
+                    row.forecast - row.closed,
+                    row.actual - row.closed,
+                    applied[method],
+                )
             )
         for method, value in corrected.items():
             error = (members[method].actual - members[method].closed - value) ** 2
@@ -394,9 +466,9 @@ def current_corrections(rows: list[Row], *, now: int, settings: Settings = CURRE
         per_method: dict[str, list[dict]] = {}
         for method in methods:
             history = [
-                (row.target_end, row.phase, row.forecast - row.closed, row.actual - row.closed)
-                for row in sorted(all_rows, key=lambda row: row.as_of)
-                if row.horizon == horizon and row.method == method
+                _history_item(item)
+                for item in sorted(calibrated, key=lambda item: item.row.as_of)
+                if item.row.horizon == horizon and item.row.method == method
             ]
             per_method[method] = [
                 _select(
@@ -413,6 +485,14 @@ def current_corrections(rows: list[Row], *, now: int, settings: Settings = CURRE
         base = [method for method in methods if method != BLEND]
         result["blend_weights"][str(horizon)] = _blend_weights(errors, horizon, now, base)
     return result
+
+
+def _history_item(item: Calibrated) -> tuple[float, ...]:
+    """(target end, phase, U, A - C, the ratio that corrected it) of a calibrated forecast."""
+    row = item.row
+    uncertain = row.forecast - row.closed
+    applied = (item.forecast - row.closed) / uncertain if uncertain > 0 else 1.0
+    return (row.target_end, row.phase, uncertain, row.actual - row.closed, applied)
 
 
 def apply_correction(

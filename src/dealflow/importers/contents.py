@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from dealflow.accounts.models import User
 from dealflow.contacts.selectors import organization_get_for_user, person_get_for_user
@@ -67,7 +67,7 @@ def _custom_getter(definition: CustomField) -> Callable[[Any], str]:
 
 
 def _tags_getter(record: Any) -> str:
-    return "; ".join(sorted((link.tag.name for link in record.tag_links.all()), key=str.casefold))
+    return "; ".join(sorted((link.tag.name for link in record.export_tag_links), key=str.casefold))
 
 
 def with_contents_columns(entity: str, columns: list, records: QuerySet) -> tuple[list, QuerySet]:
@@ -82,7 +82,9 @@ def with_contents_columns(entity: str, columns: list, records: QuerySet) -> tupl
         records = records.select_related("custom_values")
     if entity in _TAGGED:
         extra.append(Column("Tags", _tags_getter))
-        records = records.prefetch_related("tag_links__tag")
+        # Into a list attribute: ``tag_links.all()`` on a prefetched relation copies a queryset per record.
+        links = records.model._meta.get_field("tag_links").related_model.objects.select_related("tag")
+        records = records.prefetch_related(Prefetch("tag_links", queryset=links, to_attr="export_tag_links"))
     return [*columns, *extra], records
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -264,7 +265,7 @@ def report_markdown(report: Report) -> str:
             for item in workspace.quality
         ],
     )
-    titles = {row.deal_id: row.title for row in workspace.rows}
+    titles = workspace.titles
     lines += ["", f"## {_('Decisions')}", ""]
     lines += _table(
         [_("Deal"), _("Decision"), _("Note"), _("Status"), _("Decided by"), _("Applied by")],
@@ -321,19 +322,25 @@ def spreadsheet_safe(value: object) -> object:
     return value
 
 
-def report_csv(report: Report) -> str:
-    """One line per deal of the snapshot: its frozen numbers, flags, ranks and the decisions taken."""
+CSV_LINES_PER_CHUNK = 500  # lines joined into one piece of the streamed file
+
+
+def report_csv(report: Report) -> Iterator[str]:
+    """One line per deal of the snapshot: its frozen numbers, flags, ranks and the decisions taken.
+
+    The file comes in pieces (a header, then ``CSV_LINES_PER_CHUNK`` lines at a time) as ``report.rows``
+    reads the rows: a web response streams them and a worker never holds the whole file (74,000 rows at 1M
+    deals). "Close this period" first in rank order, then every other deal by id."""
     workspace = report.workspace
     currency = workspace.snapshot.currency
-    close_rank = {item.row.deal_id: rank for rank, item in enumerate(workspace.close_list, start=1)}
-    rescue_rank = {item.row.deal_id: rank for rank, item in enumerate(workspace.rescue_list, start=1)}
     by_deal: dict[int, list] = {}
     for decision in workspace.decisions:
         by_deal.setdefault(decision.deal_id, []).append(decision)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for row in sorted(workspace.rows, key=lambda item: (close_rank.get(item.deal_id, 10**9), item.deal_id)):
+    for number, ranked in enumerate(report.rows, start=1):
+        row = ranked.row
         decisions = by_deal.get(row.deal_id, [])
         writer.writerow(
             spreadsheet_safe(value)
@@ -352,8 +359,8 @@ def report_csv(report: Report) -> str:
                 str(from_minor(row.expected_period_minor, currency)),
                 str(from_minor(row.value_at_risk_minor, currency)),
                 "; ".join(calc.flag_text(flag) for flag in row.flags),
-                close_rank.get(row.deal_id, ""),
-                rescue_rank.get(row.deal_id, ""),
+                _blank(ranked.close_rank),
+                _blank(ranked.rescue_rank),
                 "; ".join(decision_text(item) for item in decisions),
                 "; ".join(item.note for item in decisions if item.note),
                 "; ".join(item.status for item in decisions),
@@ -361,4 +368,9 @@ def report_csv(report: Report) -> str:
                 "; ".join(item.applied_by.display_name for item in decisions if item.applied_by),
             ]
         )
-    return buffer.getvalue()
+        if number % CSV_LINES_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue()

@@ -127,6 +127,7 @@ from dealflow.forecasting.calculations.seasonality import run_rate_factors, seas
 from dealflow.forecasting.calculations.simulation import (
     Summary,
     expected_and_variance,
+    row_uniforms,
     simulate,
     simulate_plain_python,
     summarise,
@@ -195,6 +196,7 @@ __all__ = [
     "new_deal_trend",
     "owner_bookings_by_period",
     "predict",
+    "row_uniforms",
     "run_rate_factors",
     "season_factors",
     "season_run_rate",

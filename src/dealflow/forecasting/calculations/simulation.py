@@ -41,7 +41,8 @@ def simulate(
     product 4-20x slower on a busy 2-core machine, see docs/benchmarks.md).
 
     A row's random numbers depend only on its position among the rows with a chance of winning, in
-    leaf order, so changing one deal's probability leaves every other deal's draws as they were.
+    leaf order, so changing one deal's probability leaves every other deal's draws as they were;
+    ``row_uniforms`` reads one row's numbers without drawing the others'.
     """
     horizons = p_period.shape[1] if p_period.ndim == 2 else 0
     result = np.zeros((leaves, horizons, draws))
@@ -92,6 +93,24 @@ def simulate(
             pick = rng.integers(0, matrix.shape[0], size=draws)
             result[:, horizon, :] += matrix[pick].T
     return result
+
+
+def row_uniforms(*, position: int, draws: int, seed: int, chunk: int = 64) -> np.ndarray:
+    """The 16-bit uniforms ``simulate`` compares the row at ``position`` with, one per draw, when every row
+    has a chance and all share one leaf (``reviews.calculations.simulate_rows``), without drawing the others'.
+
+    A chunk of ``chunk`` rows takes ``ceil(rows x draws / 4)`` raw 64-bit words and reads them as uint16
+    in row order; ``chunk`` is a multiple of 4, so every chunk before the row's takes exactly
+    ``chunk x draws / 4`` words, and the row's numbers are the 16-bit values ``position x draws`` onwards
+    of the generator's stream (a test holds this equal to ``simulate``)."""
+    if chunk % 4:
+        raise ValueError("chunk must be a multiple of 4")
+    start = position * draws
+    generator = np.random.PCG64(seed)  # default_rng(seed)'s bit generator
+    generator.advance(start // 4)
+    skip = start % 4
+    words = generator.random_raw(-(-(skip + draws) // 4))
+    return words.view(np.uint16)[skip : skip + draws]
 
 
 @dataclass

@@ -56,6 +56,19 @@ def scenario_get(name: str) -> Scenario:
     return next(scenario for scenario in SCENARIOS if scenario.name == name)
 
 
+HISTORY_BEFORE_WARMUP = 12  # months of history before the first warm-up forecast (a year: last year's month)
+
+
+def longest_months(scenario: Scenario, *, warmup_months: int = 6) -> int:
+    """The most months the history allows to score: from the first month that has a year of history
+    before its 6 warm-up months (a year, so that last year's month exists for the baseline, and 18 months
+    at the first scored forecast, what the month-of-year factor needs) to the last full month. 18 for the
+    three-year scenarios (July 2024 - December 2025), 42 for the small team's five years (July 2022 on)."""
+    first = (scenario.start.year * 12 + scenario.start.month - 1) + HISTORY_BEFORE_WARMUP + warmup_months
+    last = NOW_DAY.year * 12 + NOW_DAY.month - 1
+    return last - first
+
+
 def history_for(scenario: Scenario, *, scale: float = 1.0, seed: int = 1, now: int | None = None):
     """The generated deals and the History seen at ``now`` (default NOW_DAY)."""
     days = (NOW_DAY - scenario.start).days
@@ -159,14 +172,17 @@ def scenario_tables(
     scale: float = 1.0,
     seed: int = 1,
     draws: int = 1000,
+    scored_months: int | None = None,
 ) -> dict[str, dict]:
     """One raw backtest of the scenario, calibrated under each of ``settings`` (name -> Settings): the
-    tables differ only by how past errors became corrections and ranges."""
+    tables differ only by how past errors became corrections and ranges. ``scored_months``: score that
+    many months instead of the scenario's own (``longest_months`` is the most its history allows)."""
     now = syn.epoch(NOW_DAY)
+    months = scored_months or scenario.scored_months
     _, history = history_for(scenario, scale=scale, seed=seed, now=now)
-    rows, _ = backtest_for(history, now=now, scored_months=scenario.scored_months, draws=draws)
+    rows, _ = backtest_for(history, now=now, scored_months=months, draws=draws)
     calendar = syn.month_calendar(dt.date(2020, 1, 1), 96)
-    scored_from = int(calendar.start_times[int(calendar.index_of(now)) - scenario.scored_months])
+    scored_from = int(calendar.start_times[int(calendar.index_of(now)) - months])
     tables = {}
     for name, chosen in settings.items():
         tables[name] = calc.backtest_table(rows, scored_from=scored_from, now=now, settings=chosen)

@@ -88,6 +88,40 @@ def test_later_periods_bias_level_follows_a_drift_and_averages_a_scatter_hand_wo
     assert cal._bias_level(np.full(8, 100.0), 100.0 * scatter) == 1.0
 
 
+def test_later_periods_range_holds_the_ratios_recentred_on_todays_correction_hand_worked():
+    """Twelve past next-period ratios 0.5, 0.6, ..., 1.6 (in a scattered order, each forecast corrected
+    by 1): the exact ranks give 0.53 .. 1.57. Today's correction is 0.8: the same ratios re-centred on it
+    (e_i x 0.8 / 1) run 0.4 .. 1.28, their ranks 0.424 .. 1.256, and the range is the wider of the two,
+    0.424 .. 1.57. The scatter shows no drift, so nothing is stretched; the rule before kept 0.53."""
+    order = [0.5, 1.6, 0.6, 1.5, 0.7, 1.4, 0.8, 1.3, 0.9, 1.2, 1.0, 1.1]
+    past = [(end, 100.0, 100.0 * ratio, 1.0) for end, ratio in enumerate(order)]
+    low, high = cal._drift_range(past, past, 0.8, (0.53, 1.57), 1, True)
+    assert (low, high) == (pytest.approx(0.424), pytest.approx(1.57))
+    assert cal._level_spread(np.full(12, 100.0), 100.0 * np.array(order), lead=2) == 1.0
+
+
+def test_later_periods_range_widens_when_the_level_moved_more_than_its_scatter_says_hand_worked():
+    """Seven periods at 1.0, then 0.6. Without drift (lambda = 0) the level has variance P0 = 1 / 9 after
+    8 periods and the noise is s0^2 = (0.4^2 / 1.125) / 8 = 0.01778 (the only surprise, the last, with
+    F = 1 / 8 + 1), so the next ratio would spread by 0.01778 x (1 / 9 + 1) = 0.01975. Under the
+    likeliest drift (lambda = 1: P = 0.618, s^2 = 0.00764) two periods ahead it spreads by
+    0.00764 x (0.618 + 2 + 1) = 0.02764: the range's distances from the correction are stretched by
+    sqrt(0.02764 / 0.01975) = 1.183. Ratios that slide steadily (1.0, 0.9, ..., 0.4) are no surprise to a
+    scatter of their own size (lambda = 0 spreads them by 0.0577, lambda = 1 by 0.0259): 1."""
+    jump = np.array([1.0] * 7 + [0.6])
+    assert cal._level_spread(np.full(8, 100.0), 100.0 * jump, lead=2) == pytest.approx(1.1829, abs=1e-4)
+    sliding = np.array([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    assert cal._level_spread(np.full(7, 100.0), 100.0 * sliding, lead=2) == 1.0
+    past = [(end, 100.0, 100.0 * ratio, 1.0) for end, ratio in enumerate(jump)]
+    low, high = cal._drift_range(past, past, 0.9, (0.8, 1.0), 1, True)
+    # re-centred: 0.9 x (1.0 .. 0.6) = 0.54 .. 0.9 (with 8 ratios the exact ranks are the extremes);
+    # the wider range 0.54 .. 1.0, its distances from 0.9 stretched by 1.183: 0.474 .. 1.118.
+    assert (low, high) == (
+        pytest.approx(0.9 - 1.1829 * 0.36, abs=1e-3),
+        pytest.approx(0.9 + 1.1829 * 0.1, abs=1e-3),
+    )
+
+
 def _row(as_of_day: int, method: str, forecast: float, actual: float, *, closed: float = 0.0) -> cal.Row:
     """A next-period forecast made on day ``as_of_day``; its target ends 30 days later."""
     return cal.Row(
@@ -142,7 +176,10 @@ def test_next_period_is_corrected_and_ranged_from_next_periods_own_errors_hand_w
     weight of one period, and what the first periods' distance from 1 suggests as noise, one standard
     error of the level, is left uncorrected) and the range 0.8 .. 0.8 from its own 12+ past ratios,
     stretched to hold the mean; this period keeps r = 1. Pooled across horizons, both would have been
-    about 0.9."""
+    about 0.9. Since 2026-12-06 night the range also holds the same ratios re-centred on today's
+    correction: the first forecasts were corrected by 1 and came in 20 % short of it, so "20 % short of
+    today's 0.82" (0.656) enters the range, which then runs from about 0.67 (the interpolated rank 1.3
+    between 0.656 and 0.8) to 0.82; the rule before kept 0.8 .. 0.82."""
     rows = []
     for day in range(0, 400, 7):
         rows.append(replace(_row(day, "dealflow", 100.0, 100.0), horizon=0))
@@ -155,8 +192,15 @@ def test_next_period_is_corrected_and_ranged_from_next_periods_own_errors_hand_w
     late = 399 // 7 * 7 * DAY
     late_item = items[(1, late)]
     assert 80.0 < late_item.forecast < 83.0
-    assert (late_item.p10, late_item.p90) == (pytest.approx(80.0), pytest.approx(late_item.forecast))
+    assert late_item.p90 == pytest.approx(late_item.forecast)
+    assert 65.6 < late_item.p10 < 70.0
     assert late_item.calibrated and items[(0, late)].forecast == pytest.approx(100.0)
+    before = {
+        (item.row.horizon, item.row.as_of): item
+        for item in cal.calibrate(rows, settings=cal.PREVIOUS)
+        if item.row.method == "dealflow"
+    }[(1, late)]
+    assert (before.p10, before.p90) == (pytest.approx(80.0), pytest.approx(late_item.forecast))
     table = cal.current_corrections(rows, now=500 * DAY)["corrections"]
     assert 0.8 < table["1"]["dealflow"][0]["ratio"] < 0.83
     assert table["0"]["dealflow"][0]["ratio"] == pytest.approx(1.0)
@@ -206,7 +250,9 @@ def test_small_scenarios_next_month_ranges_are_calibrated_from_next_month_and_ho
     scenario it moves in steps of one month (11 outcomes, about 9 points), so only the pool is asserted
     (2026-12-06: demo, no close dates and seasonal 83.0 %, drifting 70.2 %; pooled 79.8 %. Late evening,
     with the exact ranks and the drift-following level for next month: 78.7, 80.9, 83.0 and 59.6 %,
-    pooled 75.6 %: the drifting ranges are too narrow while its rates slide, docs/forecasting.md)."""
+    pooled 75.6 %: the drifting ranges are too narrow while its rates slide, docs/forecasting.md. Since
+    2026-12-06 night, with the re-centred ratios and the drift's stretch: 78.7, 80.9, 85.1 and 78.7 %,
+    pooled 80.9 %)."""
     coverages = []
     for name in ("demo", "no_close_dates", "seasonal", "drifting"):
         entry = _half_size(name)["by_horizon"]["1"]

@@ -431,6 +431,53 @@ def test_a_large_forecast_is_shown_marked_while_the_worker_recomputes_it(
         assert (aged.as_of, aged.changed_since, len(asked)) == (NOW + dt.timedelta(seconds=221), True, 3)
 
 
+def test_a_large_forecast_of_an_earlier_day_is_shown_dated_while_the_worker_recomputes_it(
+    two_deals, manager, client, monkeypatch
+):
+    # The first request of a day answers from yesterday's kept forecast (a large scope, the same month),
+    # dated and marked, and asks the worker; a small scope, a new month or no worker within two minutes
+    # computes it in the request.
+    from types import SimpleNamespace
+
+    from dealflow.forecasting import tasks
+    from dealflow.forecasting.selectors import forecast as module
+
+    monkeypatch.setattr(module, "VIEW_STALE_MIN_OPEN", 2)
+    asked: list[dict] = []
+    monkeypatch.setattr(
+        tasks, "forecast_refresh", SimpleNamespace(enqueue=lambda **kwargs: asked.append(kwargs))
+    )
+    manager.language = "nl"  # a forecast is kept per language too
+    manager.save(update_fields=["language"])
+    client.force_login(manager)
+    with time_machine.travel(NOW, tick=False):
+        assert "Berekend om 13:00." in client.get("/forecast/").content.decode()  # NOW in Amsterdam
+    next_day = NOW + dt.timedelta(days=1, hours=-3)  # 2026-11-17 09:00
+    with time_machine.travel(next_day, tick=False):
+        page = client.get("/forecast/").content.decode()
+        assert "Berekend op 16-11-2026 om 13:00." in page and "data-changed-since" in page
+        with translation.override("nl"):
+            earlier = selectors.forecast_for_user(user=manager)
+        assert (earlier.as_of, earlier.changed_since, earlier.earlier_day, len(asked)) == (NOW, True, True, 1)
+    with time_machine.travel(next_day + dt.timedelta(seconds=121), tick=False), translation.override("nl"):
+        computed = selectors.forecast_for_user(user=manager)  # no worker came within two minutes
+        assert (computed.as_of, computed.changed_since, computed.earlier_day) == (
+            next_day + dt.timedelta(seconds=121),
+            False,
+            False,
+        )
+    december = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
+    with time_machine.travel(december, tick=False), translation.override("nl"):
+        first_of_december = selectors.forecast_for_user(user=manager)  # a new month: computed
+        assert (first_of_december.as_of, first_of_december.changed_since) == (december, False)
+        assert first_of_december.periods[0].period.key == "2026-12"
+    assert len(asked) == 1
+    monkeypatch.setattr(module, "VIEW_STALE_MIN_OPEN", 3)  # now a small scope: computed on the next day
+    with time_machine.travel(december + dt.timedelta(days=1), tick=False), translation.override("nl"):
+        small = selectors.forecast_for_user(user=manager)
+        assert (small.as_of, small.changed_since, len(asked)) == (december + dt.timedelta(days=1), False, 1)
+
+
 @time_machine.travel(NOW, tick=False)
 def test_one_kept_forecast_serves_everybody_who_may_see_the_scope_with_the_same_numbers(
     two_deals, manager, rep, admin_user, team

@@ -205,3 +205,42 @@ def test_cli_products_quotes_and_contents(tmp_path, admin_user, rep):
     custom_field_create(entity="deal", key="tier", label="Tier", kind="choice", choices=["Gold"])
     call_command("contents", "fields", stdout=out)
     assert "deal\ttier\tTier\tchoice\tGold" in out.getvalue()
+
+
+@pytest.mark.parametrize("entity", ["deals", "events"])
+def test_an_export_reads_a_fixed_number_of_queries_whatever_its_size(tmp_path, rep, entity):
+    # The deal and event exports load only the columns they show (export._LOADED): a column reading a field
+    # left out would cost a query per row, and the count would grow with the rows.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    custom_field_create(entity="deal", key="tier", label="Tier", kind="choice", choices=["Gold", "Silver"])
+
+    def export_counting() -> tuple[int, list[dict[str, str]]]:
+        path = tmp_path / f"{entity}.csv"
+        with CaptureQueriesContext(connection) as queries:
+            export_write(entity=entity, user=rep, path=path)
+        return len(queries.captured_queries), _rows(path)
+
+    def add_deals(count: int) -> None:
+        for _ in range(count):
+            deal = DealFactory(owner=rep)
+            deal_custom_values_set(deal=deal, values={"tier": "Gold"}, by=rep)
+            deal_tags_set(deal=deal, tags="vip", by=rep)
+
+    add_deals(2)
+    export_counting()  # warm: what the process keeps after the first export (the field definitions)
+    few, rows = export_counting()
+    add_deals(5)
+    many, more_rows = export_counting()
+    assert len(more_rows) > len(rows) >= 2
+    assert many == few
+    if entity == "deals":
+        assert {(row["Tier"], row["Tags"], row["Owner"]) for row in more_rows} == {
+            ("Gold", "vip", rep.username)
+        }
+        assert all(row["Stage"] and row["Pipeline"] and row["Probability"] for row in more_rows)
+    else:
+        assert all(
+            row["Deal"] and row["Actor"] == rep.username for row in more_rows if row["Kind"] == "created"
+        )

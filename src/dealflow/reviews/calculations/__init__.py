@@ -50,6 +50,7 @@ from dealflow.reviews.calculations.ranking import (
     rank_close_this_period,
     rank_rescue,
     simulate_rows,
+    simulate_rows_change,
     what_if_row,
 )
 from dealflow.reviews.calculations.waterfalls import (
@@ -97,6 +98,7 @@ __all__ = [
     "rank_close_this_period",
     "rank_rescue",
     "simulate_rows",
+    "simulate_rows_change",
     "stage_threshold",
     "stuck_reason",
     "waterfall",

@@ -148,3 +148,30 @@ def simulate_rows(
         picks = np.random.default_rng(seed + 1).integers(0, len(new_samples), size=draws)
         revenue = revenue + np.asarray(new_samples, dtype=np.float64)[picks]
     return revenue
+
+
+def _row_revenue(uniform: np.ndarray, *, amount_minor: int, p_period: float) -> np.ndarray:
+    """One row's revenue per draw as ``forecast_calc.simulate`` decides it (a 16-bit threshold, in float32)."""
+    probability = min(max(float(p_period), MIN_SIMULATED_P), 1.0)
+    threshold = int(min(np.round(probability * 65536), 65536))
+    won = np.ones(len(uniform), dtype=bool) if threshold == 65536 else uniform < threshold
+    return won * np.float64(np.float32(float(amount_minor)))
+
+
+def simulate_rows_change(
+    *,
+    position: int,
+    before: tuple[int, float],
+    after: tuple[int, float],
+    draws: int,
+    seed: int,
+) -> np.ndarray:
+    """How each of ``simulate_rows``' draws changes when the row at ``position`` (in deal order) goes from
+    ``before`` to ``after`` (amount in minor units, in-period probability), from that row's own random
+    numbers alone: ``simulate_rows`` of the changed rows equals ``simulate_rows`` of the frozen ones plus
+    this (up to float32 rounding of a chunk's sum; a test holds them equal). The what-if's cost then no
+    longer grows with the review's size."""
+    uniform = forecast_calc.row_uniforms(position=position, draws=draws, seed=seed)
+    return _row_revenue(uniform, amount_minor=after[0], p_period=after[1]) - _row_revenue(
+        uniform, amount_minor=before[0], p_period=before[1]
+    )

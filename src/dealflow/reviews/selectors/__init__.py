@@ -31,11 +31,13 @@ from dealflow.reviews.selectors.cards import (
 )
 from dealflow.reviews.selectors.report import (
     Adjustment,
+    RankedRow,
     Report,
     decision_get_for_user,
     decision_status_label,
     period_check,
     review_report_for_user,
+    review_rows_ranked,
 )
 from dealflow.reviews.selectors.workspace import (
     AGENDA_SIZE,
@@ -59,6 +61,7 @@ __all__ = [
     "DealCard",
     "DealHistoryEntry",
     "QualityView",
+    "RankedRow",
     "Report",
     "StageTotal",
     "StartOptions",
@@ -79,6 +82,7 @@ __all__ = [
     "review_list_for_user",
     "review_report_for_user",
     "review_rows",
+    "review_rows_ranked",
     "review_scope_check",
     "review_start_options_for_user",
     "review_what_if_for_user",

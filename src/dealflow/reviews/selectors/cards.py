@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from django.db import connections
 from django.db.models import Q
 from django.http import Http404
 
@@ -197,6 +200,61 @@ class WhatIfResult:
     p_period: float
 
 
+@dataclass(frozen=True)
+class FrozenDraws:
+    """A review's simulation as its snapshot froze it: the rows' deal ids in deal order and the draws."""
+
+    deal_ids: np.ndarray
+    draws: np.ndarray
+
+
+# Recently simulated reviews of this process. A snapshot never changes (a database trigger refuses it), so
+# its draws stay true; the key carries the frozen summary too, so a reused id of a rolled-back test row
+# cannot match another review's draws.
+_FROZEN_DRAWS: OrderedDict[tuple[Any, ...], FrozenDraws] = OrderedDict()
+FROZEN_DRAWS_KEPT = 8  # reviews; each 8 bytes per draw and per frozen deal (0.7 MB for 74,000 deals)
+_FROZEN_DRAWS_LOCK = threading.Lock()
+
+
+def review_frozen_draws(*, review: PipelineReview) -> FrozenDraws:
+    """The review's own simulation over its frozen rows (``calc.simulate_rows``: the snapshot's mean, P10-P90
+    come from it), run once per review and process and then kept (``FROZEN_DRAWS_KEPT`` reviews)."""
+    snapshot = review.snapshot
+    key = (
+        connections[ReviewDeal.objects.db].settings_dict["NAME"],
+        snapshot.pk,
+        snapshot.as_of,
+        snapshot.seed,
+        snapshot.draws,
+        snapshot.mean_minor,
+        snapshot.p10_minor,
+        snapshot.p50_minor,
+        snapshot.p90_minor,
+        snapshot.expected_open_minor,
+    )
+    with _FROZEN_DRAWS_LOCK:
+        kept = _FROZEN_DRAWS.get(key)
+        if kept is not None:
+            _FROZEN_DRAWS.move_to_end(key)
+            return kept
+    columns = list(review_rows(review=review).values_list("deal_id", "amount_minor", "p_period"))
+    frozen = FrozenDraws(
+        deal_ids=np.fromiter((row[0] for row in columns), dtype=np.int64, count=len(columns)),
+        draws=calc.simulate_rows(
+            amounts=[row[1] for row in columns],
+            p_period=[row[2] for row in columns],
+            new_samples=list(snapshot.new_samples),
+            draws=snapshot.draws,
+            seed=snapshot.seed,
+        ),
+    )
+    with _FROZEN_DRAWS_LOCK:
+        _FROZEN_DRAWS[key] = frozen
+        while len(_FROZEN_DRAWS) > FROZEN_DRAWS_KEPT:
+            _FROZEN_DRAWS.popitem(last=False)
+    return frozen
+
+
 def review_what_if_for_user(
     *,
     review_id: int,
@@ -208,8 +266,10 @@ def review_what_if_for_user(
 ) -> WhatIfResult:
     """The period forecast (mean, P10, P50, P90) with one deal changed, against the frozen one.
 
-    Re-runs the review's own Monte Carlo (same rows, seed and run-rate draws) with the deal's amount and
-    in-period probability as the change would make them (calculations.what_if_row). Nothing is written.
+    The review's own Monte Carlo (same rows, seed and run-rate draws: ``review_frozen_draws``) with the deal's
+    amount and in-period probability as the change would make them (calculations.what_if_row); the changed
+    deal's part of each draw comes from its own random numbers (``calc.simulate_rows_change``), so after
+    the first what-if of a review only its row is read. Nothing is written.
     """
     review = review_get_for_user(review_id=review_id, user=user)
     snapshot = review.snapshot
@@ -217,11 +277,9 @@ def review_what_if_for_user(
         raise ApplicationError("Probability must be from 0 to 100 %.", field="probability")
     if amount_minor is not None and amount_minor < 0:
         raise ApplicationError("Amount cannot be negative.", field="amount")
-    rows = review_rows(review=review)
-    index = next((position for position, row in enumerate(rows) if row.deal_id == deal_id), None)
-    if index is None:
+    row = ReviewDeal.objects.filter(review=review, deal_id=deal_id).first()
+    if row is None:
         raise Http404("This deal is not in the review.")
-    row = rows[index]
     new_amount, new_p = calc.what_if_row(
         calc.WhatIfRow(
             row.amount_minor,
@@ -238,17 +296,16 @@ def review_what_if_for_user(
         amount_minor=amount_minor,
         expected_close_on=expected_close_on,
     )
-    amounts = [item.amount_minor for item in rows]
-    probabilities = [item.p_period for item in rows]
+    frozen = review_frozen_draws(review=review)
+    change = calc.simulate_rows_change(
+        position=int(np.searchsorted(frozen.deal_ids, deal_id)),
+        before=(row.amount_minor, row.p_period),
+        after=(new_amount, new_p),
+        draws=snapshot.draws,
+        seed=snapshot.seed,
+    )
 
-    def summary(values_amounts: list[int], values_p: list[float]) -> dict[str, float]:
-        draws = calc.simulate_rows(
-            amounts=values_amounts,
-            p_period=values_p,
-            new_samples=list(snapshot.new_samples),
-            draws=snapshot.draws,
-            seed=snapshot.seed,
-        )
+    def summary(draws: np.ndarray) -> dict[str, float]:
         result = forecast_calc.summarise(
             draws, closed=float(snapshot.closed_minor), quota=snapshot.quota_minor
         )
@@ -260,14 +317,11 @@ def review_what_if_for_user(
             "p_quota": result.p_quota if result.p_quota is not None else -1.0,
         }
 
-    before = summary(amounts, probabilities)
-    amounts[index], probabilities[index] = new_amount, new_p
-    after = summary(amounts, probabilities)
     return WhatIfResult(
         deal_id=deal_id,
         currency=snapshot.currency,
-        before=before,
-        after=after,
+        before=summary(frozen.draws),
+        after=summary(frozen.draws + change),
         expected_change_minor=round(new_amount * new_p - row.amount_minor * row.p_period),
         amount_minor=new_amount,
         p_period=new_p,

@@ -59,7 +59,6 @@ class Workspace:
     review: PipelineReview
     snapshot: ReviewSnapshot
     label: str
-    rows: list[ReviewDeal]  # every frozen row, only with ``with_rows`` (the report)
     stages: list[StageTotal]
     categories: list[dict[str, Any]]
     close_list: list[AgendaRow]
@@ -89,9 +88,9 @@ def owner_names(owner_ids: set[int]) -> dict[int, str]:
     return {user.pk: user.display_name for user in User.objects.filter(pk__in=owner_ids)}
 
 
-def review_rows(*, review: PipelineReview) -> list[ReviewDeal]:
-    """The frozen rows of a review in deal order (the order its simulation used)."""
-    return list(ReviewDeal.objects.filter(review=review).order_by("deal_id"))
+def review_rows(*, review: PipelineReview) -> QuerySet[ReviewDeal]:
+    """The frozen rows of a review in deal order (the order its simulation used); slice it for a page."""
+    return ReviewDeal.objects.filter(review=review).order_by("deal_id")
 
 
 def review_decisions(*, review: PipelineReview) -> list[ReviewDecision]:
@@ -237,15 +236,14 @@ def review_titles(*, review: PipelineReview, deal_ids) -> dict[int, str]:
     )
 
 
-def review_workspace_for_user(
-    *, review_id: int, user: User, show_all: bool = False, with_rows: bool = False
-) -> Workspace:
-    """The review page: gather (totals, range, waterfall), bottlenecks, the agenda, data quality, decisions.
+def review_workspace_for_user(*, review_id: int, user: User, show_all: bool = False) -> Workspace:
+    """The review page and the report: gather (totals, range, waterfall), bottlenecks, the agenda, data
+    quality, decisions.
 
     Totals, data quality and the two ranked lists are counted and cut by the database, so the page costs
-    the same at 100 or 100,000 deals in scope; ``with_rows`` (the report and its exports) also loads every
-    frozen row. Queries: review with snapshot, totals per stage and per category, quality, the two lists
-    and their lengths, owners, titles, decisions (and the rows with ``with_rows``).
+    the same at 100 or 100,000 deals in scope (no frozen row is loaded but the lists' and the titles the
+    page names). Queries: review with snapshot, totals per stage and per category, quality, the two lists
+    and their lengths, owners, titles, decisions.
     """
     review = review_get_for_user(review_id=review_id, user=user)
     snapshot = review.snapshot
@@ -262,14 +260,9 @@ def review_workspace_for_user(
     stages, first_deal_id = _stage_totals(review)
     quality = _quality(review, snapshot.as_of_on)
     owners = owner_names({item.owner_id for item in quality})
-    rows = review_rows(review=review) if with_rows else []
     carried = [decision for decision in decisions if decision.carried_from_id is not None]
     stuck = [deal_id for row in snapshot.bottlenecks for deal_id in row.get("stuck_deals", [])]
-    titles = (
-        {row.deal_id: row.title for row in rows}
-        if with_rows
-        else review_titles(review=review, deal_ids=[*by_deal, *stuck])
-    )
+    titles = review_titles(review=review, deal_ids=[*by_deal, *stuck])
 
     def agenda_row(row: ReviewDeal) -> AgendaRow:
         items = by_deal.get(row.deal_id, [])
@@ -288,7 +281,6 @@ def review_workspace_for_user(
         review=review,
         snapshot=snapshot,
         label=review_label(review),
-        rows=rows,
         stages=stages,
         categories=_category_totals(review),
         close_list=[agenda_row(row) for row in close],

@@ -74,3 +74,14 @@ def team_deals(rep, rep2, manager, outsider) -> TeamDeals:
 def frozen_now():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_draws():
+    """Each test simulates its reviews afresh: SQLite reuses the ids of rolled-back rows, and a test may add
+    frozen rows to a review after its snapshot (the process keeps a review's draws, selectors.cards)."""
+    from dealflow.reviews.selectors import cards
+
+    cards._FROZEN_DRAWS.clear()
+    yield
+    cards._FROZEN_DRAWS.clear()

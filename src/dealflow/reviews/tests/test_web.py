@@ -11,7 +11,8 @@ from django.urls import reverse
 from dealflow.deals import services as deal_services
 from dealflow.deals.models import DealEvent
 from dealflow.deals.tests.factories import DealFactory
-from dealflow.reviews import services
+from dealflow.forecasting import calculations as forecast_calc
+from dealflow.reviews import calculations, selectors, services
 from dealflow.reviews.models import DecisionStatus, PipelineReview, ReviewDecision
 
 pytestmark = pytest.mark.django_db
@@ -212,6 +213,77 @@ def test_what_if_shows_the_effect_before_applying(client, manager, review, team_
     assert b"form-error" in error.content
 
 
+def test_what_if_reads_one_row_once_the_review_is_simulated(
+    client, manager, review, team_deals, django_assert_num_queries
+):
+    """Issue #19: the what-if read every frozen row and simulated them twice (0.5-0.6 s at 1M deals). It
+    simulates a review once per process and then reads the changed row alone; the numbers are those of
+    the whole simulation run again with the change."""
+    client.force_login(manager)
+    url = reverse("web:review_what_if", args=[review.pk, team_deals.proposal.pk])
+    # session, user, the user's teams, the review twice (its currency, then the gate), the row, the frozen
+    # columns of every row (once: the simulation is kept)
+    with django_assert_num_queries(7):
+        first = client.get(url, {"probability": "90", "amount": "1500"}).context["result"]
+    with django_assert_num_queries(6):  # the review's draws are kept: its row alone
+        again = client.get(url, {"probability": "90", "amount": "1500"}).context["result"]
+    assert (again.before, again.after) == (first.before, first.after)
+    rows = list(selectors.review_rows(review=review))
+    changed = [
+        (first.amount_minor, first.p_period)
+        if row.deal_id == team_deals.proposal.pk
+        else (row.amount_minor, row.p_period)
+        for row in rows
+    ]
+    snapshot = review.snapshot
+    whole = forecast_calc.summarise(
+        calculations.simulate_rows(
+            amounts=[amount for amount, _p in changed],
+            p_period=[p for _amount, p in changed],
+            new_samples=snapshot.new_samples,
+            draws=snapshot.draws,
+            seed=snapshot.seed,
+        ),
+        closed=float(snapshot.closed_minor),
+        quota=snapshot.quota_minor,
+    )
+    assert first.after["mean"] == pytest.approx(whole.mean, abs=1)
+    assert (first.after["p10"], first.after["p90"]) == pytest.approx((whole.p10, whole.p90), abs=1)
+    assert first.after["mean"] > first.before["mean"] == pytest.approx(snapshot.mean_minor, abs=1)
+
+
+def test_the_report_reads_the_top_of_each_list_and_points_to_every_row(
+    client, manager, rep, team, review, team_deals, frozen_now, django_assert_num_queries
+):
+    """Issue #19: the report loaded every frozen row twice over (4 s at 1M deals) to print totals,
+    decisions and the top 20 of each list. Its queries no longer grow with the deals; it says how long
+    each list is and links the CSV, which streams every row."""
+    client.force_login(manager)
+    services.review_finish(review=review, by=manager)
+    for number in range(25):
+        DealFactory(owner=rep, amount=Decimal(100 + number), expected_close_on=dt.date(2026, 11, 27))
+    bigger = services.review_start(by=manager, team=team, period="2026-11")
+    services.review_decision_record(
+        review=bigger, deal_id=team_deals.proposal.pk, kind="keep", by=manager, apply=True
+    )
+    url = reverse("web:review_report", args=[bigger.pk])
+    # session, user, the user's teams, review + snapshot, decisions, the two lists and their two lengths,
+    # totals per stage and per category, quality, owners, titles, adjustments, tasks: nothing per deal
+    with django_assert_num_queries(16):
+        page = client.get(url)
+    text = page.content.decode()
+    assert 'data-ranked="close"' in text and text.count("<li>", text.index('data-ranked="close"')) >= 20
+    assert "20 of 27" in text  # 25 new deals and two of the fixture's are dated in November
+    csv_url = reverse("web:review_export", args=[bigger.pk, "csv"])
+    assert f'href="{csv_url}"' in text and "Every one of the review's 29 deals" in text
+    lines = b"".join(client.get(csv_url).streaming_content).decode().splitlines()
+    assert len(lines) == 1 + 29
+    manager.language = "nl"
+    manager.save()
+    dutch = client.get(url).content.decode()
+    assert "20 van 27" in dutch and "CSV-export" in dutch
+
+
 def test_finish_then_report_and_exports(client, manager, review, team_deals):
     client.force_login(manager)
     client.post(
@@ -232,7 +304,9 @@ def test_finish_then_report_and_exports(client, manager, review, team_deals):
     markdown = client.get(reverse("web:review_export", args=[review.pk, "md"]))
     assert markdown["Content-Disposition"] == f'attachment; filename="review-{review.pk}.md"'
     assert "## Decisions" in markdown.content.decode() and "Move stage: Closing" in markdown.content.decode()
-    csv_text = client.get(reverse("web:review_export", args=[review.pk, "csv"])).content.decode()
+    csv_response = client.get(reverse("web:review_export", args=[review.pk, "csv"]))
+    assert csv_response.streaming and csv_response["Content-Type"] == "text/csv; charset=utf-8"
+    csv_text = b"".join(csv_response.streaming_content).decode()
     assert csv_text.splitlines()[0].startswith("deal_id,title,owner,stage,amount")
     assert len(csv_text.splitlines()) == 1 + 4
     assert client.get(reverse("web:review_export", args=[review.pk, "pdf"])).status_code == 404

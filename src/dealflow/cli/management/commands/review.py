@@ -116,12 +116,14 @@ class Command(DealflowCommand):
 
     def handle_report(self, *, review_id, format, output, user, **options):
         report = selectors.review_report_for_user(review_id=review_id, user=acting_user(user))
-        text = exports.report_markdown(report) if format == "md" else exports.report_csv(report)
+        pieces = [exports.report_markdown(report)] if format == "md" else exports.report_csv(report)
         if output:
-            Path(output).write_text(text, encoding="utf-8")
+            with Path(output).open("w", encoding="utf-8") as handle:
+                handle.writelines(pieces)
             self.stdout.write(_("Wrote %(file)s.") % {"file": output})
         else:
-            self.stdout.write(text, ending="")
+            for piece in pieces:
+                self.stdout.write(piece, ending="")
 
     def handle_finish(self, *, review_id, summary, user, **options):
         by = acting_user(user)
