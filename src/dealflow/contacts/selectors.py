@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import ForeignObjectRel, Q, QuerySet
 from django.http import Http404
 
 from dealflow.accounts.models import Membership, User
@@ -62,11 +62,17 @@ def contact_shared_visible_q(*, model: type[Organization] | type[Person], user: 
     scope = user_access_scope(user=user)
     if scope.user_id is None or scope.sees_everything:
         return contact_visible_q(user=user)
-    used = model.objects.filter(
-        owner_visibility_q(user=user, owner_field="deals__owner_id")
-        | owner_visibility_q(user=user, owner_field="leads__owner_id")
-    ).values("pk")
-    return contact_visible_q(user=user) | Q(pk__in=used)
+    # One semi-join per kind of record: the contacts' rows LEFT JOINed to both their deals and their leads
+    # under one OR made PostgreSQL expect millions of rows per contact and pick nested loops for the list's
+    # joins (a manager's person list: 3-4 s at 200,000 deals, issue #19). Deals and leads sit above contacts
+    # in the layers, so they are reached through the reverse relations.
+    visible = contact_visible_q(user=user)
+    for relation_name in ("deals", "leads"):
+        relation = model._meta.get_field(relation_name)
+        assert isinstance(relation, ForeignObjectRel) and relation.related_model is not None
+        records = relation.related_model._base_manager.filter(owner_visibility_q(user=user))
+        visible |= Q(pk__in=records.values(relation.field.attname))
+    return visible
 
 
 def contact_used_by_others(*, contact: Organization | Person, user: User) -> bool:

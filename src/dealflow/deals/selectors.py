@@ -8,7 +8,7 @@ from typing import Any, overload
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.http import Http404
 
 from dealflow.accounts.models import Membership, User
@@ -232,8 +232,9 @@ def deal_ordering(order: str | None) -> list[Any]:
     return [("-" if descending else "") + name, "-id" if descending else "id"]
 
 
-def deal_visible_q(*, user: User) -> Q:
-    return owner_visibility_q(user=user)
+def deal_visible_q(*, user: User, prefix: str = "") -> Q:
+    """Deals the user may see; ``prefix`` (``"deal__"``) applies it to a deal reached through a relation."""
+    return owner_visibility_q(user=user, owner_field=f"{prefix}owner_id")
 
 
 def deal_list_for_user(
@@ -458,10 +459,12 @@ def _with_visible_deal_title(activities: QuerySet[Activity], *, user: User) -> Q
     deal next to the activity (page, API, export) reads this, not ``activity.deal.title``."""
     if user_access_scope(user=user).sees_everything:
         return activities.annotate(visible_deal_title=F("deal__title"))
-    visible = Deal.objects.filter(deal_visible_q(user=user), pk=OuterRef("deal_id"))
+    # On the joined deal row: an EXISTS over the visible deals was planned as a hashed sub-plan that read
+    # every deal of the user's teams (0.3-0.4 s for a manager's activities at 1M deals, issue #19).
+    visible = Q(deal__deleted_at__isnull=True) & deal_visible_q(user=user, prefix="deal__")
     return activities.annotate(
         visible_deal_title=Case(
-            When(Exists(visible), then=F("deal__title")), default=Value(None), output_field=CharField()
+            When(visible, then=F("deal__title")), default=Value(None), output_field=CharField()
         )
     )
 

@@ -217,16 +217,50 @@ def test_deal_create_picks_the_organization_typed_in_the_picker(client, rep, acm
     assert Deal.objects.get(title="Line 3").status == DealStatus.OPEN
 
 
-def test_the_leads_inbox_is_paginated_50_a_page(client, rep):
-    for number in range(53):
+def test_the_leads_inbox_is_paginated_25_a_page(client, rep):
+    for number in range(28):
         LeadFactory(owner=rep, title=f"Lead {number:02d}")
     client.force_login(rep)
     first = client.get(reverse("web:lead_inbox"))
-    assert first.context["count"] == 53
-    assert sum(len(group["cards"]) for group in first.context["groups"]) == 50
+    assert first.context["count"] == 28
+    assert sum(len(group["cards"]) for group in first.context["groups"]) == 25
     assert 'rel="next"' in first.content.decode()
     second = client.get(reverse("web:lead_inbox"), {"page": 2})
     assert sum(len(group["cards"]) for group in second.context["groups"]) == 3
+
+
+@pytest.mark.parametrize("persona", ["rep", "manager"])
+def test_contact_pages_ask_a_fixed_number_of_queries(
+    client, persona, request, acme, book, django_assert_num_queries
+):
+    """A contact page's queries do not grow with its deals, activities and events, and each section shows at
+    most ``OVERVIEW_LIMIT`` rows (issue #19: 50 a section made a person's page 89 KB)."""
+    from dealflow.directory.selectors import OVERVIEW_LIMIT
+
+    user = request.getfixturevalue(persona)
+    client.force_login(user)
+    organization_page = reverse("web:organization_detail", args=[acme.pk])
+    person_page = reverse("web:person_detail", args=[book["jan"].pk])
+    client.get(organization_page)
+    # Session, user, scope; the contact; deals open/won/lost and their counts in one; leads; notes;
+    # activities; people (organization); the timeline's events and done activities; may edit; tags;
+    # the delete form's dependents; the owner choices.
+    with django_assert_num_queries(20):
+        client.get(organization_page)
+    with django_assert_num_queries(18):
+        client.get(person_page)
+    for number in range(OVERVIEW_LIMIT + 5):
+        deal = DealFactory(
+            owner=user if persona == "rep" else book["open"].owner, organization=acme, person=book["jan"]
+        )
+        activity_create(owner=deal.owner, by=deal.owner, deal=deal, kind="call", subject=f"Call {number}")
+    with django_assert_num_queries(20):
+        response = client.get(organization_page)
+    assert len(response.context["overview"].open_deals) == OVERVIEW_LIMIT == 25
+    assert len(response.context["overview"].activities) == OVERVIEW_LIMIT
+    assert response.context["overview"].deal_counts["open"] == OVERVIEW_LIMIT + 6
+    with django_assert_num_queries(18):
+        client.get(person_page)
 
 
 def test_an_activity_from_my_activities_on_one_of_my_deals_or_none(client, rep, rep2, book):
@@ -243,3 +277,25 @@ def test_an_activity_from_my_activities_on_one_of_my_deals_or_none(client, rep, 
     refused = client.post(url, {"kind": "call", "subject": "Sneaky", "deal": teammates.pk}, follow=True)
     assert not Activity.objects.filter(subject="Sneaky").exists()
     assert "Select a valid choice" in refused.content.decode()
+
+
+def test_a_contact_another_team_owns_is_listed_for_whoever_sees_a_deal_or_lead_on_it(
+    client, rep, manager, outsider
+):
+    """contact_shared_visible_q: visible owners' contacts, plus those a visible deal or lead names."""
+    from dealflow.contacts.selectors import organization_list_for_user, person_list_for_user
+
+    by_deal = organization_create(name="Named by a deal", country="DE", owner=outsider)
+    by_lead = organization_create(name="Named by a lead", country="DE", owner=outsider)
+    hidden = organization_create(name="Nobody's business", country="DE", owner=outsider)
+    anna = person_create(first_name="Anna", last_name="Lead", organization=by_lead, owner=outsider)
+    DealFactory(owner=rep, organization=by_deal)
+    LeadFactory(owner=rep, organization=by_lead, person=anna)
+    for user in (rep, manager):
+        names = set(organization_list_for_user(user=user).values_list("name", flat=True))
+        assert {"Named by a deal", "Named by a lead"} <= names and "Nobody's business" not in names
+        assert anna in person_list_for_user(user=user)
+    assert hidden in organization_list_for_user(user=outsider)
+    client.force_login(rep)
+    assert client.get(reverse("web:organization_detail", args=[hidden.pk])).status_code == 404
+    assert client.get(reverse("web:person_detail", args=[anna.pk])).status_code == 200

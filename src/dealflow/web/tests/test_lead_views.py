@@ -11,6 +11,7 @@ from django.urls import reverse
 from dealflow.deals.models import Deal, Lead, LeadSource, LeadStatus
 from dealflow.deals.services import lead_disqualify
 from dealflow.deals.tests.factories import LeadFactory, lead_source
+from dealflow.web.views import leads as lead_views
 
 pytestmark = pytest.mark.django_db
 
@@ -209,13 +210,40 @@ def test_inbox_query_count_is_fixed(client, rep, django_assert_num_queries):
         LeadFactory(title=f"Full {number}", owner=rep, source=lead_source("trade_show"))
     with django_assert_num_queries(7):
         response = client.get(reverse("web:lead_inbox"))
-    assert len(response.context["page"].object_list) == 50
+    # 25 cards a page (50 made 193 KB of HTML at 1M deals, issue #19).
+    assert len(response.context["page"].object_list) == lead_views.INBOX_PAGE_SIZE == 25
+    assert len(response.content) < 200 * 1024
+
+
+def test_inbox_card_writes_the_checklist_inputs_the_form_reads(client, rep):
+    """The card writes its inputs out itself (not through widget templates): names, ids and ticks match the
+    form's, so a tick posts what ``LeadChecklistForm`` reads."""
+    lead = LeadFactory(title="Ticked", owner=rep, has_need=True, qualification_notes="Call <back>")
+    client.force_login(rep)
+    html = client.get(reverse("web:lead_inbox")).content.decode()
+    card = html.split(f'id="lead-{lead.pk}"')[1].split("</article>")[0]
+    assert (
+        f'<input type="checkbox" name="lead-{lead.pk}-has_need" id="id_lead-{lead.pk}-has_need" checked>'
+        in card
+    )
+    assert (
+        f'<input type="checkbox" name="lead-{lead.pk}-has_budget" id="id_lead-{lead.pk}-has_budget">' in card
+    )
+    assert f'name="lead-{lead.pk}-qualification_notes"' in card and "Call &lt;back&gt;</textarea>" in card
+    assert 'title="The buyer has a problem we solve and wants it solved."' in card
+    response = client.post(
+        reverse("web:lead_checklist", args=[lead.pk]),
+        {f"lead-{lead.pk}-has_need": "on", f"lead-{lead.pk}-has_budget": "on"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert f'id="id_lead-{lead.pk}-has_budget" checked>' in response.content.decode()
+    lead.refresh_from_db()
+    assert (lead.has_need, lead.has_budget, lead.qualification_notes) == (True, True, "")
 
 
 def test_inbox_pages_run_source_by_source_newest_first(client, rep, monkeypatch):
     """The page order is the sources' order, then newest first; a page may span two sources."""
-    from dealflow.web.views import leads as lead_views
-
     monkeypatch.setattr(lead_views, "INBOX_PAGE_SIZE", 2)
     first, second = lead_source("website"), lead_source("referral")
     LeadSource.objects.filter(pk=first.pk).update(order=0)

@@ -256,9 +256,31 @@ def test_users_page_query_count_does_not_grow_per_user(client, admin_user, team,
         MembershipFactory(user=UserFactory(username=f"member{number}"), team=team)
     client.force_login(admin_user)
     client.get(reverse("web:settings_users"))
-    with django_assert_num_queries(7):
+    # 7, plus the count of the pages (issue #19).
+    with django_assert_num_queries(8):
         client.get(reverse("web:settings_users"))
     for number in range(10):
         MembershipFactory(user=UserFactory(username=f"more{number}"), team=team)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         client.get(reverse("web:settings_users"))
+
+
+def test_users_page_shows_25_a_page_and_a_failed_form_on_its_users_page(client, admin_user, team):
+    from dealflow.web.views.settings import USERS_PAGE_SIZE
+
+    for number in range(USERS_PAGE_SIZE + 5):
+        UserFactory(username=f"user{number:02d}")
+    client.force_login(admin_user)
+    first = client.get(reverse("web:settings_users"))
+    assert len(first.context["rows"]) == USERS_PAGE_SIZE == 25
+    assert 'rel="next"' in first.content.decode()
+    second = client.get(reverse("web:settings_users"), {"page": 2})
+    assert [row["user"].username for row in second.context["rows"]][-1] == "user29"
+    last = User.objects.get(username="user29")
+    failed = client.post(
+        reverse("web:settings_membership_set", args=[last.pk]),
+        {f"member-{last.pk}-team": "", f"member-{last.pk}-role": "rep"},
+    )
+    assert failed.status_code == 400
+    assert last in [row["user"] for row in failed.context["rows"]]
+    assert failed.context["rows"][-1]["form"].errors

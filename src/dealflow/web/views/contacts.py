@@ -154,11 +154,12 @@ def _detail_context(
     is_person = isinstance(contact, Person)
     form_class = PersonForm if is_person else OrganizationForm
     overview = contact_overview_for_user(contact=contact, user=user)
+    can_edit = _can_edit(contact, user)
     return {
         "contact": contact,
         "is_person": is_person,
         "overview": overview,
-        "can_edit": _can_edit(contact, user),
+        "can_edit": can_edit,
         "can_write": user_can_write(user=user),
         "edit_form": edit_form or form_class(user=user, initial=_initial(contact)),
         "activity_form": activity_form or DealActivityForm(),
@@ -167,7 +168,7 @@ def _detail_context(
             contact.pk, []
         ),
         "now": clock.now(),
-    } | (delete_context(contact=contact) if _can_edit(contact, user) else {})
+    } | (delete_context(contact=contact) if can_edit else {})
 
 
 def _activity_targets(contact: Organization | Person, overview: Any) -> list[tuple[str, str]]:
