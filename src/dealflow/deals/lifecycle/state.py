@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
+from types import FunctionType
 
 from dealflow.deals.choices import DealStatus, ForecastCategory, StageKind
 
@@ -75,7 +76,7 @@ def _quick_init(cls: type) -> type:
     source = "def __init__(self, " + ", ".join(parameters) + "):\n" + "\n".join(lines or ["    pass"])
     exec(source, namespace)  # noqa: S102 - the source is built from the dataclass's own field names
     init = namespace["__init__"]
-    assert callable(init)
+    assert isinstance(init, FunctionType)
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = init  # type: ignore[misc]
     return cls
