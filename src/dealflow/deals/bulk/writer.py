@@ -202,6 +202,13 @@ class BulkWriter:
         self._indexes_restore()
         indexes_done = time.perf_counter()
         if not self.derived_rows:
+            if self.is_postgres:
+                # The rebuild joins the tables just loaded; without statistics PostgreSQL planned DealFact's
+                # INSERT ... SELECT so badly that it took 27.9 of a 20,000-deal import's 56 s (0.2 s with
+                # them; docs/benchmarks.md, branch imp14c).
+                with self.connection.cursor() as cursor:
+                    tables = ", ".join(f'"{table.name}"' for table in self.tables.values())
+                    cursor.execute(f"ANALYZE {tables}")
             derived_rebuild()
         derived_done = time.perf_counter()
         with self.connection.cursor() as cursor:
