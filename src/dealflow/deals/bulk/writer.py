@@ -207,8 +207,8 @@ class BulkWriter:
                 # INSERT ... SELECT so badly that it took 27.9 of a 20,000-deal import's 56 s (0.2 s with
                 # them; docs/benchmarks.md, branch imp14c).
                 with self.connection.cursor() as cursor:
-                    tables = ", ".join(f'"{table.name}"' for table in self.tables.values())
-                    cursor.execute(f"ANALYZE {tables}")
+                    loaded = ", ".join(f'"{table.name}"' for table in self.tables.values())
+                    cursor.execute(f"ANALYZE {loaded}")
             derived_rebuild()
         derived_done = time.perf_counter()
         with self.connection.cursor() as cursor:
