@@ -316,12 +316,35 @@ class PendingDate:
         return aware(dt.datetime(self.year, month, day, self.hour, self.minute, self.second))
 
 
+# (zone, local day) -> the zone's UTC offset all that day, or None when the offset changes that day.
+_DAY_OFFSETS: dict[tuple[dt.tzinfo, dt.date], dt.timedelta | None] = {}
+
+
+def _day_offset(zone: dt.tzinfo, day: dt.date) -> dt.timedelta | None:
+    key = (zone, day)
+    try:
+        return _DAY_OFFSETS[key]
+    except KeyError:
+        first = dt.datetime.combine(day, dt.time(0), tzinfo=zone).utcoffset()
+        last = dt.datetime.combine(day, dt.time.max, tzinfo=zone).utcoffset()
+        if len(_DAY_OFFSETS) >= 100_000:
+            _DAY_OFFSETS.clear()
+        offset = _DAY_OFFSETS[key] = first if first == last else None
+        return offset
+
+
 def aware(moment: dt.datetime) -> dt.datetime:
     """A time in UTC; a time without zone is local. (Aware datetimes sharing one ZoneInfo subtract as
     wall-clock times across a DST change, so everything the importer computes with is UTC.)"""
     if moment.tzinfo is None:
-        # What make_aware does, in the installation's TIME_ZONE (imports run outside any request).
-        moment = moment.replace(tzinfo=timezone.get_default_timezone())
+        # What make_aware does, in the installation's TIME_ZONE (imports run outside any request). The
+        # zone's offset is looked up once per local day (a file holds hundreds of thousands of times);
+        # on the days the offset changes, the zone decides each time.
+        zone = timezone.get_default_timezone()
+        offset = _day_offset(zone, moment.date())
+        if offset is not None:
+            return (moment - offset).replace(tzinfo=dt.UTC)
+        moment = moment.replace(tzinfo=zone)
     return moment.astimezone(dt.UTC)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +96,25 @@ def sqlite_datetime(value: dt.datetime | None) -> str | None:
     if value.tzinfo is None:
         value = timezone.make_aware(value)
     return value.astimezone(_UTC).isoformat(" ")[:-6]
+
+
+def sqlite_datetime_cached() -> Callable[[dt.datetime | None], str | None]:
+    """``sqlite_datetime`` that converts each moment once: a step's time is written again as its event's
+    occurred_at, the spell's entered_at or exited_at and the deal's stage_entered_at or last_activity_at.
+    Equal moments give the same text (it is UTC), so the cache is keyed by value; the writer takes a fresh
+    one for every write, which bounds it."""
+    texts: dict[dt.datetime, str | None] = {}
+    get = texts.get
+
+    def moment(value: dt.datetime | None) -> str | None:
+        if value is None:
+            return None
+        text = get(value)
+        if text is None:
+            text = texts[value] = sqlite_datetime(value)
+        return text
+
+    return moment
 
 
 def sqlite_date(value: dt.date | None) -> str | None:

@@ -31,7 +31,7 @@ from dealflow.deals.bulk.tables import (
     identity,
     reserve_ids,
     sqlite_date,
-    sqlite_datetime,
+    sqlite_datetime_cached,
     totals_add,
 )
 from dealflow.deals.models import (
@@ -138,7 +138,9 @@ class BulkWriter:
             self.tables["deal_fact"] = Table.for_model(DealFact, DEAL_FACT_COLUMNS, self.connection)
             self.tables["stay_fact"] = Table.for_model(StayFact, STAY_FACT_COLUMNS, self.connection)
         # SQLite stores datetimes as naive UTC text and dates as ISO text (what Django's adapters do).
-        self.moment: Callable[[dt.datetime | None], Any] = identity if self.is_postgres else sqlite_datetime
+        self.moment: Callable[[dt.datetime | None], Any] = (
+            identity if self.is_postgres else sqlite_datetime_cached()
+        )
         self.day: Callable[[dt.date | None], Any] = identity if self.is_postgres else sqlite_date
         self._sqlite_pragmas: dict[str, int] = {}  # the connection's values before the load
         self._deferred_indexes: list[str] = []  # statements that put back what the load set aside
@@ -200,6 +202,13 @@ class BulkWriter:
         self._indexes_restore()
         indexes_done = time.perf_counter()
         if not self.derived_rows:
+            if self.is_postgres:
+                # The rebuild joins the tables just loaded; without statistics PostgreSQL planned DealFact's
+                # INSERT ... SELECT so badly that it took 27.9 of a 20,000-deal import's 56 s (0.2 s with
+                # them; docs/benchmarks.md, branch imp14c).
+                with self.connection.cursor() as cursor:
+                    loaded = ", ".join(f'"{table.name}"' for table in self.tables.values())
+                    cursor.execute(f"ANALYZE {loaded}")
             derived_rebuild()
         derived_done = time.perf_counter()
         with self.connection.cursor() as cursor:
@@ -432,6 +441,8 @@ class BulkWriter:
     ) -> BulkCounts:
         """Write leads, deals with their histories, and activities not on a deal, in one transaction."""
         now = clock.now()
+        if not self.is_postgres:
+            self.moment = sqlite_datetime_cached()  # one write's moments at a time
         now_value = self.moment(now)  # updated_at of every row and recorded_at of every event
         with collector_calm(), transaction.atomic(using=self.using), self.connection.cursor() as cursor:
             for lead, pk in zip(leads, self._reserve(cursor, Lead, len(leads)), strict=True):

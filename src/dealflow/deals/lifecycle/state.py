@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
+from types import FunctionType
 
 from dealflow.deals.choices import DealStatus, ForecastCategory, StageKind
 
@@ -48,6 +49,39 @@ UPDATE_FIELDS = frozenset(
 )
 
 
+def _quick_init(cls: type) -> type:
+    """Give a frozen slotted dataclass an ``__init__`` that fills its slots through their descriptors.
+
+    The ``__init__`` dataclasses writes for a frozen class sets each field with ``object.__setattr__`` by
+    name; the bulk writer builds one state, event and spell edge per step of every deal of an import (a
+    few hundred thousand each). The generated one takes the same arguments (positional or keyword, the
+    same defaults) and sets the same fields; the class stays frozen. It is built from the class's own
+    ``fields``, so a field added later is covered; a default factory or ``__post_init__`` is refused here
+    rather than skipped (a test compares it with the dataclass's own ``__init__``).
+    """
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} has __post_init__; _quick_init would skip it")
+    namespace: dict[str, object] = {}
+    parameters: list[str] = []
+    for field in fields(cls):
+        if field.default_factory is not MISSING or not field.init or field.kw_only:
+            raise TypeError(f"{cls.__name__}.{field.name}: _quick_init handles plain fields only")
+        namespace[f"_set_{field.name}"] = getattr(cls, field.name).__set__
+        if field.default is MISSING:
+            parameters.append(field.name)
+        else:
+            namespace[f"_default_{field.name}"] = field.default
+            parameters.append(f"{field.name}=_default_{field.name}")
+    lines = [f"    _set_{field.name}(self, {field.name})" for field in fields(cls)]
+    source = "def __init__(self, " + ", ".join(parameters) + "):\n" + "\n".join(lines or ["    pass"])
+    exec(source, namespace)  # noqa: S102 - the source is built from the dataclass's own field names
+    init = namespace["__init__"]
+    assert isinstance(init, FunctionType)
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
+
+
 # --- What the rules read -----------------------------------------------------------------------------
 
 
@@ -61,6 +95,7 @@ class StageInfo:
     is_active: bool
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class OwnerInfo:
     """A user who may own the deal: their team is the deal's team."""
@@ -86,6 +121,7 @@ class Context:
     to_base_minor: Callable[[int, str, dt.date], int]
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class DealState:
     """A deal's columns the rules read and write (``stage`` stands for ``stage_id``)."""
@@ -127,6 +163,7 @@ class DealState:
 # --- What the rules return ---------------------------------------------------------------------------
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """One DealEvent; ``amount_minor`` and ``currency`` are the deal's after the change."""
@@ -145,6 +182,7 @@ class Event:
     currency: str
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class SpellOpen:
     stage_id: int
@@ -153,6 +191,7 @@ class SpellOpen:
     entered_on: dt.date
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class SpellClose:
     """How the open spell ends; ``duration_days`` counts from ``entered_at`` (the deal's stage_entered_at)."""
@@ -164,6 +203,7 @@ class SpellClose:
     duration_days: float
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class FollowUp:
     """The post-sale task a win schedules."""
@@ -176,6 +216,7 @@ class FollowUp:
     at: dt.datetime
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Change:
     """The state after a lifecycle step and what a writer must write for it."""

@@ -286,3 +286,46 @@ def test_state_replace_copies_like_dataclasses_replace():
         state_replace(state, colour="red")
     with pytest.raises(dataclasses.FrozenInstanceError):
         state_replace(state).title = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        lifecycle.OwnerInfo,
+        lifecycle.DealState,
+        lifecycle.Event,
+        lifecycle.SpellOpen,
+        lifecycle.SpellClose,
+        lifecycle.FollowUp,
+        lifecycle.Change,
+    ],
+)
+def test_quick_init_builds_what_the_dataclass_init_builds(cls):
+    """The generated ``__init__`` of the lifecycle's value classes: same arguments, same fields, still frozen."""
+    fields = dataclasses.fields(cls)
+    reference = dataclasses.make_dataclass(
+        "Reference",
+        [
+            (field.name, field.type)
+            if field.default is dataclasses.MISSING
+            else (field.name, field.type, dataclasses.field(default=field.default))
+            for field in fields
+        ],
+        frozen=True,
+    )
+    values = [("value", number) for number, _field in enumerate(fields)]
+    by_position, by_name = cls(*values), cls(**{field.name: value for field, value in zip(fields, values)})
+    assert by_position == by_name
+    assert dataclasses.astuple(by_position) == dataclasses.astuple(reference(*values))
+    required = [field for field in fields if field.default is dataclasses.MISSING]
+    shortest = cls(*values[: len(required)])  # the defaults fill the rest, as the dataclass's own do
+    expected = reference(*values[: len(required)])
+    assert [getattr(shortest, field.name) for field in fields] == [
+        getattr(expected, field.name) for field in fields
+    ]
+    with pytest.raises(TypeError):
+        cls(*values, "one too many")
+    with pytest.raises(TypeError):
+        cls(**{field.name: value for field, value in zip(fields, values)}, colour="red")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(by_position, fields[0].name, "x")

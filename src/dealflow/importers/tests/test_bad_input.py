@@ -245,3 +245,24 @@ def test_managers_import_only_for_their_team_and_reps_not_at_all(tmp_path, manag
     assert _problems(plan) == [(3, "Owner", "outsider", "You may not import records for this owner.")]
     with pytest.raises(ApplicationError, match="Only admins and managers may import"):
         import_preview(path=FILES / "hubspot_deals.csv", by=rep)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "America/New_York", "Australia/Lord_Howe", "UTC"])
+def test_local_times_become_utc_as_the_zone_says_on_every_day_also_around_a_clock_change(settings, zone):
+    """``aware`` looks a zone's offset up once per local day; on the days the clock changes, per time."""
+    import datetime as dt
+    import zoneinfo
+
+    from dealflow.importers.values import aware
+
+    settings.TIME_ZONE = zone
+    info = zoneinfo.ZoneInfo(zone)
+    day = dt.datetime(2025, 1, 1)
+    while day.year == 2025:
+        for minutes in (0, 90, 120, 150, 179, 180, 181, 210, 599, 1439):
+            moment = day + dt.timedelta(minutes=minutes, seconds=7)
+            expected = moment.replace(tzinfo=info).astimezone(dt.UTC)
+            assert aware(moment) == expected and aware(moment).tzinfo is dt.UTC, moment
+        day += dt.timedelta(days=1)
+    moment = dt.datetime(2025, 7, 1, 12, tzinfo=dt.UTC)
+    assert aware(moment) is not None and aware(moment) == moment
