@@ -116,6 +116,24 @@ def page(new_page):
     return new_page()
 
 
+def _when_unlocked(write: Callable[[], object], attempts: int = 25) -> None:
+    """Run a write of the test's own thread, again while SQLite's shared in-memory database answers "table is
+    locked": an earlier page of the same test may still have a request in the live server's thread (an HTMX
+    load after a navigation), and shared-cache table locks fail at once instead of waiting."""
+    import time
+
+    from django.db import OperationalError
+
+    for attempt in range(attempts):
+        try:
+            write()
+            return
+        except OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.2)
+
+
 @pytest.fixture
 def signed_in_page(new_page, live_db) -> Callable:
     """``signed_in_page(user, language="nl")`` returns a page whose session belongs to ``user``."""
@@ -125,9 +143,9 @@ def signed_in_page(new_page, live_db) -> Callable:
 
     def make(user, language: str | None = None, path: str | None = None):
         if language:
-            user_language_set(user=user, language=language)
+            _when_unlocked(lambda: user_language_set(user=user, language=language))
         client = Client()
-        client.force_login(user)
+        _when_unlocked(lambda: client.force_login(user))
         page = new_page()
         page.context.add_cookies(
             [
