@@ -8,6 +8,7 @@ from ninja import Query, Router, Schema, Status
 
 from dealflow.api.base import ApiRequest
 from dealflow.api.schemas import Id, Version, decimal_text, money_text
+from dealflow.core.parameters import text_parameter
 from dealflow.deals.selectors import deal_get_for_user
 from dealflow.deals.selectors_contents import DealContents, deal_contents_of
 from dealflow.deals.services import deal_lines_set
@@ -74,7 +75,10 @@ class ProductQuery(Schema):
 @router.get("/products", response=list[ProductOut])
 def list_products(request: ApiRequest, query: Query[ProductQuery]):
     """The catalogue by name (active products unless `include_inactive`), searched by name or code."""
-    return product_list(include_inactive=query.include_inactive, search=query.q.strip())
+    # Checked here (a NUL byte is a 400 naming `q`) and read here: a lazy list would meet the database's
+    # refusal only while the answer is written, past the API's error handlers (a 500).
+    search = text_parameter({"q": query.q}, "q") or ""
+    return list(product_list(include_inactive=query.include_inactive, search=search))
 
 
 @router.post("/products", response={201: ProductOut})
