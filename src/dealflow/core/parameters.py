@@ -27,6 +27,12 @@ _ASCII_INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def is_number(text: str) -> bool:
+    """Whether typed text is a whole number ``int()`` takes and a 64-bit id holds: the digits 0-9 only.
+    ``str.isdigit()`` is true of "²", which ``int()`` refuses (a 500 where a form or a filter read it)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def _raw(data: Any, name: str) -> str | None:
     value = data.get(name)
     if value is None:

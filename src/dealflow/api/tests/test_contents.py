@@ -34,6 +34,8 @@ def test_admins_manage_the_catalogue_and_everyone_reads_it(api_as, admin_user, r
     # A NUL byte is refused with the field's name on both engines (PostgreSQL's text refuses it: once a 500).
     response = reader.get("/products?q=a%00b")
     assert (response.status_code, response.data["field"]) == (400, "q")
+    response = reader.get("/tags?q=%00")  # the tags list, the same way
+    assert (response.status_code, response.data["field"]) == (400, "q")
     response = admin.patch(f"/products/{product_id}", {"term_months": 7, "billing": "yearly"})
     assert (response.status_code, response.data["field"]) == (400, "term_months")
     assert admin.patch(f"/products/{product_id}", {"is_active": False}).data["is_active"] is False

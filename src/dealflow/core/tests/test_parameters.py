@@ -127,3 +127,16 @@ def test_the_edge_years_still_step_both_ways():
     assert first.end == dt.date(1900, 2, 1)
     assert last.previous().key == "2999-11"
     assert parse_period("2026-Q3").start == dt.date(2026, 7, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("42", True), ("007", True), ("", False), ("²", False), ("٣", False), ("-1", False), ("1e3", False),
+     (" 4", False), ("9" * 18, True), ("9" * 19, False)],
+)  # fmt: skip
+def test_is_number_takes_only_what_int_and_a_64_bit_id_take(text, expected):
+    from dealflow.core.parameters import is_number
+
+    assert is_number(text) is expected
+    if expected:
+        assert int(text) < 2**63

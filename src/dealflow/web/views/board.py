@@ -22,7 +22,7 @@ from dealflow.accounts.models import Team, User
 from dealflow.accounts.selectors import team_list_visible, user_access_scope, user_list_visible
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
-from dealflow.core.parameters import id_parameter, text_parameter
+from dealflow.core.parameters import id_parameter, is_number, text_parameter
 from dealflow.core.periods import Period, parse_period, period_containing
 from dealflow.deals.models import Deal, Pipeline
 from dealflow.deals.selectors import (
@@ -356,7 +356,7 @@ def board_activity(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
 
 def _version(request: AuthenticatedRequest) -> int | None:
     value = request.POST.get("version") or ""
-    return int(value) if value.isdigit() else None
+    return int(value) if is_number(value) else None
 
 
 def _apply_stage_move(request: AuthenticatedRequest, deal: Deal) -> Deal:
@@ -368,14 +368,14 @@ def _apply_stage_move(request: AuthenticatedRequest, deal: Deal) -> Deal:
         reason_id = request.POST.get("reason") or ""
         return deal_mark_lost(
             deal=deal,
-            reason=lost_reason_get(reason_id=int(reason_id) if reason_id.isdigit() else None),
+            reason=lost_reason_get(reason_id=int(reason_id) if is_number(reason_id) else None),
             note=request.POST.get("note", "")[:2000],
             by=request.user,
             expected_version=version,
             origin=ORIGIN,
         )
     stage_id = request.POST.get("stage") or ""
-    if not stage_id.isdigit():
+    if not is_number(stage_id):
         raise ApplicationError(_("Pick a stage to move the deal to."), field="stage")
     stage = stage_get(stage_id=int(stage_id))
     return deal_move_to_stage(

@@ -22,6 +22,7 @@ from dealflow.commissions.models import (
 from dealflow.commissions.services import gamification
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
+from dealflow.core.parameters import is_number
 from dealflow.deals.services.money import base_currency
 from dealflow.web.views.workspace import AuthenticatedRequest
 
@@ -57,7 +58,7 @@ def leaderboard(request: AuthenticatedRequest) -> HttpResponse:
     is_off = False
     try:
         period = selectors.period_parse(request.GET.get("period"), today=clock.today())
-        team_id = int(request.GET["team"]) if request.GET.get("team", "").isdigit() else None
+        team_id = int(request.GET["team"]) if is_number(request.GET.get("team", "")) else None
         rows = insights.leaderboard_for_user(
             user=request.user, measure=measure, period=period, team_id=team_id
         )
@@ -111,7 +112,7 @@ def contest_create(request: AuthenticatedRequest) -> HttpResponse:
             )
         except ValueError as error:
             raise ApplicationError(_("Dates must read YYYY-MM-DD."), field="starts_on") from error
-        team = Team.objects.filter(pk=int(data["team"])).first() if data.get("team", "").isdigit() else None
+        team = Team.objects.filter(pk=int(data["team"])).first() if is_number(data.get("team", "")) else None
         contest = gamification.contest_create(
             name=data.get("name", ""),
             measure=data.get("measure", ""),

@@ -23,6 +23,7 @@ from dealflow.commissions.models import (
 from dealflow.commissions.services.plans import PlanInput, plan_assign, plan_create, plan_update
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
+from dealflow.core.parameters import is_number
 from dealflow.deals.selectors import pipeline_list
 from dealflow.deals.services.money import base_currency
 from dealflow.web.views.workspace import AuthenticatedRequest
@@ -128,12 +129,12 @@ def plan_detail(request: AuthenticatedRequest, plan_id: int) -> HttpResponse:
                 data = request.POST
                 user = (
                     User.objects.filter(pk=int(data["user"])).first()
-                    if data.get("user", "").isdigit()
+                    if is_number(data.get("user", ""))
                     else None
                 )
                 team = (
                     Team.objects.filter(pk=int(data["team"])).first()
-                    if data.get("team", "").isdigit()
+                    if is_number(data.get("team", ""))
                     else None
                 )
                 try:

@@ -23,6 +23,7 @@ from dealflow.commissions.services import disputes, splits, statements
 from dealflow.commissions.services.plans import money_of
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
+from dealflow.core.parameters import is_number
 from dealflow.deals.selectors import deal_get_for_user, user_can_write
 from dealflow.deals.services.money import base_currency
 from dealflow.web.views.workspace import AuthenticatedRequest, permission_errors_as_403
@@ -101,7 +102,7 @@ def deal_split(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
         for user_id, share in zip(request.POST.getlist("user"), request.POST.getlist("share"), strict=False):
             if not user_id and not share.strip():
                 continue
-            person = people.get(int(user_id)) if user_id.isdigit() else None
+            person = people.get(int(user_id)) if is_number(user_id) else None
             if person is None:
                 raise ApplicationError(_("Pick a person for each share."), field="shares")
             shares.append((person, share))
@@ -274,7 +275,7 @@ def payroll_export(request: AuthenticatedRequest, export_format: str) -> HttpRes
 def dispute_open(request: AuthenticatedRequest, statement_id: int) -> HttpResponse:
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     line_id = request.POST.get("line") or ""
-    line = statement.lines.filter(pk=int(line_id)).first() if line_id.isdigit() else None
+    line = statement.lines.filter(pk=int(line_id)).first() if is_number(line_id) else None
     try:
         disputes.dispute_open(
             statement=statement, line=line, body=request.POST.get("body", ""), by=request.user

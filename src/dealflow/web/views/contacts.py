@@ -32,6 +32,7 @@ from dealflow.contacts.services import organization_create, person_create
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.core.pagination import CappedPaginator
+from dealflow.core.parameters import is_number
 from dealflow.deals.selectors import deal_get_for_user, user_can_write, user_check_can_write
 from dealflow.deals.services import activity_create
 from dealflow.directory.selectors import contact_merge_list_for_user, contact_overview_for_user
@@ -349,7 +350,7 @@ def _activity(request: AuthenticatedRequest, contact: Organization | Person) -> 
 
 def _activity_target(target: str, contact: Organization | Person, user: User) -> tuple[Any, Person | None]:
     kind, _sep, raw = target.partition(":")
-    if not raw.isdigit():
+    if not is_number(raw):
         if isinstance(contact, Person):
             return None, contact
         raise ApplicationError(_("Pick a person or a deal of this organization."), field="target")
@@ -476,7 +477,7 @@ def _merge(request: AuthenticatedRequest, contact: Organization | Person) -> Htt
         user_check_can_write(user=user)
         raw = request.POST.get("other", "")
         try:
-            if not raw.isdigit():
+            if not is_number(raw):
                 raise ApplicationError(_("Pick the duplicate to merge into this one."), field="other")
             if isinstance(contact, Person):
                 other = person_get_for_user(person_id=int(raw), user=user, for_write=True, field="other")

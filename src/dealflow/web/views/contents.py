@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dealflow.core.errors import ApplicationError
 from dealflow.core.money import from_minor
+from dealflow.core.parameters import is_number
 from dealflow.customfields.models import CustomField, Entity
 from dealflow.customfields.selectors import custom_values_map
 from dealflow.deals.models import Deal
@@ -119,7 +120,7 @@ def _back(deal: Deal, anchor: str) -> HttpResponse:
 
 
 def _products_by_id(rows: list[dict[str, str]]) -> dict[str, Product]:
-    ids = {row["product"] for row in rows if row["product"].isdigit()}
+    ids = {row["product"] for row in rows if is_number(row["product"])}
     return {str(product.pk): product for product in product_list(include_inactive=True).filter(pk__in=ids)}
 
 

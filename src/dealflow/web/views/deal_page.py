@@ -27,6 +27,7 @@ from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, ConflictError, PermissionDeniedError
 from dealflow.core.formatting import format_money, format_number
 from dealflow.core.money import from_minor, to_minor
+from dealflow.core.parameters import is_number
 from dealflow.deals.models import (
     Deal,
     DealEvent,
@@ -169,7 +170,7 @@ def _event_values(events: list[DealEvent]) -> dict[int, str]:
         for event in events
         if event.kind == EventKind.OWNER_CHANGED
         for value in (event.from_value, event.to_value)
-        if str(value).isdigit()
+        if is_number(str(value))
     }
     if not owner_ids:
         return {}
@@ -220,7 +221,7 @@ def _display(
         return _amount_display(value)
     if (event.field or "").startswith("custom.") and fields is not None:
         return _custom_display(fields.get(event.field[7:]), value)
-    if event.kind == EventKind.OWNER_CHANGED and value.isdigit():
+    if event.kind == EventKind.OWNER_CHANGED and is_number(value):
         return names.get(int(value), value)
     if event.kind == EventKind.CLOSE_DATE_CHANGED and value:
         try:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dealflow.accounts.selectors import user_get_assignable_for_user
 from dealflow.core.errors import ApplicationError
 from dealflow.core.pagination import CappedPaginator
-from dealflow.core.parameters import period_parameter
+from dealflow.core.parameters import is_number, period_parameter
 from dealflow.deals.selectors import DealFilters, deal_list_for_user, user_can_write
 from dealflow.deals.services import BulkEditRefusedError, deal_bulk_edit
 from dealflow.web.forms import form_add_application_error
@@ -161,7 +161,7 @@ def deal_bulk(request: AuthenticatedRequest) -> HttpResponse:
     versions = {
         deal_id: int(value)
         for deal_id in ids
-        if (value := request.POST.get(f"version_{deal_id}", "")).isdigit()
+        if is_number(value := request.POST.get(f"version_{deal_id}", ""))
     }
     try:
         owner = (

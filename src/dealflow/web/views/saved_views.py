@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dealflow.accounts.selectors import team_list_visible
 from dealflow.core.errors import ApplicationError
+from dealflow.core.parameters import is_number
 from dealflow.directory.selectors import saved_view_get_for_user, saved_view_list_for_user
 from dealflow.directory.services import saved_view_delete, saved_view_save
 from dealflow.web.views.workspace import AuthenticatedRequest, permission_errors_as_403
@@ -28,7 +29,7 @@ def saved_view_create(request: AuthenticatedRequest) -> HttpResponse:
             owner=request.user,
             name=request.POST.get("name", ""),
             query=query,
-            team_id=int(team) if team.isdigit() else None,
+            team_id=int(team) if is_number(team) else None,
         )
     except ApplicationError as error:
         messages.error(request, error.message)
@@ -64,7 +65,7 @@ def saved_views_context(request: AuthenticatedRequest) -> dict:
     current = request.GET.get("view", "")
     return {
         "saved_views": list(saved_view_list_for_user(user=request.user)),
-        "saved_view_current": int(current) if current.isdigit() else None,
+        "saved_view_current": int(current) if is_number(current) else None,
         "saved_view_query": query.urlencode(),
         "saved_view_teams": list(team_list_visible(user=request.user).filter(memberships__user=request.user)),
     }

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dealflow.accounts.selectors import user_is_admin
 from dealflow.contacts.selectors import organization_get_for_user, person_get_for_user
 from dealflow.core.errors import ApplicationError
+from dealflow.core.parameters import is_number
 from dealflow.deals.selectors import (
     activity_get_for_user,
     deal_get_for_user,
@@ -100,7 +101,7 @@ def record_delete(request: AuthenticatedRequest, kind: str, record_id: int) -> H
             deal_delete(
                 deal=record,
                 by=request.user,
-                expected_version=int(version) if version.isdigit() else None,
+                expected_version=int(version) if is_number(version) else None,
                 origin="web",
             )
         else:
