@@ -7,6 +7,8 @@ class CommissionsConfig(AppConfig):
     verbose_name = "Commissions"
 
     def ready(self) -> None:
+        from dealflow.commissions.services import credits
         from dealflow.commissions.tasks import register
 
         register()
+        credits.register()

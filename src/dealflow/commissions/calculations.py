@@ -31,6 +31,11 @@ def round_minor(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def share_minor(amount_minor: int, share: Decimal) -> int:
+    """A person's share of an amount: the whole at 100 % (no Decimal work for 9 in 10), else rounded half up."""
+    return amount_minor if share == HUNDRED else round_minor(Decimal(amount_minor) * share / HUNDRED)
+
+
 @dataclass(frozen=True)
 class Tier:
     from_percent: Decimal

@@ -207,6 +207,39 @@ class DealSplit(models.Model):
         return f"deal {self.deal_id}: user {self.user_id} {self.share_percent} %"
 
 
+class CreditEntry(models.Model):
+    """One person's credit for one WON event, kept at write time (services/credits.py): exactly what
+    ``History.shares_at`` and the RateBook make of the deal history now, so a period reads rows by person and
+    day instead of crediting a quarter's events per request. A deal in the trash has none. Only
+    ``credits_sync`` and ``credits_rebuild`` write it (docs/decisions/0003-commission-credits-kept.md)."""
+
+    # No database constraints: the rows are recomputed from the history, never the other way round.
+    won_event = models.ForeignKey(
+        "deals.DealEvent", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    deal = models.ForeignKey("deals.Deal", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    won_at = models.DateTimeField()
+    won_on = models.DateField()  # the local day of won_at
+    title = models.CharField(max_length=200, blank=True, default="")  # the deal's, kept in step
+    credit_minor = models.BigIntegerField()  # deal_minor times the share, rounded
+    share_percent = models.DecimalField(max_digits=5, decimal_places=2)
+    deal_minor = models.BigIntegerField()  # the whole deal in the base currency at the won day's rate
+    pipeline_id = models.BigIntegerField()
+    deal_type = models.CharField(max_length=8, choices=DealType.choices)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "won_on"], name="credit_entry_user_won_on"),
+            models.Index(fields=["won_on"], name="credit_entry_won_on"),
+        ]
+
+    def __str__(self) -> str:
+        return f"event {self.won_event_id}: user {self.user_id} {self.credit_minor}"
+
+
 class StatementStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     APPROVED = "approved", _("Approved")

@@ -211,35 +211,25 @@ def history_read(deals: Q, *, with_products: bool) -> History:
     for deal_id, user_id, share, valid_from, valid_to in splits:
         history.splits.setdefault(deal_id, []).append(SplitRow(user_id, share, valid_from, valid_to))
     if with_products:
-        from dealflow.products.models import DealLine
-
-        for deal_id, product_id, value in DealLine.objects.filter(deals).values_list(
-            "deal_id", "product_id", "deal_value_minor"
-        ):
-            history.line_totals[deal_id] = history.line_totals.get(deal_id, 0) + value
-            if product_id is not None:
-                history.product_values.setdefault(deal_id, []).append((product_id, value))
+        product_lines_read(deals, history)
     return history
+
+
+def product_lines_read(deals: Q, history: History) -> None:
+    """Add the current product lines of the deals ``deals`` picks to ``history`` (one query)."""
+    from dealflow.products.models import DealLine
+
+    for deal_id, product_id, value in DealLine.objects.filter(deals).values_list(
+        "deal_id", "product_id", "deal_value_minor"
+    ):
+        history.line_totals[deal_id] = history.line_totals.get(deal_id, 0) + value
+        if product_id is not None:
+            history.product_values.setdefault(deal_id, []).append((product_id, value))
 
 
 def deal_history(*, deal_ids: Iterable[int], with_products: bool = False) -> History:
     """Owner changes, splits and (``with_products``) current product lines of a few deals."""
     return history_read(Q(deal_id__in=sorted(set(deal_ids))), with_products=with_products)
-
-
-def deals_crediting(user_ids: set[int]) -> Q:
-    """Won events of deals that may credit one of ``user_ids``: owned by one now, handed to or from one, or
-    split with one. A superset: ``History.shares_at`` still decides who is credited."""
-    names = [str(user_id) for user_id in sorted(user_ids)]
-    handed = DealEvent.objects.filter(kind=EventKind.OWNER_CHANGED).filter(
-        Q(to_value__in=names) | Q(from_value__in=names)
-    )
-    split = DealSplit.objects.filter(user_id__in=sorted(user_ids))
-    return (
-        Q(deal__owner_id__in=sorted(user_ids))
-        | Q(deal_id__in=handed.values("deal_id"))
-        | Q(deal_id__in=split.values("deal_id"))
-    )
 
 
 def uses_products(book: PlanBook) -> bool:

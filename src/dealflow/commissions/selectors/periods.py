@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import BooleanField, Q
@@ -13,6 +13,7 @@ from django.db.models.expressions import RawSQL
 
 from dealflow.commissions import calculations as calc
 from dealflow.commissions.models import (
+    CreditEntry,
     LineKind,
     Statement,
     StatementLine,
@@ -20,17 +21,29 @@ from dealflow.commissions.models import (
 )
 from dealflow.commissions.selectors.common import CHUNK, chunks, collection_paused, day_start, local_day
 from dealflow.commissions.selectors.history import (
+    History,
     RateBook,
-    WonEvent,
-    deals_crediting,
-    history_read,
+    product_lines_read,
     uses_products,
-    won_events,
 )
 from dealflow.commissions.selectors.plans import PlanBook, plan_book
 from dealflow.core.periods import Period, period_containing
 from dealflow.deals.models import DealEvent, DealStatus, EventKind
 from dealflow.forecasting.models import Quota
+
+# What a period reads of each kept credit (CreditEntry), in the order the loop unpacks them.
+ENTRY_COLUMNS = (
+    "won_event_id",
+    "deal_id",
+    "user_id",
+    "won_on",
+    "title",
+    "credit_minor",
+    "share_percent",
+    "deal_minor",
+    "pipeline_id",
+    "deal_type",
+)
 
 
 @dataclass
@@ -127,13 +140,9 @@ def _period_inputs(
             .exclude(source_event_id=None)
             .values_list("statement__user_id", "source_event_id")
         }
-    # A deal in the trash earns nothing (a draft drops its credit and clawback; restored, they come back).
-    won_query = DealEvent.objects.filter(
-        kind=EventKind.WON,
-        occurred_at__gte=day_start(window_start),
-        occurred_at__lt=day_start(period.end),
-        deal__deleted_at__isnull=True,
-    )
+    # The kept credits (services/credits.py: the WON events credited from the history at write time; a deal
+    # in the trash has none, so a draft drops its credit and clawback, and a restored deal's come back).
+    entries = CreditEntry.objects.filter(won_on__gte=window_start, won_on__lt=period.end)
     reopen_query = DealEvent.objects.filter(
         deal__deleted_at__isnull=True,
         kind=EventKind.REOPENED,
@@ -142,91 +151,98 @@ def _period_inputs(
         occurred_at__lt=day_start(period.end),
     )
     if user_ids is not None and len(user_ids) <= CHUNK:
-        won_query = won_query.filter(deals_crediting(user_ids))
-        reopen_query = reopen_query.filter(deals_crediting(user_ids))
-    won = won_events(won_query, rates)
+        entries = entries.filter(user_id__in=sorted(user_ids))
+        credited = CreditEntry.objects.filter(user_id__in=sorted(user_ids)).values("deal_id")
+        reopen_query = reopen_query.filter(deal_id__in=credited)
+    rows = list(entries.values_list(*ENTRY_COLUMNS))
     reopens = (
         []
         if skip_clawbacks
         else list(reopen_query.values_list("id", "deal_id", "occurred_at", "deal__title"))
     )
     reopened_deals = {deal_id for _id, deal_id, _at, _title in reopens}
-    earlier_won: list[WonEvent] = []
-    if reopened_deals:
-        earlier_won = won_events(
-            DealEvent.objects.filter(kind=EventKind.WON, deal_id__in=reopen_query.values("deal_id")), rates
-        )
-    # The history of the credited deals, read set-wise: on PostgreSQL their ids as one array, elsewhere a
-    # subquery names them (a list of ids in chunks cost more to compile than to run); a few ids go as they are.
-    named = {event.deal_id for event in won} | reopened_deals
-    deals_q = Q(deal_id__in=sorted(named))
-    if len(named) > CHUNK and connection.vendor == "postgresql":
-        # "= ANY(array)": the planner reads the few owner changes by kind and tests each against the hashed
-        # array ("IN (SELECT unnest(...))" made it probe the deal index 44,000 times: 1.3 s against 0.45 s).
-        # The array goes as its text: psycopg's list dumper spent 0.12 s per query on 44,000 ids.
-        ids = "{" + ",".join(map(str, sorted(named))) + "}"
-        deals_q = Q(RawSQL('"deal_id" = ANY(%s::bigint[])', (ids,), output_field=BooleanField()))
-    elif len(named) > CHUNK:
-        deals_q = Q(deal_id__in=won_query.values("deal_id"))
-        if reopened_deals:
-            deals_q |= Q(deal_id__in=reopen_query.values("deal_id"))
-    history = history_read(deals_q, with_products=uses_products(book))
+    history = History()
+    if uses_products(book):
+        # Product rates and product SPIFFs read the credited deals' current lines: on PostgreSQL their ids
+        # as one array, elsewhere a subquery names them (a list of ids in chunks cost more to compile than
+        # to run); a few ids go as they are.
+        named = {row[1] for row in rows}
+        deals_q = Q(deal_id__in=sorted(named))
+        if len(named) > CHUNK and connection.vendor == "postgresql":
+            # "= ANY(array)" as its text: psycopg's list dumper spent 0.12 s per query on 44,000 ids.
+            ids = "{" + ",".join(map(str, sorted(named))) + "}"
+            deals_q = Q(RawSQL('"deal_id" = ANY(%s::bigint[])', (ids,), output_field=BooleanField()))
+        elif len(named) > CHUNK:
+            deals_q = Q(deal_id__in=entries.values("deal_id"))
+        if named:
+            product_lines_read(deals_q, history)
     people: dict[int, PersonInputs] = defaultdict(PersonInputs)
 
     def wanted(user_id: int) -> bool:
         return user_ids is None or user_id in user_ids
 
-    # The loop runs once per WON event of the quarter (44,000 at 1M deals): names bound once, the
-    # per-person checks skipped when nothing is approved, plain positional Credits.
+    # The loop runs once per credit of the window (44,000 at 1M deals): names bound once, the per-person
+    # checks skipped when nothing is approved, plain positional Credits.
     no_closed: set[str] = set()
     with_products = bool(history.line_totals)
-    terms_on, hundred, period_key = book.terms_on, calc.HUNDRED, period.key
-    for event in won:
-        on = event.on
-        for user_id, share in history.shares_at(event):
-            if user_ids is not None and user_id not in user_ids:
-                continue
-            if settled and (user_id, event.event_id) in settled:
-                continue
-            closed_of = closed_keys.get(user_id, no_closed)
-            if closed_of or on < period.start:
-                if on < period.start and _target_key(on, kind, closed_of) != period_key:
-                    continue
-                if on >= period.start and period_key in closed_of:
-                    continue
-            deal_minor = event.deal_minor
-            credit_minor = (
-                deal_minor  # a whole deal's credit is its value (no Decimal work for 9 in 10)
-                if share == hundred
-                else calc.round_minor(Decimal(deal_minor) * share / hundred)
-            )
-            credit = calc.Credit(
-                event.deal_id,
-                event.event_id,
-                on,
-                event.title,
-                credit_minor,
-                share,
-                deal_minor,
-                event.pipeline_id,
-                event.deal_type,
-                history.product_credit(event.deal_id, credit_minor) if with_products else (),
-            )
-            people[user_id].credits.append((credit, terms_on(user_id, on)))
-    won_by_deal: dict[int, list[WonEvent]] = defaultdict(list)
-    for event in earlier_won:
-        won_by_deal[event.deal_id].append(event)
-    for reopen_id, deal_id, at, title in reopens:
-        before = [event for event in won_by_deal.get(deal_id, []) if event.at <= at]
-        if not before:
+    terms_on, period_key, period_start = book.terms_on, period.key, period.start
+    credit_of, product_credit = calc.Credit, history.product_credit
+    for (
+        event_id,
+        deal_id,
+        user_id,
+        on,
+        title,
+        credit_minor,
+        share,
+        deal_minor,
+        pipeline_id,
+        deal_type,
+    ) in rows:
+        if user_ids is not None and user_id not in user_ids:
             continue
-        won_event = max(before, key=lambda event: (event.at, event.event_id))
+        if settled and (user_id, event_id) in settled:
+            continue
+        closed_of = closed_keys.get(user_id, no_closed)
+        if closed_of or on < period_start:
+            if on < period_start and _target_key(on, kind, closed_of) != period_key:
+                continue
+            if on >= period_start and period_key in closed_of:
+                continue
+        credit = credit_of(
+            deal_id,
+            event_id,
+            on,
+            title,
+            credit_minor,
+            share,
+            deal_minor,
+            pipeline_id,
+            deal_type,
+            product_credit(deal_id, credit_minor) if with_products else (),
+        )
+        people[user_id].credits.append((credit, terms_on(user_id, on)))
+    # A clawback reverses the person's credit of the deal's last win before the reopen (its kept rows).
+    won_by_deal: dict[int, dict[int, list[tuple[Any, ...]]]] = defaultdict(lambda: defaultdict(list))
+    if reopened_deals:
+        for entry in CreditEntry.objects.filter(deal_id__in=sorted(reopened_deals)).values_list(
+            "deal_id", "won_event_id", "won_at", "won_on", "user_id", "share_percent", "deal_minor", "id"
+        ):
+            won_by_deal[entry[0]][entry[1]].append(entry)
+    for reopen_id, deal_id, at, title in reopens:
+        wins: list[list[tuple[Any, ...]]] = [
+            shares for shares in won_by_deal.get(deal_id, {}).values() if shares[0][2] <= at
+        ]
+        if not wins:
+            continue
+        last: list[tuple[Any, ...]] = max(wins, key=lambda shares: (shares[0][2], shares[0][1]))
+        shares = sorted(last, key=lambda entry: entry[7])
         on = local_day(at)
-        for user_id, share in history.shares_at(won_event):
+        for _deal, won_event_id, _won_at, won_on, user_id, share, deal_minor, _id in shares:
             if not wanted(user_id) or (user_id, reopen_id) in settled:
                 continue
-            terms = book.terms_on(user_id, won_event.on)
-            if terms is None or (on - won_event.on).days > terms.clawback_days:
+            terms = book.terms_on(user_id, won_on)
+            if terms is None or (on - won_on).days > terms.clawback_days:
                 continue
             if _target_key(on, kind, closed_keys[user_id]) != period.key:
                 continue
@@ -234,13 +250,13 @@ def _period_inputs(
                 calc.Clawback(
                     deal_id=deal_id,
                     event_id=reopen_id,
-                    won_event_id=won_event.event_id,
+                    won_event_id=won_event_id,
                     on=on,
                     title=title,
-                    credit_minor=calc.round_minor(Decimal(won_event.deal_minor) * share / calc.HUNDRED),
+                    credit_minor=calc.share_minor(deal_minor, share),
                     commission_minor=0,  # filled in by statement_results from the original line
                     share_percent=share,
-                    won_on=won_event.on,
+                    won_on=won_on,
                 )
             )
     if extra_credits:

@@ -12,6 +12,7 @@ from django.db import transaction
 from dealflow.accounts.models import User
 from dealflow.accounts.services import audit_record
 from dealflow.commissions.models import DealSplit
+from dealflow.commissions.services.credits import credits_sync
 from dealflow.commissions.services.plans import decimal_of
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError
@@ -55,6 +56,7 @@ def deal_split_set(
         )
         for person, share in parsed
     ]
+    credits_sync(deal_ids=[deal.pk])  # the kept credits read the split valid at each win
     audit_record(
         actor=by,
         action="commissions.split_set",

@@ -51,6 +51,7 @@ from dealflow.deals.models import (
 )
 from dealflow.deals.rates import rate_table
 from dealflow.deals.services.derived_rebuild import derived_rebuild
+from dealflow.deals.services.listeners import history_changed
 
 _UTC = dt.UTC
 # 192 MB: with 256 MB the import of a 100 MB CSV peaked at 517 MB RSS, over issue #13's 500 MB budget; the
@@ -90,6 +91,8 @@ class BulkWriter:
         self.is_postgres = self.connection.vendor == "postgresql"
         self.timezone = timezone.get_current_timezone()
         self.counts = BulkCounts()
+        # The deals written, for the apps that follow the history (services/listeners.py) when closing.
+        self.deal_ids: list[int] = []
         # Seconds the writes spent replaying histories, working out derived rows and inserting rows.
         self.write_seconds: dict[str, float] = {"replay": 0.0, "derived rows": 0.0, "inserts": 0.0}
         self._closed = False
@@ -211,6 +214,10 @@ class BulkWriter:
                     cursor.execute(f"ANALYZE {loaded}")
             derived_rebuild()
         derived_done = time.perf_counter()
+        # Other apps' tables kept from the history (commission credits), once for every deal written, after
+        # the indexes are back: set-wise, like the derived rebuild.
+        history_changed(deal_ids=self.deal_ids)
+        listeners_done = time.perf_counter()
         with self.connection.cursor() as cursor:
             if self.derived_rows:
                 # Only the tables written; a rebuild (above) analyzes the derived ones itself.
@@ -228,7 +235,8 @@ class BulkWriter:
             timings["indexes built again"] = indexes_done - clock_started
             if not self.derived_rows:
                 timings["derived tables (derived_rebuild)"] = derived_done - indexes_done
-            timings["planner statistics (ANALYZE)"] = time.perf_counter() - derived_done
+            timings["tables of other apps (commission credits)"] = listeners_done - derived_done
+            timings["planner statistics (ANALYZE)"] = time.perf_counter() - listeners_done
 
     def _indexes_drop(self) -> None:
         """Drop the secondary (non-unique) indexes of the tables written; ``close`` builds them again.
@@ -449,6 +457,7 @@ class BulkWriter:
                 lead.id = pk
             for deal, pk in zip(deals, self._reserve(cursor, Deal, len(deals)), strict=True):
                 deal.id = pk
+            self.deal_ids.extend(deal.id for deal in deals)
             lead_rows = [self._lead_row(lead, now_value) for lead in leads]
             events: list[tuple[Any, ...]] = []
             spells: list[tuple[Any, ...]] = []

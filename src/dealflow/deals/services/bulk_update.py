@@ -34,6 +34,7 @@ from dealflow.deals.models import Deal, DealEvent, EventKind
 from dealflow.deals.services.deals import _team_id_for_owner, deal_update_decide
 from dealflow.deals.services.derived import derived_close_date_changed, derived_deal_sync
 from dealflow.deals.services.history import SEARCHED_FIELDS, change_set_fields, event_row
+from dealflow.deals.services.listeners import history_changed
 from dealflow.deals.services.search import deal_document
 from dealflow.search.services import search_index_put_many
 
@@ -148,6 +149,10 @@ class DealUpdateBatch:
                     )
             if deal.deleted_at is None and SEARCHED_FIELDS & item.fields:
                 documents.append(deal_document(deal))
+            # As event_write and deal_save_versioned: the listeners' tables follow (services/listeners.py).
+            history_changed(
+                deal_ids=[deal.pk], kinds=[event.kind for event in item.events], fields=item.fields
+            )
         if documents:
             search_index_put_many(documents=documents)
         return len(pending)

@@ -18,6 +18,7 @@ from dealflow.deals.services.derived import (
     derived_stay_close,
     derived_stay_open,
 )
+from dealflow.deals.services.listeners import history_changed
 from dealflow.deals.services.search import activity_search_index, deal_search_index
 
 
@@ -90,6 +91,8 @@ def event_write(*, deal: Deal, event: lifecycle.Event) -> DealEvent:
         derived_close_date_changed(
             deal=deal, from_value=row.from_value, to_value=row.to_value, at=row.occurred_at
         )
+    # Tables of other apps that follow the history (commission credits: services/listeners.py).
+    history_changed(deal_ids=[deal.pk], kinds=[event.kind])
     return row
 
 
@@ -142,6 +145,7 @@ def deal_save_versioned(*, deal: Deal, fields: list[str], expected_version: int 
     deal.updated_at = values["updated_at"]
     if deal.deleted_at is None:  # a deal in the trash is out of the derived tables (services/trash.py)
         derived_deal_sync(deal=deal, fields=fields)
+    history_changed(deal_ids=[deal.pk], fields=fields)
 
 
 # --- Applying a lifecycle change to one deal --------------------------------------------------------

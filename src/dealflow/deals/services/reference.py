@@ -21,6 +21,7 @@ from dealflow.deals.models import (
     Stage,
     StageKind,
 )
+from dealflow.deals.services.listeners import rates_changed
 
 
 def _audit(by: User | None, action: str, target: Any, detail: dict[str, Any] | None = None) -> None:
@@ -302,6 +303,7 @@ def exchange_rate_set(
         exchange_rate,
         {"currency": code, "rate": value, "valid_from": valid_from},
     )
+    rates_changed(currency=code, valid_from=valid_from)
     return exchange_rate
 
 
@@ -315,6 +317,7 @@ def exchange_rate_delete(*, exchange_rate: ExchangeRate, by: User | None = None)
     }
     _audit(by, "settings.exchange_rate_deleted", exchange_rate, detail)
     exchange_rate.delete()
+    rates_changed(currency=exchange_rate.currency, valid_from=exchange_rate.valid_from)
 
 
 @transaction.atomic
