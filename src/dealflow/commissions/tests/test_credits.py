@@ -140,3 +140,27 @@ def test_random_histories_keep_the_rows_a_rebuild_computes(seed, rep, rep2, mana
     assert len({row[2] for row in incremental}) >= 2  # several people credited
     credits_rebuild()
     assert kept() == incremental
+
+
+def test_a_bulk_load_keeps_the_rows_a_rebuild_computes():
+    """The bulk writer (demo, imports) calls back for every deal it wrote when it closes."""
+    import io
+
+    from dealflow.deals.models import DealEvent, EventKind
+    from dealflow.demo.generate import demo_generate
+
+    demo_generate(
+        deals=120,
+        seed=5,
+        months=6,
+        today=dt.date(2026, 11, 20),
+        progress=False,
+        stdout=io.StringIO(),
+        optional_steps=False,
+    )
+    incremental = kept()
+    live_wins = DealEvent.objects.filter(kind=EventKind.WON, deal__deleted_at__isnull=True).count()
+    assert live_wins > 0
+    assert len({row[0] for row in incremental}) == live_wins  # every live win credited
+    credits_rebuild()
+    assert kept() == incremental
