@@ -79,13 +79,16 @@ def earnings_for_user(*, user: User, today: dt.date, period: Period | None = Non
     )
 
 
-def what_if_for_deals(*, user: User, deals: list[Deal], today: dt.date) -> dict[int, int]:
+def what_if_for_deals(
+    *, user: User, deals: list[Deal], today: dt.date, earnings: Earnings | None = None
+) -> dict[int, int]:
     """For each open deal: how much winning it today would add to the user's commission this period
-    (the user's share under the deal's current split, else all of it when the user owns it)."""
+    (the user's share under the deal's current split, else all of it when the user owns it). ``earnings``:
+    the user's ``earnings_for_user(today=today)`` when the caller has it already."""
     open_deals = [deal for deal in deals if deal.status == DealStatus.OPEN]
     if not open_deals:
         return {}
-    earnings = earnings_for_user(user=user, today=today)
+    earnings = earnings or earnings_for_user(user=user, today=today)
     person = earnings.inputs.people.get(user.pk, selectors.PersonInputs())
     rates = selectors.RateBook()
     splits: dict[int, Decimal] = {}

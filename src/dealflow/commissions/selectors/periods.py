@@ -111,7 +111,7 @@ def _period_inputs(
     ``as_if_open`` ignores approvals: the period's own events, as a preview or a leaderboard reads them.
     """
     book = book or plan_book()
-    rates = rates or RateBook()
+    # ``rates`` is not read here any more: the kept credits were converted when they were written.
     kind = period.kind if period.kind in ("month", "quarter") else "month"
     closed = Statement.objects.exclude(status=StatementStatus.DRAFT)
     if as_if_open:
@@ -132,13 +132,14 @@ def _period_inputs(
         previous = previous.previous()
     settled: set[tuple[int, int]] = set()  # (person, event) already on an approved or paid statement
     if all_closed:
+        lines = StatementLine.objects.filter(
+            statement__status__in=[StatementStatus.APPROVED, StatementStatus.PAID]
+        ).exclude(source_event_id=None)
+        if user_ids is not None and len(user_ids) <= CHUNK:  # only the people asked for are checked
+            lines = lines.filter(statement__user_id__in=sorted(user_ids))
         settled = {
             (user_id, event_id or 0)
-            for user_id, event_id in StatementLine.objects.filter(
-                statement__status__in=[StatementStatus.APPROVED, StatementStatus.PAID]
-            )
-            .exclude(source_event_id=None)
-            .values_list("statement__user_id", "source_event_id")
+            for user_id, event_id in lines.values_list("statement__user_id", "source_event_id")
         }
     # The kept credits (services/credits.py: the WON events credited from the history at write time; a deal
     # in the trash has none, so a draft drops its credit and clawback, and a restored deal's come back).

@@ -60,7 +60,9 @@ def earnings(request: AuthenticatedRequest) -> HttpResponse:
         period = None
     data = insights.earnings_for_user(user=request.user, today=today, period=period)
     open_deals = list(selectors.open_deals_of(user=request.user).order_by("-amount_minor")[:15])
-    what_if = insights.what_if_for_deals(user=request.user, deals=open_deals, today=today)
+    what_if = insights.what_if_for_deals(
+        user=request.user, deals=open_deals, today=today, earnings=data if period is None else None
+    )
     context = {
         "earnings": data,
         "currency": base_currency(),
