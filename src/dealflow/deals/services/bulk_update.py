@@ -149,10 +149,13 @@ class DealUpdateBatch:
                     )
             if deal.deleted_at is None and SEARCHED_FIELDS & item.fields:
                 documents.append(deal_document(deal))
-            # As event_write and deal_save_versioned: the listeners' tables follow (services/listeners.py).
-            history_changed(
-                deal_ids=[deal.pk], kinds=[event.kind for event in item.events], fields=item.fields
-            )
         if documents:
             search_index_put_many(documents=documents)
+        # As event_write and deal_save_versioned, for the whole batch at once: a listener that cares about
+        # one of these kinds or fields recomputes its rows of every deal written (services/listeners.py).
+        history_changed(
+            deal_ids=list(pending),
+            kinds={event.kind for _deal, event in events},
+            fields=set().union(*(item.fields for item in pending.values())),
+        )
         return len(pending)
