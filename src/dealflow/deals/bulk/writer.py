@@ -457,7 +457,7 @@ class BulkWriter:
                 lead.id = pk
             for deal, pk in zip(deals, self._reserve(cursor, Deal, len(deals)), strict=True):
                 deal.id = pk
-            self.deal_ids.extend(deal.id for deal in deals)
+                self.deal_ids.append(pk)
             lead_rows = [self._lead_row(lead, now_value) for lead in leads]
             events: list[tuple[Any, ...]] = []
             spells: list[tuple[Any, ...]] = []
