@@ -41,6 +41,8 @@ COLUMNS = (
     "pipeline_id",
     "deal_type",
 )
+# More rows than this go by COPY on PostgreSQL (a rebuild, a bulk load); fewer by one INSERT (a win).
+COPY_FROM = 50
 # The deal columns and event kinds a credit is made of (owner changes write owner_id with their event).
 CREDIT_EVENT_KINDS = (EventKind.WON.value, EventKind.OWNER_CHANGED.value)
 CREDIT_DEAL_FIELDS = ("title", "pipeline_id", "parent_id", "deleted_at")
@@ -83,10 +85,17 @@ def _insert(rows: list[tuple[Any, ...]]) -> None:
     table = CreditEntry._meta.db_table
     column_sql = ", ".join(f'"{column}"' for column in COLUMNS)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and len(rows) > COPY_FROM:
             with cursor.cursor.copy(f'COPY "{table}" ({column_sql}) FROM STDIN') as copy:
                 for row in rows:
                     copy.write_row(row)
+            return
+        if connection.vendor == "postgresql":  # one deal's rows: one INSERT
+            values = ", ".join([f"({', '.join(['%s'] * len(COLUMNS))})"] * len(rows))
+            cursor.execute(
+                f'INSERT INTO "{table}" ({column_sql}) VALUES {values}',  # noqa: S608
+                [value for row in rows for value in row],
+            )
             return
         ops = connection.ops
         adapted = [
@@ -115,12 +124,16 @@ def _groups(deal_ids: list[int]) -> Iterator[Q]:
     index = 0
     while index < len(deal_ids):
         step = deal_ids[index : index + STEP]
+        if len(step) == 1:
+            yield Q(deal_id=step[0])
+            index += 1
+            continue
         if step[-1] - step[0] + 1 == len(step):
             yield Q(deal_id__gte=step[0], deal_id__lte=step[-1])
             index += len(step)
             continue
         chunk = deal_ids[index : index + CHUNK]
-        yield Q(deal_id=chunk[0]) if len(chunk) == 1 else Q(deal_id__in=chunk)
+        yield Q(deal_id__in=chunk)
         index += len(chunk)
 
 
