@@ -359,3 +359,32 @@ def test_waterfall_deals_load_on_demand_and_stay_in_the_report(
     assert client.get(reverse("web:review_waterfall_items", args=[second.pk, "nonsense"])).status_code == 404
     client.force_login(outsider)
     assert client.get(items_url).status_code == 404
+
+
+def test_every_deal_on_the_lists_comes_a_page_at_a_time(client, manager, review, team_deals, monkeypatch):
+    """The lists' "every deal" view pages (one page of both lists stays small at any scope): ranks go on
+    across pages, the old ?all=1 link lands on page 1, and a page that is not a whole number is a 400."""
+    from dealflow.reviews.selectors import workspace
+
+    monkeypatch.setattr(workspace, "AGENDA_PAGE", 1)
+    everything = selectors.review_workspace_for_user(review_id=review.pk, user=manager, show_all=True)
+    longest = max(everything.close_total, everything.rescue_total)
+    assert longest >= 2
+    client.force_login(manager)
+    url = reverse("web:review_detail", args=[review.pk])
+    first = client.get(url, {"page": "1"}).content.decode()
+    assert "data-agenda-pager" in first and 'rel="next"' in first and 'rel="prev"' not in first
+    assert f"Page 1 of {longest}" in first
+    second = client.get(url, {"page": "2"}).content.decode()
+    assert 'rel="prev"' in second and '<td class="num">2</td>' in second
+    rescue_second = everything.rescue_list[1].row.title if everything.rescue_total >= 2 else None
+    close_second = everything.close_list[1].row.title if everything.close_total >= 2 else None
+    assert any(title and title in second for title in (rescue_second, close_second))
+    last = client.get(url, {"page": str(longest)}).content.decode()
+    assert 'rel="next"' not in last
+    top = client.get(url).content.decode()
+    assert "data-agenda-pager" not in top and "?page=1#agenda" in top
+    old = client.get(url, {"all": "1"})
+    assert old.status_code == 302 and old["Location"].endswith("?page=1#agenda")
+    for bad in ("0", "x", "²"):
+        assert client.get(url, {"page": bad}).status_code == 400

@@ -171,13 +171,16 @@ def review_start(request: AuthenticatedRequest) -> HttpResponse:
 @require_GET
 def review_detail(request: AuthenticatedRequest, review_id: int) -> HttpResponse:
     """The review: gather, bottlenecks, the two ranked lists (with bulk decisions), data quality, decisions."""
+    if boolean_parameter(request.GET, "all"):  # the old "every deal" link: now a page at a time
+        return HttpResponseRedirect(f"{reverse('web:review_detail', args=[review_id])}?page=1#agenda")
     workspace = selectors.review_workspace_for_user(
         review_id=review_id,
         user=request.user,
-        show_all=boolean_parameter(request.GET, "all"),
+        page=integer_parameter(request.GET, "page", minimum=1, maximum=1_000_000),
     )
     context = {
         **review_context(workspace),
+        "agenda_page": selectors.AGENDA_PAGE,
         "bulk_kinds": BULK_KINDS,
         "lost_reasons": lost_reason_list(),
         "categories": [item for item in ForecastCategory.choices if item[0] != ForecastCategory.CLOSED],
