@@ -388,3 +388,47 @@ def test_every_deal_on_the_lists_comes_a_page_at_a_time(client, manager, review,
     assert old.status_code == 302 and old["Location"].endswith("?page=1#agenda")
     for bad in ("0", "x", "²"):
         assert client.get(url, {"page": bad}).status_code == 400
+
+
+def test_a_waterfall_bar_lists_its_largest_deals_and_says_what_is_left(
+    client, manager, team, review, team_deals, frozen_now, monkeypatch
+):
+    """A bar of a company review can hold thousands of deals: the page and the report list the largest
+    (WATERFALL_SHOWN), say how many more and what they add up to, and link a CSV of every one."""
+    from dealflow.reviews.calculations import waterfalls
+
+    services.review_finish(review=review, by=manager)
+    frozen_now.shift(dt.timedelta(days=7))
+    second = services.review_start(by=manager, team=team, period="2026-11")
+    end = second.snapshot.waterfall["items"]["end"]
+    assert len(end) >= 2
+    ordered = sorted(end, key=lambda item: (-abs(item["amount_minor"]), item["title"]))
+    monkeypatch.setattr(waterfalls, "WATERFALL_SHOWN", 1)
+    client.force_login(manager)
+    url = reverse("web:review_waterfall_items", args=[second.pk, "end"])
+    part = client.get(url).content.decode()
+    assert part.count("<li>") == 1 and f"<li>{ordered[0]['title']}:" in part
+    rest = sum(item["amount_minor"] for item in ordered[1:]) // 100
+    assert f"and {len(end) - 1} more deal" in part and f"{rest:,}" in part
+    assert f'href="{url}?format=csv"' in part
+    report = client.get(reverse("web:review_report", args=[second.pk])).content.decode()
+    assert "data-waterfall-rest" in report
+    download = client.get(url, {"format": "csv"})
+    assert download.status_code == 200 and download["Content-Type"].startswith("text/csv")
+    lines = b"".join(download.streaming_content).decode().splitlines()
+    assert lines[0].startswith("deal_id,title,amount")
+    assert sorted(int(line.split(",")[0]) for line in lines[1:]) == sorted(item["deal_id"] for item in end)
+    assert client.get(url, {"format": "xml"}).status_code == 400
+
+
+def test_bar_items_keeps_the_largest_and_counts_the_rest():
+    items = [
+        {"deal_id": 1, "title": "B", "amount_minor": 500},
+        {"deal_id": 2, "title": "A", "amount_minor": -700},
+        {"deal_id": 3, "title": "C", "amount_minor": 500},
+        {"deal_id": 4, "title": "D", "amount_minor": 100},
+    ]
+    bar = calculations.bar_items(items, limit=2)
+    assert [item["deal_id"] for item in bar.shown] == [2, 1]  # |-700| first, then 500 by title
+    assert (bar.count, bar.rest_count, bar.rest_amount_minor) == (4, 2, 600)
+    assert calculations.bar_items([], limit=2) == calculations.BarItems([], 0, 0, 0)
