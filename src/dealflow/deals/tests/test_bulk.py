@@ -310,10 +310,17 @@ def test_finishing_runs_after_the_rebuild_with_the_load_settings_still_on(rep, p
                 cursor.execute("PRAGMA cache_size")
                 seen["cache_size"] = cursor.fetchone()[0]
 
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size = -2000")  # SQLite's default, whatever an earlier test left
     proposal = stage_named("Proposal").pk
     writer = bulk.BulkWriter()
     writer.write(
-        deals=[bulk.BulkDeal(title="A", owner_id=rep.pk, pipeline_id=pipeline.pk, stage_id=proposal, created_at=NOW)]
+        deals=[
+            bulk.BulkDeal(
+                title="A", owner_id=rep.pk, pipeline_id=pipeline.pk, stage_id=proposal, created_at=NOW
+            )
+        ]
     )
     writer.close(finishing=finishing)
     assert seen["facts"] == 1  # the rebuild ran first
@@ -321,7 +328,7 @@ def test_finishing_runs_after_the_rebuild_with_the_load_settings_still_on(rep, p
         assert seen["cache_size"] == -bulk.SQLITE_BULK_CACHE_KIB
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size")
-            assert cursor.fetchone()[0] != -bulk.SQLITE_BULK_CACHE_KIB  # put back afterwards
+            assert cursor.fetchone()[0] == -2000  # put back afterwards
 
 
 def _derived_snapshot() -> dict[str, list]:
