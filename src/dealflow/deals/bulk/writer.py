@@ -189,9 +189,10 @@ class BulkWriter:
     ) -> None:
         """Finish a load: build deferred indexes, rebuild the derived analytics tables, refresh statistics.
 
-        ``timings``, when given, receives the seconds each of the three took. ``finishing`` runs last, with
-        the load's SQLite settings still on (the importer indexes the new deals for search there): put back
-        first, the 2 MB page cache spilled the load's dirty pages and re-read the ones just written.
+        ``timings``, when given, receives the seconds each of the three took, and ``finishing``'s. ``finishing``
+        runs last, with the load's SQLite settings still on (the importer indexes the new deals for search
+        there): put back first, the 2 MB page cache spilled the load's dirty pages and re-read the ones just
+        written.
         """
         if self._closed:
             return
@@ -227,6 +228,7 @@ class BulkWriter:
                         cursor.execute(f'ANALYZE "{name}"')
             else:
                 cursor.execute("ANALYZE")
+        analyzed = time.perf_counter()
         if finishing is not None:
             finishing()
         self._pragmas_restore()
@@ -234,7 +236,9 @@ class BulkWriter:
             timings["indexes built again"] = indexes_done - clock_started
             if not self.derived_rows:
                 timings["derived tables (derived_rebuild)"] = derived_done - indexes_done
-            timings["planner statistics (ANALYZE)"] = time.perf_counter() - derived_done
+            timings["planner statistics (ANALYZE)"] = analyzed - derived_done
+            if finishing is not None:
+                timings["finishing"] = time.perf_counter() - analyzed
 
     def _indexes_drop(self) -> None:
         """Drop the secondary (non-unique) indexes of the tables written; ``close`` builds them again.
