@@ -169,6 +169,10 @@ def run_engine(options) -> dict[str, Any]:
     targets = [("web", url) for url in routes.web_urls(samples["resolve"])]
     targets += [("api", url) for url in routes.api_urls(samples["resolve"])]
     targets += EXTRA
+    # The review's lists a page at a time (the second page: ranks 51-100 of each list).
+    review_page = routes.fill("/reviews/<int:review_id>/", samples["resolve"])
+    if review_page is not None:
+        targets.append(("web", review_page + "?page=2"))
     if options.only:
         words = [word.strip() for word in options.only.split(",") if word.strip()]
         targets = [(kind, url) for kind, url in targets if any(word in url for word in words)]

@@ -484,7 +484,9 @@ def activity_list_for_user(
         activities = activities.filter(owner=user)
     if open_only:
         activities = activities.filter(done_at__isnull=True)
-    return activities.order_by("done_at", "due_at", "id")
+    # Open ones (no done_at) first on every engine: PostgreSQL sorts NULLs last in ascending order, SQLite
+    # first, so the direction is said (the index activity_list_order has the same order).
+    return activities.order_by(F("done_at").asc(nulls_first=True), "due_at", "id")
 
 
 def activity_get_for_user(*, activity_id: int, user: User, for_write: bool = False) -> Activity:

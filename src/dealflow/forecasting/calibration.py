@@ -78,19 +78,25 @@ class Settings:
     ranks 0.1 (n + 1) and 0.9 (n + 1), interpolated between neighbours, which hold about 80 % (since
     2026-12-06 evening for later periods). ``later_bias``: the bias of later periods from a "level" that
     follows a drift (``_bias_level``) or from the "window" of this period's rule (before).
-    ``blend_bias``: the blend corrected from its own past errors like any method (before: never)."""
+    ``blend_bias``: the blend corrected from its own past errors like any method (before: never).
+    ``later_ranges``: later periods' ranges also hold the past ratios re-centred on today's correction
+    and widen when the level drifts ("drift", since 2026-12-06 night) or not ("ratios").
+    ``later_scale``: the level followed on the log scale of the monthly ratios whenever every month in
+    its window brought something ("log", since 2026-12-07), or on the ratios themselves ("ratio")."""
 
     this_period_ranks: str = "conformal"
     later_ranks: str = "interpolated"
     later_bias: str = "level"
     blend_bias: bool = True
     later_ranges: str = "drift"
+    later_scale: str = "log"
 
 
 CURRENT = Settings()
-PREVIOUS = Settings(later_ranges="ratios")  # until 2026-12-06 night (branch fcst18d)
+RATIO_LEVEL = Settings(later_scale="ratio")  # until 2026-12-07 (branch fcst18e)
+PREVIOUS = Settings(later_ranges="ratios", later_scale="ratio")  # until 2026-12-06 night (branch fcst18d)
 BEFORE = Settings(  # until 2026-12-06 evening
-    later_ranks="conformal", later_bias="window", blend_bias=False, later_ranges="ratios"
+    later_ranks="conformal", later_bias="window", blend_bias=False, later_ranges="ratios", later_scale="ratio"
 )
 
 
@@ -184,7 +190,7 @@ def _at_rank(ordered: np.ndarray, rank: float) -> float:
 def _bias(items: list[tuple[float, ...]], horizon: int, settings: Settings) -> float:
     known = [item for item in items if item[1] > 0]
     if horizon > 0 and settings.later_bias == "level":
-        return _bias_level(*_per_period(known)[-LEVEL_PERIODS:].T)
+        return _bias_level(*_per_period(known)[-LEVEL_PERIODS:].T, scale=settings.later_scale)
     known = known[-BIAS_POINTS:]
     return _bias_ratio(
         np.array([item[0] for item in known]),
@@ -215,7 +221,9 @@ def _bias_ratio(ends: np.ndarray, uncertain: np.ndarray, came_in: np.ndarray) ->
     return 1 + math.copysign(max(0.0, abs(deviation) - BIAS_THRESHOLD * error), deviation)
 
 
-def _bias_level(uncertain: np.ndarray, came_in: np.ndarray, *, threshold: bool = True) -> float:
+def _bias_level(
+    uncertain: np.ndarray, came_in: np.ndarray, *, threshold: bool = True, scale: str = "log"
+) -> float:
     """The bias ratio of later periods: a local level (Kalman filter) over the per-period ratios
     y_p = (sum A - C) / (sum U), oldest first. The true ratio b wanders from period to period
     (b_p = b_(p-1) + drift, variance lambda s^2) and each period shows it with noise (y_p = b_p + noise,
@@ -226,22 +234,30 @@ def _bias_level(uncertain: np.ndarray, came_in: np.ndarray, *, threshold: bool =
     and one extra period at 1), large when they wander (the level follows the recent ones). As in this
     period's rule, what lies within one standard error of 1 is noise: the level's standard error is
     sqrt(P s^2), with s^2 estimated from the innovations, and r = 1 + sign(L - 1) max(0, |L - 1| - SE)
-    (``threshold``; without it the level chased noise on steady histories, docs/forecasting.md)."""
+    (``threshold``; without it the level chased noise on steady histories, docs/forecasting.md).
+
+    ``scale="log"`` (since 2026-12-07): when every period brought something (y_p > 0), the same filter
+    runs on log y_p from log 1 = 0, and r = exp(sign(L) max(0, |L| - SE)): a ratio is a factor, so a
+    month at half the forecast and one at twice it weigh alike, and a slide 1, 0.5, 0.25 is even steps
+    (on the ratios themselves a month at 0.3 moves the level less than one at 1.7). With a period at 0
+    (nothing came in: a small team's) there is no log and the ratios are used (``scale="ratio"``)."""
     ratios = came_in / uncertain
     if len(ratios) < 2:
         return 1.0
+    logged = scale == "log" and bool(np.all(ratios > 0))
+    values, start = (np.log(ratios), 0.0) if logged else (ratios, 1.0)
     best: tuple[float, float, float] | None = None
     for drift in LEVEL_DRIFTS:
-        level, variance, log_total, scaled = _level_path(ratios, drift)
-        noise = scaled / len(ratios)
-        likelihood = -0.5 * (len(ratios) * math.log(max(noise, 1e-12)) + log_total)
+        level, variance, log_total, scaled = _level_path(values, drift, start=start)
+        noise = scaled / len(values)
+        likelihood = -0.5 * (len(values) * math.log(max(noise, 1e-12)) + log_total)
         if best is None or likelihood > best[0] + 1e-9:
             best = (likelihood, level, math.sqrt(variance * noise))
     assert best is not None
     _, level, error = best
     if threshold:
-        level = 1 + math.copysign(max(0.0, abs(level - 1) - BIAS_THRESHOLD * error), level - 1)
-    return max(level, 0.0)
+        level = start + math.copysign(max(0.0, abs(level - start) - BIAS_THRESHOLD * error), level - start)
+    return math.exp(level) if logged else max(level, 0.0)
 
 
 def _level_spread(uncertain: np.ndarray, came_in: np.ndarray, *, lead: int) -> float:
@@ -267,11 +283,12 @@ def _level_spread(uncertain: np.ndarray, came_in: np.ndarray, *, lead: int) -> f
     return math.sqrt(best[1] / steady) if steady > 0 and best[1] > steady else 1.0
 
 
-def _level_path(ratios: np.ndarray, drift: float) -> tuple[float, float, float, float]:
-    """Kalman filter of the local level from b = 1, variance 1 (units of the noise variance): the final
-    level and its variance (before the next period's drift), the sum of log (P + 1) and the sum of innovation^2 / (P + 1) (the likelihood's
-    parts, with the noise variance estimated as their mean)."""
-    level, variance, filtered, log_total, scaled = 1.0, 1.0, 1.0, 0.0, 0.0
+def _level_path(ratios: np.ndarray, drift: float, *, start: float = 1.0) -> tuple[float, float, float, float]:
+    """Kalman filter of the local level from b = ``start`` (1: no bias; 0 for log ratios), variance 1
+    (units of the noise variance): the final level and its variance (before the next period's drift),
+    the sum of log (P + 1) and the sum of innovation^2 / (P + 1) (the likelihood's parts, with the noise
+    variance estimated as their mean)."""
+    level, variance, filtered, log_total, scaled = start, 1.0, 1.0, 0.0, 0.0
     for value in ratios.tolist():
         total = variance + 1.0
         innovation = value - level

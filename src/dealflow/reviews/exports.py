@@ -325,6 +325,42 @@ def spreadsheet_safe(value: object) -> object:
 CSV_LINES_PER_CHUNK = 500  # lines joined into one piece of the streamed file
 
 
+WATERFALL_CSV_COLUMNS = [
+    "deal_id",
+    "title",
+    "amount",
+    "currency",
+    "close_date_before",
+    "close_date_now",
+    "left_scope",
+]
+
+
+def waterfall_csv(items: list[dict[str, Any]], *, currency: str) -> Iterator[str]:
+    """Every deal behind one bar of the waterfall, one line each (the page lists the largest 50)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(WATERFALL_CSV_COLUMNS)
+    for number, item in enumerate(items, start=1):
+        writer.writerow(
+            spreadsheet_safe(value)
+            for value in [
+                item["deal_id"],
+                item["title"],
+                str(from_minor(item["amount_minor"], currency)),
+                currency,
+                item.get("from_close_on") or "",
+                item.get("to_close_on") or "",
+                "yes" if item.get("left_scope") else "",
+            ]
+        )
+        if number % CSV_LINES_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
 def report_csv(report: Report) -> Iterator[str]:
     """One line per deal of the snapshot: its frozen numbers, flags, ranks and the decisions taken.
 

@@ -196,3 +196,25 @@ def test_an_analyst_reads_but_does_not_write(analyst, manager, rep):
         selectors.user_check_can_write(user=analyst)
     selectors.user_check_can_write(user=manager)
     selectors.user_check_can_write(user=rep)
+
+
+@pytest.mark.django_db
+def test_activity_list_puts_open_ones_first_on_every_engine(rep):
+    """PostgreSQL sorts NULLs last in ascending order and SQLite first: the list says its direction, so
+    the open activities (no done_at) lead on both, then by due time."""
+    from django.utils import timezone
+
+    deal = DealFactory(owner=rep)
+    base = timezone.make_aware(dt.datetime(2026, 11, 2, 9, 0))
+    done = services.activity_create(
+        owner=rep, subject="Done call", deal=deal, by=rep, due_at=base, done_at=base
+    )
+    later = services.activity_create(
+        owner=rep, subject="Later", deal=deal, by=rep, due_at=base + dt.timedelta(days=3)
+    )
+    sooner = services.activity_create(
+        owner=rep, subject="Sooner", deal=deal, by=rep, due_at=base + dt.timedelta(days=1)
+    )
+    expected = [sooner.pk, later.pk, done.pk]
+    assert [a.pk for a in selectors.activity_list_for_user(user=rep, deal_id=deal.pk)] == expected
+    assert [a.pk for a in selectors.activity_list_for_user(user=rep)] == expected

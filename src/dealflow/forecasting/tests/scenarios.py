@@ -165,6 +165,43 @@ def scenario_run(
     return table
 
 
+def scenario_rows(
+    scenario: Scenario,
+    *,
+    scale: float = 1.0,
+    seed: int = 1,
+    draws: int = 1000,
+    scored_months: int | None = None,
+) -> tuple[list[calc.BacktestRow], int, int]:
+    """One raw backtest of the scenario (nothing calibrated yet): its rows, the first scored as-of time
+    and the number of deals. ``scored_months``: score that many months instead of the scenario's own
+    (``longest_months`` is the most its history allows). The benchmark keeps these (``--cache``) so a
+    change to the calibration is re-scored without re-running the backtest."""
+    now = syn.epoch(NOW_DAY)
+    months = scored_months or scenario.scored_months
+    _, history = history_for(scenario, scale=scale, seed=seed, now=now)
+    rows, _ = backtest_for(history, now=now, scored_months=months, draws=draws)
+    calendar = syn.month_calendar(dt.date(2020, 1, 1), 96)
+    scored_from = int(calendar.start_times[int(calendar.index_of(now)) - months])
+    return rows, scored_from, len(history.deal_ids)
+
+
+def tables_from_rows(
+    rows: list[calc.BacktestRow],
+    settings: dict[str, calibration.Settings],
+    *,
+    scored_from: int,
+    deals: int,
+) -> dict[str, dict]:
+    """The raw rows calibrated under each of ``settings`` (name -> Settings), scored (``calc.backtest_table``)."""
+    now = syn.epoch(NOW_DAY)
+    tables = {}
+    for name, chosen in settings.items():
+        tables[name] = calc.backtest_table(rows, scored_from=scored_from, now=now, settings=chosen)
+        tables[name]["deals"] = deals
+    return tables
+
+
 def scenario_tables(
     scenario: Scenario,
     settings: dict[str, calibration.Settings],
@@ -177,17 +214,10 @@ def scenario_tables(
     """One raw backtest of the scenario, calibrated under each of ``settings`` (name -> Settings): the
     tables differ only by how past errors became corrections and ranges. ``scored_months``: score that
     many months instead of the scenario's own (``longest_months`` is the most its history allows)."""
-    now = syn.epoch(NOW_DAY)
-    months = scored_months or scenario.scored_months
-    _, history = history_for(scenario, scale=scale, seed=seed, now=now)
-    rows, _ = backtest_for(history, now=now, scored_months=months, draws=draws)
-    calendar = syn.month_calendar(dt.date(2020, 1, 1), 96)
-    scored_from = int(calendar.start_times[int(calendar.index_of(now)) - months])
-    tables = {}
-    for name, chosen in settings.items():
-        tables[name] = calc.backtest_table(rows, scored_from=scored_from, now=now, settings=chosen)
-        tables[name]["deals"] = len(history.deal_ids)
-    return tables
+    rows, scored_from, deals = scenario_rows(
+        scenario, scale=scale, seed=seed, draws=draws, scored_months=scored_months
+    )
+    return tables_from_rows(rows, settings, scored_from=scored_from, deals=deals)
 
 
 def targets_met(entry: dict, *, coverage: float | None = None) -> dict[str, bool]:

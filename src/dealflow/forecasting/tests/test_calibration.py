@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import replace
 from functools import cache
 
@@ -77,15 +78,73 @@ def test_later_periods_bias_level_follows_a_drift_and_averages_a_scatter_hand_wo
     # 0.528. The window (sum / sum less one SE of the 7 ratios, 0.2160 / sqrt(7) = 0.0816) lags at 0.782.
     sliding = np.array([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
     hundreds = np.full(7, 100.0)
-    assert cal._bias_level(hundreds, 100.0 * sliding, threshold=False) == pytest.approx(0.4616, abs=1e-4)
-    assert cal._bias_level(hundreds, 100.0 * sliding) == pytest.approx(0.5281, abs=1e-4)
+    ratio = {"scale": "ratio"}  # the level on the ratios themselves (before 2026-12-07; the log scale below)
+    assert cal._bias_level(hundreds, 100.0 * sliding, threshold=False, **ratio) == pytest.approx(
+        0.4616, abs=1e-4
+    )
+    assert cal._bias_level(hundreds, 100.0 * sliding, **ratio) == pytest.approx(0.5281, abs=1e-4)
     assert cal._bias_ratio(np.arange(7), hundreds, 100.0 * sliding) == pytest.approx(0.7816, abs=1e-4)
     # Ratios that only scatter around 1.1 (1.4, 0.8, ...): lambda = 0, the level is their mean with one
     # period at 1, (1 + 8.8) / 9 = 1.0889, P = 1 / 9, s^2 = 0.7289 / 8 = 0.0911, SE = 0.1006 > 0.0889:
     # left alone, r = 1.
     scatter = np.array([1.4, 0.8, 1.4, 0.8, 1.4, 0.8, 1.4, 0.8])
-    assert cal._bias_level(np.full(8, 100.0), 100.0 * scatter, threshold=False) == pytest.approx(9.8 / 9)
+    assert cal._bias_level(np.full(8, 100.0), 100.0 * scatter, threshold=False, **ratio) == pytest.approx(
+        9.8 / 9
+    )
+    assert cal._bias_level(np.full(8, 100.0), 100.0 * scatter, **ratio) == 1.0
+
+
+def test_later_periods_bias_level_follows_the_log_of_the_ratios_when_every_month_brought_something():
+    """Since 2026-12-07 the level runs on log ratios (from log 1 = 0) whenever every period's ratio is
+    above 0. The slide 1.0, 0.9, ..., 0.4 in logs is 0, -0.105, -0.223, -0.357, -0.511, -0.693, -0.916:
+    the likeliest drift is again lambda = 1, with level L = -0.7917, P = 0.618 and noise s^2 = 0.01675,
+    so SE = sqrt(0.618 x 0.01675) = 0.1017 and r = exp(-0.7917 + 0.1017) = 0.5016 (0.4531 without the
+    threshold), closer to the last months than the 0.5281 of the ratios themselves. The scatter 1.4, 0.8,
+    ... has a geometric level exp(L) = 1.0517 (its ratio level 1.0889), within one SE of 1: r = 1."""
+    sliding = np.array([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    hundreds = np.full(7, 100.0)
+    level, variance, _, scaled = cal._level_path(np.log(sliding), 1.0, start=0.0)
+    assert (level, variance, scaled / 7) == (
+        pytest.approx(-0.7917, abs=1e-4),
+        pytest.approx(0.618, abs=1e-3),
+        pytest.approx(0.01675, abs=1e-5),
+    )
+    assert cal._bias_level(hundreds, 100.0 * sliding, threshold=False) == pytest.approx(0.4531, abs=1e-4)
+    assert cal._bias_level(hundreds, 100.0 * sliding) == pytest.approx(0.5016, abs=1e-4)
+    scatter = np.array([1.4, 0.8, 1.4, 0.8, 1.4, 0.8, 1.4, 0.8])
+    assert cal._bias_level(np.full(8, 100.0), 100.0 * scatter, threshold=False) == pytest.approx(
+        1.0517, abs=1e-4
+    )
     assert cal._bias_level(np.full(8, 100.0), 100.0 * scatter) == 1.0
+    # A period where nothing came in has no log: the ratios themselves are used, as before.
+    with_nothing = np.array([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.0])
+    assert cal._bias_level(hundreds, 100.0 * with_nothing) == cal._bias_level(
+        hundreds, 100.0 * with_nothing, scale="ratio"
+    )
+
+
+def test_a_later_month_with_nothing_in_does_not_change_the_scale_of_earlier_corrections():
+    """The log scale is chosen from the periods known at the forecast's as-of time only: a target that
+    ends after t and brings nothing (which would switch the level to the ratios) changes no forecast made
+    at or before t, and does change those made after it had ended (so the test can fail)."""
+    rows = [
+        _row(day, "dealflow", 100.0, 100.0 * (0.6 + 0.4 * math.cos(day / 40))) for day in range(0, 400, 7)
+    ]
+    moment = 210 * DAY
+    emptied = [
+        replace(row, actual=0.0) if moment < row.target_end <= moment + 7 * DAY else row for row in rows
+    ]
+    assert emptied != rows
+    before = {item.row.as_of: item for item in cal.calibrate(rows)}
+    after = {item.row.as_of: item for item in cal.calibrate(emptied) if item.row.method == "dealflow"}
+    for as_of, item in before.items():
+        if item.row.method == "dealflow" and as_of <= moment:
+            assert (item.forecast, item.p10, item.p90) == (
+                after[as_of].forecast,
+                after[as_of].p10,
+                after[as_of].p90,
+            )
+    assert any(before[as_of].forecast != after[as_of].forecast for as_of in after if as_of > moment + 7 * DAY)
 
 
 def test_later_periods_range_holds_the_ratios_recentred_on_todays_correction_hand_worked():
@@ -200,7 +259,7 @@ def test_next_period_is_corrected_and_ranged_from_next_periods_own_errors_hand_w
         for item in cal.calibrate(rows, settings=cal.PREVIOUS)
         if item.row.method == "dealflow"
     }[(1, late)]
-    assert (before.p10, before.p90) == (pytest.approx(80.0), pytest.approx(late_item.forecast))
+    assert (before.p10, before.p90) == (pytest.approx(80.0), pytest.approx(before.forecast))
     table = cal.current_corrections(rows, now=500 * DAY)["corrections"]
     assert 0.8 < table["1"]["dealflow"][0]["ratio"] < 0.83
     assert table["0"]["dealflow"][0]["ratio"] == pytest.approx(1.0)

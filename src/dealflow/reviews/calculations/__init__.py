@@ -55,8 +55,11 @@ from dealflow.reviews.calculations.ranking import (
 )
 from dealflow.reviews.calculations.waterfalls import (
     WATERFALL_BUCKETS,
+    WATERFALL_SHOWN,
+    BarItems,
     Waterfall,
     WaterfallDeal,
+    bar_items,
     waterfall,
 )
 
@@ -78,6 +81,8 @@ __all__ = [
     "STUCK_FALLBACK_FACTOR",
     "STUCK_QUANTILE",
     "WATERFALL_BUCKETS",
+    "WATERFALL_SHOWN",
+    "BarItems",
     "DealFacts",
     "Priority",
     "QualityRow",
@@ -88,6 +93,7 @@ __all__ = [
     "Waterfall",
     "WaterfallDeal",
     "WhatIfRow",
+    "bar_items",
     "bottleneck_rows",
     "data_quality",
     "flag_text",

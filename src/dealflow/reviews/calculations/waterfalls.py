@@ -34,6 +34,28 @@ WATERFALL_BUCKETS = (
 )
 
 
+WATERFALL_SHOWN = 50  # deals a bar lists on the page and in the report; every one is in the bar's CSV
+
+
+@dataclass(frozen=True)
+class BarItems:
+    """What a page shows of one bar's deals: the largest ``shown`` by amount, and what is left out."""
+
+    shown: list[dict[str, Any]]
+    count: int
+    rest_count: int
+    rest_amount_minor: int
+
+
+def bar_items(items: list[dict[str, Any]], *, limit: int | None = None) -> BarItems:
+    """The ``limit`` deals of a bar that moved it most (largest amount first, then title, then id), and
+    how many deals and how much the rest add up to, so that nothing is cut without saying so."""
+    limit = WATERFALL_SHOWN if limit is None else limit
+    ordered = sorted(items, key=lambda item: (-abs(item["amount_minor"]), item["title"], item["deal_id"]))
+    shown, rest = ordered[:limit], ordered[limit:]
+    return BarItems(shown, len(items), len(rest), sum(item["amount_minor"] for item in rest))
+
+
 @dataclass
 class Waterfall:
     totals: dict[str, int]

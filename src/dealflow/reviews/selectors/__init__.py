@@ -40,6 +40,7 @@ from dealflow.reviews.selectors.report import (
     review_rows_ranked,
 )
 from dealflow.reviews.selectors.workspace import (
+    AGENDA_PAGE,
     AGENDA_SIZE,
     CATEGORY_ORDER,
     AgendaRow,
@@ -54,6 +55,7 @@ from dealflow.reviews.selectors.workspace import (
 )
 
 __all__ = [
+    "AGENDA_PAGE",
     "AGENDA_SIZE",
     "CATEGORY_ORDER",
     "Adjustment",

@@ -20,6 +20,7 @@ from dealflow.reviews.models import (
 from dealflow.reviews.selectors.access import review_get_for_user, review_label
 
 AGENDA_SIZE = 20
+AGENDA_PAGE = 50  # "every deal on the lists" a page at a time: one page of both lists stays under 200 KB
 CATEGORY_ORDER = (
     ForecastCategory.COMMIT,
     ForecastCategory.BEST_CASE,
@@ -77,6 +78,17 @@ class Workspace:
     open_deals: int = 0
     first_deal_id: int | None = None  # the first in deal order: "walk every deal" starts there
     titles: dict[int, str] = field(default_factory=dict)  # of the deals the page names (lists, decisions)
+    page: int | None = None  # which AGENDA_PAGE of both lists is shown; None: the top AGENDA_SIZE
+    list_offset: int = 0  # the rank before the first row shown (both lists)
+
+    @property
+    def has_next_page(self) -> bool:
+        shown = self.list_offset + max(len(self.close_list), len(self.rescue_list))
+        return shown < max(self.close_total, self.rescue_total)
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-max(self.close_total, self.rescue_total) // AGENDA_PAGE))
 
 
 def _in_period_q(review: PipelineReview) -> Q:
@@ -236,9 +248,12 @@ def review_titles(*, review: PipelineReview, deal_ids) -> dict[int, str]:
     )
 
 
-def review_workspace_for_user(*, review_id: int, user: User, show_all: bool = False) -> Workspace:
+def review_workspace_for_user(
+    *, review_id: int, user: User, show_all: bool = False, page: int | None = None
+) -> Workspace:
     """The review page and the report: gather (totals, range, waterfall), bottlenecks, the agenda, data
-    quality, decisions.
+    quality, decisions. The two ranked lists hold their top AGENDA_SIZE; ``page`` (from 1) shows that page
+    of AGENDA_PAGE rows of each instead, ``show_all`` every row (the API's ``all``).
 
     Totals, data quality and the two ranked lists are counted and cut by the database, so the page costs
     the same at 100 or 100,000 deals in scope (no frozen row is loaded but the lists' and the titles the
@@ -252,11 +267,16 @@ def review_workspace_for_user(*, review_id: int, user: User, show_all: bool = Fa
     for decision in decisions:
         by_deal[decision.deal_id].append(decision)
     close_query, rescue_query = close_candidates(review), rescue_candidates(review)
-    limit = None if show_all else AGENDA_SIZE
-    close = list(close_query if limit is None else close_query[:limit])
-    rescue = list(rescue_query if limit is None else rescue_query[:limit])
-    close_total = len(close) if limit is None or len(close) < limit else close_query.count()
-    rescue_total = len(rescue) if limit is None or len(rescue) < limit else rescue_query.count()
+    offset, limit = 0, None if show_all else AGENDA_SIZE
+    if page is not None and not show_all:
+        offset, limit = (page - 1) * AGENDA_PAGE, AGENDA_PAGE
+    close = list(close_query if limit is None else close_query[offset : offset + limit])
+    rescue = list(rescue_query if limit is None else rescue_query[offset : offset + limit])
+
+    def total(rows: list[ReviewDeal], query: Any) -> int:
+        return offset + len(rows) if limit is None or 0 < len(rows) < limit else query.count()
+
+    close_total, rescue_total = total(close, close_query), total(rescue, rescue_query)
     stages, first_deal_id = _stage_totals(review)
     quality = _quality(review, snapshot.as_of_on)
     owners = owner_names({item.owner_id for item in quality})
@@ -299,4 +319,6 @@ def review_workspace_for_user(*, review_id: int, user: User, show_all: bool = Fa
         open_deals=open_deals,
         first_deal_id=first_deal_id,
         titles=titles,
+        page=page if limit == AGENDA_PAGE else None,
+        list_offset=offset,
     )

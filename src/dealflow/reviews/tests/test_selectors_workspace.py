@@ -141,6 +141,20 @@ def test_database_totals_quality_and_lists_equal_the_calculations_over_every_row
     assert [item.row.deal_id for item in everything.rescue_list] == expected["rescue"]
     assert _figures(everything) == _figures(page)
 
+    # A page at a time: page 2 holds ranks AGENDA_PAGE+1 .. 2*AGENDA_PAGE of each list, with the lists' totals.
+    size = selectors.AGENDA_PAGE
+    for number in (1, 2, 3):
+        paged = selectors.review_workspace_for_user(review_id=review.pk, user=manager, page=number)
+        window = slice((number - 1) * size, number * size)
+        assert [item.row.deal_id for item in paged.close_list] == expected["close"][window]
+        assert [item.row.deal_id for item in paged.rescue_list] == expected["rescue"][window]
+        assert (paged.close_total, paged.rescue_total) == (len(expected["close"]), len(expected["rescue"]))
+        longest = max(len(expected["close"]), len(expected["rescue"]))
+        assert paged.has_next_page == (number * size < longest)
+        assert paged.page_count == max(1, -(-longest // size))
+        assert paged.list_offset == (number - 1) * size
+    assert len(expected["close"]) > size or len(expected["rescue"]) > size  # page 2 is not empty
+
     # The report's CSV: every row once, "close this period" first in its order, then the rest by deal, with
     # both ranks as the calculations give them over every row.
     ranked = list(selectors.review_rows_ranked(review=review))

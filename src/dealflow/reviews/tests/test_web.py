@@ -359,3 +359,76 @@ def test_waterfall_deals_load_on_demand_and_stay_in_the_report(
     assert client.get(reverse("web:review_waterfall_items", args=[second.pk, "nonsense"])).status_code == 404
     client.force_login(outsider)
     assert client.get(items_url).status_code == 404
+
+
+def test_every_deal_on_the_lists_comes_a_page_at_a_time(client, manager, review, team_deals, monkeypatch):
+    """The lists' "every deal" view pages (one page of both lists stays small at any scope): ranks go on
+    across pages, the old ?all=1 link lands on page 1, and a page that is not a whole number is a 400."""
+    from dealflow.reviews.selectors import workspace
+
+    monkeypatch.setattr(workspace, "AGENDA_PAGE", 1)
+    everything = selectors.review_workspace_for_user(review_id=review.pk, user=manager, show_all=True)
+    longest = max(everything.close_total, everything.rescue_total)
+    assert longest >= 2
+    client.force_login(manager)
+    url = reverse("web:review_detail", args=[review.pk])
+    first = client.get(url, {"page": "1"}).content.decode()
+    assert "data-agenda-pager" in first and 'rel="next"' in first and 'rel="prev"' not in first
+    assert f"Page 1 of {longest}" in first
+    second = client.get(url, {"page": "2"}).content.decode()
+    assert 'rel="prev"' in second and '<td class="num">2</td>' in second
+    rescue_second = everything.rescue_list[1].row.title if everything.rescue_total >= 2 else None
+    close_second = everything.close_list[1].row.title if everything.close_total >= 2 else None
+    assert any(title and title in second for title in (rescue_second, close_second))
+    last = client.get(url, {"page": str(longest)}).content.decode()
+    assert 'rel="next"' not in last
+    top = client.get(url).content.decode()
+    assert "data-agenda-pager" not in top and "?page=1#agenda" in top
+    old = client.get(url, {"all": "1"})
+    assert old.status_code == 302 and old["Location"].endswith("?page=1#agenda")
+    for bad in ("0", "x", "²"):
+        assert client.get(url, {"page": bad}).status_code == 400
+
+
+def test_a_waterfall_bar_lists_its_largest_deals_and_says_what_is_left(
+    client, manager, team, review, team_deals, frozen_now, monkeypatch
+):
+    """A bar of a company review can hold thousands of deals: the page and the report list the largest
+    (WATERFALL_SHOWN), say how many more and what they add up to, and link a CSV of every one."""
+    from dealflow.reviews.calculations import waterfalls
+
+    services.review_finish(review=review, by=manager)
+    frozen_now.shift(dt.timedelta(days=7))
+    second = services.review_start(by=manager, team=team, period="2026-11")
+    end = second.snapshot.waterfall["items"]["end"]
+    assert len(end) >= 2
+    ordered = sorted(end, key=lambda item: (-abs(item["amount_minor"]), item["title"]))
+    monkeypatch.setattr(waterfalls, "WATERFALL_SHOWN", 1)
+    client.force_login(manager)
+    url = reverse("web:review_waterfall_items", args=[second.pk, "end"])
+    part = client.get(url).content.decode()
+    assert part.count("<li>") == 1 and f"<li>{ordered[0]['title']}:" in part
+    rest = sum(item["amount_minor"] for item in ordered[1:]) // 100
+    assert f"and {len(end) - 1} more deal" in part and f"{rest:,}" in part
+    assert f'href="{url}?format=csv"' in part
+    report = client.get(reverse("web:review_report", args=[second.pk])).content.decode()
+    assert "data-waterfall-rest" in report
+    download = client.get(url, {"format": "csv"})
+    assert download.status_code == 200 and download["Content-Type"].startswith("text/csv")
+    lines = b"".join(download.streaming_content).decode().splitlines()
+    assert lines[0].startswith("deal_id,title,amount")
+    assert sorted(int(line.split(",")[0]) for line in lines[1:]) == sorted(item["deal_id"] for item in end)
+    assert client.get(url, {"format": "xml"}).status_code == 400
+
+
+def test_bar_items_keeps_the_largest_and_counts_the_rest():
+    items = [
+        {"deal_id": 1, "title": "B", "amount_minor": 500},
+        {"deal_id": 2, "title": "A", "amount_minor": -700},
+        {"deal_id": 3, "title": "C", "amount_minor": 500},
+        {"deal_id": 4, "title": "D", "amount_minor": 100},
+    ]
+    bar = calculations.bar_items(items, limit=2)
+    assert [item["deal_id"] for item in bar.shown] == [2, 1]  # |-700| first, then 500 by title
+    assert (bar.count, bar.rest_count, bar.rest_amount_minor) == (4, 2, 600)
+    assert calculations.bar_items([], limit=2) == calculations.BarItems([], 0, 0, 0)

@@ -91,7 +91,7 @@ def review_context(workspace: selectors.Workspace) -> dict[str, Any]:
                     "label": exports.WATERFALL_LABELS[key],
                     "sign": sign,
                     "amount": totals[key],
-                    "items": items.get(key, []),
+                    "items": calculations.bar_items(items.get(key, [])),
                 }
             )
     bottlenecks = [
@@ -171,13 +171,16 @@ def review_start(request: AuthenticatedRequest) -> HttpResponse:
 @require_GET
 def review_detail(request: AuthenticatedRequest, review_id: int) -> HttpResponse:
     """The review: gather, bottlenecks, the two ranked lists (with bulk decisions), data quality, decisions."""
+    if boolean_parameter(request.GET, "all"):  # the old "every deal" link: now a page at a time
+        return HttpResponseRedirect(f"{reverse('web:review_detail', args=[review_id])}?page=1#agenda")
     workspace = selectors.review_workspace_for_user(
         review_id=review_id,
         user=request.user,
-        show_all=boolean_parameter(request.GET, "all"),
+        page=integer_parameter(request.GET, "page", minimum=1, maximum=1_000_000),
     )
     context = {
         **review_context(workspace),
+        "agenda_page": selectors.AGENDA_PAGE,
         "bulk_kinds": BULK_KINDS,
         "lost_reasons": lost_reason_list(),
         "categories": [item for item in ForecastCategory.choices if item[0] != ForecastCategory.CLOSED],
@@ -187,13 +190,28 @@ def review_detail(request: AuthenticatedRequest, review_id: int) -> HttpResponse
 
 @login_required
 @require_GET
-def review_waterfall_items(request: AuthenticatedRequest, review_id: int, bar: str) -> HttpResponse:
+def review_waterfall_items(
+    request: AuthenticatedRequest, review_id: int, bar: str
+) -> HttpResponse | StreamingHttpResponse:
     """The deals behind one bar of the review's waterfall (the page loads them when the bar is opened)."""
     review = selectors.review_get_for_user(review_id=review_id, user=request.user)
     waterfall = review.snapshot.waterfall
     if bar not in calculations.WATERFALL_BUCKETS or not waterfall:
         raise Http404("No such bar.")
-    context = {"items": waterfall["items"].get(bar, []), "snapshot": review.snapshot}
+    items = waterfall["items"].get(bar, [])
+    if choice_parameter(request.GET, "format", ("csv",)) == "csv":
+        response = StreamingHttpResponse(
+            exports.waterfall_csv(items, currency=review.snapshot.currency),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="review-{review.pk}-{bar}.csv"'
+        return response
+    context = {
+        "bar": calculations.bar_items(items),
+        "bar_key": bar,
+        "review": review,
+        "snapshot": review.snapshot,
+    }
     return render(request, "web/reviews/_waterfall_items.html", context)
 
 
