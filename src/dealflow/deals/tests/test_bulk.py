@@ -293,6 +293,44 @@ def test_deferred_indexes_are_built_again_after_the_load_and_after_a_failure(rep
     assert Deal.objects.count() == 1
 
 
+@pytest.mark.django_db
+def test_finishing_runs_after_the_rebuild_with_the_load_settings_still_on(rep, pipeline):
+    """close(finishing=...) runs after the derived tables and statistics, before the SQLite settings of the
+    load are put back (the importer's search entries: with the 2 MB cache back they took twice the CPU)."""
+    from django.db import connection
+
+    from dealflow.deals.models import DealFact
+
+    seen: dict[str, object] = {}
+
+    def finishing() -> None:
+        seen["facts"] = DealFact.objects.count()
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA cache_size")
+                seen["cache_size"] = cursor.fetchone()[0]
+
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size = -2000")  # SQLite's default, whatever an earlier test left
+    proposal = stage_named("Proposal").pk
+    writer = bulk.BulkWriter()
+    writer.write(
+        deals=[
+            bulk.BulkDeal(
+                title="A", owner_id=rep.pk, pipeline_id=pipeline.pk, stage_id=proposal, created_at=NOW
+            )
+        ]
+    )
+    writer.close(finishing=finishing)
+    assert seen["facts"] == 1  # the rebuild ran first
+    if connection.vendor == "sqlite":
+        assert seen["cache_size"] == -bulk.SQLITE_BULK_CACHE_KIB
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            assert cursor.fetchone()[0] == -2000  # put back afterwards
+
+
 def _derived_snapshot() -> dict[str, list]:
     from dealflow.deals.models import DealFact, DealGroupTotals, DealMonthlyTotals, StayFact
 

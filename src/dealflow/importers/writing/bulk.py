@@ -158,12 +158,17 @@ class BulkPart(DealsPart):
             self.phase(_("Indexes and analytics tables"))
             timings = self.result.timings
             timings.update({f"writes: {name}": value for name, value in writer.write_seconds.items()})
-            writer.close(timings=timings)  # deferred indexes, derived tables, statistics
-            search_index_bulk_loaded(  # the bulk writer bypasses the services that keep the search index
-                deal_ids=list(bulk_deal_ids),
-                lead_ids=[lead.id for lead in new_leads.values() if lead.id is not None]
-                if lead_specs
-                else [],
+            # Deferred indexes, derived tables, statistics; then, with the load's settings still on, the
+            # search entries (the bulk writer bypasses the services that keep the search index).
+            writer.close(
+                timings=timings,
+                finishing=partial(
+                    search_index_bulk_loaded,
+                    deal_ids=list(bulk_deal_ids),
+                    lead_ids=[lead.id for lead in new_leads.values() if lead.id is not None]
+                    if lead_specs
+                    else [],
+                ),
             )
         except BaseException:
             writer.__exit__(*sys.exc_info())
