@@ -17,7 +17,7 @@ bench_import), writes a ZIP like a CRM export (deals.csv: one row per deal with 
 status, amount, owner, organization, dates and lost reason; history.csv: one row per stage change),
 and imports it with ``import_apply`` (reading, parsing, matching, replaying every history through the
 bulk writer, writing the deals with their derived analytics rows, building the indexes). The baseline then inserts exactly the rows the
-import wrote (organizations, deals, events, spells, the derived tables, search entries) into empty copies of the same tables, with the same
+import wrote (organizations, deals, events, spells, the derived tables, commission credits, search entries) into empty copies of the same tables, with the same
 indexes, with plain SQL (SQLite ``executemany``, PostgreSQL ``COPY``), in the same run. It prints both,
 their rates in deal rows per second, and the ratio. Targets: >= 10,000 deal rows/s on SQLite, and
 within 3x of the plain-SQL baseline.
@@ -318,14 +318,16 @@ def plain_sql_baseline(
 
 
 def _derived_models() -> list:
-    """The analytics tables the import fills along with the deals (they are rows it writes too)."""
+    """The analytics tables the import fills along with the deals (they are rows it writes too), the
+    commission credits of its won deals included (the bulk writer's listeners write them when it closes)."""
+    from dealflow.commissions.models import CreditEntry
     from dealflow.deals import models
 
     return [
         getattr(models, name)
         for name in ("DealFact", "StayFact", "DealMonthlyTotals", "DealGroupTotals", "LeadMonthlyTotals")
         if hasattr(models, name)
-    ]
+    ] + [CreditEntry]
 
 
 def _child(options) -> int:
