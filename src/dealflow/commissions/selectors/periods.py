@@ -22,7 +22,6 @@ from dealflow.commissions.models import (
 from dealflow.commissions.selectors.common import CHUNK, chunks, collection_paused, day_start, local_day
 from dealflow.commissions.selectors.history import (
     History,
-    RateBook,
     product_lines_read,
     uses_products,
 )
@@ -76,7 +75,6 @@ def period_inputs(
     period: Period,
     user_ids: set[int] | None = None,
     book: PlanBook | None = None,
-    rates: RateBook | None = None,
     extra_credits: dict[int, list[calc.Credit]] | None = None,
     skip_clawbacks: bool = False,
     as_if_open: bool = False,
@@ -87,7 +85,6 @@ def period_inputs(
             period=period,
             user_ids=user_ids,
             book=book,
-            rates=rates,
             extra_credits=extra_credits,
             skip_clawbacks=skip_clawbacks,
             as_if_open=as_if_open,
@@ -99,7 +96,6 @@ def _period_inputs(
     period: Period,
     user_ids: set[int] | None = None,
     book: PlanBook | None = None,
-    rates: RateBook | None = None,
     extra_credits: dict[int, list[calc.Credit]] | None = None,
     skip_clawbacks: bool = False,
     as_if_open: bool = False,
@@ -110,8 +106,7 @@ def _period_inputs(
     an approved or paid period that its statement does not hold moves to the next open period.
     ``as_if_open`` ignores approvals: the period's own events, as a preview or a leaderboard reads them.
     """
-    book = book or plan_book()
-    # ``rates`` is not read here any more: the kept credits were converted when they were written.
+    book = book or plan_book()  # the kept credits were converted to the base currency when written
     kind = period.kind if period.kind in ("month", "quarter") else "month"
     closed = Statement.objects.exclude(status=StatementStatus.DRAFT)
     if as_if_open:
@@ -278,16 +273,15 @@ def _period_inputs(
     return PeriodInputs(period=period, people=dict(people), book=book)
 
 
-def statement_results(*, inputs: PeriodInputs, rates: RateBook | None = None) -> dict[int, calc.Result]:
+def statement_results(*, inputs: PeriodInputs) -> dict[int, calc.Result]:
     """The computed lines of every person in ``inputs`` (clawbacks negate the line they reverse)."""
     with collection_paused():
-        return _statement_results(inputs=inputs, rates=rates)
+        return _statement_results(inputs=inputs)
 
 
-def _statement_results(*, inputs: PeriodInputs, rates: RateBook | None = None) -> dict[int, calc.Result]:
+def _statement_results(*, inputs: PeriodInputs) -> dict[int, calc.Result]:
     results: dict[int, calc.Result] = {}
-    rates = rates or RateBook()
-    originals = _Originals(inputs=inputs, rates=rates)
+    originals = _Originals(inputs=inputs)
     for user_id, person in inputs.people.items():
         first = calc.compute_statement(
             credits=person.credits, quota_minor=person.quota_minor, period_terms=person.period_terms
@@ -309,9 +303,8 @@ class _Originals:
     """The lines clawbacks reverse: from this run, else a stored line of another statement (one query for
     all of them), else the won period computed once for everybody (cached per period)."""
 
-    def __init__(self, *, inputs: PeriodInputs, rates: RateBook) -> None:
+    def __init__(self, *, inputs: PeriodInputs) -> None:
         self.inputs = inputs
-        self.rates = rates
         self.periods: dict[str, dict[int, calc.Result]] = {}
         won_ids = sorted(
             {clawback.won_event_id for person in inputs.people.values() for clawback in person.clawbacks}
@@ -327,9 +320,7 @@ class _Originals:
 
     def _computed(self, period: Period) -> dict[int, calc.Result]:
         if period.key not in self.periods:
-            original = period_inputs(
-                period=period, book=self.inputs.book, rates=self.rates, skip_clawbacks=True
-            )
+            original = period_inputs(period=period, book=self.inputs.book, skip_clawbacks=True)
             self.periods[period.key] = {
                 user_id: calc.compute_statement(
                     credits=person.credits, quota_minor=person.quota_minor, period_terms=person.period_terms

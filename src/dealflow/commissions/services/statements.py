@@ -84,8 +84,7 @@ def _statements_recompute(
     if by is not None:
         user_check_can_write(user=by)  # an analyst reads statements but does not recompute them
     wanted = set(user_ids) if user_ids is not None else None
-    rates = selectors.RateBook()
-    inputs = selectors.period_inputs(period=period, user_ids=wanted, rates=rates)
+    inputs = selectors.period_inputs(period=period, user_ids=wanted)
     if wanted is None:
         with_plans = {
             user_id
@@ -106,7 +105,7 @@ def _statements_recompute(
             )
             for user_id in with_plans:
                 inputs.people[user_id].quota_minor = quotas.get(user_id)
-    results = selectors.statement_results(inputs=inputs, rates=rates)
+    results = selectors.statement_results(inputs=inputs)
     moment = clock.now()
     existing_statements = Statement.objects.select_for_update().filter(period_key=period.key)
     if wanted is not None:
