@@ -143,3 +143,19 @@ def merged_rows(
         page = [row[0] for row in cursor.fetchall()]
     by_id = {row.pk: row for row in queryset.filter(pk__in=page).order_by()}
     return [by_id[row_id] for row_id in page if row_id in by_id]
+
+
+def rows_by_ids(queryset: QuerySet[Any]) -> Callable[[int, int], list[Any]]:
+    """A page reader (``CappedPaginator(rows=...)``) that finds the page's ids on ``queryset`` without its
+    ``select_related`` joins, then reads those rows with them.
+
+    With the joins, SQLite started a manager's deals list at the stage table and sorted every deal of every
+    stage (0.6-0.8 s at 1M deals, issue #19); on the ids alone it walks the order's index and stops at the
+    page. Orders on a joined column keep their join."""
+
+    def rows(offset: int, limit: int) -> list[Any]:
+        page = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
+        by_id = {row.pk: row for row in queryset.filter(pk__in=page).order_by()}
+        return [by_id[row_id] for row_id in page if row_id in by_id]
+
+    return rows

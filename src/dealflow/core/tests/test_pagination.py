@@ -115,3 +115,17 @@ def test_merged_rows_take_plain_column_orders_only(activities_of_four):
         merged_rows(
             Activity.objects.order_by(), field="owner_id", values=activities_of_four, offset=0, limit=5
         )
+
+
+def test_rows_by_ids_are_the_list_s_own_slices(activities_of_four):
+    """The page's ids first, then their rows (with the list's joins): the same rows in the same order."""
+    from dealflow.core.pagination import rows_by_ids
+    from dealflow.deals.models import Activity
+
+    listing = Activity.objects.select_related("owner").order_by("-due_at", "subject", "-id")
+    expected = [activity.pk for activity in listing]
+    rows = rows_by_ids(listing)
+    for offset, limit in [(0, 7), (7, 7), (55, 10), (60, 3)]:
+        page = rows(offset, limit)
+        assert [activity.pk for activity in page] == expected[offset : offset + limit]
+        assert all(activity.owner.username.startswith("owner") for activity in page)
