@@ -22,6 +22,7 @@ from dealflow.accounts.selectors import (
 )
 from dealflow.contacts.models import Organization, Person
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
+from dealflow.core.literals import literal_in
 from dealflow.core.parameters import choice_parameter, date_parameter, id_parameter, text_parameter
 from dealflow.customfields.models import CustomField
 from dealflow.customfields.selectors import (
@@ -398,7 +399,8 @@ def lead_list_for_user(
         unknown = set(statuses) - set(LeadStatus.values)
         if unknown:
             raise ApplicationError(f"status must be among {', '.join(LeadStatus.values)}.", field="status")
-        leads = leads.filter(status__in=statuses)
+        # Written into the SQL: SQLite then reads the inbox's partial index (core/literals.py).
+        leads = leads.filter(literal_in("status", statuses))
     if source:
         leads = leads.filter(source__key=source)
     if owner_id is not None:
