@@ -365,6 +365,15 @@ def _impossible(value: Any) -> ValueError:
 
 def parse_date_cell(value: Any) -> dt.date | dt.datetime | PendingDate | None:
     """A date or a date and time; a PendingDate when day and month could be either way round."""
+    if type(value) is str:
+        # The usual cell first ("2024-03-01 09:30:00"): no empty word and no number looks like it. A cell
+        # that only starts like it goes the long way below, which explains what is wrong.
+        text = value.strip()
+        if _FAST_DATETIME.match(text):
+            try:
+                return aware(dt.datetime.fromisoformat(text))
+            except ValueError:
+                pass
     if isinstance(value, dt.datetime):
         return aware(value)
     if isinstance(value, dt.date):
