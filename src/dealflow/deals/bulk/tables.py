@@ -121,6 +121,23 @@ def sqlite_date(value: dt.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def sqlite_date_cached() -> Callable[[dt.date | None], str | None]:
+    """``sqlite_date`` that converts each day once: a write's spells and deals name the same few hundred
+    days (entered, exited, created, closed) over and over. A fresh one for every write, like the moments."""
+    texts: dict[dt.date, str | None] = {}
+    get = texts.get
+
+    def day(value: dt.date | None) -> str | None:
+        if value is None:
+            return None
+        text = get(value)
+        if text is None:
+            text = texts[value] = sqlite_date(value)
+        return text
+
+    return day
+
+
 def reserve_ids(cursor: Any, *, is_postgres: bool, table: str, count: int) -> list[int]:
     """Primary keys for ``count`` new rows of ``table``, taken before the rows are written."""
     if count == 0:
