@@ -14,6 +14,7 @@ from django.utils import timezone
 from dealflow.deals.models import DealMonthlyTotals
 
 _UTC = dt.UTC
+_NAIVE_EPOCH, _UTC_EPOCH = dt.datetime(1970, 1, 1), dt.datetime(1970, 1, 1, tzinfo=_UTC)
 
 # fmt: off
 LEAD_COLUMNS = [
@@ -92,7 +93,9 @@ def sqlite_datetime(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is _UTC:
-        return value.isoformat(" ")[:-6]  # drop "+00:00"
+        # The same moment as a naive datetime (epoch arithmetic), whose text has no "+00:00" to drop: half
+        # the cost of formatting the aware one, for every distinct moment of a bulk load.
+        return (value - _UTC_EPOCH + _NAIVE_EPOCH).isoformat(" ")
     if value.tzinfo is None:
         value = timezone.make_aware(value)
     return value.astimezone(_UTC).isoformat(" ")[:-6]
