@@ -100,6 +100,8 @@ def is_empty(value: Any) -> bool:
 
 
 def parse_text(value: Any) -> str:
+    if type(value) is str:  # a CSV cell (what the checks below come to, without building dt.datetime | dt.date)
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
