@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -12,6 +14,7 @@ from django.utils import timezone
 
 from dealflow.accounts.models import ApiToken, AuditEntry, Membership, Role, Team, User
 from dealflow.core.errors import ApplicationError
+from dealflow.core.pagination import MERGE_PARTS_LIMIT, merged_rows
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,29 @@ def owner_editable_q(*, user: User, owner_field: str = "owner_id") -> Q:
     if scope.is_admin:
         return Q()
     return _owner_in(owner_field, scope.editable_owner_ids, scope.managed_team_ids, scope.user_id)
+
+
+def owner_rows(
+    queryset: QuerySet[Any], *, user: User, owner_field: str = "owner_id"
+) -> Callable[[int, int], list[Any]] | None:
+    """A page reader for ``queryset`` (filtered by ``owner_visibility_q`` and ordered along an index that starts
+    with ``owner_field``): the page merged owner by owner (``core.pagination.merged_rows``) when the user sees
+    the records of several owners but not everyone's; None (slice the queryset) otherwise.
+
+    Admins and analysts read the list's own order index; a rep has one owner, whose index serves the order.
+    SQLite only: its planner sorted every row of the team instead (3 s at 1M deals, issue #19).
+    """
+    if connection.vendor != "sqlite":
+        # PostgreSQL reads the list's order index and tests each row's owner (47 ms for a manager's
+        # activities at 1M deals); its owner indexes put NULLs last, so a merge would sort each part.
+        return None
+    scope = user_access_scope(user=user)
+    owners = sorted(scope.readable_owner_ids)
+    if scope.user_id is None or scope.sees_everything or not 1 < len(owners) <= MERGE_PARTS_LIMIT:
+        return None
+    return lambda offset, limit: merged_rows(
+        queryset, field=owner_field, values=owners, offset=offset, limit=limit
+    )
 
 
 # Above this many owners the filter stays a subquery, so no statement carries thousands of parameters.

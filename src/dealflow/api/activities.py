@@ -17,6 +17,7 @@ from dealflow.deals.models import Activity
 from dealflow.deals.selectors import (
     activity_get_for_user,
     activity_list_for_user,
+    activity_page_rows,
     deal_list_for_user,
     lead_list_for_user,
     user_check_can_write,
@@ -106,7 +107,8 @@ def list_activities(request: ApiRequest, query: Query[ActivityQuery]):
     activities = activity_list_for_user(
         user=request.user, deal_id=query.deal, open_only=query.open, mine=query.mine
     )
-    return paginate(activities, limit=query.limit, offset=query.offset)
+    rows = activity_page_rows(activities, user=request.user, deal_id=query.deal, mine=query.mine)
+    return paginate(activities, limit=query.limit, offset=query.offset, rows=rows)
 
 
 @router.post("/activities", response={201: ActivityOut})

@@ -110,12 +110,14 @@ MAX_PAGE = 500
 MAX_OFFSET = 2**62  # LIMIT and OFFSET are 64-bit in SQL; a larger one overflows the driver
 
 
-def paginate(queryset, *, limit: int, offset: int) -> dict[str, Any]:
+def paginate(queryset, *, limit: int, offset: int, rows=None) -> dict[str, Any]:
     """Slice a queryset and count it: {"count", "count_is_capped", "limit", "offset", "items"}.
 
     One round trip: the page carries the total as an uncorrelated scalar subquery (computed once); only a
     page past the end needs a separate count. The count stops at ``COUNT_CAP`` + 1 rows (core/pagination.py):
-    counting every one of 3 million activities took longer than reading the page.
+    counting every one of 3 million activities took longer than reading the page. ``rows(offset, limit)``,
+    when given (``accounts.selectors.owner_rows``), reads the page in place of slicing the queryset, which is
+    then only counted.
     """
     from dealflow.core.errors import ApplicationError
     from dealflow.core.pagination import COUNT_CAP, count_capped
@@ -135,8 +137,9 @@ def paginate(queryset, *, limit: int, offset: int) -> dict[str, Any]:
         capped_params,
         output_field=BigIntegerField(),
     )
-    items = list(queryset.annotate(_page_total=total)[offset : offset + limit])
-    if items:
+    if rows is not None:
+        items, count = rows(offset, limit), count_capped(queryset, cap=COUNT_CAP)
+    elif items := list(queryset.annotate(_page_total=total)[offset : offset + limit]):
         first = items[0]
         count = first["_page_total"] if isinstance(first, dict) else first._page_total
         for item in items:

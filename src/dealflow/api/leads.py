@@ -12,7 +12,12 @@ from dealflow.api.deals import DealOut, deal_out, deal_references
 from dealflow.api.schemas import Id, Offset, PageOut, UserRef
 from dealflow.api.trash import TrashedOut, trashed_out
 from dealflow.deals.models import Lead
-from dealflow.deals.selectors import lead_get_for_user, lead_list_for_user, user_check_can_write
+from dealflow.deals.selectors import (
+    lead_get_for_user,
+    lead_list_for_user,
+    lead_page_rows,
+    user_check_can_write,
+)
 from dealflow.deals.services import lead_convert, lead_create, lead_disqualify, lead_qualify, lead_update
 from dealflow.deals.services.trash import lead_delete
 
@@ -127,7 +132,8 @@ def list_leads(request: ApiRequest, query: Query[LeadQuery]):
         owner_id=query.owner,
         order=query.order,
     ).select_related("deal")
-    return paginate(leads, limit=query.limit, offset=query.offset)
+    rows = lead_page_rows(leads, user=request.user, search=query.q, owner_id=query.owner, order=query.order)
+    return paginate(leads, limit=query.limit, offset=query.offset, rows=rows)
 
 
 @router.post("/leads", response={201: LeadOut})

@@ -155,6 +155,8 @@ class Lead(TrashableModel, BaseModel):
             models.Index(
                 fields=["created_on", "source", "owner", "team", "deleted_at"], name="lead_created_by_source"
             ),
+            # A team's leads in date order, an owner at a time (deals.selectors.lead_page_rows).
+            models.Index(fields=["owner", "created_at", "id"], name="lead_owner_created"),
             # The leads inbox, a source at a time, newest first (deals.selectors.lead_inbox_rows).
             models.Index(
                 fields=["source", "created_at", "id"],

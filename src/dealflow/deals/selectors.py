@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -12,7 +13,13 @@ from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.http import Http404
 
 from dealflow.accounts.models import Membership, User
-from dealflow.accounts.selectors import owner_editable_q, owner_visibility_q, user_access_scope, user_is_admin
+from dealflow.accounts.selectors import (
+    owner_editable_q,
+    owner_rows,
+    owner_visibility_q,
+    user_access_scope,
+    user_is_admin,
+)
 from dealflow.contacts.models import Organization, Person
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.core.parameters import choice_parameter, date_parameter, id_parameter, text_parameter
@@ -403,6 +410,22 @@ def lead_list_for_user(
     return leads.order_by(*LEAD_ORDERINGS[order or "-created_at"])
 
 
+def lead_page_rows(
+    leads: QuerySet[Lead],
+    *,
+    user: User,
+    search: str | None = None,
+    owner_id: int | None = None,
+    order: str | None = None,
+) -> Callable[[int, int], list[Lead]] | None:
+    """How to read a page of ``lead_list_for_user`` (same arguments): owner by owner along the (owner,
+    created_at) index for a reader of several owners' leads in date order (``accounts.selectors.owner_rows``);
+    other orders, a search or one owner's leads in one piece."""
+    if search or owner_id is not None or (order or "-created_at") not in ("created_at", "-created_at"):
+        return None
+    return owner_rows(leads, user=user)
+
+
 def lead_inbox_rows(*, leads: QuerySet[Lead], offset: int, limit: int) -> list[Lead]:
     """Rows ``offset`` to ``offset + limit`` of ``leads`` (from ``lead_list_for_user``) in the inbox's order:
     by source (its order, then name), newest first within one, with their owner, source, organization and
@@ -487,6 +510,17 @@ def activity_list_for_user(
     # Open ones (no done_at) first on every engine: PostgreSQL sorts NULLs last in ascending order, SQLite
     # first, so the direction is said (the index activity_list_order has the same order).
     return activities.order_by(F("done_at").asc(nulls_first=True), "due_at", "id")
+
+
+def activity_page_rows(
+    activities: QuerySet[Activity], *, user: User, deal_id: int | None = None, mine: bool = False
+) -> Callable[[int, int], list[Activity]] | None:
+    """How to read a page of ``activity_list_for_user`` (same arguments): owner by owner for a reader of
+    several owners' activities (``accounts.selectors.owner_rows``, along the (owner, done_at, due_at) index);
+    a deal's or one's own activities are read in one piece."""
+    if deal_id is not None or mine:
+        return None
+    return owner_rows(activities, user=user)
 
 
 def activity_get_for_user(*, activity_id: int, user: User, for_write: bool = False) -> Activity:

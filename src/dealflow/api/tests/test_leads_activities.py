@@ -142,3 +142,42 @@ def test_activity_list_counts_up_to_the_cap_and_pages_on_past_it(api_as, rep, ou
     outsiders = api_as(outsider).get("/activities").data
     assert (outsiders["count"], outsiders["count_is_capped"]) == (1, False)
     assert api.get("/activities", deal=10**9).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_manager_s_lists_page_owner_by_owner_in_the_list_s_order(api_as, rep, rep2, manager, outsider):
+    """Issue #19: a manager's activities and leads (read owner by owner on SQLite) come in the same order and
+    pages as one sorted list of the team's records; another team's records never appear."""
+    import datetime as dt
+
+    import time_machine
+
+    for number in range(12):
+        owner = (rep, rep2, manager)[number % 3]
+        with time_machine.travel(dt.datetime(2026, 3, 1 + number % 4, 9, number, tzinfo=dt.UTC), tick=False):
+            due = f"2026-04-0{1 + number % 3}T09:00:00Z"  # ties between owners, broken by id
+            assert (
+                api_as(owner).post("/activities", {"subject": f"Call {number}", "due_at": due}).status_code
+                == 201
+            )
+            assert (
+                api_as(owner).post("/leads", {"title": f"Lead {number}", "source": "website"}).status_code
+                == 201
+            )
+    assert api_as(outsider).post("/activities", {"subject": "Not yours"}).status_code == 201
+    assert api_as(outsider).post("/leads", {"title": "Not yours", "source": "website"}).status_code == 201
+    api = api_as(manager)
+    for path, ordered in (
+        ("/activities", lambda items: sorted(items, key=lambda item: (item["due_at"], item["id"]))),
+        (
+            "/leads",
+            lambda items: sorted(items, key=lambda item: (item["created_at"], item["id"]), reverse=True),
+        ),
+    ):
+        whole = api.get(path, limit=100).data
+        assert whole["count"] == 12
+        assert whole["items"] == ordered(whole["items"])
+        pages = [
+            item for offset in (0, 5, 10) for item in api.get(path, limit=5, offset=offset).data["items"]
+        ]
+        assert pages == whole["items"]

@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Sum
 
 from dealflow.core.money import from_minor
-from dealflow.deals.models import Deal, DealStatus
+from dealflow.deals.models import DealStatus
 from dealflow.deals.selectors import base_currency
 from dealflow.metrics.selectors.scope import MetricScope
 from dealflow.products.models import DealLine, Product
@@ -45,13 +45,16 @@ def product_figures(*, scope: MetricScope, basis: str) -> list[ProductRow]:
     """Won revenue, win rate, average deal size and cycle length per product, biggest revenue first."""
     period = scope.period
     closed = (
+        # The scope applies to the joined deal row: ``deal__in`` a subquery of every visible deal was read
+        # whole into a list on SQLite (every live deal, 0.9 s at 1M deals, issue #19).
         DealLine.objects.filter(
+            scope.deal_q(prefix="deal__"),
             product__isnull=False,
+            deal__deleted_at__isnull=True,
             deal__status__in=[DealStatus.WON, DealStatus.LOST],
             deal__closed_on__gte=period.start,
             deal__closed_on__lt=period.end,
         )
-        .filter(deal__in=Deal.objects.filter(scope.deal_q()).values("pk"))
         .values(
             "product_id",
             "deal_id",

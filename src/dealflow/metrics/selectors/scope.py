@@ -88,10 +88,16 @@ class MetricScope:
             condition &= Q(**{pipeline: filters.pipeline_id})
         return condition
 
-    def deal_q(self) -> Q:
+    def deal_q(self, *, prefix: str = "") -> Q:
         """Rows about a deal by its current pipeline, owner, team and source: Deal, DealFact, StayFact and
-        DealMonthlyTotals (where 0 stands for no team / no source)."""
-        return self._attribute_q(owner="owner_id", team="team_id", source="source_id", pipeline="pipeline_id")
+        DealMonthlyTotals (where 0 stands for no team / no source). ``prefix`` reaches a Deal through a
+        relation (``"deal__"`` on a deal's lines), so the filter applies to the joined row."""
+        return self._attribute_q(
+            owner=f"{prefix}owner_id",
+            team=f"{prefix}team_id",
+            source=f"{prefix}source_id",
+            pipeline=f"{prefix}pipeline_id",
+        )
 
     def lead_fact_q(self) -> Q:
         """DealFact rows of deals from leads, by the lead's owner, team and source (lead conversion)."""

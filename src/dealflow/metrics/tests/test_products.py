@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from dealflow.deals.services import deal_lines_set, deal_mark_lost, deal_mark_won, exchange_rate_set
+from dealflow.deals.services.trash import deal_delete
 from dealflow.deals.tests.factories import DealFactory, lost_reason
 from dealflow.metrics.selectors import MetricFilters, product_figures_for_user
 from dealflow.products.tests.factories import ProductFactory
@@ -32,10 +33,14 @@ def test_won_revenue_win_rate_size_and_cycle_by_product(rep, outsider):
         deal_lines_set(deal=third, lines=[{"product": seat, "quantity": 2}], by=rep)
         hidden = DealFactory(owner=outsider)  # another team: rep's view leaves it out
         deal_lines_set(deal=hidden, lines=[{"product": seat}], by=outsider)
+        trashed = DealFactory(owner=rep)  # won, then deleted: in the trash, it counts nowhere
+        deal_lines_set(deal=trashed, lines=[{"product": onboarding, "quantity": 5}], by=rep)
     with time_machine.travel(START + dt.timedelta(days=10), tick=False):
         deal_mark_won(deal=first, by=rep)
         deal_mark_lost(deal=third, reason=lost_reason(), by=rep)
         deal_mark_won(deal=hidden, by=outsider)
+        deal_mark_won(deal=trashed, by=rep)
+        deal_delete(deal=trashed, by=rep)
     with time_machine.travel(START + dt.timedelta(days=20), tick=False):
         deal_mark_won(deal=second, by=rep)
         rows = product_figures_for_user(user=rep, filters=MetricFilters.from_mapping({"period": "2026-Q3"}))
