@@ -100,7 +100,7 @@ def is_empty(value: Any) -> bool:
 
 
 def parse_text(value: Any) -> str:
-    if type(value) is str:  # a CSV cell (what the checks below come to, without building dt.datetime | dt.date)
+    if type(value) is str:  # a CSV cell: what the checks below come to, without their isinstance calls
         return value.strip()
     if value is None:
         return ""
