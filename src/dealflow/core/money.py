@@ -13,6 +13,9 @@ from dealflow.core.errors import ApplicationError
 # Currencies whose minor unit is not 1/100.
 _MINOR_DIGITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3, "JOD": 3}
 MAX_AMOUNT = Decimal("1e13")  # ten trillion, far above any deal, far below BigInteger
+# 10 ** digits for every minor unit above (an import converts hundreds of thousands of amounts).
+_SCALE = {digits: Decimal(10) ** digits for digits in {2, *_MINOR_DIGITS.values()}}
+_ONE = Decimal(1)
 
 
 def minor_digits(currency: str) -> int:
@@ -42,7 +45,7 @@ def number_text(value: object) -> str:
 def to_minor(amount: Decimal | int | str | float, currency: str, *, field: str = "amount") -> int:
     """Convert a decimal amount to integer minor units, refusing negatives and absurd sizes."""
     try:
-        value = Decimal(str(amount))
+        value = amount if type(amount) is Decimal else Decimal(str(amount))
     except (InvalidOperation, ValueError) as error:
         raise ApplicationError(f"Amount {amount!r} is not a number.", field=field) from error
     if not value.is_finite():
@@ -51,8 +54,7 @@ def to_minor(amount: Decimal | int | str | float, currency: str, *, field: str =
         raise ApplicationError("Amount cannot be negative.", field=field)
     if value >= MAX_AMOUNT:
         raise ApplicationError("Amount is too large.", field=field)
-    digits = minor_digits(currency)
-    return int((value * (Decimal(10) ** digits)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int((value * _SCALE[minor_digits(currency)]).quantize(_ONE, rounding=ROUND_HALF_UP))
 
 
 def from_minor(amount_minor: int | None, currency: str) -> Decimal:

@@ -42,6 +42,7 @@ from dealflow.importers.values import (
 LINE = "_line"
 REJECTED = "_rejected"
 MAX_PROBLEMS_PER_COLUMN = 1000
+_UNSEEN = object()  # a cell not in its column's cache yet
 MAX_CACHED_CELLS = 5_000  # per column: repeated cells (stages, owners, dates) parse once; ids do not pile up
 UNDECIDED = "?"  # a column decision a streamed parse leaves open (the whole sheet could not settle it)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -306,9 +307,8 @@ def sheet_parse(
             if cell is None or cell == "":
                 continue
             cache = caches[header]
-            try:
-                value = cache[cell]
-            except KeyError:
+            value = cache.get(cell, _UNSEEN)  # not KeyError: ids and titles miss every time
+            if value is _UNSEEN:
                 try:
                     value = convert(cell) if not is_empty(cell) else None
                 except ValueError as error:
@@ -328,9 +328,8 @@ def sheet_parse(
             if cell is None or cell == "":
                 continue
             cache = caches[header]
-            try:
-                value = cache[cell]
-            except KeyError:
+            value = cache.get(cell, _UNSEEN)
+            if value is _UNSEEN:
                 try:
                     value = parse_date_cell(cell)
                 except ValueError as error:

@@ -238,7 +238,7 @@ def _csv_sheet(opener: Callable[[], IO[bytes]], size: int, display: str, encodin
                     if any(cell.strip() for cell in row):
                         seen_header = True
                     continue
-                if not any(cell.strip() for cell in row):
+                if not "".join(row).strip():  # a blank row: no cell with more than spaces (one call a row)
                     continue
                 yield reader.line_num, row
         finally:

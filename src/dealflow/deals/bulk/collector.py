@@ -7,6 +7,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+# The first threshold counts the tracked objects allocated and not freed since the last collection. A bulk
+# write of 5,000 deals holds tens of thousands (its rows, states, spells) until it returns; at 50,000 nearly every
+# write set off a collection that walked them all, 0.45-0.58 s of a 100,000-deal import's CPU. At 200,000
+# they are freed before a collection comes (0.1 s in all; peak RSS unchanged, docs/benchmarks.md "branch imp14f").
+CALM_THRESHOLDS = (200_000, 20, 100)
 _lock = threading.Lock()
 _depth = 0
 _thresholds: tuple[int, int, int] = gc.get_threshold()
@@ -24,7 +29,7 @@ def collector_calm() -> Iterator[None]:
         if _depth == 0:
             _thresholds = gc.get_threshold()
             gc.freeze()
-            gc.set_threshold(50_000, 20, 100)
+            gc.set_threshold(*CALM_THRESHOLDS)
         _depth += 1
     try:
         yield

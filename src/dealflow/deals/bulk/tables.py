@@ -14,6 +14,7 @@ from django.utils import timezone
 from dealflow.deals.models import DealMonthlyTotals
 
 _UTC = dt.UTC
+_NAIVE_EPOCH, _UTC_EPOCH = dt.datetime(1970, 1, 1), dt.datetime(1970, 1, 1, tzinfo=_UTC)
 
 # fmt: off
 LEAD_COLUMNS = [
@@ -92,7 +93,9 @@ def sqlite_datetime(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is _UTC:
-        return value.isoformat(" ")[:-6]  # drop "+00:00"
+        # The same moment as a naive datetime (epoch arithmetic), whose text has no "+00:00" to drop: half
+        # the cost of formatting the aware one, for every distinct moment of a bulk load.
+        return (value - _UTC_EPOCH + _NAIVE_EPOCH).isoformat(" ")
     if value.tzinfo is None:
         value = timezone.make_aware(value)
     return value.astimezone(_UTC).isoformat(" ")[:-6]
@@ -119,6 +122,23 @@ def sqlite_datetime_cached() -> Callable[[dt.datetime | None], str | None]:
 
 def sqlite_date(value: dt.date | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def sqlite_date_cached() -> Callable[[dt.date | None], str | None]:
+    """``sqlite_date`` that converts each day once: a write's spells and deals name the same few hundred
+    days (entered, exited, created, closed) over and over. A fresh one for every write, like the moments."""
+    texts: dict[dt.date, str | None] = {}
+    get = texts.get
+
+    def day(value: dt.date | None) -> str | None:
+        if value is None:
+            return None
+        text = get(value)
+        if text is None:
+            text = texts[value] = sqlite_date(value)
+        return text
+
+    return day
 
 
 def reserve_ids(cursor: Any, *, is_postgres: bool, table: str, count: int) -> list[int]:

@@ -30,7 +30,7 @@ from dealflow.deals.bulk.tables import (
     copy_rows,
     identity,
     reserve_ids,
-    sqlite_date,
+    sqlite_date_cached,
     sqlite_datetime_cached,
     totals_add,
 )
@@ -126,6 +126,9 @@ class BulkWriter:
             self.team_of.setdefault(user_id, team_id)
         self.rates = rate_table(using=using)
         self._offsets: dict[dt.date, dt.timedelta | None] = {}
+        # Each moment's local date, for one write: a step's time is asked for as the spell's entered_on, the
+        # previous spell's exited_on and the deal's closed_on (a fresh dict every write bounds it).
+        self._local_days: dict[dt.datetime, dt.date] = {}
         self.context = lifecycle.Context(local_date=self.local_date, to_base_minor=self.rates.to_base_minor)
         self.tables = {
             "lead": Table.for_model(Lead, LEAD_COLUMNS, self.connection),
@@ -144,7 +147,7 @@ class BulkWriter:
         self.moment: Callable[[dt.datetime | None], Any] = (
             identity if self.is_postgres else sqlite_datetime_cached()
         )
-        self.day: Callable[[dt.date | None], Any] = identity if self.is_postgres else sqlite_date
+        self.day: Callable[[dt.date | None], Any] = identity if self.is_postgres else sqlite_date_cached()
         self._sqlite_pragmas: dict[str, int] = {}  # the connection's values before the load
         self._deferred_indexes: list[str] = []  # statements that put back what the load set aside
         if not self.is_postgres:
@@ -324,6 +327,12 @@ class BulkWriter:
 
     def local_date(self, moment: dt.datetime) -> dt.date:
         """timezone.localdate(moment), with the zone's offset looked up once per UTC day."""
+        day = self._local_days.get(moment)
+        if day is None:
+            day = self._local_days[moment] = self._local_date(moment)
+        return day
+
+    def _local_date(self, moment: dt.datetime) -> dt.date:
         if moment.tzinfo is not _UTC:
             return timezone.localdate(moment) if moment.tzinfo else moment.date()
         day = moment.date()
@@ -460,7 +469,9 @@ class BulkWriter:
         """Write leads, deals with their histories, and activities not on a deal, in one transaction."""
         now = clock.now()
         if not self.is_postgres:
-            self.moment = sqlite_datetime_cached()  # one write's moments at a time
+            self.moment = sqlite_datetime_cached()  # one write's moments and days at a time
+            self.day = sqlite_date_cached()
+        self._local_days = {}
         now_value = self.moment(now)  # updated_at of every row and recorded_at of every event
         with collector_calm(), transaction.atomic(using=self.using), self.connection.cursor() as cursor:
             for lead, pk in zip(leads, self._reserve(cursor, Lead, len(leads)), strict=True):

@@ -183,8 +183,9 @@ _CLOSE_FIELDS = (
 
 
 def _closed(
-    context: Context, state: DealState, *, status: str, stage: StageInfo, at: dt.datetime
+    context: Context, state: DealState, *, status: str, stage: StageInfo, at: dt.datetime, **changes: Any
 ) -> DealState:
+    """The state of a deal closed at ``at``, with the outcome's own ``changes`` in the same copy."""
     closed_on = context.local_date(at)
     lead_created_at = state.lead_created_at
     return state_replace(
@@ -200,6 +201,7 @@ def _closed(
         amount_base_minor=context.to_base_minor(state.amount_minor, state.currency, closed_on),
         last_activity_at=max(at, state.last_activity_at),
         version=state.version + 1,
+        **changes,
     )
 
 
@@ -219,7 +221,7 @@ def win(
         raise ApplicationError("Only an open deal can be won.", field="status")
     stage = closing_stage_required(won_stage, kind=STAGE_WON)
     spell_close = spell_close_for(context, state, at=at, exit_kind=_EXIT_WON, next_stage=stage)
-    after = state_replace(_closed(context, state, status=WON, stage=stage, at=at), won_at=at)
+    after = _closed(context, state, status=WON, stage=stage, at=at, won_at=at)
     event = event_for(
         after,
         _EVENT_WON,
@@ -274,11 +276,8 @@ def lose(
         raise ApplicationError("Only an open deal can be lost.", field="status")
     stage = closing_stage_required(lost_stage, kind=STAGE_LOST)
     spell_close = spell_close_for(context, state, at=at, exit_kind=_EXIT_LOST, next_stage=stage)
-    after = state_replace(
-        _closed(context, state, status=LOST, stage=stage, at=at),
-        lost_at=at,
-        lost_reason_id=reason.pk,
-        lost_note=note,
+    after = _closed(
+        context, state, status=LOST, stage=stage, at=at, lost_at=at, lost_reason_id=reason.pk, lost_note=note
     )
     event = event_for(
         after,

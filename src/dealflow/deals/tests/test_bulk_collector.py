@@ -7,17 +7,18 @@ import gc
 import pytest
 
 from dealflow.deals.bulk import collector_calm
+from dealflow.deals.bulk.collector import CALM_THRESHOLDS
 
 
 def test_collector_calm_nests_and_puts_the_collector_back():
     before = gc.get_threshold()
     frozen = gc.get_freeze_count()
     with collector_calm():
-        assert gc.get_threshold() == (50_000, 20, 100)
+        assert gc.get_threshold() == CALM_THRESHOLDS
         assert gc.get_freeze_count() > frozen
         with collector_calm():
-            assert gc.get_threshold() == (50_000, 20, 100)
-        assert gc.get_threshold() == (50_000, 20, 100)  # the outer load is still running
+            assert gc.get_threshold() == CALM_THRESHOLDS
+        assert gc.get_threshold() == CALM_THRESHOLDS  # the outer load is still running
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
 

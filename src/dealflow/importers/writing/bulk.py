@@ -28,8 +28,7 @@ from dealflow.importers.writing.deals import DealsPart
 
 
 class BulkPart(DealsPart):
-    def _bulk_steps(self, spec: DealCreate) -> list[bulk.Step]:
-        by_id = self.by.pk
+    def _bulk_steps(self, spec: DealCreate, by_id: int) -> list[bulk.Step]:
         steps: list[bulk.Step] = []
         for step in spec.steps:
             if step.kind == "move":
@@ -192,6 +191,7 @@ class BulkPart(DealsPart):
                 id=lead_row.pk,
             )
         deals: list[tuple[DealCreate, bulk.BulkDeal]] = []
+        by_id = self.by.pk  # once: a model's pk is a property that looks up its meta
         for spec in specs:
             owner = self.user(spec.owner)
             assert owner is not None
@@ -218,7 +218,7 @@ class BulkPart(DealsPart):
                 probability_override=spec.probability_override,
                 forecast_category_override=spec.forecast_category_override,
                 next_step=spec.next_step,
-                by_id=self.by.pk,
+                by_id=by_id,
                 origin=ORIGIN,
                 external_source=self.source if spec.external_id else "",
                 external_id=spec.external_id,
@@ -226,7 +226,7 @@ class BulkPart(DealsPart):
             )
             deals.append((spec, bulk_deal))
         for spec, bulk_deal in deals:
-            bulk_deal.steps = self._bulk_steps(spec)
+            bulk_deal.steps = self._bulk_steps(spec, by_id)
         return deals
 
     def _bulk_write(self, writer: bulk.BulkWriter, *, leads, deals, label: str) -> list:
