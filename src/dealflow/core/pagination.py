@@ -96,7 +96,13 @@ MERGE_PARTS_LIMIT = 64
 
 
 def merged_rows(
-    queryset: QuerySet[Any], *, field: str, values: Sequence[Any], offset: int, limit: int
+    queryset: QuerySet[Any],
+    *,
+    field: str,
+    values: Sequence[Any],
+    offset: int,
+    limit: int,
+    grouped: bool = False,
 ) -> list[Any]:
     """Rows ``offset`` to ``offset + limit`` of ``queryset`` in its own order, read part by part: one part per
     value of ``field`` (each no further than ``offset + limit`` rows along an index that starts with ``field``),
@@ -106,10 +112,12 @@ def merged_rows(
     ``owner IN (...)`` index, so it sorted every row of the team (700,000 activities of a manager at 1M deals,
     3 s, issue #19). ``queryset`` must be filtered to rows whose ``field`` is among ``values`` (the parts cover
     exactly those) and ordered by plain columns ending in a unique one. The parts sit in sub-selects because
-    SQLite takes no LIMIT in a part of a compound statement.
+    SQLite takes no LIMIT in a part of a compound statement. ``grouped``: the parts one after another in the
+    order of ``values`` (the leads inbox, a source at a time), each in the queryset's order.
     """
     columns: list[str] = []
-    directions: list[str] = []
+    first = 2 if grouped else 1  # the position of the first order column: after the part's rank, the id
+    directions: list[str] = ["1"] if grouped else []
     for term in queryset.query.order_by:
         if isinstance(term, str):
             name, descending, nulls = term.lstrip("-"), term.startswith("-"), ""
@@ -119,7 +127,7 @@ def merged_rows(
         else:
             raise TypeError(f"merged_rows orders by plain columns, not {term!r}")
         columns.append(name)
-        directions.append(f"{len(columns) + 1:d} {'DESC' if descending else 'ASC'}{nulls}")
+        directions.append(f"{first + len(columns):d} {'DESC' if descending else 'ASC'}{nulls}")
     if not columns:
         raise TypeError("merged_rows needs an ordered queryset")
     parts: list[str] = []
@@ -129,7 +137,8 @@ def merged_rows(
             part = queryset.filter(**{field: value}).values_list("pk", *columns)[: offset + limit]
             sql, part_params = part.query.sql_with_params()
             # SQL Django compiled from the queryset; the values stay parameters.
-            parts.append(f"SELECT part{number:d}.* FROM ({sql}) part{number:d}")  # noqa: S608
+            rank = f"{number:d} AS part_rank, " if grouped else ""
+            parts.append(f"SELECT {rank}part{number:d}.* FROM ({sql}) part{number:d}")  # noqa: S608
             params += part_params
     except EmptyResultSet:  # a filter that matches nothing
         return []
@@ -140,7 +149,7 @@ def merged_rows(
             " UNION ALL ".join(parts) + f" ORDER BY {', '.join(directions)} LIMIT %s OFFSET %s",
             [*params, limit, offset],
         )
-        page = [row[0] for row in cursor.fetchall()]
+        page = [row[first - 1] for row in cursor.fetchall()]
     by_id = {row.pk: row for row in queryset.filter(pk__in=page).order_by()}
     return [by_id[row_id] for row_id in page if row_id in by_id]
 

@@ -129,3 +129,17 @@ def test_rows_by_ids_are_the_list_s_own_slices(activities_of_four):
         page = rows(offset, limit)
         assert [activity.pk for activity in page] == expected[offset : offset + limit]
         assert all(activity.owner.username.startswith("owner") for activity in page)
+
+
+def test_grouped_merged_rows_are_each_part_in_turn(activities_of_four):
+    """The leads inbox's reading: the parts one after another in the order of the values, each in the list's
+    order, at every offset."""
+    from dealflow.core.pagination import merged_rows
+    from dealflow.deals.models import Activity
+
+    owners = list(reversed(activities_of_four))  # the values' order, not the ids', decides
+    listing = Activity.objects.filter(owner_id__in=owners).order_by("-due_at", "-id")
+    expected = [activity.pk for owner in owners for activity in listing.filter(owner_id=owner)]
+    for offset, limit in [(0, 10), (15, 20), (55, 10)]:
+        page = merged_rows(listing, field="owner_id", values=owners, offset=offset, limit=limit, grouped=True)
+        assert [activity.pk for activity in page] == expected[offset : offset + limit]
