@@ -6,7 +6,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 from django.utils import timezone
@@ -101,23 +101,31 @@ def sqlite_datetime(value: dt.datetime | None) -> str | None:
     return value.astimezone(_UTC).isoformat(" ")[:-6]
 
 
-def sqlite_datetime_cached() -> Callable[[dt.datetime | None], str | None]:
-    """``sqlite_datetime`` that converts each moment once: a step's time is written again as its event's
-    occurred_at, the spell's entered_at or exited_at and the deal's stage_entered_at or last_activity_at.
-    Equal moments give the same text (it is UTC), so the cache is keyed by value; the writer takes a fresh
-    one for every write, which bounds it."""
-    texts: dict[dt.datetime, str | None] = {}
+_Value = TypeVar("_Value", dt.date, dt.datetime)
+
+
+def _converted_once(convert: Callable[[_Value], str | None]) -> Callable[[_Value | None], str | None]:
+    """``convert`` that converts each value once (None stays None); keyed by value, so equal values must give
+    the same text. The writer takes a fresh one for every write, which bounds it."""
+    texts: dict[_Value, str | None] = {}
     get = texts.get
 
-    def moment(value: dt.datetime | None) -> str | None:
+    def converted(value: _Value | None) -> str | None:
         if value is None:
             return None
         text = get(value)
         if text is None:
-            text = texts[value] = sqlite_datetime(value)
+            text = texts[value] = convert(value)
         return text
 
-    return moment
+    return converted
+
+
+def sqlite_datetime_cached() -> Callable[[dt.datetime | None], str | None]:
+    """``sqlite_datetime`` that converts each moment once: a step's time is written again as its event's
+    occurred_at, the spell's entered_at or exited_at and the deal's stage_entered_at or last_activity_at.
+    Equal moments give the same text (it is UTC)."""
+    return _converted_once(sqlite_datetime)
 
 
 def sqlite_date(value: dt.date | None) -> str | None:
@@ -126,19 +134,8 @@ def sqlite_date(value: dt.date | None) -> str | None:
 
 def sqlite_date_cached() -> Callable[[dt.date | None], str | None]:
     """``sqlite_date`` that converts each day once: a write's spells and deals name the same few hundred
-    days (entered, exited, created, closed) over and over. A fresh one for every write, like the moments."""
-    texts: dict[dt.date, str | None] = {}
-    get = texts.get
-
-    def day(value: dt.date | None) -> str | None:
-        if value is None:
-            return None
-        text = get(value)
-        if text is None:
-            text = texts[value] = sqlite_date(value)
-        return text
-
-    return day
+    days (entered, exited, created, closed) over and over."""
+    return _converted_once(sqlite_date)
 
 
 def reserve_ids(cursor: Any, *, is_postgres: bool, table: str, count: int) -> list[int]:
