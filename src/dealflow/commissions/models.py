@@ -207,6 +207,23 @@ class DealSplit(models.Model):
         return f"deal {self.deal_id}: user {self.user_id} {self.share_percent} %"
 
 
+# A kept credit's columns in the order the crediting rule writes them (services/credits.py); a period reads
+# the same without won_at (selectors/periods.py).
+CREDIT_ENTRY_COLUMNS = (
+    "won_event_id",
+    "deal_id",
+    "user_id",
+    "won_at",
+    "won_on",
+    "title",
+    "credit_minor",
+    "share_percent",
+    "deal_minor",
+    "pipeline_id",
+    "deal_type",
+)
+
+
 class CreditEntry(models.Model):
     """One person's credit for one WON event, kept at write time (services/credits.py): exactly what
     ``History.shares_at`` and the RateBook make of the deal history now, so a period reads rows by person and

@@ -13,6 +13,7 @@ from django.db.models.expressions import RawSQL
 
 from dealflow.commissions import calculations as calc
 from dealflow.commissions.models import (
+    CREDIT_ENTRY_COLUMNS,
     CreditEntry,
     LineKind,
     Statement,
@@ -31,18 +32,7 @@ from dealflow.deals.models import DealEvent, DealStatus, EventKind
 from dealflow.forecasting.models import Quota
 
 # What a period reads of each kept credit (CreditEntry), in the order the loop unpacks them.
-ENTRY_COLUMNS = (
-    "won_event_id",
-    "deal_id",
-    "user_id",
-    "won_on",
-    "title",
-    "credit_minor",
-    "share_percent",
-    "deal_minor",
-    "pipeline_id",
-    "deal_type",
-)
+ENTRY_COLUMNS = tuple(column for column in CREDIT_ENTRY_COLUMNS if column != "won_at")
 
 
 @dataclass

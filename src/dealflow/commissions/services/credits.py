@@ -20,7 +20,7 @@ from django.db import connection
 from django.db.models import Max, Min, Q
 
 from dealflow.commissions import calculations as calc
-from dealflow.commissions.models import CreditEntry
+from dealflow.commissions.models import CREDIT_ENTRY_COLUMNS, CreditEntry
 from dealflow.commissions.selectors.common import CHUNK, day_start
 from dealflow.commissions.selectors.history import RateBook, history_read, won_events
 from dealflow.deals.models import Deal, DealEvent, EventKind, ExchangeRate
@@ -28,19 +28,7 @@ from dealflow.deals.models import Deal, DealEvent, EventKind, ExchangeRate
 # Deals per step of a rebuild or a big sync: the WON events, owner changes and splits of one step are read
 # with one query each and their rows inserted together.
 STEP = 20_000
-COLUMNS = (
-    "won_event_id",
-    "deal_id",
-    "user_id",
-    "won_at",
-    "won_on",
-    "title",
-    "credit_minor",
-    "share_percent",
-    "deal_minor",
-    "pipeline_id",
-    "deal_type",
-)
+COLUMNS = CREDIT_ENTRY_COLUMNS
 # More rows than this go by COPY on PostgreSQL (a rebuild, a bulk load); fewer by one INSERT (a win).
 COPY_FROM = 50
 # The deal columns and event kinds a credit is made of (owner changes write owner_id with their event).
