@@ -207,6 +207,10 @@ TASKS = {
     }
 }
 
+# The worker draws a statement's PDF as soon as the statement changes, so that a download is a read
+# (commissions.services.documents). Off in the tests, where the immediate backend would draw every PDF inline.
+COMMISSIONS_PDFS_AHEAD = env_bool("DEALFLOW_PDFS_AHEAD", not TESTING)
+
 # --- Security -------------------------------------------------------------------------
 # Production runs behind HTTPS: HTTPS=true turns on secure cookies, HSTS and the redirect (docs/deploy.md).
 HTTPS = env_bool("HTTPS", False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from ninja import Query, Router, Status
 
 from dealflow.accounts.models import Team, User
@@ -25,6 +25,7 @@ from dealflow.api.commissions_schemas import (
     EarningsOut,
     GamificationPreferencesIn,
     MessageIn,
+    PdfPreparingOut,
     PlanIn,
     PlanOut,
     PreferencesOut,
@@ -44,12 +45,15 @@ from dealflow.api.commissions_schemas import (
 from dealflow.api.schemas import decimal_text, money_text
 from dealflow.commissions import exports, insights, selectors
 from dealflow.commissions.models import Badge, DealSplit
-from dealflow.commissions.services import disputes, gamification, splits, statements
+from dealflow.commissions.services import disputes, documents, gamification, splits, statements
 from dealflow.commissions.services.plans import money_of, plan_assign, plan_create, plan_update
 from dealflow.core import clock
+from dealflow.core.downloads import file_response
 from dealflow.core.errors import ApplicationError
 from dealflow.deals.selectors import deal_get_for_user
 from dealflow.deals.services.money import base_currency
+
+PDF_RETRY_AFTER = 2  # seconds a client waits before asking again for a PDF being drawn
 
 router = Router(tags=["Commissions"])
 
@@ -212,15 +216,30 @@ def signed_minor(text: str, field: str) -> int:
     return -minor if negative else minor
 
 
-@router.get("/statements/{statement_id}/pdf")
+@router.get("/statements/{statement_id}/pdf", response={200: bytes, 202: PdfPreparingOut})
 def statement_pdf(request: ApiRequest, statement_id: int):
-    """The statement as a PDF in the person's language."""
+    """The statement as a PDF in the person's language (ETag: send it back in If-None-Match for a 304).
+    202 while the worker draws it: ask again after Retry-After seconds."""
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
-    response = HttpResponse(exports.statement_pdf(statement=statement), content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{exports.statement_filename(statement=statement)}"'
+    document = documents.statement_pdf_get(statement=statement)
+    if document.pdf is None:
+        waiting = JsonResponse(
+            {
+                "status": "preparing",
+                "retry_after": PDF_RETRY_AFTER,
+                "waited_seconds": document.waited_seconds,
+            },
+            status=202,
+        )
+        waiting["Retry-After"] = str(PDF_RETRY_AFTER)
+        return waiting
+    return file_response(
+        request,
+        document.pdf,
+        content_type="application/pdf",
+        filename=exports.statement_filename(statement=statement),
+        etag=document.fingerprint,
     )
-    return response
 
 
 @router.get("/payroll")

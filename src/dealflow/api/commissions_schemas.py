@@ -370,3 +370,11 @@ class PreferencesOut(Schema):
 
 class SettingsIn(Schema):
     leaderboard_visibility: Literal["team", "company", "off"]
+
+
+class PdfPreparingOut(Schema):
+    """A statement PDF the worker is drawing: ask again after ``retry_after`` seconds (the Retry-After header)."""
+
+    status: Literal["preparing"]
+    retry_after: int
+    waited_seconds: int

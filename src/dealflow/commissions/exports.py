@@ -104,11 +104,12 @@ def statement_html(*, statement: Statement) -> str:
         )
 
 
-def statement_pdf(*, statement: Statement) -> bytes:
-    """The same page as a PDF (A4), the way quotes are rendered."""
+def pdf_from_html(html: str) -> bytes:
+    """A statement page as a PDF (A4), the way quotes are rendered. Slow for long statements (1.5-2.0 s for
+    186 lines): pages and the API serve the PDF that services.documents keeps."""
     from weasyprint import HTML  # imported here: it loads pango, which only PDF output needs
 
-    pdf: bytes = HTML(string=statement_html(statement=statement), base_url=None).write_pdf()
+    pdf: bytes = HTML(string=html, base_url=None).write_pdf()
     return pdf
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django_tasks import task
 
-from dealflow.commissions.services import gamification, statements
+from dealflow.commissions.services import documents, gamification, statements
 from dealflow.core import clock
 from dealflow.core.periods import period_containing
 
@@ -19,6 +19,12 @@ def statements_refresh() -> int:
     for kind in ("quarter", "month"):
         count += len(statements.statements_recompute(period=period_containing(today, kind=kind)))
     return count
+
+
+@task()
+def statement_pdfs_render_task(statement_ids: list[int]) -> int:
+    """Draw the PDFs of these statements that are missing or stale (services.documents)."""
+    return documents.statement_pdfs_render(statement_ids=statement_ids)
 
 
 @task()

@@ -13,7 +13,7 @@ from dealflow.accounts.services import audit_record
 from dealflow.commissions import calculations as calc
 from dealflow.commissions import selectors
 from dealflow.commissions.models import Dispute, LineKind, Statement, StatementLine, StatementStatus
-from dealflow.commissions.services import save_fields
+from dealflow.commissions.services import documents, save_fields
 from dealflow.core import clock
 from dealflow.core.errors import ApplicationError, ConflictError, PermissionDeniedError
 from dealflow.core.periods import Period
@@ -66,6 +66,19 @@ def _totals(statement: Statement) -> None:
     statement.total_minor = commission + adjustment
 
 
+def _figures(statement: Statement) -> tuple[object, ...]:
+    """What a statement's PDF shows besides its lines."""
+    return (
+        statement.plan_id,
+        statement.quota_minor,
+        statement.credit_minor,
+        statement.attainment_percent,
+        statement.commission_minor,
+        statement.adjustment_minor,
+        statement.total_minor,
+    )
+
+
 @transaction.atomic
 def statements_recompute(
     *, period: Period, user_ids: Iterable[int] | None = None, by: User | None = None
@@ -111,6 +124,7 @@ def _statements_recompute(
     if wanted is not None:
         existing_statements = existing_statements.filter(user_id__in=sorted(results))
     existing = {statement.user_id: statement for statement in existing_statements}
+    figures_before = {statement.pk: _figures(statement) for statement in existing.values()}
     currency = base_currency()
     saved: list[Statement] = []
     new_lines: list[tuple[Any, ...]] = []
@@ -167,6 +181,16 @@ def _statements_recompute(
     _clear_computed_lines(changed)
     _insert_lines(new_lines)
     _write_totals([statement for statement in drafts if id(statement) not in created], moment)
+    # The worker draws the PDFs of the statements that read differently now (a recompute that changed
+    # nothing asks for none; a change these miss, a new name say, is caught by the PDF's fingerprint).
+    refigured = [
+        draft.pk
+        for draft in drafts
+        if id(draft) not in created and figures_before[draft.pk] != _figures(draft)
+    ]
+    documents.statement_pdfs_prepare(
+        statement_ids=[*(statement.pk for statement in to_create), *changed, *refigured]
+    )
     if by is not None or wanted is None:
         audit_record(
             actor=by,
@@ -408,6 +432,7 @@ def statement_approve(*, statement: Statement, by: User) -> Statement:
     statement.approved_by = by
     statement.approved_at = clock.now()
     save_fields(statement, ["status", "approved_by", "approved_at"])
+    documents.statement_pdfs_prepare(statement_ids=[statement.pk])
     audit_record(
         actor=by,
         action="commissions.statement_approved",
@@ -428,6 +453,7 @@ def statement_return_to_draft(*, statement: Statement, by: User, reason: str) ->
     statement.approved_by = None
     statement.approved_at = None
     save_fields(statement, ["status", "approved_by", "approved_at"])
+    documents.statement_pdfs_prepare(statement_ids=[statement.pk])
     audit_record(
         actor=by,
         action="commissions.statement_returned",
@@ -446,6 +472,7 @@ def statement_mark_paid(*, statement: Statement, by: User) -> Statement:
     statement.paid_by = by
     statement.paid_at = clock.now()
     save_fields(statement, ["status", "paid_by", "paid_at"])
+    documents.statement_pdfs_prepare(statement_ids=[statement.pk])
     audit_record(
         actor=by,
         action="commissions.statement_paid",
@@ -480,6 +507,7 @@ def statement_adjust(*, statement: Statement, amount_minor: int, reason: str, by
     )
     _totals(statement)
     save_fields(statement, ["commission_minor", "adjustment_minor", "total_minor"])
+    documents.statement_pdfs_prepare(statement_ids=[statement.pk])
     audit_record(
         actor=by,
         action="commissions.statement_adjusted",

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -19,14 +19,15 @@ from dealflow.commissions import exports, insights, selectors
 from dealflow.commissions.models import (
     Badge,
 )
-from dealflow.commissions.services import disputes, splits, statements
+from dealflow.commissions.services import disputes, documents, splits, statements
 from dealflow.commissions.services.plans import money_of
 from dealflow.core import clock
+from dealflow.core.downloads import file_response
 from dealflow.core.errors import ApplicationError, PermissionDeniedError
 from dealflow.core.parameters import is_number
 from dealflow.deals.selectors import deal_get_for_user, user_can_write
 from dealflow.deals.services.money import base_currency
-from dealflow.web.views.workspace import AuthenticatedRequest, permission_errors_as_403
+from dealflow.web.views.workspace import AuthenticatedRequest, is_htmx, permission_errors_as_403
 
 
 def _signed_minor(text: str, field: str) -> int:
@@ -232,13 +233,23 @@ def statement_action(request: AuthenticatedRequest, statement_id: int, action: s
 
 @login_required
 @require_GET
-def statement_pdf(request: AuthenticatedRequest, statement_id: int) -> HttpResponse:
+def statement_pdf(request: AuthenticatedRequest, statement_id: int) -> HttpResponseBase:
+    """The kept PDF when it is current; else a page that waits for the worker to draw it (202), polled by
+    HTMX until it offers the download."""
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
-    response = HttpResponse(exports.statement_pdf(statement=statement), content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{exports.statement_filename(statement=statement)}"'
-    )
-    return response
+    document = documents.statement_pdf_get(statement=statement)
+    if document.pdf is not None and not is_htmx(request):
+        return file_response(
+            request,
+            document.pdf,
+            content_type="application/pdf",
+            filename=exports.statement_filename(statement=statement),
+            etag=document.fingerprint,
+        )
+    context = {"statement": statement, "document": document}
+    if is_htmx(request):
+        return render(request, "commissions/_statement_pdf_wait.html", context)
+    return render(request, "commissions/statement_pdf_wait.html", context, status=202)
 
 
 @login_required

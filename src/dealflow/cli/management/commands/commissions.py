@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from dealflow.accounts.selectors import user_access_scope
 from dealflow.cli.base import DealflowCommand, acting_user
 from dealflow.commissions import exports, selectors
-from dealflow.commissions.services import gamification, statements
+from dealflow.commissions.services import documents, gamification, statements
 from dealflow.core import clock
 
 
@@ -76,7 +76,7 @@ class Command(DealflowCommand):
             return
         statement = selectors.statement_get_for_user(statement_id=options["statement_id"], user=user)
         if action == "pdf":
-            Path(options["file"]).write_bytes(exports.statement_pdf(statement=statement))
+            Path(options["file"]).write_bytes(documents.statement_pdf_render(statement=statement))
             self.stdout.write(self.style.SUCCESS(_("Wrote %(path)s.") % {"path": options["file"]}))
             return
         if action == "approve":
