@@ -233,13 +233,7 @@ def statement_pdf(request: ApiRequest, statement_id: int):
         )
         waiting["Retry-After"] = str(PDF_RETRY_AFTER)
         return waiting
-    return file_response(
-        request,
-        document.pdf,
-        content_type="application/pdf",
-        filename=exports.statement_filename(statement=statement),
-        etag=document.fingerprint,
-    )
+    return file_response(request, document.download())
 
 
 @router.get("/payroll")

@@ -21,6 +21,7 @@ from django.db import transaction
 from dealflow.commissions import exports
 from dealflow.commissions.models import Statement, StatementDocument
 from dealflow.core import clock
+from dealflow.core.downloads import Download
 
 RENDER_WAIT_SECONDS = 20  # a request draws the PDF itself when the worker has not drawn it within this long
 RENDER_CHUNK = (
@@ -32,9 +33,20 @@ RENDER_CHUNK = (
 class StatementPdf:
     """A statement's PDF as it is now: ``pdf`` when it is ready, else None and since when it is being drawn."""
 
+    statement: Statement
     fingerprint: str
     pdf: bytes | None
     requested_at: dt.datetime | None = None
+
+    def download(self) -> Download:
+        if self.pdf is None:
+            raise ValueError("The PDF is not ready.")
+        return Download(
+            content=self.pdf,
+            filename=exports.statement_filename(statement=self.statement),
+            content_type="application/pdf",
+            etag=self.fingerprint,
+        )
 
     @property
     def waited_seconds(self) -> int:
@@ -96,7 +108,7 @@ def statement_pdf_get(*, statement: Statement) -> StatementPdf:
     fingerprint = fingerprint_of(html)
     kept = _kept(statement.pk, fingerprint)
     if kept is not None:
-        return StatementPdf(fingerprint, kept)
+        return StatementPdf(statement, fingerprint, kept)
     moment = clock.now()
     asked = (
         StatementDocument.objects.filter(statement_id=statement.pk)
@@ -104,7 +116,7 @@ def statement_pdf_get(*, statement: Statement) -> StatementPdf:
         .first()
     )
     if asked is not None and (moment - asked).total_seconds() >= RENDER_WAIT_SECONDS:
-        return StatementPdf(fingerprint, _draw_and_keep(statement, html, fingerprint))
+        return StatementPdf(statement, fingerprint, _draw_and_keep(statement, html, fingerprint))
     if asked is None:
         claimed = StatementDocument.objects.filter(
             statement_id=statement.pk, requested_at__isnull=True
@@ -119,9 +131,9 @@ def statement_pdf_get(*, statement: Statement) -> StatementPdf:
             # The immediate backend (tests, DEALFLOW_TASKS_IMMEDIATE) has drawn it already.
             kept = _kept(statement.pk, fingerprint)
             if kept is not None:
-                return StatementPdf(fingerprint, kept)
+                return StatementPdf(statement, fingerprint, kept)
         asked = moment
-    return StatementPdf(fingerprint, None, asked)
+    return StatementPdf(statement, fingerprint, None, asked)
 
 
 def statement_pdfs_prepare(*, statement_ids: Iterable[int]) -> None:

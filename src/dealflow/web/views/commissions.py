@@ -239,13 +239,7 @@ def statement_pdf(request: AuthenticatedRequest, statement_id: int) -> HttpRespo
     statement = selectors.statement_get_for_user(statement_id=statement_id, user=request.user)
     document = documents.statement_pdf_get(statement=statement)
     if document.pdf is not None and not is_htmx(request):
-        return file_response(
-            request,
-            document.pdf,
-            content_type="application/pdf",
-            filename=exports.statement_filename(statement=statement),
-            etag=document.fingerprint,
-        )
+        return file_response(request, document.download())
     context = {"statement": statement, "document": document}
     if is_htmx(request):
         return render(request, "commissions/_statement_pdf_wait.html", context)
