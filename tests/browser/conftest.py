@@ -135,6 +135,12 @@ def _when_unlocked(write: Callable[[], object], attempts: int = 25) -> None:
 
 
 @pytest.fixture
+def when_unlocked() -> Callable[[Callable[[], object]], None]:
+    """``when_unlocked(write)``: a write of the test's own thread while pages poll (see _when_unlocked)."""
+    return _when_unlocked
+
+
+@pytest.fixture
 def signed_in_page(new_page, live_db) -> Callable:
     """``signed_in_page(user, language="nl")`` returns a page whose session belongs to ``user``."""
     from django.test import Client

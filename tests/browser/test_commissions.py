@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from dealflow.commissions.models import CommissionPlan, Statement
-from dealflow.commissions.tests.factories import won_deal
+from dealflow.commissions.services import documents, statements
+from dealflow.commissions.tests.factories import plan_for, won_deal
 from dealflow.core import clock
 from dealflow.core.periods import period_containing
 from dealflow.deals.tests.factories import DealFactory
@@ -99,3 +100,29 @@ def test_win_celebration_on_the_board_and_switched_off(signed_in_page, rep):
     drag_to_won(page, other)
     page.locator(f"#deal-{other.pk}").wait_for(state="detached")
     assert page.locator("#win-celebration").count() == 0
+
+
+def test_statement_pdf_shows_progress_while_the_worker_draws_it(
+    signed_in_page, rep, monkeypatch, when_unlocked
+):
+    """No worker has drawn the PDF yet: the link opens a page that says so and polls; once the worker has
+    drawn it, the page offers the download, a real PDF from WeasyPrint."""
+    period = period_containing(clock.today(), kind="quarter")
+    plan_for(rep)
+    won_deal(rep, "1000", period.start + dt.timedelta(days=3), title="Acme rollout")
+    statement = statements.statement_recompute(user=rep, period=period)
+    asked: list[list[int]] = []
+    monkeypatch.setattr(documents, "_enqueue", lambda ids: asked.append(list(ids)))  # a queue, no worker yet
+
+    page = signed_in_page(rep, path=f"/commissions/statements/{statement.pk}/")
+    page.click(f"a[href='/commissions/statements/{statement.pk}.pdf']")
+    page.locator("[data-statement-pdf=waiting]").wait_for()
+    assert "Preparing the PDF" in page.locator("#statement-pdf").inner_text()
+    assert asked == [[statement.pk]]
+    when_unlocked(lambda: documents.statement_pdfs_render(statement_ids=asked[0]))  # the worker's turn
+    page.locator("[data-statement-pdf=ready]").wait_for(timeout=10_000)
+    with page.expect_download() as download:
+        page.click("[data-download]")
+    assert download.value.suggested_filename == f"commission-{rep.username}-{period.key}.pdf"
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
+    assert asked == [[statement.pk]]  # the polls asked nobody again
