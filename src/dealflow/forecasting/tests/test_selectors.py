@@ -8,10 +8,13 @@ import time_machine
 from django.http import Http404
 from django.utils import timezone, translation
 
+from dealflow.core.periods import parse_period
 from dealflow.deals import services as deal_services
 from dealflow.deals.tests.factories import DealFactory, stage_named
 from dealflow.forecasting import selectors, services
 from dealflow.forecasting.models import ForecastSnapshot, ScopeKind, SnapshotDeal
+from dealflow.forecasting.selectors.accuracy import _actual_minor
+from dealflow.forecasting.selectors.scopes import scope_resolve_for_user
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 16, 12, 0, tzinfo=dt.UTC)
@@ -145,6 +148,18 @@ def test_forecast_accuracy_for_period_hand_worked(admin_user, rep, manager, team
         assert table.by_week[1]["bias"] == pytest.approx(0.25)
         assert table.by_week[0]["call_bias"] == pytest.approx(0.1)
         assert selectors.forecast_accuracy_for_period(user=admin_user, period="2026-08") is None
+        # The actual of whole months comes from the monthly totals, of any other range from the deals.
+        company = scope_resolve_for_user(user=admin_user, kind=None, scope_id=None)
+        actual = {
+            key: _actual_minor(user=admin_user, scope=company, period=parse_period(key))
+            for key in ("2026-09", "2026-Q3", "2026-09-01..2026-09-09", "2026-09-10..2026-09-20")
+        }
+        assert actual == {
+            "2026-09": 100_000,
+            "2026-Q3": 100_000,
+            "2026-09-01..2026-09-09": 0,
+            "2026-09-10..2026-09-20": 100_000,
+        }
         with pytest.raises(Http404):
             selectors.forecast_accuracy_for_period(user=manager, period="2026-09", scope_kind="company")
 
