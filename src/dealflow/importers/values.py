@@ -281,6 +281,9 @@ _NUMERIC_DATE = re.compile(
     r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?$"
 )
 _YEAR_FIRST_SLASH = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})$")
+# A cell this matches (a four-digit year and a hyphen first: ISO dates and times) is never a PendingDate:
+# parse_date_cell makes those from _NUMERIC_DATE alone, which starts with one or two digits.
+NEVER_PENDING = re.compile(r"\d{4}-")
 _WORD_DATE = re.compile(
     r"^(\d{1,2})\.?\s+([A-Za-z]+)\.?,?\s+(\d{4})$|^([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})$"
 )

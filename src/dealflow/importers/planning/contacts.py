@@ -15,7 +15,7 @@ from dealflow.importers.parsing import (
     LINE,
     REJECTED,
 )
-from dealflow.importers.planning.base import BuilderBase, _chunks
+from dealflow.importers.planning.base import BuilderBase
 from dealflow.importers.planning.operations import (
     Counts,
     RecordOp,
@@ -251,9 +251,12 @@ class ContactsPart(BuilderBase):
             }
         )
         by_email: dict[str, Person] = {}
-        for chunk in _chunks(emails):
-            for person in Person.objects.filter(email__in=chunk).order_by("id"):
-                by_email.setdefault(person.email.lower(), person)
+        for person in self.found_once(
+            self._persons_by_email,
+            emails,
+            lambda chunk: ((found.email, found) for found in Person.objects.filter(email__in=chunk)),
+        ):
+            by_email.setdefault(person.email.lower(), person)
         return by_id, by_email
 
     def build_persons(self) -> None:

@@ -158,6 +158,7 @@ def _plan_stream(
 
         return report
 
+    caches: dict[str, dict[Any, Any]] = {}  # the cells parsed so far, by column: one parse per distinct cell
     orders, marks = sheet_decisions(
         parsed,
         problems=problems,
@@ -165,6 +166,7 @@ def _plan_stream(
         dates=parsed.dates,
         decimals=parsed.decimals,
         progress=tick(0, _("Checking the columns of %(sheet)s") % {"sheet": parsed.name}),
+        caches=caches,
     )
     stream = StreamedOperations()
     if for_writing:
@@ -192,7 +194,15 @@ def _plan_stream(
         while chunk := list(itertools.islice(rows, STREAM_CHUNK)):
             parsed.rows = []
             # The column decisions are settled; a chunk asks nothing again.
-            sheet_parse(parsed, problems=problems, questions=[], dates=orders, decimals=marks, rows_in=chunk)
+            sheet_parse(
+                parsed,
+                problems=problems,
+                questions=[],
+                dates=orders,
+                decimals=marks,
+                rows_in=chunk,
+                caches=caches,
+            )
             del chunk
             row_count += len(parsed.rows)
             sample = sample or parsed.rows[:5]

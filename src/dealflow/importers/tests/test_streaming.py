@@ -153,3 +153,68 @@ def test_a_streamed_import_asks_the_date_order_from_the_whole_file(
     [question] = [question for question in plan.questions if question.kind == "dates"]
     assert question.count == 20 and question.examples[0] == "01/01/2025"
     assert plan.waiting == {plan.sheets[0].entity: 20}
+
+
+def test_a_streamed_import_finds_existing_contacts_in_every_chunk(
+    tmp_path, settings, admin_user, rep, small_chunks
+):
+    """Organizations and persons already in Dealflow are found for the rows of every chunk, as by the whole
+    file, though each name and address is looked up once (BuilderBase.found_once)."""
+    from dealflow.contacts.tests.factories import OrganizationFactory, PersonFactory
+
+    known = OrganizationFactory(name="CUSTOMER 3")
+    OrganizationFactory(name="customer 3")  # a later duplicate: the first by id is the one matched
+    buyer = PersonFactory(email="buyer2@example.com", organization=known)
+    path = _deals_csv(tmp_path)
+    options = ImportOptions.from_json(OPTIONS)
+    links = {}
+    for on in (False, True):
+        _streamed(settings, on)
+        try:
+            with transaction.atomic():
+                import_apply(path=path, by=admin_user, options=options, use_bulk=True)
+                # New records' ids differ between the two runs (PostgreSQL keeps its sequences): names.
+                links[on] = sorted(
+                    (
+                        external_id,
+                        organization_id if organization_id == known.pk else name,
+                        person_id if person_id == buyer.pk else email,
+                    )
+                    for external_id, organization_id, name, person_id, email in Deal.objects.values_list(
+                        "external_id", "organization_id", "organization__name", "person_id", "person__email"
+                    )
+                )
+                raise _Undo
+        except _Undo:
+            pass
+    assert links[True] == links[False]
+    by_deal = {external_id: (organization, person) for external_id, organization, person in links[True]}
+    assert by_deal["D0003"][0] == known.pk and by_deal["D0017"][0] == known.pk  # "Customer 3", chunks 1 and 3
+    assert by_deal["D0002"][1] == buyer.pk and by_deal["D0037"][1] == buyer.pk  # buyer2, chunks 1 and 6
+
+    asked: list[list[str]] = []
+    builder = planning.PlanBuilder(import_preview(path=path, by=admin_user, options=options))
+    cache: dict[str, list] = {}
+    for keys in (["a", "b"], ["b", "c"]):
+        assert list(builder.found_once(cache, keys, lambda chunk: asked.append(chunk) or [])) == []
+    assert asked == [["a", "b"], ["c"]]
+
+
+def test_a_streamed_import_weighs_day_month_cells_among_iso_ones(
+    tmp_path, settings, admin_user, rep, small_chunks
+):
+    """The first pass skips the ISO cells of a date column (they cannot be day/month questions) but still
+    decides the order from the others, wherever they are in the file."""
+    _streamed(settings, True)
+    lines = ["Title,Amount,Created\n"]
+    lines += [f"Deal {number},100,2025-0{1 + number % 9}-1{number % 9}\n" for number in range(20)]
+    lines.append("Ambiguous,100,03/04/2025\n")
+    lines.append("Last,100,25/12/2025\n")
+    path = tmp_path / "dates.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    options = ImportOptions.from_json({"entity": "deals"})
+    plan = import_preview(path=path, by=admin_user, options=options)
+    assert all(question.kind != "dates" for question in plan.questions)
+    import_apply(path=path, by=admin_user, options=options)
+    assert timezone.localdate(Deal.objects.get(title="Ambiguous").created_at).isoformat() == "2025-04-03"
+    assert timezone.localdate(Deal.objects.get(title="Deal 4").created_at).isoformat() == "2025-05-14"

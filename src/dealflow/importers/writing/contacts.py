@@ -151,6 +151,8 @@ class ContactsPart(WriterBase):
 
     def organizations(self) -> None:
         creates: list[tuple[RecordOp, dict[str, Any]]] = []
+        # Translated once, not once a row: 19,545 gettext calls were 1.2 s of CPU under cProfile.
+        label = _("Organizations")
         for operation in self.plan.organizations:
             values = self.record_values(operation)
             if operation.existing is None:
@@ -169,7 +171,7 @@ class ContactsPart(WriterBase):
                     partial(organization_change, organization=operation.existing, data=data, by=self.by),
                 ):
                     self.count(self.result.updated, Entity.ORGANIZATIONS.value)
-            self.tick(label=_("Organizations"))
+            self.tick(label=label)
         self._create_many(creates, organizations_create_many, Entity.ORGANIZATIONS)
 
     def _create_many(self, creates: list[tuple[RecordOp, dict[str, Any]]], service, entity: Entity) -> None:
@@ -201,6 +203,7 @@ class ContactsPart(WriterBase):
 
     def persons(self) -> None:
         creates: list[tuple[RecordOp, dict[str, Any]]] = []
+        label = _("Persons")  # once, as for organizations
         for operation in self.plan.persons:
             values = self.record_values(operation)
             if operation.existing is None:
@@ -222,5 +225,5 @@ class ContactsPart(WriterBase):
                     partial(person_change, person=operation.existing, data=data, by=self.by),
                 ):
                     self.count(self.result.updated, Entity.PERSONS.value)
-            self.tick(label=_("Persons"))
+            self.tick(label=label)
         self._create_many(creates, persons_create_many, Entity.PERSONS)
