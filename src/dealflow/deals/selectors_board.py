@@ -29,7 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import Case, Count, Expression, F, Min, Q, QuerySet, Sum, Value, When
-from django.db.models.expressions import Window
+from django.db.models.expressions import OrderBy, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.http import Http404
 from django.utils import timezone
@@ -200,9 +200,7 @@ def _first_cards(
     column) picks the ids, then the cards are read with their joins for those ids only; ranking the joined,
     wide rows of every deal was twice as slow.
     """
-    ordering = [
-        F(name[1:]).desc() if name.startswith("-") else F(name).asc(nulls_last=True) for name in order
-    ]
+    ordering = _ordering(order)
     cards: dict[str, list[Deal]] = defaultdict(list)
     if isinstance(key, str) and counts is not None and all(n <= per_column + 1 for n in counts.values()):
         for deal in _card_queryset(deals).order_by(*ordering):
@@ -221,6 +219,29 @@ def _first_cards(
     for pk, column in ranked:
         cards[str(column)].append(by_id[pk])
     return cards
+
+
+def _ordering(order: Sequence[str]) -> list[OrderBy]:
+    return [F(name[1:]).desc() if name.startswith("-") else F(name).asc(nulls_last=True) for name in order]
+
+
+def _first_cards_by_column(
+    deals: QuerySet[Deal], columns: dict[str, Q], *, order: Sequence[str], per_column: int
+) -> dict[str, list[Deal]]:
+    """The first ``per_column + 1`` deals of each column given by its condition: one ordered LIMIT query per
+    column (each an index range scan when the order follows an index, as the forecast board's close dates
+    do), then the cards of those ids with their joins. At 1M deals on PostgreSQL the ROW_NUMBER() of
+    ``_first_cards`` over the 77,000 open deals took 100 ms; nine LIMIT queries take under 1 ms each."""
+    ordering = _ordering(order)
+    ids = {
+        column: list(
+            deals.filter(condition).order_by(*ordering).values_list("pk", flat=True)[: per_column + 1]
+        )
+        for column, condition in columns.items()
+    }
+    wanted = [pk for pks in ids.values() for pk in pks]
+    by_id = _card_queryset(Deal.objects.all()).in_bulk(wanted) if wanted else {}
+    return {column: [by_id[pk] for pk in pks] for column, pks in ids.items() if pks}
 
 
 def _activity_states(deals: Sequence[Deal], *, now: dt.datetime) -> dict[int, tuple[str, dt.datetime | None]]:
@@ -468,7 +489,16 @@ def forecast_board_for_user(
     key = _month_key(months)
     now = clock.now()
     summaries = _summaries(deals, key, day=today)
-    first = _first_cards(deals, key, order=FORECAST_ORDER, per_column=per_column)
+    first = _first_cards_by_column(
+        deals,
+        {
+            column: _forecast_column_q(column, months)
+            for column, summary in summaries.items()
+            if summary.count
+        },
+        order=FORECAST_ORDER,
+        per_column=per_column,
+    )
     shown = {column: _split(cards, per_column) for column, cards in first.items()}
     states = _activity_states([deal for cards, _more in shown.values() for deal in cards], now=now)
     specs: list[tuple[str, Period | None, bool]] = [(EARLIER, None, False)]
