@@ -51,6 +51,7 @@ from dealflow.commissions.selectors.statements import (
     statement_can_manage,
     statement_get_for_user,
     statement_lines,
+    statement_lines_queryset,
     statement_list_for_user,
     users_with_activity_q,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "statement_can_manage",
     "statement_get_for_user",
     "statement_lines",
+    "statement_lines_queryset",
     "statement_list_for_user",
     "statement_results",
     "users_with_activity_q",

@@ -62,8 +62,13 @@ def statement_can_manage(*, statement: Statement, user: User) -> bool:
     )
 
 
+def statement_lines_queryset(*, statement: Statement) -> QuerySet[StatementLine]:
+    """The statement's lines in their order (the page shows them a page at a time, the PDF all)."""
+    return statement.lines.select_related("created_by").order_by("position", "id")
+
+
 def statement_lines(*, statement: Statement) -> list[StatementLine]:
-    return list(statement.lines.select_related("created_by").order_by("position", "id"))
+    return list(statement_lines_queryset(statement=statement))
 
 
 def people_for_statements(*, user: User) -> QuerySet[User]:

@@ -124,3 +124,31 @@ def test_board_cards_show_the_what_if_once_the_rep_switches_it_on(rep):
     assert f'<li data-deal="{deal.pk}">' in data
     assert "Winning this adds €250.00" in data  # EUR 2,500 x 10 %
     assert "board_what_if.js" in data
+
+
+@time_machine.travel(NOW, tick=False)
+def test_statement_page_shows_its_lines_a_page_at_a_time(rep, monkeypatch):
+    """A long statement's page stays small: its lines come a page at a time, the totals on every page."""
+    from dealflow.commissions.services import statements
+    from dealflow.commissions.tests.factories import plan_for
+    from dealflow.core.periods import parse_period
+    from dealflow.web.views import commissions as views
+
+    monkeypatch.setattr(views, "STATEMENT_LINES_PAGE", 2)
+    plan_for(rep)
+    for day, title in ((3, "Alpha"), (4, "Bravo"), (5, "Charlie")):
+        won_deal(rep, "1000", dt.date(2026, 10, day), title=title)
+    statement = statements.statement_recompute(user=rep, period=parse_period("2026-Q4"))
+    client = client_for(rep)
+    url = reverse("web:commission_statement", args=[statement.pk])
+    first = client.get(url).content.decode()
+    second = client.get(url, {"page": "2"}).content.decode()
+    assert "Alpha" in first and "Bravo" in first and "Charlie" not in first
+    assert "Charlie" in second and "Alpha" not in second
+    assert "Page 1 of 2" in first and 'href="?page=2"' in first and "Page 2 of 2" in second
+    for page in (first, second):
+        assert "€300.00" in page  # the total (3 x 1,000 at 10 %) on every page
+    junk = client.get(url, {"page": "junk"})  # not a number: the first page
+    assert junk.status_code == 200 and "Alpha" in junk.content.decode()
+    beyond = client.get(url, {"page": "99"})  # past the end: the last page
+    assert beyond.status_code == 200 and "Charlie" in beyond.content.decode()
