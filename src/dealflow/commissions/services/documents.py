@@ -59,11 +59,17 @@ def fingerprint_of(html: str) -> str:
     return hashlib.sha256(html.encode("utf-8")).hexdigest()
 
 
+def _current(statement: Statement) -> tuple[str, str, bytes | None]:
+    """The statement's HTML now, its fingerprint, and the kept PDF drawn from that HTML (None: missing or
+    stale; a row that only records a request has an empty fingerprint and never matches)."""
+    html = exports.statement_html(statement=statement)
+    fingerprint = fingerprint_of(html)
+    return html, fingerprint, _kept(statement.pk, fingerprint)
+
+
 def _kept(statement_id: int, fingerprint: str) -> bytes | None:
     row = (
-        StatementDocument.objects.filter(
-            statement_id=statement_id, fingerprint=fingerprint, rendered_at__isnull=False
-        )
+        StatementDocument.objects.filter(statement_id=statement_id, fingerprint=fingerprint)
         .values_list("pdf", flat=True)
         .first()
     )
@@ -82,9 +88,7 @@ def _draw_and_keep(statement: Statement, html: str, fingerprint: str) -> bytes:
 def statement_pdf_render(*, statement: Statement) -> bytes:
     """The statement's PDF now, drawn here if the kept one is missing or stale (the CLI, the worker, and a
     request that waited too long)."""
-    html = exports.statement_html(statement=statement)
-    fingerprint = fingerprint_of(html)
-    kept = _kept(statement.pk, fingerprint)
+    html, fingerprint, kept = _current(statement)
     return kept if kept is not None else _draw_and_keep(statement, html, fingerprint)
 
 
@@ -92,9 +96,8 @@ def statement_pdfs_render(*, statement_ids: Iterable[int]) -> int:
     """Draw the PDFs of the statements given whose kept PDF is missing or stale; returns how many were drawn."""
     drawn = 0
     for statement in Statement.objects.filter(pk__in=sorted(set(statement_ids))).select_related("user"):
-        html = exports.statement_html(statement=statement)
-        fingerprint = fingerprint_of(html)
-        if _kept(statement.pk, fingerprint) is None:
+        html, fingerprint, kept = _current(statement)
+        if kept is None:
             _draw_and_keep(statement, html, fingerprint)
             drawn += 1
     return drawn
@@ -104,9 +107,7 @@ def statement_pdf_get(*, statement: Statement) -> StatementPdf:
     """The statement's PDF if the kept one is current; otherwise ask the worker to draw it (once) and say since
     when it is asked. A request that has waited RENDER_WAIT_SECONDS draws it itself (no worker runs, or the
     queue is long)."""
-    html = exports.statement_html(statement=statement)
-    fingerprint = fingerprint_of(html)
-    kept = _kept(statement.pk, fingerprint)
+    html, fingerprint, kept = _current(statement)
     if kept is not None:
         return StatementPdf(statement, fingerprint, kept)
     moment = clock.now()
