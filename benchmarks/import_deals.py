@@ -558,6 +558,11 @@ def memory_main(options) -> int:
                 + (f"; errors {result['errors']}" if result.get("errors") else "")
             )
         print("created: " + json.dumps(apply["created"]))
+        if apply.get("timings"):
+            print(
+                "bulk writer (wall clock): "
+                + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in apply["timings"].items())
+            )
         print("rows written: " + ", ".join(f"{count:,} {table}" for table, count in written.items()))
         ratios, cpu_ratios = [], []
         for number, (apply, baselines, baseline_cpu) in enumerate(rounds, start=1):
