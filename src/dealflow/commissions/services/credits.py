@@ -26,8 +26,12 @@ from dealflow.commissions.selectors.history import RateBook, history_read, won_e
 from dealflow.deals.models import Deal, DealEvent, EventKind, ExchangeRate
 
 # Deals per step of a rebuild or a big sync: the WON events, owner changes and splits of one step are read
-# with one query each and their rows inserted together.
-STEP = 20_000
+# with one query each and their rows inserted together. SQLite often reads a step's WON events through the
+# (kind, occurred_at) index, that is every WON event of the database, keeping those of the step's deals: the
+# cost of a step grows with the database, so a load of N deals cost N / STEP such scans. 20,000 made the
+# credits of a 378,080-deal load (a 100 MB CSV) 4.0-4.2 s; 100,000 makes them 2.5 s (a step's rows: about
+# 25,000 credits; docs/benchmarks.md, "Import speed, 2026-12-07 morning").
+STEP = 100_000
 COLUMNS = CREDIT_ENTRY_COLUMNS
 # More rows than this go by COPY on PostgreSQL (a rebuild, a bulk load); fewer by one INSERT (a win).
 COPY_FROM = 50
@@ -38,8 +42,13 @@ CREDIT_DEAL_FIELDS = ("title", "pipeline_id", "parent_id", "deleted_at")
 
 def credit_rows(deals: Q, rates: RateBook) -> list[tuple[Any, ...]]:
     """The credit rows (``COLUMNS``) of the WON events of the live deals ``deals`` picks: THE crediting rule."""
+    # In deal order: the rows go in the same order whatever plan the database picks, and with statistics
+    # SQLite can then walk the (deal, occurred_at) index over a range of deals (see STEP).
     events = won_events(
-        DealEvent.objects.filter(deals, kind=EventKind.WON, deal__deleted_at__isnull=True), rates
+        DealEvent.objects.filter(deals, kind=EventKind.WON, deal__deleted_at__isnull=True).order_by(
+            "deal_id", "occurred_at", "id"
+        ),
+        rates,
     )
     if not events:
         return []

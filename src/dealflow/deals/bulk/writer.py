@@ -213,13 +213,18 @@ class BulkWriter:
         self._indexes_restore()
         indexes_done = time.perf_counter()
         if not self.derived_rows:
-            if self.is_postgres:
-                # The rebuild joins the tables just loaded; without statistics PostgreSQL planned DealFact's
-                # INSERT ... SELECT so badly that it took 27.9 of a 20,000-deal import's 56 s (0.2 s with
-                # them; docs/benchmarks.md, branch imp14c).
-                with self.connection.cursor() as cursor:
+            # The rebuild and the commission credits read the tables just loaded; without statistics
+            # PostgreSQL planned DealFact's INSERT ... SELECT so badly that it took 27.9 of a 20,000-deal
+            # import's 56 s (0.2 s with them; docs/benchmarks.md, branch imp14c), and SQLite read the WON
+            # events of every credit group through the (kind, occurred_at) index, all of them each time
+            # (docs/benchmarks.md, "Import speed, 2026-12-07 morning").
+            with self.connection.cursor() as cursor:
+                if self.is_postgres:
                     loaded = ", ".join(f'"{table.name}"' for table in self.tables.values())
                     cursor.execute(f"ANALYZE {loaded}")
+                else:
+                    for table in self.tables.values():
+                        cursor.execute(f'ANALYZE "{table.name}"')
             derived_rebuild()
         derived_done = time.perf_counter()
         # Other apps' tables kept from the history (commission credits), once for every deal written, after
