@@ -28,6 +28,7 @@ class SearchEntry(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,  # Meta's search_entry_owner is the index (two identical indexes were kept until 0003)
         related_name="+",
     )
     title = models.CharField(max_length=300)
