@@ -362,6 +362,26 @@ def _derived_models() -> list:
     ] + [CreditEntry]
 
 
+def _profiler_start():
+    """A cProfile profiler counting CPU time (the wall clock follows the machine's load), started."""
+    import cProfile
+
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    return profiler
+
+
+def _profiler_stop(profiler, name: str, *, print_top: bool) -> None:
+    """Stop, keep the profile as var/NAME (for pstats / snakeviz) and, with ``print_top``, print its 30
+    costliest functions (sorted by BENCH_SORT, cumulative by default)."""
+    import pstats
+
+    profiler.disable()
+    profiler.dump_stats(str(ROOT / "var" / name))
+    if print_top:
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(30)
+
+
 def _peak_rss_mb() -> float:
     """This process's peak resident memory in MB since it started this program: Linux's VmHWM, which an
     exec resets. ``ru_maxrss`` keeps the high-water mark of the process before the exec, and a child
@@ -394,12 +414,8 @@ def _child(options) -> int:
     admin = User.objects.get(username="admin")
     import_options = ImportOptions(create_stages=True)
     before = _peak_rss_mb()
-    profiler = None
-    if options.profile:  # the apply child of --csv-mb --profile: var/import_deals_apply.pstats (CPU time)
-        import cProfile
-
-        profiler = cProfile.Profile(time.process_time)
-        profiler.enable()
+    # the apply child of --csv-mb --profile: var/import_deals_apply.pstats
+    profiler = _profiler_start() if options.profile else None
     started, cpu_started = time.perf_counter(), time.process_time()
     if options.child == "preview":
         plan = import_preview(path=options.path, by=admin, options=import_options)
@@ -415,8 +431,7 @@ def _child(options) -> int:
         created = written.created
         result = {"created": created, "errors": plan.error_count, "timings": written.timings}
     if profiler is not None:
-        profiler.disable()
-        profiler.dump_stats(str(ROOT / "var" / f"import_deals_{options.child}.pstats"))
+        _profiler_stop(profiler, f"import_deals_{options.child}.pstats", print_top=False)
     result.update(
         seconds=time.perf_counter() - started,
         cpu=time.process_time() - cpu_started,
@@ -664,12 +679,7 @@ def main(argv: list[str]) -> int:
             f"export written: {deal_rows:,} deals, {history_rows:,} history rows, {path.stat().st_size / 1e6:.1f} MB zip in {time.perf_counter() - generated:.1f} s"
         )
 
-        profiler = None
-        if options.profile:
-            import cProfile
-
-            profiler = cProfile.Profile(time.process_time)  # CPU time: wall clock follows the load
-            profiler.enable()
+        profiler = _profiler_start() if options.profile else None
         phases: dict[str, float] = {}
         cpu_phases: dict[str, float] = {}
         last = {"label": "", "at": time.perf_counter(), "cpu": time.process_time()}
@@ -694,11 +704,7 @@ def main(argv: list[str]) -> int:
         phases[last["label"]] = phases.get(last["label"], 0) + time.perf_counter() - last["at"]
         cpu_phases[last["label"]] = cpu_phases.get(last["label"], 0) + time.process_time() - last["cpu"]
         if profiler is not None:
-            import pstats
-
-            profiler.disable()
-            profiler.dump_stats(str(ROOT / "var" / "import_deals.pstats"))  # for pstats / snakeviz
-            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(30)
+            _profiler_stop(profiler, "import_deals.pstats", print_top=True)
         assert plan.error_count == 0, plan.problems.items[:5]
         tables = ["contacts_organization", "deals_deal", "deals_dealevent", "deals_stagespell"]
         tables += [model._meta.db_table for model in _derived_models()]

@@ -218,30 +218,19 @@ class BulkWriter:
             # import's 56 s (0.2 s with them; docs/benchmarks.md, branch imp14c), and SQLite read the WON
             # events of every credit group through the (kind, occurred_at) index, all of them each time
             # (docs/benchmarks.md, "Import speed, 2026-12-07 morning").
-            with self.connection.cursor() as cursor:
-                if self.is_postgres:
-                    loaded = ", ".join(f'"{table.name}"' for table in self.tables.values())
-                    cursor.execute(f"ANALYZE {loaded}")
-                else:
-                    for table in self.tables.values():
-                        cursor.execute(f'ANALYZE "{table.name}"')
+            self._analyze([table.name for table in self.tables.values()])
             derived_rebuild()
         derived_done = time.perf_counter()
         # Other apps' tables kept from the history (commission credits), once for every deal written, after
         # the indexes are back: set-wise, like the derived rebuild.
         history_changed(deal_ids=self.deal_ids)
         listeners_done = time.perf_counter()
-        with self.connection.cursor() as cursor:
-            if self.derived_rows:
-                # Only the tables written; a rebuild (above) analyzes the derived ones itself.
-                tables = [table.name for table in self.tables.values()]
-                tables += [DealMonthlyTotals._meta.db_table, LeadMonthlyTotals._meta.db_table]
-                if self.is_postgres:
-                    cursor.execute("ANALYZE " + ", ".join(f'"{name}"' for name in tables))
-                else:
-                    for name in tables:
-                        cursor.execute(f'ANALYZE "{name}"')
-            else:
+        if self.derived_rows:
+            # Only the tables written; a rebuild (above) analyzes the derived ones itself.
+            tables = [table.name for table in self.tables.values()]
+            self._analyze([*tables, DealMonthlyTotals._meta.db_table, LeadMonthlyTotals._meta.db_table])
+        else:
+            with self.connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
         analyzed = time.perf_counter()
         if finishing is not None:
@@ -255,6 +244,15 @@ class BulkWriter:
             timings["planner statistics (ANALYZE)"] = analyzed - listeners_done
             if finishing is not None:
                 timings["finishing"] = time.perf_counter() - analyzed
+
+    def _analyze(self, tables: list[str]) -> None:
+        """Planner statistics of these tables (one statement on PostgreSQL, one a table on SQLite)."""
+        with self.connection.cursor() as cursor:
+            if self.is_postgres:
+                cursor.execute("ANALYZE " + ", ".join(f'"{name}"' for name in tables))
+            else:
+                for name in tables:
+                    cursor.execute(f'ANALYZE "{name}"')
 
     def _indexes_drop(self) -> None:
         """Drop the secondary (non-unique) indexes of the tables written; ``close`` builds them again.

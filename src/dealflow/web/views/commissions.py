@@ -75,11 +75,6 @@ def earnings(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "commissions/earnings.html", context)
 
 
-# Lines a statement page shows at a time: a rep's draft with its dispute forms takes about 780 bytes a line, and a
-# page stays under 200 KB of HTML (issue #19) whatever the statement holds (516 lines in the 1M-deal demo).
-STATEMENT_LINES_PAGE = 100
-
-
 @login_required
 @require_GET
 def deal_what_if(request: AuthenticatedRequest, deal_id: int) -> HttpResponse:
@@ -182,6 +177,11 @@ def statement_recompute(request: AuthenticatedRequest) -> HttpResponse:
         messages.error(request, error.message)
         return HttpResponseRedirect(reverse("web:commission_statements"))
     return HttpResponseRedirect(reverse("web:commission_statements") + f"?period={period.key}")
+
+
+# Lines a statement page shows at a time: a rep's draft with its dispute forms takes about 780 bytes a line, and a
+# page stays under 200 KB of HTML (issue #19) whatever the statement holds (516 lines in the 1M-deal demo).
+STATEMENT_LINES_PAGE = 100
 
 
 @login_required
