@@ -8,7 +8,7 @@ month to month, a small team with 30 deals a quarter). For each, the calibrated 
 12 full months (24 for the small team) after 6 months of warm-up, and per horizon the WAPE, bias and
 P10-P90 coverage of the default method and of every other method, baselines included, with the
 targets (default WAPE <= best baseline's, |bias| <= 5 %, coverage 70-90 %) checked, each backtest
-calibrated the way it was until 2026-12-07 and now (same raw forecasts). ``--longest``: score the
+calibrated the way it was until 2026-12-07 midday and now (same raw forecasts). ``--longest``: score the
 most months each history allows (``scenarios.longest_months``: 18, and 42 for the small team) instead of
 12 (24): more outcomes per history, the same scenarios and targets. ``--seeds 1,2,3,4``:
 a row per seed, then each scenario with its seeds pooled (more scored months per scenario, so the
@@ -563,13 +563,13 @@ def _variants():
     return (
         (
             "before",
-            "calibration until 2026-12-07 (next month's bias level on the monthly ratios themselves)",
-            calibration.RATIO_LEVEL,
+            "calibration until 2026-12-07 midday (ranges not adapted to how often they missed)",
+            calibration.LOG_LEVEL,
         ),
         (
             "now",
-            "now (next month's bias level on the log of the monthly ratios when every month brought "
-            "something)",
+            "now (each end of every range stretched or narrowed by how often past ranges missed on that "
+            "side: adaptive conformal)",
             calibration.CURRENT,
         ),
     )

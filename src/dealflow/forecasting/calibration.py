@@ -38,6 +38,7 @@ BIAS_POINTS = 26  # ... and for the bias (half a year: rates that drift are foll
 BIAS_THRESHOLD = 1.0  # standard errors of the bias that are left uncorrected (noise, not bias)
 LEVEL_PERIODS = 18  # later periods: the bias level from the last 18 ended target periods
 LEVEL_DRIFTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)  # drift variance / noise variance tried (lambda)
+ADAPT_RATE = 0.4  # per past period outside (inside) a range's end, how far it moves (``_adaptive_stretch``)
 UNCALIBRATED_WIDTH = 0.5  # +-50 % of the uncertain part when the range cannot be calibrated yet
 LOW, HIGH = 0.1, 0.9
 BLEND = "blend"
@@ -82,7 +83,9 @@ class Settings:
     ``later_ranges``: later periods' ranges also hold the past ratios re-centred on today's correction
     and widen when the level drifts ("drift", since 2026-12-06 night) or not ("ratios").
     ``later_scale``: the level followed on the log scale of the monthly ratios whenever every month in
-    its window brought something ("log", since 2026-12-07), or on the ratios themselves ("ratio")."""
+    its window brought something ("log", since 2026-12-07), or on the ratios themselves ("ratio").
+    ``adaptive_ranges``: each end of every calibrated range stretched or narrowed by how often past
+    ranges missed on that side (``_adaptive_stretch``, since 2026-12-07 midday), or not."""
 
     this_period_ranks: str = "conformal"
     later_ranks: str = "interpolated"
@@ -90,13 +93,22 @@ class Settings:
     blend_bias: bool = True
     later_ranges: str = "drift"
     later_scale: str = "log"
+    adaptive_ranges: bool = True
 
 
 CURRENT = Settings()
-RATIO_LEVEL = Settings(later_scale="ratio")  # until 2026-12-07 (branch fcst18e)
-PREVIOUS = Settings(later_ranges="ratios", later_scale="ratio")  # until 2026-12-06 night (branch fcst18d)
+LOG_LEVEL = Settings(adaptive_ranges=False)  # until 2026-12-07 midday (branch helper-forecast)
+RATIO_LEVEL = Settings(later_scale="ratio", adaptive_ranges=False)  # until 2026-12-07 (branch fcst18e)
+PREVIOUS = Settings(  # until 2026-12-06 night (branch fcst18d)
+    later_ranges="ratios", later_scale="ratio", adaptive_ranges=False
+)
 BEFORE = Settings(  # until 2026-12-06 evening
-    later_ranks="conformal", later_bias="window", blend_bias=False, later_ranges="ratios", later_scale="ratio"
+    later_ranks="conformal",
+    later_bias="window",
+    blend_bias=False,
+    later_ranges="ratios",
+    later_scale="ratio",
+    adaptive_ranges=False,
 )
 
 
@@ -137,6 +149,10 @@ def correction_from(
     low, high = _range_of(ratios, interpolated)
     if horizon > 0 and settings.later_ranges == "drift":
         low, high = _drift_range(recent, bias_items, ratio, (low, high), horizon, interpolated)
+    if settings.adaptive_ranges:
+        stretch_low, stretch_high = _adaptive_stretch(bias_items)
+        low = max(ratio - stretch_low * max(ratio - low, 0.0), 0.0)
+        high = ratio + stretch_high * max(high - ratio, 0.0)
     floor = float(np.mean(ratios <= 0))
     return Correction(ratio, min(low, ratio), float(np.median(ratios)), max(high, ratio), points, True, floor)
 
@@ -176,6 +192,38 @@ def _drift_range(
         low = ratio - stretch * max(ratio - low, 0.0)
         high = ratio + stretch * max(high - ratio, 0.0)
     return max(low, 0.0), high
+
+
+def _adaptive_stretch(items: list[tuple[float, ...]]) -> tuple[float, float]:
+    """How far to stretch each end of a range from that end's own record: adaptive conformal inference
+    (Gibbs and Candes, 2021; as quantile tracking, Angelopoulos, Candes and Tibshirani, 2023) on the
+    distance from the corrected forecast to each end. ``items``: past forecasts (end, U, A - C, r, low,
+    high, floor) with the ends and the floor their own range was given, as ratios of U (NaN when it
+    was uncalibrated: those do not count). Per ended target period, m_low = the share of its forecasts
+    whose ratio fell below their low end, m_high above their high end; each end's distance is
+    multiplied by max(0, 1 + ADAPT_RATE x sum over periods (m - 0.1)): a period wholly outside adds
+    0.36 to it, one wholly inside takes 0.04 off, so an end settles where 1 period in 10 falls beyond
+    it. Per period, not per forecast, because a period's forecasts share its one outcome (4-5 weekly
+    forecasts of a month, 13 of a quarter). "Nothing more came in" on a low end at "nothing more",
+    predicted with chance ``floor`` > 0.1, counts as 0.1 / floor of a miss below (the part of that
+    outcome's chance below the 10th percentile, as in ``inside_share``). (1, 1) without such forecasts."""
+    issued = [item for item in items if len(item) > 6 and item[1] > 0 and not math.isnan(item[4])]
+    if not issued:
+        return 1.0, 1.0
+    ends, uncertain, came_in, _, lows, highs, floors = np.array([item[:7] for item in issued], dtype=float).T
+    ratios = came_in / uncertain
+    tolerance = 1e-9
+    below = (ratios < lows - tolerance).astype(float)
+    above = (ratios > highs + tolerance).astype(float)
+    at_floor = (np.abs(ratios) <= tolerance) & (np.abs(lows) <= tolerance) & (floors > LOW)
+    below[at_floor] = LOW / floors[at_floor]
+    _, period, forecasts = np.unique(ends, return_inverse=True, return_counts=True)
+    share_below = np.bincount(period, weights=below) / forecasts
+    share_above = np.bincount(period, weights=above) / forecasts
+    return (
+        max(1 + ADAPT_RATE * float((share_below - LOW).sum()), 0.0),
+        max(1 + ADAPT_RATE * float((share_above - (1 - HIGH)).sum()), 0.0),
+    )
 
 
 def _at_rank(ordered: np.ndarray, rank: float) -> float:
@@ -371,6 +419,7 @@ def calibrate(
         scored = scored_from is None or moment >= scored_from
         corrected: dict[str, float] = {}
         applied: dict[str, float] = {}
+        issued: dict[str, tuple[float, float, float]] = {}
         any_row = next(iter(members.values()))
         for method, row in members.items():
             uncertain = row.forecast - row.closed
@@ -379,6 +428,7 @@ def calibrate(
             )
             corrected[method] = correction.ratio * uncertain
             applied[method] = correction.ratio
+            issued[method] = _issued(correction)
             result.append(_ranged(row, uncertain, correction, scored))
         weights = _blend_weights(errors, horizon, moment, list(members))
         blend_uncertain = sum(weights[method] * corrected[method] for method in weights)
@@ -393,6 +443,7 @@ def calibrate(
         )
         result.append(_ranged(blend, blend_uncertain, correction, scored))
         applied[BLEND] = correction.ratio
+        issued[BLEND] = _issued(correction)
         for method, row in [*members.items(), (BLEND, blend)]:
             history.setdefault((horizon, method), []).append(
                 (
@@ -401,12 +452,20 @@ def calibrate(
                     row.forecast - row.closed,
                     row.actual - row.closed,
                     applied[method],
+                    *issued[method],
                 )
             )
         for method, value in corrected.items():
             error = (members[method].actual - members[method].closed - value) ** 2
             errors.setdefault((horizon, method), []).append((any_row.target_end, error))
     return result
+
+
+def _issued(correction: Correction) -> tuple[float, float, float]:
+    """The range's ends as ratios of U, when calibrated (what later forecasts' ``_adaptive_stretch`` checks)."""
+    if not correction.calibrated:
+        return math.nan, math.nan, 0.0
+    return correction.low, correction.high, correction.floor
 
 
 def _ranged(row: Row, uncertain: float, correction: Correction, scored: bool) -> Calibrated:
@@ -509,7 +568,11 @@ def _history_item(item: Calibrated) -> tuple[float, ...]:
     row = item.row
     uncertain = row.forecast - row.closed
     applied = (item.forecast - row.closed) / uncertain if uncertain > 0 else 1.0
-    return (row.target_end, row.phase, uncertain, row.actual - row.closed, applied)
+    if item.calibrated and uncertain > 0:
+        issued = ((item.p10 - row.closed) / uncertain, (item.p90 - row.closed) / uncertain, item.floor)
+    else:
+        issued = (math.nan, math.nan, 0.0)
+    return (row.target_end, row.phase, uncertain, row.actual - row.closed, applied, *issued)
 
 
 def apply_correction(
