@@ -14,7 +14,10 @@ before its as-of time: nothing later), per method, horizon and quarter of the pe
 * range: P10 = C + q10 U and P90 = C + q90 U, with q10, q90 the empirical 10th and 90th percentiles of
   the ratios (a split-conformal interval: if the next ratio is drawn like the past ones, it falls in
   between 80 % of the time). With fewer than MIN_POINTS ratios the range is "uncalibrated": C + r U
-  times (1 -+ UNCALIBRATED_WIDTH), and never narrower than the method's own simulated range.
+  times (1 -+ UNCALIBRATED_WIDTH), and never narrower than the method's own simulated range. Each end
+  of a calibrated range then moves with its own record: its distance from the corrected forecast is
+  stretched by 1 + ADAPT_RATE x sum over ended periods (share of their forecasts beyond that end -
+  0.1) (``_adaptive_stretch``: adaptive conformal inference).
 * blend: C + sum_m w_m r_m U_m, with weights w_m proportional to 1 / MSE_m of each method's corrected
   past forecasts (methods with an MSE within BLEND_KEEP of the best only); its range is calibrated from
   its own past ratios like any method.
