@@ -88,13 +88,15 @@ def _record_documents(kind: str, rows: Iterable[tuple[Any, ...]]) -> Iterator[Se
 
 
 @transaction.atomic
-def search_rebuild() -> int:
+def search_rebuild(*, indexes_after: bool = False) -> int:
     """Refill the search index from the records (after a bulk load or a restore); returns the entry count.
 
     The same document functions as the services, so a rebuilt entry equals one the services wrote.
+    ``indexes_after``: into an idle database (a big demo load), the entries' indexes are built once after
+    them (``search_index_add_many``).
     """
     SearchEntry.objects.all().delete()
-    return search_index_add_many(documents=_documents())
+    return search_index_add_many(documents=_documents(), indexes_after=indexes_after)
 
 
 _DOCUMENT_FIELDS = (
