@@ -88,13 +88,15 @@ def _record_documents(kind: str, rows: Iterable[tuple[Any, ...]]) -> Iterator[Se
 
 
 @transaction.atomic
-def search_rebuild() -> int:
+def search_rebuild(*, indexes_after: bool = False) -> int:
     """Refill the search index from the records (after a bulk load or a restore); returns the entry count.
 
     The same document functions as the services, so a rebuilt entry equals one the services wrote.
+    ``indexes_after``: into an idle database (a big demo load), the entries' indexes are built once after
+    them (``search_index_add_many``).
     """
     SearchEntry.objects.all().delete()
-    return search_index_add_many(documents=_documents())
+    return search_index_add_many(documents=_documents(), indexes_after=indexes_after)
 
 
 _DOCUMENT_FIELDS = (
@@ -103,13 +105,14 @@ _DOCUMENT_FIELDS = (
 
 
 @transaction.atomic
-def search_index_bulk_loaded(*, deal_ids: list[int], lead_ids: list[int]) -> int:
+def search_index_bulk_loaded(*, deal_ids: list[int], lead_ids: list[int], indexes_after: bool = False) -> int:
     """Index deals and leads a bulk writer created (they bypass the services that index one at a time).
 
     The rows are read as plain values, a range of ids at a time (the writer's new ids; a Python set keeps
     out any other row in the range): model instances and 5,000-value ``IN`` lists were most of a big
     import's indexing time (docs/benchmarks.md, "Import"). ``record_document`` is what ``deal_document``
-    and ``lead_document`` build too.
+    and ``lead_document`` build too. ``indexes_after``: a big load into an idle database (the bulk writer's
+    ``defer_indexes``), whose entries' indexes are built once after them (``search_index_add_many``).
     """
     sources: list[tuple[Any, str, list[int]]] = [
         (Deal, SearchKind.DEAL, sorted(deal_ids)),
@@ -136,7 +139,7 @@ def search_index_bulk_loaded(*, deal_ids: list[int], lead_ids: list[int]) -> int
                     kind, (row for row in rows.iterator(chunk_size=REBUILD_CHUNK) if row[0] in wanted)
                 )
 
-    return search_index_add_many(documents=documents())
+    return search_index_add_many(documents=documents(), indexes_after=indexes_after)
 
 
 # ---- Privacy: export and erase a person (GDPR articles 15, 17 and 20) ----------------------------------

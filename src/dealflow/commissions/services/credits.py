@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import connection
-from django.db.models import Max, Min, Q
+from django.db.models import CharField, Func, Max, Min, Q
 
 from dealflow.commissions import calculations as calc
 from dealflow.commissions.models import CREDIT_ENTRY_COLUMNS, CreditEntry
@@ -40,16 +40,34 @@ CREDIT_EVENT_KINDS = (EventKind.WON.value, EventKind.OWNER_CHANGED.value)
 CREDIT_DEAL_FIELDS = ("title", "pipeline_id", "parent_id", "deleted_at")
 
 
+class _NotIndexed(Func):
+    """SQLite's ``+column``: the same value, which the planner cannot look up in the column's index."""
+
+    template = "+%(expressions)s"
+    output_field = CharField()
+
+
+def _won(deals: Q) -> Any:
+    """The WON events of the live deals ``deals`` picks, in deal order (the rows go in the same order
+    whatever plan the database picks).
+
+    SQLite reads them along the (deal, occurred_at) index, not the (kind, occurred_at) one: the sampled
+    statistics of a bulk load (``analysis_limit``) put about 1,000 events under each kind, so the planner
+    took the kind index and read every WON event of the database for each step of deals, and a step cost
+    more the bigger the database (2.1 of the 2.6 s of credits of a 378,080-deal import; 0.08 s instead of
+    0.23-0.28 s a step of 100,000 deals; docs/benchmarks.md, "Import speed, 2026-12-07 afternoon").
+    """
+    events = DealEvent.objects.filter(deals, deal__deleted_at__isnull=True)
+    if connection.vendor == "sqlite":
+        events = events.alias(kind_seen=_NotIndexed("kind")).filter(kind_seen=EventKind.WON)
+    else:
+        events = events.filter(kind=EventKind.WON)
+    return events.order_by("deal_id", "occurred_at", "id")
+
+
 def credit_rows(deals: Q, rates: RateBook) -> list[tuple[Any, ...]]:
     """The credit rows (``COLUMNS``) of the WON events of the live deals ``deals`` picks: THE crediting rule."""
-    # In deal order: the rows go in the same order whatever plan the database picks, and with statistics
-    # SQLite can then walk the (deal, occurred_at) index over a range of deals (see STEP).
-    events = won_events(
-        DealEvent.objects.filter(deals, kind=EventKind.WON, deal__deleted_at__isnull=True).order_by(
-            "deal_id", "occurred_at", "id"
-        ),
-        rates,
-    )
+    events = won_events(_won(deals), rates)
     if not events:
         return []
     history = history_read(deals, with_products=False)

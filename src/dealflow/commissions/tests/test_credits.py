@@ -164,3 +164,64 @@ def test_a_bulk_load_keeps_the_rows_a_rebuild_computes():
     assert len({row[0] for row in incremental}) == live_wins  # every live win credited
     credits_rebuild()
     assert kept() == incremental
+
+
+# What the bulk writer's sampled ANALYZE wrote for the deals and their events after a 378,080-deal import
+# (a 100 MB CSV; sqlite_stat1 of that database).
+_LOADED_STATISTICS = [
+    ("deals_deal", "deal_list_by_amount", "398475 4 1"),
+    ("deals_deal", "deal_open_by_quiet", "145728 1 1 1 1 1 1 1 1"),
+    ("deals_deal", "deal_stale_by_stage", "226800 1001 1001 1 1 1 1 1"),
+    ("deals_deal", "deals_deal_created_at_0f522534", "370840 2"),
+    ("deals_deal", "deals_deal_created_on_bd945507", "346032 334"),
+    ("deals_deal", "deals_deal_deleted_by_id_14f946a7", "336226 1001"),
+    ("deals_deal", "deals_deal_externa_c7a403_idx", "394400 1001 1"),
+    ("deals_deal", "deals_deal_lost_reason_id_7d0fafb6", "329680 1001"),
+    ("deals_deal", "deals_deal_organization_id_af237672", "345240 20"),
+    ("deals_deal", "deals_deal_owner_i_c64307_idx", "381936 1001 1001"),
+    ("deals_deal", "deals_deal_owner_id_2f09ac61", "399066 1001"),
+    ("deals_deal", "deals_deal_parent_id_cdcdc473", "336226 1001"),
+    ("deals_deal", "deals_deal_person_id_403d41f7", "354384 143"),
+    ("deals_deal", "deals_deal_pipelin_617ad9_idx", "341136 1001 1001 1001"),
+    ("deals_deal", "deals_deal_pipeline_id_0cf5d68d", "336226 1001"),
+    ("deals_deal", "deals_deal_source_id_7f010c48", "467226 1001"),
+    ("deals_deal", "deals_deal_stage_id_0342b533", "467856 1001"),
+    ("deals_deal", "deals_deal_status_5cdf84_idx", "249660 1001 51"),
+    ("deals_deal", "deals_deal_status_a9ba05_idx", "349524 1001 27"),
+    ("deals_deal", "deals_deal_team_id_94533c8a", "336226 1001"),
+    ("deals_deal", "sqlite_autoindex_deals_deal_1", "293248 1001"),
+    ("deals_dealevent", "deals_deale_deal_id_cea817_idx", "713400 2 1"),
+    ("deals_dealevent", "deals_deale_kind_f0c062_idx", "553248 1001 1"),
+    ("deals_dealevent", "deals_dealevent_actor_id_09eea84a", "672452 1001"),
+    ("deals_dealevent", "deals_dealevent_deal_id_1654e502", "710736 2"),
+    ("deals_dealevent", "deals_dealevent_from_stage_id_b5361642", "660628 1001"),
+    ("deals_dealevent", "deals_dealevent_to_stage_id_5ee645c3", "648900 1001"),
+]
+
+
+def test_the_won_events_of_a_range_of_deals_are_read_along_the_deal_index(rep):
+    # With those statistics (about 1,000 events under each kind) SQLite read every WON event of the database
+    # through the (kind, occurred_at) index for each step of deals of the credits.
+    from django.db import connection
+    from django.db.models import Q
+
+    from dealflow.commissions.services.credits import _won
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's planner and its sampled statistics")
+    won_deal(rep, "1000", dt.date(2026, 3, 2))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        indexes = {name for (name,) in cursor.fetchall()}
+        assert {"deals_deale_kind_f0c062_idx", "deals_deale_deal_id_cea817_idx"} <= indexes
+        cursor.execute("DELETE FROM sqlite_stat1 WHERE tbl IN ('deals_deal', 'deals_dealevent')")
+        cursor.executemany(
+            "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (%s, %s, %s)",
+            [row for row in _LOADED_STATISTICS if row[1] in indexes],
+        )
+        cursor.execute("ANALYZE sqlite_schema")  # the planner reloads sqlite_stat1
+        sql, params = _won(Q(deal_id__gte=1, deal_id__lte=100_000)).query.sql_with_params()
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "deals_deale_deal_id_cea817_idx" in plan and "deals_deale_kind_f0c062_idx" not in plan, plan

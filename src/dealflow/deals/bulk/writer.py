@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from dealflow.accounts.models import Membership, User
 from dealflow.core import clock
+from dealflow.core.bulkload import indexes_create, secondary_indexes_drop
 from dealflow.core.errors import ApplicationError
 from dealflow.deals import lifecycle
 from dealflow.deals.bulk.collector import collector_calm
@@ -263,23 +264,9 @@ class BulkWriter:
         """
         tables = [table.name for table in self.tables.values()]
         with self.connection.cursor() as cursor:
-            if self.is_postgres:
-                cursor.execute(
-                    "SELECT indexname, indexdef, tablename FROM pg_indexes WHERE schemaname = current_schema() "
-                    "AND tablename = ANY(%s) AND indexdef NOT LIKE %s ORDER BY indexname",
-                    [tables, "CREATE UNIQUE%"],
-                )
-            else:
-                cursor.execute(
-                    "SELECT name, sql, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                    "AND sql NOT LIKE %s ORDER BY name",
-                    ["CREATE UNIQUE%"],
-                )
-            for name, definition, table in cursor.fetchall():
-                if table not in tables:
-                    continue
-                cursor.execute(f'DROP INDEX "{name}"')
-                self._deferred_indexes.append(definition)
+            self._deferred_indexes += secondary_indexes_drop(
+                cursor, is_postgres=self.is_postgres, tables=tables
+            )
 
     def _foreign_keys_drop(self) -> None:
         """PostgreSQL: drop the tables' foreign keys for the load; ``close`` adds them back, which checks
@@ -311,14 +298,7 @@ class BulkWriter:
         if not self._deferred_indexes:
             return
         with self.connection.cursor() as cursor:
-            # Sort in memory (PostgreSQL); SQLite's sorter has its page cache and a second core (the pragmas).
-            if self.is_postgres:
-                cursor.execute("SET maintenance_work_mem = '256MB'")
-            while self._deferred_indexes:
-                cursor.execute(self._deferred_indexes[0])
-                self._deferred_indexes.pop(0)
-            if self.is_postgres:
-                cursor.execute("RESET maintenance_work_mem")
+            indexes_create(cursor, is_postgres=self.is_postgres, statements=self._deferred_indexes)
 
     def users_activated(self, user_ids: Iterable[int]) -> None:
         """Users made active after the writer started (an import's owners, active while it writes)."""

@@ -167,6 +167,7 @@ class BulkPart(DealsPart):
                     lead_ids=[lead.id for lead in new_leads.values() if lead.id is not None]
                     if lead_specs
                     else [],
+                    indexes_after=defer,  # into an idle database: the entries' indexes once, like the deals'
                 ),
             )
         except BaseException:

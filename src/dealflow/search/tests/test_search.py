@@ -280,3 +280,66 @@ def test_a_bulk_add_in_batches_is_found_and_keeps_the_full_text_index_whole(rep,
         object_id=10_005, kind="organization"
     ).delete()  # the delete trigger still works
     assert _found(rep, "kaaskop 5") == []
+
+
+def _schema_of_entries() -> list[tuple[str, str]]:
+    """The entries' indexes and (SQLite) triggers, by name and definition."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'search_searchentry' UNION ALL "
+                "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+                "WHERE tgrelid = 'search_searchentry'::regclass AND NOT tgisinternal ORDER BY 1"
+            )
+        else:
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'search_searchentry' "
+                "AND type IN ('index', 'trigger') ORDER BY name"
+            )
+        return [(name, definition or "") for name, definition in cursor.fetchall()]
+
+
+def test_a_big_load_with_its_indexes_after_is_found_like_one_indexed_row_by_row(rep, records):
+    # indexes_after (a big first import): the name and owner indexes (and PostgreSQL's full-text one) are
+    # set aside and built after the rows, SQLite's full-text trigger too, and the new entries are added
+    # to the full-text index in one statement; the earlier entries stay found, the later ones too.
+    before = _schema_of_entries()
+    assert any(name == "search_entry_name" for name, _sql in before)
+    documents = [
+        SearchDocument(kind="deal", object_id=20_000 + number, owner_id=rep.pk, title=f"Gouda {number} B.V.")
+        for number in range(10, 22)
+    ]
+    assert search_index_add_many(documents=documents, batch_size=5, indexes_after=True) == 12
+    assert _schema_of_entries() == before  # every index and trigger back, as it was
+    assert _found(rep, "gouda 17") == [("deal", "Gouda 17 B.V.")]
+    assert len(search_for_user(user=rep, query="gouda bv", limit=50)) == 12
+    assert _found(rep, "espresso machines") == [("deal", "Espresso machines")]  # indexed before the load
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:  # raises if the full-text index and the table disagree
+            cursor.execute(
+                "INSERT INTO search_entry_fts(search_entry_fts, rank) VALUES ('integrity-check', 1)"
+            )
+    organization_create(name="Edammer Holding", country="NL", owner=rep)  # the trigger works again
+    assert _found(rep, "edammer") == [("organization", "Edammer Holding")]
+    SearchEntry.objects.filter(kind="deal", object_id=20_013).delete()
+    assert _found(rep, "gouda 13") == []
+
+
+def test_a_big_load_that_fails_leaves_the_index_as_it_was(rep, records):
+    before = _schema_of_entries()
+    count = SearchEntry.objects.count()
+
+    def documents():
+        yield SearchDocument(kind="deal", object_id=30_000, owner_id=rep.pk, title="Brie 1")
+        raise RuntimeError("the load failed")
+
+    with pytest.raises(RuntimeError, match="the load failed"):
+        search_index_add_many(documents=documents(), batch_size=1, indexes_after=True)
+    assert _schema_of_entries() == before
+    assert SearchEntry.objects.count() == count
+    assert _found(rep, "espresso machines") == [("deal", "Espresso machines")]
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO search_entry_fts(search_entry_fts, rank) VALUES ('integrity-check', 1)"
+            )
