@@ -1,7 +1,9 @@
 """The words of a text as both indexes see them: lower case, accents and punctuation gone.
 
 Both engines index these words (not the raw text), so a query finds the same records on PostgreSQL and
-SQLite. Runs of single letters are also joined ("B.V." -> "b v bv"), so "bv" finds "Acme B.V.".
+SQLite. Runs of single letters are also joined ("B.V." -> "b v bv"), so "bv" finds "Acme B.V.". A digit is
+not a letter: "Studio 7 B.V." is joined to "bv" as well, not "7bv" (until search migration 0004 it was, and
+"bv" did not find it).
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ def _plain_words(text: str) -> list[str]:
 def text_words(text: str) -> list[str]:
     """What an entry is indexed by: its words, then each run of single letters joined."""
     words = _plain_words(text)
-    if 1 not in map(len, words):  # no single letters, nothing to join (most texts)
+    if 1 not in map(len, words):  # no single characters, nothing to join (most texts)
         return words
     joined: list[str] = []
     run: list[str] = []
     for word in words:
-        if len(word) == 1:
+        if len(word) == 1 and word.isalpha():
             run.append(word)
         elif run:
             if len(run) > 1:
@@ -52,7 +54,7 @@ def query_words(text: str) -> list[str]:
     words: list[str] = []
     for chunk in (text or "").split():
         chunk_words = _plain_words(chunk)
-        if len(chunk_words) > 1 and all(len(word) == 1 for word in chunk_words):
+        if len(chunk_words) > 1 and all(len(word) == 1 and word.isalpha() for word in chunk_words):
             words.append("".join(chunk_words))
         else:
             words.extend(chunk_words)

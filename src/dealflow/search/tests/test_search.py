@@ -3,6 +3,8 @@ over what the user may see (rep, manager, outsider, analyst)."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -338,6 +340,52 @@ def test_a_big_load_that_fails_leaves_the_index_as_it_was(rep, records):
     assert _schema_of_entries() == before
     assert SearchEntry.objects.count() == count
     assert _found(rep, "espresso machines") == [("deal", "Espresso machines")]
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO search_entry_fts(search_entry_fts, rank) VALUES ('integrity-check', 1)"
+            )
+
+
+DIGITS_MIGRATION = importlib.import_module("dealflow.search.migrations.0004_digits_are_not_letters")
+
+
+def test_a_digit_is_not_a_letter_of_a_joined_run(rep, pipeline):
+    # "Studio 7 B.V." was indexed with "7bv" (the digit joined the letters), so "bv" did not find it.
+    assert text_words("Studio 7 B.V.") == ["studio", "7", "b", "v", "bv"]
+    assert text_words("A 1 B C") == ["a", "1", "b", "c", "bc"]
+    assert text_words("Customer 12 B.V.") == ["customer", "12", "b", "v", "bv"]  # as before
+    organization_create(name="Studio 7 B.V.", country="NL", owner=rep)
+    assert _found(rep, "studio 7 bv") == [("organization", "Studio 7 B.V.")]
+    assert _found(rep, "studio bv") == [("organization", "Studio 7 B.V.")]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("studio 7 b v 7bv", "studio 7 b v bv"),
+        ("a 1 b c a1bc", "a 1 b c bc"),
+        ("7 8 78", "7 8"),
+        ("garage 3 b v 3bv jan de vries", None),  # not what the old rule wrote: left alone
+        ("customer 12 b v bv", None),  # the same under both rules
+        ("j a smith ja", None),
+        ("a b ab ab", None),  # the words "a b ab": their run "ab" follows them
+    ],
+)
+def test_the_migration_rewrites_what_the_old_rule_wrote_differently(old, new):
+    assert DIGITS_MIGRATION.rewritten(old) == new
+
+
+def test_the_migration_makes_old_entries_findable(rep, records):
+    from django.apps import apps
+
+    studio = organization_create(name="Studio 7 B.V.", country="NL", owner=rep)
+    SearchEntry.objects.filter(kind="organization", object_id=studio.pk).update(text="studio 7 b v 7bv")
+    assert _found(rep, "studio bv") == []  # what an entry written before looked like
+    DIGITS_MIGRATION.digits_are_not_letters(apps, None)
+    assert SearchEntry.objects.get(kind="organization", object_id=studio.pk).text == "studio 7 b v bv"
+    assert _found(rep, "studio bv") == [("organization", "Studio 7 B.V.")]
+    assert _found(rep, "espresso machines") == [("deal", "Espresso machines")]  # others untouched
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute(
