@@ -5,7 +5,7 @@ each record contributes); ``directory.services.search_rebuild`` refills it after
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +95,7 @@ def search_index_add_many(
     now = clock.now()
     batch: list[tuple[Any, ...]] = []
     count = 0
-    with _indexes_set_aside() if indexes_after else _nothing_set_aside():
+    with _indexes_set_aside() if indexes_after else nullcontext():
         for document in documents:
             batch.append(
                 (
@@ -112,11 +112,6 @@ def search_index_add_many(
                 count += _entries_insert(batch)
                 batch = []
         return count + _entries_insert(batch)
-
-
-@contextmanager
-def _nothing_set_aside() -> Iterator[None]:
-    yield
 
 
 # SQLite's full-text index follows the entries through this trigger (search migration 0001).
