@@ -26,11 +26,11 @@ from dealflow.commissions.selectors.history import RateBook, history_read, won_e
 from dealflow.deals.models import Deal, DealEvent, EventKind, ExchangeRate
 
 # Deals per step of a rebuild or a big sync: the WON events, owner changes and splits of one step are read
-# with one query each and their rows inserted together. SQLite often reads a step's WON events through the
-# (kind, occurred_at) index, that is every WON event of the database, keeping those of the step's deals: the
-# cost of a step grows with the database, so a load of N deals cost N / STEP such scans. 20,000 made the
-# credits of a 378,080-deal load (a 100 MB CSV) 4.0-4.2 s; 100,000 makes them 2.5 s (a step's rows: about
-# 25,000 credits; docs/benchmarks.md, "Import speed, 2026-12-07 morning").
+# with one query each and their rows inserted together (a step's rows: about 25,000 credits). Until
+# 2026-12-07 SQLite read a step's WON events through the (kind, occurred_at) index, every WON event of the
+# database each time, so a load of N deals cost N / STEP such scans and the step went from 20,000 to 100,000
+# deals; ``_won`` now reads them along the deal index, a step costing what its own deals cost
+# (docs/benchmarks.md, "Import speed, 2026-12-07 morning" and "afternoon").
 STEP = 100_000
 COLUMNS = CREDIT_ENTRY_COLUMNS
 # More rows than this go by COPY on PostgreSQL (a rebuild, a bulk load); fewer by one INSERT (a win).
