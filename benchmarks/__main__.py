@@ -19,7 +19,7 @@ def available() -> list[str]:
 
 
 DEFAULT = "dashboard"
-HELPERS = {"common"}  # modules the benchmarks share, not benchmarks themselves
+HELPERS = {"common", "routes"}  # modules the benchmarks (and tests) share, not benchmarks themselves
 
 
 def run(argv: list[str]) -> int:

@@ -20,6 +20,7 @@ BENCH_PROFILE=dispatch (or deliver) prints a cProfile of the dispatch (or of sen
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import math
 import os
@@ -202,8 +203,11 @@ def worker_rounds(batches, deals, request_time_once, rounds: int = 3) -> tuple[l
 
 
 def main(argv: list[str]) -> int:
-    deals = int(argv[argv.index("--deals") + 1]) if "--deals" in argv else 20_000
-    wanted = int(argv[argv.index("--events") + 1]) if "--events" in argv else 7_000
+    parser = argparse.ArgumentParser(prog="python -m benchmarks automation")
+    parser.add_argument("--deals", type=int, default=20_000, help="demo deals (default 20,000)")
+    parser.add_argument("--events", type=int, default=7_000, help="deal events to dispatch (default 7,000)")
+    options = parser.parse_args(argv)
+    deals, wanted = options.deals, options.events
     sys.path[:0] = ["src", "."]
     import django
 

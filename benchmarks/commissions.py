@@ -31,6 +31,7 @@ Target: under 10 s and within 3x of the SQL for 2,000 reps.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -95,14 +96,15 @@ def _best(function, repeat: int = 3):
     return best, result
 
 
-def _arg(argv: list[str], flag: str, default: str | None = None) -> str | None:
-    return argv[argv.index(flag) + 1] if flag in argv else default
-
-
 def main(argv: list[str]) -> int:
-    deals = int(_arg(argv, "--deals", "100000") or 0)
-    reps = int(_arg(argv, "--reps", "2000") or 0)
-    database = _arg(argv, "--database")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks commissions")
+    parser.add_argument("--deals", type=int, default=100_000, help="deals (default 100,000)")
+    parser.add_argument("--reps", type=int, default=2_000, help="reps (default 2,000)")
+    parser.add_argument("--database", metavar="NAME", help="a PostgreSQL database NAME instead of SQLite")
+    parser.add_argument("--jit", action="store_true", help="leave PostgreSQL's JIT compiler on")
+    parser.add_argument("--serial", action="store_true", help="no parallel workers on PostgreSQL")
+    options = parser.parse_args(argv)
+    deals, reps, database = options.deals, options.reps, options.database
     if database is not None:
         from benchmarks.common import database_url, postgres_create_database
 
@@ -260,12 +262,12 @@ def main(argv: list[str]) -> int:
             }
 
         CLOCK.attach(connection)
-        if connection.vendor == "postgresql" and "--jit" not in argv:
+        if connection.vendor == "postgresql" and not options.jit:
             # PostgreSQL's JIT compiler spent 0.2 s on the engine's read of the WON events and 3.8 s (of
             # 4.2 s) on the hand-written SQL at 1M deals: off for both, so the baseline is the fastest SQL.
             with connection.cursor() as cursor:
                 cursor.execute("SET jit = off")
-        if connection.vendor == "postgresql" and "--serial" in argv:
+        if connection.vendor == "postgresql" and options.serial:
             # No parallel workers: the server's CPU column then counts all of the server's work.
             with connection.cursor() as cursor:
                 cursor.execute("SET max_parallel_workers_per_gather = 0")

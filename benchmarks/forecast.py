@@ -44,6 +44,7 @@ at load 10 a wall second holds about a quarter of a CPU second), with the load a
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import hashlib
 import itertools
@@ -52,6 +53,7 @@ import pickle
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -575,7 +577,7 @@ def _variants():
     )
 
 
-def scenarios(argv: list[str]) -> int:
+def scenarios(options: argparse.Namespace) -> int:
     """Every scenario and seed: one raw backtest, calibrated before and now (``_variants``); per horizon
     and variant a Markdown table with a row per (scenario, seed): the default, its WAPE against the best
     baseline's, its bias with the bias's standard error, its coverage, and the chance that a forecast
@@ -584,11 +586,18 @@ def scenarios(argv: list[str]) -> int:
     several seeds each scenario's seeds pooled (``_print_pooled``). ``--detail``: every method's scores."""
     from dealflow.forecasting.tests import scenarios as catalogue
 
-    scale = float(argv[argv.index("--scale") + 1]) if "--scale" in argv else 1.0
-    only = argv[argv.index("--only") + 1].split(",") if "--only" in argv else None
-    seeds = [int(value) for value in argv[argv.index("--seeds") + 1].split(",")] if "--seeds" in argv else [1]
-    longest = "--longest" in argv
-    cache = Path(argv[argv.index("--cache") + 1]) if "--cache" in argv else None
+    scale, only, seeds, longest, cache = (
+        options.scale,
+        options.only,
+        options.seeds,
+        options.longest,
+        options.cache,
+    )
+    unknown = sorted(set(only or ()) - {scenario.name for scenario in catalogue.SCENARIOS})
+    if unknown:
+        names = ", ".join(scenario.name for scenario in catalogue.SCENARIOS)
+        print(f"--only: no scenario named {', '.join(unknown)} (scenarios: {names})", file=sys.stderr)
+        return 2
     variants = _variants()
     settings = {key: chosen for key, _, chosen in variants}
     pooled: dict[tuple[str, str, str], list[dict]] = {}  # (variant, horizon, scenario) -> entry per seed
@@ -622,7 +631,7 @@ def scenarios(argv: list[str]) -> int:
                 tally["all"] += all(met.values())
                 for target, value in met.items():
                     tally[target] += value
-        if "--detail" in argv:
+        if options.detail:
             _print_detail(tables["now"])
     header = (
         "| scenario | seed | default | WAPE | best baseline | bias (SE) | coverage | chance: bias, coverage "
@@ -775,23 +784,73 @@ def _summary_row(name: str, seed: int, entry: dict) -> str:
     )
 
 
+def _numbers(kind: type) -> Any:
+    """An argparse type: a comma-separated list of ``kind`` (``--seeds 1,2,3``)."""
+
+    def parse(text: str) -> list:
+        try:
+            return [kind(value) for value in text.split(",") if value.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a comma-separated list of {kind.__name__}: {text!r}"
+            ) from None
+
+    return parse
+
+
+def arguments(argv: list[str]) -> argparse.Namespace:
+    """The command line; an unknown option or a bad value stops with a message (exit 2) instead of running
+    something else than was asked."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks forecast",
+        description="Forecast benchmarks (the module's docstring says what each part measures).",
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller Monte Carlo, page and backtest sizes")
+    parser.add_argument(
+        "--page", type=int, metavar="N", help="also the forecast page on a database of N deals"
+    )
+    parser.add_argument(
+        "--backtest-db",
+        type=int,
+        metavar="N",
+        help="also `dealflow forecast backtest` on a database of N deals",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the --page / --backtest-db database")
+    parser.add_argument("--page-db", metavar="NAME", help="only the page, on an existing database NAME")
+    parser.add_argument("--engine", default="postgres", help="engine of --page-db (default postgres)")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="requests per figure with --page-db (default 5)"
+    )
+    scenario = parser.add_argument_group("scenarios (--scenarios)")
+    scenario.add_argument("--scenarios", action="store_true", help="the six synthetic histories, calibrated")
+    scenario.add_argument("--scale", type=float, default=1.0, help="size of each history (default 1.0)")
+    scenario.add_argument("--only", type=_numbers(str), metavar="NAME,NAME", help="only these scenarios")
+    scenario.add_argument(
+        "--seeds", type=_numbers(int), default=[1], metavar="1,2,3", help="seeds (default 1)"
+    )
+    scenario.add_argument("--longest", action="store_true", help="score the most months each history allows")
+    scenario.add_argument("--detail", action="store_true", help="every method's scores per history")
+    scenario.add_argument("--cache", type=Path, metavar="DIR", help="keep and reuse raw backtests in DIR")
+    options = parser.parse_args(argv)
+    if not options.seeds:
+        parser.error("--seeds: at least one seed")
+    return options
+
+
 def main(argv: list[str]) -> int:
-    if "--page-db" in argv:
-        engine_name = argv[argv.index("--engine") + 1] if "--engine" in argv else "postgres"
-        repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 5
-        page_existing(argv[argv.index("--page-db") + 1], engine_name, repeat)
+    options = arguments(argv)
+    if options.page_db:
+        page_existing(options.page_db, options.engine, options.repeat)
         return 0
-    if "--scenarios" in argv:
+    if options.scenarios:
         sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-        return scenarios(argv)
-    quick = "--quick" in argv
-    keep = "--keep" in argv
+        return scenarios(options)
     sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-    seconds_per_draw = monte_carlo(quick)
-    page_compute(quick)
-    backtest(quick)
-    if "--page" in argv:
-        page_database(int(argv[argv.index("--page") + 1]), keep, seconds_per_draw)
-    if "--backtest-db" in argv:
-        backtest_database(int(argv[argv.index("--backtest-db") + 1]), keep)
+    seconds_per_draw = monte_carlo(options.quick)
+    page_compute(options.quick)
+    backtest(options.quick)
+    if options.page:
+        page_database(options.page, options.keep, seconds_per_draw)
+    if options.backtest_db:
+        backtest_database(options.backtest_db, options.keep)
     return 0

@@ -11,6 +11,7 @@ start is followed by a finish, and the best of three starts is taken).
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -29,7 +30,9 @@ def _best(function, repeat: int = 3):
 
 
 def main(argv: list[str]) -> int:
-    deals = int(argv[argv.index("--deals") + 1]) if "--deals" in argv else 20_000
+    parser = argparse.ArgumentParser(prog="python -m benchmarks reviews")
+    parser.add_argument("--deals", type=int, default=20_000, help="demo deals (default 20,000)")
+    deals = parser.parse_args(argv).deals
     sys.path.insert(0, "src")
     import django
 

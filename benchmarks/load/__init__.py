@@ -10,6 +10,7 @@ Both build their own PostgreSQL database (DEALFLOW_LOAD_DB, default dealflow_loa
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -336,8 +337,11 @@ def run_api(
 def main(argv: list[str]) -> int:
     """`load [api] [--reuse] [--workers N]`: --reuse keeps the database a previous run built
     (DEALFLOW_LOAD_DB); --workers sets the mix's gunicorn workers (4; the API comparison always uses 4)."""
-    reuse = "--reuse" in argv
-    if "api" in argv:
-        return run_api(reuse=reuse)
-    workers = int(argv[argv.index("--workers") + 1]) if "--workers" in argv else 4
-    return run_mix(workers=workers, reuse=reuse)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks load")
+    parser.add_argument("part", nargs="?", choices=["api"], help="api: the deal-list API against a bare view")
+    parser.add_argument("--reuse", action="store_true", help="keep the database a previous run built")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers of the mix (default 4)")
+    options = parser.parse_args(argv)
+    if options.part == "api":
+        return run_api(reuse=options.reuse)
+    return run_mix(workers=options.workers, reuse=options.reuse)
