@@ -17,7 +17,7 @@ before its as-of time: nothing later), per method, horizon and quarter of the pe
   times (1 -+ UNCALIBRATED_WIDTH), and never narrower than the method's own simulated range. Each end
   of a calibrated range then moves with its own record: its distance from the corrected forecast is
   stretched by 1 + ADAPT_RATE x sum over ended periods (share of their forecasts beyond that end -
-  0.1) (``_adaptive_stretch``: adaptive conformal inference).
+  0.1) (``_adaptive_stretch``: adaptive conformal inference), never by less than ADAPT_FLOOR.
 * blend: C + sum_m w_m r_m U_m, with weights w_m proportional to 1 / MSE_m of each method's corrected
   past forecasts (methods with an MSE within BLEND_KEEP of the best only); its range is calibrated from
   its own past ratios like any method.
@@ -42,6 +42,7 @@ BIAS_THRESHOLD = 1.0  # standard errors of the bias that are left uncorrected (n
 LEVEL_PERIODS = 18  # later periods: the bias level from the last 18 ended target periods
 LEVEL_DRIFTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)  # drift variance / noise variance tried (lambda)
 ADAPT_RATE = 0.4  # per past period outside (inside) a range's end, how far it moves (``_adaptive_stretch``)
+ADAPT_FLOOR = 0.5  # ... but an end never comes closer to the forecast than half its conformal distance
 UNCALIBRATED_WIDTH = 0.5  # +-50 % of the uncertain part when the range cannot be calibrated yet
 LOW, HIGH = 0.1, 0.9
 BLEND = "blend"
@@ -88,7 +89,9 @@ class Settings:
     ``later_scale``: the level followed on the log scale of the monthly ratios whenever every month in
     its window brought something ("log", since 2026-12-07), or on the ratios themselves ("ratio").
     ``adaptive_ranges``: each end of every calibrated range stretched or narrowed by how often past
-    ranges missed on that side (``_adaptive_stretch``, since 2026-12-07 midday), or not."""
+    ranges missed on that side (``_adaptive_stretch``, since 2026-12-07 midday), or not.
+    ``adaptive_floor``: the least that stretch may be (since 2026-12-07 afternoon ADAPT_FLOOR = 0.5; 0
+    before: after a long run of months inside it, an end could close onto the forecast itself)."""
 
     this_period_ranks: str = "conformal"
     later_ranks: str = "interpolated"
@@ -97,9 +100,11 @@ class Settings:
     later_ranges: str = "drift"
     later_scale: str = "log"
     adaptive_ranges: bool = True
+    adaptive_floor: float = ADAPT_FLOOR
 
 
 CURRENT = Settings()
+UNFLOORED = Settings(adaptive_floor=0.0)  # until 2026-12-07 afternoon
 LOG_LEVEL = Settings(adaptive_ranges=False)  # until 2026-12-07 midday (branch helper-forecast)
 RATIO_LEVEL = Settings(later_scale="ratio", adaptive_ranges=False)  # until 2026-12-07 (branch fcst18e)
 PREVIOUS = Settings(  # until 2026-12-06 night (branch fcst18d)
@@ -153,7 +158,9 @@ def correction_from(
     if horizon > 0 and settings.later_ranges == "drift":
         low, high = _drift_range(recent, bias_items, ratio, (low, high), horizon, interpolated)
     if settings.adaptive_ranges:
-        stretch_low, stretch_high = _adaptive_stretch(bias_items)
+        stretch_low, stretch_high = (
+            max(value, settings.adaptive_floor) for value in _adaptive_stretch(bias_items)
+        )
         low = max(ratio - stretch_low * max(ratio - low, 0.0), 0.0)
         high = ratio + stretch_high * max(high - ratio, 0.0)
     floor = float(np.mean(ratios <= 0))

@@ -240,9 +240,11 @@ def test_next_period_is_corrected_and_ranged_from_next_periods_own_errors_hand_w
     today's 0.82" (0.656) enters the range, which then runs from about 0.67 (the interpolated rank 1.3
     between 0.656 and 0.8) to 0.82; the rule before kept 0.8 .. 0.82. Since 2026-12-07 midday each end
     also adapts to its own record (``_adaptive_stretch``; each forecast here has its own target, so each
-    is one period): while every 0.8 fell inside, the low end moved in by 0.04 of its distance a time,
-    up to the forecast itself; the 0.8s then fell below it and, known only 30 days later, pushed it out
-    again past 0.65: at the last forecast it is at about 0.55, and holds the 0.8 again."""
+    is one period): while every 0.8 fell inside, the low end moved in by 0.04 of its distance a time.
+    Since 2026-12-07 afternoon it stops at half its distance (ADAPT_FLOOR): about 0.82 - 0.5 x 0.15 =
+    0.74, where every 0.8 stays inside. Without that floor it moved up to the forecast itself; the 0.8s
+    then fell below it and, known only 30 days later, pushed it out again past 0.65: at the last
+    forecast it was at about 0.55."""
     rows = []
     for day in range(0, 400, 7):
         rows.append(replace(_row(day, "dealflow", 100.0, 100.0), horizon=0))
@@ -256,8 +258,13 @@ def test_next_period_is_corrected_and_ranged_from_next_periods_own_errors_hand_w
     late_item = items[(1, late)]
     assert 80.0 < late_item.forecast < 83.0
     assert late_item.p90 == pytest.approx(late_item.forecast)
-    assert 50.0 < late_item.p10 < 65.0
     assert late_item.calibrated and items[(0, late)].forecast == pytest.approx(100.0)
+    unfloored = {
+        (item.row.horizon, item.row.as_of): item
+        for item in cal.calibrate(rows, settings=cal.UNFLOORED)
+        if item.row.method == "dealflow"
+    }[(1, late)]
+    assert 50.0 < unfloored.p10 < 65.0
     not_adapted = {
         (item.row.horizon, item.row.as_of): item
         for item in cal.calibrate(rows, settings=cal.LOG_LEVEL)
@@ -265,6 +272,9 @@ def test_next_period_is_corrected_and_ranged_from_next_periods_own_errors_hand_w
     }[(1, late)]
     assert not_adapted.forecast == pytest.approx(late_item.forecast)
     assert 65.6 < not_adapted.p10 < 70.0
+    # the floor: half the distance of the range before adapting, and the 0.8s inside it
+    assert late_item.p10 == pytest.approx(late_item.forecast - 0.5 * (not_adapted.forecast - not_adapted.p10))
+    assert late_item.p10 < 80.0
     before = {
         (item.row.horizon, item.row.as_of): item
         for item in cal.calibrate(rows, settings=cal.PREVIOUS)
@@ -300,6 +310,15 @@ def test_adaptive_stretch_widens_an_end_that_missed_and_narrows_one_that_held_ha
     assert stretched.ratio == pytest.approx(plain.ratio)
     assert stretched.ratio - stretched.low == pytest.approx(1.2 * (plain.ratio - plain.low))
     assert stretched.high - stretched.ratio == pytest.approx(0.8 * (plain.high - plain.ratio))
+    # Twenty months all inside: 1 + 0.4 x 20 x (0 - 0.1) = 0.2 on both ends, used as 0.5 (ADAPT_FLOOR).
+    held = [(float(month), 100.0, 100.0, 1.0, 0.8, 1.2, 0.0) for month in range(20)]
+    assert cal._adaptive_stretch(held) == (pytest.approx(0.2), pytest.approx(0.2))
+    floored = cal.correction_from(recent, [*recent, *held], horizon=1)
+    unfloored = cal.correction_from(recent, [*recent, *held], horizon=1, settings=cal.UNFLOORED)
+    plain = cal.correction_from(recent, [*recent, *held], horizon=1, settings=cal.LOG_LEVEL)
+    assert floored.ratio - floored.low == pytest.approx(0.5 * (plain.ratio - plain.low))
+    assert floored.high - floored.ratio == pytest.approx(0.5 * (plain.high - plain.ratio))
+    assert unfloored.high - unfloored.ratio == pytest.approx(0.2 * (plain.high - plain.ratio))
 
 
 def test_adapted_ranges_made_at_t_use_only_ranges_whose_targets_had_ended_by_t():
