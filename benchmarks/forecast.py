@@ -586,13 +586,7 @@ def scenarios(options: argparse.Namespace) -> int:
     several seeds each scenario's seeds pooled (``_print_pooled``). ``--detail``: every method's scores."""
     from dealflow.forecasting.tests import scenarios as catalogue
 
-    scale, only, seeds, longest, cache = (
-        options.scale,
-        options.only,
-        options.seeds,
-        options.longest,
-        options.cache,
-    )
+    scale, only, seeds, cache = options.scale, options.only, options.seeds, options.cache
     unknown = sorted(set(only or ()) - {scenario.name for scenario in catalogue.SCENARIOS})
     if unknown:
         names = ", ".join(scenario.name for scenario in catalogue.SCENARIOS)
@@ -608,7 +602,7 @@ def scenarios(options: argparse.Namespace) -> int:
     for seed, scenario in itertools.product(seeds, catalogue.SCENARIOS):
         if only and scenario.name not in only:
             continue
-        months = catalogue.longest_months(scenario) if longest else scenario.scored_months
+        months = catalogue.longest_months(scenario) if options.longest else scenario.scored_months
         timing, (raw, scored_from, deals) = _timed(
             _raw_backtest, catalogue, scenario, scale=scale, seed=seed, months=months, cache=cache
         )

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import forecast
+
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEALFLOW_TESTING", "1")
@@ -166,13 +168,12 @@ class Oracle:
 
 def history_scores(scenario, seed: int, *, scale: float, cache: Path | None) -> dict:
     """The oracle's and the default method's next-month and this-month scores on one history."""
-    from benchmarks import forecast as bench
     from dealflow.forecasting import calibration
     from dealflow.forecasting.tests import scenarios as catalogue
     from dealflow.forecasting.tests import synthetic as syn
 
     deals, _ = catalogue.history_for(scenario, scale=scale, seed=seed)
-    rows, scored_from, count = bench._raw_backtest(
+    rows, scored_from, count = forecast._raw_backtest(
         catalogue, scenario, scale=scale, seed=seed, months=scenario.scored_months, cache=cache
     )
     table = catalogue.tables_from_rows(
@@ -187,13 +188,12 @@ def history_scores(scenario, seed: int, *, scale: float, cache: Path | None) -> 
             for row in rows
             if row.method == "dealflow" and row.horizon == horizon and row.as_of >= scored_from
         ]
-        forecast, actual, ends = [], [], []
+        expected, actual = [], []
         for row in chosen:
             low = int(calendar.start_times[int(calendar.index_of(row.target_end - 1))])
-            forecast.append(row.closed + oracle.expected(row.as_of, low, row.target_end))
+            expected.append(row.closed + oracle.expected(row.as_of, low, row.target_end))
             actual.append(row.actual)
-            ends.append(row.target_end)
-        forecast_array, actual_array = np.array(forecast), np.array(actual)
+        forecast_array, actual_array = np.array(expected), np.array(actual)
         total = float(actual_array.sum())
         entry = table["now"]["by_horizon"][str(horizon)]
         default = entry["scores"][entry["default"]]
@@ -212,17 +212,16 @@ def history_scores(scenario, seed: int, *, scale: float, cache: Path | None) -> 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks forecast_oracle")
-    parser.add_argument("--seeds", default="1", help="comma-separated seeds (default 1)")
+    parser.add_argument(
+        "--seeds", type=forecast._numbers(int), default=[1], metavar="1,2,3", help="seeds (default 1)"
+    )
     parser.add_argument("--only", help="comma-separated scenario names")
     parser.add_argument("--scale", type=float, default=1.0, help="size of each history (default 1.0)")
     parser.add_argument(
         "--cache", type=Path, metavar="DIR", help="the forecast benchmark's raw-backtest cache"
     )
     options = parser.parse_args(argv)
-    try:
-        seeds = [int(value) for value in options.seeds.split(",")]
-    except ValueError:
-        parser.error(f"--seeds: not a comma-separated list of whole numbers: {options.seeds!r}")
+    seeds = options.seeds
     sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
     from dealflow.forecasting.tests import scenarios as catalogue
 
