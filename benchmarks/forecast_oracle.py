@@ -72,7 +72,9 @@ class Oracle:
         self.rate = scenario.deals_per_day * scale
         self.never_close = scenario.never_close
         self.start_month = scenario.start.year * 12 + scenario.start.month - 1
-        self.factors = self._drift_factors(scenario, seed)
+        self.factors = (
+            syn.month_factors(seed=seed, months=240, drift=scenario.walk, walk=True) if scenario.walk else []
+        )
         self.stays = _remaining_stays(syn.MEAN_DAYS, np.random.default_rng(12345))
         # the generator's amount: round(lognormal(log 20,000, 0.6)) x 100; its mean
         self.mean_amount = 100 * 20_000 * math.exp(0.6**2 / 2)
@@ -90,19 +92,6 @@ class Oracle:
                     self.end[index] = moment
         self.suffix = np.stack([self._suffix(self._forward(moment)) for moment in self.created])
 
-    @staticmethod
-    def _drift_factors(scenario, seed: int) -> list[float]:
-        """The drifting scenario's win-rate factor per month from its start, replayed from its seed
-        (``synthetic.generate_drifting``: one normal draw per month, nothing else from that generator)."""
-        if not scenario.walk:
-            return []
-        rng = np.random.default_rng(seed)
-        level, factors = 1.0, []
-        for _ in range(240):
-            level = float(np.clip(level * np.exp(rng.normal(0, scenario.walk)), 0.6, 1.25))
-            factors.append(level)
-        return factors
-
     def _month_of(self, moment: float) -> dt.date:
         return dt.datetime.fromtimestamp(moment, tz=dt.UTC).date()
 
@@ -115,7 +104,7 @@ class Oracle:
             return self.syn.FORWARD
         day = self._month_of(created if moment is None else min(created, moment))
         factor = self.factors[day.year * 12 + day.month - 1 - self.start_month]
-        return tuple(min(0.97, rate * factor) for rate in self.syn.FORWARD)
+        return self.syn.scaled_forward(factor)
 
     @staticmethod
     def _suffix(forward: tuple[float, ...]) -> np.ndarray:

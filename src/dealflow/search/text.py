@@ -25,6 +25,11 @@ def _plain_words(text: str) -> list[str]:
     return [word.casefold() for word in WORD.findall(plain)]
 
 
+def _is_letter(word: str) -> bool:
+    """A one-character word that may join a run ("b", "v"; not "7")."""
+    return len(word) == 1 and word.isalpha()
+
+
 def text_words(text: str) -> list[str]:
     """What an entry is indexed by: its words, then each run of single letters joined."""
     words = _plain_words(text)
@@ -33,7 +38,7 @@ def text_words(text: str) -> list[str]:
     joined: list[str] = []
     run: list[str] = []
     for word in words:
-        if len(word) == 1 and word.isalpha():
+        if _is_letter(word):
             run.append(word)
         elif run:
             if len(run) > 1:
@@ -54,7 +59,7 @@ def query_words(text: str) -> list[str]:
     words: list[str] = []
     for chunk in (text or "").split():
         chunk_words = _plain_words(chunk)
-        if len(chunk_words) > 1 and all(len(word) == 1 and word.isalpha() for word in chunk_words):
+        if len(chunk_words) > 1 and all(map(_is_letter, chunk_words)):
             words.append("".join(chunk_words))
         else:
             words.extend(chunk_words)

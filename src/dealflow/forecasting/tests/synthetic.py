@@ -118,27 +118,39 @@ def generate_drifting(
     independent deal draws around one learned rate cannot reproduce. With ``walk`` the factor is a
     random walk (each month's is the last one's times exp(N(0, drift)), kept within 0.6..1.25): win
     rates that drift away from what the history says."""
-    rng = np.random.default_rng(seed)
     deals: list[SyntheticDeal] = []
     day = dt.date(start.year, start.month, 1)
-    level = 1.0
-    for month in range(months):
+    for month, factor in enumerate(month_factors(seed=seed, months=months, drift=drift, walk=walk)):
         following = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
-        if walk:
-            level = float(np.clip(level * np.exp(rng.normal(0, drift)), 0.6, 1.25))
-            factor = level
-        else:
-            factor = float(np.exp(rng.normal(0, drift)))
-        forward = tuple(min(0.97, rate * factor) for rate in FORWARD)
         deals += generate(
             seed=seed * 1000 + month,
             start=day,
             days=(following - day).days,
             deals_per_day=deals_per_day,
-            forward=forward,
+            forward=scaled_forward(factor),
         )
         day = following
     return deals
+
+
+def month_factors(*, seed: int, months: int, drift: float, walk: bool) -> list[float]:
+    """``generate_drifting``'s win-rate factor of each month from its start, drawn from ``seed`` alone (the
+    benchmark's oracle replays them): exp(N(0, drift)) a month, or with ``walk`` the last month's times
+    that, kept within 0.6..1.25."""
+    rng = np.random.default_rng(seed)
+    level, factors = 1.0, []
+    for _ in range(months):
+        if walk:
+            level = float(np.clip(level * np.exp(rng.normal(0, drift)), 0.6, 1.25))
+            factors.append(level)
+        else:
+            factors.append(float(np.exp(rng.normal(0, drift))))
+    return factors
+
+
+def scaled_forward(factor: float) -> tuple[float, ...]:
+    """FORWARD times a month's factor, each chance capped at 0.97."""
+    return tuple(min(0.97, rate * factor) for rate in FORWARD)
 
 
 def to_history(deals: list[SyntheticDeal], *, now: int) -> calc.History:
